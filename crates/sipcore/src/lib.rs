@@ -1,0 +1,5 @@
+//! `sipcore`: the SIP protocol core shared by the switch and the agent.
+//!
+//! Sans-IO where it can be: the message model, parser and printer, stream framing,
+//! the transaction layer and digest auth are plain data and state machines; only
+//! `transport` touches sockets.
