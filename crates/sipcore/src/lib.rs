@@ -3,3 +3,11 @@
 //! Sans-IO where it can be: the message model, parser and printer, stream framing,
 //! the transaction layer and digest auth are plain data and state machines; only
 //! `transport` touches sockets.
+
+pub mod error;
+pub mod headers;
+pub mod message;
+pub mod text;
+
+pub use error::{ErrorKind, ParseError};
+pub use message::{Header, HeaderName, Headers, Host, Message, Method, Request, Response, Scheme, Uri, parse};

@@ -1,0 +1,161 @@
+//! Via (RFC 3261 §20.42, §25.1) with the RFC 3581 `rport` and RFC 6223 `keep`
+//! parameters.
+
+use crate::error::ParseError;
+use crate::message::{Host, parse_hostport};
+use crate::text::{Params, is_token_byte, trim};
+use std::net::IpAddr;
+
+/// One `via-parm`: `SIP / 2.0 / TCP host:port;params`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// The transport token as written (`UDP`, `TCP`, `TLS`, `WS` …).
+    pub transport: &'a str,
+    pub host: Host<'a>,
+    pub port: Option<u16>,
+    pub params: Params<'a>,
+}
+
+const NAME: &str = "Via";
+
+fn err(at: usize, why: &'static str) -> ParseError {
+    ParseError::value(at, NAME, why)
+}
+
+/// Reads a token at `i`, skipping white space before it; returns (token, next index).
+fn token_at(s: &str, mut i: usize) -> (&str, usize) {
+    let b = s.as_bytes();
+    while b.get(i).is_some_and(|c| *c == b' ' || *c == b'\t') {
+        i += 1;
+    }
+    let start = i;
+    while b.get(i).is_some_and(|c| is_token_byte(*c)) {
+        i += 1;
+    }
+    (s.get(start..i).unwrap_or(""), i)
+}
+
+/// Expects `/` (with optional white space around it, SLASH = SWS "/" SWS).
+fn slash_at(s: &str, mut i: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    while b.get(i).is_some_and(|c| *c == b' ' || *c == b'\t') {
+        i += 1;
+    }
+    (b.get(i) == Some(&b'/')).then_some(i + 1)
+}
+
+impl<'a> Via<'a> {
+    /// Parses one element of a Via header; offsets are relative to `s`.
+    pub fn parse(s: &'a str) -> Result<Self, ParseError> {
+        let (name, i) = token_at(s, 0);
+        let i = slash_at(s, i).ok_or_else(|| err(i, "expected SIP/2.0/transport"))?;
+        let (version, i) = token_at(s, i);
+        let i = slash_at(s, i).ok_or_else(|| err(i, "expected SIP/2.0/transport"))?;
+        let (transport, i) = token_at(s, i);
+        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
+            return Err(err(0, "sent-protocol is not SIP/2.0"));
+        }
+        if transport.is_empty() {
+            return Err(err(i, "no transport"));
+        }
+        let rest = s.get(i..).unwrap_or("");
+        if !rest.starts_with([' ', '\t']) {
+            return Err(err(i, "no white space before sent-by"));
+        }
+        let (sent_by, params) = match rest.split_once(';') {
+            Some((h, p)) => (h, p),
+            None => (rest, ""),
+        };
+        let sent_by_at = i + (rest.len() - rest.trim_start().len());
+        let sent_by = trim(sent_by);
+        // COLON = SWS ":" SWS: white space around the port colon is legal.
+        let (host, port) = if sent_by.contains([' ', '\t']) {
+            let (h, p) = sent_by.rsplit_once(':').ok_or_else(|| err(sent_by_at, "white space in sent-by"))?;
+            let (h, p) = (trim(h), trim(p));
+            let (host, _) = parse_hostport(h).map_err(|why| err(sent_by_at, why))?;
+            let port = p.parse::<u16>().map_err(|_| err(sent_by_at, "bad port"))?;
+            (host, Some(port))
+        } else {
+            parse_hostport(sent_by).map_err(|why| err(sent_by_at, why))?
+        };
+        let params_at = i + rest.len() - params.len();
+        let params = Params::new(params);
+        params.validate().map_err(|off| err(params_at + off, "bad via-params"))?;
+        let via = Via { transport, host, port, params };
+        if let Some(v) = params.get("received") {
+            v.and_then(|v| v.trim_matches(['[', ']']).parse::<IpAddr>().ok()).ok_or_else(|| err(params_at, "received is not an IP address"))?;
+        }
+        if let Some(Some(p)) = params.get("rport") {
+            p.parse::<u16>().map_err(|_| err(params_at, "rport is not a port"))?;
+        }
+        Ok(via)
+    }
+
+    /// The `branch` parameter.
+    pub fn branch(&self) -> Option<&'a str> {
+        self.params.get("branch").flatten()
+    }
+
+    /// True when the branch carries the RFC 3261 magic cookie (§8.1.1.7).
+    pub fn is_rfc3261_branch(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with("z9hG4bK"))
+    }
+
+    /// `rport`: `None` when absent, `Some(None)` when asked for, `Some(Some(p))` when filled in.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params.get("rport").map(|v| v.and_then(|p| p.parse().ok()))
+    }
+
+    /// The `received` address.
+    pub fn received(&self) -> Option<IpAddr> {
+        self.params.get("received").flatten().and_then(|v| v.trim_matches(['[', ']']).parse().ok())
+    }
+
+    /// RFC 6223 `keep`: `None` absent, `Some(None)` requested, `Some(Some(s))` the agreed interval.
+    pub fn keep(&self) -> Option<Option<u32>> {
+        self.params.get("keep").map(|v| v.and_then(|p| p.parse().ok()))
+    }
+
+    /// `sent-by` as `host[:port]` text, for transaction matching (§17.2.3).
+    pub fn sent_by(&self) -> (Host<'a>, Option<u16>) {
+        (self.host, self.port)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_parameter() {
+        let v = Via::parse("SIP/2.0/TCP 10.1.0.2:5060;branch=z9hG4bK776;rport=40000;received=198.51.100.2;keep").unwrap();
+        assert_eq!(v.transport, "TCP");
+        assert_eq!(v.host, Host::V4("10.1.0.2".parse().unwrap()));
+        assert_eq!(v.port, Some(5060));
+        assert_eq!(v.branch(), Some("z9hG4bK776"));
+        assert!(v.is_rfc3261_branch());
+        assert_eq!(v.rport(), Some(Some(40000)));
+        assert_eq!(v.received(), Some("198.51.100.2".parse().unwrap()));
+        assert_eq!(v.keep(), Some(None));
+    }
+
+    #[test]
+    fn white_space_and_ipv6() {
+        let v = Via::parse("SIP / 2.0 / UDP [2001:db8::9:1] : 6050 ; branch=z9hG4bKas3;rport").unwrap();
+        assert_eq!(v.host, Host::V6("2001:db8::9:1".parse().unwrap()));
+        assert_eq!(v.port, Some(6050));
+        assert_eq!(v.rport(), Some(None));
+        assert!(Via::parse("SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255]").unwrap().received().is_some());
+    }
+
+    #[test]
+    fn rejects() {
+        assert!(Via::parse("SIP/3.0/UDP host").is_err());
+        assert!(Via::parse("SIP/2.0/UDP").is_err());
+        assert!(Via::parse("SIP/2.0/UDPhost").is_err());
+        assert!(Via::parse("SIP/2.0/UDP host:99999").is_err());
+        assert!(Via::parse("SIP/2.0/UDP host;received=foo").is_err());
+        assert!(Via::parse("SIP/2.0/UDP 2001:db8::1").is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! SIP methods. An unknown method is an extension method (RFC 3261 §25.1
+//! `extension-method = token`), never an error.
+
+use bytestring::ByteString;
+use std::fmt;
+
+/// A request method; `Extension` keeps the token as sent (methods are case-sensitive).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Method {
+    Invite,
+    Ack,
+    Bye,
+    Cancel,
+    Register,
+    Options,
+    Info,
+    Prack,
+    Update,
+    Subscribe,
+    Notify,
+    Publish,
+    Refer,
+    Message,
+    Extension(ByteString),
+}
+
+impl Method {
+    /// Reads a method token. Case-sensitive, as RFC 3261 §7.1 says.
+    pub fn from_token(s: &str) -> Option<Self> {
+        Some(match s {
+            "INVITE" => Self::Invite,
+            "ACK" => Self::Ack,
+            "BYE" => Self::Bye,
+            "CANCEL" => Self::Cancel,
+            "REGISTER" => Self::Register,
+            "OPTIONS" => Self::Options,
+            "INFO" => Self::Info,
+            "PRACK" => Self::Prack,
+            "UPDATE" => Self::Update,
+            "SUBSCRIBE" => Self::Subscribe,
+            "NOTIFY" => Self::Notify,
+            "PUBLISH" => Self::Publish,
+            "REFER" => Self::Refer,
+            "MESSAGE" => Self::Message,
+            other if crate::text::is_token(other) => Self::Extension(ByteString::from(other)),
+            _ => return None,
+        })
+    }
+
+    /// Like [`Method::from_token`], sharing the caller's buffer for extension methods.
+    pub(crate) fn from_shared(s: &ByteString) -> Option<Self> {
+        match Self::from_token(s)? {
+            Self::Extension(_) => Some(Self::Extension(s.clone())),
+            known => Some(known),
+        }
+    }
+
+    /// The method token.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Invite => "INVITE",
+            Self::Ack => "ACK",
+            Self::Bye => "BYE",
+            Self::Cancel => "CANCEL",
+            Self::Register => "REGISTER",
+            Self::Options => "OPTIONS",
+            Self::Info => "INFO",
+            Self::Prack => "PRACK",
+            Self::Update => "UPDATE",
+            Self::Subscribe => "SUBSCRIBE",
+            Self::Notify => "NOTIFY",
+            Self::Publish => "PUBLISH",
+            Self::Refer => "REFER",
+            Self::Message => "MESSAGE",
+            Self::Extension(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,174 @@
+//! Header field names: case-insensitive, with the compact forms of RFC 3261
+//! §7.3.3 and later RFCs folded into their full names.
+
+use bytestring::ByteString;
+use std::fmt;
+
+macro_rules! header_names {
+    ($( $variant:ident => $canonical:literal, $lower:literal $(, $compact:literal)? ;)*) => {
+        /// A header field name. Known names are variants (a compact form parses to
+        /// the same variant as the full name); anything else is `Other`, kept as sent.
+        #[derive(Debug, Clone, Eq)]
+        pub enum HeaderName {
+            $( #[doc = $canonical] $variant, )*
+            /// An extension header, spelled as received.
+            Other(ByteString),
+        }
+
+        impl HeaderName {
+            /// The canonical spelling used when printing.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( Self::$variant => $canonical, )*
+                    Self::Other(s) => s,
+                }
+            }
+
+            /// Matches a lower-cased name (full or compact) to a known variant.
+            fn known(lower: &[u8]) -> Option<Self> {
+                Some(match lower {
+                    $( $lower $(| $compact)? => Self::$variant, )*
+                    _ => return None,
+                })
+            }
+
+            /// The canonical name as a `'static` string (for error messages).
+            pub(crate) fn static_name(&self) -> &'static str {
+                match self {
+                    $( Self::$variant => $canonical, )*
+                    Self::Other(_) => "extension header",
+                }
+            }
+        }
+    };
+}
+
+header_names! {
+    Accept => "Accept", b"accept";
+    AcceptContact => "Accept-Contact", b"accept-contact", b"a";
+    AcceptEncoding => "Accept-Encoding", b"accept-encoding";
+    AcceptLanguage => "Accept-Language", b"accept-language";
+    AlertInfo => "Alert-Info", b"alert-info";
+    Allow => "Allow", b"allow";
+    AllowEvents => "Allow-Events", b"allow-events", b"u";
+    AuthenticationInfo => "Authentication-Info", b"authentication-info";
+    Authorization => "Authorization", b"authorization";
+    CallId => "Call-ID", b"call-id", b"i";
+    CallInfo => "Call-Info", b"call-info";
+    Contact => "Contact", b"contact", b"m";
+    ContentDisposition => "Content-Disposition", b"content-disposition";
+    ContentEncoding => "Content-Encoding", b"content-encoding", b"e";
+    ContentLanguage => "Content-Language", b"content-language";
+    ContentLength => "Content-Length", b"content-length", b"l";
+    ContentType => "Content-Type", b"content-type", b"c";
+    CSeq => "CSeq", b"cseq";
+    Date => "Date", b"date";
+    ErrorInfo => "Error-Info", b"error-info";
+    Event => "Event", b"event", b"o";
+    Expires => "Expires", b"expires";
+    FlowTimer => "Flow-Timer", b"flow-timer";
+    From => "From", b"from", b"f";
+    InReplyTo => "In-Reply-To", b"in-reply-to";
+    MaxForwards => "Max-Forwards", b"max-forwards";
+    MimeVersion => "MIME-Version", b"mime-version";
+    MinExpires => "Min-Expires", b"min-expires";
+    Organization => "Organization", b"organization";
+    Path => "Path", b"path";
+    Priority => "Priority", b"priority";
+    ProxyAuthenticate => "Proxy-Authenticate", b"proxy-authenticate";
+    ProxyAuthorization => "Proxy-Authorization", b"proxy-authorization";
+    ProxyRequire => "Proxy-Require", b"proxy-require";
+    RAck => "RAck", b"rack";
+    Reason => "Reason", b"reason";
+    RecordRoute => "Record-Route", b"record-route";
+    ReferTo => "Refer-To", b"refer-to", b"r";
+    ReferredBy => "Referred-By", b"referred-by", b"b";
+    RejectContact => "Reject-Contact", b"reject-contact", b"j";
+    ReplyTo => "Reply-To", b"reply-to";
+    Require => "Require", b"require";
+    RetryAfter => "Retry-After", b"retry-after";
+    Route => "Route", b"route";
+    RSeq => "RSeq", b"rseq";
+    Server => "Server", b"server";
+    SessionExpires => "Session-Expires", b"session-expires", b"x";
+    Subject => "Subject", b"subject", b"s";
+    Supported => "Supported", b"supported", b"k";
+    Timestamp => "Timestamp", b"timestamp";
+    To => "To", b"to", b"t";
+    Unsupported => "Unsupported", b"unsupported";
+    UserAgent => "User-Agent", b"user-agent";
+    Via => "Via", b"via", b"v";
+    Warning => "Warning", b"warning";
+    WwwAuthenticate => "WWW-Authenticate", b"www-authenticate";
+    XMac => "X-MAC", b"x-mac";
+    XPrivateIp => "X-Private-IP", b"x-private-ip";
+    XPublicIp => "X-Public-IP", b"x-public-ip";
+    XBearerPort => "X-Bearer-Port", b"x-bearer-port";
+    XBearerAddress => "X-Bearer-Address", b"x-bearer-address";
+}
+
+/// Longest known name ("Authentication-Info", "Proxy-Authorization" …) fits easily.
+const MAX_KNOWN: usize = 24;
+
+impl HeaderName {
+    /// Reads a name that is already known to be a token; `shared` lets an
+    /// extension name share the message buffer.
+    pub(crate) fn from_shared(shared: &ByteString) -> Self {
+        Self::lookup(shared).unwrap_or_else(|| Self::Other(shared.clone()))
+    }
+
+    fn lookup(name: &str) -> Option<Self> {
+        let bytes = name.as_bytes();
+        if bytes.len() > MAX_KNOWN {
+            return None;
+        }
+        let mut buf = [0u8; MAX_KNOWN];
+        let lower = buf.get_mut(..bytes.len())?;
+        for (dst, src) in lower.iter_mut().zip(bytes) {
+            *dst = src.to_ascii_lowercase();
+        }
+        Self::known(lower)
+    }
+
+    /// True when this is an extension (unknown) name.
+    pub fn is_other(&self) -> bool {
+        matches!(self, Self::Other(_))
+    }
+}
+
+impl From<&str> for HeaderName {
+    fn from(name: &str) -> Self {
+        Self::lookup(name).unwrap_or_else(|| Self::Other(ByteString::from(name)))
+    }
+}
+
+impl PartialEq for HeaderName {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Other(a), Self::Other(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeaderName;
+
+    #[test]
+    fn compact_and_case_fold_to_one_name() {
+        assert_eq!(HeaderName::from("v"), HeaderName::Via);
+        assert_eq!(HeaderName::from("VIA"), HeaderName::Via);
+        assert_eq!(HeaderName::from("i"), HeaderName::CallId);
+        assert_eq!(HeaderName::from("x-mac"), HeaderName::XMac);
+        assert_eq!(HeaderName::from("X-Foo"), HeaderName::from("x-foo"));
+        assert_ne!(HeaderName::from("X-Foo"), HeaderName::from("x-bar"));
+        assert_eq!(HeaderName::CallId.as_str(), "Call-ID");
+    }
+}
