@@ -5,6 +5,7 @@
 //! `transport` touches sockets.
 
 pub mod error;
+pub mod framing;
 pub mod headers;
 pub mod message;
 pub mod text;
