@@ -12,3 +12,4 @@ pub mod text;
 
 pub use error::{ErrorKind, ParseError};
 pub use message::{Header, HeaderName, Headers, Host, Message, Method, Request, Response, Scheme, Uri, parse};
+pub mod transport;

@@ -55,6 +55,14 @@ impl Headers {
         }
     }
 
+    /// Replaces the value of the first `name` header line; appends one if absent.
+    pub fn replace_first(&mut self, name: &HeaderName, value: impl Into<ByteString>) {
+        match self.list.iter_mut().find(|h| h.name == *name) {
+            Some(h) => h.value = value.into(),
+            None => self.push(name.clone(), value),
+        }
+    }
+
     /// Removes every `name` header; returns how many were removed.
     pub fn remove(&mut self, name: &HeaderName) -> usize {
         let before = self.list.len();

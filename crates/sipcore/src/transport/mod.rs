@@ -1,0 +1,20 @@
+//! Transport drivers (tokio): UDP, TCP and TLS listeners and connectors. Every
+//! connection is a [`Flow`]; requests get `received`/`rport` stamped on their top
+//! Via (RFC 3581) before they are handed on, and answers go back over the flow the
+//! request came on (RFC 3261 §18.2.2). Streams are cut with [`crate::framing`],
+//! keep-alive pings are answered here (RFC 5626 §4.4.1).
+
+mod endpoint;
+mod error;
+mod flow;
+mod reply;
+mod stamp;
+mod stream;
+pub mod tls;
+mod udp;
+
+pub use endpoint::{CloseReason, Endpoint, TransportConfig, TransportEvent};
+pub use error::TransportError;
+pub use flow::{Flow, FlowId, TransportKind};
+pub use reply::error_response;
+pub use stamp::stamp_via;

@@ -1,0 +1,131 @@
+//! One task per TCP/TLS connection: read, frame, parse, stamp, hand on; answer
+//! keep-alive pings; write what the application queues. A peer that sends an
+//! unframeable stream gets a 400/413 where possible and loses its connection,
+//! and only its connection.
+
+use super::endpoint::{Inner, IpSlot, Outbound};
+use super::{CloseReason, Flow, TransportEvent, error_response, stamp_via};
+use crate::framing::{Frame, Framer, Role};
+use crate::message::{Message, parse};
+use bytes::{Bytes, BytesMut};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+/// A byte stream that knows its addresses.
+pub(super) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {
+    fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)>;
+}
+
+impl Io for tokio::net::TcpStream {
+    fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
+        Ok((self.local_addr()?, self.peer_addr()?))
+    }
+}
+
+impl Io for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
+    fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
+        self.get_ref().0.addrs()
+    }
+}
+
+impl Io for tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
+        self.get_ref().0.addrs()
+    }
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role, mut rx: mpsc::Receiver<Outbound>, _slot: Option<IpSlot>) {
+    inner.emit(TransportEvent::Opened { flow }).await;
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let mut framer = Framer::new(role, inner.config.framer);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let reason = loop {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            _ = inner.cancel.cancelled() => {
+                // Flush what the application already queued, then go.
+                while let Ok(Outbound::Data(b)) = rx.try_recv() {
+                    if wr.write_all(&b).await.is_err() { break; }
+                }
+                break CloseReason::Shutdown;
+            }
+            out = rx.recv() => match out {
+                Some(Outbound::Data(b)) => {
+                    if let Err(e) = wr.write_all(&b).await {
+                        break CloseReason::Io(e.to_string());
+                    }
+                }
+                Some(Outbound::Close) | None => break CloseReason::Local,
+            },
+            read = rd.read_buf(&mut buf) => match read {
+                Ok(0) => break CloseReason::Peer,
+                Ok(_) => {
+                    if let Err(reason) = drain(&inner, &mut framer, &mut buf, &flow, &mut wr).await {
+                        break reason;
+                    }
+                }
+                Err(e) => break CloseReason::Io(e.to_string()),
+            },
+        }
+    };
+    let _ = wr.shutdown().await;
+    inner.forget(flow.id);
+    debug!(%flow, ?reason, "flow closed");
+    inner.emit(TransportEvent::Closed { flow, reason }).await;
+}
+
+/// Takes every complete frame off `buf`.
+async fn drain<S: Io>(inner: &Inner, framer: &mut Framer, buf: &mut BytesMut, flow: &Flow, wr: &mut WriteHalf<S>) -> Result<(), CloseReason> {
+    loop {
+        match framer.decode(buf) {
+            Ok(None) => return Ok(()),
+            Ok(Some(Frame::Ping)) => {
+                wr.write_all(b"\r\n").await.map_err(|e| CloseReason::Io(e.to_string()))?;
+                inner.emit(TransportEvent::Ping { flow: *flow }).await;
+            }
+            Ok(Some(Frame::Pong)) => inner.emit(TransportEvent::Pong { flow: *flow }).await,
+            Ok(Some(Frame::Message(bytes))) => {
+                if let Some(reply) = deliver(inner, bytes, flow).await {
+                    wr.write_all(&reply).await.map_err(|e| CloseReason::Io(e.to_string()))?;
+                }
+            }
+            Err(e) => {
+                warn!(%flow, error = %e, "unframeable stream; closing the connection");
+                if let Some(reply) = error_response(buf, e.status(), e.reason()) {
+                    let _ = wr.write_all(&reply).await;
+                }
+                return Err(CloseReason::Framing(e.to_string()));
+            }
+        }
+    }
+}
+
+/// Parses one framed message and hands it on; returns an error reply to write
+/// when the message was a request that could not be parsed.
+pub(super) async fn deliver(inner: &Inner, bytes: Bytes, flow: &Flow) -> Option<Bytes> {
+    match parse(bytes.clone()) {
+        Ok(Message::Request(mut req)) => {
+            if let Err(e) = stamp_via(&mut req, flow.remote) {
+                // The parser checked the Via; this would be a bug, not bad input.
+                warn!(%flow, error = %e, "could not stamp Via");
+            }
+            inner.emit(TransportEvent::Message { flow: *flow, message: Message::Request(req) }).await;
+            None
+        }
+        Ok(message) => {
+            inner.emit(TransportEvent::Message { flow: *flow, message }).await;
+            None
+        }
+        Err(e) => {
+            warn!(%flow, error = %e, "dropping unparseable message");
+            error_response(&bytes, e.status(), &e.reason())
+        }
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, installing what the tests need first.
+# Usage: scripts/test.sh [extra cargo test args]
+# Safe to run repeatedly: installs only what is missing. Needs root (or sudo)
+# for the Debian packages on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the end-to-end tests drive (command -> package).
+declare -A NEED=(
+)
+
+missing=()
+for cmd in "${!NEED[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
+done
+if ((${#missing[@]})); then
+    echo "test.sh: installing ${missing[*]}" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "test.sh: cargo not found; install Rust (rustup) first" >&2
+    exit 1
+fi
+
+# Test processes open many sockets (per-flow tests, connection caps).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+exec cargo test --workspace --locked "$@"
