@@ -1,0 +1,44 @@
+//! `--listen` specs: `udp:IP:PORT`, `tcp:IP:PORT`, `tls:IP:PORT`.
+
+use sipcore::transport::TransportKind;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+/// One address to listen on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenSpec {
+    pub transport: TransportKind,
+    pub addr: SocketAddr,
+}
+
+impl FromStr for ListenSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (proto, addr) = s.split_once(':').ok_or_else(|| format!("{s:?}: expected udp:|tcp:|tls: followed by IP:PORT"))?;
+        let transport = match proto.to_ascii_lowercase().as_str() {
+            "udp" => TransportKind::Udp,
+            "tcp" => TransportKind::Tcp,
+            "tls" => TransportKind::Tls,
+            other => return Err(format!("{other:?}: transport must be udp, tcp or tls")),
+        };
+        let addr = addr.parse().map_err(|e| format!("{addr:?}: {e} (IPv6 is written [::1]:5060)"))?;
+        Ok(ListenSpec { transport, addr })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs() {
+        let s: ListenSpec = "tcp:0.0.0.0:5060".parse().unwrap();
+        assert_eq!(s.transport, TransportKind::Tcp);
+        assert_eq!(s.addr.port(), 5060);
+        assert!("TLS:[::1]:5061".parse::<ListenSpec>().is_ok());
+        assert!("sctp:1.2.3.4:5060".parse::<ListenSpec>().is_err());
+        assert!("tcp:localhost".parse::<ListenSpec>().is_err());
+    }
+}
