@@ -3,3 +3,4 @@
 //! Sans-IO where it can be: the message model, parser and printer, stream framing,
 //! the transaction layer and digest auth are plain data and state machines; only
 //! `transport` touches sockets.
+pub mod auth;
