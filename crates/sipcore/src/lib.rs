@@ -4,12 +4,13 @@
 //! the transaction layer and digest auth are plain data and state machines; only
 //! `transport` touches sockets.
 
+pub mod auth;
 pub mod error;
 pub mod framing;
 pub mod headers;
 pub mod message;
 pub mod text;
+pub mod transport;
 
 pub use error::{ErrorKind, ParseError};
 pub use message::{Header, HeaderName, Headers, Host, Message, Method, Request, Response, Scheme, Uri, parse};
-pub mod transport;
