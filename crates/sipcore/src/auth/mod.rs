@@ -39,6 +39,7 @@ mod challenge;
 mod client;
 mod credentials;
 mod error;
+mod headers;
 mod nonce;
 mod params;
 mod print;
