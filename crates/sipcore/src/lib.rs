@@ -8,6 +8,7 @@ pub mod error;
 pub mod headers;
 pub mod message;
 pub mod text;
+pub mod transaction;
 
 pub use error::{ErrorKind, ParseError};
 pub use message::{Header, HeaderName, Headers, Host, Message, Method, Request, Response, Scheme, Uri, parse};
