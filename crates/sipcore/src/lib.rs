@@ -10,6 +10,7 @@ pub mod framing;
 pub mod headers;
 pub mod message;
 pub mod text;
+pub mod transaction;
 pub mod transport;
 
 pub use error::{ErrorKind, ParseError};
