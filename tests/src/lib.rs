@@ -1,1 +1,2 @@
-//! e2e
+//! End-to-end tests across crates live in `tests/`; this library holds what
+//! they share.

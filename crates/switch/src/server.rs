@@ -28,10 +28,8 @@ pub async fn serve(endpoint: Endpoint, mut events: Receiver<TransportEvent>) {
         match ev {
             TransportEvent::Message { flow, message: Message::Request(req) } => {
                 debug!(%flow, method = %req.method, "request");
-                if let Some(resp) = respond(&req) {
-                    if let Err(e) = endpoint.send(&flow, &resp.into()) {
-                        warn!(%flow, error = %e, "could not answer");
-                    }
+                if let Some(Err(e)) = respond(&req).map(|resp| endpoint.send(&flow, &resp.into())) {
+                    warn!(%flow, error = %e, "could not answer");
                 }
             }
             TransportEvent::Message { flow, message: Message::Response(resp) } => {

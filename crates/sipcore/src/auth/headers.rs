@@ -9,13 +9,13 @@ impl Headers {
     /// WWW-Authenticate (or, with `proxy`, Proxy-Authenticate) challenges in order.
     pub fn digest_challenges(&self, proxy: bool) -> impl Iterator<Item = Result<Challenge<'_>, AuthError>> {
         let name = if proxy { &HeaderName::ProxyAuthenticate } else { &HeaderName::WwwAuthenticate };
-        self.list_of(name).map(|v| Challenge::parse(v))
+        self.list_of(name).map(Challenge::parse)
     }
 
     /// Authorization (or, with `proxy`, Proxy-Authorization) credentials in order.
     pub fn digest_credentials(&self, proxy: bool) -> impl Iterator<Item = Result<Credentials<'_>, AuthError>> {
         let name = if proxy { &HeaderName::ProxyAuthorization } else { &HeaderName::Authorization };
-        self.list_of(name).map(|v| Credentials::parse(v))
+        self.list_of(name).map(Credentials::parse)
     }
 
     fn list_of(&self, name: &'static HeaderName) -> impl Iterator<Item = &str> {
