@@ -1,5 +1,6 @@
-//! The softswitch library: listener set-up and the request dispatcher the
-//! binary runs. The registrar, location store and B2BUA plug in here.
+//! The softswitch library: listener set-up, the registrar and its stores, and
+//! the request dispatcher the binary runs.
 
 pub mod listen;
+pub mod record;
 pub mod server;

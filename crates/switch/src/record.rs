@@ -1,0 +1,116 @@
+//! The data the registrar keeps: provisioned subscribers and remote-location
+//! (RL) records, the "dynamic DNS" entries of the design.
+
+use serde::{Deserialize, Serialize};
+use sipcore::headers::MacAddr;
+use sipcore::transport::{FlowId, TransportKind};
+use std::net::{IpAddr, SocketAddr};
+
+/// Seconds since the Unix epoch. The registrar's clock is always passed in, so
+/// tests run on virtual time and records survive restarts with real time.
+pub type UnixTime = u64;
+
+/// A provisioned number ("in service").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    /// The directory number (DN), the user part of its SIP URI.
+    pub number: String,
+    /// The digest realm the HA1 values were computed for.
+    pub realm: String,
+    /// HA1 = H(number:realm:password) per algorithm, lower-case hex. Never the password.
+    pub ha1_md5: String,
+    pub ha1_sha256: String,
+    pub ha1_sha512_256: String,
+    /// When set, only the device with this MAC may register the number.
+    pub mac: Option<MacAddr>,
+    /// The home location calls revert to (a SIP URI), if provisioned.
+    pub home: Option<String>,
+}
+
+/// Where an RL record stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RlState {
+    /// Registered over a live flow: calls go down that flow.
+    Registered,
+    /// The flow closed or went silent (or the switch restarted): calls go home
+    /// until the phone registers again.
+    SignallingDropped,
+    /// Another device tried to register the number while this registration's
+    /// flow was alive and never unregistered: calls go home.
+    Conflict,
+}
+
+impl RlState {
+    /// The name used in logs and listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RlState::Registered => "registered",
+            RlState::SignallingDropped => "signalling_dropped",
+            RlState::Conflict => "conflict",
+        }
+    }
+}
+
+/// How the flow's transport is stored.
+pub fn transport_name(t: TransportKind) -> &'static str {
+    match t {
+        TransportKind::Udp => "udp",
+        TransportKind::Tcp => "tcp",
+        TransportKind::Tls => "tls",
+    }
+}
+
+/// Reads a stored transport name.
+pub fn transport_from_name(s: &str) -> Option<TransportKind> {
+    match s {
+        "udp" => Some(TransportKind::Udp),
+        "tcp" => Some(TransportKind::Tcp),
+        "tls" => Some(TransportKind::Tls),
+        _ => None,
+    }
+}
+
+/// A remote-location record: where a registered number's phone is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RlRecord {
+    pub number: String,
+    /// X-MAC as claimed by the phone.
+    pub mac: Option<MacAddr>,
+    /// X-Private-IP as claimed (the phone's address inside its NAT).
+    pub private_ip: Option<IpAddr>,
+    /// X-Public-IP as claimed (what the phone learned its public address is).
+    pub public_ip_claimed: Option<IpAddr>,
+    /// The flow's source address as the switch saw it.
+    pub observed: SocketAddr,
+    /// True when the address the phone is reachable at (claimed private, or the
+    /// Via/Contact host) differs from the observed source: it sits behind NAT.
+    pub behind_nat: bool,
+    /// X-Bearer-Port: the local port the phone uses for RTP.
+    pub bearer_port: Option<u16>,
+    pub transport: TransportKind,
+    /// The live flow; `None` after a restart until the phone registers again.
+    pub flow_id: Option<FlowId>,
+    /// The local address the flow arrived on (to send down it again).
+    pub local: Option<SocketAddr>,
+    /// RFC 5626 `+sip.instance` (unquoted) and `reg-id`.
+    pub instance: Option<String>,
+    pub reg_id: Option<u32>,
+    /// The registering request's Call-ID (identifies a standard phone's refreshes).
+    pub call_id: String,
+    /// The Contact URI as registered.
+    pub contact: String,
+    pub user_agent: Option<String>,
+    pub registered_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub state: RlState,
+    /// True when the flow uses RFC 5626 outbound (keep-alives expected).
+    pub outbound: bool,
+}
+
+impl RlRecord {
+    /// Seconds until the TTL runs out (0 when past).
+    pub fn time_left(&self, now: UnixTime) -> u64 {
+        self.expires_at.saturating_sub(now)
+    }
+}
