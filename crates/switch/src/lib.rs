@@ -2,5 +2,6 @@
 //! the request dispatcher the binary runs.
 
 pub mod listen;
+pub mod location;
 pub mod record;
 pub mod server;

@@ -1,0 +1,190 @@
+//! The flow index: which numbers are registered over which flow, when each flow
+//! last showed signs of life, and (for outbound flows) when silence kills it.
+//!
+//! A flow is keyed by its id and remote address: for TCP/TLS the id alone names
+//! the connection, but a UDP socket's id is shared by every peer on it.
+
+use crate::record::UnixTime;
+use sipcore::transport::{Flow, FlowId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+
+pub(super) type FlowKey = (FlowId, SocketAddr);
+
+pub(super) fn key_of(flow: &Flow) -> FlowKey {
+    (flow.id, flow.remote)
+}
+
+/// One flow carrying at least one registration.
+#[derive(Debug, Clone)]
+pub(super) struct FlowEntry {
+    pub(super) flow: Flow,
+    /// Number → whether that registration is RFC 5626 outbound.
+    pub(super) numbers: BTreeMap<String, bool>,
+    pub(super) last_activity: UnixTime,
+    /// `last_activity + silence` when any registration on it is outbound.
+    pub(super) deadline: Option<UnixTime>,
+}
+
+impl FlowEntry {
+    fn supervised(&self) -> bool {
+        self.numbers.values().any(|&o| o)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct FlowIndex {
+    flows: HashMap<FlowId, HashMap<SocketAddr, FlowEntry>>,
+    deadlines: BTreeSet<(UnixTime, FlowId, SocketAddr)>,
+    silence: u64,
+}
+
+impl FlowIndex {
+    pub(super) fn new(silence: u64) -> Self {
+        Self { silence, ..Self::default() }
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.flows.clear();
+        self.deadlines.clear();
+    }
+
+    pub(super) fn get(&self, key: FlowKey) -> Option<&FlowEntry> {
+        self.flows.get(&key.0).and_then(|m| m.get(&key.1))
+    }
+
+    /// True when the flow carries registrations and, if supervised, has not
+    /// been silent up to `now`.
+    pub(super) fn is_alive(&self, key: FlowKey, now: UnixTime) -> bool {
+        self.get(key).is_some_and(|e| e.deadline.is_none_or(|d| now < d))
+    }
+
+    /// Puts `number` on `flow` (a REGISTER on it, which counts as activity).
+    pub(super) fn bind(&mut self, flow: Flow, number: &str, outbound: bool, now: UnixTime) {
+        let entry = self.flows.entry(flow.id).or_default().entry(flow.remote).or_insert_with(|| FlowEntry {
+            flow,
+            numbers: BTreeMap::new(),
+            last_activity: now,
+            deadline: None,
+        });
+        entry.numbers.insert(number.to_owned(), outbound);
+        entry.last_activity = entry.last_activity.max(now);
+        let key = key_of(&flow);
+        Self::reschedule(&mut self.deadlines, self.silence, key, entry);
+    }
+
+    /// Takes `number` off the flow; returns the flow when nothing is left on it
+    /// (and it has left the index).
+    pub(super) fn unbind(&mut self, key: FlowKey, number: &str) -> Option<Flow> {
+        let peers = self.flows.get_mut(&key.0)?;
+        let entry = peers.get_mut(&key.1)?;
+        entry.numbers.remove(number)?;
+        if entry.numbers.is_empty() {
+            let entry = peers.remove(&key.1)?;
+            if peers.is_empty() {
+                self.flows.remove(&key.0);
+            }
+            if let Some(d) = entry.deadline {
+                self.deadlines.remove(&(d, key.0, key.1));
+            }
+            return Some(entry.flow);
+        }
+        Self::reschedule(&mut self.deadlines, self.silence, key, entry);
+        None
+    }
+
+    /// A ping, pong or message on the flow; false when the index does not know it.
+    pub(super) fn activity(&mut self, key: FlowKey, now: UnixTime) -> bool {
+        let Some(entry) = self.flows.get_mut(&key.0).and_then(|m| m.get_mut(&key.1)) else {
+            return false;
+        };
+        entry.last_activity = entry.last_activity.max(now);
+        Self::reschedule(&mut self.deadlines, self.silence, key, entry);
+        true
+    }
+
+    /// Removes every flow with this id (a closed connection, or a closed UDP
+    /// socket with all its peers).
+    pub(super) fn take_id(&mut self, id: FlowId) -> Vec<FlowEntry> {
+        let Some(peers) = self.flows.remove(&id) else {
+            return Vec::new();
+        };
+        let mut out: Vec<FlowEntry> = peers.into_values().collect();
+        out.sort_by_key(|e| e.flow.remote);
+        for e in &out {
+            if let Some(d) = e.deadline {
+                self.deadlines.remove(&(d, id, e.flow.remote));
+            }
+        }
+        out
+    }
+
+    /// The earliest silence deadline.
+    pub(super) fn next_deadline(&self) -> Option<UnixTime> {
+        self.deadlines.first().map(|&(d, _, _)| d)
+    }
+
+    /// Removes and returns one flow whose silence deadline is at or before `now`.
+    pub(super) fn pop_dead(&mut self, now: UnixTime) -> Option<FlowEntry> {
+        let &(d, id, remote) = self.deadlines.first()?;
+        if d > now {
+            return None;
+        }
+        self.deadlines.pop_first();
+        let peers = self.flows.get_mut(&id)?;
+        let entry = peers.remove(&remote);
+        if peers.is_empty() {
+            self.flows.remove(&id);
+        }
+        entry
+    }
+
+    pub(super) fn entries(&self) -> impl Iterator<Item = &FlowEntry> {
+        self.flows.values().flat_map(|m| m.values())
+    }
+
+    /// Checks the deadline set agrees with the entries.
+    pub(super) fn check(&self) -> Result<(), String> {
+        let mut expected = BTreeSet::new();
+        for (id, peers) in &self.flows {
+            if peers.is_empty() {
+                return Err(format!("{id}: empty peer map"));
+            }
+            for (remote, e) in peers {
+                if e.flow.id != *id || e.flow.remote != *remote {
+                    return Err(format!("{id} {remote}: entry filed under the wrong key ({})", e.flow));
+                }
+                if e.numbers.is_empty() {
+                    return Err(format!("{}: flow with no registration", e.flow));
+                }
+                let want = e.supervised().then(|| e.last_activity.saturating_add(self.silence));
+                if e.deadline != want {
+                    return Err(format!("{}: deadline {:?}, expected {want:?}", e.flow, e.deadline));
+                }
+                if let Some(d) = e.deadline {
+                    expected.insert((d, *id, *remote));
+                }
+            }
+        }
+        if expected != self.deadlines {
+            return Err(format!("deadline set {:?} != entries {:?}", self.deadlines, expected));
+        }
+        Ok(())
+    }
+
+    fn reschedule(
+        deadlines: &mut BTreeSet<(UnixTime, FlowId, SocketAddr)>,
+        silence: u64,
+        key: FlowKey,
+        e: &mut FlowEntry,
+    ) {
+        if let Some(d) = e.deadline.take() {
+            deadlines.remove(&(d, key.0, key.1));
+        }
+        if e.supervised() {
+            let d = e.last_activity.saturating_add(silence);
+            e.deadline = Some(d);
+            deadlines.insert((d, key.0, key.1));
+        }
+    }
+}
