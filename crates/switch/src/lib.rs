@@ -1,7 +1,9 @@
 //! The softswitch library: listener set-up, the registrar and its stores, and
 //! the request dispatcher the binary runs.
 
+pub mod abuse;
 pub mod listen;
+pub mod registrar;
 pub mod location;
 pub mod record;
 pub mod server;

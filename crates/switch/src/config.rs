@@ -1,0 +1,126 @@
+//! The switch's configuration: a TOML file (`--config`) whose every key has a
+//! default, with command-line flags applied on top.
+
+use crate::abuse::AbuseConfig;
+use crate::listen::ListenSpec;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything `switch run` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SwitchConfig {
+    /// `udp:IP:PORT`, `tcp:IP:PORT`, `tls:IP:PORT`.
+    pub listen: Vec<String>,
+    pub data_dir: PathBuf,
+    /// The SIP domain and digest realm.
+    pub domain: String,
+    /// The relay address phones send their bearer legs to (X-Bearer-Address);
+    /// unset: the local address the phone's flow arrived on.
+    pub relay_address: Option<IpAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub registrar: RegistrarSettings,
+    pub abuse: AbuseSettings,
+}
+
+/// Registration timing.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrarSettings {
+    /// Flow-Timer sent to outbound clients (RFC 5626 §4.4.1), seconds.
+    pub flow_timer: u32,
+    /// Extra silence tolerated past Flow-Timer before a flow is dead, seconds.
+    pub flow_grace: u32,
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    /// Digest nonce lifetime, seconds.
+    pub nonce_lifetime: u64,
+}
+
+/// Auth-failure cool-down.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AbuseSettings {
+    pub max_failures: u32,
+    pub window: u64,
+    pub cooldown: u64,
+}
+
+impl Default for SwitchConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec!["tcp:0.0.0.0:5060".into(), "udp:0.0.0.0:5060".into()],
+            data_dir: PathBuf::from("./switch-data"),
+            domain: crate::defaults::DEFAULT_DOMAIN.into(),
+            relay_address: None,
+            tls_cert: None,
+            tls_key: None,
+            registrar: RegistrarSettings::default(),
+            abuse: AbuseSettings::default(),
+        }
+    }
+}
+
+impl Default for RegistrarSettings {
+    fn default() -> Self {
+        Self { flow_timer: 30, flow_grace: 10, min_expires: 60, max_expires: 3600, default_expires: 600, nonce_lifetime: 300 }
+    }
+}
+
+impl Default for AbuseSettings {
+    fn default() -> Self {
+        let d = AbuseConfig::default();
+        Self { max_failures: d.max_failures, window: d.window, cooldown: d.cooldown }
+    }
+}
+
+impl AbuseSettings {
+    pub fn to_config(self) -> AbuseConfig {
+        AbuseConfig { max_failures: self.max_failures, window: self.window, cooldown: self.cooldown, ..AbuseConfig::default() }
+    }
+}
+
+impl SwitchConfig {
+    /// Reads a TOML file; missing keys keep their defaults, unknown keys are errors.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// The listen specs, checked.
+    pub fn listen_specs(&self) -> anyhow::Result<Vec<ListenSpec>> {
+        self.listen.iter().map(|s| s.parse::<ListenSpec>().map_err(anyhow::Error::msg)).collect()
+    }
+
+    /// Refuses settings that cannot work.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let r = &self.registrar;
+        anyhow::ensure!(r.min_expires <= r.max_expires, "registrar.min_expires ({}) is above max_expires ({})", r.min_expires, r.max_expires);
+        anyhow::ensure!(r.flow_timer > 0, "registrar.flow_timer must be positive");
+        anyhow::ensure!(!self.domain.is_empty(), "domain must not be empty");
+        anyhow::ensure!(self.abuse.max_failures > 0, "abuse.max_failures must be positive");
+        self.listen_specs()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_some_keys_and_rejects_unknown() {
+        let c: SwitchConfig = toml::from_str("domain = \"example.net\"\n[registrar]\nflow_timer = 45\n").unwrap();
+        assert_eq!(c.domain, "example.net");
+        assert_eq!(c.registrar.flow_timer, 45);
+        assert_eq!(c.registrar.min_expires, 60);
+        assert_eq!(c.listen.len(), 2);
+        assert!(toml::from_str::<SwitchConfig>("colour = 1").is_err());
+        let bad: SwitchConfig = toml::from_str("[registrar]\nmin_expires = 100\nmax_expires = 50\n").unwrap();
+        assert!(bad.validate().is_err());
+    }
+}

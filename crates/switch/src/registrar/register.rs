@@ -1,0 +1,246 @@
+//! Handling one REGISTER.
+
+use super::reply::reply;
+use crate::abuse::{AbuseConfig, AuthGuard};
+use crate::location::{Change, LocationConfig, LocationTable, Refusal, Registration, Unregistration, grant_expires};
+use crate::record::{Subscriber, UnixTime};
+use sipcore::auth::{Algorithm, AuthError, DigestRequest, DigestServer, Secret, ServerConfig};
+use sipcore::headers::{Contact, NameAddr};
+use sipcore::transport::Flow;
+use sipcore::{HeaderName, Request, Response};
+use std::net::IpAddr;
+use std::time::Duration;
+use tracing::warn;
+
+/// Registrar policy.
+#[derive(Debug, Clone)]
+pub struct RegistrarConfig {
+    /// Digest realm (the domain).
+    pub realm: String,
+    /// Key for nonce MACs; random per process unless set.
+    pub nonce_key: Vec<u8>,
+    pub nonce_lifetime: Duration,
+    /// X-Bearer-Address to hand out; `None`: the local address of the flow.
+    pub relay_address: Option<IpAddr>,
+    pub location: LocationConfig,
+    pub abuse: AbuseConfig,
+}
+
+/// What the driver must do with one REGISTER's result.
+#[derive(Debug)]
+pub struct Outcome {
+    pub response: Response,
+    /// Persist, log and act on these before sending the response.
+    pub changes: Vec<Change>,
+}
+
+/// The registrar's state: the location table, the digest server, the abuse guard.
+pub struct Registrar {
+    pub table: LocationTable,
+    digest: DigestServer,
+    guard: AuthGuard,
+    config: RegistrarConfig,
+    tag: String,
+}
+
+fn secret_for(sub: &Subscriber, alg: Algorithm) -> Secret<'_> {
+    Secret::Ha1(match alg {
+        Algorithm::Md5 | Algorithm::Md5Sess => &sub.ha1_md5,
+        Algorithm::Sha256 | Algorithm::Sha256Sess => &sub.ha1_sha256,
+        Algorithm::Sha512_256 | Algorithm::Sha512_256Sess => &sub.ha1_sha512_256,
+    })
+}
+
+impl Registrar {
+    pub fn new(config: RegistrarConfig) -> Self {
+        let mut digest = ServerConfig::new(config.realm.clone(), config.nonce_key.clone());
+        digest.nonce_lifetime = config.nonce_lifetime;
+        Self {
+            table: LocationTable::new(config.location),
+            digest: DigestServer::new(digest),
+            guard: AuthGuard::new(config.abuse),
+            tag: format!("{:08x}", rand::random::<u32>()),
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &RegistrarConfig {
+        &self.config
+    }
+
+    /// The number a REGISTER is for: the user part of To (RFC 3261 §10.3 step 4).
+    pub fn number_of(req: &Request) -> Option<String> {
+        req.headers.to_addr().ok()?.uri.user.map(str::to_owned)
+    }
+
+    fn reply(&self, req: &Request, status: u16, reason: Option<&str>) -> Outcome {
+        Outcome { response: reply(req, status, reason, &self.tag), changes: Vec::new() }
+    }
+
+    fn challenge(&self, req: &Request, now: UnixTime, stale: bool) -> Outcome {
+        let mut out = self.reply(req, 401, None);
+        for c in self.digest.challenge(now, None, stale) {
+            out.response.headers.push(HeaderName::WwwAuthenticate, c.to_string());
+        }
+        out
+    }
+
+    /// Handles one REGISTER that arrived on `flow`. `subscriber` is the
+    /// provisioned entry for [`Registrar::number_of`], if any.
+    pub fn handle(&mut self, now: UnixTime, req: &Request, flow: &Flow, subscriber: Option<&Subscriber>) -> Outcome {
+        let ip = flow.remote.ip();
+        if let Some(left) = self.guard.blocked(ip, now) {
+            return self.reply(req, 403, Some(&format!("too many failed authentications; retry in {left} s")));
+        }
+        let Some(number) = Self::number_of(req) else {
+            return self.reply(req, 400, Some("To has no number"));
+        };
+        let Some(sub) = subscriber else {
+            return self.reply(req, 404, Some("number not in service"));
+        };
+        if let Some(out) = self.authenticate(now, req, &number, sub, ip) {
+            return out;
+        }
+        if let Some(required) = sub.mac {
+            match req.headers.x_mac() {
+                Ok(Some(mac)) if mac == required => {}
+                Ok(Some(_)) => return self.reply(req, 403, Some("MAC not provisioned for this number")),
+                _ => return self.reply(req, 403, Some("this number requires X-MAC")),
+            }
+        }
+        self.bind(now, req, flow, number)
+    }
+
+    /// Digest verification; `None` when the request is authenticated.
+    fn authenticate(&mut self, now: UnixTime, req: &Request, number: &str, sub: &Subscriber, ip: IpAddr) -> Option<Outcome> {
+        let realm = self.digest.config().realm.clone();
+        let creds = req.headers.digest_credentials(false).find(|c| c.as_ref().map_or(true, |c| c.realm == realm.as_str()));
+        let creds = match creds {
+            None => return Some(self.challenge(req, now, false)),
+            Some(Err(e)) => return Some(self.reply(req, 400, Some(&e.to_string()))),
+            Some(Ok(c)) => c,
+        };
+        if creds.username != number {
+            return Some(self.reply(req, 403, Some("username does not match the number")));
+        }
+        let secret = secret_for(sub, creds.effective_algorithm());
+        let request = DigestRequest::new(req.method.as_str(), &req.uri);
+        match self.digest.verify(now, &request, None, &creds, Some(secret)) {
+            Ok(_) => {
+                self.guard.success(ip);
+                None
+            }
+            Err(e) if e.is_stale() => Some(self.challenge(req, now, true)),
+            Err(e @ (AuthError::WrongResponse | AuthError::UnknownUser)) => {
+                if self.guard.failure(ip, now) {
+                    warn!(%ip, number, "authentication failures: source refused for a cool-down");
+                }
+                Some(self.reply(req, 403, Some(&format!("bad credentials: {e}"))))
+            }
+            Err(e) if e.status() == 401 => Some(self.challenge(req, now, false)),
+            Err(e) => Some(self.reply(req, e.status(), Some(&e.to_string()))),
+        }
+    }
+
+    /// Applies the Contact (or its absence) once the request is authenticated.
+    fn bind(&mut self, now: UnixTime, req: &Request, flow: &Flow, number: String) -> Outcome {
+        let contacts: Result<Vec<Contact<'_>>, _> = req.headers.contacts().collect();
+        let contacts = match contacts {
+            Ok(c) => c,
+            Err(e) => return self.reply(req, 400, Some(&e.to_string())),
+        };
+        let header_expires = req.headers.expires().ok().flatten();
+        let contact = match contacts.as_slice() {
+            [] => return self.query(now, req, &number),
+            [Contact::Wildcard] if header_expires == Some(0) => {
+                let changes = self.table.unregister_all(now, &number);
+                return Outcome { changes, ..self.reply(req, 200, None) };
+            }
+            [Contact::Binding(c)] => *c,
+            _ if contacts.iter().any(|c| matches!(c, Contact::Wildcard)) => {
+                return self.reply(req, 400, Some("Contact: * needs Expires: 0 and no other Contact"));
+            }
+            _ => return self.reply(req, 400, Some("one Contact per registration")),
+        };
+        let cfg = self.table.config().clone();
+        let expires = match grant_expires(contact.expires().or(header_expires), &cfg) {
+            Ok(e) => e,
+            Err(brief) => {
+                let mut out = self.reply(req, 423, None);
+                out.response.headers.push(HeaderName::MinExpires, brief.min.to_string());
+                return out;
+            }
+        };
+        let mac = req.headers.x_mac().ok().flatten();
+        let instance = contact.instance().map(|i| i.into_owned());
+        let call_id = req.headers.call_id().unwrap_or_default().to_owned();
+        if expires == 0 {
+            let changes = self.table.unregister(now, &Unregistration { number, flow: *flow, mac, instance, call_id });
+            return Outcome { changes, ..self.reply(req, 200, None) };
+        }
+        let wants_outbound = req.headers.has_option(&HeaderName::Supported, "outbound") && contact.reg_id().is_some();
+        let registration = Registration {
+            number,
+            flow: *flow,
+            mac,
+            private_ip: req.headers.x_private_ip().ok().flatten(),
+            public_ip_claimed: req.headers.x_public_ip().ok().flatten(),
+            contact_ip: contact.uri.host.and_then(|h| h.ip()).or_else(|| req.headers.top_via().ok().and_then(|v| v.host.ip())),
+            bearer_port: req.headers.x_bearer_port().ok().flatten(),
+            instance,
+            reg_id: contact.reg_id(),
+            call_id,
+            contact: contact.uri.as_str().to_owned(),
+            user_agent: req.headers.get(&HeaderName::UserAgent).map(|v| v.to_string()),
+            expires,
+            outbound: wants_outbound,
+        };
+        match self.table.register(now, registration) {
+            Ok(outcome) => {
+                let mut out = self.reply(req, 200, None);
+                let h = &mut out.response.headers;
+                h.push(HeaderName::Contact, contact_value(&contact, expires));
+                if wants_outbound {
+                    h.push(HeaderName::Require, "outbound");
+                    h.push(HeaderName::FlowTimer, cfg.flow_timer.to_string());
+                }
+                let relay = self.config.relay_address.unwrap_or_else(|| flow.local.ip());
+                h.push(HeaderName::XBearerAddress, relay.to_string());
+                Outcome { changes: outcome.changes, ..out }
+            }
+            Err(Refusal::Conflict { changes, .. }) => {
+                let out = self.reply(req, 403, Some("number active on another device"));
+                Outcome { changes, ..out }
+            }
+            Err(refusal) => self.reply(req, refusal.status(), Some(refusal.reason())),
+        }
+    }
+
+    /// A REGISTER without Contact: list the current binding (§10.3 step 8).
+    fn query(&self, now: UnixTime, req: &Request, number: &str) -> Outcome {
+        let mut out = self.reply(req, 200, None);
+        if let Some(rec) = self.table.get(number).filter(|r| r.expires_at > now) {
+            out.response.headers.push(HeaderName::Contact, format!("<{}>;expires={}", rec.contact, rec.time_left(now)));
+        }
+        out
+    }
+
+    /// Wakes the table's timers (TTL expiry, silent flows).
+    pub fn poll_timeout(&self) -> Option<UnixTime> {
+        self.table.poll_timeout()
+    }
+}
+
+/// The Contact a 200 OK lists: the registered URI with the granted expiry and,
+/// for RFC 5626 clients, their instance and reg-id echoed (§6).
+fn contact_value(c: &NameAddr<'_>, expires: u32) -> String {
+    let mut v = format!("<{}>;expires={expires}", c.uri.as_str());
+    if let Some(Some(instance)) = c.params.get("+sip.instance") {
+        v.push_str(";+sip.instance=");
+        v.push_str(instance);
+    }
+    if let Some(reg_id) = c.reg_id() {
+        v.push_str(&format!(";reg-id={reg_id}"));
+    }
+    v
+}
