@@ -2,8 +2,11 @@
 //! the request dispatcher the binary runs.
 
 pub mod abuse;
+pub mod config;
+pub mod defaults;
 pub mod listen;
-pub mod registrar;
 pub mod location;
 pub mod record;
+pub mod registrar;
 pub mod server;
+pub mod store;

@@ -1,9 +1,14 @@
-//! `switch`: the softswitch binary.
+//! `switch`: the softswitch binary. `run` serves; `subscriber` and
+//! `registrations` provision and inspect the store (handlers in `cli/`).
+
+mod cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use sipcore::transport::{Endpoint, TransportConfig, TransportKind, tls};
 use std::path::PathBuf;
+use std::process::ExitCode;
+use switch::defaults::DEFAULT_DATA_DIR;
 use switch::listen::ListenSpec;
 use tracing::info;
 
@@ -18,6 +23,11 @@ struct Cli {
 enum Command {
     /// Run the switch: listen for SIP and serve until SIGTERM or Ctrl-C.
     Run(RunArgs),
+    /// Provision numbers: add, set, remove, list.
+    #[command(subcommand)]
+    Subscriber(cli::subscriber::SubscriberCommand),
+    /// List the RL records: where each registered number is now.
+    Registrations(cli::registrations::RegistrationsArgs),
 }
 
 #[derive(clap::Args)]
@@ -27,7 +37,7 @@ struct RunArgs {
     #[arg(long = "listen", value_name = "SPEC")]
     listen: Vec<ListenSpec>,
     /// Directory for the switch's state (created if missing).
-    #[arg(long, value_name = "DIR", default_value = "./switch-data")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
     /// TLS certificate chain (PEM), needed by tls: listeners.
     #[arg(long, value_name = "FILE")]
@@ -37,15 +47,26 @@ struct RunArgs {
     tls_key: Option<PathBuf>,
 }
 
-fn main() -> Result<()> {
+/// Errors print as one line on stderr and exit 1 (clap's usage errors exit 2).
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    match cli.command {
-        Command::Run(args) => runtime.block_on(run(args)),
+    let result = match cli.command {
+        Command::Run(args) => tokio::runtime::Runtime::new()
+            .context("starting the async runtime")
+            .and_then(|runtime| runtime.block_on(run(args))),
+        Command::Subscriber(cmd) => cli::subscriber::run(cmd),
+        Command::Registrations(args) => cli::registrations::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,0 +1,186 @@
+//! `switch subscriber add|set|remove|list`.
+
+use super::DataDir;
+use super::table;
+use anyhow::{Context, Result, bail};
+use sipcore::headers::MacAddr;
+use switch::defaults::DEFAULT_DOMAIN;
+use switch::store::{Store, SubscriberUpdate};
+
+/// The environment variable a password may come from, to keep it out of argv.
+pub(crate) const PASSWORD_ENV: &str = "SWITCH_PASSWORD";
+
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum SubscriberCommand {
+    /// Provision a number.
+    Add(AddArgs),
+    /// Change a provisioned number's password, realm, MAC binding or home.
+    Set(SetArgs),
+    /// Deprovision a number (its registration goes too).
+    Remove(RemoveArgs),
+    /// List provisioned numbers (never their credentials).
+    List(ListArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct AddArgs {
+    /// The number (DN): digits, '+', '*', '#' or letters, '.', '_', '-'; at most 32.
+    number: String,
+    /// The SIP digest password. Default: the SWITCH_PASSWORD environment variable.
+    #[arg(long, value_name = "PW")]
+    password: Option<String>,
+    /// Only the device with this MAC (X-MAC) may register the number.
+    #[arg(long, value_name = "MAC")]
+    mac: Option<String>,
+    /// Where calls go when the number is not reachable (sip:, sips: or tel: URI).
+    #[arg(long, value_name = "SIP-URI")]
+    home: Option<String>,
+    /// The digest realm (the switch's domain).
+    #[arg(long, value_name = "REALM", default_value = DEFAULT_DOMAIN)]
+    realm: String,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct SetArgs {
+    number: String,
+    /// A new password.
+    #[arg(long, value_name = "PW", conflicts_with = "password_env")]
+    password: Option<String>,
+    /// Take the new password from the SWITCH_PASSWORD environment variable.
+    #[arg(long)]
+    password_env: bool,
+    /// Bind the number to this MAC.
+    #[arg(long, value_name = "MAC", conflicts_with = "no_mac")]
+    mac: Option<String>,
+    /// Remove the MAC binding.
+    #[arg(long)]
+    no_mac: bool,
+    /// A new home location (sip:, sips: or tel: URI).
+    #[arg(long, value_name = "URI", conflicts_with = "no_home")]
+    home: Option<String>,
+    /// Remove the home location.
+    #[arg(long)]
+    no_home: bool,
+    /// A new realm; needs a new password too (HA1 depends on the realm).
+    #[arg(long, value_name = "R")]
+    realm: Option<String>,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RemoveArgs {
+    number: String,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ListArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+/// What listings show of a subscriber: never the HA1s.
+#[derive(serde::Serialize)]
+struct SubscriberView<'a> {
+    number: &'a str,
+    realm: &'a str,
+    mac: Option<String>,
+    home: Option<&'a str>,
+}
+
+pub(crate) fn run(cmd: SubscriberCommand) -> Result<()> {
+    match cmd {
+        SubscriberCommand::Add(a) => add(a),
+        SubscriberCommand::Set(a) => set(a),
+        SubscriberCommand::Remove(a) => remove(a),
+        SubscriberCommand::List(a) => list(a),
+    }
+}
+
+fn parse_mac(s: &str) -> Result<MacAddr> {
+    s.parse().map_err(|_| anyhow::anyhow!("bad MAC {s:?}: expected six hex octets like 02:42:ac:11:00:02"))
+}
+
+fn password_from_env() -> Result<String> {
+    match std::env::var(PASSWORD_ENV) {
+        Ok(pw) => Ok(pw),
+        Err(std::env::VarError::NotPresent) => bail!("no password: give --password PW or set {PASSWORD_ENV}"),
+        Err(std::env::VarError::NotUnicode(_)) => bail!("{PASSWORD_ENV} is not valid UTF-8"),
+    }
+}
+
+fn add(a: AddArgs) -> Result<()> {
+    let mac = a.mac.as_deref().map(parse_mac).transpose()?;
+    let password = match a.password {
+        Some(pw) => pw,
+        None => password_from_env()?,
+    };
+    let store = Store::open(&a.dir.data_dir)?;
+    let sub = store.add_subscriber(&a.number, &password, &a.realm, mac, a.home.as_deref())?;
+    println!("added {} (realm {})", sub.number, sub.realm);
+    Ok(())
+}
+
+fn set(a: SetArgs) -> Result<()> {
+    let password = match (a.password, a.password_env) {
+        (Some(pw), _) => Some(pw),
+        (None, true) => Some(password_from_env()?),
+        (None, false) => None,
+    };
+    let mac = match (a.mac, a.no_mac) {
+        (Some(m), _) => Some(Some(parse_mac(&m)?)),
+        (None, true) => Some(None),
+        (None, false) => None,
+    };
+    let home = match (a.home, a.no_home) {
+        (Some(h), _) => Some(Some(h)),
+        (None, true) => Some(None),
+        (None, false) => None,
+    };
+    let update = SubscriberUpdate { password, realm: a.realm, mac, home };
+    if update.is_empty() {
+        bail!("nothing to change: give --password, --password-env, --realm, --mac/--no-mac or --home/--no-home");
+    }
+    let store = Store::open_existing(&a.dir.data_dir)?;
+    let sub = store.update_subscriber(&a.number, update)?;
+    println!("updated {}", sub.number);
+    Ok(())
+}
+
+fn remove(a: RemoveArgs) -> Result<()> {
+    let store = Store::open_existing(&a.dir.data_dir)?;
+    store.remove_subscriber(&a.number)?;
+    println!("removed {}", a.number);
+    Ok(())
+}
+
+fn list(a: ListArgs) -> Result<()> {
+    let store = Store::open_existing(&a.dir.data_dir)?;
+    let subs = store.subscribers()?;
+    if a.json {
+        let views: Vec<SubscriberView<'_>> = subs
+            .iter()
+            .map(|s| SubscriberView {
+                number: &s.number,
+                realm: &s.realm,
+                mac: s.mac.map(|m| m.to_string()),
+                home: s.home.as_deref(),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&views).context("encoding JSON")?);
+    } else {
+        let rows: Vec<Vec<String>> = subs
+            .iter()
+            .map(|s| vec![s.number.clone(), s.realm.clone(), table::opt(s.mac), table::opt(s.home.as_deref())])
+            .collect();
+        print!("{}", table::render(&["NUMBER", "REALM", "MAC", "HOME"], &rows));
+    }
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! The store's one error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong reading or writing the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused or failed (I/O, lock timeout, constraint, …).
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The data directory or database file could not be created.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// `Store::open_existing` found no database file.
+    #[error("no database at {} (nothing provisioned there yet)", .0.display())]
+    NoDatabase(PathBuf),
+    /// The number is not provisioned.
+    #[error("no subscriber {0}")]
+    NotFound(String),
+    /// The number is already provisioned.
+    #[error("subscriber {0} exists")]
+    Exists(String),
+    /// Input failed validation; the text says which and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// A stored value does not read back (edited by hand, or a newer writer).
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// The file was migrated by a newer switch than this one.
+    #[error("database schema v{found} is newer than this switch understands (v{supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+}
+
+/// The store's result type.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The SQLite extended result code of a failed statement, if it was one.
+pub(super) fn extended_code(e: &rusqlite::Error) -> Option<i32> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
+        _ => None,
+    }
+}

@@ -1,0 +1,76 @@
+//! The schema and its migrations. Each migration runs once, in order, inside
+//! the transaction that records it in `schema_version`; never edit a released
+//! one, append a new one.
+
+use super::error::{Result, StoreError};
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Migration `n` (1-based) is `MIGRATIONS[n - 1]`.
+const MIGRATIONS: &[&str] = &[
+    // v1: subscribers and their RL records. Timestamps are Unix seconds. The
+    // registrations table holds every RlRecord field except the runtime-only
+    // flow_id and local (a flow does not survive a restart).
+    r#"
+    CREATE TABLE subscribers (
+        number          TEXT PRIMARY KEY NOT NULL,
+        realm           TEXT NOT NULL,
+        ha1_md5         TEXT NOT NULL,
+        ha1_sha256      TEXT NOT NULL,
+        ha1_sha512_256  TEXT NOT NULL,
+        mac             TEXT,
+        home            TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE registrations (
+        number             TEXT PRIMARY KEY NOT NULL
+                           REFERENCES subscribers(number) ON DELETE CASCADE ON UPDATE CASCADE,
+        mac                TEXT,
+        private_ip         TEXT,
+        public_ip_claimed  TEXT,
+        observed           TEXT NOT NULL,
+        behind_nat         INTEGER NOT NULL CHECK (behind_nat IN (0, 1)),
+        bearer_port        INTEGER CHECK (bearer_port BETWEEN 0 AND 65535),
+        transport          TEXT NOT NULL CHECK (transport IN ('udp', 'tcp', 'tls')),
+        instance           TEXT,
+        reg_id             INTEGER CHECK (reg_id BETWEEN 0 AND 4294967295),
+        call_id            TEXT NOT NULL,
+        contact            TEXT NOT NULL,
+        user_agent         TEXT,
+        registered_at      INTEGER NOT NULL,
+        expires_at         INTEGER NOT NULL,
+        state              TEXT NOT NULL CHECK (state IN ('registered', 'signalling_dropped', 'conflict')),
+        outbound           INTEGER NOT NULL CHECK (outbound IN (0, 1))
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE INDEX registrations_by_expiry ON registrations(expires_at);
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`LATEST`]. Safe to race: the check and the
+/// migration run in one `BEGIN IMMEDIATE` transaction, so a second process
+/// opening the same fresh file waits (busy timeout) and then finds it done.
+pub(super) fn migrate(conn: &mut Connection, now: i64) -> Result<i64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             version     INTEGER PRIMARY KEY NOT NULL,
+             applied_at  INTEGER NOT NULL
+         ) STRICT;",
+    )?;
+    let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))?;
+    if current > LATEST {
+        return Err(StoreError::SchemaTooNew { found: current, supported: LATEST });
+    }
+    for (version, sql) in (1i64..).zip(MIGRATIONS.iter()).skip(usize::try_from(current).unwrap_or(0)) {
+        tx.execute_batch(sql)?;
+        tx.execute("INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)", (version, now))?;
+        tracing::debug!(version, "applied store migration");
+    }
+    tx.commit()?;
+    Ok(LATEST)
+}
