@@ -95,6 +95,19 @@ impl SwitchConfig {
         self.listen.iter().map(|s| s.parse::<ListenSpec>().map_err(anyhow::Error::msg)).collect()
     }
 
+    /// The location table's settings.
+    pub fn location(&self) -> crate::location::LocationConfig {
+        let r = &self.registrar;
+        crate::location::LocationConfig {
+            flow_timer: r.flow_timer,
+            grace: r.flow_grace,
+            min_expires: r.min_expires,
+            max_expires: r.max_expires,
+            default_expires: r.default_expires,
+            ..crate::location::LocationConfig::default()
+        }
+    }
+
     /// Refuses settings that cannot work.
     pub fn validate(&self) -> anyhow::Result<()> {
         let r = &self.registrar;

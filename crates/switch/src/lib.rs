@@ -10,3 +10,4 @@ pub mod record;
 pub mod registrar;
 pub mod server;
 pub mod store;
+pub mod subscribers;

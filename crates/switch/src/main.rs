@@ -8,8 +8,14 @@ use clap::{Parser, Subcommand};
 use sipcore::transport::{Endpoint, TransportConfig, TransportKind, tls};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use switch::defaults::DEFAULT_DATA_DIR;
 use switch::listen::ListenSpec;
+use sipcore::stack::Stack;
+use sipcore::transaction::TimerConfig;
+use std::time::Duration;
+use switch::config::SwitchConfig;
+use switch::registrar::{Registrar, RegistrarConfig};
+use switch::server::Server;
+use switch::store::Store;
 use tracing::info;
 
 #[derive(Parser)]
@@ -32,19 +38,60 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
+    /// TOML configuration file; flags given here override its keys.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Where to listen, as udp:IP:PORT, tcp:IP:PORT or tls:IP:PORT. Repeatable.
     /// Default: tcp:0.0.0.0:5060 and udp:0.0.0.0:5060.
     #[arg(long = "listen", value_name = "SPEC")]
     listen: Vec<ListenSpec>,
-    /// Directory for the switch's state (created if missing).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
-    data_dir: PathBuf,
+    /// Directory for the switch's state: the SQLite file lives here (created if
+    /// missing). Default: ./switch-data
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// SIP domain, also the digest realm. Default: switch.local
+    #[arg(long, value_name = "DOMAIN")]
+    domain: Option<String>,
+    /// Address phones send their RTP to (X-Bearer-Address). Default: the local
+    /// address each phone's flow arrived on.
+    #[arg(long, value_name = "IP")]
+    relay_address: Option<std::net::IpAddr>,
     /// TLS certificate chain (PEM), needed by tls: listeners.
     #[arg(long, value_name = "FILE")]
     tls_cert: Option<PathBuf>,
     /// TLS private key (PEM), needed by tls: listeners.
     #[arg(long, value_name = "FILE")]
     tls_key: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The config file (or defaults) with the flags applied on top.
+    fn into_config(self) -> Result<SwitchConfig> {
+        let mut c = match &self.config {
+            Some(path) => SwitchConfig::from_file(path)?,
+            None => SwitchConfig::default(),
+        };
+        if !self.listen.is_empty() {
+            c.listen = self.listen.iter().map(|l| l.to_string()).collect();
+        }
+        if let Some(d) = self.data_dir {
+            c.data_dir = d;
+        }
+        if let Some(d) = self.domain {
+            c.domain = d;
+        }
+        if self.relay_address.is_some() {
+            c.relay_address = self.relay_address;
+        }
+        if self.tls_cert.is_some() {
+            c.tls_cert = self.tls_cert;
+        }
+        if self.tls_key.is_some() {
+            c.tls_key = self.tls_key;
+        }
+        c.validate()?;
+        Ok(c)
+    }
 }
 
 /// Errors print as one line on stderr and exit 1 (clap's usage errors exit 2).
@@ -71,14 +118,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
-    let listen = if args.listen.is_empty() {
-        vec!["tcp:0.0.0.0:5060".parse().map_err(anyhow::Error::msg)?, "udp:0.0.0.0:5060".parse().map_err(anyhow::Error::msg)?]
-    } else {
-        args.listen
-    };
-    let (endpoint, events) = Endpoint::new(TransportConfig::default());
-    for spec in &listen {
+    let config = args.into_config()?;
+    let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let (endpoint, transport_events) = Endpoint::new(TransportConfig::default());
+    for spec in config.listen_specs()? {
         match spec.transport {
             TransportKind::Udp => {
                 endpoint.bind_udp(spec.addr).await.with_context(|| format!("binding udp:{}", spec.addr))?;
@@ -87,20 +130,36 @@ async fn run(args: RunArgs) -> Result<()> {
                 endpoint.listen_tcp(spec.addr).await.with_context(|| format!("listening on tcp:{}", spec.addr))?;
             }
             TransportKind::Tls => {
-                let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+                let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
                     anyhow::bail!("tls:{} needs --tls-cert and --tls-key", spec.addr);
                 };
-                let config = tls::server_config_from_files(cert, key).context("loading TLS certificate and key")?;
-                endpoint.listen_tls(spec.addr, config).await.with_context(|| format!("listening on tls:{}", spec.addr))?;
+                let tls_config = tls::server_config_from_files(cert, key).context("loading TLS certificate and key")?;
+                endpoint.listen_tls(spec.addr, tls_config).await.with_context(|| format!("listening on tls:{}", spec.addr))?;
             }
         }
     }
-    info!(data_dir = %args.data_dir.display(), "switch running");
-    let serving = tokio::spawn(switch::server::serve(endpoint.clone(), events));
+    let (stack, events) = Stack::spawn(endpoint.clone(), transport_events, TimerConfig::default());
+    let registrar = Registrar::new(RegistrarConfig {
+        realm: config.domain.clone(),
+        nonce_key: rand::random::<[u8; 32]>().to_vec(),
+        nonce_lifetime: Duration::from_secs(config.registrar.nonce_lifetime),
+        relay_address: config.relay_address,
+        location: config.location(),
+        abuse: config.abuse.to_config(),
+    });
+    let server = Server::new(stack, store, registrar)?;
+    // The request loop blocks on SQLite, so it gets a thread and runtime of its own.
+    let loop_thread = std::thread::Builder::new().name("registrar".into()).spawn(move || -> Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+        rt.block_on(server.run(events));
+        Ok(())
+    })?;
+    info!(data_dir = %config.data_dir.display(), domain = %config.domain, listen = ?config.listen, "switch running");
     shutdown_signal().await?;
     info!("shutting down");
     endpoint.shutdown().await;
-    serving.abort();
+    drop(endpoint);
+    let _ = tokio::task::spawn_blocking(move || loop_thread.join()).await;
     info!("stopped");
     Ok(())
 }

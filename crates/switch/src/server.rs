@@ -1,43 +1,191 @@
-//! The request loop: takes transport events and answers requests statelessly.
-//! For now it answers OPTIONS (the keep-alive probe phones and SIPp send) and
-//! says 501 to methods this build does not handle yet.
+//! The switch's request loop. It runs on a thread of its own (SQLite calls
+//! block) and owns the registrar: requests from the stack go in, responses and
+//! persisted changes come out. Every registration change is logged on one line.
 
-use sipcore::transport::{Endpoint, TransportEvent};
-use sipcore::{HeaderName, Message, Method, Request, Response};
+use crate::location::{Cause, Change};
+use crate::record::UnixTime;
+use crate::registrar::Registrar;
+use crate::store::Store;
+use crate::subscribers::Subscribers;
+use sipcore::stack::{Stack, StackEvent};
+use sipcore::transport::{Flow, TransportEvent};
+use sipcore::{HeaderName, Method, Request, Response};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::Receiver;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// Methods the switch answers, for `Allow` (RFC 3261 §20.5).
-pub const ALLOW: &str = "OPTIONS";
+pub const ALLOW: &str = "REGISTER, OPTIONS";
 
-/// The response to one request, if it needs one (ACK never does).
-pub fn respond(req: &Request) -> Option<Response> {
-    let mut resp = match req.method {
+/// The wall clock in the registrar's unit.
+pub fn unix_now() -> UnixTime {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The answer to a request that is not a REGISTER (ACK never gets one).
+pub fn respond_other(req: &Request) -> Option<Response> {
+    let mut resp = match &req.method {
         Method::Ack => return None,
         Method::Options => Response::to_request(req, 200),
-        _ => Response::to_request(req, 501),
+        // Methods this server knows but does not offer here (RFC 3261 §21.4.6).
+        Method::Invite | Method::Bye | Method::Cancel | Method::Info | Method::Prack | Method::Update
+        | Method::Subscribe | Method::Notify | Method::Publish | Method::Refer | Method::Message => Response::to_request(req, 405),
+        // Methods it does not know at all (§21.5.2).
+        Method::Extension(_) | Method::Register => Response::to_request(req, 501),
     };
     resp.headers.push(HeaderName::Allow, ALLOW);
-    resp.headers.push(HeaderName::Server, concat!("switch/", env!("CARGO_PKG_VERSION")));
     Some(resp)
 }
 
-/// Runs until the event queue closes.
-pub async fn serve(endpoint: Endpoint, mut events: Receiver<TransportEvent>) {
-    while let Some(ev) = events.recv().await {
-        match ev {
-            TransportEvent::Message { flow, message: Message::Request(req) } => {
-                debug!(%flow, method = %req.method, "request");
-                if let Some(Err(e)) = respond(&req).map(|resp| endpoint.send(&flow, &resp.into())) {
-                    warn!(%flow, error = %e, "could not answer");
+/// Everything the loop owns.
+pub struct Server {
+    pub stack: Stack,
+    pub store: Store,
+    pub registrar: Registrar,
+    subscribers: Subscribers,
+}
+
+impl Server {
+    /// Loads the stored RL records: expired ones are purged, the rest are
+    /// signalling-dropped until their phones register again.
+    pub fn new(stack: Stack, store: Store, registrar: Registrar) -> anyhow::Result<Self> {
+        let mut server = Self { stack, store, registrar, subscribers: Subscribers::default() };
+        let now = unix_now();
+        let purged = server.store.purge_expired(now)?;
+        let records = server.store.records()?;
+        let loaded = records.len();
+        let changes = server.registrar.table.load(now, records);
+        server.apply(changes);
+        server.subscribers.refresh(&server.store)?;
+        info!(loaded, purged, subscribers = server.subscribers.len(), "location records restored");
+        Ok(server)
+    }
+
+    /// Serves until the stack stops.
+    pub async fn run(mut self, mut events: Receiver<StackEvent>) {
+        loop {
+            let deadline = self.registrar.poll_timeout();
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(ev) => self.on_event(ev),
+                    None => break,
+                },
+                _ = sleep_until_unix(deadline) => {
+                    let changes = self.registrar.table.handle_timeout(unix_now());
+                    self.apply(changes);
                 }
             }
-            TransportEvent::Message { flow, message: Message::Response(resp) } => {
-                debug!(%flow, status = resp.status, "stray response dropped");
-            }
-            TransportEvent::Opened { flow } => debug!(%flow, "flow opened"),
-            TransportEvent::Closed { flow, reason } => info!(%flow, ?reason, "flow closed"),
-            TransportEvent::Ping { .. } | TransportEvent::Pong { .. } => {}
         }
+        info!("request loop stopped");
+    }
+
+    fn on_event(&mut self, ev: StackEvent) {
+        let now = unix_now();
+        match ev {
+            StackEvent::Request { key, flow, request } => {
+                self.activity(now, &flow);
+                let response = if request.method == Method::Register { Some(self.register(now, &request, &flow)) } else { respond_other(&request) };
+                if let Some(resp) = response {
+                    if let Err(e) = self.stack.respond(key, resp) {
+                        warn!(%flow, error = %e, "response not sent");
+                    }
+                }
+            }
+            StackEvent::Cancel { key, request, .. } => {
+                // Nothing here is cancellable: no INVITE is ever pending (§9.2).
+                let _ = self.stack.respond(key, Response::to_request(&request, 481));
+            }
+            StackEvent::Ack { .. } => {}
+            StackEvent::Transport(TransportEvent::Closed { flow, reason }) => {
+                debug!(%flow, ?reason, "flow closed");
+                let changes = self.registrar.table.flow_closed(now, flow.id);
+                self.apply(changes);
+            }
+            StackEvent::Transport(TransportEvent::Ping { flow } | TransportEvent::Pong { flow } | TransportEvent::Opened { flow }) => {
+                self.activity(now, &flow);
+            }
+            StackEvent::Transport(TransportEvent::Message { .. }) => {}
+        }
+    }
+
+    fn activity(&mut self, now: UnixTime, flow: &Flow) {
+        let changes = self.registrar.table.flow_activity(now, flow);
+        self.apply(changes);
+    }
+
+    fn register(&mut self, now: UnixTime, req: &Request, flow: &Flow) -> Response {
+        if let Err(e) = self.subscribers.refresh(&self.store) {
+            error!(error = %e, "cannot read subscribers");
+            return Response::to_request(req, 500).with_reason("Server Internal Error (store unavailable)");
+        }
+        let number = Registrar::number_of(req);
+        let sub = number.as_deref().and_then(|n| self.subscribers.get(n)).cloned();
+        let out = self.registrar.handle(now, req, flow, sub.as_ref());
+        if self.apply(out.changes) {
+            out.response
+        } else {
+            Response::to_request(req, 500).with_reason("Server Internal Error (could not store the registration)")
+        }
+    }
+
+    /// Persists, acts on and logs changes; false when a write failed.
+    fn apply(&mut self, changes: Vec<Change>) -> bool {
+        let mut ok = true;
+        for change in changes {
+            let stored = match &change {
+                Change::Upserted { record, cause } => {
+                    let line = (*cause == Cause::Refreshed).then_some(());
+                    log_record("registration", record, cause.as_str(), line.is_some());
+                    self.store.put_record(record)
+                }
+                Change::Challenged { record, challenger } => {
+                    warn!(number = %record.number, state = record.state.as_str(), holder = %record.observed, challenger = %challenger.observed,
+                        "registration conflict: another device tried to register this number");
+                    self.store.put_record(record)
+                }
+                Change::Removed { record, cause } => {
+                    info!(number = %record.number, cause = cause.as_str(), observed = %record.observed, "registration removed");
+                    self.store.delete_record(&record.number).map(drop)
+                }
+                Change::CloseFlow { flow, cause } => {
+                    info!(%flow, cause = cause.as_str(), "closing flow");
+                    self.stack.endpoint().close(flow.id);
+                    Ok(())
+                }
+                Change::ForgetFlow { flow, cause } => {
+                    debug!(%flow, cause = cause.as_str(), "flow no longer carries a registration");
+                    Ok(())
+                }
+            };
+            if let Err(e) = stored {
+                error!(error = %e, "could not persist a registration change");
+                ok = false;
+            }
+        }
+        ok
+    }
+}
+
+/// One line per registration change; refreshes only at debug level.
+fn log_record(what: &str, r: &crate::record::RlRecord, cause: &str, quiet: bool) {
+    let private = r.private_ip.map(|i| i.to_string()).unwrap_or_default();
+    let public = r.public_ip_claimed.map(|i| i.to_string()).unwrap_or_default();
+    let ttl = r.expires_at.saturating_sub(unix_now());
+    if quiet {
+        debug!(number = %r.number, cause, state = r.state.as_str(), observed = %r.observed, ttl, "{what}");
+    } else {
+        info!(number = %r.number, cause, state = r.state.as_str(), observed = %r.observed, private_ip = %private,
+            public_ip = %public, behind_nat = r.behind_nat, transport = crate::record::transport_name(r.transport), ttl, "{what}");
+    }
+}
+
+async fn sleep_until_unix(deadline: Option<UnixTime>) {
+    match deadline {
+        Some(at) => {
+            let target = UNIX_EPOCH + Duration::from_secs(at);
+            let wait = target.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+            tokio::time::sleep(wait).await;
+        }
+        None => std::future::pending().await,
     }
 }

@@ -1,0 +1,39 @@
+//! The provisioned subscribers as the running switch sees them: an in-memory
+//! copy of the store's table, reloaded whenever another process (the
+//! `switch subscriber` CLI) commits to the database, so changes apply at once
+//! without a restart and a REGISTER costs no query.
+
+use crate::record::Subscriber;
+use crate::store::{Result, Store};
+use std::collections::HashMap;
+
+/// Cached subscribers keyed by number.
+#[derive(Debug, Default)]
+pub struct Subscribers {
+    by_number: HashMap<String, Subscriber>,
+    version: Option<i64>,
+}
+
+impl Subscribers {
+    /// Reloads from `store` if another connection changed it since the last look.
+    pub fn refresh(&mut self, store: &Store) -> Result<()> {
+        let version = store.data_version()?;
+        if self.version != Some(version) {
+            self.by_number = store.subscribers()?.into_iter().map(|s| (s.number.clone(), s)).collect();
+            self.version = Some(version);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, number: &str) -> Option<&Subscriber> {
+        self.by_number.get(number)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_number.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_number.is_empty()
+    }
+}
