@@ -148,17 +148,18 @@ async fn run(args: RunArgs) -> Result<()> {
         abuse: config.abuse.to_config(),
     });
     let server = Server::new(stack, store, registrar)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel();
     // The request loop blocks on SQLite, so it gets a thread and runtime of its own.
     let loop_thread = std::thread::Builder::new().name("registrar".into()).spawn(move || -> Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-        rt.block_on(server.run(events));
+        rt.block_on(server.run(events, stopped));
         Ok(())
     })?;
     info!(data_dir = %config.data_dir.display(), domain = %config.domain, listen = ?config.listen, "switch running");
     shutdown_signal().await?;
     info!("shutting down");
     endpoint.shutdown().await;
-    drop(endpoint);
+    let _ = stop.send(());
     let _ = tokio::task::spawn_blocking(move || loop_thread.join()).await;
     info!("stopped");
     Ok(())

@@ -61,11 +61,12 @@ impl Server {
         Ok(server)
     }
 
-    /// Serves until the stack stops.
-    pub async fn run(mut self, mut events: Receiver<StackEvent>) {
+    /// Serves until `stop` fires (or its sender is dropped) or the stack stops.
+    pub async fn run(mut self, mut events: Receiver<StackEvent>, mut stop: tokio::sync::oneshot::Receiver<()>) {
         loop {
             let deadline = self.registrar.poll_timeout();
             tokio::select! {
+                _ = &mut stop => break,
                 ev = events.recv() => match ev {
                     Some(ev) => self.on_event(ev),
                     None => break,
