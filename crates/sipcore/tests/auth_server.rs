@@ -125,7 +125,7 @@ fn auth_int_covers_the_body() {
 }
 
 #[test]
-fn challenges_are_strongest_first_with_qop_auth_and_one_nonce() {
+fn challenges_keep_the_configured_preference_order_with_qop_auth_and_one_nonce() {
     let mut cfg = config();
     cfg.algorithms = vec![
         Algorithm::Md5,
@@ -138,13 +138,14 @@ fn challenges_are_strongest_first_with_qop_auth_and_one_nonce() {
     let algs: Vec<_> = ch.iter().map(|c| c.algorithm.unwrap()).collect();
     assert_eq!(
         algs,
-        [Algorithm::Sha512_256, Algorithm::Sha256, Algorithm::Md5]
+        [Algorithm::Md5, Algorithm::Sha512_256, Algorithm::Sha256],
+        "configured order kept, duplicate dropped"
     );
     assert!(
         ch.iter()
             .all(|c| c.nonce == ch[0].nonce && c.qop == QopOptions::AUTH && !c.stale)
     );
-    let printed = ch[2].to_string();
+    let printed = ch[0].to_string();
     assert_eq!(
         printed,
         format!(

@@ -25,8 +25,8 @@ pub struct SwitchConfig {
     pub abuse: AbuseSettings,
 }
 
-/// Registration timing.
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// Registration timing and digest policy.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrarSettings {
     /// Flow-Timer sent to outbound clients (RFC 5626 §4.4.1), seconds.
@@ -38,6 +38,10 @@ pub struct RegistrarSettings {
     pub default_expires: u32,
     /// Digest nonce lifetime, seconds.
     pub nonce_lifetime: u64,
+    /// Digest algorithms offered, most preferred first (RFC 8760 §2.4 order).
+    /// MD5 leads by default because SIPp and many phones answer only the first
+    /// challenge and know only MD5; put "SHA-256" first where all phones can.
+    pub digest_algorithms: Vec<String>,
 }
 
 /// Auth-failure cool-down.
@@ -66,7 +70,15 @@ impl Default for SwitchConfig {
 
 impl Default for RegistrarSettings {
     fn default() -> Self {
-        Self { flow_timer: 30, flow_grace: 10, min_expires: 60, max_expires: 3600, default_expires: 600, nonce_lifetime: 300 }
+        Self {
+            flow_timer: 30,
+            flow_grace: 10,
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 600,
+            nonce_lifetime: 300,
+            digest_algorithms: vec!["MD5".into(), "SHA-256".into()],
+        }
     }
 }
 
@@ -108,6 +120,16 @@ impl SwitchConfig {
         }
     }
 
+    /// The digest algorithms to offer, checked.
+    pub fn digest_algorithms(&self) -> anyhow::Result<Vec<sipcore::auth::Algorithm>> {
+        let algs = self.registrar.digest_algorithms.iter().map(|a| {
+            sipcore::auth::Algorithm::from_token(a).ok_or_else(|| anyhow::anyhow!("registrar.digest_algorithms: unknown algorithm {a:?} (MD5, SHA-256, SHA-512-256)"))
+        });
+        let algs = algs.collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(!algs.is_empty(), "registrar.digest_algorithms must name at least one algorithm");
+        Ok(algs)
+    }
+
     /// Refuses settings that cannot work.
     pub fn validate(&self) -> anyhow::Result<()> {
         let r = &self.registrar;
@@ -116,6 +138,7 @@ impl SwitchConfig {
         anyhow::ensure!(!self.domain.is_empty(), "domain must not be empty");
         anyhow::ensure!(self.abuse.max_failures > 0, "abuse.max_failures must be positive");
         self.listen_specs()?;
+        self.digest_algorithms()?;
         Ok(())
     }
 }
@@ -135,5 +158,9 @@ mod tests {
         assert!(toml::from_str::<SwitchConfig>("colour = 1").is_err());
         let bad: SwitchConfig = toml::from_str("[registrar]\nmin_expires = 100\nmax_expires = 50\n").unwrap();
         assert!(bad.validate().is_err());
+        let algs: SwitchConfig = toml::from_str("[registrar]\ndigest_algorithms = [\"SHA-256\"]\n").unwrap();
+        assert_eq!(algs.digest_algorithms().unwrap(), [sipcore::auth::Algorithm::Sha256]);
+        let none: SwitchConfig = toml::from_str("[registrar]\ndigest_algorithms = [\"ROT13\"]\n").unwrap();
+        assert!(none.validate().is_err());
     }
 }

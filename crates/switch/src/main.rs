@@ -143,6 +143,7 @@ async fn run(args: RunArgs) -> Result<()> {
         realm: config.domain.clone(),
         nonce_key: rand::random::<[u8; 32]>().to_vec(),
         nonce_lifetime: Duration::from_secs(config.registrar.nonce_lifetime),
+        algorithms: config.digest_algorithms()?,
         relay_address: config.relay_address,
         location: config.location(),
         abuse: config.abuse.to_config(),

@@ -314,8 +314,15 @@ fn plain_phones_are_known_by_call_id_or_flow() {
         Route::Flow { observed, .. } => assert_eq!(observed, addr("198.51.100.9:6000")),
         other => panic!("{other:?}"),
     }
-    // Another plain phone (new Call-ID, new address) is a different device.
-    let err = t.register(T0 + 200, plain("1001", udp(7, "192.0.2.5:5060"), "c3"));
+    // Another plain phone (new Call-ID, new address) over UDP replaces it: a
+    // UDP registration has no channel whose loss could be seen, so it cannot
+    // be "alive and never dropped" (regression: a rebooted UDP phone behind a
+    // NAT that picked a new port was locked out until the TTL).
+    let out = ok(&mut t, T0 + 200, plain("1001", udp(7, "192.0.2.5:5060"), "c3"));
+    assert_eq!(out.kind, RegisterKind::New);
+    // Over TCP the same situation is a conflict.
+    ok(&mut t, T0 + 300, plain("1002", tcp(1, 40_001), "d1"));
+    let err = t.register(T0 + 310, plain("1002", tcp(2, 40_002), "d2"));
     assert!(matches!(err, Err(Refusal::Conflict { .. })), "{err:?}");
 }
 

@@ -21,7 +21,7 @@ pub struct ServerConfig {
     /// How long a nonce stays fresh. Short lifetimes limit how long a captured
     /// request can be replayed after a restart wipes the nc memory.
     pub nonce_lifetime: Duration,
-    /// Algorithms to offer; challenged strongest first whatever the order here.
+    /// Algorithms to offer, most preferred first (the challenge order).
     pub algorithms: Vec<Algorithm>,
     /// qop-options to offer; `auth` unless bodies must be protected.
     pub qop: QopOptions,
@@ -96,11 +96,10 @@ pub struct DigestServer {
 }
 
 impl DigestServer {
-    /// Builds a server; `config.algorithms` is reordered strongest first.
+    /// Builds a server. `config.algorithms` keeps its order: it is the order of
+    /// preference the challenges are sent in (RFC 8760 §2.4), and many clients
+    /// (SIPp, older phones) only read the first challenge. Duplicates are dropped.
     pub fn new(mut config: ServerConfig) -> Self {
-        config
-            .algorithms
-            .sort_by_key(|a| std::cmp::Reverse(a.strength()));
         let mut seen_algs = Vec::with_capacity(config.algorithms.len());
         config.algorithms.retain(|a| {
             let fresh = !seen_algs.contains(a);
@@ -120,7 +119,7 @@ impl DigestServer {
         &self.config
     }
 
-    /// Challenges for a 401/407: one per offered algorithm, strongest first,
+    /// Challenges for a 401/407: one per offered algorithm, in the configured order,
     /// all sharing one fresh nonce. `flow` (e.g. the source address) binds
     /// the nonce to a connection; pass the same value to `verify`. Set
     /// `stale` when answering [`AuthError::StaleNonce`].

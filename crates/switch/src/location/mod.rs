@@ -17,7 +17,9 @@
 //! - from a **different device** while the record is live (on a flow that was
 //!   never unregistered, closed or found silent): **conflict**. The record keeps
 //!   the original device's flow and facts and goes to `Conflict` (calls go home),
-//!   the challenger is noted, and the REGISTER is refused with 403.
+//!   the challenger is noted, and the REGISTER is refused with 403. Only a
+//!   TCP/TLS flow can be provably live: over UDP the newer registration simply
+//!   replaces the old one (**new**), or a rebooted phone would be locked out.
 //!
 //! # Leaving `Conflict`
 //!

@@ -20,6 +20,8 @@ pub struct RegistrarConfig {
     /// Key for nonce MACs; random per process unless set.
     pub nonce_key: Vec<u8>,
     pub nonce_lifetime: Duration,
+    /// Digest algorithms offered, in order of preference.
+    pub algorithms: Vec<Algorithm>,
     /// X-Bearer-Address to hand out; `None`: the local address of the flow.
     pub relay_address: Option<IpAddr>,
     pub location: LocationConfig,
@@ -55,6 +57,9 @@ impl Registrar {
     pub fn new(config: RegistrarConfig) -> Self {
         let mut digest = ServerConfig::new(config.realm.clone(), config.nonce_key.clone());
         digest.nonce_lifetime = config.nonce_lifetime;
+        if !config.algorithms.is_empty() {
+            digest.algorithms = config.algorithms.clone();
+        }
         Self {
             table: LocationTable::new(config.location),
             digest: DigestServer::new(digest),

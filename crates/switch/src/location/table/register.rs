@@ -92,8 +92,15 @@ impl LocationTable {
         let Some((same_device, held_flow, state, registered_at)) = holder else {
             return Ok(self.register_new(now, reg, changes));
         };
-        if !same_device {
+        // A conflict needs a signalling channel that is provably still up: a
+        // UDP "flow" never reports its end, so a phone that rebooted (new
+        // Call-ID, new NAT port) would be locked out until the TTL. Over UDP
+        // the newer registration wins.
+        if !same_device && held_flow.transport.is_reliable() {
             return self.challenge(now, reg, changes);
+        }
+        if !same_device {
+            return Ok(self.register_new(now, reg, changes));
         }
 
         // The same device: a refresh on the same flow, roaming on a new one.
