@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the end-to-end tests drive (command -> package).
 declare -A NEED=(
+    [sipp]=sip-tester
 )
 
 missing=()
