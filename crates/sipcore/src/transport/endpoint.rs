@@ -240,7 +240,7 @@ impl Endpoint {
     /// Registers a stream and starts its task.
     fn start_stream<S>(&self, io: S, transport: TransportKind, role: Role, slot: Option<IpSlot>) -> Result<Flow, TransportError>
     where
-        S: stream::Io,
+        S: super::io::Io,
     {
         let (local, remote) = io.addrs()?;
         let flow = Flow { id: self.inner.next_id(), transport, local, remote };

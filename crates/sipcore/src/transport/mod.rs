@@ -7,6 +7,7 @@
 mod endpoint;
 mod error;
 mod flow;
+mod io;
 mod reply;
 mod stamp;
 mod stream;

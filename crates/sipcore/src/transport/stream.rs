@@ -4,50 +4,22 @@
 //! and only its connection.
 
 use super::endpoint::{Inner, IpSlot, Outbound};
+use super::io::{Io, ReadSome};
 use super::{CloseReason, Flow, TransportEvent, error_response, stamp_via};
 use crate::framing::{Frame, Framer, Role};
 use crate::message::{Message, parse};
 use bytes::{Bytes, BytesMut};
-use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-/// A byte stream that knows its addresses.
-pub(super) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {
-    fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)>;
-}
-
-impl Io for tokio::net::TcpStream {
-    fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
-        Ok((self.local_addr()?, self.peer_addr()?))
-    }
-}
-
-impl Io for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
-    fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
-        self.get_ref().0.addrs()
-    }
-}
-
-impl Io for tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
-        self.get_ref().0.addrs()
-    }
-}
-
-const READ_CHUNK: usize = 16 * 1024;
-
 pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role, mut rx: mpsc::Receiver<Outbound>, _slot: Option<IpSlot>) {
     inner.emit(TransportEvent::Opened { flow }).await;
-    let (mut rd, mut wr) = tokio::io::split(io);
+    let (mut rd, mut wr) = io.split();
     let mut framer = Framer::new(role, inner.config.framer);
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = BytesMut::new();
     let reason = loop {
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
-        }
         tokio::select! {
             _ = inner.cancel.cancelled() => {
                 // Flush what the application already queued, then go.
@@ -64,11 +36,15 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role,
                 }
                 Some(Outbound::Close) | None => break CloseReason::Local,
             },
-            read = rd.read_buf(&mut buf) => match read {
+            read = rd.read_some(&mut buf) => match read {
                 Ok(0) => break CloseReason::Peer,
                 Ok(_) => {
                     if let Err(reason) = drain(&inner, &mut framer, &mut buf, &flow, &mut wr).await {
                         break reason;
+                    }
+                    if buf.is_empty() {
+                        // Give the allocation back while the flow idles.
+                        buf = BytesMut::new();
                     }
                 }
                 Err(e) => break CloseReason::Io(e.to_string()),
@@ -82,7 +58,7 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role,
 }
 
 /// Takes every complete frame off `buf`.
-async fn drain<S: Io>(inner: &Inner, framer: &mut Framer, buf: &mut BytesMut, flow: &Flow, wr: &mut WriteHalf<S>) -> Result<(), CloseReason> {
+async fn drain<W: tokio::io::AsyncWrite + Unpin>(inner: &Inner, framer: &mut Framer, buf: &mut BytesMut, flow: &Flow, wr: &mut W) -> Result<(), CloseReason> {
     loop {
         match framer.decode(buf) {
             Ok(None) => return Ok(()),

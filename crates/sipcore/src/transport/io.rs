@@ -1,0 +1,85 @@
+//! The byte streams a flow runs on, split into halves. TCP reads wait for
+//! readiness before taking a buffer, so an idle connection holds no read
+//! buffer at all: with thousands of parked phones that is most of a flow's memory.
+
+use bytes::BytesMut;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// Bytes taken per read; a typical SIP message fits, a larger one takes more reads.
+pub(super) const READ_CHUNK: usize = 4096;
+
+/// The read half of a flow.
+pub(super) trait ReadSome: Send + 'static {
+    /// Waits for bytes and appends them to `buf`; 0 means the peer closed.
+    fn read_some(&mut self, buf: &mut BytesMut) -> impl Future<Output = io::Result<usize>> + Send;
+}
+
+/// A byte stream that knows its addresses and splits into halves.
+pub(super) trait Io: Send + 'static {
+    type Read: ReadSome;
+    type Write: AsyncWrite + Send + Unpin + 'static;
+    fn addrs(&self) -> io::Result<(SocketAddr, SocketAddr)>;
+    fn split(self) -> (Self::Read, Self::Write);
+}
+
+impl ReadSome for OwnedReadHalf {
+    async fn read_some(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        loop {
+            self.readable().await?;
+            buf.reserve(READ_CHUNK);
+            match self.try_read_buf(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Io for TcpStream {
+    type Read = OwnedReadHalf;
+    type Write = OwnedWriteHalf;
+
+    fn addrs(&self) -> io::Result<(SocketAddr, SocketAddr)> {
+        Ok((self.local_addr()?, self.peer_addr()?))
+    }
+
+    fn split(self) -> (Self::Read, Self::Write) {
+        self.into_split()
+    }
+}
+
+/// TLS keeps its own buffers; reads go through rustls.
+pub(super) struct TlsRead<S>(ReadHalf<S>);
+
+impl<S: AsyncRead + Send + 'static> ReadSome for TlsRead<S> {
+    async fn read_some(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        buf.reserve(READ_CHUNK);
+        self.0.read_buf(buf).await
+    }
+}
+
+macro_rules! tls_io {
+    ($t:ty) => {
+        impl Io for $t {
+            type Read = TlsRead<$t>;
+            type Write = WriteHalf<$t>;
+
+            fn addrs(&self) -> io::Result<(SocketAddr, SocketAddr)> {
+                self.get_ref().0.addrs()
+            }
+
+            fn split(self) -> (Self::Read, Self::Write) {
+                let (r, w) = tokio::io::split(self);
+                (TlsRead(r), w)
+            }
+        }
+    };
+}
+
+tls_io!(tokio_rustls::server::TlsStream<TcpStream>);
+tls_io!(tokio_rustls::client::TlsStream<TcpStream>);
