@@ -23,6 +23,32 @@ pub struct SwitchConfig {
     pub tls_key: Option<PathBuf>,
     pub registrar: RegistrarSettings,
     pub abuse: AbuseSettings,
+    pub limits: LimitSettings,
+}
+
+/// Transport limits.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// TCP/TLS connections one source IP may hold at once (a NAT hides a whole
+    /// office behind one address, so this is generous).
+    pub max_connections_per_ip: usize,
+    /// Largest SIP message (and header block) accepted on a stream, bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self { max_connections_per_ip: 2048, max_message_bytes: 64 * 1024 }
+    }
+}
+
+impl LimitSettings {
+    /// The transport configuration these limits give.
+    pub fn transport(self) -> sipcore::transport::TransportConfig {
+        let framer = sipcore::framing::FramerConfig { max_header_bytes: self.max_message_bytes, max_message_bytes: self.max_message_bytes };
+        sipcore::transport::TransportConfig { framer, max_connections_per_ip: self.max_connections_per_ip, ..Default::default() }
+    }
 }
 
 /// Registration timing and digest policy.
@@ -64,6 +90,7 @@ impl Default for SwitchConfig {
             tls_key: None,
             registrar: RegistrarSettings::default(),
             abuse: AbuseSettings::default(),
+            limits: LimitSettings::default(),
         }
     }
 }
@@ -137,6 +164,8 @@ impl SwitchConfig {
         anyhow::ensure!(r.flow_timer > 0, "registrar.flow_timer must be positive");
         anyhow::ensure!(!self.domain.is_empty(), "domain must not be empty");
         anyhow::ensure!(self.abuse.max_failures > 0, "abuse.max_failures must be positive");
+        anyhow::ensure!(self.limits.max_connections_per_ip > 0, "limits.max_connections_per_ip must be positive");
+        anyhow::ensure!(self.limits.max_message_bytes >= 1024, "limits.max_message_bytes must be at least 1024");
         self.listen_specs()?;
         self.digest_algorithms()?;
         Ok(())

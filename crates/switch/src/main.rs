@@ -5,7 +5,7 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use sipcore::transport::{Endpoint, TransportConfig, TransportKind, tls};
+use sipcore::transport::{Endpoint, TransportKind, tls};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switch::listen::ListenSpec;
@@ -120,7 +120,7 @@ fn main() -> ExitCode {
 async fn run(args: RunArgs) -> Result<()> {
     let config = args.into_config()?;
     let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let (endpoint, transport_events) = Endpoint::new(TransportConfig::default());
+    let (endpoint, transport_events) = Endpoint::new(config.limits.transport());
     for spec in config.listen_specs()? {
         match spec.transport {
             TransportKind::Udp => {
