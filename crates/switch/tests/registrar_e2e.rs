@@ -290,3 +290,42 @@ fn number_provisioned_while_running_registers_without_restart() {
     assert_eq!(lab.state("1802"), "registered");
     assert!(sw.log_lines(&["switch running"]).len() == 1, "the same process, never restarted");
 }
+
+/// Regression: `switch subscriber remove` on a registered number left the
+/// running switch holding the record in memory (still `registered`, its flow
+/// still the route) until the TTL ran out, and every later change to it failed
+/// to persist ("no subscriber") since the store had cascaded the row away.
+#[test]
+fn number_removed_while_registered_loses_its_registration() {
+    let lab = Lab::new();
+    lab.add_subscriber("1901", PW, None);
+    let sw = lab.start(&Config::default());
+    let mut tcp = Tcp::connect(&sw);
+    let mut phone = Phone::agent("1901", PW, 10);
+    phone.register(&mut tcp, Some(300));
+    assert_eq!(lab.state("1901"), "registered");
+
+    let out = lab.cli(&["subscriber", "remove", "1901"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(lab.state("1901"), "absent", "the store drops the row with the subscriber");
+    // The running switch notices without any request from the phone.
+    sw.wait_log(&["registration removed", "1901", "deprovisioned"], Duration::from_secs(3));
+    let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
+    assert_eq!(r.status, 404, "{}", line(&r));
+
+    // The phone goes away: nothing left to change, nothing fails to persist.
+    tcp.shutdown();
+    drop(tcp);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sw.log_lines(&["could not persist"]).is_empty(), "{}", sw.log_text());
+
+    // Provisioned again: no stale record comes back; the phone registers anew.
+    lab.add_subscriber("1901", PW, None);
+    assert_eq!(lab.state("1901"), "absent");
+    let mut tcp = Tcp::connect(&sw);
+    phone.register(&mut tcp, Some(300));
+    let rec = lab.record("1901").unwrap();
+    assert_eq!(rec["state"], "registered");
+    assert_eq!(s(&rec, "observed"), tcp.local().to_string());
+    assert!(sw.log_lines(&["could not persist"]).is_empty(), "{}", sw.log_text());
+}
