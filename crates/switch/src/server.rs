@@ -10,6 +10,7 @@ use crate::subscribers::Subscribers;
 use sipcore::stack::{Stack, StackEvent};
 use sipcore::transport::{Flow, TransportEvent};
 use sipcore::{HeaderName, Method, Request, Response};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::Receiver;
 use tracing::{debug, error, info, warn};
@@ -132,7 +133,7 @@ impl Server {
         }
         let number = Registrar::number_of(req);
         let sub = number.as_deref().and_then(|n| self.subscribers.get(n)).cloned();
-        let out = self.registrar.handle(now, req, flow, sub.as_ref());
+        let out = self.registrar.handle(now, req, flow, sub.as_ref(), local_ip_toward(flow));
         if self.apply(out.changes) {
             out.response
         } else {
@@ -206,6 +207,28 @@ fn log_record(what: &str, r: &crate::record::RlRecord, cause: &str, quiet: bool)
         info!(number = %r.number, cause, state = r.state.as_str(), observed = %r.observed, private_ip = %private,
             public_ip = %public, behind_nat = r.behind_nat, transport = crate::record::transport_name(r.transport), ttl, "{what}");
     }
+}
+
+/// The switch's address as the phone on `flow` reaches it. A connection knows
+/// its local address; a UDP socket bound to the wildcard (the default
+/// listeners) does not, so ask the kernel which source address it would use
+/// toward the phone (a connected UDP socket sends nothing). Unspecified only
+/// if that fails too.
+fn local_ip_toward(flow: &Flow) -> IpAddr {
+    let ip = flow.local.ip();
+    if !ip.is_unspecified() {
+        return ip;
+    }
+    let any: SocketAddr = match flow.remote {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    std::net::UdpSocket::bind(any)
+        .and_then(|s| {
+            s.connect(flow.remote)?;
+            s.local_addr()
+        })
+        .map_or(ip, |a| a.ip())
 }
 
 async fn sleep_until_unix(deadline: Option<UnixTime>) {

@@ -154,6 +154,25 @@ fn standard_phone_over_udp() {
     assert_eq!(rec["behind_nat"], false);
 }
 
+/// Regression: on the default listeners (the wildcard address) with no
+/// relay_address, a phone registering over UDP was told
+/// `X-Bearer-Address: 0.0.0.0`, the UDP socket's unspecified local address.
+#[test]
+fn bearer_address_on_wildcard_listeners_is_a_real_address() {
+    let lab = Lab::new();
+    lab.add_subscriber("1251", PW, None);
+    lab.add_subscriber("1252", PW, None);
+    let sw = lab.start(&Config::default().listen_any());
+    let mut udp = Udp::bind(&sw);
+    let r = Phone::plain("1251", PW).register(&mut udp, Some(300));
+    assert_eq!(header(&r, "X-Bearer-Address").as_deref(), Some("127.0.0.1"), "over UDP");
+    let mut tcp = Tcp::connect(&sw);
+    let r = Phone::agent("1252", PW, 11).register(&mut tcp, Some(300));
+    assert_eq!(header(&r, "X-Bearer-Address").as_deref(), Some("127.0.0.1"), "over TCP");
+    assert_eq!(lab.state("1251"), "registered");
+    assert_eq!(lab.state("1252"), "registered");
+}
+
 #[test]
 fn unknown_number_gets_404_with_a_reason() {
     let lab = Lab::new();

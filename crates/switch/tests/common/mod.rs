@@ -59,6 +59,8 @@ fn free_port() -> u16 {
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub relay_address: Option<String>,
+    /// Listen on the wildcard address (0.0.0.0) rather than 127.0.0.1.
+    pub listen_any: bool,
     /// `key = value` lines for `[registrar]`.
     pub registrar: Vec<String>,
     /// `key = value` lines for `[abuse]`.
@@ -68,6 +70,11 @@ pub struct Config {
 impl Config {
     pub fn relay(mut self, ip: &str) -> Self {
         self.relay_address = Some(ip.to_owned());
+        self
+    }
+
+    pub fn listen_any(mut self) -> Self {
+        self.listen_any = true;
         self
     }
 
@@ -82,8 +89,9 @@ impl Config {
     }
 
     fn toml(&self, port: u16, data: &Path) -> String {
+        let host = if self.listen_any { "0.0.0.0" } else { "127.0.0.1" };
         let mut t = format!(
-            "listen = [\"tcp:127.0.0.1:{port}\", \"udp:127.0.0.1:{port}\"]\ndata_dir = {}\n",
+            "listen = [\"tcp:{host}:{port}\", \"udp:{host}:{port}\"]\ndata_dir = {}\n",
             toml_string(&data.display().to_string())
         );
         if let Some(ip) = &self.relay_address {
