@@ -10,9 +10,14 @@ use crate::subscribers::Subscribers;
 use sipcore::stack::{Stack, StackEvent};
 use sipcore::transport::{Flow, TransportEvent};
 use sipcore::{HeaderName, Method, Request, Response};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::Receiver;
 use tracing::{debug, error, info, warn};
+
+/// How often the loop looks for provisioning changes made by the CLI while no
+/// REGISTER arrives (a look costs no I/O: `PRAGMA data_version`).
+const PROVISIONING_POLL: Duration = Duration::from_secs(1);
 
 /// Methods the switch answers, for `Allow` (RFC 3261 §20.5).
 pub const ALLOW: &str = "REGISTER, OPTIONS";
@@ -63,6 +68,8 @@ impl Server {
 
     /// Serves until `stop` fires (or its sender is dropped) or the stack stops.
     pub async fn run(mut self, mut events: Receiver<StackEvent>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+        let mut provisioning = tokio::time::interval(PROVISIONING_POLL);
+        provisioning.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.registrar.poll_timeout();
             tokio::select! {
@@ -74,6 +81,11 @@ impl Server {
                 _ = sleep_until_unix(deadline) => {
                     let changes = self.registrar.table.handle_timeout(unix_now());
                     self.apply(changes);
+                }
+                _ = provisioning.tick() => {
+                    if let Err(e) = self.refresh_subscribers(unix_now()) {
+                        error!(error = %e, "cannot read subscribers");
+                    }
                 }
             }
         }
@@ -115,18 +127,35 @@ impl Server {
     }
 
     fn register(&mut self, now: UnixTime, req: &Request, flow: &Flow) -> Response {
-        if let Err(e) = self.subscribers.refresh(&self.store) {
+        if let Err(e) = self.refresh_subscribers(now) {
             error!(error = %e, "cannot read subscribers");
             return Response::to_request(req, 500).with_reason("Server Internal Error (store unavailable)");
         }
         let number = Registrar::number_of(req);
         let sub = number.as_deref().and_then(|n| self.subscribers.get(n)).cloned();
-        let out = self.registrar.handle(now, req, flow, sub.as_ref());
+        let out = self.registrar.handle(now, req, flow, sub.as_ref(), local_ip_toward(flow));
         if self.apply(out.changes) {
             out.response
         } else {
             Response::to_request(req, 500).with_reason("Server Internal Error (could not store the registration)")
         }
+    }
+
+    /// Re-reads the subscribers if the CLI changed them. A number no longer
+    /// provisioned loses its record here and now: the store already dropped
+    /// the row with the subscriber, and a record kept in memory would stay
+    /// routable until its TTL and fail to persist on every later change.
+    fn refresh_subscribers(&mut self, now: UnixTime) -> crate::store::Result<()> {
+        if !self.subscribers.refresh(&self.store)? {
+            return Ok(());
+        }
+        let gone: Vec<String> =
+            self.registrar.table.records().map(|r| r.number.clone()).filter(|n| self.subscribers.get(n).is_none()).collect();
+        for number in gone {
+            let changes = self.registrar.table.deprovision(now, &number);
+            self.apply(changes);
+        }
+        Ok(())
     }
 
     /// Persists, acts on and logs changes; false when a write failed.
@@ -178,6 +207,28 @@ fn log_record(what: &str, r: &crate::record::RlRecord, cause: &str, quiet: bool)
         info!(number = %r.number, cause, state = r.state.as_str(), observed = %r.observed, private_ip = %private,
             public_ip = %public, behind_nat = r.behind_nat, transport = crate::record::transport_name(r.transport), ttl, "{what}");
     }
+}
+
+/// The switch's address as the phone on `flow` reaches it. A connection knows
+/// its local address; a UDP socket bound to the wildcard (the default
+/// listeners) does not, so ask the kernel which source address it would use
+/// toward the phone (a connected UDP socket sends nothing). Unspecified only
+/// if that fails too.
+fn local_ip_toward(flow: &Flow) -> IpAddr {
+    let ip = flow.local.ip();
+    if !ip.is_unspecified() {
+        return ip;
+    }
+    let any: SocketAddr = match flow.remote {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    std::net::UdpSocket::bind(any)
+        .and_then(|s| {
+            s.connect(flow.remote)?;
+            s.local_addr()
+        })
+        .map_or(ip, |a| a.ip())
 }
 
 async fn sleep_until_unix(deadline: Option<UnixTime>) {

@@ -15,14 +15,16 @@ pub struct Subscribers {
 }
 
 impl Subscribers {
-    /// Reloads from `store` if another connection changed it since the last look.
-    pub fn refresh(&mut self, store: &Store) -> Result<()> {
+    /// Reloads from `store` if another connection changed it since the last
+    /// look; true when it did reload.
+    pub fn refresh(&mut self, store: &Store) -> Result<bool> {
         let version = store.data_version()?;
-        if self.version != Some(version) {
-            self.by_number = store.subscribers()?.into_iter().map(|s| (s.number.clone(), s)).collect();
-            self.version = Some(version);
+        if self.version == Some(version) {
+            return Ok(false);
         }
-        Ok(())
+        self.by_number = store.subscribers()?.into_iter().map(|s| (s.number.clone(), s)).collect();
+        self.version = Some(version);
+        Ok(true)
     }
 
     pub fn get(&self, number: &str) -> Option<&Subscriber> {

@@ -419,6 +419,25 @@ fn unregister_and_unregister_all() {
 }
 
 #[test]
+fn deprovisioned_number_loses_its_record_whatever_its_state() {
+    let mut t = LocationTable::default();
+    let flow = tcp(1, 40_001);
+    let a = agent("1001", flow, "a", 1);
+    ok(&mut t, T0, a);
+    // Held in conflict by a challenger: deprovisioning still removes it.
+    assert!(t.register(T0 + 1, agent("1001", tcp(2, 40_002), "b", 2)).is_err());
+    assert_eq!(t.get("1001").map(|r| r.state), Some(RlState::Conflict));
+    let changes = t.deprovision(T0 + 2, "1001");
+    assert_eq!(causes(&changes), [("remove", Cause::Deprovisioned), ("forget", Cause::Deprovisioned)]);
+    assert_eq!(changes.get(1).and_then(Change::flow), Some(&flow));
+    assert!(t.is_empty());
+    assert_eq!(home_reason(&t, "1001", T0 + 2), Some(HomeReason::NotRegistered));
+    assert!(t.deprovision(T0 + 3, "1001").is_empty(), "nothing left to remove");
+    assert_eq!(t.poll_timeout(), None);
+    t.check_invariants().unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
 fn roaming_off_a_shared_flow_does_not_close_it() {
     let mut t = LocationTable::default();
     let shared = tcp(1, 40_001);

@@ -27,6 +27,8 @@ pub enum Cause {
     TtlExpired,
     /// Loaded after a restart: the old process's flows are gone.
     Restarted,
+    /// The number is no longer provisioned (`switch subscriber remove`).
+    Deprovisioned,
 }
 
 impl Cause {
@@ -42,6 +44,7 @@ impl Cause {
             Cause::FlowSilent => "flow_silent",
             Cause::TtlExpired => "ttl_expired",
             Cause::Restarted => "restarted",
+            Cause::Deprovisioned => "deprovisioned",
         }
     }
 }

@@ -139,6 +139,15 @@ impl LocationTable {
         changes
     }
 
+    /// The number is no longer provisioned: its record goes, whoever holds it
+    /// (no tombstone: there is nothing to route to any more). The flow stays
+    /// open, as after an unregistration; the phone's next REGISTER gets 404.
+    pub fn deprovision(&mut self, now: UnixTime, number: &str) -> Vec<Change> {
+        let mut changes = self.handle_timeout(now);
+        self.remove(number, Cause::Deprovisioned, &mut changes);
+        changes
+    }
+
     /// After a restart: replaces the table with the stored records. Expired ones
     /// are removed (no tombstone: the restart forgets them); every other record
     /// becomes `SignallingDropped` with no flow, since the flows died with the

@@ -91,8 +91,12 @@ impl Registrar {
     }
 
     /// Handles one REGISTER that arrived on `flow`. `subscriber` is the
-    /// provisioned entry for [`Registrar::number_of`], if any.
-    pub fn handle(&mut self, now: UnixTime, req: &Request, flow: &Flow, subscriber: Option<&Subscriber>) -> Outcome {
+    /// provisioned entry for [`Registrar::number_of`], if any. `local_ip` is
+    /// the switch's address as this phone reaches it: `flow.local`'s IP, or
+    /// when that is the wildcard (a UDP socket bound to 0.0.0.0) the address
+    /// the driver found the switch routes back to the phone from; it is the
+    /// X-Bearer-Address unless `relay_address` is set.
+    pub fn handle(&mut self, now: UnixTime, req: &Request, flow: &Flow, subscriber: Option<&Subscriber>, local_ip: IpAddr) -> Outcome {
         let ip = flow.remote.ip();
         if let Some(left) = self.guard.blocked(ip, now) {
             return self.reply(req, 403, Some(&format!("too many failed authentications; retry in {left} s")));
@@ -113,7 +117,7 @@ impl Registrar {
                 _ => return self.reply(req, 403, Some("this number requires X-MAC")),
             }
         }
-        self.bind(now, req, flow, number)
+        self.bind(now, req, flow, number, local_ip)
     }
 
     /// Digest verification; `None` when the request is authenticated.
@@ -148,7 +152,7 @@ impl Registrar {
     }
 
     /// Applies the Contact (or its absence) once the request is authenticated.
-    fn bind(&mut self, now: UnixTime, req: &Request, flow: &Flow, number: String) -> Outcome {
+    fn bind(&mut self, now: UnixTime, req: &Request, flow: &Flow, number: String, local_ip: IpAddr) -> Outcome {
         let contacts: Result<Vec<Contact<'_>>, _> = req.headers.contacts().collect();
         let contacts = match contacts {
             Ok(c) => c,
@@ -209,8 +213,12 @@ impl Registrar {
                     h.push(HeaderName::Require, "outbound");
                     h.push(HeaderName::FlowTimer, cfg.flow_timer.to_string());
                 }
-                let relay = self.config.relay_address.unwrap_or_else(|| flow.local.ip());
-                h.push(HeaderName::XBearerAddress, relay.to_string());
+                // Never hand out an unspecified address: without one the agent
+                // falls back to the address it reached the switch at.
+                let relay = self.config.relay_address.unwrap_or(local_ip);
+                if !relay.is_unspecified() {
+                    h.push(HeaderName::XBearerAddress, relay.to_string());
+                }
                 Outcome { changes: outcome.changes, ..out }
             }
             Err(Refusal::Conflict { changes, .. }) => {
