@@ -154,6 +154,23 @@ fn standard_phone_over_udp() {
     assert_eq!(rec["behind_nat"], false);
 }
 
+/// An RFC 5626 client over UDP is not offered outbound: its keep-alives would
+/// be STUN, which the switch does not answer, and its flow would be declared
+/// silent. It registers without `Require: outbound`/`Flow-Timer` and its record
+/// is not supervised.
+#[test]
+fn outbound_client_over_udp_registers_without_outbound() {
+    let lab = Lab::new();
+    lab.add_subscriber("1261", PW, None);
+    let sw = lab.start(&Config::default());
+    let mut udp = Udp::bind(&sw);
+    let r = Phone::agent("1261", PW, 1).register(&mut udp, Some(300));
+    assert_eq!(r.status, 200, "{}", line(&r));
+    assert_eq!(header(&r, "Require"), None);
+    assert_eq!(header(&r, "Flow-Timer"), None);
+    assert_eq!(lab.record("1261").expect("an RL record")["outbound"], false);
+}
+
 /// Regression: on the default listeners (the wildcard address) with no
 /// relay_address, a phone registering over UDP was told
 /// `X-Bearer-Address: 0.0.0.0`, the UDP socket's unspecified local address.
