@@ -2,48 +2,13 @@
 //! UDP, refuses bad flags with a message, and stops cleanly on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
+use common::{Config, Lab};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Kills the child if the test fails before it stopped it.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    // TCP and UDP share the number; take one free for TCP and check UDP too.
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn start(port: u16, data: &std::path::Path) -> Running {
-    let child = Command::new(env!("CARGO_BIN_EXE_switch"))
-        .args(["run", "--listen", &format!("tcp:127.0.0.1:{port}"), "--listen", &format!("udp:127.0.0.1:{port}"), "--data-dir"])
-        .arg(data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let running = Running(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "switch did not start listening");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    running
-}
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::Duration;
 
 fn options(transport: &str, branch: &str) -> String {
     format!(
@@ -61,10 +26,10 @@ fn read_response(stream: &mut TcpStream) -> String {
 
 #[test]
 fn answers_over_tcp_and_udp_and_stops_on_sigterm() {
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut sw = start(port, &data.path().join("d"));
-    assert!(data.path().join("d").is_dir(), "data dir created");
+    let lab = Lab::new();
+    let mut sw = lab.start(&Config::default());
+    assert!(lab.data.join("switch.db").is_file(), "data dir and store created");
+    let port = sw.port;
 
     let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.write_all(options("TCP", "t1").as_bytes()).unwrap();
@@ -90,17 +55,8 @@ fn answers_over_tcp_and_udp_and_stops_on_sigterm() {
     let (n, _) = udp.recv_from(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK\r\n"));
 
-    let pid = sw.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = sw.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "switch did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    assert!(sw.terminate().success(), "clean exit on SIGTERM");
+    assert!(sw.log_text().contains("stopped"), "{}", sw.log_text());
 }
 
 #[test]
@@ -108,7 +64,7 @@ fn bad_flags_are_refused_with_a_message() {
     let out = Command::new(env!("CARGO_BIN_EXE_switch")).args(["run", "--listen", "sctp:1.2.3.4:5060"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("transport must be udp, tcp or tls"));
-    let port = free_port();
+    let port = common::free_port();
     let out = Command::new(env!("CARGO_BIN_EXE_switch"))
         .args(["run", "--listen", &format!("tls:127.0.0.1:{port}"), "--data-dir"])
         .arg(tempfile::tempdir().unwrap().path())

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
+/// A port free for both TCP and UDP on 127.0.0.1.
+pub fn free_port() -> u16 {
     // TCP and UDP listen on the same number; take one free for TCP and check UDP too.
     loop {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

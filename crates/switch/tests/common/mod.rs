@@ -14,7 +14,7 @@ mod lab;
 mod net;
 mod phone;
 
-pub use lab::{Config, Lab, Switch};
+pub use lab::{Config, Lab, Switch, free_port};
 pub use net::{End, Link, Tcp, Udp, header, headers, line, parse_response};
 pub use phone::{Auth, ContactKind, Phone};
 
