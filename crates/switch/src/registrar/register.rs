@@ -171,7 +171,7 @@ impl Registrar {
             }
             _ => return self.reply(req, 400, Some("one Contact per registration")),
         };
-        let cfg = self.table.config().clone();
+        let cfg = *self.table.config();
         let expires = match grant_expires(contact.expires().or(header_expires), &cfg) {
             Ok(e) => e,
             Err(brief) => {

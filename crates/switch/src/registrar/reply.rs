@@ -9,10 +9,8 @@ pub(super) fn reply(req: &Request, status: u16, reason: Option<&str>, to_tag: &s
     if let Some(reason) = reason {
         resp.reason = format!("{} ({reason})", resp.reason).into();
     }
-    if let Some(to) = req.headers.get(&HeaderName::To) {
-        if !to.contains(";tag=") {
-            resp.headers.replace_first(&HeaderName::To, format!("{to};tag={to_tag}"));
-        }
+    if let Some(to) = req.headers.get(&HeaderName::To).filter(|to| !to.contains(";tag=")) {
+        resp.headers.replace_first(&HeaderName::To, format!("{to};tag={to_tag}"));
     }
     resp
 }
