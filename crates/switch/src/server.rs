@@ -98,10 +98,8 @@ impl Server {
             StackEvent::Request { key, flow, request } => {
                 self.activity(now, &flow);
                 let response = if request.method == Method::Register { Some(self.register(now, &request, &flow)) } else { respond_other(&request) };
-                if let Some(resp) = response {
-                    if let Err(e) = self.stack.respond(key, resp) {
-                        warn!(%flow, error = %e, "response not sent");
-                    }
+                if let Some(Err(e)) = response.map(|resp| self.stack.respond(key, resp)) {
+                    warn!(%flow, error = %e, "response not sent");
                 }
             }
             StackEvent::Cancel { key, request, .. } => {
