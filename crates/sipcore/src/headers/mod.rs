@@ -49,6 +49,11 @@ pub(crate) fn validate_value(name: &HeaderName, v: &str) -> Result<(), ParseErro
     }
 }
 
+/// A Content-Length value (a number below 2^32) as a length.
+pub(crate) fn content_length(v: &str) -> Result<usize, ParseError> {
+    simple::number("Content-Length", v, u32::MAX).map(|n| n as usize)
+}
+
 fn missing(name: &'static str) -> ParseError {
     ParseError::new(0, ErrorKind::MissingHeader(name))
 }

@@ -36,8 +36,8 @@ impl<'a> NameAddr<'a> {
             match s.find('<') {
                 Some(lt) => {
                     let name = trim(s.get(..lt).unwrap_or(""));
-                    if name.bytes().any(|c| !is_token_byte(c) && c != b' ' && c != b'\t') {
-                        return Err(err(0, "display-name is not tokens"));
+                    if let Some(bad) = name.bytes().position(|c| !is_token_byte(c) && c != b' ' && c != b'\t') {
+                        return Err(err(bad, "display-name is not tokens"));
                     }
                     ((!name.is_empty()).then_some(name), Some(lt))
                 }
@@ -50,13 +50,17 @@ impl<'a> NameAddr<'a> {
                 (s.get(lt + 1..gt).unwrap_or(""), lt + 1, s.get(gt + 1..).unwrap_or(""), gt + 1)
             }
             // An addr-spec without brackets ends at the first ';': the rest are
-            // header parameters (§20).
+            // header parameters (§20). LWS may precede the ';' (RFC 4475 wsinv).
             None => match s.find(';') {
-                Some(semi) => (s.get(..semi).unwrap_or(""), 0, s.get(semi..).unwrap_or(""), semi),
+                Some(semi) => (s.get(..semi).unwrap_or("").trim_end(), 0, s.get(semi..).unwrap_or(""), semi),
                 None => (s, 0, "", s.len()),
             },
         };
         let uri = Uri::parse(uri_text).map_err(|e| e.shifted(uri_at))?;
+        if let (None, Some(h)) = (laquot, uri.headers) {
+            // §20: a URI with headers must be a name-addr in <> (RFC 4475 regbadct).
+            return Err(err(uri_text.len() - h.len() - 1, "URI with headers must be enclosed in <>"));
+        }
         let rest_trim = rest.trim_start();
         let params = match rest_trim.strip_prefix(';') {
             Some(p) => p,

@@ -35,6 +35,14 @@ fn token_at(s: &str, mut i: usize) -> (&str, usize) {
     (s.get(start..i).unwrap_or(""), i)
 }
 
+/// `1*DIGIT` that fits a port.
+fn port_number(s: &str) -> Option<u16> {
+    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
 /// Expects `/` (with optional white space around it, SLASH = SWS "/" SWS).
 fn slash_at(s: &str, mut i: usize) -> Option<usize> {
     let b = s.as_bytes();
@@ -86,7 +94,7 @@ impl<'a> Via<'a> {
             v.and_then(|v| v.trim_matches(['[', ']']).parse::<IpAddr>().ok()).ok_or_else(|| err(params_at, "received is not an IP address"))?;
         }
         if let Some(Some(p)) = params.get("rport") {
-            p.parse::<u16>().map_err(|_| err(params_at, "rport is not a port"))?;
+            port_number(p).ok_or_else(|| err(params_at, "rport is not a port"))?;
         }
         Ok(via)
     }
@@ -103,7 +111,7 @@ impl<'a> Via<'a> {
 
     /// `rport`: `None` when absent, `Some(None)` when asked for, `Some(Some(p))` when filled in.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params.get("rport").map(|v| v.and_then(|p| p.parse().ok()))
+        self.params.get("rport").map(|v| v.and_then(port_number))
     }
 
     /// The `received` address.

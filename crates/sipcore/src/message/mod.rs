@@ -1,6 +1,7 @@
 //! The SIP message model (RFC 3261 §7): requests and responses over shared,
 //! reference-counted buffers, so a parsed message borrows the bytes it came in.
 
+mod head;
 mod headers;
 mod method;
 mod name;

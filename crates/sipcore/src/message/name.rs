@@ -67,6 +67,8 @@ header_names! {
     Event => "Event", b"event", b"o";
     Expires => "Expires", b"expires";
     FlowTimer => "Flow-Timer", b"flow-timer";
+    Identity => "Identity", b"identity", b"y";
+    IdentityInfo => "Identity-Info", b"identity-info", b"n";
     From => "From", b"from", b"f";
     InReplyTo => "In-Reply-To", b"in-reply-to";
     MaxForwards => "Max-Forwards", b"max-forwards";
@@ -85,6 +87,7 @@ header_names! {
     ReferredBy => "Referred-By", b"referred-by", b"b";
     RejectContact => "Reject-Contact", b"reject-contact", b"j";
     ReplyTo => "Reply-To", b"reply-to";
+    RequestDisposition => "Request-Disposition", b"request-disposition", b"d";
     Require => "Require", b"require";
     RetryAfter => "Retry-After", b"retry-after";
     Route => "Route", b"route";
@@ -111,10 +114,10 @@ header_names! {
 const MAX_KNOWN: usize = 24;
 
 impl HeaderName {
-    /// Reads a name that is already known to be a token; `shared` lets an
-    /// extension name share the message buffer.
-    pub(crate) fn from_shared(shared: &ByteString) -> Self {
-        Self::lookup(shared).unwrap_or_else(|| Self::Other(shared.clone()))
+    /// Reads a name that is already known to be a token and lies inside `buf`,
+    /// so an extension name shares the message buffer instead of being copied.
+    pub(crate) fn from_buf(buf: &ByteString, name: &str) -> Self {
+        Self::lookup(name).unwrap_or_else(|| Self::Other(buf.slice_ref(name)))
     }
 
     fn lookup(name: &str) -> Option<Self> {

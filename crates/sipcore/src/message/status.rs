@@ -57,11 +57,13 @@ pub fn default_reason(status: u16) -> &'static str {
         603 => "Decline",
         604 => "Does Not Exist Anywhere",
         606 => "Not Acceptable",
-        100..=199 => "Provisional",
-        200..=299 => "Success",
-        300..=399 => "Redirection",
-        400..=499 => "Client Error",
-        500..=599 => "Server Error",
-        _ => "Global Failure",
+        _ => match status / 100 {
+            1 => "Provisional",
+            2 => "Success",
+            3 => "Redirection",
+            4 => "Client Error",
+            5 => "Server Error",
+            _ => "Global Failure",
+        },
     }
 }

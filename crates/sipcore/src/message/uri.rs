@@ -43,10 +43,9 @@ impl Host<'_> {
         if s.is_empty() {
             return None;
         }
-        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            if let Ok(v4) = s.parse() {
-                return Some(Host::V4(v4));
-            }
+        let v4 = s.bytes().all(|b| b.is_ascii_digit() || b == b'.').then(|| s.parse().ok()).flatten();
+        if let Some(v4) = v4 {
+            return Some(Host::V4(v4));
         }
         let ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
             && !s.starts_with(['.', '-']);

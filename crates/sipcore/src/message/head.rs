@@ -1,0 +1,185 @@
+//! Header lines (RFC 3261 §7.3): CRLF line ends, unfolding, name lookup and the
+//! per-header checks, plus the facts the message parser needs — Content-Length,
+//! the headers §8.1.1 requires, single-valued headers that must not repeat
+//! (RFC 4475 multi01) and the CSeq method (mismatch01).
+
+use super::{Headers, Method, name::HeaderName};
+use crate::error::{ErrorKind, ParseError};
+use crate::headers::{CSeq, validate_value};
+use crate::text::{is_token_byte, trim};
+use bytestring::ByteString;
+
+/// The headers a request or response must carry (§8.1.1), as bits of `seen`.
+const REQUIRED: [(u8, &str); 5] = [(VIA, "Via"), (FROM, "From"), (TO, "To"), (CALL_ID, "Call-ID"), (CSEQ, "CSeq")];
+const VIA: u8 = 1;
+const FROM: u8 = 2;
+const TO: u8 = 4;
+const CALL_ID: u8 = 8;
+const CSEQ: u8 = 16;
+const MAX_FORWARDS: u8 = 32;
+
+/// Reads the header lines of one message.
+pub(super) struct HeaderReader<'m> {
+    /// Offset of the header section's buffer in the message.
+    base: usize,
+    /// The request method, to check CSeq against; `None` for a response.
+    method: Option<&'m Method>,
+    headers: Headers,
+    /// (value, offset of the value in the message).
+    content_length: Option<(usize, usize)>,
+    seen: u8,
+}
+
+/// A header line being collected; folding may extend it.
+struct Pending {
+    name: HeaderName,
+    /// Offset of the line in the head.
+    line_at: usize,
+    /// Offset of the value in the head.
+    at: usize,
+    value: ByteString,
+    folded: Option<Folded>,
+}
+
+/// A value joined from several lines, with where each piece came from so that
+/// an error offset inside it still points into the message.
+struct Folded {
+    text: String,
+    /// (offset in `text`, offset in the head), ascending.
+    pieces: Vec<(usize, usize)>,
+}
+
+/// Maps an offset inside a (possibly joined) value to one in the head.
+fn locate(at: usize, pieces: Option<&[(usize, usize)]>, off: usize) -> usize {
+    match pieces.and_then(|p| p.iter().rev().find(|(t, _)| *t <= off)) {
+        Some((t, h)) => h + (off - t),
+        None => at + off,
+    }
+}
+
+impl<'m> HeaderReader<'m> {
+    pub(super) fn new(base: usize, method: Option<&'m Method>) -> Self {
+        Self { base, method, headers: Headers::new(), content_length: None, seen: 0 }
+    }
+
+    /// Reads every line from `from` to the end of `head` (which ends in CRLF).
+    pub(super) fn read(&mut self, head: &ByteString, from: usize) -> Result<(), ParseError> {
+        let bytes = head.as_bytes();
+        let mut pending: Option<Pending> = None;
+        let mut pos = from;
+        while pos < bytes.len() {
+            let end = line_end(bytes, pos).map_err(|at| ParseError::new(self.base + at, ErrorKind::LineEnding))?;
+            let line = head.get(pos..end).unwrap_or("");
+            if line.starts_with([' ', '\t']) {
+                // A folded continuation (§7.3.1) is joined to the value with one SP.
+                let p = pending.as_mut().ok_or(ParseError::new(self.base + pos, ErrorKind::HeaderName))?;
+                let more = trim(line);
+                if !more.is_empty() {
+                    let lead = line.len() - line.trim_start_matches([' ', '\t']).len();
+                    let f = p.folded.get_or_insert_with(|| Folded { text: p.value.to_string(), pieces: vec![(0, p.at)] });
+                    if !f.text.is_empty() {
+                        f.text.push(' ');
+                    }
+                    f.pieces.push((f.text.len(), pos + lead));
+                    f.text.push_str(more);
+                }
+            } else {
+                if let Some(p) = pending.take() {
+                    self.finish_line(p)?;
+                }
+                pending = Some(self.start(head, line, pos)?);
+            }
+            pos = end + 2;
+        }
+        match pending {
+            Some(p) => self.finish_line(p),
+            None => Ok(()),
+        }
+    }
+
+    /// `field-name HCOLON field-value`: the name is a token; white space may precede the colon.
+    fn start(&self, head: &ByteString, line: &str, pos: usize) -> Result<Pending, ParseError> {
+        let name_len = line.bytes().take_while(|&b| is_token_byte(b)).count();
+        let after = line.get(name_len..).unwrap_or("");
+        let ws = after.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
+        if name_len == 0 || after.as_bytes().get(ws) != Some(&b':') {
+            return Err(ParseError::new(self.base + pos + name_len, ErrorKind::HeaderName));
+        }
+        let name = HeaderName::from_buf(head, line.get(..name_len).unwrap_or(""));
+        let raw = after.get(ws + 1..).unwrap_or("");
+        let value = trim(raw);
+        let at = pos + name_len + ws + 1 + (raw.len() - raw.trim_start_matches([' ', '\t']).len());
+        Ok(Pending { name, line_at: pos, at, value: head.slice_ref(value), folded: None })
+    }
+
+    fn finish_line(&mut self, p: Pending) -> Result<(), ParseError> {
+        let Pending { name, line_at, at, value, folded } = p;
+        let (value, pieces) = match folded {
+            Some(f) => (ByteString::from(f.text), Some(f.pieces)),
+            None => (value, None),
+        };
+        let base = self.base;
+        let pieces = pieces.as_deref();
+        let relocate = |mut e: ParseError| {
+            e.offset = base + locate(at, pieces, e.offset);
+            e
+        };
+        let once = |seen: &mut u8, bit: u8| {
+            if *seen & bit != 0 {
+                return Err(ParseError::value(base + line_at, name.static_name(), "appears more than once"));
+            }
+            *seen |= bit;
+            Ok(())
+        };
+        match name {
+            HeaderName::ContentLength => {
+                let n = crate::headers::content_length(&value).map_err(relocate)?;
+                if self.content_length.is_some_and(|(old, _)| old != n) {
+                    return Err(ParseError::value(base + at, "Content-Length", "conflicting values"));
+                }
+                self.content_length = Some((n, base + at));
+            }
+            HeaderName::CSeq => {
+                once(&mut self.seen, CSEQ)?;
+                let cseq = CSeq::parse(&value).map_err(relocate)?;
+                if self.method.is_some_and(|m| *m != cseq.method) {
+                    let method_at = locate(at, pieces, value.len() - cseq.method.as_str().len());
+                    return Err(ParseError::value(base + method_at, "CSeq", "method does not match the request line"));
+                }
+            }
+            ref other => {
+                validate_value(other, &value).map_err(relocate)?;
+                match other {
+                    HeaderName::Via => self.seen |= VIA,
+                    HeaderName::From => once(&mut self.seen, FROM)?,
+                    HeaderName::To => once(&mut self.seen, TO)?,
+                    HeaderName::CallId => once(&mut self.seen, CALL_ID)?,
+                    HeaderName::MaxForwards => once(&mut self.seen, MAX_FORWARDS)?,
+                    _ => {}
+                }
+            }
+        }
+        self.headers.push(name, value);
+        Ok(())
+    }
+
+    /// Checks that the required headers were present; `end` is the offset of the
+    /// empty line that closes the header section (where a missing header is reported).
+    pub(super) fn finish(self, end: usize) -> Result<(Headers, Option<(usize, usize)>), ParseError> {
+        if let Some((_, name)) = REQUIRED.iter().find(|(bit, _)| self.seen & bit == 0) {
+            return Err(ParseError::new(end, ErrorKind::MissingHeader(name)));
+        }
+        Ok((self.headers, self.content_length))
+    }
+}
+
+/// The offset of the CR of the CRLF that ends the line starting at `pos`; a bare
+/// CR or LF is an error at its own offset.
+fn line_end(bytes: &[u8], pos: usize) -> Result<usize, usize> {
+    let rest = bytes.get(pos..).unwrap_or_default();
+    match memchr::memchr2(b'\r', b'\n', rest) {
+        Some(i) if rest.get(i..i + 2) == Some(b"\r\n") => Ok(pos + i),
+        Some(i) => Err(pos + i),
+        None => Err(bytes.len()),
+    }
+}
