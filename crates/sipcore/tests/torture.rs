@@ -84,29 +84,6 @@ pub fn route(m: &Message, name: &str) -> Vec<String> {
     m.headers().values(&name).map(|v| NameAddr::parse(v).unwrap().uri.as_str().to_owned()).collect()
 }
 
-/// Every typed accessor, on whatever parsed: none may panic.
-pub fn exercise_accessors(m: &Message) {
-    let h = m.headers();
-    let _ = (h.top_via(), h.from_addr(), h.to_addr(), h.call_id(), h.cseq(), h.expires(), h.min_expires());
-    let _ = (h.max_forwards(), h.content_length(), h.content_type(), h.flow_timer(), h.x_mac(), h.x_private_ip());
-    let _ = (h.x_public_ip(), h.x_bearer_port(), h.x_bearer_address());
-    for v in h.vias().flatten() {
-        let _ = (v.branch(), v.rport(), v.received(), v.keep(), v.sent_by(), v.is_rfc3261_branch());
-    }
-    for c in h.contacts().flatten() {
-        if let Contact::Binding(b) = c {
-            let _ = (b.display_name(), b.tag(), b.expires(), b.instance(), b.reg_id(), b.ob(), b.uri.transport());
-        }
-    }
-    for name in [HeaderName::Route, HeaderName::RecordRoute, HeaderName::Path] {
-        let _ = h.name_addrs(&name).count();
-    }
-    let _ = h.has_option(&HeaderName::Require, "outbound");
-    if let Message::Request(r) = m {
-        let _ = r.uri().map(|u| (u.is_secure(), u.transport(), u.params.iter().count()));
-    }
-}
-
 #[test]
 fn every_valid_file_parses_to_its_values() {
     let files = common::corpus("valid");
@@ -116,7 +93,7 @@ fn every_valid_file_parses_to_its_values() {
     for (name, check) in valid::TABLE {
         let raw = common::file("valid", name);
         let msg = sipcore::parse(Bytes::from(raw)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        exercise_accessors(&msg);
+        common::exercise_accessors(&msg);
         check(&msg);
     }
     assert!(files.len() >= 30, "only {} valid files", files.len());
@@ -142,7 +119,7 @@ fn truncations_never_panic() {
         for (_, raw) in common::corpus(kind) {
             for cut in 0..raw.len() {
                 if let Ok(m) = sipcore::parse(Bytes::copy_from_slice(&raw[..cut])) {
-                    exercise_accessors(&m);
+                    common::exercise_accessors(&m);
                 }
             }
         }
