@@ -4,6 +4,7 @@
 //! the transaction layer and digest auth are plain data and state machines; only
 //! `transport` touches sockets.
 
+mod chars;
 pub mod error;
 pub mod headers;
 pub mod message;

@@ -2,8 +2,8 @@
 //! parameters.
 
 use crate::error::ParseError;
-use crate::message::{Host, parse_hostport};
-use crate::text::{Params, is_token_byte, trim};
+use crate::message::{Host, parse_hostport, port_number};
+use crate::text::{Params, is_token_byte, leading_ws, split_byte, trim};
 use std::net::IpAddr;
 
 /// One `via-parm`: `SIP / 2.0 / TCP host:port;params`.
@@ -35,12 +35,9 @@ fn token_at(s: &str, mut i: usize) -> (&str, usize) {
     (s.get(start..i).unwrap_or(""), i)
 }
 
-/// `1*DIGIT` that fits a port.
-fn port_number(s: &str) -> Option<u16> {
-    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
+/// An IP address parameter value; IPv6 may be bracketed.
+fn ip_param(v: &str) -> Option<IpAddr> {
+    v.trim_matches(['[', ']']).parse().ok()
 }
 
 /// Expects `/` (with optional white space around it, SLASH = SWS "/" SWS).
@@ -70,32 +67,32 @@ impl<'a> Via<'a> {
         if !rest.starts_with([' ', '\t']) {
             return Err(err(i, "no white space before sent-by"));
         }
-        let (sent_by, params) = match rest.split_once(';') {
-            Some((h, p)) => (h, p),
-            None => (rest, ""),
-        };
-        let sent_by_at = i + (rest.len() - rest.trim_start().len());
+        let (sent_by, params) = split_byte(rest, b';').unwrap_or((rest, ""));
+        let sent_by_at = i + leading_ws(rest);
         let sent_by = trim(sent_by);
         // COLON = SWS ":" SWS: white space around the port colon is legal.
-        let (host, port) = if sent_by.contains([' ', '\t']) {
-            let (h, p) = sent_by.rsplit_once(':').ok_or_else(|| err(sent_by_at, "white space in sent-by"))?;
-            let (h, p) = (trim(h), trim(p));
+        let (host, port) = if sent_by.bytes().any(|b| b == b' ' || b == b'\t') {
+            let colon = memchr::memrchr(b':', sent_by.as_bytes()).ok_or_else(|| err(sent_by_at, "white space in sent-by"))?;
+            let (h, p) = (trim(sent_by.get(..colon).unwrap_or("")), trim(sent_by.get(colon + 1..).unwrap_or("")));
             let (host, _) = parse_hostport(h).map_err(|why| err(sent_by_at, why))?;
-            let port = p.parse::<u16>().map_err(|_| err(sent_by_at, "bad port"))?;
-            (host, Some(port))
+            (host, Some(port_number(p).ok_or_else(|| err(sent_by_at, "bad port"))?))
         } else {
             parse_hostport(sent_by).map_err(|why| err(sent_by_at, why))?
         };
         let params_at = i + rest.len() - params.len();
         let params = Params::new(params);
-        params.validate().map_err(|off| err(params_at + off, "bad via-params"))?;
+        params
+            .validate_with(|name, value| {
+                if name.eq_ignore_ascii_case("received") && value.and_then(ip_param).is_none() {
+                    Err("received is not an IP address")
+                } else if name.eq_ignore_ascii_case("rport") && value.is_some_and(|p| port_number(p).is_none()) {
+                    Err("rport is not a port")
+                } else {
+                    Ok(())
+                }
+            })
+            .map_err(|(off, why)| err(params_at + off, why.unwrap_or("bad via-params")))?;
         let via = Via { transport, host, port, params };
-        if let Some(v) = params.get("received") {
-            v.and_then(|v| v.trim_matches(['[', ']']).parse::<IpAddr>().ok()).ok_or_else(|| err(params_at, "received is not an IP address"))?;
-        }
-        if let Some(Some(p)) = params.get("rport") {
-            port_number(p).ok_or_else(|| err(params_at, "rport is not a port"))?;
-        }
         Ok(via)
     }
 
@@ -116,7 +113,7 @@ impl<'a> Via<'a> {
 
     /// The `received` address.
     pub fn received(&self) -> Option<IpAddr> {
-        self.params.get("received").flatten().and_then(|v| v.trim_matches(['[', ']']).parse().ok())
+        self.params.get("received").flatten().and_then(ip_param)
     }
 
     /// RFC 6223 `keep`: `None` absent, `Some(None)` requested, `Some(Some(s))` the agreed interval.

@@ -6,7 +6,7 @@
 use super::{Headers, Method, name::HeaderName};
 use crate::error::{ErrorKind, ParseError};
 use crate::headers::{CSeq, validate_value};
-use crate::text::{is_token_byte, trim};
+use crate::text::{is_token_byte, leading_ws, trim};
 use bytestring::ByteString;
 
 /// The headers a request or response must carry (§8.1.1), as bits of `seen`.
@@ -30,25 +30,6 @@ pub(super) struct HeaderReader<'m> {
     seen: u8,
 }
 
-/// A header line being collected; folding may extend it.
-struct Pending {
-    name: HeaderName,
-    /// Offset of the line in the head.
-    line_at: usize,
-    /// Offset of the value in the head.
-    at: usize,
-    value: ByteString,
-    folded: Option<Folded>,
-}
-
-/// A value joined from several lines, with where each piece came from so that
-/// an error offset inside it still points into the message.
-struct Folded {
-    text: String,
-    /// (offset in `text`, offset in the head), ascending.
-    pieces: Vec<(usize, usize)>,
-}
-
 /// Maps an offset inside a (possibly joined) value to one in the head.
 fn locate(at: usize, pieces: Option<&[(usize, usize)]>, off: usize) -> usize {
     match pieces.and_then(|p| p.iter().rev().find(|(t, _)| *t <= off)) {
@@ -62,43 +43,58 @@ impl<'m> HeaderReader<'m> {
         Self { base, method, headers: Headers::new(), content_length: None, seen: 0 }
     }
 
-    /// Reads every line from `from` to the end of `head` (which ends in CRLF).
+    /// Reads every header from `from` to the end of `head` (which ends in CRLF).
     pub(super) fn read(&mut self, head: &ByteString, from: usize) -> Result<(), ParseError> {
         let bytes = head.as_bytes();
-        let mut pending: Option<Pending> = None;
         let mut pos = from;
         while pos < bytes.len() {
-            let end = line_end(bytes, pos).map_err(|at| ParseError::new(self.base + at, ErrorKind::LineEnding))?;
-            let line = head.get(pos..end).unwrap_or("");
-            if line.starts_with([' ', '\t']) {
-                // A folded continuation (§7.3.1) is joined to the value with one SP.
-                let p = pending.as_mut().ok_or(ParseError::new(self.base + pos, ErrorKind::HeaderName))?;
-                let more = trim(line);
-                if !more.is_empty() {
-                    let lead = line.len() - line.trim_start_matches([' ', '\t']).len();
-                    let f = p.folded.get_or_insert_with(|| Folded { text: p.value.to_string(), pieces: vec![(0, p.at)] });
-                    if !f.text.is_empty() {
-                        f.text.push(' ');
-                    }
-                    f.pieces.push((f.text.len(), pos + lead));
-                    f.text.push_str(more);
-                }
+            let end = self.line_end(bytes, pos)?;
+            let mut next = end + 2;
+            if !bytes.get(next).is_some_and(|&b| b == b' ' || b == b'\t') {
+                let line = head.get(pos..end).unwrap_or("");
+                let (name, at, value) = self.start(head, line, pos)?;
+                self.push(name, pos, at, head.slice_ref(value), None)?;
             } else {
-                if let Some(p) = pending.take() {
-                    self.finish_line(p)?;
+                // Folded continuation lines (§7.3.1) are joined to the value with one SP.
+                let line = head.get(pos..end).unwrap_or("");
+                let (name, at, value) = self.start(head, line, pos)?;
+                let mut text = value.to_owned();
+                let mut pieces = vec![(0, at)];
+                while bytes.get(next).is_some_and(|&b| b == b' ' || b == b'\t') {
+                    let cont_end = self.line_end(bytes, next)?;
+                    let line = head.get(next..cont_end).unwrap_or("");
+                    let more = trim(line);
+                    if !more.is_empty() {
+                        if !text.is_empty() {
+                            text.push(' ');
+                        }
+                        let lead = leading_ws(line);
+                        pieces.push((text.len(), next + lead));
+                        text.push_str(more);
+                    }
+                    next = cont_end + 2;
                 }
-                pending = Some(self.start(head, line, pos)?);
+                self.push(name, pos, at, ByteString::from(text), Some(&pieces))?;
             }
-            pos = end + 2;
+            pos = next;
         }
-        match pending {
-            Some(p) => self.finish_line(p),
-            None => Ok(()),
+        Ok(())
+    }
+
+    /// The offset of the CR of the CRLF that ends the line starting at `pos`; a
+    /// bare CR or LF is an error at its own offset.
+    fn line_end(&self, bytes: &[u8], pos: usize) -> Result<usize, ParseError> {
+        let rest = bytes.get(pos..).unwrap_or_default();
+        match memchr::memchr2(b'\r', b'\n', rest) {
+            Some(i) if rest.get(i..i + 2) == Some(b"\r\n") => Ok(pos + i),
+            Some(i) => Err(ParseError::new(self.base + pos + i, ErrorKind::LineEnding)),
+            None => Err(ParseError::new(self.base + bytes.len(), ErrorKind::LineEnding)),
         }
     }
 
-    /// `field-name HCOLON field-value`: the name is a token; white space may precede the colon.
-    fn start(&self, head: &ByteString, line: &str, pos: usize) -> Result<Pending, ParseError> {
+    /// `field-name HCOLON field-value`: the name is a token; white space may
+    /// precede the colon. Returns the name, the value's offset and the value.
+    fn start<'h>(&self, head: &ByteString, line: &'h str, pos: usize) -> Result<(HeaderName, usize, &'h str), ParseError> {
         let name_len = line.bytes().take_while(|&b| is_token_byte(b)).count();
         let after = line.get(name_len..).unwrap_or("");
         let ws = after.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
@@ -108,18 +104,14 @@ impl<'m> HeaderReader<'m> {
         let name = HeaderName::from_buf(head, line.get(..name_len).unwrap_or(""));
         let raw = after.get(ws + 1..).unwrap_or("");
         let value = trim(raw);
-        let at = pos + name_len + ws + 1 + (raw.len() - raw.trim_start_matches([' ', '\t']).len());
-        Ok(Pending { name, line_at: pos, at, value: head.slice_ref(value), folded: None })
+        let at = pos + name_len + ws + 1 + leading_ws(raw);
+        Ok((name, at, value))
     }
 
-    fn finish_line(&mut self, p: Pending) -> Result<(), ParseError> {
-        let Pending { name, line_at, at, value, folded } = p;
-        let (value, pieces) = match folded {
-            Some(f) => (ByteString::from(f.text), Some(f.pieces)),
-            None => (value, None),
-        };
+    /// Checks one header and appends it. `pieces` maps a joined (folded) value
+    /// back to the lines it came from.
+    fn push(&mut self, name: HeaderName, line_at: usize, at: usize, value: ByteString, pieces: Option<&[(usize, usize)]>) -> Result<(), ParseError> {
         let base = self.base;
-        let pieces = pieces.as_deref();
         let relocate = |mut e: ParseError| {
             e.offset = base + locate(at, pieces, e.offset);
             e
@@ -170,16 +162,5 @@ impl<'m> HeaderReader<'m> {
             return Err(ParseError::new(end, ErrorKind::MissingHeader(name)));
         }
         Ok((self.headers, self.content_length))
-    }
-}
-
-/// The offset of the CR of the CRLF that ends the line starting at `pos`; a bare
-/// CR or LF is an error at its own offset.
-fn line_end(bytes: &[u8], pos: usize) -> Result<usize, usize> {
-    let rest = bytes.get(pos..).unwrap_or_default();
-    match memchr::memchr2(b'\r', b'\n', rest) {
-        Some(i) if rest.get(i..i + 2) == Some(b"\r\n") => Ok(pos + i),
-        Some(i) => Err(pos + i),
-        None => Err(bytes.len()),
     }
 }

@@ -16,7 +16,7 @@ pub use name::HeaderName;
 pub use parse::parse;
 pub use status::default_reason;
 pub use uri::{Host, Scheme, Uri};
-pub(crate) use uri::parse_hostport;
+pub(crate) use uri::{parse_hostport, port_number};
 
 use bytes::Bytes;
 use bytestring::ByteString;

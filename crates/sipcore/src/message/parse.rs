@@ -11,6 +11,10 @@ use crate::error::{ErrorKind, ParseError};
 use bytes::Bytes;
 use bytestring::ByteString;
 use memchr::memmem;
+use std::sync::LazyLock;
+
+/// The empty line that ends the header section.
+static HEAD_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
 
 /// Parses one complete message: a datagram, or one frame cut by
 /// [`crate::framing`]. Leading CRLFs are skipped (RFC 3261 §7.5). Without a
@@ -20,7 +24,7 @@ use memchr::memmem;
 pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
     let skip = raw.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
     let rest = raw.get(skip..).unwrap_or_default();
-    let head_len = memmem::find(rest, b"\r\n\r\n").ok_or(ParseError::new(raw.len(), ErrorKind::NoHeaderEnd))? + 2;
+    let head_len = HEAD_END.find(rest).ok_or(ParseError::new(raw.len(), ErrorKind::NoHeaderEnd))? + 2;
     let head = ByteString::try_from(raw.slice(skip..skip + head_len)).map_err(|_| {
         let valid = std::str::from_utf8(rest.get(..head_len).unwrap_or_default()).map_or_else(|e| e.valid_up_to(), |s| s.len());
         ParseError::new(skip + valid, ErrorKind::Utf8)

@@ -2,7 +2,8 @@
 //! absolute URI kept opaque. A [`Uri`] is a zero-copy view over the text.
 
 use crate::error::{ErrorKind, ParseError};
-use crate::text::{Params, is_ws};
+use crate::chars;
+use crate::text::{Params, split_byte};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -37,19 +38,21 @@ impl Host<'_> {
     /// Reads `host` from RFC 3261 §25.1: hostname, IPv4address or IPv6reference.
     /// An IPv6 address must be bracketed.
     pub fn parse(s: &str) -> Option<Host<'_>> {
-        if let Some(inner) = s.strip_prefix('[') {
-            return inner.strip_suffix(']')?.parse().ok().map(Host::V6);
+        let b = s.as_bytes();
+        match b.first()? {
+            b'[' => return s.get(1..)?.strip_suffix(']')?.parse().ok().map(Host::V6),
+            b'.' | b'-' => return None,
+            _ => {}
         }
-        if s.is_empty() {
-            return None;
+        let mut numeric = true;
+        for &c in b {
+            if !chars::is(c, chars::HOST) {
+                return None;
+            }
+            numeric &= c.is_ascii_digit() || c == b'.';
         }
-        let v4 = s.bytes().all(|b| b.is_ascii_digit() || b == b'.').then(|| s.parse().ok()).flatten();
-        if let Some(v4) = v4 {
-            return Some(Host::V4(v4));
-        }
-        let ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-            && !s.starts_with(['.', '-']);
-        ok.then_some(Host::Domain(s))
+        let v4 = if numeric { s.parse().ok().map(Host::V4) } else { None };
+        Some(v4.unwrap_or(Host::Domain(s)))
     }
 }
 
@@ -67,14 +70,14 @@ impl fmt::Display for Host<'_> {
 /// relative to `s`.
 pub(crate) fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), &'static str> {
     let (host, port) = if s.starts_with('[') {
-        let close = s.find(']').ok_or("unterminated IPv6 reference")?;
-        let (h, rest) = s.split_at(close + 1);
+        let close = memchr::memchr(b']', s.as_bytes()).ok_or("unterminated IPv6 reference")?;
+        let (h, rest) = (s.get(..=close).unwrap_or(""), s.get(close + 1..).unwrap_or(""));
         match rest {
             "" => (h, None),
             r => (h, Some(r.strip_prefix(':').ok_or("junk after IPv6 reference")?)),
         }
     } else {
-        match s.split_once(':') {
+        match split_byte(s, b':') {
             Some((h, p)) => (h, Some(p)),
             None => (s, None),
         }
@@ -82,12 +85,17 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), &'stati
     let host = Host::parse(host).ok_or("bad host")?;
     let port = match port {
         None => None,
-        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(p.parse::<u16>().map_err(|_| "port out of range")?)
-        }
-        Some(_) => return Err("bad port"),
+        Some(p) => Some(port_number(p).ok_or(if p.len() == 5 && chars::all(p.as_bytes(), chars::DIGIT) { "port out of range" } else { "bad port" })?),
     };
     Ok((host, port))
+}
+
+/// `1*DIGIT` that fits a port number.
+pub(crate) fn port_number(p: &str) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 || !chars::all(p.as_bytes(), chars::DIGIT) {
+        return None;
+    }
+    p.parse().ok()
 }
 
 /// A parsed URI borrowing its text.
@@ -107,11 +115,6 @@ pub struct Uri<'a> {
     raw: &'a str,
 }
 
-/// Characters never allowed unescaped anywhere in a URI.
-fn forbidden(b: u8) -> bool {
-    is_ws(b) || b.is_ascii_control() || matches!(b, b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^')
-}
-
 fn uri_err(offset: usize, why: &'static str) -> ParseError {
     ParseError::new(offset, ErrorKind::Uri(why))
 }
@@ -119,24 +122,23 @@ fn uri_err(offset: usize, why: &'static str) -> ParseError {
 impl<'a> Uri<'a> {
     /// Parses a URI; error offsets are relative to `s`.
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
-        if let Some(bad) = s.bytes().position(forbidden) {
+        if let Some(bad) = chars::first_not(s.as_bytes(), chars::URIC) {
             return Err(uri_err(bad, "character not allowed"));
         }
-        let colon = s.find(':').ok_or_else(|| uri_err(0, "no scheme"))?;
+        // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'.
+        let colon = s.bytes().position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))).unwrap_or(s.len());
+        if s.as_bytes().get(colon) != Some(&b':') {
+            return Err(uri_err(colon, "no scheme"));
+        }
         let (scheme_text, rest) = (s.get(..colon).unwrap_or(""), s.get(colon + 1..).unwrap_or(""));
-        let scheme_ok = scheme_text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-            && scheme_text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-        if !scheme_ok {
+        if !scheme_text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
             return Err(uri_err(0, "bad scheme"));
         }
-        let scheme = if scheme_text.eq_ignore_ascii_case("sip") {
-            Scheme::Sip
-        } else if scheme_text.eq_ignore_ascii_case("sips") {
-            Scheme::Sips
-        } else if scheme_text.eq_ignore_ascii_case("tel") {
-            Scheme::Tel
-        } else {
-            Scheme::Other(scheme_text)
+        let scheme = match scheme_text.len() {
+            3 if scheme_text.eq_ignore_ascii_case("sip") => Scheme::Sip,
+            4 if scheme_text.eq_ignore_ascii_case("sips") => Scheme::Sips,
+            3 if scheme_text.eq_ignore_ascii_case("tel") => Scheme::Tel,
+            _ => Scheme::Other(scheme_text),
         };
         let base = colon + 1;
         let mut uri = Uri {
@@ -161,51 +163,67 @@ impl<'a> Uri<'a> {
     fn parse_sip(&mut self, rest: &'a str, base: usize) -> Result<(), ParseError> {
         // '@' can appear only as the userinfo delimiter: users, params and
         // headers must escape it.
-        let (userinfo, hostpart, host_base) = match rest.find('@') {
-            Some(at) => (Some(rest.get(..at).unwrap_or("")), rest.get(at + 1..).unwrap_or(""), base + at + 1),
-            None => (None, rest, base),
-        };
-        if let Some(ui) = userinfo {
-            let (user, password) = match ui.split_once(':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (ui, None),
-            };
-            if user.is_empty() {
-                return Err(uri_err(base, "empty user"));
+        let (hostpart, host_base) = match memchr::memchr(b'@', rest.as_bytes()) {
+            Some(at) => {
+                let ui = rest.get(..at).unwrap_or("");
+                let (user, password) = match split_byte(ui, b':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (ui, None),
+                };
+                if user.is_empty() {
+                    return Err(uri_err(base, "empty user"));
+                }
+                self.user = Some(user);
+                self.password = password;
+                (rest.get(at + 1..).unwrap_or(""), base + at + 1)
             }
-            self.user = Some(user);
-            self.password = password;
-        }
-        let (hostpart, headers) = match hostpart.split_once('?') {
-            Some((h, q)) => (h, Some(q)),
-            None => (hostpart, None),
+            None => (rest, base),
         };
-        let (hostport, params) = match hostpart.split_once(';') {
-            Some((h, p)) => (h, p),
-            None => (hostpart, ""),
+        // hostport [ ";" params ] [ "?" headers ], read left to right.
+        let h = hostpart.as_bytes();
+        let host_end = if h.first() == Some(&b'[') {
+            memchr::memchr(b']', h).ok_or_else(|| uri_err(host_base, "unterminated IPv6 reference"))? + 1
+        } else {
+            chars::first_in(h, chars::HOST_END).unwrap_or(h.len())
         };
-        let (host, port) = parse_hostport(hostport).map_err(|why| uri_err(host_base, why))?;
+        let host = hostpart.get(..host_end).and_then(Host::parse).ok_or_else(|| uri_err(host_base, "bad host"))?;
         self.host = Some(host);
-        self.port = port;
-        let params = Params::new(params);
-        params.validate().map_err(|off| uri_err(host_base + hostport.len() + 1 + off, "bad uri-parameter"))?;
-        self.params = params;
-        if let Some(h) = headers {
-            if h.is_empty() {
-                return Err(uri_err(host_base + hostpart.len(), "empty headers"));
+        let mut i = host_end;
+        match h.get(i) {
+            None | Some(b';' | b'?') => {}
+            Some(b':') => {
+                let p_end = i + 1 + h.get(i + 1..).and_then(|r| chars::first_not(r, chars::DIGIT)).unwrap_or(h.len() - i - 1);
+                let p = hostpart.get(i + 1..p_end).unwrap_or("");
+                if !matches!(h.get(p_end), None | Some(b';' | b'?')) {
+                    return Err(uri_err(host_base, "bad port"));
+                }
+                let too_big = p.len() == 5 && chars::all(p.as_bytes(), chars::DIGIT);
+                self.port = Some(port_number(p).ok_or_else(|| uri_err(host_base, if too_big { "port out of range" } else { "bad port" }))?);
+                i = p_end;
             }
-            self.headers = Some(h);
+            Some(_) if h.first() == Some(&b'[') => return Err(uri_err(host_base, "junk after IPv6 reference")),
+            Some(_) => return Err(uri_err(host_base, "bad host")),
+        }
+        if h.get(i) == Some(&b';') {
+            let p_end = i + 1 + h.get(i + 1..).and_then(|r| r.iter().position(|&c| c == b'?')).unwrap_or(h.len() - i - 1);
+            let params = Params::new(hostpart.get(i + 1..p_end).unwrap_or(""));
+            params.validate().map_err(|off| uri_err(host_base + i + 1 + off, "bad uri-parameter"))?;
+            self.params = params;
+            i = p_end;
+        }
+        if h.get(i) == Some(&b'?') {
+            let headers = hostpart.get(i + 1..).unwrap_or("");
+            if headers.is_empty() {
+                return Err(uri_err(host_base + i, "empty headers"));
+            }
+            self.headers = Some(headers);
         }
         Ok(())
     }
 
     fn parse_tel(&mut self, rest: &'a str, base: usize) -> Result<(), ParseError> {
-        let (number, params) = match rest.split_once(';') {
-            Some((n, p)) => (n, p),
-            None => (rest, ""),
-        };
-        let ok = !number.is_empty()
-            && number.bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#' | b'p' | b'w'));
+        let (number, params) = split_byte(rest, b';').unwrap_or((rest, ""));
+        let ok = !number.is_empty() && chars::all(number.as_bytes(), chars::TEL);
         if !ok {
             return Err(uri_err(base, "bad telephone-subscriber"));
         }
