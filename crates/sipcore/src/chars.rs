@@ -23,6 +23,10 @@ pub(crate) const COMMA_STOP: u16 = 256;
 pub(crate) const SEMI_STOP: u16 = 512;
 /// Where a `sip:` host part ends: `:`, `;` or `?`.
 pub(crate) const HOST_END: u16 = 1024;
+/// An IPv4 literal: digits and `.`.
+pub(crate) const NUMDOT: u16 = 2048;
+/// A Call-ID: `word` or `@`.
+pub(crate) const CALLID: u16 = 4096;
 
 static TABLE: [u16; 256] = build();
 
@@ -81,10 +85,22 @@ const fn build() -> [u16; 256] {
         if has(b":;?", b) {
             c |= HOST_END;
         }
+        if b.is_ascii_digit() || b == b'.' {
+            c |= NUMDOT;
+        }
+        if c & WORD != 0 || b == b'@' {
+            c |= CALLID;
+        }
         t[i] = c;
         i += 1;
     }
     t
+}
+
+/// Every class `b` is in.
+#[inline]
+pub(crate) fn of(b: u8) -> u16 {
+    TABLE.get(usize::from(b)).copied().unwrap_or(0)
 }
 
 /// True when `b` is in `class` (one or more of the constants above, or-ed).

@@ -2,8 +2,8 @@
 //! parameters.
 
 use crate::error::ParseError;
-use crate::message::{Host, parse_hostport, port_number};
-use crate::text::{Params, is_token_byte, leading_ws, split_byte, trim};
+use crate::message::{Host, port_number, scan_host};
+use crate::text::{Params, is_token_byte};
 use std::net::IpAddr;
 
 /// One `via-parm`: `SIP / 2.0 / TCP host:port;params`.
@@ -67,19 +67,34 @@ impl<'a> Via<'a> {
         if !rest.starts_with([' ', '\t']) {
             return Err(err(i, "no white space before sent-by"));
         }
-        let (sent_by, params) = split_byte(rest, b';').unwrap_or((rest, ""));
-        let sent_by_at = i + leading_ws(rest);
-        let sent_by = trim(sent_by);
-        // COLON = SWS ":" SWS: white space around the port colon is legal.
-        let (host, port) = if sent_by.bytes().any(|b| b == b' ' || b == b'\t') {
-            let colon = memchr::memrchr(b':', sent_by.as_bytes()).ok_or_else(|| err(sent_by_at, "white space in sent-by"))?;
-            let (h, p) = (trim(sent_by.get(..colon).unwrap_or("")), trim(sent_by.get(colon + 1..).unwrap_or("")));
-            let (host, _) = parse_hostport(h).map_err(|why| err(sent_by_at, why))?;
-            (host, Some(port_number(p).ok_or_else(|| err(sent_by_at, "bad port"))?))
-        } else {
-            parse_hostport(sent_by).map_err(|why| err(sent_by_at, why))?
+        // sent-by = host [ COLON port ], where COLON = SWS ":" SWS, then params.
+        let b = s.as_bytes();
+        let lws = |mut j: usize| {
+            while matches!(b.get(j), Some(b' ' | b'\t')) {
+                j += 1;
+            }
+            j
         };
-        let params_at = i + rest.len() - params.len();
+        let sent_by_at = lws(i);
+        let (host, host_end) = scan_host(s, sent_by_at).ok_or_else(|| {
+            let why = if b.get(sent_by_at) == Some(&b'[') { "unterminated IPv6 reference" } else { "bad host" };
+            err(sent_by_at, why)
+        })?;
+        let mut k = lws(host_end);
+        let mut port = None;
+        if b.get(k) == Some(&b':') {
+            let p = lws(k + 1);
+            let p_end = p + b.get(p..).and_then(|r| r.iter().position(|c| !c.is_ascii_digit())).unwrap_or(b.len() - p);
+            port = Some(s.get(p..p_end).and_then(port_number).ok_or_else(|| err(sent_by_at, "bad port"))?);
+            k = lws(p_end);
+        }
+        let params = match b.get(k) {
+            None => "",
+            Some(b';') => s.get(k + 1..).unwrap_or(""),
+            Some(_) if k > host_end => return Err(err(sent_by_at, "white space in sent-by")),
+            Some(_) => return Err(err(sent_by_at, "bad host")),
+        };
+        let params_at = k + 1;
         let params = Params::new(params);
         params
             .validate_with(|name, value| {

@@ -95,17 +95,28 @@ impl<'m> HeaderReader<'m> {
     /// `field-name HCOLON field-value`: the name is a token; white space may
     /// precede the colon. Returns the name, the value's offset and the value.
     fn start<'h>(&self, head: &ByteString, line: &'h str, pos: usize) -> Result<(HeaderName, usize, &'h str), ParseError> {
-        let name_len = line.bytes().take_while(|&b| is_token_byte(b)).count();
-        let after = line.get(name_len..).unwrap_or("");
-        let ws = after.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
-        if name_len == 0 || after.as_bytes().get(ws) != Some(&b':') {
+        let b = line.as_bytes();
+        let mut i = 0;
+        while b.get(i).is_some_and(|&c| is_token_byte(c)) {
+            i += 1;
+        }
+        let name_len = i;
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        if name_len == 0 || b.get(i) != Some(&b':') {
             return Err(ParseError::new(self.base + pos + name_len, ErrorKind::HeaderName));
         }
+        i += 1;
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        let mut end = b.len();
+        while end > i && matches!(b.get(end - 1), Some(b' ' | b'\t')) {
+            end -= 1;
+        }
         let name = HeaderName::from_buf(head, line.get(..name_len).unwrap_or(""));
-        let raw = after.get(ws + 1..).unwrap_or("");
-        let value = trim(raw);
-        let at = pos + name_len + ws + 1 + leading_ws(raw);
-        Ok((name, at, value))
+        Ok((name, pos + i, line.get(i..end).unwrap_or("")))
     }
 
     /// Checks one header and appends it. `pieces` maps a joined (folded) value

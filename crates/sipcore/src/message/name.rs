@@ -145,7 +145,17 @@ const fn buckets() -> [[u8; BUCKET_DEPTH]; (MAX_KNOWN + 1) * 32] {
 /// `name` equals `lower` (already lower case) ignoring ASCII case.
 #[inline]
 fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
-    name.len() == lower.len() && name.iter().zip(lower).all(|(&a, &b)| a == b || (b.is_ascii_lowercase() && a == b - 32))
+    if name.len() != lower.len() {
+        return false;
+    }
+    let mut i = 0;
+    while let (Some(&a), Some(&b)) = (name.get(i), lower.get(i)) {
+        if a != b && !(a.is_ascii_uppercase() && a + 32 == b) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl HeaderName {

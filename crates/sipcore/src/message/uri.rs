@@ -38,22 +38,37 @@ impl Host<'_> {
     /// Reads `host` from RFC 3261 §25.1: hostname, IPv4address or IPv6reference.
     /// An IPv6 address must be bracketed.
     pub fn parse(s: &str) -> Option<Host<'_>> {
-        let b = s.as_bytes();
-        match b.first()? {
-            b'[' => return s.get(1..)?.strip_suffix(']')?.parse().ok().map(Host::V6),
-            b'.' | b'-' => return None,
-            _ => {}
-        }
-        let mut numeric = true;
-        for &c in b {
-            if !chars::is(c, chars::HOST) {
-                return None;
-            }
-            numeric &= c.is_ascii_digit() || c == b'.';
-        }
-        let v4 = if numeric { s.parse().ok().map(Host::V4) } else { None };
-        Some(v4.unwrap_or(Host::Domain(s)))
+        scan_host(s, 0).and_then(|(h, end)| (end == s.len()).then_some(h))
     }
+}
+
+/// Reads a host starting at `i`: a bracketed IPv6 reference, or a run of host
+/// characters (a name, or an IPv4 address when the run is digits and dots and
+/// parses as one). Returns it and the offset just after it.
+pub(crate) fn scan_host(s: &str, i: usize) -> Option<(Host<'_>, usize)> {
+    let b = s.as_bytes();
+    match b.get(i)? {
+        b'[' => {
+            let close = i + b.get(i..)?.iter().position(|&c| c == b']')?;
+            let v6 = s.get(i + 1..close)?.parse().ok()?;
+            return Some((Host::V6(v6), close + 1));
+        }
+        b'.' | b'-' => return None,
+        _ => {}
+    }
+    let mut j = i;
+    let mut seen = u16::MAX;
+    while let Some(&c) = b.get(j) {
+        let class = chars::of(c);
+        if class & chars::HOST == 0 {
+            break;
+        }
+        seen &= class;
+        j += 1;
+    }
+    let text = s.get(i..j).filter(|t| !t.is_empty())?;
+    let v4 = if seen & chars::NUMDOT != 0 { text.parse().ok().map(Host::V4) } else { None };
+    Some((v4.unwrap_or(Host::Domain(text)), j))
 }
 
 impl fmt::Display for Host<'_> {
@@ -64,30 +79,6 @@ impl fmt::Display for Host<'_> {
             Host::V6(a) => write!(f, "[{a}]"),
         }
     }
-}
-
-/// Splits `host[:port]` (an IPv6 reference may hold colons). Offsets in errors are
-/// relative to `s`.
-pub(crate) fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), &'static str> {
-    let (host, port) = if s.starts_with('[') {
-        let close = memchr::memchr(b']', s.as_bytes()).ok_or("unterminated IPv6 reference")?;
-        let (h, rest) = (s.get(..=close).unwrap_or(""), s.get(close + 1..).unwrap_or(""));
-        match rest {
-            "" => (h, None),
-            r => (h, Some(r.strip_prefix(':').ok_or("junk after IPv6 reference")?)),
-        }
-    } else {
-        match split_byte(s, b':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (s, None),
-        }
-    };
-    let host = Host::parse(host).ok_or("bad host")?;
-    let port = match port {
-        None => None,
-        Some(p) => Some(port_number(p).ok_or(if p.len() == 5 && chars::all(p.as_bytes(), chars::DIGIT) { "port out of range" } else { "bad port" })?),
-    };
-    Ok((host, port))
 }
 
 /// `1*DIGIT` that fits a port number.
@@ -181,12 +172,10 @@ impl<'a> Uri<'a> {
         };
         // hostport [ ";" params ] [ "?" headers ], read left to right.
         let h = hostpart.as_bytes();
-        let host_end = if h.first() == Some(&b'[') {
-            memchr::memchr(b']', h).ok_or_else(|| uri_err(host_base, "unterminated IPv6 reference"))? + 1
-        } else {
-            chars::first_in(h, chars::HOST_END).unwrap_or(h.len())
-        };
-        let host = hostpart.get(..host_end).and_then(Host::parse).ok_or_else(|| uri_err(host_base, "bad host"))?;
+        let (host, host_end) = scan_host(hostpart, 0).ok_or_else(|| {
+            let why = if h.first() == Some(&b'[') && !h.contains(&b']') { "unterminated IPv6 reference" } else { "bad host" };
+            uri_err(host_base, why)
+        })?;
         self.host = Some(host);
         let mut i = host_end;
         match h.get(i) {
@@ -197,7 +186,7 @@ impl<'a> Uri<'a> {
                 if !matches!(h.get(p_end), None | Some(b';' | b'?')) {
                     return Err(uri_err(host_base, "bad port"));
                 }
-                let too_big = p.len() == 5 && chars::all(p.as_bytes(), chars::DIGIT);
+                let too_big = p.len() == 5;
                 self.port = Some(port_number(p).ok_or_else(|| uri_err(host_base, if too_big { "port out of range" } else { "bad port" }))?);
                 i = p_end;
             }
