@@ -14,28 +14,8 @@ use std::time::Instant;
 /// The wire contract's REGISTER (../shared/DESIGN.md) with digest credentials.
 const REGISTER: &[u8] = include_bytes!("../tests/corpus/valid/contract-register.sip");
 
-/// A typical INVITE: RFC 3665-style headers and an SDP offer.
-const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
-Via: SIP/2.0/TCP client.atlanta.example.com:5060;branch=z9hG4bK74bf9;rport\r\n\
-Max-Forwards: 70\r\n\
-From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n\
-To: Bob <sip:bob@biloxi.example.com>\r\n\
-Call-ID: 3848276298220188511@atlanta.example.com\r\n\
-CSeq: 1 INVITE\r\n\
-Contact: <sip:alice@client.atlanta.example.com;transport=tcp>\r\n\
-Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE\r\n\
-Supported: replaces, timer\r\n\
-User-Agent: roam-agent/0.1\r\n\
-Content-Type: application/sdp\r\n\
-Content-Length: 151\r\n\
-\r\n\
-v=0\r\n\
-o=alice 2890844526 2890844526 IN IP4 client.atlanta.example.com\r\n\
-s=-\r\n\
-c=IN IP4 192.0.2.101\r\n\
-t=0 0\r\n\
-m=audio 49172 RTP/AVP 0\r\n\
-a=rtpmap:0 PCMU/8000\r\n";
+/// A typical INVITE: RFC 3665-style headers and an SDP offer (`invite.sip`).
+const INVITE: &[u8] = include_bytes!("invite.sip");
 
 const MESSAGES: [(&str, &[u8]); 2] = [("REGISTER", REGISTER), ("INVITE", INVITE)];
 
@@ -85,7 +65,7 @@ fn median_ns(raw: &Bytes, f: fn(&Bytes) -> usize) -> f64 {
         })
         .collect();
     samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
 }
 
 fn table() {

@@ -282,6 +282,19 @@ mod tests {
     }
 
     #[test]
+    fn params_grammar_edges() {
+        for ok in ["", "a", "a=b", " a = b ; c ", "a=\"x;y\";b", "maddr=[2001:db8::1]", "q=0.5;lr"] {
+            assert_eq!(Params::new(ok).validate(), Ok(()), "{ok:?}");
+        }
+        for (bad, at) in [("a;", 2), (";a", 0), ("a;;b", 2), ("a=b=c", 0), ("a=", 0), ("a=\"x\" y", 0), ("a b", 0), ("a;b c", 2)] {
+            assert_eq!(Params::new(bad).validate(), Err(at), "{bad:?}");
+        }
+        let p = Params::new("rport;received=x");
+        let got = p.validate_with(|n, v| if n == "received" && v != Some("y") { Err("not y") } else { Ok(()) });
+        assert_eq!(got, Err((6, Some("not y"))));
+    }
+
+    #[test]
     fn unquote_undoes_escapes() {
         assert_eq!(unquote(r#""a\"b\\c""#), r#"a"b\c"#);
         assert_eq!(unquote("plain"), "plain");

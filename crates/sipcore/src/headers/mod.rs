@@ -19,7 +19,7 @@ use std::net::IpAddr;
 /// Checks every element of a comma-joined value with `parse`.
 fn each<'a, T>(s: &'a str, parse: impl Fn(&'a str) -> Result<T, ParseError>) -> Result<(), ParseError> {
     // Most values hold one element: no comma at all means nothing to split.
-    if !s.as_bytes().contains(&b',') {
+    if !s.bytes().any(|b| b == b',') {
         return parse(s).map(drop);
     }
     for (at, part) in split_top_level(s, b',') {

@@ -8,6 +8,7 @@
 use super::head::HeaderReader;
 use super::{Message, Method, Request, Response, uri::Uri};
 use crate::error::{ErrorKind, ParseError};
+use crate::text::split_byte;
 use bytes::Bytes;
 use bytestring::ByteString;
 use memchr::memmem;
@@ -86,11 +87,12 @@ fn start_err(at: usize, why: &'static str) -> ParseError {
 /// version (§7.1; RFC 4475 lwsstart, lwsruri, trws). Errors point at the
 /// offending character.
 fn request_line(head: &ByteString, line: &str, base: usize) -> Result<(Method, ByteString), ParseError> {
-    let body = line.trim_end_matches([' ', '\t']);
-    if body.len() != line.len() {
-        return Err(start_err(base + body.len(), "white space after SIP-Version"));
+    let b = line.as_bytes();
+    if let Some(&(b' ' | b'\t')) = b.last() {
+        let body = b.iter().rposition(|&c| c != b' ' && c != b'\t').map_or(0, |i| i + 1);
+        return Err(start_err(base + body, "white space after SIP-Version"));
     }
-    let (Some(sp1), Some(sp2)) = (line.find(' '), line.rfind(' ')) else {
+    let (Some(sp1), Some(sp2)) = (b.iter().position(|&c| c == b' '), b.iter().rposition(|&c| c == b' ')) else {
         return Err(start_err(base + line.len(), "expected Method SP Request-URI SP SIP-Version"));
     };
     let (method, version) = (line.get(..sp1).unwrap_or(""), line.get(sp2 + 1..).unwrap_or(""));
@@ -101,7 +103,7 @@ fn request_line(head: &ByteString, line: &str, base: usize) -> Result<(Method, B
     }
     let uri_at = sp1 + 1;
     let uri = line.get(uri_at..sp2).unwrap_or("");
-    if let Some(ws) = uri.find([' ', '\t']) {
+    if let Some(ws) = uri.bytes().position(|c| c == b' ' || c == b'\t') {
         return Err(start_err(base + uri_at + ws, "white space in or around the Request-URI"));
     }
     let parsed = Uri::parse(uri).map_err(|e| e.shifted(base + uri_at))?;
@@ -115,9 +117,9 @@ fn request_line(head: &ByteString, line: &str, base: usize) -> Result<(Method, B
 
 /// `SIP-Version SP Status-Code SP Reason-Phrase` (§7.2).
 fn status_line(line: &str, base: usize) -> Result<(u16, &str), ParseError> {
-    let (version, rest) = line.split_once(' ').ok_or(start_err(base + line.len(), "no Status-Code"))?;
+    let (version, rest) = split_byte(line, b' ').ok_or(start_err(base + line.len(), "no Status-Code"))?;
     check_version(version, base)?;
-    let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+    let (code, reason) = split_byte(rest, b' ').unwrap_or((rest, ""));
     let code_at = base + version.len() + 1;
     if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(start_err(code_at, "Status-Code is not 3 digits"));
