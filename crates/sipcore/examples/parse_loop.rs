@@ -27,7 +27,7 @@ fn main() {
         if !which.is_empty() && which != name {
             continue;
         }
-        let raw = Bytes::copy_from_slice(raw);
+        let raw = if std::env::var_os("STATIC").is_some() { Bytes::from_static(raw) } else { Bytes::copy_from_slice(raw) };
         let mut ns: Vec<f64> = (0..7)
             .map(|_| {
                 let t = Instant::now();

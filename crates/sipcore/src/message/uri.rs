@@ -56,18 +56,11 @@ pub(crate) fn scan_host(s: &str, i: usize) -> Option<(Host<'_>, usize)> {
         b'.' | b'-' => return None,
         _ => {}
     }
-    let mut j = i;
-    let mut seen = u16::MAX;
-    while let Some(&c) = b.get(j) {
-        let class = chars::of(c);
-        if class & chars::HOST == 0 {
-            break;
-        }
-        seen &= class;
-        j += 1;
-    }
+    let rest = b.get(i..)?;
+    let j = i + chars::first_not(rest, chars::HOST).unwrap_or(rest.len());
     let text = s.get(i..j).filter(|t| !t.is_empty())?;
-    let v4 = if seen & chars::NUMDOT != 0 { text.parse().ok().map(Host::V4) } else { None };
+    let numeric = text.as_bytes().first().is_some_and(u8::is_ascii_digit) && chars::all(text.as_bytes(), chars::NUMDOT);
+    let v4 = if numeric { text.parse().ok().map(Host::V4) } else { None };
     Some((v4.unwrap_or(Host::Domain(text)), j))
 }
 
@@ -110,16 +103,27 @@ fn uri_err(offset: usize, why: &'static str) -> ParseError {
     ParseError::new(offset, ErrorKind::Uri(why))
 }
 
+/// Only characters a URI may hold (no white space, controls, `< > " { } | \ ^`);
+/// `at` is where `part` starts.
+fn uric(part: &str, at: usize) -> Result<(), ParseError> {
+    match chars::first_not(part.as_bytes(), chars::URIC) {
+        Some(bad) => Err(uri_err(at + bad, "character not allowed")),
+        None => Ok(()),
+    }
+}
+
 impl<'a> Uri<'a> {
     /// Parses a URI; error offsets are relative to `s`.
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
-        if let Some(bad) = chars::first_not(s.as_bytes(), chars::URIC) {
-            return Err(uri_err(bad, "character not allowed"));
-        }
+        // Each part is checked against its own grammar as it is read; the parts
+        // without one (user, password, parameters, headers, opaque URIs) only
+        // against the characters a URI may hold.
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'.
         let colon = s.bytes().position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))).unwrap_or(s.len());
-        if s.as_bytes().get(colon) != Some(&b':') {
-            return Err(uri_err(colon, "no scheme"));
+        match s.as_bytes().get(colon) {
+            Some(b':') => {}
+            Some(&c) if !chars::is(c, chars::URIC) => return Err(uri_err(colon, "character not allowed")),
+            _ => return Err(uri_err(colon, "no scheme")),
         }
         let (scheme_text, rest) = (s.get(..colon).unwrap_or(""), s.get(colon + 1..).unwrap_or(""));
         if !scheme_text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
@@ -146,7 +150,7 @@ impl<'a> Uri<'a> {
             Scheme::Sip | Scheme::Sips => uri.parse_sip(rest, base)?,
             Scheme::Tel => uri.parse_tel(rest, base)?,
             Scheme::Other(_) if rest.is_empty() => return Err(uri_err(base, "empty URI")),
-            Scheme::Other(_) => {}
+            Scheme::Other(_) => uric(rest, base)?,
         }
         Ok(uri)
     }
@@ -157,6 +161,7 @@ impl<'a> Uri<'a> {
         let (hostpart, host_base) = match memchr::memchr(b'@', rest.as_bytes()) {
             Some(at) => {
                 let ui = rest.get(..at).unwrap_or("");
+                uric(ui, base)?;
                 let (user, password) = match split_byte(ui, b':') {
                     Some((u, p)) => (u, Some(p)),
                     None => (ui, None),
@@ -172,9 +177,10 @@ impl<'a> Uri<'a> {
         };
         // hostport [ ";" params ] [ "?" headers ], read left to right.
         let h = hostpart.as_bytes();
-        let (host, host_end) = scan_host(hostpart, 0).ok_or_else(|| {
-            let why = if h.first() == Some(&b'[') && !h.contains(&b']') { "unterminated IPv6 reference" } else { "bad host" };
-            uri_err(host_base, why)
+        let (host, host_end) = scan_host(hostpart, 0).ok_or_else(|| match h.first() {
+            Some(&c) if !chars::is(c, chars::URIC) => uri_err(host_base, "character not allowed"),
+            Some(b'[') if !h.contains(&b']') => uri_err(host_base, "unterminated IPv6 reference"),
+            _ => uri_err(host_base, "bad host"),
         })?;
         self.host = Some(host);
         let mut i = host_end;
@@ -183,25 +189,31 @@ impl<'a> Uri<'a> {
             Some(b':') => {
                 let p_end = i + 1 + h.get(i + 1..).and_then(|r| chars::first_not(r, chars::DIGIT)).unwrap_or(h.len() - i - 1);
                 let p = hostpart.get(i + 1..p_end).unwrap_or("");
-                if !matches!(h.get(p_end), None | Some(b';' | b'?')) {
-                    return Err(uri_err(host_base, "bad port"));
+                match h.get(p_end) {
+                    None | Some(b';' | b'?') => {}
+                    Some(&c) if !chars::is(c, chars::URIC) => return Err(uri_err(host_base + p_end, "character not allowed")),
+                    Some(_) => return Err(uri_err(host_base, "bad port")),
                 }
                 let too_big = p.len() == 5;
                 self.port = Some(port_number(p).ok_or_else(|| uri_err(host_base, if too_big { "port out of range" } else { "bad port" }))?);
                 i = p_end;
             }
+            Some(&c) if !chars::is(c, chars::URIC) => return Err(uri_err(host_base + i, "character not allowed")),
             Some(_) if h.first() == Some(&b'[') => return Err(uri_err(host_base, "junk after IPv6 reference")),
             Some(_) => return Err(uri_err(host_base, "bad host")),
         }
         if h.get(i) == Some(&b';') {
             let p_end = i + 1 + h.get(i + 1..).and_then(|r| r.iter().position(|&c| c == b'?')).unwrap_or(h.len() - i - 1);
-            let params = Params::new(hostpart.get(i + 1..p_end).unwrap_or(""));
+            let raw = hostpart.get(i + 1..p_end).unwrap_or("");
+            uric(raw, host_base + i + 1)?;
+            let params = Params::new(raw);
             params.validate().map_err(|off| uri_err(host_base + i + 1 + off, "bad uri-parameter"))?;
             self.params = params;
             i = p_end;
         }
         if h.get(i) == Some(&b'?') {
             let headers = hostpart.get(i + 1..).unwrap_or("");
+            uric(headers, host_base + i + 1)?;
             if headers.is_empty() {
                 return Err(uri_err(host_base + i, "empty headers"));
             }
@@ -217,6 +229,7 @@ impl<'a> Uri<'a> {
             return Err(uri_err(base, "bad telephone-subscriber"));
         }
         self.user = Some(number);
+        uric(params, base + number.len() + 1)?;
         let params = Params::new(params);
         params.validate().map_err(|off| uri_err(base + number.len() + 1 + off, "bad tel parameter"))?;
         self.params = params;
@@ -288,5 +301,10 @@ mod tests {
         assert!(Uri::parse("sip:::1").is_err());
         assert!(Uri::parse("nocolon").is_err());
         assert!(Uri::parse("tel:").is_err());
+        // Parts with a grammar of their own still hold only URI characters.
+        for (bad, at) in [("sip:a@b; lr", 8), ("sip:a@b;x=\"y\"", 10), ("sip:a@b?h=<x>", 10), ("sip:a@b c", 7), ("sip:a@b:5060 ", 12), ("tel:+1;a= b", 9), ("urn:a b", 5)] {
+            let e = Uri::parse(bad).unwrap_err();
+            assert_eq!((e.offset, e.kind), (at, ErrorKind::Uri("character not allowed")), "{bad}");
+        }
     }
 }
