@@ -97,12 +97,6 @@ const fn build() -> [u16; 256] {
     t
 }
 
-/// Every class `b` is in.
-#[inline]
-pub(crate) fn of(b: u8) -> u16 {
-    TABLE.get(usize::from(b)).copied().unwrap_or(0)
-}
-
 /// True when `b` is in `class` (one or more of the constants above, or-ed).
 #[inline]
 pub(crate) fn is(b: u8, class: u16) -> bool {
