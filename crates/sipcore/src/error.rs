@@ -10,6 +10,8 @@ pub enum ErrorKind {
     Utf8,
     /// No empty line ends the header section.
     NoHeaderEnd,
+    /// A CR or LF that is not part of a CRLF line ending in the header section.
+    LineEnding,
     /// The request or status line is malformed.
     StartLine(&'static str),
     /// A SIP-Version other than SIP/2.0; a server answers 505.
@@ -82,6 +84,7 @@ impl fmt::Display for ErrorKind {
         match self {
             ErrorKind::Utf8 => f.write_str("header section is not UTF-8"),
             ErrorKind::NoHeaderEnd => f.write_str("no empty line after the headers"),
+            ErrorKind::LineEnding => f.write_str("bare CR or LF (lines must end in CRLF)"),
             ErrorKind::StartLine(why) => write!(f, "bad start line: {why}"),
             ErrorKind::Version => f.write_str("unsupported SIP version"),
             ErrorKind::Method => f.write_str("method is not a token"),

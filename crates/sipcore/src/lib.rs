@@ -5,6 +5,7 @@
 //! `transport` touches sockets.
 
 pub mod auth;
+mod chars;
 pub mod error;
 pub mod framing;
 pub mod headers;

@@ -1,27 +1,35 @@
 //! Lexical pieces of RFC 3261 §25.1 shared by every header grammar: tokens,
 //! quoted strings, top-level comma and semicolon splitting, `;name=value` lists.
 
+use crate::chars;
 use std::borrow::Cow;
 
 /// `token` characters (RFC 3261 §25.1).
+#[inline]
 pub fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+    chars::is(b, chars::TOKEN)
 }
 
 /// True when `s` is a non-empty `token`.
+#[inline]
 pub fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(is_token_byte)
+    !s.is_empty() && chars::all(s.as_bytes(), chars::TOKEN)
 }
 
 /// Linear white space inside a header value (folding is already undone).
+#[inline]
 pub(crate) fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+    chars::is(b, chars::WS)
 }
 
 /// Trims SP/HT/CR/LF on both sides.
+#[inline]
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_ws(c)).map_or(start, |i| i + 1);
+    // White space is ASCII, so both ends are char boundaries.
+    s.get(start..end).unwrap_or("")
 }
 
 /// Scans past a quoted string that starts at `start` (which holds `"`), honouring
@@ -37,6 +45,19 @@ pub(crate) fn skip_quoted(bytes: &[u8], start: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// Splits `s` around the first `b` (an ASCII byte, so both halves are `str`).
+#[inline]
+pub(crate) fn split_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|c| c == b)?;
+    Some((s.get(..i).unwrap_or(""), s.get(i + 1..).unwrap_or("")))
+}
+
+/// The number of SP/HT/CR/LF bytes that start `s`.
+#[inline]
+pub(crate) fn leading_ws(s: &str) -> usize {
+    s.bytes().position(|c| !is_ws(c)).unwrap_or(s.len())
 }
 
 /// Splits at every `sep` that is outside quoted strings and `<...>`.
@@ -66,39 +87,35 @@ impl<'a> Iterator for SplitTopLevel<'a> {
         }
         let bytes = self.s.as_bytes();
         let start = self.pos;
+        let stop = if self.sep == b',' { chars::COMMA_STOP } else { chars::SEMI_STOP };
         let mut i = start;
-        let mut angle = false;
+        // Walk to the next separator, skipping quoted strings and <...> (a URI
+        // holds no quotes, so inside <...> only the closing '>' matters).
         let end = loop {
-            match bytes.get(i) {
+            let Some(k) = bytes.get(i..).and_then(|rest| chars::first_in(rest, stop)) else {
+                self.done = true;
+                break bytes.len();
+            };
+            let j = i + k;
+            let next = match bytes.get(j) {
+                Some(b'"') => skip_quoted(bytes, j),
+                Some(b'<') => bytes.get(j + 1..).and_then(|r| r.iter().position(|&c| c == b'>')).map(|g| j + g + 2),
+                Some(&c) if c == self.sep => {
+                    self.pos = j + 1;
+                    break j;
+                }
+                _ => Some(j + 1),
+            };
+            match next {
+                Some(n) => i = n,
                 None => {
                     self.done = true;
-                    break i;
+                    break bytes.len();
                 }
-                Some(b'"') => match skip_quoted(bytes, i) {
-                    Some(next) => i = next,
-                    None => {
-                        self.done = true;
-                        break bytes.len();
-                    }
-                },
-                Some(b'<') => {
-                    angle = true;
-                    i += 1;
-                }
-                Some(b'>') => {
-                    angle = false;
-                    i += 1;
-                }
-                Some(&b) if b == self.sep && !angle => {
-                    self.pos = i + 1;
-                    break i;
-                }
-                Some(_) => i += 1,
             }
         };
         let raw = self.s.get(start..end).unwrap_or("");
-        let lead = raw.len() - raw.trim_start_matches([' ', '\t', '\r', '\n']).len();
-        Some((start + lead, trim(raw)))
+        Some((start + leading_ws(raw), trim(raw)))
     }
 }
 
@@ -159,13 +176,7 @@ impl<'a> Params<'a> {
 
     /// Every `(name, value)` in order; a flag parameter has no value.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
-        let raw = self.raw;
-        split_top_level(raw, b';').filter(|(_, p)| !p.is_empty()).map(|(_, p)| {
-            match p.split_once('=') {
-                Some((n, v)) => (trim(n), Some(trim(v))),
-                None => (p, None),
-            }
-        })
+        split_top_level(self.raw, b';').filter(|(_, p)| !p.is_empty()).map(|(_, p)| split_param(p))
     }
 
     /// `Some(value)` when the parameter is present; the inner `None` is a flag.
@@ -182,29 +193,67 @@ impl<'a> Params<'a> {
     /// quoted-string ]) loosely: names are tokens, values are non-empty and
     /// quoted values are terminated. Returns the offset of the first bad one.
     pub(crate) fn validate(&self) -> Result<(), usize> {
-        if self.raw.is_empty() {
+        self.validate_with(|_, _| Ok(())).map_err(|(off, _)| off)
+    }
+
+    /// Like [`Params::validate`], also passing each (name, value) to `check`
+    /// (one pass for a header's own parameter rules). A grammar error comes back
+    /// as `(offset, None)`, a failed check as `(offset, Some(why))`.
+    pub(crate) fn validate_with(
+        &self,
+        mut check: impl FnMut(&str, Option<&str>) -> Result<(), &'static str>,
+    ) -> Result<(), (usize, Option<&'static str>)> {
+        // One pass over `name [= (token / host / quoted-string)]` separated by
+        // ';', with LWS allowed around ';' and '='. Errors point at the piece.
+        let b = self.raw.as_bytes();
+        if b.is_empty() {
             return Ok(());
         }
-        for (off, p) in split_top_level(self.raw, b';') {
-            let (name, value) = match p.split_once('=') {
-                Some((n, v)) => (trim(n), Some(trim(v))),
-                None => (p, None),
-            };
-            if !is_token(name) {
-                return Err(off);
+        let ws = |mut i: usize| {
+            while b.get(i).is_some_and(|&c| is_ws(c)) {
+                i += 1;
             }
-            if let Some(v) = value {
-                let ok = if v.starts_with('"') {
-                    skip_quoted(v.as_bytes(), 0) == Some(v.len())
-                } else {
-                    !v.is_empty() && v.bytes().all(|b| is_token_byte(b) || matches!(b, b':' | b'[' | b']' | b'/' | b'&' | b'$' | b'@'))
+            i
+        };
+        let run = |i: usize, class| i + b.get(i..).and_then(|r| chars::first_not(r, class)).unwrap_or(b.len().saturating_sub(i));
+        // `i` reaches b.len() only after a trailing ';', which leaves an empty parameter.
+        let mut i = 0;
+        while i <= b.len() {
+            let start = ws(i);
+            let name_end = run(start, chars::TOKEN);
+            if name_end == start {
+                return Err((start, None));
+            }
+            let mut j = ws(name_end);
+            let mut value = None;
+            if b.get(j) == Some(&b'=') {
+                let v = ws(j + 1);
+                let v_end = match b.get(v) {
+                    Some(b'"') => skip_quoted(b, v).ok_or((start, None))?,
+                    _ => run(v, chars::PVALUE),
                 };
-                if !ok {
-                    return Err(off);
+                if v_end == v {
+                    return Err((start, None));
                 }
+                value = self.raw.get(v..v_end);
+                j = ws(v_end);
             }
+            if j < b.len() && b.get(j) != Some(&b';') {
+                return Err((start, None));
+            }
+            check(self.raw.get(start..name_end).unwrap_or(""), value).map_err(|why| (start, Some(why)))?;
+            i = j + 1;
         }
         Ok(())
+    }
+}
+
+/// `name [= value]`, both trimmed.
+#[inline]
+fn split_param(p: &str) -> (&str, Option<&str>) {
+    match p.bytes().position(|b| b == b'=') {
+        Some(eq) => (trim(p.get(..eq).unwrap_or("")), Some(trim(p.get(eq + 1..).unwrap_or("")))),
+        None => (p, None),
     }
 }
 
@@ -230,6 +279,19 @@ mod tests {
         assert_eq!(p.get("reg-id"), Some(Some("1")));
         assert!(p.validate().is_ok());
         assert_eq!(Params::new("a=\"x").validate(), Err(0));
+    }
+
+    #[test]
+    fn params_grammar_edges() {
+        for ok in ["", "a", "a=b", " a = b ; c ", "a=\"x;y\";b", "maddr=[2001:db8::1]", "q=0.5;lr"] {
+            assert_eq!(Params::new(ok).validate(), Ok(()), "{ok:?}");
+        }
+        for (bad, at) in [("a;", 2), (";a", 0), ("a;;b", 2), ("a=b=c", 0), ("a=", 0), ("a=\"x\" y", 0), ("a b", 0), ("a;b c", 2)] {
+            assert_eq!(Params::new(bad).validate(), Err(at), "{bad:?}");
+        }
+        let p = Params::new("rport;received=x");
+        let got = p.validate_with(|n, v| if n == "received" && v != Some("y") { Err("not y") } else { Ok(()) });
+        assert_eq!(got, Err((6, Some("not y"))));
     }
 
     #[test]

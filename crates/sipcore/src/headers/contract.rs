@@ -18,14 +18,15 @@ impl FromStr for MacAddr {
         let mut out = [0u8; 6];
         let mut parts = s.split([':', '-']);
         for (i, slot) in out.iter_mut().enumerate() {
-            let p = parts.next().ok_or(ParseError::value(i * 3, "X-MAC", "expected six octets"))?;
-            if p.len() != 2 {
-                return Err(ParseError::value(i * 3, "X-MAC", "octet is not two hex digits"));
+            let at = (i * 3).min(s.len());
+            let p = parts.next().ok_or(ParseError::value(at, "X-MAC", "expected six octets"))?;
+            if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ParseError::value(at, "X-MAC", "octet is not two hex digits"));
             }
-            *slot = u8::from_str_radix(p, 16).map_err(|_| ParseError::value(i * 3, "X-MAC", "octet is not hex"))?;
+            *slot = u8::from_str_radix(p, 16).map_err(|_| ParseError::value(at, "X-MAC", "octet is not hex"))?;
         }
         if parts.next().is_some() {
-            return Err(ParseError::value(17, "X-MAC", "more than six octets"));
+            return Err(ParseError::value(17.min(s.len()), "X-MAC", "more than six octets"));
         }
         Ok(MacAddr(out))
     }
@@ -64,6 +65,8 @@ mod tests {
         assert!("02:42:ac:11:00".parse::<MacAddr>().is_err());
         assert!("02:42:ac:11:00:02:03".parse::<MacAddr>().is_err());
         assert!("zz:42:ac:11:00:02".parse::<MacAddr>().is_err());
+        // from_str_radix alone would take "+f" as 15.
+        assert!("+f:42:ac:11:00:02".parse::<MacAddr>().is_err());
         assert!(port("0").is_err());
         assert!(port("+5").is_err());
         assert_eq!(ip("X", "[::1]").unwrap(), "::1".parse::<IpAddr>().unwrap());

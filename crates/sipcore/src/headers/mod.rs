@@ -18,6 +18,10 @@ use std::net::IpAddr;
 
 /// Checks every element of a comma-joined value with `parse`.
 fn each<'a, T>(s: &'a str, parse: impl Fn(&'a str) -> Result<T, ParseError>) -> Result<(), ParseError> {
+    // Most values hold one element: no comma at all means nothing to split.
+    if !s.bytes().any(|b| b == b',') {
+        return parse(s).map(drop);
+    }
     for (at, part) in split_top_level(s, b',') {
         parse(part).map_err(|e| e.shifted(at))?;
     }
@@ -47,6 +51,11 @@ pub(crate) fn validate_value(name: &HeaderName, v: &str) -> Result<(), ParseErro
         H::XBearerPort => contract::port(v).map(drop),
         _ => Ok(()),
     }
+}
+
+/// A Content-Length value (a number below 2^32) as a length.
+pub(crate) fn content_length(v: &str) -> Result<usize, ParseError> {
+    simple::number("Content-Length", v, u32::MAX).map(|n| n as usize)
 }
 
 fn missing(name: &'static str) -> ParseError {

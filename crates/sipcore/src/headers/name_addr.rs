@@ -3,7 +3,7 @@
 
 use crate::error::ParseError;
 use crate::message::Uri;
-use crate::text::{Params, is_token_byte, skip_quoted, trim, unquote};
+use crate::text::{Params, is_token_byte, leading_ws, skip_quoted, trim, unquote};
 use std::borrow::Cow;
 
 /// `[display-name] <URI> ;params`, or a bare `URI ;params`.
@@ -27,17 +27,17 @@ impl<'a> NameAddr<'a> {
         let (display, laquot) = if b.first() == Some(&b'"') {
             let end = skip_quoted(b, 0).ok_or_else(|| err(0, "unterminated quoted display-name"))?;
             let after = s.get(end..).unwrap_or("");
-            let lt = end + (after.len() - after.trim_start().len());
+            let lt = end + leading_ws(after);
             if b.get(lt) != Some(&b'<') {
                 return Err(err(lt, "expected < after display-name"));
             }
             (Some(s.get(..end).unwrap_or("")), Some(lt))
         } else {
-            match s.find('<') {
+            match memchr::memchr(b'<', b) {
                 Some(lt) => {
                     let name = trim(s.get(..lt).unwrap_or(""));
-                    if name.bytes().any(|c| !is_token_byte(c) && c != b' ' && c != b'\t') {
-                        return Err(err(0, "display-name is not tokens"));
+                    if let Some(bad) = name.bytes().position(|c| !(is_token_byte(c) || c == b' ' || c == b'\t')) {
+                        return Err(err(bad, "display-name is not tokens"));
                     }
                     ((!name.is_empty()).then_some(name), Some(lt))
                 }
@@ -46,18 +46,22 @@ impl<'a> NameAddr<'a> {
         };
         let (uri_text, uri_at, rest, rest_at) = match laquot {
             Some(lt) => {
-                let gt = s.get(lt..).and_then(|r| r.find('>')).map(|i| lt + i).ok_or_else(|| err(lt, "unterminated <"))?;
+                let gt = b.get(lt..).and_then(|r| memchr::memchr(b'>', r)).map(|i| lt + i).ok_or_else(|| err(lt, "unterminated <"))?;
                 (s.get(lt + 1..gt).unwrap_or(""), lt + 1, s.get(gt + 1..).unwrap_or(""), gt + 1)
             }
             // An addr-spec without brackets ends at the first ';': the rest are
-            // header parameters (§20).
-            None => match s.find(';') {
-                Some(semi) => (s.get(..semi).unwrap_or(""), 0, s.get(semi..).unwrap_or(""), semi),
+            // header parameters (§20). LWS may precede the ';' (RFC 4475 wsinv).
+            None => match memchr::memchr(b';', b) {
+                Some(semi) => (trim(s.get(..semi).unwrap_or("")), 0, s.get(semi..).unwrap_or(""), semi),
                 None => (s, 0, "", s.len()),
             },
         };
         let uri = Uri::parse(uri_text).map_err(|e| e.shifted(uri_at))?;
-        let rest_trim = rest.trim_start();
+        if let (None, Some(h)) = (laquot, uri.headers) {
+            // §20: a URI with headers must be a name-addr in <> (RFC 4475 regbadct).
+            return Err(err(uri_text.len() - h.len() - 1, "URI with headers must be enclosed in <>"));
+        }
+        let rest_trim = rest.get(leading_ws(rest)..).unwrap_or("");
         let params = match rest_trim.strip_prefix(';') {
             Some(p) => p,
             None if rest_trim.is_empty() => "",

@@ -3,7 +3,8 @@
 
 use crate::error::ParseError;
 use crate::message::Method;
-use crate::text::{Params, is_token, is_token_byte, split_top_level};
+use crate::chars;
+use crate::text::{Params, is_token};
 
 /// `delta-seconds = 1*DIGIT`; values past 2^32-1 saturate, as §20.19 says for Expires.
 pub(crate) fn parse_delta(s: &str) -> Option<u32> {
@@ -22,14 +23,30 @@ pub(crate) fn number(header: &'static str, s: &str, max: u32) -> Result<u32, Par
     }
 }
 
-/// A comma list of option tags or methods (Require, Supported, Allow …); may be empty.
+/// A comma list of option tags or methods (Require, Supported, Allow …); may
+/// be empty. One pass: `token *(LWS "," LWS token)`.
 pub(crate) fn tokens(header: &'static str, s: &str) -> Result<(), ParseError> {
-    if s.is_empty() {
-        return Ok(());
-    }
-    for (at, t) in split_top_level(s, b',') {
-        if !is_token(t) {
-            return Err(ParseError::value(at, header, "not a token list"));
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        i += chars::first_not(b.get(i..).unwrap_or_default(), chars::TOKEN).unwrap_or(b.len() - i);
+        if i == start {
+            return Err(ParseError::value(start, header, "not a token list"));
+        }
+        while b.get(i).is_some_and(|&c| c == b' ' || c == b'\t') {
+            i += 1;
+        }
+        match b.get(i) {
+            None => break,
+            Some(b',') => i += 1,
+            Some(_) => return Err(ParseError::value(start, header, "not a token list")),
+        }
+        while b.get(i).is_some_and(|&c| c == b' ' || c == b'\t') {
+            i += 1;
+        }
+        if i == b.len() {
+            return Err(ParseError::value(i, header, "not a token list"));
         }
     }
     Ok(())
@@ -37,12 +54,12 @@ pub(crate) fn tokens(header: &'static str, s: &str) -> Result<(), ParseError> {
 
 /// `callid = word [ "@" word ]`: no white space, not empty.
 pub(crate) fn call_id(s: &str) -> Result<(), ParseError> {
-    let word = |b: u8| is_token_byte(b) || matches!(b, b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}');
-    let bad = s.bytes().position(|b| !(word(b) || b == b'@'));
-    match bad {
+    let b = s.as_bytes();
+    let at = b.iter().position(|&c| c == b'@');
+    match chars::first_not(b, chars::CALLID) {
         _ if s.is_empty() => Err(ParseError::value(0, "Call-ID", "empty")),
-        Some(at) => Err(ParseError::value(at, "Call-ID", "character not allowed")),
-        None if s.matches('@').count() > 1 => Err(ParseError::value(0, "Call-ID", "more than one @")),
+        Some(bad) => Err(ParseError::value(bad, "Call-ID", "character not allowed")),
+        None if at.is_some_and(|a| b.get(a + 1..).is_some_and(|r| r.contains(&b'@'))) => Err(ParseError::value(0, "Call-ID", "more than one @")),
         None => Ok(()),
     }
 }
@@ -58,7 +75,8 @@ impl CSeq {
     /// Parses a CSeq value.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let err = |at, why| ParseError::value(at, "CSeq", why);
-        let (num, method) = s.split_once([' ', '\t']).ok_or_else(|| err(0, "expected number and method"))?;
+        let sp = s.bytes().position(|b| b == b' ' || b == b'\t').ok_or_else(|| err(0, "expected number and method"))?;
+        let (num, method) = (s.get(..sp).unwrap_or(""), s.get(sp + 1..).unwrap_or(""));
         let method = crate::text::trim(method);
         let seq = parse_delta(num).filter(|n| *n < 1 << 31).ok_or_else(|| err(0, "sequence number not below 2^31"))?;
         let method = Method::from_token(method).ok_or_else(|| err(num.len() + 1, "method is not a token"))?;

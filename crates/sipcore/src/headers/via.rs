@@ -2,8 +2,8 @@
 //! parameters.
 
 use crate::error::ParseError;
-use crate::message::{Host, parse_hostport};
-use crate::text::{Params, is_token_byte, trim};
+use crate::message::{Host, port_number, scan_host};
+use crate::text::{Params, is_token_byte};
 use std::net::IpAddr;
 
 /// One `via-parm`: `SIP / 2.0 / TCP host:port;params`.
@@ -35,6 +35,11 @@ fn token_at(s: &str, mut i: usize) -> (&str, usize) {
     (s.get(start..i).unwrap_or(""), i)
 }
 
+/// An IP address parameter value; IPv6 may be bracketed.
+fn ip_param(v: &str) -> Option<IpAddr> {
+    v.trim_matches(['[', ']']).parse().ok()
+}
+
 /// Expects `/` (with optional white space around it, SLASH = SWS "/" SWS).
 fn slash_at(s: &str, mut i: usize) -> Option<usize> {
     let b = s.as_bytes();
@@ -62,32 +67,47 @@ impl<'a> Via<'a> {
         if !rest.starts_with([' ', '\t']) {
             return Err(err(i, "no white space before sent-by"));
         }
-        let (sent_by, params) = match rest.split_once(';') {
-            Some((h, p)) => (h, p),
-            None => (rest, ""),
+        // sent-by = host [ COLON port ], where COLON = SWS ":" SWS, then params.
+        let b = s.as_bytes();
+        let lws = |mut j: usize| {
+            while matches!(b.get(j), Some(b' ' | b'\t')) {
+                j += 1;
+            }
+            j
         };
-        let sent_by_at = i + (rest.len() - rest.trim_start().len());
-        let sent_by = trim(sent_by);
-        // COLON = SWS ":" SWS: white space around the port colon is legal.
-        let (host, port) = if sent_by.contains([' ', '\t']) {
-            let (h, p) = sent_by.rsplit_once(':').ok_or_else(|| err(sent_by_at, "white space in sent-by"))?;
-            let (h, p) = (trim(h), trim(p));
-            let (host, _) = parse_hostport(h).map_err(|why| err(sent_by_at, why))?;
-            let port = p.parse::<u16>().map_err(|_| err(sent_by_at, "bad port"))?;
-            (host, Some(port))
-        } else {
-            parse_hostport(sent_by).map_err(|why| err(sent_by_at, why))?
+        let sent_by_at = lws(i);
+        let (host, host_end) = scan_host(s, sent_by_at).ok_or_else(|| {
+            let why = if b.get(sent_by_at) == Some(&b'[') { "unterminated IPv6 reference" } else { "bad host" };
+            err(sent_by_at, why)
+        })?;
+        let mut k = lws(host_end);
+        let mut port = None;
+        if b.get(k) == Some(&b':') {
+            let p = lws(k + 1);
+            let p_end = p + b.get(p..).and_then(|r| r.iter().position(|c| !c.is_ascii_digit())).unwrap_or(b.len() - p);
+            port = Some(s.get(p..p_end).and_then(port_number).ok_or_else(|| err(sent_by_at, "bad port"))?);
+            k = lws(p_end);
+        }
+        let params = match b.get(k) {
+            None => "",
+            Some(b';') => s.get(k + 1..).unwrap_or(""),
+            Some(_) if k > host_end => return Err(err(sent_by_at, "white space in sent-by")),
+            Some(_) => return Err(err(sent_by_at, "bad host")),
         };
-        let params_at = i + rest.len() - params.len();
+        let params_at = k + 1;
         let params = Params::new(params);
-        params.validate().map_err(|off| err(params_at + off, "bad via-params"))?;
+        params
+            .validate_with(|name, value| {
+                if name.eq_ignore_ascii_case("received") && value.and_then(ip_param).is_none() {
+                    Err("received is not an IP address")
+                } else if name.eq_ignore_ascii_case("rport") && value.is_some_and(|p| port_number(p).is_none()) {
+                    Err("rport is not a port")
+                } else {
+                    Ok(())
+                }
+            })
+            .map_err(|(off, why)| err(params_at + off, why.unwrap_or("bad via-params")))?;
         let via = Via { transport, host, port, params };
-        if let Some(v) = params.get("received") {
-            v.and_then(|v| v.trim_matches(['[', ']']).parse::<IpAddr>().ok()).ok_or_else(|| err(params_at, "received is not an IP address"))?;
-        }
-        if let Some(Some(p)) = params.get("rport") {
-            p.parse::<u16>().map_err(|_| err(params_at, "rport is not a port"))?;
-        }
         Ok(via)
     }
 
@@ -103,12 +123,12 @@ impl<'a> Via<'a> {
 
     /// `rport`: `None` when absent, `Some(None)` when asked for, `Some(Some(p))` when filled in.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params.get("rport").map(|v| v.and_then(|p| p.parse().ok()))
+        self.params.get("rport").map(|v| v.and_then(port_number))
     }
 
     /// The `received` address.
     pub fn received(&self) -> Option<IpAddr> {
-        self.params.get("received").flatten().and_then(|v| v.trim_matches(['[', ']']).parse().ok())
+        self.params.get("received").flatten().and_then(ip_param)
     }
 
     /// RFC 6223 `keep`: `None` absent, `Some(None)` requested, `Some(Some(s))` the agreed interval.

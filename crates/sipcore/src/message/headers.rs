@@ -21,7 +21,7 @@ pub struct Headers {
 impl Headers {
     /// An empty list with room for a typical message.
     pub fn new() -> Self {
-        Self { list: Vec::with_capacity(12) }
+        Self { list: Vec::with_capacity(16) }
     }
 
     /// Appends a header.

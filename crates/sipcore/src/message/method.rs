@@ -27,6 +27,16 @@ pub enum Method {
 impl Method {
     /// Reads a method token. Case-sensitive, as RFC 3261 §7.1 says.
     pub fn from_token(s: &str) -> Option<Self> {
+        Self::known(s).or_else(|| crate::text::is_token(s).then(|| Self::Extension(ByteString::from(s))))
+    }
+
+    /// Like [`Method::from_token`] for a method that lies inside `buf`: an
+    /// extension method shares the buffer instead of being copied.
+    pub(crate) fn from_buf(buf: &ByteString, s: &str) -> Option<Self> {
+        Self::known(s).or_else(|| crate::text::is_token(s).then(|| Self::Extension(buf.slice_ref(s))))
+    }
+
+    fn known(s: &str) -> Option<Self> {
         Some(match s {
             "INVITE" => Self::Invite,
             "ACK" => Self::Ack,
@@ -42,17 +52,8 @@ impl Method {
             "PUBLISH" => Self::Publish,
             "REFER" => Self::Refer,
             "MESSAGE" => Self::Message,
-            other if crate::text::is_token(other) => Self::Extension(ByteString::from(other)),
             _ => return None,
         })
-    }
-
-    /// Like [`Method::from_token`], sharing the caller's buffer for extension methods.
-    pub(crate) fn from_shared(s: &ByteString) -> Option<Self> {
-        match Self::from_token(s)? {
-            Self::Extension(_) => Some(Self::Extension(s.clone())),
-            known => Some(known),
-        }
     }
 
     /// The method token.

@@ -1,6 +1,7 @@
 //! The SIP message model (RFC 3261 §7): requests and responses over shared,
 //! reference-counted buffers, so a parsed message borrows the bytes it came in.
 
+mod head;
 mod headers;
 mod method;
 mod name;
@@ -15,7 +16,7 @@ pub use name::HeaderName;
 pub use parse::parse;
 pub use status::default_reason;
 pub use uri::{Host, Scheme, Uri};
-pub(crate) use uri::parse_hostport;
+pub(crate) use uri::{port_number, scan_host};
 
 use bytes::Bytes;
 use bytestring::ByteString;

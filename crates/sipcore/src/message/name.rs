@@ -24,13 +24,10 @@ macro_rules! header_names {
                 }
             }
 
-            /// Matches a lower-cased name (full or compact) to a known variant.
-            fn known(lower: &[u8]) -> Option<Self> {
-                Some(match lower {
-                    $( $lower $(| $compact)? => Self::$variant, )*
-                    _ => return None,
-                })
-            }
+            /// Every known name, full and compact, lower case, with its variant.
+            const KNOWN: &[(&[u8], HeaderName)] = &[
+                $( ($lower, Self::$variant), $( ($compact, Self::$variant), )? )*
+            ];
 
             /// The canonical name as a `'static` string (for error messages).
             pub(crate) fn static_name(&self) -> &'static str {
@@ -67,6 +64,8 @@ header_names! {
     Event => "Event", b"event", b"o";
     Expires => "Expires", b"expires";
     FlowTimer => "Flow-Timer", b"flow-timer";
+    Identity => "Identity", b"identity", b"y";
+    IdentityInfo => "Identity-Info", b"identity-info", b"n";
     From => "From", b"from", b"f";
     InReplyTo => "In-Reply-To", b"in-reply-to";
     MaxForwards => "Max-Forwards", b"max-forwards";
@@ -85,6 +84,7 @@ header_names! {
     ReferredBy => "Referred-By", b"referred-by", b"b";
     RejectContact => "Reject-Contact", b"reject-contact", b"j";
     ReplyTo => "Reply-To", b"reply-to";
+    RequestDisposition => "Request-Disposition", b"request-disposition", b"d";
     Require => "Require", b"require";
     RetryAfter => "Retry-After", b"retry-after";
     Route => "Route", b"route";
@@ -107,27 +107,73 @@ header_names! {
     XBearerAddress => "X-Bearer-Address", b"x-bearer-address";
 }
 
-/// Longest known name ("Authentication-Info", "Proxy-Authorization" …) fits easily.
+/// Longest known name ("Authentication-Info", "Request-Disposition" …) fits easily.
 const MAX_KNOWN: usize = 24;
 
+/// Indices into `KNOWN` (+1; 0 is empty), bucketed by length and the low five
+/// bits of the first byte (the same for both cases of a letter), built at
+/// compile time: a lookup compares one or two names.
+static BUCKETS: [[u8; BUCKET_DEPTH]; (MAX_KNOWN + 1) * 32] = buckets();
+const BUCKET_DEPTH: usize = 4;
+
+const fn bucket(name: &[u8]) -> usize {
+    let first = match name.first() {
+        Some(&f) => f,
+        None => 0,
+    };
+    name.len() * 32 + (first & 31) as usize
+}
+
+// Indexing is bounded: names are at most MAX_KNOWN long, there are fewer than
+// 255 of them, and a full bucket fails the build.
+#[allow(clippy::indexing_slicing)]
+const fn buckets() -> [[u8; BUCKET_DEPTH]; (MAX_KNOWN + 1) * 32] {
+    let mut b = [[0u8; BUCKET_DEPTH]; (MAX_KNOWN + 1) * 32];
+    let mut i = 0;
+    while i < HeaderName::KNOWN.len() {
+        let slot = &mut b[bucket(HeaderName::KNOWN[i].0)];
+        let mut d = 0;
+        while slot[d] != 0 {
+            d += 1;
+        }
+        slot[d] = (i + 1) as u8;
+        i += 1;
+    }
+    b
+}
+
+/// `name` equals `lower` (already lower case) ignoring ASCII case.
+#[inline]
+fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
+    if name.len() != lower.len() {
+        return false;
+    }
+    let mut i = 0;
+    while let (Some(&a), Some(&b)) = (name.get(i), lower.get(i)) {
+        if a != b && !(a.is_ascii_uppercase() && a + 32 == b) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 impl HeaderName {
-    /// Reads a name that is already known to be a token; `shared` lets an
-    /// extension name share the message buffer.
-    pub(crate) fn from_shared(shared: &ByteString) -> Self {
-        Self::lookup(shared).unwrap_or_else(|| Self::Other(shared.clone()))
+    /// Reads a name that is already known to be a token and lies inside `buf`,
+    /// so an extension name shares the message buffer instead of being copied.
+    pub(crate) fn from_buf(buf: &ByteString, name: &str) -> Self {
+        Self::lookup(name).unwrap_or_else(|| Self::Other(buf.slice_ref(name)))
     }
 
     fn lookup(name: &str) -> Option<Self> {
         let bytes = name.as_bytes();
-        if bytes.len() > MAX_KNOWN {
+        if bytes.is_empty() || bytes.len() > MAX_KNOWN {
             return None;
         }
-        let mut buf = [0u8; MAX_KNOWN];
-        let lower = buf.get_mut(..bytes.len())?;
-        for (dst, src) in lower.iter_mut().zip(bytes) {
-            *dst = src.to_ascii_lowercase();
-        }
-        Self::known(lower)
+        BUCKETS.get(bucket(bytes))?.iter().take_while(|&&i| i != 0).find_map(|&i| match Self::KNOWN.get(usize::from(i) - 1) {
+            Some((known, h)) if eq_lower(bytes, known) => Some(h.clone()),
+            _ => None,
+        })
     }
 
     /// True when this is an extension (unknown) name.
@@ -170,5 +216,17 @@ mod tests {
         assert_eq!(HeaderName::from("X-Foo"), HeaderName::from("x-foo"));
         assert_ne!(HeaderName::from("X-Foo"), HeaderName::from("x-bar"));
         assert_eq!(HeaderName::CallId.as_str(), "Call-ID");
+    }
+
+    #[test]
+    fn every_known_name_and_compact_form_is_found_in_any_case() {
+        for (name, h) in HeaderName::KNOWN {
+            let name = std::str::from_utf8(name).unwrap_or_default();
+            assert_eq!(HeaderName::lookup(name).as_ref(), Some(h), "{name}");
+            assert_eq!(HeaderName::lookup(&name.to_ascii_uppercase()).as_ref(), Some(h), "{name}");
+            assert!(h.as_str().eq_ignore_ascii_case(name) || name.len() == 1, "{name}");
+        }
+        assert!(HeaderName::lookup("x-macs").is_none() && HeaderName::lookup("").is_none() && HeaderName::lookup("q").is_none());
+        assert!(HeaderName::lookup("x\rmac").is_none() && HeaderName::lookup("Vi@").is_none());
     }
 }

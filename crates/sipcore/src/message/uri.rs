@@ -2,7 +2,8 @@
 //! absolute URI kept opaque. A [`Uri`] is a zero-copy view over the text.
 
 use crate::error::{ErrorKind, ParseError};
-use crate::text::{Params, is_ws};
+use crate::chars;
+use crate::text::{Params, split_byte};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -37,21 +38,30 @@ impl Host<'_> {
     /// Reads `host` from RFC 3261 §25.1: hostname, IPv4address or IPv6reference.
     /// An IPv6 address must be bracketed.
     pub fn parse(s: &str) -> Option<Host<'_>> {
-        if let Some(inner) = s.strip_prefix('[') {
-            return inner.strip_suffix(']')?.parse().ok().map(Host::V6);
-        }
-        if s.is_empty() {
-            return None;
-        }
-        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            if let Ok(v4) = s.parse() {
-                return Some(Host::V4(v4));
-            }
-        }
-        let ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-            && !s.starts_with(['.', '-']);
-        ok.then_some(Host::Domain(s))
+        scan_host(s, 0).and_then(|(h, end)| (end == s.len()).then_some(h))
     }
+}
+
+/// Reads a host starting at `i`: a bracketed IPv6 reference, or a run of host
+/// characters (a name, or an IPv4 address when the run is digits and dots and
+/// parses as one). Returns it and the offset just after it.
+pub(crate) fn scan_host(s: &str, i: usize) -> Option<(Host<'_>, usize)> {
+    let b = s.as_bytes();
+    match b.get(i)? {
+        b'[' => {
+            let close = i + b.get(i..)?.iter().position(|&c| c == b']')?;
+            let v6 = s.get(i + 1..close)?.parse().ok()?;
+            return Some((Host::V6(v6), close + 1));
+        }
+        b'.' | b'-' => return None,
+        _ => {}
+    }
+    let rest = b.get(i..)?;
+    let j = i + chars::first_not(rest, chars::HOST).unwrap_or(rest.len());
+    let text = s.get(i..j).filter(|t| !t.is_empty())?;
+    let numeric = text.as_bytes().first().is_some_and(u8::is_ascii_digit) && chars::all(text.as_bytes(), chars::NUMDOT);
+    let v4 = if numeric { text.parse().ok().map(Host::V4) } else { None };
+    Some((v4.unwrap_or(Host::Domain(text)), j))
 }
 
 impl fmt::Display for Host<'_> {
@@ -64,31 +74,12 @@ impl fmt::Display for Host<'_> {
     }
 }
 
-/// Splits `host[:port]` (an IPv6 reference may hold colons). Offsets in errors are
-/// relative to `s`.
-pub(crate) fn parse_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), &'static str> {
-    let (host, port) = if s.starts_with('[') {
-        let close = s.find(']').ok_or("unterminated IPv6 reference")?;
-        let (h, rest) = s.split_at(close + 1);
-        match rest {
-            "" => (h, None),
-            r => (h, Some(r.strip_prefix(':').ok_or("junk after IPv6 reference")?)),
-        }
-    } else {
-        match s.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (s, None),
-        }
-    };
-    let host = Host::parse(host).ok_or("bad host")?;
-    let port = match port {
-        None => None,
-        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(p.parse::<u16>().map_err(|_| "port out of range")?)
-        }
-        Some(_) => return Err("bad port"),
-    };
-    Ok((host, port))
+/// `1*DIGIT` that fits a port number.
+pub(crate) fn port_number(p: &str) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 || !chars::all(p.as_bytes(), chars::DIGIT) {
+        return None;
+    }
+    p.parse().ok()
 }
 
 /// A parsed URI borrowing its text.
@@ -108,36 +99,41 @@ pub struct Uri<'a> {
     raw: &'a str,
 }
 
-/// Characters never allowed unescaped anywhere in a URI.
-fn forbidden(b: u8) -> bool {
-    is_ws(b) || b.is_ascii_control() || matches!(b, b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^')
-}
-
 fn uri_err(offset: usize, why: &'static str) -> ParseError {
     ParseError::new(offset, ErrorKind::Uri(why))
+}
+
+/// Only characters a URI may hold (no white space, controls, `< > " { } | \ ^`);
+/// `at` is where `part` starts.
+fn uric(part: &str, at: usize) -> Result<(), ParseError> {
+    match chars::first_not(part.as_bytes(), chars::URIC) {
+        Some(bad) => Err(uri_err(at + bad, "character not allowed")),
+        None => Ok(()),
+    }
 }
 
 impl<'a> Uri<'a> {
     /// Parses a URI; error offsets are relative to `s`.
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
-        if let Some(bad) = s.bytes().position(forbidden) {
-            return Err(uri_err(bad, "character not allowed"));
+        // Each part is checked against its own grammar as it is read; the parts
+        // without one (user, password, parameters, headers, opaque URIs) only
+        // against the characters a URI may hold.
+        // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'.
+        let colon = s.bytes().position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))).unwrap_or(s.len());
+        match s.as_bytes().get(colon) {
+            Some(b':') => {}
+            Some(&c) if !chars::is(c, chars::URIC) => return Err(uri_err(colon, "character not allowed")),
+            _ => return Err(uri_err(colon, "no scheme")),
         }
-        let colon = s.find(':').ok_or_else(|| uri_err(0, "no scheme"))?;
         let (scheme_text, rest) = (s.get(..colon).unwrap_or(""), s.get(colon + 1..).unwrap_or(""));
-        let scheme_ok = scheme_text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-            && scheme_text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-        if !scheme_ok {
+        if !scheme_text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
             return Err(uri_err(0, "bad scheme"));
         }
-        let scheme = if scheme_text.eq_ignore_ascii_case("sip") {
-            Scheme::Sip
-        } else if scheme_text.eq_ignore_ascii_case("sips") {
-            Scheme::Sips
-        } else if scheme_text.eq_ignore_ascii_case("tel") {
-            Scheme::Tel
-        } else {
-            Scheme::Other(scheme_text)
+        let scheme = match scheme_text.len() {
+            3 if scheme_text.eq_ignore_ascii_case("sip") => Scheme::Sip,
+            4 if scheme_text.eq_ignore_ascii_case("sips") => Scheme::Sips,
+            3 if scheme_text.eq_ignore_ascii_case("tel") => Scheme::Tel,
+            _ => Scheme::Other(scheme_text),
         };
         let base = colon + 1;
         let mut uri = Uri {
@@ -154,7 +150,7 @@ impl<'a> Uri<'a> {
             Scheme::Sip | Scheme::Sips => uri.parse_sip(rest, base)?,
             Scheme::Tel => uri.parse_tel(rest, base)?,
             Scheme::Other(_) if rest.is_empty() => return Err(uri_err(base, "empty URI")),
-            Scheme::Other(_) => {}
+            Scheme::Other(_) => uric(rest, base)?,
         }
         Ok(uri)
     }
@@ -162,55 +158,78 @@ impl<'a> Uri<'a> {
     fn parse_sip(&mut self, rest: &'a str, base: usize) -> Result<(), ParseError> {
         // '@' can appear only as the userinfo delimiter: users, params and
         // headers must escape it.
-        let (userinfo, hostpart, host_base) = match rest.find('@') {
-            Some(at) => (Some(rest.get(..at).unwrap_or("")), rest.get(at + 1..).unwrap_or(""), base + at + 1),
-            None => (None, rest, base),
-        };
-        if let Some(ui) = userinfo {
-            let (user, password) = match ui.split_once(':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (ui, None),
-            };
-            if user.is_empty() {
-                return Err(uri_err(base, "empty user"));
+        let (hostpart, host_base) = match memchr::memchr(b'@', rest.as_bytes()) {
+            Some(at) => {
+                let ui = rest.get(..at).unwrap_or("");
+                uric(ui, base)?;
+                let (user, password) = match split_byte(ui, b':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (ui, None),
+                };
+                if user.is_empty() {
+                    return Err(uri_err(base, "empty user"));
+                }
+                self.user = Some(user);
+                self.password = password;
+                (rest.get(at + 1..).unwrap_or(""), base + at + 1)
             }
-            self.user = Some(user);
-            self.password = password;
-        }
-        let (hostpart, headers) = match hostpart.split_once('?') {
-            Some((h, q)) => (h, Some(q)),
-            None => (hostpart, None),
+            None => (rest, base),
         };
-        let (hostport, params) = match hostpart.split_once(';') {
-            Some((h, p)) => (h, p),
-            None => (hostpart, ""),
-        };
-        let (host, port) = parse_hostport(hostport).map_err(|why| uri_err(host_base, why))?;
+        // hostport [ ";" params ] [ "?" headers ], read left to right.
+        let h = hostpart.as_bytes();
+        let (host, host_end) = scan_host(hostpart, 0).ok_or_else(|| match h.first() {
+            Some(&c) if !chars::is(c, chars::URIC) => uri_err(host_base, "character not allowed"),
+            Some(b'[') if !h.contains(&b']') => uri_err(host_base, "unterminated IPv6 reference"),
+            _ => uri_err(host_base, "bad host"),
+        })?;
         self.host = Some(host);
-        self.port = port;
-        let params = Params::new(params);
-        params.validate().map_err(|off| uri_err(host_base + hostport.len() + 1 + off, "bad uri-parameter"))?;
-        self.params = params;
-        if let Some(h) = headers {
-            if h.is_empty() {
-                return Err(uri_err(host_base + hostpart.len(), "empty headers"));
+        let mut i = host_end;
+        match h.get(i) {
+            None | Some(b';' | b'?') => {}
+            Some(b':') => {
+                let p_end = i + 1 + h.get(i + 1..).and_then(|r| chars::first_not(r, chars::DIGIT)).unwrap_or(h.len() - i - 1);
+                let p = hostpart.get(i + 1..p_end).unwrap_or("");
+                match h.get(p_end) {
+                    None | Some(b';' | b'?') => {}
+                    Some(&c) if !chars::is(c, chars::URIC) => return Err(uri_err(host_base + p_end, "character not allowed")),
+                    Some(_) => return Err(uri_err(host_base, "bad port")),
+                }
+                let too_big = p.len() == 5;
+                self.port = Some(port_number(p).ok_or_else(|| uri_err(host_base, if too_big { "port out of range" } else { "bad port" }))?);
+                i = p_end;
             }
-            self.headers = Some(h);
+            Some(&c) if !chars::is(c, chars::URIC) => return Err(uri_err(host_base + i, "character not allowed")),
+            Some(_) if h.first() == Some(&b'[') => return Err(uri_err(host_base, "junk after IPv6 reference")),
+            Some(_) => return Err(uri_err(host_base, "bad host")),
+        }
+        if h.get(i) == Some(&b';') {
+            let p_end = i + 1 + h.get(i + 1..).and_then(|r| r.iter().position(|&c| c == b'?')).unwrap_or(h.len() - i - 1);
+            let raw = hostpart.get(i + 1..p_end).unwrap_or("");
+            uric(raw, host_base + i + 1)?;
+            let params = Params::new(raw);
+            params.validate().map_err(|off| uri_err(host_base + i + 1 + off, "bad uri-parameter"))?;
+            self.params = params;
+            i = p_end;
+        }
+        if h.get(i) == Some(&b'?') {
+            let headers = hostpart.get(i + 1..).unwrap_or("");
+            uric(headers, host_base + i + 1)?;
+            if headers.is_empty() {
+                return Err(uri_err(host_base + i, "empty headers"));
+            }
+            self.headers = Some(headers);
         }
         Ok(())
     }
 
     fn parse_tel(&mut self, rest: &'a str, base: usize) -> Result<(), ParseError> {
-        let (number, params) = match rest.split_once(';') {
-            Some((n, p)) => (n, p),
-            None => (rest, ""),
-        };
-        let ok = !number.is_empty()
-            && number.bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#' | b'p' | b'w'));
+        let (number, params) = split_byte(rest, b';').unwrap_or((rest, ""));
+        let ok = !number.is_empty() && chars::all(number.as_bytes(), chars::TEL);
         if !ok {
             return Err(uri_err(base, "bad telephone-subscriber"));
         }
         self.user = Some(number);
+        uric(params, base + number.len() + 1)?;
         let params = Params::new(params);
         params.validate().map_err(|off| uri_err(base + number.len() + 1 + off, "bad tel parameter"))?;
         self.params = params;
@@ -282,5 +301,10 @@ mod tests {
         assert!(Uri::parse("sip:::1").is_err());
         assert!(Uri::parse("nocolon").is_err());
         assert!(Uri::parse("tel:").is_err());
+        // Parts with a grammar of their own still hold only URI characters.
+        for (bad, at) in [("sip:a@b; lr", 8), ("sip:a@b;x=\"y\"", 10), ("sip:a@b?h=<x>", 10), ("sip:a@b c", 7), ("sip:a@b:5060 ", 12), ("tel:+1;a= b", 9), ("urn:a b", 5)] {
+            let e = Uri::parse(bad).unwrap_err();
+            assert_eq!((e.offset, e.kind), (at, ErrorKind::Uri("character not allowed")), "{bad}");
+        }
     }
 }

@@ -1,0 +1,177 @@
+//! Header lines (RFC 3261 §7.3): CRLF line ends, unfolding, name lookup and the
+//! per-header checks, plus the facts the message parser needs — Content-Length,
+//! the headers §8.1.1 requires, single-valued headers that must not repeat
+//! (RFC 4475 multi01) and the CSeq method (mismatch01).
+
+use super::{Headers, Method, name::HeaderName};
+use crate::error::{ErrorKind, ParseError};
+use crate::headers::{CSeq, validate_value};
+use crate::text::{is_token_byte, leading_ws, trim};
+use bytestring::ByteString;
+
+/// The headers a request or response must carry (§8.1.1), as bits of `seen`.
+const REQUIRED: [(u8, &str); 5] = [(VIA, "Via"), (FROM, "From"), (TO, "To"), (CALL_ID, "Call-ID"), (CSEQ, "CSeq")];
+const VIA: u8 = 1;
+const FROM: u8 = 2;
+const TO: u8 = 4;
+const CALL_ID: u8 = 8;
+const CSEQ: u8 = 16;
+const MAX_FORWARDS: u8 = 32;
+
+/// Reads the header lines of one message.
+pub(super) struct HeaderReader<'m> {
+    /// Offset of the header section's buffer in the message.
+    base: usize,
+    /// The request method, to check CSeq against; `None` for a response.
+    method: Option<&'m Method>,
+    headers: Headers,
+    /// (value, offset of the value in the message).
+    content_length: Option<(usize, usize)>,
+    seen: u8,
+}
+
+/// Maps an offset inside a (possibly joined) value to one in the head.
+fn locate(at: usize, pieces: Option<&[(usize, usize)]>, off: usize) -> usize {
+    match pieces.and_then(|p| p.iter().rev().find(|(t, _)| *t <= off)) {
+        Some((t, h)) => h + (off - t),
+        None => at + off,
+    }
+}
+
+impl<'m> HeaderReader<'m> {
+    pub(super) fn new(base: usize, method: Option<&'m Method>) -> Self {
+        Self { base, method, headers: Headers::new(), content_length: None, seen: 0 }
+    }
+
+    /// Reads every header from `from` to the end of `head` (which ends in CRLF).
+    pub(super) fn read(&mut self, head: &ByteString, from: usize) -> Result<(), ParseError> {
+        let bytes = head.as_bytes();
+        let mut pos = from;
+        while pos < bytes.len() {
+            let end = self.line_end(bytes, pos)?;
+            let mut next = end + 2;
+            if !bytes.get(next).is_some_and(|&b| b == b' ' || b == b'\t') {
+                let line = head.get(pos..end).unwrap_or("");
+                let (name, at, value) = self.start(head, line, pos)?;
+                self.push(name, pos, at, head.slice_ref(value), None)?;
+            } else {
+                // Folded continuation lines (§7.3.1) are joined to the value with one SP.
+                let line = head.get(pos..end).unwrap_or("");
+                let (name, at, value) = self.start(head, line, pos)?;
+                let mut text = value.to_owned();
+                let mut pieces = vec![(0, at)];
+                while bytes.get(next).is_some_and(|&b| b == b' ' || b == b'\t') {
+                    let cont_end = self.line_end(bytes, next)?;
+                    let line = head.get(next..cont_end).unwrap_or("");
+                    let more = trim(line);
+                    if !more.is_empty() {
+                        if !text.is_empty() {
+                            text.push(' ');
+                        }
+                        let lead = leading_ws(line);
+                        pieces.push((text.len(), next + lead));
+                        text.push_str(more);
+                    }
+                    next = cont_end + 2;
+                }
+                self.push(name, pos, at, ByteString::from(text), Some(&pieces))?;
+            }
+            pos = next;
+        }
+        Ok(())
+    }
+
+    /// The offset of the CR of the CRLF that ends the line starting at `pos`; a
+    /// bare CR or LF is an error at its own offset.
+    fn line_end(&self, bytes: &[u8], pos: usize) -> Result<usize, ParseError> {
+        let rest = bytes.get(pos..).unwrap_or_default();
+        match memchr::memchr2(b'\r', b'\n', rest) {
+            Some(i) if rest.get(i..i + 2) == Some(b"\r\n") => Ok(pos + i),
+            Some(i) => Err(ParseError::new(self.base + pos + i, ErrorKind::LineEnding)),
+            None => Err(ParseError::new(self.base + bytes.len(), ErrorKind::LineEnding)),
+        }
+    }
+
+    /// `field-name HCOLON field-value`: the name is a token; white space may
+    /// precede the colon. Returns the name, the value's offset and the value.
+    fn start<'h>(&self, head: &ByteString, line: &'h str, pos: usize) -> Result<(HeaderName, usize, &'h str), ParseError> {
+        let b = line.as_bytes();
+        let mut i = 0;
+        while b.get(i).is_some_and(|&c| is_token_byte(c)) {
+            i += 1;
+        }
+        let name_len = i;
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        if name_len == 0 || b.get(i) != Some(&b':') {
+            return Err(ParseError::new(self.base + pos + name_len, ErrorKind::HeaderName));
+        }
+        i += 1;
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        let mut end = b.len();
+        while end > i && matches!(b.get(end - 1), Some(b' ' | b'\t')) {
+            end -= 1;
+        }
+        let name = HeaderName::from_buf(head, line.get(..name_len).unwrap_or(""));
+        Ok((name, pos + i, line.get(i..end).unwrap_or("")))
+    }
+
+    /// Checks one header and appends it. `pieces` maps a joined (folded) value
+    /// back to the lines it came from.
+    fn push(&mut self, name: HeaderName, line_at: usize, at: usize, value: ByteString, pieces: Option<&[(usize, usize)]>) -> Result<(), ParseError> {
+        let base = self.base;
+        let relocate = |mut e: ParseError| {
+            e.offset = base + locate(at, pieces, e.offset);
+            e
+        };
+        let once = |seen: &mut u8, bit: u8| {
+            if *seen & bit != 0 {
+                return Err(ParseError::value(base + line_at, name.static_name(), "appears more than once"));
+            }
+            *seen |= bit;
+            Ok(())
+        };
+        match name {
+            HeaderName::ContentLength => {
+                let n = crate::headers::content_length(&value).map_err(relocate)?;
+                if self.content_length.is_some_and(|(old, _)| old != n) {
+                    return Err(ParseError::value(base + at, "Content-Length", "conflicting values"));
+                }
+                self.content_length = Some((n, base + at));
+            }
+            HeaderName::CSeq => {
+                once(&mut self.seen, CSEQ)?;
+                let cseq = CSeq::parse(&value).map_err(relocate)?;
+                if self.method.is_some_and(|m| *m != cseq.method) {
+                    let method_at = locate(at, pieces, value.len() - cseq.method.as_str().len());
+                    return Err(ParseError::value(base + method_at, "CSeq", "method does not match the request line"));
+                }
+            }
+            ref other => {
+                validate_value(other, &value).map_err(relocate)?;
+                match other {
+                    HeaderName::Via => self.seen |= VIA,
+                    HeaderName::From => once(&mut self.seen, FROM)?,
+                    HeaderName::To => once(&mut self.seen, TO)?,
+                    HeaderName::CallId => once(&mut self.seen, CALL_ID)?,
+                    HeaderName::MaxForwards => once(&mut self.seen, MAX_FORWARDS)?,
+                    _ => {}
+                }
+            }
+        }
+        self.headers.push(name, value);
+        Ok(())
+    }
+
+    /// Checks that the required headers were present; `end` is the offset of the
+    /// empty line that closes the header section (where a missing header is reported).
+    pub(super) fn finish(self, end: usize) -> Result<(Headers, Option<(usize, usize)>), ParseError> {
+        if let Some((_, name)) = REQUIRED.iter().find(|(bit, _)| self.seen & bit == 0) {
+            return Err(ParseError::new(end, ErrorKind::MissingHeader(name)));
+        }
+        Ok((self.headers, self.content_length))
+    }
+}
