@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the end-to-end tests drive (command -> package).
 declare -A NEED=(
     [sipp]=sip-tester
+    [iptables]=iptables
+    [conntrack]=conntrack
 )
 
 missing=()
