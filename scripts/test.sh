@@ -11,6 +11,7 @@ declare -A NEED=(
     [sipp]=sip-tester
     [iptables]=iptables
     [conntrack]=conntrack
+    [ip]=iproute2
 )
 
 missing=()
