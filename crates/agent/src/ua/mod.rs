@@ -528,6 +528,7 @@ impl UserAgent {
             self.transmits.push_back(Transmit::Close { flow: flow.id });
         }
         self.clear_timers();
+        self.layer = TransactionLayer::new(self.cfg.timers);
         self.binding = None;
         self.register_tx = None;
         self.probe_tx = None;
