@@ -11,6 +11,8 @@ use tokio::task::JoinHandle;
 
 /// Events waiting for the application before new ones are dropped.
 const EVENT_QUEUE: usize = 1024;
+/// The longest interval any setting takes (a day); longer ones are clamped.
+const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 
 /// Configures an agent. Defaults: public IP from the switch's Via
 /// `received`, checked every 515 s; 600 s registrations; RFC 5626 back-off
@@ -64,25 +66,26 @@ impl AgentBuilder {
 
     /// How often the public IP is checked (the patent's example: 515 s).
     pub fn check_interval(mut self, every: Duration) -> Self {
-        self.cfg.check_interval = every.max(Duration::from_secs(1));
+        self.cfg.check_interval = every.clamp(Duration::from_secs(1), MAX_INTERVAL);
         self
     }
 
     /// The registration lifetime asked for, in seconds.
     pub fn expires(mut self, seconds: u32) -> Self {
-        self.cfg.expires = seconds.max(1);
+        self.cfg.expires = seconds.clamp(1, 86_400);
         self
     }
 
     /// RFC 5626 §4.5 back-off times.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.cfg.backoff = backoff;
+        let base = backoff.base.clamp(Duration::from_millis(100), MAX_INTERVAL);
+        self.cfg.backoff = Backoff { base, max: backoff.max.clamp(base, MAX_INTERVAL) };
         self
     }
 
     /// After a 403/404, try again after this long (default: never on its own).
     pub fn retry_after_rejection(mut self, after: Duration) -> Self {
-        self.cfg.retry_after_rejection = Some(after);
+        self.cfg.retry_after_rejection = Some(after.clamp(Duration::from_secs(1), MAX_INTERVAL));
         self
     }
 
@@ -94,7 +97,7 @@ impl AgentBuilder {
 
     /// How often the host's addresses are looked at for changes (default 5 s).
     pub fn address_poll(mut self, every: Duration) -> Self {
-        self.address_poll = every.max(Duration::from_millis(100));
+        self.address_poll = every.clamp(Duration::from_millis(100), MAX_INTERVAL);
         self
     }
 

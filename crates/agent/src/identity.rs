@@ -48,7 +48,7 @@ pub(crate) fn usable_mac(mac: MacAddr) -> Option<MacAddr> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

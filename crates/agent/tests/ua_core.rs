@@ -574,3 +574,50 @@ fn stop_unregisters_then_closes() {
     assert_eq!(b.events(), vec![Event::Stopped]);
     assert_eq!(b.transmits(), vec![Transmit::Close { flow }]);
 }
+
+/// A 200 OK granting 2^32-1 seconds with a Flow-Timer as large must not
+/// park the agent for decades: the refresh comes within half a day and the
+/// keep-alives at least hourly.
+#[test]
+fn absurd_grants_are_capped_not_trusted() {
+    let mut b = Bench::new(config());
+    b.ua.start(b.now);
+    b.connect();
+    b.probe_round();
+    let (flow, req) = b.sent();
+    let ch = b.digest.challenge(b.unix(), None, false)[0].to_string();
+    b.answer(flow, &req, 401, &[(HeaderName::WwwAuthenticate, ch)]);
+    let (flow, req) = b.sent();
+    let contact = req.headers.get(&HeaderName::Contact).unwrap().to_string();
+    b.answer(
+        flow,
+        &req,
+        200,
+        &[
+            (HeaderName::Contact, format!("{contact};expires=4294967295")),
+            (HeaderName::Require, "outbound".into()),
+            (HeaderName::FlowTimer, "4294967295".into()),
+        ],
+    );
+    assert!(matches!(b.events().as_slice(), [Event::Registered(r)] if r.expires == u32::MAX));
+    let next = b.ua.poll_timeout().unwrap();
+    assert!(next - b.now <= SECS(3600), "keep-alive at most hourly: {:?}", next - b.now);
+    // Walk to the refresh: half a day, not half of 136 years.
+    loop {
+        let at = b.ua.poll_timeout().unwrap();
+        assert!(at - b.now <= SECS(43_200));
+        b.now = at;
+        b.ua.handle_timeout(at);
+        let t = b.transmits();
+        match t.as_slice() {
+            [Transmit::Ping { flow }] => b.ua.handle_pong(at, *flow),
+            [Transmit::Send { message: Message::Request(r), .. }] if r.method == Method::Register => break,
+            [Transmit::Send { message: Message::Request(r), .. }] if r.method == Method::Options => {
+                let mut r = r.clone();
+                stamp_via(&mut r, SocketAddr::new(b.seen_from, 61000)).unwrap();
+                b.answer(flow, &r, 200, &[]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -45,7 +45,7 @@ impl UserAgent {
         self.failures = self.failures.saturating_add(1);
         let retry_in = self.cfg.backoff.wait(self.failures, self.rng.unit());
         self.phase = Phase::Waiting;
-        self.retry_at = Some(now + retry_in);
+        self.retry_at = now.checked_add(retry_in);
         tracing::warn!(%reason, retry_in_ms = retry_in.as_millis() as u64, "could not reach the switch");
         self.events.push_back(Event::ConnectFailed { reason, retry_in });
     }
@@ -109,7 +109,7 @@ impl UserAgent {
             self.connect(now);
         } else {
             self.phase = Phase::Waiting;
-            self.retry_at = Some(now + retry_in);
+            self.retry_at = now.checked_add(retry_in);
         }
     }
 
@@ -117,7 +117,7 @@ impl UserAgent {
     /// so that phones behind one NAT do not ping in step.
     pub(super) fn schedule_ping(&mut self, now: Instant) {
         if let Some(interval) = self.keepalive {
-            self.ping_at = Some(now + interval.mul_f64(0.8 + 0.2 * self.rng.unit()));
+            self.ping_at = now.checked_add(interval.mul_f64(0.8 + 0.2 * self.rng.unit()));
         }
     }
 }

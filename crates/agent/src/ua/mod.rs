@@ -310,7 +310,7 @@ impl UserAgent {
                 self.clear_timers();
                 self.phase = Phase::Unregistering;
                 self.register_tx = None;
-                self.stop_deadline = Some(now + self.cfg.unregister_timeout);
+                self.stop_deadline = now.checked_add(self.cfg.unregister_timeout);
                 self.send_register(now, Purpose::Unregister);
             }
             _ => self.finish_stop(),
@@ -340,7 +340,7 @@ impl UserAgent {
             self.ping_at = None;
             if let Some(flow) = self.flow {
                 self.transmits.push_back(Transmit::Ping { flow: flow.id });
-                self.pong_deadline = Some(now + self.cfg.pong_timeout);
+                self.pong_deadline = now.checked_add(self.cfg.pong_timeout);
             }
         }
         if due(self.refresh_at, now) {
@@ -395,7 +395,7 @@ impl UserAgent {
         match self.cfg.public_ip.clone() {
             PublicIpSource::Static(ip) => self.finish_check(now, Some(ip)),
             PublicIpSource::Via => {
-                self.check_at = Some(now + self.cfg.check_interval);
+                self.check_at = now.checked_add(self.cfg.check_interval);
                 if self.probe_tx.is_some() {
                     return;
                 }
@@ -410,7 +410,7 @@ impl UserAgent {
                 }
             }
             PublicIpSource::Stun { .. } | PublicIpSource::Http { .. } => {
-                self.check_at = Some(now + self.cfg.check_interval);
+                self.check_at = now.checked_add(self.cfg.check_interval);
                 if !self.discovering {
                     self.discovering = true;
                     self.transmits.push_back(Transmit::Discover { local: self.flow.map(|f| f.local.ip()) });

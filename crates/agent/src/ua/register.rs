@@ -12,8 +12,13 @@ use std::time::{Duration, Instant};
 /// Challenges answered in a row before the credentials are taken to be wrong
 /// (one fresh nonce plus one stale one is normal).
 const MAX_AUTH_TRIES: u32 = 3;
-/// Longest expiry a 423's Min-Expires may push us to (a day).
+/// Longest expiry a 423's Min-Expires may push us to, and the longest grant
+/// the refresh timer believes (a day): a hostile or broken answer cannot
+/// park the agent for years.
 const MAX_EXPIRES: u32 = 86_400;
+/// Longest keep-alive interval taken from a Flow-Timer: NATs forget idle TCP
+/// mappings long before an hour (RFC 5382 asks for 2 h 4 min at least).
+const MAX_FLOW_TIMER: u32 = 3600;
 
 /// When to refresh a binding of `expires` seconds: at half of it, as DHCP
 /// renews a lease (RFC 2131 §4.4.5), so one lost refresh still leaves time
@@ -62,7 +67,7 @@ impl UserAgent {
             status => {
                 // Anything else is the switch's trouble, not ours: a new flow
                 // after the back-off (and no sooner than any Retry-After).
-                let min_wait = message::retry_after(resp).map_or(Duration::ZERO, |s| Duration::from_secs(u64::from(s)));
+                let min_wait = message::retry_after(resp).map_or(Duration::ZERO, |s| Duration::from_secs(u64::from(s.min(MAX_EXPIRES))));
                 let reason = message::reason_of(resp);
                 let failures_before = self.failures;
                 self.drop_flow(now, None, min_wait);
@@ -107,10 +112,10 @@ impl UserAgent {
         self.registered_public = self.in_flight_public;
         self.auth_tries = 0;
         self.failures = 0;
-        self.refresh_at = Some(now + refresh_interval(expires));
+        self.refresh_at = now.checked_add(refresh_interval(expires.min(MAX_EXPIRES)));
         // Keep-alives only when the registrar takes part in RFC 5626 (§4.4):
         // another would not answer a ping, and we would call the flow dead.
-        self.keepalive = outbound.then(|| flow_timer.map_or(self.cfg.default_flow_timer, |s| Duration::from_secs(u64::from(s.max(1)))));
+        self.keepalive = outbound.then(|| flow_timer.map_or(self.cfg.default_flow_timer, |s| Duration::from_secs(u64::from(s.clamp(1, MAX_FLOW_TIMER)))));
         if self.keepalive.is_none() {
             self.ping_at = None;
             self.pong_deadline = None;
@@ -172,7 +177,7 @@ impl UserAgent {
         self.auth_tries = 0;
         self.phase = Phase::Rejected;
         let retry_in = self.cfg.retry_after_rejection;
-        self.retry_at = retry_in.map(|d| now + d);
+        self.retry_at = retry_in.and_then(|d| now.checked_add(d));
         self.events.push_back(Event::RegistrationFailed { status, reason, retry_in });
     }
 

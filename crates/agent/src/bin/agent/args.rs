@@ -37,7 +37,7 @@ pub(crate) struct Global {
     #[arg(long, global = true, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) bearer_port: Option<u16>,
     /// Seconds between public-IP checks.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 515, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 515, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) check_interval: u64,
     /// SIP domain (default: the switch's host).
     #[arg(long, global = true)]
@@ -46,16 +46,16 @@ pub(crate) struct Global {
     #[arg(long, global = true, value_name = "URN")]
     pub(crate) instance: Option<String>,
     /// Registration lifetime to ask for, in seconds.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=86_400))]
     pub(crate) expires: u32,
     /// PEM CA certificate for a tls: switch.
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
     /// RFC 5626 back-off base time, seconds.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) backoff_base: u64,
     /// RFC 5626 back-off cap, seconds.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) backoff_max: u64,
 }
 
@@ -66,7 +66,7 @@ pub(crate) enum Cmd {
     /// service (404); 5 other SIP failure; 6 switch unreachable or no answer.
     Register {
         /// Seconds to keep trying before giving up.
-        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         timeout: u64,
     },
     /// Stay registered and print events until SIGINT/SIGTERM (then
