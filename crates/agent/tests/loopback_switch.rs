@@ -105,3 +105,32 @@ async fn a_wrong_password_fails_cleanly_and_is_not_retried() {
     handle.stop().await;
     assert_eq!(events.recv().await, Some(Event::Stopped));
 }
+
+#[tokio::test]
+async fn registers_over_tls_checking_the_switch_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.key_pair.serialize_pem());
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, &cert_pem).unwrap();
+    std::fs::write(&key_file, &key_pem).unwrap();
+    let sw = Switch::start_with(free_port(), &data, Some((cert_file, key_file)));
+    // The certificate names "localhost": the switch is addressed by that name.
+    let addr = format!("tls:localhost:{}", sw.port);
+    let (handle, mut events) = AgentBuilder::new(addr.parse().unwrap(), "1001", "pw").domain("switch.local").tls_ca_pem(cert_pem.clone()).start().unwrap();
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    assert_eq!(r.kind, RegistrationKind::Initial);
+    assert_eq!(registrations(&data)[0]["transport"], "tls");
+    handle.stop().await;
+    // A CA the switch's certificate does not chain to: the flow never opens.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (handle, mut events) =
+        AgentBuilder::new(addr.parse().unwrap(), "1001", "pw").domain("switch.local").tls_ca_pem(other.cert.pem()).start().unwrap();
+    let Event::ConnectFailed { reason, .. } = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::ConnectFailed { .. } | Event::Registered(_))).await else {
+        panic!("registered with an untrusted certificate")
+    };
+    assert!(reason.to_lowercase().contains("certificate") || reason.contains("TLS"), "{reason}");
+    handle.stop().await;
+}

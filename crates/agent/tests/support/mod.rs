@@ -51,23 +51,34 @@ pub(crate) struct Switch {
     pub(crate) port: u16,
     pub(crate) data: PathBuf,
     config: PathBuf,
+    /// PEM certificate and key: listen on TLS instead of TCP.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Switch {
     /// Starts the switch on 127.0.0.1:`port` (TCP only) with a short Flow-Timer.
     pub(crate) fn start(port: u16, data: &Path) -> Switch {
+        Self::start_with(port, data, None)
+    }
+
+    /// As `start`, on TLS with this certificate and key when given.
+    pub(crate) fn start_with(port: u16, data: &Path, tls: Option<(PathBuf, PathBuf)>) -> Switch {
         let config = data.with_extension("toml");
         std::fs::write(&config, "[registrar]\nflow_timer = 5\nflow_grace = 5\nmin_expires = 60\n").unwrap();
-        let mut s = Switch { child: None, port, data: data.to_path_buf(), config };
+        let mut s = Switch { child: None, port, data: data.to_path_buf(), config, tls };
         s.restart();
         s
     }
 
     /// Starts it again (same port, same data) after a kill.
     pub(crate) fn restart(&mut self) {
-        let child = Command::new(switch_bin())
-            .args(["run", "--listen", &format!("tcp:127.0.0.1:{}", self.port), "--config"])
-            .arg(&self.config)
+        let scheme = if self.tls.is_some() { "tls" } else { "tcp" };
+        let mut cmd = Command::new(switch_bin());
+        cmd.args(["run", "--listen", &format!("{scheme}:127.0.0.1:{}", self.port), "--config"]).arg(&self.config);
+        if let Some((cert, key)) = &self.tls {
+            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        }
+        let child = cmd
             .arg("--data-dir")
             .arg(&self.data)
             .stdin(Stdio::null())
@@ -92,7 +103,8 @@ impl Switch {
     }
 
     pub(crate) fn addr(&self) -> String {
-        format!("tcp:127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "tls" } else { "tcp" };
+        format!("{scheme}:127.0.0.1:{}", self.port)
     }
 }
 
