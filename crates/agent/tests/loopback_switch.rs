@@ -134,3 +134,43 @@ async fn registers_over_tls_checking_the_switch_certificate() {
     assert!(reason.to_lowercase().contains("certificate") || reason.contains("TLS"), "{reason}");
     handle.stop().await;
 }
+
+/// A firewall status page whose WAN address the test changes.
+async fn firewall(wan: std::sync::Arc<std::sync::Mutex<String>>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf).await;
+            let body = format!("<td>WAN IP</td><td>{}</td>", wan.lock().unwrap());
+            let _ = s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes()).await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_public_ip_change_seen_on_the_firewall_page_is_registered_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let sw = Switch::start(free_port(), &data);
+    let wan = std::sync::Arc::new(std::sync::Mutex::new("198.51.100.2".to_owned()));
+    let port = firewall(wan.clone()).await;
+    let source = format!("http:http://127.0.0.1:{port}/status").parse().unwrap();
+    let (handle, mut events) = builder(&sw, "pw").public_ip(source).check_interval(Duration::from_secs(1)).start().unwrap();
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    assert_eq!(r.public_ip, Some("198.51.100.2".parse().unwrap()), "learned from the page before the first REGISTER");
+    assert_eq!(registrations(&data)[0]["public_ip"], "198.51.100.2");
+    *wan.lock().unwrap() = "203.0.113.77".to_owned();
+    let ev = next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::PublicIpChanged { .. })).await;
+    assert_eq!(ev, Event::PublicIpChanged { old: Some("198.51.100.2".parse().unwrap()), new: "203.0.113.77".parse().unwrap() });
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    let RegistrationKind::PublicIpChange { latency } = r.kind else { panic!("{r:?}") };
+    assert!(latency < Duration::from_secs(5), "{latency:?}");
+    assert_eq!(r.public_ip, Some("203.0.113.77".parse().unwrap()));
+    assert_eq!(registrations(&data)[0]["public_ip"], "203.0.113.77", "the switch's RL record has the new address");
+    handle.stop().await;
+}
