@@ -66,14 +66,15 @@ async fn stun_gives_up_when_nobody_answers() {
     assert_eq!(requests, 3, "one request per attempt");
 }
 
-/// Serves `response` once per connection, after reading the request head.
-async fn http_server(response: impl Into<String>) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+/// Serves `response` once per connection, after reading the request head;
+/// returns the request heads after `conns` connections.
+async fn http_server(response: impl Into<String>, conns: usize) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
     let response: String = response.into();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
         let mut requests = Vec::new();
-        while let Ok(Ok((mut s, _))) = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await {
+        while requests.len() < conns && let Ok(Ok((mut s, _))) = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await {
             let mut head = Vec::new();
             let mut buf = [0u8; 1024];
             while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -100,14 +101,14 @@ fn status_page() -> String {
 
 #[tokio::test]
 async fn http_status_page_with_and_without_a_pattern() {
-    let (port, task) = http_server(status_page()).await;
+    let (port, task) = http_server(status_page(), 2).await;
     let plain: PublicIpSource = format!("http:http://admin:pw@127.0.0.1:{port}/status.html").parse().unwrap();
     assert_eq!(discovery::discover(&plain, None, [0; 12]).await.unwrap(), "198.51.100.42".parse::<std::net::IpAddr>().unwrap());
     let lan: PublicIpSource = format!(r"http:http://127.0.0.1:{port}/status.html LAN</td><td>([0-9.]+)").parse().unwrap();
     assert_eq!(discovery::discover(&lan, None, [0; 12]).await.unwrap(), "192.168.1.1".parse::<std::net::IpAddr>().unwrap(), "the pattern picks the field even across chunks");
     task.abort();
     // What the firewall was asked.
-    let (port, task) = http_server("HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nip=203.0.113.1").await;
+    let (port, task) = http_server("HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nip=203.0.113.1", 1).await;
     let src: PublicIpSource = format!("http:http://admin:pw@127.0.0.1:{port}/wan").parse().unwrap();
     assert_eq!(discovery::discover(&src, None, [0; 12]).await.unwrap(), "203.0.113.1".parse::<std::net::IpAddr>().unwrap());
     let requests = tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap();
@@ -118,11 +119,11 @@ async fn http_status_page_with_and_without_a_pattern() {
 
 #[tokio::test]
 async fn http_failures_are_errors_not_addresses() {
-    let (port, _task) = http_server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").await;
+    let (port, _task) = http_server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", 1).await;
     let src: PublicIpSource = format!("http:http://127.0.0.1:{port}/").parse().unwrap();
     let err = discovery::discover(&src, None, [0; 12]).await.unwrap_err();
     assert!(err.to_string().contains("401"), "{err}");
-    let (port, _task) = http_server("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nno ip here").await;
+    let (port, _task) = http_server("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nno ip here", 1).await;
     let src: PublicIpSource = format!("http:http://127.0.0.1:{port}/").parse().unwrap();
     let err = discovery::discover(&src, None, [0; 12]).await.unwrap_err();
     assert!(err.to_string().contains("no address"), "{err}");
