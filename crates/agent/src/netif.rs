@@ -49,4 +49,17 @@ mod tests {
         assert_eq!(mac_for_ip(IpAddr::from([127, 0, 0, 1])), None);
         assert_eq!(mac_for_ip(IpAddr::from([192, 0, 2, 123])), None, "an address no interface holds");
     }
+
+    /// Every address of an interface with a real MAC maps to that MAC, as
+    /// sysfs tells it (no traffic: only the host's own tables are read).
+    #[test]
+    fn addresses_map_to_their_interface_mac() {
+        let Ok(addrs) = getifaddrs() else { return };
+        for a in addrs {
+            let Some(ip) = a.address.as_ref().and_then(ip_of) else { continue };
+            let sys = std::fs::read_to_string(format!("/sys/class/net/{}/address", a.interface_name)).ok().and_then(|s| s.trim().parse::<MacAddr>().ok());
+            let want = sys.and_then(crate::identity::usable_mac);
+            assert_eq!(mac_for_ip(ip), want, "{} on {}", ip, a.interface_name);
+        }
+    }
 }
