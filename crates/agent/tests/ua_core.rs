@@ -621,3 +621,39 @@ fn absurd_grants_are_capped_not_trusted() {
         }
     }
 }
+
+/// A change seen while the REGISTER carrying it is still in flight needs no
+/// second REGISTER; one seen while an older REGISTER is in flight does.
+#[test]
+fn changes_during_an_inflight_register_register_exactly_once_more() {
+    let mut cfg = config();
+    cfg.public_ip = "stun:stun.example.net".parse().unwrap();
+    let mut b = Bench::new(cfg);
+    b.ua.start(b.now);
+    let flow = b.connect();
+    assert!(matches!(b.transmits().as_slice(), [Transmit::Discover { .. }]));
+    b.ua.handle_public_ip(b.now, Ok("192.0.2.1".parse().unwrap()));
+    b.register_round(600);
+    b.events();
+    // A check finds .2; its REGISTER goes out. Another check finds .2 again
+    // while that REGISTER is unanswered: nothing more is sent.
+    b.ua.check_public_ip(b.now);
+    b.transmits();
+    b.ua.handle_public_ip(b.now, Ok("192.0.2.2".parse().unwrap()));
+    let (f, req) = b.sent();
+    assert_eq!(header(&req, HeaderName::XPublicIp).as_deref(), Some("192.0.2.2"));
+    b.ua.check_public_ip(b.now);
+    b.transmits();
+    b.ua.handle_public_ip(b.now, Ok("192.0.2.2".parse().unwrap()));
+    assert!(b.transmits().is_empty());
+    // A third address while it is still unanswered: one more REGISTER after the 200.
+    b.ua.check_public_ip(b.now);
+    b.transmits();
+    b.ua.handle_public_ip(b.now, Ok("192.0.2.3".parse().unwrap()));
+    assert!(b.transmits().is_empty(), "one REGISTER in flight at a time");
+    b.ok_register(f, &req, 600);
+    let (_, again) = b.sent();
+    assert_eq!(header(&again, HeaderName::XPublicIp).as_deref(), Some("192.0.2.3"));
+    b.ok_register(flow.id, &again, 600);
+    assert!(b.transmits().is_empty(), "and then nothing");
+}

@@ -430,7 +430,9 @@ impl UserAgent {
             }
             self.public_ip = Some(ip);
         }
-        let stale = self.binding.is_some() && self.registered_public != self.public_ip;
+        // Compared with what is being registered, if a REGISTER is in flight.
+        let target = if self.register_tx.is_some() { self.in_flight_public } else { self.registered_public };
+        let stale = (self.binding.is_some() || self.register_tx.is_some()) && target != self.public_ip;
         if self.flow.is_some() && self.phase == Phase::Ready && (self.needs_register || stale) {
             self.send_register(now, Purpose::Register);
         }

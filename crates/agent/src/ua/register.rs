@@ -156,7 +156,11 @@ impl UserAgent {
         // us come from `observed`.
         if self.cfg.public_ip == PublicIpSource::Via && observed.is_some() && observed != self.registered_public {
             self.finish_check(now, observed);
-        } else if std::mem::take(&mut self.reregister_after) || self.registered_public != self.public_ip {
+        }
+        // Something asked for a REGISTER while this one was in flight, or the
+        // address moved on meanwhile.
+        let again = std::mem::take(&mut self.reregister_after) || self.registered_public != self.public_ip;
+        if again && self.register_tx.is_none() {
             self.send_register(now, Purpose::Register);
         }
     }
