@@ -174,3 +174,30 @@ async fn a_public_ip_change_seen_on_the_firewall_page_is_registered_at_once() {
     assert_eq!(registrations(&data)[0]["public_ip"], "203.0.113.77", "the switch's RL record has the new address");
     handle.stop().await;
 }
+
+/// The switch here closes a flow silent for Flow-Timer + grace (5 + 5 s);
+/// with pings every 4-5 s answered by pongs, the flow outlives that twice over.
+#[tokio::test]
+async fn keepalives_keep_the_flow_past_the_switch_silence_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let sw = Switch::start(free_port(), &data);
+    let (handle, mut events) = builder(&sw, "pw").start().unwrap();
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    assert_eq!(r.flow_timer, Some(5));
+    let quiet = tokio::time::timeout(Duration::from_secs(21), async {
+        loop {
+            match events.recv().await {
+                Some(Event::Registered(r)) if r.kind == RegistrationKind::Refresh => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "something happened to the flow: {quiet:?}");
+    let regs = registrations(&data);
+    assert_eq!(regs[0]["state"], "registered");
+    assert_eq!(regs[0]["observed"], r.local.to_string(), "still the first flow");
+    handle.stop().await;
+}
