@@ -12,7 +12,9 @@ use std::time::Duration;
 /// drops new inbound traffic for long, and it gives no sign when it dies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowTransport {
+    /// Plain TCP.
     Tcp,
+    /// TLS over TCP (rustls), the switch's certificate checked.
     Tls,
 }
 
@@ -37,9 +39,11 @@ impl FlowTransport {
 /// resolved again on every connection attempt, so a switch that moves is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwitchAddr {
+    /// TCP or TLS.
     pub transport: FlowTransport,
     /// A DNS name or an IP literal (IPv6 without brackets).
     pub host: String,
+    /// 5060 for TCP and 5061 for TLS unless given.
     pub port: u16,
 }
 
@@ -105,12 +109,22 @@ pub enum PublicIpSource {
     /// address the switch really sees. The default.
     Via,
     /// `stun:HOST:PORT`: an RFC 8489 Binding request over UDP.
-    Stun { host: String, port: u16 },
+    Stun {
+        /// The STUN server's name or address.
+        host: String,
+        /// 3478 unless given.
+        port: u16,
+    },
     /// `http:URL[ PATTERN]`: GET a firewall's status page (the patent's step
     /// 224). With a pattern (a regular expression), its first capture group,
     /// or the whole match, is the address; without one, the first public
     /// address on the page.
-    Http { url: String, pattern: Option<String> },
+    Http {
+        /// `http://[user:pass@]host[:port]/path`.
+        url: String,
+        /// A regular expression locating the address on the page.
+        pattern: Option<String>,
+    },
     /// `static:IP`: the address is known and never changes.
     Static(IpAddr),
 }
@@ -191,21 +205,27 @@ impl Backoff {
 /// Everything the sans-IO core needs; see [`crate::AgentBuilder`] for the defaults.
 #[derive(Debug, Clone)]
 pub struct UaConfig {
+    /// The number (DN) registered: the user part of From, To and Contact.
     pub number: String,
+    /// The digest password.
     pub password: String,
     /// The SIP domain: Request-URI of the REGISTER and host of From/To.
     pub domain: String,
+    /// The flow's transport (Via, Contact `transport=`).
     pub transport: FlowTransport,
     /// Overrides the MAC found on the flow's interface.
     pub mac: Option<sipcore::headers::MacAddr>,
     /// `+sip.instance` URN (`urn:uuid:...`); derived from the MAC when absent.
     pub instance: Option<String>,
+    /// X-Bearer-Port: the local UDP port for bearer (RTP).
     pub bearer_port: Option<u16>,
+    /// Where the public IP comes from.
     pub public_ip: PublicIpSource,
     /// How often the public IP is checked (the patent's example: 515 s).
     pub check_interval: Duration,
     /// Registration lifetime asked for.
     pub expires: u32,
+    /// RFC 5626 §4.5 back-off.
     pub backoff: Backoff,
     /// RFC 5626 §4.4.1: no pong within this long means the flow failed.
     pub pong_timeout: Duration,
@@ -215,9 +235,11 @@ pub struct UaConfig {
     pub unregister_timeout: Duration,
     /// After a 403/404, try again after this long; `None`: never on its own.
     pub retry_after_rejection: Option<Duration>,
+    /// The User-Agent header.
     pub user_agent: String,
     /// Seeds the core's randomness (jitter, tags, branches); tests fix it.
     pub seed: u64,
+    /// Transaction timers (T1 sets Timer F: 64 × T1).
     pub timers: sipcore::transaction::TimerConfig,
 }
 

@@ -17,8 +17,11 @@ const MAX_HEAD: usize = 16 * 1024;
 /// An `http://[user:pass@]host[:port][/path]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    /// Name or address (IPv6 without brackets).
     pub host: String,
+    /// 80 unless given.
     pub port: u16,
+    /// Path and query, `/` at least.
     pub path: String,
     /// `user:password` for Basic authentication, as most firewalls want.
     pub userinfo: Option<String>,

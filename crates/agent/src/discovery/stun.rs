@@ -33,6 +33,7 @@ pub type TransactionId = [u8; 12];
 
 /// Why a datagram is not the answer we wait for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[allow(missing_docs)] // Each variant's message says it.
 pub enum StunError {
     #[error("not a STUN message")]
     NotStun,

@@ -61,6 +61,7 @@ pub struct Registration {
     pub flow_timer: Option<u32>,
     /// X-Bearer-Address: where bearer (RTP) legs go.
     pub bearer_address: Option<IpAddr>,
+    /// Why this REGISTER was sent.
     pub kind: RegistrationKind,
 }
 
