@@ -183,7 +183,9 @@ impl Drop for AgentHandle {
     }
 }
 
-/// The agent's events, in order. Ends after [`Event::Stopped`].
+/// The agent's events, in order. Ends after [`Event::Stopped`]. Keep reading:
+/// while 1024 events wait unread, newer ones are dropped (and logged) rather
+/// than let a slow application stall the keep-alives.
 #[derive(Debug)]
 pub struct Events {
     rx: mpsc::Receiver<Event>,
