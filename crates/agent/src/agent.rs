@@ -24,6 +24,7 @@ pub struct AgentBuilder {
     cfg: UaConfig,
     tls_ca_pem: Option<Vec<u8>>,
     address_poll: Duration,
+    instance_file: Option<std::path::PathBuf>,
 }
 
 impl AgentBuilder {
@@ -31,7 +32,7 @@ impl AgentBuilder {
     pub fn new(switch: SwitchAddr, number: impl Into<String>, password: impl Into<String>) -> Self {
         let mut cfg = UaConfig::new(number, password, switch.host.clone());
         cfg.transport = switch.transport;
-        Self { switch, cfg, tls_ca_pem: None, address_poll: Duration::from_secs(5) }
+        Self { switch, cfg, tls_ca_pem: None, address_poll: Duration::from_secs(5), instance_file: None }
     }
 
     /// The SIP domain (Request-URI, From/To host); default: the switch's host.
@@ -49,6 +50,14 @@ impl AgentBuilder {
     /// Uses this `+sip.instance` (`urn:uuid:...`), e.g. one persisted by the softphone.
     pub fn instance(mut self, urn: impl Into<String>) -> Self {
         self.cfg.instance = Some(urn.into());
+        self
+    }
+
+    /// Keeps the `+sip.instance` in this file (created with a random one if
+    /// missing): the same device across restarts even without a usable MAC.
+    /// An explicit [`AgentBuilder::instance`] wins.
+    pub fn instance_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.instance_file = Some(path.into());
         self
     }
 
@@ -119,6 +128,11 @@ impl AgentBuilder {
         let mut cfg = self.cfg;
         if cfg.number.is_empty() {
             return Err(AgentError::Config("no number".into()));
+        }
+        if cfg.instance.is_none()
+            && let Some(path) = &self.instance_file
+        {
+            cfg.instance = Some(crate::identity::load_or_create_instance(path)?);
         }
         if let Some(i) = &cfg.instance
             && !crate::identity::valid_instance(i)

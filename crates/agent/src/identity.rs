@@ -42,6 +42,31 @@ pub fn valid_instance(s: &str) -> bool {
     groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// The instance kept in `path`, or a new random one written there (for a
+/// device without a usable MAC that must stay the same device across
+/// restarts). The file holds the URN on one line.
+pub fn load_or_create_instance(path: &std::path::Path) -> Result<String, crate::AgentError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let urn = text.trim();
+            if valid_instance(urn) {
+                Ok(urn.to_owned())
+            } else {
+                Err(crate::AgentError::Config(format!("{}: not an instance URN (urn:uuid:...)", path.display())))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let urn = random_instance(rand::random());
+            // Written aside and renamed, so a crash never leaves half a URN.
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, format!("{urn}\n"))?;
+            std::fs::rename(&tmp, path)?;
+            Ok(urn)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A MAC that names nothing (loopback's all-zero) cannot tell devices apart.
 pub(crate) fn usable_mac(mac: MacAddr) -> Option<MacAddr> {
     (mac.0 != [0; 6]).then_some(mac)
@@ -66,5 +91,16 @@ mod tests {
         assert!(!valid_instance("urn:uuid:1234"));
         assert!(!valid_instance("00000000-0000-1000-8000-000A95A0E128"));
         assert!(usable_mac(MacAddr([0; 6])).is_none());
+    }
+
+    #[test]
+    fn a_persisted_instance_survives_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("instance");
+        let first = load_or_create_instance(&path).unwrap();
+        assert!(valid_instance(&first));
+        assert_eq!(load_or_create_instance(&path).unwrap(), first, "read back, not made anew");
+        std::fs::write(&path, "garbage").unwrap();
+        assert!(load_or_create_instance(&path).is_err());
     }
 }

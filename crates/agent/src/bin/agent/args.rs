@@ -45,6 +45,9 @@ pub(crate) struct Global {
     /// +sip.instance to use (urn:uuid:...; default: derived from the MAC).
     #[arg(long, global = true, value_name = "URN")]
     pub(crate) instance: Option<String>,
+    /// Keep the +sip.instance in FILE (made if missing): the same device across restarts.
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "instance")]
+    pub(crate) instance_file: Option<PathBuf>,
     /// Registration lifetime to ask for, in seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=86_400))]
     pub(crate) expires: u32,

@@ -61,6 +61,9 @@ fn builder(g: &Global) -> anyhow::Result<AgentBuilder> {
     if let Some(i) = &g.instance {
         b = b.instance(i.clone());
     }
+    if let Some(f) = &g.instance_file {
+        b = b.instance_file(f.clone());
+    }
     if let Some(ca) = &g.ca {
         let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("--ca {}: {e}", ca.display()))?;
         b = b.tls_ca_pem(pem);
