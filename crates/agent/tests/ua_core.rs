@@ -657,3 +657,30 @@ fn changes_during_an_inflight_register_register_exactly_once_more() {
     b.ok_register(flow.id, &again, 600);
     assert!(b.transmits().is_empty(), "and then nothing");
 }
+
+/// Backing off for minutes after the network went away would leave the phone
+/// unreachable long after DHCP brought it back: an address change ends the wait.
+#[test]
+fn a_network_change_ends_the_back_off() {
+    let mut b = Bench::new(config());
+    b.ua.start(b.now);
+    for _ in 0..4 {
+        assert_eq!(b.transmits(), vec![Transmit::Connect]);
+        b.ua.handle_connect_failed(b.now, "network unreachable".into());
+        b.events();
+        b.now = b.ua.poll_timeout().unwrap();
+        b.ua.handle_timeout(b.now);
+    }
+    assert_eq!(b.transmits(), vec![Transmit::Connect]);
+    b.ua.handle_connect_failed(b.now, "network unreachable".into());
+    let ev = b.events();
+    let [Event::ConnectFailed { retry_in, .. }] = ev.as_slice() else { panic!("{ev:?}") };
+    assert!(*retry_in >= SECS(480), "{retry_in:?}");
+    b.now += SECS(3);
+    b.ua.handle_network_change(b.now, false);
+    assert_eq!(b.transmits(), vec![Transmit::Connect], "tried at once");
+    b.connect_again();
+    b.probe_round();
+    b.register_round(600);
+    assert!(matches!(b.events().as_slice(), [Event::Registered(_)]));
+}

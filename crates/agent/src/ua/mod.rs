@@ -254,8 +254,15 @@ impl UserAgent {
 
     /// The host's addresses changed. `flow_address_gone`: the flow's local
     /// address is no longer on any interface, so the flow is dead whatever
-    /// TCP thinks. Otherwise the public IP is checked at once.
+    /// TCP thinks. Otherwise the public IP is checked at once. While backing
+    /// off, the next flow is tried at once: the network that failed is not
+    /// the one there now.
     pub fn handle_network_change(&mut self, now: Instant, flow_address_gone: bool) {
+        if self.phase == Phase::Waiting {
+            self.retry_at = None;
+            self.connect(now);
+            return;
+        }
         if self.flow.is_none() || self.phase != Phase::Ready {
             return;
         }
