@@ -18,6 +18,7 @@
 //! assert_eq!(ua.poll_transmit(), Some(Transmit::Connect));
 //! ```
 
+mod check;
 mod event;
 mod flow;
 mod message;
@@ -26,10 +27,10 @@ mod register;
 pub use event::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId, Transmit};
 pub use register::refresh_interval;
 
-use crate::config::{PublicIpSource, UaConfig};
+use crate::config::UaConfig;
 use crate::error::AgentError;
 use crate::rng::Rng;
-use message::{Dialogish, Identity};
+use message::Identity;
 use sipcore::auth::{Challenge, DigestClient};
 use sipcore::headers::MacAddr;
 use sipcore::transaction::{LayerEvent, TransactionKey, TransactionLayer};
@@ -395,80 +396,6 @@ impl UserAgent {
             bearer_port: self.cfg.bearer_port,
             user_agent: &self.cfg.user_agent,
         })
-    }
-
-    /// Starts a public-IP check; its end (now or later) calls `finish_check`.
-    fn begin_check(&mut self, now: Instant) {
-        match self.cfg.public_ip.clone() {
-            PublicIpSource::Static(ip) => self.finish_check(now, Some(ip)),
-            PublicIpSource::Via => {
-                self.check_at = now.checked_add(self.cfg.check_interval);
-                if self.probe_tx.is_some() {
-                    return;
-                }
-                let branch = format!("z9hG4bK{}", self.rng.hex(10));
-                let call_id = format!("{}@agent", self.rng.hex(12));
-                let Some(probe) = self.identity().map(|id| id.probe(&Dialogish { call_id: &call_id, from_tag: &self.from_tag, cseq: 1, branch: &branch })) else {
-                    return;
-                };
-                match self.layer.send_request(now, probe, true) {
-                    Ok(key) => self.probe_tx = Some(key),
-                    Err(e) => tracing::warn!(error = %e, "could not send the OPTIONS probe"),
-                }
-            }
-            PublicIpSource::Stun { .. } | PublicIpSource::Http { .. } => {
-                self.check_at = now.checked_add(self.cfg.check_interval);
-                if !self.discovering {
-                    self.discovering = true;
-                    self.transmits.push_back(Transmit::Discover { local: self.flow.map(|f| f.local.ip()) });
-                }
-            }
-        }
-    }
-
-    /// A check ended with `found` (or nothing learned): report a change, and
-    /// register when a REGISTER waits for the check or the address changed.
-    fn finish_check(&mut self, now: Instant, found: Option<IpAddr>) {
-        if let Some(ip) = found {
-            if let Some(old) = self.public_ip.filter(|old| *old != ip) {
-                tracing::info!(%old, new = %ip, "public IP changed");
-                self.events.push_back(Event::PublicIpChanged { old: Some(old), new: ip });
-                self.change_detected.get_or_insert(now);
-            }
-            self.public_ip = Some(ip);
-        }
-        // Compared with what is being registered, if a REGISTER is in flight.
-        let target = if self.register_tx.is_some() { self.in_flight_public } else { self.registered_public };
-        let stale = (self.binding.is_some() || self.register_tx.is_some()) && target != self.public_ip;
-        if self.flow.is_some() && self.phase == Phase::Ready && (self.needs_register || stale) {
-            self.send_register(now, Purpose::Register);
-        }
-    }
-
-    /// Builds and sends a REGISTER over the current flow.
-    fn send_register(&mut self, now: Instant, purpose: Purpose) {
-        if self.register_tx.is_some() {
-            self.reregister_after = true;
-            return;
-        }
-        self.needs_register = false;
-        self.cseq = self.cseq.saturating_add(1);
-        let branch = format!("z9hG4bK{}", self.rng.hex(10));
-        let expires = if purpose == Purpose::Unregister { 0 } else { self.expires };
-        let authorization = self.authorization();
-        let public = self.public_ip;
-        let Some(request) = self.identity().map(|id| {
-            id.register(&Dialogish { call_id: &self.call_id, from_tag: &self.from_tag, cseq: self.cseq, branch: &branch }, expires, public, authorization)
-        }) else {
-            return;
-        };
-        match self.layer.send_request(now, request, true) {
-            Ok(key) => {
-                self.register_tx = Some((key, purpose));
-                self.in_flight_public = public;
-            }
-            Err(e) => tracing::warn!(error = %e, "could not send REGISTER"),
-        }
     }
 
     /// Moves what the transaction layer produced into our queues, and acts on

@@ -2,7 +2,7 @@
 //! refresh, digest challenges, 423, the refusals that end retrying, and the
 //! failures that call for a new flow.
 
-use super::message::{self, Granted};
+use super::message::{self, Dialogish, Granted};
 use super::{Binding, Event, Phase, Purpose, Registration, RegistrationKind, UserAgent};
 use crate::config::PublicIpSource;
 use sipcore::auth::{Challenge, DigestRequest, Secret};
@@ -28,6 +28,32 @@ pub fn refresh_interval(expires: u32) -> Duration {
 }
 
 impl UserAgent {
+    /// Builds and sends a REGISTER over the current flow.
+    pub(super) fn send_register(&mut self, now: Instant, purpose: Purpose) {
+        if self.register_tx.is_some() {
+            self.reregister_after = true;
+            return;
+        }
+        self.needs_register = false;
+        self.cseq = self.cseq.saturating_add(1);
+        let branch = format!("z9hG4bK{}", self.rng.hex(10));
+        let expires = if purpose == Purpose::Unregister { 0 } else { self.expires };
+        let authorization = self.authorization();
+        let public = self.public_ip;
+        let Some(request) = self.identity().map(|id| {
+            id.register(&Dialogish { call_id: &self.call_id, from_tag: &self.from_tag, cseq: self.cseq, branch: &branch }, expires, public, authorization)
+        }) else {
+            return;
+        };
+        match self.layer.send_request(now, request, true) {
+            Ok(key) => {
+                self.register_tx = Some((key, purpose));
+                self.in_flight_public = public;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not send REGISTER"),
+        }
+    }
+
     /// Credentials for the next REGISTER from the last challenge, if any.
     pub(super) fn authorization(&mut self) -> Option<(HeaderName, String)> {
         let (challenge, proxy) = self.challenge.as_ref()?;
