@@ -1,0 +1,218 @@
+//! The tokio API: build an agent, start it, read its events, stop it.
+
+use crate::config::{Backoff, PublicIpSource, SwitchAddr, UaConfig};
+use crate::driver::{Command, Driver};
+use crate::ua::{Event, ServerTxId, UserAgent};
+use crate::{AgentError, FlowTransport, MacAddr};
+use sipcore::Response;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Events waiting for the application before new ones are dropped.
+const EVENT_QUEUE: usize = 1024;
+/// The longest interval any setting takes (a day); longer ones are clamped.
+const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+
+/// Configures an agent. Defaults: public IP from the switch's Via
+/// `received`, checked every 515 s; 600 s registrations; RFC 5626 back-off
+/// (30 s base, 1800 s cap); the MAC of the flow's interface; an instance
+/// derived from that MAC; the domain is the switch's host.
+#[derive(Debug, Clone)]
+pub struct AgentBuilder {
+    switch: SwitchAddr,
+    cfg: UaConfig,
+    tls_ca_pem: Option<Vec<u8>>,
+    address_poll: Duration,
+    instance_file: Option<std::path::PathBuf>,
+}
+
+impl AgentBuilder {
+    /// An agent for `number` on the switch at `switch` (`tcp:` or `tls:`).
+    pub fn new(switch: SwitchAddr, number: impl Into<String>, password: impl Into<String>) -> Self {
+        let mut cfg = UaConfig::new(number, password, switch.host.clone());
+        cfg.transport = switch.transport;
+        Self { switch, cfg, tls_ca_pem: None, address_poll: Duration::from_secs(5), instance_file: None }
+    }
+
+    /// The SIP domain (Request-URI, From/To host); default: the switch's host.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.cfg.domain = domain.into();
+        self
+    }
+
+    /// Sends this MAC instead of the one found on the flow's interface.
+    pub fn mac(mut self, mac: MacAddr) -> Self {
+        self.cfg.mac = Some(mac);
+        self
+    }
+
+    /// Uses this `+sip.instance` (`urn:uuid:...`), e.g. one persisted by the softphone.
+    pub fn instance(mut self, urn: impl Into<String>) -> Self {
+        self.cfg.instance = Some(urn.into());
+        self
+    }
+
+    /// Keeps the `+sip.instance` in this file (created with a random one if
+    /// missing): the same device across restarts even without a usable MAC.
+    /// An explicit [`AgentBuilder::instance`] wins.
+    pub fn instance_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.instance_file = Some(path.into());
+        self
+    }
+
+    /// The local UDP port for bearer (RTP), sent as X-Bearer-Port.
+    pub fn bearer_port(mut self, port: u16) -> Self {
+        self.cfg.bearer_port = Some(port);
+        self
+    }
+
+    /// How the public IP is learned.
+    pub fn public_ip(mut self, source: PublicIpSource) -> Self {
+        self.cfg.public_ip = source;
+        self
+    }
+
+    /// How often the public IP is checked (the patent's example: 515 s).
+    pub fn check_interval(mut self, every: Duration) -> Self {
+        self.cfg.check_interval = every.clamp(Duration::from_secs(1), MAX_INTERVAL);
+        self
+    }
+
+    /// The registration lifetime asked for, in seconds.
+    pub fn expires(mut self, seconds: u32) -> Self {
+        self.cfg.expires = seconds.clamp(1, 86_400);
+        self
+    }
+
+    /// RFC 5626 §4.5 back-off times.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        let base = backoff.base.clamp(Duration::from_millis(100), MAX_INTERVAL);
+        self.cfg.backoff = Backoff { base, max: backoff.max.clamp(base, MAX_INTERVAL) };
+        self
+    }
+
+    /// After a 403/404, try again after this long (default: never on its own).
+    pub fn retry_after_rejection(mut self, after: Duration) -> Self {
+        self.cfg.retry_after_rejection = Some(after.clamp(Duration::from_secs(1), MAX_INTERVAL));
+        self
+    }
+
+    /// PEM CA certificate(s) the switch's TLS certificate must chain to.
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// How often the host's addresses are looked at for changes (default 5 s).
+    pub fn address_poll(mut self, every: Duration) -> Self {
+        self.address_poll = every.clamp(Duration::from_millis(100), MAX_INTERVAL);
+        self
+    }
+
+    /// The User-Agent header.
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.cfg.user_agent = ua.into();
+        self
+    }
+
+    /// The configuration the core will run with.
+    pub fn config(&self) -> &UaConfig {
+        &self.cfg
+    }
+
+    /// Starts the agent on the current tokio runtime: it connects, registers
+    /// and keeps at it until [`AgentHandle::stop`].
+    pub fn start(self) -> Result<(AgentHandle, Events), AgentError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| AgentError::Config("start() must be called inside a tokio runtime".into()))?;
+        let mut cfg = self.cfg;
+        if cfg.number.is_empty() {
+            return Err(AgentError::Config("no number".into()));
+        }
+        if cfg.instance.is_none()
+            && let Some(path) = &self.instance_file
+        {
+            cfg.instance = Some(crate::identity::load_or_create_instance(path)?);
+        }
+        if let Some(i) = &cfg.instance
+            && !crate::identity::valid_instance(i)
+        {
+            return Err(AgentError::Config(format!("instance {i:?} is not urn:uuid:<uuid>")));
+        }
+        let tls = match (self.switch.transport, &self.tls_ca_pem) {
+            (FlowTransport::Tcp, _) => None,
+            (FlowTransport::Tls, Some(pem)) => Some(sipcore::transport::tls::client_config_from_pem(pem).map_err(|e| AgentError::Config(format!("TLS CA: {e}")))?),
+            (FlowTransport::Tls, None) => return Err(AgentError::Config("a tls: switch needs a CA certificate (tls_ca_pem / --ca)".into())),
+        };
+        cfg.seed = rand::random();
+        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let driver = Driver { source: cfg.public_ip.clone(), ua: UserAgent::new(cfg), switch: self.switch, tls, address_poll: self.address_poll, events: events_tx };
+        let task = runtime.spawn(driver.run(commands_rx));
+        Ok((AgentHandle { commands, task: Some(task) }, Events { rx: events_rx }))
+    }
+}
+
+/// Controls a running agent. Dropping it stops the agent too (unregistering
+/// in the background); [`AgentHandle::stop`] waits for that to finish.
+#[derive(Debug)]
+pub struct AgentHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl AgentHandle {
+    /// Checks the public IP now (e.g. the softphone saw the network change).
+    pub fn check_public_ip(&self) -> Result<(), AgentError> {
+        self.commands.send(Command::CheckPublicIp).map_err(|_| AgentError::Stopped)
+    }
+
+    /// Answers a request the switch sent (see [`Event::IncomingRequest`]).
+    pub async fn respond(&self, id: ServerTxId, response: Response) -> Result<(), AgentError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::Respond { id, response, reply }).map_err(|_| AgentError::Stopped)?;
+        rx.await.map_err(|_| AgentError::Stopped)?
+    }
+
+    /// True until the agent has stopped.
+    pub fn is_running(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Unregisters (if registered), closes the flow and waits for the agent
+    /// to end (bounded by the unregistration timeout, 5 s).
+    pub async fn stop(mut self) {
+        let _ = self.commands.send(Command::Stop);
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "agent task failed");
+        }
+    }
+}
+
+impl Drop for AgentHandle {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Stop);
+    }
+}
+
+/// The agent's events, in order. Ends after [`Event::Stopped`]. Keep reading:
+/// while 1024 events wait unread, newer ones are dropped (and logged) rather
+/// than let a slow application stall the keep-alives.
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::Receiver<Event>,
+}
+
+impl Events {
+    /// The next event; `None` once the agent has stopped and all were read.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
+}

@@ -1,0 +1,51 @@
+//! One line per event on stdout, `key=value` so scripts (and the namespace
+//! tests) can read it.
+
+use agent::{Event, Registration, RegistrationKind};
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+fn quote(s: &str) -> String {
+    format!("{:?}", s)
+}
+
+fn registration(r: &Registration) -> String {
+    let kind = match r.kind {
+        RegistrationKind::Initial => "initial".to_owned(),
+        RegistrationKind::Refresh => "refresh".to_owned(),
+        RegistrationKind::Reconnect => "reconnect".to_owned(),
+        RegistrationKind::PublicIpChange { latency } => format!("public-ip-change latency_ms={}", latency.as_millis()),
+    };
+    format!(
+        "registered local={} public_ip={} observed={} expires={} flow_timer={} bearer={} kind={kind}",
+        r.local,
+        opt(r.public_ip),
+        opt(r.observed),
+        r.expires,
+        opt(r.flow_timer),
+        opt(r.bearer_address)
+    )
+}
+
+/// The line for `ev`.
+pub(crate) fn line(ev: &Event) -> String {
+    match ev {
+        Event::Registered(r) => registration(r),
+        Event::RegistrationFailed { status, reason, retry_in } => {
+            format!("registration-failed status={status} reason={} retry_in_ms={}", quote(reason), opt(retry_in.map(|d| d.as_millis())))
+        }
+        Event::PublicIpChanged { old, new } => format!("public-ip-changed old={} new={new}", opt(*old)),
+        Event::DiscoveryFailed { reason } => format!("discovery-failed reason={}", quote(reason)),
+        Event::ConnectFailed { reason, retry_in } => format!("connect-failed reason={} retry_in_ms={}", quote(reason), retry_in.as_millis()),
+        Event::FlowLost { reason, retry_in } => format!("flow-lost reason={} retry_in_ms={}", quote(&reason.to_string()), retry_in.as_millis()),
+        Event::FlowRestored { local, down_for } => format!("flow-restored local={local} down_ms={}", down_for.as_millis()),
+        Event::IncomingRequest { request, .. } => {
+            let from = request.headers.from_addr().map(|f| f.uri.as_str().to_owned()).unwrap_or_default();
+            format!("request method={} uri={} from={}", request.method.as_str(), quote(&request.uri), quote(&from))
+        }
+        Event::Unregistered => "unregistered".to_owned(),
+        Event::Stopped => "stopped".to_owned(),
+    }
+}

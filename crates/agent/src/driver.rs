@@ -1,0 +1,205 @@
+//! The tokio driver: one task owns the sans-IO [`UserAgent`] and `select!`s
+//! over the transport's events, the core's next deadline, the handle's
+//! commands, connect and discovery results, and a poll of the host's
+//! addresses. It does what the core's [`Transmit`]s say and forwards its events.
+
+use crate::config::{PublicIpSource, SwitchAddr};
+use crate::discovery;
+use crate::netif;
+use crate::ua::{Event, ServerTxId, Transmit, UserAgent};
+use crate::{AgentError, FlowTransport, MacAddr};
+use bytes::Bytes;
+use sipcore::Response;
+use sipcore::transport::{CloseReason, Endpoint, Flow, TransportConfig, TransportEvent};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+/// Time one connection attempt (resolution, TCP, TLS) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time one external discovery may take.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the handle asks of the driver.
+pub(crate) enum Command {
+    Stop,
+    CheckPublicIp,
+    Respond { id: ServerTxId, response: Response, reply: oneshot::Sender<Result<(), AgentError>> },
+}
+
+/// Everything the driver task owns.
+pub(crate) struct Driver {
+    pub(crate) ua: UserAgent,
+    pub(crate) switch: SwitchAddr,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) source: PublicIpSource,
+    pub(crate) address_poll: Duration,
+    pub(crate) events: mpsc::Sender<Event>,
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn describe(reason: &CloseReason) -> String {
+    match reason {
+        CloseReason::Peer => "the switch closed the connection".into(),
+        CloseReason::Local => "closed locally".into(),
+        CloseReason::Framing(e) => format!("unframeable stream: {e}"),
+        CloseReason::Io(e) => format!("I/O error: {e}"),
+        CloseReason::Shutdown => "transport shut down".into(),
+    }
+}
+
+type ConnectResult = Result<(Flow, Option<MacAddr>), String>;
+
+impl Driver {
+    pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let (endpoint, mut transport) = Endpoint::new(TransportConfig::default());
+        let (connect_tx, mut connect_rx) = mpsc::channel::<ConnectResult>(4);
+        let (discover_tx, mut discover_rx) = mpsc::channel::<Result<IpAddr, String>>(4);
+        let mut addresses = netif::local_addresses();
+        let mut address_poll = tokio::time::interval(self.address_poll);
+        address_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut commands_open = true;
+        self.ua.start(now());
+        loop {
+            self.flush(&endpoint, &connect_tx, &discover_tx);
+            if self.ua.phase() == crate::ua::Phase::Stopped {
+                break;
+            }
+            let deadline = self.ua.poll_timeout();
+            tokio::select! {
+                _ = sleep_until(deadline) => self.ua.handle_timeout(now()),
+                ev = transport.recv() => match ev {
+                    Some(ev) => self.on_transport(ev),
+                    None => break,
+                },
+                cmd = commands.recv(), if commands_open => match cmd {
+                    Some(Command::Stop) => self.ua.stop(now()),
+                    // The handle is gone: nobody can stop us later, so stop now.
+                    None => {
+                        commands_open = false;
+                        self.ua.stop(now());
+                    }
+                    Some(Command::CheckPublicIp) => self.ua.check_public_ip(now()),
+                    Some(Command::Respond { id, response, reply }) => {
+                        let _ = reply.send(self.ua.respond(now(), &id, response));
+                    }
+                },
+                Some(res) = connect_rx.recv() => match res {
+                    Ok((flow, mac)) => self.ua.handle_connected(now(), flow, mac),
+                    Err(reason) => self.ua.handle_connect_failed(now(), reason),
+                },
+                Some(res) = discover_rx.recv() => self.ua.handle_public_ip(now(), res),
+                _ = address_poll.tick() => {
+                    let current = netif::local_addresses();
+                    if current != addresses {
+                        self.on_addresses_changed(&addresses, &current);
+                        addresses = current;
+                    }
+                }
+            }
+        }
+        self.flush(&endpoint, &connect_tx, &discover_tx);
+        endpoint.shutdown().await;
+    }
+
+    fn on_addresses_changed(&mut self, before: &BTreeSet<IpAddr>, after: &BTreeSet<IpAddr>) {
+        let gone = self.ua.flow().is_some_and(|f| !after.contains(&f.local.ip()));
+        debug!(?before, ?after, flow_address_gone = gone, "local addresses changed");
+        self.ua.handle_network_change(now(), gone);
+    }
+
+    fn on_transport(&mut self, ev: TransportEvent) {
+        match ev {
+            TransportEvent::Message { flow, message } => self.ua.handle_message(now(), flow.id, message),
+            TransportEvent::Pong { flow } => self.ua.handle_pong(now(), flow.id),
+            TransportEvent::Closed { flow, reason } => self.ua.handle_flow_closed(now(), flow.id, describe(&reason)),
+            TransportEvent::Opened { .. } | TransportEvent::Ping { .. } => {}
+        }
+    }
+
+    /// Carries out the core's transmits and hands its events on.
+    fn flush(&mut self, endpoint: &Endpoint, connect_tx: &mpsc::Sender<ConnectResult>, discover_tx: &mpsc::Sender<Result<IpAddr, String>>) {
+        while let Some(t) = self.ua.poll_transmit() {
+            match t {
+                Transmit::Connect => {
+                    let (endpoint, switch, tls, tx) = (endpoint.clone(), self.switch.clone(), self.tls.clone(), connect_tx.clone());
+                    tokio::spawn(async move {
+                        let res = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&endpoint, &switch, tls)).await {
+                            Ok(r) => r,
+                            Err(_) => Err(format!("no connection to {switch} within {CONNECT_TIMEOUT:?}")),
+                        };
+                        let _ = tx.send(res).await;
+                    });
+                }
+                Transmit::Send { flow, message } => {
+                    let sent = endpoint.flow(flow).ok_or_else(|| "the flow is closed".to_owned()).and_then(|f| endpoint.send(&f, &message).map_err(|e| e.to_string()));
+                    if let Err(reason) = sent {
+                        self.ua.handle_send_failed(now(), flow, reason);
+                    }
+                }
+                Transmit::Ping { flow } => {
+                    let sent = endpoint.flow(flow).ok_or_else(|| "the flow is closed".to_owned()).and_then(|f| endpoint.send_bytes(&f, Bytes::from_static(b"\r\n\r\n")).map_err(|e| e.to_string()));
+                    if let Err(reason) = sent {
+                        self.ua.handle_send_failed(now(), flow, reason);
+                    }
+                }
+                Transmit::Close { flow } => endpoint.close(flow),
+                Transmit::Discover { local } => {
+                    let (source, tx) = (self.source.clone(), discover_tx.clone());
+                    tokio::spawn(async move {
+                        let txid: [u8; 12] = rand::random();
+                        let res = match tokio::time::timeout(DISCOVERY_TIMEOUT, discovery::discover(&source, local, txid)).await {
+                            Ok(Ok(ip)) => Ok(ip),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(_) => Err(format!("{source}: no answer within {DISCOVERY_TIMEOUT:?}")),
+                        };
+                        let _ = tx.send(res).await;
+                    });
+                }
+            }
+        }
+        while let Some(ev) = self.ua.poll_event() {
+            match self.events.try_send(ev) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(ev)) => warn!(?ev, "event queue full (the application is not reading); event dropped"),
+                // Nobody listens: the agent still keeps its registration.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+}
+
+/// Resolves the switch (again on every attempt: it may have moved) and opens
+/// a flow to the first address that answers; finds the MAC behind it.
+async fn connect(endpoint: &Endpoint, switch: &SwitchAddr, tls: Option<Arc<rustls::ClientConfig>>) -> ConnectResult {
+    let addrs: Vec<_> = tokio::net::lookup_host((switch.host.as_str(), switch.port)).await.map_err(|e| format!("cannot resolve {}: {e}", switch.host))?.collect();
+    let mut last = format!("{} resolves to no address", switch.host);
+    for addr in addrs {
+        let opened = match (switch.transport, &tls) {
+            (FlowTransport::Tcp, _) => endpoint.connect_tcp(addr).await,
+            (FlowTransport::Tls, Some(cfg)) => endpoint.connect_tls(addr, cfg.clone(), &switch.host).await,
+            (FlowTransport::Tls, None) => return Err("TLS needs a CA certificate".into()),
+        };
+        match opened {
+            Ok(flow) => {
+                let mac = netif::mac_for_ip(flow.local.ip());
+                return Ok((flow, mac));
+            }
+            Err(e) => last = format!("{addr}: {e}"),
+        }
+    }
+    Err(last)
+}

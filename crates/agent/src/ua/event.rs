@@ -1,0 +1,122 @@
+//! What the core asks its driver to do ([`Transmit`]) and what it tells the
+//! application ([`Event`]).
+
+use sipcore::transaction::TransactionKey;
+use sipcore::transport::FlowId;
+use sipcore::{Message, Request};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Work for the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transmit {
+    /// Open a new flow to the switch; answer with `handle_connected` or
+    /// `handle_connect_failed`.
+    Connect,
+    /// Write a message on the flow.
+    Send { flow: FlowId, message: Message },
+    /// Write an RFC 5626 `CRLF CRLF` keep-alive ping on the flow.
+    Ping { flow: FlowId },
+    /// Close the flow.
+    Close { flow: FlowId },
+    /// Run the configured external discovery (STUN or HTTP) from `local`;
+    /// answer with `handle_public_ip`.
+    Discover { local: Option<IpAddr> },
+}
+
+/// Names a request the switch sent, to answer it with `respond`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServerTxId {
+    pub(crate) flow: FlowId,
+    pub(crate) key: TransactionKey,
+}
+
+/// Why a registration happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationKind {
+    /// The first one after start.
+    Initial,
+    /// Refreshing before expiry.
+    Refresh,
+    /// On a new flow, after the old one was lost.
+    Reconnect,
+    /// Because the public IP changed; `latency` runs from the detection of
+    /// the change to this 200 OK.
+    PublicIpChange { latency: Duration },
+}
+
+/// What a 200 OK to REGISTER granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The flow's local address: the private IP and port sent.
+    pub local: SocketAddr,
+    /// The public IP sent in X-Public-IP (`None` when unknown).
+    pub public_ip: Option<IpAddr>,
+    /// The address the switch saw (Via `received`), when it said.
+    pub observed: Option<IpAddr>,
+    /// Seconds the binding lasts.
+    pub expires: u32,
+    /// RFC 5626 Flow-Timer, when the switch asked for keep-alives.
+    pub flow_timer: Option<u32>,
+    /// X-Bearer-Address: where bearer (RTP) legs go.
+    pub bearer_address: Option<IpAddr>,
+    /// Why this REGISTER was sent.
+    pub kind: RegistrationKind,
+}
+
+/// Why the flow was given up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowLoss {
+    /// The switch (or something on the way) closed it.
+    Closed(String),
+    /// No pong within the pong timeout (RFC 5626 §4.4.1).
+    NoPong,
+    /// A request on it got no answer (Timer F).
+    Timeout(&'static str),
+    /// Writing to it failed.
+    SendFailed(String),
+    /// The local address it used went away (DHCP, interface down).
+    LocalAddressGone,
+}
+
+impl fmt::Display for FlowLoss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlowLoss::Closed(why) => write!(f, "closed: {why}"),
+            FlowLoss::NoPong => f.write_str("no pong to a keep-alive"),
+            FlowLoss::Timeout(what) => write!(f, "{what} got no answer"),
+            FlowLoss::SendFailed(why) => write!(f, "send failed: {why}"),
+            FlowLoss::LocalAddressGone => f.write_str("the local address went away"),
+        }
+    }
+}
+
+/// What happened, for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A REGISTER got its 200 OK.
+    Registered(Registration),
+    /// A REGISTER failed. `retry_in` is `None` when the agent will not try
+    /// again on its own (403 and 404: the switch said no; see
+    /// `UaConfig::retry_after_rejection`).
+    RegistrationFailed { status: u16, reason: String, retry_in: Option<Duration> },
+    /// The public IP changed; a REGISTER carrying the new one follows.
+    PublicIpChanged { old: Option<IpAddr>, new: IpAddr },
+    /// External discovery failed; the last known address stays in use.
+    DiscoveryFailed { reason: String },
+    /// Opening a flow failed; the next attempt is in `retry_in`.
+    ConnectFailed { reason: String, retry_in: Duration },
+    /// The flow failed; a new one is opened in `retry_in`.
+    FlowLost { reason: FlowLoss, retry_in: Duration },
+    /// Registered again on a new flow after losing one; `down_for` runs from
+    /// the loss to this registration.
+    FlowRestored { local: SocketAddr, down_for: Duration },
+    /// A request from the switch (not OPTIONS, which the agent answers).
+    /// `id` is `None` for an ACK, which takes no answer.
+    IncomingRequest { id: Option<ServerTxId>, request: Request },
+    /// The binding was removed on `stop`.
+    Unregistered,
+    /// The agent stopped; no more events follow.
+    Stopped,
+}

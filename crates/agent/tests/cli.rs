@@ -1,0 +1,97 @@
+//! The `agent` binary against the real switch: what `register` prints and
+//! the exit status for each outcome, `listen` until SIGTERM, usage errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::{Switch, free_port, provision, registrations};
+
+fn agent(sw_addr: &str, number: &str, password: &str, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args(["--switch", sw_addr, "--number", number, "--mac", "02:42:ac:11:00:02", "--bearer-port", "40000", "--domain", "switch.local"])
+        .args(extra)
+        .env("AGENT_PASSWORD", password)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn register_prints_the_result_and_says_how_it_went_in_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let sw = Switch::start(free_port(), &data);
+
+    let ok = agent(&sw.addr(), "1001", "pw", &["register"]);
+    let out = stdout(&ok);
+    assert_eq!(ok.status.code(), Some(0), "{out}\n{}", String::from_utf8_lossy(&ok.stderr));
+    let first = out.lines().next().unwrap();
+    assert!(first.starts_with("registered local=127.0.0.1:"), "{out}");
+    assert!(first.contains(" public_ip=127.0.0.1 ") && first.contains(" flow_timer=5 ") && first.contains(" kind=initial"), "{first}");
+    assert!(out.lines().any(|l| l == "unregistered"), "{out}");
+    assert_eq!(registrations(&data).as_array().unwrap().len(), 0, "unregistered on exit");
+
+    let bad = agent(&sw.addr(), "1001", "wrong", &["register"]);
+    assert_eq!(bad.status.code(), Some(3), "{}", stdout(&bad));
+    assert!(stdout(&bad).starts_with("registration-failed status=403 "), "{}", stdout(&bad));
+
+    let unknown = agent(&sw.addr(), "1999", "pw", &["register"]);
+    assert_eq!(unknown.status.code(), Some(4), "{}", stdout(&unknown));
+    assert!(stdout(&unknown).contains("status=404"));
+}
+
+#[test]
+fn register_against_nothing_gives_up_with_status_6() {
+    let port = free_port();
+    let started = Instant::now();
+    let o = agent(&format!("tcp:127.0.0.1:{port}"), "1001", "pw", &["--backoff-base", "1", "register", "--timeout", "2"]);
+    assert_eq!(o.status.code(), Some(6), "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("connect-failed reason="), "{}", stdout(&o));
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = Command::new(env!("CARGO_BIN_EXE_agent")).args(["--number", "1001", "register"]).env("AGENT_PASSWORD", "pw").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--switch is required"));
+    let o = Command::new(env!("CARGO_BIN_EXE_agent")).args(["--switch", "udp:1.2.3.4:5060", "--number", "1", "--password", "p", "listen"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("transport must be tcp or tls"));
+    let o = Command::new(env!("CARGO_BIN_EXE_agent")).args(["--public-ip", "carrier-pigeon", "listen"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn listen_stays_registered_until_sigterm_then_unregisters() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let sw = Switch::start(free_port(), &data);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args(["--switch", &sw.addr(), "--number", "1001", "--domain", "switch.local", "listen"])
+        .env("AGENT_PASSWORD", "pw")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("registered "), "{first}");
+    assert_eq!(registrations(&data)[0]["state"], "registered");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert_eq!(rest, vec!["unregistered".to_owned(), "stopped".to_owned()]);
+    assert_eq!(registrations(&data).as_array().unwrap().len(), 0);
+}

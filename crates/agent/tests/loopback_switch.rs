@@ -1,0 +1,203 @@
+//! The agent library against the real switch binary on loopback: register
+//! (and what the switch stored), re-register after the switch is killed and
+//! restarted, and a wrong password failing cleanly without a retry loop.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod support;
+
+use agent::{AgentBuilder, Backoff, Event, Events, RegistrationKind};
+use std::time::Duration;
+use support::{Switch, free_port, provision, registrations};
+
+async fn next(events: &mut Events, within: Duration, want: impl Fn(&Event) -> bool) -> Event {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) if want(&ev) => return ev,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("events ended"),
+            Err(_) => panic!("no such event within {within:?}"),
+        }
+    }
+}
+
+fn builder(sw: &Switch, password: &str) -> AgentBuilder {
+    AgentBuilder::new(sw.addr().parse().unwrap(), "1001", password)
+        .domain("switch.local")
+        .mac("02:42:ac:11:00:02".parse().unwrap())
+        .bearer_port(40000)
+        .backoff(Backoff { base: Duration::from_millis(500), max: Duration::from_secs(2) })
+}
+
+#[tokio::test]
+async fn registers_and_unregisters_with_the_real_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let sw = Switch::start(free_port(), &data);
+    let (handle, mut events) = builder(&sw, "pw").start().unwrap();
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    assert_eq!(r.kind, RegistrationKind::Initial);
+    assert_eq!(r.public_ip, Some("127.0.0.1".parse().unwrap()), "learned from the switch's Via received");
+    assert_eq!(r.flow_timer, Some(5), "the switch's Flow-Timer");
+    assert_eq!(r.bearer_address, Some("127.0.0.1".parse().unwrap()));
+    assert!(r.expires > 0 && r.expires <= 600);
+    let regs = registrations(&data);
+    let rec = &regs.as_array().unwrap()[0];
+    assert_eq!(rec["number"], "1001");
+    assert_eq!(rec["state"], "registered");
+    assert_eq!(rec["mac"], "02:42:ac:11:00:02");
+    assert_eq!(rec["private_ip"], "127.0.0.1");
+    assert_eq!(rec["public_ip"], "127.0.0.1");
+    assert_eq!(rec["bearer_port"], 40000);
+    assert_eq!(rec["outbound"], true);
+    assert_eq!(rec["observed"], r.local.to_string(), "the record points at our flow");
+    handle.stop().await;
+    let mut rest = Vec::new();
+    while let Some(ev) = events.recv().await {
+        rest.push(ev);
+    }
+    assert_eq!(rest.last(), Some(&Event::Stopped));
+    assert!(rest.contains(&Event::Unregistered), "{rest:?}");
+    assert_eq!(registrations(&data).as_array().unwrap().len(), 0, "the binding is gone");
+}
+
+#[tokio::test]
+async fn registers_again_after_the_switch_is_killed_and_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let mut sw = Switch::start(free_port(), &data);
+    let (handle, mut events) = builder(&sw, "pw").start().unwrap();
+    let Event::Registered(first) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    sw.kill();
+    next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::FlowLost { .. })).await;
+    // Down for a while: the agent keeps trying, backing off.
+    next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::ConnectFailed { .. })).await;
+    sw.restart();
+    let Event::Registered(again) = next(&mut events, Duration::from_secs(20), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    assert_eq!(again.kind, RegistrationKind::Reconnect);
+    assert_ne!(again.local, first.local, "a new flow");
+    let Event::FlowRestored { local, .. } = next(&mut events, Duration::from_secs(1), |e| matches!(e, Event::FlowRestored { .. })).await else { unreachable!() };
+    assert_eq!(local, again.local);
+    let regs = registrations(&data);
+    assert_eq!(regs[0]["state"], "registered");
+    assert_eq!(regs[0]["observed"], again.local.to_string());
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_cleanly_and_is_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let sw = Switch::start(free_port(), &data);
+    let (handle, mut events) = builder(&sw, "not the password").start().unwrap();
+    let ev = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::RegistrationFailed { .. })).await;
+    let Event::RegistrationFailed { status, reason, retry_in } = ev else { unreachable!() };
+    assert_eq!(status, 403, "{reason}");
+    assert!(reason.contains("bad credentials"), "{reason}");
+    assert_eq!(retry_in, None);
+    // Nothing more happens: no new flow, no new attempt.
+    assert!(tokio::time::timeout(Duration::from_secs(3), events.recv()).await.is_err(), "the agent went on after a 403");
+    assert!(handle.is_running(), "still there for the application to stop");
+    assert_eq!(registrations(&data).as_array().unwrap().len(), 0);
+    handle.stop().await;
+    assert_eq!(events.recv().await, Some(Event::Stopped));
+}
+
+#[tokio::test]
+async fn registers_over_tls_checking_the_switch_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.key_pair.serialize_pem());
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, &cert_pem).unwrap();
+    std::fs::write(&key_file, &key_pem).unwrap();
+    let sw = Switch::start_with(free_port(), &data, Some((cert_file, key_file)));
+    // The certificate names "localhost": the switch is addressed by that name.
+    let addr = format!("tls:localhost:{}", sw.port);
+    let (handle, mut events) = AgentBuilder::new(addr.parse().unwrap(), "1001", "pw").domain("switch.local").tls_ca_pem(cert_pem.clone()).start().unwrap();
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    assert_eq!(r.kind, RegistrationKind::Initial);
+    assert_eq!(registrations(&data)[0]["transport"], "tls");
+    handle.stop().await;
+    // A CA the switch's certificate does not chain to: the flow never opens.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (handle, mut events) =
+        AgentBuilder::new(addr.parse().unwrap(), "1001", "pw").domain("switch.local").tls_ca_pem(other.cert.pem()).start().unwrap();
+    let Event::ConnectFailed { reason, .. } = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::ConnectFailed { .. } | Event::Registered(_))).await else {
+        panic!("registered with an untrusted certificate")
+    };
+    assert!(reason.to_lowercase().contains("certificate") || reason.contains("TLS"), "{reason}");
+    handle.stop().await;
+}
+
+/// A firewall status page whose WAN address the test changes.
+async fn firewall(wan: std::sync::Arc<std::sync::Mutex<String>>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf).await;
+            let body = format!("<td>WAN IP</td><td>{}</td>", wan.lock().unwrap());
+            let _ = s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes()).await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_public_ip_change_seen_on_the_firewall_page_is_registered_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let sw = Switch::start(free_port(), &data);
+    let wan = std::sync::Arc::new(std::sync::Mutex::new("198.51.100.2".to_owned()));
+    let port = firewall(wan.clone()).await;
+    let source = format!("http:http://127.0.0.1:{port}/status").parse().unwrap();
+    let (handle, mut events) = builder(&sw, "pw").public_ip(source).check_interval(Duration::from_secs(1)).start().unwrap();
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    assert_eq!(r.public_ip, Some("198.51.100.2".parse().unwrap()), "learned from the page before the first REGISTER");
+    assert_eq!(registrations(&data)[0]["public_ip"], "198.51.100.2");
+    *wan.lock().unwrap() = "203.0.113.77".to_owned();
+    let ev = next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::PublicIpChanged { .. })).await;
+    assert_eq!(ev, Event::PublicIpChanged { old: Some("198.51.100.2".parse().unwrap()), new: "203.0.113.77".parse().unwrap() });
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    let RegistrationKind::PublicIpChange { latency } = r.kind else { panic!("{r:?}") };
+    assert!(latency < Duration::from_secs(5), "{latency:?}");
+    assert_eq!(r.public_ip, Some("203.0.113.77".parse().unwrap()));
+    assert_eq!(registrations(&data)[0]["public_ip"], "203.0.113.77", "the switch's RL record has the new address");
+    handle.stop().await;
+}
+
+/// The switch here closes a flow silent for Flow-Timer + grace (5 + 5 s);
+/// with pings every 4-5 s answered by pongs, the flow outlives that twice over.
+#[tokio::test]
+async fn keepalives_keep_the_flow_past_the_switch_silence_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let sw = Switch::start(free_port(), &data);
+    let (handle, mut events) = builder(&sw, "pw").start().unwrap();
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    assert_eq!(r.flow_timer, Some(5));
+    let quiet = tokio::time::timeout(Duration::from_secs(21), async {
+        loop {
+            match events.recv().await {
+                Some(Event::Registered(r)) if r.kind == RegistrationKind::Refresh => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "something happened to the flow: {quiet:?}");
+    let regs = registrations(&data);
+    assert_eq!(regs[0]["state"], "registered");
+    assert_eq!(regs[0]["observed"], r.local.to_string(), "still the first flow");
+    handle.stop().await;
+}
