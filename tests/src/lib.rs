@@ -1,2 +1,27 @@
 //! End-to-end tests across crates live in `tests/`; this library holds what
-//! they share.
+//! they share: finding the workspace's binaries, and network namespaces.
+
+pub mod netns;
+
+use std::path::{Path, PathBuf};
+
+/// A binary of the workspace (`switch`, `agent`), from the target directory this
+/// test was built into. `cargo test --workspace` (what `scripts/test.sh` runs)
+/// builds every binary before any test starts; `$<NAME>_BIN` overrides.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(format!("{}_BIN", name.to_ascii_uppercase())) {
+        return PathBuf::from(p);
+    }
+    let fallback = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("debug");
+    let profile = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+        .filter(|p| p.join(name).exists())
+        .unwrap_or(fallback);
+    let bin = profile.join(name);
+    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace` (scripts/test.sh) or `cargo build -p {name}` first", bin.display());
+    bin
+}

@@ -3,6 +3,7 @@
 
 pub mod abuse;
 pub mod config;
+pub mod control;
 pub mod defaults;
 pub mod listen;
 pub mod location;

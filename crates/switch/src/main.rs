@@ -34,6 +34,8 @@ enum Command {
     Subscriber(cli::subscriber::SubscriberCommand),
     /// List the RL records: where each registered number is now.
     Registrations(cli::registrations::RegistrationsArgs),
+    /// Ask the running switch to send OPTIONS down a number's flow (is the phone reachable?).
+    Probe(cli::probe::ProbeArgs),
 }
 
 #[derive(clap::Args)]
@@ -109,6 +111,7 @@ fn main() -> ExitCode {
             .and_then(|runtime| runtime.block_on(run(args))),
         Command::Subscriber(cmd) => cli::subscriber::run(cmd),
         Command::Registrations(args) => cli::registrations::run(args),
+        Command::Probe(args) => cli::probe::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -152,10 +155,13 @@ async fn run(args: RunArgs) -> Result<()> {
     });
     let server = Server::new(stack, store, registrar)?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
+    let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
+    let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;
+    tokio::spawn(switch::control::serve(control, control_tx));
     // The request loop blocks on SQLite, so it gets a thread and runtime of its own.
     let loop_thread = std::thread::Builder::new().name("registrar".into()).spawn(move || -> Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-        rt.block_on(server.run(events, stopped));
+        rt.block_on(server.run(events, control_rx, stopped));
         Ok(())
     })?;
     info!(data_dir = %config.data_dir.display(), domain = %config.domain, listen = ?config.listen, "switch running");
@@ -164,6 +170,7 @@ async fn run(args: RunArgs) -> Result<()> {
     endpoint.shutdown().await;
     let _ = stop.send(());
     let _ = tokio::task::spawn_blocking(move || loop_thread.join()).await;
+    let _ = std::fs::remove_file(switch::control::socket_path(&config.data_dir));
     info!("stopped");
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! block) and owns the registrar: requests from the stack go in, responses and
 //! persisted changes come out. Every registration change is logged on one line.
 
+use crate::control::{Command, ControlRequest};
 use crate::location::{Cause, Change};
 use crate::record::UnixTime;
 use crate::registrar::Registrar;
@@ -67,13 +68,14 @@ impl Server {
     }
 
     /// Serves until `stop` fires (or its sender is dropped) or the stack stops.
-    pub async fn run(mut self, mut events: Receiver<StackEvent>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    pub async fn run(mut self, mut events: Receiver<StackEvent>, mut control: Receiver<ControlRequest>, mut stop: tokio::sync::oneshot::Receiver<()>) {
         let mut provisioning = tokio::time::interval(PROVISIONING_POLL);
         provisioning.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.registrar.poll_timeout();
             tokio::select! {
                 _ = &mut stop => break,
+                Some(req) = control.recv() => self.on_control(req),
                 ev = events.recv() => match ev {
                     Some(ev) => self.on_event(ev),
                     None => break,
@@ -117,6 +119,38 @@ impl Server {
             }
             StackEvent::Transport(TransportEvent::Message { .. }) => {}
         }
+    }
+
+    fn on_control(&mut self, req: ControlRequest) {
+        match req.command {
+            Command::Probe(number) => self.probe(&number, req.reply),
+        }
+    }
+
+    /// Sends OPTIONS down the number's flow and answers with the outcome.
+    fn probe(&mut self, number: &str, reply: tokio::sync::oneshot::Sender<String>) {
+        let (flow, contact) = match self.registrar.table.reach(number, unix_now()) {
+            Ok((flow, record)) => (flow, record.contact.clone()),
+            Err(reason) => {
+                let _ = reply.send(format!("unreachable {number}: {}", reason.as_str()));
+                return;
+            }
+        };
+        let req = options_for(&flow, &contact, &self.registrar.config().realm);
+        let stack = self.stack.clone();
+        let number = number.to_owned();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let outcome = tokio::time::timeout(Duration::from_secs(5), stack.request_final(flow, req)).await;
+            let ms = started.elapsed().as_millis();
+            let line = match outcome {
+                Ok(Ok(resp)) => format!("reachable {number}: {} {} in {ms} ms via {flow}", resp.status, resp.reason),
+                Ok(Err(e)) => format!("unreachable {number}: {e} after {ms} ms via {flow}"),
+                Err(_) => format!("unreachable {number}: no answer in 5 s via {flow}"),
+            };
+            info!("probe: {line}");
+            let _ = reply.send(line);
+        });
     }
 
     fn activity(&mut self, now: UnixTime, flow: &Flow) {
@@ -227,6 +261,20 @@ fn local_ip_toward(flow: &Flow) -> IpAddr {
             s.local_addr()
         })
         .map_or(ip, |a| a.ip())
+}
+
+/// An OPTIONS for the phone at `contact`, to go down `flow` (RFC 3261 §11).
+fn options_for(flow: &Flow, contact: &str, domain: &str) -> Request {
+    let mut req = Request::new(Method::Options, contact.to_owned());
+    let h = &mut req.headers;
+    h.push(HeaderName::Via, format!("SIP/2.0/{} {};branch=z9hG4bK{:016x}", flow.transport.via_token(), flow.local, rand::random::<u64>()));
+    h.push(HeaderName::MaxForwards, "70");
+    h.push(HeaderName::From, format!("<sip:switch@{domain}>;tag={:08x}", rand::random::<u32>()));
+    h.push(HeaderName::To, format!("<{contact}>"));
+    h.push(HeaderName::CallId, format!("{:016x}@{domain}", rand::random::<u64>()));
+    h.push(HeaderName::CSeq, "1 OPTIONS");
+    h.push(HeaderName::ContentLength, "0");
+    req
 }
 
 async fn sleep_until_unix(deadline: Option<UnixTime>) {
