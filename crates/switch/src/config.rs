@@ -4,6 +4,7 @@
 use crate::abuse::AbuseConfig;
 use crate::listen::ListenSpec;
 use serde::Deserialize;
+use sipcore::auth::Algorithm;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -21,12 +22,15 @@ pub struct SwitchConfig {
     pub relay_address: Option<IpAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// TCP/TLS connections accepted from one source IP at once (more are
+    /// refused at accept). Phones behind one carrier NAT share an IP.
+    pub max_connections_per_ip: usize,
     pub registrar: RegistrarSettings,
     pub abuse: AbuseSettings,
 }
 
-/// Registration timing.
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// Registration timing and digest.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrarSettings {
     /// Flow-Timer sent to outbound clients (RFC 5626 §4.4.1), seconds.
@@ -38,6 +42,11 @@ pub struct RegistrarSettings {
     pub default_expires: u32,
     /// Digest nonce lifetime, seconds.
     pub nonce_lifetime: u64,
+    /// Digest algorithms challenged with, one WWW-Authenticate each, offered
+    /// strongest first whatever the order here (`SHA-512-256`, `SHA-256`,
+    /// `MD5`, and their `-sess` forms). Clients that only read the first
+    /// challenge and only do MD5 (SIPp 3.6) need `["MD5"]`.
+    pub digest_algorithms: Vec<String>,
 }
 
 /// Auth-failure cool-down.
@@ -58,6 +67,7 @@ impl Default for SwitchConfig {
             relay_address: None,
             tls_cert: None,
             tls_key: None,
+            max_connections_per_ip: sipcore::transport::TransportConfig::default().max_connections_per_ip,
             registrar: RegistrarSettings::default(),
             abuse: AbuseSettings::default(),
         }
@@ -66,7 +76,30 @@ impl Default for SwitchConfig {
 
 impl Default for RegistrarSettings {
     fn default() -> Self {
-        Self { flow_timer: 30, flow_grace: 10, min_expires: 60, max_expires: 3600, default_expires: 600, nonce_lifetime: 300 }
+        Self {
+            flow_timer: 30,
+            flow_grace: 10,
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 600,
+            nonce_lifetime: 300,
+            digest_algorithms: vec!["SHA-256".into(), "MD5".into()],
+        }
+    }
+}
+
+impl RegistrarSettings {
+    /// The digest algorithms, parsed; unknown names and an empty list are errors.
+    pub fn digest_algorithms(&self) -> anyhow::Result<Vec<Algorithm>> {
+        anyhow::ensure!(!self.digest_algorithms.is_empty(), "registrar.digest_algorithms must name at least one algorithm");
+        self.digest_algorithms
+            .iter()
+            .map(|name| {
+                Algorithm::from_token(name.trim()).ok_or_else(|| {
+                    anyhow::anyhow!("unknown digest algorithm {name:?} (SHA-512-256, SHA-256, MD5, or one of those with -sess)")
+                })
+            })
+            .collect()
     }
 }
 
@@ -114,7 +147,9 @@ impl SwitchConfig {
         anyhow::ensure!(r.min_expires <= r.max_expires, "registrar.min_expires ({}) is above max_expires ({})", r.min_expires, r.max_expires);
         anyhow::ensure!(r.flow_timer > 0, "registrar.flow_timer must be positive");
         anyhow::ensure!(!self.domain.is_empty(), "domain must not be empty");
+        anyhow::ensure!(self.max_connections_per_ip > 0, "max_connections_per_ip must be positive");
         anyhow::ensure!(self.abuse.max_failures > 0, "abuse.max_failures must be positive");
+        r.digest_algorithms()?;
         self.listen_specs()?;
         Ok(())
     }
@@ -132,8 +167,21 @@ mod tests {
         assert_eq!(c.registrar.flow_timer, 45);
         assert_eq!(c.registrar.min_expires, 60);
         assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.max_connections_per_ip, 256);
         assert!(toml::from_str::<SwitchConfig>("colour = 1").is_err());
         let bad: SwitchConfig = toml::from_str("[registrar]\nmin_expires = 100\nmax_expires = 50\n").unwrap();
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn digest_algorithms_parse_and_are_checked() {
+        let d = SwitchConfig::default();
+        assert_eq!(d.registrar.digest_algorithms().unwrap(), [Algorithm::Sha256, Algorithm::Md5]);
+        let c: SwitchConfig = toml::from_str("[registrar]\ndigest_algorithms = [\"md5\"]\n").unwrap();
+        assert_eq!(c.registrar.digest_algorithms().unwrap(), [Algorithm::Md5]);
+        for bad in ["[]", "[\"SHA-1\"]"] {
+            let c: SwitchConfig = toml::from_str(&format!("[registrar]\ndigest_algorithms = {bad}\n")).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
     }
 }

@@ -52,10 +52,18 @@ struct RunArgs {
     /// SIP domain, also the digest realm. Default: switch.local
     #[arg(long, value_name = "DOMAIN")]
     domain: Option<String>,
+    /// Digest algorithms to challenge with, comma-separated, e.g. `md5` (for
+    /// clients such as SIPp 3.6 that answer only the first challenge and only
+    /// MD5). Default: SHA-256,MD5 (one WWW-Authenticate each, strongest first).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    digest_algorithms: Vec<String>,
     /// Address phones send their RTP to (X-Bearer-Address). Default: the local
     /// address each phone's flow arrived on.
     #[arg(long, value_name = "IP")]
     relay_address: Option<std::net::IpAddr>,
+    /// TCP/TLS connections accepted from one source IP at once. Default: 256
+    #[arg(long, value_name = "N")]
+    max_connections_per_ip: Option<usize>,
     /// TLS certificate chain (PEM), needed by tls: listeners.
     #[arg(long, value_name = "FILE")]
     tls_cert: Option<PathBuf>,
@@ -80,8 +88,14 @@ impl RunArgs {
         if let Some(d) = self.domain {
             c.domain = d;
         }
+        if !self.digest_algorithms.is_empty() {
+            c.registrar.digest_algorithms = self.digest_algorithms;
+        }
         if self.relay_address.is_some() {
             c.relay_address = self.relay_address;
+        }
+        if let Some(n) = self.max_connections_per_ip {
+            c.max_connections_per_ip = n;
         }
         if self.tls_cert.is_some() {
             c.tls_cert = self.tls_cert;
@@ -120,7 +134,7 @@ fn main() -> ExitCode {
 async fn run(args: RunArgs) -> Result<()> {
     let config = args.into_config()?;
     let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let (endpoint, transport_events) = Endpoint::new(TransportConfig::default());
+    let (endpoint, transport_events) = Endpoint::new(TransportConfig { max_connections_per_ip: config.max_connections_per_ip, ..TransportConfig::default() });
     for spec in config.listen_specs()? {
         match spec.transport {
             TransportKind::Udp => {
@@ -143,6 +157,7 @@ async fn run(args: RunArgs) -> Result<()> {
         realm: config.domain.clone(),
         nonce_key: rand::random::<[u8; 32]>().to_vec(),
         nonce_lifetime: Duration::from_secs(config.registrar.nonce_lifetime),
+        digest_algorithms: config.registrar.digest_algorithms()?,
         relay_address: config.relay_address,
         location: config.location(),
         abuse: config.abuse.to_config(),
