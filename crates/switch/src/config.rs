@@ -4,6 +4,7 @@
 use crate::abuse::AbuseConfig;
 use crate::listen::ListenSpec;
 use serde::Deserialize;
+use sipcore::auth::Algorithm;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -109,6 +110,21 @@ impl Default for RegistrarSettings {
     }
 }
 
+impl RegistrarSettings {
+    /// The digest algorithms, parsed; unknown names and an empty list are errors.
+    pub fn digest_algorithms(&self) -> anyhow::Result<Vec<Algorithm>> {
+        anyhow::ensure!(!self.digest_algorithms.is_empty(), "registrar.digest_algorithms must name at least one algorithm");
+        self.digest_algorithms
+            .iter()
+            .map(|name| {
+                Algorithm::from_token(name.trim()).ok_or_else(|| {
+                    anyhow::anyhow!("unknown digest algorithm {name:?} (SHA-512-256, SHA-256, MD5, or one of those with -sess)")
+                })
+            })
+            .collect()
+    }
+}
+
 impl Default for AbuseSettings {
     fn default() -> Self {
         let d = AbuseConfig::default();
@@ -147,16 +163,6 @@ impl SwitchConfig {
         }
     }
 
-    /// The digest algorithms to offer, checked.
-    pub fn digest_algorithms(&self) -> anyhow::Result<Vec<sipcore::auth::Algorithm>> {
-        let algs = self.registrar.digest_algorithms.iter().map(|a| {
-            sipcore::auth::Algorithm::from_token(a).ok_or_else(|| anyhow::anyhow!("registrar.digest_algorithms: unknown algorithm {a:?} (MD5, SHA-256, SHA-512-256)"))
-        });
-        let algs = algs.collect::<anyhow::Result<Vec<_>>>()?;
-        anyhow::ensure!(!algs.is_empty(), "registrar.digest_algorithms must name at least one algorithm");
-        Ok(algs)
-    }
-
     /// Refuses settings that cannot work.
     pub fn validate(&self) -> anyhow::Result<()> {
         let r = &self.registrar;
@@ -167,7 +173,6 @@ impl SwitchConfig {
         anyhow::ensure!(self.limits.max_connections_per_ip > 0, "limits.max_connections_per_ip must be positive");
         anyhow::ensure!(self.limits.max_message_bytes >= 1024, "limits.max_message_bytes must be at least 1024");
         self.listen_specs()?;
-        self.digest_algorithms()?;
         Ok(())
     }
 }
@@ -184,12 +189,25 @@ mod tests {
         assert_eq!(c.registrar.flow_timer, 45);
         assert_eq!(c.registrar.min_expires, 60);
         assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.max_connections_per_ip, 256);
         assert!(toml::from_str::<SwitchConfig>("colour = 1").is_err());
         let bad: SwitchConfig = toml::from_str("[registrar]\nmin_expires = 100\nmax_expires = 50\n").unwrap();
         assert!(bad.validate().is_err());
         let algs: SwitchConfig = toml::from_str("[registrar]\ndigest_algorithms = [\"SHA-256\"]\n").unwrap();
-        assert_eq!(algs.digest_algorithms().unwrap(), [sipcore::auth::Algorithm::Sha256]);
+        assert_eq!(algs.registrar.digest_algorithms().unwrap(), [sipcore::auth::Algorithm::Sha256]);
         let none: SwitchConfig = toml::from_str("[registrar]\ndigest_algorithms = [\"ROT13\"]\n").unwrap();
         assert!(none.validate().is_err());
+    }
+
+    #[test]
+    fn digest_algorithms_parse_and_are_checked() {
+        let d = SwitchConfig::default();
+        assert_eq!(d.registrar.digest_algorithms().unwrap(), [Algorithm::Md5, Algorithm::Sha256], "MD5 leads for SIPp and first-challenge-only phones");
+        let c: SwitchConfig = toml::from_str("[registrar]\ndigest_algorithms = [\"md5\"]\n").unwrap();
+        assert_eq!(c.registrar.digest_algorithms().unwrap(), [Algorithm::Md5]);
+        for bad in ["[]", "[\"SHA-1\"]"] {
+            let c: SwitchConfig = toml::from_str(&format!("[registrar]\ndigest_algorithms = {bad}\n")).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
     }
 }

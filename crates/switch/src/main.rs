@@ -54,10 +54,18 @@ struct RunArgs {
     /// SIP domain, also the digest realm. Default: switch.local
     #[arg(long, value_name = "DOMAIN")]
     domain: Option<String>,
+    /// Digest algorithms to challenge with, comma-separated, most preferred
+    /// first (one WWW-Authenticate each). Default: MD5,SHA-256 — SIPp 3.6 and
+    /// many phones answer only the first challenge and only MD5.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    digest_algorithms: Vec<String>,
     /// Address phones send their RTP to (X-Bearer-Address). Default: the local
     /// address each phone's flow arrived on.
     #[arg(long, value_name = "IP")]
     relay_address: Option<std::net::IpAddr>,
+    /// TCP/TLS connections accepted from one source IP at once. Default: 2048
+    #[arg(long, value_name = "N")]
+    max_connections_per_ip: Option<usize>,
     /// TLS certificate chain (PEM), needed by tls: listeners.
     #[arg(long, value_name = "FILE")]
     tls_cert: Option<PathBuf>,
@@ -82,8 +90,14 @@ impl RunArgs {
         if let Some(d) = self.domain {
             c.domain = d;
         }
+        if !self.digest_algorithms.is_empty() {
+            c.registrar.digest_algorithms = self.digest_algorithms;
+        }
         if self.relay_address.is_some() {
             c.relay_address = self.relay_address;
+        }
+        if let Some(n) = self.max_connections_per_ip {
+            c.limits.max_connections_per_ip = n;
         }
         if self.tls_cert.is_some() {
             c.tls_cert = self.tls_cert;
@@ -148,7 +162,7 @@ async fn run(args: RunArgs) -> Result<()> {
         realm: config.domain.clone(),
         nonce_key: rand::random::<[u8; 32]>().to_vec(),
         nonce_lifetime: Duration::from_secs(config.registrar.nonce_lifetime),
-        algorithms: config.digest_algorithms()?,
+        digest_algorithms: config.registrar.digest_algorithms()?,
         relay_address: config.relay_address,
         location: config.location(),
         abuse: config.abuse.to_config(),

@@ -249,3 +249,30 @@ fn registrations_lists_rl_records() {
     assert_eq!(ok(switch(dir, &["registrations", "--json"])).trim(), "[]");
     assert_eq!(ok(switch(dir, &["registrations"])).lines().count(), 1);
 }
+
+#[test]
+fn import_is_all_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let file = tmp.path().join("subs.csv");
+    std::fs::write(&file, "# number;password\n1001;pw;with;semicolons\r\n\n+15550100;x\nu00003;pw00003\n").unwrap();
+    let out = ok(switch(&dir, &["subscriber", "import", file.to_str().unwrap(), "--realm", "example.net"]));
+    assert_eq!(out, "imported 3 subscribers (realm example.net)\n");
+    let numbers: Vec<Value> = list_json(&dir).as_array().unwrap().iter().map(|s| s["number"].clone()).collect();
+    assert_eq!(numbers, [json!("+15550100"), json!("1001"), json!("u00003")]);
+    let store = Store::open(&dir).unwrap();
+    let sub = store.subscriber("1001").unwrap().unwrap();
+    assert_eq!(sub.realm, "example.net");
+    assert_eq!(sub.ha1_md5, sipcore::auth::ha1(sipcore::auth::Algorithm::Md5, "1001", "example.net", "pw;with;semicolons"));
+    drop(store);
+
+    // A bad line, or a number already there, imports nothing and names the line.
+    std::fs::write(&file, "2001;a\n2002\n2003;c\n").unwrap();
+    fails(switch(&dir, &["subscriber", "import", file.to_str().unwrap()]), "line 2: expected NUMBER;PASSWORD");
+    std::fs::write(&file, "2001;a\n1001;b\n").unwrap();
+    fails(switch(&dir, &["subscriber", "import", file.to_str().unwrap()]), "line 2: subscriber 1001 exists");
+    std::fs::write(&file, "2001;a\n20 02;b\n").unwrap();
+    fails(switch(&dir, &["subscriber", "import", file.to_str().unwrap()]), "line 2: bad number");
+    assert_eq!(list_json(&dir).as_array().unwrap().len(), 3, "nothing of the failed imports stayed");
+    fails(switch(&dir, &["subscriber", "import", tmp.path().join("missing").to_str().unwrap()]), "reading");
+}

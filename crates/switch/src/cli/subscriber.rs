@@ -3,6 +3,8 @@
 use super::DataDir;
 use super::table;
 use anyhow::{Context, Result, bail};
+use std::io::Read;
+use std::path::PathBuf;
 use sipcore::headers::MacAddr;
 use switch::defaults::DEFAULT_DOMAIN;
 use switch::store::{Store, SubscriberUpdate};
@@ -20,6 +22,13 @@ pub(crate) enum SubscriberCommand {
     Remove(RemoveArgs),
     /// List provisioned numbers (never their credentials).
     List(ListArgs),
+    /// Provision many numbers from a file, all or nothing (one transaction).
+    ///
+    /// FILE has one `NUMBER;PASSWORD` per line (the password is everything after
+    /// the first ';'); empty lines and lines starting with '#' are skipped. If any
+    /// line is bad or names a number already provisioned, nothing is imported
+    /// and the error names the line. Use '-' to read standard input.
+    Import(ImportArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -78,6 +87,17 @@ pub(crate) struct RemoveArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub(crate) struct ImportArgs {
+    /// `NUMBER;PASSWORD` lines; '-' for standard input.
+    file: PathBuf,
+    /// The digest realm of every imported number (the switch's domain).
+    #[arg(long, value_name = "REALM", default_value = DEFAULT_DOMAIN)]
+    realm: String,
+    #[command(flatten)]
+    dir: DataDir,
+}
+
+#[derive(clap::Args, Debug)]
 pub(crate) struct ListArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
@@ -101,6 +121,7 @@ pub(crate) fn run(cmd: SubscriberCommand) -> Result<()> {
         SubscriberCommand::Set(a) => set(a),
         SubscriberCommand::Remove(a) => remove(a),
         SubscriberCommand::List(a) => list(a),
+        SubscriberCommand::Import(a) => import(a),
     }
 }
 
@@ -158,6 +179,35 @@ fn remove(a: RemoveArgs) -> Result<()> {
     let store = Store::open_existing(&a.dir.data_dir)?;
     store.remove_subscriber(&a.number)?;
     println!("removed {}", a.number);
+    Ok(())
+}
+
+fn import(a: ImportArgs) -> Result<()> {
+    let mut text = String::new();
+    if a.file.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+    } else {
+        text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    }
+    let store = Store::open(&a.dir.data_dir)?;
+    let count = store.transaction(|store| -> Result<usize> {
+        let mut count = 0;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((number, password)) = line.split_once(';') else {
+                bail!("line {}: expected NUMBER;PASSWORD", i + 1);
+            };
+            store
+                .add_subscriber(number.trim(), password, &a.realm, None, None)
+                .with_context(|| format!("line {}", i + 1))?;
+            count += 1;
+        }
+        Ok(count)
+    })?;
+    println!("imported {count} subscribers (realm {})", a.realm);
     Ok(())
 }
 

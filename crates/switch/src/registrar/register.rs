@@ -20,8 +20,9 @@ pub struct RegistrarConfig {
     /// Key for nonce MACs; random per process unless set.
     pub nonce_key: Vec<u8>,
     pub nonce_lifetime: Duration,
-    /// Digest algorithms offered, in order of preference.
-    pub algorithms: Vec<Algorithm>,
+    /// Algorithms to challenge with, most preferred first; empty: the
+    /// digest server's default (SHA-256 and MD5).
+    pub digest_algorithms: Vec<Algorithm>,
     /// X-Bearer-Address to hand out; `None`: the local address of the flow.
     pub relay_address: Option<IpAddr>,
     pub location: LocationConfig,
@@ -57,8 +58,8 @@ impl Registrar {
     pub fn new(config: RegistrarConfig) -> Self {
         let mut digest = ServerConfig::new(config.realm.clone(), config.nonce_key.clone());
         digest.nonce_lifetime = config.nonce_lifetime;
-        if !config.algorithms.is_empty() {
-            digest.algorithms = config.algorithms.clone();
+        if !config.digest_algorithms.is_empty() {
+            digest.algorithms = config.digest_algorithms.clone();
         }
         Self {
             table: LocationTable::new(config.location),
@@ -261,4 +262,68 @@ fn contact_value(c: &NameAddr<'_>, expires: u32) -> String {
         v.push_str(&format!(";reg-id={reg_id}"));
     }
     v
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::location::LocationConfig;
+    use sipcore::transport::{FlowId, TransportKind};
+    use sipcore::{Message, Request};
+
+    fn registrar(digest_algorithms: Vec<Algorithm>) -> Registrar {
+        Registrar::new(RegistrarConfig {
+            realm: "example.net".into(),
+            nonce_key: vec![7; 32],
+            nonce_lifetime: Duration::from_secs(300),
+            digest_algorithms,
+            relay_address: None,
+            location: LocationConfig::default(),
+            abuse: AbuseConfig::default(),
+        })
+    }
+
+    fn register() -> Request {
+        let raw = "REGISTER sip:example.net SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.2:5999;branch=z9hG4bK1;rport\r\n\
+            From: <sip:1001@example.net>;tag=a\r\nTo: <sip:1001@example.net>\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\n\
+            Contact: <sip:1001@10.0.0.2:5999;transport=tcp>\r\nContent-Length: 0\r\n\r\n";
+        match Message::parse(bytes::Bytes::from(raw)).unwrap() {
+            Message::Request(r) => r,
+            Message::Response(_) => panic!("a request"),
+        }
+    }
+
+    fn challenged_algorithms(r: &mut Registrar) -> Vec<String> {
+        let flow = Flow {
+            id: FlowId(1),
+            transport: TransportKind::Tcp,
+            local: "127.0.0.1:5060".parse().unwrap(),
+            remote: "127.0.0.9:40000".parse().unwrap(),
+        };
+        let sub = Subscriber {
+            number: "1001".into(),
+            realm: "example.net".into(),
+            ha1_md5: String::new(),
+            ha1_sha256: String::new(),
+            ha1_sha512_256: String::new(),
+            mac: None,
+            home: None,
+        };
+        let out = r.handle(1_800_000_000, &register(), &flow, Some(&sub));
+        assert_eq!(out.response.status, 401);
+        out.response
+            .headers
+            .get_all(&HeaderName::WwwAuthenticate)
+            .map(|v| v.split("algorithm=").nth(1).unwrap().split(',').next().unwrap().to_owned())
+            .collect()
+    }
+
+    /// SIPp 3.6 answers only the first challenge, and only MD5: `--digest-algorithms md5`.
+    #[test]
+    fn the_challenge_offers_the_configured_algorithms() {
+        assert_eq!(challenged_algorithms(&mut registrar(Vec::new())), ["SHA-256", "MD5"]);
+        assert_eq!(challenged_algorithms(&mut registrar(vec![Algorithm::Md5])), ["MD5"]);
+        assert_eq!(challenged_algorithms(&mut registrar(vec![Algorithm::Md5, Algorithm::Sha512_256])), ["SHA-512-256", "MD5"]);
+    }
 }

@@ -114,6 +114,17 @@ impl Store {
         })
     }
 
+    /// Runs `f` in one write transaction: committed when it returns `Ok`,
+    /// rolled back when it fails, so a batch (`switch subscriber import`) is
+    /// all or nothing and costs one commit instead of one per row. `f` must
+    /// not start a transaction of its own (`update_subscriber` does).
+    pub fn transaction<T, E: From<StoreError>>(&self, f: impl FnOnce(&Store) -> std::result::Result<T, E>) -> std::result::Result<T, E> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(StoreError::from)?;
+        let value = f(self)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
     /// Applies `update` to `number` and returns the subscriber as it now is.
     /// A new realm without a new password is refused (the stored HA1s could
     /// not be recomputed); the same realm again is accepted as no change.
