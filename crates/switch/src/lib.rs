@@ -7,6 +7,7 @@ pub mod control;
 pub mod defaults;
 pub mod listen;
 pub mod location;
+pub mod persist;
 pub mod record;
 pub mod registrar;
 pub mod server;

@@ -167,7 +167,8 @@ async fn run(args: RunArgs) -> Result<()> {
         location: config.location(),
         abuse: config.abuse.to_config(),
     });
-    let server = Server::new(stack, store, registrar)?;
+    let writer = Store::open(&config.data_dir).context("opening the store's writer connection")?;
+    let server = Server::new(stack, store, writer, registrar)?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;

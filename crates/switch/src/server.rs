@@ -4,6 +4,7 @@
 
 use crate::control::{Command, ControlRequest};
 use crate::location::{Cause, Change};
+use crate::persist::Persister;
 use crate::record::UnixTime;
 use crate::registrar::Registrar;
 use crate::store::Store;
@@ -46,19 +47,23 @@ pub fn respond_other(req: &Request) -> Option<Response> {
 /// Everything the loop owns.
 pub struct Server {
     pub stack: Stack,
+    /// Read side: subscribers (the record writer has a connection of its own).
     pub store: Store,
     pub registrar: Registrar,
     subscribers: Subscribers,
+    persister: Persister,
 }
 
 impl Server {
     /// Loads the stored RL records: expired ones are purged, the rest are
     /// signalling-dropped until their phones register again.
-    pub fn new(stack: Stack, store: Store, registrar: Registrar) -> anyhow::Result<Self> {
-        let mut server = Self { stack, store, registrar, subscribers: Subscribers::default() };
+    /// `writer` is a second connection to the same store, for the record writer.
+    pub fn new(stack: Stack, store: Store, writer: Store, registrar: Registrar) -> anyhow::Result<Self> {
         let now = unix_now();
-        let purged = server.store.purge_expired(now)?;
-        let records = server.store.records()?;
+        let purged = store.purge_expired(now)?;
+        let records = store.records()?;
+        let persister = Persister::start(writer)?;
+        let mut server = Self { stack, store, registrar, subscribers: Subscribers::default(), persister };
         let loaded = records.len();
         let changes = server.registrar.table.load(now, records);
         server.apply(changes);
@@ -91,6 +96,7 @@ impl Server {
                 }
             }
         }
+        self.persister.finish();
         info!("request loop stopped");
     }
 
@@ -166,11 +172,8 @@ impl Server {
         let number = Registrar::number_of(req);
         let sub = number.as_deref().and_then(|n| self.subscribers.get(n)).cloned();
         let out = self.registrar.handle(now, req, flow, sub.as_ref(), local_ip_toward(flow));
-        if self.apply(out.changes) {
-            out.response
-        } else {
-            Response::to_request(req, 500).with_reason("Server Internal Error (could not store the registration)")
-        }
+        self.apply(out.changes);
+        out.response
     }
 
     /// Re-reads the subscribers if the CLI changed them. A number no longer
@@ -190,41 +193,32 @@ impl Server {
         Ok(())
     }
 
-    /// Persists, acts on and logs changes; false when a write failed.
-    fn apply(&mut self, changes: Vec<Change>) -> bool {
-        let mut ok = true;
+    /// Queues changes for the store, acts on them and logs them.
+    fn apply(&mut self, changes: Vec<Change>) {
         for change in changes {
-            let stored = match &change {
+            match &change {
                 Change::Upserted { record, cause } => {
-                    let line = (*cause == Cause::Refreshed).then_some(());
-                    log_record("registration", record, cause.as_str(), line.is_some());
-                    self.store.put_record(record)
+                    log_record("registration", record, cause.as_str(), *cause == Cause::Refreshed);
+                    self.persister.put(record);
                 }
                 Change::Challenged { record, challenger } => {
                     warn!(number = %record.number, state = record.state.as_str(), holder = %record.observed, challenger = %challenger.observed,
                         "registration conflict: another device tried to register this number");
-                    self.store.put_record(record)
+                    self.persister.put(record);
                 }
                 Change::Removed { record, cause } => {
                     info!(number = %record.number, cause = cause.as_str(), observed = %record.observed, "registration removed");
-                    self.store.delete_record(&record.number).map(drop)
+                    self.persister.delete(&record.number);
                 }
                 Change::CloseFlow { flow, cause } => {
                     info!(%flow, cause = cause.as_str(), "closing flow");
                     self.stack.endpoint().close(flow.id);
-                    Ok(())
                 }
                 Change::ForgetFlow { flow, cause } => {
                     debug!(%flow, cause = cause.as_str(), "flow no longer carries a registration");
-                    Ok(())
                 }
-            };
-            if let Err(e) = stored {
-                error!(error = %e, "could not persist a registration change");
-                ok = false;
             }
         }
-        ok
     }
 }
 

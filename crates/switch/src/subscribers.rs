@@ -11,6 +11,10 @@ use std::collections::HashMap;
 #[derive(Debug, Default)]
 pub struct Subscribers {
     by_number: HashMap<String, Subscriber>,
+    /// PRAGMA data_version at the last look: moves with any other connection's
+    /// commit (the record writer's too), so it only says "look closer".
+    data_version: Option<i64>,
+    /// The subscribers' own change counter at the last reload.
     version: Option<i64>,
 }
 
@@ -18,7 +22,12 @@ impl Subscribers {
     /// Reloads from `store` if another connection changed it since the last
     /// look; true when it did reload.
     pub fn refresh(&mut self, store: &Store) -> Result<bool> {
-        let version = store.data_version()?;
+        let data_version = store.data_version()?;
+        if self.data_version == Some(data_version) {
+            return Ok(false);
+        }
+        self.data_version = Some(data_version);
+        let version = store.subscribers_version()?;
         if self.version == Some(version) {
             return Ok(false);
         }

@@ -91,6 +91,12 @@ impl Store {
     }
 
     /// The schema version recorded in the file.
+    /// A counter that moves with every subscriber change (and only then).
+    pub fn subscribers_version(&self) -> Result<i64> {
+        let mut stmt = self.conn.prepare_cached("SELECT v FROM subscribers_version WHERE id = 1")?;
+        Ok(stmt.query_row([], |r| r.get(0))?)
+    }
+
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self.conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?)
     }

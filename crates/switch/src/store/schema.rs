@@ -46,6 +46,19 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE INDEX registrations_by_expiry ON registrations(expires_at);
     "#,
+    // v2: a counter that moves with every change to `subscribers` and nothing
+    // else, so a running switch can tell provisioning changes from its own
+    // record writes (which also move PRAGMA data_version) with one read.
+    r#"
+    CREATE TABLE subscribers_version (
+        id  INTEGER PRIMARY KEY CHECK (id = 1),
+        v   INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO subscribers_version (id, v) VALUES (1, 0);
+    CREATE TRIGGER subscribers_ins AFTER INSERT ON subscribers BEGIN UPDATE subscribers_version SET v = v + 1; END;
+    CREATE TRIGGER subscribers_upd AFTER UPDATE ON subscribers BEGIN UPDATE subscribers_version SET v = v + 1; END;
+    CREATE TRIGGER subscribers_del AFTER DELETE ON subscribers BEGIN UPDATE subscribers_version SET v = v + 1; END;
+    "#,
 ];
 
 /// The schema version this build writes.
