@@ -173,6 +173,7 @@ impl SwitchConfig {
         anyhow::ensure!(self.limits.max_connections_per_ip > 0, "limits.max_connections_per_ip must be positive");
         anyhow::ensure!(self.limits.max_message_bytes >= 1024, "limits.max_message_bytes must be at least 1024");
         self.listen_specs()?;
+        self.registrar.digest_algorithms()?;
         Ok(())
     }
 }
@@ -189,7 +190,7 @@ mod tests {
         assert_eq!(c.registrar.flow_timer, 45);
         assert_eq!(c.registrar.min_expires, 60);
         assert_eq!(c.listen.len(), 2);
-        assert_eq!(c.max_connections_per_ip, 256);
+        assert_eq!(c.limits.max_connections_per_ip, 2048);
         assert!(toml::from_str::<SwitchConfig>("colour = 1").is_err());
         let bad: SwitchConfig = toml::from_str("[registrar]\nmin_expires = 100\nmax_expires = 50\n").unwrap();
         assert!(bad.validate().is_err());

@@ -1,16 +1,16 @@
-//! Writes RL record changes on a thread of their own, in batches: the request
-//! loop hands a change over and answers the phone at once, and the writer
-//! commits whatever has piled up in one transaction. One commit per batch
-//! instead of one per REGISTER, and WAL checkpoints (with their fsyncs) stall
-//! only the writer, never a registration.
-//!
-//! What this gives up: a 200 OK can go out a few milliseconds before its record
-//! is on disk, so a crash can lose the last updates. That costs nothing real:
-//! after any restart every record is `signalling_dropped` until its phone
-//! registers again. A clean stop (SIGTERM) writes everything queued first.
+//! Writes RL record changes on a thread of their own, in batches (group
+//! commit): the request loop hands over a change together with the response
+//! that acknowledges it and moves on; the writer commits whatever has piled up
+//! in one transaction and only then sends those responses. One commit per batch
+//! instead of one per REGISTER, WAL checkpoints (with their fsyncs) stall only
+//! the writer, and a 200 OK still never goes out before its record is on disk
+//! (a `kill -9` loses nothing acknowledged). A clean stop writes everything queued.
 
 use crate::record::RlRecord;
 use crate::store::Store;
+use sipcore::Response;
+use sipcore::stack::Stack;
+use sipcore::transaction::TransactionKey;
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -22,6 +22,8 @@ const MAX_BATCH: usize = 4096;
 enum Op {
     Put(Box<RlRecord>),
     Delete(String),
+    /// Send once everything queued before it is committed.
+    Reply(TransactionKey, Box<Response>),
 }
 
 /// The request loop's end of the writer.
@@ -32,9 +34,9 @@ pub struct Persister {
 
 impl Persister {
     /// Starts the writer over its own connection to the store.
-    pub fn start(store: Store) -> std::io::Result<Self> {
+    pub fn start(store: Store, stack: Stack) -> std::io::Result<Self> {
         let (ops, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new().name("store-writer".into()).spawn(move || write_loop(&store, &rx))?;
+        let thread = std::thread::Builder::new().name("store-writer".into()).spawn(move || write_loop(&store, &stack, &rx))?;
         Ok(Self { ops: Some(ops), thread: Some(thread) })
     }
 
@@ -54,6 +56,12 @@ impl Persister {
         self.send(Op::Delete(number.to_owned()));
     }
 
+    /// Sends `response` for the server transaction `key` once the changes
+    /// queued before it are committed.
+    pub fn reply_after_commit(&self, key: TransactionKey, response: Response) {
+        self.send(Op::Reply(key, Box::new(response)));
+    }
+
     /// Writes everything queued, then stops the writer.
     pub fn finish(&mut self) {
         self.ops.take();
@@ -69,10 +77,11 @@ impl Drop for Persister {
     }
 }
 
-fn write_loop(store: &Store, rx: &mpsc::Receiver<Op>) {
+fn write_loop(store: &Store, stack: &Stack, rx: &mpsc::Receiver<Op>) {
     // Blocks for the first change, then takes whatever else is already queued.
     while let Ok(first) = rx.recv() {
         let mut batch: HashMap<String, Option<Box<RlRecord>>> = HashMap::new();
+        let mut replies = Vec::new();
         let mut add = |op: Op| match op {
             Op::Put(r) => {
                 batch.insert(r.number.clone(), Some(r));
@@ -80,12 +89,15 @@ fn write_loop(store: &Store, rx: &mpsc::Receiver<Op>) {
             Op::Delete(n) => {
                 batch.insert(n, None);
             }
+            Op::Reply(key, resp) => replies.push((key, resp)),
         };
         add(first);
         for op in rx.try_iter().take(MAX_BATCH) {
             add(op);
         }
-        let written = store.transaction(|s| -> crate::store::Result<()> {
+        if batch.is_empty() {
+            // Replies with nothing to write before them.
+        } else if let Err(e) = store.transaction(|s| -> crate::store::Result<()> {
             for (number, op) in &batch {
                 let result = match op {
                     Some(r) => s.put_record(r),
@@ -98,9 +110,13 @@ fn write_loop(store: &Store, rx: &mpsc::Receiver<Op>) {
                 }
             }
             Ok(())
-        });
-        if let Err(e) = written {
+        }) {
             error!(error = %e, changes = batch.len(), "could not store registration changes");
+        }
+        for (key, resp) in replies {
+            if let Err(e) = stack.respond(key, *resp) {
+                warn!(error = %e, "response not sent");
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::registrar::Registrar;
 use crate::store::Store;
 use crate::subscribers::Subscribers;
 use sipcore::stack::{Stack, StackEvent};
+use sipcore::transaction::TransactionKey;
 use sipcore::transport::{Flow, TransportEvent};
 use sipcore::{HeaderName, Method, Request, Response};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -62,7 +63,7 @@ impl Server {
         let now = unix_now();
         let purged = store.purge_expired(now)?;
         let records = store.records()?;
-        let persister = Persister::start(writer)?;
+        let persister = Persister::start(writer, stack.clone())?;
         let mut server = Self { stack, store, registrar, subscribers: Subscribers::default(), persister };
         let loaded = records.len();
         let changes = server.registrar.table.load(now, records);
@@ -105,8 +106,9 @@ impl Server {
         match ev {
             StackEvent::Request { key, flow, request } => {
                 self.activity(now, &flow);
-                let response = if request.method == Method::Register { Some(self.register(now, &request, &flow)) } else { respond_other(&request) };
-                if let Some(Err(e)) = response.map(|resp| self.stack.respond(key, resp)) {
+                if request.method == Method::Register {
+                    self.register(now, key, &request, &flow);
+                } else if let Some(Err(e)) = respond_other(&request).map(|resp| self.stack.respond(key, resp)) {
                     warn!(%flow, error = %e, "response not sent");
                 }
             }
@@ -164,16 +166,24 @@ impl Server {
         self.apply(changes);
     }
 
-    fn register(&mut self, now: UnixTime, req: &Request, flow: &Flow) -> Response {
+    /// Handles a REGISTER. A response that acknowledges stored changes goes out
+    /// through the record writer, after they are committed.
+    fn register(&mut self, now: UnixTime, key: TransactionKey, req: &Request, flow: &Flow) {
         if let Err(e) = self.refresh_subscribers(now) {
             error!(error = %e, "cannot read subscribers");
-            return Response::to_request(req, 500).with_reason("Server Internal Error (store unavailable)");
+            let _ = self.stack.respond(key, Response::to_request(req, 500).with_reason("Server Internal Error (store unavailable)"));
+            return;
         }
         let number = Registrar::number_of(req);
         let sub = number.as_deref().and_then(|n| self.subscribers.get(n)).cloned();
         let out = self.registrar.handle(now, req, flow, sub.as_ref(), local_ip_toward(flow));
+        let stores = out.changes.iter().any(|c| c.record().is_some());
         self.apply(out.changes);
-        out.response
+        if stores {
+            self.persister.reply_after_commit(key, out.response);
+        } else if let Err(e) = self.stack.respond(key, out.response) {
+            warn!(%flow, error = %e, "response not sent");
+        }
     }
 
     /// Re-reads the subscribers if the CLI changed them. A number no longer

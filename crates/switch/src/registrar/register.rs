@@ -310,7 +310,7 @@ mod tests {
             mac: None,
             home: None,
         };
-        let out = r.handle(1_800_000_000, &register(), &flow, Some(&sub));
+        let out = r.handle(1_800_000_000, &register(), &flow, Some(&sub), flow.local.ip());
         assert_eq!(out.response.status, 401);
         out.response
             .headers
@@ -324,6 +324,6 @@ mod tests {
     fn the_challenge_offers_the_configured_algorithms() {
         assert_eq!(challenged_algorithms(&mut registrar(Vec::new())), ["SHA-256", "MD5"]);
         assert_eq!(challenged_algorithms(&mut registrar(vec![Algorithm::Md5])), ["MD5"]);
-        assert_eq!(challenged_algorithms(&mut registrar(vec![Algorithm::Md5, Algorithm::Sha512_256])), ["SHA-512-256", "MD5"]);
+        assert_eq!(challenged_algorithms(&mut registrar(vec![Algorithm::Md5, Algorithm::Sha512_256])), ["MD5", "SHA-512-256"], "configured preference order");
     }
 }
