@@ -1,6 +1,7 @@
 //! The endpoint: owns listeners, connections and UDP sockets, hands every
 //! incoming message to one event queue, and sends over a named flow.
 
+use super::queue::{PushError, SendQueue};
 use super::{Flow, FlowId, TransportError, TransportKind, stream, udp};
 use crate::framing::{FramerConfig, Role};
 use crate::message::Message;
@@ -76,16 +77,12 @@ pub enum TransportEvent {
     Closed { flow: Flow, reason: CloseReason },
 }
 
-pub(super) enum Outbound {
-    Data(Bytes),
-    Close,
-}
 
 pub(super) struct Inner {
     pub(super) config: TransportConfig,
     pub(super) events: mpsc::Sender<TransportEvent>,
     next_id: AtomicU64,
-    conns: DashMap<FlowId, (Flow, mpsc::Sender<Outbound>)>,
+    conns: DashMap<FlowId, (Flow, Arc<SendQueue>)>,
     udp: DashMap<FlowId, Arc<UdpSocket>>,
     per_ip: DashMap<IpAddr, usize>,
     pub(super) cancel: CancellationToken,
@@ -244,10 +241,10 @@ impl Endpoint {
     {
         let (local, remote) = io.addrs()?;
         let flow = Flow { id: self.inner.next_id(), transport, local, remote };
-        let (tx, rx) = mpsc::channel(self.inner.config.send_queue.max(1));
-        self.inner.conns.insert(flow.id, (flow, tx));
+        let queue = Arc::new(SendQueue::new(self.inner.config.send_queue));
+        self.inner.conns.insert(flow.id, (flow, queue.clone()));
         debug!(%flow, "flow opened");
-        self.inner.tracker.spawn(stream::run(self.inner.clone(), io, flow, role, rx, slot));
+        self.inner.tracker.spawn(stream::run(self.inner.clone(), io, flow, role, queue, slot));
         Ok(flow)
     }
 
@@ -301,9 +298,9 @@ impl Endpoint {
             };
         }
         let tx = self.inner.conns.get(&flow.id).map(|c| c.1.clone()).ok_or(TransportError::NoSuchFlow(flow.id))?;
-        tx.try_send(Outbound::Data(bytes)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => TransportError::QueueFull(flow.id),
-            mpsc::error::TrySendError::Closed(_) => TransportError::NoSuchFlow(flow.id),
+        tx.push(bytes).map_err(|e| match e {
+            PushError::Full => TransportError::QueueFull(flow.id),
+            PushError::Gone => TransportError::NoSuchFlow(flow.id),
         })
     }
 
@@ -311,7 +308,7 @@ impl Endpoint {
     pub fn close(&self, id: FlowId) {
         let tx = self.inner.conns.get(&id).map(|c| c.1.clone());
         if let Some(tx) = tx {
-            let _ = tx.try_send(Outbound::Close);
+            tx.close();
         }
     }
 

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-/// Bytes taken per read; a typical SIP message fits, a larger one takes more reads.
+/// Bytes reserved per TLS read; a typical SIP message fits, a larger one takes more reads.
 pub(super) const READ_CHUNK: usize = 4096;
 
 /// The read half of a flow.
@@ -27,12 +27,27 @@ pub(super) trait Io: Send + 'static {
     fn split(self) -> (Self::Read, Self::Write);
 }
 
+thread_local! {
+    /// Where TCP reads land first: one per runtime thread, not per connection.
+    static SCRATCH: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0; SCRATCH_BYTES].into_boxed_slice());
+}
+
+/// A whole maximum-size message fits in one read.
+const SCRATCH_BYTES: usize = 64 * 1024;
+
 impl ReadSome for OwnedReadHalf {
+    /// Reads into the thread's scratch buffer and copies out just the bytes
+    /// that came: a connection's buffer is the size of what it received, and a
+    /// parsed message (which keeps slices of it) pins no spare capacity.
     async fn read_some(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         loop {
             self.readable().await?;
-            buf.reserve(READ_CHUNK);
-            match self.try_read_buf(buf) {
+            let read: io::Result<usize> = SCRATCH.with_borrow_mut(|scratch| {
+                let n = self.try_read(scratch)?;
+                buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
+                Ok(n)
+            });
+            match read {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 other => return other,
             }

@@ -8,6 +8,7 @@ mod endpoint;
 mod error;
 mod flow;
 mod io;
+mod queue;
 mod reply;
 mod stamp;
 mod stream;

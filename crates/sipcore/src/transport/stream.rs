@@ -3,7 +3,8 @@
 //! unframeable stream gets a 400/413 where possible and loses its connection,
 //! and only its connection.
 
-use super::endpoint::{Inner, IpSlot, Outbound};
+use super::endpoint::{Inner, IpSlot};
+use super::queue::SendQueue;
 use super::io::{Io, ReadSome};
 use super::{CloseReason, Flow, TransportEvent, error_response, stamp_via};
 use crate::framing::{Frame, Framer, Role};
@@ -11,10 +12,9 @@ use crate::message::{Message, parse};
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role, mut rx: mpsc::Receiver<Outbound>, _slot: Option<IpSlot>) {
+pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role, queue: Arc<SendQueue>, _slot: Option<IpSlot>) {
     inner.emit(TransportEvent::Opened { flow }).await;
     let (mut rd, mut wr) = io.split();
     let mut framer = Framer::new(role, inner.config.framer);
@@ -23,18 +23,18 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role,
         tokio::select! {
             _ = inner.cancel.cancelled() => {
                 // Flush what the application already queued, then go.
-                while let Ok(Outbound::Data(b)) = rx.try_recv() {
+                while let Some(Some(b)) = queue.try_next() {
                     if wr.write_all(&b).await.is_err() { break; }
                 }
                 break CloseReason::Shutdown;
             }
-            out = rx.recv() => match out {
-                Some(Outbound::Data(b)) => {
+            out = queue.next() => match out {
+                Some(b) => {
                     if let Err(e) = wr.write_all(&b).await {
                         break CloseReason::Io(e.to_string());
                     }
                 }
-                Some(Outbound::Close) | None => break CloseReason::Local,
+                None => break CloseReason::Local,
             },
             read = rd.read_some(&mut buf) => match read {
                 Ok(0) => break CloseReason::Peer,
@@ -51,6 +51,7 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role,
             },
         }
     };
+    queue.shut();
     let _ = wr.shutdown().await;
     inner.forget(flow.id);
     debug!(%flow, ?reason, "flow closed");
