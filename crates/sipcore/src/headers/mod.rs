@@ -66,11 +66,11 @@ fn missing(name: &'static str) -> ParseError {
 /// absent; the ones RFC 3261 §8.1.1 makes mandatory return an error instead.
 impl Headers {
     fn required(&self, name: HeaderName) -> Result<&str, ParseError> {
-        self.get(&name).map(|v| &**v).ok_or_else(|| missing(name.static_name()))
+        self.get(&name).ok_or_else(|| missing(name.static_name()))
     }
 
     fn optional<T>(&self, name: HeaderName, read: impl FnOnce(&str) -> Result<T, ParseError>) -> Result<Option<T>, ParseError> {
-        self.get(&name).map(|v| read(v)).transpose()
+        self.get(&name).map(read).transpose()
     }
 
     /// Every Via element, top first.
@@ -135,7 +135,7 @@ impl Headers {
 
     /// Content-Type.
     pub fn content_type(&self) -> Result<Option<ContentType<'_>>, ParseError> {
-        self.get(&HeaderName::ContentType).map(|v| ContentType::parse(v)).transpose()
+        self.get(&HeaderName::ContentType).map(ContentType::parse).transpose()
     }
 
     /// RFC 5626 Flow-Timer.

@@ -39,8 +39,9 @@ fn locate(at: usize, pieces: Option<&[(usize, usize)]>, off: usize) -> usize {
 }
 
 impl<'m> HeaderReader<'m> {
-    pub(super) fn new(base: usize, method: Option<&'m Method>) -> Self {
-        Self { base, method, headers: Headers::new(), content_length: None, seen: 0 }
+    /// `head` is the header section the values will be spans of.
+    pub(super) fn new(base: usize, method: Option<&'m Method>, head: ByteString) -> Self {
+        Self { base, method, headers: Headers::over(head, 16), content_length: None, seen: 0 }
     }
 
     /// Reads every header from `from` to the end of `head` (which ends in CRLF).
@@ -53,7 +54,8 @@ impl<'m> HeaderReader<'m> {
             if !bytes.get(next).is_some_and(|&b| b == b' ' || b == b'\t') {
                 let line = head.get(pos..end).unwrap_or("");
                 let (name, at, value) = self.start(head, line, pos)?;
-                self.push(name, pos, at, head.slice_ref(value), None)?;
+                self.check(&name, pos, at, value, None)?;
+                self.headers.push_span(name, at, at + value.len());
             } else {
                 // Folded continuation lines (§7.3.1) are joined to the value with one SP.
                 let line = head.get(pos..end).unwrap_or("");
@@ -74,7 +76,8 @@ impl<'m> HeaderReader<'m> {
                     }
                     next = cont_end + 2;
                 }
-                self.push(name, pos, at, ByteString::from(text), Some(&pieces))?;
+                self.check(&name, pos, at, &text, Some(&pieces))?;
+                self.headers.push(name, text);
             }
             pos = next;
         }
@@ -119,9 +122,9 @@ impl<'m> HeaderReader<'m> {
         Ok((name, pos + i, line.get(i..end).unwrap_or("")))
     }
 
-    /// Checks one header and appends it. `pieces` maps a joined (folded) value
-    /// back to the lines it came from.
-    fn push(&mut self, name: HeaderName, line_at: usize, at: usize, value: ByteString, pieces: Option<&[(usize, usize)]>) -> Result<(), ParseError> {
+    /// Checks one header before it is appended. `pieces` maps a joined (folded)
+    /// value back to the lines it came from.
+    fn check(&mut self, name: &HeaderName, line_at: usize, at: usize, value: &str, pieces: Option<&[(usize, usize)]>) -> Result<(), ParseError> {
         let base = self.base;
         let relocate = |mut e: ParseError| {
             e.offset = base + locate(at, pieces, e.offset);
@@ -136,7 +139,7 @@ impl<'m> HeaderReader<'m> {
         };
         match name {
             HeaderName::ContentLength => {
-                let n = crate::headers::content_length(&value).map_err(relocate)?;
+                let n = crate::headers::content_length(value).map_err(relocate)?;
                 if self.content_length.is_some_and(|(old, _)| old != n) {
                     return Err(ParseError::value(base + at, "Content-Length", "conflicting values"));
                 }
@@ -144,14 +147,14 @@ impl<'m> HeaderReader<'m> {
             }
             HeaderName::CSeq => {
                 once(&mut self.seen, CSEQ)?;
-                let cseq = CSeq::parse(&value).map_err(relocate)?;
+                let cseq = CSeq::parse(value).map_err(relocate)?;
                 if self.method.is_some_and(|m| *m != cseq.method) {
                     let method_at = locate(at, pieces, value.len() - cseq.method.as_str().len());
                     return Err(ParseError::value(base + method_at, "CSeq", "method does not match the request line"));
                 }
             }
-            ref other => {
-                validate_value(other, &value).map_err(relocate)?;
+            other => {
+                validate_value(other, value).map_err(relocate)?;
                 match other {
                     HeaderName::Via => self.seen |= VIA,
                     HeaderName::From => once(&mut self.seen, FROM)?,
@@ -162,7 +165,6 @@ impl<'m> HeaderReader<'m> {
                 }
             }
         }
-        self.headers.push(name, value);
         Ok(())
     }
 

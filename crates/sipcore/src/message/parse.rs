@@ -44,7 +44,7 @@ pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
         Start::Request((m, _)) => Some(m),
         Start::Status(_) => None,
     };
-    let mut reader = HeaderReader::new(skip, method);
+    let mut reader = HeaderReader::new(skip, method, head.clone());
     reader.read(&head, line_end + 1)?;
     let (headers, content_length) = reader.finish(skip + head_len)?;
     let body_at = skip + head_len + 2;
