@@ -28,7 +28,7 @@ pub(crate) const NUMDOT: u16 = 2048;
 /// A Call-ID: `word` or `@`.
 pub(crate) const CALLID: u16 = 4096;
 
-static TABLE: [u16; 256] = build();
+const TABLE: [u16; 256] = build();
 
 // Indexing is bounded by the loop condition.
 #[allow(clippy::indexing_slicing)]

@@ -6,7 +6,8 @@
 use super::{Headers, Method, name::HeaderName};
 use crate::error::{ErrorKind, ParseError};
 use crate::headers::{CSeq, validate_value};
-use crate::text::{is_token_byte, leading_ws, trim};
+use crate::chars;
+use crate::text::{leading_ws, trim};
 use bytestring::ByteString;
 
 /// The headers a request or response must carry (§8.1.1), as bits of `seen`.
@@ -30,6 +31,17 @@ pub(super) struct HeaderReader<'m> {
     seen: u8,
 }
 
+/// The first CR or LF in `s`.
+#[inline]
+fn find_cr_lf(s: &[u8]) -> Option<usize> {
+    // SSE2 is part of x86-64, so this searcher inlines (no dispatch per line).
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if let Some(two) = memchr::arch::x86_64::sse2::memchr::Two::new(b'\r', b'\n') {
+        return two.find(s);
+    }
+    memchr::memchr2(b'\r', b'\n', s)
+}
+
 /// Maps an offset inside a (possibly joined) value to one in the head.
 fn locate(at: usize, pieces: Option<&[(usize, usize)]>, off: usize) -> usize {
     match pieces.and_then(|p| p.iter().rev().find(|(t, _)| *t <= off)) {
@@ -46,20 +58,30 @@ impl<'m> HeaderReader<'m> {
 
     /// Reads every header from `from` to the end of `head` (which ends in CRLF).
     pub(super) fn read(&mut self, head: &ByteString, from: usize) -> Result<(), ParseError> {
-        let bytes = head.as_bytes();
+        let text: &str = head;
+        let bytes = text.as_bytes();
         let mut pos = from;
-        while pos < bytes.len() {
-            let end = self.line_end(bytes, pos)?;
+        while let Some(line) = bytes.get(pos..).filter(|l| !l.is_empty()) {
+            let (name, at) = match HeaderName::scan_known(line) {
+                Some((name, len)) => (name, self.field_start(bytes, pos, len)?),
+                None => {
+                    let len = chars::first_not(line, chars::TOKEN).unwrap_or(line.len());
+                    let at = self.field_start(bytes, pos, len)?;
+                    (HeaderName::from_buf(head, pos, len), at)
+                }
+            };
+            let end = self.line_end(bytes, at)?;
+            let mut value_end = end;
+            while value_end > at && matches!(bytes.get(value_end - 1), Some(b' ' | b'\t')) {
+                value_end -= 1;
+            }
+            let value = text.get(at..value_end).unwrap_or("");
             let mut next = end + 2;
-            if !bytes.get(next).is_some_and(|&b| b == b' ' || b == b'\t') {
-                let line = head.get(pos..end).unwrap_or("");
-                let (name, at, value) = self.start(head, line, pos)?;
+            if !matches!(bytes.get(next), Some(b' ' | b'\t')) {
                 self.check(&name, pos, at, value, None)?;
-                self.headers.push_span(name, at, at + value.len());
+                self.headers.push_span(name, at, value_end);
             } else {
                 // Folded continuation lines (§7.3.1) are joined to the value with one SP.
-                let line = head.get(pos..end).unwrap_or("");
-                let (name, at, value) = self.start(head, line, pos)?;
                 let mut text = value.to_owned();
                 let mut pieces = vec![(0, at)];
                 while bytes.get(next).is_some_and(|&b| b == b' ' || b == b'\t') {
@@ -86,40 +108,36 @@ impl<'m> HeaderReader<'m> {
 
     /// The offset of the CR of the CRLF that ends the line starting at `pos`; a
     /// bare CR or LF is an error at its own offset.
+    #[inline]
     fn line_end(&self, bytes: &[u8], pos: usize) -> Result<usize, ParseError> {
         let rest = bytes.get(pos..).unwrap_or_default();
-        match memchr::memchr2(b'\r', b'\n', rest) {
-            Some(i) if rest.get(i..i + 2) == Some(b"\r\n") => Ok(pos + i),
+        match find_cr_lf(rest) {
+            Some(i) if rest.get(i + 1) == Some(&b'\n') && rest.get(i) == Some(&b'\r') => Ok(pos + i),
             Some(i) => Err(ParseError::new(self.base + pos + i, ErrorKind::LineEnding)),
             None => Err(ParseError::new(self.base + bytes.len(), ErrorKind::LineEnding)),
         }
     }
 
-    /// `field-name HCOLON field-value`: the name is a token; white space may
-    /// precede the colon. Returns the name, the value's offset and the value.
-    fn start<'h>(&self, head: &ByteString, line: &'h str, pos: usize) -> Result<(HeaderName, usize, &'h str), ParseError> {
-        let b = line.as_bytes();
-        let mut i = 0;
-        while b.get(i).is_some_and(|&c| is_token_byte(c)) {
+    /// `field-name HCOLON` at `pos`, where the name (a token) is `name_len`
+    /// bytes: white space may precede the colon. Returns the offset of the
+    /// value (after the white space that follows the colon). A bad line end on
+    /// the line is reported before a bad name.
+    #[inline]
+    fn field_start(&self, bytes: &[u8], pos: usize, name_len: usize) -> Result<usize, ParseError> {
+        let line = bytes.get(pos..).unwrap_or_default();
+        let mut i = name_len;
+        while matches!(line.get(i), Some(b' ' | b'\t')) {
             i += 1;
         }
-        let name_len = i;
-        while matches!(b.get(i), Some(b' ' | b'\t')) {
-            i += 1;
-        }
-        if name_len == 0 || b.get(i) != Some(&b':') {
+        if name_len == 0 || line.get(i) != Some(&b':') {
+            self.line_end(bytes, pos)?;
             return Err(ParseError::new(self.base + pos + name_len, ErrorKind::HeaderName));
         }
         i += 1;
-        while matches!(b.get(i), Some(b' ' | b'\t')) {
+        while matches!(line.get(i), Some(b' ' | b'\t')) {
             i += 1;
         }
-        let mut end = b.len();
-        while end > i && matches!(b.get(end - 1), Some(b' ' | b'\t')) {
-            end -= 1;
-        }
-        let name = HeaderName::from_buf(head, line.get(..name_len).unwrap_or(""));
-        Ok((name, pos + i, line.get(i..end).unwrap_or("")))
+        Ok(pos + i)
     }
 
     /// Checks one header before it is appended. `pieces` maps a joined (folded)
