@@ -11,6 +11,7 @@ pub use name_addr::{Contact, NameAddr};
 pub use simple::{CSeq, ContentType};
 pub use via::Via;
 
+use crate::chars;
 use crate::error::{ErrorKind, ParseError};
 use crate::message::{HeaderName, Headers};
 use crate::text::split_top_level;
@@ -19,7 +20,7 @@ use std::net::IpAddr;
 /// Checks every element of a comma-joined value with `parse`.
 fn each<'a, T>(s: &'a str, parse: impl Fn(&'a str) -> Result<T, ParseError>) -> Result<(), ParseError> {
     // Most values hold one element: no comma at all means nothing to split.
-    if !s.bytes().any(|b| b == b',') {
+    if chars::find(b',', s.as_bytes()).is_none() {
         return parse(s).map(drop);
     }
     for (at, part) in split_top_level(s, b',') {

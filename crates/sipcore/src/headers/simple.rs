@@ -55,11 +55,12 @@ pub(crate) fn tokens(header: &'static str, s: &str) -> Result<(), ParseError> {
 /// `callid = word [ "@" word ]`: no white space, not empty.
 pub(crate) fn call_id(s: &str) -> Result<(), ParseError> {
     let b = s.as_bytes();
-    let at = b.iter().position(|&c| c == b'@');
-    match chars::first_not(b, chars::CALLID) {
+    match chars::first_outside(b, chars::CALLID) {
         _ if s.is_empty() => Err(ParseError::value(0, "Call-ID", "empty")),
         Some(bad) => Err(ParseError::value(bad, "Call-ID", "character not allowed")),
-        None if at.is_some_and(|a| b.get(a + 1..).is_some_and(|r| r.contains(&b'@'))) => Err(ParseError::value(0, "Call-ID", "more than one @")),
+        None if chars::find(b'@', b).is_some_and(|a| b.get(a + 1..).is_some_and(|r| chars::find(b'@', r).is_some())) => {
+            Err(ParseError::value(0, "Call-ID", "more than one @"))
+        }
         None => Ok(()),
     }
 }

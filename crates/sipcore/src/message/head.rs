@@ -31,17 +31,6 @@ pub(super) struct HeaderReader<'m> {
     seen: u8,
 }
 
-/// The first CR or LF in `s`.
-#[inline]
-fn find_cr_lf(s: &[u8]) -> Option<usize> {
-    // SSE2 is part of x86-64, so this searcher inlines (no dispatch per line).
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    if let Some(two) = memchr::arch::x86_64::sse2::memchr::Two::new(b'\r', b'\n') {
-        return two.find(s);
-    }
-    memchr::memchr2(b'\r', b'\n', s)
-}
-
 /// Maps an offset inside a (possibly joined) value to one in the head.
 fn locate(at: usize, pieces: Option<&[(usize, usize)]>, off: usize) -> usize {
     match pieces.and_then(|p| p.iter().rev().find(|(t, _)| *t <= off)) {
@@ -111,7 +100,7 @@ impl<'m> HeaderReader<'m> {
     #[inline]
     fn line_end(&self, bytes: &[u8], pos: usize) -> Result<usize, ParseError> {
         let rest = bytes.get(pos..).unwrap_or_default();
-        match find_cr_lf(rest) {
+        match chars::find2(b'\r', b'\n', rest) {
             Some(i) if rest.get(i + 1) == Some(&b'\n') && rest.get(i) == Some(&b'\r') => Ok(pos + i),
             Some(i) => Err(ParseError::new(self.base + pos + i, ErrorKind::LineEnding)),
             None => Err(ParseError::new(self.base + bytes.len(), ErrorKind::LineEnding)),

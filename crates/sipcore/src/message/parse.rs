@@ -30,7 +30,7 @@ pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
         let valid = std::str::from_utf8(rest.get(..head_len).unwrap_or_default()).map_or_else(|e| e.valid_up_to(), |s| s.len());
         ParseError::new(skip + valid, ErrorKind::Utf8)
     })?;
-    let line_end = memchr::memchr(b'\n', head.as_bytes()).unwrap_or(head.len());
+    let line_end = crate::chars::find(b'\n', head.as_bytes()).unwrap_or(head.len());
     if head.as_bytes().get(line_end.wrapping_sub(1)) != Some(&b'\r') {
         return Err(ParseError::new(skip + line_end, ErrorKind::LineEnding));
     }

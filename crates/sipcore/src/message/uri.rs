@@ -158,7 +158,7 @@ impl<'a> Uri<'a> {
     fn parse_sip(&mut self, rest: &'a str, base: usize) -> Result<(), ParseError> {
         // '@' can appear only as the userinfo delimiter: users, params and
         // headers must escape it.
-        let (hostpart, host_base) = match memchr::memchr(b'@', rest.as_bytes()) {
+        let (hostpart, host_base) = match chars::find(b'@', rest.as_bytes()) {
             Some(at) => {
                 let ui = rest.get(..at).unwrap_or("");
                 uric(ui, base)?;
