@@ -51,12 +51,16 @@ impl<'m> HeaderReader<'m> {
         let bytes = text.as_bytes();
         let mut pos = from;
         while let Some(line) = bytes.get(pos..).filter(|l| !l.is_empty()) {
-            let (name, at) = match HeaderName::scan_known(line) {
+            // A known name stays a reference into the name table until it is
+            // stored (an extension name is cloned then: one more reference count).
+            let read;
+            let (name, at): (&HeaderName, usize) = match HeaderName::scan_known(line) {
                 Some((name, len)) => (name, self.field_start(bytes, pos, len)?),
                 None => {
                     let len = chars::first_not(line, chars::TOKEN).unwrap_or(line.len());
                     let at = self.field_start(bytes, pos, len)?;
-                    (HeaderName::from_buf(head, pos, len), at)
+                    read = HeaderName::from_buf(head, pos, len);
+                    (&read, at)
                 }
             };
             let end = self.line_end(bytes, at)?;
@@ -67,8 +71,8 @@ impl<'m> HeaderReader<'m> {
             let value = text.get(at..value_end).unwrap_or("");
             let mut next = end + 2;
             if !matches!(bytes.get(next), Some(b' ' | b'\t')) {
-                self.check(&name, pos, at, value, None)?;
-                self.headers.push_span(name, at, value_end);
+                self.check(name, pos, at, value, None)?;
+                self.headers.push_span(name.clone(), at, value_end);
             } else {
                 // Folded continuation lines (§7.3.1) are joined to the value with one SP.
                 let mut text = value.to_owned();
@@ -87,8 +91,8 @@ impl<'m> HeaderReader<'m> {
                     }
                     next = cont_end + 2;
                 }
-                self.check(&name, pos, at, &text, Some(&pieces))?;
-                self.headers.push(name, text);
+                self.check(name, pos, at, &text, Some(&pieces))?;
+                self.headers.push(name.clone(), text);
             }
             pos = next;
         }

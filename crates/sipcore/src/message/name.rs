@@ -209,7 +209,7 @@ impl HeaderName {
     /// than 8 bytes of the line follow it (a slower token scan then decides).
     /// A known name is all token characters, so this agrees with that scan.
     #[inline]
-    pub(crate) fn scan_known(line: &[u8]) -> Option<(Self, usize)> {
+    pub(crate) fn scan_known(line: &[u8]) -> Option<(&'static Self, usize)> {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
         // The high bit of each byte that is `:`, SP or HT (exact up to the
@@ -246,13 +246,13 @@ impl HeaderName {
     /// The known name of `len` bytes starting with `first` whose bytes, as
     /// words cleared past the name, are `w`.
     #[inline]
-    fn find_packed(len: usize, first: u8, w: [u64; 3]) -> Option<(Self, usize)> {
+    fn find_packed(len: usize, first: u8, w: [u64; 3]) -> Option<(&'static Self, usize)> {
         let slot = BUCKETS.get(len * 32 + usize::from(first & 31))?;
         for &i in slot {
             let k = usize::from(i).checked_sub(1)?;
             let p = PACKED.get(k)?;
             if (w[0] | p.fold[0]) == p.words[0] && (w[1] | p.fold[1]) == p.words[1] && (w[2] | p.fold[2]) == p.words[2] {
-                return Self::KNOWN.get(k).map(|(_, h)| (h.clone(), len));
+                return Self::KNOWN.get(k).map(|(_, h)| (h, len));
             }
         }
         None
@@ -340,7 +340,7 @@ mod tests {
             assert!(HeaderName::from(other).is_other() || other.is_empty(), "{other:?}");
             assert!(HeaderName::lookup(other.as_bytes(), other.len()).is_none(), "{other:?}");
         }
-        for (line, want) in [("Via: x\r\n\r\n", Some((HeaderName::Via, 3))), ("content-type : x", Some((HeaderName::ContentType, 12))), ("v\t:SIP/2.0", Some((HeaderName::Via, 1)))] {
+        for (line, want) in [("Via: x\r\n\r\n", Some((&HeaderName::Via, 3))), ("content-type : x", Some((&HeaderName::ContentType, 12))), ("v\t:SIP/2.0", Some((&HeaderName::Via, 1)))] {
             assert_eq!(HeaderName::scan_known(line.as_bytes()), want, "{line:?}");
         }
         for line in ["Via: x", "X-Foo: bar\r\n", "Vi@: x\r\n\r\n", "Via\r\n: x\r\n", ": x\r\n\r\n", "Authentication-Info-More: x"] {

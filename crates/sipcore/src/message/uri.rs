@@ -82,6 +82,18 @@ pub(crate) fn port_number(p: &str) -> Option<u16> {
     p.parse().ok()
 }
 
+/// `sip:` or `sips:` in any case (the usual schemes, without the general scan):
+/// the scheme and the colon's offset.
+#[inline]
+fn sip_prefix(b: &[u8]) -> Option<(Scheme<'static>, usize)> {
+    // `| 0x20` folds only letters onto these lower-case letters.
+    match b.get(..5)? {
+        [s, i, p, b':', _] if [*s | 0x20, *i | 0x20, *p | 0x20] == *b"sip" => Some((Scheme::Sip, 3)),
+        [s, i, p, s2, b':'] if [*s | 0x20, *i | 0x20, *p | 0x20, *s2 | 0x20] == *b"sips" => Some((Scheme::Sips, 4)),
+        _ => None,
+    }
+}
+
 /// A parsed URI borrowing its text.
 ///
 /// For `tel:` the number is in `user` and `host` is `None`; for other schemes only
@@ -119,23 +131,12 @@ impl<'a> Uri<'a> {
         // without one (user, password, parameters, headers, opaque URIs) only
         // against the characters a URI may hold.
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'.
-        let colon = s.bytes().position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))).unwrap_or(s.len());
-        match s.as_bytes().get(colon) {
-            Some(b':') => {}
-            Some(&c) if !chars::is(c, chars::URIC) => return Err(uri_err(colon, "character not allowed")),
-            _ => return Err(uri_err(colon, "no scheme")),
-        }
-        let (scheme_text, rest) = (s.get(..colon).unwrap_or(""), s.get(colon + 1..).unwrap_or(""));
-        if !scheme_text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
-            return Err(uri_err(0, "bad scheme"));
-        }
-        let scheme = match scheme_text.len() {
-            3 if scheme_text.eq_ignore_ascii_case("sip") => Scheme::Sip,
-            4 if scheme_text.eq_ignore_ascii_case("sips") => Scheme::Sips,
-            3 if scheme_text.eq_ignore_ascii_case("tel") => Scheme::Tel,
-            _ => Scheme::Other(scheme_text),
+        let (scheme, colon) = match sip_prefix(s.as_bytes()) {
+            Some(known) => known,
+            None => Self::scheme(s)?,
         };
         let base = colon + 1;
+        let rest = s.get(base..).unwrap_or("");
         let mut uri = Uri {
             scheme,
             user: None,
@@ -153,6 +154,27 @@ impl<'a> Uri<'a> {
             Scheme::Other(_) => uric(rest, base)?,
         }
         Ok(uri)
+    }
+
+    /// Reads the scheme and its colon; returns the scheme and the colon's offset.
+    fn scheme(s: &'a str) -> Result<(Scheme<'a>, usize), ParseError> {
+        let colon = s.bytes().position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))).unwrap_or(s.len());
+        match s.as_bytes().get(colon) {
+            Some(b':') => {}
+            Some(&c) if !chars::is(c, chars::URIC) => return Err(uri_err(colon, "character not allowed")),
+            _ => return Err(uri_err(colon, "no scheme")),
+        }
+        let scheme_text = s.get(..colon).unwrap_or("");
+        if !scheme_text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
+            return Err(uri_err(0, "bad scheme"));
+        }
+        let scheme = match scheme_text.len() {
+            3 if scheme_text.eq_ignore_ascii_case("sip") => Scheme::Sip,
+            4 if scheme_text.eq_ignore_ascii_case("sips") => Scheme::Sips,
+            3 if scheme_text.eq_ignore_ascii_case("tel") => Scheme::Tel,
+            _ => Scheme::Other(scheme_text),
+        };
+        Ok((scheme, colon))
     }
 
     fn parse_sip(&mut self, rest: &'a str, base: usize) -> Result<(), ParseError> {
