@@ -31,6 +31,7 @@ fn each<'a, T>(s: &'a str, parse: impl Fn(&'a str) -> Result<T, ParseError>) -> 
 
 /// Checks a header value against its grammar where the core depends on it.
 /// Offsets are relative to the value. Unknown headers are not checked.
+#[inline(always)]
 pub(crate) fn validate_value(name: &HeaderName, v: &str) -> Result<(), ParseError> {
     use HeaderName as H;
     match name {

@@ -8,11 +8,22 @@ macro_rules! header_names {
     ($( $variant:ident => $canonical:literal, $lower:literal $(, $compact:literal)? ;)*) => {
         /// A header field name. Known names are variants (a compact form parses to
         /// the same variant as the full name); anything else is `Other`, kept as sent.
-        #[derive(Debug, Clone, Eq)]
+        #[derive(Debug, Eq)]
         pub enum HeaderName {
             $( #[doc = $canonical] $variant, )*
             /// An extension header, spelled as received.
             Other(ByteString),
+        }
+
+        // By hand so that it inlines: a known name is a copy of its tag.
+        impl Clone for HeaderName {
+            #[inline(always)]
+            fn clone(&self) -> Self {
+                match self {
+                    $( Self::$variant => Self::$variant, )*
+                    Self::Other(s) => Self::Other(s.clone()),
+                }
+            }
         }
 
         impl HeaderName {
