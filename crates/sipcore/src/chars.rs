@@ -27,6 +27,8 @@ pub(crate) const HOST_END: u16 = 1024;
 pub(crate) const NUMDOT: u16 = 2048;
 /// A Call-ID: `word` or `@`.
 pub(crate) const CALLID: u16 = 4096;
+/// A URI user part: `URIC` except `:` (which starts the password).
+pub(crate) const USER: u16 = 8192;
 
 const TABLE: [u16; 256] = build();
 
@@ -90,6 +92,9 @@ const fn build() -> [u16; 256] {
         }
         if c & WORD != 0 || b == b'@' {
             c |= CALLID;
+        }
+        if c & URIC != 0 && b != b':' {
+            c |= USER;
         }
         t[i] = c;
         i += 1;
@@ -158,6 +163,16 @@ pub(crate) fn find(needle: u8, s: &[u8]) -> Option<usize> {
     memchr::memchr(needle, s)
 }
 
+/// The index of the last `needle` in `s` (see [`find`]).
+#[inline]
+pub(crate) fn rfind(needle: u8, s: &[u8]) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if let Some(one) = memchr::arch::x86_64::sse2::memchr::One::new(needle) {
+        return one.rfind(s);
+    }
+    memchr::memrchr(needle, s)
+}
+
 /// The index of the first `a` or `b` in `s` (see [`find`]).
 #[inline]
 pub(crate) fn find2(a: u8, b: u8, s: &[u8]) -> Option<usize> {
@@ -191,6 +206,7 @@ mod tests {
         }
         let long = b"0123456789abcdef0123456789abcdef0123456789abcdef,x";
         assert_eq!((find(b',', long), find(b',', b"a,"), find(b'q', long)), (Some(48), Some(1), None));
+        assert_eq!((rfind(b'a', long), rfind(b',', b"a,"), rfind(b'q', long)), (Some(42), Some(1), None));
         assert_eq!((find2(b'\r', b'\n', long), find2(b'x', b',', long), find2(b'\r', b'\n', b"ab\n")), (None, Some(48), Some(2)));
     }
 }

@@ -7,6 +7,7 @@
 
 use super::head::HeaderReader;
 use super::{Message, Method, Request, Response, uri::Uri};
+use crate::chars;
 use crate::error::{ErrorKind, ParseError};
 use crate::text::split_byte;
 use bytes::Bytes;
@@ -30,7 +31,7 @@ pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
         let valid = std::str::from_utf8(rest.get(..head_len).unwrap_or_default()).map_or_else(|e| e.valid_up_to(), |s| s.len());
         ParseError::new(skip + valid, ErrorKind::Utf8)
     })?;
-    let line_end = crate::chars::find(b'\n', head.as_bytes()).unwrap_or(head.len());
+    let line_end = chars::find(b'\n', head.as_bytes()).unwrap_or(head.len());
     if head.as_bytes().get(line_end.wrapping_sub(1)) != Some(&b'\r') {
         return Err(ParseError::new(skip + line_end, ErrorKind::LineEnding));
     }
@@ -92,7 +93,7 @@ fn request_line(head: &ByteString, line: &str, base: usize) -> Result<(Method, B
         let body = b.iter().rposition(|&c| c != b' ' && c != b'\t').map_or(0, |i| i + 1);
         return Err(start_err(base + body, "white space after SIP-Version"));
     }
-    let (Some(sp1), Some(sp2)) = (b.iter().position(|&c| c == b' '), b.iter().rposition(|&c| c == b' ')) else {
+    let (Some(sp1), Some(sp2)) = (chars::find(b' ', b), chars::rfind(b' ', b)) else {
         return Err(start_err(base + line.len(), "expected Method SP Request-URI SP SIP-Version"));
     };
     let (method, version) = (line.get(..sp1).unwrap_or(""), line.get(sp2 + 1..).unwrap_or(""));
@@ -103,7 +104,7 @@ fn request_line(head: &ByteString, line: &str, base: usize) -> Result<(Method, B
     }
     let uri_at = sp1 + 1;
     let uri = line.get(uri_at..sp2).unwrap_or("");
-    if let Some(ws) = uri.bytes().position(|c| c == b' ' || c == b'\t') {
+    if let Some(ws) = chars::find2(b' ', b'\t', uri.as_bytes()) {
         return Err(start_err(base + uri_at + ws, "white space in or around the Request-URI"));
     }
     let parsed = Uri::parse(uri).map_err(|e| e.shifted(base + uri_at))?;

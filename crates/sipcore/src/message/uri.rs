@@ -183,10 +183,15 @@ impl<'a> Uri<'a> {
         let (hostpart, host_base) = match chars::find(b'@', rest.as_bytes()) {
             Some(at) => {
                 let ui = rest.get(..at).unwrap_or("");
-                uric(ui, base)?;
-                let (user, password) = match split_byte(ui, b':') {
-                    Some((u, p)) => (u, Some(p)),
+                // One scan: URI characters up to the first ':', then the password.
+                let (user, password) = match chars::first_not(ui.as_bytes(), chars::USER) {
                     None => (ui, None),
+                    Some(colon) if ui.as_bytes().get(colon) == Some(&b':') => {
+                        let password = ui.get(colon + 1..).unwrap_or("");
+                        uric(password, base + colon + 1)?;
+                        (ui.get(..colon).unwrap_or(""), Some(password))
+                    }
+                    Some(bad) => return Err(uri_err(base + bad, "character not allowed")),
                 };
                 if user.is_empty() {
                     return Err(uri_err(base, "empty user"));
@@ -296,6 +301,18 @@ mod tests {
         assert_eq!(u.transport(), Some("tcp"));
         assert!(u.params.has("lr"));
         assert_eq!(u.headers, Some("Subject=hi&X=1"));
+    }
+
+    #[test]
+    fn user_and_password() {
+        let u = Uri::parse("sip:a:b:c@h").unwrap();
+        assert_eq!((u.user, u.password), (Some("a"), Some("b:c")));
+        let u = Uri::parse("sip:a:@h").unwrap();
+        assert_eq!((u.user, u.password), (Some("a"), Some("")));
+        for (bad, at, why) in [("sip::b@h", 4, "empty user"), ("sip:a b:c@h", 5, "character not allowed"), ("sip:a:b c@h", 7, "character not allowed"), ("sip::b c@h", 6, "character not allowed")] {
+            let e = Uri::parse(bad).unwrap_err();
+            assert_eq!((e.offset, e.kind), (at, ErrorKind::Uri(why)), "{bad}");
+        }
     }
 
     #[test]
