@@ -45,12 +45,13 @@ impl<'m> HeaderReader<'m> {
         Self { base, method, headers: Headers::over(head, 16), content_length: None, seen: 0 }
     }
 
-    /// Reads every header from `from` to the end of `head` (which ends in CRLF).
-    pub(super) fn read(&mut self, head: &ByteString, from: usize) -> Result<(), ParseError> {
+    /// Reads every header from `from` up to the empty line or the end of `head`
+    /// (which ends in CRLF), and returns where it stopped.
+    pub(super) fn read(&mut self, head: &ByteString, from: usize) -> Result<usize, ParseError> {
         let text: &str = head;
         let bytes = text.as_bytes();
         let mut pos = from;
-        while let Some(line) = bytes.get(pos..).filter(|l| !l.is_empty()) {
+        while let Some(line) = bytes.get(pos..).filter(|l| !l.is_empty() && !l.starts_with(b"\r\n")) {
             // A known name stays a reference into the name table until it is
             // stored (an extension name is cloned then: one more reference count).
             let read;
@@ -96,7 +97,7 @@ impl<'m> HeaderReader<'m> {
             }
             pos = next;
         }
-        Ok(())
+        Ok(pos)
     }
 
     /// The offset of the CR of the CRLF that ends the line starting at `pos`; a

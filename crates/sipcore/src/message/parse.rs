@@ -26,11 +26,28 @@ static HEAD_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Fi
 pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
     let skip = raw.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
     let rest = raw.get(skip..).unwrap_or_default();
+    // Usually all of the message is UTF-8 (a text body or none): one check then
+    // covers the header section, and the header reader finds where it ends. A
+    // binary body, or any error, takes the path below, which reports the
+    // problem that comes first: no header end, then bad UTF-8, then the rest.
+    if let Ok(text) = ByteString::try_from(raw.slice(skip..)) {
+        return parse_text(&raw, skip, text, None).map_err(|e| match HEAD_END.find(rest) {
+            Some(_) => e,
+            None => ParseError::new(raw.len(), ErrorKind::NoHeaderEnd),
+        });
+    }
     let head_len = HEAD_END.find(rest).ok_or(ParseError::new(raw.len(), ErrorKind::NoHeaderEnd))? + 2;
     let head = ByteString::try_from(raw.slice(skip..skip + head_len)).map_err(|_| {
         let valid = std::str::from_utf8(rest.get(..head_len).unwrap_or_default()).map_or_else(|e| e.valid_up_to(), |s| s.len());
         ParseError::new(skip + valid, ErrorKind::Utf8)
     })?;
+    parse_text(&raw, skip, head, Some(head_len))
+}
+
+/// Parses the message whose text after the leading CRLFs (`skip` bytes of
+/// `raw`) starts `text`: exactly the header section when `head_len` is
+/// given, else the header section and what follows it.
+fn parse_text(raw: &Bytes, skip: usize, head: ByteString, head_len: Option<usize>) -> Result<Message, ParseError> {
     let line_end = chars::find(b'\n', head.as_bytes()).unwrap_or(head.len());
     if head.as_bytes().get(line_end.wrapping_sub(1)) != Some(&b'\r') {
         return Err(ParseError::new(skip + line_end, ErrorKind::LineEnding));
@@ -46,7 +63,13 @@ pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
         Start::Status(_) => None,
     };
     let mut reader = HeaderReader::new(skip, method, head.clone());
-    reader.read(&head, line_end + 1)?;
+    let end = reader.read(&head, line_end + 1)?;
+    let head_len = match head_len {
+        Some(n) => n,
+        // The reader stopped at the empty line, or ran out of text without one.
+        None if head.as_bytes().get(end..end + 2) == Some(b"\r\n") => end,
+        None => return Err(ParseError::new(raw.len(), ErrorKind::NoHeaderEnd)),
+    };
     let (headers, content_length) = reader.finish(skip + head_len)?;
     let body_at = skip + head_len + 2;
     let available = raw.len() - body_at;
