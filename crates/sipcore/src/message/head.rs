@@ -40,9 +40,8 @@ fn locate(at: usize, pieces: Option<&[(usize, usize)]>, off: usize) -> usize {
 }
 
 impl<'m> HeaderReader<'m> {
-    /// `head` is the header section the values will be spans of.
-    pub(super) fn new(base: usize, method: Option<&'m Method>, head: ByteString) -> Self {
-        Self { base, method, headers: Headers::over(head, 16), content_length: None, seen: 0 }
+    pub(super) fn new(base: usize, method: Option<&'m Method>) -> Self {
+        Self { base, method, headers: Headers::with_capacity(16), content_length: None, seen: 0 }
     }
 
     /// Reads every header from `from` up to the empty line or the end of `head`
@@ -73,7 +72,7 @@ impl<'m> HeaderReader<'m> {
             let mut next = end + 2;
             if !matches!(bytes.get(next), Some(b' ' | b'\t')) {
                 self.check(name, pos, at, value, None)?;
-                self.headers.push_span(name.clone(), at, value_end);
+                self.headers.push_span(name.clone(), at, value_end, head);
             } else {
                 // Folded continuation lines (§7.3.1) are joined to the value with one SP.
                 let mut text = value.to_owned();
@@ -181,11 +180,13 @@ impl<'m> HeaderReader<'m> {
     }
 
     /// Checks that the required headers were present; `end` is the offset of the
-    /// empty line that closes the header section (where a missing header is reported).
-    pub(super) fn finish(self, end: usize) -> Result<(Headers, Option<(usize, usize)>), ParseError> {
+    /// empty line that closes the header section (where a missing header is
+    /// reported). `head` is the buffer that was read.
+    pub(super) fn finish(mut self, end: usize, head: ByteString) -> Result<(Headers, Option<(usize, usize)>), ParseError> {
         if let Some((_, name)) = REQUIRED.iter().find(|(bit, _)| self.seen & bit == 0) {
             return Err(ParseError::new(end, ErrorKind::MissingHeader(name)));
         }
+        self.headers.attach(head);
         Ok((self.headers, self.content_length))
     }
 }

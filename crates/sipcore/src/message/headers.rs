@@ -58,20 +58,26 @@ impl Headers {
         Self { buf: ByteString::new(), list: Vec::with_capacity(16) }
     }
 
-    /// An empty list whose values will be spans of `buf` (the parser's).
-    pub(crate) fn over(buf: ByteString, capacity: usize) -> Self {
-        Self { buf, list: Vec::with_capacity(capacity) }
+    /// An empty list for the parser, which pushes spans of its buffer and then
+    /// [attaches](Headers::attach) that buffer.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self { buf: ByteString::new(), list: Vec::with_capacity(capacity) }
     }
 
-    /// Appends the value at `start..end` of the shared buffer (the parser's; the
-    /// range lies on char boundaries inside it).
+    /// Appends the value at `start..end` of `buf`, the buffer that will be
+    /// attached (the range lies on char boundaries inside it).
     #[inline]
-    pub(crate) fn push_span(&mut self, name: HeaderName, start: usize, end: usize) {
+    pub(crate) fn push_span(&mut self, name: HeaderName, start: usize, end: usize, buf: &ByteString) {
         let value = match (u32::try_from(start), u32::try_from(end - start)) {
             (Ok(start), Ok(len)) => Value::Span { start, len },
-            _ => Value::Owned(self.buf.slice_ref(self.buf.get(start..end).unwrap_or(""))),
+            _ => Value::Owned(buf.slice_ref(buf.get(start..end).unwrap_or(""))),
         };
         self.list.push(Entry { name, value });
+    }
+
+    /// Gives the list the buffer its spans were pushed against.
+    pub(crate) fn attach(&mut self, buf: ByteString) {
+        self.buf = buf;
     }
 
     #[inline]
@@ -329,9 +335,10 @@ mod tests {
     #[test]
     fn spans_read_like_owned_values() {
         let buf = ByteString::from("Via: SIP/2.0/UDP x, SIP/2.0/UDP y\r\nTo: <sip:b>\r\n");
-        let mut h = Headers::over(buf.clone(), 4);
-        h.push_span(HeaderName::Via, 5, 33);
-        h.push_span(HeaderName::To, 39, 46);
+        let mut h = Headers::with_capacity(4);
+        h.push_span(HeaderName::Via, 5, 33, &buf);
+        h.push_span(HeaderName::To, 39, 46, &buf);
+        h.attach(buf.clone());
         let mut built = Headers::new();
         built.push(HeaderName::Via, "SIP/2.0/UDP x, SIP/2.0/UDP y");
         built.push(HeaderName::To, "<sip:b>");
@@ -339,7 +346,8 @@ mod tests {
         assert_eq!(h.get(&HeaderName::To), Some("<sip:b>"));
         let to = h.get_shared(&HeaderName::To).unwrap();
         assert_eq!((to.as_ptr() as usize) - (buf.as_ptr() as usize), 39, "shares the buffer");
-        let mut copy = Headers::over(buf.clone(), 2);
+        let mut copy = Headers::with_capacity(2);
+        copy.attach(buf.clone());
         for x in h.iter() {
             copy.push_from(&h, x);
         }

@@ -54,7 +54,8 @@ fn parse_text(raw: &Bytes, skip: usize, head: ByteString, head_len: Option<usize
     }
     let start_line = head.get(..line_end - 1).unwrap_or("");
     let start = if is_sip_version_prefix(start_line) {
-        Start::Status(status_line(start_line, skip)?)
+        let (status, reason) = status_line(start_line, skip)?;
+        Start::Status((status, head.slice_ref(reason)))
     } else {
         Start::Request(request_line(&head, start_line, skip)?)
     };
@@ -62,7 +63,7 @@ fn parse_text(raw: &Bytes, skip: usize, head: ByteString, head_len: Option<usize
         Start::Request((m, _)) => Some(m),
         Start::Status(_) => None,
     };
-    let mut reader = HeaderReader::new(skip, method, head.clone());
+    let mut reader = HeaderReader::new(skip, method);
     let end = reader.read(&head, line_end + 1)?;
     let head_len = match head_len {
         Some(n) => n,
@@ -70,7 +71,7 @@ fn parse_text(raw: &Bytes, skip: usize, head: ByteString, head_len: Option<usize
         None if head.as_bytes().get(end..end + 2) == Some(b"\r\n") => end,
         None => return Err(ParseError::new(raw.len(), ErrorKind::NoHeaderEnd)),
     };
-    let (headers, content_length) = reader.finish(skip + head_len)?;
+    let (headers, content_length) = reader.finish(skip + head_len, head)?;
     let body_at = skip + head_len + 2;
     let available = raw.len() - body_at;
     let body = match content_length {
@@ -79,14 +80,14 @@ fn parse_text(raw: &Bytes, skip: usize, head: ByteString, head_len: Option<usize
         None => raw.slice(body_at..),
     };
     Ok(match start {
-        Start::Status((status, reason)) => Message::Response(Response { status, reason: head.slice_ref(reason), headers, body }),
+        Start::Status((status, reason)) => Message::Response(Response { status, reason, headers, body }),
         Start::Request((method, uri)) => Message::Request(Request { method, uri, headers, body }),
     })
 }
 
-enum Start<'h> {
+enum Start {
     Request((Method, ByteString)),
-    Status((u16, &'h str)),
+    Status((u16, ByteString)),
 }
 
 fn is_sip_version_prefix(line: &str) -> bool {
