@@ -40,13 +40,13 @@ pub fn val<'m>(m: &'m Message, name: &str) -> &'m str {
 /// Every comma-separated element of `name`, across its lines.
 pub fn vals<'m>(m: &'m Message, name: &str) -> Vec<&'m str> {
     let name = HeaderName::from(name);
-    m.headers().iter().filter(|h| h.name == name).flat_map(|h| sipcore::text::split_top_level(&h.value, b',').map(|(_, p)| p)).collect()
+    m.headers().iter().filter(|h| *h.name == name).flat_map(|h| sipcore::text::split_top_level(h.value, b',').map(|(_, p)| p)).collect()
 }
 
 /// Every line of `name`.
 pub fn lines<'m>(m: &'m Message, name: &str) -> Vec<&'m str> {
     let name = HeaderName::from(name);
-    m.headers().iter().filter(|h| h.name == name).map(|h| &*h.value).collect()
+    m.headers().iter().filter(|h| *h.name == name).map(|h| h.value).collect()
 }
 
 /// Header names in order, canonical for known ones and as sent for others.

@@ -19,7 +19,7 @@ impl Headers {
     }
 
     fn list_of(&self, name: &'static HeaderName) -> impl Iterator<Item = &str> {
-        self.get_all(name).map(|v| &**v)
+        self.get_all(name)
     }
 }
 

@@ -11,6 +11,7 @@ pub use name_addr::{Contact, NameAddr};
 pub use simple::{CSeq, ContentType};
 pub use via::Via;
 
+use crate::chars;
 use crate::error::{ErrorKind, ParseError};
 use crate::message::{HeaderName, Headers};
 use crate::text::split_top_level;
@@ -19,7 +20,7 @@ use std::net::IpAddr;
 /// Checks every element of a comma-joined value with `parse`.
 fn each<'a, T>(s: &'a str, parse: impl Fn(&'a str) -> Result<T, ParseError>) -> Result<(), ParseError> {
     // Most values hold one element: no comma at all means nothing to split.
-    if !s.bytes().any(|b| b == b',') {
+    if chars::find(b',', s.as_bytes()).is_none() {
         return parse(s).map(drop);
     }
     for (at, part) in split_top_level(s, b',') {
@@ -30,6 +31,7 @@ fn each<'a, T>(s: &'a str, parse: impl Fn(&'a str) -> Result<T, ParseError>) -> 
 
 /// Checks a header value against its grammar where the core depends on it.
 /// Offsets are relative to the value. Unknown headers are not checked.
+#[inline(always)]
 pub(crate) fn validate_value(name: &HeaderName, v: &str) -> Result<(), ParseError> {
     use HeaderName as H;
     match name {
@@ -66,11 +68,11 @@ fn missing(name: &'static str) -> ParseError {
 /// absent; the ones RFC 3261 §8.1.1 makes mandatory return an error instead.
 impl Headers {
     fn required(&self, name: HeaderName) -> Result<&str, ParseError> {
-        self.get(&name).map(|v| &**v).ok_or_else(|| missing(name.static_name()))
+        self.get(&name).ok_or_else(|| missing(name.static_name()))
     }
 
     fn optional<T>(&self, name: HeaderName, read: impl FnOnce(&str) -> Result<T, ParseError>) -> Result<Option<T>, ParseError> {
-        self.get(&name).map(|v| read(v)).transpose()
+        self.get(&name).map(read).transpose()
     }
 
     /// Every Via element, top first.
@@ -135,7 +137,7 @@ impl Headers {
 
     /// Content-Type.
     pub fn content_type(&self) -> Result<Option<ContentType<'_>>, ParseError> {
-        self.get(&HeaderName::ContentType).map(|v| ContentType::parse(v)).transpose()
+        self.get(&HeaderName::ContentType).map(ContentType::parse).transpose()
     }
 
     /// RFC 5626 Flow-Timer.

@@ -1,6 +1,7 @@
 //! `name-addr / addr-spec` headers: From, To, Contact, Route, Record-Route, Path,
 //! Reply-To (RFC 3261 §20, §25.1), with the RFC 5626 Contact parameters.
 
+use crate::chars;
 use crate::error::ParseError;
 use crate::message::Uri;
 use crate::text::{Params, is_token_byte, leading_ws, skip_quoted, trim, unquote};
@@ -33,7 +34,7 @@ impl<'a> NameAddr<'a> {
             }
             (Some(s.get(..end).unwrap_or("")), Some(lt))
         } else {
-            match memchr::memchr(b'<', b) {
+            match chars::find(b'<', b) {
                 Some(lt) => {
                     let name = trim(s.get(..lt).unwrap_or(""));
                     if let Some(bad) = name.bytes().position(|c| !(is_token_byte(c) || c == b' ' || c == b'\t')) {
@@ -46,12 +47,12 @@ impl<'a> NameAddr<'a> {
         };
         let (uri_text, uri_at, rest, rest_at) = match laquot {
             Some(lt) => {
-                let gt = b.get(lt..).and_then(|r| memchr::memchr(b'>', r)).map(|i| lt + i).ok_or_else(|| err(lt, "unterminated <"))?;
+                let gt = b.get(lt..).and_then(|r| chars::find(b'>', r)).map(|i| lt + i).ok_or_else(|| err(lt, "unterminated <"))?;
                 (s.get(lt + 1..gt).unwrap_or(""), lt + 1, s.get(gt + 1..).unwrap_or(""), gt + 1)
             }
             // An addr-spec without brackets ends at the first ';': the rest are
             // header parameters (§20). LWS may precede the ';' (RFC 4475 wsinv).
-            None => match memchr::memchr(b';', b) {
+            None => match chars::find(b';', b) {
                 Some(semi) => (trim(s.get(..semi).unwrap_or("")), 0, s.get(semi..).unwrap_or(""), semi),
                 None => (s, 0, "", s.len()),
             },

@@ -8,10 +8,18 @@ use crate::text::{Params, is_token};
 
 /// `delta-seconds = 1*DIGIT`; values past 2^32-1 saturate, as §20.19 says for Expires.
 pub(crate) fn parse_delta(s: &str) -> Option<u32> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() {
         return None;
     }
-    Some(s.parse::<u64>().map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+    let mut n: u64 = 0;
+    for &b in s.as_bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n = n.saturating_mul(10).saturating_add(u64::from(digit));
+    }
+    Some(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// A number header (Expires, Min-Expires, Max-Forwards, Content-Length, Flow-Timer).
@@ -55,11 +63,12 @@ pub(crate) fn tokens(header: &'static str, s: &str) -> Result<(), ParseError> {
 /// `callid = word [ "@" word ]`: no white space, not empty.
 pub(crate) fn call_id(s: &str) -> Result<(), ParseError> {
     let b = s.as_bytes();
-    let at = b.iter().position(|&c| c == b'@');
-    match chars::first_not(b, chars::CALLID) {
+    match chars::first_outside(b, chars::CALLID) {
         _ if s.is_empty() => Err(ParseError::value(0, "Call-ID", "empty")),
         Some(bad) => Err(ParseError::value(bad, "Call-ID", "character not allowed")),
-        None if at.is_some_and(|a| b.get(a + 1..).is_some_and(|r| r.contains(&b'@'))) => Err(ParseError::value(0, "Call-ID", "more than one @")),
+        None if chars::find(b'@', b).is_some_and(|a| b.get(a + 1..).is_some_and(|r| chars::find(b'@', r).is_some())) => {
+            Err(ParseError::value(0, "Call-ID", "more than one @"))
+        }
         None => Ok(()),
     }
 }
@@ -101,6 +110,30 @@ pub struct ContentType<'a> {
 impl<'a> ContentType<'a> {
     /// Parses a media type.
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
+        // The usual `token/token[;params]` without white space in one scan;
+        // anything else takes the general path below.
+        let b = s.as_bytes();
+        let slash = chars::first_not(b, chars::TOKEN).unwrap_or(b.len());
+        if slash > 0 && b.get(slash) == Some(&b'/') {
+            let sub = slash + 1;
+            let end = sub + b.get(sub..).and_then(|r| chars::first_not(r, chars::TOKEN)).unwrap_or(b.len() - sub);
+            let params = match b.get(end) {
+                None => Some(""),
+                Some(b';') => s.get(end + 1..),
+                Some(_) => None,
+            };
+            if let (true, Some(params)) = (end > sub, params) {
+                let params = Params::new(params);
+                params.validate().map_err(|off| ParseError::value(end + 1 + off, "Content-Type", "bad parameter"))?;
+                let (mtype, subtype) = (s.get(..slash).unwrap_or(""), s.get(sub..end).unwrap_or(""));
+                return Ok(ContentType { mtype, subtype, params });
+            }
+        }
+        Self::parse_general(s)
+    }
+
+    /// Any media type, white space included.
+    fn parse_general(s: &'a str) -> Result<Self, ParseError> {
         let (mt, params) = s.split_once(';').unwrap_or((s, ""));
         let (mtype, subtype) = mt.split_once('/').ok_or(ParseError::value(0, "Content-Type", "expected type/subtype"))?;
         let (mtype, subtype) = (crate::text::trim(mtype), crate::text::trim(subtype));
@@ -135,6 +168,26 @@ mod tests {
         assert!(call_id("a84b4c76e66710@pc33.atlanta.com").is_ok());
         assert!(call_id("a b").is_err());
         assert!(ContentType::parse("application/sdp").unwrap().is("APPLICATION", "SDP"));
+        for (ct, mtype, subtype, params) in [
+            ("application/sdp", "application", "sdp", ""),
+            ("text/plain;charset=utf-8", "text", "plain", "charset=utf-8"),
+            ("multipart/mixed ; boundary=x", "multipart", "mixed", " boundary=x"),
+            ("a / b", "a", "b", ""),
+            ("a/b;", "a", "b", ""),
+        ] {
+            let parsed = ContentType::parse(ct).map(|c| (c.mtype, c.subtype, c.params.as_str()));
+            assert_eq!(parsed, Ok((mtype, subtype, params)), "{ct}");
+        }
+        for (bad, at) in [("a", 0), ("/b", 0), ("a/", 0), ("a/b c", 0), ("a/b;c d", 4), ("a@/b", 0)] {
+            assert_eq!(ContentType::parse(bad).unwrap_err().offset, at, "{bad}");
+        }
+        // The one-scan path agrees with the general one.
+        for ct in ["a/b", "a/b;", "a/b;;", "a/b;c=d", "a/b;c=\"x;y\"", "a/b ;c", "a/b/c", "a/b\t", "a//b", "a/b;c d", "/", "", ";", "a/b,c"] {
+            assert_eq!(ContentType::parse(ct), ContentType::parse_general(ct), "{ct:?}");
+        }
+        assert_eq!(parse_delta("007"), Some(7));
+        assert_eq!(parse_delta("99999999999999999999999999"), Some(u32::MAX));
+        assert_eq!((parse_delta(""), parse_delta("1a"), parse_delta("+1")), (None, None, None));
         assert!(tokens("Supported", "outbound, path").is_ok());
         assert!(tokens("Supported", "out bound").is_err());
     }

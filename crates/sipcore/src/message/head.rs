@@ -6,7 +6,8 @@
 use super::{Headers, Method, name::HeaderName};
 use crate::error::{ErrorKind, ParseError};
 use crate::headers::{CSeq, validate_value};
-use crate::text::{is_token_byte, leading_ws, trim};
+use crate::chars;
+use crate::text::{leading_ws, trim};
 use bytestring::ByteString;
 
 /// The headers a request or response must carry (§8.1.1), as bits of `seen`.
@@ -40,24 +41,40 @@ fn locate(at: usize, pieces: Option<&[(usize, usize)]>, off: usize) -> usize {
 
 impl<'m> HeaderReader<'m> {
     pub(super) fn new(base: usize, method: Option<&'m Method>) -> Self {
-        Self { base, method, headers: Headers::new(), content_length: None, seen: 0 }
+        Self { base, method, headers: Headers::with_capacity(16), content_length: None, seen: 0 }
     }
 
-    /// Reads every header from `from` to the end of `head` (which ends in CRLF).
-    pub(super) fn read(&mut self, head: &ByteString, from: usize) -> Result<(), ParseError> {
-        let bytes = head.as_bytes();
+    /// Reads every header from `from` up to the empty line or the end of `head`
+    /// (which ends in CRLF), and returns where it stopped.
+    pub(super) fn read(&mut self, head: &ByteString, from: usize) -> Result<usize, ParseError> {
+        let text: &str = head;
+        let bytes = text.as_bytes();
         let mut pos = from;
-        while pos < bytes.len() {
-            let end = self.line_end(bytes, pos)?;
+        while let Some(line) = bytes.get(pos..).filter(|l| !l.is_empty() && !l.starts_with(b"\r\n")) {
+            // A known name stays a reference into the name table until it is
+            // stored (an extension name is cloned then: one more reference count).
+            let read;
+            let (name, at): (&HeaderName, usize) = match HeaderName::scan_known(line) {
+                Some((name, len)) => (name, self.field_start(bytes, pos, len)?),
+                None => {
+                    let len = chars::first_not(line, chars::TOKEN).unwrap_or(line.len());
+                    let at = self.field_start(bytes, pos, len)?;
+                    read = HeaderName::from_buf(head, pos, len);
+                    (&read, at)
+                }
+            };
+            let end = self.line_end(bytes, at)?;
+            let mut value_end = end;
+            while value_end > at && matches!(bytes.get(value_end - 1), Some(b' ' | b'\t')) {
+                value_end -= 1;
+            }
+            let value = text.get(at..value_end).unwrap_or("");
             let mut next = end + 2;
-            if !bytes.get(next).is_some_and(|&b| b == b' ' || b == b'\t') {
-                let line = head.get(pos..end).unwrap_or("");
-                let (name, at, value) = self.start(head, line, pos)?;
-                self.push(name, pos, at, head.slice_ref(value), None)?;
+            if !matches!(bytes.get(next), Some(b' ' | b'\t')) {
+                self.check(name, pos, at, value, None)?;
+                self.headers.push_span(name.clone(), at, value_end, head);
             } else {
                 // Folded continuation lines (§7.3.1) are joined to the value with one SP.
-                let line = head.get(pos..end).unwrap_or("");
-                let (name, at, value) = self.start(head, line, pos)?;
                 let mut text = value.to_owned();
                 let mut pieces = vec![(0, at)];
                 while bytes.get(next).is_some_and(|&b| b == b' ' || b == b'\t') {
@@ -74,54 +91,51 @@ impl<'m> HeaderReader<'m> {
                     }
                     next = cont_end + 2;
                 }
-                self.push(name, pos, at, ByteString::from(text), Some(&pieces))?;
+                self.check(name, pos, at, &text, Some(&pieces))?;
+                self.headers.push(name.clone(), text);
             }
             pos = next;
         }
-        Ok(())
+        Ok(pos)
     }
 
     /// The offset of the CR of the CRLF that ends the line starting at `pos`; a
     /// bare CR or LF is an error at its own offset.
+    #[inline]
     fn line_end(&self, bytes: &[u8], pos: usize) -> Result<usize, ParseError> {
         let rest = bytes.get(pos..).unwrap_or_default();
-        match memchr::memchr2(b'\r', b'\n', rest) {
-            Some(i) if rest.get(i..i + 2) == Some(b"\r\n") => Ok(pos + i),
+        match chars::find2(b'\r', b'\n', rest) {
+            Some(i) if rest.get(i + 1) == Some(&b'\n') && rest.get(i) == Some(&b'\r') => Ok(pos + i),
             Some(i) => Err(ParseError::new(self.base + pos + i, ErrorKind::LineEnding)),
             None => Err(ParseError::new(self.base + bytes.len(), ErrorKind::LineEnding)),
         }
     }
 
-    /// `field-name HCOLON field-value`: the name is a token; white space may
-    /// precede the colon. Returns the name, the value's offset and the value.
-    fn start<'h>(&self, head: &ByteString, line: &'h str, pos: usize) -> Result<(HeaderName, usize, &'h str), ParseError> {
-        let b = line.as_bytes();
-        let mut i = 0;
-        while b.get(i).is_some_and(|&c| is_token_byte(c)) {
+    /// `field-name HCOLON` at `pos`, where the name (a token) is `name_len`
+    /// bytes: white space may precede the colon. Returns the offset of the
+    /// value (after the white space that follows the colon). A bad line end on
+    /// the line is reported before a bad name.
+    #[inline]
+    fn field_start(&self, bytes: &[u8], pos: usize, name_len: usize) -> Result<usize, ParseError> {
+        let line = bytes.get(pos..).unwrap_or_default();
+        let mut i = name_len;
+        while matches!(line.get(i), Some(b' ' | b'\t')) {
             i += 1;
         }
-        let name_len = i;
-        while matches!(b.get(i), Some(b' ' | b'\t')) {
-            i += 1;
-        }
-        if name_len == 0 || b.get(i) != Some(&b':') {
+        if name_len == 0 || line.get(i) != Some(&b':') {
+            self.line_end(bytes, pos)?;
             return Err(ParseError::new(self.base + pos + name_len, ErrorKind::HeaderName));
         }
         i += 1;
-        while matches!(b.get(i), Some(b' ' | b'\t')) {
+        while matches!(line.get(i), Some(b' ' | b'\t')) {
             i += 1;
         }
-        let mut end = b.len();
-        while end > i && matches!(b.get(end - 1), Some(b' ' | b'\t')) {
-            end -= 1;
-        }
-        let name = HeaderName::from_buf(head, line.get(..name_len).unwrap_or(""));
-        Ok((name, pos + i, line.get(i..end).unwrap_or("")))
+        Ok(pos + i)
     }
 
-    /// Checks one header and appends it. `pieces` maps a joined (folded) value
-    /// back to the lines it came from.
-    fn push(&mut self, name: HeaderName, line_at: usize, at: usize, value: ByteString, pieces: Option<&[(usize, usize)]>) -> Result<(), ParseError> {
+    /// Checks one header before it is appended. `pieces` maps a joined (folded)
+    /// value back to the lines it came from.
+    fn check(&mut self, name: &HeaderName, line_at: usize, at: usize, value: &str, pieces: Option<&[(usize, usize)]>) -> Result<(), ParseError> {
         let base = self.base;
         let relocate = |mut e: ParseError| {
             e.offset = base + locate(at, pieces, e.offset);
@@ -136,7 +150,7 @@ impl<'m> HeaderReader<'m> {
         };
         match name {
             HeaderName::ContentLength => {
-                let n = crate::headers::content_length(&value).map_err(relocate)?;
+                let n = crate::headers::content_length(value).map_err(relocate)?;
                 if self.content_length.is_some_and(|(old, _)| old != n) {
                     return Err(ParseError::value(base + at, "Content-Length", "conflicting values"));
                 }
@@ -144,14 +158,14 @@ impl<'m> HeaderReader<'m> {
             }
             HeaderName::CSeq => {
                 once(&mut self.seen, CSEQ)?;
-                let cseq = CSeq::parse(&value).map_err(relocate)?;
+                let cseq = CSeq::parse(value).map_err(relocate)?;
                 if self.method.is_some_and(|m| *m != cseq.method) {
                     let method_at = locate(at, pieces, value.len() - cseq.method.as_str().len());
                     return Err(ParseError::value(base + method_at, "CSeq", "method does not match the request line"));
                 }
             }
-            ref other => {
-                validate_value(other, &value).map_err(relocate)?;
+            other => {
+                validate_value(other, value).map_err(relocate)?;
                 match other {
                     HeaderName::Via => self.seen |= VIA,
                     HeaderName::From => once(&mut self.seen, FROM)?,
@@ -162,16 +176,17 @@ impl<'m> HeaderReader<'m> {
                 }
             }
         }
-        self.headers.push(name, value);
         Ok(())
     }
 
     /// Checks that the required headers were present; `end` is the offset of the
-    /// empty line that closes the header section (where a missing header is reported).
-    pub(super) fn finish(self, end: usize) -> Result<(Headers, Option<(usize, usize)>), ParseError> {
+    /// empty line that closes the header section (where a missing header is
+    /// reported). `head` is the buffer that was read.
+    pub(super) fn finish(mut self, end: usize, head: ByteString) -> Result<(Headers, Option<(usize, usize)>), ParseError> {
         if let Some((_, name)) = REQUIRED.iter().find(|(bit, _)| self.seen & bit == 0) {
             return Err(ParseError::new(end, ErrorKind::MissingHeader(name)));
         }
+        self.headers.attach(head);
         Ok((self.headers, self.content_length))
     }
 }

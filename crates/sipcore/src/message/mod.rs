@@ -75,7 +75,7 @@ impl Response {
         let mut resp = Self::new(status);
         for h in req.headers.iter() {
             if matches!(h.name, HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq) {
-                resp.headers.push(h.name.clone(), h.value.clone());
+                resp.headers.push_from(&req.headers, h);
             }
         }
         resp.headers.push(HeaderName::ContentLength, "0");

@@ -8,11 +8,22 @@ macro_rules! header_names {
     ($( $variant:ident => $canonical:literal, $lower:literal $(, $compact:literal)? ;)*) => {
         /// A header field name. Known names are variants (a compact form parses to
         /// the same variant as the full name); anything else is `Other`, kept as sent.
-        #[derive(Debug, Clone, Eq)]
+        #[derive(Debug, Eq)]
         pub enum HeaderName {
             $( #[doc = $canonical] $variant, )*
             /// An extension header, spelled as received.
             Other(ByteString),
+        }
+
+        // By hand so that it inlines: a known name is a copy of its tag.
+        impl Clone for HeaderName {
+            #[inline(always)]
+            fn clone(&self) -> Self {
+                match self {
+                    $( Self::$variant => Self::$variant, )*
+                    Self::Other(s) => Self::Other(s.clone()),
+                }
+            }
         }
 
         impl HeaderName {
@@ -142,38 +153,145 @@ const fn buckets() -> [[u8; BUCKET_DEPTH]; (MAX_KNOWN + 1) * 32] {
     b
 }
 
-/// `name` equals `lower` (already lower case) ignoring ASCII case.
-#[inline]
-fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
-    if name.len() != lower.len() {
-        return false;
-    }
+/// A known name packed for comparison: its lower-case bytes as little-endian
+/// words (zero-padded) and, per word, 0x20 in the bytes that hold a letter, so
+/// `(w | fold) == words` accepts either case of a letter and nothing else (the
+/// other token characters must match exactly: `\r` | 0x20 is `-`).
+struct Packed {
+    words: [u64; 3],
+    fold: [u64; 3],
+}
+
+static PACKED: [Packed; HeaderName::KNOWN.len()] = pack();
+
+// Indexing is bounded: names are at most MAX_KNOWN (24) bytes, three words.
+#[allow(clippy::indexing_slicing)]
+const fn pack() -> [Packed; HeaderName::KNOWN.len()] {
+    let mut out = [const { Packed { words: [0; 3], fold: [0; 3] } }; HeaderName::KNOWN.len()];
     let mut i = 0;
-    while let (Some(&a), Some(&b)) = (name.get(i), lower.get(i)) {
-        if a != b && !(a.is_ascii_uppercase() && a + 32 == b) {
-            return false;
+    while i < HeaderName::KNOWN.len() {
+        let name = HeaderName::KNOWN[i].0;
+        let mut j = 0;
+        while j < name.len() {
+            let b = name[j];
+            out[i].words[j / 8] |= (b as u64) << (8 * (j % 8));
+            if b.is_ascii_lowercase() {
+                out[i].fold[j / 8] |= 0x20 << (8 * (j % 8));
+            }
+            j += 1;
         }
         i += 1;
     }
-    true
+    out
+}
+
+/// Word `k` of the name that starts `line` and is `len` bytes long, with the
+/// bytes past the name cleared (`line` may run on past the name).
+#[inline]
+fn word(line: &[u8], k: usize, len: usize) -> u64 {
+    let start = 8 * k;
+    let w = match line.get(start..start + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+        Some(c) => u64::from_le_bytes(c),
+        None => {
+            let mut c = [0u8; 8];
+            for (d, s) in c.iter_mut().zip(line.get(start..).unwrap_or_default()) {
+                *d = *s;
+            }
+            u64::from_le_bytes(c)
+        }
+    };
+    // Keep the low `len - start` bytes (all of them from 8 on).
+    let keep = (len - start).min(8) as u32;
+    w & (u64::MAX >> (64 - 8 * keep))
 }
 
 impl HeaderName {
-    /// Reads a name that is already known to be a token and lies inside `buf`,
+    /// Reads the name at `at..at + len` of `buf`, already known to be a token,
     /// so an extension name shares the message buffer instead of being copied.
-    pub(crate) fn from_buf(buf: &ByteString, name: &str) -> Self {
-        Self::lookup(name).unwrap_or_else(|| Self::Other(buf.slice_ref(name)))
+    #[inline]
+    pub(crate) fn from_buf(buf: &ByteString, at: usize, len: usize) -> Self {
+        let line = buf.as_bytes().get(at..).unwrap_or_default();
+        Self::lookup(line, len).unwrap_or_else(|| Self::Other(buf.slice_ref(buf.get(at..at + len).unwrap_or(""))))
     }
 
-    fn lookup(name: &str) -> Option<Self> {
-        let bytes = name.as_bytes();
-        if bytes.is_empty() || bytes.len() > MAX_KNOWN {
+    /// The known name that starts `line` (a header line, running on past the
+    /// name), with its length: the name runs up to the first `:`, SP or HT in
+    /// the first 24 bytes. `None` when it is not a known name, or when fewer
+    /// than 8 bytes of the line follow it (a slower token scan then decides).
+    /// A known name is all token characters, so this agrees with that scan.
+    #[inline]
+    pub(crate) fn scan_known(line: &[u8]) -> Option<(&'static Self, usize)> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        // The high bit of each byte that is `:`, SP or HT (exact up to the
+        // first such byte, which is all that is used).
+        let stops = |w: u64| {
+            let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+            zero(w ^ (u64::from(b':') * ONES)) | zero(w ^ (u64::from(b' ') * ONES)) | zero(w ^ (u64::from(b'\t') * ONES))
+        };
+        let load = |at: usize| line.get(at..at + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()).map(u64::from_le_bytes);
+        // Keeps the low `n` bytes (n < 8).
+        let low = |w: u64, n: u32| w & ((1u64 << (8 * n)) - 1);
+        let first = *line.first()?;
+        let w0 = load(0)?;
+        let hits = stops(w0);
+        if hits != 0 {
+            let n = hits.trailing_zeros() / 8;
+            return Self::find_packed(n as usize, first, [low(w0, n), 0, 0]);
+        }
+        let w1 = load(8)?;
+        let hits = stops(w1);
+        if hits != 0 {
+            let n = hits.trailing_zeros() / 8;
+            return Self::find_packed(8 + n as usize, first, [w0, low(w1, n), 0]);
+        }
+        let w2 = load(16)?;
+        let hits = stops(w2);
+        if hits != 0 {
+            let n = hits.trailing_zeros() / 8;
+            return Self::find_packed(16 + n as usize, first, [w0, w1, low(w2, n)]);
+        }
+        None
+    }
+
+    /// The known name of `len` bytes starting with `first` whose bytes, as
+    /// words cleared past the name, are `w`.
+    #[inline]
+    fn find_packed(len: usize, first: u8, w: [u64; 3]) -> Option<(&'static Self, usize)> {
+        let slot = BUCKETS.get(len * 32 + usize::from(first & 31))?;
+        for &i in slot {
+            let k = usize::from(i).checked_sub(1)?;
+            let p = PACKED.get(k)?;
+            if (w[0] | p.fold[0]) == p.words[0] && (w[1] | p.fold[1]) == p.words[1] && (w[2] | p.fold[2]) == p.words[2] {
+                return Self::KNOWN.get(k).map(|(_, h)| (h, len));
+            }
+        }
+        None
+    }
+
+    /// The known name that is the first `len` bytes of `line`, in any case.
+    #[inline]
+    fn lookup(line: &[u8], len: usize) -> Option<Self> {
+        if len == 0 || len > MAX_KNOWN || len > line.len() {
             return None;
         }
-        BUCKETS.get(bucket(bytes))?.iter().take_while(|&&i| i != 0).find_map(|&i| match Self::KNOWN.get(usize::from(i) - 1) {
-            Some((known, h)) if eq_lower(bytes, known) => Some(h.clone()),
-            _ => None,
-        })
+        let slot = BUCKETS.get(len * 32 + usize::from(*line.first()? & 31))?;
+        let w0 = word(line, 0, len);
+        for &i in slot {
+            let k = usize::from(i).checked_sub(1)?;
+            let p = PACKED.get(k)?;
+            if w0 | p.fold[0] != p.words[0] {
+                continue;
+            }
+            if len > 8 && word(line, 1, len) | p.fold[1] != p.words[1] {
+                continue;
+            }
+            if len > 16 && word(line, 2, len) | p.fold[2] != p.words[2] {
+                continue;
+            }
+            return Self::KNOWN.get(k).map(|(_, h)| h.clone());
+        }
+        None
     }
 
     /// True when this is an extension (unknown) name.
@@ -184,7 +302,7 @@ impl HeaderName {
 
 impl From<&str> for HeaderName {
     fn from(name: &str) -> Self {
-        Self::lookup(name).unwrap_or_else(|| Self::Other(ByteString::from(name)))
+        Self::lookup(name.as_bytes(), name.len()).unwrap_or_else(|| Self::Other(ByteString::from(name)))
     }
 }
 
@@ -222,11 +340,23 @@ mod tests {
     fn every_known_name_and_compact_form_is_found_in_any_case() {
         for (name, h) in HeaderName::KNOWN {
             let name = std::str::from_utf8(name).unwrap_or_default();
-            assert_eq!(HeaderName::lookup(name).as_ref(), Some(h), "{name}");
-            assert_eq!(HeaderName::lookup(&name.to_ascii_uppercase()).as_ref(), Some(h), "{name}");
+            assert_eq!(HeaderName::from(name), *h, "{name}");
+            assert_eq!(HeaderName::from(&*name.to_ascii_uppercase()), *h, "{name}");
+            // The name followed by the rest of a line, as the parser reads it.
+            let line = format!("{}: x\r\n", name.to_ascii_uppercase());
+            assert_eq!(HeaderName::lookup(line.as_bytes(), name.len()).as_ref(), Some(h), "{name}");
             assert!(h.as_str().eq_ignore_ascii_case(name) || name.len() == 1, "{name}");
         }
-        assert!(HeaderName::lookup("x-macs").is_none() && HeaderName::lookup("").is_none() && HeaderName::lookup("q").is_none());
-        assert!(HeaderName::lookup("x\rmac").is_none() && HeaderName::lookup("Vi@").is_none());
+        for other in ["x-macs", "", "q", "x\rmac", "Vi@", "Vi`", "X-MAC\r", "content-lengtH2", "call-i`", "x-bearer-addres", "x-bearer-addresses"] {
+            assert!(HeaderName::from(other).is_other() || other.is_empty(), "{other:?}");
+            assert!(HeaderName::lookup(other.as_bytes(), other.len()).is_none(), "{other:?}");
+        }
+        for (line, want) in [("Via: x\r\n\r\n", Some((&HeaderName::Via, 3))), ("content-type : x", Some((&HeaderName::ContentType, 12))), ("v\t:SIP/2.0", Some((&HeaderName::Via, 1)))] {
+            assert_eq!(HeaderName::scan_known(line.as_bytes()), want, "{line:?}");
+        }
+        for line in ["Via: x", "X-Foo: bar\r\n", "Vi@: x\r\n\r\n", "Via\r\n: x\r\n", ": x\r\n\r\n", "Authentication-Info-More: x"] {
+            assert_eq!(HeaderName::scan_known(line.as_bytes()), None, "{line:?}");
+        }
+        assert!(HeaderName::lookup(b"via", 2).is_none() && HeaderName::lookup(b"t:", 1) == Some(HeaderName::To));
     }
 }

@@ -7,6 +7,7 @@
 
 use super::head::HeaderReader;
 use super::{Message, Method, Request, Response, uri::Uri};
+use crate::chars;
 use crate::error::{ErrorKind, ParseError};
 use crate::text::split_byte;
 use bytes::Bytes;
@@ -25,18 +26,36 @@ static HEAD_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Fi
 pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
     let skip = raw.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
     let rest = raw.get(skip..).unwrap_or_default();
+    // Usually all of the message is UTF-8 (a text body or none): one check then
+    // covers the header section, and the header reader finds where it ends. A
+    // binary body, or any error, takes the path below, which reports the
+    // problem that comes first: no header end, then bad UTF-8, then the rest.
+    if let Ok(text) = ByteString::try_from(raw.slice(skip..)) {
+        return parse_text(&raw, skip, text, None).map_err(|e| match HEAD_END.find(rest) {
+            Some(_) => e,
+            None => ParseError::new(raw.len(), ErrorKind::NoHeaderEnd),
+        });
+    }
     let head_len = HEAD_END.find(rest).ok_or(ParseError::new(raw.len(), ErrorKind::NoHeaderEnd))? + 2;
     let head = ByteString::try_from(raw.slice(skip..skip + head_len)).map_err(|_| {
         let valid = std::str::from_utf8(rest.get(..head_len).unwrap_or_default()).map_or_else(|e| e.valid_up_to(), |s| s.len());
         ParseError::new(skip + valid, ErrorKind::Utf8)
     })?;
-    let line_end = memchr::memchr(b'\n', head.as_bytes()).unwrap_or(head.len());
+    parse_text(&raw, skip, head, Some(head_len))
+}
+
+/// Parses the message whose text after the leading CRLFs (`skip` bytes of
+/// `raw`) starts `text`: exactly the header section when `head_len` is
+/// given, else the header section and what follows it.
+fn parse_text(raw: &Bytes, skip: usize, head: ByteString, head_len: Option<usize>) -> Result<Message, ParseError> {
+    let line_end = chars::find(b'\n', head.as_bytes()).unwrap_or(head.len());
     if head.as_bytes().get(line_end.wrapping_sub(1)) != Some(&b'\r') {
         return Err(ParseError::new(skip + line_end, ErrorKind::LineEnding));
     }
     let start_line = head.get(..line_end - 1).unwrap_or("");
     let start = if is_sip_version_prefix(start_line) {
-        Start::Status(status_line(start_line, skip)?)
+        let (status, reason) = status_line(start_line, skip)?;
+        Start::Status((status, head.slice_ref(reason)))
     } else {
         Start::Request(request_line(&head, start_line, skip)?)
     };
@@ -45,8 +64,14 @@ pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
         Start::Status(_) => None,
     };
     let mut reader = HeaderReader::new(skip, method);
-    reader.read(&head, line_end + 1)?;
-    let (headers, content_length) = reader.finish(skip + head_len)?;
+    let end = reader.read(&head, line_end + 1)?;
+    let head_len = match head_len {
+        Some(n) => n,
+        // The reader stopped at the empty line, or ran out of text without one.
+        None if head.as_bytes().get(end..end + 2) == Some(b"\r\n") => end,
+        None => return Err(ParseError::new(raw.len(), ErrorKind::NoHeaderEnd)),
+    };
+    let (headers, content_length) = reader.finish(skip + head_len, head)?;
     let body_at = skip + head_len + 2;
     let available = raw.len() - body_at;
     let body = match content_length {
@@ -55,14 +80,14 @@ pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
         None => raw.slice(body_at..),
     };
     Ok(match start {
-        Start::Status((status, reason)) => Message::Response(Response { status, reason: head.slice_ref(reason), headers, body }),
+        Start::Status((status, reason)) => Message::Response(Response { status, reason, headers, body }),
         Start::Request((method, uri)) => Message::Request(Request { method, uri, headers, body }),
     })
 }
 
-enum Start<'h> {
+enum Start {
     Request((Method, ByteString)),
-    Status((u16, &'h str)),
+    Status((u16, ByteString)),
 }
 
 fn is_sip_version_prefix(line: &str) -> bool {
@@ -92,7 +117,7 @@ fn request_line(head: &ByteString, line: &str, base: usize) -> Result<(Method, B
         let body = b.iter().rposition(|&c| c != b' ' && c != b'\t').map_or(0, |i| i + 1);
         return Err(start_err(base + body, "white space after SIP-Version"));
     }
-    let (Some(sp1), Some(sp2)) = (b.iter().position(|&c| c == b' '), b.iter().rposition(|&c| c == b' ')) else {
+    let (Some(sp1), Some(sp2)) = (chars::find(b' ', b), chars::rfind(b' ', b)) else {
         return Err(start_err(base + line.len(), "expected Method SP Request-URI SP SIP-Version"));
     };
     let (method, version) = (line.get(..sp1).unwrap_or(""), line.get(sp2 + 1..).unwrap_or(""));
@@ -103,7 +128,7 @@ fn request_line(head: &ByteString, line: &str, base: usize) -> Result<(Method, B
     }
     let uri_at = sp1 + 1;
     let uri = line.get(uri_at..sp2).unwrap_or("");
-    if let Some(ws) = uri.bytes().position(|c| c == b' ' || c == b'\t') {
+    if let Some(ws) = chars::find2(b' ', b'\t', uri.as_bytes()) {
         return Err(start_err(base + uri_at + ws, "white space in or around the Request-URI"));
     }
     let parsed = Uri::parse(uri).map_err(|e| e.shifted(base + uri_at))?;

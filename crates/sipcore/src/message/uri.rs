@@ -82,6 +82,18 @@ pub(crate) fn port_number(p: &str) -> Option<u16> {
     p.parse().ok()
 }
 
+/// `sip:` or `sips:` in any case (the usual schemes, without the general scan):
+/// the scheme and the colon's offset.
+#[inline]
+fn sip_prefix(b: &[u8]) -> Option<(Scheme<'static>, usize)> {
+    // `| 0x20` folds only letters onto these lower-case letters.
+    match b.get(..5)? {
+        [s, i, p, b':', _] if [*s | 0x20, *i | 0x20, *p | 0x20] == *b"sip" => Some((Scheme::Sip, 3)),
+        [s, i, p, s2, b':'] if [*s | 0x20, *i | 0x20, *p | 0x20, *s2 | 0x20] == *b"sips" => Some((Scheme::Sips, 4)),
+        _ => None,
+    }
+}
+
 /// A parsed URI borrowing its text.
 ///
 /// For `tel:` the number is in `user` and `host` is `None`; for other schemes only
@@ -119,23 +131,12 @@ impl<'a> Uri<'a> {
         // without one (user, password, parameters, headers, opaque URIs) only
         // against the characters a URI may hold.
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'.
-        let colon = s.bytes().position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))).unwrap_or(s.len());
-        match s.as_bytes().get(colon) {
-            Some(b':') => {}
-            Some(&c) if !chars::is(c, chars::URIC) => return Err(uri_err(colon, "character not allowed")),
-            _ => return Err(uri_err(colon, "no scheme")),
-        }
-        let (scheme_text, rest) = (s.get(..colon).unwrap_or(""), s.get(colon + 1..).unwrap_or(""));
-        if !scheme_text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
-            return Err(uri_err(0, "bad scheme"));
-        }
-        let scheme = match scheme_text.len() {
-            3 if scheme_text.eq_ignore_ascii_case("sip") => Scheme::Sip,
-            4 if scheme_text.eq_ignore_ascii_case("sips") => Scheme::Sips,
-            3 if scheme_text.eq_ignore_ascii_case("tel") => Scheme::Tel,
-            _ => Scheme::Other(scheme_text),
+        let (scheme, colon) = match sip_prefix(s.as_bytes()) {
+            Some(known) => known,
+            None => Self::scheme(s)?,
         };
         let base = colon + 1;
+        let rest = s.get(base..).unwrap_or("");
         let mut uri = Uri {
             scheme,
             user: None,
@@ -155,16 +156,42 @@ impl<'a> Uri<'a> {
         Ok(uri)
     }
 
+    /// Reads the scheme and its colon; returns the scheme and the colon's offset.
+    fn scheme(s: &'a str) -> Result<(Scheme<'a>, usize), ParseError> {
+        let colon = s.bytes().position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))).unwrap_or(s.len());
+        match s.as_bytes().get(colon) {
+            Some(b':') => {}
+            Some(&c) if !chars::is(c, chars::URIC) => return Err(uri_err(colon, "character not allowed")),
+            _ => return Err(uri_err(colon, "no scheme")),
+        }
+        let scheme_text = s.get(..colon).unwrap_or("");
+        if !scheme_text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
+            return Err(uri_err(0, "bad scheme"));
+        }
+        let scheme = match scheme_text.len() {
+            3 if scheme_text.eq_ignore_ascii_case("sip") => Scheme::Sip,
+            4 if scheme_text.eq_ignore_ascii_case("sips") => Scheme::Sips,
+            3 if scheme_text.eq_ignore_ascii_case("tel") => Scheme::Tel,
+            _ => Scheme::Other(scheme_text),
+        };
+        Ok((scheme, colon))
+    }
+
     fn parse_sip(&mut self, rest: &'a str, base: usize) -> Result<(), ParseError> {
         // '@' can appear only as the userinfo delimiter: users, params and
         // headers must escape it.
-        let (hostpart, host_base) = match memchr::memchr(b'@', rest.as_bytes()) {
+        let (hostpart, host_base) = match chars::find(b'@', rest.as_bytes()) {
             Some(at) => {
                 let ui = rest.get(..at).unwrap_or("");
-                uric(ui, base)?;
-                let (user, password) = match split_byte(ui, b':') {
-                    Some((u, p)) => (u, Some(p)),
+                // One scan: URI characters up to the first ':', then the password.
+                let (user, password) = match chars::first_not(ui.as_bytes(), chars::USER) {
                     None => (ui, None),
+                    Some(colon) if ui.as_bytes().get(colon) == Some(&b':') => {
+                        let password = ui.get(colon + 1..).unwrap_or("");
+                        uric(password, base + colon + 1)?;
+                        (ui.get(..colon).unwrap_or(""), Some(password))
+                    }
+                    Some(bad) => return Err(uri_err(base + bad, "character not allowed")),
                 };
                 if user.is_empty() {
                     return Err(uri_err(base, "empty user"));
@@ -274,6 +301,18 @@ mod tests {
         assert_eq!(u.transport(), Some("tcp"));
         assert!(u.params.has("lr"));
         assert_eq!(u.headers, Some("Subject=hi&X=1"));
+    }
+
+    #[test]
+    fn user_and_password() {
+        let u = Uri::parse("sip:a:b:c@h").unwrap();
+        assert_eq!((u.user, u.password), (Some("a"), Some("b:c")));
+        let u = Uri::parse("sip:a:@h").unwrap();
+        assert_eq!((u.user, u.password), (Some("a"), Some("")));
+        for (bad, at, why) in [("sip::b@h", 4, "empty user"), ("sip:a b:c@h", 5, "character not allowed"), ("sip:a:b c@h", 7, "character not allowed"), ("sip::b c@h", 6, "character not allowed")] {
+            let e = Uri::parse(bad).unwrap_err();
+            assert_eq!((e.offset, e.kind), (at, ErrorKind::Uri(why)), "{bad}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use bytestring::ByteString;
 /// same line and later Via lines are left out).
 fn top_via_value(request: &Request) -> Result<ByteString, TransactionError> {
     request.headers.top_via()?;
-    let line = request.headers.get(&HeaderName::Via).cloned().unwrap_or_default();
+    let line = request.headers.get_shared(&HeaderName::Via).unwrap_or_default();
     let first = split_top_level(&line, b',').next().map(|(_, v)| line.slice_ref(v));
     Ok(first.unwrap_or(line))
 }
@@ -25,14 +25,14 @@ fn derived(request: &Request, method: Method, to: ByteString) -> Result<Request,
     let call_id = ByteString::from(h.call_id()?);
     let mut out = Request::new(method.clone(), request.uri.clone());
     out.headers.push(HeaderName::Via, top_via_value(request)?);
-    for route in h.get_all(&HeaderName::Route) {
-        out.headers.push(HeaderName::Route, route.clone());
+    for route in h.get_all_shared(&HeaderName::Route) {
+        out.headers.push(HeaderName::Route, route);
     }
-    let max_forwards = h.get(&HeaderName::MaxForwards).cloned().unwrap_or(ByteString::from_static("70"));
+    let max_forwards = h.get_shared(&HeaderName::MaxForwards).unwrap_or(ByteString::from_static("70"));
     out.headers.push(HeaderName::MaxForwards, max_forwards);
     out.headers.push(HeaderName::To, to);
-    if let Some(from) = h.get(&HeaderName::From) {
-        out.headers.push(HeaderName::From, from.clone());
+    if let Some(from) = h.get_shared(&HeaderName::From) {
+        out.headers.push(HeaderName::From, from);
     }
     out.headers.push(HeaderName::CallId, call_id);
     out.headers.push(HeaderName::CSeq, format!("{seq} {method}"));
@@ -46,7 +46,7 @@ fn derived(request: &Request, method: Method, to: ByteString) -> Result<Request,
 /// INVITE's top Via, and the INVITE's Route headers.
 pub fn ack_for_non_2xx(invite: &Request, response: &Response) -> Result<Request, TransactionError> {
     response.headers.to_addr()?;
-    let to = response.headers.get(&HeaderName::To).cloned().unwrap_or_default();
+    let to = response.headers.get_shared(&HeaderName::To).unwrap_or_default();
     derived(invite, Method::Ack, to)
 }
 
@@ -55,7 +55,7 @@ pub fn ack_for_non_2xx(invite: &Request, response: &Response) -> Result<Request,
 /// request's top Via (so it carries the same branch), and the Route headers.
 pub fn cancel_for(request: &Request) -> Result<Request, TransactionError> {
     request.headers.to_addr()?;
-    let to = request.headers.get(&HeaderName::To).cloned().unwrap_or_default();
+    let to = request.headers.get_shared(&HeaderName::To).unwrap_or_default();
     derived(request, Method::Cancel, to)
 }
 
@@ -63,8 +63,8 @@ pub fn cancel_for(request: &Request) -> Result<Request, TransactionError> {
 /// with the request's Timestamp copied (§8.2.6.1).
 pub fn trying_for(request: &Request) -> Response {
     let mut resp = Response::to_request(request, 100);
-    if let Some(ts) = request.headers.get(&HeaderName::Timestamp) {
-        resp.headers.push(HeaderName::Timestamp, ts.clone());
+    if let Some(ts) = request.headers.get_shared(&HeaderName::Timestamp) {
+        resp.headers.push(HeaderName::Timestamp, ts);
     }
     resp
 }

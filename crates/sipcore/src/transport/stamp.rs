@@ -16,7 +16,7 @@ pub fn stamp_via(req: &mut Request, source: SocketAddr) -> Result<bool, ParseErr
     if same_host && !wants_rport {
         return Ok(false);
     }
-    let Some(line) = req.headers.get(&HeaderName::Via).cloned() else {
+    let Some(line) = req.headers.get_shared(&HeaderName::Via) else {
         return Ok(false);
     };
     let mut parts = split_top_level(&line, b',');

@@ -251,7 +251,7 @@ fn register_flow(reliable: bool) {
         .client_events
         .iter()
         .find_map(|e| match e {
-            LayerEvent::Response { response, .. } => response.headers.get(&HeaderName::WwwAuthenticate).cloned(),
+            LayerEvent::Response { response, .. } => response.headers.get_shared(&HeaderName::WwwAuthenticate),
             _ => None,
         })
         .unwrap();
