@@ -170,7 +170,7 @@ impl AgentHandle {
     /// Answers a request the switch sent (see [`Event::IncomingRequest`]).
     pub async fn respond(&self, id: ServerTxId, response: Response) -> Result<(), AgentError> {
         let (reply, rx) = oneshot::channel();
-        self.commands.send(Command::Respond { id, response, reply }).map_err(|_| AgentError::Stopped)?;
+        self.commands.send(Command::Respond { id, response: Box::new(response), reply }).map_err(|_| AgentError::Stopped)?;
         rx.await.map_err(|_| AgentError::Stopped)?
     }
 

@@ -27,7 +27,7 @@ const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) enum Command {
     Stop,
     CheckPublicIp,
-    Respond { id: ServerTxId, response: Response, reply: oneshot::Sender<Result<(), AgentError>> },
+    Respond { id: ServerTxId, response: Box<Response>, reply: oneshot::Sender<Result<(), AgentError>> },
 }
 
 /// Everything the driver task owns.
@@ -94,7 +94,7 @@ impl Driver {
                     }
                     Some(Command::CheckPublicIp) => self.ua.check_public_ip(now()),
                     Some(Command::Respond { id, response, reply }) => {
-                        let _ = reply.send(self.ua.respond(now(), &id, response));
+                        let _ = reply.send(self.ua.respond(now(), &id, *response));
                     }
                 },
                 Some(res) = connect_rx.recv() => match res {

@@ -139,7 +139,7 @@ impl Bench {
     fn register_round(&mut self, expires: u32) -> (FlowId, Request) {
         let (flow, req) = self.sent();
         assert_eq!(req.method, Method::Register);
-        let Some(auth) = req.headers.get(&HeaderName::Authorization).cloned() else {
+        let Some(auth) = req.headers.get(&HeaderName::Authorization).map(str::to_owned) else {
             let ch: Vec<String> = self.digest.challenge(self.unix(), None, false).iter().map(|c| c.to_string()).collect();
             let extra: Vec<_> = ch.into_iter().map(|c| (HeaderName::WwwAuthenticate, c)).collect();
             self.answer(flow, &req, 401, &extra);

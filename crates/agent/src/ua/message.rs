@@ -136,7 +136,7 @@ pub(crate) fn answer_options(req: &Request, tag: &str) -> Response {
 /// Adds our tag to To when the request had none (RFC 3261 §8.2.6.2).
 pub(crate) fn add_to_tag(resp: &mut Response, tag: &str) {
     let has_tag = resp.headers.to_addr().ok().and_then(|t| t.tag().map(drop)).is_some();
-    if !has_tag && let Some(to) = resp.headers.get(&HeaderName::To).cloned() {
+    if !has_tag && let Some(to) = resp.headers.get(&HeaderName::To).map(str::to_owned) {
         resp.headers.replace_first(&HeaderName::To, format!("{to};tag={tag}"));
     }
 }
