@@ -77,10 +77,7 @@ impl<'a> Credentials<'a> {
             } else if p.is("userhash") {
                 set_once(&mut userhash, params::flag(&p), &p)?;
             } else if p.is("algorithm") {
-                let value = p.unescaped();
-                let alg = Algorithm::from_token(&value)
-                    .ok_or_else(|| AuthError::UnsupportedAlgorithm(value.into_owned()))?;
-                set_once(&mut algorithm, alg, &p)?;
+                set_once(&mut algorithm, params::algorithm(&p)?, &p)?;
             } else if p.is("qop") {
                 let value = p.unescaped();
                 let q = Qop::from_token(&value)

@@ -332,6 +332,12 @@ pub(crate) fn push_extra<'a>(
     Ok(())
 }
 
+/// An `algorithm` value (RFC 8760 names, case-insensitive).
+pub(crate) fn algorithm(p: &RawParam<'_>) -> Result<super::Algorithm, AuthError> {
+    let value = p.unescaped();
+    super::Algorithm::from_token(&value).ok_or_else(|| AuthError::UnsupportedAlgorithm(value.into_owned()))
+}
+
 /// Parses a boolean flag such as `stale` or `userhash`: only a
 /// case-insensitive `true` counts, anything else means false (RFC 7616 §3.3).
 pub(crate) fn flag(p: &RawParam<'_>) -> bool {
