@@ -256,7 +256,7 @@ impl HeaderName {
 
     /// The known name of `len` bytes starting with `first` whose bytes, as
     /// words cleared past the name, are `w`.
-    #[inline]
+    #[inline(always)]
     fn find_packed(len: usize, first: u8, w: [u64; 3]) -> Option<(&'static Self, usize)> {
         let slot = BUCKETS.get(len * 32 + usize::from(first & 31))?;
         for &i in slot {
