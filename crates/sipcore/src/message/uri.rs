@@ -230,7 +230,7 @@ impl<'a> Uri<'a> {
             Some(_) => return Err(uri_err(host_base, "bad host")),
         }
         if h.get(i) == Some(&b';') {
-            let p_end = i + 1 + h.get(i + 1..).and_then(|r| r.iter().position(|&c| c == b'?')).unwrap_or(h.len() - i - 1);
+            let p_end = i + 1 + h.get(i + 1..).and_then(|r| chars::find(b'?', r)).unwrap_or(h.len() - i - 1);
             let raw = hostpart.get(i + 1..p_end).unwrap_or("");
             uric(raw, host_base + i + 1)?;
             let params = Params::new(raw);
