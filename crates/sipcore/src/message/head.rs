@@ -135,6 +135,7 @@ impl<'m> HeaderReader<'m> {
 
     /// Checks one header before it is appended. `pieces` maps a joined (folded)
     /// value back to the lines it came from.
+    #[inline(always)]
     fn check(&mut self, name: &HeaderName, line_at: usize, at: usize, value: &str, pieces: Option<&[(usize, usize)]>) -> Result<(), ParseError> {
         let base = self.base;
         let relocate = |mut e: ParseError| {

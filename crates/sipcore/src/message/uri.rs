@@ -57,7 +57,7 @@ pub(crate) fn scan_host(s: &str, i: usize) -> Option<(Host<'_>, usize)> {
         _ => {}
     }
     let rest = b.get(i..)?;
-    let j = i + chars::first_not(rest, chars::HOST).unwrap_or(rest.len());
+    let j = i + chars::first_not_long(rest, chars::HOST).unwrap_or(rest.len());
     let text = s.get(i..j).filter(|t| !t.is_empty())?;
     let numeric = text.as_bytes().first().is_some_and(u8::is_ascii_digit) && chars::all(text.as_bytes(), chars::NUMDOT);
     let v4 = if numeric { text.parse().ok().map(Host::V4) } else { None };
@@ -230,7 +230,7 @@ impl<'a> Uri<'a> {
             Some(_) => return Err(uri_err(host_base, "bad host")),
         }
         if h.get(i) == Some(&b';') {
-            let p_end = i + 1 + h.get(i + 1..).and_then(|r| r.iter().position(|&c| c == b'?')).unwrap_or(h.len() - i - 1);
+            let p_end = i + 1 + h.get(i + 1..).and_then(|r| chars::find(b'?', r)).unwrap_or(h.len() - i - 1);
             let raw = hostpart.get(i + 1..p_end).unwrap_or("");
             uric(raw, host_base + i + 1)?;
             let params = Params::new(raw);
