@@ -94,24 +94,32 @@ pub(crate) fn port_number(p: &str) -> Option<u16> {
 /// (four decimal octets, no leading zeros, nothing else) without its general
 /// parser.
 pub(crate) fn ipv4(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
     let mut octets = [0u8; 4];
-    let mut parts = s.as_bytes().split(|&b| b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part.first() == Some(&b'0')) {
-            return None;
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
         }
+        let start = i;
         let mut n: u32 = 0;
-        for &b in part {
-            let digit = b.wrapping_sub(b'0');
-            if digit > 9 {
+        while let Some(digit) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+            if i - start == 3 {
                 return None;
             }
             n = n * 10 + u32::from(digit);
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || (len > 1 && b.get(start) == Some(&b'0')) {
+            return None;
         }
         *octet = u8::try_from(n).ok()?;
     }
-    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+    (i == b.len()).then_some(Ipv4Addr::from(octets))
 }
 
 /// `sip:` or `sips:` in any case (the usual schemes, without the general scan):
