@@ -37,14 +37,13 @@ pub(crate) fn trim(s: &str) -> &str {
 /// it is unterminated.
 pub(crate) fn skip_quoted(bytes: &[u8], start: usize) -> Option<usize> {
     let mut i = start.checked_add(1)?;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'\\' => i += 2,
+    loop {
+        i += chars::find2(b'"', b'\\', bytes.get(i..)?)?;
+        match bytes.get(i)? {
             b'"' => return Some(i + 1),
-            _ => i += 1,
+            _ => i += 2,
         }
     }
-    None
 }
 
 /// Splits `s` around the first `b` (an ASCII byte, so both halves are `str`).

@@ -2,7 +2,7 @@
 //! parameters.
 
 use crate::error::ParseError;
-use crate::message::{Host, port_number, scan_host};
+use crate::message::{Host, ipv4, port_number, scan_host};
 use crate::text::{Params, is_token_byte};
 use std::net::IpAddr;
 
@@ -37,7 +37,8 @@ fn token_at(s: &str, mut i: usize) -> (&str, usize) {
 
 /// An IP address parameter value; IPv6 may be bracketed.
 fn ip_param(v: &str) -> Option<IpAddr> {
-    v.trim_matches(['[', ']']).parse().ok()
+    let v = v.trim_matches(['[', ']']);
+    ipv4(v).map(IpAddr::V4).or_else(|| v.parse().ok())
 }
 
 /// Expects `/` (with optional white space around it, SLASH = SWS "/" SWS).

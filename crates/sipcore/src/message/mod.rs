@@ -16,7 +16,7 @@ pub use name::HeaderName;
 pub use parse::parse;
 pub use status::default_reason;
 pub use uri::{Host, Scheme, Uri};
-pub(crate) use uri::{port_number, scan_host};
+pub(crate) use uri::{ipv4, port_number, scan_host};
 
 use bytes::Bytes;
 use bytestring::ByteString;

@@ -15,6 +15,10 @@ use bytestring::ByteString;
 use memchr::memmem;
 use std::sync::LazyLock;
 
+/// How much of a message is checked for UTF-8 in one go when the header
+/// section's length is not known yet (a larger body is not checked at all).
+const FAST_WINDOW: usize = 4096;
+
 /// The empty line that ends the header section.
 static HEAD_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
 
@@ -26,15 +30,24 @@ static HEAD_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Fi
 pub fn parse(raw: Bytes) -> Result<Message, ParseError> {
     let skip = raw.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
     let rest = raw.get(skip..).unwrap_or_default();
-    // Usually all of the message is UTF-8 (a text body or none): one check then
-    // covers the header section, and the header reader finds where it ends. A
-    // binary body, or any error, takes the path below, which reports the
-    // problem that comes first: no header end, then bad UTF-8, then the rest.
-    if let Ok(text) = ByteString::try_from(raw.slice(skip..)) {
-        return parse_text(&raw, skip, text, None).map_err(|e| match HEAD_END.find(rest) {
-            Some(_) => e,
-            None => ParseError::new(raw.len(), ErrorKind::NoHeaderEnd),
-        });
+    // Usually the message, or its first FAST_WINDOW bytes, is UTF-8 (a text
+    // body or none): one check then covers the header section, and the header
+    // reader finds where it ends. A binary body, a header section longer than
+    // the window, or any error in a cut window, takes the path below, which
+    // reports the problem that comes first: no header end, then bad UTF-8,
+    // then the rest.
+    let window = rest.len().min(FAST_WINDOW);
+    if let Ok(text) = ByteString::try_from(raw.slice(skip..skip + window)) {
+        match parse_text(&raw, skip, text, None) {
+            Ok(message) => return Ok(message),
+            Err(e) if window == rest.len() => {
+                return Err(match HEAD_END.find(rest) {
+                    Some(_) => e,
+                    None => ParseError::new(raw.len(), ErrorKind::NoHeaderEnd),
+                });
+            }
+            Err(_) => {}
+        }
     }
     let head_len = HEAD_END.find(rest).ok_or(ParseError::new(raw.len(), ErrorKind::NoHeaderEnd))? + 2;
     let head = ByteString::try_from(raw.slice(skip..skip + head_len)).map_err(|_| {
@@ -157,4 +170,56 @@ fn status_line(line: &str, base: usize) -> Result<(u16, &str), ParseError> {
         return Err(start_err(code_at + 4 + bad, "control character in Reason-Phrase"));
     }
     Ok((status, reason))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::message::HeaderName;
+
+    fn message(extra_headers: &str, body: &str) -> Vec<u8> {
+        format!(
+            "\r\nMESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@example.com>;tag=1\r\n\
+             To: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\n{extra_headers}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn long_heads_and_bodies_either_side_of_the_utf8_window() {
+        let long_header = format!("Subject: {}\r\n", "s".repeat(FAST_WINDOW));
+        for (extra, body) in [("", "x".repeat(3 * FAST_WINDOW)), (long_header.as_str(), String::from("hi")), (long_header.as_str(), "é".repeat(FAST_WINDOW))] {
+            let raw = message(extra, &body);
+            let Message::Request(r) = parse(Bytes::from(raw)).unwrap() else { panic!("a request") };
+            assert_eq!(r.body, body.as_bytes(), "{}", extra.len());
+            assert_eq!(r.headers.get(&HeaderName::CallId), Some("c1"));
+        }
+        // A multi-byte character in the body, cut by the window somewhere here.
+        for pad in FAST_WINDOW - 300..FAST_WINDOW {
+            let body = format!("{}é tail", "x".repeat(pad));
+            let Message::Request(r) = parse(Bytes::from(message("", &body))).unwrap() else { panic!("a request") };
+            assert_eq!(r.body, body.as_bytes());
+        }
+    }
+
+    #[test]
+    fn errors_past_the_window_are_the_careful_paths() {
+        let long_header = format!("Subject: {}\r\n", "s".repeat(FAST_WINDOW));
+        // A bad header beyond the window, and no header end at all.
+        let raw = message(&format!("{long_header}Max-Forwards: x\r\n"), "");
+        let at = raw.windows(15).position(|w| w == b"Max-Forwards: x").unwrap() + 14;
+        assert_eq!(parse(Bytes::from(raw)).unwrap_err().offset, at);
+        let mut raw = message(&long_header, "");
+        raw.truncate(raw.len() - 2);
+        assert_eq!(parse(Bytes::from(raw.clone())).unwrap_err().kind, ErrorKind::NoHeaderEnd);
+        // No header end in a short message outranks a bad start line.
+        assert_eq!(parse(Bytes::from_static(b"BAD\r\nVia: x\r\n")).unwrap_err().kind, ErrorKind::NoHeaderEnd);
+        // Bad UTF-8 in the head is reported where it starts, body or not.
+        let mut raw = message("Subject: \u{e9}\r\n", "\u{0}\u{ff}");
+        let at = raw.windows(2).position(|w| w == "é".as_bytes()).unwrap();
+        raw[at] = 0xff;
+        assert_eq!(parse(Bytes::from(raw)).unwrap_err(), ParseError::new(at, ErrorKind::Utf8));
+    }
 }

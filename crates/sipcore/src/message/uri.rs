@@ -60,7 +60,7 @@ pub(crate) fn scan_host(s: &str, i: usize) -> Option<(Host<'_>, usize)> {
     let j = i + chars::first_not_long(rest, chars::HOST).unwrap_or(rest.len());
     let text = s.get(i..j).filter(|t| !t.is_empty())?;
     let numeric = text.as_bytes().first().is_some_and(u8::is_ascii_digit) && chars::all(text.as_bytes(), chars::NUMDOT);
-    let v4 = if numeric { text.parse().ok().map(Host::V4) } else { None };
+    let v4 = if numeric { ipv4(text).map(Host::V4) } else { None };
     Some((v4.unwrap_or(Host::Domain(text)), j))
 }
 
@@ -76,10 +76,50 @@ impl fmt::Display for Host<'_> {
 
 /// `1*DIGIT` that fits a port number.
 pub(crate) fn port_number(p: &str) -> Option<u16> {
-    if p.is_empty() || p.len() > 5 || !chars::all(p.as_bytes(), chars::DIGIT) {
+    if p.is_empty() || p.len() > 5 {
         return None;
     }
-    p.parse().ok()
+    let mut n: u32 = 0;
+    for &b in p.as_bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n = n * 10 + u32::from(digit);
+    }
+    u16::try_from(n).ok()
+}
+
+/// An IPv4 address in dotted-quad form, read as `Ipv4Addr::from_str` reads it
+/// (four decimal octets, no leading zeros, nothing else) without its general
+/// parser.
+pub(crate) fn ipv4(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut n: u32 = 0;
+        while let Some(digit) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+            if i - start == 3 {
+                return None;
+            }
+            n = n * 10 + u32::from(digit);
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || (len > 1 && b.get(start) == Some(&b'0')) {
+            return None;
+        }
+        *octet = u8::try_from(n).ok()?;
+    }
+    (i == b.len()).then_some(Ipv4Addr::from(octets))
 }
 
 /// `sip:` or `sips:` in any case (the usual schemes, without the general scan):
@@ -301,6 +341,28 @@ mod tests {
         assert_eq!(u.transport(), Some("tcp"));
         assert!(u.params.has("lr"));
         assert_eq!(u.headers, Some("Subject=hi&X=1"));
+    }
+
+    #[test]
+    fn ipv4_reads_as_std_does() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let alphabet = b"0123456789..a";
+        for i in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 18) as usize;
+            let s: String = (0..len).map(|k| char::from(alphabet.get(((seed >> (3 * k)) % 13) as usize).copied().unwrap_or(b'.'))).collect();
+            let s = if i % 3 == 0 { s.replace('a', "") } else { s };
+            assert_eq!(ipv4(&s), s.parse::<Ipv4Addr>().ok(), "{s:?}");
+        }
+        for s in ["0.0.0.0", "255.255.255.255", "256.1.1.1", "01.1.1.1", "1.1.1", "1.1.1.1.", ".1.1.1", "1..1.1", "1.1.1.1.1", "10.1.0.2", "1.1.1.0", "1.1.1.00", "", "+1.1.1.1"] {
+            assert_eq!(ipv4(s), s.parse::<Ipv4Addr>().ok(), "{s:?}");
+        }
+        for p in ["0", "5060", "65535", "65536", "99999", "00080", "", "123456", "1a", "+1"] {
+            let std = if p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty() && p.len() <= 5 { p.parse::<u16>().ok() } else { None };
+            assert_eq!(port_number(p), std, "{p:?}");
+        }
     }
 
     #[test]
