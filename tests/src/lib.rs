@@ -22,6 +22,10 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         .filter(|p| p.join(name).exists())
         .unwrap_or(fallback);
     let bin = profile.join(name);
-    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace` (scripts/test.sh) or `cargo build -p {name}` first", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (scripts/test.sh) or `cargo build -p {name}` first",
+        bin.display()
+    );
     bin
 }

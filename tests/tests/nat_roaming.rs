@@ -88,11 +88,22 @@ fn agent_behind_nat_registers_is_reached_down_its_flow_and_recovers_from_a_new_p
     let config = tmp.path().join("switch.toml");
     std::fs::write(
         &config,
-        format!("listen = [\"tcp:{SWITCH_IP}:5060\"]\ndata_dir = {:?}\n[registrar]\nflow_timer = {FLOW_TIMER}\nflow_grace = 5\n", data.display().to_string()),
+        format!(
+            "listen = [\"tcp:{SWITCH_IP}:5060\"]\ndata_dir = {:?}\n[registrar]\nflow_timer = {FLOW_TIMER}\nflow_grace = 5\n",
+            data.display().to_string()
+        ),
     )
     .unwrap();
     let log = tmp.path().join("switch.log");
-    let _switch = Proc(topo.command("sw", &switch).args(["run", "--config"]).arg(&config).stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap());
+    let _switch = Proc(
+        topo.command("sw", &switch)
+            .args(["run", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while !std::fs::read_to_string(&log).unwrap_or_default().contains("switch running") {
         assert!(Instant::now() < deadline, "switch did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());

@@ -18,7 +18,10 @@ use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "agent=info".into())).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "agent=info".into()))
+        .init();
     let mut args = std::env::args().skip(1);
     let usage = "usage: softphone tcp:HOST:PORT NUMBER [PUBLIC-IP-SOURCE]  (password in AGENT_PASSWORD)";
     let switch = args.next().ok_or_else(|| anyhow::anyhow!(usage))?.parse()?;

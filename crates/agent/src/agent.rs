@@ -124,7 +124,8 @@ impl AgentBuilder {
     /// Starts the agent on the current tokio runtime: it connects, registers
     /// and keeps at it until [`AgentHandle::stop`].
     pub fn start(self) -> Result<(AgentHandle, Events), AgentError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| AgentError::Config("start() must be called inside a tokio runtime".into()))?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| AgentError::Config("start() must be called inside a tokio runtime".into()))?;
         let mut cfg = self.cfg;
         if cfg.number.is_empty() {
             return Err(AgentError::Config("no number".into()));
@@ -141,13 +142,24 @@ impl AgentBuilder {
         }
         let tls = match (self.switch.transport, &self.tls_ca_pem) {
             (FlowTransport::Tcp, _) => None,
-            (FlowTransport::Tls, Some(pem)) => Some(sipcore::transport::tls::client_config_from_pem(pem).map_err(|e| AgentError::Config(format!("TLS CA: {e}")))?),
-            (FlowTransport::Tls, None) => return Err(AgentError::Config("a tls: switch needs a CA certificate (tls_ca_pem / --ca)".into())),
+            (FlowTransport::Tls, Some(pem)) => {
+                Some(sipcore::transport::tls::client_config_from_pem(pem).map_err(|e| AgentError::Config(format!("TLS CA: {e}")))?)
+            }
+            (FlowTransport::Tls, None) => {
+                return Err(AgentError::Config("a tls: switch needs a CA certificate (tls_ca_pem / --ca)".into()));
+            }
         };
         cfg.seed = rand::random();
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let (commands, commands_rx) = mpsc::unbounded_channel();
-        let driver = Driver { source: cfg.public_ip.clone(), ua: UserAgent::new(cfg), switch: self.switch, tls, address_poll: self.address_poll, events: events_tx };
+        let driver = Driver {
+            source: cfg.public_ip.clone(),
+            ua: UserAgent::new(cfg),
+            switch: self.switch,
+            tls,
+            address_poll: self.address_poll,
+            events: events_tx,
+        };
         let task = runtime.spawn(driver.run(commands_rx));
         Ok((AgentHandle { commands, task: Some(task) }, Events { rx: events_rx }))
     }

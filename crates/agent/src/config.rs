@@ -133,7 +133,9 @@ impl FromStr for PublicIpSource {
     type Err = AgentError;
 
     fn from_str(s: &str) -> Result<Self, AgentError> {
-        let bad = |why: &str| AgentError::Config(format!("public IP source {s:?}: {why} (expected via, stun:HOST:PORT, http:URL [PATTERN] or static:IP)"));
+        let bad = |why: &str| {
+            AgentError::Config(format!("public IP source {s:?}: {why} (expected via, stun:HOST:PORT, http:URL [PATTERN] or static:IP)"))
+        };
         if s.eq_ignore_ascii_case("via") {
             return Ok(PublicIpSource::Via);
         }
@@ -291,8 +293,14 @@ mod tests {
     fn public_ip_sources() {
         assert_eq!("via".parse::<PublicIpSource>().unwrap(), PublicIpSource::Via);
         assert_eq!("static:198.51.100.2".parse::<PublicIpSource>().unwrap(), PublicIpSource::Static("198.51.100.2".parse().unwrap()));
-        assert_eq!("stun:stun.example.net:3479".parse::<PublicIpSource>().unwrap(), PublicIpSource::Stun { host: "stun.example.net".into(), port: 3479 });
-        assert_eq!("stun:stun.example.net".parse::<PublicIpSource>().unwrap(), PublicIpSource::Stun { host: "stun.example.net".into(), port: 3478 });
+        assert_eq!(
+            "stun:stun.example.net:3479".parse::<PublicIpSource>().unwrap(),
+            PublicIpSource::Stun { host: "stun.example.net".into(), port: 3479 }
+        );
+        assert_eq!(
+            "stun:stun.example.net".parse::<PublicIpSource>().unwrap(),
+            PublicIpSource::Stun { host: "stun.example.net".into(), port: 3478 }
+        );
         let h: PublicIpSource = r"http:http://192.168.1.1/status WAN IP: (\S+)".parse().unwrap();
         assert_eq!(h, PublicIpSource::Http { url: "http://192.168.1.1/status".into(), pattern: Some(r"WAN IP: (\S+)".into()) });
         assert_eq!(h.to_string(), r"http:http://192.168.1.1/status WAN IP: (\S+)");

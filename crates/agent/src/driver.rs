@@ -145,13 +145,19 @@ impl Driver {
                     });
                 }
                 Transmit::Send { flow, message } => {
-                    let sent = endpoint.flow(flow).ok_or_else(|| "the flow is closed".to_owned()).and_then(|f| endpoint.send(&f, &message).map_err(|e| e.to_string()));
+                    let sent = endpoint
+                        .flow(flow)
+                        .ok_or_else(|| "the flow is closed".to_owned())
+                        .and_then(|f| endpoint.send(&f, &message).map_err(|e| e.to_string()));
                     if let Err(reason) = sent {
                         self.ua.handle_send_failed(now(), flow, reason);
                     }
                 }
                 Transmit::Ping { flow } => {
-                    let sent = endpoint.flow(flow).ok_or_else(|| "the flow is closed".to_owned()).and_then(|f| endpoint.send_bytes(&f, Bytes::from_static(b"\r\n\r\n")).map_err(|e| e.to_string()));
+                    let sent = endpoint
+                        .flow(flow)
+                        .ok_or_else(|| "the flow is closed".to_owned())
+                        .and_then(|f| endpoint.send_bytes(&f, Bytes::from_static(b"\r\n\r\n")).map_err(|e| e.to_string()));
                     if let Err(reason) = sent {
                         self.ua.handle_send_failed(now(), flow, reason);
                     }
@@ -185,7 +191,10 @@ impl Driver {
 /// Resolves the switch (again on every attempt: it may have moved) and opens
 /// a flow to the first address that answers; finds the MAC behind it.
 async fn connect(endpoint: &Endpoint, switch: &SwitchAddr, tls: Option<Arc<rustls::ClientConfig>>) -> ConnectResult {
-    let addrs: Vec<_> = tokio::net::lookup_host((switch.host.as_str(), switch.port)).await.map_err(|e| format!("cannot resolve {}: {e}", switch.host))?.collect();
+    let addrs: Vec<_> = tokio::net::lookup_host((switch.host.as_str(), switch.port))
+        .await
+        .map_err(|e| format!("cannot resolve {}: {e}", switch.host))?
+        .collect();
     let mut last = format!("{} resolves to no address", switch.host);
     for addr in addrs {
         let opened = match (switch.transport, &tls) {

@@ -32,10 +32,7 @@ pub fn mac_for_ip(ip: IpAddr) -> Option<MacAddr> {
 /// Every address on an interface that is up.
 pub fn local_addresses() -> BTreeSet<IpAddr> {
     let Ok(addrs) = getifaddrs() else { return BTreeSet::new() };
-    addrs
-        .filter(|a| a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP))
-        .filter_map(|a| a.address.as_ref().and_then(ip_of))
-        .collect()
+    addrs.filter(|a| a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP)).filter_map(|a| a.address.as_ref().and_then(ip_of)).collect()
 }
 
 #[cfg(test)]
@@ -57,7 +54,9 @@ mod tests {
         let Ok(addrs) = getifaddrs() else { return };
         for a in addrs {
             let Some(ip) = a.address.as_ref().and_then(ip_of) else { continue };
-            let sys = std::fs::read_to_string(format!("/sys/class/net/{}/address", a.interface_name)).ok().and_then(|s| s.trim().parse::<MacAddr>().ok());
+            let sys = std::fs::read_to_string(format!("/sys/class/net/{}/address", a.interface_name))
+                .ok()
+                .and_then(|s| s.trim().parse::<MacAddr>().ok());
             let want = sys.and_then(crate::identity::usable_mac);
             assert_eq!(mac_for_ip(ip), want, "{} on {}", ip, a.interface_name);
         }

@@ -63,7 +63,10 @@ fn usage_errors_exit_2() {
     let o = Command::new(env!("CARGO_BIN_EXE_agent")).args(["--number", "1001", "register"]).env("AGENT_PASSWORD", "pw").output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--switch is required"));
-    let o = Command::new(env!("CARGO_BIN_EXE_agent")).args(["--switch", "udp:1.2.3.4:5060", "--number", "1", "--password", "p", "listen"]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args(["--switch", "udp:1.2.3.4:5060", "--number", "1", "--password", "p", "listen"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("transport must be tcp or tls"));
     let o = Command::new(env!("CARGO_BIN_EXE_agent")).args(["--public-ip", "carrier-pigeon", "listen"]).output().unwrap();

@@ -74,7 +74,9 @@ async fn http_server(response: impl Into<String>, conns: usize) -> (u16, tokio::
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
         let mut requests = Vec::new();
-        while requests.len() < conns && let Ok(Ok((mut s, _))) = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await {
+        while requests.len() < conns
+            && let Ok(Ok((mut s, _))) = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await
+        {
             let mut head = Vec::new();
             let mut buf = [0u8; 1024];
             while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -96,7 +98,11 @@ async fn http_server(response: impl Into<String>, conns: usize) -> (u16, tokio::
 /// A status page sent in two chunks, split inside the LAN address.
 fn status_page() -> String {
     let (a, b) = ("<tr><td>LAN</td><td>192.1", "68.1.1</td></tr><tr><td>WAN IP</td><td>198.51.100.42</td></tr>");
-    format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x};x=y\r\n{b}\r\n0\r\n\r\n", a.len(), b.len())
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x};x=y\r\n{b}\r\n0\r\n\r\n",
+        a.len(),
+        b.len()
+    )
 }
 
 #[tokio::test]
@@ -105,7 +111,11 @@ async fn http_status_page_with_and_without_a_pattern() {
     let plain: PublicIpSource = format!("http:http://admin:pw@127.0.0.1:{port}/status.html").parse().unwrap();
     assert_eq!(discovery::discover(&plain, None, [0; 12]).await.unwrap(), "198.51.100.42".parse::<std::net::IpAddr>().unwrap());
     let lan: PublicIpSource = format!(r"http:http://127.0.0.1:{port}/status.html LAN</td><td>([0-9.]+)").parse().unwrap();
-    assert_eq!(discovery::discover(&lan, None, [0; 12]).await.unwrap(), "192.168.1.1".parse::<std::net::IpAddr>().unwrap(), "the pattern picks the field even across chunks");
+    assert_eq!(
+        discovery::discover(&lan, None, [0; 12]).await.unwrap(),
+        "192.168.1.1".parse::<std::net::IpAddr>().unwrap(),
+        "the pattern picks the field even across chunks"
+    );
     task.abort();
     // What the firewall was asked.
     let (port, task) = http_server("HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nip=203.0.113.1", 1).await;

@@ -36,7 +36,9 @@ async fn registers_and_unregisters_with_the_real_switch() {
     provision(&data, "1001", "pw");
     let sw = Switch::start(free_port(), &data);
     let (handle, mut events) = builder(&sw, "pw").start().unwrap();
-    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
+        unreachable!()
+    };
     assert_eq!(r.kind, RegistrationKind::Initial);
     assert_eq!(r.public_ip, Some("127.0.0.1".parse().unwrap()), "learned from the switch's Via received");
     assert_eq!(r.flow_timer, Some(5), "the switch's Flow-Timer");
@@ -69,16 +71,23 @@ async fn registers_again_after_the_switch_is_killed_and_restarted() {
     provision(&data, "1001", "pw");
     let mut sw = Switch::start(free_port(), &data);
     let (handle, mut events) = builder(&sw, "pw").start().unwrap();
-    let Event::Registered(first) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    let Event::Registered(first) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
+        unreachable!()
+    };
     sw.kill();
     next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::FlowLost { .. })).await;
     // Down for a while: the agent keeps trying, backing off.
     next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::ConnectFailed { .. })).await;
     sw.restart();
-    let Event::Registered(again) = next(&mut events, Duration::from_secs(20), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    let Event::Registered(again) = next(&mut events, Duration::from_secs(20), |e| matches!(e, Event::Registered(_))).await else {
+        unreachable!()
+    };
     assert_eq!(again.kind, RegistrationKind::Reconnect);
     assert_ne!(again.local, first.local, "a new flow");
-    let Event::FlowRestored { local, .. } = next(&mut events, Duration::from_secs(1), |e| matches!(e, Event::FlowRestored { .. })).await else { unreachable!() };
+    let Event::FlowRestored { local, .. } = next(&mut events, Duration::from_secs(1), |e| matches!(e, Event::FlowRestored { .. })).await
+    else {
+        unreachable!()
+    };
     assert_eq!(local, again.local);
     let regs = registrations(&data);
     assert_eq!(regs[0]["state"], "registered");
@@ -119,8 +128,11 @@ async fn registers_over_tls_checking_the_switch_certificate() {
     let sw = Switch::start_with(free_port(), &data, Some((cert_file, key_file)));
     // The certificate names "localhost": the switch is addressed by that name.
     let addr = format!("tls:localhost:{}", sw.port);
-    let (handle, mut events) = AgentBuilder::new(addr.parse().unwrap(), "1001", "pw").domain("switch.local").tls_ca_pem(cert_pem.clone()).start().unwrap();
-    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    let (handle, mut events) =
+        AgentBuilder::new(addr.parse().unwrap(), "1001", "pw").domain("switch.local").tls_ca_pem(cert_pem.clone()).start().unwrap();
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
+        unreachable!()
+    };
     assert_eq!(r.kind, RegistrationKind::Initial);
     assert_eq!(registrations(&data)[0]["transport"], "tls");
     handle.stop().await;
@@ -128,7 +140,9 @@ async fn registers_over_tls_checking_the_switch_certificate() {
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let (handle, mut events) =
         AgentBuilder::new(addr.parse().unwrap(), "1001", "pw").domain("switch.local").tls_ca_pem(other.cert.pem()).start().unwrap();
-    let Event::ConnectFailed { reason, .. } = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::ConnectFailed { .. } | Event::Registered(_))).await else {
+    let Event::ConnectFailed { reason, .. } =
+        next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::ConnectFailed { .. } | Event::Registered(_))).await
+    else {
         panic!("registered with an untrusted certificate")
     };
     assert!(reason.to_lowercase().contains("certificate") || reason.contains("TLS"), "{reason}");
@@ -161,13 +175,17 @@ async fn a_public_ip_change_seen_on_the_firewall_page_is_registered_at_once() {
     let port = firewall(wan.clone()).await;
     let source = format!("http:http://127.0.0.1:{port}/status").parse().unwrap();
     let (handle, mut events) = builder(&sw, "pw").public_ip(source).check_interval(Duration::from_secs(1)).start().unwrap();
-    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
+        unreachable!()
+    };
     assert_eq!(r.public_ip, Some("198.51.100.2".parse().unwrap()), "learned from the page before the first REGISTER");
     assert_eq!(registrations(&data)[0]["public_ip"], "198.51.100.2");
     *wan.lock().unwrap() = "203.0.113.77".to_owned();
     let ev = next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::PublicIpChanged { .. })).await;
     assert_eq!(ev, Event::PublicIpChanged { old: Some("198.51.100.2".parse().unwrap()), new: "203.0.113.77".parse().unwrap() });
-    let Event::Registered(r) = next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::Registered(_))).await else {
+        unreachable!()
+    };
     let RegistrationKind::PublicIpChange { latency } = r.kind else { panic!("{r:?}") };
     assert!(latency < Duration::from_secs(5), "{latency:?}");
     assert_eq!(r.public_ip, Some("203.0.113.77".parse().unwrap()));
@@ -184,7 +202,9 @@ async fn keepalives_keep_the_flow_past_the_switch_silence_limit() {
     provision(&data, "1001", "pw");
     let sw = Switch::start(free_port(), &data);
     let (handle, mut events) = builder(&sw, "pw").start().unwrap();
-    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else { unreachable!() };
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
+        unreachable!()
+    };
     assert_eq!(r.flow_timer, Some(5));
     let quiet = tokio::time::timeout(Duration::from_secs(21), async {
         loop {

@@ -40,7 +40,14 @@ impl Bench {
         let now = Instant::now();
         let mut digest = ServerConfig::new("switch.local", b"test key".to_vec());
         digest.algorithms = vec![sipcore::auth::Algorithm::Md5];
-        Self { ua: UserAgent::new(cfg), now, next_flow: 1, seen_from: PUBLIC.parse().unwrap(), digest: DigestServer::new(digest), epoch: now }
+        Self {
+            ua: UserAgent::new(cfg),
+            now,
+            next_flow: 1,
+            seen_from: PUBLIC.parse().unwrap(),
+            digest: DigestServer::new(digest),
+            epoch: now,
+        }
     }
 
     fn unix(&self) -> u64 {
@@ -95,7 +102,9 @@ impl Bench {
         });
         let (flow, msg) = sends.next().unwrap_or_else(|| panic!("no request sent: {t:?}"));
         assert!(sends.next().is_none(), "more than one message sent: {t:?}");
-        let Message::Request(mut req) = sipcore::parse(msg.to_bytes()).expect("the agent's message parses") else { panic!("not a request") };
+        let Message::Request(mut req) = sipcore::parse(msg.to_bytes()).expect("the agent's message parses") else {
+            panic!("not a request")
+        };
         stamp_via(&mut req, SocketAddr::new(self.seen_from, 61000)).unwrap();
         (flow, req)
     }
@@ -147,7 +156,9 @@ impl Bench {
         };
         let creds = parse_credentials(&auth).unwrap();
         let now = self.unix();
-        self.digest.verify(now, &DigestRequest::new("REGISTER", &req.uri), None, &creds, Some(Secret::Password("pw"))).expect("credentials verify");
+        self.digest
+            .verify(now, &DigestRequest::new("REGISTER", &req.uri), None, &creds, Some(Secret::Password("pw")))
+            .expect("credentials verify");
         self.ok_register(flow, &req, expires);
         (flow, req)
     }
@@ -344,7 +355,12 @@ fn a_changed_public_ip_is_registered_at_once_and_timed() {
             // The refresh.
             let [Transmit::Send { flow, message: Message::Request(req) }] = t.as_slice() else { panic!("{t:?}") };
             let (flow, req) = (*flow, req.clone());
-            let mut req = sipcore::parse(Message::Request(req).to_bytes()).map(|m| match m { Message::Request(r) => r, _ => unreachable!() }).unwrap();
+            let mut req = sipcore::parse(Message::Request(req).to_bytes())
+                .map(|m| match m {
+                    Message::Request(r) => r,
+                    _ => unreachable!(),
+                })
+                .unwrap();
             stamp_via(&mut req, SocketAddr::new(b.seen_from, 61000)).unwrap();
             b.ok_register(flow, &req, 600);
             b.events();
@@ -439,7 +455,11 @@ fn connect_failures_back_off_within_rfc5626_bounds() {
             let ev = b.events();
             let [Event::ConnectFailed { retry_in, .. }] = ev.as_slice() else { panic!("{ev:?}") };
             let ceiling = SECS(30).saturating_mul(1 << n.min(20)).min(SECS(1800));
-            assert!(*retry_in >= ceiling / 2 && *retry_in <= ceiling, "seed {seed}, failure {n}: {retry_in:?} not in [{:?}, {ceiling:?}]", ceiling / 2);
+            assert!(
+                *retry_in >= ceiling / 2 && *retry_in <= ceiling,
+                "seed {seed}, failure {n}: {retry_in:?} not in [{:?}, {ceiling:?}]",
+                ceiling / 2
+            );
             assert_eq!(b.ua.phase(), Phase::Waiting);
             assert_eq!(b.ua.poll_timeout(), Some(b.now + *retry_in));
             // Nothing happens before the wait is over.
@@ -503,7 +523,10 @@ fn refusals_end_retrying_and_other_failures_back_off() {
     b.probe_round();
     for round in 0.. {
         let t = b.transmits();
-        let Some(Transmit::Send { flow, message: Message::Request(req) }) = t.into_iter().find(|t| matches!(t, Transmit::Send { .. })) else { break };
+        let Some(Transmit::Send { flow, message: Message::Request(req) }) = t.into_iter().find(|t| matches!(t, Transmit::Send { .. }))
+        else {
+            break;
+        };
         assert!(round < 5, "looping on 401");
         let mut req = req;
         stamp_via(&mut req, SocketAddr::new(b.seen_from, 61000)).unwrap();

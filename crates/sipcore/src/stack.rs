@@ -53,7 +53,13 @@ impl Stack {
     pub fn spawn(endpoint: Endpoint, transport: mpsc::Receiver<TransportEvent>, timers: TimerConfig) -> (Self, mpsc::Receiver<StackEvent>) {
         let (commands, cmd_rx) = mpsc::unbounded_channel();
         let (events, ev_rx) = mpsc::channel(4096);
-        let driver = Driver { layer: TransactionLayer::new(timers), endpoint: endpoint.clone(), flows: HashMap::new(), clients: HashMap::new(), events };
+        let driver = Driver {
+            layer: TransactionLayer::new(timers),
+            endpoint: endpoint.clone(),
+            flows: HashMap::new(),
+            clients: HashMap::new(),
+            events,
+        };
         tokio::spawn(driver.run(transport, cmd_rx));
         (Self { commands, endpoint }, ev_rx)
     }

@@ -263,9 +263,7 @@ mod tests {
 
     #[test]
     fn splits_outside_quotes_and_angles() {
-        let v: Vec<_> = split_top_level(r#"<sip:a@b;x=1,2>, "Doe, \"J\"" <sip:c@d> ,e"#, b',')
-            .map(|(_, p)| p)
-            .collect();
+        let v: Vec<_> = split_top_level(r#"<sip:a@b;x=1,2>, "Doe, \"J\"" <sip:c@d> ,e"#, b',').map(|(_, p)| p).collect();
         assert_eq!(v, [r"<sip:a@b;x=1,2>", r#""Doe, \"J\"" <sip:c@d>"#, "e"]);
     }
 

@@ -1,9 +1,7 @@
 //! Client side: challenge selection, nonce counting, cnonce handling.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use sipcore::auth::{
-    Algorithm, AuthError, Challenge, DigestClient, DigestRequest, Qop, Secret, parse_challenge,
-};
+use sipcore::auth::{Algorithm, AuthError, Challenge, DigestClient, DigestRequest, Qop, Secret, parse_challenge};
 
 /// The RFC 7616 §3.9.1 challenges, as a server sends them: SHA-256 first.
 const RFC7616_CHALLENGES: [&str; 2] = [
@@ -12,28 +10,17 @@ const RFC7616_CHALLENGES: [&str; 2] = [
 ];
 
 fn rfc_challenges() -> Vec<Challenge<'static>> {
-    RFC7616_CHALLENGES
-        .iter()
-        .map(|s| parse_challenge(s).unwrap())
-        .collect()
+    RFC7616_CHALLENGES.iter().map(|s| parse_challenge(s).unwrap()).collect()
 }
 
 fn rfc_client() -> DigestClient {
-    DigestClient::new()
-        .with_cnonce_source(|| "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ".to_owned())
+    DigestClient::new().with_cnonce_source(|| "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ".to_owned())
 }
 
 #[test]
 fn reproduces_rfc7616_authorization() {
     let req = DigestRequest::new("GET", "/dir/index.html");
-    let creds = rfc_client()
-        .respond(
-            &rfc_challenges(),
-            "Mufasa",
-            Secret::Password("Circle of Life"),
-            &req,
-        )
-        .unwrap();
+    let creds = rfc_client().respond(&rfc_challenges(), "Mufasa", Secret::Password("Circle of Life"), &req).unwrap();
     assert_eq!(
         creds.to_string(),
         "Digest username=\"Mufasa\", realm=\"http-auth@example.org\", \
@@ -45,62 +32,28 @@ fn reproduces_rfc7616_authorization() {
 
     let md5_only = rfc_client().with_algorithms(&[Algorithm::Md5]);
     let mut md5_only = md5_only;
-    let creds = md5_only
-        .respond(
-            &rfc_challenges(),
-            "Mufasa",
-            Secret::Password("Circle of Life"),
-            &req,
-        )
-        .unwrap();
+    let creds = md5_only.respond(&rfc_challenges(), "Mufasa", Secret::Password("Circle of Life"), &req).unwrap();
     assert_eq!(creds.response, "8ca523f5e9506fed4657c9700eebdbec");
     assert_eq!(creds.algorithm, Some(Algorithm::Md5));
 }
 
 #[test]
 fn picks_strongest_supported_regardless_of_order() {
-    let mk = |alg: &str| {
-        parse_challenge(&format!(
-            "Digest realm=r, nonce=n, qop=\"auth\", algorithm={alg}"
-        ))
-        .unwrap()
-        .into_owned()
-    };
-    let challenges = vec![
-        mk("MD5"),
-        mk("SHA-512-256-sess"),
-        mk("SHA-256"),
-        mk("SHA-512-256"),
-    ];
+    let mk = |alg: &str| parse_challenge(&format!("Digest realm=r, nonce=n, qop=\"auth\", algorithm={alg}")).unwrap().into_owned();
+    let challenges = vec![mk("MD5"), mk("SHA-512-256-sess"), mk("SHA-256"), mk("SHA-512-256")];
     let client = DigestClient::new();
     // Equal strength: the server's order breaks the tie.
-    assert_eq!(
-        client.select(&challenges).unwrap().algorithm,
-        Some(Algorithm::Sha512_256Sess)
-    );
+    assert_eq!(client.select(&challenges).unwrap().algorithm, Some(Algorithm::Sha512_256Sess));
     let client = DigestClient::new().with_algorithms(&[Algorithm::Md5, Algorithm::Sha256]);
-    assert_eq!(
-        client.select(&challenges).unwrap().algorithm,
-        Some(Algorithm::Sha256)
-    );
+    assert_eq!(client.select(&challenges).unwrap().algorithm, Some(Algorithm::Sha256));
     let mut client = DigestClient::new().with_algorithms(&[Algorithm::Md5Sess]);
     assert!(client.select(&challenges).is_none());
     assert_eq!(
-        client.respond(
-            &challenges,
-            "u",
-            Secret::Password("p"),
-            &DigestRequest::new("REGISTER", "sip:r")
-        ),
+        client.respond(&challenges, "u", Secret::Password("p"), &DigestRequest::new("REGISTER", "sip:r")),
         Err(AuthError::NoSupportedChallenge)
     );
     assert!(matches!(
-        client.authorize(
-            &challenges[0],
-            "u",
-            Secret::Password("p"),
-            &DigestRequest::new("REGISTER", "sip:r")
-        ),
+        client.authorize(&challenges[0], "u", Secret::Password("p"), &DigestRequest::new("REGISTER", "sip:r")),
         Err(AuthError::UnsupportedAlgorithm(_))
     ));
 }
@@ -137,25 +90,13 @@ fn qop_choice_and_rfc2069() {
     let none = parse_challenge(r#"Digest realm="r", nonce="n3""#).unwrap();
     let pw = Secret::Password("p");
     let mut c = DigestClient::new();
-    assert_eq!(
-        c.authorize(&both, "u", pw, &req).unwrap().qop,
-        Some(Qop::Auth)
-    );
-    assert_eq!(
-        c.authorize(&int_only, "u", pw, &req).unwrap().qop,
-        Some(Qop::AuthInt)
-    );
+    assert_eq!(c.authorize(&both, "u", pw, &req).unwrap().qop, Some(Qop::Auth));
+    assert_eq!(c.authorize(&int_only, "u", pw, &req).unwrap().qop, Some(Qop::AuthInt));
     let old = c.authorize(&none, "u", pw, &req).unwrap();
     assert_eq!((old.qop, old.nc, old.cnonce), (None, None, None));
-    assert_eq!(
-        old.algorithm, None,
-        "algorithm echoed only if the server sent it"
-    );
+    assert_eq!(old.algorithm, None, "algorithm echoed only if the server sent it");
     let mut c = DigestClient::new().prefer_auth_int(true);
-    assert_eq!(
-        c.authorize(&both, "u", pw, &req).unwrap().qop,
-        Some(Qop::AuthInt)
-    );
+    assert_eq!(c.authorize(&both, "u", pw, &req).unwrap().qop, Some(Qop::AuthInt));
 
     // MD5-sess without qop still needs and sends a cnonce.
     let sess = parse_challenge(r#"Digest realm="r", nonce="n4", algorithm=MD5-sess"#).unwrap();
@@ -165,17 +106,9 @@ fn qop_choice_and_rfc2069() {
 
 #[test]
 fn client_with_wrong_length_ha1_fails_cleanly() {
-    let ch =
-        parse_challenge(r#"Digest realm="r", nonce="n", qop="auth", algorithm=SHA-256"#).unwrap();
+    let ch = parse_challenge(r#"Digest realm="r", nonce="n", qop="auth", algorithm=SHA-256"#).unwrap();
     let md5_ha1 = "3d78807defe7de2157e2b0b6573a855f";
-    let err = DigestClient::new()
-        .authorize(
-            &ch,
-            "u",
-            Secret::Ha1(md5_ha1),
-            &DigestRequest::new("REGISTER", "sip:r"),
-        )
-        .unwrap_err();
+    let err = DigestClient::new().authorize(&ch, "u", Secret::Ha1(md5_ha1), &DigestRequest::new("REGISTER", "sip:r")).unwrap_err();
     assert_eq!(err, AuthError::InvalidHa1);
     assert_eq!(format!("{:?}", Secret::Password("hunter2")), "Password(..)");
 }

@@ -4,10 +4,7 @@
 use std::borrow::Cow;
 
 use proptest::prelude::*;
-use sipcore::auth::{
-    Algorithm, AuthError, AuthParam, Challenge, Credentials, Qop, QopOptions, parse_challenge,
-    parse_credentials,
-};
+use sipcore::auth::{Algorithm, AuthError, AuthParam, Challenge, Credentials, Qop, QopOptions, parse_challenge, parse_credentials};
 
 #[test]
 fn challenge_basic_fields() {
@@ -21,13 +18,7 @@ fn challenge_basic_fields() {
     assert_eq!(c.opaque.as_deref(), Some(""));
     assert!(!c.stale);
     assert_eq!(c.algorithm, Some(Algorithm::Md5));
-    assert_eq!(
-        c.qop,
-        QopOptions {
-            auth: true,
-            auth_int: true
-        }
-    );
+    assert_eq!(c.qop, QopOptions { auth: true, auth_int: true });
     assert!(matches!(c.realm, Cow::Borrowed(_)), "no escapes, no copy");
 }
 
@@ -40,16 +31,8 @@ fn challenge_stale_true_any_case_and_unknown_params_kept() {
         assert_eq!(
             c.extra,
             vec![
-                AuthParam {
-                    name: "charset".into(),
-                    value: "UTF-8".into(),
-                    quoted: false
-                },
-                AuthParam {
-                    name: "x-foo".into(),
-                    value: "a b".into(),
-                    quoted: true
-                },
+                AuthParam { name: "charset".into(), value: "UTF-8".into(), quoted: false },
+                AuthParam { name: "x-foo".into(), value: "a b".into(), quoted: true },
             ]
         );
         assert_eq!(c.effective_algorithm(), Algorithm::Md5);
@@ -60,17 +43,8 @@ fn challenge_stale_true_any_case_and_unknown_params_kept() {
 #[test]
 fn challenge_qop_ignores_unknown_options_but_not_all() {
     let c = parse_challenge(r#"Digest realm="r", nonce="n", qop=" auth-int , future ""#).unwrap();
-    assert_eq!(
-        c.qop,
-        QopOptions {
-            auth: false,
-            auth_int: true
-        }
-    );
-    assert!(matches!(
-        parse_challenge(r#"Digest realm="r", nonce="n", qop="future""#),
-        Err(AuthError::UnsupportedQop(_))
-    ));
+    assert_eq!(c.qop, QopOptions { auth: false, auth_int: true });
+    assert!(matches!(parse_challenge(r#"Digest realm="r", nonce="n", qop="future""#), Err(AuthError::UnsupportedQop(_))));
 }
 
 #[test]
@@ -83,14 +57,8 @@ fn challenge_unknown_algorithm_is_reported() {
 
 #[test]
 fn challenge_prints_canonically() {
-    let c = parse_challenge(
-        "digest  QOP=\"auth\" ,ALGORITHM = sha-256,NONCE=abc, Realm = \"a\\\"b\", stale=true, opaque=\"o\"",
-    )
-    .unwrap();
-    assert_eq!(
-        c.to_string(),
-        r#"Digest realm="a\"b", nonce="abc", opaque="o", stale=true, algorithm=SHA-256, qop="auth""#
-    );
+    let c = parse_challenge("digest  QOP=\"auth\" ,ALGORITHM = sha-256,NONCE=abc, Realm = \"a\\\"b\", stale=true, opaque=\"o\"").unwrap();
+    assert_eq!(c.to_string(), r#"Digest realm="a\"b", nonce="abc", opaque="o", stale=true, algorithm=SHA-256, qop="auth""#);
     assert_eq!(parse_challenge(&c.to_string()).unwrap(), c);
 }
 
@@ -128,19 +96,13 @@ fn credentials_any_order_uppercase_names_and_spaces_around_equals() {
 
 #[test]
 fn credentials_escaped_quotes_and_backslashes() {
-    let c = parse_credentials(
-        r#"Digest username="a\"b\\c", realm="r", nonce="n", uri="u", response="x", cnonce="\q""#,
-    )
-    .unwrap();
+    let c = parse_credentials(r#"Digest username="a\"b\\c", realm="r", nonce="n", uri="u", response="x", cnonce="\q""#).unwrap();
     assert_eq!(c.username, "a\"b\\c");
     assert!(matches!(c.username, Cow::Owned(_)));
     assert_eq!(c.cnonce.as_deref(), Some("q"));
     assert!(matches!(c.realm, Cow::Borrowed(_)));
     let printed = c.to_string();
-    assert!(
-        printed.starts_with(r#"Digest username="a\"b\\c", "#),
-        "{printed}"
-    );
+    assert!(printed.starts_with(r#"Digest username="a\"b\\c", "#), "{printed}");
     assert_eq!(parse_credentials(&printed).unwrap(), c);
 }
 
@@ -157,72 +119,24 @@ fn credentials_print_canonical() {
 fn missing_closing_quote_reports_offset_of_opening_quote() {
     let s = r#"Digest username="bob, realm="r""#;
     // The quoted string `"bob, realm="` closes early, then `r` is junk.
-    assert_eq!(
-        parse_credentials(s),
-        Err(AuthError::Syntax {
-            offset: 29,
-            what: "expected ',' between parameters"
-        })
-    );
+    assert_eq!(parse_credentials(s), Err(AuthError::Syntax { offset: 29, what: "expected ',' between parameters" }));
     let s = r#"Digest realm="r", nonce="abc"#;
     let err = parse_challenge(s).unwrap_err();
-    assert_eq!(
-        err,
-        AuthError::Syntax {
-            offset: 24,
-            what: "missing closing quote"
-        }
-    );
+    assert_eq!(err, AuthError::Syntax { offset: 24, what: "missing closing quote" });
     assert_eq!(&s[24..25], "\"");
-    assert_eq!(
-        err.to_string(),
-        "malformed Digest header at byte 24: missing closing quote"
-    );
+    assert_eq!(err.to_string(), "malformed Digest header at byte 24: missing closing quote");
     assert_eq!(err.status(), 400);
 }
 
 #[test]
 fn malformed_inputs_are_errors_with_locations() {
     let cases: &[(&str, AuthError)] = &[
-        (
-            "",
-            AuthError::Syntax {
-                offset: 0,
-                what: "expected auth scheme",
-            },
-        ),
-        (
-            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
-            AuthError::NotDigest { offset: 0 },
-        ),
-        (
-            "Digest realm",
-            AuthError::Syntax {
-                offset: 12,
-                what: "expected '=' after parameter name",
-            },
-        ),
-        (
-            "Digest =x",
-            AuthError::Syntax {
-                offset: 7,
-                what: "expected parameter name",
-            },
-        ),
-        (
-            "Digest realm=\"a\", realm=\"b\", nonce=n",
-            AuthError::DuplicateParam {
-                name: "realm".into(),
-                offset: 18,
-            },
-        ),
-        (
-            "Digest Realm=a, REALM=b",
-            AuthError::DuplicateParam {
-                name: "REALM".into(),
-                offset: 16,
-            },
-        ),
+        ("", AuthError::Syntax { offset: 0, what: "expected auth scheme" }),
+        ("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", AuthError::NotDigest { offset: 0 }),
+        ("Digest realm", AuthError::Syntax { offset: 12, what: "expected '=' after parameter name" }),
+        ("Digest =x", AuthError::Syntax { offset: 7, what: "expected parameter name" }),
+        ("Digest realm=\"a\", realm=\"b\", nonce=n", AuthError::DuplicateParam { name: "realm".into(), offset: 18 }),
+        ("Digest Realm=a, REALM=b", AuthError::DuplicateParam { name: "REALM".into(), offset: 16 }),
         ("Digest nonce=n", AuthError::MissingParam("realm")),
         ("Digest realm=r", AuthError::MissingParam("nonce")),
     ];
@@ -234,13 +148,9 @@ fn malformed_inputs_are_errors_with_locations() {
 #[test]
 fn nc_must_be_eight_hex_digits() {
     for bad in ["1", "0000001", "000000001", "0000000g", "\"\""] {
-        let s = format!(
-            r#"Digest username="u", realm="r", nonce="n", uri="u", response="x", nc={bad}"#
-        );
+        let s = format!(r#"Digest username="u", realm="r", nonce="n", uri="u", response="x", nc={bad}"#);
         match parse_credentials(&s) {
-            Err(AuthError::InvalidParam {
-                name: "nc", offset, ..
-            }) => {
+            Err(AuthError::InvalidParam { name: "nc", offset, .. }) => {
                 assert!(offset >= s.find("nc=").unwrap() + 3, "{bad}: {offset}");
             }
             other => panic!("{bad}: {other:?}"),
@@ -250,28 +160,16 @@ fn nc_must_be_eight_hex_digits() {
 
 #[test]
 fn credentials_missing_required_param() {
-    assert_eq!(
-        parse_credentials(r#"Digest username="u", realm="r", nonce="n", uri="u""#),
-        Err(AuthError::MissingParam("response"))
-    );
+    assert_eq!(parse_credentials(r#"Digest username="u", realm="r", nonce="n", uri="u""#), Err(AuthError::MissingParam("response")));
 }
 
 #[test]
 fn duplicate_unknown_param_rejected_and_count_bounded() {
     let dup = r#"Digest realm=r, nonce=n, foo=1, FOO=2"#;
-    assert!(matches!(
-        parse_challenge(dup),
-        Err(AuthError::DuplicateParam { .. })
-    ));
+    assert!(matches!(parse_challenge(dup), Err(AuthError::DuplicateParam { .. })));
     let many: String = (0..40).map(|i| format!(", p{i}=v")).collect();
     let s = format!("Digest realm=r, nonce=n{many}");
-    assert!(matches!(
-        parse_challenge(&s),
-        Err(AuthError::Syntax {
-            what: "too many parameters",
-            ..
-        })
-    ));
+    assert!(matches!(parse_challenge(&s), Err(AuthError::Syntax { what: "too many parameters", .. })));
 }
 
 #[test]
@@ -285,18 +183,9 @@ fn cow() -> impl Strategy<Value = Cow<'static, str>> {
 }
 
 fn extra() -> impl Strategy<Value = Vec<AuthParam<'static>>> {
-    prop::collection::btree_map(
-        "x-[a-z0-9]{1,6}",
-        (any::<bool>(), "[a-zA-Z0-9.~-]{1,6}", cow()),
-        0..3,
-    )
-    .prop_map(|m| {
+    prop::collection::btree_map("x-[a-z0-9]{1,6}", (any::<bool>(), "[a-zA-Z0-9.~-]{1,6}", cow()), 0..3).prop_map(|m| {
         m.into_iter()
-            .map(|(name, (quoted, tok, q))| AuthParam {
-                name: Cow::Owned(name),
-                value: if quoted { q } else { Cow::Owned(tok) },
-                quoted,
-            })
+            .map(|(name, (quoted, tok, q))| AuthParam { name: Cow::Owned(name), value: if quoted { q } else { Cow::Owned(tok) }, quoted })
             .collect()
     })
 }
@@ -308,74 +197,41 @@ fn algorithm() -> impl Strategy<Value = Option<Algorithm>> {
 fn credentials() -> impl Strategy<Value = Credentials<'static>> {
     (
         (cow(), cow(), cow(), cow(), cow()),
-        (
-            algorithm(),
-            prop::option::of(cow()),
-            prop::option::of(cow()),
-        ),
-        (
-            prop::option::of(prop::sample::select(vec![Qop::Auth, Qop::AuthInt])),
-            prop::option::of(any::<u32>()),
-            any::<bool>(),
-            extra(),
-        ),
+        (algorithm(), prop::option::of(cow()), prop::option::of(cow())),
+        (prop::option::of(prop::sample::select(vec![Qop::Auth, Qop::AuthInt])), prop::option::of(any::<u32>()), any::<bool>(), extra()),
     )
-        .prop_map(
-            |(
-                (username, realm, nonce, uri, response),
-                (algorithm, cnonce, opaque),
-                (qop, nc, userhash, extra),
-            )| {
-                Credentials {
-                    username,
-                    realm,
-                    nonce,
-                    uri,
-                    response,
-                    algorithm,
-                    cnonce,
-                    opaque,
-                    qop,
-                    nc,
-                    userhash,
-                    extra,
-                }
-            },
-        )
+        .prop_map(|((username, realm, nonce, uri, response), (algorithm, cnonce, opaque), (qop, nc, userhash, extra))| Credentials {
+            username,
+            realm,
+            nonce,
+            uri,
+            response,
+            algorithm,
+            cnonce,
+            opaque,
+            qop,
+            nc,
+            userhash,
+            extra,
+        })
 }
 
 fn challenge() -> impl Strategy<Value = Challenge<'static>> {
     (
-        (
-            cow(),
-            prop::option::of(cow()),
-            cow(),
-            prop::option::of(cow()),
-        ),
-        (
-            any::<bool>(),
-            algorithm(),
-            any::<(bool, bool)>(),
-            any::<bool>(),
-            extra(),
-        ),
+        (cow(), prop::option::of(cow()), cow(), prop::option::of(cow())),
+        (any::<bool>(), algorithm(), any::<(bool, bool)>(), any::<bool>(), extra()),
     )
-        .prop_map(
-            |(
-                (realm, domain, nonce, opaque),
-                (stale, algorithm, (auth, auth_int), userhash, extra),
-            )| Challenge {
-                realm,
-                domain,
-                nonce,
-                opaque,
-                stale,
-                algorithm,
-                qop: QopOptions { auth, auth_int },
-                userhash,
-                extra,
-            },
-        )
+        .prop_map(|((realm, domain, nonce, opaque), (stale, algorithm, (auth, auth_int), userhash, extra))| Challenge {
+            realm,
+            domain,
+            nonce,
+            opaque,
+            stale,
+            algorithm,
+            qop: QopOptions { auth, auth_int },
+            userhash,
+            extra,
+        })
 }
 
 fn offset_of(e: &AuthError) -> Option<usize> {

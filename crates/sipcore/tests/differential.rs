@@ -84,8 +84,22 @@ fn canonical(name: &str) -> String {
 }
 
 /// The methods rsip 0.4 knows; any other method makes it reject the message.
-const RSIP_METHODS: &[&str] =
-    &["ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK", "PUBLISH", "REFER", "REGISTER", "SUBSCRIBE", "UPDATE"];
+const RSIP_METHODS: &[&str] = &[
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "INFO",
+    "INVITE",
+    "MESSAGE",
+    "NOTIFY",
+    "OPTIONS",
+    "PRACK",
+    "PUBLISH",
+    "REFER",
+    "REGISTER",
+    "SUBSCRIBE",
+    "UPDATE",
+];
 
 /// Why rsip 0.4 cannot be compared on this message, if it cannot. Each
 /// predicate is a documented rsip limitation (DESIGN.md) or one found here
@@ -185,7 +199,8 @@ fn corpus_agrees_with_rsip() {
     // The invalid corpus is not compared (sipcore rejects all of it); say how
     // lenient rsip is there.
     let invalid = common::corpus("invalid");
-    let accepted: Vec<_> = invalid.iter().filter(|(_, raw)| rsip::SipMessage::try_from(raw.as_slice()).is_ok()).map(|(n, _)| n.as_str()).collect();
+    let accepted: Vec<_> =
+        invalid.iter().filter(|(_, raw)| rsip::SipMessage::try_from(raw.as_slice()).is_ok()).map(|(n, _)| n.as_str()).collect();
     println!("differential corpus: rsip accepts {} of {} invalid messages: {accepted:?}", accepted.len(), invalid.len());
 }
 
@@ -205,7 +220,8 @@ fn generated_messages_agree_with_rsip() {
     for i in 0..1500u32 {
         let mix = if i % 3 == 2 { Mix::ALL } else { plain };
         let spec = spec_with(mix).new_tree(&mut runner).unwrap().current();
-        let choices: Vec<u8> = (0..32u32).map(|k| (i.wrapping_mul(2_654_435_761).wrapping_add(k.wrapping_mul(40_503)) >> 7) as u8).collect();
+        let choices: Vec<u8> =
+            (0..32u32).map(|k| (i.wrapping_mul(2_654_435_761).wrapping_add(k.wrapping_mul(40_503)) >> 7) as u8).collect();
         let wire = if i % 2 == 0 { spec.model().to_bytes().to_vec() } else { scramble(&spec, &choices) };
         let m = sipcore::parse(Bytes::from(wire.clone())).unwrap();
         t.run(&format!("generated #{i}"), &wire, &m);

@@ -4,8 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use sipcore::framing::{
-    DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_MESSAGE_BYTES, Frame, Framer, FramerConfig, FramingError,
-    Role, StartLineKind,
+    DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_MESSAGE_BYTES, Frame, Framer, FramerConfig, FramingError, Role, StartLineKind,
 };
 
 /// Everything a run produced: the frames and, if it stopped on one, the error.
@@ -19,11 +18,7 @@ struct Run {
 
 /// Feeds `chunks` one by one into a fresh framer, draining frames after each. After an
 /// error the rest is still fed, and the framer must keep returning that same error.
-fn run_chunks<'a>(
-    role: Role,
-    config: FramerConfig,
-    chunks: impl IntoIterator<Item = &'a [u8]>,
-) -> Run {
+fn run_chunks<'a>(role: Role, config: FramerConfig, chunks: impl IntoIterator<Item = &'a [u8]>) -> Run {
     let mut framer = Framer::new(role, config);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
@@ -34,11 +29,7 @@ fn run_chunks<'a>(
         fed += chunk.len();
         if let Some(error) = &error {
             let before = buf.len();
-            assert_eq!(
-                framer.decode(&mut buf).as_ref(),
-                Err(error),
-                "errors are sticky"
-            );
+            assert_eq!(framer.decode(&mut buf).as_ref(), Err(error), "errors are sticky");
             assert_eq!(before, buf.len());
             continue;
         }
@@ -46,11 +37,7 @@ fn run_chunks<'a>(
             let before = buf.len();
             match framer.decode(&mut buf) {
                 Ok(Some(frame)) => {
-                    assert_eq!(
-                        before - buf.len(),
-                        frame.wire_len(),
-                        "a frame consumes exactly its bytes"
-                    );
+                    assert_eq!(before - buf.len(), frame.wire_len(), "a frame consumes exactly its bytes");
                     frames.push(frame);
                 }
                 Ok(None) => {
@@ -68,22 +55,14 @@ fn run_chunks<'a>(
     }
     let consumed: usize = frames.iter().map(Frame::wire_len).sum();
     assert_eq!(consumed + buf.len(), fed);
-    Run {
-        frames,
-        error,
-        left: buf.len(),
-    }
+    Run { frames, error, left: buf.len() }
 }
 
 fn run_whole(role: Role, config: FramerConfig, input: &[u8]) -> Run {
     run_chunks(role, config, [input])
 }
 
-fn decode_one(
-    role: Role,
-    config: FramerConfig,
-    input: &[u8],
-) -> Result<Option<Frame>, FramingError> {
+fn decode_one(role: Role, config: FramerConfig, input: &[u8]) -> Result<Option<Frame>, FramingError> {
     let mut framer = Framer::new(role, config);
     let mut buf = BytesMut::from(input);
     framer.decode(&mut buf)
@@ -139,13 +118,8 @@ content-length: {}\r\n\
 
 /// Binary body with CRLFCRLF, a fake header block and NULs; compact `l` with space before the colon.
 fn binary_message() -> Vec<u8> {
-    let body: Vec<u8> = [
-        &b"\r\n\r\n\0\0\xff\xfe"[..],
-        b"SIP/2.0 200 OK\r\nContent-Length: 99\r\n\r\n",
-        b"\0\r\n\r\n\0",
-        &[0u8; 7],
-    ]
-    .concat();
+    let body: Vec<u8> =
+        [&b"\r\n\r\n\0\0\xff\xfe"[..], b"SIP/2.0 200 OK\r\nContent-Length: 99\r\n\r\n", b"\0\r\n\r\n\0", &[0u8; 7]].concat();
     let mut m = format!(
         "MESSAGE sip:bob@example.com SIP/2.0\r\n\
 Via: SIP/2.0/TCP client.example.com;branch=z9hG4bK-bin\r\n\
@@ -200,20 +174,8 @@ fn stream() -> (Vec<u8>, Vec<Frame>, Vec<Frame>) {
     ];
     let input = parts.concat();
     use Frame::{Ping, Pong};
-    let server = vec![
-        Ping,
-        Pong,
-        msg(REGISTER),
-        Ping,
-        msg(&invite),
-        Pong,
-        msg(&binary),
-        Ping,
-        Ping,
-        msg(FOLDED),
-        msg(DUPLICATE_SAME),
-        Ping,
-    ];
+    let server =
+        vec![Ping, Pong, msg(REGISTER), Ping, msg(&invite), Pong, msg(&binary), Ping, Ping, msg(FOLDED), msg(DUPLICATE_SAME), Ping];
     let client = vec![
         Pong,
         Pong,
@@ -240,23 +202,9 @@ fn stream() -> (Vec<u8>, Vec<Frame>, Vec<Frame>) {
 fn whole_stream_yields_expected_frames() {
     let (input, server, client) = stream();
     let run = run_whole(Role::Server, FramerConfig::default(), &input);
-    assert_eq!(
-        run,
-        Run {
-            frames: server,
-            error: None,
-            left: 0
-        }
-    );
+    assert_eq!(run, Run { frames: server, error: None, left: 0 });
     let run = run_whole(Role::Client, FramerConfig::default(), &input);
-    assert_eq!(
-        run,
-        Run {
-            frames: client,
-            error: None,
-            left: 0
-        }
-    );
+    assert_eq!(run, Run { frames: client, error: None, left: 0 });
 }
 
 #[test]
@@ -285,55 +233,14 @@ fn byte_by_byte_matches_whole() {
 #[test]
 fn server_holds_a_trailing_crlf_client_does_not() {
     let cfg = FramerConfig::default();
-    assert_eq!(
-        run_whole(Role::Server, cfg, b"\r\n"),
-        Run {
-            frames: vec![],
-            error: None,
-            left: 2
-        }
-    );
-    assert_eq!(
-        run_whole(Role::Server, cfg, b"\r\n\r"),
-        Run {
-            frames: vec![],
-            error: None,
-            left: 3
-        }
-    );
-    assert_eq!(
-        run_whole(Role::Server, cfg, b"\r"),
-        Run {
-            frames: vec![],
-            error: None,
-            left: 1
-        }
-    );
-    assert_eq!(
-        run_whole(Role::Client, cfg, b"\r\n"),
-        Run {
-            frames: vec![Frame::Pong],
-            error: None,
-            left: 0
-        }
-    );
-    assert_eq!(
-        run_whole(Role::Client, cfg, b"\r"),
-        Run {
-            frames: vec![],
-            error: None,
-            left: 1
-        }
-    );
+    assert_eq!(run_whole(Role::Server, cfg, b"\r\n"), Run { frames: vec![], error: None, left: 2 });
+    assert_eq!(run_whole(Role::Server, cfg, b"\r\n\r"), Run { frames: vec![], error: None, left: 3 });
+    assert_eq!(run_whole(Role::Server, cfg, b"\r"), Run { frames: vec![], error: None, left: 1 });
+    assert_eq!(run_whole(Role::Client, cfg, b"\r\n"), Run { frames: vec![Frame::Pong], error: None, left: 0 });
+    assert_eq!(run_whole(Role::Client, cfg, b"\r"), Run { frames: vec![], error: None, left: 1 });
     // The held CRLF is decided by what follows.
-    assert_eq!(
-        run_chunks(Role::Server, cfg, [&b"\r\n"[..], b"\r\n"]).frames,
-        vec![Frame::Ping]
-    );
-    assert_eq!(
-        run_chunks(Role::Server, cfg, [&b"\r\n"[..], b"\r", b"\n"]).frames,
-        vec![Frame::Ping]
-    );
+    assert_eq!(run_chunks(Role::Server, cfg, [&b"\r\n"[..], b"\r\n"]).frames, vec![Frame::Ping]);
+    assert_eq!(run_chunks(Role::Server, cfg, [&b"\r\n"[..], b"\r", b"\n"]).frames, vec![Frame::Ping]);
     let run = run_chunks(Role::Server, cfg, [&b"\r\n"[..], REGISTER]);
     assert_eq!(run.frames, vec![Frame::Pong, msg(REGISTER)]);
     assert_eq!(Frame::Ping.wire_len(), 4);
@@ -367,9 +274,7 @@ fn body_waits_for_all_bytes_and_is_byte_exact() {
     assert_eq!(framer.decode(&mut buf), Ok(None));
     buf.extend_from_slice(&binary[binary.len() - 1..]);
     buf.extend_from_slice(b"OPTIONS");
-    let Ok(Some(Frame::Message(m))) = framer.decode(&mut buf) else {
-        panic!("no message")
-    };
+    let Ok(Some(Frame::Message(m))) = framer.decode(&mut buf) else { panic!("no message") };
     assert_eq!(&m[..], &binary[..]);
     assert!(m[header_len..].contains(&0));
     assert_eq!(&buf[..], b"OPTIONS");
@@ -396,32 +301,14 @@ fn with_headers(headers: &str) -> Vec<u8> {
 #[test]
 fn error_bare_line_feed() {
     let e = decode_err(b"INVITE sip:b SIP/2.0\nContent-Length: 0\r\n\r\n");
-    assert_eq!(
-        e,
-        FramingError::BareLineFeed {
-            offset: 20,
-            start_line: StartLineKind::Request
-        }
-    );
-    assert_eq!(
-        (e.status(), e.reason(), e.offset(), e.header_len()),
-        (400, "Bad Request", 20, None)
-    );
+    assert_eq!(e, FramingError::BareLineFeed { offset: 20, start_line: StartLineKind::Request });
+    assert_eq!((e.status(), e.reason(), e.offset(), e.header_len()), (400, "Bad Request", 20, None));
     // LF LF is not accepted as the end of the header block.
     let e = decode_err(b"INVITE sip:b SIP/2.0\r\nContent-Length: 0\n\n");
-    assert!(
-        matches!(e, FramingError::BareLineFeed { offset: 39, .. }),
-        "{e:?}"
-    );
+    assert!(matches!(e, FramingError::BareLineFeed { offset: 39, .. }), "{e:?}");
     // Between messages.
     let e = decode_err(b"\nINVITE");
-    assert_eq!(
-        e,
-        FramingError::BareLineFeed {
-            offset: 0,
-            start_line: StartLineKind::Unknown
-        }
-    );
+    assert_eq!(e, FramingError::BareLineFeed { offset: 0, start_line: StartLineKind::Unknown });
     let e = decode_one(Role::Client, FramerConfig::default(), b"\r\n\n").unwrap();
     assert_eq!(e, Some(Frame::Pong));
 }
@@ -429,50 +316,23 @@ fn error_bare_line_feed() {
 #[test]
 fn error_bare_carriage_return() {
     let e = decode_err(b"SIP/2.0 200 OK\r\nVia: x\ry\r\n\r\n");
-    assert_eq!(
-        e,
-        FramingError::BareCarriageReturn {
-            offset: 22,
-            start_line: StartLineKind::Response
-        }
-    );
-    assert_eq!(
-        (e.status(), e.reason(), e.offset()),
-        (400, "Bad Request", 22)
-    );
+    assert_eq!(e, FramingError::BareCarriageReturn { offset: 22, start_line: StartLineKind::Response });
+    assert_eq!((e.status(), e.reason(), e.offset()), (400, "Bad Request", 22));
     assert!(!e.start_line().is_request());
     let e = decode_err(b"\rX");
-    assert_eq!(
-        e,
-        FramingError::BareCarriageReturn {
-            offset: 0,
-            start_line: StartLineKind::Unknown
-        }
-    );
+    assert_eq!(e, FramingError::BareCarriageReturn { offset: 0, start_line: StartLineKind::Unknown });
     // A server sees CRLF CR x as a pong followed by a bare CR.
     let run = run_whole(Role::Server, FramerConfig::default(), b"\r\n\rX");
     assert_eq!(run.frames, vec![Frame::Pong]);
-    assert!(matches!(
-        run.error,
-        Some(FramingError::BareCarriageReturn { offset: 0, .. })
-    ));
+    assert!(matches!(run.error, Some(FramingError::BareCarriageReturn { offset: 0, .. })));
 }
 
 #[test]
 fn error_missing_content_length() {
     let input = with_headers("Content-Type: text/plain\r\nX-Content-Length: 3\r\n");
     let e = decode_err(&input);
-    assert_eq!(
-        e,
-        FramingError::MissingContentLength {
-            header_len: input.len(),
-            start_line: StartLineKind::Request
-        }
-    );
-    assert_eq!(
-        (e.status(), e.reason(), e.header_len()),
-        (400, "Bad Request", Some(input.len()))
-    );
+    assert_eq!(e, FramingError::MissingContentLength { header_len: input.len(), start_line: StartLineKind::Request });
+    assert_eq!((e.status(), e.reason(), e.header_len()), (400, "Bad Request", Some(input.len())));
     assert_eq!(e.offset(), input.len());
 }
 
@@ -485,11 +345,7 @@ fn error_content_length_not_numeric() {
         let expected_at = value_at;
         assert_eq!(
             e,
-            FramingError::ContentLengthNotNumeric {
-                offset: expected_at,
-                header_len: input.len(),
-                start_line: StartLineKind::Request
-            },
+            FramingError::ContentLengthNotNumeric { offset: expected_at, header_len: input.len(), start_line: StartLineKind::Request },
             "{bad:?}"
         );
         assert_eq!(e.status(), 400);
@@ -502,14 +358,7 @@ fn error_content_length_negative() {
     let input = with_headers("l: -1\r\n");
     let e = decode_err(&input);
     let offset = START.len() + "Call-ID: x\r\nl: ".len();
-    assert_eq!(
-        e,
-        FramingError::ContentLengthNegative {
-            offset,
-            header_len: input.len(),
-            start_line: StartLineKind::Request
-        }
-    );
+    assert_eq!(e, FramingError::ContentLengthNegative { offset, header_len: input.len(), start_line: StartLineKind::Request });
     assert_eq!((e.status(), e.reason()), (400, "Bad Request"));
 }
 
@@ -518,27 +367,11 @@ fn error_content_length_overflow() {
     let input = with_headers("Content-Length: 99999999999999999999\r\n");
     let e = decode_err(&input);
     let offset = START.len() + "Call-ID: x\r\nContent-Length: ".len();
-    assert_eq!(
-        e,
-        FramingError::ContentLengthOverflow {
-            offset,
-            header_len: input.len(),
-            start_line: StartLineKind::Request
-        }
-    );
-    assert_eq!(
-        (e.status(), e.reason(), e.header_len()),
-        (400, "Bad Request", Some(input.len()))
-    );
+    assert_eq!(e, FramingError::ContentLengthOverflow { offset, header_len: input.len(), start_line: StartLineKind::Request });
+    assert_eq!((e.status(), e.reason(), e.header_len()), (400, "Bad Request", Some(input.len())));
     // usize::MAX itself parses, then exceeds the message limit.
     let input = with_headers(&format!("Content-Length: {}\r\n", usize::MAX));
-    assert!(matches!(
-        decode_err(&input),
-        FramingError::MessageTooLarge {
-            content_length: usize::MAX,
-            ..
-        }
-    ));
+    assert!(matches!(decode_err(&input), FramingError::MessageTooLarge { content_length: usize::MAX, .. }));
 }
 
 #[test]
@@ -548,58 +381,30 @@ fn error_conflicting_content_length() {
     let offset = START.len() + "Call-ID: x\r\nContent-Length: 3\r\nVia: x\r\nl: ".len();
     assert_eq!(
         e,
-        FramingError::ConflictingContentLength {
-            offset,
-            first: 3,
-            second: 4,
-            header_len: input.len(),
-            start_line: StartLineKind::Request
-        }
+        FramingError::ConflictingContentLength { offset, first: 3, second: 4, header_len: input.len(), start_line: StartLineKind::Request }
     );
     assert_eq!((e.status(), e.reason()), (400, "Bad Request"));
     // Equal duplicates are accepted.
     let mut input = with_headers("Content-Length: 3\r\nl: 003\r\n");
     input.extend_from_slice(b"abc");
-    assert_eq!(
-        decode_one(Role::Server, FramerConfig::default(), &input),
-        Ok(Some(msg(&input)))
-    );
+    assert_eq!(decode_one(Role::Server, FramerConfig::default(), &input), Ok(Some(msg(&input))));
 }
 
 #[test]
 fn error_header_too_large_small_limit() {
-    let config = FramerConfig {
-        max_header_bytes: 64,
-        max_message_bytes: 1000,
-    };
+    let config = FramerConfig { max_header_bytes: 64, max_message_bytes: 1000 };
     // A message whose header block is `n` bytes, with a 2-byte body.
     let sized = |n: usize| {
         let fixed = "OPTIONS sip:a SIP/2.0\r\nl: 2\r\nX: \r\n\r\n".len();
-        format!(
-            "OPTIONS sip:a SIP/2.0\r\nl: 2\r\nX: {}\r\n\r\nok",
-            "y".repeat(n - fixed)
-        )
-        .into_bytes()
+        format!("OPTIONS sip:a SIP/2.0\r\nl: 2\r\nX: {}\r\n\r\nok", "y".repeat(n - fixed)).into_bytes()
     };
     let exact = sized(64);
     assert_eq!(exact.len() - 2, 64);
-    assert_eq!(
-        decode_one(Role::Server, config, &exact),
-        Ok(Some(msg(&exact)))
-    );
+    assert_eq!(decode_one(Role::Server, config, &exact), Ok(Some(msg(&exact))));
     let long = &sized(65)[..];
     let e = decode_one(Role::Server, config, long).unwrap_err();
-    assert_eq!(
-        e,
-        FramingError::HeaderTooLarge {
-            limit: 64,
-            start_line: StartLineKind::Request
-        }
-    );
-    assert_eq!(
-        (e.status(), e.reason(), e.offset(), e.header_len()),
-        (413, "Request Entity Too Large", 64, None)
-    );
+    assert_eq!(e, FramingError::HeaderTooLarge { limit: 64, start_line: StartLineKind::Request });
+    assert_eq!((e.status(), e.reason(), e.offset(), e.header_len()), (413, "Request Entity Too Large", 64, None));
     // Detected while bytes arrive, without waiting for the end of the header block.
     let run = run_chunks(Role::Server, config, long[..64].chunks(5));
     assert_eq!(run.error, Some(e.clone()));
@@ -607,41 +412,19 @@ fn error_header_too_large_small_limit() {
     assert_eq!(run.error, None);
     // A message with no line end at all.
     let e = decode_one(Role::Server, config, &[b'A'; 64]).unwrap_err();
-    assert_eq!(
-        e,
-        FramingError::HeaderTooLarge {
-            limit: 64,
-            start_line: StartLineKind::Unknown
-        }
-    );
+    assert_eq!(e, FramingError::HeaderTooLarge { limit: 64, start_line: StartLineKind::Unknown });
     // The message limit also caps the header block.
-    let config = FramerConfig {
-        max_header_bytes: 1000,
-        max_message_bytes: 40,
-    };
+    let config = FramerConfig { max_header_bytes: 1000, max_message_bytes: 40 };
     let e = decode_one(Role::Server, config, long).unwrap_err();
-    assert_eq!(
-        e,
-        FramingError::HeaderTooLarge {
-            limit: 40,
-            start_line: StartLineKind::Request
-        }
-    );
+    assert_eq!(e, FramingError::HeaderTooLarge { limit: 40, start_line: StartLineKind::Request });
 }
 
 #[test]
 fn error_message_too_large_small_limit() {
-    let config = FramerConfig {
-        max_header_bytes: 1000,
-        max_message_bytes: 100,
-    };
+    let config = FramerConfig { max_header_bytes: 1000, max_message_bytes: 100 };
     let head = "OPTIONS sip:a SIP/2.0\r\nContent-Length: 70\r\n\r\n";
     let fits = 100 - head.len();
-    let ok = [
-        head.replace("70", &fits.to_string()).as_bytes(),
-        &vec![b'x'; fits],
-    ]
-    .concat();
+    let ok = [head.replace("70", &fits.to_string()).as_bytes(), &vec![b'x'; fits]].concat();
     assert_eq!(ok.len(), 100);
     assert_eq!(decode_one(Role::Server, config, &ok), Ok(Some(msg(&ok))));
     let big = head.replace("70", &(fits + 1).to_string());
@@ -649,17 +432,9 @@ fn error_message_too_large_small_limit() {
     let e = decode_one(Role::Server, config, big.as_bytes()).unwrap_err();
     assert_eq!(
         e,
-        FramingError::MessageTooLarge {
-            header_len: big.len(),
-            content_length: fits + 1,
-            limit: 100,
-            start_line: StartLineKind::Request
-        }
+        FramingError::MessageTooLarge { header_len: big.len(), content_length: fits + 1, limit: 100, start_line: StartLineKind::Request }
     );
-    assert_eq!(
-        (e.status(), e.reason(), e.header_len()),
-        (413, "Request Entity Too Large", Some(big.len()))
-    );
+    assert_eq!((e.status(), e.reason(), e.header_len()), (413, "Request Entity Too Large", Some(big.len())));
 }
 
 #[test]
@@ -668,24 +443,14 @@ fn default_limits_64k() {
     // Header block of exactly 64 KiB is accepted, one byte more is not.
     let filler = |n: usize| {
         let fixed = START.len() + "Content-Length: 0\r\nX: \r\n\r\n".len();
-        format!(
-            "{START}Content-Length: 0\r\nX: {}\r\n\r\n",
-            "a".repeat(n - fixed)
-        )
-        .into_bytes()
+        format!("{START}Content-Length: 0\r\nX: {}\r\n\r\n", "a".repeat(n - fixed)).into_bytes()
     };
     let exact = filler(65536);
     assert_eq!(exact.len(), 65536);
     assert_eq!(decode_one(Role::Server, cfg, &exact), Ok(Some(msg(&exact))));
     let over = filler(65537);
     let e = decode_one(Role::Server, cfg, &over).unwrap_err();
-    assert_eq!(
-        e,
-        FramingError::HeaderTooLarge {
-            limit: 65536,
-            start_line: StartLineKind::Request
-        }
-    );
+    assert_eq!(e, FramingError::HeaderTooLarge { limit: 65536, start_line: StartLineKind::Request });
     assert_eq!(e.status(), 413);
     // Fed in small pieces, the header scan stays incremental (this would crawl if quadratic).
     let run = run_chunks(Role::Server, cfg, over.chunks(7));
@@ -696,12 +461,7 @@ fn default_limits_64k() {
     let e = decode_err(head.as_bytes());
     assert_eq!(
         e,
-        FramingError::MessageTooLarge {
-            header_len: head.len(),
-            content_length: 65500,
-            limit: 65536,
-            start_line: StartLineKind::Request
-        }
+        FramingError::MessageTooLarge { header_len: head.len(), content_length: 65500, limit: 65536, start_line: StartLineKind::Request }
     );
     assert_eq!((e.status(), e.reason()), (413, "Request Entity Too Large"));
     let fits = 65536 - head.len(); // same number of digits as 65500
@@ -709,14 +469,7 @@ fn default_limits_64k() {
     let whole = [head.as_bytes(), &vec![0u8; fits]].concat();
     assert_eq!(whole.len(), 65536);
     let run = run_chunks(Role::Client, cfg, whole.chunks(1000));
-    assert_eq!(
-        run,
-        Run {
-            frames: vec![msg(&whole)],
-            error: None,
-            left: 0
-        }
-    );
+    assert_eq!(run, Run { frames: vec![msg(&whole)], error: None, left: 0 });
 }
 
 #[test]
@@ -759,10 +512,7 @@ fn input() -> impl Strategy<Value = Vec<u8>> {
 fn config() -> impl Strategy<Value = FramerConfig> {
     prop_oneof![
         Just(FramerConfig::default()),
-        (0usize..200, 0usize..300).prop_map(|(max_header_bytes, max_message_bytes)| FramerConfig {
-            max_header_bytes,
-            max_message_bytes
-        }),
+        (0usize..200, 0usize..300).prop_map(|(max_header_bytes, max_message_bytes)| FramerConfig { max_header_bytes, max_message_bytes }),
     ]
 }
 
@@ -771,11 +521,7 @@ fn chunked<'a>(input: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
     let mut rest = input;
     let mut i = 0;
     while !rest.is_empty() {
-        let n = sizes
-            .get(i % sizes.len().max(1))
-            .copied()
-            .unwrap_or(rest.len())
-            .clamp(1, rest.len());
+        let n = sizes.get(i % sizes.len().max(1)).copied().unwrap_or(rest.len()).clamp(1, rest.len());
         let (a, b) = rest.split_at(n);
         out.push(a);
         rest = b;

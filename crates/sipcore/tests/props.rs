@@ -21,7 +21,30 @@ fn mutated() -> impl Strategy<Value = Vec<u8>> {
     let files: Vec<Vec<u8>> = ["valid", "invalid"].iter().flat_map(|k| common::corpus(k)).map(|(_, b)| b).collect();
     let edit = prop_oneof![
         (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(i, b)| (0u8, i, vec![b])),
-        (any::<prop::sample::Index>(), prop::sample::select(vec![&b"\r\n"[..], b" ", b"\t", b";", b",", b":", b"\"", b"\\", b"<", b">", b"[", b"]", b"@", b"%", b"\r\n ", b"\xff", b"\x00", b"=", b"?"]))
+        (
+            any::<prop::sample::Index>(),
+            prop::sample::select(vec![
+                &b"\r\n"[..],
+                b" ",
+                b"\t",
+                b";",
+                b",",
+                b":",
+                b"\"",
+                b"\\",
+                b"<",
+                b">",
+                b"[",
+                b"]",
+                b"@",
+                b"%",
+                b"\r\n ",
+                b"\xff",
+                b"\x00",
+                b"=",
+                b"?"
+            ])
+        )
             .prop_map(|(i, s)| (1u8, i, s.to_vec())),
         any::<prop::sample::Index>().prop_map(|i| (2u8, i, vec![])),
     ];

@@ -166,7 +166,12 @@ impl SwitchConfig {
     /// Refuses settings that cannot work.
     pub fn validate(&self) -> anyhow::Result<()> {
         let r = &self.registrar;
-        anyhow::ensure!(r.min_expires <= r.max_expires, "registrar.min_expires ({}) is above max_expires ({})", r.min_expires, r.max_expires);
+        anyhow::ensure!(
+            r.min_expires <= r.max_expires,
+            "registrar.min_expires ({}) is above max_expires ({})",
+            r.min_expires,
+            r.max_expires
+        );
         anyhow::ensure!(r.flow_timer > 0, "registrar.flow_timer must be positive");
         anyhow::ensure!(!self.domain.is_empty(), "domain must not be empty");
         anyhow::ensure!(self.abuse.max_failures > 0, "abuse.max_failures must be positive");
@@ -203,7 +208,11 @@ mod tests {
     #[test]
     fn digest_algorithms_parse_and_are_checked() {
         let d = SwitchConfig::default();
-        assert_eq!(d.registrar.digest_algorithms().unwrap(), [Algorithm::Md5, Algorithm::Sha256], "MD5 leads for SIPp and first-challenge-only phones");
+        assert_eq!(
+            d.registrar.digest_algorithms().unwrap(),
+            [Algorithm::Md5, Algorithm::Sha256],
+            "MD5 leads for SIPp and first-challenge-only phones"
+        );
         let c: SwitchConfig = toml::from_str("[registrar]\ndigest_algorithms = [\"md5\"]\n").unwrap();
         assert_eq!(c.registrar.digest_algorithms().unwrap(), [Algorithm::Md5]);
         for bad in ["[]", "[\"SHA-1\"]"] {

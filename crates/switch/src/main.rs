@@ -5,14 +5,14 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use sipcore::stack::Stack;
+use sipcore::transaction::TimerConfig;
 use sipcore::transport::{Endpoint, TransportKind, tls};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use switch::listen::ListenSpec;
-use sipcore::stack::Stack;
-use sipcore::transaction::TimerConfig;
 use std::time::Duration;
 use switch::config::SwitchConfig;
+use switch::listen::ListenSpec;
 use switch::registrar::{Registrar, RegistrarConfig};
 use switch::server::Server;
 use switch::store::Store;
@@ -120,9 +120,9 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => tokio::runtime::Runtime::new()
-            .context("starting the async runtime")
-            .and_then(|runtime| runtime.block_on(run(args))),
+        Command::Run(args) => {
+            tokio::runtime::Runtime::new().context("starting the async runtime").and_then(|runtime| runtime.block_on(run(args)))
+        }
         Command::Subscriber(cmd) => cli::subscriber::run(cmd),
         Command::Registrations(args) => cli::registrations::run(args),
         Command::Probe(args) => cli::probe::run(args),

@@ -36,8 +36,17 @@ pub fn respond_other(req: &Request) -> Option<Response> {
         Method::Ack => return None,
         Method::Options => Response::to_request(req, 200),
         // Methods this server knows but does not offer here (RFC 3261 §21.4.6).
-        Method::Invite | Method::Bye | Method::Cancel | Method::Info | Method::Prack | Method::Update
-        | Method::Subscribe | Method::Notify | Method::Publish | Method::Refer | Method::Message => Response::to_request(req, 405),
+        Method::Invite
+        | Method::Bye
+        | Method::Cancel
+        | Method::Info
+        | Method::Prack
+        | Method::Update
+        | Method::Subscribe
+        | Method::Notify
+        | Method::Publish
+        | Method::Refer
+        | Method::Message => Response::to_request(req, 405),
         // Methods it does not know at all (§21.5.2).
         Method::Extension(_) | Method::Register => Response::to_request(req, 501),
     };
@@ -74,7 +83,12 @@ impl Server {
     }
 
     /// Serves until `stop` fires (or its sender is dropped) or the stack stops.
-    pub async fn run(mut self, mut events: Receiver<StackEvent>, mut control: Receiver<ControlRequest>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    pub async fn run(
+        mut self,
+        mut events: Receiver<StackEvent>,
+        mut control: Receiver<ControlRequest>,
+        mut stop: tokio::sync::oneshot::Receiver<()>,
+    ) {
         let mut provisioning = tokio::time::interval(PROVISIONING_POLL);
         provisioning.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -59,7 +59,8 @@ fn list_json(dir: &Path) -> Value {
 fn add_list_set_remove() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let out = ok(switch(&dir, &["subscriber", "add", "1001", "--password", PW, "--mac", "02:42:AC:11:00:02", "--home", "sip:1001@home.example"]));
+    let out =
+        ok(switch(&dir, &["subscriber", "add", "1001", "--password", PW, "--mac", "02:42:AC:11:00:02", "--home", "sip:1001@home.example"]));
     assert_eq!(out, "added 1001 (realm switch.local)\n");
     assert!(dir.join("switch.db").is_file(), "data dir and db created");
     ok(switch(&dir, &["subscriber", "add", "+15550100", "--password", "x", "--realm", "example.net"]));

@@ -5,8 +5,8 @@ use sipcore::headers::MacAddr;
 use sipcore::transport::{Flow, FlowId, TransportKind};
 use std::net::{IpAddr, SocketAddr};
 use switch::location::{
-    Cause, Change, HomeReason, LocationConfig, LocationTable, Refusal, RegisterKind, Registration, Route, TooBrief,
-    Unregistration, grant_expires, route,
+    Cause, Change, HomeReason, LocationConfig, LocationTable, Refusal, RegisterKind, Registration, Route, TooBrief, Unregistration,
+    grant_expires, route,
 };
 use switch::record::{RlState, Subscriber};
 
@@ -87,13 +87,7 @@ fn sub(number: &str, home: Option<&str>) -> Subscriber {
 }
 
 fn unreg(number: &str, r: &Registration) -> Unregistration {
-    Unregistration {
-        number: number.to_owned(),
-        flow: r.flow,
-        mac: r.mac,
-        instance: r.instance.clone(),
-        call_id: r.call_id.clone(),
-    }
+    Unregistration { number: number.to_owned(), flow: r.flow, mac: r.mac, instance: r.instance.clone(), call_id: r.call_id.clone() }
 }
 
 fn routed_flow(t: &LocationTable, number: &str, now: u64) -> Option<FlowId> {
@@ -485,10 +479,8 @@ fn load_after_restart_drops_flows_and_purges_expired() {
     let mut t2 = LocationTable::default();
     let now = T0 + 100; // past 1003's TTL
     let changes = t2.load(now, stored);
-    let mut seen: Vec<_> = changes
-        .iter()
-        .map(|c| (c.record().map(|r| r.number.clone()).unwrap_or_default(), causes(std::slice::from_ref(c))))
-        .collect();
+    let mut seen: Vec<_> =
+        changes.iter().map(|c| (c.record().map(|r| r.number.clone()).unwrap_or_default(), causes(std::slice::from_ref(c)))).collect();
     seen.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         seen,

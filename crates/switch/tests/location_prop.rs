@@ -100,12 +100,7 @@ fn apply(store: &mut HashMap<String, RlRecord>, changes: &[Change]) {
     }
 }
 
-fn check(
-    t: &LocationTable,
-    store: &HashMap<String, RlRecord>,
-    now: u64,
-    after_timeout: bool,
-) -> Result<(), TestCaseError> {
+fn check(t: &LocationTable, store: &HashMap<String, RlRecord>, now: u64, after_timeout: bool) -> Result<(), TestCaseError> {
     t.check_invariants().map_err(TestCaseError::fail)?;
     let table: HashMap<String, RlRecord> = t.records().map(|r| (r.number.clone(), r.clone())).collect();
     prop_assert_eq!(&table, store, "the store drifted from the table");
@@ -130,12 +125,7 @@ fn check(
             let r = r.map(|r| (r.state, r.expires_at, r.flow_id, r.observed));
             prop_assert_eq!(r, Some((RlState::Registered, record.expires_at, Some(flow_id), observed)));
             prop_assert!(record.expires_at > now, "routed an expired record");
-            let flow = Flow {
-                id: flow_id,
-                transport: record.transport,
-                local: SocketAddr::from(([0, 0, 0, 0], 0)),
-                remote: observed,
-            };
+            let flow = Flow { id: flow_id, transport: record.transport, local: SocketAddr::from(([0, 0, 0, 0], 0)), remote: observed };
             prop_assert!(t.flow_deadline(&flow).is_none_or(|d| d > now), "routed down a silent flow");
         }
     }

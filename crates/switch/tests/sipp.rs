@@ -5,7 +5,6 @@
 //! package `sip-tester`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-
 mod common;
 
 use common::{Config, Lab, Switch};

@@ -114,9 +114,8 @@ fn add_get_update_remove() {
     let store = Store::open(tmp.path()).unwrap();
     assert_eq!(store.subscriber("1001").unwrap(), None);
 
-    let added = store
-        .add_subscriber("1001", "secret", "switch.local", Some(mac("02:42:AC:11:00:02")), Some("sip:1001@home.example"))
-        .unwrap();
+    let added =
+        store.add_subscriber("1001", "secret", "switch.local", Some(mac("02:42:AC:11:00:02")), Some("sip:1001@home.example")).unwrap();
     assert_eq!(added.number, "1001");
     assert_eq!(added.realm, "switch.local");
     assert_eq!(added.mac, Some(mac("02:42:ac:11:00:02")));

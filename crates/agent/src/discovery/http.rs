@@ -198,7 +198,10 @@ mod tests {
     #[test]
     fn urls() {
         let u = Url::parse("http://admin:pw@192.168.1.1:8080/status.html?x=1").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str(), u.userinfo.as_deref()), ("192.168.1.1", 8080, "/status.html?x=1", Some("admin:pw")));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str(), u.userinfo.as_deref()),
+            ("192.168.1.1", 8080, "/status.html?x=1", Some("admin:pw"))
+        );
         assert_eq!(Url::parse("http://[::1]").unwrap().host_header(), "[::1]");
         assert_eq!(Url::parse("http://fw").unwrap().path, "/");
         for bad in ["https://fw/", "http://", "http://fw:0/", "http://fw/a b", "ftp://x"] {

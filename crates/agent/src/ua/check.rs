@@ -21,7 +21,10 @@ impl UserAgent {
                 }
                 let branch = format!("z9hG4bK{}", self.rng.hex(10));
                 let call_id = format!("{}@agent", self.rng.hex(12));
-                let Some(probe) = self.identity().map(|id| id.probe(&Dialogish { call_id: &call_id, from_tag: &self.from_tag, cseq: 1, branch: &branch })) else {
+                let Some(probe) = self
+                    .identity()
+                    .map(|id| id.probe(&Dialogish { call_id: &call_id, from_tag: &self.from_tag, cseq: 1, branch: &branch }))
+                else {
                     return;
                 };
                 match self.layer.send_request(now, probe, true) {

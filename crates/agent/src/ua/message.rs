@@ -90,7 +90,13 @@ impl Identity<'_> {
     }
 
     /// REGISTER (or, with `expires` 0, the unregistration of this binding).
-    pub(crate) fn register(&self, ids: &Dialogish<'_>, expires: u32, public_ip: Option<IpAddr>, authorization: Option<(HeaderName, String)>) -> Request {
+    pub(crate) fn register(
+        &self,
+        ids: &Dialogish<'_>,
+        expires: u32,
+        public_ip: Option<IpAddr>,
+        authorization: Option<(HeaderName, String)>,
+    ) -> Request {
         let mut r = self.common(Method::Register, self.request_uri(), ids, self.aor());
         let h = &mut r.headers;
         h.push(HeaderName::Contact, self.contact());

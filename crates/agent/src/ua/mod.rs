@@ -132,7 +132,11 @@ pub struct UserAgent {
 
 impl std::fmt::Debug for UserAgent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserAgent").field("phase", &self.phase).field("flow", &self.flow).field("public_ip", &self.public_ip).finish_non_exhaustive()
+        f.debug_struct("UserAgent")
+            .field("phase", &self.phase)
+            .field("flow", &self.flow)
+            .field("public_ip", &self.public_ip)
+            .finish_non_exhaustive()
     }
 }
 

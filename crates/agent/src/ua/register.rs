@@ -41,7 +41,12 @@ impl UserAgent {
         let authorization = self.authorization();
         let public = self.public_ip;
         let Some(request) = self.identity().map(|id| {
-            id.register(&Dialogish { call_id: &self.call_id, from_tag: &self.from_tag, cseq: self.cseq, branch: &branch }, expires, public, authorization)
+            id.register(
+                &Dialogish { call_id: &self.call_id, from_tag: &self.from_tag, cseq: self.cseq, branch: &branch },
+                expires,
+                public,
+                authorization,
+            )
         }) else {
             return;
         };
@@ -130,7 +135,11 @@ impl UserAgent {
         if expires == 0 {
             self.drop_flow(now, None, Duration::ZERO);
             let retry_in = self.retry_at.map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
-            self.events.push_back(Event::RegistrationFailed { status: resp.status, reason: "the switch granted no binding".into(), retry_in: Some(retry_in) });
+            self.events.push_back(Event::RegistrationFailed {
+                status: resp.status,
+                reason: "the switch granted no binding".into(),
+                retry_in: Some(retry_in),
+            });
             return;
         }
         let was_bound = self.binding.is_some();
@@ -141,7 +150,8 @@ impl UserAgent {
         self.refresh_at = now.checked_add(refresh_interval(expires.min(MAX_EXPIRES)));
         // Keep-alives only when the registrar takes part in RFC 5626 (§4.4):
         // another would not answer a ping, and we would call the flow dead.
-        self.keepalive = outbound.then(|| flow_timer.map_or(self.cfg.default_flow_timer, |s| Duration::from_secs(u64::from(s.clamp(1, MAX_FLOW_TIMER)))));
+        self.keepalive = outbound
+            .then(|| flow_timer.map_or(self.cfg.default_flow_timer, |s| Duration::from_secs(u64::from(s.clamp(1, MAX_FLOW_TIMER)))));
         if self.keepalive.is_none() {
             self.ping_at = None;
             self.pong_deadline = None;

@@ -16,7 +16,8 @@ pub(crate) fn switch_bin() -> PathBuf {
     if let Ok(p) = std::env::var("SWITCH_BIN") {
         return PathBuf::from(p);
     }
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     // The profile directory this test binary was built into.
     let profile = std::env::current_exe()
         .ok()
@@ -34,7 +35,8 @@ pub(crate) fn free_port() -> u16 {
 
 /// Provisions `number` with `password` in `data`.
 pub(crate) fn provision(data: &Path, number: &str, password: &str) {
-    let out = Command::new(switch_bin()).args(["subscriber", "add", number, "--password", password, "--data-dir"]).arg(data).output().unwrap();
+    let out =
+        Command::new(switch_bin()).args(["subscriber", "add", number, "--password", password, "--data-dir"]).arg(data).output().unwrap();
     assert!(out.status.success(), "provisioning failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -78,14 +80,7 @@ impl Switch {
         if let Some((cert, key)) = &self.tls {
             cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
         }
-        let child = cmd
-            .arg("--data-dir")
-            .arg(&self.data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = cmd.arg("--data-dir").arg(&self.data).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {

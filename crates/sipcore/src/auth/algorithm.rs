@@ -30,14 +30,8 @@ pub enum Algorithm {
 impl Algorithm {
     /// Every algorithm, strongest first, which is the order servers offer them
     /// in (RFC 7616 §3.7: most preferred challenge first).
-    pub const ALL: [Algorithm; 6] = [
-        Algorithm::Sha512_256,
-        Algorithm::Sha512_256Sess,
-        Algorithm::Sha256,
-        Algorithm::Sha256Sess,
-        Algorithm::Md5,
-        Algorithm::Md5Sess,
-    ];
+    pub const ALL: [Algorithm; 6] =
+        [Algorithm::Sha512_256, Algorithm::Sha512_256Sess, Algorithm::Sha256, Algorithm::Sha256Sess, Algorithm::Md5, Algorithm::Md5Sess];
 
     /// The token as written on the wire.
     pub fn name(self) -> &'static str {
@@ -53,17 +47,12 @@ impl Algorithm {
 
     /// Parses the token; algorithm names are case-insensitive (RFC 7616 §3.3).
     pub fn from_token(token: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(token))
+        Self::ALL.into_iter().find(|a| a.name().eq_ignore_ascii_case(token))
     }
 
     /// Whether HA1 is the session variant.
     pub fn is_session(self) -> bool {
-        matches!(
-            self,
-            Self::Md5Sess | Self::Sha256Sess | Self::Sha512_256Sess
-        )
+        matches!(self, Self::Md5Sess | Self::Sha256Sess | Self::Sha512_256Sess)
     }
 
     /// Ranks the underlying hash so a client can pick the strongest offer;

@@ -104,9 +104,7 @@ impl DigestClient {
         secret: Secret<'_>,
         request: &DigestRequest<'_>,
     ) -> Result<Credentials<'static>, AuthError> {
-        let challenge = self
-            .select(challenges)
-            .ok_or(AuthError::NoSupportedChallenge)?;
+        let challenge = self.select(challenges).ok_or(AuthError::NoSupportedChallenge)?;
         self.authorize(challenge, username, secret, request)
     }
 
@@ -137,11 +135,7 @@ impl DigestClient {
             qop,
             request: *request,
         })?;
-        let username = if challenge.userhash {
-            algorithm.hash_hex(&[username.as_bytes(), realm.as_bytes()])
-        } else {
-            username.to_owned()
-        };
+        let username = if challenge.userhash { algorithm.hash_hex(&[username.as_bytes(), realm.as_bytes()]) } else { username.to_owned() };
         let sends_cnonce = qop.is_some() || algorithm.is_session();
         Ok(Credentials {
             username: Cow::Owned(username),
@@ -176,14 +170,7 @@ impl DigestClient {
             self.in_use.clear();
         }
         let source = &mut self.cnonce_source;
-        let u = self
-            .in_use
-            .entry(realm.to_owned())
-            .or_insert_with(|| NonceUse {
-                nonce: nonce.to_owned(),
-                cnonce: source(),
-                nc: 0,
-            });
+        let u = self.in_use.entry(realm.to_owned()).or_insert_with(|| NonceUse { nonce: nonce.to_owned(), cnonce: source(), nc: 0 });
         if u.nonce != nonce {
             u.nonce = nonce.to_owned();
             u.cnonce = source();

@@ -80,8 +80,7 @@ impl<'a> Credentials<'a> {
                 set_once(&mut algorithm, params::algorithm(&p)?, &p)?;
             } else if p.is("qop") {
                 let value = p.unescaped();
-                let q = Qop::from_token(&value)
-                    .ok_or_else(|| AuthError::UnsupportedQop(value.into_owned()))?;
+                let q = Qop::from_token(&value).ok_or_else(|| AuthError::UnsupportedQop(value.into_owned()))?;
                 set_once(&mut qop, q, &p)?;
             } else if p.is("nc") {
                 set_once(&mut nc, parse_nc(&p)?, &p)?;
@@ -148,13 +147,9 @@ impl fmt::Display for Credentials<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Digest ")?;
         let first = &mut true;
-        for (name, value) in [
-            ("username", &self.username),
-            ("realm", &self.realm),
-            ("nonce", &self.nonce),
-            ("uri", &self.uri),
-            ("response", &self.response),
-        ] {
+        for (name, value) in
+            [("username", &self.username), ("realm", &self.realm), ("nonce", &self.nonce), ("uri", &self.uri), ("response", &self.response)]
+        {
             write_name(f, first, name)?;
             write_quoted(f, value)?;
         }

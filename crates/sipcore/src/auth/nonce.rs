@@ -69,9 +69,7 @@ impl NonceKey {
             key
         };
         block.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
-        NonceKey {
-            mac: HmacSha256::new(&block.into()),
-        }
+        NonceKey { mac: HmacSha256::new(&block.into()) }
     }
 
     fn tag(&self, issued: u64, salt: &NonceSalt, realm: &str, flow: Option<&[u8]>) -> HmacSha256 {
@@ -105,29 +103,16 @@ impl NonceKey {
 
     /// Checks a nonce was minted by this key for this realm and flow.
     /// Says nothing about freshness: that is the caller's policy.
-    pub fn open(
-        &self,
-        nonce: &str,
-        realm: &str,
-        flow: Option<&[u8]>,
-    ) -> Result<OpenedNonce, AuthError> {
+    pub fn open(&self, nonce: &str, realm: &str, flow: Option<&[u8]>) -> Result<OpenedNonce, AuthError> {
         if nonce.len() != ENCODED_LEN {
             return Err(AuthError::BadNonce);
         }
-        let raw = URL_SAFE_NO_PAD
-            .decode(nonce)
-            .map_err(|_| AuthError::BadNonce)?;
+        let raw = URL_SAFE_NO_PAD.decode(nonce).map_err(|_| AuthError::BadNonce)?;
         let id: NonceId = raw.as_slice().try_into().map_err(|_| AuthError::BadNonce)?;
-        let (issued, rest) = id
-            .split_first_chunk::<ISSUED_LEN>()
-            .ok_or(AuthError::BadNonce)?;
-        let (salt, mac) = rest
-            .split_first_chunk::<SALT_LEN>()
-            .ok_or(AuthError::BadNonce)?;
+        let (issued, rest) = id.split_first_chunk::<ISSUED_LEN>().ok_or(AuthError::BadNonce)?;
+        let (salt, mac) = rest.split_first_chunk::<SALT_LEN>().ok_or(AuthError::BadNonce)?;
         let issued = u64::from_be_bytes(*issued);
-        self.tag(issued, salt, realm, flow)
-            .verify_truncated_left(mac)
-            .map_err(|_| AuthError::BadNonce)?;
+        self.tag(issued, salt, realm, flow).verify_truncated_left(mac).map_err(|_| AuthError::BadNonce)?;
         Ok(OpenedNonce { issued, id })
     }
 }
@@ -179,10 +164,7 @@ mod tests {
         };
         assert_eq!(ours, reference);
         let short = NonceKey::new(b"short").mint(5, [2; 8], "r", None);
-        let reference = NonceKey {
-            mac: <HmacSha256 as Mac>::new_from_slice(b"short").unwrap(),
-        }
-        .mint(5, [2; 8], "r", None);
+        let reference = NonceKey { mac: <HmacSha256 as Mac>::new_from_slice(b"short").unwrap() }.mint(5, [2; 8], "r", None);
         assert_eq!(short, reference);
     }
 }

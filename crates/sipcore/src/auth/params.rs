@@ -29,11 +29,7 @@ pub(crate) struct RawParam<'a> {
 impl<'a> RawParam<'a> {
     /// The value with quoted-pairs resolved, borrowed unless it had escapes.
     pub(crate) fn unescaped(&self) -> Cow<'a, str> {
-        if self.quoted {
-            unescape(self.value)
-        } else {
-            Cow::Borrowed(self.value)
-        }
+        if self.quoted { unescape(self.value) } else { Cow::Borrowed(self.value) }
     }
 
     pub(crate) fn is(&self, name: &str) -> bool {
@@ -41,27 +37,16 @@ impl<'a> RawParam<'a> {
     }
 
     pub(crate) fn duplicate(&self) -> AuthError {
-        AuthError::DuplicateParam {
-            name: self.name.to_owned(),
-            offset: self.name_offset,
-        }
+        AuthError::DuplicateParam { name: self.name.to_owned(), offset: self.name_offset }
     }
 
     pub(crate) fn invalid(&self, name: &'static str, what: &'static str) -> AuthError {
-        AuthError::InvalidParam {
-            name,
-            offset: self.value_offset,
-            what,
-        }
+        AuthError::InvalidParam { name, offset: self.value_offset, what }
     }
 }
 
 /// Stores `value` in `slot`, refusing a second occurrence of the parameter.
-pub(crate) fn set_once<T>(
-    slot: &mut Option<T>,
-    value: T,
-    p: &RawParam<'_>,
-) -> Result<(), AuthError> {
+pub(crate) fn set_once<T>(slot: &mut Option<T>, value: T, p: &RawParam<'_>) -> Result<(), AuthError> {
     if slot.is_some() {
         return Err(p.duplicate());
     }
@@ -131,10 +116,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn syntax(&self, what: &'static str) -> AuthError {
-        AuthError::Syntax {
-            offset: self.pos,
-            what,
-        }
+        AuthError::Syntax { offset: self.pos, what }
     }
 
     /// Scans a quoted-string starting at the opening quote; returns its
@@ -146,10 +128,7 @@ impl<'a> Cursor<'a> {
         loop {
             match self.peek() {
                 None => {
-                    return Err(AuthError::Syntax {
-                        offset: open,
-                        what: "missing closing quote",
-                    });
+                    return Err(AuthError::Syntax { offset: open, what: "missing closing quote" });
                 }
                 Some(b'"') => break,
                 Some(b'\r' | b'\n') => return Err(self.syntax("line break in quoted-string")),
@@ -157,10 +136,7 @@ impl<'a> Cursor<'a> {
                     self.pos += 1;
                     match self.peek() {
                         None => {
-                            return Err(AuthError::Syntax {
-                                offset: open,
-                                what: "missing closing quote",
-                            });
+                            return Err(AuthError::Syntax { offset: open, what: "missing closing quote" });
                         }
                         Some(b'\r' | b'\n') => return Err(self.syntax("line break in quoted-pair")),
                         // A multi-byte char after the backslash: its
@@ -193,11 +169,7 @@ pub(crate) fn digest_params(input: &str) -> Result<Params<'_>, AuthError> {
     if cur.peek().is_some_and(|b| !is_ws(b)) {
         return Err(cur.syntax("expected whitespace after scheme"));
     }
-    Ok(Params {
-        cur,
-        need_comma: false,
-        failed: false,
-    })
+    Ok(Params { cur, need_comma: false, failed: false })
 }
 
 /// Iterator over the `auth-param`s after the scheme. Stops after the first
@@ -233,13 +205,7 @@ impl<'a> Params<'a> {
             }
             (v, at, false)
         };
-        Ok(RawParam {
-            name,
-            name_offset,
-            value,
-            value_offset,
-            quoted,
-        })
+        Ok(RawParam { name, name_offset, value, value_offset, quoted })
     }
 }
 
@@ -288,45 +254,27 @@ pub struct AuthParam<'a> {
 
 impl<'a> AuthParam<'a> {
     pub(crate) fn from_raw(p: &RawParam<'a>) -> Self {
-        AuthParam {
-            name: Cow::Borrowed(p.name),
-            value: p.unescaped(),
-            quoted: p.quoted,
-        }
+        AuthParam { name: Cow::Borrowed(p.name), value: p.unescaped(), quoted: p.quoted }
     }
 
     /// Detaches from the input buffer.
     pub fn into_owned(self) -> AuthParam<'static> {
-        AuthParam {
-            name: Cow::Owned(self.name.into_owned()),
-            value: Cow::Owned(self.value.into_owned()),
-            quoted: self.quoted,
-        }
+        AuthParam { name: Cow::Owned(self.name.into_owned()), value: Cow::Owned(self.value.into_owned()), quoted: self.quoted }
     }
 
     pub(crate) fn write(&self, f: &mut impl fmt::Write, first: &mut bool) -> fmt::Result {
         write_name(f, first, &self.name)?;
-        if self.quoted || !is_token(&self.value) {
-            write_quoted(f, &self.value)
-        } else {
-            f.write_str(&self.value)
-        }
+        if self.quoted || !is_token(&self.value) { write_quoted(f, &self.value) } else { f.write_str(&self.value) }
     }
 }
 
 /// Adds an unknown parameter, enforcing uniqueness and the count limit.
-pub(crate) fn push_extra<'a>(
-    extra: &mut Vec<AuthParam<'a>>,
-    p: &RawParam<'a>,
-) -> Result<(), AuthError> {
+pub(crate) fn push_extra<'a>(extra: &mut Vec<AuthParam<'a>>, p: &RawParam<'a>) -> Result<(), AuthError> {
     if extra.iter().any(|e| p.is(&e.name)) {
         return Err(p.duplicate());
     }
     if extra.len() >= MAX_EXTRA_PARAMS {
-        return Err(AuthError::Syntax {
-            offset: p.name_offset,
-            what: "too many parameters",
-        });
+        return Err(AuthError::Syntax { offset: p.name_offset, what: "too many parameters" });
     }
     extra.push(AuthParam::from_raw(p));
     Ok(())
@@ -358,10 +306,7 @@ mod tests {
         let s = "Digest a=b,  c = \"d\\\"e\"";
         let ps = all(s).unwrap();
         assert_eq!(ps.len(), 2);
-        assert_eq!(
-            (ps[0].name, ps[0].name_offset, ps[0].value_offset),
-            ("a", 7, 9)
-        );
+        assert_eq!((ps[0].name, ps[0].name_offset, ps[0].value_offset), ("a", 7, 9));
         assert_eq!(&s[ps[1].name_offset..][..1], "c");
         assert_eq!(&s[ps[1].value_offset..][..4], "d\\\"e");
         assert_eq!(ps[1].unescaped(), "d\"e");
@@ -375,47 +320,14 @@ mod tests {
 
     #[test]
     fn errors_carry_offsets() {
-        assert_eq!(
-            all("Digest a=b c=d"),
-            Err(AuthError::Syntax {
-                offset: 11,
-                what: "expected ',' between parameters"
-            })
-        );
-        assert_eq!(
-            all("Digest a"),
-            Err(AuthError::Syntax {
-                offset: 8,
-                what: "expected '=' after parameter name"
-            })
-        );
-        assert_eq!(
-            all("Digest a=\"x\\"),
-            Err(AuthError::Syntax {
-                offset: 9,
-                what: "missing closing quote"
-            })
-        );
-        assert_eq!(
-            all("Digest a="),
-            Err(AuthError::Syntax {
-                offset: 9,
-                what: "expected token or quoted-string"
-            })
-        );
-        assert_eq!(
-            all("  Basic a=b").err(),
-            Some(AuthError::NotDigest { offset: 2 })
-        );
-        assert!(matches!(
-            all("Digest,a=b"),
-            Err(AuthError::Syntax { offset: 6, .. })
-        ));
+        assert_eq!(all("Digest a=b c=d"), Err(AuthError::Syntax { offset: 11, what: "expected ',' between parameters" }));
+        assert_eq!(all("Digest a"), Err(AuthError::Syntax { offset: 8, what: "expected '=' after parameter name" }));
+        assert_eq!(all("Digest a=\"x\\"), Err(AuthError::Syntax { offset: 9, what: "missing closing quote" }));
+        assert_eq!(all("Digest a="), Err(AuthError::Syntax { offset: 9, what: "expected token or quoted-string" }));
+        assert_eq!(all("  Basic a=b").err(), Some(AuthError::NotDigest { offset: 2 }));
+        assert!(matches!(all("Digest,a=b"), Err(AuthError::Syntax { offset: 6, .. })));
         assert!(matches!(all(""), Err(AuthError::Syntax { offset: 0, .. })));
-        assert!(matches!(
-            all("Digest a=\"x\ny\""),
-            Err(AuthError::Syntax { offset: 11, .. })
-        ));
+        assert!(matches!(all("Digest a=\"x\ny\""), Err(AuthError::Syntax { offset: 11, .. })));
     }
 
     #[test]

@@ -23,9 +23,7 @@ impl Qop {
 
     /// Parses the token; case-insensitive like other digest tokens.
     pub fn from_token(token: &str) -> Option<Self> {
-        [Self::Auth, Self::AuthInt]
-            .into_iter()
-            .find(|q| q.name().eq_ignore_ascii_case(token))
+        [Self::Auth, Self::AuthInt].into_iter().find(|q| q.name().eq_ignore_ascii_case(token))
     }
 }
 
@@ -48,10 +46,7 @@ pub struct QopOptions {
 impl QopOptions {
     /// Only `auth`: what SIP servers normally offer, since proxies may
     /// legitimately rewrite bodies that `auth-int` would protect.
-    pub const AUTH: QopOptions = QopOptions {
-        auth: true,
-        auth_int: false,
-    };
+    pub const AUTH: QopOptions = QopOptions { auth: true, auth_int: false };
 
     /// No options: the challenge is RFC 2069 style.
     pub fn is_empty(self) -> bool {
@@ -76,9 +71,7 @@ impl QopOptions {
 
     /// The options in canonical order.
     pub fn iter(self) -> impl Iterator<Item = Qop> {
-        [(self.auth, Qop::Auth), (self.auth_int, Qop::AuthInt)]
-            .into_iter()
-            .filter_map(|(on, q)| on.then_some(q))
+        [(self.auth, Qop::Auth), (self.auth_int, Qop::AuthInt)].into_iter().filter_map(|(on, q)| on.then_some(q))
     }
 }
 

@@ -26,12 +26,7 @@ pub(crate) struct NcTracker {
 
 impl NcTracker {
     pub(crate) fn new(max: usize) -> Self {
-        NcTracker {
-            max: max.max(1),
-            highest: HashMap::new(),
-            by_issued: BTreeSet::new(),
-            evicted_up_to: None,
-        }
+        NcTracker { max: max.max(1), highest: HashMap::new(), by_issued: BTreeSet::new(), evicted_up_to: None }
     }
 
     #[cfg(test)]
@@ -41,14 +36,7 @@ impl NcTracker {
 
     /// Records `nc` for a genuine, fresh nonce if it is above every nc
     /// accepted before for that nonce.
-    pub(crate) fn accept(
-        &mut self,
-        id: NonceId,
-        issued: u64,
-        nc: u32,
-        now: u64,
-        lifetime: u64,
-    ) -> Result<(), AuthError> {
+    pub(crate) fn accept(&mut self, id: NonceId, issued: u64, nc: u32, now: u64, lifetime: u64) -> Result<(), AuthError> {
         self.prune(now, lifetime);
         if let Some((_, last)) = self.highest.get_mut(&id) {
             if nc <= *last {
@@ -63,12 +51,7 @@ impl NcTracker {
         if nc == 0 {
             return Err(AuthError::Replay { nc, last: 0 });
         }
-        if self.highest.len() >= self.max
-            && self
-                .by_issued
-                .first()
-                .is_some_and(|&(oldest, _)| oldest > issued)
-        {
+        if self.highest.len() >= self.max && self.by_issued.first().is_some_and(|&(oldest, _)| oldest > issued) {
             // Evicting a newer nonce to track an older one would be backwards.
             self.evicted_up_to = Some(self.evicted_up_to.map_or(issued, |w| w.max(issued)));
             return Err(AuthError::StaleNonce);
@@ -110,21 +93,12 @@ mod tests {
     fn nc_must_increase_per_nonce() {
         let mut t = NcTracker::new(10);
         t.accept(id(1), 100, 1, 100, 60).unwrap();
-        assert_eq!(
-            t.accept(id(1), 100, 1, 101, 60),
-            Err(AuthError::Replay { nc: 1, last: 1 })
-        );
+        assert_eq!(t.accept(id(1), 100, 1, 101, 60), Err(AuthError::Replay { nc: 1, last: 1 }));
         t.accept(id(1), 100, 3, 101, 60).unwrap();
-        assert_eq!(
-            t.accept(id(1), 100, 2, 101, 60),
-            Err(AuthError::Replay { nc: 2, last: 3 })
-        );
+        assert_eq!(t.accept(id(1), 100, 2, 101, 60), Err(AuthError::Replay { nc: 2, last: 3 }));
         // Independent per nonce.
         t.accept(id(2), 100, 1, 101, 60).unwrap();
-        assert_eq!(
-            t.accept(id(3), 100, 0, 101, 60),
-            Err(AuthError::Replay { nc: 0, last: 0 })
-        );
+        assert_eq!(t.accept(id(3), 100, 0, 101, 60), Err(AuthError::Replay { nc: 0, last: 0 }));
     }
 
     #[test]
@@ -145,10 +119,7 @@ mod tests {
         t.accept(id(3), 102, 1, 102, 600).unwrap();
         assert_eq!(t.len(), 2);
         // id(1) was evicted: replaying it must not look like a first use.
-        assert_eq!(
-            t.accept(id(1), 100, 1, 103, 600),
-            Err(AuthError::StaleNonce)
-        );
+        assert_eq!(t.accept(id(1), 100, 1, 103, 600), Err(AuthError::StaleNonce));
         // An untracked nonce older than everything tracked is refused too.
         assert_eq!(t.accept(id(9), 99, 1, 103, 600), Err(AuthError::StaleNonce));
         // Tracked ones keep working; newer nonces are admitted.

@@ -43,11 +43,7 @@ pub struct DigestRequest<'a> {
 impl<'a> DigestRequest<'a> {
     /// A request without a body.
     pub fn new(method: &'a str, uri: &'a str) -> Self {
-        DigestRequest {
-            method,
-            uri,
-            body: &[],
-        }
+        DigestRequest { method, uri, body: &[] }
     }
 
     /// Sets the body, needed only for `auth-int`.
@@ -96,14 +92,7 @@ pub fn request_digest(input: &DigestInput<'_>) -> Result<String, AuthError> {
             let cnonce = input.cnonce.ok_or(AuthError::MissingParam("cnonce"))?;
             let nc = input.nc.ok_or(AuthError::MissingParam("nc"))?;
             let nc = format!("{nc:08x}");
-            alg.hash_hex(&[
-                ha1.as_bytes(),
-                nonce,
-                nc.as_bytes(),
-                cnonce.as_bytes(),
-                qop.name().as_bytes(),
-                ha2.as_bytes(),
-            ])
+            alg.hash_hex(&[ha1.as_bytes(), nonce, nc.as_bytes(), cnonce.as_bytes(), qop.name().as_bytes(), ha2.as_bytes()])
         }
         None => alg.hash_hex(&[ha1.as_bytes(), nonce, ha2.as_bytes()]),
     })
@@ -129,11 +118,7 @@ fn normalize_ha1(alg: Algorithm, h: &str) -> Result<Cow<'_, str>, AuthError> {
     if h.len() != alg.hex_len() || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AuthError::InvalidHa1);
     }
-    if h.bytes().any(|b| b.is_ascii_uppercase()) {
-        Ok(Cow::Owned(h.to_ascii_lowercase()))
-    } else {
-        Ok(Cow::Borrowed(h))
-    }
+    if h.bytes().any(|b| b.is_ascii_uppercase()) { Ok(Cow::Owned(h.to_ascii_lowercase())) } else { Ok(Cow::Borrowed(h)) }
 }
 
 fn ha2(alg: Algorithm, qop: Option<Qop>, req: &DigestRequest<'_>) -> String {
@@ -155,8 +140,5 @@ pub(crate) fn response_matches(expected_lower_hex: &str, received: &str) -> bool
     if a.len() != b.len() {
         return false;
     }
-    a.iter()
-        .zip(b)
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y.to_ascii_lowercase()))
-        == 0
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y.to_ascii_lowercase())) == 0
 }

@@ -129,13 +129,7 @@ impl DigestServer {
 
     /// [`DigestServer::challenge`] with the nonce's random salt supplied,
     /// for reproducible tests.
-    pub fn challenge_with_salt(
-        &self,
-        now: u64,
-        salt: NonceSalt,
-        flow: Option<&[u8]>,
-        stale: bool,
-    ) -> Vec<Challenge<'static>> {
+    pub fn challenge_with_salt(&self, now: u64, salt: NonceSalt, flow: Option<&[u8]>, stale: bool) -> Vec<Challenge<'static>> {
         let nonce = self.key.mint(now, salt, &self.config.realm, flow);
         self.config
             .algorithms
@@ -211,10 +205,7 @@ impl DigestServer {
             cnonce: c.cnonce.as_deref(),
             nc: c.nc,
             qop: c.qop,
-            request: DigestRequest {
-                uri: &c.uri,
-                ..*request
-            },
+            request: DigestRequest { uri: &c.uri, ..*request },
         })?;
         if !response::response_matches(&expected, &c.response) {
             return Err(AuthError::WrongResponse);
@@ -223,15 +214,8 @@ impl DigestServer {
             return Err(AuthError::StaleNonce);
         }
         if let Some(nc) = c.nc {
-            self.seen
-                .accept(nonce.id, nonce.issued, nc, now, self.lifetime)?;
+            self.seen.accept(nonce.id, nonce.issued, nc, now, self.lifetime)?;
         }
-        Ok(Verified {
-            username: c.username.clone().into_owned(),
-            algorithm,
-            qop: c.qop,
-            nc: c.nc,
-            nonce_issued: nonce.issued,
-        })
+        Ok(Verified { username: c.username.clone().into_owned(), algorithm, qop: c.qop, nc: c.nc, nonce_issued: nonce.issued })
     }
 }

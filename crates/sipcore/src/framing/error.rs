@@ -22,8 +22,7 @@ impl StartLineKind {
             Some(end) => (msg.get(..end).unwrap_or_default(), true),
             None => (msg, false),
         };
-        let starts_with_sip =
-            |s: &[u8]| s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"));
+        let starts_with_sip = |s: &[u8]| s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"));
         if starts_with_sip(line) {
             return Self::Response;
         }
@@ -63,68 +62,31 @@ fn is_token_char(b: u8) -> bool {
 pub enum FramingError {
     /// A LF not preceded by CR in the header block, or between messages.
     #[error("bare LF at byte {offset} (SIP lines end with CRLF)")]
-    BareLineFeed {
-        offset: usize,
-        start_line: StartLineKind,
-    },
+    BareLineFeed { offset: usize, start_line: StartLineKind },
     /// A CR not followed by LF in the header block, or between messages.
     #[error("bare CR at byte {offset} (SIP lines end with CRLF)")]
-    BareCarriageReturn {
-        offset: usize,
-        start_line: StartLineKind,
-    },
+    BareCarriageReturn { offset: usize, start_line: StartLineKind },
     /// No empty line within the first `limit` bytes of the message.
     #[error("header block longer than {limit} bytes")]
-    HeaderTooLarge {
-        limit: usize,
-        start_line: StartLineKind,
-    },
+    HeaderTooLarge { limit: usize, start_line: StartLineKind },
     /// The header block (`header_len` bytes) has no Content-Length, which streams require.
     #[error("no Content-Length in the {header_len}-byte header block (mandatory on streams)")]
-    MissingContentLength {
-        header_len: usize,
-        start_line: StartLineKind,
-    },
+    MissingContentLength { header_len: usize, start_line: StartLineKind },
     /// The Content-Length value starting at `offset` is empty or not a decimal number.
     #[error("Content-Length at byte {offset} is not a decimal number")]
-    ContentLengthNotNumeric {
-        offset: usize,
-        header_len: usize,
-        start_line: StartLineKind,
-    },
+    ContentLengthNotNumeric { offset: usize, header_len: usize, start_line: StartLineKind },
     /// The Content-Length value starting at `offset` is negative.
     #[error("Content-Length at byte {offset} is negative")]
-    ContentLengthNegative {
-        offset: usize,
-        header_len: usize,
-        start_line: StartLineKind,
-    },
+    ContentLengthNegative { offset: usize, header_len: usize, start_line: StartLineKind },
     /// The Content-Length value starting at `offset` does not fit in `usize`.
     #[error("Content-Length at byte {offset} is too large to represent")]
-    ContentLengthOverflow {
-        offset: usize,
-        header_len: usize,
-        start_line: StartLineKind,
-    },
+    ContentLengthOverflow { offset: usize, header_len: usize, start_line: StartLineKind },
     /// A second Content-Length (value at `offset`) disagrees with an earlier one.
     #[error("Content-Length at byte {offset} says {second}, an earlier one says {first}")]
-    ConflictingContentLength {
-        offset: usize,
-        first: usize,
-        second: usize,
-        header_len: usize,
-        start_line: StartLineKind,
-    },
+    ConflictingContentLength { offset: usize, first: usize, second: usize, header_len: usize, start_line: StartLineKind },
     /// Header block plus body exceed `limit` bytes.
-    #[error(
-        "message of {header_len} header bytes and {content_length} body bytes exceeds {limit} bytes"
-    )]
-    MessageTooLarge {
-        header_len: usize,
-        content_length: usize,
-        limit: usize,
-        start_line: StartLineKind,
-    },
+    #[error("message of {header_len} header bytes and {content_length} body bytes exceeds {limit} bytes")]
+    MessageTooLarge { header_len: usize, content_length: usize, limit: usize, start_line: StartLineKind },
 }
 
 impl FramingError {
@@ -163,8 +125,7 @@ impl FramingError {
             | Self::ContentLengthOverflow { offset, .. }
             | Self::ConflictingContentLength { offset, .. } => offset,
             Self::HeaderTooLarge { limit, .. } => limit,
-            Self::MissingContentLength { header_len, .. }
-            | Self::MessageTooLarge { header_len, .. } => header_len,
+            Self::MissingContentLength { header_len, .. } | Self::MessageTooLarge { header_len, .. } => header_len,
         }
     }
 
@@ -179,9 +140,7 @@ impl FramingError {
             | Self::ContentLengthOverflow { header_len, .. }
             | Self::ConflictingContentLength { header_len, .. }
             | Self::MessageTooLarge { header_len, .. } => Some(header_len),
-            Self::BareLineFeed { .. }
-            | Self::BareCarriageReturn { .. }
-            | Self::HeaderTooLarge { .. } => None,
+            Self::BareLineFeed { .. } | Self::BareCarriageReturn { .. } | Self::HeaderTooLarge { .. } => None,
         }
     }
 

@@ -33,10 +33,7 @@ pub(super) fn scan(buf: &[u8], scanned: usize, line_start: usize, limit: usize) 
             if buf.len() >= limit {
                 return HeadScan::TooLarge;
             }
-            return HeadScan::Pending {
-                scanned: window_end.max(pos),
-                line_start,
-            };
+            return HeadScan::Pending { scanned: window_end.max(pos), line_start };
         };
         let Some(at) = pos.checked_add(rel) else {
             return HeadScan::TooLarge;
@@ -53,18 +50,13 @@ pub(super) fn scan(buf: &[u8], scanned: usize, line_start: usize, limit: usize) 
         }
         match buf.get(at.saturating_add(1)) {
             None => {
-                return HeadScan::Pending {
-                    scanned: at,
-                    line_start,
-                };
+                return HeadScan::Pending { scanned: at, line_start };
             }
             Some(b'\n') => {}
             Some(_) => return HeadScan::BareCarriageReturn(at),
         }
         if at == line_start {
-            return HeadScan::Complete {
-                header_len: line_end,
-            };
+            return HeadScan::Complete { header_len: line_end };
         }
         pos = line_end;
         line_start = line_end;
@@ -79,11 +71,7 @@ pub(super) enum ContentLengthProblem {
     NotNumeric(usize),
     Negative(usize),
     Overflow(usize),
-    Conflicting {
-        offset: usize,
-        first: usize,
-        second: usize,
-    },
+    Conflicting { offset: usize, first: usize, second: usize },
 }
 
 fn is_wsp(byte: u8) -> bool {
@@ -125,10 +113,7 @@ pub(super) fn content_length(head: &[u8]) -> Result<usize, ContentLengthProblem>
         }
         if let Some(colon) = memchr(b':', line) {
             let name = line.get(..colon).unwrap_or_default();
-            let name_len = name
-                .iter()
-                .rposition(|&b| !is_wsp(b))
-                .map_or(0, |i| i.saturating_add(1));
+            let name_len = name.iter().rposition(|&b| !is_wsp(b)).map_or(0, |i| i.saturating_add(1));
             let name = name.get(..name_len).unwrap_or_default();
             if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
                 pending = Some((this_start.saturating_add(colon).saturating_add(1), line_end));
@@ -143,20 +128,13 @@ pub(super) fn content_length(head: &[u8]) -> Result<usize, ContentLengthProblem>
 
 /// Parses one (possibly folded) Content-Length value at `head[start..end]` and merges it into
 /// `found`.
-fn record(
-    head: &[u8],
-    start: usize,
-    end: usize,
-    found: &mut Option<usize>,
-) -> Result<(), ContentLengthProblem> {
+fn record(head: &[u8], start: usize, end: usize, found: &mut Option<usize>) -> Result<(), ContentLengthProblem> {
     let raw = head.get(start..end).unwrap_or_default();
     let is_lws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let lead = raw.iter().take_while(|b| is_lws(b)).count();
     let value = raw.get(lead..).unwrap_or_default();
     let trail = value.iter().rev().take_while(|b| is_lws(b)).count();
-    let value = value
-        .get(..value.len().saturating_sub(trail))
-        .unwrap_or_default();
+    let value = value.get(..value.len().saturating_sub(trail)).unwrap_or_default();
     let offset = start.saturating_add(lead);
 
     if let Some(digits) = value.strip_prefix(b"-") {
@@ -170,19 +148,13 @@ fn record(
     }
     let mut length = 0usize;
     for &digit in value {
-        length = length
-            .checked_mul(10)
-            .and_then(|l| l.checked_add(usize::from(digit - b'0')))
-            .ok_or(ContentLengthProblem::Overflow(offset))?;
+        length =
+            length.checked_mul(10).and_then(|l| l.checked_add(usize::from(digit - b'0'))).ok_or(ContentLengthProblem::Overflow(offset))?;
     }
     match *found {
         None => *found = Some(length),
         Some(first) if first != length => {
-            return Err(ContentLengthProblem::Conflicting {
-                offset,
-                first,
-                second: length,
-            });
+            return Err(ContentLengthProblem::Conflicting { offset, first, second: length });
         }
         Some(_) => {}
     }
@@ -201,10 +173,7 @@ mod tests {
         let mut line_start = 0;
         for len in 1..msg.len() {
             match scan(&msg[..len], scanned, line_start, 1000) {
-                HeadScan::Pending {
-                    scanned: s,
-                    line_start: l,
-                } => {
+                HeadScan::Pending { scanned: s, line_start: l } => {
                     assert!(s >= scanned && s <= len);
                     scanned = s;
                     line_start = l;
@@ -212,23 +181,13 @@ mod tests {
                 other => panic!("unexpected {other:?} at {len}"),
             }
         }
-        assert_eq!(
-            scan(msg, scanned, line_start, 1000),
-            HeadScan::Complete {
-                header_len: msg.len()
-            }
-        );
+        assert_eq!(scan(msg, scanned, line_start, 1000), HeadScan::Complete { header_len: msg.len() });
     }
 
     #[test]
     fn scan_limit_is_inclusive() {
         let msg = b"OPTIONS sip:a SIP/2.0\r\nl: 0\r\n\r\n";
-        assert_eq!(
-            scan(msg, 0, 0, msg.len()),
-            HeadScan::Complete {
-                header_len: msg.len()
-            }
-        );
+        assert_eq!(scan(msg, 0, 0, msg.len()), HeadScan::Complete { header_len: msg.len() });
         assert_eq!(scan(msg, 0, 0, msg.len() - 1), HeadScan::TooLarge);
     }
 
@@ -238,34 +197,13 @@ mod tests {
         assert_eq!(ok("A sip:b SIP/2.0\r\nContent-Length: 12\r\n\r\n"), Ok(12));
         assert_eq!(ok("A sip:b SIP/2.0\r\ncontent-length:7\r\n\r\n"), Ok(7));
         assert_eq!(ok("A sip:b SIP/2.0\r\nL \t: 0003 \r\n\r\n"), Ok(3));
-        assert_eq!(
-            ok("A sip:b SIP/2.0\r\nContent-Length:\r\n \t 9\r\n\r\n"),
-            Ok(9)
-        );
-        assert_eq!(
-            ok("A sip:b SIP/2.0\r\nContent-Length: 9\r\n\t\r\nX: y\r\n\r\n"),
-            Ok(9)
-        );
-        assert_eq!(
-            ok("A sip:b SIP/2.0\r\nl: 4\r\nContent-Length: 4\r\n\r\n"),
-            Ok(4)
-        );
+        assert_eq!(ok("A sip:b SIP/2.0\r\nContent-Length:\r\n \t 9\r\n\r\n"), Ok(9));
+        assert_eq!(ok("A sip:b SIP/2.0\r\nContent-Length: 9\r\n\t\r\nX: y\r\n\r\n"), Ok(9));
+        assert_eq!(ok("A sip:b SIP/2.0\r\nl: 4\r\nContent-Length: 4\r\n\r\n"), Ok(4));
         // Names that merely contain the word, and the start line, do not count.
-        assert_eq!(
-            ok("Content-Length: 5\r\nX-Content-Length: 4\r\nll: 3\r\n\r\n"),
-            Err(ContentLengthProblem::Missing)
-        );
-        assert_eq!(
-            ok("A sip:b SIP/2.0\r\nContent-Length: 4\r\n 2\r\n\r\n"),
-            Err(ContentLengthProblem::NotNumeric(33))
-        );
-        assert_eq!(
-            ok("A sip:b SIP/2.0\r\nl: -\r\n\r\n"),
-            Err(ContentLengthProblem::NotNumeric(20))
-        );
-        assert_eq!(
-            ok("A sip:b SIP/2.0\r\nl:\r\n\r\n"),
-            Err(ContentLengthProblem::NotNumeric(19))
-        );
+        assert_eq!(ok("Content-Length: 5\r\nX-Content-Length: 4\r\nll: 3\r\n\r\n"), Err(ContentLengthProblem::Missing));
+        assert_eq!(ok("A sip:b SIP/2.0\r\nContent-Length: 4\r\n 2\r\n\r\n"), Err(ContentLengthProblem::NotNumeric(33)));
+        assert_eq!(ok("A sip:b SIP/2.0\r\nl: -\r\n\r\n"), Err(ContentLengthProblem::NotNumeric(20)));
+        assert_eq!(ok("A sip:b SIP/2.0\r\nl:\r\n\r\n"), Err(ContentLengthProblem::NotNumeric(19)));
     }
 }

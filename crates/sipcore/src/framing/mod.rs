@@ -109,10 +109,7 @@ pub struct FramerConfig {
 
 impl Default for FramerConfig {
     fn default() -> Self {
-        Self {
-            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-        }
+        Self { max_header_bytes: DEFAULT_MAX_HEADER_BYTES, max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES }
     }
 }
 
@@ -180,11 +177,7 @@ impl Framer {
     /// A framer for one connection.
     #[must_use]
     pub fn new(role: Role, config: FramerConfig) -> Self {
-        Self {
-            role,
-            config,
-            state: State::Boundary,
-        }
+        Self { role, config, state: State::Boundary }
     }
 
     /// The keep-alive role given at construction.
@@ -243,57 +236,29 @@ impl Framer {
                         let _ = buf.split_to(len);
                         return Ok(Some(frame));
                     }
-                    BoundaryStep::MessageStart => {
-                        self.state = State::Head {
-                            scanned: 0,
-                            line_start: 0,
-                        }
-                    }
+                    BoundaryStep::MessageStart => self.state = State::Head { scanned: 0, line_start: 0 },
                 },
-                State::Head {
-                    scanned,
-                    line_start,
-                } => {
-                    let limit = self
-                        .config
-                        .max_header_bytes
-                        .min(self.config.max_message_bytes);
+                State::Head { scanned, line_start } => {
+                    let limit = self.config.max_header_bytes.min(self.config.max_message_bytes);
                     match head::scan(buf, scanned, line_start, limit) {
-                        HeadScan::Pending {
-                            scanned,
-                            line_start,
-                        } => {
-                            self.state = State::Head {
-                                scanned,
-                                line_start,
-                            };
+                        HeadScan::Pending { scanned, line_start } => {
+                            self.state = State::Head { scanned, line_start };
                             return Ok(None);
                         }
                         HeadScan::BareLineFeed(offset) => {
-                            return Err(FramingError::BareLineFeed {
-                                offset,
-                                start_line: StartLineKind::classify(buf),
-                            });
+                            return Err(FramingError::BareLineFeed { offset, start_line: StartLineKind::classify(buf) });
                         }
                         HeadScan::BareCarriageReturn(offset) => {
-                            return Err(FramingError::BareCarriageReturn {
-                                offset,
-                                start_line: StartLineKind::classify(buf),
-                            });
+                            return Err(FramingError::BareCarriageReturn { offset, start_line: StartLineKind::classify(buf) });
                         }
                         HeadScan::TooLarge => {
                             // Only the first `limit` bytes, so the answer does not depend on
                             // how much happened to be buffered.
                             let seen = buf.get(..limit).unwrap_or(buf);
-                            return Err(FramingError::HeaderTooLarge {
-                                limit,
-                                start_line: StartLineKind::classify(seen),
-                            });
+                            return Err(FramingError::HeaderTooLarge { limit, start_line: StartLineKind::classify(seen) });
                         }
                         HeadScan::Complete { header_len } => {
-                            self.state = State::Body {
-                                total: self.body_total(buf, header_len)?,
-                            };
+                            self.state = State::Body { total: self.body_total(buf, header_len)? };
                         }
                     }
                 }
@@ -321,16 +286,10 @@ impl Framer {
                 },
             },
             [b'\r', ..] => {
-                return Err(FramingError::BareCarriageReturn {
-                    offset: 0,
-                    start_line: StartLineKind::Unknown,
-                });
+                return Err(FramingError::BareCarriageReturn { offset: 0, start_line: StartLineKind::Unknown });
             }
             [b'\n', ..] => {
-                return Err(FramingError::BareLineFeed {
-                    offset: 0,
-                    start_line: StartLineKind::Unknown,
-                });
+                return Err(FramingError::BareLineFeed { offset: 0, start_line: StartLineKind::Unknown });
             }
             _ => BoundaryStep::MessageStart,
         };
@@ -343,36 +302,15 @@ impl Framer {
         let head = buf.get(..header_len).unwrap_or_default();
         let start_line = || StartLineKind::classify(head);
         let content_length = head::content_length(head).map_err(|problem| match problem {
-            ContentLengthProblem::Missing => FramingError::MissingContentLength {
-                header_len,
-                start_line: start_line(),
-            },
-            ContentLengthProblem::NotNumeric(offset) => FramingError::ContentLengthNotNumeric {
-                offset,
-                header_len,
-                start_line: start_line(),
-            },
-            ContentLengthProblem::Negative(offset) => FramingError::ContentLengthNegative {
-                offset,
-                header_len,
-                start_line: start_line(),
-            },
-            ContentLengthProblem::Overflow(offset) => FramingError::ContentLengthOverflow {
-                offset,
-                header_len,
-                start_line: start_line(),
-            },
-            ContentLengthProblem::Conflicting {
-                offset,
-                first,
-                second,
-            } => FramingError::ConflictingContentLength {
-                offset,
-                first,
-                second,
-                header_len,
-                start_line: start_line(),
-            },
+            ContentLengthProblem::Missing => FramingError::MissingContentLength { header_len, start_line: start_line() },
+            ContentLengthProblem::NotNumeric(offset) => {
+                FramingError::ContentLengthNotNumeric { offset, header_len, start_line: start_line() }
+            }
+            ContentLengthProblem::Negative(offset) => FramingError::ContentLengthNegative { offset, header_len, start_line: start_line() },
+            ContentLengthProblem::Overflow(offset) => FramingError::ContentLengthOverflow { offset, header_len, start_line: start_line() },
+            ContentLengthProblem::Conflicting { offset, first, second } => {
+                FramingError::ConflictingContentLength { offset, first, second, header_len, start_line: start_line() }
+            }
         })?;
         match header_len.checked_add(content_length) {
             Some(total) if total <= self.config.max_message_bytes => Ok(total),

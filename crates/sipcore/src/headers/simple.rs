@@ -1,9 +1,9 @@
 //! Small headers: numbers (delta-seconds), option-tag lists, Call-ID, CSeq,
 //! Content-Type.
 
+use crate::chars;
 use crate::error::ParseError;
 use crate::message::Method;
-use crate::chars;
 use crate::text::{Params, is_token};
 
 /// `delta-seconds = 1*DIGIT`; values past 2^32-1 saturate, as §20.19 says for Expires.
@@ -182,7 +182,8 @@ mod tests {
             assert_eq!(ContentType::parse(bad).unwrap_err().offset, at, "{bad}");
         }
         // The one-scan path agrees with the general one.
-        for ct in ["a/b", "a/b;", "a/b;;", "a/b;c=d", "a/b;c=\"x;y\"", "a/b ;c", "a/b/c", "a/b\t", "a//b", "a/b;c d", "/", "", ";", "a/b,c"] {
+        for ct in ["a/b", "a/b;", "a/b;;", "a/b;c=d", "a/b;c=\"x;y\"", "a/b ;c", "a/b/c", "a/b\t", "a//b", "a/b;c d", "/", "", ";", "a/b,c"]
+        {
             assert_eq!(ContentType::parse(ct), ContentType::parse_general(ct), "{ct:?}");
         }
         assert_eq!(parse_delta("007"), Some(7));

@@ -193,7 +193,21 @@ mod tests {
         assert!(Via::parse("SIP/2.0/UDP host:99999").is_err());
         assert!(Via::parse("SIP/2.0/UDP host;received=foo").is_err());
         assert!(Via::parse("SIP/2.0/UDP 2001:db8::1").is_err());
-        for s in ["SIP/2.0/ host", "SIP/2.0/UDP", "sip/2.0/udp\thost", "SIP/2.0/UDP;x", "SIP/2.1/UDP h", "SIP/2.0 /UDP h", "Sip/2.0/UDP h", "SIQ/2.0/UDP h", "SI/2.0/UDP h", "SIP/2.0/", "SIP/2.0//", "SIP/2.00/UDP h", "sIp/2.0/tls-sctp h"] {
+        for s in [
+            "SIP/2.0/ host",
+            "SIP/2.0/UDP",
+            "sip/2.0/udp\thost",
+            "SIP/2.0/UDP;x",
+            "SIP/2.1/UDP h",
+            "SIP/2.0 /UDP h",
+            "Sip/2.0/UDP h",
+            "SIQ/2.0/UDP h",
+            "SI/2.0/UDP h",
+            "SIP/2.0/",
+            "SIP/2.0//",
+            "SIP/2.00/UDP h",
+            "sIp/2.0/tls-sctp h",
+        ] {
             assert_eq!(sent_protocol(s), sent_protocol_general(s), "{s:?}");
         }
     }

@@ -4,9 +4,9 @@
 //! (RFC 4475 multi01) and the CSeq method (mismatch01).
 
 use super::{Headers, Method, name::HeaderName};
+use crate::chars;
 use crate::error::{ErrorKind, ParseError};
 use crate::headers::{CSeq, validate_value};
-use crate::chars;
 use crate::text::{leading_ws, trim};
 use bytestring::ByteString;
 
@@ -136,7 +136,14 @@ impl<'m> HeaderReader<'m> {
     /// Checks one header before it is appended. `pieces` maps a joined (folded)
     /// value back to the lines it came from.
     #[inline(always)]
-    fn check(&mut self, name: &HeaderName, line_at: usize, at: usize, value: &str, pieces: Option<&[(usize, usize)]>) -> Result<(), ParseError> {
+    fn check(
+        &mut self,
+        name: &HeaderName,
+        line_at: usize,
+        at: usize,
+        value: &str,
+        pieces: Option<&[(usize, usize)]>,
+    ) -> Result<(), ParseError> {
         let base = self.base;
         let relocate = |mut e: ParseError| {
             e.offset = base + locate(at, pieces, e.offset);

@@ -348,14 +348,29 @@ mod tests {
             assert_eq!(HeaderName::lookup(line.as_bytes(), name.len()).as_ref(), Some(h), "{name}");
             assert!(h.as_str().eq_ignore_ascii_case(name) || name.len() == 1, "{name}");
         }
-        for other in ["x-macs", "", "q", "x\rmac", "Vi@", "Vi`", "X-MAC\r", "content-lengtH2", "call-i`", "x-bearer-addres", "x-bearer-addresses"] {
+        for other in
+            ["x-macs", "", "q", "x\rmac", "Vi@", "Vi`", "X-MAC\r", "content-lengtH2", "call-i`", "x-bearer-addres", "x-bearer-addresses"]
+        {
             assert!(HeaderName::from(other).is_other() || other.is_empty(), "{other:?}");
             assert!(HeaderName::lookup(other.as_bytes(), other.len()).is_none(), "{other:?}");
         }
-        for (line, want) in [("Via: x\r\n\r\n", Some((&HeaderName::Via, 3))), ("content-type:x\r\n", Some((&HeaderName::ContentType, 12))), ("v:SIP/2.0", Some((&HeaderName::Via, 1)))] {
+        for (line, want) in [
+            ("Via: x\r\n\r\n", Some((&HeaderName::Via, 3))),
+            ("content-type:x\r\n", Some((&HeaderName::ContentType, 12))),
+            ("v:SIP/2.0", Some((&HeaderName::Via, 1))),
+        ] {
             assert_eq!(HeaderName::scan_known(line.as_bytes()), want, "{line:?}");
         }
-        for line in ["Via: x", "content-type : x", "v\t:SIP/2.0", "X-Foo: bar\r\n", "Vi@: x\r\n\r\n", "Via\r\n: x\r\n", ": x\r\n\r\n", "Authentication-Info-More: x"] {
+        for line in [
+            "Via: x",
+            "content-type : x",
+            "v\t:SIP/2.0",
+            "X-Foo: bar\r\n",
+            "Vi@: x\r\n\r\n",
+            "Via\r\n: x\r\n",
+            ": x\r\n\r\n",
+            "Authentication-Info-More: x",
+        ] {
             assert_eq!(HeaderName::scan_known(line.as_bytes()), None, "{line:?}");
         }
         assert!(HeaderName::lookup(b"via", 2).is_none() && HeaderName::lookup(b"t:", 1) == Some(HeaderName::To));

@@ -190,7 +190,9 @@ mod tests {
     #[test]
     fn long_heads_and_bodies_either_side_of_the_utf8_window() {
         let long_header = format!("Subject: {}\r\n", "s".repeat(FAST_WINDOW));
-        for (extra, body) in [("", "x".repeat(3 * FAST_WINDOW)), (long_header.as_str(), String::from("hi")), (long_header.as_str(), "é".repeat(FAST_WINDOW))] {
+        for (extra, body) in
+            [("", "x".repeat(3 * FAST_WINDOW)), (long_header.as_str(), String::from("hi")), (long_header.as_str(), "é".repeat(FAST_WINDOW))]
+        {
             let raw = message(extra, &body);
             let Message::Request(r) = parse(Bytes::from(raw)).unwrap() else { panic!("a request") };
             assert_eq!(r.body, body.as_bytes(), "{}", extra.len());

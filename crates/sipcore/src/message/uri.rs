@@ -1,8 +1,8 @@
 //! URIs: `sip:`/`sips:` (RFC 3261 §19.1, §25.1), `tel:` (RFC 3966) and any other
 //! absolute URI kept opaque. A [`Uri`] is a zero-copy view over the text.
 
-use crate::error::{ErrorKind, ParseError};
 use crate::chars;
+use crate::error::{ErrorKind, ParseError};
 use crate::text::{Params, split_byte};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -177,16 +177,7 @@ impl<'a> Uri<'a> {
         };
         let base = colon + 1;
         let rest = s.get(base..).unwrap_or("");
-        let mut uri = Uri {
-            scheme,
-            user: None,
-            password: None,
-            host: None,
-            port: None,
-            params: Params::default(),
-            headers: None,
-            raw: s,
-        };
+        let mut uri = Uri { scheme, user: None, password: None, host: None, port: None, params: Params::default(), headers: None, raw: s };
         match scheme {
             Scheme::Sip | Scheme::Sips => uri.parse_sip(rest, base)?,
             Scheme::Tel => uri.parse_tel(rest, base)?,
@@ -352,11 +343,27 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let len = (seed % 18) as usize;
-            let s: String = (0..len).map(|k| char::from(alphabet.get(((seed >> (3 * k)) % 13) as usize).copied().unwrap_or(b'.'))).collect();
+            let s: String =
+                (0..len).map(|k| char::from(alphabet.get(((seed >> (3 * k)) % 13) as usize).copied().unwrap_or(b'.'))).collect();
             let s = if i % 3 == 0 { s.replace('a', "") } else { s };
             assert_eq!(ipv4(&s), s.parse::<Ipv4Addr>().ok(), "{s:?}");
         }
-        for s in ["0.0.0.0", "255.255.255.255", "256.1.1.1", "01.1.1.1", "1.1.1", "1.1.1.1.", ".1.1.1", "1..1.1", "1.1.1.1.1", "10.1.0.2", "1.1.1.0", "1.1.1.00", "", "+1.1.1.1"] {
+        for s in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.1.1.1",
+            "1.1.1",
+            "1.1.1.1.",
+            ".1.1.1",
+            "1..1.1",
+            "1.1.1.1.1",
+            "10.1.0.2",
+            "1.1.1.0",
+            "1.1.1.00",
+            "",
+            "+1.1.1.1",
+        ] {
             assert_eq!(ipv4(s), s.parse::<Ipv4Addr>().ok(), "{s:?}");
         }
         for p in ["0", "5060", "65535", "65536", "99999", "00080", "", "123456", "1a", "+1"] {
@@ -371,7 +378,12 @@ mod tests {
         assert_eq!((u.user, u.password), (Some("a"), Some("b:c")));
         let u = Uri::parse("sip:a:@h").unwrap();
         assert_eq!((u.user, u.password), (Some("a"), Some("")));
-        for (bad, at, why) in [("sip::b@h", 4, "empty user"), ("sip:a b:c@h", 5, "character not allowed"), ("sip:a:b c@h", 7, "character not allowed"), ("sip::b c@h", 6, "character not allowed")] {
+        for (bad, at, why) in [
+            ("sip::b@h", 4, "empty user"),
+            ("sip:a b:c@h", 5, "character not allowed"),
+            ("sip:a:b c@h", 7, "character not allowed"),
+            ("sip::b c@h", 6, "character not allowed"),
+        ] {
             let e = Uri::parse(bad).unwrap_err();
             assert_eq!((e.offset, e.kind), (at, ErrorKind::Uri(why)), "{bad}");
         }
@@ -403,7 +415,15 @@ mod tests {
         assert!(Uri::parse("nocolon").is_err());
         assert!(Uri::parse("tel:").is_err());
         // Parts with a grammar of their own still hold only URI characters.
-        for (bad, at) in [("sip:a@b; lr", 8), ("sip:a@b;x=\"y\"", 10), ("sip:a@b?h=<x>", 10), ("sip:a@b c", 7), ("sip:a@b:5060 ", 12), ("tel:+1;a= b", 9), ("urn:a b", 5)] {
+        for (bad, at) in [
+            ("sip:a@b; lr", 8),
+            ("sip:a@b;x=\"y\"", 10),
+            ("sip:a@b?h=<x>", 10),
+            ("sip:a@b c", 7),
+            ("sip:a@b:5060 ", 12),
+            ("tel:+1;a= b", 9),
+            ("urn:a b", 5),
+        ] {
             let e = Uri::parse(bad).unwrap_err();
             assert_eq!((e.offset, e.kind), (at, ErrorKind::Uri("character not allowed")), "{bad}");
         }

@@ -235,7 +235,9 @@ impl TransactionLayer {
                 self.pump(id);
             }
             _ if self.stray_responses => self.events.push_back(LayerEvent::StrayResponse(response)),
-            _ => tracing::debug!(status = response.status, call_id = ?response.headers.get(&HeaderName::CallId), "dropping a stray response"),
+            _ => {
+                tracing::debug!(status = response.status, call_id = ?response.headers.get(&HeaderName::CallId), "dropping a stray response")
+            }
         }
     }
 

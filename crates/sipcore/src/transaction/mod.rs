@@ -51,7 +51,7 @@ pub use error::TransactionError;
 pub use event::TransactionEvent;
 pub use key::{BRANCH_COOKIE, LegacyKey, TransactionKey};
 pub use kind::Transaction;
-pub use layer::{LayerEvent, Transmit, TransactionLayer};
+pub use layer::{LayerEvent, TransactionLayer, Transmit};
 pub use server_invite::ServerInviteTransaction;
 pub use server_non_invite::ServerNonInviteTransaction;
 pub use state::State;

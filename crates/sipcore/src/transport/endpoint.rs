@@ -77,7 +77,6 @@ pub enum TransportEvent {
     Closed { flow: Flow, reason: CloseReason },
 }
 
-
 pub(super) struct Inner {
     pub(super) config: TransportConfig,
     pub(super) events: mpsc::Sender<TransportEvent>,
@@ -205,7 +204,10 @@ impl Endpoint {
             };
             let _ = tcp.set_nodelay(true);
             match tls.clone() {
-                None => self.start_stream(tcp, TransportKind::Tcp, Role::Server, Some(slot)).map(drop).unwrap_or_else(|e| debug!(error = %e, "accept")),
+                None => self
+                    .start_stream(tcp, TransportKind::Tcp, Role::Server, Some(slot))
+                    .map(drop)
+                    .unwrap_or_else(|e| debug!(error = %e, "accept")),
                 Some(acceptor) => {
                     let this = self.clone();
                     self.inner.tracker.spawn(async move {
@@ -257,7 +259,12 @@ impl Endpoint {
     }
 
     /// Opens a TLS connection, checking the certificate against `server_name`.
-    pub async fn connect_tls(&self, remote: SocketAddr, config: Arc<rustls::ClientConfig>, server_name: &str) -> Result<Flow, TransportError> {
+    pub async fn connect_tls(
+        &self,
+        remote: SocketAddr,
+        config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> Result<Flow, TransportError> {
         self.check_running()?;
         let name = super::tls::server_name(server_name)?;
         let tcp = TcpStream::connect(remote).await?;

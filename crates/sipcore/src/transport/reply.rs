@@ -69,7 +69,9 @@ mod tests {
 
     #[test]
     fn never_answers_ack_responses_or_unmatchable() {
-        assert!(error_response(b"ACK sip:a@b SIP/2.0\r\nVia: x\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 ACK\r\n\r\n", 400, "x").is_none());
+        assert!(
+            error_response(b"ACK sip:a@b SIP/2.0\r\nVia: x\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 ACK\r\n\r\n", 400, "x").is_none()
+        );
         assert!(error_response(b"SIP/2.0 200 OK\r\n\r\n", 400, "x").is_none());
         assert!(error_response(b"INVITE sip:a@b SIP/2.0\r\nVia: x\r\n\r\n", 400, "x").is_none());
         assert!(error_response(b"\xff\xfe", 400, "x").is_none());

@@ -4,8 +4,8 @@
 //! and only its connection.
 
 use super::endpoint::{Inner, IpSlot};
-use super::queue::SendQueue;
 use super::io::{Io, ReadSome};
+use super::queue::SendQueue;
 use super::{CloseReason, Flow, TransportEvent, error_response, stamp_via};
 use crate::framing::{Frame, Framer, Role};
 use crate::message::{Message, parse};
@@ -59,7 +59,13 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role,
 }
 
 /// Takes every complete frame off `buf`.
-async fn drain<W: tokio::io::AsyncWrite + Unpin>(inner: &Inner, framer: &mut Framer, buf: &mut BytesMut, flow: &Flow, wr: &mut W) -> Result<(), CloseReason> {
+async fn drain<W: tokio::io::AsyncWrite + Unpin>(
+    inner: &Inner,
+    framer: &mut Framer,
+    buf: &mut BytesMut,
+    flow: &Flow,
+    wr: &mut W,
+) -> Result<(), CloseReason> {
     loop {
         match framer.decode(buf) {
             Ok(None) => return Ok(()),

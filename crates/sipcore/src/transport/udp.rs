@@ -1,8 +1,8 @@
 //! The UDP socket task: one datagram, one message (RFC 3261 §18.3).
 
+use super::Flow;
 use super::endpoint::Inner;
 use super::stream::deliver;
-use super::Flow;
 use bytes::Bytes;
 use std::sync::Arc;
 use tokio::net::UdpSocket;

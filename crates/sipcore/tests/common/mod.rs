@@ -51,4 +51,3 @@ pub fn exercise_accessors(m: &Message) {
         let _ = r.uri().map(|u| (u.is_secure(), u.transport(), u.params.iter().count()));
     }
 }
-

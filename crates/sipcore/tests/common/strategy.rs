@@ -24,8 +24,23 @@ impl Mix {
 
 /// Methods we know plus extension tokens (any token, including lower case).
 pub fn method(mix: Mix) -> BoxedStrategy<String> {
-    let known = select(vec!["INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "INFO", "PRACK", "UPDATE", "SUBSCRIBE", "NOTIFY", "PUBLISH", "REFER", "MESSAGE"])
-        .prop_map(str::to_owned);
+    let known = select(vec![
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "REGISTER",
+        "OPTIONS",
+        "INFO",
+        "PRACK",
+        "UPDATE",
+        "SUBSCRIBE",
+        "NOTIFY",
+        "PUBLISH",
+        "REFER",
+        "MESSAGE",
+    ])
+    .prop_map(str::to_owned);
     if mix.ext_methods { prop_oneof![known, "[A-Za-z0-9!%*_+`'~.-]{1,12}"].boxed() } else { known.boxed() }
 }
 
@@ -51,12 +66,14 @@ fn hostport(mix: Mix) -> impl Strategy<Value = String> {
 }
 
 fn user() -> impl Strategy<Value = String> {
-    proptest::collection::vec(prop_oneof![4 => "[A-Za-z0-9_.!~*'()-]", 1 => "%[0-9A-F]{2}", 1 => "[&=+$,;?/]"], 1..12).prop_map(|v| v.concat())
+    proptest::collection::vec(prop_oneof![4 => "[A-Za-z0-9_.!~*'()-]", 1 => "%[0-9A-F]{2}", 1 => "[&=+$,;?/]"], 1..12)
+        .prop_map(|v| v.concat())
 }
 
 fn uri_param() -> impl Strategy<Value = String> {
     prop_oneof![
-        select(vec!["transport=tcp", "transport=udp", "transport=tls", "lr", "ob", "user=phone", "maddr=192.0.2.1"]).prop_map(str::to_owned),
+        select(vec!["transport=tcp", "transport=udp", "transport=tls", "lr", "ob", "user=phone", "maddr=192.0.2.1"])
+            .prop_map(str::to_owned),
         (token(), proptest::option::of(token())).prop_map(|(n, v)| match v {
             Some(v) => format!("{n}={v}"),
             None => n,
@@ -66,12 +83,13 @@ fn uri_param() -> impl Strategy<Value = String> {
 
 /// A sip:, sips: or tel: URI (no `?headers`: those are not allowed everywhere).
 pub fn uri(mix: Mix) -> impl Strategy<Value = String> {
-    let sip = (select(vec!["sip", "sips", "SIP"]), proptest::option::of(user()), hostport(mix), proptest::collection::vec(uri_param(), 0..3))
-        .prop_map(|(s, u, hp, params)| {
-            let user = u.map(|u| format!("{u}@")).unwrap_or_default();
-            let params: String = params.iter().map(|p| format!(";{p}")).collect();
-            format!("{s}:{user}{hp}{params}")
-        });
+    let sip =
+        (select(vec!["sip", "sips", "SIP"]), proptest::option::of(user()), hostport(mix), proptest::collection::vec(uri_param(), 0..3))
+            .prop_map(|(s, u, hp, params)| {
+                let user = u.map(|u| format!("{u}@")).unwrap_or_default();
+                let params: String = params.iter().map(|p| format!(";{p}")).collect();
+                format!("{s}:{user}{hp}{params}")
+            });
     let tel = ("\\+?[0-9]{1,4}(-[0-9]{2,4}){0,3}", proptest::option::of(domain()))
         .prop_map(|(n, ctx)| format!("tel:{n}{}", ctx.map(|c| format!(";phone-context={c}")).unwrap_or_default()));
     prop_oneof![4 => sip, 1 => tel]
@@ -119,10 +137,12 @@ fn via(mix: Mix) -> impl Strategy<Value = String> {
         received.prop_map(|a| format!("received={a}")),
         Just("keep".to_owned()),
     ];
-    (select(vec!["UDP", "TCP", "TLS", "SCTP", "WS", "WSS"]), hostport(mix), token(), proptest::collection::vec(param, 0..3)).prop_map(|(t, hp, b, params)| {
-        let params: String = params.iter().map(|p| format!(";{p}")).collect();
-        format!("SIP/2.0/{t} {hp};branch=z9hG4bK{b}{params}")
-    })
+    (select(vec!["UDP", "TCP", "TLS", "SCTP", "WS", "WSS"]), hostport(mix), token(), proptest::collection::vec(param, 0..3)).prop_map(
+        |(t, hp, b, params)| {
+            let params: String = params.iter().map(|p| format!(";{p}")).collect();
+            format!("SIP/2.0/{t} {hp};branch=z9hG4bK{b}{params}")
+        },
+    )
 }
 
 fn list(item: impl Strategy<Value = String>, n: std::ops::Range<usize>) -> impl Strategy<Value = String> {
@@ -194,7 +214,14 @@ pub fn spec_with(mix: Mix) -> impl Strategy<Value = Spec> {
         3 => (method(mix), uri(mix)).prop_map(Ok),
         1 => (100u16..700, "[ -~]{0,20}").prop_map(Err),
     ];
-    let required = (proptest::collection::vec(via(mix), 1..3), name_addr(mix, Just(vec!["tag=1928301774".to_owned()])), name_addr(mix, Just(vec![])), "[A-Za-z0-9.!%*_+`'~-]{1,16}(@[a-z0-9.]{1,12})?", 0u32..(1 << 31), 0u8..=255);
+    let required = (
+        proptest::collection::vec(via(mix), 1..3),
+        name_addr(mix, Just(vec!["tag=1928301774".to_owned()])),
+        name_addr(mix, Just(vec![])),
+        "[A-Za-z0-9.!%*_+`'~-]{1,16}(@[a-z0-9.]{1,12})?",
+        0u32..(1 << 31),
+        0u8..=255,
+    );
     let body = prop_oneof![Just(vec![]), proptest::collection::vec(any::<u8>(), 0..96)];
     (start, method(mix), required, proptest::collection::vec(extra(mix), 0..8), body, any::<bool>(), any::<u64>()).prop_map(
         |(start, resp_method, (vias, from, to, call_id, seq, mf), extras, body, with_length, seed)| {
@@ -232,7 +259,9 @@ impl Spec {
         }
         let body = Bytes::from(self.body.clone());
         match &self.start {
-            Ok((m, u)) => Message::Request(Request { method: Method::from_token(m).expect("token"), uri: u.as_str().into(), headers, body }),
+            Ok((m, u)) => {
+                Message::Request(Request { method: Method::from_token(m).expect("token"), uri: u.as_str().into(), headers, body })
+            }
             Err((status, reason)) => Message::Response(Response { status: *status, reason: reason.as_str().into(), headers, body }),
         }
     }
@@ -271,7 +300,10 @@ pub fn scramble(spec: &Spec, choices: &[u8]) -> Vec<u8> {
         // Fold at single spaces between non-blank characters: unfolding joins with one SP.
         let b = value.as_bytes();
         for (i, &ch) in b.iter().enumerate() {
-            let single = ch == b' ' && i > 0 && b.get(i - 1).is_some_and(|p| !p.is_ascii_whitespace()) && b.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace());
+            let single = ch == b' '
+                && i > 0
+                && b.get(i - 1).is_some_and(|p| !p.is_ascii_whitespace())
+                && b.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace());
             if single && next() % 3 == 0 {
                 out.extend_from_slice(["\r\n ", "\r\n\t", "\r\n   "][usize::from(next() % 3)].as_bytes());
             } else {

@@ -207,7 +207,10 @@ fn longreq(m: &Message) {
     let from = h.from_addr().unwrap();
     assert_eq!(from.uri.user, Some("amazinglylongcallername".repeat(5).as_str()));
     assert_eq!(from.tag(), Some(format!("12{}424", "982".repeat(50)).as_str()));
-    assert_eq!(from.params.get(&format!("unknownheaderparam{}", "name".repeat(20))), Some(Some(format!("unknowheaderparam{}", "value".repeat(15)).as_str())));
+    assert_eq!(
+        from.params.get(&format!("unknownheaderparam{}", "name".repeat(20))),
+        Some(Some(format!("unknowheaderparam{}", "value".repeat(15)).as_str()))
+    );
     assert_eq!(from.params.get(&format!("unknownValueless{}", "paramname".repeat(10))), Some(None));
     assert_eq!(h.call_id().unwrap(), format!("longreq.one{}longcallid", "really".repeat(20)));
     cseq(m, 3_882_340, Method::Invite);
@@ -423,9 +426,28 @@ fn sips_register(m: &Message) {
 
 fn compact_all(m: &Message) {
     let want = [
-        "Via", "Max-Forwards", "From", "To", "Call-ID", "CSeq", "Contact", "Refer-To", "Referred-By", "Event",
-        "Allow-Events", "Supported", "Subject", "Accept-Contact", "Reject-Contact", "Request-Disposition",
-        "Session-Expires", "Identity", "Identity-Info", "Content-Encoding", "Content-Type", "Content-Length",
+        "Via",
+        "Max-Forwards",
+        "From",
+        "To",
+        "Call-ID",
+        "CSeq",
+        "Contact",
+        "Refer-To",
+        "Referred-By",
+        "Event",
+        "Allow-Events",
+        "Supported",
+        "Subject",
+        "Accept-Contact",
+        "Reject-Contact",
+        "Request-Disposition",
+        "Session-Expires",
+        "Identity",
+        "Identity-Info",
+        "Content-Encoding",
+        "Content-Type",
+        "Content-Length",
     ];
     assert_eq!(names(m), want);
     assert!(m.headers().iter().all(|h| !h.name.is_other()));
@@ -495,7 +517,10 @@ fn quoted_escapes(m: &Message) {
     assert_eq!(c.len(), 2);
     assert_eq!(c[0].display_name().unwrap(), "Desk; \"phone\", left");
     assert!(c[0].ob());
-    assert_eq!((c[0].instance().unwrap().as_ref(), c[0].reg_id(), c[0].expires()), ("<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>", Some(1), Some(3600)));
+    assert_eq!(
+        (c[0].instance().unwrap().as_ref(), c[0].reg_id(), c[0].expires()),
+        ("<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>", Some(1), Some(3600))
+    );
     assert_eq!((c[1].instance().unwrap().as_ref(), c[1].reg_id()), ("<urn:uuid:1a2b;x,y>", Some(2)));
     let d = c[1].params.get("description").unwrap().unwrap();
     assert_eq!(sipcore::text::unquote(d), "a \"quoted\" value, with comma");
@@ -519,8 +544,23 @@ fn lowercase_method(m: &Message) {
 
 fn repeated_headers(m: &Message) {
     let want = [
-        "Via", "X-Trace", "Via", "Max-Forwards", "Route", "X-Trace", "From", "To", "Route", "Call-ID", "CSeq", "x-trace",
-        "Event", "Accept", "Accept", "Expires", "Content-Length",
+        "Via",
+        "X-Trace",
+        "Via",
+        "Max-Forwards",
+        "Route",
+        "X-Trace",
+        "From",
+        "To",
+        "Route",
+        "Call-ID",
+        "CSeq",
+        "x-trace",
+        "Event",
+        "Accept",
+        "Accept",
+        "Expires",
+        "Content-Length",
     ];
     assert_eq!(names(m), want);
     assert_eq!(lines(m, "x-TRACE"), ["one", "two", "three"]);
@@ -533,7 +573,8 @@ fn repeated_headers(m: &Message) {
 }
 
 fn case_insensitive_names(m: &Message) {
-    let want = ["Via", "Max-Forwards", "From", "To", "Call-ID", "CSeq", "Event", "subscription-state", "Contact", "X-MAC", "Content-Length"];
+    let want =
+        ["Via", "Max-Forwards", "From", "To", "Call-ID", "CSeq", "Event", "subscription-state", "Contact", "X-MAC", "Content-Length"];
     assert_eq!(names(m), want);
     let h = m.headers();
     assert_eq!(h.top_via().unwrap().branch(), Some("z9hG4bKci1")); // BRANCH=

@@ -18,7 +18,8 @@ pub(crate) struct ProbeArgs {
 /// Prints the switch's answer; fails (exit 1) when the phone was not reached.
 pub(crate) fn run(args: ProbeArgs) -> Result<()> {
     let path = switch::control::socket_path(&args.dir.data_dir);
-    let mut stream = UnixStream::connect(&path).with_context(|| format!("no running switch at {} (is `switch run` using this --data-dir?)", path.display()))?;
+    let mut stream = UnixStream::connect(&path)
+        .with_context(|| format!("no running switch at {} (is `switch run` using this --data-dir?)", path.display()))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.write_all(format!("probe {}\n", args.number).as_bytes())?;
     let mut line = String::new();

@@ -83,10 +83,8 @@ pub(crate) fn run(a: RegistrationsArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&views).context("encoding JSON")?);
     } else {
         let rows: Vec<Vec<String>> = views.iter().map(RecordView::row).collect();
-        let headers = [
-            "NUMBER", "STATE", "OBSERVED", "TRANSPORT", "PRIVATE-IP", "PUBLIC-IP", "NAT", "MAC", "BEARER", "USER-AGENT",
-            "TIME-LEFT",
-        ];
+        let headers =
+            ["NUMBER", "STATE", "OBSERVED", "TRANSPORT", "PRIVATE-IP", "PUBLIC-IP", "NAT", "MAC", "BEARER", "USER-AGENT", "TIME-LEFT"];
         print!("{}", table::render(&headers, &rows));
     }
     Ok(())

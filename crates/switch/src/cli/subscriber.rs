@@ -3,9 +3,9 @@
 use super::DataDir;
 use super::table;
 use anyhow::{Context, Result, bail};
+use sipcore::headers::MacAddr;
 use std::io::Read;
 use std::path::PathBuf;
-use sipcore::headers::MacAddr;
 use switch::defaults::DEFAULT_DOMAIN;
 use switch::store::{Store, SubscriberUpdate};
 
@@ -200,9 +200,7 @@ fn import(a: ImportArgs) -> Result<()> {
             let Some((number, password)) = line.split_once(';') else {
                 bail!("line {}: expected NUMBER;PASSWORD", i + 1);
             };
-            store
-                .add_subscriber(number.trim(), password, &a.realm, None, None)
-                .with_context(|| format!("line {}", i + 1))?;
+            store.add_subscriber(number.trim(), password, &a.realm, None, None).with_context(|| format!("line {}", i + 1))?;
             count += 1;
         }
         Ok(count)
@@ -217,19 +215,12 @@ fn list(a: ListArgs) -> Result<()> {
     if a.json {
         let views: Vec<SubscriberView<'_>> = subs
             .iter()
-            .map(|s| SubscriberView {
-                number: &s.number,
-                realm: &s.realm,
-                mac: s.mac.map(|m| m.to_string()),
-                home: s.home.as_deref(),
-            })
+            .map(|s| SubscriberView { number: &s.number, realm: &s.realm, mac: s.mac.map(|m| m.to_string()), home: s.home.as_deref() })
             .collect();
         println!("{}", serde_json::to_string_pretty(&views).context("encoding JSON")?);
     } else {
-        let rows: Vec<Vec<String>> = subs
-            .iter()
-            .map(|s| vec![s.number.clone(), s.realm.clone(), table::opt(s.mac), table::opt(s.home.as_deref())])
-            .collect();
+        let rows: Vec<Vec<String>> =
+            subs.iter().map(|s| vec![s.number.clone(), s.realm.clone(), table::opt(s.mac), table::opt(s.home.as_deref())]).collect();
         print!("{}", table::render(&["NUMBER", "REALM", "MAC", "HOME"], &rows));
     }
     Ok(())

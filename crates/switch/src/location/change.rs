@@ -87,9 +87,7 @@ impl Change {
     /// The record this change stores or deletes, if it is about one.
     pub fn record(&self) -> Option<&RlRecord> {
         match self {
-            Change::Upserted { record, .. } | Change::Challenged { record, .. } | Change::Removed { record, .. } => {
-                Some(record)
-            }
+            Change::Upserted { record, .. } | Change::Challenged { record, .. } | Change::Removed { record, .. } => Some(record),
             Change::CloseFlow { .. } | Change::ForgetFlow { .. } => None,
         }
     }

@@ -172,12 +172,7 @@ impl FlowIndex {
         Ok(())
     }
 
-    fn reschedule(
-        deadlines: &mut BTreeSet<(UnixTime, FlowId, SocketAddr)>,
-        silence: u64,
-        key: FlowKey,
-        e: &mut FlowEntry,
-    ) {
+    fn reschedule(deadlines: &mut BTreeSet<(UnixTime, FlowId, SocketAddr)>, silence: u64, key: FlowKey, e: &mut FlowEntry) {
         if let Some(d) = e.deadline.take() {
             deadlines.remove(&(d, key.0, key.1));
         }

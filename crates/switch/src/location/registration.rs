@@ -51,12 +51,7 @@ impl Registration {
     }
 
     pub(super) fn device(&self) -> Device<'_> {
-        Device {
-            instance: self.instance.as_deref(),
-            mac: self.mac,
-            call_id: &self.call_id,
-            flow: Some((self.flow.id, self.flow.remote)),
-        }
+        Device { instance: self.instance.as_deref(), mac: self.mac, call_id: &self.call_id, flow: Some((self.flow.id, self.flow.remote)) }
     }
 }
 
@@ -73,12 +68,7 @@ pub struct Unregistration {
 
 impl Unregistration {
     pub(super) fn device(&self) -> Device<'_> {
-        Device {
-            instance: self.instance.as_deref(),
-            mac: self.mac,
-            call_id: &self.call_id,
-            flow: Some((self.flow.id, self.flow.remote)),
-        }
+        Device { instance: self.instance.as_deref(), mac: self.mac, call_id: &self.call_id, flow: Some((self.flow.id, self.flow.remote)) }
     }
 }
 

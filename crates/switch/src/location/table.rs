@@ -96,11 +96,7 @@ impl LocationTable {
     /// deadline that [`Self::handle_timeout`] has not yet processed still counts.
     pub fn reach(&self, number: &str, now: UnixTime) -> Result<(Flow, &RlRecord), HomeReason> {
         let Some(entry) = self.records.get(number) else {
-            return Err(if self.tombstones.contains_key(number) {
-                HomeReason::TtlExpired
-            } else {
-                HomeReason::NotRegistered
-            });
+            return Err(if self.tombstones.contains_key(number) { HomeReason::TtlExpired } else { HomeReason::NotRegistered });
         };
         let r = &entry.record;
         if r.expires_at <= now {

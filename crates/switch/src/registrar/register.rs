@@ -191,9 +191,8 @@ impl Registrar {
         // Outbound over UDP needs STUN keep-alives (RFC 5626 §4.4.2), which this
         // switch does not answer; so it offers outbound on TCP/TLS flows only and
         // a UDP client carries on without it (RFC 5626 §4.2.1).
-        let wants_outbound = flow.transport.is_reliable()
-            && req.headers.has_option(&HeaderName::Supported, "outbound")
-            && contact.reg_id().is_some();
+        let wants_outbound =
+            flow.transport.is_reliable() && req.headers.has_option(&HeaderName::Supported, "outbound") && contact.reg_id().is_some();
         let registration = Registration {
             number,
             flow: *flow,
@@ -324,6 +323,10 @@ mod tests {
     fn the_challenge_offers_the_configured_algorithms() {
         assert_eq!(challenged_algorithms(&mut registrar(Vec::new())), ["SHA-256", "MD5"]);
         assert_eq!(challenged_algorithms(&mut registrar(vec![Algorithm::Md5])), ["MD5"]);
-        assert_eq!(challenged_algorithms(&mut registrar(vec![Algorithm::Md5, Algorithm::Sha512_256])), ["MD5", "SHA-512-256"], "configured preference order");
+        assert_eq!(
+            challenged_algorithms(&mut registrar(vec![Algorithm::Md5, Algorithm::Sha512_256])),
+            ["MD5", "SHA-512-256"],
+            "configured preference order"
+        );
     }
 }

@@ -44,19 +44,16 @@ fn parse_opt<T: FromStr>(number: &str, column: &str, text: Option<String>) -> Re
 where
     T::Err: std::fmt::Display,
 {
-    text.map(|t| t.parse::<T>().map_err(|e| StoreError::Corrupt(format!("record {number}: {column} {t:?}: {e}"))))
-        .transpose()
+    text.map(|t| t.parse::<T>().map_err(|e| StoreError::Corrupt(format!("record {number}: {column} {t:?}: {e}")))).transpose()
 }
 
 fn from_row(row: &Row<'_>) -> Result<RlRecord> {
     let number: String = row.get(0)?;
     let observed: String = row.get(4)?;
-    let observed = observed
-        .parse()
-        .map_err(|e| StoreError::Corrupt(format!("record {number}: observed {observed:?}: {e}")))?;
+    let observed = observed.parse().map_err(|e| StoreError::Corrupt(format!("record {number}: observed {observed:?}: {e}")))?;
     let transport: String = row.get(7)?;
-    let transport = transport_from_name(&transport)
-        .ok_or_else(|| StoreError::Corrupt(format!("record {number}: transport {transport:?}")))?;
+    let transport =
+        transport_from_name(&transport).ok_or_else(|| StoreError::Corrupt(format!("record {number}: transport {transport:?}")))?;
     let state: String = row.get(15)?;
     let state = state_from_name(&state).ok_or_else(|| StoreError::Corrupt(format!("record {number}: state {state:?}")))?;
     Ok(RlRecord {

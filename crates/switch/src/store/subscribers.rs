@@ -57,9 +57,7 @@ fn from_row(row: &Row<'_>) -> Result<Subscriber> {
     let number: String = row.get(0)?;
     let mac = match row.get::<_, Option<String>>(5)? {
         None => None,
-        Some(text) => {
-            Some(text.parse::<MacAddr>().map_err(|e| StoreError::Corrupt(format!("subscriber {number}: mac {text:?}: {e}")))?)
-        }
+        Some(text) => Some(text.parse::<MacAddr>().map_err(|e| StoreError::Corrupt(format!("subscriber {number}: mac {text:?}: {e}")))?),
     };
     Ok(Subscriber {
         realm: row.get(1)?,
@@ -171,16 +169,7 @@ impl Store {
                  WHERE number = ?1",
             )?;
             let mac_text = sub.mac.map(|m| m.to_string());
-            stmt.execute((
-                number,
-                &sub.realm,
-                &sub.ha1_md5,
-                &sub.ha1_sha256,
-                &sub.ha1_sha512_256,
-                &mac_text,
-                &sub.home,
-                now_i64(),
-            ))?;
+            stmt.execute((number, &sub.realm, &sub.ha1_md5, &sub.ha1_sha256, &sub.ha1_sha512_256, &mac_text, &sub.home, now_i64()))?;
         }
         tx.commit()?;
         Ok(sub)

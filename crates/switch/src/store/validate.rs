@@ -22,9 +22,7 @@ pub fn number(number: &str) -> Result<()> {
 pub fn realm(realm: &str) -> Result<()> {
     let ok_char = |c: char| !c.is_control() && c != '"' && c != '\\';
     if realm.is_empty() || realm.len() > 255 || !realm.chars().all(ok_char) {
-        return Err(StoreError::Invalid(format!(
-            "bad realm {realm:?}: 1-255 printable characters without '\"' or '\\'"
-        )));
+        return Err(StoreError::Invalid(format!("bad realm {realm:?}: 1-255 printable characters without '\"' or '\\'")));
     }
     Ok(())
 }

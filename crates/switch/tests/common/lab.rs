@@ -54,10 +54,8 @@ impl Config {
 
     fn toml(&self, port: u16, data: &Path) -> String {
         let host = if self.listen_any { "0.0.0.0" } else { "127.0.0.1" };
-        let mut t = format!(
-            "listen = [\"tcp:{host}:{port}\", \"udp:{host}:{port}\"]\ndata_dir = {}\n",
-            toml_string(&data.display().to_string())
-        );
+        let mut t =
+            format!("listen = [\"tcp:{host}:{port}\", \"udp:{host}:{port}\"]\ndata_dir = {}\n", toml_string(&data.display().to_string()));
         if let Some(ip) = &self.relay_address {
             t.push_str(&format!("relay_address = \"{ip}\"\n"));
         }

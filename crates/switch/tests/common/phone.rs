@@ -116,10 +116,8 @@ impl Phone {
         assert!(!self.challenges.is_empty(), "no challenge to answer");
         let parsed: Vec<Challenge<'_>> = self.challenges.iter().map(|c| parse_challenge(c).unwrap()).collect();
         let uri = self.request_uri();
-        let creds = self
-            .digest
-            .respond(&parsed, &self.number, Secret::Password(&self.password), &DigestRequest::new("REGISTER", &uri))
-            .unwrap();
+        let creds =
+            self.digest.respond(&parsed, &self.number, Secret::Password(&self.password), &DigestRequest::new("REGISTER", &uri)).unwrap();
         creds.to_string()
     }
 

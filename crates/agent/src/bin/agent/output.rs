@@ -38,8 +38,12 @@ pub(crate) fn line(ev: &Event) -> String {
         }
         Event::PublicIpChanged { old, new } => format!("public-ip-changed old={} new={new}", opt(*old)),
         Event::DiscoveryFailed { reason } => format!("discovery-failed reason={}", quote(reason)),
-        Event::ConnectFailed { reason, retry_in } => format!("connect-failed reason={} retry_in_ms={}", quote(reason), retry_in.as_millis()),
-        Event::FlowLost { reason, retry_in } => format!("flow-lost reason={} retry_in_ms={}", quote(&reason.to_string()), retry_in.as_millis()),
+        Event::ConnectFailed { reason, retry_in } => {
+            format!("connect-failed reason={} retry_in_ms={}", quote(reason), retry_in.as_millis())
+        }
+        Event::FlowLost { reason, retry_in } => {
+            format!("flow-lost reason={} retry_in_ms={}", quote(&reason.to_string()), retry_in.as_millis())
+        }
         Event::FlowRestored { local, down_for } => format!("flow-restored local={local} down_ms={}", down_for.as_millis()),
         Event::IncomingRequest { request, .. } => {
             let from = request.headers.from_addr().map(|f| f.uri.as_str().to_owned()).unwrap_or_default();

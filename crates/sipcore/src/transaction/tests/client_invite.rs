@@ -211,10 +211,7 @@ fn transport_error_in_calling_terminates_and_tells_the_tu() {
 fn refuses_other_methods_and_requests_without_branch() {
     let clock = Clock::new();
     let reg = register("z9hG4bK1", 1, false);
-    assert_eq!(
-        ClientInviteTransaction::new(clock.base, reg, false, &cfg()).unwrap_err(),
-        TransactionError::WrongMethod(Method::Register)
-    );
+    assert_eq!(ClientInviteTransaction::new(clock.base, reg, false, &cfg()).unwrap_err(), TransactionError::WrongMethod(Method::Register));
     let mut inv = invite("z9hG4bK1", false);
     inv.headers.set(HeaderName::Via, "SIP/2.0/UDP host");
     assert_eq!(ClientInviteTransaction::new(clock.base, inv, false, &cfg()).unwrap_err(), TransactionError::MissingBranch);

@@ -22,7 +22,8 @@ fn timer_e_doubles_capped_at_t2_and_timer_f_fires_at_64_t1() {
     let mut tx = start(clock, false);
     let sent = drive!(tx, clock.at(64 * T1));
     // Intervals 0.5, 1, 2, then 4 (T2) each time.
-    let expected: Vec<_> = [500u64, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500].iter().map(|ms| clock.ms(*ms)).collect();
+    let expected: Vec<_> =
+        [500u64, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500].iter().map(|ms| clock.ms(*ms)).collect();
     assert_eq!(times(&sent), expected);
     assert_eq!(events(|| tx.poll_event()), [TransactionEvent::Timeout(Timer::F), TransactionEvent::Terminated]);
     assert_eq!(tx.poll_timeout(), None);

@@ -37,7 +37,11 @@ fn server_matching_uses_branch_sent_by_and_method() {
     let key = TransactionKey::server(&inv).unwrap();
     assert_eq!(
         key,
-        TransactionKey::Server { branch: "z9hg4bk776asdhds".into(), sent_by: "pc33.atlanta.example.com:5060".into(), method: Method::Invite }
+        TransactionKey::Server {
+            branch: "z9hg4bk776asdhds".into(),
+            sent_by: "pc33.atlanta.example.com:5060".into(),
+            method: Method::Invite
+        }
     );
     assert!(!key.is_client());
     assert_ne!(key, TransactionKey::client(&inv).unwrap(), "client and server keys never collide");

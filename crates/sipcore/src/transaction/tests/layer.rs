@@ -2,7 +2,9 @@
 
 use super::support::*;
 use crate::message::{HeaderName, Message, Method};
-use crate::transaction::{LayerEvent, State, Timer, TransactionError, TransactionKey, TransactionLayer, Transmit, ack_for_non_2xx, cancel_for};
+use crate::transaction::{
+    LayerEvent, State, Timer, TransactionError, TransactionKey, TransactionLayer, Transmit, ack_for_non_2xx, cancel_for,
+};
 
 fn layer() -> TransactionLayer {
     TransactionLayer::new(cfg())

@@ -179,7 +179,9 @@ fn invite_flow(reliable: bool) {
     assert_eq!(net.server.state(&skey), Some(State::Accepted));
 
     // The UAC core ACKs the 2xx itself, in a new transaction (new branch).
-    let Some(LayerEvent::Response { response: ok_received, .. }) = net.client_events.iter().rev().find(|e| matches!(e, LayerEvent::Response { .. })).cloned() else {
+    let Some(LayerEvent::Response { response: ok_received, .. }) =
+        net.client_events.iter().rev().find(|e| matches!(e, LayerEvent::Response { .. })).cloned()
+    else {
         panic!()
     };
     let mut ack = ack_for_non_2xx(&inv, &ok_received).unwrap();
@@ -197,7 +199,13 @@ fn invite_flow(reliable: bool) {
     assert!(net.client.is_empty() && net.server.is_empty());
 
     let expected: Vec<(u64, Dir, &str, bool)> = if reliable {
-        vec![(0, ToServer, "INVITE", false), (200, ToClient, "100", false), (300, ToClient, "180", false), (1000, ToClient, "200", false), (1000, ToServer, "ACK", false)]
+        vec![
+            (0, ToServer, "INVITE", false),
+            (200, ToClient, "100", false),
+            (300, ToClient, "180", false),
+            (1000, ToClient, "200", false),
+            (1000, ToServer, "ACK", false),
+        ]
     } else {
         vec![
             (0, ToServer, "INVITE", true),
@@ -236,7 +244,10 @@ fn register_flow(reliable: bool) {
     let (skey1, req1) = net.take_new_request();
     net.advance_ms(10);
     let mut challenge = respond(&req1, 401, "reg");
-    challenge.headers.push(HeaderName::WwwAuthenticate, r#"Digest realm="biloxi.example.com", nonce="ea9c8e88df84f1cec4341ae6cbe5a359", qop="auth", algorithm=MD5"#);
+    challenge.headers.push(
+        HeaderName::WwwAuthenticate,
+        r#"Digest realm="biloxi.example.com", nonce="ea9c8e88df84f1cec4341ae6cbe5a359", qop="auth", algorithm=MD5"#,
+    );
     net.server.send_response(net.now, &skey1, challenge).unwrap();
     net.flush();
     let got_401 = if reliable { 10 } else { 500 };
@@ -282,7 +293,12 @@ fn register_flow(reliable: bool) {
     assert!(net.client.is_empty() && net.server.is_empty());
 
     let expected: Vec<(u64, Dir, &str, bool)> = if reliable {
-        vec![(0, ToServer, "REGISTER", false), (10, ToClient, "401", false), (20, ToServer, "REGISTER", false), (30, ToClient, "200", false)]
+        vec![
+            (0, ToServer, "REGISTER", false),
+            (10, ToClient, "401", false),
+            (20, ToServer, "REGISTER", false),
+            (30, ToClient, "200", false),
+        ]
     } else {
         vec![
             (0, ToServer, "REGISTER", false),

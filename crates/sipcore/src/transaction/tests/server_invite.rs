@@ -2,7 +2,7 @@
 
 use super::support::*;
 use crate::message::{HeaderName, Message, Method, Request};
-use crate::transaction::{ServerInviteTransaction, State, Timer, TransactionError, TransactionEvent, TRYING_DELAY};
+use crate::transaction::{ServerInviteTransaction, State, TRYING_DELAY, Timer, TransactionError, TransactionEvent};
 use std::time::Duration;
 
 fn start(clock: Clock, reliable: bool) -> ServerInviteTransaction {
@@ -73,7 +73,8 @@ fn timer_g_retransmits_the_final_response_capped_at_t2_and_timer_h_times_out() {
     assert_eq!(tx.poll_transmit(), Some(Message::Response(busy.clone())));
     let sent = drive!(tx, clock.at(64 * T1));
     let times: Vec<_> = sent.iter().map(|(at, _)| *at).collect();
-    let expected: Vec<_> = [500u64, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500].iter().map(|ms| clock.ms(*ms)).collect();
+    let expected: Vec<_> =
+        [500u64, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500].iter().map(|ms| clock.ms(*ms)).collect();
     assert_eq!(times, expected);
     assert!(sent.iter().all(|(_, m)| *m == Message::Response(busy.clone())));
     assert_eq!(events(|| tx.poll_event()), [TransactionEvent::Timeout(Timer::H), TransactionEvent::Terminated]);

@@ -10,8 +10,7 @@ impl LocationTable {
     /// [`Self::handle_timeout`]`(now)`. For tests and debug assertions; costs a
     /// walk over the whole table.
     pub fn check_invariants(&self) -> Result<(), String> {
-        let expiry: BTreeSet<_> =
-            self.records.values().map(|e| (e.record.expires_at, e.record.number.clone())).collect();
+        let expiry: BTreeSet<_> = self.records.values().map(|e| (e.record.expires_at, e.record.number.clone())).collect();
         if expiry != self.expiry {
             return Err(format!("expiry index {:?} != records {:?}", self.expiry, expiry));
         }

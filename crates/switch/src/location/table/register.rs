@@ -132,12 +132,7 @@ impl LocationTable {
 
     /// Another device while the record is live: the record goes to `Conflict`
     /// (keeping the holder's flow and facts) and the REGISTER is refused.
-    fn challenge(
-        &mut self,
-        now: UnixTime,
-        reg: Registration,
-        mut changes: Vec<Change>,
-    ) -> Result<RegisterOutcome, Refusal> {
+    fn challenge(&mut self, now: UnixTime, reg: Registration, mut changes: Vec<Change>) -> Result<RegisterOutcome, Refusal> {
         let Some(entry) = self.records.get_mut(&reg.number) else {
             return Ok(self.register_new(now, reg, changes));
         };
