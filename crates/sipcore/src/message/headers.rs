@@ -219,8 +219,8 @@ impl Headers {
     }
 
     /// All header lines in order.
-    pub fn iter(&self) -> Iter<'_> {
-        Iter { buf: &self.buf, inner: self.list.iter() }
+    pub fn iter(&self) -> HeadersIter<'_> {
+        HeadersIter { buf: &self.buf, inner: self.list.iter() }
     }
 
     /// Number of header lines.
@@ -243,12 +243,12 @@ fn offset_in(buf: &str, s: &str) -> Option<usize> {
 
 /// Iterator returned by [`Headers::iter`].
 #[derive(Clone)]
-pub struct Iter<'a> {
+pub struct HeadersIter<'a> {
     buf: &'a ByteString,
     inner: std::slice::Iter<'a, Entry>,
 }
 
-impl<'a> Iterator for Iter<'a> {
+impl<'a> Iterator for HeadersIter<'a> {
     type Item = Header<'a>;
 
     #[inline]
@@ -262,16 +262,16 @@ impl<'a> Iterator for Iter<'a> {
     }
 }
 
-impl DoubleEndedIterator for Iter<'_> {
+impl DoubleEndedIterator for HeadersIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         let buf: &str = self.buf;
         self.inner.next_back().map(|e| Header { name: &e.name, value: e.value.as_str(buf) })
     }
 }
 
-impl ExactSizeIterator for Iter<'_> {}
+impl ExactSizeIterator for HeadersIter<'_> {}
 
-impl fmt::Debug for Iter<'_> {
+impl fmt::Debug for HeadersIter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.clone()).finish()
     }
@@ -279,7 +279,7 @@ impl fmt::Debug for Iter<'_> {
 
 impl<'a> IntoIterator for &'a Headers {
     type Item = Header<'a>;
-    type IntoIter = Iter<'a>;
+    type IntoIter = HeadersIter<'a>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
     }

@@ -10,7 +10,7 @@ mod print;
 mod status;
 mod uri;
 
-pub use headers::{Header, Headers};
+pub use headers::{Header, Headers, HeadersIter};
 pub use method::Method;
 pub use name::HeaderName;
 pub use parse::parse;
