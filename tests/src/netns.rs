@@ -24,8 +24,8 @@ pub fn available() -> Result<(), String> {
     Ok(())
 }
 
-/// A phone behind a NAT and a public switch host, named `NAME-ph`, `NAME-nat`
-/// and `NAME-sw`.
+/// Phones behind NATs and a public switch host: site 1 is `NAME-ph` behind
+/// `NAME-nat`, site K > 1 is `NAME-phK` behind `NAME-natK`, the switch `NAME-sw`.
 pub struct Topology {
     pub name: String,
 }
@@ -41,8 +41,13 @@ impl Topology {
     /// Builds it; `name` must be unique among concurrently running tests and at
     /// most 8 characters.
     pub fn up(name: &str) -> Self {
+        Self::up_sites(name, 1)
+    }
+
+    /// Builds it with `sites` NAT'd sites.
+    pub fn up_sites(name: &str, sites: u8) -> Self {
         let t = Topology { name: name.to_owned() };
-        t.run(&["up"]);
+        t.run(&["up", &sites.to_string()]);
         t
     }
 
@@ -54,12 +59,48 @@ impl Topology {
         out
     }
 
-    /// Gives the NAT a new public address and flushes its connection tracking.
+    /// Gives site 1's NAT a new public address and flushes its connection tracking.
     pub fn readdress(&self, ip: &str) {
-        self.run(&["readdress", ip]);
+        self.readdress_site(ip, 1);
     }
 
-    /// The namespace of a host: "ph", "nat" or "sw".
+    /// Gives a site's NAT a new public address (use 198.51.100.100 and up) and
+    /// flushes its connection tracking.
+    pub fn readdress_site(&self, ip: &str, site: u8) {
+        self.run(&["readdress", ip, &site.to_string()]);
+    }
+
+    /// Flushes a site NAT's connection tracking: every mapping is lost.
+    pub fn flush(&self, site: u8) {
+        self.run(&["flush", &site.to_string()]);
+    }
+
+    /// Silently drops every packet of the site phone's flows from local `port`.
+    pub fn blackhole(&self, port: u16, site: u8) {
+        self.run(&["blackhole", &port.to_string(), &site.to_string()]);
+    }
+
+    /// Drops all UDP through a site's NAT.
+    pub fn block_udp(&self, site: u8) {
+        self.run(&["block-udp", &site.to_string()]);
+    }
+
+    /// Undoes `blackhole` and `block_udp` at a site.
+    pub fn restore(&self, site: u8) {
+        self.run(&["restore", &site.to_string()]);
+    }
+
+    /// The private address of a site's phone.
+    pub fn phone_ip(site: u8) -> String {
+        format!("10.{site}.0.2")
+    }
+
+    /// The first public address of a site's NAT.
+    pub fn nat_ip(site: u8) -> String {
+        format!("198.51.100.{}", u16::from(site) + 1)
+    }
+
+    /// The namespace of a host: "sw", or "ph"/"nat" for site 1, "phK"/"natK" for site K.
     pub fn ns(&self, host: &str) -> String {
         format!("{}-{host}", self.name)
     }
