@@ -1,7 +1,10 @@
 //! End-to-end tests across crates live in `tests/`; this library holds what
-//! they share: finding the workspace's binaries, and network namespaces.
+//! they share: finding the workspace's binaries, processes started by a test,
+//! a real switch with its own data dir, and network namespaces.
 
 pub mod netns;
+pub mod proc;
+pub mod switch;
 
 use std::path::{Path, PathBuf};
 
