@@ -8,6 +8,10 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/netns/topology.sh")
 }
 
+fn probe_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/netns/probe.py")
+}
+
 /// True when this process may make network namespaces (root with iproute2,
 /// iptables and conntrack installed, as `scripts/test.sh` arranges).
 pub fn available() -> Result<(), String> {
@@ -59,6 +63,11 @@ impl Topology {
         out
     }
 
+    /// Runs `up` again: a no-op when the topology already has that shape.
+    pub fn ensure_up(&self, sites: u8) -> String {
+        String::from_utf8_lossy(&self.run(&["up", &sites.to_string()]).stdout).into_owned()
+    }
+
     /// Gives site 1's NAT a new public address and flushes its connection tracking.
     pub fn readdress(&self, ip: &str) {
         self.readdress_site(ip, 1);
@@ -103,6 +112,23 @@ impl Topology {
     /// The namespace of a host: "sw", or "ph"/"nat" for site 1, "phK"/"natK" for site K.
     pub fn ns(&self, host: &str) -> String {
         format!("{}-{host}", self.name)
+    }
+
+    /// `scripts/netns/probe.py ARGS` inside `host`'s namespace (not yet started).
+    pub fn probe(&self, host: &str, args: &[&str]) -> Command {
+        let mut cmd = self.command(host, Path::new("python3"));
+        cmd.arg(probe_script()).args(args);
+        cmd
+    }
+
+    /// True when `probe.py ARGS` succeeds inside `host`'s namespace.
+    pub fn probe_ok(&self, host: &str, args: &[&str]) -> bool {
+        self.probe(host, args).stdout(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
+    }
+
+    /// `topology.sh status`.
+    pub fn status(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["status"]).stdout).into_owned()
     }
 
     /// A command run inside `host`'s namespace.
