@@ -12,6 +12,7 @@ declare -A NEED=(
     [iptables]=iptables
     [conntrack]=conntrack
     [ip]=iproute2
+    [python3]=python3
 )
 
 missing=()
