@@ -1,8 +1,9 @@
 //! The local control socket (`<data-dir>/control.sock`): operator commands that
-//! need the running switch itself rather than its database. Today: `probe
-//! NUMBER`, which sends an OPTIONS down the number's registered flow and reports
-//! whether (and how fast) the phone answered — the switch reaching a phone
-//! behind a NAT that drops every inbound connection.
+//! need the running switch itself rather than its database: `probe NUMBER`
+//! sends an OPTIONS down the number's registered flow and reports whether (and
+//! how fast) the phone answered — the switch reaching a phone behind a NAT that
+//! drops every inbound connection; `route NUMBER` says where a call for the
+//! number would go now (its flow, or home and why), the B2BUA's own decision.
 //!
 //! One line in, one line out. The socket is created `0600` in the data dir, so
 //! only the switch's own user can use it.
@@ -23,6 +24,8 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 pub enum Command {
     /// OPTIONS down `number`'s flow.
     Probe(String),
+    /// Where a call for `number` would be routed now.
+    Route(String),
 }
 
 /// A command and where its one-line answer goes.
@@ -37,6 +40,7 @@ pub fn parse_command(line: &str) -> Option<Command> {
     let mut words = line.split_whitespace();
     match (words.next(), words.next(), words.next()) {
         (Some("probe"), Some(number), None) if number.len() <= 64 => Some(Command::Probe(number.to_owned())),
+        (Some("route"), Some(number), None) if number.len() <= 64 => Some(Command::Route(number.to_owned())),
         _ => None,
     }
 }
@@ -62,7 +66,7 @@ pub async fn serve(listener: UnixListener, to_loop: mpsc::Sender<ControlRequest>
             // One bounded line: a control client is local, but still untrusted input.
             let read = BufReader::new(rd.take(256)).read_line(&mut line).await;
             let answer = match read.ok().and_then(|_| parse_command(&line)) {
-                None => "error: unknown command (try: probe NUMBER)".to_owned(),
+                None => "error: unknown command (try: probe NUMBER, route NUMBER)".to_owned(),
                 Some(command) => {
                     let (reply, answer) = oneshot::channel();
                     if to_loop.send(ControlRequest { command, reply }).await.is_err() {

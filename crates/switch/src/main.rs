@@ -36,6 +36,8 @@ enum Command {
     Registrations(cli::registrations::RegistrationsArgs),
     /// Ask the running switch to send OPTIONS down a number's flow (is the phone reachable?).
     Probe(cli::probe::ProbeArgs),
+    /// Ask the running switch where a call for a number would go now (its flow, or home and why).
+    Route(cli::probe::RouteArgs),
 }
 
 #[derive(clap::Args)]
@@ -126,6 +128,7 @@ fn main() -> ExitCode {
         Command::Subscriber(cmd) => cli::subscriber::run(cmd),
         Command::Registrations(args) => cli::registrations::run(args),
         Command::Probe(args) => cli::probe::run(args),
+        Command::Route(args) => cli::probe::route(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 //! persisted changes come out. Every registration change is logged on one line.
 
 use crate::control::{Command, ControlRequest};
-use crate::location::{Cause, Change};
+use crate::location::{Cause, Change, Route};
 use crate::persist::Persister;
 use crate::record::UnixTime;
 use crate::registrar::Registrar;
@@ -146,6 +146,25 @@ impl Server {
     fn on_control(&mut self, req: ControlRequest) {
         match req.command {
             Command::Probe(number) => self.probe(&number, req.reply),
+            Command::Route(number) => {
+                let _ = req.reply.send(self.describe_route(&number));
+            }
+        }
+    }
+
+    /// One line saying where a call for `number` would go now.
+    fn describe_route(&mut self, number: &str) -> String {
+        let now = unix_now();
+        if let Err(e) = self.refresh_subscribers(now) {
+            return format!("error: cannot read subscribers: {e}");
+        }
+        let Some(sub) = self.subscribers.get(number) else { return format!("route {number} unknown") };
+        match crate::location::route(&self.registrar.table, sub, now) {
+            Route::Flow { observed, transport, .. } => {
+                format!("route {number} flow observed={observed} transport={}", crate::record::transport_name(transport))
+            }
+            Route::Home { uri, reason } => format!("route {number} home reason={reason} uri={uri}"),
+            Route::Unavailable { reason } => format!("route {number} unavailable reason={reason}"),
         }
     }
 

@@ -131,10 +131,17 @@ fn same_instance_on_a_new_connection_roams_and_the_old_flow_is_closed() {
 fn another_device_on_a_live_number_is_refused_and_the_record_is_in_conflict() {
     let lab = Lab::new();
     lab.add_subscriber("3401", PW, None);
+    assert!(lab.cli(&["subscriber", "set", "3401", "--home", "sip:3401@home.example.net"]).status.success());
     let sw = lab.start(&Config::default());
+    let route = || String::from_utf8(lab.cli(&["route", "3401"]).stdout).unwrap().trim_end().to_owned();
+    assert_eq!(route(), "route 3401 home reason=not_registered uri=sip:3401@home.example.net");
+    let unknown = lab.cli(&["route", "9999"]);
+    assert!(unknown.status.success());
+    assert_eq!(String::from_utf8_lossy(&unknown.stdout).trim_end(), "route 9999 unknown");
     let mut tcp_a = Tcp::connect(&sw);
     let mut a = Phone::agent("3401", PW, 5);
     a.register(&mut tcp_a, Some(300));
+    assert_eq!(route(), format!("route 3401 flow observed={} transport=tcp", tcp_a.local()));
 
     let mut tcp_b = Tcp::connect(&sw);
     let mut b = Phone::agent("3401", PW, 6);
@@ -148,6 +155,7 @@ fn another_device_on_a_live_number_is_refused_and_the_record_is_in_conflict() {
     assert_eq!(rec["mac"], "02:42:ac:11:00:05");
     let conflict = sw.wait_log(&["registration conflict", "3401"], IO_TIMEOUT);
     assert!(conflict.contains(&tcp_b.local().to_string()), "the challenger is logged: {conflict}");
+    assert_eq!(route(), "route 3401 home reason=conflict uri=sip:3401@home.example.net", "calls go home on a conflict");
 
     // The holder leaves; now the other device may have the number.
     let r = a.exchange(&mut tcp_a, ContactKind::Binding, Some(0));
@@ -158,4 +166,5 @@ fn another_device_on_a_live_number_is_refused_and_the_record_is_in_conflict() {
     assert_eq!(rec["state"], "registered");
     assert_eq!(s(&rec, "observed"), tcp_b.local().to_string());
     assert_eq!(rec["mac"], "02:42:ac:11:00:06");
+    assert_eq!(route(), format!("route 3401 flow observed={} transport=tcp", tcp_b.local()));
 }
