@@ -2,6 +2,7 @@
 //! they share: finding the workspace's binaries, processes started by a test,
 //! a real switch with its own data dir, and network namespaces.
 
+pub mod agent;
 pub mod netns;
 pub mod proc;
 pub mod switch;

@@ -92,6 +92,32 @@ impl SwitchHost {
     }
 }
 
+impl SwitchHost {
+    /// `switch route NUMBER`: where a call would go now.
+    pub fn route(&self, number: &str) -> String {
+        self.cli_ok(&["route", number]).trim_end().to_owned()
+    }
+
+    /// Polls `switch route` until its line contains `needle`; returns the line
+    /// and how long it took. Panics after `within`.
+    pub fn wait_route(&self, number: &str, needle: &str, within: Duration) -> (String, Duration) {
+        let started = Instant::now();
+        loop {
+            let line = self.route(number);
+            if line.contains(needle) {
+                return (line, started.elapsed());
+            }
+            assert!(started.elapsed() < within, "route of {number} never showed {needle:?} within {within:?}; last: {line}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Prints a recovery figure in the form `scripts/roaming/recovery.sh` collects.
+pub fn report_recovery(metric: &str, took: Duration) {
+    println!("RECOVERY metric={metric} seconds={:.2}", took.as_secs_f64());
+}
+
 /// The IP of an `ip:port` JSON string.
 pub fn ip_of(addr: &serde_json::Value) -> String {
     let s = addr.as_str().unwrap_or_default();

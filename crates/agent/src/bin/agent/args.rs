@@ -54,8 +54,9 @@ pub(crate) struct Global {
     /// PEM CA certificate for a tls: switch.
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
-    /// RFC 5626 back-off base time, seconds.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    /// RFC 5626 §4.5 back-off base time, seconds (the RFC suggests 30; 4 brings a
+    /// phone back within seconds of a switch restart, still randomised).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) backoff_base: u64,
     /// RFC 5626 back-off cap, seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
