@@ -91,6 +91,7 @@ fn agent_behind_nat_registers_is_reached_down_its_flow_and_recovers_from_a_new_p
     let line = lines.wait(&["registered", &format!("public_ip={new_ip}")], Duration::from_secs(FLOW_TIMER + 10));
     let took = roamed_at.elapsed();
     println!("NAT public address {NAT_IP} -> {new_ip}: registered again in {:.1} s ({line})", took.as_secs_f64());
+    tests::switch::report_recovery("public_address_change_to_reregistered", took);
     let rec = sw.record("3001");
     assert_eq!(rec["state"], "registered", "{rec}");
     assert_eq!(ip_of(&rec["observed"]), new_ip, "{rec}");
