@@ -137,8 +137,20 @@ m=audio 20000 TCP/RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=setup:
     let (text, n) = answer(offer, &local(BearerTransport::Udp))?;
     assert_eq!((n.transport, n.remote), (BearerTransport::Tcp, addr("203.0.113.5:20000")));
     assert!(text.contains("m=audio 40000 TCP/RTP/AVP 0 101\r\n") && text.contains("a=setup:active\r\n"), "{text}");
-    // We cannot accept inbound TCP, so an offer that wants to connect to us is refused.
+    // Through the switch the offer's a=setup is the far caller's (active, like us):
+    // the relay listens regardless, so we still connect.
     let active = offer.replace("setup:passive", "setup:active");
-    assert!(answer(&active, &local(BearerTransport::Udp)).is_err());
+    let (text, n) = answer(&active, &local(BearerTransport::Udp))?;
+    assert_eq!(n.transport, BearerTransport::Tcp);
+    assert!(text.contains("a=setup:active\r\n"));
+    Ok(())
+}
+
+#[test]
+fn ipv6_offer_round_trips() -> Result<(), EndpointError> {
+    let v6 = LocalMedia { address: "2001:db8::7".parse().unwrap_or(IpAddr::from([0u16; 8])), ..local(BearerTransport::Udp) };
+    let text = build_offer(&v6);
+    assert!(text.contains("c=IN IP6 2001:db8::7\r\n"), "{text}");
+    assert_eq!(negotiated(&text)?.remote, addr("[2001:db8::7]:40000"));
     Ok(())
 }

@@ -275,8 +275,9 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     }
 }
 
-/// Applies a plan; for TCP (re)connects first, so a failed connect leaves the
-/// previous stream untouched.
+/// Applies a plan; for a new TCP remote the old TCP bearer is closed and a new
+/// one connected first (from the same port, so the old one must go first), and
+/// a failed connect leaves the plan as it was (returned to the caller).
 async fn retarget(session: &mut Session, tcp: &mut Option<TcpBearer>, local: SocketAddr, plan: Plan) -> Result<(), EndpointError> {
     let same_tcp = session.plan().is_some_and(|p| p.transport == BearerTransport::Tcp && p.remote == plan.remote) && tcp.is_some();
     if plan.transport == BearerTransport::Tcp && !same_tcp {
