@@ -5,11 +5,13 @@
 //! [`session::Session`] decides everything on virtual time; this module is the
 //! thin tokio driver: one task `select!`s over the UDP socket, the TCP bearer
 //! (RFC 4571, connected FROM the bearer port), the send deadline and commands.
-//! Packetisation uses the `rtp` crate (webrtc-rs).
+//! Outgoing packets are built with the `rtp` crate (webrtc-rs); incoming ones
+//! are read by [`rtp_in`] (why: see there).
 
 pub mod error;
 pub mod framing;
 pub mod pacer;
+pub mod rtp_in;
 pub mod session;
 
 use std::net::SocketAddr;
