@@ -92,12 +92,18 @@ fn rtcp_muxed_or_on_its_port_is_counted_but_not_as_rtp() {
     for seq in [1u16, 2, 5] {
         call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(1, 4000), &rtp(seq, u32::from(seq) * 160));
     }
+    // The callee has not shown it muxes: the caller's muxed RTCP goes to its RTCP port.
     let muxed = call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(1, 4000), &RR);
-    assert_eq!(muxed, Some(Route::Udp { channel: Channel::Rtp, to: addr(2, 6000) }), "muxed RTCP stays on the RTP channel");
+    assert_eq!(muxed, Some(Route::Udp { channel: Channel::Rtcp, to: addr(2, 6001) }));
+    // Once the callee sends RTCP on its RTP port, RTCP for it goes there; the caller muxes too.
+    let back = call.forward(t, Side::Callee, UDP, Channel::Rtp, addr(2, 6000), &RR);
+    assert_eq!(back, Some(Route::Udp { channel: Channel::Rtp, to: addr(1, 4000) }));
+    let muxed = call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(1, 4000), &RR);
+    assert_eq!(muxed, Some(Route::Udp { channel: Channel::Rtp, to: addr(2, 6000) }));
     // On the RTCP port even an RTP-looking packet is RTCP: no effect on loss.
     call.forward(t, Side::Caller, UDP, Channel::Rtcp, addr(1, 4001), &rtp(1000, 0));
     let s = call.stats().caller;
-    assert_eq!(s.packets_in, 5);
+    assert_eq!(s.packets_in, 6);
     assert_eq!(s.lost, 2, "3 and 4 are missing; RTCP did not count as a gap");
 }
 
