@@ -153,3 +153,28 @@ fn rtp_on_either_leg_defers_the_media_timeout_rtcp_does_not() {
     call.forward(t0 + Duration::from_secs(20), Side::Caller, UDP, Channel::Rtcp, addr(1, 4001), &RR);
     assert_eq!(call.clock_mut().poll_timeout(), Some(t0 + Duration::from_secs(40)));
 }
+
+proptest::proptest! {
+    /// Whatever arrives, from whomever, in whatever order: no panic, and nothing is
+    /// ever sent anywhere but the signalled or latched address of the other party.
+    #[test]
+    fn arbitrary_packets_never_panic_or_leak_elsewhere(
+        packets in proptest::collection::vec((proptest::bool::ANY, 0u8..4, proptest::collection::vec(proptest::num::u8::ANY, 0..64)), 0..64)
+    ) {
+        let t = Instant::now();
+        let mut call = call();
+        for (i, (caller, host, mut bytes)) in packets.into_iter().enumerate() {
+            if let Some(b) = bytes.first_mut() { *b = (*b & 0x3f) | 0x80; } // mostly version 2
+            let side = if caller { Side::Caller } else { Side::Callee };
+            let channel = if i % 3 == 0 { Channel::Rtcp } else { Channel::Rtp };
+            let at = t + Duration::from_millis(i as u64 * 7);
+            if let Some(Route::Udp { to, .. }) = call.forward(at, side, UDP, channel, addr(host, 5000), &bytes) {
+                let other = call.leg(side.other());
+                proptest::prop_assert!(other.stats().latched == Some(to) || [6000, 6001, 4000, 4001, 5000, 5001].contains(&to.port()), "{to}");
+                proptest::prop_assert!(to.ip() == addr(1, 0).ip() || to.ip() == addr(2, 0).ip());
+            }
+        }
+        let s = call.stats();
+        proptest::prop_assert!(s.caller.jitter_ms.is_finite() && s.callee.jitter_ms.is_finite());
+    }
+}
