@@ -1,7 +1,8 @@
 //! The tokio driver: one task owns the sans-IO [`UserAgent`] and `select!`s
 //! over the transport's events, the core's next deadline, the handle's
-//! commands, connect and discovery results, and a poll of the host's
-//! addresses. It does what the core's [`Transmit`]s say and forwards its events.
+//! commands, connect and discovery results, and the kernel's word that the
+//! host's addresses changed ([`netif::watch`]). It does what the core's
+//! [`Transmit`]s say and forwards its events.
 
 use crate::config::{PublicIpSource, SwitchAddr};
 use crate::discovery;
@@ -68,9 +69,9 @@ impl Driver {
         let (endpoint, mut transport) = Endpoint::new(TransportConfig::default());
         let (connect_tx, mut connect_rx) = mpsc::channel::<ConnectResult>(4);
         let (discover_tx, mut discover_rx) = mpsc::channel::<Result<IpAddr, String>>(4);
+        // Subscribed before the first read, so no change falls in between.
+        let mut watch = netif::watch::AddressWatch::new(self.address_poll);
         let mut addresses = netif::local_addresses();
-        let mut address_poll = tokio::time::interval(self.address_poll);
-        address_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut commands_open = true;
         self.ua.start(now());
         loop {
@@ -102,7 +103,7 @@ impl Driver {
                     Err(reason) => self.ua.handle_connect_failed(now(), reason),
                 },
                 Some(res) = discover_rx.recv() => self.ua.handle_public_ip(now(), res),
-                _ = address_poll.tick() => {
+                () = watch.changed() => {
                     let current = netif::local_addresses();
                     if current != addresses {
                         self.on_addresses_changed(&addresses, &current);
