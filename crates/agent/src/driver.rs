@@ -5,6 +5,7 @@
 //! [`Transmit`]s say and forwards its events.
 
 use crate::config::{PublicIpSource, SwitchAddr};
+use crate::deadline::Deadline;
 use crate::discovery;
 use crate::netif;
 use crate::ua::{Event, ServerTxId, Transmit, UserAgent};
@@ -45,13 +46,6 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
-async fn sleep_until(deadline: Option<std::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
-    }
-}
-
 fn describe(reason: &CloseReason) -> String {
     match reason {
         CloseReason::Peer => "the switch closed the connection".into(),
@@ -72,6 +66,9 @@ impl Driver {
         // Subscribed before the first read, so no change falls in between.
         let mut watch = netif::watch::AddressWatch::new(self.address_poll);
         let mut addresses = netif::local_addresses();
+        // The core's deadlines, on a timerfd: one wake-up each (see deadline.rs).
+        let mut timer = Deadline::new();
+        debug!(address_notifications = watch.is_event_driven(), timerfd = timer.is_timerfd(), "driver started");
         let mut commands_open = true;
         self.ua.start(now());
         loop {
@@ -81,7 +78,7 @@ impl Driver {
             }
             let deadline = self.ua.poll_timeout();
             tokio::select! {
-                _ = sleep_until(deadline) => self.ua.handle_timeout(now()),
+                () = timer.until(deadline) => self.ua.handle_timeout(now()),
                 ev = transport.recv() => match ev {
                     Some(ev) => self.on_transport(ev),
                     None => break,
