@@ -125,7 +125,16 @@ module_path		/usr/lib/baresip/modules
 module			g711.so
 module_app		account.so
 EOF
-echo "<sip:$BARE_NUM@127.0.0.1:$SIP_PORT;transport=tcp>;auth_pass=$BARE_PW;regint=3600" >"$BCONF/accounts"
+# FOOTPRINT_BARESIP_OUTBOUND=1: baresip uses RFC 5626 outbound (sipnat=outbound,
+# reg-id/+sip.instance) and so keeps its flow alive with CRLF pings at the
+# switch's Flow-Timer, as the agent does: the like-for-like comparison.
+BARE_PARAMS="auth_pass=$BARE_PW;regint=3600"
+if [ "${FOOTPRINT_BARESIP_OUTBOUND:-0}" = 1 ]; then
+    BARE_PARAMS="$BARE_PARAMS;sipnat=outbound;outbound=\"sip:127.0.0.1:$SIP_PORT;transport=tcp\""
+    # outbound needs a +sip.instance: the uuid module writes one at start-up
+    echo "module_tmp		uuid.so" >>"$BCONF/config"
+fi
+echo "<sip:$BARE_NUM@127.0.0.1:$SIP_PORT;transport=tcp>;$BARE_PARAMS" >"$BCONF/accounts"
 : >"$BCONF/contacts"
 chmod 600 "$BCONF/accounts"
 

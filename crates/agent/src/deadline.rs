@@ -113,6 +113,9 @@ async fn wait(fd: &AsyncFd<Fd>, armed: &mut Option<Instant>, deadline: Option<In
         // The expiry count (8 bytes); only that it expired matters.
         match guard.try_io(|fd| nix::unistd::read(fd.get_ref().0.as_fd(), &mut [0u8; 8]).map_err(io::Error::from)) {
             Ok(Ok(_)) => {
+                // The read took every expiry and the timer is one-shot and
+                // not re-armed yet: not readable, so no probing read later.
+                guard.clear_ready();
                 *armed = None;
                 return Ok(());
             }
