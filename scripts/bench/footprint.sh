@@ -12,6 +12,10 @@
 #   FOOTPRINT_SETTLE_S   pause between "both registered" and the first sample (2)
 #   FOOTPRINT_JSON       where the JSON goes (target/bench/footprint.json)
 #   FOOTPRINT_KEEP=1     keep the temp dir (logs, switch.db, baresip config)
+#   FOOTPRINT_BARESIP_OUTBOUND=1  baresip registers with RFC 5626 outbound
+#                        (sipnat=outbound) and so sends CRLF keep-alives at the
+#                        switch's Flow-Timer, as the agent does (default: the
+#                        anchors' config, no keep-alives)
 #   SWITCH_BIN, AGENT_BIN  binaries (default target/release/{switch,agent},
 #                        built with `cargo build --release -p switch -p agent`
 #                        when missing)
