@@ -12,6 +12,10 @@
 #   FOOTPRINT_SETTLE_S   pause between "both registered" and the first sample (2)
 #   FOOTPRINT_JSON       where the JSON goes (target/bench/footprint.json)
 #   FOOTPRINT_KEEP=1     keep the temp dir (logs, switch.db, baresip config)
+#   FOOTPRINT_BARESIP_OUTBOUND=1  baresip registers with RFC 5626 outbound
+#                        (sipnat=outbound) and so sends CRLF keep-alives at the
+#                        switch's Flow-Timer, as the agent does (default: the
+#                        anchors' config, no keep-alives)
 #   SWITCH_BIN, AGENT_BIN  binaries (default target/release/{switch,agent},
 #                        built with `cargo build --release -p switch -p agent`
 #                        when missing)
@@ -125,7 +129,16 @@ module_path		/usr/lib/baresip/modules
 module			g711.so
 module_app		account.so
 EOF
-echo "<sip:$BARE_NUM@127.0.0.1:$SIP_PORT;transport=tcp>;auth_pass=$BARE_PW;regint=3600" >"$BCONF/accounts"
+# FOOTPRINT_BARESIP_OUTBOUND=1: baresip uses RFC 5626 outbound (sipnat=outbound,
+# reg-id/+sip.instance) and so keeps its flow alive with CRLF pings at the
+# switch's Flow-Timer, as the agent does: the like-for-like comparison.
+BARE_PARAMS="auth_pass=$BARE_PW;regint=3600"
+if [ "${FOOTPRINT_BARESIP_OUTBOUND:-0}" = 1 ]; then
+    BARE_PARAMS="$BARE_PARAMS;sipnat=outbound;outbound=\"sip:127.0.0.1:$SIP_PORT;transport=tcp\""
+    # outbound needs a +sip.instance: the uuid module writes one at start-up
+    echo "module_tmp		uuid.so" >>"$BCONF/config"
+fi
+echo "<sip:$BARE_NUM@127.0.0.1:$SIP_PORT;transport=tcp>;$BARE_PARAMS" >"$BCONF/accounts"
 : >"$BCONF/contacts"
 chmod 600 "$BCONF/accounts"
 

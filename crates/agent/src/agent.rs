@@ -32,7 +32,7 @@ impl AgentBuilder {
     pub fn new(switch: SwitchAddr, number: impl Into<String>, password: impl Into<String>) -> Self {
         let mut cfg = UaConfig::new(number, password, switch.host.clone());
         cfg.transport = switch.transport;
-        Self { switch, cfg, tls_ca_pem: None, address_poll: Duration::from_secs(5), instance_file: None }
+        Self { switch, cfg, tls_ca_pem: None, address_poll: Duration::from_secs(30), instance_file: None }
     }
 
     /// The SIP domain (Request-URI, From/To host); default: the switch's host.
@@ -104,7 +104,9 @@ impl AgentBuilder {
         self
     }
 
-    /// How often the host's addresses are looked at for changes (default 5 s).
+    /// How often the host's addresses are polled for changes where the
+    /// kernel's notifications (a netlink socket) are unavailable (default
+    /// 30 s). Where they are, a change is seen at once and nothing is polled.
     pub fn address_poll(mut self, every: Duration) -> Self {
         self.address_poll = every.clamp(Duration::from_millis(100), MAX_INTERVAL);
         self

@@ -1,9 +1,11 @@
 //! The tokio driver: one task owns the sans-IO [`UserAgent`] and `select!`s
 //! over the transport's events, the core's next deadline, the handle's
-//! commands, connect and discovery results, and a poll of the host's
-//! addresses. It does what the core's [`Transmit`]s say and forwards its events.
+//! commands, connect and discovery results, and the kernel's word that the
+//! host's addresses changed ([`netif::watch`]). It does what the core's
+//! [`Transmit`]s say and forwards its events.
 
 use crate::config::{PublicIpSource, SwitchAddr};
+use crate::deadline::Deadline;
 use crate::discovery;
 use crate::netif;
 use crate::ua::{Event, ServerTxId, Transmit, UserAgent};
@@ -44,13 +46,6 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
-async fn sleep_until(deadline: Option<std::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
-    }
-}
-
 fn describe(reason: &CloseReason) -> String {
     match reason {
         CloseReason::Peer => "the switch closed the connection".into(),
@@ -68,9 +63,12 @@ impl Driver {
         let (endpoint, mut transport) = Endpoint::new(TransportConfig::default());
         let (connect_tx, mut connect_rx) = mpsc::channel::<ConnectResult>(4);
         let (discover_tx, mut discover_rx) = mpsc::channel::<Result<IpAddr, String>>(4);
+        // Subscribed before the first read, so no change falls in between.
+        let mut watch = netif::watch::AddressWatch::new(self.address_poll);
         let mut addresses = netif::local_addresses();
-        let mut address_poll = tokio::time::interval(self.address_poll);
-        address_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The core's deadlines, on a timerfd: one wake-up each (see deadline.rs).
+        let mut timer = Deadline::new();
+        debug!(address_notifications = watch.is_event_driven(), timerfd = timer.is_timerfd(), "driver started");
         let mut commands_open = true;
         self.ua.start(now());
         loop {
@@ -80,7 +78,7 @@ impl Driver {
             }
             let deadline = self.ua.poll_timeout();
             tokio::select! {
-                _ = sleep_until(deadline) => self.ua.handle_timeout(now()),
+                () = timer.until(deadline) => self.ua.handle_timeout(now()),
                 ev = transport.recv() => match ev {
                     Some(ev) => self.on_transport(ev),
                     None => break,
@@ -102,7 +100,7 @@ impl Driver {
                     Err(reason) => self.ua.handle_connect_failed(now(), reason),
                 },
                 Some(res) = discover_rx.recv() => self.ua.handle_public_ip(now(), res),
-                _ = address_poll.tick() => {
+                () = watch.changed() => {
                     let current = netif::local_addresses();
                     if current != addresses {
                         self.on_addresses_changed(&addresses, &current);

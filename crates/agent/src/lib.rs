@@ -34,6 +34,7 @@
 
 mod agent;
 pub mod config;
+mod deadline;
 pub mod discovery;
 mod driver;
 mod error;

@@ -2,6 +2,8 @@
 //! address (the phone's identity in the patent's step 222), and the set of
 //! local addresses, watched to notice DHCP handing out a new one.
 
+pub mod watch;
+
 use nix::ifaddrs::getifaddrs;
 use nix::sys::socket::SockaddrStorage;
 use sipcore::headers::MacAddr;
