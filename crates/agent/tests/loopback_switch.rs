@@ -277,6 +277,7 @@ fn a_local_address_change_is_noticed_and_the_new_public_ip_registered_within_a_s
         assert!(matches!(r.kind, RegistrationKind::PublicIpChange { .. }), "{r:?}");
         assert_eq!(r.public_ip, Some("203.0.113.77".parse().unwrap()));
         assert!(took < Duration::from_secs(1), "{took:?}");
+        println!("RECOVERY metric=local_address_change_to_reregistered seconds={:.2}", took.as_secs_f64());
         assert_eq!(registrations(&data)[0]["public_ip"], "203.0.113.77", "the switch has the new address");
         handle.stop().await;
     });
