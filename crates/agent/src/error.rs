@@ -15,6 +15,9 @@ pub enum AgentError {
     /// The transaction layer refused (e.g. the request was already answered).
     #[error("transaction: {0}")]
     Transaction(#[from] sipcore::transaction::TransactionError),
+    /// A call operation was refused.
+    #[error("call: {0}")]
+    Call(#[from] crate::call::CallError),
     /// Public IP discovery failed.
     #[error("public IP discovery: {0}")]
     Discovery(String),

@@ -33,6 +33,7 @@
 //! ```
 
 mod agent;
+pub mod call;
 pub mod config;
 pub mod discovery;
 mod driver;
@@ -43,6 +44,7 @@ mod rng;
 pub mod ua;
 
 pub use agent::{AgentBuilder, AgentHandle, Events};
+pub use call::{CallError, CallEvent, CallId, EndReason, Party};
 pub use config::{Backoff, FlowTransport, PublicIpSource, SwitchAddr, UaConfig};
 pub use error::AgentError;
 pub use sipcore::headers::MacAddr;

@@ -108,3 +108,4 @@ impl Drop for Switch {
         self.kill();
     }
 }
+pub(crate) mod bench;
