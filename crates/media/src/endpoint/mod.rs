@@ -1,0 +1,2 @@
+//! endpoint
+pub mod error;

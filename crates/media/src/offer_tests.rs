@@ -1,0 +1,144 @@
+use super::*;
+
+fn local(transport: BearerTransport) -> LocalMedia {
+    LocalMedia { address: "10.1.0.2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])), port: 40000, transport, session_id: 42, version: 7 }
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// What SIPp's stock uac scenario sends (with its [media_ip] etc. filled in).
+const SIPP_OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+/// Shaped like baresip's offer: several codecs, dynamic PTs, rtcp-mux, media-level c=, a video line.
+const BARESIP_OFFER: &str = "v=0\r\no=- 1516985283 3127386386 IN IP4 192.168.1.20\r\ns=-\r\nc=IN IP4 192.168.1.20\r\nt=0 0\r\n\
+m=audio 10086 RTP/AVP 96 9 8 0 101\r\nc=IN IP4 192.168.1.21\r\nb=AS:96\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 stereo=1;sprop-stereo=1\r\n\
+a=rtpmap:9 G722/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n\
+a=rtcp-mux\r\na=ssrc:3021934245 cname:b3a5e5b7-1a9b\r\na=sendrecv\r\na=label:1\r\na=x-unknown-thing:yes\r\n\
+m=video 10088 RTP/AVP 100\r\na=rtpmap:100 H264/90000\r\n";
+
+#[test]
+fn offer_has_our_codecs_and_parses_back() -> Result<(), EndpointError> {
+    let text = build_offer(&local(BearerTransport::Udp));
+    for line in [
+        "o=- 42 7 IN IP4 10.1.0.2",
+        "c=IN IP4 10.1.0.2",
+        "m=audio 40000 RTP/AVP 0 8 101",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        "a=rtpmap:101 telephone-event/8000",
+        "a=fmtp:101 0-16",
+        "a=ptime:20",
+        "a=sendrecv",
+    ] {
+        assert!(text.contains(&format!("{line}\r\n")), "missing {line:?} in\n{text}");
+    }
+    assert!(!text.contains("setup"));
+    // Our own offer read as an answer gives back what we offered.
+    let n = negotiated(&text)?;
+    assert_eq!(
+        n,
+        Negotiated {
+            remote: addr("10.1.0.2:40000"),
+            codec: Codec::Pcmu,
+            dtmf_pt: Some(101),
+            transport: BearerTransport::Udp,
+            direction: Direction::SendRecv
+        }
+    );
+    Ok(())
+}
+
+#[test]
+fn tcp_offer_is_rfc4571_active_new() -> Result<(), EndpointError> {
+    let text = build_offer(&local(BearerTransport::Tcp));
+    assert!(text.contains("m=audio 40000 TCP/RTP/AVP 0 8 101\r\n"), "{text}");
+    assert!(text.contains("a=setup:active\r\n"));
+    assert!(text.contains("a=connection:new\r\n"));
+    assert_eq!(negotiated(&text)?.transport, BearerTransport::Tcp);
+    Ok(())
+}
+
+#[test]
+fn answers_sipp_offer_with_pcmu_and_no_dtmf() -> Result<(), EndpointError> {
+    let (text, n) = answer(SIPP_OFFER, &local(BearerTransport::Udp))?;
+    assert_eq!(n.remote, addr("127.0.0.1:6000"));
+    assert_eq!((n.codec, n.dtmf_pt, n.direction), (Codec::Pcmu, None, Direction::SendRecv));
+    assert!(text.contains("m=audio 40000 RTP/AVP 0\r\n"), "{text}");
+    assert!(!text.contains("telephone-event"));
+    assert_eq!(negotiated(&text)?.codec, Codec::Pcmu);
+    Ok(())
+}
+
+#[test]
+fn answers_baresip_offer_in_its_codec_order() -> Result<(), EndpointError> {
+    let (text, n) = answer(BARESIP_OFFER, &local(BearerTransport::Udp))?;
+    // opus and G722 are skipped; PCMA comes before PCMU in the offer.
+    assert_eq!(n.codec, Codec::Pcma);
+    assert_eq!(n.dtmf_pt, Some(101));
+    // The media-level c= wins over the session-level one.
+    assert_eq!(n.remote, addr("192.168.1.21:10086"));
+    assert!(text.contains("m=audio 40000 RTP/AVP 8 101\r\n"), "{text}");
+    // The video stream is refused, in place.
+    assert!(text.ends_with("m=video 0 RTP/AVP 100\r\n"), "{text}");
+    Ok(())
+}
+
+#[test]
+fn hold_offers_are_mirrored() -> Result<(), EndpointError> {
+    for (offered, answered) in [("sendonly", "recvonly"), ("inactive", "inactive"), ("recvonly", "sendonly"), ("sendrecv", "sendrecv")] {
+        let offer = format!("{SIPP_OFFER}a={offered}\r\n");
+        let (text, n) = answer(&offer, &local(BearerTransport::Udp))?;
+        assert!(text.contains(&format!("a={answered}\r\n")), "{offered}: {text}");
+        assert_eq!(mirror(n.direction), negotiated(&text)?.direction);
+    }
+    // Session-level direction applies when the section has none.
+    let offer = SIPP_OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
+    assert_eq!(answer(&offer, &local(BearerTransport::Udp))?.1.direction, Direction::SendOnly);
+    // RFC 2543 hold: c=0.0.0.0.
+    let offer = SIPP_OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
+    assert_eq!(answer(&offer, &local(BearerTransport::Udp))?.1.direction, Direction::Inactive);
+    Ok(())
+}
+
+#[test]
+fn answer_with_sendonly_means_we_are_held() -> Result<(), EndpointError> {
+    let ans = "v=0\r\no=switch 1 2 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n\
+m=audio 20000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n";
+    let n = negotiated(ans)?;
+    assert_eq!(n.direction, Direction::SendOnly);
+    assert_eq!((n.codec, n.dtmf_pt, n.remote), (Codec::Pcma, Some(101), addr("203.0.113.5:20000")));
+    Ok(())
+}
+
+#[test]
+fn no_common_codec_is_488() {
+    let offer = BARESIP_OFFER.replace("96 9 8 0 101", "96 9 101");
+    let e = answer(&offer, &local(BearerTransport::Udp)).err();
+    assert!(matches!(e, Some(EndpointError::NoCommonCodec)), "{e:?}");
+    assert_eq!(e.map(|e| e.status().0), Some(488));
+    // A rejected stream in an answer.
+    let rejected = SIPP_OFFER.replace("m=audio 6000", "m=audio 0");
+    assert!(matches!(negotiated(&rejected), Err(EndpointError::NoCommonCodec)));
+    // SRTP only, garbage, oversized: 488-class SDP errors, never panics.
+    let srtp = SIPP_OFFER.replace("RTP/AVP", "RTP/SAVP");
+    for bad in [srtp.as_str(), "", "hello", "v=0\r\nm=audio x y z\r\n", &"a".repeat(MAX_SDP_BYTES + 1)] {
+        let e = answer(bad, &local(BearerTransport::Udp)).err();
+        assert_eq!(e.map(|e| e.status().0), Some(488), "{bad:.40}");
+    }
+}
+
+#[test]
+fn tcp_offer_from_switch_is_answered_active() -> Result<(), EndpointError> {
+    let offer = "v=0\r\no=switch 1 1 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n\
+m=audio 20000 TCP/RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=setup:passive\r\na=connection:new\r\n";
+    let (text, n) = answer(offer, &local(BearerTransport::Udp))?;
+    assert_eq!((n.transport, n.remote), (BearerTransport::Tcp, addr("203.0.113.5:20000")));
+    assert!(text.contains("m=audio 40000 TCP/RTP/AVP 0 101\r\n") && text.contains("a=setup:active\r\n"), "{text}");
+    // We cannot accept inbound TCP, so an offer that wants to connect to us is refused.
+    let active = offer.replace("setup:passive", "setup:active");
+    assert!(answer(&active, &local(BearerTransport::Udp)).is_err());
+    Ok(())
+}
