@@ -3,6 +3,8 @@
 //! commands, connect and discovery results, and a poll of the host's
 //! addresses. It does what the core's [`Transmit`]s say and forwards its events.
 
+use crate::bearer::{Bearers, MediaEvent, MediaOptions};
+use crate::call::{CallEvent, CallId};
 use crate::config::{PublicIpSource, SwitchAddr};
 use crate::discovery;
 use crate::netif;
@@ -28,6 +30,11 @@ pub(crate) enum Command {
     Stop,
     CheckPublicIp,
     Respond { id: ServerTxId, response: Box<Response>, reply: oneshot::Sender<Result<(), AgentError>> },
+    Call { number: String, options: Option<MediaOptions>, reply: oneshot::Sender<Result<CallId, AgentError>> },
+    Answer { id: CallId, options: Option<MediaOptions>, reply: oneshot::Sender<Result<(), AgentError>> },
+    Reject { id: CallId, status: u16, reply: oneshot::Sender<Result<(), AgentError>> },
+    Hangup { id: CallId, reply: oneshot::Sender<Result<(), AgentError>> },
+    Dtmf { id: CallId, digits: String, reply: oneshot::Sender<Result<(), AgentError>> },
 }
 
 /// Everything the driver task owns.
@@ -38,6 +45,7 @@ pub(crate) struct Driver {
     pub(crate) source: PublicIpSource,
     pub(crate) address_poll: Duration,
     pub(crate) events: mpsc::Sender<Event>,
+    pub(crate) bearers: Bearers,
 }
 
 fn now() -> std::time::Instant {
@@ -74,7 +82,7 @@ impl Driver {
         let mut commands_open = true;
         self.ua.start(now());
         loop {
-            self.flush(&endpoint, &connect_tx, &discover_tx);
+            self.flush(&endpoint, &connect_tx, &discover_tx).await;
             if self.ua.phase() == crate::ua::Phase::Stopped {
                 break;
             }
@@ -96,6 +104,7 @@ impl Driver {
                     Some(Command::Respond { id, response, reply }) => {
                         let _ = reply.send(self.ua.respond(now(), &id, *response));
                     }
+                    Some(cmd) => self.on_call_command(cmd).await,
                 },
                 Some(res) = connect_rx.recv() => match res {
                     Ok((flow, mac)) => self.ua.handle_connected(now(), flow, mac),
@@ -111,7 +120,7 @@ impl Driver {
                 }
             }
         }
-        self.flush(&endpoint, &connect_tx, &discover_tx);
+        self.flush(&endpoint, &connect_tx, &discover_tx).await;
         endpoint.shutdown().await;
     }
 
@@ -130,8 +139,141 @@ impl Driver {
         }
     }
 
-    /// Carries out the core's transmits and hands its events on.
-    fn flush(&mut self, endpoint: &Endpoint, connect_tx: &mpsc::Sender<ConnectResult>, discover_tx: &mpsc::Sender<Result<IpAddr, String>>) {
+    /// Carries out the core's transmits and hands its events on; call events
+    /// drive the media first (which may make the core send more).
+    async fn flush(
+        &mut self,
+        endpoint: &Endpoint,
+        connect_tx: &mpsc::Sender<ConnectResult>,
+        discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
+    ) {
+        loop {
+            self.transmit(endpoint, connect_tx, discover_tx);
+            let Some(ev) = self.ua.poll_event() else { break };
+            match ev {
+                Event::Call(CallEvent::Ended { id, .. }) => {
+                    if let Some(report) = self.bearers.stop(id).await {
+                        self.emit(Event::Media(MediaEvent::Stopped { id, report }));
+                    }
+                    self.emit(ev);
+                }
+                Event::Call(call) => {
+                    self.emit(Event::Call(call.clone()));
+                    self.on_call_event(call).await;
+                }
+                ev => self.emit(ev),
+            }
+        }
+    }
+
+    fn emit(&mut self, ev: Event) {
+        match self.events.try_send(ev) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(ev)) => warn!(?ev, "event queue full (the application is not reading); event dropped"),
+            // Nobody listens: the agent still keeps its registration.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// What a call's news means for its media.
+    async fn on_call_event(&mut self, ev: CallEvent) {
+        match ev {
+            CallEvent::Incoming { id, offer, .. } => self.bearers.remember_offer(id, offer),
+            CallEvent::Answered { id, remote_sdp, .. } => match self.bearers.start(id, &remote_sdp).await {
+                Ok(started) => self.emit(Event::Media(started)),
+                Err(reason) => self.media_failed(id, reason),
+            },
+            CallEvent::Reoffer { id, offer } => match self.bearers.reanswer(id, &offer) {
+                Ok((sdp, negotiated)) => {
+                    if let Err(e) = self.ua.answer_reoffer(now(), id, Ok(sdp)) {
+                        debug!(call = %id, error = %e, "re-INVITE answer not sent");
+                    }
+                    match self.bearers.retarget(id, negotiated).await {
+                        Ok(started) => self.emit(Event::Media(started)),
+                        Err(reason) => self.media_failed(id, reason),
+                    }
+                }
+                Err(status) => {
+                    if let Err(e) = self.ua.answer_reoffer(now(), id, Err(status)) {
+                        debug!(call = %id, error = %e, "re-INVITE refusal not sent");
+                    }
+                }
+            },
+            CallEvent::Ringing { .. } | CallEvent::Updated { .. } | CallEvent::Ended { .. } => {}
+        }
+    }
+
+    fn media_failed(&mut self, id: CallId, reason: String) {
+        warn!(call = %id, %reason, "media failed; hanging up");
+        self.emit(Event::Media(MediaEvent::Failed { id, reason }));
+        if let Err(e) = self.ua.hangup(now(), id) {
+            debug!(call = %id, error = %e, "hang-up after media failure");
+        }
+    }
+
+    /// The flow's local IP: the address the SDP names and the bearer binds.
+    fn bearer_ip(&self) -> Result<IpAddr, AgentError> {
+        self.ua.flow().map(|f| f.local.ip()).ok_or(AgentError::Call(crate::CallError::NoFlow))
+    }
+
+    async fn on_call_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Call { number, options, reply } => {
+                let _ = reply.send(self.place_call(&number, options).await);
+            }
+            Command::Answer { id, options, reply } => {
+                let _ = reply.send(self.answer_call(id, options).await);
+            }
+            Command::Reject { id, status, reply } => {
+                let _ = reply.send(self.ua.reject_call(now(), id, status).map_err(AgentError::from));
+            }
+            Command::Hangup { id, reply } => {
+                let _ = reply.send(self.ua.hangup(now(), id).map_err(AgentError::from));
+            }
+            Command::Dtmf { id, digits, reply } => {
+                let sent = self.bearers.send_dtmf(id, &digits);
+                let _ = reply.send(if sent { Ok(()) } else { Err(AgentError::Call(crate::CallError::NoSuchCall(id))) });
+            }
+            Command::Stop | Command::CheckPublicIp | Command::Respond { .. } => {}
+        }
+    }
+
+    async fn place_call(&mut self, number: &str, options: Option<MediaOptions>) -> Result<CallId, AgentError> {
+        let ip = self.bearer_ip()?;
+        let (leg, offer) = self.bearers.offer(ip).await.map_err(|e| AgentError::Media(e.to_string()))?;
+        match self.ua.call(now(), number, offer) {
+            Ok(id) => {
+                let options = options.unwrap_or_else(|| self.bearers.defaults.clone());
+                self.bearers.adopt(id, leg, options);
+                Ok(id)
+            }
+            Err(e) => {
+                leg.close().await;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn answer_call(&mut self, id: CallId, options: Option<MediaOptions>) -> Result<(), AgentError> {
+        let ip = self.bearer_ip()?;
+        let options = options.unwrap_or_else(|| self.bearers.defaults.clone());
+        match self.bearers.answer(id, ip, options).await {
+            Ok(sdp) => self.ua.answer_call(now(), id, sdp).map_err(AgentError::from),
+            Err(e) => {
+                // The offer is unusable (488) or the bearer port is taken (500): say so to the switch.
+                let (status, _) = e.status();
+                let _ = self.ua.reject_call(now(), id, status);
+                Err(AgentError::Media(e.to_string()))
+            }
+        }
+    }
+
+    fn transmit(
+        &mut self,
+        endpoint: &Endpoint,
+        connect_tx: &mpsc::Sender<ConnectResult>,
+        discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
+    ) {
         while let Some(t) = self.ua.poll_transmit() {
             match t {
                 Transmit::Connect => {
@@ -175,14 +317,6 @@ impl Driver {
                         let _ = tx.send(res).await;
                     });
                 }
-            }
-        }
-        while let Some(ev) = self.ua.poll_event() {
-            match self.events.try_send(ev) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(ev)) => warn!(?ev, "event queue full (the application is not reading); event dropped"),
-                // Nobody listens: the agent still keeps its registration.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
     }

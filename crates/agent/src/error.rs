@@ -18,6 +18,9 @@ pub enum AgentError {
     /// A call operation was refused.
     #[error("call: {0}")]
     Call(#[from] crate::call::CallError),
+    /// The call's media (bearer port, SDP) failed.
+    #[error("media: {0}")]
+    Media(String),
     /// Public IP discovery failed.
     #[error("public IP discovery: {0}")]
     Discovery(String),

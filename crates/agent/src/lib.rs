@@ -33,6 +33,7 @@
 //! ```
 
 mod agent;
+mod bearer;
 pub mod call;
 pub mod config;
 pub mod discovery;
@@ -44,8 +45,11 @@ mod rng;
 pub mod ua;
 
 pub use agent::{AgentBuilder, AgentHandle, Events};
+pub use bearer::{MediaEvent, MediaOptions, MediaReport};
 pub use call::{CallError, CallEvent, CallId, EndReason, Party};
 pub use config::{Backoff, FlowTransport, PublicIpSource, SwitchAddr, UaConfig};
 pub use error::AgentError;
+pub use media::BearerTransport;
+pub use media::endpoint::Source;
 pub use sipcore::headers::MacAddr;
 pub use ua::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId};

@@ -1,0 +1,266 @@
+//! The agent's calls over real sockets on 127.0.0.1: the test is the switch
+//! side (a TCP listener the agent connects to, sipcore framing and parsing,
+//! a UDP socket standing where the relay's port would be). It checks what the
+//! agent puts on the wire (SDP c=/m=, dialog requests) and that RTP from the
+//! bearer port reaches the address the SDP named.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use agent::{AgentBuilder, CallEvent, EndReason, Event, Events, MediaEvent, MediaOptions, Party, PublicIpSource, Source};
+use bytes::{Bytes, BytesMut};
+use media::tone;
+use sipcore::framing::{Frame, Framer, FramerConfig, Role};
+use sipcore::{HeaderName, Message, Method, Request, Response};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The switch's end of the agent's flow.
+struct SwitchSide {
+    stream: TcpStream,
+    framer: Framer,
+    buf: BytesMut,
+    port: u16,
+}
+
+impl SwitchSide {
+    async fn accept(listener: &TcpListener) -> Self {
+        let (stream, _) = tokio::time::timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+        let port = listener.local_addr().unwrap().port();
+        Self { stream, framer: Framer::new(Role::Server, FramerConfig::default()), buf: BytesMut::new(), port }
+    }
+
+    async fn recv(&mut self) -> Message {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match self.framer.decode(&mut self.buf).unwrap() {
+                Some(Frame::Message(raw)) => return sipcore::parse(raw).unwrap(),
+                Some(Frame::Ping) => self.stream.write_all(b"\r\n").await.unwrap(),
+                Some(Frame::Pong) => {}
+                None => {
+                    let n =
+                        tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await.expect("no message in time").unwrap();
+                    assert!(n > 0, "the agent closed the flow");
+                }
+            }
+        }
+    }
+
+    async fn request(&mut self) -> Request {
+        match self.recv().await {
+            Message::Request(r) => r,
+            Message::Response(r) => panic!("expected a request, got {r}"),
+        }
+    }
+
+    async fn response(&mut self) -> Response {
+        match self.recv().await {
+            Message::Response(r) => r,
+            Message::Request(r) => panic!("expected a response, got {r}"),
+        }
+    }
+
+    async fn send(&mut self, m: impl Into<Message>) {
+        self.stream.write_all(&m.into().to_bytes()).await.unwrap();
+    }
+
+    /// REGISTER answered 200 (no challenge: the digest is sipcore's and tested there).
+    async fn registered(listener: &TcpListener) -> (Self, String) {
+        let mut sw = Self::accept(listener).await;
+        let reg = sw.request().await;
+        assert_eq!(reg.method, Method::Register);
+        let contact = reg.headers.get(&HeaderName::Contact).unwrap().to_owned();
+        let mut ok = Response::to_request(&reg, 200);
+        ok.headers.push(HeaderName::Contact, format!("{contact};expires=600"));
+        sw.send(ok).await;
+        let uri = contact.trim_start_matches('<').split('>').next().unwrap().to_owned();
+        (sw, uri)
+    }
+
+    fn sdp(relay: SocketAddr) -> String {
+        format!(
+            "v=0\r\no=switch 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 101\r\n\
+             a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
+            ip = relay.ip(),
+            port = relay.port()
+        )
+    }
+
+    fn invite(&self, uri: &str, relay: SocketAddr) -> Request {
+        let body = Self::sdp(relay);
+        let raw = format!(
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:{p};branch=z9hG4bKlb1\r\nMax-Forwards: 70\r\n\
+             From: <sip:1002@switch.local>;tag=sw1\r\nTo: <sip:1001@switch.local>\r\nCall-ID: lb1@switch\r\nCSeq: 1 INVITE\r\n\
+             Contact: <sip:switch@127.0.0.1:{p};transport=tcp>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len(),
+            p = self.port
+        );
+        let Message::Request(r) = sipcore::parse(Bytes::from(raw)).unwrap() else { unreachable!() };
+        r
+    }
+
+    fn in_dialog(&self, method: &str, cseq: u32, to_tag: &str, branch: &str) -> Request {
+        let raw = format!(
+            "{method} sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:{p};branch={branch}\r\nMax-Forwards: 70\r\n\
+             From: <sip:1002@switch.local>;tag=sw1\r\nTo: <sip:1001@switch.local>;tag={to_tag}\r\nCall-ID: lb1@switch\r\n\
+             CSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
+            p = self.port
+        );
+        let Message::Request(r) = sipcore::parse(Bytes::from(raw)).unwrap() else { unreachable!() };
+        r
+    }
+}
+
+async fn next(events: &mut Events, want: impl Fn(&Event) -> bool) -> Event {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) if want(&ev) => return ev,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("events ended"),
+            Err(_) => panic!("no such event within {WAIT:?}"),
+        }
+    }
+}
+
+/// One 20 ms PCMU packet of a 440 Hz tone, as the far end would send through the relay.
+fn rtp_440(seq: u16) -> Vec<u8> {
+    let mut samples = [0i16; 160];
+    tone::sine(440.0, 8000, u64::from(seq) * 160, &mut samples);
+    let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend(samples.iter().map(|s| media::g711::ulaw_encode(*s)));
+    p
+}
+
+fn agent(listener: &TcpListener) -> AgentBuilder {
+    let addr = listener.local_addr().unwrap();
+    AgentBuilder::new(format!("tcp:127.0.0.1:{}", addr.port()).parse().unwrap(), "1001", "pw")
+        .domain("switch.local")
+        .mac("02:42:ac:11:00:02".parse().unwrap())
+        .public_ip(PublicIpSource::Static("127.0.0.1".parse().unwrap()))
+}
+
+#[tokio::test]
+async fn incoming_call_answered_sends_rtp_to_the_relay_then_bye_ends_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    let (handle, mut events) = agent(&listener).start().unwrap();
+    let (mut sw, contact) = SwitchSide::registered(&listener).await;
+
+    let invite = sw.invite(&contact, relay_addr);
+    sw.send(invite.clone()).await;
+    let trying = sw.response().await;
+    let ringing = sw.response().await;
+    assert_eq!((trying.status, ringing.status), (100, 180));
+    let Event::Call(CallEvent::Incoming { id, from, .. }) =
+        next(&mut events, |e| matches!(e, Event::Call(CallEvent::Incoming { .. }))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(from, "sip:1002@switch.local");
+
+    handle.answer_with(id, MediaOptions { source: Source::Tone(1000.0), record: true }).await.unwrap();
+    let ok = sw.response().await;
+    assert_eq!(ok.status, 200);
+    let tag = ok.headers.to_addr().unwrap().tag().unwrap().to_owned();
+    let answer = media::offer::negotiated(std::str::from_utf8(&ok.body).unwrap()).unwrap();
+    assert_eq!(answer.remote.ip(), "127.0.0.1".parse::<std::net::IpAddr>().unwrap(), "c= is the agent's private (flow) IP");
+    let req = sw.in_dialog("ACK", 1, &tag, "z9hG4bKlbA");
+    sw.send(req).await;
+
+    // The first RTP packet comes from the bearer port named in m=, to the relay.
+    let mut buf = [0u8; 2048];
+    let (n, from) = tokio::time::timeout(WAIT, relay.recv_from(&mut buf)).await.expect("no RTP at the relay").unwrap();
+    assert_eq!(from, answer.remote, "RTP leaves from the c=/m= address (symmetric RTP)");
+    assert!(n >= 12 && buf[0] >> 6 == 2, "an RTP packet");
+    assert_eq!(buf[1] & 0x7f, 0, "PCMU as negotiated");
+    let Event::Media(MediaEvent::Started { remote, .. }) =
+        next(&mut events, |e| matches!(e, Event::Media(MediaEvent::Started { .. }))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(remote, relay_addr);
+
+    // The far end talks (440 Hz) through the relay for half a second.
+    for seq in 0..25u16 {
+        relay.send_to(&rtp_440(seq), from).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // What the agent sends is its 1000 Hz tone.
+    let mut got = Vec::new();
+    while got.len() < 1600 {
+        let (n, _) = tokio::time::timeout(WAIT, relay.recv_from(&mut buf)).await.unwrap().unwrap();
+        if n > 12 && buf[1] & 0x7f == 0 {
+            got.extend(buf[12..n].iter().map(|b| media::g711::ulaw_decode(*b)));
+        }
+    }
+    assert_eq!(tone::dominant(&got, &[440.0, 1000.0], tone::RATE), Some(1000.0));
+
+    let req = sw.in_dialog("BYE", 2, &tag, "z9hG4bKlbB");
+    sw.send(req).await;
+    let bye_ok = sw.response().await;
+    assert_eq!((bye_ok.status, bye_ok.headers.cseq().unwrap().method), (200, Method::Bye));
+    let Event::Media(MediaEvent::Stopped { report, .. }) =
+        next(&mut events, |e| matches!(e, Event::Media(MediaEvent::Stopped { .. }))).await
+    else {
+        unreachable!()
+    };
+    assert!(report.sent_packets >= 10, "{report:?}");
+    assert!(report.received_packets >= 20, "{report:?}");
+    assert_eq!(tone::dominant(&report.recorded, &[440.0, 1000.0], tone::RATE), Some(440.0));
+    let ended = next(&mut events, |e| matches!(e, Event::Call(CallEvent::Ended { .. }))).await;
+    assert_eq!(ended, Event::Call(CallEvent::Ended { id, by: Party::Remote, reason: EndReason::Hangup, status: None }));
+    drop(handle);
+}
+
+#[tokio::test]
+async fn outgoing_call_offers_the_bearer_and_hangs_up_with_bye() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    let bearer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (handle, mut events) = agent(&listener).bearer_port(bearer).start().unwrap();
+    let (mut sw, _) = SwitchSide::registered(&listener).await;
+    next(&mut events, |e| matches!(e, Event::Registered(_))).await;
+
+    let id = handle.call("1002").await.unwrap();
+    let invite = sw.request().await;
+    assert_eq!((invite.method.clone(), invite.uri.as_ref()), (Method::Invite, "sip:1002@switch.local"));
+    let offer = media::offer::negotiated(std::str::from_utf8(&invite.body).unwrap()).unwrap();
+    assert_eq!(offer.remote, SocketAddr::new("127.0.0.1".parse().unwrap(), bearer), "c= private IP, m= the --bearer-port");
+    let mut ringing = Response::to_request(&invite, 180);
+    let to = ringing.headers.get(&HeaderName::To).unwrap().to_owned();
+    ringing.headers.set(HeaderName::To, format!("{to};tag=swB"));
+    sw.send(ringing.clone()).await;
+    next(&mut events, |e| matches!(e, Event::Call(CallEvent::Ringing { status: 180, .. }))).await;
+
+    let mut ok = ringing;
+    ok.status = 200;
+    ok.reason = "OK".into();
+    ok.headers.push(HeaderName::Contact, format!("<sip:switch@127.0.0.1:{};transport=tcp>", sw.port));
+    let body = SwitchSide::sdp(relay_addr);
+    ok.headers.push(HeaderName::ContentType, "application/sdp");
+    ok.headers.set(HeaderName::ContentLength, body.len().to_string());
+    ok.body = Bytes::from(body);
+    sw.send(ok).await;
+    let ack = sw.request().await;
+    assert_eq!((ack.method.clone(), ack.uri.as_ref()), (Method::Ack, format!("sip:switch@127.0.0.1:{};transport=tcp", sw.port).as_str()));
+    let mut buf = [0u8; 2048];
+    let (_, from) = tokio::time::timeout(WAIT, relay.recv_from(&mut buf)).await.expect("no RTP at the relay").unwrap();
+    assert_eq!(from, offer.remote, "RTP from the bearer port of the offer");
+    next(&mut events, |e| matches!(e, Event::Call(CallEvent::Answered { .. }))).await;
+
+    handle.hangup(id).await.unwrap();
+    let bye = sw.request().await;
+    assert_eq!(bye.method, Method::Bye);
+    assert_eq!(bye.headers.to_addr().unwrap().tag(), Some("swB"));
+    sw.send(Response::to_request(&bye, 200)).await;
+    let ended = next(&mut events, |e| matches!(e, Event::Call(CallEvent::Ended { .. }))).await;
+    assert_eq!(ended, Event::Call(CallEvent::Ended { id, by: Party::Local, reason: EndReason::Hangup, status: None }));
+    drop(handle);
+}
