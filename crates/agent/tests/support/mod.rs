@@ -109,3 +109,4 @@ impl Drop for Switch {
     }
 }
 pub(crate) mod bench;
+pub(crate) mod switch_side;

@@ -95,7 +95,8 @@ pub(crate) enum Cmd {
     /// printed); 8 answered but no RTP received; 3/4/5/6 as for `register`.
     Call {
         /// The number to call (INVITE sip:NUMBER@DOMAIN).
-        number: String,
+        #[arg(value_name = "NUMBER")]
+        callee: String,
         #[command(flatten)]
         media: MediaArgs,
         /// Seconds to stay in the call once answered.

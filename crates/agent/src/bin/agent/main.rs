@@ -92,9 +92,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Cmd::Register { timeout } => register(handle, events, Duration::from_secs(timeout)).await,
         Cmd::Listen { auto_answer, media } => listen(handle, events, auto_answer, calls::Calls::new(media.record)).await,
-        Cmd::Call { number, media, duration, dtmf, timeout } => {
+        Cmd::Call { callee, media, duration, dtmf, timeout } => {
             let plan = calls::CallPlan {
-                number,
+                number: callee,
                 options: calls::options(&media)?,
                 record: media.record,
                 duration: Duration::from_secs_f64(duration),
