@@ -126,11 +126,9 @@ impl CallDriver {
                 }
                 Output::Record(rec) => persister.put_call(&rec),
                 Output::Ended { media, mut record } => {
-                    if let (Some(m), Some(r)) = (media, &self.relay) {
-                        if let Some(stats) = r.relay.close(MediaId(m)) {
-                            record.caller_media = Some(counters(&stats.caller));
-                            record.callee_media = Some(counters(&stats.callee));
-                        }
+                    if let Some(stats) = media.zip(self.relay.as_ref()).and_then(|(m, r)| r.relay.close(MediaId(m))) {
+                        record.caller_media = Some(counters(&stats.caller));
+                        record.callee_media = Some(counters(&stats.callee));
                     }
                     info!(call_id = %record.call_id, caller = %record.caller, callee = %record.callee, route = %record.route,
                         status = record.status.unwrap_or(0), reason = record.end_reason.as_deref().unwrap_or(""), "call ended");

@@ -10,7 +10,7 @@
 
 mod call;
 mod dialog;
-// pub mod driver;
+pub mod driver;
 mod io;
 mod msg;
 mod sdp;
@@ -262,10 +262,13 @@ impl B2bua {
     }
 
     /// A request inside one of our dialogs (BYE, re-INVITE, OPTIONS…).
-    /// False when it matches no dialog (the driver answers it as out-of-dialog, or 481).
-    pub fn handle_request(&mut self, now: Instant, key: &TransactionKey, req: Request) -> bool {
-        let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return false };
-        let Some(c) = self.calls.get_mut(&call) else { return false };
+    /// Hands the request back when it matches no call (the driver answers it
+    /// as out-of-dialog, or 481).
+    pub fn handle_request(&mut self, now: Instant, key: &TransactionKey, req: Request) -> Result<(), Box<Request>> {
+        let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else {
+            return Err(Box::new(req));
+        };
+        let Some(c) = self.calls.get_mut(&call) else { return Err(Box::new(req)) };
         let to_tag = req.headers.to_addr().ok().and_then(|a| a.tag().map(str::to_owned));
         let ours = match leg {
             Leg::Caller => &c.caller.local_tag,
@@ -274,12 +277,24 @@ impl B2bua {
         if to_tag.as_deref() != Some(ours.as_str()) {
             let status = if to_tag.is_none() && req.method == Method::Invite { 482 } else { 481 };
             self.io.respond(key, Response::to_request(&req, status));
-            return true;
+            return Ok(());
         }
         if let Some(end) = c.in_dialog(now, &mut self.io, leg, key, req) {
             self.end(now, call, end);
         }
-        true
+        Ok(())
+    }
+
+    /// A flow closed: a call still being offered down it fails (480).
+    pub fn handle_flow_closed(&mut self, now: Instant, flow: sipcore::transport::FlowId) {
+        let hit: Vec<CallRef> =
+            self.calls.values().filter(|c| c.phase == Phase::Inviting && c.callee.flow.id == flow).map(|c| c.id).collect();
+        for call in hit {
+            let Some(c) = self.calls.get_mut(&call) else { continue };
+            if let Some(end) = c.invite_failed(&mut self.io, 480, "Temporarily Unavailable (callee flow closed)") {
+                self.end(now, call, end);
+            }
+        }
     }
 
     /// The relay saw no media for `media_timeout`: BYE both legs (RFC 3326 Reason).

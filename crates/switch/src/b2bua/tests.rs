@@ -250,7 +250,7 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
          To: <sip:1002@switch.local>;tag={caller_tag}\r\nCall-ID: call-a@10.0.0.5\r\nCSeq: 11 BYE\r\nContent-Length: 0\r\n\r\n"
     ));
     let key = TransactionKey::server(&bye).unwrap();
-    assert!(lab.core.handle_request(lab.now, &key, bye));
+    assert!(lab.core.handle_request(lab.now, &key, bye).is_ok());
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 200);
     let byes = requests(&out, Method::Bye);
@@ -274,7 +274,7 @@ fn bye_from_the_callee_ends_both_legs() {
         "BYE sip:switch@192.0.2.1:5060;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP 10.1.0.2:5999;branch=z9hG4bKbye2\r\nFrom: <sip:1002@switch.local>;tag=bob1\r\n\
          To: <sip:1001@switch.local>;tag={ours}\r\nCall-ID: {callee_call_id}\r\nCSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n"
     ));
-    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&bye).unwrap(), bye));
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&bye).unwrap(), bye).is_ok());
     let out = lab.drain();
     let byes = requests(&out, Method::Bye);
     assert_eq!(byes.len(), 1);
@@ -441,7 +441,7 @@ fn reinvite_from_the_callee_is_relayed_with_a_new_version() {
         HOLD_SDP.len()
     ));
     let key = TransactionKey::server(&reinvite).unwrap();
-    assert!(lab.core.handle_request(lab.now, &key, reinvite.clone()));
+    assert!(lab.core.handle_request(lab.now, &key, reinvite.clone()).is_ok());
     let out = lab.drain();
     let sent = out.iter().find_map(|o| match o {
         Output::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
@@ -456,7 +456,7 @@ fn reinvite_from_the_callee_is_relayed_with_a_new_version() {
     let mut again = reinvite.clone();
     again.headers.set(HeaderName::Via, "SIP/2.0/TCP 10.1.0.2:5999;branch=z9hG4bKre2");
     again.headers.set(HeaderName::CSeq, "7 INVITE");
-    lab.core.handle_request(lab.now, &TransactionKey::server(&again).unwrap(), again);
+    lab.core.handle_request(lab.now, &TransactionKey::server(&again).unwrap(), again).unwrap();
     assert_eq!(responses(&lab.drain())[0].status, 491);
     // The caller answers: ACK on its leg, 200 with the caller's (rewritten) answer to the callee.
     let answer = CALLER_SDP.replace("o=alice 100 7", "o=alice 100 8").replace("m=audio 4000", "m=audio 4002");
@@ -481,15 +481,15 @@ fn options_in_dialog_and_unknown_dialogs() {
         "OPTIONS sip:switch@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKopt\r\nFrom: <sip:1001@switch.local>;tag=alice1\r\n\
          To: <sip:1002@switch.local>;tag={tag}\r\nCall-ID: call-a@10.0.0.5\r\nCSeq: 12 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     ));
-    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&options).unwrap(), options.clone()));
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&options).unwrap(), options.clone()).is_ok());
     assert_eq!(responses(&lab.drain())[0].status, 200);
     let mut wrong = options.clone();
     wrong.headers.set(HeaderName::To, "<sip:1002@switch.local>;tag=nope");
-    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&wrong).unwrap(), wrong));
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&wrong).unwrap(), wrong).is_ok());
     assert_eq!(responses(&lab.drain())[0].status, 481);
     let mut stranger = options;
     stranger.headers.set(HeaderName::CallId, "unknown@x");
-    assert!(!lab.core.handle_request(lab.now, &TransactionKey::server(&stranger).unwrap(), stranger));
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&stranger).unwrap(), stranger).is_err());
 }
 
 #[test]
