@@ -463,3 +463,76 @@ fn no_flow_and_no_home_is_480_and_unknown_number_404() {
     stranger.invite(None);
     stranger.phone.response(404, Method::Invite);
 }
+
+/// Sets up an answered call (trusted caller); returns both ends.
+fn answered(sw: &Switch) -> (Caller, Callee, Request) {
+    let mut callee = Callee::register(sw, "1002", "pw1002");
+    let mut caller = Caller::new(sw, "1001", "1002");
+    caller.invite(None);
+    let inv = callee.request(Method::Invite);
+    callee.answer(&inv, 200, true);
+    let ok = caller.phone.response(200, Method::Invite);
+    caller.to = Some(ok.headers.get(&HeaderName::To).unwrap().to_owned());
+    caller.in_dialog(Method::Ack);
+    callee.request(Method::Ack);
+    (caller, callee, inv)
+}
+
+#[test]
+fn no_media_for_media_timeout_hangs_up_both_legs_with_a_reason() {
+    let lab = lab_with(&[("1001", None), ("1002", None)]);
+    let sw = lab.start(&trusted().calls("media_timeout = 1"));
+    let (caller, mut callee, _) = answered(&sw);
+    let bye = callee.request(Method::Bye);
+    assert_eq!(bye.headers.get(&HeaderName::Reason), Some("SIP;cause=408;text=\"media timeout\""));
+    callee.answer(&bye, 200, false);
+    let bye = caller.phone.request(Method::Bye);
+    assert_eq!(bye.headers.get(&HeaderName::Reason), Some("SIP;cause=408;text=\"media timeout\""));
+    assert_eq!(bye.headers.call_id().unwrap(), caller.call_id);
+    let rec = ended_record(&lab, &caller.call_id);
+    assert_eq!(rec["end_reason"], "media_timeout");
+}
+
+#[test]
+fn hold_by_reinvite_from_the_callee_reaches_the_caller_rewritten() {
+    let lab = lab_with(&[("1001", None), ("1002", None)]);
+    let sw = lab.start(&trusted());
+    let (caller, mut callee, inv) = answered(&sw);
+    // The callee puts the call on hold: a re-INVITE in its dialog, a=sendonly.
+    let hold = sdp(callee.rtp.local_addr().unwrap().port(), "callee").replace("o=callee 1 1", "o=callee 1 2") + "a=sendonly\r\n";
+    let from_to = |r: &Request, name: HeaderName| r.headers.get(&name).unwrap().to_owned();
+    let m = format!(
+        "INVITE sip:switch@{sw} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bK{b}\r\nMax-Forwards: 70\r\nFrom: {from};tag={tag}\r\nTo: {to}\r\n\
+         Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContact: <{contact}>\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{hold}",
+        sw = sw.addr(),
+        me = common::Link::local(&callee.tcp),
+        b = hex(),
+        from = from_to(&inv, HeaderName::To),
+        tag = callee.tag,
+        to = from_to(&inv, HeaderName::From),
+        cid = inv.headers.call_id().unwrap(),
+        contact = callee.contact,
+        len = hold.len(),
+    );
+    common::Link::send(&mut callee.tcp, m.as_bytes());
+    let reinvite = caller.phone.request(Method::Invite);
+    assert_eq!(reinvite.headers.call_id().unwrap(), caller.call_id, "in the caller's dialog");
+    let body = std::str::from_utf8(&reinvite.body).unwrap();
+    assert!(body.contains("a=sendonly") && body.contains("c=IN IP4 127.0.0.1"), "{body}");
+    assert!(body.contains("o=callee 1 2 "), "o= version moved on: {body}");
+    caller.phone.send(&Message::Response(answer(
+        &reinvite,
+        200,
+        &caller.tag,
+        "sip:1001@127.0.0.1",
+        Some(sdp(caller.rtp.local_addr().unwrap().port(), "caller")),
+    )));
+    let ack = caller.phone.request(Method::Ack);
+    assert_eq!(ack.headers.cseq().unwrap().seq, reinvite.headers.cseq().unwrap().seq);
+    let ok = match callee.message() {
+        Message::Response(r) => r,
+        Message::Request(r) => panic!("expected the 200 for the re-INVITE, got {}", r.method),
+    };
+    assert_eq!(ok.status, 200);
+    assert_eq!(media_of(&ok.body), media_of(&inv.body), "the callee keeps sending to its relay port");
+}
