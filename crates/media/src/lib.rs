@@ -5,10 +5,14 @@ pub mod bearer;
 pub mod direction;
 pub mod dtmf;
 pub mod endpoint;
+pub mod error;
 pub mod g711;
 pub mod offer;
+pub mod relay;
+pub mod sdp;
 pub mod tone;
 pub mod wav;
 
 pub use bearer::BearerTransport;
 pub use direction::Direction;
+pub use error::MediaError;

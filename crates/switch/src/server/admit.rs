@@ -1,0 +1,144 @@
+//! Calls entering the switch: in-dialog requests go to the B2BUA; a new
+//! INVITE is authenticated (407 digest with the subscriber's REGISTER
+//! credentials, or a trusted peer's source address), its callee routed with the
+//! registrar's `route()`, and handed to the B2BUA — or refused here (404, 480).
+
+use super::{Server, local_ip_toward};
+use crate::b2bua::{NewCall, Target};
+use crate::calls::CallRecord;
+use crate::location::{Route, route};
+use crate::record::UnixTime;
+use sipcore::transaction::TransactionKey;
+use sipcore::transport::{Flow, TransportKind};
+use sipcore::{Method, Request, Response};
+use std::net::SocketAddr;
+use std::time::Instant;
+use tracing::{info, warn};
+
+impl Server {
+    /// Takes the requests that belong to calls; hands back the rest.
+    pub(super) fn call_request(&mut self, now: UnixTime, key: TransactionKey, flow: Flow, req: Request) -> Option<Request> {
+        if matches!(req.method, Method::Register | Method::Ack | Method::Cancel) {
+            return Some(req);
+        }
+        let t = Instant::now();
+        let in_dialog = req.headers.to_addr().is_ok_and(|a| a.tag().is_some());
+        if in_dialog {
+            return self.calls.core.handle_request(t, &key, req).err().map(|r| *r);
+        }
+        if req.method != Method::Invite {
+            return Some(req);
+        }
+        if req.headers.call_id().is_ok_and(|id| self.calls.core.knows_call_id(id)) {
+            // Our own INVITE come back, or a merged request (RFC 3261 §8.2.2.2).
+            self.reply(key, &req, 482, "Loop Detected");
+            return None;
+        }
+        self.admit(now, t, key, flow, req);
+        None
+    }
+
+    fn reply(&self, key: TransactionKey, req: &Request, status: u16, reason: &str) {
+        if let Err(e) = self.stack.respond(key, Response::to_request(req, status).with_reason(reason.to_owned())) {
+            warn!(error = %e, "call response not sent");
+        }
+    }
+
+    fn admit(&mut self, now: UnixTime, t: Instant, key: TransactionKey, flow: Flow, req: Request) {
+        if let Err(e) = self.refresh_subscribers(now) {
+            tracing::error!(error = %e, "cannot read subscribers");
+            return self.reply(key, &req, 500, "Server Internal Error (store unavailable)");
+        }
+        let caller = req.headers.from_addr().ok().and_then(|a| a.uri.user.map(str::to_owned)).unwrap_or_default();
+        let Some(callee) = req.uri().ok().and_then(|u| u.user.map(str::to_owned)) else {
+            return self.reply(key, &req, 404, "Not Found (no number in the Request-URI)");
+        };
+        if !self.trusted_peers.contains(&flow.remote.ip()) {
+            let Some(sub) = self.subscribers.get(&caller).cloned() else {
+                return self.reply(key, &req, 403, "Forbidden (caller not provisioned)");
+            };
+            if let Some(resp) = self.registrar.authorize_call(now, &req, &sub, flow.remote.ip()) {
+                if let Err(e) = self.stack.respond(key, resp) {
+                    warn!(error = %e, "challenge not sent");
+                }
+                return;
+            }
+        }
+        let Some(callee_sub) = self.subscribers.get(&callee).cloned() else {
+            return self.reply(key, &req, 404, "Not Found (number not in service)");
+        };
+        let target = match route(&self.registrar.table, &callee_sub, now) {
+            Route::Flow { flow_id, local, observed, transport, record } => {
+                let down = Flow { id: flow_id, transport, local, remote: observed };
+                Target {
+                    flow: down,
+                    local: SocketAddr::new(local_ip_toward(&down), local.port()),
+                    uri: record.contact.clone(),
+                    latch_ip: Some(observed.ip()),
+                    route: "flow",
+                    reason: None,
+                }
+            }
+            Route::Home { uri, reason } => match self.home_target(&uri) {
+                Some(mut target) => {
+                    target.reason = Some(reason.as_str().to_owned());
+                    target
+                }
+                None => {
+                    warn!(number = %callee, home = %uri, "home location cannot be reached over UDP");
+                    return self.unavailable(t, key, &req, &caller, &callee, "home_unreachable");
+                }
+            },
+            Route::Unavailable { reason } => return self.unavailable(t, key, &req, &caller, &callee, reason.as_str()),
+        };
+        info!(caller = %caller, callee = %callee, route = target.route, reason = target.reason.as_deref().unwrap_or(""), via = %target.flow,
+            "call routed");
+        let local_ip = local_ip_toward(&flow);
+        let relay_ip = self.relay_address.unwrap_or(local_ip);
+        let new =
+            NewCall { key, flow, local: SocketAddr::new(local_ip, flow.local.port()), request: req, caller, callee, target, relay_ip };
+        self.calls.core.handle_invite(t, new);
+    }
+
+    /// 480: no live flow and no home. Recorded, so `switch calls` says why.
+    fn unavailable(&mut self, t: Instant, key: TransactionKey, req: &Request, caller: &str, callee: &str, reason: &str) {
+        self.reply(key, req, 480, &format!("Temporarily Unavailable ({reason})"));
+        let at = self.calls.core.config().unix_ms(t);
+        let record = CallRecord {
+            call_id: req.headers.call_id().unwrap_or_default().to_owned(),
+            caller: caller.to_owned(),
+            callee: callee.to_owned(),
+            route: "none".into(),
+            route_reason: Some(reason.to_owned()),
+            invite_at: at,
+            end_at: Some(at),
+            status: Some(480),
+            end_reason: Some("unavailable".into()),
+            ..CallRecord::default()
+        };
+        info!(caller, callee, reason, "call unavailable");
+        self.persister.put_call(&record);
+    }
+
+    /// The flow to a home URI `sip:user@IP[:port]` over one of our UDP
+    /// listeners (same address family). Host names and TCP are not reached yet.
+    fn home_target(&self, uri: &str) -> Option<Target> {
+        let u = sipcore::Uri::parse(uri).ok()?;
+        if u.transport().is_some_and(|t| !t.eq_ignore_ascii_case("udp")) {
+            return None;
+        }
+        let ip = u.host.as_ref()?.ip()?;
+        let remote = SocketAddr::new(ip, u.port.unwrap_or(5060));
+        let sock = self.udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4())?;
+        let flow = self.stack.endpoint().udp_flow(sock, remote);
+        debug_assert_eq!(flow.transport, TransportKind::Udp);
+        Some(Target {
+            flow,
+            local: SocketAddr::new(local_ip_toward(&flow), sock.local.port()),
+            uri: uri.to_owned(),
+            latch_ip: None,
+            route: "home",
+            reason: None,
+        })
+    }
+}
