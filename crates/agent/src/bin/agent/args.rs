@@ -81,9 +81,15 @@ pub(crate) enum Cmd {
     /// unregister and exit 0), or until the switch refuses (exit 3 or 4).
     /// Incoming calls are refused 480 unless --auto-answer.
     Listen {
-        /// Answer every incoming call at once (the media flags say what it plays).
+        /// Answer every incoming call (the media flags say what it plays).
         #[arg(long)]
         auto_answer: bool,
+        /// With --auto-answer: let it ring this many seconds first.
+        #[arg(long, value_name = "SECS", requires = "auto_answer", default_value_t = 0.0, value_parser = delay_secs)]
+        answer_after: f64,
+        /// Refuse incoming calls with this status instead (486 Busy Here, 603 Decline…).
+        #[arg(long, value_name = "STATUS", conflicts_with = "auto_answer", default_value_t = 480, value_parser = clap::value_parser!(u16).range(300..=699))]
+        reject_with: u16,
         #[command(flatten)]
         media: MediaArgs,
     },
@@ -140,6 +146,11 @@ pub(crate) enum Bearer {
 fn duration_secs(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if v.is_finite() && v > 0.0 && v <= 86_400.0 { Ok(v) } else { Err("must be more than 0 and at most 86400".into()) }
+}
+
+fn delay_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v.is_finite() && (0.0..=86_400.0).contains(&v) { Ok(v) } else { Err("must be from 0 to 86400".into()) }
 }
 
 fn tone_hz(s: &str) -> Result<f64, String> {

@@ -160,16 +160,59 @@ pub(crate) async fn call(handle: &AgentHandle, events: &mut Events, plan: CallPl
                 };
                 return Ok(code);
             }
-            Event::Call(CallEvent::Incoming { id: other, .. }) => refuse(handle, other).await,
+            Event::Call(CallEvent::Incoming { id: other, .. }) => refuse(handle, other, 480).await,
             _ => {}
         }
     }
 }
 
 /// The command line takes no calls unless told to: it says so at once
-/// (480), so the switch can send the call home instead of waiting.
-pub(crate) async fn refuse(handle: &AgentHandle, id: CallId) {
-    if let Err(e) = handle.reject(id, 480).await {
+/// (480 unless `listen --reject-with`), so the switch can send the call home
+/// instead of waiting.
+pub(crate) async fn refuse(handle: &AgentHandle, id: CallId, status: u16) {
+    if let Err(e) = handle.reject(id, status).await {
         tracing::warn!(error = %e, "reject not sent");
+    }
+}
+
+/// How `agent listen` treats incoming calls.
+pub(crate) struct ListenPlan {
+    pub(crate) auto_answer: bool,
+    /// How long an auto-answered call rings first.
+    pub(crate) answer_after: Duration,
+    /// The status of refused calls.
+    pub(crate) reject_with: u16,
+}
+
+/// Auto-answers waiting for their ring time, in order of due time.
+#[derive(Default)]
+pub(crate) struct Ringing(Vec<(Instant, CallId)>);
+
+impl Ringing {
+    pub(crate) fn add(&mut self, at: Instant, id: CallId) {
+        self.0.push((at, id));
+        self.0.sort_by_key(|(t, _)| *t);
+    }
+
+    pub(crate) fn remove(&mut self, id: CallId) {
+        self.0.retain(|(_, i)| *i != id);
+    }
+
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.0.first().map(|(t, _)| *t)
+    }
+
+    /// The calls whose ring time is over.
+    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<CallId> {
+        let split = self.0.partition_point(|(t, _)| *t <= now);
+        self.0.drain(..split).map(|(_, id)| id).collect()
+    }
+}
+
+/// Sleeps until `at`, or forever.
+pub(crate) async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

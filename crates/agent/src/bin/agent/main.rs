@@ -91,7 +91,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let (handle, events) = builder.start()?;
     match cli.command {
         Cmd::Register { timeout } => register(handle, events, Duration::from_secs(timeout)).await,
-        Cmd::Listen { auto_answer, media } => listen(handle, events, auto_answer, calls::Calls::new(media.record)).await,
+        Cmd::Listen { auto_answer, answer_after, reject_with, media } => {
+            let plan = calls::ListenPlan { auto_answer, answer_after: Duration::from_secs_f64(answer_after), reject_with };
+            listen(handle, events, plan, calls::Calls::new(media.record)).await
+        }
         Cmd::Call { callee, media, duration, dtmf, timeout } => {
             let plan = calls::CallPlan {
                 number: callee,
@@ -128,7 +131,7 @@ async fn call(handle: AgentHandle, mut events: Events, timeout: Duration, plan: 
                 return Ok(refusal_code(status));
             }
             Event::RegistrationFailed { .. } => last_failure = EXIT_SIP_FAILURE,
-            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id).await,
+            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id, 480).await,
             _ => {}
         }
     }
@@ -184,20 +187,29 @@ async fn register(handle: AgentHandle, mut events: Events, timeout: Duration) ->
             }
             Event::RegistrationFailed { .. } => last_failure = EXIT_SIP_FAILURE,
             Event::IncomingRequest { id: Some(id), request } => answer(&handle, id, &request).await,
-            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id).await,
+            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id, 480).await,
             _ => {}
         }
     }
 }
 
-async fn listen(handle: AgentHandle, mut events: Events, auto_answer: bool, mut printer: calls::Calls) -> anyhow::Result<u8> {
+async fn listen(handle: AgentHandle, mut events: Events, plan: calls::ListenPlan, mut printer: calls::Calls) -> anyhow::Result<u8> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut ringing = calls::Ringing::default();
     loop {
         let ev = tokio::select! {
             _ = term.recv() => { stop(handle, events).await; return Ok(0); }
             _ = int.recv() => { stop(handle, events).await; return Ok(0); }
+            _ = calls::sleep_until(ringing.next_due()) => {
+                for id in ringing.take_due(tokio::time::Instant::now()) {
+                    if let Err(e) = handle.answer(id).await {
+                        eprintln!("agent: answer: {e}");
+                    }
+                }
+                continue;
+            }
             ev = events.recv() => ev,
         };
         let Some(ev) = ev else { return Ok(EXIT_FAILED) };
@@ -208,12 +220,11 @@ async fn listen(handle: AgentHandle, mut events: Events, auto_answer: bool, mut 
                 return Ok(refusal_code(status));
             }
             Event::IncomingRequest { id: Some(id), request } => answer(&handle, id, &request).await,
-            Event::Call(CallEvent::Incoming { id, .. }) if auto_answer => {
-                if let Err(e) = handle.answer(id).await {
-                    eprintln!("agent: answer: {e}");
-                }
+            Event::Call(CallEvent::Incoming { id, .. }) if plan.auto_answer => {
+                ringing.add(tokio::time::Instant::now() + plan.answer_after, id)
             }
-            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id).await,
+            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id, plan.reject_with).await,
+            Event::Call(CallEvent::Ended { id, .. }) => ringing.remove(id),
             _ => {}
         }
     }
