@@ -3,7 +3,7 @@
 //! ringing, or busy); A calls B with a 440 Hz tone. Each agent's recording must
 //! hold the other's tone (Goertzel via `media::tone`), and the switch's call
 //! record (`switch calls --json`) must show the call and RTP both ways. Then
-//! CANCEL before answer and busy (486).
+//! CANCEL before answer and busy (486). A's DTMF (RFC 4733) reaches B.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::io::{BufRead, BufReader};
@@ -166,7 +166,7 @@ fn tone_in(wav: &Path) -> Option<f64> {
 
 /// A number from the relay range that differs per test and per run.
 fn relay_base(test: u16) -> u16 {
-    30_000 + ((std::process::id() % 200) as u16) * 120 + test * 40
+    30_000 + ((std::process::id() % 200) as u16) * 160 + test * 40
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn agents_call_through_the_switch_tones_cross_both_ways_and_the_record_shows_rtp
     let lab = Lab::start(relay_base(0));
     let (a_wav, b_wav) = (lab.dir.join("a.wav"), lab.dir.join("b.wav"));
     let (_b, b_lines) = lab.listener(&["--auto-answer", "--tone", "1000", "--record", b_wav.to_str().unwrap()]);
-    let out = lab.call(&["--tone", "440", "--record", a_wav.to_str().unwrap(), "--duration", "3"]);
+    let out = lab.call(&["--tone", "440", "--record", a_wav.to_str().unwrap(), "--duration", "3", "--dtmf", "19#"]);
     let a_said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "A's call failed:\n{a_said}");
     assert!(a_said.contains("call state=ringing"), "{a_said}");
@@ -183,6 +183,8 @@ fn agents_call_through_the_switch_tones_cross_both_ways_and_the_record_shows_rtp
     assert!(a_said.contains("by=local reason=hangup"), "{a_said}");
     assert!(a_said.contains("tone hz=1000 "), "{a_said}");
     let mut seen = Vec::new();
+    let stopped = wait_line(&b_lines, "media state=stopped", &mut seen);
+    assert!(stopped.contains("dtmf=\"19#\""), "B got A's RFC 4733 DTMF through the relay: {stopped}");
     let b_ended = wait_line(&b_lines, "call ended", &mut seen);
     assert!(b_ended.contains("by=remote reason=hangup"), "{b_ended}");
     wait_line(&b_lines, "tone hz=", &mut seen);
