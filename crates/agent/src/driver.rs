@@ -256,6 +256,9 @@ impl Driver {
 
     async fn answer_call(&mut self, id: CallId, options: Option<MediaOptions>) -> Result<(), AgentError> {
         let ip = self.bearer_ip()?;
+        if !self.ua.calls().contains(&id) {
+            return Err(AgentError::Call(crate::CallError::NoSuchCall(id)));
+        }
         let options = options.unwrap_or_else(|| self.bearers.defaults.clone());
         match self.bearers.answer(id, ip, options).await {
             Ok(sdp) => self.ua.answer_call(now(), id, sdp).map_err(AgentError::from),

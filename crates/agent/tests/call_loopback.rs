@@ -156,3 +156,102 @@ async fn outgoing_call_offers_the_bearer_and_hangs_up_with_bye() {
     assert_eq!(ended, Event::Call(CallEvent::Ended { id, by: Party::Local, reason: EndReason::Hangup, status: None }));
     drop(handle);
 }
+
+/// Answered call, ACKed; returns the switch side, the To tag and the agent's RTP address.
+async fn answered_call(
+    listener: &TcpListener,
+    handle: &agent::AgentHandle,
+    events: &mut Events,
+    offer: String,
+) -> (SwitchSide, String, SocketAddr) {
+    let (mut sw, contact) = SwitchSide::registered(listener).await;
+    let invite = sw.invite_with(&contact, offer);
+    sw.send(invite).await;
+    assert_eq!(sw.response().await.status, 100);
+    assert_eq!(sw.response().await.status, 180);
+    let Event::Call(CallEvent::Incoming { id, .. }) = next(events, |e| matches!(e, Event::Call(CallEvent::Incoming { .. }))).await else {
+        unreachable!()
+    };
+    handle.answer(id).await.unwrap();
+    let ok = sw.response().await;
+    assert_eq!(ok.status, 200);
+    let tag = ok.headers.to_addr().unwrap().tag().unwrap().to_owned();
+    let ours = media::offer::negotiated(std::str::from_utf8(&ok.body).unwrap()).unwrap().remote;
+    let ack = sw.in_dialog("ACK", 1, &tag, "z9hG4bKlbA");
+    sw.send(ack).await;
+    (sw, tag, ours)
+}
+
+#[tokio::test]
+async fn reinvite_holds_then_moves_the_stream_to_a_new_relay_port() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (relay1, relay2) = (UdpSocket::bind("127.0.0.1:0").await.unwrap(), UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let (handle, mut events) = agent(&listener).start().unwrap();
+    let offer = SwitchSide::sdp(relay1.local_addr().unwrap());
+    let (mut sw, tag, ours) = answered_call(&listener, &handle, &mut events, offer).await;
+    let mut buf = [0u8; 2048];
+    let (_, from) = tokio::time::timeout(WAIT, relay1.recv_from(&mut buf)).await.unwrap().unwrap();
+    assert_eq!(from, ours);
+
+    // Hold: the switch's side goes sendonly; the agent answers recvonly.
+    let hold = SwitchSide::sdp_with(relay1.local_addr().unwrap(), "RTP/AVP", 2, "a=sendonly\r\n");
+    let req = sw.reinvite(2, &tag, "z9hG4bKre1", hold);
+    sw.send(req).await;
+    let ok = loop {
+        let r = sw.response().await;
+        if r.status >= 200 {
+            break r;
+        }
+    };
+    assert_eq!(ok.status, 200);
+    let body = std::str::from_utf8(&ok.body).unwrap();
+    assert!(body.contains("a=recvonly"), "hold mirrored: {body}");
+    assert!(body.contains(" 2 IN IP4 "), "o= version moved on: {body}");
+    // The stream is retargeted with the switch's direction: it holds us.
+    next(&mut events, |e| matches!(e, Event::Media(MediaEvent::Started { direction: media::Direction::SendOnly, .. }))).await;
+    let ack = sw.in_dialog("ACK", 2, &tag, "z9hG4bKreA1");
+    sw.send(ack).await;
+
+    // Resume on a new relay port: the stream moves there.
+    let resume = SwitchSide::sdp_with(relay2.local_addr().unwrap(), "RTP/AVP", 3, "a=sendrecv\r\n");
+    let req = sw.reinvite(3, &tag, "z9hG4bKre2", resume);
+    sw.send(req).await;
+    let ok = loop {
+        let r = sw.response().await;
+        if r.status >= 200 {
+            break r;
+        }
+    };
+    assert!(std::str::from_utf8(&ok.body).unwrap().contains("a=sendrecv"));
+    let ack = sw.in_dialog("ACK", 3, &tag, "z9hG4bKreA2");
+    sw.send(ack).await;
+    let (_, from) = tokio::time::timeout(WAIT, relay2.recv_from(&mut buf)).await.expect("no RTP at the new relay port").unwrap();
+    assert_eq!(from, ours, "same bearer port, new target");
+    drop(handle);
+}
+
+#[tokio::test]
+async fn tcp_bearer_connects_out_from_the_bearer_port_with_rfc4571_framing() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bearer = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (handle, mut events) = agent(&listener).bearer_port(bearer).bearer_transport(agent::BearerTransport::Tcp).start().unwrap();
+    let offer =
+        SwitchSide::sdp_with(relay.local_addr().unwrap(), "TCP/RTP/AVP", 1, "a=setup:passive\r\na=connection:new\r\na=sendrecv\r\n");
+    let (_sw, _, ours) = answered_call(&listener, &handle, &mut events, offer).await;
+    assert_eq!(ours.port(), bearer);
+    let (mut conn, from) = tokio::time::timeout(WAIT, relay.accept()).await.expect("the agent did not connect").unwrap();
+    assert_eq!(from, SocketAddr::new("127.0.0.1".parse().unwrap(), bearer), "connected from the bearer port");
+    use tokio::io::AsyncReadExt;
+    let len = tokio::time::timeout(WAIT, conn.read_u16()).await.unwrap().unwrap();
+    let mut packet = vec![0u8; usize::from(len)];
+    conn.read_exact(&mut packet).await.unwrap();
+    assert!(len >= 12 && packet[0] >> 6 == 2, "an RFC 4571 frame holding RTP");
+    let Event::Media(MediaEvent::Started { transport, .. }) =
+        next(&mut events, |e| matches!(e, Event::Media(MediaEvent::Started { .. }))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(transport, agent::BearerTransport::Tcp);
+    drop(handle);
+}

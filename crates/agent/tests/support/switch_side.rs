@@ -77,16 +77,25 @@ impl SwitchSide {
     }
 
     pub(crate) fn sdp(relay: SocketAddr) -> String {
+        Self::sdp_with(relay, "RTP/AVP", 1, "a=sendrecv\r\n")
+    }
+
+    /// An offer from the relay: `proto` (RTP/AVP or TCP/RTP/AVP), o= `version`, and `extra` attribute lines.
+    pub(crate) fn sdp_with(relay: SocketAddr, proto: &str, version: u32, extra: &str) -> String {
         format!(
-            "v=0\r\no=switch 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 101\r\n\
-             a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
+            "v=0\r\no=switch 1 {version} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} {proto} 0 101\r\n\
+             a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n{extra}",
             ip = relay.ip(),
             port = relay.port()
         )
     }
 
     pub(crate) fn invite(&self, uri: &str, relay: SocketAddr) -> Request {
-        let body = Self::sdp(relay);
+        self.invite_with(uri, Self::sdp(relay))
+    }
+
+    /// The switch's INVITE down the flow with this SDP offer.
+    pub(crate) fn invite_with(&self, uri: &str, body: String) -> Request {
         let raw = format!(
             "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:{p};branch=z9hG4bKlb1\r\nMax-Forwards: 70\r\n\
              From: <sip:1002@switch.local>;tag=sw1\r\nTo: <sip:1001@switch.local>\r\nCall-ID: lb1@switch\r\nCSeq: 1 INVITE\r\n\
@@ -95,6 +104,16 @@ impl SwitchSide {
             p = self.port
         );
         let Message::Request(r) = sipcore::parse(Bytes::from(raw)).unwrap() else { unreachable!() };
+        r
+    }
+
+    /// A re-INVITE in the dialog of `invite`, with a new SDP offer.
+    pub(crate) fn reinvite(&self, cseq: u32, to_tag: &str, branch: &str, body: String) -> Request {
+        let mut r = self.in_dialog("INVITE", cseq, to_tag, branch);
+        r.headers.push(HeaderName::Contact, format!("<sip:switch@127.0.0.1:{};transport=tcp>", self.port));
+        r.headers.push(HeaderName::ContentType, "application/sdp");
+        r.headers.set(HeaderName::ContentLength, body.len().to_string());
+        r.body = Bytes::from(body);
         r
     }
 
