@@ -366,3 +366,49 @@ fn stop_hangs_up_before_unregistering() {
     assert_eq!(methods, vec![Method::Bye, Method::Register]);
     assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Local, reason: EndReason::Hangup, status: None }]);
 }
+
+#[test]
+fn a_2xx_crossing_our_cancel_is_acked_then_ended_with_bye() {
+    let mut b = Bench::new(config());
+    let (flow, id, inv) = b.calling();
+    b.switch_says(flow, reply_to(&inv, 180, Some("sw5"), None));
+    b.call_events();
+    b.ua.hangup(b.now, id).unwrap();
+    assert_eq!(b.requests().iter().map(|r| r.method.clone()).collect::<Vec<_>>(), vec![Method::Cancel]);
+    // The callee answered before the CANCEL reached it (§9.1): the call exists, so ACK and BYE it.
+    b.switch_says(flow, reply_to(&inv, 200, Some("sw5"), Some(OFFER)));
+    let methods: Vec<_> = b.requests().into_iter().map(|r| r.method).collect();
+    assert_eq!(methods, vec![Method::Ack, Method::Bye]);
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Local, reason: EndReason::Hangup, status: None }]);
+}
+
+#[test]
+fn a_2xx_without_an_sdp_answer_is_acked_and_hung_up() {
+    let mut b = Bench::new(config());
+    let (flow, id, inv) = b.calling();
+    b.switch_says(flow, reply_to(&inv, 200, Some("sw6"), None));
+    let methods: Vec<_> = b.requests().into_iter().map(|r| r.method).collect();
+    assert_eq!(methods, vec![Method::Ack, Method::Bye], "ACK first (the 2xx must be acknowledged), then BYE");
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Local, reason: EndReason::Hangup, status: None }]);
+}
+
+#[test]
+fn oversized_sdp_cancel_of_nothing_and_overlapping_reinvites_are_refused_clearly() {
+    let mut b = Bench::new(config());
+    let (flow, _, tag) = b.answered();
+    // An SDP body over 16 KiB is not taken.
+    let big = format!("{OFFER}{}", "a=x-pad:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n".repeat(300));
+    b.deliver(flow, &invite("z9hG4bKbig", "big@sw", 1, None, Some(&big)));
+    assert_eq!(b.responses().first().map(|r| r.status), Some(488));
+    // A CANCEL for a transaction we never saw: 481.
+    b.deliver(flow, &in_dialog("CANCEL", "z9hG4bKnone", "none@sw", 1, None));
+    assert_eq!(b.responses().iter().map(|r| r.status).collect::<Vec<_>>(), vec![481]);
+    // A second re-INVITE while one waits for its answer: 500 with Retry-After (§14.2).
+    b.deliver(flow, &invite("z9hG4bKr1", "c1@sw", 2, Some(&tag), Some(OFFER)));
+    b.responses();
+    b.deliver(flow, &invite("z9hG4bKr2", "c1@sw", 3, Some(&tag), Some(OFFER)));
+    let r = b.responses();
+    let last = r.iter().find(|r| r.status >= 200).unwrap();
+    assert_eq!(last.status, 500);
+    assert!(last.headers.get(&HeaderName::RetryAfter).is_some());
+}

@@ -459,14 +459,16 @@ impl UserAgent {
     /// its events (which may produce more).
     fn pump(&mut self, now: Instant) {
         loop {
-            while let Some(t) = self.layer.poll_transmit() {
-                if let Some(flow) = self.flow {
-                    self.transmits.push_back(Transmit::Send { flow: flow.id, message: t.message });
-                }
-            }
+            // The call core's own messages (the ACK for a 2xx) first: in the
+            // same step it can only have made requests that must follow it (a BYE).
             while let Some(message) = self.calls.poll_out() {
                 if let Some(flow) = self.flow {
                     self.transmits.push_back(Transmit::Send { flow: flow.id, message });
+                }
+            }
+            while let Some(t) = self.layer.poll_transmit() {
+                if let Some(flow) = self.flow {
+                    self.transmits.push_back(Transmit::Send { flow: flow.id, message: t.message });
                 }
             }
             while let Some(ev) = self.calls.poll_event() {
