@@ -11,7 +11,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use webrtc_sdp::address::ExplicitlyTypedAddress;
-use webrtc_sdp::attribute_type::{SdpAttribute, SdpAttributeRtpmap, SdpAttributeSetup, SdpAttributeType, parse_attribute};
+use webrtc_sdp::attribute_type::{SdpAttribute, SdpAttributeRtpmap, SdpAttributeSetup, parse_attribute};
 use webrtc_sdp::media_type::{SdpFormatList, SdpMedia, SdpMediaLine, SdpMediaValue, SdpProtocolValue};
 use webrtc_sdp::{SdpConnection, SdpOrigin, SdpSession, SdpTiming, SdpType, parse_sdp};
 
@@ -267,7 +267,6 @@ struct Remote {
     codecs: Vec<Codec>,
     dtmf_pt: Option<u8>,
     direction: Direction,
-    setup: Option<SdpAttributeSetup>,
 }
 
 fn remote_of(session: &SdpSession, m: &SdpMedia) -> Result<Remote, EndpointError> {
@@ -296,11 +295,7 @@ fn remote_of(session: &SdpSession, m: &SdpMedia) -> Result<Remote, EndpointError
     if ip.is_unspecified() {
         direction = Direction::Inactive;
     }
-    let setup = match m.get_attribute(SdpAttributeType::Setup) {
-        Some(SdpAttribute::Setup(s)) => Some(s.clone()),
-        _ => None,
-    };
-    Ok(Remote { addr: SocketAddr::new(ip, port), codecs, dtmf_pt, direction, setup })
+    Ok(Remote { addr: SocketAddr::new(ip, port), codecs, dtmf_pt, direction })
 }
 
 /// Answers a peer's offer: accepts the first audio stream we can use, with
@@ -320,10 +315,10 @@ pub fn answer(offer: &str, local: &LocalMedia) -> Result<(String, Negotiated), E
         }
         saw_audio = true;
         let r = remote_of(&session, m)?;
-        // We can only open TCP bearers, never accept them.
-        if s.tcp && matches!(r.setup, Some(SdpAttributeSetup::Active) | Some(SdpAttributeSetup::Holdconn)) {
-            continue;
-        }
+        // A TCP offer's a=setup is not checked: the agent never listens, so it
+        // always answers `active`, and the switch's relay always listens on the
+        // leg port. The offer it forwards is the far caller's SDP rewritten at
+        // line level, so its a=setup is the caller's (often `active`), not the relay's.
         if let Some(&codec) = r.codecs.first() {
             chosen = Some((i, codec, r));
             break;

@@ -137,8 +137,66 @@ m=audio 20000 TCP/RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=setup:
     let (text, n) = answer(offer, &local(BearerTransport::Udp))?;
     assert_eq!((n.transport, n.remote), (BearerTransport::Tcp, addr("203.0.113.5:20000")));
     assert!(text.contains("m=audio 40000 TCP/RTP/AVP 0 101\r\n") && text.contains("a=setup:active\r\n"), "{text}");
-    // We cannot accept inbound TCP, so an offer that wants to connect to us is refused.
+    // Through the switch the offer's a=setup is the far caller's (active, like us):
+    // the relay listens regardless, so we still connect.
     let active = offer.replace("setup:passive", "setup:active");
-    assert!(answer(&active, &local(BearerTransport::Udp)).is_err());
+    let (text, n) = answer(&active, &local(BearerTransport::Udp))?;
+    assert_eq!(n.transport, BearerTransport::Tcp);
+    assert!(text.contains("a=setup:active\r\n"));
     Ok(())
+}
+
+#[test]
+fn ipv6_offer_round_trips() -> Result<(), EndpointError> {
+    let v6 = LocalMedia { address: "2001:db8::7".parse().unwrap_or(IpAddr::from([0u16; 8])), ..local(BearerTransport::Udp) };
+    let text = build_offer(&v6);
+    assert!(text.contains("c=IN IP6 2001:db8::7\r\n"), "{text}");
+    assert_eq!(negotiated(&text)?.remote, addr("[2001:db8::7]:40000"));
+    Ok(())
+}
+
+/// Mutated offers (bytes replaced by SDP-ish characters, lines dropped or
+/// repeated) give answers or errors, never a panic.
+#[test]
+fn mutated_offers_never_panic() {
+    const ALPHABET: &[u8] = b"0123456789 =:/-.aAmcvostIPN\r\n";
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let (mut ok, mut err) = (0, 0);
+    for _ in 0..3000 {
+        let mut lines: Vec<String> = BARESIP_OFFER.split("\r\n").map(str::to_owned).collect();
+        for _ in 0..1 + next(3) {
+            let i = next(lines.len());
+            match next(3) {
+                0 => {
+                    lines.remove(i);
+                }
+                1 => {
+                    let l = lines.get(i).cloned().unwrap_or_default();
+                    lines.insert(i, l);
+                }
+                _ => {
+                    if let Some(l) = lines.get_mut(i).filter(|l| !l.is_empty()) {
+                        let mut b = l.clone().into_bytes();
+                        let at = next(b.len());
+                        if let Some(c) = b.get_mut(at) {
+                            *c = ALPHABET.get(next(ALPHABET.len())).copied().unwrap_or(b'0');
+                        }
+                        *l = String::from_utf8_lossy(&b).into_owned();
+                    }
+                }
+            }
+        }
+        match answer(&lines.join("\r\n"), &local(BearerTransport::Udp)) {
+            Ok(_) => ok += 1,
+            Err(_) => err += 1,
+        }
+    }
+    // Both outcomes happen: the mutations are neither all fatal nor all harmless.
+    assert!(ok > 100 && err > 100, "{ok} ok, {err} errors");
 }

@@ -54,7 +54,7 @@ const MIN_SHARE: f64 = 0.3;
 
 /// Which of `candidates` (Hz) dominates `samples`: the one with the largest
 /// Goertzel power, provided the signal is not silence and that frequency holds
-/// a fair share ([`MIN_SHARE`]) of its total power. `None` otherwise.
+/// a fair share (30 %) of its total power. `None` otherwise.
 pub fn dominant(samples: &[i16], candidates: &[f64], rate: u32) -> Option<f64> {
     let total = mean_power(samples);
     if total < SILENCE_POWER {

@@ -188,3 +188,19 @@ async fn tcp_bearer_speaks_rfc4571_from_the_bearer_port() -> Result<(), Endpoint
     assert_eq!(ra.dtmf_received, "5");
     Ok(())
 }
+
+#[tokio::test]
+async fn stop_frees_the_bearer_port_for_the_next_call() -> Result<(), EndpointError> {
+    let peer = UdpSocket::bind(LOOPBACK).await?;
+    let mut a = Endpoint::bind(LOOPBACK).await?;
+    let port = a.local_addr();
+    a.start(plan(peer.local_addr()?, Source::Tone(440.0))).await?;
+    run_for(50).await;
+    a.stop().await;
+    // The agent has one bearer port: the next call binds it again at once.
+    let mut b = Endpoint::bind(port).await?;
+    b.start(plan(peer.local_addr()?, Source::Silence)).await?;
+    assert_eq!(b.local_addr(), port);
+    b.stop().await;
+    Ok(())
+}

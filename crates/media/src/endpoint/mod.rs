@@ -5,11 +5,13 @@
 //! [`session::Session`] decides everything on virtual time; this module is the
 //! thin tokio driver: one task `select!`s over the UDP socket, the TCP bearer
 //! (RFC 4571, connected FROM the bearer port), the send deadline and commands.
-//! Packetisation uses the `rtp` crate (webrtc-rs).
+//! Outgoing packets are built with the `rtp` crate (webrtc-rs); incoming ones
+//! are read by [`rtp_in`] (why: see there).
 
 pub mod error;
 pub mod framing;
 pub mod pacer;
+pub mod rtp_in;
 pub mod session;
 
 use std::net::SocketAddr;
@@ -275,8 +277,9 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     }
 }
 
-/// Applies a plan; for TCP (re)connects first, so a failed connect leaves the
-/// previous stream untouched.
+/// Applies a plan; for a new TCP remote the old TCP bearer is closed and a new
+/// one connected first (from the same port, so the old one must go first), and
+/// a failed connect leaves the plan as it was (returned to the caller).
 async fn retarget(session: &mut Session, tcp: &mut Option<TcpBearer>, local: SocketAddr, plan: Plan) -> Result<(), EndpointError> {
     let same_tcp = session.plan().is_some_and(|p| p.transport == BearerTransport::Tcp && p.remote == plan.remote) && tcp.is_some();
     if plan.transport == BearerTransport::Tcp && !same_tcp {

@@ -10,9 +10,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use rtp::header::Header;
 use rtp::packet::Packet;
-use webrtc_util::marshal::{Marshal, Unmarshal};
+use webrtc_util::marshal::Marshal;
 
 use super::pacer::{FRAME_SAMPLES, Pacer};
+use super::rtp_in;
 use super::{EndpointEvent, EndpointReport, Plan, Source};
 use crate::dtmf::{DtmfReceiver, DtmfSender};
 use crate::{BearerTransport, Direction, tone};
@@ -178,18 +179,16 @@ impl Session {
             (BearerTransport::Tcp, None) => true,
             _ => false,
         };
-        let packet = if acceptable { Packet::unmarshal(&mut &data[..]).ok().filter(|p| p.header.version == 2) } else { None };
-        let Some(packet) = packet else {
+        let Some(packet) = rtp_in::parse(data).filter(|_| acceptable) else {
             self.report.dropped_packets += 1;
             return None;
         };
-        let h = &packet.header;
-        if h.payload_type == plan.codec.payload_type() {
+        if packet.payload_type == plan.codec.payload_type() {
             self.report.received_packets += 1;
             let codec = plan.codec;
             let record = plan.record;
             let echo = matches!(plan.source, Source::Echo);
-            for &b in packet.payload.iter() {
+            for &b in packet.payload {
                 let s = codec.decode(b);
                 if record && self.report.recorded.len() < MAX_RECORDED {
                     self.report.recorded.push(s);
@@ -202,9 +201,9 @@ impl Session {
                 }
             }
             None
-        } else if Some(h.payload_type) == plan.dtmf_pt {
+        } else if Some(packet.payload_type) == plan.dtmf_pt {
             self.report.received_packets += 1;
-            let digit = self.dtmf_rx.on_packet(h.ssrc, h.timestamp, &packet.payload)?;
+            let digit = self.dtmf_rx.on_packet(packet.ssrc, packet.timestamp, packet.payload)?;
             if self.report.dtmf_received.len() < MAX_DTMF_REPORT {
                 self.report.dtmf_received.push(digit);
             }

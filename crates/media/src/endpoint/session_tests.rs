@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::endpoint::session;
 use crate::offer::Codec;
+use webrtc_util::marshal::Unmarshal;
 
 const A: &str = "10.0.0.1:4000";
 const B: &str = "10.0.0.2:5000";
@@ -232,4 +233,20 @@ fn recording_is_capped() {
         b.handle_packet(Some(addr(A)), &p);
     }
     assert_eq!(b.into_report().recorded.len(), session::MAX_RECORDED);
+}
+
+/// Regression: rtp 0.17's `Packet::unmarshal` panics on this packet (a one-byte
+/// header extension element claiming 16 bytes where 3 remain). At the RFC 3550
+/// level the extension is well-formed (one word), so ours skips it and reads an
+/// empty PCMU payload.
+#[test]
+fn rtp_extension_overrun_does_not_panic() {
+    let t0 = Instant::now();
+    let mut b = Session::new(2, 0, 0);
+    b.retarget(plan(A, Source::Silence), t0);
+    let pkt: [u8; 20] = [0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xBE, 0xDE, 0, 1, 0x1F, 0, 0, 0];
+    assert!(std::panic::catch_unwind(|| Packet::unmarshal(&mut &pkt[..])).is_err(), "rtp fixed? then rtp_in may go");
+    assert_eq!(b.handle_packet(Some(addr(A)), &pkt), None);
+    let r = b.into_report();
+    assert_eq!((r.received_packets, r.dropped_packets, r.recorded.len()), (1, 0, 0));
 }
