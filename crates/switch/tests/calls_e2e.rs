@@ -536,3 +536,61 @@ fn hold_by_reinvite_from_the_callee_reaches_the_caller_rewritten() {
     assert_eq!(ok.status, 200);
     assert_eq!(media_of(&ok.body), media_of(&inv.body), "the callee keeps sending to its relay port");
 }
+
+/// A callee registered over TCP with a UDP home location.
+fn with_home() -> (Lab, UdpPhone, String) {
+    let home = UdpPhone::new("127.0.0.1:9".parse().unwrap());
+    let home_uri = format!("sip:1002@{}", home.addr());
+    let lab = lab_with(&[("1001", None), ("1002", Some(&home_uri))]);
+    (lab, home, home_uri)
+}
+
+#[test]
+fn ringing_past_ring_time_is_cancelled_and_the_call_goes_home() {
+    let (lab, home, home_uri) = with_home();
+    let sw = lab.start(&trusted().calls("ring_time = 1"));
+    let mut callee = Callee::register(&sw, "1002", "pw1002");
+    let mut caller = Caller::new(&sw, "1001", "1002");
+    caller.invite(None);
+    let inv = callee.request(Method::Invite);
+    callee.answer(&inv, 180, false);
+    caller.phone.response(180, Method::Invite);
+    let cancel = callee.request(Method::Cancel);
+    callee.answer(&cancel, 200, false);
+    callee.answer(&inv, 487, false);
+    let to_home = home.request(Method::Invite);
+    assert_eq!(&*to_home.uri, home_uri.as_str());
+    let home = UdpPhone { server: sw.addr(), ..home };
+    home.send(&Message::Response(answer(&to_home, 200, "home1", &home_uri, Some(sdp(40_000, "home")))));
+    let ok = caller.phone.response(200, Method::Invite);
+    assert_eq!(media_of(&ok.body).ip().to_string(), "127.0.0.1");
+    home.request(Method::Ack);
+    caller.to = Some(ok.headers.get(&HeaderName::To).unwrap().to_owned());
+    caller.in_dialog(Method::Ack);
+    caller.in_dialog(Method::Bye);
+    let bye = home.request(Method::Bye);
+    home.send(&Message::Response(answer(&bye, 200, "home1", &home_uri, None)));
+    let rec = ended_record(&lab, &caller.call_id);
+    assert_eq!((rec["route"].as_str(), rec["route_reason"].as_str()), (Some("home"), Some("no_answer")));
+    assert_eq!(rec["status"], 200);
+}
+
+#[test]
+fn a_callee_flow_that_drops_during_set_up_sends_the_call_home() {
+    let (lab, home, home_uri) = with_home();
+    let sw = lab.start(&trusted());
+    let mut callee = Callee::register(&sw, "1002", "pw1002");
+    let mut caller = Caller::new(&sw, "1001", "1002");
+    let invite = caller.invite(None);
+    callee.request(Method::Invite);
+    callee.tcp.shutdown();
+    let to_home = home.request(Method::Invite);
+    assert_eq!(&*to_home.uri, home_uri.as_str());
+    let home = UdpPhone { server: sw.addr(), ..home };
+    home.send(&Message::Response(answer(&to_home, 603, "home1", &home_uri, None)));
+    let declined = caller.phone.response(603, Method::Invite);
+    caller.ack_non_2xx(&invite, &declined);
+    let rec = ended_record(&lab, &caller.call_id);
+    assert_eq!((rec["route"].as_str(), rec["route_reason"].as_str()), (Some("home"), Some("flow_failed")));
+    assert_eq!(rec["end_reason"], "declined");
+}

@@ -107,6 +107,8 @@ pub(super) enum TxKind {
     Invite,
     Cancel,
     Bye,
+    /// An INVITE to a callee leg given up for the home location.
+    Abandoned,
     /// A re-INVITE relayed from `from`.
     ReInvite {
         from: Leg,

@@ -57,6 +57,7 @@ struct Lab {
     invite_key: TransactionKey,
     /// The INVITE sent to the callee and its transaction.
     callee_invite: Option<(TxId, Request)>,
+    fallback: Option<Target>,
 }
 
 impl Lab {
@@ -71,7 +72,14 @@ impl Lab {
             epoch_unix_ms: 1_800_000_000_000,
         };
         let invite = invite_from_caller(CALLER_SDP);
-        Lab { core: B2bua::new(cfg), now: t0, t0, invite_key: TransactionKey::server(&invite).unwrap(), callee_invite: None }
+        Lab {
+            core: B2bua::new(cfg),
+            now: t0,
+            t0,
+            invite_key: TransactionKey::server(&invite).unwrap(),
+            callee_invite: None,
+            fallback: None,
+        }
     }
 
     fn drain(&mut self) -> Vec<Output> {
@@ -104,6 +112,7 @@ impl Lab {
             callee: "1002".into(),
             target,
             relay_ip: RELAY.parse().unwrap(),
+            fallback: self.fallback.clone(),
         };
         self.core.handle_invite(self.now, new);
         let out = self.drain();
@@ -405,6 +414,7 @@ fn no_relay_ports_is_503_and_bad_sdp_488() {
             reason: Some("not_registered".into()),
         },
         relay_ip: RELAY.parse().unwrap(),
+        fallback: None,
     };
     lab.core.handle_invite(lab.now, new(invite.clone()));
     lab.drain();
@@ -527,4 +537,77 @@ fn no_ack_for_the_2xx_hangs_up_after_64_t1() {
         }
     }
     panic!("the call never ended");
+}
+
+fn home() -> Target {
+    Target {
+        flow: Flow {
+            id: FlowId(3),
+            transport: TransportKind::Udp,
+            local: "192.0.2.1:5060".parse().unwrap(),
+            remote: "192.0.2.50:5060".parse().unwrap(),
+        },
+        local: "192.0.2.1:5060".parse().unwrap(),
+        uri: "sip:1002@192.0.2.50".into(),
+        latch_ip: None,
+        route: "home",
+        reason: None,
+    }
+}
+
+fn invite_to(out: &[Output]) -> Option<(TxId, Request)> {
+    out.iter().find_map(|o| match o {
+        Output::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn no_answer_in_ring_time_goes_home_and_a_late_200_from_the_flow_is_hung_up() {
+    let mut lab = Lab::new();
+    lab.fallback = Some(home());
+    lab.offer();
+    let first = lab.callee_invite.clone().unwrap();
+    lab.callee_says(180, None);
+    let out = lab.advance(Duration::from_secs(30));
+    assert!(responses(&out).is_empty(), "the caller keeps waiting");
+    assert_eq!(requests(&out, Method::Cancel).len(), 1, "the flow leg is cancelled");
+    let (tx, to_home) = invite_to(&out).expect("INVITE to home");
+    assert_eq!(&*to_home.uri, "sip:1002@192.0.2.50");
+    assert_ne!(to_home.headers.call_id().unwrap(), first.1.headers.call_id().unwrap(), "a new dialog");
+    assert!(body(&to_home.body).contains("m=audio 20002 "), "same relay port for the callee leg");
+    assert!(
+        matches!(&out.iter().find(|o| matches!(o, Output::Record(_))), Some(Output::Record(r)) if r.route == "home" && r.route_reason.as_deref() == Some("no_answer"))
+    );
+    // The flow leg's 200 crossed the CANCEL: ACK and BYE on that leg only.
+    let late = response_to(&first.1, 200, Some(CALLEE_SDP), Some("bob1"));
+    lab.core.handle_client_event(lab.now, first.0, ClientEvent::Response(late));
+    let out = lab.drain();
+    assert_eq!(requests(&out, Method::Ack).len(), 1);
+    let byes = requests(&out, Method::Bye);
+    assert_eq!(byes.len(), 1);
+    assert_eq!(byes[0].headers.call_id().unwrap(), first.1.headers.call_id().unwrap());
+    assert!(responses(&out).is_empty());
+    // Home answers: the caller gets its 200.
+    let ok = response_to(&to_home, 200, Some(CALLEE_SDP), Some("home1"));
+    lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(ok));
+    let out = lab.drain();
+    assert_eq!(responses(&out)[0].status, 200);
+    assert!(out.iter().any(|o| matches!(o, Output::UpdateMedia { side: Leg::Callee, target, .. } if target.latch_ip.is_none())));
+}
+
+#[test]
+fn a_failed_flow_goes_home_without_cancel() {
+    let mut lab = Lab::new();
+    lab.fallback = Some(home());
+    lab.offer();
+    lab.core.handle_flow_closed(lab.now, FlowId(2));
+    let out = lab.drain();
+    assert!(requests(&out, Method::Cancel).is_empty(), "nothing to cancel on a dead flow before any provisional");
+    let (tx, _) = invite_to(&out).expect("INVITE to home");
+    lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(response_to(&invite_to(&out).unwrap().1, 486, None, Some("h"))));
+    let out = lab.drain();
+    assert_eq!(responses(&out)[0].status, 486);
+    let rec = ended(&out).unwrap();
+    assert_eq!((rec.route.as_str(), rec.route_reason.as_deref()), ("home", Some("flow_failed")));
 }

@@ -93,10 +93,24 @@ impl Server {
         };
         info!(caller = %caller, callee = %callee, route = target.route, reason = target.reason.as_deref().unwrap_or(""), via = %target.flow,
             "call routed");
+        // A call down a flow may still go home if the flow fails or nobody answers (issue 5 item 4).
+        let fallback = match target.route {
+            "flow" => callee_sub.home.as_deref().filter(|h| !h.is_empty()).and_then(|h| self.home_target(h)),
+            _ => None,
+        };
         let local_ip = local_ip_toward(&flow);
         let relay_ip = self.relay_address.unwrap_or(local_ip);
-        let new =
-            NewCall { key, flow, local: SocketAddr::new(local_ip, flow.local.port()), request: req, caller, callee, target, relay_ip };
+        let new = NewCall {
+            key,
+            flow,
+            local: SocketAddr::new(local_ip, flow.local.port()),
+            request: req,
+            caller,
+            callee,
+            target,
+            relay_ip,
+            fallback,
+        };
         self.calls.core.handle_invite(t, new);
     }
 
