@@ -448,8 +448,12 @@ impl Call {
 
     /// An in-dialog request from `from`. Returns how the call ends, if it does.
     pub(super) fn in_dialog(&mut self, now: Instant, io: &mut Io, from: Leg, key: &TransactionKey, req: Request) -> Option<End> {
-        let _ = now;
         match req.method {
+            Method::Bye if from == Leg::Caller && matches!(self.phase, Phase::Opening | Phase::Inviting) => {
+                // A BYE in the early dialog (RFC 3261 §15): the caller gives up, as with CANCEL.
+                io.respond(key, Response::to_request(&req, 200));
+                self.cancel(now, io, 487, "caller_bye")
+            }
             Method::Bye => {
                 io.respond(key, Response::to_request(&req, 200));
                 if matches!(self.phase, Phase::Answered | Phase::Confirmed) {

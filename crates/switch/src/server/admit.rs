@@ -29,6 +29,10 @@ impl Server {
         if req.method != Method::Invite {
             return Some(req);
         }
+        if req.headers.max_forwards().ok().flatten() == Some(0) {
+            self.reply(key, &req, 483, "Too Many Hops");
+            return None;
+        }
         if req.headers.call_id().is_ok_and(|id| self.calls.core.knows_call_id(id)) {
             // Our own INVITE come back, or a merged request (RFC 3261 §8.2.2.2).
             self.reply(key, &req, 482, "Loop Detected");
