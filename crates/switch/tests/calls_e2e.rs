@@ -594,3 +594,28 @@ fn a_callee_flow_that_drops_during_set_up_sends_the_call_home() {
     assert_eq!((rec["route"].as_str(), rec["route_reason"].as_str()), (Some("home"), Some("flow_failed")));
     assert_eq!(rec["end_reason"], "declined");
 }
+
+#[test]
+fn calls_in_progress_are_closed_on_stop_and_after_kill_9() {
+    let lab = lab_with(&[("1001", None), ("1002", None)]);
+    let mut sw = lab.start(&trusted());
+    let (caller, _callee, _) = answered(&sw);
+    wait_for(WAIT, "the answered call to be stored", || {
+        let c = calls(&lab);
+        if c.iter().any(|c| c["call_id"] == caller.call_id.as_str() && !c["answer_at"].is_null()) { Ok(()) } else { Err(format!("{c:?}")) }
+    });
+    assert!(sw.terminate().success());
+    assert_eq!(ended_record(&lab, &caller.call_id)["end_reason"], "switch_stopped");
+
+    let mut sw = lab.start(&trusted());
+    let (caller, _callee, _) = answered(&sw);
+    wait_for(WAIT, "the answered call to be stored", || {
+        let c = calls(&lab);
+        if c.iter().any(|c| c["call_id"] == caller.call_id.as_str() && !c["answer_at"].is_null()) { Ok(()) } else { Err(format!("{c:?}")) }
+    });
+    sw.kill9();
+    let active = lab.cli(&["calls", "--active", "--json"]);
+    assert_ne!(serde_json::from_slice::<Value>(&active.stdout).unwrap(), Value::Array(vec![]), "killed mid-call");
+    let _sw = lab.start(&trusted());
+    assert_eq!(ended_record(&lab, &caller.call_id)["end_reason"], "switch_restarted");
+}

@@ -67,6 +67,12 @@ impl CallDriver {
         self.flush(persister);
     }
 
+    /// The switch is stopping: every call ends (`switch_stopped`), its ports freed and its record written.
+    pub fn stop(&mut self, now: Instant, persister: &Persister) {
+        self.core.end_all(now, "switch_stopped");
+        self.flush(persister);
+    }
+
     /// Does everything the core asked for.
     pub fn flush(&mut self, persister: &Persister) {
         while let Some(out) = self.core.poll_output() {

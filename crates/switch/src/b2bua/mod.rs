@@ -349,6 +349,14 @@ impl B2bua {
         }
     }
 
+    /// Ends every call without signalling (the transport is going away).
+    pub fn end_all(&mut self, now: Instant, reason: &str) {
+        let all: Vec<CallRef> = self.calls.keys().copied().collect();
+        for call in all {
+            self.end(now, call, End { status: None, reason: reason.to_owned() });
+        }
+    }
+
     pub fn poll_output(&mut self) -> Option<Output> {
         self.io.out.pop_front()
     }
