@@ -743,3 +743,24 @@ fn a_registered_agent_calls_over_its_tcp_flow_and_the_callee_hangs_up() {
     assert_eq!(rec["end_reason"], "callee_bye");
     assert!(rec["caller_media"]["packets_in"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn a_tcp_home_location_gets_the_invite_on_a_connection_the_switch_opens() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let home_uri = format!("sip:1005@{};transport=tcp", listener.local_addr().unwrap());
+    let lab = lab_with(&[("1001", None), ("1005", Some(&home_uri))]);
+    let sw = lab.start(&trusted());
+    let mut caller = Caller::new(&sw, "1001", "1005");
+    let invite = caller.invite(None);
+    listener.set_nonblocking(false).unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    let mut home = Wire::Tcp(Box::new(Tcp::from_stream(stream)), sw.addr());
+    let inv = home.request(Method::Invite);
+    assert_eq!(&*inv.uri, home_uri.as_str());
+    assert!(inv.headers.get(&HeaderName::Via).unwrap().starts_with("SIP/2.0/TCP 127.0.0.1:"));
+    home.send(&Message::Response(answer(&inv, 486, "home5", &home_uri, None)));
+    let busy = caller.phone.response(486, Method::Invite);
+    caller.ack_non_2xx(&invite, &busy);
+    let rec = ended_record(&lab, &caller.call_id);
+    assert_eq!((rec["route"].as_str(), rec["route_reason"].as_str()), (Some("home"), Some("not_registered")));
+}

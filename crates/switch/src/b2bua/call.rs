@@ -10,6 +10,7 @@ use super::{B2buaConfig, Target};
 use crate::calls::CallRecord;
 use bytes::Bytes;
 use sipcore::transaction::TransactionKey;
+use sipcore::transport::Flow;
 use sipcore::{HeaderName, Method, Request, Response};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -216,8 +217,14 @@ impl Call {
         Ok(())
     }
 
-    /// Sends the offer to the callee leg's target.
+    /// Sends the offer to the callee leg's target (once its flow is connected).
     fn invite_callee(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io) {
+        if self.target.connect {
+            // A TCP home location: connect first; `connected` comes back here.
+            io.out.push_back(Output::Connect { call: self.id, remote: self.target.flow.remote });
+            self.phase = Phase::Opening;
+            return;
+        }
         let mut req = self.callee.request(Method::Invite);
         req.uri = self.target.uri.clone().into();
         let mf = self.invite.headers.max_forwards().ok().flatten().unwrap_or(70).saturating_sub(1);
@@ -228,6 +235,28 @@ impl Call {
         self.phase = Phase::Inviting;
         self.provisional = false;
         self.ring_deadline = Some(now + cfg.ring_time);
+    }
+
+    /// The flow to a TCP home location is up: offer the call down it.
+    pub(super) fn connected(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, flow: Flow) {
+        if self.phase != Phase::Opening || !self.target.connect || self.media.is_none() {
+            return;
+        }
+        self.target.connect = false;
+        self.target.flow = flow;
+        self.target.local = flow.local;
+        self.callee.flow = flow;
+        self.callee.local = flow.local;
+        self.invite_callee(now, cfg, io);
+    }
+
+    /// The flow to a TCP home location could not be opened.
+    pub(super) fn connect_failed(&mut self, io: &mut Io, why: &str) -> Option<End> {
+        if self.phase != Phase::Opening || !self.target.connect {
+            return None;
+        }
+        self.answer_caller(io, 480, Some(&format!("Temporarily Unavailable (home location: {why})")), None);
+        Some(End::new(480, "home_unreachable"))
     }
 
     /// Gives the callee leg up and offers the call to the home location

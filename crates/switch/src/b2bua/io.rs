@@ -75,6 +75,11 @@ pub enum Output {
         flow: Flow,
         request: Request,
     },
+    /// Open a TCP flow to a home location; answer with `handle_connected(call, ..)`.
+    Connect {
+        call: CallRef,
+        remote: SocketAddr,
+    },
     /// Open relay ports; answer with `handle_media_opened(call, ..)`.
     OpenMedia {
         call: CallRef,

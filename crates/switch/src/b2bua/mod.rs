@@ -64,6 +64,9 @@ pub struct Target {
     pub latch_ip: Option<IpAddr>,
     /// `flow` or `home`, and why (a `HomeReason`).
     pub route: &'static str,
+    /// `flow` is only a template (its `remote`): connect a TCP flow there first
+    /// (a home location over TCP).
+    pub connect: bool,
     pub reason: Option<String>,
 }
 
@@ -213,6 +216,21 @@ impl B2bua {
             let resp = Response::to_request(c.invite_request(), status).with_reason(why);
             self.io.respond(&c.invite_key.clone(), resp);
             self.end(now, call, End { status: Some(status), reason: reason.to_owned() });
+        }
+    }
+
+    /// The answer to `Output::Connect`.
+    pub fn handle_connected(&mut self, now: Instant, call: CallRef, result: Result<Flow, String>) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        let end = match result {
+            Ok(flow) => {
+                c.connected(now, &self.cfg, &mut self.io, flow);
+                None
+            }
+            Err(why) => c.connect_failed(&mut self.io, &why),
+        };
+        if let Some(end) = end {
+            self.end(now, call, end);
         }
     }
 

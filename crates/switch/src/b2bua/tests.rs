@@ -102,6 +102,7 @@ impl Lab {
             latch_ip: Some("198.51.100.2".parse().unwrap()),
             route: "flow",
             reason: None,
+            connect: false,
         };
         let new = NewCall {
             key: self.invite_key.clone(),
@@ -412,6 +413,7 @@ fn no_relay_ports_is_503_and_bad_sdp_488() {
             latch_ip: None,
             route: "home",
             reason: Some("not_registered".into()),
+            connect: false,
         },
         relay_ip: RELAY.parse().unwrap(),
         fallback: None,
@@ -552,6 +554,7 @@ fn home() -> Target {
         latch_ip: None,
         route: "home",
         reason: None,
+        connect: false,
     }
 }
 
@@ -629,4 +632,62 @@ fn bye_from_the_caller_in_the_early_dialog_cancels_the_callee() {
     assert_eq!(requests(&out, Method::Cancel).len(), 1);
     let rec = ended(&lab.callee_says(487, None)).unwrap();
     assert_eq!(rec.end_reason.as_deref(), Some("caller_bye"));
+}
+
+#[test]
+fn a_tcp_home_location_is_connected_before_the_offer() {
+    let mut lab = Lab::new();
+    let remote: std::net::SocketAddr = "192.0.2.60:5060".parse().unwrap();
+    let template = Flow { id: FlowId(0), transport: TransportKind::Tcp, local: remote, remote };
+    lab.fallback = Some(Target {
+        flow: template,
+        local: remote,
+        uri: "sip:1002@192.0.2.60;transport=tcp".into(),
+        latch_ip: None,
+        route: "home",
+        reason: None,
+        connect: true,
+    });
+    lab.offer();
+    lab.core.handle_flow_closed(lab.now, FlowId(2));
+    let out = lab.drain();
+    assert!(invite_to(&out).is_none(), "no INVITE before the connection is up");
+    let call = out.iter().find_map(|o| {
+        if let Output::Connect { call, remote: r } = o {
+            assert_eq!(*r, remote);
+            Some(*call)
+        } else {
+            None
+        }
+    });
+    let call = call.expect("Connect");
+    let up = Flow { id: FlowId(9), transport: TransportKind::Tcp, local: "192.0.2.1:40001".parse().unwrap(), remote };
+    lab.core.handle_connected(lab.now, call, Ok(up));
+    let out = lab.drain();
+    let inv = out.iter().find_map(|o| match o {
+        Output::Request { flow, request, .. } if request.method == Method::Invite => Some((*flow, request.clone())),
+        _ => None,
+    });
+    let (flow, inv) = inv.expect("INVITE down the new flow");
+    assert_eq!(flow.id, FlowId(9));
+    assert!(inv.headers.get(&HeaderName::Via).unwrap().starts_with("SIP/2.0/TCP 192.0.2.1:40001;"));
+
+    // A home that cannot be reached: 480.
+    let mut lab = Lab::new();
+    lab.fallback = Some(Target {
+        flow: template,
+        local: remote,
+        uri: "sip:1002@192.0.2.60;transport=tcp".into(),
+        latch_ip: None,
+        route: "home",
+        reason: None,
+        connect: true,
+    });
+    lab.offer();
+    lab.core.handle_flow_closed(lab.now, FlowId(2));
+    lab.drain();
+    lab.core.handle_connected(lab.now, 1, Err("connection refused".into()));
+    let out = lab.drain();
+    assert_eq!(responses(&out)[0].status, 480);
+    assert_eq!(ended(&out).unwrap().end_reason.as_deref(), Some("home_unreachable"));
 }
