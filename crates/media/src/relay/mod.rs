@@ -18,9 +18,11 @@
 //! A leg whose [`LegTarget::transport`] is TCP takes one RFC 4571 connection on
 //! its RTP port instead (frames: 2-byte big-endian length, then the packet).
 
+mod call;
 mod clock;
 mod driver;
 mod framing;
+mod lease;
 mod leg;
 mod packet;
 mod ports;
