@@ -94,6 +94,10 @@ impl Server {
         let now = unix_now();
         let purged = store.purge_expired(now)?;
         let records = store.records()?;
+        let ended = store.end_active_calls(unix_now().saturating_mul(1000), "switch_restarted")?;
+        if ended > 0 {
+            warn!(calls = ended, "calls in progress when the switch last stopped are recorded as ended");
+        }
         let persister = Persister::start(writer, stack.clone())?;
         let driver = CallDriver::new(B2bua::new(calls.b2bua), Some(calls.relay), Some(calls.events), stack.clone());
         let mut server = Self {
@@ -150,6 +154,7 @@ impl Server {
                 }
             }
         }
+        self.calls.stop(Instant::now(), &self.persister);
         self.persister.finish();
         info!("request loop stopped");
     }

@@ -97,7 +97,79 @@ impl UdpPhone {
     }
 
     #[track_caller]
-    fn response(&self, status: u16, method: Method) -> Response {
+    fn request(&self, method: Method) -> Request {
+        match self.next(&method.to_string(), |m| matches!(m, Message::Request(r) if r.method == method)) {
+            Message::Request(r) => r,
+            Message::Response(_) => unreachable!(),
+        }
+    }
+}
+
+/// The caller's signalling: a UDP socket (a standard phone) or the TCP flow it registered on (our agent).
+enum Wire {
+    Udp(UdpPhone),
+    Tcp(Box<Tcp>, SocketAddr),
+}
+
+impl Wire {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Wire::Udp(p) => p.addr(),
+            Wire::Tcp(t, _) => common::Link::local(t.as_ref()),
+        }
+    }
+
+    fn server(&self) -> SocketAddr {
+        match self {
+            Wire::Udp(p) => p.server,
+            Wire::Tcp(_, s) => *s,
+        }
+    }
+
+    fn via(&self) -> &'static str {
+        match self {
+            Wire::Udp(_) => "UDP",
+            Wire::Tcp(..) => "TCP",
+        }
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        match self {
+            Wire::Udp(p) => {
+                p.sock.send_to(bytes, p.server).unwrap();
+            }
+            Wire::Tcp(t, _) => common::Link::send(t.as_mut(), bytes),
+        }
+    }
+
+    fn send(&mut self, m: &Message) {
+        self.send_raw(&encode(m));
+    }
+
+    #[track_caller]
+    fn next(&mut self, what: &str, keep: impl Fn(&Message) -> bool) -> Message {
+        match self {
+            Wire::Udp(p) => p.next(what, keep),
+            Wire::Tcp(t, _) => {
+                let deadline = Instant::now() + WAIT;
+                loop {
+                    match t.frame(deadline.saturating_duration_since(Instant::now())) {
+                        Ok(Frame::Message(b)) => {
+                            let m = sipcore::parse(b).unwrap();
+                            if keep(&m) {
+                                return m;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => panic!("no {what} on TCP ({e:?})"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[track_caller]
+    fn response(&mut self, status: u16, method: Method) -> Response {
         match self.next(
             &format!("{status} to {method}"),
             |m| matches!(m, Message::Response(r) if r.status == status && r.headers.cseq().unwrap().method == method),
@@ -108,7 +180,7 @@ impl UdpPhone {
     }
 
     #[track_caller]
-    fn request(&self, method: Method) -> Request {
+    fn request(&mut self, method: Method) -> Request {
         match self.next(&method.to_string(), |m| matches!(m, Message::Request(r) if r.method == method)) {
             Message::Request(r) => r,
             Message::Response(_) => unreachable!(),
@@ -118,7 +190,7 @@ impl UdpPhone {
 
 /// The caller's side of one call.
 struct Caller {
-    phone: UdpPhone,
+    phone: Wire,
     number: String,
     callee: String,
     call_id: String,
@@ -132,8 +204,19 @@ struct Caller {
 
 impl Caller {
     fn new(sw: &Switch, number: &str, callee: &str) -> Self {
+        Self::on(Wire::Udp(UdpPhone::new(sw.addr())), number, callee)
+    }
+
+    /// A caller registered over TCP (the agent): its INVITE goes on its flow.
+    fn registered_tcp(sw: &Switch, number: &str, callee: &str) -> Self {
+        let mut tcp = Tcp::connect(sw);
+        Phone::agent(number, &format!("pw{number}"), 1).register(&mut tcp, Some(600));
+        Self::on(Wire::Tcp(Box::new(tcp), sw.addr()), number, callee)
+    }
+
+    fn on(phone: Wire, number: &str, callee: &str) -> Self {
         Caller {
-            phone: UdpPhone::new(sw.addr()),
+            phone,
             number: number.into(),
             callee: callee.into(),
             call_id: format!("{}@caller", hex()),
@@ -154,9 +237,10 @@ impl Caller {
         self.branch = format!("z9hG4bK{}", hex());
         let body = sdp(self.rtp.local_addr().unwrap().port(), "caller");
         let mut m = format!(
-            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch={b};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{n}@{DOMAIN}>;tag={t}\r\n\
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/{v} {a};branch={b};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{n}@{DOMAIN}>;tag={t}\r\n\
              To: <{uri}>\r\nCall-ID: {c}\r\nCSeq: {s} INVITE\r\nContact: <sip:{n}@{a}>\r\n",
             uri = self.uri(),
+            v = self.phone.via(),
             a = self.phone.addr(),
             b = self.branch,
             n = self.number,
@@ -177,7 +261,7 @@ impl Caller {
     }
 
     /// ACK for a non-2xx final: same branch as the INVITE (§17.1.1.3).
-    fn ack_non_2xx(&self, invite: &Request, resp: &Response) {
+    fn ack_non_2xx(&mut self, invite: &Request, resp: &Response) {
         let ack = sipcore::transaction::ack_for_non_2xx(invite, resp).unwrap();
         self.phone.send(&Message::Request(ack));
     }
@@ -189,9 +273,10 @@ impl Caller {
             self.cseq += 1;
         }
         let m = format!(
-            "{method} sip:switch@{sw} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{n}@{DOMAIN}>;tag={t}\r\n\
+            "{method} sip:switch@{sw} SIP/2.0\r\nVia: SIP/2.0/{v} {a};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{n}@{DOMAIN}>;tag={t}\r\n\
              To: {to}\r\nCall-ID: {c}\r\nCSeq: {seq} {method}\r\nContent-Length: 0\r\n\r\n",
-            sw = self.phone.server,
+            sw = self.phone.server(),
+            v = self.phone.via(),
             a = self.phone.addr(),
             b = hex(),
             n = self.number,
@@ -199,10 +284,10 @@ impl Caller {
             to = self.to.as_deref().unwrap(),
             c = self.call_id,
         );
-        self.phone.sock.send_to(m.as_bytes(), self.phone.server).unwrap();
+        self.phone.send_raw(m.as_bytes());
     }
 
-    fn cancel(&self, invite: &Request) {
+    fn cancel(&mut self, invite: &Request) {
         let cancel = sipcore::transaction::cancel_for(invite).unwrap();
         self.phone.send(&Message::Request(cancel));
     }
@@ -482,7 +567,7 @@ fn answered(sw: &Switch) -> (Caller, Callee, Request) {
 fn no_media_for_media_timeout_hangs_up_both_legs_with_a_reason() {
     let lab = lab_with(&[("1001", None), ("1002", None)]);
     let sw = lab.start(&trusted().calls("media_timeout = 1"));
-    let (caller, mut callee, _) = answered(&sw);
+    let (mut caller, mut callee, _) = answered(&sw);
     let bye = callee.request(Method::Bye);
     assert_eq!(bye.headers.get(&HeaderName::Reason), Some("SIP;cause=408;text=\"media timeout\""));
     callee.answer(&bye, 200, false);
@@ -497,7 +582,7 @@ fn no_media_for_media_timeout_hangs_up_both_legs_with_a_reason() {
 fn hold_by_reinvite_from_the_callee_reaches_the_caller_rewritten() {
     let lab = lab_with(&[("1001", None), ("1002", None)]);
     let sw = lab.start(&trusted());
-    let (caller, mut callee, inv) = answered(&sw);
+    let (mut caller, mut callee, inv) = answered(&sw);
     // The callee puts the call on hold: a re-INVITE in its dialog, a=sendonly.
     let hold = sdp(callee.rtp.local_addr().unwrap().port(), "callee").replace("o=callee 1 1", "o=callee 1 2") + "a=sendonly\r\n";
     let from_to = |r: &Request, name: HeaderName| r.headers.get(&name).unwrap().to_owned();
@@ -535,4 +620,147 @@ fn hold_by_reinvite_from_the_callee_reaches_the_caller_rewritten() {
     };
     assert_eq!(ok.status, 200);
     assert_eq!(media_of(&ok.body), media_of(&inv.body), "the callee keeps sending to its relay port");
+}
+
+/// A callee registered over TCP with a UDP home location.
+fn with_home() -> (Lab, UdpPhone, String) {
+    let home = UdpPhone::new("127.0.0.1:9".parse().unwrap());
+    let home_uri = format!("sip:1002@{}", home.addr());
+    let lab = lab_with(&[("1001", None), ("1002", Some(&home_uri))]);
+    (lab, home, home_uri)
+}
+
+#[test]
+fn ringing_past_ring_time_is_cancelled_and_the_call_goes_home() {
+    let (lab, home, home_uri) = with_home();
+    let sw = lab.start(&trusted().calls("ring_time = 1"));
+    let mut callee = Callee::register(&sw, "1002", "pw1002");
+    let mut caller = Caller::new(&sw, "1001", "1002");
+    caller.invite(None);
+    let inv = callee.request(Method::Invite);
+    callee.answer(&inv, 180, false);
+    caller.phone.response(180, Method::Invite);
+    let cancel = callee.request(Method::Cancel);
+    callee.answer(&cancel, 200, false);
+    callee.answer(&inv, 487, false);
+    let to_home = home.request(Method::Invite);
+    assert_eq!(&*to_home.uri, home_uri.as_str());
+    let home = UdpPhone { server: sw.addr(), ..home };
+    home.send(&Message::Response(answer(&to_home, 200, "home1", &home_uri, Some(sdp(40_000, "home")))));
+    let ok = caller.phone.response(200, Method::Invite);
+    assert_eq!(media_of(&ok.body).ip().to_string(), "127.0.0.1");
+    home.request(Method::Ack);
+    caller.to = Some(ok.headers.get(&HeaderName::To).unwrap().to_owned());
+    caller.in_dialog(Method::Ack);
+    caller.in_dialog(Method::Bye);
+    let bye = home.request(Method::Bye);
+    home.send(&Message::Response(answer(&bye, 200, "home1", &home_uri, None)));
+    let rec = ended_record(&lab, &caller.call_id);
+    assert_eq!((rec["route"].as_str(), rec["route_reason"].as_str()), (Some("home"), Some("no_answer")));
+    assert_eq!(rec["status"], 200);
+}
+
+#[test]
+fn a_callee_flow_that_drops_during_set_up_sends_the_call_home() {
+    let (lab, home, home_uri) = with_home();
+    let sw = lab.start(&trusted());
+    let mut callee = Callee::register(&sw, "1002", "pw1002");
+    let mut caller = Caller::new(&sw, "1001", "1002");
+    let invite = caller.invite(None);
+    callee.request(Method::Invite);
+    callee.tcp.shutdown();
+    let to_home = home.request(Method::Invite);
+    assert_eq!(&*to_home.uri, home_uri.as_str());
+    let home = UdpPhone { server: sw.addr(), ..home };
+    home.send(&Message::Response(answer(&to_home, 603, "home1", &home_uri, None)));
+    let declined = caller.phone.response(603, Method::Invite);
+    caller.ack_non_2xx(&invite, &declined);
+    let rec = ended_record(&lab, &caller.call_id);
+    assert_eq!((rec["route"].as_str(), rec["route_reason"].as_str()), (Some("home"), Some("flow_failed")));
+    assert_eq!(rec["end_reason"], "declined");
+}
+
+#[test]
+fn calls_in_progress_are_closed_on_stop_and_after_kill_9() {
+    let lab = lab_with(&[("1001", None), ("1002", None)]);
+    let mut sw = lab.start(&trusted());
+    let (caller, _callee, _) = answered(&sw);
+    wait_for(WAIT, "the answered call to be stored", || {
+        let c = calls(&lab);
+        if c.iter().any(|c| c["call_id"] == caller.call_id.as_str() && !c["answer_at"].is_null()) { Ok(()) } else { Err(format!("{c:?}")) }
+    });
+    assert!(sw.terminate().success());
+    assert_eq!(ended_record(&lab, &caller.call_id)["end_reason"], "switch_stopped");
+
+    let mut sw = lab.start(&trusted());
+    let (caller, _callee, _) = answered(&sw);
+    wait_for(WAIT, "the answered call to be stored", || {
+        let c = calls(&lab);
+        if c.iter().any(|c| c["call_id"] == caller.call_id.as_str() && !c["answer_at"].is_null()) { Ok(()) } else { Err(format!("{c:?}")) }
+    });
+    sw.kill9();
+    let active = lab.cli(&["calls", "--active", "--json"]);
+    assert_ne!(serde_json::from_slice::<Value>(&active.stdout).unwrap(), Value::Array(vec![]), "killed mid-call");
+    let _sw = lab.start(&trusted());
+    assert_eq!(ended_record(&lab, &caller.call_id)["end_reason"], "switch_restarted");
+}
+
+#[test]
+fn a_registered_agent_calls_over_its_tcp_flow_and_the_callee_hangs_up() {
+    let lab = lab_with(&[("1001", None), ("1002", None)]);
+    let sw = lab.start(&Config::default().relay("127.0.0.1"));
+    let mut callee = Callee::register(&sw, "1002", "pw1002");
+    let mut caller = Caller::registered_tcp(&sw, "1001", "1002");
+    caller.invite_with_digest("pw1001");
+    let inv = callee.request(Method::Invite);
+    callee.answer(&inv, 200, true);
+    let ok = caller.phone.response(200, Method::Invite);
+    assert!(ok.headers.get(&HeaderName::Contact).unwrap().contains(";transport=tcp"), "Contact for the TCP flow");
+    let to_caller = media_of(&ok.body);
+    caller.to = Some(ok.headers.get(&HeaderName::To).unwrap().to_owned());
+    caller.in_dialog(Method::Ack);
+    let ack = callee.request(Method::Ack);
+    let to_callee = media_of(&inv.body);
+    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 7) > 0);
+    assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 8) > 0);
+    // The callee hangs up: BYE in its dialog; the caller gets one down its TCP flow.
+    let m = format!(
+        "BYE {target} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bK{b}\r\nMax-Forwards: 70\r\nFrom: {from};tag={tag}\r\nTo: {to}\r\n\
+         Call-ID: {cid}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        target = inv.headers.get(&HeaderName::Contact).unwrap().trim_matches(['<', '>']),
+        me = common::Link::local(&callee.tcp),
+        b = hex(),
+        from = inv.headers.get(&HeaderName::To).unwrap(),
+        tag = callee.tag,
+        to = ack.headers.get(&HeaderName::From).unwrap(),
+        cid = inv.headers.call_id().unwrap(),
+    );
+    common::Link::send(&mut callee.tcp, m.as_bytes());
+    let bye = caller.phone.request(Method::Bye);
+    assert_eq!(bye.headers.call_id().unwrap(), caller.call_id);
+    caller.phone.send(&Message::Response(answer(&bye, 200, &caller.tag, "sip:1001@127.0.0.1", None)));
+    let rec = ended_record(&lab, &caller.call_id);
+    assert_eq!(rec["end_reason"], "callee_bye");
+    assert!(rec["caller_media"]["packets_in"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_tcp_home_location_gets_the_invite_on_a_connection_the_switch_opens() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let home_uri = format!("sip:1005@{};transport=tcp", listener.local_addr().unwrap());
+    let lab = lab_with(&[("1001", None), ("1005", Some(&home_uri))]);
+    let sw = lab.start(&trusted());
+    let mut caller = Caller::new(&sw, "1001", "1005");
+    let invite = caller.invite(None);
+    listener.set_nonblocking(false).unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    let mut home = Wire::Tcp(Box::new(Tcp::from_stream(stream)), sw.addr());
+    let inv = home.request(Method::Invite);
+    assert_eq!(&*inv.uri, home_uri.as_str());
+    assert!(inv.headers.get(&HeaderName::Via).unwrap().starts_with("SIP/2.0/TCP 127.0.0.1:"));
+    home.send(&Message::Response(answer(&inv, 486, "home5", &home_uri, None)));
+    let busy = caller.phone.response(486, Method::Invite);
+    caller.ack_non_2xx(&invite, &busy);
+    let rec = ended_record(&lab, &caller.call_id);
+    assert_eq!((rec["route"].as_str(), rec["route_reason"].as_str()), (Some("home"), Some("not_registered")));
 }

@@ -29,6 +29,10 @@ impl Server {
         if req.method != Method::Invite {
             return Some(req);
         }
+        if req.headers.max_forwards().ok().flatten() == Some(0) {
+            self.reply(key, &req, 483, "Too Many Hops");
+            return None;
+        }
         if req.headers.call_id().is_ok_and(|id| self.calls.core.knows_call_id(id)) {
             // Our own INVITE come back, or a merged request (RFC 3261 §8.2.2.2).
             self.reply(key, &req, 482, "Loop Detected");
@@ -77,6 +81,7 @@ impl Server {
                     latch_ip: Some(observed.ip()),
                     route: "flow",
                     reason: None,
+                    connect: false,
                 }
             }
             Route::Home { uri, reason } => match self.home_target(&uri) {
@@ -85,7 +90,7 @@ impl Server {
                     target
                 }
                 None => {
-                    warn!(number = %callee, home = %uri, "home location cannot be reached over UDP");
+                    warn!(number = %callee, home = %uri, "home location is not sip:user@IP[:port] over UDP or TCP");
                     return self.unavailable(t, key, &req, &caller, &callee, "home_unreachable");
                 }
             },
@@ -93,10 +98,24 @@ impl Server {
         };
         info!(caller = %caller, callee = %callee, route = target.route, reason = target.reason.as_deref().unwrap_or(""), via = %target.flow,
             "call routed");
+        // A call down a flow may still go home if the flow fails or nobody answers (issue 5 item 4).
+        let fallback = match target.route {
+            "flow" => callee_sub.home.as_deref().filter(|h| !h.is_empty()).and_then(|h| self.home_target(h)),
+            _ => None,
+        };
         let local_ip = local_ip_toward(&flow);
         let relay_ip = self.relay_address.unwrap_or(local_ip);
-        let new =
-            NewCall { key, flow, local: SocketAddr::new(local_ip, flow.local.port()), request: req, caller, callee, target, relay_ip };
+        let new = NewCall {
+            key,
+            flow,
+            local: SocketAddr::new(local_ip, flow.local.port()),
+            request: req,
+            caller,
+            callee,
+            target,
+            relay_ip,
+            fallback,
+        };
         self.calls.core.handle_invite(t, new);
     }
 
@@ -120,25 +139,33 @@ impl Server {
         self.persister.put_call(&record);
     }
 
-    /// The flow to a home URI `sip:user@IP[:port]` over one of our UDP
-    /// listeners (same address family). Host names and TCP are not reached yet.
+    /// The flow to a home URI `sip:user@IP[:port][;transport=udp|tcp]`: over
+    /// one of our UDP listeners (same address family), or a TCP connection the
+    /// B2BUA opens first. Host names are not resolved (no DNS here yet).
     fn home_target(&self, uri: &str) -> Option<Target> {
         let u = sipcore::Uri::parse(uri).ok()?;
-        if u.transport().is_some_and(|t| !t.eq_ignore_ascii_case("udp")) {
-            return None;
-        }
         let ip = u.host.as_ref()?.ip()?;
         let remote = SocketAddr::new(ip, u.port.unwrap_or(5060));
-        let sock = self.udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4())?;
-        let flow = self.stack.endpoint().udp_flow(sock, remote);
-        debug_assert_eq!(flow.transport, TransportKind::Udp);
-        Some(Target {
+        let home = |flow: Flow, local: SocketAddr, connect: bool| Target {
             flow,
-            local: SocketAddr::new(local_ip_toward(&flow), sock.local.port()),
+            local,
             uri: uri.to_owned(),
             latch_ip: None,
             route: "home",
             reason: None,
-        })
+            connect,
+        };
+        match u.transport().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("udp") => {
+                let sock = self.udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4())?;
+                let flow = self.stack.endpoint().udp_flow(sock, remote);
+                Some(home(flow, SocketAddr::new(local_ip_toward(&flow), sock.local.port()), false))
+            }
+            Some("tcp") => {
+                let template = Flow { id: sipcore::transport::FlowId(0), transport: TransportKind::Tcp, local: remote, remote };
+                Some(home(template, remote, true))
+            }
+            Some(_) => None,
+        }
     }
 }
