@@ -261,6 +261,18 @@ impl AgentHandle {
         self.ask(|reply| Command::Dtmf { id, digits: digits.to_owned(), reply }).await
     }
 
+    /// Puts call `id` on hold: a re-INVITE offering `a=sendonly` (the peer
+    /// stops sending; our stream keeps the NAT leg open). `Event::Call(Updated)`
+    /// follows, or `ReofferRejected` (491 on glare: try again later).
+    pub async fn hold(&self, id: CallId) -> Result<(), AgentError> {
+        self.ask(|reply| Command::Hold { id, hold: true, reply }).await
+    }
+
+    /// Takes call `id` off hold: a re-INVITE offering `a=sendrecv`.
+    pub async fn resume(&self, id: CallId) -> Result<(), AgentError> {
+        self.ask(|reply| Command::Hold { id, hold: false, reply }).await
+    }
+
     /// True until the agent has stopped.
     pub fn is_running(&self) -> bool {
         self.task.as_ref().is_some_and(|t| !t.is_finished())

@@ -97,6 +97,8 @@ struct Leg {
     options: MediaOptions,
     /// Known at once when we answered; from the 2xx when we called.
     negotiated: Option<Negotiated>,
+    /// Our re-INVITE (hold/resume) is out: its answer retargets the stream.
+    reoffering: bool,
 }
 
 /// Every call's media.
@@ -136,7 +138,7 @@ impl Bearers {
 
     /// Keeps the bearer of a call just placed.
     pub(crate) fn adopt(&mut self, id: CallId, pending: PendingLeg, options: MediaOptions) {
-        self.legs.insert(id, Leg { endpoint: pending.endpoint, local: pending.local, options, negotiated: None });
+        self.legs.insert(id, Leg { endpoint: pending.endpoint, local: pending.local, options, negotiated: None, reoffering: false });
     }
 
     /// An incoming call's offer, kept until it is answered or ends.
@@ -153,7 +155,7 @@ impl Bearers {
         match media::offer::answer(text, &local) {
             Ok((sdp, negotiated)) => {
                 self.offers.remove(&id);
-                self.legs.insert(id, Leg { endpoint, local, options, negotiated: Some(negotiated) });
+                self.legs.insert(id, Leg { endpoint, local, options, negotiated: Some(negotiated), reoffering: false });
                 Ok(Bytes::from(sdp))
             }
             Err(e) => {
@@ -200,6 +202,30 @@ impl Bearers {
         let (sdp, n) = media::offer::answer(text, &local).map_err(|e| e.status().0)?;
         leg.local = local;
         Ok((Bytes::from(sdp), n))
+    }
+
+    /// Our re-INVITE's offer (a new o= version) with `direction`: `SendOnly`
+    /// holds the peer, `SendRecv` resumes.
+    pub(crate) fn reoffer(&mut self, id: CallId, direction: Direction) -> Option<Bytes> {
+        let leg = self.legs.get_mut(&id)?;
+        leg.local.version = leg.local.version.saturating_add(1);
+        leg.reoffering = true;
+        Some(Bytes::from(media::offer::build_offer_with_direction(&leg.local, direction)))
+    }
+
+    /// The answer to our re-INVITE came (`Some`: 2xx with this SDP) or it failed (`None`).
+    /// Returns what the stream now does, when it was ours to retarget.
+    pub(crate) async fn reoffer_answered(&mut self, id: CallId, answer: Option<&[u8]>) -> Option<Result<MediaEvent, String>> {
+        let leg = self.legs.get_mut(&id)?;
+        if !std::mem::take(&mut leg.reoffering) {
+            return None;
+        }
+        let text = std::str::from_utf8(answer?).map_err(|_| "the SDP answer is not UTF-8".to_owned());
+        let negotiated = match text.and_then(|t| media::offer::negotiated(t).map_err(|e| e.to_string())) {
+            Ok(n) => n,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.retarget(id, negotiated).await)
     }
 
     /// Retargets after a re-INVITE was accepted.

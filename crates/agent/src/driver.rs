@@ -35,6 +35,7 @@ pub(crate) enum Command {
     Reject { id: CallId, status: u16, reply: oneshot::Sender<Result<(), AgentError>> },
     Hangup { id: CallId, reply: oneshot::Sender<Result<(), AgentError>> },
     Dtmf { id: CallId, digits: String, reply: oneshot::Sender<Result<(), AgentError>> },
+    Hold { id: CallId, hold: bool, reply: oneshot::Sender<Result<(), AgentError>> },
 }
 
 /// Everything the driver task owns.
@@ -199,7 +200,15 @@ impl Driver {
                     }
                 }
             },
-            CallEvent::Ringing { .. } | CallEvent::Updated { .. } | CallEvent::Ended { .. } => {}
+            CallEvent::Updated { id, remote_sdp, .. } => match self.bearers.reoffer_answered(id, Some(&remote_sdp)).await {
+                Some(Ok(started)) => self.emit(Event::Media(started)),
+                Some(Err(reason)) => self.media_failed(id, reason),
+                None => {}
+            },
+            CallEvent::ReofferRejected { id, .. } => {
+                let _ = self.bearers.reoffer_answered(id, None).await;
+            }
+            CallEvent::Ringing { .. } | CallEvent::Ended { .. } => {}
         }
     }
 
@@ -233,6 +242,17 @@ impl Driver {
             Command::Dtmf { id, digits, reply } => {
                 let sent = self.bearers.send_dtmf(id, &digits);
                 let _ = reply.send(if sent { Ok(()) } else { Err(AgentError::Call(crate::CallError::NoSuchCall(id))) });
+            }
+            Command::Hold { id, hold, reply } => {
+                let direction = if hold { media::Direction::SendOnly } else { media::Direction::SendRecv };
+                let sent = match self.bearers.reoffer(id, direction) {
+                    Some(offer) => self.ua.reoffer(now(), id, offer).map_err(AgentError::from),
+                    None => Err(AgentError::Call(crate::CallError::NoSuchCall(id))),
+                };
+                if sent.is_err() {
+                    let _ = self.bearers.reoffer_answered(id, None).await;
+                }
+                let _ = reply.send(sent);
             }
             Command::Stop | Command::CheckPublicIp | Command::Respond { .. } => {}
         }

@@ -412,3 +412,38 @@ fn oversized_sdp_cancel_of_nothing_and_overlapping_reinvites_are_refused_clearly
     assert_eq!(last.status, 500);
     assert!(last.headers.get(&HeaderName::RetryAfter).is_some());
 }
+
+#[test]
+fn our_reinvite_for_hold_is_acked_on_2xx_and_glare_gets_491() {
+    let mut b = Bench::new(config());
+    let (flow, id, tag) = b.answered();
+    let hold = ANSWER.replace("sendrecv", "sendonly");
+    b.ua.reoffer(b.now, id, Bytes::from(hold.clone())).unwrap();
+    assert!(b.ua.reoffer(b.now, id, Bytes::from(hold.clone())).is_err(), "one re-INVITE at a time");
+    let r = b.requests();
+    let [reinvite] = r.as_slice() else { panic!("{r:?}") };
+    assert_eq!((reinvite.method.clone(), reinvite.uri.as_ref()), (Method::Invite, "sip:switch@192.0.2.10:5060;transport=tcp"));
+    assert_eq!(reinvite.headers.from_addr().unwrap().tag(), Some(tag.as_str()));
+    assert_eq!(reinvite.headers.to_addr().unwrap().tag(), Some("sw1"));
+    assert_eq!(reinvite.body.as_ref(), hold.as_bytes());
+    // The switch's own re-INVITE crossing ours: 491 (§14.2).
+    b.deliver(flow, &invite("z9hG4bKglare", "c1@sw", 2, Some(&tag), Some(OFFER)));
+    assert!(b.responses().iter().any(|r| r.status == 491));
+    let held = OFFER.replace("sendrecv", "recvonly");
+    let mut ok = Response::to_request(reinvite, 200);
+    ok.headers.set(HeaderName::ContentType, "application/sdp");
+    ok.headers.set(HeaderName::ContentLength, held.len().to_string());
+    ok.body = Bytes::from(held.clone());
+    b.switch_says(flow, ok);
+    let r = b.requests();
+    let [ack] = r.as_slice() else { panic!("{r:?}") };
+    assert_eq!((ack.method.clone(), ack.headers.cseq().unwrap().seq), (Method::Ack, reinvite.headers.cseq().unwrap().seq));
+    let ev = b.call_events();
+    assert!(matches!(ev.as_slice(), [CallEvent::Updated { remote_sdp, .. }] if remote_sdp == held.as_bytes()), "{ev:?}");
+    // A refused re-INVITE leaves the call as it was.
+    b.ua.reoffer(b.now, id, Bytes::from_static(ANSWER.as_bytes())).unwrap();
+    let r = b.requests();
+    b.switch_says(flow, Response::to_request(&r[0], 488));
+    assert_eq!(b.call_events(), vec![CallEvent::ReofferRejected { id, status: 488 }]);
+    assert_eq!(b.ua.calls(), vec![id]);
+}

@@ -95,7 +95,7 @@ pub enum CallEvent {
         /// The new SDP offer.
         offer: Bytes,
     },
-    /// A re-INVITE was answered 200: the media now follows these bodies.
+    /// A re-INVITE (theirs or ours) was answered 200: the media now follows these bodies.
     Updated {
         /// The call.
         id: CallId,
@@ -103,6 +103,14 @@ pub enum CallEvent {
         local_sdp: Bytes,
         /// Their offer.
         remote_sdp: Bytes,
+    },
+    /// Our re-INVITE (hold, resume) was refused with `status` (491 on glare):
+    /// the call goes on as it was.
+    ReofferRejected {
+        /// The call.
+        id: CallId,
+        /// The final status.
+        status: u16,
     },
     /// The call is over.
     Ended {
@@ -126,6 +134,7 @@ impl CallEvent {
             | CallEvent::Answered { id, .. }
             | CallEvent::Reoffer { id, .. }
             | CallEvent::Updated { id, .. }
+            | CallEvent::ReofferRejected { id, .. }
             | CallEvent::Ended { id, .. } => *id,
         }
     }

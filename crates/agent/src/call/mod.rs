@@ -90,6 +90,8 @@ struct Call {
     invite: Option<(TransactionKey, Request)>,
     /// A re-INVITE from the switch waiting for [`Calls::answer_reoffer`].
     reinvite: Option<(TransactionKey, Request)>,
+    /// Our own re-INVITE (hold, resume) in flight, with its SDP offer.
+    reoffer: Option<(TransactionKey, bytes::Bytes)>,
     local_sdp: bytes::Bytes,
     remote_sdp: bytes::Bytes,
     /// UAC: challenges answered so far.
@@ -191,6 +193,11 @@ impl Calls {
 
     /// A transaction of ours timed out (Timer B/F/H) or failed on the flow.
     pub(crate) fn handle_tx_failure(&mut self, key: &TransactionKey) -> bool {
+        if let Some(id) = self.calls.iter().find(|c| c.reoffer.as_ref().is_some_and(|(k, _)| k == key)).map(|c| c.id) {
+            // §14.1: no answer to a re-INVITE: the dialog is dead. The call ends (a BYE would go the same dead way).
+            self.end(id, Party::Network, EndReason::Timeout, Some(408));
+            return true;
+        }
         let Some(call) = self.calls.iter().find(|c| c.invite.as_ref().is_some_and(|(k, _)| k == key)) else {
             return false;
         };

@@ -39,6 +39,7 @@ impl Calls {
             dialog,
             invite: None,
             reinvite: None,
+            reoffer: None,
             local_sdp: offer,
             remote_sdp: Bytes::new(),
             auth_tries: 0,
@@ -69,8 +70,65 @@ impl Calls {
         Ok(())
     }
 
+    /// Sends a re-INVITE with a new SDP `offer` on an answered call (hold:
+    /// `a=sendonly`; resume: `a=sendrecv`). [`CallEvent::Updated`] follows the
+    /// 2xx, [`CallEvent::ReofferRejected`] a failure (the call goes on as before).
+    pub(crate) fn reoffer(&mut self, ctx: &mut Ctx<'_>, id: CallId, offer: Bytes) -> Result<(), CallError> {
+        let call = self.get(id)?;
+        if call.state != State::Confirmed || call.reoffer.is_some() || call.reinvite.is_some() {
+            return Err(CallError::WrongState(id, "a re-INVITE needs an answered call with no other re-INVITE pending (§14.1)"));
+        }
+        call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
+        let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
+        let mut req = call.dialog.request(&ctx.me, Method::Invite, call.dialog.local_cseq, &branch);
+        req.headers.push(HeaderName::Contact, ctx.me.contact());
+        if let Some((name, value)) = &call.credentials {
+            req.headers.push(name.clone(), value.clone());
+        }
+        dialog::set_sdp(&mut req.headers, &offer);
+        req.body = offer.clone();
+        let key = ctx.layer.send_request(ctx.now, req, true).map_err(|e| CallError::Transaction(e.to_string()))?;
+        call.reoffer = Some((key, offer));
+        Ok(())
+    }
+
+    /// The answer to our re-INVITE.
+    fn on_reoffer_response(&mut self, ctx: &mut Ctx<'_>, id: CallId, resp: &Response) {
+        let Ok(call) = self.get(id) else { return };
+        if resp.status < 200 {
+            return;
+        }
+        let Some((_, offer)) = call.reoffer.take() else { return };
+        match resp.status {
+            200..=299 => {
+                let ack = build_ack(ctx, call);
+                let sdp = dialog::sdp_body(&resp.headers, &resp.body);
+                if let Some(sdp) = &sdp {
+                    call.local_sdp = offer.clone();
+                    call.remote_sdp = sdp.clone();
+                }
+                self.out.push_back(Message::Request(ack));
+                match sdp {
+                    Some(sdp) => self.events.push_back(CallEvent::Updated { id, local_sdp: offer, remote_sdp: sdp }),
+                    None => {
+                        let _ = self.send_bye(ctx, id);
+                    }
+                }
+            }
+            // §12.2.1.2: the dialog is gone.
+            408 | 481 => {
+                let _ = self.send_bye(ctx, id);
+            }
+            status => self.events.push_back(CallEvent::ReofferRejected { id, status }),
+        }
+    }
+
     /// A response to one of our client transactions; false when it is not a call's.
     pub(crate) fn handle_response(&mut self, ctx: &mut Ctx<'_>, key: &TransactionKey, resp: &Response) -> bool {
+        if let Some(id) = self.calls.iter().find(|c| c.reoffer.as_ref().is_some_and(|(k, _)| k == key)).map(|c| c.id) {
+            self.on_reoffer_response(ctx, id, resp);
+            return true;
+        }
         let Some(call) = self.calls.iter_mut().find(|c| c.invite.as_ref().is_some_and(|(k, _)| k == key)) else {
             // BYE and CANCEL answers need nothing: the call already ended or the 487 will tell.
             return false;

@@ -92,6 +92,7 @@ impl Calls {
             dialog,
             invite: Some((key.clone(), req)),
             reinvite: None,
+            reoffer: None,
             local_sdp: Bytes::new(),
             remote_sdp: offer,
             auth_tries: 0,
@@ -198,6 +199,10 @@ impl Calls {
         // §12.2.2: a lower CSeq is out of order; §14.2: one re-INVITE at a time.
         if seq.is_none() || seq <= call.dialog.remote_cseq || call.state != State::Confirmed {
             return Self::send(ctx, key, reply(&req, 500, Some("Server Internal Error (out of order)"), Some(&tag)));
+        }
+        if call.reoffer.is_some() {
+            // Glare (§14.2): ours is in flight; theirs waits and tries again.
+            return Self::send(ctx, key, reply(&req, 491, None, Some(&tag)));
         }
         if call.reinvite.is_some() {
             let mut r = reply(&req, 500, Some("Server Internal Error (a re-INVITE is pending)"), Some(&tag));

@@ -450,6 +450,13 @@ impl UserAgent {
         }
     }
 
+    /// Re-INVITEs answered call `id` with a new SDP `offer` (hold: `a=sendonly`,
+    /// resume: `a=sendrecv`); [`crate::CallEvent::Updated`] or
+    /// [`crate::CallEvent::ReofferRejected`] follows.
+    pub fn reoffer(&mut self, now: Instant, id: CallId, offer: bytes::Bytes) -> Result<(), CallError> {
+        self.call_op(now, |calls, ctx| calls.reoffer(ctx, id, offer))
+    }
+
     /// The calls alive now.
     pub fn calls(&self) -> Vec<CallId> {
         self.calls.ids()

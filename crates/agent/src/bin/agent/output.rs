@@ -63,6 +63,7 @@ fn call(ev: &CallEvent) -> String {
         CallEvent::Answered { id, .. } => format!("call state=answered id={id}"),
         CallEvent::Reoffer { id, .. } => format!("call state=reoffer id={id}"),
         CallEvent::Updated { id, .. } => format!("call state=updated id={id}"),
+        CallEvent::ReofferRejected { id, status } => format!("call state=reoffer-rejected id={id} status={status}"),
         CallEvent::Ended { id, by, reason, status } => {
             format!("call ended id={id} by={} reason={} status={}", by.as_str(), reason.as_str(), opt(*status))
         }
