@@ -116,8 +116,17 @@ impl Bearers {
         Self { port: port.unwrap_or(0), transport, defaults, legs: HashMap::new(), offers: HashMap::new() }
     }
 
+    /// Binds the bearer port; when it is taken (a second call at once), an
+    /// ephemeral one: the SDP names whichever it is, and the first packet
+    /// opens the NAT leg from it all the same.
     async fn open(&self, ip: IpAddr) -> Result<(Endpoint, LocalMedia), EndpointError> {
-        let endpoint = Endpoint::bind(SocketAddr::new(ip, self.port)).await?;
+        let endpoint = match Endpoint::bind(SocketAddr::new(ip, self.port)).await {
+            Err(EndpointError::Io(e)) if self.port != 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                tracing::warn!(port = self.port, "bearer port in use (another call?): using an ephemeral one");
+                Endpoint::bind(SocketAddr::new(ip, 0)).await?
+            }
+            bound => bound?,
+        };
         let local = LocalMedia {
             address: ip,
             port: endpoint.local_addr().port(),

@@ -255,3 +255,19 @@ async fn tcp_bearer_connects_out_from_the_bearer_port_with_rfc4571_framing() {
     assert_eq!(transport, agent::BearerTransport::Tcp);
     drop(handle);
 }
+
+#[tokio::test]
+async fn a_taken_bearer_port_falls_back_to_an_ephemeral_one() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let (handle, mut events) = agent(&listener).bearer_port(port).start().unwrap();
+    let offer = SwitchSide::sdp(relay.local_addr().unwrap());
+    let (_sw, _, ours) = answered_call(&listener, &handle, &mut events, offer).await;
+    assert_ne!(ours.port(), port, "the SDP names the port really bound");
+    let mut buf = [0u8; 2048];
+    let (_, from) = tokio::time::timeout(WAIT, relay.recv_from(&mut buf)).await.expect("no RTP at the relay").unwrap();
+    assert_eq!(from, ours);
+    drop(handle);
+}
