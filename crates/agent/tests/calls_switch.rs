@@ -93,3 +93,37 @@ async fn call_hold_resume_and_hang_up_through_the_switch() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn losing_the_switch_mid_call_ends_the_call_and_frees_the_media() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "4101", "pw4101");
+    provision(&data, "4102", "pw4102");
+    let base = 50_000 + (std::process::id() % 500) as u16 * 20;
+    let mut sw = Switch::start_calls(free_port(), &data, &format!("{base}-{}", base + 19));
+    let (a, mut a_events) = agent(&sw, "4101", 440.0).await;
+    let (b, mut b_events) = agent(&sw, "4102", 1000.0).await;
+    let id = a.call("4102").await.unwrap();
+    let Event::Call(CallEvent::Incoming { id: b_id, .. }) =
+        next(&mut b_events, |e| matches!(e, Event::Call(CallEvent::Incoming { .. }))).await
+    else {
+        unreachable!()
+    };
+    b.answer(b_id).await.unwrap();
+    next(&mut a_events, started_with(Direction::SendRecv)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    sw.kill();
+    for (events, id) in [(&mut a_events, id), (&mut b_events, b_id)] {
+        let Event::Media(MediaEvent::Stopped { report, .. }) =
+            next(events, |e| matches!(e, Event::Media(MediaEvent::Stopped { .. }))).await
+        else {
+            unreachable!()
+        };
+        assert!(report.received_packets > 0, "{report:?}");
+        let ended = next(events, |e| matches!(e, Event::Call(CallEvent::Ended { .. }))).await;
+        assert_eq!(ended, Event::Call(CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }));
+    }
+    drop((a, b));
+}
