@@ -183,6 +183,9 @@ fn agents_call_through_the_switch_tones_cross_both_ways_and_the_record_shows_rtp
     assert!(a_said.contains("by=local reason=hangup"), "{a_said}");
     assert!(a_said.contains("tone hz=1000 "), "{a_said}");
     let mut seen = Vec::new();
+    wait_line(&b_lines, "dtmf id=1 digit=#", &mut seen);
+    let digits: String = seen.iter().filter_map(|l| l.strip_prefix("dtmf id=1 digit=")).collect();
+    assert_eq!(digits, "19", "each digit reported once, as it came: {seen:?}");
     let stopped = wait_line(&b_lines, "media state=stopped", &mut seen);
     assert!(stopped.contains("dtmf=\"19#\""), "B got A's RFC 4733 DTMF through the relay: {stopped}");
     let b_ended = wait_line(&b_lines, "call ended", &mut seen);

@@ -6,7 +6,7 @@
 
 use crate::call::CallId;
 use bytes::Bytes;
-use media::endpoint::{Endpoint, EndpointError, EndpointReport, Plan, Source};
+use media::endpoint::{Endpoint, EndpointError, EndpointEvent, EndpointReport, Plan, Source};
 use media::offer::{Codec, LocalMedia, Negotiated};
 use media::{BearerTransport, Direction};
 use std::collections::HashMap;
@@ -72,6 +72,13 @@ pub enum MediaEvent {
         transport: BearerTransport,
         /// The peer's direction (`SendOnly`/`Inactive`: it holds us).
         direction: Direction,
+    },
+    /// An RFC 4733 DTMF digit arrived (once per key press).
+    Dtmf {
+        /// The call.
+        id: CallId,
+        /// `0-9`, `*`, `#`, `A-D`.
+        digit: char,
     },
     /// The media could not start; the call is hung up.
     Failed {
@@ -242,6 +249,20 @@ impl Bearers {
         let leg = self.legs.get_mut(&id).ok_or_else(|| "no bearer for this call".to_owned())?;
         leg.negotiated = Some(n.clone());
         Self::run(leg, id, &n).await
+    }
+
+    /// The next thing any call's endpoint noticed (a DTMF digit); pending
+    /// while there is none.
+    pub(crate) async fn next_event(&mut self) -> MediaEvent {
+        std::future::poll_fn(|cx| {
+            for (id, leg) in &mut self.legs {
+                if let std::task::Poll::Ready(Some(EndpointEvent::Dtmf(digit))) = leg.endpoint.events().poll_recv(cx) {
+                    return std::task::Poll::Ready(MediaEvent::Dtmf { id: *id, digit });
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
     }
 
     /// Sends DTMF on a call's stream (RFC 4733); false when the call has none.

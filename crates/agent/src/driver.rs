@@ -112,6 +112,7 @@ impl Driver {
                     Err(reason) => self.ua.handle_connect_failed(now(), reason),
                 },
                 Some(res) = discover_rx.recv() => self.ua.handle_public_ip(now(), res),
+                media = self.bearers.next_event() => self.emit(Event::Media(media)),
                 _ = address_poll.tick() => {
                     let current = netif::local_addresses();
                     if current != addresses {

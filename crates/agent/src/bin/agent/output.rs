@@ -79,6 +79,7 @@ fn media(ev: &MediaEvent) -> String {
             lower(transport),
             lower(direction)
         ),
+        MediaEvent::Dtmf { id, digit } => format!("dtmf id={id} digit={digit}"),
         MediaEvent::Failed { id, reason } => format!("media state=failed id={id} reason={}", quote(reason)),
         MediaEvent::Stopped { id, report } => format!(
             "media state=stopped id={id} sent={} received={} dropped={} dtmf={}",
