@@ -85,6 +85,8 @@ pub(super) struct Call {
     pub(super) record: CallRecord,
     /// The ACK for the callee's 2xx, re-sent when the 2xx is.
     callee_ack: Option<Request>,
+    /// The ACK for the last relayed re-INVITE's 2xx, likewise.
+    reinvite_ack: Option<(Flow, Request)>,
 }
 
 /// One value per leg.
@@ -153,6 +155,7 @@ impl Call {
             pending: None,
             record,
             callee_ack: None,
+            reinvite_ack: None,
         }
     }
 
@@ -545,6 +548,13 @@ impl Call {
 
     /// The other side's answer to a relayed re-INVITE.
     pub(super) fn reinvite_response(&mut self, io: &mut Io, resp: Option<Response>) {
+        if let (None, Some(r), Some((flow, ack))) = (&self.pending, &resp, &self.reinvite_ack) {
+            if (200..300).contains(&r.status) {
+                // The 2xx again: our ACK was lost (UDP).
+                io.out.push_back(Output::Stateless { flow: *flow, request: ack.clone() });
+            }
+            return;
+        }
         let Some(p) = self.pending.as_ref() else { return };
         let from = p.from;
         let to = from.other();
@@ -571,7 +581,9 @@ impl Call {
             Leg::Callee => &self.callee,
         };
         let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(dialog.local_cseq);
-        io.out.push_back(Output::Stateless { flow: dialog.flow, request: dialog.ack(cseq) });
+        let ack = dialog.ack(cseq);
+        io.out.push_back(Output::Stateless { flow: dialog.flow, request: ack.clone() });
+        self.reinvite_ack = Some((dialog.flow, ack));
         let sdp = match msg::sdp_of(&resp.body).cloned().map(|b| self.sdp_for(to, &b)) {
             Some(Ok((b, seen))) => {
                 self.update_media(io, to, &seen);

@@ -238,8 +238,8 @@ impl B2bua {
     pub fn handle_client_event(&mut self, now: Instant, tx: TxId, ev: ClientEvent) {
         let Some(&(call, kind)) = self.io.txs.get(&tx) else { return };
         let last = !matches!(&ev, ClientEvent::Response(r) if r.status < 200);
-        if last && !matches!((&ev, kind), (ClientEvent::Response(r), TxKind::Invite) if r.status < 300) {
-            // INVITE 2xx may repeat (retransmissions); everything else ends here.
+        if last && !matches!((&ev, kind), (ClientEvent::Response(r), TxKind::Invite | TxKind::ReInvite { .. }) if r.status < 300) {
+            // INVITE 2xx may repeat (retransmissions, to be ACKed again); everything else ends here.
             self.io.txs.remove(&tx);
         }
         let Some(c) = self.calls.get_mut(&call) else { return };

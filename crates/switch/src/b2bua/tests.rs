@@ -482,6 +482,36 @@ fn reinvite_from_the_callee_is_relayed_with_a_new_version() {
     let r = responses(&out);
     assert_eq!(r[0].status, 200);
     assert!(body(&r[0].body).contains("o=alice 100 8 ") && body(&r[0].body).contains("m=audio 20002 "), "{}", body(&r[0].body));
+    // The caller's 2xx again (our ACK lost on UDP): ACKed again, nothing else.
+    let again = response_to(&to_caller, 200, Some(&answer), Some("alice1"));
+    lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(again));
+    let out = lab.drain();
+    assert_eq!(out.len(), 1);
+    assert_eq!(requests(&out, Method::Ack).len(), 1);
+}
+
+#[test]
+fn reinvite_from_the_caller_reaches_the_callee_with_its_own_version() {
+    let mut lab = Lab::new();
+    let ok = lab.established();
+    let tag = ok.headers.to_addr().unwrap().tag().unwrap().to_owned();
+    let resume = CALLER_SDP.replace("o=alice 100 7", "o=alice 100 9").replace("m=audio 4000", "m=audio 4100");
+    let reinvite = parse_req(format!(
+        "INVITE sip:switch@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKre9\r\nFrom: <sip:1001@switch.local>;tag=alice1\r\n\
+         To: <sip:1002@switch.local>;tag={tag}\r\nCall-ID: call-a@10.0.0.5\r\nCSeq: 11 INVITE\r\nContact: <sip:1001@10.0.0.5:5062>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{resume}",
+        resume.len()
+    ));
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&reinvite).unwrap(), reinvite).is_ok());
+    let out = lab.drain();
+    assert!(out.iter().any(
+        |o| matches!(o, Output::UpdateMedia { side: Leg::Caller, target, .. } if target.send_to == Some("10.0.0.5:4100".parse().unwrap()))
+    ));
+    let (_, to_callee) = invite_to(&out).expect("re-INVITE to the callee");
+    assert_eq!(to_callee.headers.cseq().unwrap().seq, 2, "after the INVITE (1) on the callee leg");
+    assert_eq!(&*to_callee.uri, "sip:bob@10.1.0.2:5999;transport=tcp", "to the callee's Contact");
+    let sdp = body(&to_callee.body);
+    assert!(sdp.contains("o=alice 100 8 ") && sdp.contains("m=audio 20002 "), "the callee leg's version moves by one: {sdp}");
 }
 
 #[test]
