@@ -44,13 +44,24 @@ pub(super) struct Pending {
     pub(super) request: Request,
 }
 
-/// The 2xx to the caller, retransmitted over UDP until its ACK (§13.3.1.4).
+/// A 2xx to an INVITE or re-INVITE from a UDP party, retransmitted until its ACK (§13.3.1.4).
 #[derive(Debug)]
 struct Retransmit {
+    key: TransactionKey,
+    /// Who must ACK it.
+    to: Leg,
+    /// The initial INVITE's: no ACK ends the call. A re-INVITE's only stops.
+    initial: bool,
     response: Response,
     next: Instant,
     interval: Duration,
     give_up: Instant,
+}
+
+impl Retransmit {
+    fn new(key: TransactionKey, to: Leg, initial: bool, response: Response, now: Instant, cfg: &B2buaConfig) -> Self {
+        Retransmit { key, to, initial, response, next: now + cfg.t1, interval: cfg.t1, give_up: now + cfg.t1 * 64 }
+    }
 }
 
 #[derive(Debug)]
@@ -406,7 +417,7 @@ impl Call {
         let response = msg::response(&self.invite, resp.status, Some(&resp.reason), &self.caller.local_tag, Some(&contact), sdp);
         io.respond(&self.invite_key, response.clone());
         if !self.caller.flow.transport.is_reliable() {
-            self.retransmit = Some(Retransmit { response, next: now + cfg.t1, interval: cfg.t1, give_up: now + cfg.t1 * 64 });
+            self.retransmit = Some(Retransmit::new(self.invite_key.clone(), Leg::Caller, true, response, now, cfg));
         }
         None
     }
@@ -457,10 +468,12 @@ impl Call {
         self.cancel_deadline = Some(now + CANCEL_WAIT);
     }
 
-    /// ACK from the caller for our 2xx.
-    pub(super) fn caller_ack(&mut self) {
-        self.retransmit = None;
-        if self.phase == Phase::Answered {
+    /// ACK for our 2xx (the initial INVITE's from the caller, or a re-INVITE's).
+    pub(super) fn acked(&mut self, from: Leg) {
+        if self.retransmit.as_ref().is_some_and(|r| r.to == from) {
+            self.retransmit = None;
+        }
+        if from == Leg::Caller && self.phase == Phase::Answered {
             self.phase = Phase::Confirmed;
         }
     }
@@ -547,7 +560,7 @@ impl Call {
     }
 
     /// The other side's answer to a relayed re-INVITE.
-    pub(super) fn reinvite_response(&mut self, io: &mut Io, resp: Option<Response>) {
+    pub(super) fn reinvite_response(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, resp: Option<Response>) {
         if let (None, Some(r), Some((flow, ack))) = (&self.pending, &resp, &self.reinvite_ack) {
             if (200..300).contains(&r.status) {
                 // The 2xx again: our ACK was lost (UDP).
@@ -595,7 +608,15 @@ impl Call {
             Leg::Caller => self.caller.contact(),
             Leg::Callee => self.callee.contact(),
         };
-        io.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, Some(&contact), sdp));
+        let response = msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, Some(&contact), sdp);
+        io.respond(&p.key, response.clone());
+        let origin = match from {
+            Leg::Caller => &self.caller,
+            Leg::Callee => &self.callee,
+        };
+        if !origin.flow.transport.is_reliable() && self.retransmit.is_none() {
+            self.retransmit = Some(Retransmit::new(p.key, from, false, response, now, cfg));
+        }
     }
 
     /// The callee has rung for `ring_time` without answering.
@@ -611,14 +632,16 @@ impl Call {
     pub(super) fn handle_timeout(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io) -> Option<End> {
         if let Some(r) = self.retransmit.as_mut() {
             if now >= r.give_up {
-                // No ACK in 64*T1: the caller is gone (§13.3.1.4).
+                let initial = r.initial;
                 self.retransmit = None;
-                self.bye(io, Leg::Callee, None);
-                self.bye(io, Leg::Caller, None);
-                return Some(End { status: None, reason: "no_ack".into() });
-            }
-            if now >= r.next {
-                io.respond(&self.invite_key, r.response.clone());
+                if initial {
+                    // No ACK in 64*T1: the caller is gone (§13.3.1.4).
+                    self.bye(io, Leg::Callee, None);
+                    self.bye(io, Leg::Caller, None);
+                    return Some(End { status: None, reason: "no_ack".into() });
+                }
+            } else if now >= r.next {
+                io.respond(&r.key, r.response.clone());
                 r.interval = (r.interval * 2).min(cfg.t2);
                 r.next = now + r.interval;
             }

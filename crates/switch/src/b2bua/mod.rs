@@ -257,11 +257,11 @@ impl B2bua {
             }
             (TxKind::Abandoned, _) => None,
             (TxKind::ReInvite { .. }, ClientEvent::Response(r)) => {
-                c.reinvite_response(&mut self.io, Some(r));
+                c.reinvite_response(now, &self.cfg, &mut self.io, Some(r));
                 None
             }
             (TxKind::ReInvite { .. }, _) => {
-                c.reinvite_response(&mut self.io, None);
+                c.reinvite_response(now, &self.cfg, &mut self.io, None);
                 None
             }
             (TxKind::Cancel | TxKind::Bye, _) => None,
@@ -284,9 +284,9 @@ impl B2bua {
 
     /// ACK for a 2xx (the stack hands these over outside transactions).
     pub fn handle_ack(&mut self, req: &Request) {
-        let Some((call, Leg::Caller)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return };
+        let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return };
         if let Some(c) = self.calls.get_mut(&call) {
-            c.caller_ack();
+            c.acked(leg);
         }
     }
 

@@ -512,6 +512,19 @@ fn reinvite_from_the_caller_reaches_the_callee_with_its_own_version() {
     assert_eq!(&*to_callee.uri, "sip:bob@10.1.0.2:5999;transport=tcp", "to the callee's Contact");
     let sdp = body(&to_callee.body);
     assert!(sdp.contains("o=alice 100 8 ") && sdp.contains("m=audio 20002 "), "the callee leg's version moves by one: {sdp}");
+    // The callee accepts; the 200 to the UDP caller goes again after T1 until the caller's ACK.
+    let (tx, _) = invite_to(&out).unwrap();
+    lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(response_to(&to_callee, 200, Some(CALLEE_SDP), Some("bob1"))));
+    let out = lab.drain();
+    assert_eq!(requests(&out, Method::Ack).len(), 1, "ACK on the callee leg");
+    let ok = responses(&out).remove(0);
+    assert_eq!(ok.status, 200);
+    assert_eq!(responses(&lab.advance(Duration::from_millis(500))).len(), 1, "retransmitted");
+    let mut ack = ack_for(&ok);
+    ack.headers.set(HeaderName::CSeq, "11 ACK");
+    lab.core.handle_ack(&ack);
+    assert!(lab.advance(Duration::from_secs(40)).is_empty(), "the ACK stopped it, and the call goes on");
+    assert_eq!(lab.core.len(), 1);
 }
 
 #[test]
