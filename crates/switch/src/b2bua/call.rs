@@ -15,6 +15,12 @@ use sipcore::{HeaderName, Method, Request, Response};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+mod home;
+mod reinvite;
+
+pub(super) use home::Abandoned;
+pub(super) use reinvite::Pending;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
     /// Waiting for relay ports.
@@ -26,22 +32,6 @@ pub(super) enum Phase {
     /// 2xx sent to the caller, its ACK not yet in.
     Answered,
     Confirmed,
-}
-
-/// A callee leg given up for the home location.
-#[derive(Debug)]
-pub(super) struct Abandoned {
-    dialog: Dialog,
-    invite: Option<Request>,
-    cancelled: bool,
-}
-
-/// A re-INVITE relayed from one side, waiting for the other's answer.
-#[derive(Debug)]
-pub(super) struct Pending {
-    pub(super) from: Leg,
-    pub(super) key: TransactionKey,
-    pub(super) request: Request,
 }
 
 /// A 2xx to an INVITE or re-INVITE from a UDP party, retransmitted until its ACK (§13.3.1.4).
@@ -251,85 +241,6 @@ impl Call {
         self.ring_deadline = Some(now + cfg.ring_time);
     }
 
-    /// The flow to a TCP home location is up: offer the call down it.
-    pub(super) fn connected(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, flow: Flow) {
-        if self.phase != Phase::Opening || !self.target.connect || self.media.is_none() {
-            return;
-        }
-        self.target.connect = false;
-        self.target.flow = flow;
-        self.target.local = flow.local;
-        self.callee.flow = flow;
-        self.callee.local = flow.local;
-        self.invite_callee(now, cfg, io);
-    }
-
-    /// The flow to a TCP home location could not be opened.
-    pub(super) fn connect_failed(&mut self, io: &mut Io, why: &str) -> Option<End> {
-        if self.phase != Phase::Opening || !self.target.connect {
-            return None;
-        }
-        self.answer_caller(io, 480, Some(&format!("Temporarily Unavailable (home location: {why})")), None);
-        Some(End::new(480, "home_unreachable"))
-    }
-
-    /// Gives the callee leg up and offers the call to the home location
-    /// instead (issue 5 item 4): CANCEL the old leg once it may be cancelled,
-    /// a new dialog to home. Returns the old and new callee Call-IDs, or
-    /// `None` when there is no home to go to.
-    pub(super) fn fail_over(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, why: &str) -> Option<(String, String)> {
-        let home = self.fallback.take()?;
-        let cancel = self.provisional.then(|| self.callee_invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok())).flatten();
-        if let Some(c) = cancel.clone() {
-            io.request(self.id, TxKind::Cancel, self.callee.flow, c);
-        }
-        for kind in io.txs.values_mut().filter(|(call, k)| *call == self.id && *k == TxKind::Invite) {
-            kind.1 = TxKind::Abandoned;
-        }
-        let fresh = Dialog {
-            call_id: format!("{}@{}", msg::token(), cfg.domain),
-            local_tag: msg::token(),
-            remote_tag: None,
-            remote_target: home.uri.clone(),
-            local_cseq: 0,
-            flow: home.flow,
-            local: home.local,
-            ..self.callee.clone()
-        };
-        let old = std::mem::replace(&mut self.callee, fresh);
-        let ids = (old.call_id.clone(), self.callee.call_id.clone());
-        self.abandoned = Some(Abandoned { dialog: old, invite: self.callee_invite.take(), cancelled: cancel.is_some() });
-        self.target = home;
-        self.record.route = "home".into();
-        self.record.route_reason = Some(why.to_owned());
-        self.record.callee_call_id = Some(ids.1.clone());
-        io.out.push_back(Output::Record(Box::new(self.record.clone())));
-        self.invite_callee(now, cfg, io);
-        Some(ids)
-    }
-
-    /// A response on the abandoned callee leg: CANCEL it once it rings; a 2xx
-    /// that raced the CANCEL gets ACK and BYE.
-    pub(super) fn abandoned_response(&mut self, io: &mut Io, resp: &Response) {
-        let Some(a) = self.abandoned.as_mut() else { return };
-        match resp.status {
-            101..=199 if !a.cancelled => {
-                if let Some(c) = a.invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok()) {
-                    io.request(self.id, TxKind::Cancel, a.dialog.flow, c);
-                }
-                a.cancelled = true;
-            }
-            200..=299 => {
-                a.dialog.confirm(resp);
-                let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(1);
-                io.out.push_back(Output::Stateless { flow: a.dialog.flow, request: a.dialog.ack(cseq) });
-                let bye = a.dialog.request(Method::Bye);
-                io.request(self.id, TxKind::Bye, a.dialog.flow, bye);
-            }
-            _ => {}
-        }
-    }
-
     /// A response to our INVITE to the callee.
     pub(super) fn invite_response(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, resp: Response) -> Option<End> {
         match resp.status {
@@ -523,99 +434,6 @@ impl Call {
                 io.respond(key, resp);
                 None
             }
-        }
-    }
-
-    /// A re-INVITE from `from` (hold, resume, new address): relayed with its
-    /// SDP rewritten for the other leg (§14).
-    fn reinvite(&mut self, io: &mut Io, from: Leg, key: &TransactionKey, req: Request) {
-        if !matches!(self.phase, Phase::Answered | Phase::Confirmed) {
-            io.respond(key, Response::to_request(&req, 491));
-            return;
-        }
-        if self.pending.is_some() {
-            io.respond(key, Response::to_request(&req, 491).with_reason("Request Pending"));
-            return;
-        }
-        let Some(body) = msg::sdp_of(&req.body).cloned() else {
-            io.respond(key, Response::to_request(&req, 488).with_reason("Not Acceptable Here (re-INVITE without an offer)"));
-            return;
-        };
-        let (sdp, seen) = match self.sdp_for(from, &body) {
-            Ok(x) => x,
-            Err(e) => {
-                io.respond(key, Response::to_request(&req, 488).with_reason(e.to_string()));
-                return;
-            }
-        };
-        self.update_media(io, from, &seen);
-        let dialog = match from.other() {
-            Leg::Caller => &mut self.caller,
-            Leg::Callee => &mut self.callee,
-        };
-        let mut out = dialog.request(Method::Invite);
-        msg::set_body(&mut out.headers, &mut out.body, Some(sdp));
-        io.request(self.id, TxKind::ReInvite { from }, dialog.flow, out);
-        self.pending = Some(Pending { from, key: key.clone(), request: req });
-    }
-
-    /// The other side's answer to a relayed re-INVITE.
-    pub(super) fn reinvite_response(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, resp: Option<Response>) {
-        if let (None, Some(r), Some((flow, ack))) = (&self.pending, &resp, &self.reinvite_ack) {
-            if (200..300).contains(&r.status) {
-                // The 2xx again: our ACK was lost (UDP).
-                io.out.push_back(Output::Stateless { flow: *flow, request: ack.clone() });
-            }
-            return;
-        }
-        let Some(p) = self.pending.as_ref() else { return };
-        let from = p.from;
-        let to = from.other();
-        let Some(resp) = resp else {
-            let r = Response::to_request(&p.request, 408);
-            io.respond(&p.key.clone(), r);
-            self.pending = None;
-            return;
-        };
-        if resp.status < 200 {
-            return;
-        }
-        let Some(p) = self.pending.take() else { return };
-        let local_tag = match from {
-            Leg::Caller => self.caller.local_tag.clone(),
-            Leg::Callee => self.callee.local_tag.clone(),
-        };
-        if resp.status >= 300 {
-            io.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, None, None));
-            return;
-        }
-        let dialog = match to {
-            Leg::Caller => &self.caller,
-            Leg::Callee => &self.callee,
-        };
-        let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(dialog.local_cseq);
-        let ack = dialog.ack(cseq);
-        io.out.push_back(Output::Stateless { flow: dialog.flow, request: ack.clone() });
-        self.reinvite_ack = Some((dialog.flow, ack));
-        let sdp = match msg::sdp_of(&resp.body).cloned().map(|b| self.sdp_for(to, &b)) {
-            Some(Ok((b, seen))) => {
-                self.update_media(io, to, &seen);
-                Some(b)
-            }
-            _ => None,
-        };
-        let contact = match from {
-            Leg::Caller => self.caller.contact(),
-            Leg::Callee => self.callee.contact(),
-        };
-        let response = msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, Some(&contact), sdp);
-        io.respond(&p.key, response.clone());
-        let origin = match from {
-            Leg::Caller => &self.caller,
-            Leg::Callee => &self.callee,
-        };
-        if !origin.flow.transport.is_reliable() && self.retransmit.is_none() {
-            self.retransmit = Some(Retransmit::new(p.key, from, false, response, now, cfg));
         }
     }
 
