@@ -210,6 +210,33 @@ impl Call {
         }
     }
 
+    /// A party spoke from a new TCP/TLS flow (it roamed: new public address,
+    /// new connection). Requests to it go down that flow from now on, and its
+    /// relay leg latches only to the new address, starting over.
+    pub(super) fn moved(&mut self, io: &mut Io, leg: Leg, flow: Flow) {
+        let dialog = match leg {
+            Leg::Caller => &mut self.caller,
+            Leg::Callee => &mut self.callee,
+        };
+        if !flow.transport.is_reliable() || (dialog.flow.id == flow.id && dialog.flow.remote == flow.remote) {
+            return;
+        }
+        dialog.flow = flow;
+        if !flow.local.ip().is_unspecified() {
+            dialog.local = flow.local;
+        }
+        match leg {
+            Leg::Caller => self.caller_ip = flow.remote.ip(),
+            Leg::Callee => {
+                self.target.flow = flow;
+                self.target.latch_ip = Some(flow.remote.ip());
+            }
+        }
+        if let Some(seen) = self.last_body.get(leg).as_ref().and_then(|b| sdp::examine(b).ok()) {
+            self.update_media(io, leg, &seen);
+        }
+    }
+
     /// The relay answered: offer the call to the callee, or refuse it.
     pub(super) fn media_opened(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, ports: MediaPorts) -> Result<(), (u16, String)> {
         self.media = Some(ports);

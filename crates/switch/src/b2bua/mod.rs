@@ -293,7 +293,9 @@ impl B2bua {
     /// A request inside one of our dialogs (BYE, re-INVITE, OPTIONS…).
     /// Hands the request back when it matches no call (the driver answers it
     /// as out-of-dialog, or 481).
-    pub fn handle_request(&mut self, now: Instant, key: &TransactionKey, req: Request) -> Result<(), Box<Request>> {
+    /// `flow` is the one it came on: a party that roamed (a new TCP/TLS flow) is
+    /// followed there.
+    pub fn handle_request(&mut self, now: Instant, key: &TransactionKey, flow: Flow, req: Request) -> Result<(), Box<Request>> {
         let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else {
             return Err(Box::new(req));
         };
@@ -308,6 +310,7 @@ impl B2bua {
             self.io.respond(key, Response::to_request(&req, status));
             return Ok(());
         }
+        c.moved(&mut self.io, leg, flow);
         if let Some(end) = c.in_dialog(now, &mut self.io, leg, key, req) {
             self.end(now, call, end);
         }

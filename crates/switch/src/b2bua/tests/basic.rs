@@ -64,7 +64,7 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
          To: <sip:1002@switch.local>;tag={caller_tag}\r\nCall-ID: call-a@10.0.0.5\r\nCSeq: 11 BYE\r\nContent-Length: 0\r\n\r\n"
     ));
     let key = TransactionKey::server(&bye).unwrap();
-    assert!(lab.core.handle_request(lab.now, &key, bye).is_ok());
+    assert!(lab.core.handle_request(lab.now, &key, caller_flow(), bye).is_ok());
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 200);
     let byes = requests(&out, Method::Bye);
@@ -88,7 +88,7 @@ fn bye_from_the_callee_ends_both_legs() {
         "BYE sip:switch@192.0.2.1:5060;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP 10.1.0.2:5999;branch=z9hG4bKbye2\r\nFrom: <sip:1002@switch.local>;tag=bob1\r\n\
          To: <sip:1001@switch.local>;tag={ours}\r\nCall-ID: {callee_call_id}\r\nCSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n"
     ));
-    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&bye).unwrap(), bye).is_ok());
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&bye).unwrap(), callee_flow(), bye).is_ok());
     let out = lab.drain();
     let byes = requests(&out, Method::Bye);
     assert_eq!(byes.len(), 1);

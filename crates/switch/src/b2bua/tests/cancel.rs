@@ -97,7 +97,7 @@ fn bye_from_the_caller_in_the_early_dialog_cancels_the_callee() {
         "BYE sip:switch@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKearly\r\nFrom: <sip:1001@switch.local>;tag=alice1\r\n\
          To: <sip:1002@switch.local>;tag={tag}\r\nCall-ID: call-a@10.0.0.5\r\nCSeq: 11 BYE\r\nContent-Length: 0\r\n\r\n"
     ));
-    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&bye).unwrap(), bye).is_ok());
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&bye).unwrap(), caller_flow(), bye).is_ok());
     let out = lab.drain();
     let statuses: Vec<u16> = responses(&out).iter().map(|r| r.status).collect();
     assert_eq!(statuses, [200, 487]);
