@@ -10,7 +10,7 @@ mod common;
 use common::calls::*;
 use common::{Config, wait_for};
 use serde_json::Value;
-use sipcore::{HeaderName, Message, Method, Request};
+use sipcore::{HeaderName, Message, Method};
 
 #[test]
 fn basic_call_with_digest_rtp_both_ways_bye_and_record() {
@@ -139,21 +139,7 @@ fn hold_by_reinvite_from_the_callee_reaches_the_caller_rewritten() {
     let (mut caller, mut callee, inv) = answered(&sw);
     // The callee puts the call on hold: a re-INVITE in its dialog, a=sendonly.
     let hold = sdp(callee.rtp.local_addr().unwrap().port(), "callee").replace("o=callee 1 1", "o=callee 1 2") + "a=sendonly\r\n";
-    let from_to = |r: &Request, name: HeaderName| r.headers.get(&name).unwrap().to_owned();
-    let m = format!(
-        "INVITE sip:switch@{sw} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bK{b}\r\nMax-Forwards: 70\r\nFrom: {from};tag={tag}\r\nTo: {to}\r\n\
-         Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContact: <{contact}>\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{hold}",
-        sw = sw.addr(),
-        me = common::Link::local(&callee.tcp),
-        b = hex(),
-        from = from_to(&inv, HeaderName::To),
-        tag = callee.tag,
-        to = from_to(&inv, HeaderName::From),
-        cid = inv.headers.call_id().unwrap(),
-        contact = callee.contact,
-        len = hold.len(),
-    );
-    common::Link::send(&mut callee.tcp, m.as_bytes());
+    callee.reinvite(&sw, &inv, 1, &hold);
     let reinvite = caller.phone.request(Method::Invite);
     assert_eq!(reinvite.headers.call_id().unwrap(), caller.call_id, "in the caller's dialog");
     let body = std::str::from_utf8(&reinvite.body).unwrap();
@@ -238,4 +224,32 @@ fn a_registered_agent_calls_over_its_tcp_flow_and_the_callee_hangs_up() {
     let rec = ended_record(&lab, &caller.call_id);
     assert_eq!(rec["end_reason"], "callee_bye");
     assert!(rec["caller_media"]["packets_in"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_callee_that_roams_mid_call_is_followed_to_its_new_flow_and_address() {
+    let lab = lab_with(&[("1001", None), ("1002", None)]);
+    let sw = lab.start(&trusted());
+    let (mut caller, mut callee, inv) = answered(&sw);
+    // Its public address changes: new flow from 127.0.0.2, registered again, then a
+    // re-INVITE with its (new) bearer address from there.
+    callee.roam(&sw, std::net::Ipv4Addr::new(127, 0, 0, 2), "1002", "pw1002");
+    let moved =
+        sdp(callee.rtp.local_addr().unwrap().port(), "callee").replace("o=callee 1 1", "o=callee 1 2").replace("127.0.0.1", "127.0.0.2");
+    callee.reinvite(&sw, &inv, 2, &moved);
+    let reinvite = caller.phone.request(Method::Invite);
+    let answer_sdp = sdp(caller.rtp.local_addr().unwrap().port(), "caller");
+    caller.phone.send(&Message::Response(answer(&reinvite, 200, &caller.tag, "sip:1001@127.0.0.1", Some(answer_sdp))));
+    let ok = match callee.message() {
+        Message::Response(r) => r,
+        Message::Request(r) => panic!("expected the 200 for the re-INVITE, got {}", r.method),
+    };
+    assert_eq!(ok.status, 200, "the answer comes down the new flow");
+    // Media from the new address is relayed (the leg latched to 127.0.0.2).
+    assert!(rtp_flows(&callee.rtp, media_of(&inv.body), &caller.rtp, 0x20a3) > 0, "RTP from the roamed address");
+    // The caller hangs up: the BYE reaches the callee down its new flow.
+    caller.in_dialog(Method::Bye);
+    let bye = callee.request(Method::Bye);
+    callee.answer(&bye, 200, false);
+    caller.phone.response(200, Method::Bye);
 }

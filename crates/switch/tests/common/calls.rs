@@ -319,6 +319,35 @@ impl Callee {
         Callee { tcp, rtp: UdpSocket::bind("127.0.0.1:0").unwrap(), tag: hex(), contact }
     }
 
+    /// The same device, after its public address changed: a new TCP flow from
+    /// `src`, registered again (the switch sees it roam and closes the old flow).
+    pub fn roam(&mut self, sw: &Switch, src: std::net::Ipv4Addr, number: &str, password: &str) {
+        let mut tcp = Tcp::connect_from(src, sw);
+        Phone::agent(number, password, 2).register(&mut tcp, Some(600));
+        self.contact = format!("sip:{number}@{};transport=tcp", super::Link::local(&tcp));
+        self.tcp = tcp;
+        self.rtp = UdpSocket::bind((src, 0)).unwrap();
+    }
+
+    /// A re-INVITE in the callee's dialog (`inv` is the INVITE that made it), with `body`.
+    pub fn reinvite(&mut self, sw: &Switch, inv: &Request, cseq: u32, body: &str) {
+        let h = |name: HeaderName| inv.headers.get(&name).unwrap().to_owned();
+        let m = format!(
+            "INVITE sip:switch@{sw} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bK{b}\r\nMax-Forwards: 70\r\nFrom: {from};tag={tag}\r\nTo: {to}\r\n\
+             Call-ID: {cid}\r\nCSeq: {cseq} INVITE\r\nContact: <{contact}>\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{body}",
+            sw = sw.addr(),
+            me = super::Link::local(&self.tcp),
+            b = hex(),
+            from = h(HeaderName::To),
+            tag = self.tag,
+            to = h(HeaderName::From),
+            cid = inv.headers.call_id().unwrap(),
+            contact = self.contact,
+            len = body.len(),
+        );
+        super::Link::send(&mut self.tcp, m.as_bytes());
+    }
+
     #[track_caller]
     pub fn message(&mut self) -> Message {
         let deadline = Instant::now() + WAIT;
