@@ -15,27 +15,10 @@ fn callee_flow_failure_is_480_and_timeout_408() {
     assert_eq!(responses(&lab.drain())[0].status, 408);
 }
 
-fn home() -> Target {
-    Target {
-        flow: Flow {
-            id: FlowId(3),
-            transport: TransportKind::Udp,
-            local: "192.0.2.1:5060".parse().unwrap(),
-            remote: "192.0.2.50:5060".parse().unwrap(),
-        },
-        local: "192.0.2.1:5060".parse().unwrap(),
-        uri: "sip:1002@192.0.2.50".into(),
-        latch_ip: None,
-        route: "home",
-        reason: None,
-        connect: false,
-    }
-}
-
 #[test]
 fn no_answer_in_ring_time_goes_home_and_a_late_200_from_the_flow_is_hung_up() {
     let mut lab = Lab::new();
-    lab.fallback = Some(home());
+    lab.fallback = Some(home_target());
     lab.offer();
     let first = lab.callee_invite.clone().unwrap();
     lab.callee_says(180, None);
@@ -69,7 +52,7 @@ fn no_answer_in_ring_time_goes_home_and_a_late_200_from_the_flow_is_hung_up() {
 #[test]
 fn a_failed_flow_goes_home_without_cancel() {
     let mut lab = Lab::new();
-    lab.fallback = Some(home());
+    lab.fallback = Some(home_target());
     lab.offer();
     lab.core.handle_flow_closed(lab.now, FlowId(2));
     let out = lab.drain();

@@ -7,6 +7,7 @@
 mod basic;
 mod cancel;
 mod home;
+mod prop;
 mod reinvite;
 
 pub(super) use super::*;
@@ -208,4 +209,22 @@ pub(super) fn invite_to(out: &[Output]) -> Option<(TxId, Request)> {
         Output::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
         _ => None,
     })
+}
+
+/// A home location over UDP.
+pub(super) fn home_target() -> Target {
+    Target {
+        flow: Flow {
+            id: FlowId(3),
+            transport: TransportKind::Udp,
+            local: "192.0.2.1:5060".parse().unwrap(),
+            remote: "192.0.2.50:5060".parse().unwrap(),
+        },
+        local: "192.0.2.1:5060".parse().unwrap(),
+        uri: "sip:1002@192.0.2.50".into(),
+        latch_ip: None,
+        route: "home",
+        reason: None,
+        connect: false,
+    }
 }
