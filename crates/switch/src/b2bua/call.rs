@@ -86,6 +86,8 @@ pub(super) struct Call {
     pub(super) record: CallRecord,
     /// The ACK for the callee's 2xx, re-sent when the 2xx is.
     callee_ack: Option<Request>,
+    /// Late offer: the CSeq of the callee's 2xx whose ACK waits for the caller's answer.
+    late_ack: Option<u32>,
     /// The ACK for the last relayed re-INVITE's 2xx, likewise.
     reinvite_ack: Option<(Flow, Request)>,
 }
@@ -156,6 +158,7 @@ impl Call {
             pending: None,
             record,
             callee_ack: None,
+            late_ack: None,
             reinvite_ack: None,
         }
     }
@@ -240,10 +243,11 @@ impl Call {
     /// The relay answered: offer the call to the callee, or refuse it.
     pub(super) fn media_opened(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, ports: MediaPorts) -> Result<(), (u16, String)> {
         self.media = Some(ports);
-        let offer = self.offer.clone();
-        let (body, seen) = self.sdp_for(Leg::Caller, &offer).map_err(|e| (488, e.to_string()))?;
-        self.update_media(io, Leg::Caller, &seen);
-        self.callee_offer = Some(body);
+        if let Some(offer) = msg::sdp_of(&self.offer).cloned() {
+            let (body, seen) = self.sdp_for(Leg::Caller, &offer).map_err(|e| (488, e.to_string()))?;
+            self.update_media(io, Leg::Caller, &seen);
+            self.callee_offer = Some(body);
+        }
         self.invite_callee(now, cfg, io);
         Ok(())
     }
@@ -321,10 +325,19 @@ impl Call {
             io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
             return None;
         }
+        if matches!(self.phase, Phase::Answered | Phase::Confirmed) {
+            // A retransmitted 2xx with the offer (late offer): the ACK waits for the caller's answer.
+            return None;
+        }
         self.callee.confirm(resp);
-        let ack = self.callee.ack(cseq);
-        io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
-        self.callee_ack = Some(ack);
+        let late_offer = msg::sdp_of(&self.offer).is_none() && self.phase != Phase::Cancelling;
+        if late_offer {
+            self.late_ack = Some(cseq);
+        } else {
+            let ack = self.callee.ack(cseq);
+            io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
+            self.callee_ack = Some(ack);
+        }
         if self.phase == Phase::Cancelling {
             // The 2xx crossed our CANCEL: the caller already has its 487.
             self.bye(io, Leg::Callee, None);
@@ -406,8 +419,24 @@ impl Call {
         self.cancel_deadline = Some(now + CANCEL_WAIT);
     }
 
+    /// Late offer: the ACK to the callee's 2xx, carrying the caller's answer
+    /// (from its ACK) rewritten to the relay.
+    fn ack_late(&mut self, io: &mut Io, answer: Option<&Bytes>) {
+        let Some(cseq) = self.late_ack.take() else { return };
+        let mut ack = self.callee.ack(cseq);
+        if let Some((body, seen)) = answer.and_then(|a| self.sdp_for(Leg::Caller, a).ok()) {
+            self.update_media(io, Leg::Caller, &seen);
+            msg::set_body(&mut ack.headers, &mut ack.body, Some(body));
+        }
+        io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
+        self.callee_ack = Some(ack);
+    }
+
     /// ACK for our 2xx (the initial INVITE's from the caller, or a re-INVITE's).
-    pub(super) fn acked(&mut self, from: Leg) {
+    pub(super) fn acked(&mut self, io: &mut Io, from: Leg, body: &Bytes) {
+        if from == Leg::Caller && self.late_ack.is_some() {
+            self.ack_late(io, msg::sdp_of(body));
+        }
         if self.retransmit.as_ref().is_some_and(|r| r.to == from) {
             self.retransmit = None;
         }
@@ -417,7 +446,11 @@ impl Call {
     }
 
     /// Sends BYE on `leg` (with a Reason header when given).
+    /// (A late-offer 2xx still waiting for its ACK gets one, without an answer, first.)
     pub(super) fn bye(&mut self, io: &mut Io, leg: Leg, reason: Option<&str>) {
+        if leg == Leg::Callee {
+            self.ack_late(io, None);
+        }
         let dialog = match leg {
             Leg::Caller => &mut self.caller,
             Leg::Callee => &mut self.callee,

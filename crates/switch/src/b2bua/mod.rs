@@ -132,17 +132,13 @@ impl B2bua {
     }
 
     /// Starts a call: asks the relay for ports, then (in `handle_media_opened`) invites the callee.
-    /// The caller's INVITE must carry an SDP offer (the relay needs its address).
+    /// Without an offer in the INVITE (late offer) the callee's 2xx carries it and the caller's ACK the answer.
     pub fn handle_invite(&mut self, now: Instant, new: NewCall) {
         let req = &new.request;
         let (Ok(call_id), Ok(from)) = (req.headers.call_id(), req.headers.from_addr()) else {
             self.io.respond(&new.key, Response::to_request(req, 400).with_reason("Bad Request (Call-ID or From)"));
             return;
         };
-        if msg::sdp_of(&req.body).is_none() {
-            self.io.respond(&new.key, Response::to_request(req, 488).with_reason("Not Acceptable Here (an SDP offer is required)"));
-            return;
-        }
         self.next_call += 1;
         let id = self.next_call;
         let caller = Dialog {
@@ -286,7 +282,7 @@ impl B2bua {
     pub fn handle_ack(&mut self, req: &Request) {
         let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return };
         if let Some(c) = self.calls.get_mut(&call) {
-            c.acked(leg);
+            c.acked(&mut self.io, leg, &req.body);
         }
     }
 

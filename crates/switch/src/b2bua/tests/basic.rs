@@ -136,11 +136,6 @@ fn no_relay_ports_is_503_and_bad_sdp_488() {
     assert_eq!(responses(&out)[0].status, 488);
     assert!(matches!(ended(&out), Some(r) if r.route == "home" && r.route_reason.as_deref() == Some("not_registered")));
     assert!(out.iter().any(|o| matches!(o, Output::Ended { media: Some(9), .. })), "the ports are freed");
-
-    let mut no_sdp = invite_from_caller("");
-    no_sdp.body = Bytes::new();
-    lab.core.handle_invite(lab.now, new(no_sdp));
-    assert_eq!(responses(&lab.drain())[0].status, 488);
 }
 
 #[test]
@@ -178,4 +173,60 @@ fn no_ack_for_the_2xx_hangs_up_after_64_t1() {
         }
     }
     panic!("the call never ended");
+}
+
+#[test]
+fn late_offer_the_callee_offers_in_its_2xx_and_the_caller_answers_in_its_ack() {
+    let mut lab = Lab::new();
+    let mut invite = invite_from_caller("");
+    invite.body = Bytes::new();
+    invite.headers.remove(&HeaderName::ContentType);
+    invite.headers.set(HeaderName::ContentLength, "0");
+    let new = NewCall {
+        key: lab.invite_key.clone(),
+        flow: caller_flow(),
+        local: "192.0.2.1:5060".parse().unwrap(),
+        request: invite,
+        caller: "1001".into(),
+        callee: "1002".into(),
+        target: Target {
+            flow: callee_flow(),
+            local: "192.0.2.1:5060".parse().unwrap(),
+            uri: "sip:1002@10.1.0.2:5999;transport=tcp".into(),
+            latch_ip: None,
+            route: "flow",
+            reason: None,
+            connect: false,
+        },
+        relay_ip: RELAY.parse().unwrap(),
+        fallback: None,
+    };
+    lab.core.handle_invite(lab.now, new);
+    lab.drain();
+    lab.core.handle_media_opened(lab.now, 1, Ok(MediaPorts { id: 5, caller_rtp: 20000, callee_rtp: 20002 }));
+    let out = lab.drain();
+    let (tx, inv) = invite_to(&out).expect("INVITE to the callee");
+    assert!(inv.body.is_empty(), "no offer to forward");
+    // The callee's 2xx carries the offer: relayed to the caller, no ACK yet.
+    lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(response_to(&inv, 200, Some(CALLEE_SDP), Some("bob1"))));
+    let out = lab.drain();
+    assert!(requests(&out, Method::Ack).is_empty(), "the ACK must carry the caller's answer");
+    let ok = responses(&out).remove(0);
+    assert!(body(&ok.body).contains("m=audio 20000 "), "{}", body(&ok.body));
+    // A retransmitted 2xx meanwhile changes nothing.
+    lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(response_to(&inv, 200, Some(CALLEE_SDP), Some("bob1"))));
+    assert!(lab.drain().is_empty());
+    // The caller's ACK brings the answer: the callee's ACK carries it, rewritten.
+    let mut ack = ack_for(&ok);
+    ack.headers.set(HeaderName::ContentType, "application/sdp");
+    ack.headers.set(HeaderName::ContentLength, CALLER_SDP.len().to_string());
+    ack.body = Bytes::from_static(CALLER_SDP.as_bytes());
+    lab.core.handle_ack(&ack);
+    let out = lab.drain();
+    let acks = requests(&out, Method::Ack);
+    assert_eq!(acks.len(), 1);
+    assert!(body(&acks[0].body).contains("m=audio 20002 ") && body(&acks[0].body).contains("c=IN IP4 192.0.2.1"));
+    assert!(out.iter().any(
+        |o| matches!(o, Output::UpdateMedia { side: Leg::Caller, target, .. } if target.send_to == Some("10.0.0.5:4000".parse().unwrap()))
+    ));
 }
