@@ -15,6 +15,12 @@ use sipcore::{HeaderName, Method, Request, Response};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+mod home;
+mod reinvite;
+
+pub(super) use home::Abandoned;
+pub(super) use reinvite::Pending;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
     /// Waiting for relay ports.
@@ -28,29 +34,24 @@ pub(super) enum Phase {
     Confirmed,
 }
 
-/// A callee leg given up for the home location.
-#[derive(Debug)]
-pub(super) struct Abandoned {
-    dialog: Dialog,
-    invite: Option<Request>,
-    cancelled: bool,
-}
-
-/// A re-INVITE relayed from one side, waiting for the other's answer.
-#[derive(Debug)]
-pub(super) struct Pending {
-    pub(super) from: Leg,
-    pub(super) key: TransactionKey,
-    pub(super) request: Request,
-}
-
-/// The 2xx to the caller, retransmitted over UDP until its ACK (§13.3.1.4).
+/// A 2xx to an INVITE or re-INVITE from a UDP party, retransmitted until its ACK (§13.3.1.4).
 #[derive(Debug)]
 struct Retransmit {
+    key: TransactionKey,
+    /// Who must ACK it.
+    to: Leg,
+    /// The initial INVITE's: no ACK ends the call. A re-INVITE's only stops.
+    initial: bool,
     response: Response,
     next: Instant,
     interval: Duration,
     give_up: Instant,
+}
+
+impl Retransmit {
+    fn new(key: TransactionKey, to: Leg, initial: bool, response: Response, now: Instant, cfg: &B2buaConfig) -> Self {
+        Retransmit { key, to, initial, response, next: now + cfg.t1, interval: cfg.t1, give_up: now + cfg.t1 * 64 }
+    }
 }
 
 #[derive(Debug)]
@@ -85,6 +86,10 @@ pub(super) struct Call {
     pub(super) record: CallRecord,
     /// The ACK for the callee's 2xx, re-sent when the 2xx is.
     callee_ack: Option<Request>,
+    /// Late offer: the CSeq of the callee's 2xx whose ACK waits for the caller's answer.
+    late_ack: Option<u32>,
+    /// The ACK for the last relayed re-INVITE's 2xx, likewise.
+    reinvite_ack: Option<(Flow, Request)>,
 }
 
 /// One value per leg.
@@ -153,6 +158,8 @@ impl Call {
             pending: None,
             record,
             callee_ack: None,
+            late_ack: None,
+            reinvite_ack: None,
         }
     }
 
@@ -206,13 +213,41 @@ impl Call {
         }
     }
 
+    /// A party spoke from a new TCP/TLS flow (it roamed: new public address,
+    /// new connection). Requests to it go down that flow from now on, and its
+    /// relay leg latches only to the new address, starting over.
+    pub(super) fn moved(&mut self, io: &mut Io, leg: Leg, flow: Flow) {
+        let dialog = match leg {
+            Leg::Caller => &mut self.caller,
+            Leg::Callee => &mut self.callee,
+        };
+        if !flow.transport.is_reliable() || (dialog.flow.id == flow.id && dialog.flow.remote == flow.remote) {
+            return;
+        }
+        dialog.flow = flow;
+        if !flow.local.ip().is_unspecified() {
+            dialog.local = flow.local;
+        }
+        match leg {
+            Leg::Caller => self.caller_ip = flow.remote.ip(),
+            Leg::Callee => {
+                self.target.flow = flow;
+                self.target.latch_ip = Some(flow.remote.ip());
+            }
+        }
+        if let Some(seen) = self.last_body.get(leg).as_ref().and_then(|b| sdp::examine(b).ok()) {
+            self.update_media(io, leg, &seen);
+        }
+    }
+
     /// The relay answered: offer the call to the callee, or refuse it.
     pub(super) fn media_opened(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, ports: MediaPorts) -> Result<(), (u16, String)> {
         self.media = Some(ports);
-        let offer = self.offer.clone();
-        let (body, seen) = self.sdp_for(Leg::Caller, &offer).map_err(|e| (488, e.to_string()))?;
-        self.update_media(io, Leg::Caller, &seen);
-        self.callee_offer = Some(body);
+        if let Some(offer) = msg::sdp_of(&self.offer).cloned() {
+            let (body, seen) = self.sdp_for(Leg::Caller, &offer).map_err(|e| (488, e.to_string()))?;
+            self.update_media(io, Leg::Caller, &seen);
+            self.callee_offer = Some(body);
+        }
         self.invite_callee(now, cfg, io);
         Ok(())
     }
@@ -235,85 +270,6 @@ impl Call {
         self.phase = Phase::Inviting;
         self.provisional = false;
         self.ring_deadline = Some(now + cfg.ring_time);
-    }
-
-    /// The flow to a TCP home location is up: offer the call down it.
-    pub(super) fn connected(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, flow: Flow) {
-        if self.phase != Phase::Opening || !self.target.connect || self.media.is_none() {
-            return;
-        }
-        self.target.connect = false;
-        self.target.flow = flow;
-        self.target.local = flow.local;
-        self.callee.flow = flow;
-        self.callee.local = flow.local;
-        self.invite_callee(now, cfg, io);
-    }
-
-    /// The flow to a TCP home location could not be opened.
-    pub(super) fn connect_failed(&mut self, io: &mut Io, why: &str) -> Option<End> {
-        if self.phase != Phase::Opening || !self.target.connect {
-            return None;
-        }
-        self.answer_caller(io, 480, Some(&format!("Temporarily Unavailable (home location: {why})")), None);
-        Some(End::new(480, "home_unreachable"))
-    }
-
-    /// Gives the callee leg up and offers the call to the home location
-    /// instead (issue 5 item 4): CANCEL the old leg once it may be cancelled,
-    /// a new dialog to home. Returns the old and new callee Call-IDs, or
-    /// `None` when there is no home to go to.
-    pub(super) fn fail_over(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, why: &str) -> Option<(String, String)> {
-        let home = self.fallback.take()?;
-        let cancel = self.provisional.then(|| self.callee_invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok())).flatten();
-        if let Some(c) = cancel.clone() {
-            io.request(self.id, TxKind::Cancel, self.callee.flow, c);
-        }
-        for kind in io.txs.values_mut().filter(|(call, k)| *call == self.id && *k == TxKind::Invite) {
-            kind.1 = TxKind::Abandoned;
-        }
-        let fresh = Dialog {
-            call_id: format!("{}@{}", msg::token(), cfg.domain),
-            local_tag: msg::token(),
-            remote_tag: None,
-            remote_target: home.uri.clone(),
-            local_cseq: 0,
-            flow: home.flow,
-            local: home.local,
-            ..self.callee.clone()
-        };
-        let old = std::mem::replace(&mut self.callee, fresh);
-        let ids = (old.call_id.clone(), self.callee.call_id.clone());
-        self.abandoned = Some(Abandoned { dialog: old, invite: self.callee_invite.take(), cancelled: cancel.is_some() });
-        self.target = home;
-        self.record.route = "home".into();
-        self.record.route_reason = Some(why.to_owned());
-        self.record.callee_call_id = Some(ids.1.clone());
-        io.out.push_back(Output::Record(Box::new(self.record.clone())));
-        self.invite_callee(now, cfg, io);
-        Some(ids)
-    }
-
-    /// A response on the abandoned callee leg: CANCEL it once it rings; a 2xx
-    /// that raced the CANCEL gets ACK and BYE.
-    pub(super) fn abandoned_response(&mut self, io: &mut Io, resp: &Response) {
-        let Some(a) = self.abandoned.as_mut() else { return };
-        match resp.status {
-            101..=199 if !a.cancelled => {
-                if let Some(c) = a.invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok()) {
-                    io.request(self.id, TxKind::Cancel, a.dialog.flow, c);
-                }
-                a.cancelled = true;
-            }
-            200..=299 => {
-                a.dialog.confirm(resp);
-                let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(1);
-                io.out.push_back(Output::Stateless { flow: a.dialog.flow, request: a.dialog.ack(cseq) });
-                let bye = a.dialog.request(Method::Bye);
-                io.request(self.id, TxKind::Bye, a.dialog.flow, bye);
-            }
-            _ => {}
-        }
     }
 
     /// A response to our INVITE to the callee.
@@ -369,10 +325,19 @@ impl Call {
             io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
             return None;
         }
+        if matches!(self.phase, Phase::Answered | Phase::Confirmed) {
+            // A retransmitted 2xx with the offer (late offer): the ACK waits for the caller's answer.
+            return None;
+        }
         self.callee.confirm(resp);
-        let ack = self.callee.ack(cseq);
-        io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
-        self.callee_ack = Some(ack);
+        let late_offer = msg::sdp_of(&self.offer).is_none() && self.phase != Phase::Cancelling;
+        if late_offer {
+            self.late_ack = Some(cseq);
+        } else {
+            let ack = self.callee.ack(cseq);
+            io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
+            self.callee_ack = Some(ack);
+        }
         if self.phase == Phase::Cancelling {
             // The 2xx crossed our CANCEL: the caller already has its 487.
             self.bye(io, Leg::Callee, None);
@@ -403,7 +368,7 @@ impl Call {
         let response = msg::response(&self.invite, resp.status, Some(&resp.reason), &self.caller.local_tag, Some(&contact), sdp);
         io.respond(&self.invite_key, response.clone());
         if !self.caller.flow.transport.is_reliable() {
-            self.retransmit = Some(Retransmit { response, next: now + cfg.t1, interval: cfg.t1, give_up: now + cfg.t1 * 64 });
+            self.retransmit = Some(Retransmit::new(self.invite_key.clone(), Leg::Caller, true, response, now, cfg));
         }
         None
     }
@@ -454,16 +419,38 @@ impl Call {
         self.cancel_deadline = Some(now + CANCEL_WAIT);
     }
 
-    /// ACK from the caller for our 2xx.
-    pub(super) fn caller_ack(&mut self) {
-        self.retransmit = None;
-        if self.phase == Phase::Answered {
+    /// Late offer: the ACK to the callee's 2xx, carrying the caller's answer
+    /// (from its ACK) rewritten to the relay.
+    fn ack_late(&mut self, io: &mut Io, answer: Option<&Bytes>) {
+        let Some(cseq) = self.late_ack.take() else { return };
+        let mut ack = self.callee.ack(cseq);
+        if let Some((body, seen)) = answer.and_then(|a| self.sdp_for(Leg::Caller, a).ok()) {
+            self.update_media(io, Leg::Caller, &seen);
+            msg::set_body(&mut ack.headers, &mut ack.body, Some(body));
+        }
+        io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
+        self.callee_ack = Some(ack);
+    }
+
+    /// ACK for our 2xx (the initial INVITE's from the caller, or a re-INVITE's).
+    pub(super) fn acked(&mut self, io: &mut Io, from: Leg, body: &Bytes) {
+        if from == Leg::Caller && self.late_ack.is_some() {
+            self.ack_late(io, msg::sdp_of(body));
+        }
+        if self.retransmit.as_ref().is_some_and(|r| r.to == from) {
+            self.retransmit = None;
+        }
+        if from == Leg::Caller && self.phase == Phase::Answered {
             self.phase = Phase::Confirmed;
         }
     }
 
     /// Sends BYE on `leg` (with a Reason header when given).
+    /// (A late-offer 2xx still waiting for its ACK gets one, without an answer, first.)
     pub(super) fn bye(&mut self, io: &mut Io, leg: Leg, reason: Option<&str>) {
+        if leg == Leg::Callee {
+            self.ack_late(io, None);
+        }
         let dialog = match leg {
             Leg::Caller => &mut self.caller,
             Leg::Callee => &mut self.callee,
@@ -510,82 +497,6 @@ impl Call {
         }
     }
 
-    /// A re-INVITE from `from` (hold, resume, new address): relayed with its
-    /// SDP rewritten for the other leg (§14).
-    fn reinvite(&mut self, io: &mut Io, from: Leg, key: &TransactionKey, req: Request) {
-        if !matches!(self.phase, Phase::Answered | Phase::Confirmed) {
-            io.respond(key, Response::to_request(&req, 491));
-            return;
-        }
-        if self.pending.is_some() {
-            io.respond(key, Response::to_request(&req, 491).with_reason("Request Pending"));
-            return;
-        }
-        let Some(body) = msg::sdp_of(&req.body).cloned() else {
-            io.respond(key, Response::to_request(&req, 488).with_reason("Not Acceptable Here (re-INVITE without an offer)"));
-            return;
-        };
-        let (sdp, seen) = match self.sdp_for(from, &body) {
-            Ok(x) => x,
-            Err(e) => {
-                io.respond(key, Response::to_request(&req, 488).with_reason(e.to_string()));
-                return;
-            }
-        };
-        self.update_media(io, from, &seen);
-        let dialog = match from.other() {
-            Leg::Caller => &mut self.caller,
-            Leg::Callee => &mut self.callee,
-        };
-        let mut out = dialog.request(Method::Invite);
-        msg::set_body(&mut out.headers, &mut out.body, Some(sdp));
-        io.request(self.id, TxKind::ReInvite { from }, dialog.flow, out);
-        self.pending = Some(Pending { from, key: key.clone(), request: req });
-    }
-
-    /// The other side's answer to a relayed re-INVITE.
-    pub(super) fn reinvite_response(&mut self, io: &mut Io, resp: Option<Response>) {
-        let Some(p) = self.pending.as_ref() else { return };
-        let from = p.from;
-        let to = from.other();
-        let Some(resp) = resp else {
-            let r = Response::to_request(&p.request, 408);
-            io.respond(&p.key.clone(), r);
-            self.pending = None;
-            return;
-        };
-        if resp.status < 200 {
-            return;
-        }
-        let Some(p) = self.pending.take() else { return };
-        let local_tag = match from {
-            Leg::Caller => self.caller.local_tag.clone(),
-            Leg::Callee => self.callee.local_tag.clone(),
-        };
-        if resp.status >= 300 {
-            io.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, None, None));
-            return;
-        }
-        let dialog = match to {
-            Leg::Caller => &self.caller,
-            Leg::Callee => &self.callee,
-        };
-        let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(dialog.local_cseq);
-        io.out.push_back(Output::Stateless { flow: dialog.flow, request: dialog.ack(cseq) });
-        let sdp = match msg::sdp_of(&resp.body).cloned().map(|b| self.sdp_for(to, &b)) {
-            Some(Ok((b, seen))) => {
-                self.update_media(io, to, &seen);
-                Some(b)
-            }
-            _ => None,
-        };
-        let contact = match from {
-            Leg::Caller => self.caller.contact(),
-            Leg::Callee => self.callee.contact(),
-        };
-        io.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, Some(&contact), sdp));
-    }
-
     /// The callee has rung for `ring_time` without answering.
     pub(super) fn ring_timed_out(&self, now: Instant) -> bool {
         self.phase == Phase::Inviting && self.ring_deadline.is_some_and(|d| now >= d)
@@ -599,14 +510,16 @@ impl Call {
     pub(super) fn handle_timeout(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io) -> Option<End> {
         if let Some(r) = self.retransmit.as_mut() {
             if now >= r.give_up {
-                // No ACK in 64*T1: the caller is gone (§13.3.1.4).
+                let initial = r.initial;
                 self.retransmit = None;
-                self.bye(io, Leg::Callee, None);
-                self.bye(io, Leg::Caller, None);
-                return Some(End { status: None, reason: "no_ack".into() });
-            }
-            if now >= r.next {
-                io.respond(&self.invite_key, r.response.clone());
+                if initial {
+                    // No ACK in 64*T1: the caller is gone (§13.3.1.4).
+                    self.bye(io, Leg::Callee, None);
+                    self.bye(io, Leg::Caller, None);
+                    return Some(End { status: None, reason: "no_ack".into() });
+                }
+            } else if now >= r.next {
+                io.respond(&r.key, r.response.clone());
                 r.interval = (r.interval * 2).min(cfg.t2);
                 r.next = now + r.interval;
             }

@@ -132,17 +132,13 @@ impl B2bua {
     }
 
     /// Starts a call: asks the relay for ports, then (in `handle_media_opened`) invites the callee.
-    /// The caller's INVITE must carry an SDP offer (the relay needs its address).
+    /// Without an offer in the INVITE (late offer) the callee's 2xx carries it and the caller's ACK the answer.
     pub fn handle_invite(&mut self, now: Instant, new: NewCall) {
         let req = &new.request;
         let (Ok(call_id), Ok(from)) = (req.headers.call_id(), req.headers.from_addr()) else {
             self.io.respond(&new.key, Response::to_request(req, 400).with_reason("Bad Request (Call-ID or From)"));
             return;
         };
-        if msg::sdp_of(&req.body).is_none() {
-            self.io.respond(&new.key, Response::to_request(req, 488).with_reason("Not Acceptable Here (an SDP offer is required)"));
-            return;
-        }
         self.next_call += 1;
         let id = self.next_call;
         let caller = Dialog {
@@ -238,8 +234,8 @@ impl B2bua {
     pub fn handle_client_event(&mut self, now: Instant, tx: TxId, ev: ClientEvent) {
         let Some(&(call, kind)) = self.io.txs.get(&tx) else { return };
         let last = !matches!(&ev, ClientEvent::Response(r) if r.status < 200);
-        if last && !matches!((&ev, kind), (ClientEvent::Response(r), TxKind::Invite) if r.status < 300) {
-            // INVITE 2xx may repeat (retransmissions); everything else ends here.
+        if last && !matches!((&ev, kind), (ClientEvent::Response(r), TxKind::Invite | TxKind::ReInvite { .. }) if r.status < 300) {
+            // INVITE 2xx may repeat (retransmissions, to be ACKed again); everything else ends here.
             self.io.txs.remove(&tx);
         }
         let Some(c) = self.calls.get_mut(&call) else { return };
@@ -257,11 +253,11 @@ impl B2bua {
             }
             (TxKind::Abandoned, _) => None,
             (TxKind::ReInvite { .. }, ClientEvent::Response(r)) => {
-                c.reinvite_response(&mut self.io, Some(r));
+                c.reinvite_response(now, &self.cfg, &mut self.io, Some(r));
                 None
             }
             (TxKind::ReInvite { .. }, _) => {
-                c.reinvite_response(&mut self.io, None);
+                c.reinvite_response(now, &self.cfg, &mut self.io, None);
                 None
             }
             (TxKind::Cancel | TxKind::Bye, _) => None,
@@ -284,16 +280,18 @@ impl B2bua {
 
     /// ACK for a 2xx (the stack hands these over outside transactions).
     pub fn handle_ack(&mut self, req: &Request) {
-        let Some((call, Leg::Caller)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return };
+        let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return };
         if let Some(c) = self.calls.get_mut(&call) {
-            c.caller_ack();
+            c.acked(&mut self.io, leg, &req.body);
         }
     }
 
     /// A request inside one of our dialogs (BYE, re-INVITE, OPTIONS…).
     /// Hands the request back when it matches no call (the driver answers it
     /// as out-of-dialog, or 481).
-    pub fn handle_request(&mut self, now: Instant, key: &TransactionKey, req: Request) -> Result<(), Box<Request>> {
+    /// `flow` is the one it came on: a party that roamed (a new TCP/TLS flow) is
+    /// followed there.
+    pub fn handle_request(&mut self, now: Instant, key: &TransactionKey, flow: Flow, req: Request) -> Result<(), Box<Request>> {
         let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else {
             return Err(Box::new(req));
         };
@@ -308,6 +306,7 @@ impl B2bua {
             self.io.respond(key, Response::to_request(&req, status));
             return Ok(());
         }
+        c.moved(&mut self.io, leg, flow);
         if let Some(end) = c.in_dialog(now, &mut self.io, leg, key, req) {
             self.end(now, call, end);
         }

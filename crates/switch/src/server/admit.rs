@@ -24,7 +24,7 @@ impl Server {
         let t = Instant::now();
         let in_dialog = req.headers.to_addr().is_ok_and(|a| a.tag().is_some());
         if in_dialog {
-            return self.calls.core.handle_request(t, &key, req).err().map(|r| *r);
+            return self.calls.core.handle_request(t, &key, flow, req).err().map(|r| *r);
         }
         if req.method != Method::Invite {
             return Some(req);
