@@ -163,9 +163,18 @@ impl Bearers {
     }
 
     /// Binds a bearer for an incoming call and answers its offer: the SDP
-    /// answer, or the error (its `status()` is what to reject with).
+    /// answer (our offer, after a late-offer INVITE), or the error (its
+    /// `status()` is what to reject with).
     pub(crate) async fn answer(&mut self, id: CallId, ip: IpAddr, options: MediaOptions) -> Result<Bytes, EndpointError> {
         let offer = self.offers.get(&id).cloned().ok_or_else(|| EndpointError::Sdp(format!("no offer for call {id}")))?;
+        if offer.is_empty() {
+            // A late offer: ours goes in the 200, the answer comes in the ACK.
+            let (endpoint, local) = self.open(ip).await?;
+            let sdp = media::offer::build_offer(&local);
+            self.offers.remove(&id);
+            self.legs.insert(id, Leg { endpoint, local, options, negotiated: None, reoffering: false });
+            return Ok(Bytes::from(sdp));
+        }
         let text = std::str::from_utf8(&offer).map_err(|_| EndpointError::Sdp("offer is not UTF-8".into()))?;
         let (endpoint, local) = self.open(ip).await?;
         match media::offer::answer(text, &local) {

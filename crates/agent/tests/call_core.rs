@@ -204,9 +204,10 @@ fn reinvite_for_hold_is_answered_by_the_application() {
 fn hostile_invites_get_clear_statuses() {
     let mut b = Bench::new(config());
     let (flow, _) = b.registered();
-    b.deliver(flow, &invite("z9hG4bKh1", "h1@sw", 1, None, None));
+    let not_sdp = invite("z9hG4bKh1", "h1@sw", 1, None, Some("hello")).replace("application/sdp", "text/plain");
+    b.deliver(flow, &not_sdp);
     let r = b.responses();
-    assert_eq!((r[0].status, r[0].reason.as_ref()), (488, "Not Acceptable Here (an SDP offer is required)"));
+    assert_eq!((r[0].status, r[0].reason.as_ref()), (488, "Not Acceptable Here (the body is not a usable SDP offer)"));
     let no_contact =
         invite("z9hG4bKh2", "h2@sw", 1, None, Some(OFFER)).replace("Contact: <sip:switch@192.0.2.10:5060;transport=tcp>\r\n", "");
     b.deliver(flow, &no_contact);
@@ -446,4 +447,41 @@ fn our_reinvite_for_hold_is_acked_on_2xx_and_glare_gets_491() {
     b.switch_says(flow, Response::to_request(&r[0], 488));
     assert_eq!(b.call_events(), vec![CallEvent::ReofferRejected { id, status: 488 }]);
     assert_eq!(b.ua.calls(), vec![id]);
+}
+
+#[test]
+fn late_offer_our_200_offers_and_the_ack_answers() {
+    let mut b = Bench::new(config());
+    let (flow, _) = b.registered();
+    b.deliver(flow, &invite("z9hG4bKlate", "late@sw", 1, None, None));
+    assert_eq!(b.responses().iter().map(|r| r.status).collect::<Vec<_>>(), vec![100, 180]);
+    let ev = b.call_events();
+    let [CallEvent::Incoming { id, offer, .. }] = ev.as_slice() else { panic!("{ev:?}") };
+    assert!(offer.is_empty(), "no offer: ours goes in the 200");
+    let id = *id;
+    b.ua.answer_call(b.now, id, Bytes::from_static(ANSWER.as_bytes())).unwrap();
+    let r = b.responses();
+    assert_eq!((r[0].status, r[0].body.as_ref()), (200, ANSWER.as_bytes()));
+    let tag = r[0].headers.to_addr().unwrap().tag().unwrap().to_owned();
+    assert!(b.call_events().is_empty(), "answered only once the ACK brings the answer");
+    let ack = in_dialog("ACK", "z9hG4bKlateA", "late@sw", 1, Some(&tag))
+        .replace("Content-Length: 0\r\n\r\n", &format!("Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{OFFER}", OFFER.len()));
+    b.deliver(flow, &ack);
+    let ev = b.call_events();
+    assert!(
+        matches!(ev.as_slice(), [CallEvent::Answered { remote_sdp, local_sdp, .. }] if remote_sdp == OFFER.as_bytes() && local_sdp == ANSWER.as_bytes()),
+        "{ev:?}"
+    );
+
+    // An ACK without the answer leaves nothing to talk with: BYE.
+    b.deliver(flow, &invite("z9hG4bKlate2", "late2@sw", 1, None, None));
+    b.responses();
+    let ev = b.call_events();
+    let [CallEvent::Incoming { id: id2, .. }] = ev.as_slice() else { panic!("{ev:?}") };
+    let id2 = *id2;
+    b.ua.answer_call(b.now, id2, Bytes::from_static(ANSWER.as_bytes())).unwrap();
+    let tag = b.responses()[0].headers.to_addr().unwrap().tag().unwrap().to_owned();
+    b.deliver(flow, &in_dialog("ACK", "z9hG4bKlate2A", "late2@sw", 1, Some(&tag)));
+    assert_eq!(b.requests().iter().map(|r| r.method.clone()).collect::<Vec<_>>(), vec![Method::Bye]);
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id: id2, by: Party::Local, reason: EndReason::Hangup, status: None }]);
 }

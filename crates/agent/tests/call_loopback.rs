@@ -271,3 +271,36 @@ async fn a_taken_bearer_port_falls_back_to_an_ephemeral_one() {
     assert_eq!(from, ours);
     drop(handle);
 }
+
+#[tokio::test]
+async fn late_offer_the_agent_offers_in_its_200_and_starts_on_the_ack_answer() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (handle, mut events) = agent(&listener).start().unwrap();
+    let (mut sw, contact) = SwitchSide::registered(&listener).await;
+    let mut invite = sw.invite_with(&contact, String::new());
+    invite.headers.remove(&HeaderName::ContentType);
+    sw.send(invite).await;
+    assert_eq!(sw.response().await.status, 100);
+    assert_eq!(sw.response().await.status, 180);
+    let Event::Call(CallEvent::Incoming { id, .. }) = next(&mut events, |e| matches!(e, Event::Call(CallEvent::Incoming { .. }))).await
+    else {
+        unreachable!()
+    };
+    handle.answer(id).await.unwrap();
+    let ok = sw.response().await;
+    assert_eq!(ok.status, 200);
+    let offer = media::offer::negotiated(std::str::from_utf8(&ok.body).unwrap()).unwrap();
+    let tag = ok.headers.to_addr().unwrap().tag().unwrap().to_owned();
+    let mut ack = sw.in_dialog("ACK", 1, &tag, "z9hG4bKlateA");
+    let answer = SwitchSide::sdp(relay.local_addr().unwrap());
+    ack.headers.push(HeaderName::ContentType, "application/sdp");
+    ack.headers.set(HeaderName::ContentLength, answer.len().to_string());
+    ack.body = Bytes::from(answer);
+    sw.send(ack).await;
+    let mut buf = [0u8; 2048];
+    let (_, from) = tokio::time::timeout(WAIT, relay.recv_from(&mut buf)).await.expect("no RTP after the ACK's answer").unwrap();
+    assert_eq!(from, offer.remote, "from the address our offer named");
+    next(&mut events, |e| matches!(e, Event::Call(CallEvent::Answered { .. }))).await;
+    drop(handle);
+}

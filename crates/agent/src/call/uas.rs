@@ -56,10 +56,15 @@ impl Calls {
         let Ok(cseq) = req.headers.cseq() else {
             return Self::send(ctx, key, bad(400, "Bad Request (CSeq unreadable)"));
         };
-        // The switch always offers: an offer-less INVITE (offer in our 200,
-        // answer in the ACK) is not something this agent does.
-        let Some(offer) = dialog::sdp_body(&req.headers, &req.body) else {
-            return Self::send(ctx, key, bad(488, "Not Acceptable Here (an SDP offer is required)"));
+        // No body: a late offer (RFC 3264 §4: our 200 offers, the ACK answers);
+        // the offer is then empty. A body that is not a usable SDP is refused.
+        let offer = if req.body.is_empty() {
+            Bytes::new()
+        } else {
+            match dialog::sdp_body(&req.headers, &req.body) {
+                Some(offer) => offer,
+                None => return Self::send(ctx, key, bad(488, "Not Acceptable Here (the body is not a usable SDP offer)")),
+            }
         };
         if self.calls.len() >= MAX_CALLS {
             return Self::send(ctx, key, bad(486, "Busy Here (too many calls)"));
@@ -102,7 +107,9 @@ impl Calls {
         });
     }
 
-    /// Answers a ringing incoming call: 200 with `sdp` (the SDP answer).
+    /// Answers a ringing incoming call: 200 with `sdp`, the SDP answer; or,
+    /// when the INVITE had no offer, our offer, answered in the ACK (and
+    /// [`CallEvent::Answered`] waits for that).
     pub(crate) fn answer(&mut self, ctx: &mut Ctx<'_>, id: CallId, sdp: Bytes) -> Result<(), CallError> {
         let contact = ctx.me.contact();
         let call = self.get(id)?;
@@ -119,8 +126,10 @@ impl Calls {
         call.state = State::Confirmed;
         call.local_sdp = sdp.clone();
         let remote_sdp = call.remote_sdp.clone();
-        tracing::info!(call = %id, "answered");
-        self.events.push_back(CallEvent::Answered { id, local_sdp: sdp, remote_sdp });
+        tracing::info!(call = %id, late_offer = remote_sdp.is_empty(), "answered");
+        if !remote_sdp.is_empty() {
+            self.events.push_back(CallEvent::Answered { id, local_sdp: sdp, remote_sdp });
+        }
         Ok(())
     }
 
@@ -167,10 +176,25 @@ impl Calls {
     }
 
     /// The ACK for our 2xx (it has a transaction of its own, §13.2.2.4).
-    pub(crate) fn handle_ack(&mut self, req: &Request) {
-        if let Some(call) = self.calls.iter_mut().find(|c| c.dialog.matches(req)) {
-            // Only the answer matters to us; its absence is Timer-free on TCP.
-            call.invite = None;
+    /// After a late offer it carries the answer: the call is answered now, or,
+    /// without one, hung up (RFC 3264 §4 leaves no other way).
+    pub(crate) fn handle_ack(&mut self, ctx: &mut Ctx<'_>, req: &Request) {
+        let Some(call) = self.calls.iter_mut().find(|c| c.dialog.matches(req)) else { return };
+        call.invite = None;
+        if call.state != State::Confirmed || !call.remote_sdp.is_empty() {
+            return;
+        }
+        let id = call.id;
+        match dialog::sdp_body(&req.headers, &req.body) {
+            Some(answer) => {
+                call.remote_sdp = answer.clone();
+                let local_sdp = call.local_sdp.clone();
+                self.events.push_back(CallEvent::Answered { id, local_sdp, remote_sdp: answer });
+            }
+            None => {
+                tracing::warn!(call = %id, "the ACK carries no answer to our offer: hanging up");
+                let _ = self.send_bye(ctx, id);
+            }
         }
     }
 

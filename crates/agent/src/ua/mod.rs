@@ -507,7 +507,9 @@ impl UserAgent {
             LayerEvent::Request { key, request } => {
                 self.events.push_back(Event::IncomingRequest { id: Some(ServerTxId { flow: flow.id, key }), request });
             }
-            LayerEvent::Ack { request, .. } => self.calls.handle_ack(&request),
+            LayerEvent::Ack { request, .. } => {
+                self.with_calls(now, |calls, ctx| calls.handle_ack(ctx, &request));
+            }
             LayerEvent::Response { key, response }
                 if self.with_calls(now, |calls, ctx| calls.handle_response(ctx, &key, &response)) == Some(true) => {}
             LayerEvent::Response { key, response } if response.status >= 200 => {
