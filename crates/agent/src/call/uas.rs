@@ -4,7 +4,7 @@
 //! relay port) goes to the application for its SDP answer.
 
 use super::dialog::{self, Dialog};
-use super::{Call, CallError, CallEvent, Calls, Ctx, EndReason, MAX_CALLS, Party, State};
+use super::{Call, CallError, CallEvent, CallId, Calls, Ctx, EndReason, MAX_CALLS, Party, State};
 use crate::ua::message::add_to_tag;
 use bytes::Bytes;
 use sipcore::transaction::TransactionKey;
@@ -269,5 +269,3 @@ impl Calls {
         Ok(())
     }
 }
-
-use super::CallId;
