@@ -28,8 +28,9 @@ impl Default for MediaOptions {
     }
 }
 
-/// What one call's media did, once it stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What one call's media did, once it stopped. Its `Debug` gives the
+/// recording's length, not its samples (logs stay readable).
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct MediaReport {
     /// RTP packets sent.
     pub sent_packets: u64,
@@ -41,6 +42,18 @@ pub struct MediaReport {
     pub recorded: Arc<[i16]>,
     /// DTMF digits received (RFC 4733).
     pub dtmf_received: String,
+}
+
+impl std::fmt::Debug for MediaReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaReport")
+            .field("sent_packets", &self.sent_packets)
+            .field("received_packets", &self.received_packets)
+            .field("dropped_packets", &self.dropped_packets)
+            .field("recorded_samples", &self.recorded.len())
+            .field("dtmf_received", &self.dtmf_received)
+            .finish()
+    }
 }
 
 impl From<EndpointReport> for MediaReport {
