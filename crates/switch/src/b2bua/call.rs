@@ -254,9 +254,9 @@ impl Call {
 
     /// Sends the offer to the callee leg's target (once its flow is connected).
     fn invite_callee(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io) {
-        if self.target.connect {
-            // A TCP home location: connect first; `connected` comes back here.
-            io.out.push_back(Output::Connect { call: self.id, remote: self.target.flow.remote });
+        if let Some(to) = self.target.connect.clone() {
+            // A home location by name or over TCP: find its flow first; `connected` comes back here.
+            io.out.push_back(Output::Connect { call: self.id, to });
             self.phase = Phase::Opening;
             return;
         }

@@ -109,7 +109,7 @@ impl Lab {
             latch_ip: Some("198.51.100.2".parse().unwrap()),
             route: "flow",
             reason: None,
-            connect: false,
+            connect: None,
         };
         let new = NewCall {
             key: self.invite_key.clone(),
@@ -225,6 +225,6 @@ pub(super) fn home_target() -> Target {
         latch_ip: None,
         route: "home",
         reason: None,
-        connect: false,
+        connect: None,
     }
 }
