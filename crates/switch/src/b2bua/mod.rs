@@ -90,8 +90,9 @@ pub struct NewCall {
     pub caller: String,
     pub callee: String,
     pub target: Target,
-    /// The relay address written into both legs' SDP.
-    pub relay_ip: IpAddr,
+    /// The relay address written into both legs' SDP (`--relay-address`); `None`:
+    /// each leg's SDP names the switch address that leg's flow reaches.
+    pub relay_ip: Option<IpAddr>,
     /// The home location to fall back to when `target` is the callee's flow
     /// and that flow fails or the callee does not answer within `ring_time`.
     pub fallback: Option<Target>,

@@ -104,7 +104,7 @@ impl Server {
             _ => None,
         };
         let local_ip = local_ip_toward(&flow);
-        let relay_ip = self.relay_address.unwrap_or(local_ip);
+        let relay_ip = self.relay_address;
         let new = NewCall {
             key,
             flow,

@@ -119,7 +119,7 @@ impl Lab {
             caller: "1001".into(),
             callee: "1002".into(),
             target,
-            relay_ip: RELAY.parse().unwrap(),
+            relay_ip: Some(RELAY.parse().unwrap()),
             fallback: self.fallback.clone(),
         };
         self.core.handle_invite(self.now, new);
