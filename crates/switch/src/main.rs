@@ -209,7 +209,12 @@ async fn run(args: RunArgs) -> Result<()> {
 async fn calls_setup(config: &SwitchConfig, udp: Vec<sipcore::transport::Flow>) -> Result<CallSetup> {
     let c = &config.calls;
     let relay_config = media::relay::RelayConfig {
-        bind: config.relay_address.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        // The wildcard of the relay address's family: relay_address may be a public
+        // address the host does not have (1:1 NAT), so it is only advertised.
+        bind: match config.relay_address {
+            Some(std::net::IpAddr::V6(_)) => std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            _ => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        },
         ports: c.relay_port_range()?,
         media_timeout: Duration::from_secs(c.media_timeout),
     };

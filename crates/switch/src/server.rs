@@ -99,7 +99,7 @@ impl Server {
             warn!(calls = ended, "calls in progress when the switch last stopped are recorded as ended");
         }
         let persister = Persister::start(writer, stack.clone())?;
-        let driver = CallDriver::new(B2bua::new(calls.b2bua), Some(calls.relay), Some(calls.events), stack.clone());
+        let driver = CallDriver::new(B2bua::new(calls.b2bua), Some(calls.relay), Some(calls.events), stack.clone(), calls.udp.clone());
         let mut server = Self {
             stack,
             store,

@@ -100,3 +100,27 @@ fn a_tcp_home_location_gets_the_invite_on_a_connection_the_switch_opens() {
     let rec = ended_record(&lab, &caller.call_id);
     assert_eq!((rec["route"].as_str(), rec["route_reason"].as_str()), (Some("home"), Some("not_registered")));
 }
+
+#[test]
+fn a_home_location_by_host_name_is_resolved_without_blocking_the_switch() {
+    let home = UdpPhone::new("127.0.0.1:9".parse().unwrap());
+    let home_uri = format!("sip:1006@localhost:{}", home.addr().port());
+    let lab = lab_with(&[("1001", None), ("1006", Some(&home_uri))]);
+    let sw = lab.start(&trusted());
+    let mut caller = Caller::new(&sw, "1001", "1006");
+    let invite = caller.invite(None);
+    let inv = home.request(Method::Invite);
+    assert_eq!(&*inv.uri, home_uri.as_str());
+    let home = UdpPhone { server: sw.addr(), ..home };
+    home.send(&Message::Response(answer(&inv, 486, "home6", &home_uri, None)));
+    let busy = caller.phone.response(486, Method::Invite);
+    caller.ack_non_2xx(&invite, &busy);
+    // An unknown host: 480 with the reason.
+    let lab2 = lab_with(&[("1001", None), ("1007", Some("sip:1007@no-such-host.invalid"))]);
+    let sw2 = lab2.start(&trusted());
+    let mut caller2 = Caller::new(&sw2, "1001", "1007");
+    caller2.invite(None);
+    let r = caller2.phone.response(480, Method::Invite);
+    assert!(r.reason.contains("home location"), "{}", r.reason);
+    assert_eq!(ended_record(&lab2, &caller2.call_id)["end_reason"], "home_unreachable");
+}

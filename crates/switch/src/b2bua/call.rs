@@ -69,10 +69,9 @@ pub(super) struct Call {
     pub(super) fallback: Option<Target>,
     /// The callee leg given up for the fallback: its late 2xx gets ACK and BYE.
     pub(super) abandoned: Option<Abandoned>,
-    /// The offer as rewritten for the callee leg (sent again on failover).
-    callee_offer: Option<Bytes>,
     media: Option<MediaPorts>,
-    relay_ip: IpAddr,
+    /// The configured relay address; `None`: each leg's SDP names the switch address that leg reaches.
+    relay_ip: Option<IpAddr>,
     offer: Bytes,
     provisional: bool,
     cancel_pending: bool,
@@ -127,7 +126,7 @@ impl Call {
         caller: Dialog,
         callee: Dialog,
         target: Target,
-        relay_ip: IpAddr,
+        relay_ip: Option<IpAddr>,
         record: CallRecord,
     ) -> Self {
         let offer = invite.body.clone();
@@ -144,7 +143,6 @@ impl Call {
             target,
             fallback: None,
             abandoned: None,
-            callee_offer: None,
             media: None,
             relay_ip,
             offer,
@@ -195,7 +193,11 @@ impl Call {
             Leg::Caller => media.caller_rtp,
             Leg::Callee => media.callee_rtp,
         };
-        Ok((sdp::relay(body, &seen, self.relay_ip, port, version)?, seen))
+        let address = self.relay_ip.unwrap_or(match to {
+            Leg::Caller => self.caller.local.ip(),
+            Leg::Callee => self.callee.local.ip(),
+        });
+        Ok((sdp::relay(body, &seen, address, port, version)?, seen))
     }
 
     /// Points the relay's `side` leg at what that side's SDP asked for.
@@ -244,9 +246,8 @@ impl Call {
     pub(super) fn media_opened(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, ports: MediaPorts) -> Result<(), (u16, String)> {
         self.media = Some(ports);
         if let Some(offer) = msg::sdp_of(&self.offer).cloned() {
-            let (body, seen) = self.sdp_for(Leg::Caller, &offer).map_err(|e| (488, e.to_string()))?;
+            let (_, seen) = self.sdp_for(Leg::Caller, &offer).map_err(|e| (488, e.to_string()))?;
             self.update_media(io, Leg::Caller, &seen);
-            self.callee_offer = Some(body);
         }
         self.invite_callee(now, cfg, io);
         Ok(())
@@ -254,9 +255,9 @@ impl Call {
 
     /// Sends the offer to the callee leg's target (once its flow is connected).
     fn invite_callee(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io) {
-        if self.target.connect {
-            // A TCP home location: connect first; `connected` comes back here.
-            io.out.push_back(Output::Connect { call: self.id, remote: self.target.flow.remote });
+        if let Some(to) = self.target.connect.clone() {
+            // A home location by name or over TCP: find its flow first; `connected` comes back here.
+            io.out.push_back(Output::Connect { call: self.id, to });
             self.phase = Phase::Opening;
             return;
         }
@@ -264,7 +265,9 @@ impl Call {
         req.uri = self.target.uri.clone().into();
         let mf = self.invite.headers.max_forwards().ok().flatten().unwrap_or(70).saturating_sub(1);
         req.headers.set(HeaderName::MaxForwards, mf.to_string());
-        msg::set_body(&mut req.headers, &mut req.body, self.callee_offer.clone());
+        // Rewritten now: the callee leg's switch address is known only once its flow is.
+        let offer = msg::sdp_of(&self.offer).cloned().and_then(|o| self.sdp_for(Leg::Caller, &o).ok()).map(|(b, _)| b);
+        msg::set_body(&mut req.headers, &mut req.body, offer);
         self.callee_invite = Some(req.clone());
         io.request(self.id, TxKind::Invite, self.callee.flow, req);
         self.phase = Phase::Inviting;

@@ -4,18 +4,20 @@
 //! sockets) and each client transaction gets a small task that forwards its
 //! events; both come back through one channel the loop `select!`s on.
 
-use super::{B2bua, CallRef, Leg, MediaOpenError, MediaPorts, Output, TxId};
+use super::{B2bua, CallRef, Connect, Leg, MediaOpenError, MediaPorts, Output, TxId};
 use crate::calls::LegCounters;
 use crate::persist::Persister;
 use media::relay::{BearerTransport, LegStats, LegTarget, MediaId, Relay, RelayEvent, Side};
 use sipcore::Message;
 use sipcore::stack::{ClientEvent, Stack};
+use sipcore::transport::{Endpoint, Flow, TransportKind};
+use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 /// How long a TCP connection to a home location may take.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// What comes back to the loop from work done elsewhere.
 #[derive(Debug)]
@@ -23,7 +25,7 @@ pub enum Feedback {
     MediaOpened { call: CallRef, result: Result<MediaPorts, MediaOpenError> },
     Client { tx: TxId, event: ClientEvent },
     MediaTimeout { media: u64 },
-    Connected { call: CallRef, result: Result<sipcore::transport::Flow, String> },
+    Connected { call: CallRef, result: Result<(Flow, SocketAddr), String> },
 }
 
 /// The relay and the runtime it lives on.
@@ -38,13 +40,15 @@ pub struct CallDriver {
     pub core: B2bua,
     relay: Option<RelayHandle>,
     stack: Stack,
+    /// Our UDP listeners, for home locations over UDP found by name.
+    udp: Vec<Flow>,
     tx: mpsc::UnboundedSender<Feedback>,
     pub feedback: mpsc::UnboundedReceiver<Feedback>,
 }
 
 impl CallDriver {
     /// `events`: the relay's event queue, forwarded into the feedback channel.
-    pub fn new(core: B2bua, relay: Option<RelayHandle>, events: Option<mpsc::Receiver<RelayEvent>>, stack: Stack) -> Self {
+    pub fn new(core: B2bua, relay: Option<RelayHandle>, events: Option<mpsc::Receiver<RelayEvent>>, stack: Stack, udp: Vec<Flow>) -> Self {
         let (tx, feedback) = mpsc::unbounded_channel();
         if let (Some(r), Some(mut events)) = (&relay, events) {
             let fwd = tx.clone();
@@ -56,7 +60,7 @@ impl CallDriver {
                 }
             });
         }
-        CallDriver { core, relay, stack, tx, feedback }
+        CallDriver { core, relay, stack, udp, tx, feedback }
     }
 
     pub fn on_feedback(&mut self, now: Instant, fb: Feedback, persister: &Persister) {
@@ -112,7 +116,7 @@ impl CallDriver {
                     }
                 }
                 Output::OpenMedia { call, label } => self.open(call, label),
-                Output::Connect { call, remote } => self.connect(call, remote),
+                Output::Connect { call, to } => self.connect(call, to),
                 Output::UpdateMedia { media, side, target } => {
                     if let Some(r) = &self.relay {
                         let side = match side {
@@ -150,16 +154,18 @@ impl CallDriver {
         }
     }
 
-    /// Opens a TCP flow (on the main runtime, which drives the sockets).
-    fn connect(&self, call: CallRef, remote: std::net::SocketAddr) {
+    /// Finds the flow to a home location on the main runtime (which drives the
+    /// sockets): resolves its host, then connects over TCP or picks our UDP
+    /// listener of the same address family.
+    fn connect(&self, call: CallRef, to: Connect) {
         let back = self.tx.clone();
         let endpoint = self.stack.endpoint().clone();
+        let udp = self.udp.clone();
         let Some(r) = self.relay.as_ref() else { return };
         r.runtime.spawn(async move {
-            let result = match tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect_tcp(remote)).await {
-                Ok(Ok(flow)) => Ok(flow),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("connect timed out".to_owned()),
+            let result = match tokio::time::timeout(CONNECT_TIMEOUT, find_flow(&endpoint, &udp, &to)).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("{}:{} not reached in {CONNECT_TIMEOUT:?}", to.host, to.port)),
             };
             let _ = back.send(Feedback::Connected { call, result });
         });
@@ -192,5 +198,32 @@ fn counters(s: &LegStats) -> LegCounters {
         jitter_ms: s.jitter_ms,
         dropped: s.dropped,
         latched: s.latched.map(|a| a.to_string()),
+    }
+}
+
+async fn find_flow(endpoint: &Endpoint, udp: &[Flow], to: &Connect) -> Result<(Flow, SocketAddr), String> {
+    let host = to.host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, to.port)).await.map_err(|e| format!("{}: {e}", to.host))?.collect();
+    match to.transport {
+        // The first address we have a listener of its family for (`localhost` may give ::1 first).
+        TransportKind::Udp => addrs
+            .iter()
+            .find_map(|remote| udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4()).map(|sock| (sock, *remote)))
+            .map(|(sock, remote)| {
+                let flow = endpoint.udp_flow(sock, remote);
+                (flow, SocketAddr::new(crate::server::local_ip_toward(&flow), sock.local.port()))
+            })
+            .ok_or_else(|| format!("{}: no address we can reach over UDP", to.host)),
+        TransportKind::Tcp => {
+            let mut last = format!("{}: no address", to.host);
+            for remote in addrs {
+                match endpoint.connect_tcp(remote).await {
+                    Ok(flow) => return Ok((flow, flow.local)),
+                    Err(e) => last = format!("{remote}: {e}"),
+                }
+            }
+            Err(last)
+        }
+        TransportKind::Tls => Err("TLS home locations are not supported".into()),
     }
 }

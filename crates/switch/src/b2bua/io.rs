@@ -75,10 +75,10 @@ pub enum Output {
         flow: Flow,
         request: Request,
     },
-    /// Open a TCP flow to a home location; answer with `handle_connected(call, ..)`.
+    /// Find the flow to a home location (resolve, connect); answer with `handle_connected(call, ..)`.
     Connect {
         call: CallRef,
-        remote: SocketAddr,
+        to: super::Connect,
     },
     /// Open relay ports; answer with `handle_media_opened(call, ..)`.
     OpenMedia {

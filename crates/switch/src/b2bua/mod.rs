@@ -64,10 +64,19 @@ pub struct Target {
     pub latch_ip: Option<IpAddr>,
     /// `flow` or `home`, and why (a `HomeReason`).
     pub route: &'static str,
-    /// `flow` is only a template (its `remote`): connect a TCP flow there first
-    /// (a home location over TCP).
-    pub connect: bool,
+    /// `flow` is only a template: find the flow first (resolve a host name,
+    /// connect over TCP) — a home location that is not a UDP IP literal.
+    pub connect: Option<Connect>,
     pub reason: Option<String>,
+}
+
+/// Where a home location is, when the driver must find its flow first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connect {
+    /// A host name or an IP literal.
+    pub host: String,
+    pub port: u16,
+    pub transport: sipcore::transport::TransportKind,
 }
 
 /// An authenticated, routed INVITE that starts a call.
@@ -81,8 +90,9 @@ pub struct NewCall {
     pub caller: String,
     pub callee: String,
     pub target: Target,
-    /// The relay address written into both legs' SDP.
-    pub relay_ip: IpAddr,
+    /// The relay address written into both legs' SDP (`--relay-address`); `None`:
+    /// each leg's SDP names the switch address that leg's flow reaches.
+    pub relay_ip: Option<IpAddr>,
     /// The home location to fall back to when `target` is the callee's flow
     /// and that flow fails or the callee does not answer within `ring_time`.
     pub fallback: Option<Target>,
@@ -216,11 +226,12 @@ impl B2bua {
     }
 
     /// The answer to `Output::Connect`.
-    pub fn handle_connected(&mut self, now: Instant, call: CallRef, result: Result<Flow, String>) {
+    /// `Ok`: the flow, and the switch's address on it as the peer reaches it.
+    pub fn handle_connected(&mut self, now: Instant, call: CallRef, result: Result<(Flow, SocketAddr), String>) {
         let Some(c) = self.calls.get_mut(&call) else { return };
         let end = match result {
-            Ok(flow) => {
-                c.connected(now, &self.cfg, &mut self.io, flow);
+            Ok((flow, local)) => {
+                c.connected(now, &self.cfg, &mut self.io, flow, local);
                 None
             }
             Err(why) => c.connect_failed(&mut self.io, &why),

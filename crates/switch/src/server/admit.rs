@@ -4,7 +4,7 @@
 //! registrar's `route()`, and handed to the B2BUA — or refused here (404, 480).
 
 use super::{Server, local_ip_toward};
-use crate::b2bua::{NewCall, Target};
+use crate::b2bua::{Connect, NewCall, Target};
 use crate::calls::CallRecord;
 use crate::location::{Route, route};
 use crate::record::UnixTime;
@@ -81,7 +81,7 @@ impl Server {
                     latch_ip: Some(observed.ip()),
                     route: "flow",
                     reason: None,
-                    connect: false,
+                    connect: None,
                 }
             }
             Route::Home { uri, reason } => match self.home_target(&uri) {
@@ -90,7 +90,7 @@ impl Server {
                     target
                 }
                 None => {
-                    warn!(number = %callee, home = %uri, "home location is not sip:user@IP[:port] over UDP or TCP");
+                    warn!(number = %callee, home = %uri, "home location is not a sip: URI over UDP or TCP");
                     return self.unavailable(t, key, &req, &caller, &callee, "home_unreachable");
                 }
             },
@@ -104,7 +104,7 @@ impl Server {
             _ => None,
         };
         let local_ip = local_ip_toward(&flow);
-        let relay_ip = self.relay_address.unwrap_or(local_ip);
+        let relay_ip = self.relay_address;
         let new = NewCall {
             key,
             flow,
@@ -139,14 +139,20 @@ impl Server {
         self.persister.put_call(&record);
     }
 
-    /// The flow to a home URI `sip:user@IP[:port][;transport=udp|tcp]`: over
-    /// one of our UDP listeners (same address family), or a TCP connection the
-    /// B2BUA opens first. Host names are not resolved (no DNS here yet).
+    /// The callee leg to a home URI `sip:user@HOST[:port][;transport=udp|tcp]`:
+    /// an IP literal over UDP goes out of one of our UDP listeners (same
+    /// address family) at once; a host name, or TCP, is found by the B2BUA's
+    /// driver first (resolved, connected) — the request loop never waits for it.
     fn home_target(&self, uri: &str) -> Option<Target> {
         let u = sipcore::Uri::parse(uri).ok()?;
-        let ip = u.host.as_ref()?.ip()?;
-        let remote = SocketAddr::new(ip, u.port.unwrap_or(5060));
-        let home = |flow: Flow, local: SocketAddr, connect: bool| Target {
+        let host = u.host?;
+        let port = u.port.unwrap_or(5060);
+        let transport = match u.transport().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("udp") => TransportKind::Udp,
+            Some("tcp") => TransportKind::Tcp,
+            Some(_) => return None,
+        };
+        let target = |flow: Flow, local: SocketAddr, connect: Option<Connect>| Target {
             flow,
             local,
             uri: uri.to_owned(),
@@ -155,17 +161,20 @@ impl Server {
             reason: None,
             connect,
         };
-        match u.transport().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("udp") => {
-                let sock = self.udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4())?;
-                let flow = self.stack.endpoint().udp_flow(sock, remote);
-                Some(home(flow, SocketAddr::new(local_ip_toward(&flow), sock.local.port()), false))
-            }
-            Some("tcp") => {
-                let template = Flow { id: sipcore::transport::FlowId(0), transport: TransportKind::Tcp, local: remote, remote };
-                Some(home(template, remote, true))
-            }
-            Some(_) => None,
+        if let (Some(ip), TransportKind::Udp) = (host.ip(), transport) {
+            let remote = SocketAddr::new(ip, port);
+            let sock = self.udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4())?;
+            let flow = self.stack.endpoint().udp_flow(sock, remote);
+            return Some(target(flow, SocketAddr::new(local_ip_toward(&flow), sock.local.port()), None));
         }
+        let name = match host {
+            sipcore::Host::Domain(d) => d.to_owned(),
+            sipcore::Host::V4(a) => a.to_string(),
+            sipcore::Host::V6(a) => a.to_string(),
+        };
+        // A placeholder until the driver has found the real flow.
+        let unknown = SocketAddr::from(([0, 0, 0, 0], port));
+        let template = Flow { id: sipcore::transport::FlowId(0), transport, local: unknown, remote: unknown };
+        Some(target(template, unknown, Some(Connect { host: name, port, transport })))
     }
 }

@@ -8,6 +8,7 @@ use crate::b2bua::io::{Io, Output, TxKind};
 use crate::b2bua::msg;
 use sipcore::transport::Flow;
 use sipcore::{Method, Request, Response};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// A callee leg given up for the home location.
@@ -19,21 +20,21 @@ pub(in crate::b2bua) struct Abandoned {
 }
 
 impl Call {
-    /// The flow to a TCP home location is up: offer the call down it.
-    pub(in crate::b2bua) fn connected(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, flow: Flow) {
-        if self.phase != Phase::Opening || !self.target.connect || self.media.is_none() {
+    /// The flow to a home location is found (resolved, connected): offer the call down it.
+    pub(in crate::b2bua) fn connected(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, flow: Flow, local: SocketAddr) {
+        if self.phase != Phase::Opening || self.target.connect.is_none() || self.media.is_none() {
             return;
         }
-        self.target.connect = false;
+        self.target.connect = None;
         self.target.flow = flow;
-        self.target.local = flow.local;
+        self.target.local = local;
         self.callee.flow = flow;
-        self.callee.local = flow.local;
+        self.callee.local = local;
         self.invite_callee(now, cfg, io);
     }
-    /// The flow to a TCP home location could not be opened.
+    /// The home location could not be resolved or connected.
     pub(in crate::b2bua) fn connect_failed(&mut self, io: &mut Io, why: &str) -> Option<End> {
-        if self.phase != Phase::Opening || !self.target.connect {
+        if self.phase != Phase::Opening || self.target.connect.is_none() {
             return None;
         }
         self.answer_caller(io, 480, Some(&format!("Temporarily Unavailable (home location: {why})")), None);

@@ -117,9 +117,9 @@ fn no_relay_ports_is_503_and_bad_sdp_488() {
             latch_ip: None,
             route: "home",
             reason: Some("not_registered".into()),
-            connect: false,
+            connect: None,
         },
-        relay_ip: RELAY.parse().unwrap(),
+        relay_ip: Some(RELAY.parse().unwrap()),
         fallback: None,
     };
     lab.core.handle_invite(lab.now, new(invite.clone()));
@@ -196,9 +196,9 @@ fn late_offer_the_callee_offers_in_its_2xx_and_the_caller_answers_in_its_ack() {
             latch_ip: None,
             route: "flow",
             reason: None,
-            connect: false,
+            connect: None,
         },
-        relay_ip: RELAY.parse().unwrap(),
+        relay_ip: Some(RELAY.parse().unwrap()),
         fallback: None,
     };
     lab.core.handle_invite(lab.now, new);
@@ -229,4 +229,36 @@ fn late_offer_the_callee_offers_in_its_2xx_and_the_caller_answers_in_its_ack() {
     assert!(out.iter().any(
         |o| matches!(o, Output::UpdateMedia { side: Leg::Caller, target, .. } if target.send_to == Some("10.0.0.5:4000".parse().unwrap()))
     ));
+}
+
+#[test]
+fn without_a_relay_address_each_leg_s_sdp_names_the_address_that_leg_reaches() {
+    let mut lab = Lab::new();
+    let new = NewCall {
+        key: lab.invite_key.clone(),
+        flow: caller_flow(),
+        local: "192.0.2.1:5060".parse().unwrap(),
+        request: invite_from_caller(CALLER_SDP),
+        caller: "1001".into(),
+        callee: "1002".into(),
+        target: Target {
+            flow: callee_flow(),
+            local: "198.18.0.1:5060".parse().unwrap(),
+            uri: "sip:1002@10.1.0.2:5999;transport=tcp".into(),
+            latch_ip: None,
+            route: "flow",
+            reason: None,
+            connect: None,
+        },
+        relay_ip: None,
+        fallback: None,
+    };
+    lab.core.handle_invite(lab.now, new);
+    lab.drain();
+    lab.core.handle_media_opened(lab.now, 1, Ok(MediaPorts { id: 5, caller_rtp: 20000, callee_rtp: 20002 }));
+    let (tx, inv) = invite_to(&lab.drain()).unwrap();
+    assert!(body(&inv.body).contains("c=IN IP4 198.18.0.1\r\n"), "{}", body(&inv.body));
+    lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(response_to(&inv, 200, Some(CALLEE_SDP), Some("bob1"))));
+    let ok = responses(&lab.drain()).remove(0);
+    assert!(body(&ok.body).contains("c=IN IP4 192.0.2.1\r\n"), "{}", body(&ok.body));
 }

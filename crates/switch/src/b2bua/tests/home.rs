@@ -77,15 +77,15 @@ fn a_tcp_home_location_is_connected_before_the_offer() {
         latch_ip: None,
         route: "home",
         reason: None,
-        connect: true,
+        connect: Some(Connect { host: "192.0.2.60".into(), port: 5060, transport: TransportKind::Tcp }),
     });
     lab.offer();
     lab.core.handle_flow_closed(lab.now, FlowId(2));
     let out = lab.drain();
     assert!(invite_to(&out).is_none(), "no INVITE before the connection is up");
     let call = out.iter().find_map(|o| {
-        if let Output::Connect { call, remote: r } = o {
-            assert_eq!(*r, remote);
+        if let Output::Connect { call, to } = o {
+            assert_eq!((to.host.as_str(), to.port), ("192.0.2.60", 5060));
             Some(*call)
         } else {
             None
@@ -93,7 +93,7 @@ fn a_tcp_home_location_is_connected_before_the_offer() {
     });
     let call = call.expect("Connect");
     let up = Flow { id: FlowId(9), transport: TransportKind::Tcp, local: "192.0.2.1:40001".parse().unwrap(), remote };
-    lab.core.handle_connected(lab.now, call, Ok(up));
+    lab.core.handle_connected(lab.now, call, Ok((up, up.local)));
     let out = lab.drain();
     let inv = out.iter().find_map(|o| match o {
         Output::Request { flow, request, .. } if request.method == Method::Invite => Some((*flow, request.clone())),
@@ -112,7 +112,7 @@ fn a_tcp_home_location_is_connected_before_the_offer() {
         latch_ip: None,
         route: "home",
         reason: None,
-        connect: true,
+        connect: Some(Connect { host: "192.0.2.60".into(), port: 5060, transport: TransportKind::Tcp }),
     });
     lab.offer();
     lab.core.handle_flow_closed(lab.now, FlowId(2));

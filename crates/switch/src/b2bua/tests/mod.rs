@@ -109,7 +109,7 @@ impl Lab {
             latch_ip: Some("198.51.100.2".parse().unwrap()),
             route: "flow",
             reason: None,
-            connect: false,
+            connect: None,
         };
         let new = NewCall {
             key: self.invite_key.clone(),
@@ -119,7 +119,7 @@ impl Lab {
             caller: "1001".into(),
             callee: "1002".into(),
             target,
-            relay_ip: RELAY.parse().unwrap(),
+            relay_ip: Some(RELAY.parse().unwrap()),
             fallback: self.fallback.clone(),
         };
         self.core.handle_invite(self.now, new);
@@ -225,6 +225,6 @@ pub(super) fn home_target() -> Target {
         latch_ip: None,
         route: "home",
         reason: None,
-        connect: false,
+        connect: None,
     }
 }
