@@ -1,6 +1,7 @@
 //! A minimal softphone shell around the agent library: registers, prints
-//! what happens, turns down calls (it has no audio), re-checks the public IP
-//! on SIGHUP, and unregisters on Ctrl-C or SIGTERM.
+//! what happens, answers calls with an echo of what the caller says (RTP on
+//! the bearer port, opened outbound to the switch's relay), re-checks the
+//! public IP on SIGHUP, and unregisters on Ctrl-C or SIGTERM.
 //!
 //! ```sh
 //! switch subscriber add 1001 --password secret --data-dir /tmp/sw
@@ -11,8 +12,8 @@
 //! Optional third argument: the public-IP source (`via`, `stun:HOST:PORT`,
 //! `"http:URL [PATTERN]"`, `static:IP`).
 
-use agent::{AgentBuilder, Event, PublicIpSource, RegistrationKind};
-use sipcore::{Method, Response};
+use agent::{AgentBuilder, CallEvent, Event, MediaEvent, MediaOptions, PublicIpSource, RegistrationKind, Source};
+use sipcore::Response;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -29,10 +30,11 @@ async fn main() -> anyhow::Result<()> {
     let source: PublicIpSource = args.next().map_or(Ok(PublicIpSource::Via), |s| s.parse())?;
     let password = std::env::var("AGENT_PASSWORD").map_err(|_| anyhow::anyhow!(usage))?;
 
-    // The bearer port is where this phone's RTP would be; a real softphone
-    // binds its RTP socket first and passes that port.
+    // The bearer port is where this phone's RTP goes out from (and is sent
+    // in X-Bearer-Port); each call binds it.
     let (handle, mut events) = AgentBuilder::new(switch, number, password)
         .bearer_port(40000)
+        .media(MediaOptions { source: Source::Echo, record: false })
         .public_ip(source)
         .check_interval(Duration::from_secs(515))
         .start()?;
@@ -54,10 +56,17 @@ async fn main() -> anyhow::Result<()> {
                         eprintln!("the switch refused: {status} {reason}");
                         break;
                     }
-                    Event::IncomingRequest { id: Some(id), request } if request.method == Method::Invite => {
-                        println!("incoming call from {:?}: no audio here, declining", request.headers.from_addr().map(|f| f.uri.to_string()).ok());
-                        handle.respond(id, Response::to_request(&request, 486)).await?;
+                    Event::Call(CallEvent::Incoming { id, from, .. }) => {
+                        println!("incoming call {id} from {from}: answering with an echo");
+                        if let Err(e) = handle.answer(id).await {
+                            eprintln!("could not answer: {e}");
+                        }
                     }
+                    Event::Media(MediaEvent::Started { id, remote, codec, .. }) => println!("call {id}: {codec:?} to {remote}"),
+                    Event::Media(MediaEvent::Stopped { id, report }) => {
+                        println!("call {id}: {} packets sent, {} received", report.sent_packets, report.received_packets)
+                    }
+                    Event::Call(CallEvent::Ended { id, by, reason, status }) => println!("call {id} ended by {by:?}: {reason:?} {status:?}"),
                     Event::IncomingRequest { id: Some(id), request } => {
                         handle.respond(id, Response::to_request(&request, 501)).await?;
                     }

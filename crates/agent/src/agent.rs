@@ -1,9 +1,12 @@
 //! The tokio API: build an agent, start it, read its events, stop it.
 
+use crate::bearer::{Bearers, MediaOptions};
+use crate::call::CallId;
 use crate::config::{Backoff, PublicIpSource, SwitchAddr, UaConfig};
 use crate::driver::{Command, Driver};
 use crate::ua::{Event, ServerTxId, UserAgent};
 use crate::{AgentError, FlowTransport, MacAddr};
+use media::BearerTransport;
 use sipcore::Response;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +28,8 @@ pub struct AgentBuilder {
     tls_ca_pem: Option<Vec<u8>>,
     address_poll: Duration,
     instance_file: Option<std::path::PathBuf>,
+    bearer_transport: BearerTransport,
+    media: MediaOptions,
 }
 
 impl AgentBuilder {
@@ -32,7 +37,15 @@ impl AgentBuilder {
     pub fn new(switch: SwitchAddr, number: impl Into<String>, password: impl Into<String>) -> Self {
         let mut cfg = UaConfig::new(number, password, switch.host.clone());
         cfg.transport = switch.transport;
-        Self { switch, cfg, tls_ca_pem: None, address_poll: Duration::from_secs(30), instance_file: None }
+        Self {
+            switch,
+            cfg,
+            tls_ca_pem: None,
+            address_poll: Duration::from_secs(30),
+            instance_file: None,
+            bearer_transport: BearerTransport::Udp,
+            media: MediaOptions::default(),
+        }
     }
 
     /// The SIP domain (Request-URI, From/To host); default: the switch's host.
@@ -61,9 +74,24 @@ impl AgentBuilder {
         self
     }
 
-    /// The local UDP port for bearer (RTP), sent as X-Bearer-Port.
+    /// The local UDP port for bearer (RTP), sent as X-Bearer-Port; calls
+    /// bind it (default: an ephemeral port per call, not advertised).
     pub fn bearer_port(mut self, port: u16) -> Self {
         self.cfg.bearer_port = Some(port);
+        self
+    }
+
+    /// The bearer transport offered in calls: UDP, or TCP with RFC 4571
+    /// framing (`TCP/RTP/AVP`, the agent connects out from its bearer port).
+    pub fn bearer_transport(mut self, transport: BearerTransport) -> Self {
+        self.bearer_transport = transport;
+        self
+    }
+
+    /// What calls send and whether they record, unless [`AgentHandle::call_with`]
+    /// or [`AgentHandle::answer_with`] say otherwise (default: silence, no recording).
+    pub fn media(mut self, options: MediaOptions) -> Self {
+        self.media = options;
         self
     }
 
@@ -154,7 +182,9 @@ impl AgentBuilder {
         cfg.seed = rand::random();
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let (commands, commands_rx) = mpsc::unbounded_channel();
+        let bearers = Bearers::new(cfg.bearer_port, self.bearer_transport, self.media);
         let driver = Driver {
+            bearers,
             source: cfg.public_ip.clone(),
             ua: UserAgent::new(cfg),
             switch: self.switch,
@@ -186,6 +216,63 @@ impl AgentHandle {
         let (reply, rx) = oneshot::channel();
         self.commands.send(Command::Respond { id, response: Box::new(response), reply }).map_err(|_| AgentError::Stopped)?;
         rx.await.map_err(|_| AgentError::Stopped)?
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<Result<T, AgentError>>) -> Command) -> Result<T, AgentError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(command(reply)).map_err(|_| AgentError::Stopped)?;
+        rx.await.map_err(|_| AgentError::Stopped)?
+    }
+
+    /// Calls `number` (`INVITE sip:<number>@<domain>` up the flow, with an SDP
+    /// offer naming the flow's private IP and the bearer port). Its progress
+    /// comes as [`Event::Call`] (ringing, answered, ended) and [`Event::Media`].
+    pub async fn call(&self, number: &str) -> Result<CallId, AgentError> {
+        self.ask(|reply| Command::Call { number: number.to_owned(), options: None, reply }).await
+    }
+
+    /// [`AgentHandle::call`] with its own media options.
+    pub async fn call_with(&self, number: &str, options: MediaOptions) -> Result<CallId, AgentError> {
+        self.ask(|reply| Command::Call { number: number.to_owned(), options: Some(options), reply }).await
+    }
+
+    /// Answers the incoming call `id` (a [`crate::CallEvent::Incoming`]): 200
+    /// with the SDP answer; RTP starts at once toward the relay. An unusable
+    /// offer is rejected 488 (and this returns the error).
+    pub async fn answer(&self, id: CallId) -> Result<(), AgentError> {
+        self.ask(|reply| Command::Answer { id, options: None, reply }).await
+    }
+
+    /// [`AgentHandle::answer`] with its own media options.
+    pub async fn answer_with(&self, id: CallId, options: MediaOptions) -> Result<(), AgentError> {
+        self.ask(|reply| Command::Answer { id, options: Some(options), reply }).await
+    }
+
+    /// Refuses the incoming call `id` with `status` (486 Busy Here, 603 Decline…).
+    pub async fn reject(&self, id: CallId, status: u16) -> Result<(), AgentError> {
+        self.ask(|reply| Command::Reject { id, status, reply }).await
+    }
+
+    /// Ends call `id`: BYE once answered; before, CANCEL (outgoing) or 480 (incoming).
+    pub async fn hangup(&self, id: CallId) -> Result<(), AgentError> {
+        self.ask(|reply| Command::Hangup { id, reply }).await
+    }
+
+    /// Sends DTMF digits (`0-9*#A-D`) on call `id` as RFC 4733 events.
+    pub async fn send_dtmf(&self, id: CallId, digits: &str) -> Result<(), AgentError> {
+        self.ask(|reply| Command::Dtmf { id, digits: digits.to_owned(), reply }).await
+    }
+
+    /// Puts call `id` on hold: a re-INVITE offering `a=sendonly` (the peer
+    /// stops sending; our stream keeps the NAT leg open). `Event::Call(Updated)`
+    /// follows, or `ReofferRejected` (491 on glare: try again later).
+    pub async fn hold(&self, id: CallId) -> Result<(), AgentError> {
+        self.ask(|reply| Command::Hold { id, hold: true, reply }).await
+    }
+
+    /// Takes call `id` off hold: a re-INVITE offering `a=sendrecv`.
+    pub async fn resume(&self, id: CallId) -> Result<(), AgentError> {
+        self.ask(|reply| Command::Hold { id, hold: false, reply }).await
     }
 
     /// True until the agent has stopped.

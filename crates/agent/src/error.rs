@@ -15,6 +15,12 @@ pub enum AgentError {
     /// The transaction layer refused (e.g. the request was already answered).
     #[error("transaction: {0}")]
     Transaction(#[from] sipcore::transaction::TransactionError),
+    /// A call operation was refused.
+    #[error("call: {0}")]
+    Call(#[from] crate::call::CallError),
+    /// The call's media (bearer port, SDP) failed.
+    #[error("media: {0}")]
+    Media(String),
     /// Public IP discovery failed.
     #[error("public IP discovery: {0}")]
     Discovery(String),

@@ -9,13 +9,23 @@
 //! changes; when the flow dies it opens a new one with the RFC 5626 §4.5
 //! back-off and registers again.
 //!
-//! - [`AgentBuilder`] / [`AgentHandle`] / [`Events`]: the tokio API for softphones.
+//! Calls ride the same flow: the switch's INVITE comes down it, the agent's
+//! goes up it (`INVITE sip:<number>@<domain>`, 407 answered with the REGISTER
+//! credentials). On answer, the call's RTP endpoint (on the bearer port, the
+//! flow's private IP in the SDP) sends its first packet at once to the relay
+//! address in the switch's SDP: that opens the media leg through the NAT,
+//! outbound like everything else.
+//!
+//! - [`AgentBuilder`] / [`AgentHandle`] / [`Events`]: the tokio API for softphones
+//!   (registration, and calls: [`AgentHandle::call`], [`AgentHandle::answer`],
+//!   [`AgentHandle::reject`], [`AgentHandle::hangup`], [`Event::Call`], [`Event::Media`]).
 //! - [`ua::UserAgent`]: the sans-IO state machine underneath (time is an argument).
+//! - [`call`]: the sans-IO call core (RFC 3261 dialogs, UAS and UAC) inside it.
 //! - [`discovery`]: STUN (RFC 8489), the HTTP status-page GET, address extraction.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), agent::AgentError> {
-//! use agent::{AgentBuilder, Event};
+//! use agent::{AgentBuilder, CallEvent, Event};
 //!
 //! let (handle, mut events) = AgentBuilder::new("tcp:switch.example.net:5060".parse()?, "1001", "secret")
 //!     .bearer_port(40000)
@@ -24,15 +34,24 @@
 //!     match event {
 //!         Event::Registered(r) => println!("registered, public IP {:?}, {} s", r.public_ip, r.expires),
 //!         Event::RegistrationFailed { status, reason, .. } => eprintln!("refused: {status} {reason}"),
+//!         Event::Call(CallEvent::Incoming { id, from, .. }) => {
+//!             println!("call from {from}");
+//!             handle.answer(id).await?; // 200 + SDP; RTP starts toward the relay
+//!         }
+//!         Event::Call(CallEvent::Ended { id, reason, .. }) => println!("call {id} ended: {}", reason.as_str()),
 //!         _ => {}
 //!     }
 //! #   break;
 //! }
+//! let id = handle.call("1002").await?; // INVITE sip:1002@<domain>; Ringing/Answered/Ended follow
+//! handle.hangup(id).await?;
 //! handle.stop().await; // unregisters and closes the flow
 //! # Ok(()) }
 //! ```
 
 mod agent;
+mod bearer;
+pub mod call;
 pub mod config;
 mod deadline;
 pub mod discovery;
@@ -44,7 +63,11 @@ mod rng;
 pub mod ua;
 
 pub use agent::{AgentBuilder, AgentHandle, Events};
+pub use bearer::{MediaEvent, MediaOptions, MediaReport};
+pub use call::{CallError, CallEvent, CallId, EndReason, Party};
 pub use config::{Backoff, FlowTransport, PublicIpSource, SwitchAddr, UaConfig};
 pub use error::AgentError;
+pub use media::BearerTransport;
+pub use media::endpoint::Source;
 pub use sipcore::headers::MacAddr;
 pub use ua::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId};

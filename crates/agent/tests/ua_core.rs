@@ -4,187 +4,18 @@
 //! instant here is computed, none is read from a clock.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use agent::ua::{Phase, Transmit, UserAgent};
-use agent::{Backoff, Event, FlowLoss, PublicIpSource, RegistrationKind, UaConfig};
+mod support;
+
+use agent::ua::{Phase, Transmit};
+use agent::{Backoff, Event, FlowLoss, PublicIpSource, RegistrationKind};
 use bytes::Bytes;
-use sipcore::auth::{DigestRequest, DigestServer, Secret, ServerConfig, parse_credentials};
+use sipcore::auth::{DigestRequest, Secret, parse_credentials};
 use sipcore::transport::{Flow, FlowId, TransportKind, stamp_via};
-use sipcore::{HeaderName, Message, Method, Request, Response};
-use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use sipcore::{HeaderName, Message, Method, Response};
+use std::net::SocketAddr;
+use std::time::Duration;
 
-const PUBLIC: &str = "198.51.100.2";
-const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-struct Bench {
-    ua: UserAgent,
-    now: Instant,
-    next_flow: u64,
-    /// The address the scripted switch says it sees (Via `received`).
-    seen_from: IpAddr,
-    digest: DigestServer,
-    /// Unix seconds for the digest server, moved with `now`.
-    epoch: Instant,
-}
-
-fn config() -> UaConfig {
-    let mut c = UaConfig::new("1001", "pw", "switch.local");
-    c.bearer_port = Some(40000);
-    c.mac = Some("02:42:ac:11:00:02".parse().unwrap());
-    c.seed = 42;
-    c
-}
-
-impl Bench {
-    fn new(cfg: UaConfig) -> Self {
-        let now = Instant::now();
-        let mut digest = ServerConfig::new("switch.local", b"test key".to_vec());
-        digest.algorithms = vec![sipcore::auth::Algorithm::Md5];
-        Self {
-            ua: UserAgent::new(cfg),
-            now,
-            next_flow: 1,
-            seen_from: PUBLIC.parse().unwrap(),
-            digest: DigestServer::new(digest),
-            epoch: now,
-        }
-    }
-
-    fn unix(&self) -> u64 {
-        1_700_000_000 + self.now.duration_since(self.epoch).as_secs()
-    }
-
-    fn transmits(&mut self) -> Vec<Transmit> {
-        std::iter::from_fn(|| self.ua.poll_transmit()).collect()
-    }
-
-    fn events(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.ua.poll_event()).collect()
-    }
-
-    /// Moves virtual time to `at`, firing every deadline on the way, in order.
-    fn advance_to(&mut self, at: Instant) {
-        while let Some(t) = self.ua.poll_timeout().filter(|t| *t <= at) {
-            self.now = t.max(self.now);
-            self.ua.handle_timeout(self.now);
-        }
-        self.now = at.max(self.now);
-    }
-
-    fn advance(&mut self, by: Duration) {
-        let at = self.now + by;
-        self.advance_to(at);
-    }
-
-    /// Answers the pending Connect with a new flow from 10.1.0.2.
-    fn connect(&mut self) -> Flow {
-        let t = self.transmits();
-        assert!(t.contains(&Transmit::Connect), "expected Connect, got {t:?}");
-        let id = self.next_flow;
-        self.next_flow += 1;
-        let flow = Flow {
-            id: FlowId(id),
-            transport: TransportKind::Tcp,
-            local: SocketAddr::new("10.1.0.2".parse().unwrap(), 40000 + id as u16),
-            remote: "192.0.2.10:5060".parse().unwrap(),
-        };
-        self.ua.handle_connected(self.now, flow, None);
-        flow
-    }
-
-    /// The one request the agent sent, as the switch's transport would hand
-    /// it on (parsed from the wire form, Via stamped).
-    fn sent(&mut self) -> (FlowId, Request) {
-        let t = self.transmits();
-        let mut sends = t.iter().filter_map(|t| match t {
-            Transmit::Send { flow, message } => Some((*flow, message.clone())),
-            _ => None,
-        });
-        let (flow, msg) = sends.next().unwrap_or_else(|| panic!("no request sent: {t:?}"));
-        assert!(sends.next().is_none(), "more than one message sent: {t:?}");
-        let Message::Request(mut req) = sipcore::parse(msg.to_bytes()).expect("the agent's message parses") else {
-            panic!("not a request")
-        };
-        stamp_via(&mut req, SocketAddr::new(self.seen_from, 61000)).unwrap();
-        (flow, req)
-    }
-
-    fn answer(&mut self, flow: FlowId, req: &Request, status: u16, extra: &[(HeaderName, String)]) {
-        let mut resp = Response::to_request(req, status);
-        for (n, v) in extra {
-            resp.headers.push(n.clone(), v.clone());
-        }
-        let wire = Message::Response(resp).to_bytes();
-        self.ua.handle_message(self.now, flow, sipcore::parse(wire).unwrap());
-        self.settle();
-    }
-
-    /// Fires what is due now (the transaction layer's zero-length timers on
-    /// reliable transports), as a driver does before it sleeps.
-    fn settle(&mut self) {
-        while self.ua.poll_timeout().is_some_and(|t| t <= self.now) {
-            self.ua.handle_timeout(self.now);
-        }
-    }
-
-    /// The switch's 200 OK to a REGISTER.
-    fn ok_register(&mut self, flow: FlowId, req: &Request, expires: u32) {
-        let contact = req.headers.get(&HeaderName::Contact).unwrap().to_string();
-        self.answer(
-            flow,
-            req,
-            200,
-            &[
-                (HeaderName::Contact, format!("{contact};expires={expires}")),
-                (HeaderName::Require, "outbound".into()),
-                (HeaderName::FlowTimer, "30".into()),
-                (HeaderName::XBearerAddress, "192.0.2.10".into()),
-            ],
-        );
-    }
-
-    /// Challenges a REGISTER without credentials, checks them when present
-    /// (with sipcore's digest server), and grants it.
-    fn register_round(&mut self, expires: u32) -> (FlowId, Request) {
-        let (flow, req) = self.sent();
-        assert_eq!(req.method, Method::Register);
-        let Some(auth) = req.headers.get(&HeaderName::Authorization).map(str::to_owned) else {
-            let ch: Vec<String> = self.digest.challenge(self.unix(), None, false).iter().map(|c| c.to_string()).collect();
-            let extra: Vec<_> = ch.into_iter().map(|c| (HeaderName::WwwAuthenticate, c)).collect();
-            self.answer(flow, &req, 401, &extra);
-            return self.register_round(expires);
-        };
-        let creds = parse_credentials(&auth).unwrap();
-        let now = self.unix();
-        self.digest
-            .verify(now, &DigestRequest::new("REGISTER", &req.uri), None, &creds, Some(Secret::Password("pw")))
-            .expect("credentials verify");
-        self.ok_register(flow, &req, expires);
-        (flow, req)
-    }
-
-    /// The OPTIONS probe of the `via` source, answered.
-    fn probe_round(&mut self) {
-        let (flow, req) = self.sent();
-        assert_eq!(req.method, Method::Options, "{req}");
-        self.answer(flow, &req, 200, &[]);
-    }
-
-    /// Start to first registration.
-    fn registered(&mut self) -> (FlowId, Request) {
-        self.ua.start(self.now);
-        self.connect();
-        self.probe_round();
-        let r = self.register_round(600);
-        let ev = self.events();
-        assert!(matches!(ev.as_slice(), [Event::Registered(_)]), "{ev:?}");
-        r
-    }
-}
-
-fn header(req: &Request, name: HeaderName) -> Option<String> {
-    req.headers.get(&name).map(|v| v.to_string())
-}
+use support::bench::{Bench, PUBLIC, SECS, config, header};
 
 #[test]
 fn registers_with_the_contract_headers_after_learning_the_public_ip() {
@@ -560,11 +391,12 @@ fn requests_from_the_switch_are_answered_or_surfaced() {
     assert_eq!(r.status, 200);
     assert!(r.headers.to_addr().unwrap().tag().is_some());
     assert!(b.events().is_empty(), "OPTIONS is the agent's business");
-    let invite = options.replace("OPTIONS", "INVITE").replace("z9hG4bKsw1", "z9hG4bKsw2");
-    b.ua.handle_message(b.now, flow, sipcore::parse(Bytes::from(invite)).unwrap());
+    // INVITE and BYE are the call core's (tests/call_core.rs); the rest is the application's.
+    let info = options.replace("OPTIONS", "INFO").replace("z9hG4bKsw1", "z9hG4bKsw2");
+    b.ua.handle_message(b.now, flow, sipcore::parse(Bytes::from(info)).unwrap());
     let ev = b.events();
     let [Event::IncomingRequest { id: Some(id), request }] = ev.as_slice() else { panic!("{ev:?}") };
-    assert_eq!(request.method, Method::Invite);
+    assert_eq!(request.method, Method::Info);
     b.ua.respond(b.now, id, Response::to_request(request, 486)).unwrap();
     let t = b.transmits();
     assert!(matches!(t.as_slice(), [Transmit::Send { message: Message::Response(r), .. }] if r.status == 486), "{t:?}");

@@ -115,6 +115,10 @@ pub enum Event {
     /// A request from the switch (not OPTIONS, which the agent answers).
     /// `id` is `None` for an ACK, which takes no answer.
     IncomingRequest { id: Option<ServerTxId>, request: Request },
+    /// News of a call (see [`crate::call`]).
+    Call(crate::call::CallEvent),
+    /// News of a call's media (from the tokio driver only).
+    Media(crate::bearer::MediaEvent),
     /// The binding was removed on `stop`.
     Unregistered,
     /// The agent stopped; no more events follow.

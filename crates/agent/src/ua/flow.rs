@@ -78,6 +78,7 @@ impl UserAgent {
             self.transmits.push_back(Transmit::Close { flow: flow.id });
         }
         // Transactions die with their flow; a late answer has nowhere to go.
+        self.end_calls();
         self.layer = TransactionLayer::new(self.cfg.timers);
         self.register_tx = None;
         self.probe_tx = None;

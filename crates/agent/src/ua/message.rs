@@ -58,11 +58,11 @@ impl Identity<'_> {
         format!("sip:{}", domain_host(self.domain))
     }
 
-    fn aor(&self) -> String {
+    pub(crate) fn aor(&self) -> String {
         format!("<sip:{}@{}>", self.number, domain_host(self.domain))
     }
 
-    fn via(&self, branch: &str) -> String {
+    pub(crate) fn via(&self, branch: &str) -> String {
         format!("SIP/2.0/{} {};branch={branch};rport", self.transport, hostport(self.local))
     }
 

@@ -21,12 +21,13 @@
 mod check;
 mod event;
 mod flow;
-mod message;
+pub(crate) mod message;
 mod register;
 
 pub use event::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId, Transmit};
 pub use register::refresh_interval;
 
+use crate::call::{CallError, CallId, Calls, Ctx};
 use crate::config::UaConfig;
 use crate::error::AgentError;
 use crate::rng::Rng;
@@ -126,6 +127,8 @@ pub struct UserAgent {
     pong_deadline: Option<Instant>,
     check_at: Option<Instant>,
     stop_deadline: Option<Instant>,
+    /// The calls and their dialogs (they ride the flow, and die with it).
+    calls: Calls,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -185,6 +188,7 @@ impl UserAgent {
             pong_deadline: None,
             check_at: None,
             stop_deadline: None,
+            calls: Calls::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -316,6 +320,9 @@ impl UserAgent {
 
     /// Unregisters (when registered) and closes the flow; [`Event::Stopped`] follows.
     pub fn stop(&mut self, now: Instant) {
+        if !matches!(self.phase, Phase::Stopped | Phase::Unregistering) {
+            self.with_calls(now, |calls, ctx| calls.hangup_all(ctx));
+        }
         match self.phase {
             Phase::Stopped | Phase::Unregistering => return,
             _ if self.flow.is_some() && (self.binding.is_some() || self.register_tx.is_some()) => {
@@ -390,26 +397,89 @@ impl UserAgent {
 
     fn identity(&self) -> Option<Identity<'_>> {
         let flow = self.flow?;
-        Some(Identity {
-            number: &self.cfg.number,
-            domain: &self.cfg.domain,
-            transport: self.cfg.transport.via_token(),
-            local: flow.local,
-            mac: self.mac,
-            instance: self.instance.as_deref().unwrap_or_default(),
-            bearer_port: self.cfg.bearer_port,
-            user_agent: &self.cfg.user_agent,
-        })
+        Some(identity_of(&self.cfg, flow, self.mac, self.instance.as_deref()))
+    }
+
+    /// Runs `f` on the call core with what it needs (None without a flow).
+    fn with_calls<R>(&mut self, now: Instant, f: impl FnOnce(&mut Calls, &mut Ctx<'_>) -> R) -> Option<R> {
+        let flow = self.flow?;
+        let UserAgent { cfg, layer, rng, digest, calls, mac, instance, .. } = self;
+        let mut ctx = Ctx { now, layer, me: identity_of(cfg, flow, *mac, instance.as_deref()), rng, digest, password: &cfg.password };
+        Some(f(calls, &mut ctx))
+    }
+
+    /// Runs a call operation and moves what it produced into our queues.
+    fn call_op<R>(&mut self, now: Instant, f: impl FnOnce(&mut Calls, &mut Ctx<'_>) -> Result<R, CallError>) -> Result<R, CallError> {
+        let r = self.with_calls(now, f).unwrap_or(Err(CallError::NoFlow));
+        self.pump(now);
+        r
+    }
+
+    /// Calls `number` (`INVITE sip:<number>@<domain>` up the flow) with the
+    /// SDP `offer`; [`crate::CallEvent`]s follow as [`Event::Call`].
+    pub fn call(&mut self, now: Instant, number: &str, offer: bytes::Bytes) -> Result<CallId, CallError> {
+        self.call_op(now, |calls, ctx| calls.call(ctx, number, offer))
+    }
+
+    /// Answers the ringing incoming call `id` with the SDP answer `sdp`.
+    pub fn answer_call(&mut self, now: Instant, id: CallId, sdp: bytes::Bytes) -> Result<(), CallError> {
+        self.call_op(now, |calls, ctx| calls.answer(ctx, id, sdp))
+    }
+
+    /// Refuses the ringing incoming call `id` with `status` (300–699).
+    pub fn reject_call(&mut self, now: Instant, id: CallId, status: u16) -> Result<(), CallError> {
+        self.call_op(now, |calls, ctx| calls.reject(ctx, id, status))
+    }
+
+    /// Ends call `id`: BYE when answered, CANCEL (outgoing) or 480 (incoming) before.
+    pub fn hangup(&mut self, now: Instant, id: CallId) -> Result<(), CallError> {
+        self.call_op(now, |calls, ctx| calls.hangup(ctx, id))
+    }
+
+    /// Answers the re-INVITE of a [`crate::CallEvent::Reoffer`]: `Ok(sdp)` accepts
+    /// with that SDP answer, `Err(status)` refuses (the call goes on as before).
+    pub fn answer_reoffer(&mut self, now: Instant, id: CallId, answer: Result<bytes::Bytes, u16>) -> Result<(), CallError> {
+        self.call_op(now, |calls, ctx| calls.answer_reoffer(ctx, id, answer))
+    }
+
+    /// The flow is gone and every call with it: says so at once.
+    pub(super) fn end_calls(&mut self) {
+        self.calls.flow_lost();
+        while let Some(ev) = self.calls.poll_event() {
+            self.events.push_back(Event::Call(ev));
+        }
+    }
+
+    /// Re-INVITEs answered call `id` with a new SDP `offer` (hold: `a=sendonly`,
+    /// resume: `a=sendrecv`); [`crate::CallEvent::Updated`] or
+    /// [`crate::CallEvent::ReofferRejected`] follows.
+    pub fn reoffer(&mut self, now: Instant, id: CallId, offer: bytes::Bytes) -> Result<(), CallError> {
+        self.call_op(now, |calls, ctx| calls.reoffer(ctx, id, offer))
+    }
+
+    /// The calls alive now.
+    pub fn calls(&self) -> Vec<CallId> {
+        self.calls.ids()
     }
 
     /// Moves what the transaction layer produced into our queues, and acts on
     /// its events (which may produce more).
     fn pump(&mut self, now: Instant) {
         loop {
+            // The call core's own messages (the ACK for a 2xx) first: in the
+            // same step it can only have made requests that must follow it (a BYE).
+            while let Some(message) = self.calls.poll_out() {
+                if let Some(flow) = self.flow {
+                    self.transmits.push_back(Transmit::Send { flow: flow.id, message });
+                }
+            }
             while let Some(t) = self.layer.poll_transmit() {
                 if let Some(flow) = self.flow {
                     self.transmits.push_back(Transmit::Send { flow: flow.id, message: t.message });
                 }
+            }
+            while let Some(ev) = self.calls.poll_event() {
+                self.events.push_back(Event::Call(ev));
             }
             let Some(ev) = self.layer.poll_event() else { break };
             self.on_layer_event(now, ev);
@@ -425,10 +495,23 @@ impl UserAgent {
                     tracing::debug!(error = %e, "OPTIONS answer not sent");
                 }
             }
-            LayerEvent::Request { key, request } | LayerEvent::Cancel { key, request, .. } => {
+            LayerEvent::Request { key, request } if matches!(request.method, Method::Invite | Method::Bye) => {
+                self.with_calls(now, |calls, ctx| calls.handle_request(ctx, &key, request));
+            }
+            LayerEvent::Cancel { key, request, invite } => {
+                let handled = self.with_calls(now, |calls, ctx| calls.handle_cancel(ctx, &key, &request, invite.as_ref()));
+                if handled == Some(false) {
+                    self.events.push_back(Event::IncomingRequest { id: Some(ServerTxId { flow: flow.id, key }), request });
+                }
+            }
+            LayerEvent::Request { key, request } => {
                 self.events.push_back(Event::IncomingRequest { id: Some(ServerTxId { flow: flow.id, key }), request });
             }
-            LayerEvent::Ack { request, .. } => self.events.push_back(Event::IncomingRequest { id: None, request }),
+            LayerEvent::Ack { request, .. } => {
+                self.with_calls(now, |calls, ctx| calls.handle_ack(ctx, &request));
+            }
+            LayerEvent::Response { key, response }
+                if self.with_calls(now, |calls, ctx| calls.handle_response(ctx, &key, &response)) == Some(true) => {}
             LayerEvent::Response { key, response } if response.status >= 200 => {
                 if self.register_tx.as_ref().is_some_and(|(k, _)| *k == key) {
                     if let Some((_, purpose)) = self.register_tx.take() {
@@ -440,6 +523,7 @@ impl UserAgent {
                     self.finish_check(now, seen);
                 }
             }
+            LayerEvent::Timeout { key, .. } | LayerEvent::TransportError { key } if self.calls.handle_tx_failure(&key) => {}
             LayerEvent::Timeout { key, .. } => {
                 if self.register_tx.as_ref().is_some_and(|(k, _)| *k == key) {
                     self.register_tx = None;
@@ -464,6 +548,7 @@ impl UserAgent {
     }
 
     fn finish_stop(&mut self) {
+        self.end_calls();
         if let Some(flow) = self.flow.take() {
             self.transmits.push_back(Transmit::Close { flow: flow.id });
         }
@@ -476,6 +561,20 @@ impl UserAgent {
             self.phase = Phase::Stopped;
             self.events.push_back(Event::Stopped);
         }
+    }
+}
+
+/// Who and where the agent is on `flow`.
+fn identity_of<'a>(cfg: &'a UaConfig, flow: Flow, mac: Option<MacAddr>, instance: Option<&'a str>) -> Identity<'a> {
+    Identity {
+        number: &cfg.number,
+        domain: &cfg.domain,
+        transport: cfg.transport.via_token(),
+        local: flow.local,
+        mac,
+        instance: instance.unwrap_or_default(),
+        bearer_port: cfg.bearer_port,
+        user_agent: &cfg.user_agent,
     }
 }
 

@@ -210,6 +210,7 @@ impl UserAgent {
             self.transmits.push_back(super::Transmit::Close { flow: flow.id });
         }
         self.layer = sipcore::transaction::TransactionLayer::new(self.cfg.timers);
+        self.end_calls();
         self.binding = None;
         self.clear_timers();
         self.keepalive = None;

@@ -65,8 +65,21 @@ impl Switch {
 
     /// As `start`, on TLS with this certificate and key when given.
     pub(crate) fn start_with(port: u16, data: &Path, tls: Option<(PathBuf, PathBuf)>) -> Switch {
+        Self::start_config(port, data, tls, "")
+    }
+
+    /// As `start`, with calls: the relay on 127.0.0.1, ports `relay_ports` ("FIRST-LAST").
+    pub(crate) fn start_calls(port: u16, data: &Path, relay_ports: &str) -> Switch {
+        let top = format!("relay_address = \"127.0.0.1\"\n[calls]\nring_time = 20\nrelay_ports = \"{relay_ports}\"\n");
+        Self::start_config(port, data, None, &top)
+    }
+
+    /// `top`: TOML put before the `[registrar]` section.
+    fn start_config(port: u16, data: &Path, tls: Option<(PathBuf, PathBuf)>, top: &str) -> Switch {
         let config = data.with_extension("toml");
-        std::fs::write(&config, "[registrar]\nflow_timer = 5\nflow_grace = 5\nmin_expires = 60\n").unwrap();
+        let (top_level, sections) =
+            top.split_once('[').map_or((top.to_owned(), String::new()), |(t, rest)| (t.to_owned(), format!("[{rest}")));
+        std::fs::write(&config, format!("{top_level}[registrar]\nflow_timer = 5\nflow_grace = 5\nmin_expires = 60\n{sections}")).unwrap();
         let mut s = Switch { child: None, port, data: data.to_path_buf(), config, tls };
         s.restart();
         s
@@ -108,3 +121,5 @@ impl Drop for Switch {
         self.kill();
     }
 }
+pub(crate) mod bench;
+pub(crate) mod switch_side;

@@ -1,7 +1,7 @@
 //! The command line. The global flags may go before or after the subcommand.
 
 use agent::{Backoff, MacAddr, PublicIpSource, SwitchAddr};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,9 +33,14 @@ pub(crate) struct Global {
     /// Public IP source: via | stun:HOST[:PORT] | "http:URL [PATTERN]" | static:IP.
     #[arg(long, global = true, value_name = "SOURCE", default_value = "via")]
     pub(crate) public_ip: PublicIpSource,
-    /// Local UDP port for bearer (RTP), sent as X-Bearer-Port.
-    #[arg(long, global = true, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Local port for bearer (RTP), sent as X-Bearer-Port; calls bind it
+    /// (0 or unset: an ephemeral port per call).
+    #[arg(long, global = true, value_name = "PORT")]
     pub(crate) bearer_port: Option<u16>,
+    /// Bearer transport offered in calls: udp (RTP/AVP) or tcp (RFC 4571
+    /// TCP/RTP/AVP, connected out from the bearer port).
+    #[arg(long, global = true, value_enum, default_value = "udp")]
+    pub(crate) bearer: Bearer,
     /// Seconds between public-IP checks.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 515, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) check_interval: u64,
@@ -75,7 +80,83 @@ pub(crate) enum Cmd {
     },
     /// Stay registered and print events until SIGINT/SIGTERM (then
     /// unregister and exit 0), or until the switch refuses (exit 3 or 4).
-    Listen,
+    /// Incoming calls are refused 480 unless --auto-answer.
+    Listen {
+        /// Answer every incoming call (the media flags say what it plays).
+        #[arg(long)]
+        auto_answer: bool,
+        /// With --auto-answer: let it ring this many seconds first.
+        #[arg(long, value_name = "SECS", requires = "auto_answer", default_value_t = 0.0, value_parser = delay_secs)]
+        answer_after: f64,
+        /// Refuse incoming calls with this status instead (486 Busy Here, 603 Decline…).
+        #[arg(long, value_name = "STATUS", conflicts_with = "auto_answer", default_value_t = 480, value_parser = clap::value_parser!(u16).range(300..=699))]
+        reject_with: u16,
+        #[command(flatten)]
+        media: MediaArgs,
+    },
+    /// Register, call NUMBER, play/record for --duration once answered, hang
+    /// up, unregister, exit. Prints `call state=...` lines, then `call ended
+    /// ... sent=N received=N` and, with --record, `tone hz=F power=P share=S`
+    /// for the strongest tone found in the recording. Exit status: 0 answered
+    /// and ended; 7 not answered (busy, refused, no answer; the status is
+    /// printed); 8 answered but no RTP received; 3/4/5/6 as for `register`.
+    Call {
+        /// The number to call (INVITE sip:NUMBER@DOMAIN).
+        #[arg(value_name = "NUMBER")]
+        callee: String,
+        #[command(flatten)]
+        media: MediaArgs,
+        /// Seconds to stay in the call once answered.
+        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = duration_secs)]
+        duration: f64,
+        /// DTMF digits (0-9*#A-D) to send as RFC 4733 events once answered.
+        #[arg(long, value_name = "DIGITS")]
+        dtmf: Option<String>,
+        /// Seconds to wait for the registration, and then for the answer.
+        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
+    },
+}
+
+/// What a call plays and records.
+#[derive(Debug, Args)]
+pub(crate) struct MediaArgs {
+    /// Play this WAV file (8 kHz mono 16-bit PCM) once, then silence.
+    #[arg(long, value_name = "FILE", group = "source")]
+    pub(crate) play: Option<PathBuf>,
+    /// Play a sine tone of this frequency (Hz).
+    #[arg(long, value_name = "HZ", group = "source", value_parser = tone_hz)]
+    pub(crate) tone: Option<f64>,
+    /// Send back what is received (loop-back test).
+    #[arg(long, group = "source")]
+    pub(crate) echo: bool,
+    /// Record what is received into this WAV file (8 kHz mono 16-bit PCM) when the call ends.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) record: Option<PathBuf>,
+}
+
+/// The bearer transport of `--bearer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Bearer {
+    /// RTP over UDP.
+    Udp,
+    /// RTP over TCP, RFC 4571 framing.
+    Tcp,
+}
+
+fn duration_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v.is_finite() && v > 0.0 && v <= 86_400.0 { Ok(v) } else { Err("must be more than 0 and at most 86400".into()) }
+}
+
+fn delay_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v.is_finite() && (0.0..=86_400.0).contains(&v) { Ok(v) } else { Err("must be from 0 to 86400".into()) }
+}
+
+fn tone_hz(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a frequency"))?;
+    if v.is_finite() && (20.0..=3900.0).contains(&v) { Ok(v) } else { Err("must be from 20 to 3900 Hz (8 kHz sampling)".into()) }
 }
 
 impl Global {

@@ -1,10 +1,11 @@
 //! `agent`: the outbound-only phone on the command line. See `agent --help`.
 
 mod args;
+mod calls;
 mod output;
 
-use agent::{AgentBuilder, AgentHandle, Event, Events};
-use args::{Cli, Cmd, Global};
+use agent::{AgentBuilder, AgentHandle, BearerTransport, CallEvent, Event, Events};
+use args::{Bearer, Cli, Cmd, Global};
 use clap::Parser;
 use sipcore::{Method, Response};
 use std::process::ExitCode;
@@ -52,9 +53,13 @@ fn builder(g: &Global) -> anyhow::Result<AgentBuilder> {
     if let Some(mac) = g.mac {
         b = b.mac(mac);
     }
-    if let Some(port) = g.bearer_port {
+    if let Some(port) = g.bearer_port.filter(|p| *p != 0) {
         b = b.bearer_port(port);
     }
+    b = b.bearer_transport(match g.bearer {
+        Bearer::Udp => BearerTransport::Udp,
+        Bearer::Tcp => BearerTransport::Tcp,
+    });
     if let Some(d) = &g.domain {
         b = b.domain(d.clone());
     }
@@ -72,9 +77,13 @@ fn builder(g: &Global) -> anyhow::Result<AgentBuilder> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let builder = match builder(&cli.global) {
-        Ok(b) => b,
-        Err(e) => {
+    let media = match &cli.command {
+        Cmd::Register { .. } => Ok(agent::MediaOptions::default()),
+        Cmd::Listen { media, .. } | Cmd::Call { media, .. } => calls::options(media),
+    };
+    let builder = match (builder(&cli.global), media) {
+        (Ok(b), Ok(media)) => b.media(media),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("agent: {e}");
             return Ok(2);
         }
@@ -82,8 +91,59 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let (handle, events) = builder.start()?;
     match cli.command {
         Cmd::Register { timeout } => register(handle, events, Duration::from_secs(timeout)).await,
-        Cmd::Listen => listen(handle, events).await,
+        Cmd::Listen { auto_answer, answer_after, reject_with, media } => {
+            let plan = calls::ListenPlan { auto_answer, answer_after: Duration::from_secs_f64(answer_after), reject_with };
+            listen(handle, events, plan, calls::Calls::new(media.record)).await
+        }
+        Cmd::Call { callee, media, duration, dtmf, timeout } => {
+            let plan = calls::CallPlan {
+                number: callee,
+                options: calls::options(&media)?,
+                record: media.record,
+                duration: Duration::from_secs_f64(duration),
+                dtmf,
+                answer_timeout: Duration::from_secs(timeout),
+            };
+            call(handle, events, Duration::from_secs(timeout), plan).await
+        }
     }
+}
+
+/// Registers (within `timeout`), then runs the call of `plan`, then unregisters.
+async fn call(handle: AgentHandle, mut events: Events, timeout: Duration, plan: calls::CallPlan) -> anyhow::Result<u8> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last_failure = EXIT_UNREACHABLE;
+    loop {
+        let ev = match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => return Ok(last_failure),
+            Err(_) => {
+                eprintln!("agent: not registered within {timeout:?}");
+                stop(handle, events).await;
+                return Ok(last_failure);
+            }
+        };
+        print(&ev);
+        match ev {
+            Event::Registered(_) => break,
+            Event::RegistrationFailed { status, retry_in: None, .. } => {
+                stop(handle, events).await;
+                return Ok(refusal_code(status));
+            }
+            Event::RegistrationFailed { .. } => last_failure = EXIT_SIP_FAILURE,
+            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id, 480).await,
+            _ => {}
+        }
+    }
+    let code = match calls::call(&handle, &mut events, plan).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("agent: call: {e:#}");
+            EXIT_FAILED
+        }
+    };
+    stop(handle, events).await;
+    Ok(code)
 }
 
 fn print(ev: &Event) {
@@ -127,40 +187,54 @@ async fn register(handle: AgentHandle, mut events: Events, timeout: Duration) ->
             }
             Event::RegistrationFailed { .. } => last_failure = EXIT_SIP_FAILURE,
             Event::IncomingRequest { id: Some(id), request } => answer(&handle, id, &request).await,
+            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id, 480).await,
             _ => {}
         }
     }
 }
 
-async fn listen(handle: AgentHandle, mut events: Events) -> anyhow::Result<u8> {
+async fn listen(handle: AgentHandle, mut events: Events, plan: calls::ListenPlan, mut printer: calls::Calls) -> anyhow::Result<u8> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut ringing = calls::Ringing::default();
     loop {
         let ev = tokio::select! {
             _ = term.recv() => { stop(handle, events).await; return Ok(0); }
             _ = int.recv() => { stop(handle, events).await; return Ok(0); }
+            _ = calls::sleep_until(ringing.next_due()) => {
+                for id in ringing.take_due(tokio::time::Instant::now()) {
+                    if let Err(e) = handle.answer(id).await {
+                        eprintln!("agent: answer: {e}");
+                    }
+                }
+                continue;
+            }
             ev = events.recv() => ev,
         };
         let Some(ev) = ev else { return Ok(EXIT_FAILED) };
-        print(&ev);
+        printer.print(&ev);
         match ev {
             Event::RegistrationFailed { status, retry_in: None, .. } => {
                 stop(handle, events).await;
                 return Ok(refusal_code(status));
             }
             Event::IncomingRequest { id: Some(id), request } => answer(&handle, id, &request).await,
+            Event::Call(CallEvent::Incoming { id, .. }) if plan.auto_answer => {
+                ringing.add(tokio::time::Instant::now() + plan.answer_after, id)
+            }
+            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id, plan.reject_with).await,
+            Event::Call(CallEvent::Ended { id, .. }) => ringing.remove(id),
             _ => {}
         }
     }
 }
 
-/// The command line takes no calls: it says so, so the switch can send the
-/// call home instead of waiting for a timeout.
+/// Requests outside calls (INVITE and BYE are the call core's): a CANCEL
+/// matching nothing does not exist; other methods are not implemented.
 async fn answer(handle: &AgentHandle, id: agent::ServerTxId, request: &sipcore::Request) {
     let response = match request.method {
-        Method::Invite => Response::to_request(request, 480).with_reason("Temporarily Unavailable (this agent takes no calls)"),
-        Method::Bye | Method::Cancel => Response::to_request(request, 481),
+        Method::Cancel => Response::to_request(request, 481),
         _ => Response::to_request(request, 501),
     };
     if let Err(e) = handle.respond(id, response).await {

@@ -1,7 +1,7 @@
 //! One line per event on stdout, `key=value` so scripts (and the namespace
 //! tests) can read it.
 
-use agent::{Event, Registration, RegistrationKind};
+use agent::{CallEvent, Event, MediaEvent, Registration, RegistrationKind};
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| v.to_string())
@@ -49,7 +49,44 @@ pub(crate) fn line(ev: &Event) -> String {
             let from = request.headers.from_addr().map(|f| f.uri.as_str().to_owned()).unwrap_or_default();
             format!("request method={} uri={} from={}", request.method.as_str(), quote(&request.uri), quote(&from))
         }
+        Event::Call(c) => call(c),
+        Event::Media(m) => media(m),
         Event::Unregistered => "unregistered".to_owned(),
         Event::Stopped => "stopped".to_owned(),
+    }
+}
+
+fn call(ev: &CallEvent) -> String {
+    match ev {
+        CallEvent::Incoming { id, from, to, .. } => format!("call state=incoming id={id} from={} to={}", quote(from), quote(to)),
+        CallEvent::Ringing { id, status, sdp } => format!("call state=ringing id={id} status={status} early_media={}", sdp.is_some()),
+        CallEvent::Answered { id, .. } => format!("call state=answered id={id}"),
+        CallEvent::Reoffer { id, .. } => format!("call state=reoffer id={id}"),
+        CallEvent::Updated { id, .. } => format!("call state=updated id={id}"),
+        CallEvent::ReofferRejected { id, status } => format!("call state=reoffer-rejected id={id} status={status}"),
+        CallEvent::Ended { id, by, reason, status } => {
+            format!("call ended id={id} by={} reason={} status={}", by.as_str(), reason.as_str(), opt(*status))
+        }
+    }
+}
+
+fn media(ev: &MediaEvent) -> String {
+    let lower = |d: &dyn std::fmt::Debug| format!("{d:?}").to_ascii_lowercase();
+    match ev {
+        MediaEvent::Started { id, local, remote, codec, transport, direction } => format!(
+            "media state=started id={id} local={local} remote={remote} codec={} transport={} direction={}",
+            lower(codec),
+            lower(transport),
+            lower(direction)
+        ),
+        MediaEvent::Dtmf { id, digit } => format!("dtmf id={id} digit={digit}"),
+        MediaEvent::Failed { id, reason } => format!("media state=failed id={id} reason={}", quote(reason)),
+        MediaEvent::Stopped { id, report } => format!(
+            "media state=stopped id={id} sent={} received={} dropped={} dtmf={}",
+            report.sent_packets,
+            report.received_packets,
+            report.dropped_packets,
+            quote(&report.dtmf_received)
+        ),
     }
 }

@@ -4,6 +4,10 @@
 //! host's addresses changed ([`netif::watch`]). It does what the core's
 //! [`Transmit`]s say and forwards its events.
 
+mod calls;
+
+use crate::bearer::{Bearers, MediaEvent, MediaOptions};
+use crate::call::{CallEvent, CallId};
 use crate::config::{PublicIpSource, SwitchAddr};
 use crate::deadline::Deadline;
 use crate::discovery;
@@ -30,6 +34,12 @@ pub(crate) enum Command {
     Stop,
     CheckPublicIp,
     Respond { id: ServerTxId, response: Box<Response>, reply: oneshot::Sender<Result<(), AgentError>> },
+    Call { number: String, options: Option<MediaOptions>, reply: oneshot::Sender<Result<CallId, AgentError>> },
+    Answer { id: CallId, options: Option<MediaOptions>, reply: oneshot::Sender<Result<(), AgentError>> },
+    Reject { id: CallId, status: u16, reply: oneshot::Sender<Result<(), AgentError>> },
+    Hangup { id: CallId, reply: oneshot::Sender<Result<(), AgentError>> },
+    Dtmf { id: CallId, digits: String, reply: oneshot::Sender<Result<(), AgentError>> },
+    Hold { id: CallId, hold: bool, reply: oneshot::Sender<Result<(), AgentError>> },
 }
 
 /// Everything the driver task owns.
@@ -40,6 +50,7 @@ pub(crate) struct Driver {
     pub(crate) source: PublicIpSource,
     pub(crate) address_poll: Duration,
     pub(crate) events: mpsc::Sender<Event>,
+    pub(crate) bearers: Bearers,
 }
 
 fn now() -> std::time::Instant {
@@ -72,7 +83,7 @@ impl Driver {
         let mut commands_open = true;
         self.ua.start(now());
         loop {
-            self.flush(&endpoint, &connect_tx, &discover_tx);
+            self.flush(&endpoint, &connect_tx, &discover_tx).await;
             if self.ua.phase() == crate::ua::Phase::Stopped {
                 break;
             }
@@ -94,12 +105,14 @@ impl Driver {
                     Some(Command::Respond { id, response, reply }) => {
                         let _ = reply.send(self.ua.respond(now(), &id, *response));
                     }
+                    Some(cmd) => self.on_call_command(cmd).await,
                 },
                 Some(res) = connect_rx.recv() => match res {
                     Ok((flow, mac)) => self.ua.handle_connected(now(), flow, mac),
                     Err(reason) => self.ua.handle_connect_failed(now(), reason),
                 },
                 Some(res) = discover_rx.recv() => self.ua.handle_public_ip(now(), res),
+                media = self.bearers.next_event() => self.emit(Event::Media(media)),
                 () = watch.changed() => {
                     let current = netif::local_addresses();
                     if current != addresses {
@@ -109,7 +122,7 @@ impl Driver {
                 }
             }
         }
-        self.flush(&endpoint, &connect_tx, &discover_tx);
+        self.flush(&endpoint, &connect_tx, &discover_tx).await;
         endpoint.shutdown().await;
     }
 
@@ -128,8 +141,48 @@ impl Driver {
         }
     }
 
-    /// Carries out the core's transmits and hands its events on.
-    fn flush(&mut self, endpoint: &Endpoint, connect_tx: &mpsc::Sender<ConnectResult>, discover_tx: &mpsc::Sender<Result<IpAddr, String>>) {
+    /// Carries out the core's transmits and hands its events on; call events
+    /// drive the media first (which may make the core send more).
+    async fn flush(
+        &mut self,
+        endpoint: &Endpoint,
+        connect_tx: &mpsc::Sender<ConnectResult>,
+        discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
+    ) {
+        loop {
+            self.transmit(endpoint, connect_tx, discover_tx);
+            let Some(ev) = self.ua.poll_event() else { break };
+            match ev {
+                Event::Call(CallEvent::Ended { id, .. }) => {
+                    if let Some(report) = self.bearers.stop(id).await {
+                        self.emit(Event::Media(MediaEvent::Stopped { id, report }));
+                    }
+                    self.emit(ev);
+                }
+                Event::Call(call) => {
+                    self.emit(Event::Call(call.clone()));
+                    self.on_call_event(call).await;
+                }
+                ev => self.emit(ev),
+            }
+        }
+    }
+
+    pub(super) fn emit(&mut self, ev: Event) {
+        match self.events.try_send(ev) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(ev)) => warn!(?ev, "event queue full (the application is not reading); event dropped"),
+            // Nobody listens: the agent still keeps its registration.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn transmit(
+        &mut self,
+        endpoint: &Endpoint,
+        connect_tx: &mpsc::Sender<ConnectResult>,
+        discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
+    ) {
         while let Some(t) = self.ua.poll_transmit() {
             match t {
                 Transmit::Connect => {
@@ -173,14 +226,6 @@ impl Driver {
                         let _ = tx.send(res).await;
                     });
                 }
-            }
-        }
-        while let Some(ev) = self.ua.poll_event() {
-            match self.events.try_send(ev) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(ev)) => warn!(?ev, "event queue full (the application is not reading); event dropped"),
-                // Nobody listens: the agent still keeps its registration.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
     }

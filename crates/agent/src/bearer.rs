@@ -1,0 +1,313 @@
+//! The calls' media, driver side: one [`media::endpoint::Endpoint`] per call,
+//! bound on the agent's bearer port (ephemeral when none is set) and the
+//! flow's local (private) IP, which is what the SDP names. On answer (either
+//! side) it starts at once toward the address in the switch's SDP, the relay:
+//! its first packet opens the NAT leg outbound. A re-INVITE retargets it.
+
+use crate::call::CallId;
+use bytes::Bytes;
+use media::endpoint::{Endpoint, EndpointError, EndpointEvent, EndpointReport, Plan, Source};
+use media::offer::{Codec, LocalMedia, Negotiated};
+use media::{BearerTransport, Direction};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// What a call sends and whether it records what it receives.
+#[derive(Debug, Clone)]
+pub struct MediaOptions {
+    /// The audio sent (silence still opens and keeps the NAT leg).
+    pub source: Source,
+    /// Keep the decoded audio received, returned in [`MediaReport::recorded`].
+    pub record: bool,
+}
+
+impl Default for MediaOptions {
+    fn default() -> Self {
+        Self { source: Source::Silence, record: false }
+    }
+}
+
+/// What one call's media did, once it stopped. Its `Debug` gives the
+/// recording's length, not its samples (logs stay readable).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct MediaReport {
+    /// RTP packets sent.
+    pub sent_packets: u64,
+    /// RTP packets received from the peer.
+    pub received_packets: u64,
+    /// Packets ignored (foreign source, unparseable, other payload types).
+    pub dropped_packets: u64,
+    /// The decoded audio received (8 kHz), when recording.
+    pub recorded: Arc<[i16]>,
+    /// DTMF digits received (RFC 4733).
+    pub dtmf_received: String,
+}
+
+impl std::fmt::Debug for MediaReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaReport")
+            .field("sent_packets", &self.sent_packets)
+            .field("received_packets", &self.received_packets)
+            .field("dropped_packets", &self.dropped_packets)
+            .field("recorded_samples", &self.recorded.len())
+            .field("dtmf_received", &self.dtmf_received)
+            .finish()
+    }
+}
+
+impl From<EndpointReport> for MediaReport {
+    fn from(r: EndpointReport) -> Self {
+        Self {
+            sent_packets: r.sent_packets,
+            received_packets: r.received_packets,
+            dropped_packets: r.dropped_packets,
+            recorded: r.recorded.into(),
+            dtmf_received: r.dtmf_received,
+        }
+    }
+}
+
+/// News of a call's media (from the tokio driver; the sans-IO core has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// RTP flows (or was retargeted by a re-INVITE): from `local` to `remote`.
+    Started {
+        /// The call.
+        id: CallId,
+        /// The bearer address bound (private IP, bearer port).
+        local: SocketAddr,
+        /// Where RTP goes: the relay's address from the switch's SDP.
+        remote: SocketAddr,
+        /// The codec negotiated.
+        codec: Codec,
+        /// UDP, or RFC 4571 TCP.
+        transport: BearerTransport,
+        /// The peer's direction (`SendOnly`/`Inactive`: it holds us).
+        direction: Direction,
+    },
+    /// An RFC 4733 DTMF digit arrived (once per key press).
+    Dtmf {
+        /// The call.
+        id: CallId,
+        /// `0-9`, `*`, `#`, `A-D`.
+        digit: char,
+    },
+    /// The media could not start; the call is hung up.
+    Failed {
+        /// The call.
+        id: CallId,
+        /// Why.
+        reason: String,
+    },
+    /// The call ended; this is what its media did. Comes just before the
+    /// call's `Ended` event.
+    Stopped {
+        /// The call.
+        id: CallId,
+        /// The counts and recording.
+        report: MediaReport,
+    },
+}
+
+/// One call's endpoint and what was agreed for it.
+struct Leg {
+    endpoint: Endpoint,
+    local: LocalMedia,
+    options: MediaOptions,
+    /// Known at once when we answered; from the 2xx when we called.
+    negotiated: Option<Negotiated>,
+    /// Our re-INVITE (hold/resume) is out: its answer retargets the stream.
+    reoffering: bool,
+}
+
+/// Every call's media.
+pub(crate) struct Bearers {
+    port: u16,
+    transport: BearerTransport,
+    pub(crate) defaults: MediaOptions,
+    legs: HashMap<CallId, Leg>,
+    /// Offers of incoming calls not yet answered.
+    offers: HashMap<CallId, Bytes>,
+}
+
+impl Bearers {
+    pub(crate) fn new(port: Option<u16>, transport: BearerTransport, defaults: MediaOptions) -> Self {
+        Self { port: port.unwrap_or(0), transport, defaults, legs: HashMap::new(), offers: HashMap::new() }
+    }
+
+    /// Binds the bearer port; when it is taken (a second call at once), an
+    /// ephemeral one: the SDP names whichever it is, and the first packet
+    /// opens the NAT leg from it all the same.
+    async fn open(&self, ip: IpAddr) -> Result<(Endpoint, LocalMedia), EndpointError> {
+        let endpoint = match Endpoint::bind(SocketAddr::new(ip, self.port)).await {
+            Err(EndpointError::Io(e)) if self.port != 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                tracing::warn!(port = self.port, "bearer port in use (another call?): using an ephemeral one");
+                Endpoint::bind(SocketAddr::new(ip, 0)).await?
+            }
+            bound => bound?,
+        };
+        let local = LocalMedia {
+            address: ip,
+            port: endpoint.local_addr().port(),
+            transport: self.transport,
+            session_id: rand::random::<u32>().into(),
+            version: 1,
+        };
+        Ok((endpoint, local))
+    }
+
+    /// Binds a bearer for a new outgoing call and builds its SDP offer. The
+    /// returned closure-free pair is kept by [`Bearers::adopt`] once the call has an id.
+    pub(crate) async fn offer(&self, ip: IpAddr) -> Result<(PendingLeg, Bytes), EndpointError> {
+        let (endpoint, local) = self.open(ip).await?;
+        let offer = media::offer::build_offer(&local);
+        Ok((PendingLeg { endpoint, local }, Bytes::from(offer)))
+    }
+
+    /// Keeps the bearer of a call just placed.
+    pub(crate) fn adopt(&mut self, id: CallId, pending: PendingLeg, options: MediaOptions) {
+        self.legs.insert(id, Leg { endpoint: pending.endpoint, local: pending.local, options, negotiated: None, reoffering: false });
+    }
+
+    /// An incoming call's offer, kept until it is answered or ends.
+    pub(crate) fn remember_offer(&mut self, id: CallId, offer: Bytes) {
+        self.offers.insert(id, offer);
+    }
+
+    /// Binds a bearer for an incoming call and answers its offer: the SDP
+    /// answer (our offer, after a late-offer INVITE), or the error (its
+    /// `status()` is what to reject with).
+    pub(crate) async fn answer(&mut self, id: CallId, ip: IpAddr, options: MediaOptions) -> Result<Bytes, EndpointError> {
+        let offer = self.offers.get(&id).cloned().ok_or_else(|| EndpointError::Sdp(format!("no offer for call {id}")))?;
+        if offer.is_empty() {
+            // A late offer: ours goes in the 200, the answer comes in the ACK.
+            let (endpoint, local) = self.open(ip).await?;
+            let sdp = media::offer::build_offer(&local);
+            self.offers.remove(&id);
+            self.legs.insert(id, Leg { endpoint, local, options, negotiated: None, reoffering: false });
+            return Ok(Bytes::from(sdp));
+        }
+        let text = std::str::from_utf8(&offer).map_err(|_| EndpointError::Sdp("offer is not UTF-8".into()))?;
+        let (endpoint, local) = self.open(ip).await?;
+        match media::offer::answer(text, &local) {
+            Ok((sdp, negotiated)) => {
+                self.offers.remove(&id);
+                self.legs.insert(id, Leg { endpoint, local, options, negotiated: Some(negotiated), reoffering: false });
+                Ok(Bytes::from(sdp))
+            }
+            Err(e) => {
+                endpoint.stop().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The call is answered: start RTP toward the peer at once.
+    pub(crate) async fn start(&mut self, id: CallId, remote_sdp: &[u8]) -> Result<MediaEvent, String> {
+        let leg = self.legs.get_mut(&id).ok_or_else(|| "no bearer for this call".to_owned())?;
+        let negotiated = match leg.negotiated.clone() {
+            Some(n) => n,
+            None => {
+                let text = std::str::from_utf8(remote_sdp).map_err(|_| "the SDP answer is not UTF-8".to_owned())?;
+                let n = media::offer::negotiated(text).map_err(|e| e.to_string())?;
+                leg.negotiated = Some(n.clone());
+                n
+            }
+        };
+        Self::run(leg, id, &negotiated).await
+    }
+
+    async fn run(leg: &mut Leg, id: CallId, n: &Negotiated) -> Result<MediaEvent, String> {
+        let plan = Plan::from_negotiated(n, leg.options.source.clone(), leg.options.record);
+        leg.endpoint.start(plan).await.map_err(|e| e.to_string())?;
+        Ok(MediaEvent::Started {
+            id,
+            local: leg.endpoint.local_addr(),
+            remote: n.remote,
+            codec: n.codec,
+            transport: n.transport,
+            direction: n.direction,
+        })
+    }
+
+    /// A re-INVITE's offer: the SDP answer (a new o= version) and the retargeted stream;
+    /// `Err(status)` refuses it and leaves the stream as it was.
+    pub(crate) fn reanswer(&mut self, id: CallId, offer: &[u8]) -> Result<(Bytes, Negotiated), u16> {
+        let leg = self.legs.get_mut(&id).ok_or(481u16)?;
+        let text = std::str::from_utf8(offer).map_err(|_| 488u16)?;
+        let local = LocalMedia { version: leg.local.version.saturating_add(1), ..leg.local.clone() };
+        let (sdp, n) = media::offer::answer(text, &local).map_err(|e| e.status().0)?;
+        leg.local = local;
+        Ok((Bytes::from(sdp), n))
+    }
+
+    /// Our re-INVITE's offer (a new o= version) with `direction`: `SendOnly`
+    /// holds the peer, `SendRecv` resumes.
+    pub(crate) fn reoffer(&mut self, id: CallId, direction: Direction) -> Option<Bytes> {
+        let leg = self.legs.get_mut(&id)?;
+        leg.local.version = leg.local.version.saturating_add(1);
+        leg.reoffering = true;
+        Some(Bytes::from(media::offer::build_offer_with_direction(&leg.local, direction)))
+    }
+
+    /// The answer to our re-INVITE came (`Some`: 2xx with this SDP) or it failed (`None`).
+    /// Returns what the stream now does, when it was ours to retarget.
+    pub(crate) async fn reoffer_answered(&mut self, id: CallId, answer: Option<&[u8]>) -> Option<Result<MediaEvent, String>> {
+        let leg = self.legs.get_mut(&id)?;
+        if !std::mem::take(&mut leg.reoffering) {
+            return None;
+        }
+        let text = std::str::from_utf8(answer?).map_err(|_| "the SDP answer is not UTF-8".to_owned());
+        let negotiated = match text.and_then(|t| media::offer::negotiated(t).map_err(|e| e.to_string())) {
+            Ok(n) => n,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.retarget(id, negotiated).await)
+    }
+
+    /// Retargets after a re-INVITE was accepted.
+    pub(crate) async fn retarget(&mut self, id: CallId, n: Negotiated) -> Result<MediaEvent, String> {
+        let leg = self.legs.get_mut(&id).ok_or_else(|| "no bearer for this call".to_owned())?;
+        leg.negotiated = Some(n.clone());
+        Self::run(leg, id, &n).await
+    }
+
+    /// The next thing any call's endpoint noticed (a DTMF digit); pending
+    /// while there is none.
+    pub(crate) async fn next_event(&mut self) -> MediaEvent {
+        std::future::poll_fn(|cx| {
+            for (id, leg) in &mut self.legs {
+                if let std::task::Poll::Ready(Some(EndpointEvent::Dtmf(digit))) = leg.endpoint.events().poll_recv(cx) {
+                    return std::task::Poll::Ready(MediaEvent::Dtmf { id: *id, digit });
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    /// Sends DTMF on a call's stream (RFC 4733); false when the call has none.
+    pub(crate) fn send_dtmf(&self, id: CallId, digits: &str) -> bool {
+        self.legs.get(&id).map(|l| l.endpoint.send_dtmf(digits)).is_some()
+    }
+
+    /// The call ended: stop its stream and report (None when it never had one).
+    pub(crate) async fn stop(&mut self, id: CallId) -> Option<MediaReport> {
+        self.offers.remove(&id);
+        let leg = self.legs.remove(&id)?;
+        Some(leg.endpoint.stop().await.into())
+    }
+}
+
+/// A bound bearer waiting for its call id.
+pub(crate) struct PendingLeg {
+    endpoint: Endpoint,
+    local: LocalMedia,
+}
+
+impl PendingLeg {
+    pub(crate) async fn close(self) {
+        self.endpoint.stop().await;
+    }
+}

@@ -1,0 +1,218 @@
+//! Calls, sans-IO: RFC 3261 dialogs on the agent's one flow, as UAS (the
+//! switch's INVITE comes down the flow) and as UAC (`INVITE sip:<number>@<domain>`
+//! goes up it). The agent never listens, so every request of a dialog rides
+//! the flow too.
+//!
+//! [`Calls`] lives inside [`crate::ua::UserAgent`], which routes the
+//! transaction layer's events to it and hands its [`CallEvent`]s on as
+//! [`crate::Event::Call`]. SDP is opaque here: the offer and answer bodies come
+//! from the caller of [`crate::ua::UserAgent::call`] /
+//! [`crate::ua::UserAgent::answer_call`] (the driver builds them with
+//! `media::offer`), which keeps the dialog rules apart from codec choice.
+
+mod dialog;
+mod event;
+mod uac;
+mod uas;
+
+pub use event::{CallEvent, EndReason, Party};
+
+use crate::rng::Rng;
+use crate::ua::message::Identity;
+use dialog::Dialog;
+use sipcore::auth::DigestClient;
+use sipcore::transaction::{TransactionKey, TransactionLayer};
+use sipcore::{Message, Request};
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Instant;
+
+/// Calls at once before a new INVITE is answered 486 Busy Here: a phone, not
+/// a switch; a flood of INVITEs must not grow memory without bound.
+pub const MAX_CALLS: usize = 8;
+/// Digest challenges answered for one INVITE before the call is given up.
+const MAX_AUTH_TRIES: u32 = 2;
+/// The largest SDP body taken from the switch.
+const MAX_SDP: usize = 16 * 1024;
+
+/// Names one call for its whole life (the agent's own number, not the Call-ID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Why a call operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// No such call (it ended, or never was).
+    #[error("no call {0}")]
+    NoSuchCall(CallId),
+    /// The call is not in a state that allows this (e.g. answering an outgoing call).
+    #[error("call {0} cannot do that now ({1})")]
+    WrongState(CallId, &'static str),
+    /// No flow to the switch is up.
+    #[error("no flow to the switch")]
+    NoFlow,
+    /// Too many calls at once.
+    #[error("too many calls (at most {MAX_CALLS})")]
+    TooMany,
+    /// The number is not usable in a SIP URI user part.
+    #[error("bad number {0:?}")]
+    BadNumber(String),
+    /// The transaction layer refused.
+    #[error("transaction: {0}")]
+    Transaction(String),
+}
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// UAS: 180 sent, waiting for the application.
+    Ringing,
+    /// UAC: INVITE sent; `provisional` once a 1xx came (CANCEL is allowed then).
+    Calling { provisional: bool },
+    /// 2xx sent or received: media flows.
+    Confirmed,
+}
+
+/// One call: its dialog and the transactions in flight.
+#[derive(Debug)]
+struct Call {
+    id: CallId,
+    state: State,
+    dialog: Dialog,
+    /// UAS: the INVITE's server transaction and request. UAC: the INVITE
+    /// client transaction and the request sent.
+    invite: Option<(TransactionKey, Request)>,
+    /// A re-INVITE from the switch waiting for [`Calls::answer_reoffer`].
+    reinvite: Option<(TransactionKey, Request)>,
+    /// Our own re-INVITE (hold, resume) in flight, with its SDP offer.
+    reoffer: Option<(TransactionKey, bytes::Bytes)>,
+    local_sdp: bytes::Bytes,
+    remote_sdp: bytes::Bytes,
+    /// UAC: challenges answered so far.
+    auth_tries: u32,
+    /// UAC: the Proxy-Authorization (or Authorization) of the last INVITE, for its ACK.
+    credentials: Option<(sipcore::HeaderName, String)>,
+    /// UAC: hang up was asked before a provisional response allowed a CANCEL.
+    cancel_wanted: bool,
+    /// UAC: a CANCEL was sent; the 487 that follows is our own doing.
+    cancelled: bool,
+}
+
+/// What the call core needs from the user agent for one step.
+pub(crate) struct Ctx<'a> {
+    pub(crate) now: Instant,
+    pub(crate) layer: &'a mut TransactionLayer,
+    pub(crate) me: Identity<'a>,
+    pub(crate) rng: &'a mut Rng,
+    pub(crate) digest: &'a mut DigestClient,
+    pub(crate) password: &'a str,
+}
+
+/// Every call of the agent. See the module docs.
+#[derive(Debug, Default)]
+pub struct Calls {
+    next_id: u64,
+    calls: Vec<Call>,
+    events: VecDeque<CallEvent>,
+    /// Messages that go straight to the flow, outside any transaction (the ACK for a 2xx, §13.2.2.4).
+    out: VecDeque<Message>,
+}
+
+impl Calls {
+    /// The calls alive now.
+    pub fn ids(&self) -> Vec<CallId> {
+        self.calls.iter().map(|c| c.id).collect()
+    }
+
+    /// True when no call is alive.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    pub(crate) fn poll_out(&mut self) -> Option<Message> {
+        self.out.pop_front()
+    }
+
+    fn new_id(&mut self) -> CallId {
+        self.next_id += 1;
+        CallId(self.next_id)
+    }
+
+    fn get(&mut self, id: CallId) -> Result<&mut Call, CallError> {
+        self.calls.iter_mut().find(|c| c.id == id).ok_or(CallError::NoSuchCall(id))
+    }
+
+    fn remove(&mut self, id: CallId) -> Option<Call> {
+        let i = self.calls.iter().position(|c| c.id == id)?;
+        Some(self.calls.swap_remove(i))
+    }
+
+    /// Removes the call and says how it ended.
+    fn end(&mut self, id: CallId, by: Party, reason: EndReason, status: Option<u16>) {
+        if self.remove(id).is_some() {
+            tracing::info!(call = %id, ?by, ?reason, ?status, "call ended");
+            self.events.push_back(CallEvent::Ended { id, by, reason, status });
+        }
+    }
+
+    /// The flow died: every transaction and so every call died with it.
+    pub(crate) fn flow_lost(&mut self) {
+        for id in self.ids() {
+            self.end(id, Party::Network, EndReason::FlowLost, None);
+        }
+    }
+
+    /// Ends every call politely (BYE, CANCEL, 480) before the agent stops.
+    pub(crate) fn hangup_all(&mut self, ctx: &mut Ctx<'_>) {
+        for id in self.ids() {
+            if let Err(e) = self.hangup(ctx, id) {
+                tracing::debug!(call = %id, error = %e, "hang-up on stop");
+            }
+        }
+    }
+
+    /// Hangs up: BYE once answered, CANCEL (UAC) or 480 (UAS) before.
+    pub(crate) fn hangup(&mut self, ctx: &mut Ctx<'_>, id: CallId) -> Result<(), CallError> {
+        let call = self.get(id)?;
+        match call.state {
+            State::Confirmed => self.send_bye(ctx, id),
+            State::Ringing => self.reject(ctx, id, 480),
+            State::Calling { .. } => self.cancel(ctx, id),
+        }
+    }
+
+    /// A transaction of ours timed out (Timer B/F/H) or failed on the flow.
+    pub(crate) fn handle_tx_failure(&mut self, key: &TransactionKey) -> bool {
+        if let Some(id) = self.calls.iter().find(|c| c.reoffer.as_ref().is_some_and(|(k, _)| k == key)).map(|c| c.id) {
+            // §14.1: no answer to a re-INVITE: the dialog is dead. The call ends (a BYE would go the same dead way).
+            self.end(id, Party::Network, EndReason::Timeout, Some(408));
+            return true;
+        }
+        let Some(call) = self.calls.iter().find(|c| c.invite.as_ref().is_some_and(|(k, _)| k == key)) else {
+            return false;
+        };
+        let (id, state) = (call.id, call.state);
+        match state {
+            State::Calling { .. } => self.end(id, Party::Network, EndReason::Timeout, Some(408)),
+            // An INVITE server transaction's Timer H: our final answer was never ACKed.
+            State::Ringing | State::Confirmed => self.end(id, Party::Network, EndReason::Timeout, None),
+        }
+        true
+    }
+}
+
+/// Characters a number may hold: RFC 3261 §25.1 `unreserved` plus `+`, so
+/// it goes into the Request-URI's user part as it is, no escaping needed.
+fn valid_user(number: &str) -> bool {
+    !number.is_empty() && number.len() <= 64 && number.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()+".contains(&b))
+}

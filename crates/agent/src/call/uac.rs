@@ -1,0 +1,252 @@
+//! The agent as UAC: `INVITE sip:<number>@<domain>` with an SDP offer up the
+//! flow, the switch's 407 answered with the REGISTER credentials, 180/183
+//! reported, the 2xx ACKed (§13.2.2.4), failures reported; CANCEL before the
+//! answer and BYE after it.
+
+use super::dialog::{self, Dialog};
+use super::{Call, CallError, CallEvent, CallId, Calls, Ctx, EndReason, MAX_AUTH_TRIES, MAX_CALLS, Party, State, valid_user};
+use crate::ua::message::domain_host;
+use bytes::Bytes;
+use sipcore::auth::{Challenge, DigestRequest, Secret};
+use sipcore::transaction::TransactionKey;
+use sipcore::{HeaderName, Message, Method, Request, Response};
+
+impl Calls {
+    /// Calls `number` with the SDP `offer`.
+    pub(crate) fn call(&mut self, ctx: &mut Ctx<'_>, number: &str, offer: Bytes) -> Result<CallId, CallError> {
+        if !valid_user(number) {
+            return Err(CallError::BadNumber(number.to_owned()));
+        }
+        if self.calls.len() >= MAX_CALLS {
+            return Err(CallError::TooMany);
+        }
+        let local_tag = ctx.rng.hex(8);
+        let domain = domain_host(ctx.me.domain);
+        let dialog = Dialog {
+            call_id: format!("{}@agent", ctx.rng.hex(12)),
+            local: format!("{};tag={local_tag}", ctx.me.aor()),
+            local_tag,
+            remote: format!("<sip:{number}@{domain}>"),
+            remote_tag: None,
+            remote_target: Some(format!("sip:{number}@{domain}")),
+            local_cseq: 1,
+            remote_cseq: None,
+        };
+        let id = self.new_id();
+        let mut call = Call {
+            id,
+            state: State::Calling { provisional: false },
+            dialog,
+            invite: None,
+            reinvite: None,
+            reoffer: None,
+            local_sdp: offer,
+            remote_sdp: Bytes::new(),
+            auth_tries: 0,
+            credentials: None,
+            cancel_wanted: false,
+            cancelled: false,
+        };
+        Self::send_invite(ctx, &mut call)?;
+        tracing::info!(call = %id, %number, "calling");
+        self.calls.push(call);
+        Ok(id)
+    }
+
+    /// Sends (or, after a challenge, re-sends with credentials) the INVITE.
+    fn send_invite(ctx: &mut Ctx<'_>, call: &mut Call) -> Result<(), CallError> {
+        let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
+        // Until the 2xx the dialog is early: the INVITE goes to the AOR, not a Contact.
+        let mut req = call.dialog.request(&ctx.me, Method::Invite, call.dialog.local_cseq, &branch);
+        req.headers.push(HeaderName::Contact, ctx.me.contact());
+        req.headers.push(HeaderName::Allow, crate::ua::message::ALLOW);
+        if let Some((name, value)) = &call.credentials {
+            req.headers.push(name.clone(), value.clone());
+        }
+        dialog::set_sdp(&mut req.headers, &call.local_sdp);
+        req.body = call.local_sdp.clone();
+        let key = ctx.layer.send_request(ctx.now, req.clone(), true).map_err(|e| CallError::Transaction(e.to_string()))?;
+        call.invite = Some((key, req));
+        Ok(())
+    }
+
+    /// Sends a re-INVITE with a new SDP `offer` on an answered call (hold:
+    /// `a=sendonly`; resume: `a=sendrecv`). [`CallEvent::Updated`] follows the
+    /// 2xx, [`CallEvent::ReofferRejected`] a failure (the call goes on as before).
+    pub(crate) fn reoffer(&mut self, ctx: &mut Ctx<'_>, id: CallId, offer: Bytes) -> Result<(), CallError> {
+        let call = self.get(id)?;
+        if call.state != State::Confirmed || call.reoffer.is_some() || call.reinvite.is_some() {
+            return Err(CallError::WrongState(id, "a re-INVITE needs an answered call with no other re-INVITE pending (§14.1)"));
+        }
+        call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
+        let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
+        let mut req = call.dialog.request(&ctx.me, Method::Invite, call.dialog.local_cseq, &branch);
+        req.headers.push(HeaderName::Contact, ctx.me.contact());
+        if let Some((name, value)) = &call.credentials {
+            req.headers.push(name.clone(), value.clone());
+        }
+        dialog::set_sdp(&mut req.headers, &offer);
+        req.body = offer.clone();
+        let key = ctx.layer.send_request(ctx.now, req, true).map_err(|e| CallError::Transaction(e.to_string()))?;
+        call.reoffer = Some((key, offer));
+        Ok(())
+    }
+
+    /// The answer to our re-INVITE.
+    fn on_reoffer_response(&mut self, ctx: &mut Ctx<'_>, id: CallId, resp: &Response) {
+        let Ok(call) = self.get(id) else { return };
+        if resp.status < 200 {
+            return;
+        }
+        let Some((_, offer)) = call.reoffer.take() else { return };
+        match resp.status {
+            200..=299 => {
+                let ack = build_ack(ctx, call);
+                let sdp = dialog::sdp_body(&resp.headers, &resp.body);
+                if let Some(sdp) = &sdp {
+                    call.local_sdp = offer.clone();
+                    call.remote_sdp = sdp.clone();
+                }
+                self.out.push_back(Message::Request(ack));
+                match sdp {
+                    Some(sdp) => self.events.push_back(CallEvent::Updated { id, local_sdp: offer, remote_sdp: sdp }),
+                    None => {
+                        let _ = self.send_bye(ctx, id);
+                    }
+                }
+            }
+            // §12.2.1.2: the dialog is gone.
+            408 | 481 => {
+                let _ = self.send_bye(ctx, id);
+            }
+            status => self.events.push_back(CallEvent::ReofferRejected { id, status }),
+        }
+    }
+
+    /// A response to one of our client transactions; false when it is not a call's.
+    pub(crate) fn handle_response(&mut self, ctx: &mut Ctx<'_>, key: &TransactionKey, resp: &Response) -> bool {
+        if let Some(id) = self.calls.iter().find(|c| c.reoffer.as_ref().is_some_and(|(k, _)| k == key)).map(|c| c.id) {
+            self.on_reoffer_response(ctx, id, resp);
+            return true;
+        }
+        let Some(call) = self.calls.iter_mut().find(|c| c.invite.as_ref().is_some_and(|(k, _)| k == key)) else {
+            // BYE and CANCEL answers need nothing: the call already ended or the 487 will tell.
+            return false;
+        };
+        let id = call.id;
+        if !matches!(call.state, State::Calling { .. }) {
+            return true;
+        }
+        match resp.status {
+            100 => {}
+            101..=199 => {
+                call.dialog.learn_from_response(resp);
+                call.state = State::Calling { provisional: true };
+                let sdp = dialog::sdp_body(&resp.headers, &resp.body);
+                if std::mem::take(&mut call.cancel_wanted) {
+                    let _ = self.cancel(ctx, id);
+                } else {
+                    self.events.push_back(CallEvent::Ringing { id, status: resp.status, sdp });
+                }
+            }
+            200..=299 => self.on_answered(ctx, id, resp),
+            401 | 407 if !call.cancelled && call.auth_tries < MAX_AUTH_TRIES => {
+                call.auth_tries += 1;
+                let answered = authorize(ctx, call, resp);
+                if !answered || Self::send_invite(ctx, call).is_err() {
+                    self.end(id, Party::Remote, EndReason::Rejected, Some(resp.status));
+                }
+            }
+            status => {
+                let (by, reason) = if call.cancelled { (Party::Local, EndReason::Cancelled) } else { (Party::Remote, EndReason::Rejected) };
+                self.end(id, by, reason, Some(status));
+            }
+        }
+        true
+    }
+
+    fn on_answered(&mut self, ctx: &mut Ctx<'_>, id: CallId, resp: &Response) {
+        let Ok(call) = self.get(id) else { return };
+        call.dialog.learn_from_response(resp);
+        call.state = State::Confirmed;
+        let ack = build_ack(ctx, call);
+        let unwanted = call.cancelled || call.cancel_wanted;
+        let sdp = dialog::sdp_body(&resp.headers, &resp.body);
+        if let Some(sdp) = &sdp {
+            call.remote_sdp = sdp.clone();
+        }
+        let local_sdp = call.local_sdp.clone();
+        self.out.push_back(Message::Request(ack));
+        if unwanted {
+            // The 2xx crossed our CANCEL: the call exists now, end it properly (§9.1).
+            let _ = self.send_bye(ctx, id);
+            return;
+        }
+        let Some(sdp) = sdp else {
+            tracing::warn!(call = %id, "2xx without SDP answer: hanging up");
+            let _ = self.send_bye(ctx, id);
+            return;
+        };
+        tracing::info!(call = %id, "answered");
+        self.events.push_back(CallEvent::Answered { id, local_sdp, remote_sdp: sdp });
+    }
+
+    /// Hangs up an outgoing call not yet answered: CANCEL (§9.1), or once the
+    /// first provisional response makes one possible.
+    pub(crate) fn cancel(&mut self, ctx: &mut Ctx<'_>, id: CallId) -> Result<(), CallError> {
+        let call = self.get(id)?;
+        let State::Calling { provisional } = call.state else { return Err(CallError::WrongState(id, "not an outgoing call ringing")) };
+        if !provisional {
+            call.cancel_wanted = true;
+            return Ok(());
+        }
+        let Some((key, _)) = call.invite.as_ref() else { return Err(CallError::WrongState(id, "no INVITE")) };
+        ctx.layer.cancel(ctx.now, key).map_err(|e| CallError::Transaction(e.to_string()))?;
+        call.cancelled = true;
+        Ok(())
+    }
+
+    /// BYE (§15.1.1); the call ends at once: whatever the switch answers, we are done.
+    pub(crate) fn send_bye(&mut self, ctx: &mut Ctx<'_>, id: CallId) -> Result<(), CallError> {
+        let call = self.get(id)?;
+        call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
+        let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
+        let bye = call.dialog.request(&ctx.me, Method::Bye, call.dialog.local_cseq, &branch);
+        let sent = ctx.layer.send_request(ctx.now, bye, true).map_err(|e| CallError::Transaction(e.to_string()));
+        self.end(id, Party::Local, EndReason::Hangup, None);
+        sent.map(drop)
+    }
+}
+
+/// The ACK for a 2xx (§13.2.2.4): a new transaction (own branch), the
+/// INVITE's CSeq number, its credentials, to the remote target.
+fn build_ack(ctx: &mut Ctx<'_>, call: &Call) -> Request {
+    let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
+    let mut ack = call.dialog.request(&ctx.me, Method::Ack, call.dialog.local_cseq, &branch);
+    if let Some((name, value)) = &call.credentials {
+        ack.headers.push(name.clone(), value.clone());
+    }
+    ack
+}
+
+/// Answers a 401/407 with the digest credentials of the REGISTER; the next
+/// INVITE gets a new CSeq (§22.2). False when no challenge can be answered.
+fn authorize(ctx: &mut Ctx<'_>, call: &mut Call, resp: &Response) -> bool {
+    let proxy = resp.status == 407;
+    let offered: Vec<Challenge<'_>> = resp.headers.digest_challenges(proxy).filter_map(Result::ok).collect();
+    let Some(challenge) = ctx.digest.select(&offered) else { return false };
+    let Some((_, invite)) = call.invite.as_ref() else { return false };
+    let request = DigestRequest::new("INVITE", &invite.uri).with_body(&call.local_sdp);
+    match ctx.digest.authorize(challenge, ctx.me.number, Secret::Password(ctx.password), &request) {
+        Ok(creds) => {
+            let name = if proxy { HeaderName::ProxyAuthorization } else { HeaderName::Authorization };
+            call.credentials = Some((name, creds.to_string()));
+            call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot answer the INVITE's digest challenge");
+            false
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Two agents (the library) call each other through the real `switch` binary
+//! (B2BUA and relay) on 127.0.0.1: answer, tones both ways, then hold and
+//! resume by re-INVITE, which the switch relays to the other agent, whose
+//! stream follows the direction; then BYE.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod support;
+
+use agent::{AgentBuilder, AgentHandle, CallEvent, EndReason, Event, Events, MediaEvent, MediaOptions, Party, Source};
+use media::Direction;
+use std::time::Duration;
+use support::{Switch, free_port, provision};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn next(events: &mut Events, want: impl Fn(&Event) -> bool) -> Event {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) if want(&ev) => return ev,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("events ended"),
+            Err(_) => panic!("no such event within {WAIT:?}"),
+        }
+    }
+}
+
+async fn agent(sw: &Switch, number: &str, tone: f64) -> (AgentHandle, Events) {
+    let (handle, mut events) = AgentBuilder::new(sw.addr().parse().unwrap(), number, format!("pw{number}"))
+        .domain("switch.local")
+        .media(MediaOptions { source: Source::Tone(tone), record: true })
+        .start()
+        .unwrap();
+    next(&mut events, |e| matches!(e, Event::Registered(_))).await;
+    (handle, events)
+}
+
+fn started_with(direction: Direction) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::Media(MediaEvent::Started { direction: d, .. }) if *d == direction)
+}
+
+#[tokio::test]
+async fn call_hold_resume_and_hang_up_through_the_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "4001", "pw4001");
+    provision(&data, "4002", "pw4002");
+    let base = 40_000 + (std::process::id() % 500) as u16 * 20;
+    let sw = Switch::start_calls(free_port(), &data, &format!("{base}-{}", base + 19));
+    let (a, mut a_events) = agent(&sw, "4001", 440.0).await;
+    let (b, mut b_events) = agent(&sw, "4002", 1000.0).await;
+
+    let id = a.call("4002").await.unwrap();
+    let Event::Call(CallEvent::Incoming { id: b_id, from, .. }) =
+        next(&mut b_events, |e| matches!(e, Event::Call(CallEvent::Incoming { .. }))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(from, "sip:4001@switch.local");
+    next(&mut a_events, |e| matches!(e, Event::Call(CallEvent::Ringing { .. }))).await;
+    b.answer(b_id).await.unwrap();
+    next(&mut a_events, |e| matches!(e, Event::Call(CallEvent::Answered { .. }))).await;
+    next(&mut a_events, started_with(Direction::SendRecv)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    // A holds: its re-INVITE goes through the switch to B, whose stream sees A sendonly.
+    a.hold(id).await.unwrap();
+    next(&mut b_events, |e| matches!(e, Event::Call(CallEvent::Reoffer { .. }))).await;
+    next(&mut b_events, started_with(Direction::SendOnly)).await;
+    next(&mut a_events, |e| matches!(e, Event::Call(CallEvent::Updated { .. }))).await;
+    next(&mut a_events, started_with(Direction::RecvOnly)).await;
+    // And resumes.
+    a.resume(id).await.unwrap();
+    next(&mut b_events, started_with(Direction::SendRecv)).await;
+    next(&mut a_events, started_with(Direction::SendRecv)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    b.hangup(b_id).await.unwrap();
+    let Event::Media(MediaEvent::Stopped { report, .. }) =
+        next(&mut a_events, |e| matches!(e, Event::Media(MediaEvent::Stopped { .. }))).await
+    else {
+        unreachable!()
+    };
+    let ended = next(&mut a_events, |e| matches!(e, Event::Call(CallEvent::Ended { .. }))).await;
+    assert_eq!(ended, Event::Call(CallEvent::Ended { id, by: Party::Remote, reason: EndReason::Hangup, status: None }));
+    assert_eq!(media::tone::dominant(&report.recorded, &[440.0, 1000.0], media::tone::RATE), Some(1000.0), "A heard B");
+    let Event::Media(MediaEvent::Stopped { report, .. }) =
+        next(&mut b_events, |e| matches!(e, Event::Media(MediaEvent::Stopped { .. }))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(media::tone::dominant(&report.recorded, &[440.0, 1000.0], media::tone::RATE), Some(440.0), "B heard A");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn losing_the_switch_mid_call_ends_the_call_and_frees_the_media() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "4101", "pw4101");
+    provision(&data, "4102", "pw4102");
+    let base = 50_000 + (std::process::id() % 500) as u16 * 20;
+    let mut sw = Switch::start_calls(free_port(), &data, &format!("{base}-{}", base + 19));
+    let (a, mut a_events) = agent(&sw, "4101", 440.0).await;
+    let (b, mut b_events) = agent(&sw, "4102", 1000.0).await;
+    let id = a.call("4102").await.unwrap();
+    let Event::Call(CallEvent::Incoming { id: b_id, .. }) =
+        next(&mut b_events, |e| matches!(e, Event::Call(CallEvent::Incoming { .. }))).await
+    else {
+        unreachable!()
+    };
+    b.answer(b_id).await.unwrap();
+    next(&mut a_events, started_with(Direction::SendRecv)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    sw.kill();
+    for (events, id) in [(&mut a_events, id), (&mut b_events, b_id)] {
+        let Event::Media(MediaEvent::Stopped { report, .. }) =
+            next(events, |e| matches!(e, Event::Media(MediaEvent::Stopped { .. }))).await
+        else {
+            unreachable!()
+        };
+        assert!(report.received_packets > 0, "{report:?}");
+        let ended = next(events, |e| matches!(e, Event::Call(CallEvent::Ended { .. }))).await;
+        assert_eq!(ended, Event::Call(CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }));
+    }
+    drop((a, b));
+}

@@ -1,0 +1,185 @@
+//! A scripted switch around the sans-IO user agent, on virtual time: it
+//! answers the way the real one does (digest from sipcore's own server, Via
+//! stamped with `received`/`rport`, Flow-Timer, X-Bearer-Address).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use agent::ua::{Transmit, UserAgent};
+use agent::{Event, UaConfig};
+use sipcore::auth::{DigestRequest, DigestServer, Secret, ServerConfig, parse_credentials};
+use sipcore::transport::{Flow, FlowId, TransportKind, stamp_via};
+use sipcore::{HeaderName, Message, Method, Request, Response};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+pub(crate) const PUBLIC: &str = "198.51.100.2";
+pub(crate) const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+pub(crate) struct Bench {
+    pub(crate) ua: UserAgent,
+    pub(crate) now: Instant,
+    pub(crate) next_flow: u64,
+    /// The address the scripted switch says it sees (Via `received`).
+    pub(crate) seen_from: IpAddr,
+    pub(crate) digest: DigestServer,
+    /// Unix seconds for the digest server, moved with `now`.
+    pub(crate) epoch: Instant,
+}
+
+pub(crate) fn config() -> UaConfig {
+    let mut c = UaConfig::new("1001", "pw", "switch.local");
+    c.bearer_port = Some(40000);
+    c.mac = Some("02:42:ac:11:00:02".parse().unwrap());
+    c.seed = 42;
+    c
+}
+
+impl Bench {
+    pub(crate) fn new(cfg: UaConfig) -> Self {
+        let now = Instant::now();
+        let mut digest = ServerConfig::new("switch.local", b"test key".to_vec());
+        digest.algorithms = vec![sipcore::auth::Algorithm::Md5];
+        Self {
+            ua: UserAgent::new(cfg),
+            now,
+            next_flow: 1,
+            seen_from: PUBLIC.parse().unwrap(),
+            digest: DigestServer::new(digest),
+            epoch: now,
+        }
+    }
+
+    pub(crate) fn unix(&self) -> u64 {
+        1_700_000_000 + self.now.duration_since(self.epoch).as_secs()
+    }
+
+    pub(crate) fn transmits(&mut self) -> Vec<Transmit> {
+        std::iter::from_fn(|| self.ua.poll_transmit()).collect()
+    }
+
+    pub(crate) fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.ua.poll_event()).collect()
+    }
+
+    /// Moves virtual time to `at`, firing every deadline on the way, in order.
+    pub(crate) fn advance_to(&mut self, at: Instant) {
+        while let Some(t) = self.ua.poll_timeout().filter(|t| *t <= at) {
+            self.now = t.max(self.now);
+            self.ua.handle_timeout(self.now);
+        }
+        self.now = at.max(self.now);
+    }
+
+    pub(crate) fn advance(&mut self, by: Duration) {
+        let at = self.now + by;
+        self.advance_to(at);
+    }
+
+    /// Answers the pending Connect with a new flow from 10.1.0.2.
+    pub(crate) fn connect(&mut self) -> Flow {
+        let t = self.transmits();
+        assert!(t.contains(&Transmit::Connect), "expected Connect, got {t:?}");
+        let id = self.next_flow;
+        self.next_flow += 1;
+        let flow = Flow {
+            id: FlowId(id),
+            transport: TransportKind::Tcp,
+            local: SocketAddr::new("10.1.0.2".parse().unwrap(), 40000 + id as u16),
+            remote: "192.0.2.10:5060".parse().unwrap(),
+        };
+        self.ua.handle_connected(self.now, flow, None);
+        flow
+    }
+
+    /// The one request the agent sent, as the switch's transport would hand
+    /// it on (parsed from the wire form, Via stamped).
+    pub(crate) fn sent(&mut self) -> (FlowId, Request) {
+        let t = self.transmits();
+        let mut sends = t.iter().filter_map(|t| match t {
+            Transmit::Send { flow, message } => Some((*flow, message.clone())),
+            _ => None,
+        });
+        let (flow, msg) = sends.next().unwrap_or_else(|| panic!("no request sent: {t:?}"));
+        assert!(sends.next().is_none(), "more than one message sent: {t:?}");
+        let Message::Request(mut req) = sipcore::parse(msg.to_bytes()).expect("the agent's message parses") else {
+            panic!("not a request")
+        };
+        stamp_via(&mut req, SocketAddr::new(self.seen_from, 61000)).unwrap();
+        (flow, req)
+    }
+
+    pub(crate) fn answer(&mut self, flow: FlowId, req: &Request, status: u16, extra: &[(HeaderName, String)]) {
+        let mut resp = Response::to_request(req, status);
+        for (n, v) in extra {
+            resp.headers.push(n.clone(), v.clone());
+        }
+        let wire = Message::Response(resp).to_bytes();
+        self.ua.handle_message(self.now, flow, sipcore::parse(wire).unwrap());
+        self.settle();
+    }
+
+    /// Fires what is due now (the transaction layer's zero-length timers on
+    /// reliable transports), as a driver does before it sleeps.
+    pub(crate) fn settle(&mut self) {
+        while self.ua.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.ua.handle_timeout(self.now);
+        }
+    }
+
+    /// The switch's 200 OK to a REGISTER.
+    pub(crate) fn ok_register(&mut self, flow: FlowId, req: &Request, expires: u32) {
+        let contact = req.headers.get(&HeaderName::Contact).unwrap().to_string();
+        self.answer(
+            flow,
+            req,
+            200,
+            &[
+                (HeaderName::Contact, format!("{contact};expires={expires}")),
+                (HeaderName::Require, "outbound".into()),
+                (HeaderName::FlowTimer, "30".into()),
+                (HeaderName::XBearerAddress, "192.0.2.10".into()),
+            ],
+        );
+    }
+
+    /// Challenges a REGISTER without credentials, checks them when present
+    /// (with sipcore's digest server), and grants it.
+    pub(crate) fn register_round(&mut self, expires: u32) -> (FlowId, Request) {
+        let (flow, req) = self.sent();
+        assert_eq!(req.method, Method::Register);
+        let Some(auth) = req.headers.get(&HeaderName::Authorization).map(str::to_owned) else {
+            let ch: Vec<String> = self.digest.challenge(self.unix(), None, false).iter().map(|c| c.to_string()).collect();
+            let extra: Vec<_> = ch.into_iter().map(|c| (HeaderName::WwwAuthenticate, c)).collect();
+            self.answer(flow, &req, 401, &extra);
+            return self.register_round(expires);
+        };
+        let creds = parse_credentials(&auth).unwrap();
+        let now = self.unix();
+        self.digest
+            .verify(now, &DigestRequest::new("REGISTER", &req.uri), None, &creds, Some(Secret::Password("pw")))
+            .expect("credentials verify");
+        self.ok_register(flow, &req, expires);
+        (flow, req)
+    }
+
+    /// The OPTIONS probe of the `via` source, answered.
+    pub(crate) fn probe_round(&mut self) {
+        let (flow, req) = self.sent();
+        assert_eq!(req.method, Method::Options, "{req}");
+        self.answer(flow, &req, 200, &[]);
+    }
+
+    /// Start to first registration.
+    pub(crate) fn registered(&mut self) -> (FlowId, Request) {
+        self.ua.start(self.now);
+        self.connect();
+        self.probe_round();
+        let r = self.register_round(600);
+        let ev = self.events();
+        assert!(matches!(ev.as_slice(), [Event::Registered(_)]), "{ev:?}");
+        r
+    }
+}
+
+pub(crate) fn header(req: &Request, name: HeaderName) -> Option<String> {
+    req.headers.get(&name).map(|v| v.to_string())
+}

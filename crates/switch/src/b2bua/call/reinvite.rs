@@ -1,0 +1,112 @@
+//! re-INVITE from either side (hold, resume, a new address): relayed to the
+//! other leg with the SDP rewritten, the answer relayed back (RFC 3261 §14).
+
+use super::{Call, Phase, Retransmit};
+use crate::b2bua::B2buaConfig;
+use crate::b2bua::io::{Io, Leg, Output, TxKind};
+use crate::b2bua::msg;
+use sipcore::transaction::TransactionKey;
+use sipcore::{Method, Request, Response};
+use std::time::Instant;
+
+/// A re-INVITE relayed from one side, waiting for the other's answer.
+#[derive(Debug)]
+pub(in crate::b2bua) struct Pending {
+    pub(in crate::b2bua) from: Leg,
+    pub(in crate::b2bua) key: TransactionKey,
+    pub(in crate::b2bua) request: Request,
+}
+
+impl Call {
+    /// A re-INVITE from `from` (hold, resume, new address): relayed with its
+    /// SDP rewritten for the other leg (§14).
+    pub(super) fn reinvite(&mut self, io: &mut Io, from: Leg, key: &TransactionKey, req: Request) {
+        if !matches!(self.phase, Phase::Answered | Phase::Confirmed) {
+            io.respond(key, Response::to_request(&req, 491));
+            return;
+        }
+        if self.pending.is_some() {
+            io.respond(key, Response::to_request(&req, 491).with_reason("Request Pending"));
+            return;
+        }
+        let Some(body) = msg::sdp_of(&req.body).cloned() else {
+            io.respond(key, Response::to_request(&req, 488).with_reason("Not Acceptable Here (re-INVITE without an offer)"));
+            return;
+        };
+        let (sdp, seen) = match self.sdp_for(from, &body) {
+            Ok(x) => x,
+            Err(e) => {
+                io.respond(key, Response::to_request(&req, 488).with_reason(e.to_string()));
+                return;
+            }
+        };
+        self.update_media(io, from, &seen);
+        let dialog = match from.other() {
+            Leg::Caller => &mut self.caller,
+            Leg::Callee => &mut self.callee,
+        };
+        let mut out = dialog.request(Method::Invite);
+        msg::set_body(&mut out.headers, &mut out.body, Some(sdp));
+        io.request(self.id, TxKind::ReInvite { from }, dialog.flow, out);
+        self.pending = Some(Pending { from, key: key.clone(), request: req });
+    }
+    /// The other side's answer to a relayed re-INVITE.
+    pub(in crate::b2bua) fn reinvite_response(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, resp: Option<Response>) {
+        if let (None, Some(r), Some((flow, ack))) = (&self.pending, &resp, &self.reinvite_ack) {
+            if (200..300).contains(&r.status) {
+                // The 2xx again: our ACK was lost (UDP).
+                io.out.push_back(Output::Stateless { flow: *flow, request: ack.clone() });
+            }
+            return;
+        }
+        let Some(p) = self.pending.as_ref() else { return };
+        let from = p.from;
+        let to = from.other();
+        let Some(resp) = resp else {
+            let r = Response::to_request(&p.request, 408);
+            io.respond(&p.key.clone(), r);
+            self.pending = None;
+            return;
+        };
+        if resp.status < 200 {
+            return;
+        }
+        let Some(p) = self.pending.take() else { return };
+        let local_tag = match from {
+            Leg::Caller => self.caller.local_tag.clone(),
+            Leg::Callee => self.callee.local_tag.clone(),
+        };
+        if resp.status >= 300 {
+            io.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, None, None));
+            return;
+        }
+        let dialog = match to {
+            Leg::Caller => &self.caller,
+            Leg::Callee => &self.callee,
+        };
+        let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(dialog.local_cseq);
+        let ack = dialog.ack(cseq);
+        io.out.push_back(Output::Stateless { flow: dialog.flow, request: ack.clone() });
+        self.reinvite_ack = Some((dialog.flow, ack));
+        let sdp = match msg::sdp_of(&resp.body).cloned().map(|b| self.sdp_for(to, &b)) {
+            Some(Ok((b, seen))) => {
+                self.update_media(io, to, &seen);
+                Some(b)
+            }
+            _ => None,
+        };
+        let contact = match from {
+            Leg::Caller => self.caller.contact(),
+            Leg::Callee => self.callee.contact(),
+        };
+        let response = msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, Some(&contact), sdp);
+        io.respond(&p.key, response.clone());
+        let origin = match from {
+            Leg::Caller => &self.caller,
+            Leg::Callee => &self.callee,
+        };
+        if !origin.flow.transport.is_reliable() && self.retransmit.is_none() {
+            self.retransmit = Some(Retransmit::new(p.key, from, false, response, now, cfg));
+        }
+    }
+}
