@@ -258,13 +258,11 @@ fn a_callee_that_roams_mid_call_is_followed_to_its_new_flow_and_address() {
 #[test]
 fn a_relay_out_of_ports_answers_503() {
     let lab = lab_with(&[("1001", None), ("1002", None)]);
-    // Room for one call: two RTP/RTCP pairs, four ports free for UDP and TCP right now
-    // (Linux hands out odd ports for bind(0), so start one above).
+    // Room for one call: two RTP/RTCP pairs, four ports free for UDP and TCP right now,
+    // outside the ephemeral range (other tests' sockets) and the default relay range.
     let free = |p: u16| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
-    let first = (0..50)
-        .map(|_| common::free_port().saturating_add(1) & !1)
-        .find(|&p| p < 65_000 && (p..p + 4).all(free))
-        .expect("four free ports in a row");
+    let first =
+        (0..50).map(|_| 15_000 + 2 * (rand::random::<u16>() % 2_400)).find(|&p| (p..p + 4).all(free)).expect("four free ports in a row");
     let sw = lab.start(&trusted().calls(&format!("relay_ports = \"{first}-{}\"", first + 3)));
     let (_caller, _callee, _) = answered(&sw);
     let mut second = Caller::new(&sw, "1001", "1002");
