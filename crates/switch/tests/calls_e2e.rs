@@ -254,3 +254,21 @@ fn a_callee_that_roams_mid_call_is_followed_to_its_new_flow_and_address() {
     callee.answer(&bye, 200, false);
     caller.phone.response(200, Method::Bye);
 }
+
+#[test]
+fn a_relay_out_of_ports_answers_503() {
+    let lab = lab_with(&[("1001", None), ("1002", None)]);
+    // Room for one call: two RTP/RTCP pairs, four ports free for UDP and TCP right now,
+    // outside the ephemeral range (other tests' sockets) and the default relay range.
+    let free = |p: u16| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+    let first =
+        (0..50).map(|_| 15_000 + 2 * (rand::random::<u16>() % 2_400)).find(|&p| (p..p + 4).all(free)).expect("four free ports in a row");
+    let sw = lab.start(&trusted().calls(&format!("relay_ports = \"{first}-{}\"", first + 3)));
+    let (_caller, _callee, _) = answered(&sw);
+    let mut second = Caller::new(&sw, "1001", "1002");
+    let invite = second.invite(None);
+    let r = second.phone.response(503, Method::Invite);
+    assert!(r.reason.contains("relay"), "{}", r.reason);
+    second.ack_non_2xx(&invite, &r);
+    assert_eq!(ended_record(&lab, &second.call_id)["end_reason"], "no_relay_ports");
+}
