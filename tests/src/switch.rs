@@ -113,6 +113,32 @@ impl SwitchHost {
     }
 }
 
+impl SwitchHost {
+    /// `switch calls --json`.
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        let out = self.cli_ok(&["calls", "--json"]);
+        serde_json::from_str::<serde_json::Value>(&out)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_else(|| panic!("calls --json: {out}"))
+    }
+
+    /// The only call record, once it has ended (waits up to 20 s).
+    pub fn ended_call(&self) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let all = self.calls();
+            if let [rec] = all.as_slice()
+                && !rec["end_at"].is_null()
+            {
+                return rec.clone();
+            }
+            assert!(Instant::now() < deadline, "no ended call record: {all:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 /// Prints a recovery figure in the form `scripts/roaming/recovery.sh` collects.
 pub fn report_recovery(metric: &str, took: Duration) {
     println!("RECOVERY metric={metric} seconds={:.2}", took.as_secs_f64());

@@ -1,160 +1,112 @@
-//! A call to a phone behind a real NAT (scripts/netns/topology.sh: the NAT
-//! masquerades and drops every new inbound connection). Agent A registers from
-//! the phone namespace (private 10.1.0.2); agent B, on the public side, calls
-//! it. The INVITE reaches A down its own flow; A answers and its first RTP
-//! packet, sent outbound from its bearer port, opens the media leg through the
-//! NAT; the relay latches the NAT's address. Tones cross both ways.
+//! Calls between phones behind real NATs (scripts/netns/topology.sh: each site's
+//! NAT masquerades and drops every new inbound connection). Agent A sits at
+//! site 1 (10.1.0.2), agent B at site 2 (10.2.0.2), the switch on the public
+//! side. B calls A: the INVITE reaches A down its own flow, each agent's first
+//! RTP packet, sent outbound from its bearer port, opens its media leg through
+//! its NAT, the relay latches each NAT's address, and the tones cross both
+//! ways. Then UDP is blocked at site 2: B's bearer goes over TCP (RFC 4571) and
+//! audio still crosses both ways.
 //!
-//! Needs root, iproute2, iptables and conntrack (scripts/test.sh installs them);
-//! without them it fails and says why — it is never skipped.
+//! Needs root, iproute2, iptables, conntrack and python3 (scripts/test.sh
+//! installs them); without them it fails and says why — it is never skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-use tests::netns::{NAT_IP, PHONE_IP, SWITCH_IP, Topology};
-use tests::workspace_bin;
+use std::time::Duration;
+use tests::agent::{REGISTER_WITHIN, command, listen_with, run, tone_in};
+use tests::netns::{SWITCH_IP, Topology};
+use tests::proc::Proc;
+use tests::switch::SwitchHost;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Ends a process this test started, by its id, when the test ends either way.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+fn lab(tag: &str) -> (Topology, SwitchHost, Proc) {
+    if let Err(why) = tests::netns::available() {
+        panic!("the real-NAT call tests cannot run here: {why}");
     }
-}
-
-fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_line(lines: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) if line.contains(needle) => return line,
-            Ok(line) => seen.push(line),
-            Err(_) => panic!("no line with {needle:?} within {WAIT:?}; got:\n{}", seen.join("\n")),
-        }
+    let topo = Topology::up_sites(&format!("{tag}{}", std::process::id() % 100_000), 2);
+    let sw = SwitchHost::new();
+    for n in ["3001", "3002"] {
+        sw.add_subscriber(n, &format!("pw{n}"), None);
     }
+    let ns = topo.ns("sw");
+    let config = format!(
+        "listen = [\"tcp:{SWITCH_IP}:5060\"]\nrelay_address = \"{SWITCH_IP}\"\n[registrar]\nflow_timer = 10\n[calls]\nring_time = 20\nrelay_ports = \"20000-20099\"\n"
+    );
+    let proc = sw.start(&["ip", "netns", "exec", &ns], &config);
+    (topo, sw, proc)
 }
 
-fn switch_cli(bin: &Path, data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(bin).args(args).arg("--data-dir").arg(data).output().unwrap()
-}
+/// B (site 2) calls A (site 1) with B's bearer over `b_bearer`; tones both ways.
+fn b_calls_a(topo: &Topology, sw: &SwitchHost, b_bearer: &str) {
+    let spec = format!("tcp:{SWITCH_IP}:5060");
+    let a_wav = sw.dir.path().join("a.wav");
+    let b_wav = sw.dir.path().join("b.wav");
+    let a_wav_arg = a_wav.display().to_string();
+    let (_a, mut a) = listen_with(
+        Some((topo, "ph")),
+        &spec,
+        "3001",
+        "pw3001",
+        &["--bearer-port", "40000"],
+        &["--auto-answer", "--tone", "1000", "--record", &a_wav_arg],
+    );
+    let registered = a.wait(&["registered "], REGISTER_WITHIN);
+    assert!(registered.contains(&format!("public_ip={}", Topology::nat_ip(1))), "{registered}");
 
-fn tone_in(wav: &Path) -> Option<f64> {
-    let samples = media::wav::read_wav(wav).unwrap();
-    media::tone::dominant(&samples, &[440.0, 1000.0], media::tone::RATE)
+    let b_wav_arg = b_wav.display().to_string();
+    let out = run(
+        command(Some((topo, "ph2")), &spec, "3002", "pw3002", &["--bearer-port", "40002", "--bearer", b_bearer]).args([
+            "call",
+            "3001",
+            "--tone",
+            "440",
+            "--duration",
+            "3",
+            "--timeout",
+            "20",
+            "--record",
+            &b_wav_arg,
+        ]),
+        Duration::from_secs(60),
+    );
+    let b_said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "B's call failed:\n{b_said}");
+    assert!(b_said.contains(&format!("transport={b_bearer}")), "{b_said}");
+
+    let started = a.wait(&["media state=started"], WAIT);
+    assert!(
+        started.contains(&format!("local={}:40000", Topology::phone_ip(1))) && started.contains(&format!("remote={SWITCH_IP}:")),
+        "{started}"
+    );
+    a.wait(&["call ended"], WAIT);
+    a.wait(&["tone hz="], WAIT);
+    assert_eq!(tone_in(&a_wav), Some(440.0), "A, behind NAT 1, hears B");
+    assert_eq!(tone_in(&b_wav), Some(1000.0), "B, behind NAT 2, hears A");
+
+    let rec = sw.ended_call();
+    assert_eq!((rec["caller"].as_str(), rec["callee"].as_str()), (Some("3002"), Some("3001")), "{rec}");
+    assert_eq!(rec["route"], "flow", "{rec}");
+    for leg in ["caller_media", "callee_media"] {
+        assert!(rec[leg]["packets_in"].as_u64().unwrap() > 50, "{leg}: {rec}");
+    }
+    let latched = rec["callee_media"]["latched"].as_str().unwrap_or_default();
+    assert!(latched.starts_with(&format!("{}:", Topology::nat_ip(1))), "the relay latched NAT 1's address: {rec}");
 }
 
 #[test]
-fn a_phone_behind_the_nat_is_called_down_its_flow_and_opens_the_media_leg_outbound() {
-    if let Err(why) = tests::netns::available() {
-        panic!("the real-NAT test cannot run here: {why}");
-    }
-    let (switch, agent) = (workspace_bin("switch"), workspace_bin("agent"));
-    let topo = Topology::up(&format!("nc{}", std::process::id() % 100_000));
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    for n in ["3001", "3002"] {
-        let added = switch_cli(&switch, &data, &["subscriber", "add", n, "--password", &format!("pw{n}")]);
-        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    }
-    let config = tmp.path().join("switch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = [\"tcp:{SWITCH_IP}:5060\"]\ndata_dir = {:?}\nrelay_address = \"{SWITCH_IP}\"\n[registrar]\nflow_timer = 10\n[calls]\nring_time = 20\nrelay_ports = \"20000-20099\"\n",
-            data.display().to_string()
-        ),
-    )
-    .unwrap();
-    let log = tmp.path().join("switch.log");
-    let _switch = Proc(
-        topo.command("sw", &switch)
-            .args(["run", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + WAIT;
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("switch running") {
-        assert!(Instant::now() < deadline, "switch did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let agent_args = |number: &str| {
-        vec![
-            "--switch".to_owned(),
-            format!("tcp:{SWITCH_IP}:5060"),
-            "--number".to_owned(),
-            number.to_owned(),
-            "--password".to_owned(),
-            format!("pw{number}"),
-        ]
-    };
+fn two_phones_behind_two_nats_call_each_other_audio_both_ways() {
+    let (topo, sw, _switch) = lab("nc");
+    b_calls_a(&topo, &sw, "udp");
+}
 
-    // A, behind the NAT, answers with 1000 Hz and records.
-    let a_wav = tmp.path().join("a.wav");
-    let mut a = topo
-        .command("ph", &agent)
-        .args(agent_args("3001"))
-        .args(["--bearer-port", "40000", "listen", "--auto-answer", "--tone", "1000", "--record"])
-        .arg(&a_wav)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let a_lines = lines_of(&mut a);
-    let _a = Proc(a);
-    let mut a_seen = Vec::new();
-    let registered = wait_line(&a_lines, "registered ", &mut a_seen);
-    assert!(registered.contains(&format!("public_ip={NAT_IP}")), "{registered}");
-
-    // B, on the public side, calls A with 440 Hz.
-    let b_wav = tmp.path().join("b.wav");
-    let out = topo
-        .command("sw", &agent)
-        .args(agent_args("3002"))
-        .args(["call", "3001", "--tone", "440", "--duration", "3", "--timeout", "20", "--record"])
-        .arg(&b_wav)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    let b_said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "B's call failed:\n{b_said}");
-
-    let started = wait_line(&a_lines, "media state=started", &mut a_seen);
-    assert!(started.contains(&format!("local={PHONE_IP}:40000")) && started.contains(&format!("remote={SWITCH_IP}:")), "{started}");
-    wait_line(&a_lines, "call ended", &mut a_seen);
-    wait_line(&a_lines, "tone hz=", &mut a_seen);
-    assert_eq!(tone_in(&a_wav), Some(440.0), "A, behind the NAT, hears B");
-    assert_eq!(tone_in(&b_wav), Some(1000.0), "B hears A through the NAT");
-
-    let calls = switch_cli(&switch, &data, &["calls", "--json"]);
-    let calls: serde_json::Value = serde_json::from_slice(&calls.stdout).unwrap();
-    let rec = &calls.as_array().unwrap()[0];
-    assert_eq!(rec["callee"], "3001", "{rec}");
-    assert!(rec["callee_media"]["packets_in"].as_u64().unwrap() > 50, "{rec}");
-    let latched = rec["callee_media"]["latched"].as_str().unwrap_or_default();
-    assert!(latched.starts_with(&format!("{NAT_IP}:")), "the relay latched the NAT's address: {rec}");
+/// Issue 6 e: UDP is blocked at a site, so its phone's bearer goes over TCP.
+#[test]
+fn udp_blocked_at_a_site_bearer_over_tcp_audio_both_ways() {
+    let (topo, sw, _switch) = lab("nu");
+    let _echo = Proc::spawn(&mut topo.probe("sw", &["udp-echo-server", SWITCH_IP, "7002", "30"]));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(topo.probe_ok("ph2", &["udp-ping", SWITCH_IP, "7002"]), "UDP passes before the block");
+    topo.block_udp(2);
+    assert!(!topo.probe_ok("ph2", &["udp-ping", SWITCH_IP, "7002"]), "UDP really is blocked at site 2");
+    b_calls_a(&topo, &sw, "tcp");
 }

@@ -59,11 +59,20 @@ impl LegState {
     /// Sets where the party is (re-INVITE may call it again): latching starts over,
     /// counters carry on.
     pub fn update(&mut self, target: LegTarget) {
+        // A TCP connection already accepted from the party outlives an update that
+        // keeps the leg TCP and the party's host: the switch pre-arms a callee's leg
+        // when it forwards a TCP offer (the callee connects as soon as it answers,
+        // often before its answer reaches the switch), then confirms it.
+        let kept = self.rtp_peer.filter(|peer| {
+            self.target.transport == BearerTransport::Tcp
+                && target.transport == BearerTransport::Tcp
+                && target.latch_ip.is_none_or(|ip| canonical(ip) == canonical(peer.ip()))
+        });
         self.target = target;
-        self.rtp_peer = None;
+        self.rtp_peer = kept;
         self.rtcp_peer = None;
         self.rtcp_muxed = false;
-        self.stats.latched = None;
+        self.stats.latched = kept;
     }
 
     /// The current target.

@@ -248,6 +248,16 @@ impl Call {
         if let Some(offer) = msg::sdp_of(&self.offer).cloned() {
             let (_, seen) = self.sdp_for(Leg::Caller, &offer).map_err(|e| (488, e.to_string()))?;
             self.update_media(io, Leg::Caller, &seen);
+            if seen.tcp {
+                // The callee answers a TCP/RTP/AVP offer by connecting out to its leg
+                // (a=setup:active) as it sends its 2xx; the connection can reach the relay
+                // before the 2xx reaches us, so the leg takes it from the callee's host now.
+                io.out.push_back(Output::UpdateMedia {
+                    media: ports.id,
+                    side: Leg::Callee,
+                    target: LegMedia { send_to: None, latch_ip: self.target.latch_ip, tcp: true },
+                });
+            }
         }
         self.invite_callee(now, cfg, io);
         Ok(())

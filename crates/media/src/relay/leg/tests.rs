@@ -145,6 +145,24 @@ fn tcp_leg_takes_frames_only_by_tcp_and_gets_everything_on_its_connection() {
 }
 
 #[test]
+fn a_tcp_connection_accepted_early_survives_the_update_that_confirms_the_leg() {
+    let mut call = call();
+    let tcp = LegTarget { send_to: None, latch_ip: Some(addr(2, 0).ip()), transport: BearerTransport::Tcp, clock_rate: 8000 };
+    call.leg_mut(Side::Callee).update(tcp);
+    call.leg_mut(Side::Callee).latch(Channel::Rtp, addr(2, 33_000));
+    // The answer arrives after the connection: same host, still TCP — kept.
+    call.leg_mut(Side::Callee).update(LegTarget { send_to: Some(addr(2, 40_000)), ..tcp });
+    assert_eq!(call.leg(Side::Callee).stats().latched, Some(addr(2, 33_000)));
+    assert!(!call.leg(Side::Callee).accepts(Channel::Rtp, addr(2, 33_001)), "still only that connection");
+    // Another host or UDP: latching starts over.
+    call.leg_mut(Side::Callee).update(LegTarget { latch_ip: Some(addr(3, 0).ip()), ..tcp });
+    assert_eq!(call.leg(Side::Callee).stats().latched, None);
+    call.leg_mut(Side::Callee).latch(Channel::Rtp, addr(3, 33_000));
+    call.leg_mut(Side::Callee).update(LegTarget { transport: BearerTransport::Udp, latch_ip: Some(addr(3, 0).ip()), ..tcp });
+    assert_eq!(call.leg(Side::Callee).stats().latched, None);
+}
+
+#[test]
 fn rtp_on_either_leg_defers_the_media_timeout_rtcp_does_not() {
     let t0 = Instant::now();
     let mut call = call();
