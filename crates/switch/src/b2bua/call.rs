@@ -12,7 +12,7 @@ use bytes::Bytes;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::Flow;
 use sipcore::{HeaderName, Method, Request, Response};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 mod home;
@@ -203,15 +203,20 @@ impl Call {
     /// Points the relay's `side` leg at what that side's SDP asked for.
     fn update_media(&self, io: &mut Io, side: Leg, seen: &Seen) {
         if let Some(m) = self.media {
-            let latch_ip = match side {
-                Leg::Caller => Some(self.caller_ip),
-                Leg::Callee => self.target.latch_ip,
+            let (latch_ip, on_flow) = match side {
+                Leg::Caller => (Some(self.caller_ip), self.caller.flow.transport.is_reliable()),
+                Leg::Callee => (self.target.latch_ip, self.target.route == "flow"),
             };
-            io.out.push_back(Output::UpdateMedia {
-                media: m.id,
-                side,
-                target: LegMedia { send_to: seen.send_to, latch_ip, tcp: seen.tcp },
-            });
+            // A party on its own flow is usually behind a NAT and names its private
+            // address in the SDP. Until it latches, send to the address its flow comes
+            // from with the SDP's port (rtpengine's SIP-source-address): a phone that
+            // only echoes (SIPp -rtp_echo) never sends first, and to a phone behind
+            // a NAT the first packets are simply dropped until its own open the leg.
+            let send_to = match (seen.send_to, latch_ip) {
+                (Some(sdp), Some(ip)) if on_flow => Some(SocketAddr::new(ip, sdp.port())),
+                (sdp, _) => sdp,
+            };
+            io.out.push_back(Output::UpdateMedia { media: m.id, side, target: LegMedia { send_to, latch_ip, tcp: seen.tcp } });
         }
     }
 

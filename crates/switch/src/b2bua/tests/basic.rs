@@ -45,8 +45,11 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
     assert!(acks[0].headers.get(&HeaderName::To).unwrap().contains("tag=bob1"));
     assert_eq!(&*acks[0].uri, "sip:bob@10.1.0.2:5999;transport=tcp", "ACK to the callee's Contact");
     assert!(out.iter().any(|o| matches!(o, Output::ArmMediaTimeout { media: 77 })));
-    assert!(out.iter().any(|o| matches!(o, Output::UpdateMedia { media: 77, side: Leg::Callee, target }
-        if target.send_to == Some("10.1.0.2:40002".parse().unwrap()) && target.latch_ip == Some("198.51.100.2".parse().unwrap()))));
+    assert!(
+        out.iter().any(|o| matches!(o, Output::UpdateMedia { media: 77, side: Leg::Callee, target }
+        if target.send_to == Some("198.51.100.2:40002".parse().unwrap()) && target.latch_ip == Some("198.51.100.2".parse().unwrap()))),
+        "a callee on its flow: the SDP's port at the flow's address (SIP-source-address), latched to that address"
+    );
     let ok = responses(&out).into_iter().next().unwrap();
     assert_eq!(ok.status, 200);
     assert_eq!(ok.headers.to_addr().unwrap().tag(), Some(caller_tag.as_str()), "same tag as the 180");
