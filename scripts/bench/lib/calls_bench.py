@@ -148,6 +148,9 @@ class KamailioRtpengine:
     def log_problems(self):
         return self.kam.log_problems()
 
+    def thread_window(self):
+        return None      # rtpengine and Kamailio are measured per process
+
 
 def sum_key(obj, key):
     """Sum of every `key` value anywhere in a JSON document."""
@@ -207,6 +210,11 @@ class SwitchStack:
     def log_problems(self):
         return self.sw.log_problems()
 
+    def thread_window(self):
+        """Per-thread CPU of the switch: which of its threads (SIP, relay)
+        does the work, and whether they waited for a CPU."""
+        return B.ThreadWindow(B.PROCS["switch"][0].pid) if "switch" in B.PROCS else None
+
 
 # ----------------------------------------------------------------------------
 # calls: calls/s with RTP both ways
@@ -253,11 +261,13 @@ def call_step(stack, label, rate):
     w_lo, w_hi = hold_s + 0.5, hold_s + D - 0.2
     sleep_until(t0 + w_lo)
     win = CpuWindow(stack.procs + ["callee", sname])
+    twin = stack.thread_window()
     sleep_until(t0 + (w_lo + w_hi) / 2)
     mem = {pn: mem_kb(tree(pn)) for pn in stack.procs if pn in B.PROCS}
     sessions = stack.sessions()
     sleep_until(t0 + w_hi)
     cpu = win.done()
+    threads = twin.done() if twin else None
     try:
         p.wait(timeout=timeout + 10)
     except subprocess.TimeoutExpired:
@@ -287,7 +297,7 @@ def call_step(stack, label, rate):
            "wall_s": cpu["wall_s"], "host_busy_pct": cpu["host_busy_pct"],
            "host_busy_stat_pct": cpu["host_busy_stat_pct"],
            "caller_sipp_cpu_pct": cpu.get(sname + "_cpu_pct"), "callee_sipp_cpu_pct": cpu.get("callee_cpu_pct"),
-           "loadavg_1m": round(os.getloadavg()[0], 2)}
+           "server_threads": threads, "loadavg_1m": round(os.getloadavg()[0], 2)}
     for pn in stack.procs:
         res[pn + "_cpu_pct"] = cpu.get(pn + "_cpu_pct")
     res["server_cpu_pct"] = round(sum(cpu.get(pn + "_cpu_pct") or 0 for pn in stack.procs), 1)
@@ -298,6 +308,8 @@ def call_step(stack, label, rate):
         f"caller={res['caller_sipp_cpu_pct']}% callee={res['callee_sipp_cpu_pct']}% host={cpu['host_busy_stat_pct']}% "
         f"pk/call={res['rtp_packets_relayed_per_call']} t_setup mean={st.get('rtd_mean_ms')}ms "
         f"p99<={st.get('rtd_p99_le_ms')}ms {'PASS' if ok else 'FAIL'}" + (f" sipp-err: {errs[0]}" if errs else ""))
+    if threads:
+        log("    threads (cpu/runq-wait % of a core): " + B.fmt_threads(threads))
     return res
 
 
@@ -385,11 +397,13 @@ def relay_once(stack, run, streams):
     try:
         name = "probe-" + tag
         spawn(name, argv, logf)
-        cpu = None
+        cpu = threads = None
         if wait_log_line(name, logf, "PHASE relay start", timeout):
             win = CpuWindow(stack.procs + [name])
+            twin = stack.thread_window()
             wait_log_line(name, logf, "PHASE relay end", secs + 10)
             cpu = win.done()
+            threads = twin.done() if twin else None
         rc = B.wait_proc(name, timeout)
     finally:
         stack.stop()
@@ -406,13 +420,15 @@ def relay_once(stack, run, streams):
            "relay_cpu_pct": cpu.get(stack.relay + "_cpu_pct") if cpu else None,
            "probe_cpu_pct": cpu.get(name + "_cpu_pct") if cpu else None,
            "host_busy_stat_pct": cpu.get("host_busy_stat_pct") if cpu else None,
-           "probe": res}
+           "server_threads": threads, "probe": res}
     if out["relay_cpu_pct"] is not None and rb["pps_received"]:
         out["relay_cpu_pct_per_10k_pps"] = round(out["relay_cpu_pct"] * 10000.0 / rb["pps_received"], 1)
     log(f"  {stack.label} {streams} streams: relayed {rb['pps_received']} pps, loss {res['relay_loss_pct']}%, "
         f"transit p50/p99 direct {out['direct_p50_us']}/{out['direct_p99_us']} us, relay "
         f"{out['relay_p50_us']}/{out['relay_p99_us']} us -> added {out['added_p50_us']}/{out['added_p99_us']} us; "
         f"relay cpu {out['relay_cpu_pct']}% probe cpu {out['probe_cpu_pct']}% host {out['host_busy_stat_pct']}%")
+    if threads:
+        log("    threads (cpu/runq-wait % of a core): " + B.fmt_threads(threads))
     return out
 
 
