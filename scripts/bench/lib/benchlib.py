@@ -198,8 +198,9 @@ def require_free_ports(ports, what):
 
 
 def busy_range(lo, hi, host=HOST):
-    """Sockets bound in [lo, hi] on `host` (a relay's media port range)."""
-    r = subprocess.run(["ss", "-Hatnu"], capture_output=True, text=True, timeout=10)
+    """Listening TCP / bound UDP sockets in [lo, hi] on `host` (a relay's media
+    port range; connections from the ephemeral range do not count)."""
+    r = subprocess.run(["ss", "-Hltnu"], capture_output=True, text=True, timeout=10)
     n = 0
     for line in r.stdout.splitlines():
         f = line.split()

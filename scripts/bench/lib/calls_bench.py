@@ -62,8 +62,8 @@ CFG = {
     "switch_port": env("BENCH_SWITCH_PORT", 25070),
     "rtpe_ng_port": env("BENCH_RTPE_NG_PORT", 25223),
     "rtpe_cli_port": env("BENCH_RTPE_CLI_PORT", 25224),
-    "rtpe_ports": port_range("BENCH_RTPE_PORTS", "30000-34999"),
-    "switch_relay_ports": port_range("BENCH_SWITCH_RELAY_PORTS", "35000-39999"),
+    "rtpe_ports": port_range("BENCH_RTPE_PORTS", "10000-14999"),
+    "switch_relay_ports": port_range("BENCH_SWITCH_RELAY_PORTS", "15000-19999"),
     "switch_bin": env("BENCH_SWITCH_BIN", os.path.join(B.REPO, "target", "release", "switch")),
     "switch_digest_algorithms": env("BENCH_SWITCH_DIGEST_ALGORITHMS", "md5"),
     "switch_max_conns_per_ip": env("BENCH_SWITCH_MAX_CONNS_PER_IP", 16384),
@@ -205,7 +205,11 @@ class SwitchStack:
         return sum_key(recs, "packets_out")
 
     def sessions(self):
-        return None
+        """Calls in progress: records without an end (`switch calls --json`)."""
+        recs = self.sw.cli_json("calls")
+        if not isinstance(recs, list):
+            return None
+        return sum(1 for r in recs if isinstance(r, dict) and r.get("end_at") is None)
 
     def log_problems(self):
         return self.sw.log_problems()
