@@ -25,6 +25,43 @@ pub struct SwitchConfig {
     pub registrar: RegistrarSettings,
     pub abuse: AbuseSettings,
     pub limits: LimitSettings,
+    pub calls: CallSettings,
+}
+
+/// The B2BUA and its media relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallSettings {
+    /// Sources whose INVITEs are accepted without digest (other switches, gateways).
+    pub trusted_peers: Vec<IpAddr>,
+    /// Seconds the callee may ring before the call is cancelled (408 to the caller).
+    pub ring_time: u64,
+    /// Seconds without RTP on an answered call before both legs get a BYE.
+    pub media_timeout: u64,
+    /// Relay UDP/TCP ports, `FIRST-LAST` (even RTP, odd RTCP).
+    pub relay_ports: String,
+}
+
+impl Default for CallSettings {
+    fn default() -> Self {
+        Self { trusted_peers: Vec::new(), ring_time: 60, media_timeout: 60, relay_ports: "20000-29999".into() }
+    }
+}
+
+impl CallSettings {
+    /// `relay_ports` parsed: two ports, first <= last, room for one RTP/RTCP pair.
+    pub fn relay_port_range(&self) -> anyhow::Result<std::ops::RangeInclusive<u16>> {
+        parse_port_range(&self.relay_ports)
+    }
+}
+
+/// `FIRST-LAST`, e.g. `20000-29999`.
+pub fn parse_port_range(s: &str) -> anyhow::Result<std::ops::RangeInclusive<u16>> {
+    let bad = || anyhow::anyhow!("relay ports {s:?}: expected FIRST-LAST, e.g. 20000-29999, with room for an even/odd pair");
+    let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
+    let (a, b): (u16, u16) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    anyhow::ensure!(a > 0 && a < b, bad());
+    Ok(a..=b)
 }
 
 /// Transport limits.
@@ -92,6 +129,7 @@ impl Default for SwitchConfig {
             registrar: RegistrarSettings::default(),
             abuse: AbuseSettings::default(),
             limits: LimitSettings::default(),
+            calls: CallSettings::default(),
         }
     }
 }
@@ -179,6 +217,9 @@ impl SwitchConfig {
         anyhow::ensure!(self.limits.max_message_bytes >= 1024, "limits.max_message_bytes must be at least 1024");
         self.listen_specs()?;
         self.registrar.digest_algorithms()?;
+        self.calls.relay_port_range()?;
+        anyhow::ensure!(self.calls.ring_time > 0, "calls.ring_time must be positive");
+        anyhow::ensure!(self.calls.media_timeout > 0, "calls.media_timeout must be positive");
         Ok(())
     }
 }
@@ -203,6 +244,21 @@ mod tests {
         assert_eq!(algs.registrar.digest_algorithms().unwrap(), [sipcore::auth::Algorithm::Sha256]);
         let none: SwitchConfig = toml::from_str("[registrar]\ndigest_algorithms = [\"ROT13\"]\n").unwrap();
         assert!(none.validate().is_err());
+    }
+
+    #[test]
+    fn calls_section_and_relay_ports() {
+        let c: SwitchConfig =
+            toml::from_str("[calls]\ntrusted_peers = [\"127.0.0.1\"]\nring_time = 5\nrelay_ports = \"30000-30009\"\n").unwrap();
+        assert_eq!(c.calls.trusted_peers, ["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(c.calls.ring_time, 5);
+        assert_eq!(c.calls.media_timeout, 60);
+        assert_eq!(c.calls.relay_port_range().unwrap(), 30000..=30009);
+        c.validate().unwrap();
+        for bad in ["30000", "30009-30000", "0-10", "a-b", "30000-30000"] {
+            assert!(parse_port_range(bad).is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<SwitchConfig>("[calls]\nring = 1\n").is_err());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! the request dispatcher the binary runs.
 
 pub mod abuse;
+pub mod b2bua;
+pub mod calls;
 pub mod config;
 pub mod control;
 pub mod defaults;

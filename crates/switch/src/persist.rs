@@ -22,6 +22,8 @@ const MAX_BATCH: usize = 4096;
 enum Op {
     Put(Box<RlRecord>),
     Delete(String),
+    /// A call record, inserted or updated (the last one per call in a batch wins).
+    Call(Box<crate::calls::CallRecord>),
     /// Send once everything queued before it is committed.
     Reply(TransactionKey, Box<Response>),
 }
@@ -56,6 +58,11 @@ impl Persister {
         self.send(Op::Delete(number.to_owned()));
     }
 
+    /// Queues a call record (insert or update).
+    pub fn put_call(&self, record: &crate::calls::CallRecord) {
+        self.send(Op::Call(Box::new(record.clone())));
+    }
+
     /// Sends `response` for the server transaction `key` once the changes
     /// queued before it are committed.
     pub fn reply_after_commit(&self, key: TransactionKey, response: Response) {
@@ -82,7 +89,11 @@ fn write_loop(store: &Store, stack: &Stack, rx: &mpsc::Receiver<Op>) {
     while let Ok(first) = rx.recv() {
         let mut batch: HashMap<String, Option<Box<RlRecord>>> = HashMap::new();
         let mut replies = Vec::new();
+        let mut calls: HashMap<String, Box<crate::calls::CallRecord>> = HashMap::new();
         let mut add = |op: Op| match op {
+            Op::Call(c) => {
+                calls.insert(c.call_id.clone(), c);
+            }
             Op::Put(r) => {
                 batch.insert(r.number.clone(), Some(r));
             }
@@ -95,9 +106,14 @@ fn write_loop(store: &Store, stack: &Stack, rx: &mpsc::Receiver<Op>) {
         for op in rx.try_iter().take(MAX_BATCH) {
             add(op);
         }
-        if batch.is_empty() {
+        if batch.is_empty() && calls.is_empty() {
             // Replies with nothing to write before them.
         } else if let Err(e) = store.transaction(|s| -> crate::store::Result<()> {
+            for call in calls.values() {
+                if let Err(e) = s.put_call(call) {
+                    warn!(call_id = %call.call_id, error = %e, "call record not stored");
+                }
+            }
             for (number, op) in &batch {
                 let result = match op {
                     Some(r) => s.put_record(r),

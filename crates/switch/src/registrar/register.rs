@@ -83,12 +83,26 @@ impl Registrar {
         Outcome { response: reply(req, status, reason, &self.tag), changes: Vec::new() }
     }
 
-    fn challenge(&self, req: &Request, now: UnixTime, stale: bool) -> Outcome {
-        let mut out = self.reply(req, 401, None);
+    /// 401 with WWW-Authenticate for REGISTER; 407 with Proxy-Authenticate for
+    /// calls (the switch acts as the caller's proxy, RFC 3261 §22.3).
+    fn challenge(&self, req: &Request, now: UnixTime, stale: bool, proxy: bool) -> Outcome {
+        let (status, header) = if proxy { (407, HeaderName::ProxyAuthenticate) } else { (401, HeaderName::WwwAuthenticate) };
+        let mut out = self.reply(req, status, None);
         for c in self.digest.challenge(now, None, stale) {
-            out.response.headers.push(HeaderName::WwwAuthenticate, c.to_string());
+            out.response.headers.push(header.clone(), c.to_string());
         }
         out
+    }
+
+    /// Authenticates a call from `sub` (an INVITE from a registered subscriber)
+    /// with the REGISTER credentials and policy: `None` when it may go on, else
+    /// the 407 challenge or refusal to send. Failures count toward the same
+    /// per-source cool-down as REGISTER's.
+    pub fn authorize_call(&mut self, now: UnixTime, req: &Request, sub: &Subscriber, ip: IpAddr) -> Option<Response> {
+        if let Some(left) = self.guard.blocked(ip, now) {
+            return Some(self.reply(req, 403, Some(&format!("too many failed authentications; retry in {left} s"))).response);
+        }
+        self.authenticate(now, req, &sub.number, sub, ip, true).map(|o| o.response)
     }
 
     /// Handles one REGISTER that arrived on `flow`. `subscriber` is the
@@ -108,7 +122,7 @@ impl Registrar {
         let Some(sub) = subscriber else {
             return self.reply(req, 404, Some("number not in service"));
         };
-        if let Some(out) = self.authenticate(now, req, &number, sub, ip) {
+        if let Some(out) = self.authenticate(now, req, &number, sub, ip, false) {
             return out;
         }
         if let Some(required) = sub.mac {
@@ -122,11 +136,11 @@ impl Registrar {
     }
 
     /// Digest verification; `None` when the request is authenticated.
-    fn authenticate(&mut self, now: UnixTime, req: &Request, number: &str, sub: &Subscriber, ip: IpAddr) -> Option<Outcome> {
+    fn authenticate(&mut self, now: UnixTime, req: &Request, number: &str, sub: &Subscriber, ip: IpAddr, proxy: bool) -> Option<Outcome> {
         let realm = self.digest.config().realm.clone();
-        let creds = req.headers.digest_credentials(false).find(|c| c.as_ref().map_or(true, |c| c.realm == realm.as_str()));
+        let creds = req.headers.digest_credentials(proxy).find(|c| c.as_ref().map_or(true, |c| c.realm == realm.as_str()));
         let creds = match creds {
-            None => return Some(self.challenge(req, now, false)),
+            None => return Some(self.challenge(req, now, false, proxy)),
             Some(Err(e)) => return Some(self.reply(req, 400, Some(&e.to_string()))),
             Some(Ok(c)) => c,
         };
@@ -140,14 +154,14 @@ impl Registrar {
                 self.guard.success(ip);
                 None
             }
-            Err(e) if e.is_stale() => Some(self.challenge(req, now, true)),
+            Err(e) if e.is_stale() => Some(self.challenge(req, now, true, proxy)),
             Err(e @ (AuthError::WrongResponse | AuthError::UnknownUser)) => {
                 if self.guard.failure(ip, now) {
                     warn!(%ip, number, "authentication failures: source refused for a cool-down");
                 }
                 Some(self.reply(req, 403, Some(&format!("bad credentials: {e}"))))
             }
-            Err(e) if e.status() == 401 => Some(self.challenge(req, now, false)),
+            Err(e) if e.status() == 401 => Some(self.challenge(req, now, false, proxy)),
             Err(e) => Some(self.reply(req, e.status(), Some(&e.to_string()))),
         }
     }

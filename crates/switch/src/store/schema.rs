@@ -59,6 +59,30 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER subscribers_upd AFTER UPDATE ON subscribers BEGIN UPDATE subscribers_version SET v = v + 1; END;
     CREATE TRIGGER subscribers_del AFTER DELETE ON subscribers BEGIN UPDATE subscribers_version SET v = v + 1; END;
     "#,
+    // v3: call records (the B2BUA's CDRs), one row per call keyed by the
+    // caller's Call-ID, updated as the call rings, is answered and ends. Times
+    // are Unix milliseconds; the media counters are JSON (`LegCounters`) from
+    // the relay when the call ends. Numbers are not foreign keys: a record
+    // outlives a deprovisioned subscriber, and trusted peers call in with any.
+    r#"
+    CREATE TABLE calls (
+        call_id         TEXT PRIMARY KEY NOT NULL,
+        callee_call_id  TEXT,
+        caller          TEXT NOT NULL,
+        callee          TEXT NOT NULL,
+        route           TEXT NOT NULL CHECK (route IN ('flow', 'home', 'none')),
+        route_reason    TEXT,
+        invite_at       INTEGER NOT NULL,
+        ringing_at      INTEGER,
+        answer_at       INTEGER,
+        end_at          INTEGER,
+        status          INTEGER CHECK (status BETWEEN 100 AND 699),
+        end_reason      TEXT,
+        caller_media    TEXT,
+        callee_media    TEXT
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX calls_by_invite ON calls(invite_at);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,335 @@
+//! The tokio driver: binds each call's sockets, runs one task per socket, and
+//! answers the B2BUA's `open`/`update`/`arm_timeout`/`stats`/`close`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::AbortHandle;
+
+use super::leg::{CallState, Channel};
+use super::ports::PortPool;
+use super::tcp::{self, TcpOut};
+use super::{CallMedia, CallStats, LegPorts, LegTarget, MediaId, RelayConfig, RelayEvent, Side, udp};
+use crate::error::MediaError;
+
+/// How long `open` waits for the ports of just-closed calls to come free
+/// (their tasks end, and their sockets close, moments after `close`).
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Room for events nobody has read yet; the timer task waits when it is full.
+const EVENT_QUEUE: usize = 256;
+
+/// The relay: cheap to clone, every clone drives the same calls. Dropping the
+/// last clone ends every call's tasks.
+#[derive(Clone)]
+pub struct Relay {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RelayConfig,
+    pool: Arc<PoolShared>,
+    calls: Mutex<HashMap<MediaId, Arc<Call>>>,
+    next_id: AtomicU64,
+    events: mpsc::Sender<RelayEvent>,
+}
+
+/// The port pool and who waits on it, shared with the leases that give ports back.
+struct PoolShared {
+    pool: Mutex<PortPool>,
+    freed: Notify,
+    /// Calls closed whose sockets are not closed yet.
+    closing: AtomicUsize,
+}
+
+/// One call's sockets and state, shared by its tasks.
+pub(super) struct Call {
+    pub(super) id: MediaId,
+    pub(super) label: String,
+    state: Mutex<CallState>,
+    caller: LegIo,
+    callee: LegIo,
+    /// Wakes the media-timeout task when the call is armed.
+    timer: Notify,
+    tasks: Mutex<Tasks>,
+    // Dropped after the sockets above (fields drop in order): the ports go back
+    // to the pool only once they are really closed.
+    _leases: [PairLease; 2],
+    closing: ClosingMark,
+}
+
+#[derive(Default)]
+struct Tasks {
+    closed: bool,
+    handles: Vec<AbortHandle>,
+}
+
+/// One leg's sockets.
+pub(super) struct LegIo {
+    pub(super) ports: LegPorts,
+    pub(super) rtp: UdpSocket,
+    pub(super) rtcp: UdpSocket,
+    pub(super) listener: TcpListener,
+    /// Whether a TCP bearer connection is being served.
+    pub(super) connected: AtomicBool,
+    pub(super) tcp_out: TcpOut,
+}
+
+impl LegIo {
+    pub(super) fn udp(&self, channel: Channel) -> &UdpSocket {
+        match channel {
+            Channel::Rtp => &self.rtp,
+            Channel::Rtcp => &self.rtcp,
+        }
+    }
+}
+
+impl Call {
+    pub(super) fn io(&self, side: Side) -> &LegIo {
+        match side {
+            Side::Caller => &self.caller,
+            Side::Callee => &self.callee,
+        }
+    }
+
+    /// The state, for one decision. A panic elsewhere cannot leave it half-written
+    /// in a way that matters more than losing the call, so poisoning is ignored.
+    pub(super) fn state(&self) -> MutexGuard<'_, CallState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `task` as part of this call: aborted by `close`.
+    pub(super) fn spawn(self: &Arc<Self>, task: impl Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(task).abort_handle();
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        if tasks.closed {
+            handle.abort();
+        } else {
+            tasks.handles.retain(|h| !h.is_finished());
+            tasks.handles.push(handle);
+        }
+    }
+
+    fn shutdown(&self) {
+        self.closing.mark();
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        tasks.closed = true;
+        for handle in tasks.handles.drain(..) {
+            handle.abort();
+        }
+    }
+}
+
+/// A pair taken from the pool, given back on drop.
+struct PairLease {
+    shared: Arc<PoolShared>,
+    rtp: u16,
+}
+
+impl Drop for PairLease {
+    fn drop(&mut self) {
+        self.shared.pool.lock().unwrap_or_else(PoisonError::into_inner).release(self.rtp);
+        self.shared.freed.notify_waiters();
+    }
+}
+
+/// Counts a closed call in `PoolShared::closing` until its sockets are gone.
+struct ClosingMark {
+    shared: Arc<PoolShared>,
+    marked: AtomicBool,
+}
+
+impl ClosingMark {
+    fn mark(&self) {
+        if !self.marked.swap(true, Ordering::AcqRel) {
+            self.shared.closing.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for ClosingMark {
+    fn drop(&mut self) {
+        if *self.marked.get_mut() {
+            self.shared.closing.fetch_sub(1, Ordering::AcqRel);
+        }
+        self.shared.freed.notify_waiters();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let calls = self.calls.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for (_, call) in calls.drain() {
+            call.shutdown();
+        }
+    }
+}
+
+impl Relay {
+    /// Starts a relay; events (media timeouts) arrive on the returned receiver.
+    /// Fails with [`MediaError::Config`] when the range holds fewer than two pairs (one call).
+    pub async fn start(config: RelayConfig) -> Result<(Relay, mpsc::Receiver<RelayEvent>), MediaError> {
+        let pool = PortPool::new(config.ports.clone());
+        if pool.capacity() < 2 {
+            return Err(MediaError::Config("the port range holds fewer than two RTP/RTCP pairs"));
+        }
+        let (events, receiver) = mpsc::channel(EVENT_QUEUE);
+        let shared = Arc::new(PoolShared { pool: Mutex::new(pool), freed: Notify::new(), closing: AtomicUsize::new(0) });
+        let inner = Inner { config, pool: shared, calls: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1), events };
+        Ok((Relay { inner: Arc::new(inner) }, receiver))
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &RelayConfig {
+        &self.inner.config
+    }
+
+    /// Opens a call's media: per leg, UDP sockets on an RTP/RTCP pair and a TCP listener on
+    /// the RTP port, each served by its own task. Legs latch to the first source until
+    /// [`Relay::update`] says more. [`MediaError::NoPorts`] when the range is exhausted.
+    pub async fn open(&self, label: &str) -> Result<CallMedia, MediaError> {
+        let (caller, caller_lease) = self.bind_leg().await?;
+        let (callee, callee_lease) = self.bind_leg().await?;
+        let id = MediaId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let media = CallMedia { id, caller: caller.ports, callee: callee.ports };
+        let call = Arc::new(Call {
+            id,
+            label: label.to_owned(),
+            state: Mutex::new(CallState::new(self.inner.config.media_timeout)),
+            caller,
+            callee,
+            timer: Notify::new(),
+            tasks: Mutex::new(Tasks::default()),
+            _leases: [caller_lease, callee_lease],
+            closing: ClosingMark { shared: self.inner.pool.clone(), marked: AtomicBool::new(false) },
+        });
+        for side in [Side::Caller, Side::Callee] {
+            for channel in [Channel::Rtp, Channel::Rtcp] {
+                call.spawn(udp::run(call.clone(), side, channel));
+            }
+            call.spawn(tcp::accept(call.clone(), side));
+        }
+        call.spawn(watch_media(call.clone(), self.inner.events.clone()));
+        tracing::debug!(call = label, ?media, "relay opened");
+        self.calls().insert(id, call);
+        Ok(media)
+    }
+
+    /// Says where a party is (again, on re-INVITE): its leg's latching starts over.
+    pub fn update(&self, id: MediaId, side: Side, target: LegTarget) -> Result<(), MediaError> {
+        let call = self.call(id).ok_or(MediaError::UnknownMedia(id))?;
+        call.state().leg_mut(side).update(target);
+        Ok(())
+    }
+
+    /// Starts the media timeout (at answer): from now, `media_timeout` without RTP on
+    /// either leg sends one [`RelayEvent::MediaTimeout`]. Unknown ids are ignored.
+    pub fn arm_timeout(&self, id: MediaId) {
+        if let Some(call) = self.call(id) {
+            call.state().clock_mut().arm(Instant::now());
+            call.timer.notify_one();
+        }
+    }
+
+    /// The call's counters now.
+    pub fn stats(&self, id: MediaId) -> Option<CallStats> {
+        self.call(id).map(|call| call.state().stats())
+    }
+
+    /// Ends the call's media: its tasks stop and its ports go back to the pool (an
+    /// `open` right after waits the moment it takes the sockets to close). Returns
+    /// the final counters, None for an unknown id.
+    pub fn close(&self, id: MediaId) -> Option<CallStats> {
+        let call = self.calls().remove(&id)?;
+        let stats = call.state().stats();
+        call.shutdown();
+        tracing::debug!(call = call.label, ?stats, "relay closed");
+        Some(stats)
+    }
+
+    fn calls(&self) -> MutexGuard<'_, HashMap<MediaId, Arc<Call>>> {
+        self.inner.calls.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn call(&self, id: MediaId) -> Option<Arc<Call>> {
+        self.calls().get(&id).cloned()
+    }
+
+    /// Binds one leg, waiting (bounded) for the ports of closing calls when the pool is empty.
+    async fn bind_leg(&self) -> Result<(LegIo, PairLease), MediaError> {
+        let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+        let shared = &self.inner.pool;
+        loop {
+            let freed = shared.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            match self.try_bind_leg().await {
+                Err(MediaError::NoPorts) if shared.closing.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline => {
+                    let _ = tokio::time::timeout_at(deadline, freed).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Takes pairs from the pool until one binds; pairs another program holds are skipped
+    /// (and given back afterwards, to be tried again by a later call).
+    async fn try_bind_leg(&self) -> Result<(LegIo, PairLease), MediaError> {
+        let shared = &self.inner.pool;
+        let mut busy = Vec::new();
+        loop {
+            let rtp = shared.pool.lock().unwrap_or_else(PoisonError::into_inner).allocate().ok_or(MediaError::NoPorts)?;
+            let lease = PairLease { shared: shared.clone(), rtp };
+            match bind_pair(self.inner.config.bind, rtp).await {
+                Ok(io) => return Ok((io, lease)),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => busy.push(lease),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+async fn bind_pair(ip: IpAddr, rtp: u16) -> std::io::Result<LegIo> {
+    let rtcp = rtp.checked_add(1).ok_or(std::io::ErrorKind::AddrNotAvailable)?;
+    Ok(LegIo {
+        ports: LegPorts { rtp, rtcp },
+        rtp: UdpSocket::bind((ip, rtp)).await?,
+        rtcp: UdpSocket::bind((ip, rtcp)).await?,
+        listener: TcpListener::bind((ip, rtp)).await?,
+        connected: AtomicBool::new(false),
+        tcp_out: TcpOut::default(),
+    })
+}
+
+/// Sleeps until the call's media deadline, again while RTP keeps moving it, and
+/// reports the timeout once.
+async fn watch_media(call: Arc<Call>, events: mpsc::Sender<RelayEvent>) {
+    loop {
+        // Made before reading the deadline: an arm in between leaves a permit, not a lost wake-up.
+        let armed = call.timer.notified();
+        let deadline = call.state().clock_mut().poll_timeout();
+        match deadline {
+            None => armed.await,
+            Some(deadline) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline.into()) => {}
+                    () = armed => {}
+                }
+            }
+        }
+        let fired = {
+            let mut state = call.state();
+            if state.clock_mut().handle_timeout(Instant::now()) { Some(state.stats()) } else { None }
+        };
+        if let Some(stats) = fired {
+            tracing::info!(call = call.label, ?stats, "media timeout");
+            let _ = events.send(RelayEvent::MediaTimeout { id: call.id, stats }).await;
+            return;
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The sans-IO state of a relayed call: per leg, who may send (latching),
+//! where to send, counters and stream quality; per call, the forwarding
+//! decision for one packet. The tokio driver holds a [`CallState`] behind a
+//! mutex for the length of one decision and does the socket I/O outside it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::clock::MediaClock;
+use super::packet::{Packet, classify};
+use super::quality::{Jitter, Loss};
+use super::{CallStats, LegStats, LegTarget, Side};
+use crate::bearer::BearerTransport;
+
+/// Which of a leg's bearer channels a packet arrived on (or leaves by). A TCP
+/// leg has one connection, which counts as the RTP channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// The even RTP port (also carries muxed RTCP).
+    Rtp,
+    /// The odd RTCP port.
+    Rtcp,
+}
+
+/// Where a forwarded packet goes: out of the other leg's UDP socket for
+/// `channel` to `to`, or into the other leg's TCP connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Send with the other leg's UDP socket of this channel.
+    Udp {
+        /// Which socket.
+        channel: Channel,
+        /// The destination address.
+        to: SocketAddr,
+    },
+    /// Queue as an RFC 4571 frame on the other leg's TCP connection.
+    Tcp,
+}
+
+/// One leg: the party that sends to (and receives from) one relay port pair.
+#[derive(Clone, Debug, Default)]
+pub struct LegState {
+    target: LegTarget,
+    rtp_peer: Option<SocketAddr>,
+    rtcp_peer: Option<SocketAddr>,
+    stats: LegStats,
+    loss: Loss,
+    jitter: Jitter,
+}
+
+impl LegState {
+    /// A leg nobody has described yet: first source wins, nowhere to send until it speaks.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets where the party is (re-INVITE may call it again): latching starts over,
+    /// counters carry on.
+    pub fn update(&mut self, target: LegTarget) {
+        self.target = target;
+        self.rtp_peer = None;
+        self.rtcp_peer = None;
+        self.stats.latched = None;
+    }
+
+    /// The current target.
+    pub fn target(&self) -> &LegTarget {
+        &self.target
+    }
+
+    /// Whether a packet (or TCP connection) from `from` on `channel` would be accepted:
+    /// the latched source when there is one, else any source from `latch_ip` (any at all when unset).
+    pub fn accepts(&self, channel: Channel, from: SocketAddr) -> bool {
+        match self.peer(channel) {
+            Some(peer) => peer == from,
+            None => self.target.latch_ip.is_none_or(|ip| canonical(ip) == canonical(from.ip())),
+        }
+    }
+
+    /// Latches `channel` to `from` (the driver does this for an accepted TCP connection).
+    pub fn latch(&mut self, channel: Channel, from: SocketAddr) {
+        match channel {
+            Channel::Rtp => {
+                self.rtp_peer = Some(from);
+                self.stats.latched = Some(from);
+            }
+            Channel::Rtcp => self.rtcp_peer = Some(from),
+        }
+    }
+
+    /// Forgets the latched source of `channel` (its TCP connection closed).
+    pub fn unlatch(&mut self, channel: Channel) {
+        match channel {
+            Channel::Rtp => {
+                self.rtp_peer = None;
+                self.stats.latched = None;
+            }
+            Channel::Rtcp => self.rtcp_peer = None,
+        }
+    }
+
+    /// A packet from the party arrived: checks the source (latching on the first
+    /// acceptable one), counts it, and tracks loss and jitter for RTP. Returns what the
+    /// packet is, or None when it was dropped (foreign source, or not RTP/RTCP).
+    pub fn receive(&mut self, now: Instant, channel: Channel, from: SocketAddr, packet: &[u8]) -> Option<Packet> {
+        let kind = classify(packet, channel == Channel::Rtcp);
+        if kind == Packet::Invalid || !self.accepts(channel, from) {
+            self.stats.dropped += 1;
+            return None;
+        }
+        if self.peer(channel).is_none() {
+            self.latch(channel, from);
+        }
+        self.stats.packets_in += 1;
+        self.stats.bytes_in += packet.len() as u64;
+        if let Packet::Rtp { payload_type, seq, timestamp, ssrc } = kind {
+            self.loss.on_packet(ssrc, seq);
+            self.jitter.on_packet(now, self.target.clock_rate, ssrc, payload_type, timestamp);
+        }
+        Some(kind)
+    }
+
+    /// Where to send to the party on `channel`: the latched source, else the
+    /// signalled address (`send_to`, port + 1 for RTCP). None: wait for it to speak.
+    pub fn destination(&self, channel: Channel) -> Option<SocketAddr> {
+        match channel {
+            Channel::Rtp => self.rtp_peer.or(self.target.send_to),
+            Channel::Rtcp => self.rtcp_peer.or_else(|| {
+                let rtp = self.rtp_peer.or(self.target.send_to)?;
+                Some(SocketAddr::new(rtp.ip(), rtp.port().checked_add(1)?))
+            }),
+        }
+    }
+
+    /// Counts a packet sent to the party.
+    pub fn count_out(&mut self, bytes: usize) {
+        self.stats.packets_out += 1;
+        self.stats.bytes_out += bytes as u64;
+    }
+
+    /// Counts something refused outside [`LegState::receive`] (a foreign TCP connection, a truncated datagram).
+    pub fn count_dropped(&mut self) {
+        self.stats.dropped += 1;
+    }
+
+    /// The leg's counters now.
+    pub fn stats(&self) -> LegStats {
+        LegStats { lost: self.loss.lost(), jitter_ms: self.jitter.millis(self.target.clock_rate), ..self.stats }
+    }
+
+    fn peer(&self, channel: Channel) -> Option<SocketAddr> {
+        match channel {
+            Channel::Rtp => self.rtp_peer,
+            Channel::Rtcp => self.rtcp_peer,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 and IPv4 name the same host.
+fn canonical(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+/// Both legs of a call and its media timeout.
+#[derive(Clone, Debug)]
+pub struct CallState {
+    caller: LegState,
+    callee: LegState,
+    clock: MediaClock,
+}
+
+impl CallState {
+    /// A call whose media timeout is `media_timeout` once armed.
+    pub fn new(media_timeout: Duration) -> Self {
+        Self { caller: LegState::new(), callee: LegState::new(), clock: MediaClock::new(media_timeout) }
+    }
+
+    /// One leg.
+    pub fn leg(&self, side: Side) -> &LegState {
+        match side {
+            Side::Caller => &self.caller,
+            Side::Callee => &self.callee,
+        }
+    }
+
+    /// One leg, to change.
+    pub fn leg_mut(&mut self, side: Side) -> &mut LegState {
+        match side {
+            Side::Caller => &mut self.caller,
+            Side::Callee => &mut self.callee,
+        }
+    }
+
+    /// Both legs' counters now.
+    pub fn stats(&self) -> CallStats {
+        CallStats { caller: self.caller.stats(), callee: self.callee.stats() }
+    }
+
+    /// The media timeout.
+    pub fn clock_mut(&mut self) -> &mut MediaClock {
+        &mut self.clock
+    }
+
+    /// The per-packet decision: `packet` arrived by `via` on `side`'s `channel` from `from`.
+    /// Returns where to send it out of the other leg (counted there as sent), or
+    /// None when it is dropped or the other party has no address yet. A packet
+    /// arriving by a transport the leg does not use (UDP on a TCP leg) is dropped.
+    pub fn forward(
+        &mut self,
+        now: Instant,
+        side: Side,
+        via: BearerTransport,
+        channel: Channel,
+        from: SocketAddr,
+        packet: &[u8],
+    ) -> Option<Route> {
+        let leg = self.leg_mut(side);
+        if leg.target.transport != via {
+            leg.count_dropped();
+            return None;
+        }
+        let kind = leg.receive(now, channel, from, packet)?;
+        if matches!(kind, Packet::Rtp { .. }) {
+            self.clock.on_rtp(now);
+        }
+        let from_tcp = self.leg(side).target.transport == BearerTransport::Tcp;
+        let other = self.leg_mut(side.other());
+        let route = if other.target.transport == BearerTransport::Tcp {
+            // The TCP connection carries both; it exists once latched.
+            other.rtp_peer.map(|_| Route::Tcp)
+        } else {
+            // RTCP from a TCP leg arrives on its one connection: send it to the RTCP port.
+            let out = if from_tcp && kind == Packet::Rtcp { Channel::Rtcp } else { channel };
+            other.destination(out).map(|to| Route::Udp { channel: out, to })
+        };
+        if route.is_some() {
+            other.count_out(packet.len());
+        }
+        route
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,535 @@
+//! One call: the caller's dialog (we are its UAS), the callee's (we are its
+//! UAC), the relay ports between them, and the record. Every method takes the
+//! time and leaves its effects in `Io`; none blocks or reads a clock.
+
+use super::dialog::Dialog;
+use super::io::{CallRef, Io, Leg, LegMedia, MediaPorts, Output, TxKind};
+use super::msg;
+use super::sdp::{self, SdpReject, Seen};
+use super::{B2buaConfig, Target};
+use crate::calls::CallRecord;
+use bytes::Bytes;
+use sipcore::transaction::TransactionKey;
+use sipcore::{HeaderName, Method, Request, Response};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Waiting for relay ports.
+    Opening,
+    /// INVITE sent to the callee, no final yet.
+    Inviting,
+    /// The caller cancelled (or the ring time ran out): CANCEL sent or due.
+    Cancelling,
+    /// 2xx sent to the caller, its ACK not yet in.
+    Answered,
+    Confirmed,
+}
+
+/// A re-INVITE relayed from one side, waiting for the other's answer.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) from: Leg,
+    pub(super) key: TransactionKey,
+    pub(super) request: Request,
+}
+
+/// The 2xx to the caller, retransmitted over UDP until its ACK (§13.3.1.4).
+#[derive(Debug)]
+struct Retransmit {
+    response: Response,
+    next: Instant,
+    interval: Duration,
+    give_up: Instant,
+}
+
+#[derive(Debug)]
+pub(super) struct Call {
+    pub(super) id: CallRef,
+    pub(super) phase: Phase,
+    pub(super) invite_key: TransactionKey,
+    invite: Request,
+    pub(super) caller: Dialog,
+    pub(super) callee: Dialog,
+    callee_invite: Option<Request>,
+    caller_ip: IpAddr,
+    target: Target,
+    media: Option<MediaPorts>,
+    relay_ip: IpAddr,
+    offer: Bytes,
+    provisional: bool,
+    cancel_pending: bool,
+    /// Last `o=` version sent to each leg, and the body last received from each.
+    versions: PerLeg<Option<u64>>,
+    last_body: PerLeg<Option<Bytes>>,
+    retransmit: Option<Retransmit>,
+    ring_deadline: Option<Instant>,
+    cancel_deadline: Option<Instant>,
+    pub(super) pending: Option<Pending>,
+    pub(super) record: CallRecord,
+    /// The ACK for the callee's 2xx, re-sent when the 2xx is.
+    callee_ack: Option<Request>,
+}
+
+/// One value per leg.
+#[derive(Debug, Default)]
+struct PerLeg<T> {
+    caller: T,
+    callee: T,
+}
+
+impl<T> PerLeg<T> {
+    fn get(&self, leg: Leg) -> &T {
+        match leg {
+            Leg::Caller => &self.caller,
+            Leg::Callee => &self.callee,
+        }
+    }
+
+    fn get_mut(&mut self, leg: Leg) -> &mut T {
+        match leg {
+            Leg::Caller => &mut self.caller,
+            Leg::Callee => &mut self.callee,
+        }
+    }
+}
+
+/// How long to wait for the callee's final answer after a CANCEL (Timer B's 64*T1).
+const CANCEL_WAIT: Duration = Duration::from_secs(32);
+
+impl Call {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        id: CallRef,
+        key: TransactionKey,
+        invite: Request,
+        caller: Dialog,
+        callee: Dialog,
+        target: Target,
+        relay_ip: IpAddr,
+        record: CallRecord,
+    ) -> Self {
+        let offer = invite.body.clone();
+        let caller_ip = caller.flow.remote.ip();
+        Call {
+            id,
+            phase: Phase::Opening,
+            invite_key: key,
+            invite,
+            caller,
+            callee,
+            callee_invite: None,
+            caller_ip,
+            target,
+            media: None,
+            relay_ip,
+            offer,
+            provisional: false,
+            cancel_pending: false,
+            versions: PerLeg::default(),
+            last_body: PerLeg::default(),
+            retransmit: None,
+            ring_deadline: None,
+            cancel_deadline: None,
+            pending: None,
+            record,
+            callee_ack: None,
+        }
+    }
+
+    pub(super) fn invite_request(&self) -> &Request {
+        &self.invite
+    }
+
+    pub(super) fn media_id(&self) -> Option<u64> {
+        self.media.map(|m| m.id)
+    }
+
+    /// A response to the caller's INVITE.
+    fn answer_caller(&self, io: &mut Io, status: u16, reason: Option<&str>, sdp: Option<Bytes>) {
+        let contact = (status < 300 && status > 100).then(|| self.caller.contact());
+        let resp = msg::response(&self.invite, status, reason, &self.caller.local_tag, contact.as_deref(), sdp);
+        io.respond(&self.invite_key, resp);
+    }
+
+    /// The relay's copy of `body` (from `from`) for the other leg, and what `from` asked for.
+    fn sdp_for(&mut self, from: Leg, body: &Bytes) -> Result<(Bytes, Seen), SdpReject> {
+        let media = self.media.ok_or(SdpReject::NoStream)?;
+        let seen = sdp::examine(body)?;
+        let to = from.other();
+        let same = self.last_body.get(from).as_ref() == Some(body);
+        let version = match (*self.versions.get(to), same) {
+            (Some(v), true) => v,
+            (Some(v), false) => v.saturating_add(1),
+            (None, _) => seen.origin.unwrap_or(1),
+        };
+        *self.versions.get_mut(to) = Some(version);
+        *self.last_body.get_mut(from) = Some(body.clone());
+        let port = match to {
+            Leg::Caller => media.caller_rtp,
+            Leg::Callee => media.callee_rtp,
+        };
+        Ok((sdp::relay(body, &seen, self.relay_ip, port, version)?, seen))
+    }
+
+    /// Points the relay's `side` leg at what that side's SDP asked for.
+    fn update_media(&self, io: &mut Io, side: Leg, seen: &Seen) {
+        if let Some(m) = self.media {
+            let latch_ip = match side {
+                Leg::Caller => Some(self.caller_ip),
+                Leg::Callee => self.target.latch_ip,
+            };
+            io.out.push_back(Output::UpdateMedia {
+                media: m.id,
+                side,
+                target: LegMedia { send_to: seen.send_to, latch_ip, tcp: seen.tcp },
+            });
+        }
+    }
+
+    /// The relay answered: offer the call to the callee, or refuse it.
+    pub(super) fn media_opened(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, ports: MediaPorts) -> Result<(), (u16, String)> {
+        self.media = Some(ports);
+        let offer = self.offer.clone();
+        let (body, seen) = self.sdp_for(Leg::Caller, &offer).map_err(|e| (488, e.to_string()))?;
+        self.update_media(io, Leg::Caller, &seen);
+        let mut req = self.callee.request(Method::Invite);
+        req.uri = self.target.uri.clone().into();
+        let mf = self.invite.headers.max_forwards().ok().flatten().unwrap_or(70).saturating_sub(1);
+        req.headers.set(HeaderName::MaxForwards, mf.to_string());
+        msg::set_body(&mut req.headers, &mut req.body, Some(body));
+        self.callee_invite = Some(req.clone());
+        io.request(self.id, TxKind::Invite, self.callee.flow, req);
+        self.phase = Phase::Inviting;
+        self.ring_deadline = Some(now + cfg.ring_time);
+        Ok(())
+    }
+
+    /// A response to our INVITE to the callee.
+    pub(super) fn invite_response(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, resp: Response) -> Option<End> {
+        match resp.status {
+            100 => None,
+            101..=199 => {
+                self.provisional = true;
+                if self.cancel_pending {
+                    self.send_cancel(now, io);
+                    return None;
+                }
+                if self.phase != Phase::Inviting {
+                    return None;
+                }
+                self.callee.confirm(&resp);
+                let mut sdp = None;
+                if let Some(body) = msg::sdp_of(&resp.body) {
+                    match self.sdp_for(Leg::Callee, body) {
+                        Ok((b, seen)) => {
+                            self.update_media(io, Leg::Callee, &seen);
+                            sdp = Some(b);
+                        }
+                        // An early answer we cannot relay: pass the progress on without it.
+                        Err(_) => sdp = None,
+                    }
+                }
+                if self.record.ringing_at.is_none() {
+                    self.record.ringing_at = Some(cfg.unix_ms(now));
+                    io.out.push_back(Output::Record(Box::new(self.record.clone())));
+                }
+                self.answer_caller(io, resp.status, Some(&resp.reason), sdp);
+                None
+            }
+            200..=299 => self.callee_answered(now, cfg, io, &resp),
+            _ => {
+                if self.phase == Phase::Cancelling {
+                    return Some(End::quiet(&self.record));
+                }
+                if self.phase != Phase::Inviting {
+                    return None;
+                }
+                self.answer_caller(io, resp.status, Some(&resp.reason), None);
+                Some(End::new(resp.status, reason_for(resp.status)))
+            }
+        }
+    }
+
+    fn callee_answered(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, resp: &Response) -> Option<End> {
+        let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(1);
+        if let Some(ack) = &self.callee_ack {
+            // A retransmitted 2xx: our ACK got lost.
+            io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
+            return None;
+        }
+        self.callee.confirm(resp);
+        let ack = self.callee.ack(cseq);
+        io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
+        self.callee_ack = Some(ack);
+        if self.phase == Phase::Cancelling {
+            // The 2xx crossed our CANCEL: the caller already has its 487.
+            self.bye(io, Leg::Callee, None);
+            return Some(End::quiet(&self.record));
+        }
+        let sdp = match msg::sdp_of(&resp.body).map(|b| self.sdp_for(Leg::Callee, &b.clone())) {
+            Some(Ok((b, seen))) => {
+                self.update_media(io, Leg::Callee, &seen);
+                Some(b)
+            }
+            Some(Err(e)) => {
+                self.bye(io, Leg::Callee, None);
+                self.answer_caller(io, 488, Some(&e.to_string()), None);
+                return Some(End::new(488, "callee_sdp"));
+            }
+            // No answer in the 2xx: the one in an earlier 18x stands (RFC 3261 §13.2.1).
+            None => self.last_body.get(Leg::Callee).clone().and_then(|b| self.sdp_for(Leg::Callee, &b).ok().map(|(b, _)| b)),
+        };
+        if let Some(m) = self.media {
+            io.out.push_back(Output::ArmMediaTimeout { media: m.id });
+        }
+        self.ring_deadline = None;
+        self.phase = Phase::Answered;
+        self.record.answer_at = Some(cfg.unix_ms(now));
+        self.record.status = Some(resp.status);
+        io.out.push_back(Output::Record(Box::new(self.record.clone())));
+        let contact = self.caller.contact();
+        let response = msg::response(&self.invite, resp.status, Some(&resp.reason), &self.caller.local_tag, Some(&contact), sdp);
+        io.respond(&self.invite_key, response.clone());
+        if !self.caller.flow.transport.is_reliable() {
+            self.retransmit = Some(Retransmit { response, next: now + cfg.t1, interval: cfg.t1, give_up: now + cfg.t1 * 64 });
+        }
+        None
+    }
+
+    /// The INVITE to the callee failed without a response.
+    pub(super) fn invite_failed(&mut self, io: &mut Io, status: u16, why: &str) -> Option<End> {
+        match self.phase {
+            Phase::Inviting => {
+                self.answer_caller(io, status, Some(why), None);
+                Some(End::new(status, reason_for(status)))
+            }
+            Phase::Cancelling => Some(End::quiet(&self.record)),
+            _ => None,
+        }
+    }
+
+    /// CANCEL from the caller, or the ring time ran out: 487/408 to the caller,
+    /// CANCEL to the callee once it has sent a provisional (§9.1).
+    pub(super) fn cancel(&mut self, now: Instant, io: &mut Io, status: u16, why: &str) -> Option<End> {
+        match self.phase {
+            Phase::Opening => {
+                self.answer_caller(io, status, None, None);
+                Some(End::new(status, why))
+            }
+            Phase::Inviting => {
+                self.answer_caller(io, status, None, None);
+                self.record.status = Some(status);
+                self.record.end_reason = Some(why.to_owned());
+                self.phase = Phase::Cancelling;
+                self.ring_deadline = None;
+                if self.provisional {
+                    self.send_cancel(now, io);
+                } else {
+                    self.cancel_pending = true;
+                    self.cancel_deadline = Some(now + CANCEL_WAIT);
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn send_cancel(&mut self, now: Instant, io: &mut Io) {
+        self.cancel_pending = false;
+        if let Some(cancel) = self.callee_invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok()) {
+            io.request(self.id, TxKind::Cancel, self.callee.flow, cancel);
+        }
+        self.cancel_deadline = Some(now + CANCEL_WAIT);
+    }
+
+    /// ACK from the caller for our 2xx.
+    pub(super) fn caller_ack(&mut self) {
+        self.retransmit = None;
+        if self.phase == Phase::Answered {
+            self.phase = Phase::Confirmed;
+        }
+    }
+
+    /// Sends BYE on `leg` (with a Reason header when given).
+    pub(super) fn bye(&mut self, io: &mut Io, leg: Leg, reason: Option<&str>) {
+        let dialog = match leg {
+            Leg::Caller => &mut self.caller,
+            Leg::Callee => &mut self.callee,
+        };
+        let mut req = dialog.request(Method::Bye);
+        if let Some(r) = reason {
+            req.headers.push(HeaderName::Reason, r.to_owned());
+        }
+        io.request(self.id, TxKind::Bye, dialog.flow, req);
+    }
+
+    /// An in-dialog request from `from`. Returns how the call ends, if it does.
+    pub(super) fn in_dialog(&mut self, now: Instant, io: &mut Io, from: Leg, key: &TransactionKey, req: Request) -> Option<End> {
+        let _ = now;
+        match req.method {
+            Method::Bye => {
+                io.respond(key, Response::to_request(&req, 200));
+                if matches!(self.phase, Phase::Answered | Phase::Confirmed) {
+                    self.bye(io, from.other(), None);
+                }
+                let reason = if from == Leg::Caller { "caller_bye" } else { "callee_bye" };
+                Some(End { status: None, reason: reason.to_owned() })
+            }
+            Method::Invite => {
+                self.reinvite(io, from, key, req);
+                None
+            }
+            Method::Options => {
+                let mut resp = Response::to_request(&req, 200);
+                resp.headers.push(HeaderName::Allow, crate::server::ALLOW);
+                io.respond(key, resp);
+                None
+            }
+            _ => {
+                let mut resp = Response::to_request(&req, 405);
+                resp.headers.push(HeaderName::Allow, crate::server::ALLOW);
+                io.respond(key, resp);
+                None
+            }
+        }
+    }
+
+    /// A re-INVITE from `from` (hold, resume, new address): relayed with its
+    /// SDP rewritten for the other leg (§14).
+    fn reinvite(&mut self, io: &mut Io, from: Leg, key: &TransactionKey, req: Request) {
+        if !matches!(self.phase, Phase::Answered | Phase::Confirmed) {
+            io.respond(key, Response::to_request(&req, 491));
+            return;
+        }
+        if self.pending.is_some() {
+            io.respond(key, Response::to_request(&req, 491).with_reason("Request Pending"));
+            return;
+        }
+        let Some(body) = msg::sdp_of(&req.body).cloned() else {
+            io.respond(key, Response::to_request(&req, 488).with_reason("Not Acceptable Here (re-INVITE without an offer)"));
+            return;
+        };
+        let (sdp, seen) = match self.sdp_for(from, &body) {
+            Ok(x) => x,
+            Err(e) => {
+                io.respond(key, Response::to_request(&req, 488).with_reason(e.to_string()));
+                return;
+            }
+        };
+        self.update_media(io, from, &seen);
+        let dialog = match from.other() {
+            Leg::Caller => &mut self.caller,
+            Leg::Callee => &mut self.callee,
+        };
+        let mut out = dialog.request(Method::Invite);
+        msg::set_body(&mut out.headers, &mut out.body, Some(sdp));
+        io.request(self.id, TxKind::ReInvite { from }, dialog.flow, out);
+        self.pending = Some(Pending { from, key: key.clone(), request: req });
+    }
+
+    /// The other side's answer to a relayed re-INVITE.
+    pub(super) fn reinvite_response(&mut self, io: &mut Io, resp: Option<Response>) {
+        let Some(p) = self.pending.as_ref() else { return };
+        let from = p.from;
+        let to = from.other();
+        let Some(resp) = resp else {
+            let r = Response::to_request(&p.request, 408);
+            io.respond(&p.key.clone(), r);
+            self.pending = None;
+            return;
+        };
+        if resp.status < 200 {
+            return;
+        }
+        let Some(p) = self.pending.take() else { return };
+        let local_tag = match from {
+            Leg::Caller => self.caller.local_tag.clone(),
+            Leg::Callee => self.callee.local_tag.clone(),
+        };
+        if resp.status >= 300 {
+            io.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, None, None));
+            return;
+        }
+        let dialog = match to {
+            Leg::Caller => &self.caller,
+            Leg::Callee => &self.callee,
+        };
+        let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(dialog.local_cseq);
+        io.out.push_back(Output::Stateless { flow: dialog.flow, request: dialog.ack(cseq) });
+        let sdp = match msg::sdp_of(&resp.body).cloned().map(|b| self.sdp_for(to, &b)) {
+            Some(Ok((b, seen))) => {
+                self.update_media(io, to, &seen);
+                Some(b)
+            }
+            _ => None,
+        };
+        let contact = match from {
+            Leg::Caller => self.caller.contact(),
+            Leg::Callee => self.callee.contact(),
+        };
+        io.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, Some(&contact), sdp));
+    }
+
+    /// The next instant this call needs `handle_timeout`.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        [self.retransmit.as_ref().map(|r| r.next.min(r.give_up)), self.ring_deadline, self.cancel_deadline].into_iter().flatten().min()
+    }
+
+    pub(super) fn handle_timeout(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io) -> Option<End> {
+        if let Some(r) = self.retransmit.as_mut() {
+            if now >= r.give_up {
+                // No ACK in 64*T1: the caller is gone (§13.3.1.4).
+                self.retransmit = None;
+                self.bye(io, Leg::Callee, None);
+                self.bye(io, Leg::Caller, None);
+                return Some(End { status: None, reason: "no_ack".into() });
+            }
+            if now >= r.next {
+                io.respond(&self.invite_key, r.response.clone());
+                r.interval = (r.interval * 2).min(cfg.t2);
+                r.next = now + r.interval;
+            }
+        }
+        if self.ring_deadline.is_some_and(|d| now >= d) {
+            self.ring_deadline = None;
+            return self.cancel(now, io, 408, "no_answer");
+        }
+        if self.cancel_deadline.is_some_and(|d| now >= d) {
+            self.cancel_deadline = None;
+            return Some(End::quiet(&self.record));
+        }
+        None
+    }
+}
+
+/// How a call ends: the status the caller got (if this ending gave one) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct End {
+    pub(super) status: Option<u16>,
+    pub(super) reason: String,
+}
+
+impl End {
+    fn new(status: u16, reason: &str) -> Self {
+        End { status: Some(status), reason: reason.to_owned() }
+    }
+
+    /// Ends with what the record already says (a CANCEL set it).
+    fn quiet(record: &CallRecord) -> Self {
+        End { status: record.status, reason: record.end_reason.clone().unwrap_or_else(|| "cancelled".into()) }
+    }
+}
+
+/// The end reason for a final status from the callee.
+fn reason_for(status: u16) -> &'static str {
+    match status {
+        486 | 600 => "busy",
+        603 => "declined",
+        487 => "cancelled",
+        408 => "no_answer",
+        480 => "unavailable",
+        _ => "rejected",
+    }
+}

@@ -1,0 +1,171 @@
+//! The thin async side of the B2BUA, run by the request loop: carries out the
+//! core's outputs (stack requests, responses, relay calls, records) without
+//! ever awaiting in the loop — relay `open` runs on the main runtime (it binds
+//! sockets) and each client transaction gets a small task that forwards its
+//! events; both come back through one channel the loop `select!`s on.
+
+use super::{B2bua, CallRef, Leg, MediaOpenError, MediaPorts, Output, TxId};
+use crate::calls::LegCounters;
+use crate::persist::Persister;
+use media::relay::{BearerTransport, LegStats, LegTarget, MediaId, Relay, RelayEvent, Side};
+use sipcore::Message;
+use sipcore::stack::{ClientEvent, Stack};
+use std::time::Instant;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+/// What comes back to the loop from work done elsewhere.
+#[derive(Debug)]
+pub enum Feedback {
+    MediaOpened { call: CallRef, result: Result<MediaPorts, MediaOpenError> },
+    Client { tx: TxId, event: ClientEvent },
+    MediaTimeout { media: u64 },
+}
+
+/// The relay and the runtime it lives on.
+#[derive(Clone)]
+pub struct RelayHandle {
+    pub relay: Relay,
+    /// The main runtime: the request loop's own runtime has no I/O driver for sockets.
+    pub runtime: tokio::runtime::Handle,
+}
+
+pub struct CallDriver {
+    pub core: B2bua,
+    relay: Option<RelayHandle>,
+    stack: Stack,
+    tx: mpsc::UnboundedSender<Feedback>,
+    pub feedback: mpsc::UnboundedReceiver<Feedback>,
+}
+
+impl CallDriver {
+    /// `events`: the relay's event queue, forwarded into the feedback channel.
+    pub fn new(core: B2bua, relay: Option<RelayHandle>, events: Option<mpsc::Receiver<RelayEvent>>, stack: Stack) -> Self {
+        let (tx, feedback) = mpsc::unbounded_channel();
+        if let (Some(r), Some(mut events)) = (&relay, events) {
+            let fwd = tx.clone();
+            r.runtime.spawn(async move {
+                while let Some(RelayEvent::MediaTimeout { id, .. }) = events.recv().await {
+                    if fwd.send(Feedback::MediaTimeout { media: id.0 }).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        CallDriver { core, relay, stack, tx, feedback }
+    }
+
+    pub fn on_feedback(&mut self, now: Instant, fb: Feedback, persister: &Persister) {
+        match fb {
+            Feedback::MediaOpened { call, result } => self.core.handle_media_opened(now, call, result),
+            Feedback::Client { tx, event } => self.core.handle_client_event(now, tx, event),
+            Feedback::MediaTimeout { media } => {
+                info!(media, "no media on the call: hanging up both legs");
+                self.core.handle_media_timeout(now, media);
+            }
+        }
+        self.flush(persister);
+    }
+
+    /// Does everything the core asked for.
+    pub fn flush(&mut self, persister: &Persister) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Respond { key, response } => {
+                    if let Err(e) = self.stack.respond(key, response) {
+                        warn!(error = %e, "call response not sent");
+                    }
+                }
+                Output::Request { tx, flow, request } => {
+                    let stack = self.stack.clone();
+                    let back = self.tx.clone();
+                    tokio::spawn(async move {
+                        match stack.request(flow, request).await {
+                            Ok(mut rx) => {
+                                while let Some(event) = rx.recv().await {
+                                    if back.send(Feedback::Client { tx, event }).is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                debug!(%flow, error = %e, "call request not sent");
+                                let _ = back.send(Feedback::Client { tx, event: ClientEvent::TransportError });
+                            }
+                        }
+                    });
+                }
+                Output::Stateless { flow, request } => {
+                    if let Err(e) = self.stack.send_stateless(&flow, &Message::Request(request)) {
+                        debug!(%flow, error = %e, "ACK not sent");
+                    }
+                }
+                Output::OpenMedia { call, label } => self.open(call, label),
+                Output::UpdateMedia { media, side, target } => {
+                    if let Some(r) = &self.relay {
+                        let side = match side {
+                            Leg::Caller => Side::Caller,
+                            Leg::Callee => Side::Callee,
+                        };
+                        let transport = if target.tcp { BearerTransport::Tcp } else { BearerTransport::Udp };
+                        let t = LegTarget { send_to: target.send_to, latch_ip: target.latch_ip, transport, clock_rate: 8000 };
+                        if let Err(e) = r.relay.update(MediaId(media), side, t) {
+                            warn!(media, error = %e, "relay leg not updated");
+                        }
+                    }
+                }
+                Output::ArmMediaTimeout { media } => {
+                    if let Some(r) = &self.relay {
+                        r.relay.arm_timeout(MediaId(media));
+                    }
+                }
+                Output::CloseMedia { media } => {
+                    if let Some(r) = &self.relay {
+                        r.relay.close(MediaId(media));
+                    }
+                }
+                Output::Record(rec) => persister.put_call(&rec),
+                Output::Ended { media, mut record } => {
+                    if let (Some(m), Some(r)) = (media, &self.relay) {
+                        if let Some(stats) = r.relay.close(MediaId(m)) {
+                            record.caller_media = Some(counters(&stats.caller));
+                            record.callee_media = Some(counters(&stats.callee));
+                        }
+                    }
+                    info!(call_id = %record.call_id, caller = %record.caller, callee = %record.callee, route = %record.route,
+                        status = record.status.unwrap_or(0), reason = record.end_reason.as_deref().unwrap_or(""), "call ended");
+                    persister.put_call(&record);
+                }
+            }
+        }
+    }
+
+    fn open(&self, call: CallRef, label: String) {
+        let back = self.tx.clone();
+        let Some(r) = self.relay.clone() else {
+            let _ = back.send(Feedback::MediaOpened { call, result: Err(MediaOpenError::Failed("no relay".into())) });
+            return;
+        };
+        r.runtime.spawn(async move {
+            let result = match r.relay.open(&label).await {
+                Ok(m) => Ok(MediaPorts { id: m.id.0, caller_rtp: m.caller.rtp, callee_rtp: m.callee.rtp }),
+                Err(media::MediaError::NoPorts) => Err(MediaOpenError::NoPorts),
+                Err(e) => Err(MediaOpenError::Failed(e.to_string())),
+            };
+            let _ = back.send(Feedback::MediaOpened { call, result });
+        });
+    }
+}
+
+fn counters(s: &LegStats) -> LegCounters {
+    LegCounters {
+        packets_in: s.packets_in,
+        bytes_in: s.bytes_in,
+        packets_out: s.packets_out,
+        bytes_out: s.bytes_out,
+        lost: s.lost,
+        jitter_ms: s.jitter_ms,
+        dropped: s.dropped,
+        latched: s.latched.map(|a| a.to_string()),
+    }
+}

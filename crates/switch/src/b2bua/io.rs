@@ -1,0 +1,136 @@
+//! What the core asks its driver to do, and the handles that tie answers back.
+
+use crate::calls::CallRecord;
+use sipcore::transaction::TransactionKey;
+use sipcore::transport::Flow;
+use sipcore::{Request, Response};
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+/// One call inside the core.
+pub type CallRef = u64;
+
+/// A client transaction the core started; the driver reports its events under this id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TxId(pub u64);
+
+/// Which party of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leg {
+    Caller,
+    Callee,
+}
+
+impl Leg {
+    pub fn other(self) -> Leg {
+        match self {
+            Leg::Caller => Leg::Callee,
+            Leg::Callee => Leg::Caller,
+        }
+    }
+}
+
+/// The relay ports of one call (from `Relay::open`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaPorts {
+    pub id: u64,
+    /// The port the caller sends to (named in the caller's SDP).
+    pub caller_rtp: u16,
+    /// The port the callee sends to.
+    pub callee_rtp: u16,
+}
+
+/// Why the relay could not give a call its ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaOpenError {
+    /// The port range is exhausted: 503.
+    NoPorts,
+    Failed(String),
+}
+
+/// Where one side's media goes and whom the relay may latch to (a `LegTarget`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegMedia {
+    pub send_to: Option<SocketAddr>,
+    pub latch_ip: Option<IpAddr>,
+    pub tcp: bool,
+}
+
+/// The driver's work list, drained with `poll_output`.
+#[derive(Debug)]
+pub enum Output {
+    /// Answer a server transaction.
+    Respond {
+        key: TransactionKey,
+        response: Response,
+    },
+    /// Start a client transaction; report its events with `handle_client_event(tx, ..)`.
+    Request {
+        tx: TxId,
+        flow: Flow,
+        request: Request,
+    },
+    /// Send outside any transaction (the ACK for a 2xx).
+    Stateless {
+        flow: Flow,
+        request: Request,
+    },
+    /// Open relay ports; answer with `handle_media_opened(call, ..)`.
+    OpenMedia {
+        call: CallRef,
+        label: String,
+    },
+    UpdateMedia {
+        media: u64,
+        side: Leg,
+        target: LegMedia,
+    },
+    ArmMediaTimeout {
+        media: u64,
+    },
+    /// Free ports no call holds any more.
+    CloseMedia {
+        media: u64,
+    },
+    /// Store this record (insert or update).
+    Record(Box<CallRecord>),
+    /// The call is over: close its media (fill the counters in) and store the record.
+    Ended {
+        media: Option<u64>,
+        record: Box<CallRecord>,
+    },
+}
+
+/// What a client transaction was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TxKind {
+    Invite,
+    Cancel,
+    Bye,
+    /// A re-INVITE relayed from `from`.
+    ReInvite {
+        from: Leg,
+    },
+}
+
+/// The outputs and the client transactions in flight, shared by every call.
+#[derive(Debug, Default)]
+pub(super) struct Io {
+    pub(super) out: VecDeque<Output>,
+    pub(super) txs: HashMap<TxId, (CallRef, TxKind)>,
+    next_tx: u64,
+}
+
+impl Io {
+    pub(super) fn request(&mut self, call: CallRef, kind: TxKind, flow: Flow, request: Request) -> TxId {
+        self.next_tx += 1;
+        let tx = TxId(self.next_tx);
+        self.txs.insert(tx, (call, kind));
+        self.out.push_back(Output::Request { tx, flow, request });
+        tx
+    }
+
+    pub(super) fn respond(&mut self, key: &TransactionKey, response: Response) {
+        self.out.push_back(Output::Respond { key: key.clone(), response });
+    }
+}

@@ -1,0 +1,333 @@
+//! The B2BUA (issue 5): every call is two independent dialogs — the caller's,
+//! where the switch is the UAS, and the callee's, where it is the UAC — with
+//! the media relay between them and each side's SDP rewritten to point at it.
+//!
+//! Sans-IO: the driver (`server.rs`) authenticates and routes the INVITE, then
+//! feeds requests, client-transaction events, relay answers and the time in
+//! (`handle_*`), and carries out what `poll_output` asks (send, respond, open or
+//! update relay ports, store records). `poll_timeout` says when to call
+//! `handle_timeout`. Nothing here blocks, reads a clock or touches a socket.
+
+mod call;
+mod dialog;
+// pub mod driver;
+mod io;
+mod msg;
+mod sdp;
+
+pub use io::{CallRef, Leg, LegMedia, MediaOpenError, MediaPorts, Output, TxId};
+pub use sdp::SdpReject;
+
+use crate::calls::{CallRecord, UnixMs};
+use call::{Call, End, Phase};
+use dialog::Dialog;
+use io::{Io, TxKind};
+use sipcore::stack::ClientEvent;
+use sipcore::transaction::TransactionKey;
+use sipcore::transport::Flow;
+use sipcore::{Method, Request, Response};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// Call policy.
+#[derive(Debug, Clone)]
+pub struct B2buaConfig {
+    pub domain: String,
+    /// How long the callee may ring before the call is cancelled (408).
+    pub ring_time: Duration,
+    /// RFC 3261 T1/T2, for retransmitting our 2xx to a caller on UDP.
+    pub t1: Duration,
+    pub t2: Duration,
+    /// The wall clock at `epoch`, for call records (the core never reads a clock).
+    pub epoch: Instant,
+    pub epoch_unix_ms: UnixMs,
+}
+
+impl B2buaConfig {
+    pub fn unix_ms(&self, now: Instant) -> UnixMs {
+        let since = now.saturating_duration_since(self.epoch).as_millis();
+        self.epoch_unix_ms.saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
+    }
+}
+
+/// Where the callee leg goes (from the registrar's `route()`).
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The flow the INVITE goes down: the callee's own flow, or a flow to the home address.
+    pub flow: Flow,
+    /// The switch's address on that flow as the callee reaches it (Via, Contact).
+    pub local: SocketAddr,
+    /// Request-URI: the registered Contact or the home URI.
+    pub uri: String,
+    /// The only source the relay latches the callee's media to (the flow's observed IP).
+    pub latch_ip: Option<IpAddr>,
+    /// `flow` or `home`, and why (a `HomeReason`).
+    pub route: &'static str,
+    pub reason: Option<String>,
+}
+
+/// An authenticated, routed INVITE that starts a call.
+#[derive(Debug)]
+pub struct NewCall {
+    pub key: TransactionKey,
+    pub flow: Flow,
+    /// The switch's address on the caller's flow as the caller reaches it.
+    pub local: SocketAddr,
+    pub request: Request,
+    pub caller: String,
+    pub callee: String,
+    pub target: Target,
+    /// The relay address written into both legs' SDP.
+    pub relay_ip: IpAddr,
+}
+
+/// Every call in progress.
+#[derive(Debug)]
+pub struct B2bua {
+    cfg: B2buaConfig,
+    calls: HashMap<CallRef, Call>,
+    /// Call-ID -> call and leg, for in-dialog requests.
+    by_call_id: HashMap<String, (CallRef, Leg)>,
+    by_invite: HashMap<TransactionKey, CallRef>,
+    by_media: HashMap<u64, CallRef>,
+    io: Io,
+    next_call: CallRef,
+}
+
+impl B2bua {
+    pub fn new(cfg: B2buaConfig) -> Self {
+        B2bua {
+            cfg,
+            calls: HashMap::new(),
+            by_call_id: HashMap::new(),
+            by_invite: HashMap::new(),
+            by_media: HashMap::new(),
+            io: Io::default(),
+            next_call: 0,
+        }
+    }
+
+    pub fn config(&self) -> &B2buaConfig {
+        &self.cfg
+    }
+
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// Whether a Call-ID belongs to a call here (an INVITE with it and no To tag is a loop or a merge).
+    pub fn knows_call_id(&self, call_id: &str) -> bool {
+        self.by_call_id.contains_key(call_id)
+    }
+
+    /// Starts a call: asks the relay for ports, then (in `handle_media_opened`) invites the callee.
+    /// The caller's INVITE must carry an SDP offer (the relay needs its address).
+    pub fn handle_invite(&mut self, now: Instant, new: NewCall) {
+        let req = &new.request;
+        let (Ok(call_id), Ok(from)) = (req.headers.call_id(), req.headers.from_addr()) else {
+            self.io.respond(&new.key, Response::to_request(req, 400).with_reason("Bad Request (Call-ID or From)"));
+            return;
+        };
+        if msg::sdp_of(&req.body).is_none() {
+            self.io.respond(&new.key, Response::to_request(req, 488).with_reason("Not Acceptable Here (an SDP offer is required)"));
+            return;
+        }
+        self.next_call += 1;
+        let id = self.next_call;
+        let caller = Dialog {
+            call_id: call_id.to_owned(),
+            local_tag: msg::token(),
+            remote_tag: from.tag().map(str::to_owned),
+            local_uri: req.headers.to_addr().map(|a| dialog::bare(&a)).unwrap_or_default(),
+            remote_uri: dialog::bare(&from),
+            remote_target: match req.headers.contacts().next() {
+                Some(Ok(sipcore::headers::Contact::Binding(c))) => c.uri.as_str().to_owned(),
+                _ => from.uri.as_str().to_owned(),
+            },
+            local_cseq: 0,
+            flow: new.flow,
+            local: new.local,
+        };
+        let domain = &self.cfg.domain;
+        let callee = Dialog {
+            call_id: format!("{}@{domain}", msg::token()),
+            local_tag: msg::token(),
+            remote_tag: None,
+            local_uri: format!("<sip:{}@{domain}>", new.caller),
+            remote_uri: format!("<sip:{}@{domain}>", new.callee),
+            remote_target: new.target.uri.clone(),
+            local_cseq: 0,
+            flow: new.target.flow,
+            local: new.target.local,
+        };
+        let record = CallRecord {
+            call_id: caller.call_id.clone(),
+            callee_call_id: Some(callee.call_id.clone()),
+            caller: new.caller.clone(),
+            callee: new.callee.clone(),
+            route: new.target.route.to_owned(),
+            route_reason: new.target.reason.clone(),
+            invite_at: self.cfg.unix_ms(now),
+            ..CallRecord::default()
+        };
+        self.by_call_id.insert(caller.call_id.clone(), (id, Leg::Caller));
+        self.by_call_id.insert(callee.call_id.clone(), (id, Leg::Callee));
+        self.by_invite.insert(new.key.clone(), id);
+        let label = format!("{}->{}", new.caller, new.callee);
+        self.io.out.push_back(Output::Record(Box::new(record.clone())));
+        let call = Call::new(id, new.key, new.request, caller, callee, new.target, new.relay_ip, record);
+        self.calls.insert(id, call);
+        self.io.out.push_back(Output::OpenMedia { call: id, label });
+    }
+
+    /// The relay's answer to `OpenMedia`.
+    pub fn handle_media_opened(&mut self, now: Instant, call: CallRef, result: Result<MediaPorts, MediaOpenError>) {
+        let Some(c) = self.calls.get_mut(&call).filter(|c| c.phase == Phase::Opening) else {
+            // The caller gave up while the ports were being opened.
+            if let Ok(ports) = result {
+                self.io.out.push_back(Output::CloseMedia { media: ports.id });
+            }
+            return;
+        };
+        let end = match result {
+            Ok(ports) => {
+                self.by_media.insert(ports.id, call);
+                match c.media_opened(now, &self.cfg, &mut self.io, ports) {
+                    Ok(()) => None,
+                    Err((status, why)) => Some((status, why, "caller_sdp")),
+                }
+            }
+            Err(MediaOpenError::NoPorts) => Some((503, "Service Unavailable (no relay ports)".to_owned(), "no_relay_ports")),
+            Err(MediaOpenError::Failed(e)) => Some((500, format!("Server Internal Error (relay: {e})"), "relay_failed")),
+        };
+        if let Some((status, why, reason)) = end {
+            let resp = Response::to_request(c.invite_request(), status).with_reason(why);
+            self.io.respond(&c.invite_key.clone(), resp);
+            self.end(now, call, End { status: Some(status), reason: reason.to_owned() });
+        }
+    }
+
+    /// An event of a client transaction started by `Output::Request`.
+    pub fn handle_client_event(&mut self, now: Instant, tx: TxId, ev: ClientEvent) {
+        let Some(&(call, kind)) = self.io.txs.get(&tx) else { return };
+        let last = !matches!(&ev, ClientEvent::Response(r) if r.status < 200);
+        if last && !matches!((&ev, kind), (ClientEvent::Response(r), TxKind::Invite) if r.status < 300) {
+            // INVITE 2xx may repeat (retransmissions); everything else ends here.
+            self.io.txs.remove(&tx);
+        }
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        let end = match (kind, ev) {
+            (TxKind::Invite, ClientEvent::Response(r)) => c.invite_response(now, &self.cfg, &mut self.io, r),
+            (TxKind::Invite, ClientEvent::Timeout) => c.invite_failed(&mut self.io, 408, "Request Timeout (callee did not answer)"),
+            (TxKind::Invite, ClientEvent::TransportError) => {
+                c.invite_failed(&mut self.io, 480, "Temporarily Unavailable (callee flow failed)")
+            }
+            (TxKind::ReInvite { .. }, ClientEvent::Response(r)) => {
+                c.reinvite_response(&mut self.io, Some(r));
+                None
+            }
+            (TxKind::ReInvite { .. }, _) => {
+                c.reinvite_response(&mut self.io, None);
+                None
+            }
+            (TxKind::Cancel | TxKind::Bye, _) => None,
+        };
+        if let Some(end) = end {
+            self.end(now, call, end);
+        }
+    }
+
+    /// CANCEL for a server INVITE transaction. False when it is not one of ours (answer 481).
+    pub fn handle_cancel(&mut self, now: Instant, key: &TransactionKey, req: &Request, invite: Option<&TransactionKey>) -> bool {
+        let Some(call) = invite.and_then(|k| self.by_invite.get(k)).copied() else { return false };
+        let Some(c) = self.calls.get_mut(&call) else { return false };
+        self.io.respond(key, Response::to_request(req, 200));
+        if let Some(end) = c.cancel(now, &mut self.io, 487, "cancelled") {
+            self.end(now, call, end);
+        }
+        true
+    }
+
+    /// ACK for a 2xx (the stack hands these over outside transactions).
+    pub fn handle_ack(&mut self, req: &Request) {
+        let Some((call, Leg::Caller)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return };
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.caller_ack();
+        }
+    }
+
+    /// A request inside one of our dialogs (BYE, re-INVITE, OPTIONS…).
+    /// False when it matches no dialog (the driver answers it as out-of-dialog, or 481).
+    pub fn handle_request(&mut self, now: Instant, key: &TransactionKey, req: Request) -> bool {
+        let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return false };
+        let Some(c) = self.calls.get_mut(&call) else { return false };
+        let to_tag = req.headers.to_addr().ok().and_then(|a| a.tag().map(str::to_owned));
+        let ours = match leg {
+            Leg::Caller => &c.caller.local_tag,
+            Leg::Callee => &c.callee.local_tag,
+        };
+        if to_tag.as_deref() != Some(ours.as_str()) {
+            let status = if to_tag.is_none() && req.method == Method::Invite { 482 } else { 481 };
+            self.io.respond(key, Response::to_request(&req, status));
+            return true;
+        }
+        if let Some(end) = c.in_dialog(now, &mut self.io, leg, key, req) {
+            self.end(now, call, end);
+        }
+        true
+    }
+
+    /// The relay saw no media for `media_timeout`: BYE both legs (RFC 3326 Reason).
+    pub fn handle_media_timeout(&mut self, now: Instant, media: u64) {
+        let Some(call) = self.by_media.get(&media).copied() else { return };
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        let reason = "SIP;cause=408;text=\"media timeout\"";
+        c.bye(&mut self.io, Leg::Caller, Some(reason));
+        c.bye(&mut self.io, Leg::Callee, Some(reason));
+        self.end(now, call, End { status: None, reason: "media_timeout".into() });
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.calls.values().filter_map(Call::poll_timeout).min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<CallRef> = self.calls.values().filter(|c| c.poll_timeout().is_some_and(|t| t <= now)).map(|c| c.id).collect();
+        for call in due {
+            let Some(c) = self.calls.get_mut(&call) else { continue };
+            if let Some(end) = c.handle_timeout(now, &self.cfg, &mut self.io) {
+                self.end(now, call, end);
+            }
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.io.out.pop_front()
+    }
+
+    fn end(&mut self, now: Instant, call: CallRef, end: End) {
+        let Some(mut c) = self.calls.remove(&call) else { return };
+        self.by_call_id.remove(&c.caller.call_id);
+        self.by_call_id.remove(&c.callee.call_id);
+        self.by_invite.remove(&c.invite_key);
+        let media = c.media_id();
+        if let Some(m) = media {
+            self.by_media.remove(&m);
+        }
+        self.io.txs.retain(|_, (owner, _)| *owner != call);
+        c.record.end_at = Some(self.cfg.unix_ms(now));
+        if c.record.status.is_none() {
+            c.record.status = end.status;
+        }
+        c.record.end_reason = Some(end.reason);
+        self.io.out.push_back(Output::Ended { media, record: Box::new(c.record) });
+    }
+}
+
+#[cfg(test)]
+mod tests;

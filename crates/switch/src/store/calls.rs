@@ -1,0 +1,127 @@
+//! Call records: upserted by the store writer as a call moves on, listed by `switch calls`.
+
+use super::error::{Result, StoreError};
+use super::{Store, time_from_sql, time_to_sql};
+use crate::calls::{CallRecord, LegCounters};
+use rusqlite::{OptionalExtension, Row, params};
+
+fn opt_time(what: &str, t: Option<u64>) -> Result<Option<i64>> {
+    t.map(|t| time_to_sql(what, t)).transpose()
+}
+
+fn counters_to_sql(c: Option<&LegCounters>) -> Result<Option<String>> {
+    c.map(|c| serde_json::to_string(c).map_err(|e| StoreError::Invalid(format!("media counters: {e}")))).transpose()
+}
+
+fn counters_from_sql(s: Option<String>) -> Result<Option<LegCounters>> {
+    s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("media counters: {e}")))).transpose()
+}
+
+/// A row as read: the record, its four times and two counter blobs still raw.
+type RawRow = (CallRecord, [Option<i64>; 4], [Option<String>; 2]);
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
+    let rec = CallRecord {
+        call_id: r.get(0)?,
+        callee_call_id: r.get(1)?,
+        caller: r.get(2)?,
+        callee: r.get(3)?,
+        route: r.get(4)?,
+        route_reason: r.get(5)?,
+        status: r.get::<_, Option<u16>>(11)?,
+        end_reason: r.get(12)?,
+        ..CallRecord::default()
+    };
+    Ok((rec, [r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?], [r.get(10)?, r.get(13)?]))
+}
+
+const COLUMNS: &str = "call_id, callee_call_id, caller, callee, route, route_reason, invite_at, ringing_at, answer_at, end_at, \
+                       caller_media, status, end_reason, callee_media";
+
+impl Store {
+    /// Inserts or replaces the record of `rec.call_id`.
+    pub fn put_call(&self, rec: &CallRecord) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO calls ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ))?;
+        stmt.execute(params![
+            rec.call_id,
+            rec.callee_call_id,
+            rec.caller,
+            rec.callee,
+            rec.route,
+            rec.route_reason,
+            time_to_sql("invite_at", rec.invite_at)?,
+            opt_time("ringing_at", rec.ringing_at)?,
+            opt_time("answer_at", rec.answer_at)?,
+            opt_time("end_at", rec.end_at)?,
+            counters_to_sql(rec.caller_media.as_ref())?,
+            rec.status,
+            rec.end_reason,
+            counters_to_sql(rec.callee_media.as_ref())?,
+        ])?;
+        Ok(())
+    }
+
+    /// The record of one call (by the caller's Call-ID).
+    pub fn call(&self, call_id: &str) -> Result<Option<CallRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1"))?;
+        stmt.query_row([call_id], from_row).optional()?.map(finish).transpose()
+    }
+
+    /// Call records, oldest first; only calls not yet ended when `active_only`.
+    pub fn calls(&self, active_only: bool) -> Result<Vec<CallRecord>> {
+        let filter = if active_only { "WHERE end_at IS NULL" } else { "" };
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM calls {filter} ORDER BY invite_at, call_id"))?;
+        let rows = stmt.query_map([], from_row)?;
+        rows.map(|r| finish(r?)).collect()
+    }
+}
+
+fn finish((mut rec, times, media): RawRow) -> Result<CallRecord> {
+    let t = |what: &str, v: Option<i64>| v.map(|v| time_from_sql(what, v)).transpose();
+    rec.invite_at = t("invite_at", times[0])?.unwrap_or(0);
+    rec.ringing_at = t("ringing_at", times[1])?;
+    rec.answer_at = t("answer_at", times[2])?;
+    rec.end_at = t("end_at", times[3])?;
+    let [caller, callee] = media;
+    rec.caller_media = counters_from_sql(caller)?;
+    rec.callee_media = counters_from_sql(callee)?;
+    Ok(rec)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_record_is_upserted_and_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 3);
+        let mut rec = CallRecord {
+            call_id: "c1@x".into(),
+            caller: "1001".into(),
+            callee: "1002".into(),
+            route: "home".into(),
+            route_reason: Some("ttl_expired".into()),
+            invite_at: 1_800_000_000_123,
+            ..CallRecord::default()
+        };
+        store.put_call(&rec).unwrap();
+        assert_eq!(store.calls(true).unwrap(), [rec.clone()]);
+        rec.answer_at = Some(1_800_000_001_000);
+        rec.end_at = Some(1_800_000_009_000);
+        rec.status = Some(200);
+        rec.end_reason = Some("caller_bye".into());
+        rec.caller_media =
+            Some(LegCounters { packets_in: 50, bytes_in: 8600, latched: Some("127.0.0.1:4000".into()), ..LegCounters::default() });
+        store.put_call(&rec).unwrap();
+        assert!(store.calls(true).unwrap().is_empty(), "ended calls are not active");
+        assert_eq!(store.calls(false).unwrap(), [rec.clone()]);
+        assert_eq!(store.call("c1@x").unwrap(), Some(rec));
+        let bad = CallRecord { call_id: "c2".into(), route: "sideways".into(), ..CallRecord::default() };
+        assert!(store.put_call(&bad).is_err(), "the schema checks the route");
+    }
+}
