@@ -686,7 +686,8 @@ def sipp_errors(base, limit=3):
     firsts = []
     for line in s.splitlines():
         line = line.strip()
-        if line and not line.startswith("-") and line not in firsts and "watchdog" not in line:
+        if (line and not line.startswith("-") and line not in firsts and "watchdog" not in line
+                and line != "The following events occurred:"):
             firsts.append(line[:200])
         if len(firsts) >= limit:
             break
