@@ -11,10 +11,12 @@ use sipcore::transport::{Endpoint, TransportKind, tls};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use switch::b2bua::B2buaConfig;
+use switch::b2bua::driver::RelayHandle;
 use switch::config::SwitchConfig;
 use switch::listen::ListenSpec;
 use switch::registrar::{Registrar, RegistrarConfig};
-use switch::server::Server;
+use switch::server::{CallSetup, Server};
 use switch::store::Store;
 use tracing::info;
 
@@ -34,6 +36,8 @@ enum Command {
     Subscriber(cli::subscriber::SubscriberCommand),
     /// List the RL records: where each registered number is now.
     Registrations(cli::registrations::RegistrationsArgs),
+    /// List the call records (CDRs): who called whom, the route taken, times, media counters.
+    Calls(cli::calls::CallsArgs),
     /// Ask the running switch to send OPTIONS down a number's flow (is the phone reachable?).
     Probe(cli::probe::ProbeArgs),
 }
@@ -63,6 +67,10 @@ struct RunArgs {
     /// address each phone's flow arrived on.
     #[arg(long, value_name = "IP")]
     relay_address: Option<std::net::IpAddr>,
+    /// UDP/TCP ports the media relay uses, FIRST-LAST (two per call leg).
+    /// Default: 20000-29999
+    #[arg(long, value_name = "FIRST-LAST")]
+    relay_ports: Option<String>,
     /// TCP/TLS connections accepted from one source IP at once. Default: 2048
     #[arg(long, value_name = "N")]
     max_connections_per_ip: Option<usize>,
@@ -96,6 +104,9 @@ impl RunArgs {
         if self.relay_address.is_some() {
             c.relay_address = self.relay_address;
         }
+        if let Some(p) = self.relay_ports {
+            c.calls.relay_ports = p;
+        }
         if let Some(n) = self.max_connections_per_ip {
             c.limits.max_connections_per_ip = n;
         }
@@ -125,6 +136,7 @@ fn main() -> ExitCode {
         }
         Command::Subscriber(cmd) => cli::subscriber::run(cmd),
         Command::Registrations(args) => cli::registrations::run(args),
+        Command::Calls(args) => cli::calls::run(args),
         Command::Probe(args) => cli::probe::run(args),
     };
     match result {
@@ -140,10 +152,11 @@ async fn run(args: RunArgs) -> Result<()> {
     let config = args.into_config()?;
     let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let (endpoint, transport_events) = Endpoint::new(config.limits.transport());
+    let mut udp = Vec::new();
     for spec in config.listen_specs()? {
         match spec.transport {
             TransportKind::Udp => {
-                endpoint.bind_udp(spec.addr).await.with_context(|| format!("binding udp:{}", spec.addr))?;
+                udp.push(endpoint.bind_udp(spec.addr).await.with_context(|| format!("binding udp:{}", spec.addr))?);
             }
             TransportKind::Tcp => {
                 endpoint.listen_tcp(spec.addr).await.with_context(|| format!("listening on tcp:{}", spec.addr))?;
@@ -168,7 +181,8 @@ async fn run(args: RunArgs) -> Result<()> {
         abuse: config.abuse.to_config(),
     });
     let writer = Store::open(&config.data_dir).context("opening the store's writer connection")?;
-    let server = Server::new(stack, store, writer, registrar)?;
+    let calls = calls_setup(&config, udp).await?;
+    let server = Server::new(stack, store, writer, registrar, calls)?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;
@@ -188,6 +202,34 @@ async fn run(args: RunArgs) -> Result<()> {
     let _ = std::fs::remove_file(switch::control::socket_path(&config.data_dir));
     info!("stopped");
     Ok(())
+}
+
+/// The media relay (on this, the main runtime: the request loop's runtime has
+/// no socket driver) and the B2BUA's policy.
+async fn calls_setup(config: &SwitchConfig, udp: Vec<sipcore::transport::Flow>) -> Result<CallSetup> {
+    let c = &config.calls;
+    let relay_config = media::relay::RelayConfig {
+        bind: config.relay_address.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        ports: c.relay_port_range()?,
+        media_timeout: Duration::from_secs(c.media_timeout),
+    };
+    let (relay, events) = media::relay::Relay::start(relay_config).await.context("starting the media relay")?;
+    let timers = TimerConfig::default();
+    Ok(CallSetup {
+        relay: RelayHandle { relay, runtime: tokio::runtime::Handle::current() },
+        events,
+        udp,
+        trusted_peers: c.trusted_peers.clone(),
+        relay_address: config.relay_address,
+        b2bua: B2buaConfig {
+            domain: config.domain.clone(),
+            ring_time: Duration::from_secs(c.ring_time),
+            t1: timers.t1,
+            t2: timers.t2,
+            epoch: std::time::Instant::now(),
+            epoch_unix_ms: u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?,
+        },
+    })
 }
 
 async fn shutdown_signal() -> Result<()> {

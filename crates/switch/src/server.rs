@@ -2,6 +2,10 @@
 //! block) and owns the registrar: requests from the stack go in, responses and
 //! persisted changes come out. Every registration change is logged on one line.
 
+mod admit;
+
+use crate::b2bua::driver::{CallDriver, RelayHandle};
+use crate::b2bua::{B2bua, B2buaConfig};
 use crate::control::{Command, ControlRequest};
 use crate::location::{Cause, Change};
 use crate::persist::Persister;
@@ -14,7 +18,7 @@ use sipcore::transaction::TransactionKey;
 use sipcore::transport::{Flow, TransportEvent};
 use sipcore::{HeaderName, Method, Request, Response};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::Receiver;
 use tracing::{debug, error, info, warn};
 
@@ -23,7 +27,7 @@ use tracing::{debug, error, info, warn};
 const PROVISIONING_POLL: Duration = Duration::from_secs(1);
 
 /// Methods the switch answers, for `Allow` (RFC 3261 §20.5).
-pub const ALLOW: &str = "REGISTER, OPTIONS";
+pub const ALLOW: &str = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL";
 
 /// The wall clock in the registrar's unit.
 pub fn unix_now() -> UnixTime {
@@ -35,11 +39,13 @@ pub fn respond_other(req: &Request) -> Option<Response> {
     let mut resp = match &req.method {
         Method::Ack => return None,
         Method::Options => Response::to_request(req, 200),
+        // In-dialog requests for no dialog of ours (INVITEs that start calls
+        // never come here).
+        Method::Bye | Method::Invite => Response::to_request(req, 481),
+        // A CANCEL is handled by the B2BUA; one that reaches here matched nothing.
+        Method::Cancel => Response::to_request(req, 481),
         // Methods this server knows but does not offer here (RFC 3261 §21.4.6).
-        Method::Invite
-        | Method::Bye
-        | Method::Cancel
-        | Method::Info
+        Method::Info
         | Method::Prack
         | Method::Update
         | Method::Subscribe
@@ -62,18 +68,49 @@ pub struct Server {
     pub registrar: Registrar,
     subscribers: Subscribers,
     persister: Persister,
+    calls: CallDriver,
+    trusted_peers: Vec<IpAddr>,
+    /// The UDP listeners, for sending calls to UDP home locations.
+    udp: Vec<Flow>,
+    relay_address: Option<IpAddr>,
+}
+
+/// What the B2BUA needs from `main`: the relay (started on the main runtime)
+/// and the call policy.
+pub struct CallSetup {
+    pub relay: RelayHandle,
+    pub events: tokio::sync::mpsc::Receiver<media::relay::RelayEvent>,
+    pub udp: Vec<Flow>,
+    pub trusted_peers: Vec<IpAddr>,
+    pub relay_address: Option<IpAddr>,
+    pub b2bua: B2buaConfig,
 }
 
 impl Server {
     /// Loads the stored RL records: expired ones are purged, the rest are
     /// signalling-dropped until their phones register again.
     /// `writer` is a second connection to the same store, for the record writer.
-    pub fn new(stack: Stack, store: Store, writer: Store, registrar: Registrar) -> anyhow::Result<Self> {
+    pub fn new(stack: Stack, store: Store, writer: Store, registrar: Registrar, calls: CallSetup) -> anyhow::Result<Self> {
         let now = unix_now();
         let purged = store.purge_expired(now)?;
         let records = store.records()?;
+        let ended = store.end_active_calls(unix_now().saturating_mul(1000), "switch_restarted")?;
+        if ended > 0 {
+            warn!(calls = ended, "calls in progress when the switch last stopped are recorded as ended");
+        }
         let persister = Persister::start(writer, stack.clone())?;
-        let mut server = Self { stack, store, registrar, subscribers: Subscribers::default(), persister };
+        let driver = CallDriver::new(B2bua::new(calls.b2bua), Some(calls.relay), Some(calls.events), stack.clone());
+        let mut server = Self {
+            stack,
+            store,
+            registrar,
+            subscribers: Subscribers::default(),
+            persister,
+            calls: driver,
+            trusted_peers: calls.trusted_peers,
+            udp: calls.udp,
+            relay_address: calls.relay_address,
+        };
         let loaded = records.len();
         let changes = server.registrar.table.load(now, records);
         server.apply(changes);
@@ -93,8 +130,14 @@ impl Server {
         provisioning.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.registrar.poll_timeout();
+            let call_deadline = self.calls.core.poll_timeout();
             tokio::select! {
                 _ = &mut stop => break,
+                Some(fb) = self.calls.feedback.recv() => self.calls.on_feedback(Instant::now(), fb, &self.persister),
+                _ = sleep_until_instant(call_deadline) => {
+                    self.calls.core.handle_timeout(Instant::now());
+                    self.calls.flush(&self.persister);
+                }
                 Some(req) = control.recv() => self.on_control(req),
                 ev = events.recv() => match ev {
                     Some(ev) => self.on_event(ev),
@@ -111,6 +154,7 @@ impl Server {
                 }
             }
         }
+        self.calls.stop(Instant::now(), &self.persister);
         self.persister.finish();
         info!("request loop stopped");
     }
@@ -122,17 +166,33 @@ impl Server {
                 self.activity(now, &flow);
                 if request.method == Method::Register {
                     self.register(now, key, &request, &flow);
-                } else if let Some(Err(e)) = respond_other(&request).map(|resp| self.stack.respond(key, resp)) {
+                    return;
+                }
+                let request = match self.call_request(now, key.clone(), flow, request) {
+                    Some(r) => r,
+                    None => {
+                        self.calls.flush(&self.persister);
+                        return;
+                    }
+                };
+                if let Some(Err(e)) = respond_other(&request).map(|resp| self.stack.respond(key, resp)) {
                     warn!(%flow, error = %e, "response not sent");
                 }
             }
-            StackEvent::Cancel { key, request, .. } => {
-                // Nothing here is cancellable: no INVITE is ever pending (§9.2).
-                let _ = self.stack.respond(key, Response::to_request(&request, 481));
+            StackEvent::Cancel { key, request, invite, .. } => {
+                if !self.calls.core.handle_cancel(Instant::now(), &key, &request, invite.as_ref()) {
+                    let _ = self.stack.respond(key, Response::to_request(&request, 481));
+                }
+                self.calls.flush(&self.persister);
             }
-            StackEvent::Ack { .. } => {}
+            StackEvent::Ack { request, .. } => {
+                self.calls.core.handle_ack(&request);
+                self.calls.flush(&self.persister);
+            }
             StackEvent::Transport(TransportEvent::Closed { flow, reason }) => {
                 debug!(%flow, ?reason, "flow closed");
+                self.calls.core.handle_flow_closed(Instant::now(), flow.id);
+                self.calls.flush(&self.persister);
                 let changes = self.registrar.table.flow_closed(now, flow.id);
                 self.apply(changes);
             }
@@ -264,7 +324,7 @@ fn log_record(what: &str, r: &crate::record::RlRecord, cause: &str, quiet: bool)
 /// listeners) does not, so ask the kernel which source address it would use
 /// toward the phone (a connected UDP socket sends nothing). Unspecified only
 /// if that fails too.
-fn local_ip_toward(flow: &Flow) -> IpAddr {
+pub(crate) fn local_ip_toward(flow: &Flow) -> IpAddr {
     let ip = flow.local.ip();
     if !ip.is_unspecified() {
         return ip;
@@ -293,6 +353,13 @@ fn options_for(flow: &Flow, contact: &str, domain: &str) -> Request {
     h.push(HeaderName::CSeq, "1 OPTIONS");
     h.push(HeaderName::ContentLength, "0");
     req
+}
+
+async fn sleep_until_instant(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_unix(deadline: Option<UnixTime>) {

@@ -41,7 +41,7 @@ fn answers_over_tcp_and_udp_and_stops_on_sigterm() {
     tcp.write_all(options("TCP", "t2").replace("OPTIONS", "SUBSCRIBE").as_bytes()).unwrap();
     let resp = read_response(&mut tcp);
     assert!(resp.starts_with("SIP/2.0 405 Method Not Allowed\r\n"), "{resp}");
-    assert!(resp.contains("Allow: REGISTER, OPTIONS"), "{resp}");
+    assert!(resp.contains("Allow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL"), "{resp}");
 
     tcp.write_all(options("TCP", "t3").replace("OPTIONS", "FROBNICATE").as_bytes()).unwrap();
     let resp = read_response(&mut tcp);
@@ -74,4 +74,15 @@ fn bad_flags_are_refused_with_a_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs --tls-cert and --tls-key"));
     let help = Command::new(env!("CARGO_BIN_EXE_switch")).args(["run", "--help"]).output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("--listen <SPEC>"));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--relay-ports <FIRST-LAST>"));
+    let out = Command::new(env!("CARGO_BIN_EXE_switch"))
+        .args(["run", "--listen", &format!("udp:127.0.0.1:{port}"), "--relay-ports", "30010-30000", "--data-dir"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("relay ports \"30010-30000\""), "{}", String::from_utf8_lossy(&out.stderr));
+    let help = Command::new(env!("CARGO_BIN_EXE_switch")).args(["calls", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--active") && help.contains("--json"), "{help}");
 }

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{Notify, mpsc};
-use tokio::task::AbortHandle;
 
+use super::call::{Call, LegIo, Tasks};
+use super::lease::{ClosingMark, PairLease, PoolShared};
 use super::leg::{CallState, Channel};
 use super::ports::PortPool;
 use super::tcp::{self, TcpOut};
@@ -37,128 +38,6 @@ struct Inner {
     calls: Mutex<HashMap<MediaId, Arc<Call>>>,
     next_id: AtomicU64,
     events: mpsc::Sender<RelayEvent>,
-}
-
-/// The port pool and who waits on it, shared with the leases that give ports back.
-struct PoolShared {
-    pool: Mutex<PortPool>,
-    freed: Notify,
-    /// Calls closed whose sockets are not closed yet.
-    closing: AtomicUsize,
-}
-
-/// One call's sockets and state, shared by its tasks.
-pub(super) struct Call {
-    pub(super) id: MediaId,
-    pub(super) label: String,
-    state: Mutex<CallState>,
-    caller: LegIo,
-    callee: LegIo,
-    /// Wakes the media-timeout task when the call is armed.
-    timer: Notify,
-    tasks: Mutex<Tasks>,
-    // Dropped after the sockets above (fields drop in order): the ports go back
-    // to the pool only once they are really closed.
-    _leases: [PairLease; 2],
-    closing: ClosingMark,
-}
-
-#[derive(Default)]
-struct Tasks {
-    closed: bool,
-    handles: Vec<AbortHandle>,
-}
-
-/// One leg's sockets.
-pub(super) struct LegIo {
-    pub(super) ports: LegPorts,
-    pub(super) rtp: UdpSocket,
-    pub(super) rtcp: UdpSocket,
-    pub(super) listener: TcpListener,
-    /// Whether a TCP bearer connection is being served.
-    pub(super) connected: AtomicBool,
-    pub(super) tcp_out: TcpOut,
-}
-
-impl LegIo {
-    pub(super) fn udp(&self, channel: Channel) -> &UdpSocket {
-        match channel {
-            Channel::Rtp => &self.rtp,
-            Channel::Rtcp => &self.rtcp,
-        }
-    }
-}
-
-impl Call {
-    pub(super) fn io(&self, side: Side) -> &LegIo {
-        match side {
-            Side::Caller => &self.caller,
-            Side::Callee => &self.callee,
-        }
-    }
-
-    /// The state, for one decision. A panic elsewhere cannot leave it half-written
-    /// in a way that matters more than losing the call, so poisoning is ignored.
-    pub(super) fn state(&self) -> MutexGuard<'_, CallState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs `task` as part of this call: aborted by `close`.
-    pub(super) fn spawn(self: &Arc<Self>, task: impl Future<Output = ()> + Send + 'static) {
-        let handle = tokio::spawn(task).abort_handle();
-        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
-        if tasks.closed {
-            handle.abort();
-        } else {
-            tasks.handles.retain(|h| !h.is_finished());
-            tasks.handles.push(handle);
-        }
-    }
-
-    fn shutdown(&self) {
-        self.closing.mark();
-        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
-        tasks.closed = true;
-        for handle in tasks.handles.drain(..) {
-            handle.abort();
-        }
-    }
-}
-
-/// A pair taken from the pool, given back on drop.
-struct PairLease {
-    shared: Arc<PoolShared>,
-    rtp: u16,
-}
-
-impl Drop for PairLease {
-    fn drop(&mut self) {
-        self.shared.pool.lock().unwrap_or_else(PoisonError::into_inner).release(self.rtp);
-        self.shared.freed.notify_waiters();
-    }
-}
-
-/// Counts a closed call in `PoolShared::closing` until its sockets are gone.
-struct ClosingMark {
-    shared: Arc<PoolShared>,
-    marked: AtomicBool,
-}
-
-impl ClosingMark {
-    fn mark(&self) {
-        if !self.marked.swap(true, Ordering::AcqRel) {
-            self.shared.closing.fetch_add(1, Ordering::AcqRel);
-        }
-    }
-}
-
-impl Drop for ClosingMark {
-    fn drop(&mut self) {
-        if *self.marked.get_mut() {
-            self.shared.closing.fetch_sub(1, Ordering::AcqRel);
-        }
-        self.shared.freed.notify_waiters();
-    }
 }
 
 impl Drop for Inner {

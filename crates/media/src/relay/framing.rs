@@ -144,4 +144,32 @@ mod tests {
         }
         assert_eq!(frames, 10);
     }
+
+    proptest::proptest! {
+        /// Any bytes in any chunks: frames come out, or an error; never a panic, never more than sent.
+        #[test]
+        fn arbitrary_streams_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..20_000), chunk in 1usize..5000) {
+            let mut decoder = FrameDecoder::new();
+            let mut taken = 0;
+            'outer: for piece in bytes.chunks(chunk) {
+                let mut piece = piece;
+                while !piece.is_empty() {
+                    let space = decoder.space();
+                    proptest::prop_assert!(!space.is_empty());
+                    let n = space.len().min(piece.len());
+                    space[..n].copy_from_slice(&piece[..n]);
+                    decoder.filled(n);
+                    piece = &piece[n..];
+                    loop {
+                        match decoder.next_frame() {
+                            Ok(Some(frame)) => taken += frame.len() + 2,
+                            Ok(None) => break,
+                            Err(_) => break 'outer,
+                        }
+                    }
+                }
+            }
+            proptest::prop_assert!(taken <= bytes.len());
+        }
+    }
 }

@@ -43,6 +43,8 @@ pub struct LegState {
     target: LegTarget,
     rtp_peer: Option<SocketAddr>,
     rtcp_peer: Option<SocketAddr>,
+    /// The party sent RTCP on its RTP port (RFC 5761 mux): send it RTCP there too.
+    rtcp_muxed: bool,
     stats: LegStats,
     loss: Loss,
     jitter: Jitter,
@@ -60,6 +62,7 @@ impl LegState {
         self.target = target;
         self.rtp_peer = None;
         self.rtcp_peer = None;
+        self.rtcp_muxed = false;
         self.stats.latched = None;
     }
 
@@ -113,6 +116,9 @@ impl LegState {
         }
         self.stats.packets_in += 1;
         self.stats.bytes_in += packet.len() as u64;
+        if kind == Packet::Rtcp && channel == Channel::Rtp && self.target.transport == BearerTransport::Udp {
+            self.rtcp_muxed = true;
+        }
         if let Packet::Rtp { payload_type, seq, timestamp, ssrc } = kind {
             self.loss.on_packet(ssrc, seq);
             self.jitter.on_packet(now, self.target.clock_rate, ssrc, payload_type, timestamp);
@@ -223,14 +229,18 @@ impl CallState {
         if matches!(kind, Packet::Rtp { .. }) {
             self.clock.on_rtp(now);
         }
-        let from_tcp = self.leg(side).target.transport == BearerTransport::Tcp;
         let other = self.leg_mut(side.other());
         let route = if other.target.transport == BearerTransport::Tcp {
             // The TCP connection carries both; it exists once latched.
             other.rtp_peer.map(|_| Route::Tcp)
         } else {
-            // RTCP from a TCP leg arrives on its one connection: send it to the RTCP port.
-            let out = if from_tcp && kind == Packet::Rtcp { Channel::Rtcp } else { channel };
+            // RTCP goes to where this party takes it, whichever way it came (RTCP port,
+            // muxed, or a TCP connection): its RTP port once it showed it muxes, else the RTCP port.
+            let out = match kind {
+                Packet::Rtcp if other.rtcp_muxed => Channel::Rtp,
+                Packet::Rtcp => Channel::Rtcp,
+                _ => Channel::Rtp,
+            };
             other.destination(out).map(|to| Route::Udp { channel: out, to })
         };
         if route.is_some() {

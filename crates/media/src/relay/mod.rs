@@ -2,8 +2,9 @@
 //!
 //! Each call gets two port pairs, one per party ([`Side`]): the caller sends to
 //! `caller.rtp`/`caller.rtcp`, the callee to `callee.rtp`/`callee.rtcp`. A packet
-//! accepted on one leg goes out of the other leg's socket (same channel) to that
-//! party. Accepting is *latching*: a leg takes packets only from the first source
+//! accepted on one leg goes out of the other leg's socket to that party: RTP by
+//! the RTP port; RTCP by the RTCP port, or by the RTP port once that party has
+//! shown it muxes (RFC 5761) by sending RTCP there. Accepting is *latching*: a leg takes packets only from the first source
 //! that matches its [`LegTarget::latch_ip`] (any source when unset) and from then
 //! on sends back to exactly that address, which is how media reaches a phone
 //! behind NAT without it ever listening. Packets from anyone else are dropped
@@ -17,9 +18,11 @@
 //! A leg whose [`LegTarget::transport`] is TCP takes one RFC 4571 connection on
 //! its RTP port instead (frames: 2-byte big-endian length, then the packet).
 
+mod call;
 mod clock;
 mod driver;
 mod framing;
+mod lease;
 mod leg;
 mod packet;
 mod ports;

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use super::Side;
-use super::driver::Call;
+use super::call::Call;
 use super::framing::{FrameDecoder, encode_frame};
 use super::leg::Channel;
 use super::udp::deliver;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Side;
-use super::driver::Call;
+use super::call::Call;
 use super::framing::MAX_FRAME;
 use super::leg::{Channel, Route};
 use crate::bearer::BearerTransport;

@@ -15,7 +15,8 @@ pub struct Rewrite {
     /// The relay address written into every `c=` line that is rewritten.
     pub address: IpAddr,
     /// One entry per m-line, in order: `Some(p)` writes `p` into that `m=` line (and `p + 1`
-    /// into its `a=rtcp:`), `None` leaves that media section exactly as it is.
+    /// into its `a=rtcp:`), `None` leaves that media section exactly as it is. A rejected
+    /// stream (port 0) should stay `None`: a port written there would revive it.
     pub ports: Vec<Option<u16>>,
     /// The new `o=` sess-version (RFC 3264 §8: one more than the last one this side sent).
     pub origin_version: u64,

@@ -10,6 +10,7 @@ use super::{B2buaConfig, Target};
 use crate::calls::CallRecord;
 use bytes::Bytes;
 use sipcore::transaction::TransactionKey;
+use sipcore::transport::Flow;
 use sipcore::{HeaderName, Method, Request, Response};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -25,6 +26,14 @@ pub(super) enum Phase {
     /// 2xx sent to the caller, its ACK not yet in.
     Answered,
     Confirmed,
+}
+
+/// A callee leg given up for the home location.
+#[derive(Debug)]
+pub(super) struct Abandoned {
+    dialog: Dialog,
+    invite: Option<Request>,
+    cancelled: bool,
 }
 
 /// A re-INVITE relayed from one side, waiting for the other's answer.
@@ -55,6 +64,12 @@ pub(super) struct Call {
     callee_invite: Option<Request>,
     caller_ip: IpAddr,
     target: Target,
+    /// The home location, tried when the callee's flow fails or it does not answer in time.
+    pub(super) fallback: Option<Target>,
+    /// The callee leg given up for the fallback: its late 2xx gets ACK and BYE.
+    pub(super) abandoned: Option<Abandoned>,
+    /// The offer as rewritten for the callee leg (sent again on failover).
+    callee_offer: Option<Bytes>,
     media: Option<MediaPorts>,
     relay_ip: IpAddr,
     offer: Bytes,
@@ -122,6 +137,9 @@ impl Call {
             callee_invite: None,
             caller_ip,
             target,
+            fallback: None,
+            abandoned: None,
+            callee_offer: None,
             media: None,
             relay_ip,
             offer,
@@ -194,16 +212,108 @@ impl Call {
         let offer = self.offer.clone();
         let (body, seen) = self.sdp_for(Leg::Caller, &offer).map_err(|e| (488, e.to_string()))?;
         self.update_media(io, Leg::Caller, &seen);
+        self.callee_offer = Some(body);
+        self.invite_callee(now, cfg, io);
+        Ok(())
+    }
+
+    /// Sends the offer to the callee leg's target (once its flow is connected).
+    fn invite_callee(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io) {
+        if self.target.connect {
+            // A TCP home location: connect first; `connected` comes back here.
+            io.out.push_back(Output::Connect { call: self.id, remote: self.target.flow.remote });
+            self.phase = Phase::Opening;
+            return;
+        }
         let mut req = self.callee.request(Method::Invite);
         req.uri = self.target.uri.clone().into();
         let mf = self.invite.headers.max_forwards().ok().flatten().unwrap_or(70).saturating_sub(1);
         req.headers.set(HeaderName::MaxForwards, mf.to_string());
-        msg::set_body(&mut req.headers, &mut req.body, Some(body));
+        msg::set_body(&mut req.headers, &mut req.body, self.callee_offer.clone());
         self.callee_invite = Some(req.clone());
         io.request(self.id, TxKind::Invite, self.callee.flow, req);
         self.phase = Phase::Inviting;
+        self.provisional = false;
         self.ring_deadline = Some(now + cfg.ring_time);
-        Ok(())
+    }
+
+    /// The flow to a TCP home location is up: offer the call down it.
+    pub(super) fn connected(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, flow: Flow) {
+        if self.phase != Phase::Opening || !self.target.connect || self.media.is_none() {
+            return;
+        }
+        self.target.connect = false;
+        self.target.flow = flow;
+        self.target.local = flow.local;
+        self.callee.flow = flow;
+        self.callee.local = flow.local;
+        self.invite_callee(now, cfg, io);
+    }
+
+    /// The flow to a TCP home location could not be opened.
+    pub(super) fn connect_failed(&mut self, io: &mut Io, why: &str) -> Option<End> {
+        if self.phase != Phase::Opening || !self.target.connect {
+            return None;
+        }
+        self.answer_caller(io, 480, Some(&format!("Temporarily Unavailable (home location: {why})")), None);
+        Some(End::new(480, "home_unreachable"))
+    }
+
+    /// Gives the callee leg up and offers the call to the home location
+    /// instead (issue 5 item 4): CANCEL the old leg once it may be cancelled,
+    /// a new dialog to home. Returns the old and new callee Call-IDs, or
+    /// `None` when there is no home to go to.
+    pub(super) fn fail_over(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, why: &str) -> Option<(String, String)> {
+        let home = self.fallback.take()?;
+        let cancel = self.provisional.then(|| self.callee_invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok())).flatten();
+        if let Some(c) = cancel.clone() {
+            io.request(self.id, TxKind::Cancel, self.callee.flow, c);
+        }
+        for kind in io.txs.values_mut().filter(|(call, k)| *call == self.id && *k == TxKind::Invite) {
+            kind.1 = TxKind::Abandoned;
+        }
+        let fresh = Dialog {
+            call_id: format!("{}@{}", msg::token(), cfg.domain),
+            local_tag: msg::token(),
+            remote_tag: None,
+            remote_target: home.uri.clone(),
+            local_cseq: 0,
+            flow: home.flow,
+            local: home.local,
+            ..self.callee.clone()
+        };
+        let old = std::mem::replace(&mut self.callee, fresh);
+        let ids = (old.call_id.clone(), self.callee.call_id.clone());
+        self.abandoned = Some(Abandoned { dialog: old, invite: self.callee_invite.take(), cancelled: cancel.is_some() });
+        self.target = home;
+        self.record.route = "home".into();
+        self.record.route_reason = Some(why.to_owned());
+        self.record.callee_call_id = Some(ids.1.clone());
+        io.out.push_back(Output::Record(Box::new(self.record.clone())));
+        self.invite_callee(now, cfg, io);
+        Some(ids)
+    }
+
+    /// A response on the abandoned callee leg: CANCEL it once it rings; a 2xx
+    /// that raced the CANCEL gets ACK and BYE.
+    pub(super) fn abandoned_response(&mut self, io: &mut Io, resp: &Response) {
+        let Some(a) = self.abandoned.as_mut() else { return };
+        match resp.status {
+            101..=199 if !a.cancelled => {
+                if let Some(c) = a.invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok()) {
+                    io.request(self.id, TxKind::Cancel, a.dialog.flow, c);
+                }
+                a.cancelled = true;
+            }
+            200..=299 => {
+                a.dialog.confirm(resp);
+                let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(1);
+                io.out.push_back(Output::Stateless { flow: a.dialog.flow, request: a.dialog.ack(cseq) });
+                let bye = a.dialog.request(Method::Bye);
+                io.request(self.id, TxKind::Bye, a.dialog.flow, bye);
+            }
+            _ => {}
+        }
     }
 
     /// A response to our INVITE to the callee.
@@ -367,8 +477,12 @@ impl Call {
 
     /// An in-dialog request from `from`. Returns how the call ends, if it does.
     pub(super) fn in_dialog(&mut self, now: Instant, io: &mut Io, from: Leg, key: &TransactionKey, req: Request) -> Option<End> {
-        let _ = now;
         match req.method {
+            Method::Bye if from == Leg::Caller && matches!(self.phase, Phase::Opening | Phase::Inviting) => {
+                // A BYE in the early dialog (RFC 3261 §15): the caller gives up, as with CANCEL.
+                io.respond(key, Response::to_request(&req, 200));
+                self.cancel(now, io, 487, "caller_bye")
+            }
             Method::Bye => {
                 io.respond(key, Response::to_request(&req, 200));
                 if matches!(self.phase, Phase::Answered | Phase::Confirmed) {
@@ -470,6 +584,11 @@ impl Call {
             Leg::Callee => self.callee.contact(),
         };
         io.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, Some(&contact), sdp));
+    }
+
+    /// The callee has rung for `ring_time` without answering.
+    pub(super) fn ring_timed_out(&self, now: Instant) -> bool {
+        self.phase == Phase::Inviting && self.ring_deadline.is_some_and(|d| now >= d)
     }
 
     /// The next instant this call needs `handle_timeout`.

@@ -14,12 +14,16 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+/// How long a TCP connection to a home location may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What comes back to the loop from work done elsewhere.
 #[derive(Debug)]
 pub enum Feedback {
     MediaOpened { call: CallRef, result: Result<MediaPorts, MediaOpenError> },
     Client { tx: TxId, event: ClientEvent },
     MediaTimeout { media: u64 },
+    Connected { call: CallRef, result: Result<sipcore::transport::Flow, String> },
 }
 
 /// The relay and the runtime it lives on.
@@ -59,11 +63,18 @@ impl CallDriver {
         match fb {
             Feedback::MediaOpened { call, result } => self.core.handle_media_opened(now, call, result),
             Feedback::Client { tx, event } => self.core.handle_client_event(now, tx, event),
+            Feedback::Connected { call, result } => self.core.handle_connected(now, call, result),
             Feedback::MediaTimeout { media } => {
                 info!(media, "no media on the call: hanging up both legs");
                 self.core.handle_media_timeout(now, media);
             }
         }
+        self.flush(persister);
+    }
+
+    /// The switch is stopping: every call ends (`switch_stopped`), its ports freed and its record written.
+    pub fn stop(&mut self, now: Instant, persister: &Persister) {
+        self.core.end_all(now, "switch_stopped");
         self.flush(persister);
     }
 
@@ -101,6 +112,7 @@ impl CallDriver {
                     }
                 }
                 Output::OpenMedia { call, label } => self.open(call, label),
+                Output::Connect { call, remote } => self.connect(call, remote),
                 Output::UpdateMedia { media, side, target } => {
                     if let Some(r) = &self.relay {
                         let side = match side {
@@ -126,11 +138,9 @@ impl CallDriver {
                 }
                 Output::Record(rec) => persister.put_call(&rec),
                 Output::Ended { media, mut record } => {
-                    if let (Some(m), Some(r)) = (media, &self.relay) {
-                        if let Some(stats) = r.relay.close(MediaId(m)) {
-                            record.caller_media = Some(counters(&stats.caller));
-                            record.callee_media = Some(counters(&stats.callee));
-                        }
+                    if let Some(stats) = media.zip(self.relay.as_ref()).and_then(|(m, r)| r.relay.close(MediaId(m))) {
+                        record.caller_media = Some(counters(&stats.caller));
+                        record.callee_media = Some(counters(&stats.callee));
                     }
                     info!(call_id = %record.call_id, caller = %record.caller, callee = %record.callee, route = %record.route,
                         status = record.status.unwrap_or(0), reason = record.end_reason.as_deref().unwrap_or(""), "call ended");
@@ -138,6 +148,21 @@ impl CallDriver {
                 }
             }
         }
+    }
+
+    /// Opens a TCP flow (on the main runtime, which drives the sockets).
+    fn connect(&self, call: CallRef, remote: std::net::SocketAddr) {
+        let back = self.tx.clone();
+        let endpoint = self.stack.endpoint().clone();
+        let Some(r) = self.relay.as_ref() else { return };
+        r.runtime.spawn(async move {
+            let result = match tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect_tcp(remote)).await {
+                Ok(Ok(flow)) => Ok(flow),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("connect timed out".to_owned()),
+            };
+            let _ = back.send(Feedback::Connected { call, result });
+        });
     }
 
     fn open(&self, call: CallRef, label: String) {

@@ -75,6 +75,11 @@ pub enum Output {
         flow: Flow,
         request: Request,
     },
+    /// Open a TCP flow to a home location; answer with `handle_connected(call, ..)`.
+    Connect {
+        call: CallRef,
+        remote: SocketAddr,
+    },
     /// Open relay ports; answer with `handle_media_opened(call, ..)`.
     OpenMedia {
         call: CallRef,
@@ -107,6 +112,8 @@ pub(super) enum TxKind {
     Invite,
     Cancel,
     Bye,
+    /// An INVITE to a callee leg given up for the home location.
+    Abandoned,
     /// A re-INVITE relayed from `from`.
     ReInvite {
         from: Leg,

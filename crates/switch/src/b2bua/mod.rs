@@ -10,7 +10,7 @@
 
 mod call;
 mod dialog;
-// pub mod driver;
+pub mod driver;
 mod io;
 mod msg;
 mod sdp;
@@ -64,6 +64,9 @@ pub struct Target {
     pub latch_ip: Option<IpAddr>,
     /// `flow` or `home`, and why (a `HomeReason`).
     pub route: &'static str,
+    /// `flow` is only a template (its `remote`): connect a TCP flow there first
+    /// (a home location over TCP).
+    pub connect: bool,
     pub reason: Option<String>,
 }
 
@@ -80,6 +83,9 @@ pub struct NewCall {
     pub target: Target,
     /// The relay address written into both legs' SDP.
     pub relay_ip: IpAddr,
+    /// The home location to fall back to when `target` is the callee's flow
+    /// and that flow fails or the callee does not answer within `ring_time`.
+    pub fallback: Option<Target>,
 }
 
 /// Every call in progress.
@@ -180,7 +186,8 @@ impl B2bua {
         self.by_invite.insert(new.key.clone(), id);
         let label = format!("{}->{}", new.caller, new.callee);
         self.io.out.push_back(Output::Record(Box::new(record.clone())));
-        let call = Call::new(id, new.key, new.request, caller, callee, new.target, new.relay_ip, record);
+        let mut call = Call::new(id, new.key, new.request, caller, callee, new.target, new.relay_ip, record);
+        call.fallback = new.fallback;
         self.calls.insert(id, call);
         self.io.out.push_back(Output::OpenMedia { call: id, label });
     }
@@ -212,6 +219,21 @@ impl B2bua {
         }
     }
 
+    /// The answer to `Output::Connect`.
+    pub fn handle_connected(&mut self, now: Instant, call: CallRef, result: Result<Flow, String>) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        let end = match result {
+            Ok(flow) => {
+                c.connected(now, &self.cfg, &mut self.io, flow);
+                None
+            }
+            Err(why) => c.connect_failed(&mut self.io, &why),
+        };
+        if let Some(end) = end {
+            self.end(now, call, end);
+        }
+    }
+
     /// An event of a client transaction started by `Output::Request`.
     pub fn handle_client_event(&mut self, now: Instant, tx: TxId, ev: ClientEvent) {
         let Some(&(call, kind)) = self.io.txs.get(&tx) else { return };
@@ -223,10 +245,17 @@ impl B2bua {
         let Some(c) = self.calls.get_mut(&call) else { return };
         let end = match (kind, ev) {
             (TxKind::Invite, ClientEvent::Response(r)) => c.invite_response(now, &self.cfg, &mut self.io, r),
-            (TxKind::Invite, ClientEvent::Timeout) => c.invite_failed(&mut self.io, 408, "Request Timeout (callee did not answer)"),
-            (TxKind::Invite, ClientEvent::TransportError) => {
-                c.invite_failed(&mut self.io, 480, "Temporarily Unavailable (callee flow failed)")
+            (TxKind::Invite, ClientEvent::Timeout) => {
+                return self.fail_over_or(now, call, "no_answer", 408, "Request Timeout (callee did not answer)");
             }
+            (TxKind::Invite, ClientEvent::TransportError) => {
+                return self.fail_over_or(now, call, "flow_failed", 480, "Temporarily Unavailable (callee flow failed)");
+            }
+            (TxKind::Abandoned, ClientEvent::Response(r)) => {
+                c.abandoned_response(&mut self.io, &r);
+                None
+            }
+            (TxKind::Abandoned, _) => None,
             (TxKind::ReInvite { .. }, ClientEvent::Response(r)) => {
                 c.reinvite_response(&mut self.io, Some(r));
                 None
@@ -262,10 +291,13 @@ impl B2bua {
     }
 
     /// A request inside one of our dialogs (BYE, re-INVITE, OPTIONS…).
-    /// False when it matches no dialog (the driver answers it as out-of-dialog, or 481).
-    pub fn handle_request(&mut self, now: Instant, key: &TransactionKey, req: Request) -> bool {
-        let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return false };
-        let Some(c) = self.calls.get_mut(&call) else { return false };
+    /// Hands the request back when it matches no call (the driver answers it
+    /// as out-of-dialog, or 481).
+    pub fn handle_request(&mut self, now: Instant, key: &TransactionKey, req: Request) -> Result<(), Box<Request>> {
+        let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else {
+            return Err(Box::new(req));
+        };
+        let Some(c) = self.calls.get_mut(&call) else { return Err(Box::new(req)) };
         let to_tag = req.headers.to_addr().ok().and_then(|a| a.tag().map(str::to_owned));
         let ours = match leg {
             Leg::Caller => &c.caller.local_tag,
@@ -274,12 +306,37 @@ impl B2bua {
         if to_tag.as_deref() != Some(ours.as_str()) {
             let status = if to_tag.is_none() && req.method == Method::Invite { 482 } else { 481 };
             self.io.respond(key, Response::to_request(&req, status));
-            return true;
+            return Ok(());
         }
         if let Some(end) = c.in_dialog(now, &mut self.io, leg, key, req) {
             self.end(now, call, end);
         }
-        true
+        Ok(())
+    }
+
+    /// A flow closed: a call still being offered down it goes home, or fails (480).
+    pub fn handle_flow_closed(&mut self, now: Instant, flow: sipcore::transport::FlowId) {
+        let hit: Vec<CallRef> =
+            self.calls.values().filter(|c| c.phase == Phase::Inviting && c.callee.flow.id == flow).map(|c| c.id).collect();
+        for call in hit {
+            self.fail_over_or(now, call, "flow_failed", 480, "Temporarily Unavailable (callee flow closed)");
+        }
+    }
+
+    /// Sends a call still being offered to its home location, or fails it with `status`.
+    fn fail_over_or(&mut self, now: Instant, call: CallRef, why: &str, status: u16, phrase: &str) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        if c.phase == Phase::Inviting
+            && let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.io, why)
+        {
+            tracing::info!(call_id = %c.caller.call_id, why, "callee leg failed over to the home location");
+            self.by_call_id.remove(&old);
+            self.by_call_id.insert(new, (call, Leg::Callee));
+            return;
+        }
+        if let Some(end) = c.invite_failed(&mut self.io, status, phrase) {
+            self.end(now, call, end);
+        }
     }
 
     /// The relay saw no media for `media_timeout`: BYE both legs (RFC 3326 Reason).
@@ -300,9 +357,21 @@ impl B2bua {
         let due: Vec<CallRef> = self.calls.values().filter(|c| c.poll_timeout().is_some_and(|t| t <= now)).map(|c| c.id).collect();
         for call in due {
             let Some(c) = self.calls.get_mut(&call) else { continue };
+            if c.ring_timed_out(now) && c.fallback.is_some() {
+                self.fail_over_or(now, call, "no_answer", 408, "Request Timeout");
+                continue;
+            }
             if let Some(end) = c.handle_timeout(now, &self.cfg, &mut self.io) {
                 self.end(now, call, end);
             }
+        }
+    }
+
+    /// Ends every call without signalling (the transport is going away).
+    pub fn end_all(&mut self, now: Instant, reason: &str) {
+        let all: Vec<CallRef> = self.calls.keys().copied().collect();
+        for call in all {
+            self.end(now, call, End { status: None, reason: reason.to_owned() });
         }
     }
 

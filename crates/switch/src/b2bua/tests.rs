@@ -57,6 +57,7 @@ struct Lab {
     invite_key: TransactionKey,
     /// The INVITE sent to the callee and its transaction.
     callee_invite: Option<(TxId, Request)>,
+    fallback: Option<Target>,
 }
 
 impl Lab {
@@ -71,7 +72,14 @@ impl Lab {
             epoch_unix_ms: 1_800_000_000_000,
         };
         let invite = invite_from_caller(CALLER_SDP);
-        Lab { core: B2bua::new(cfg), now: t0, t0, invite_key: TransactionKey::server(&invite).unwrap(), callee_invite: None }
+        Lab {
+            core: B2bua::new(cfg),
+            now: t0,
+            t0,
+            invite_key: TransactionKey::server(&invite).unwrap(),
+            callee_invite: None,
+            fallback: None,
+        }
     }
 
     fn drain(&mut self) -> Vec<Output> {
@@ -94,6 +102,7 @@ impl Lab {
             latch_ip: Some("198.51.100.2".parse().unwrap()),
             route: "flow",
             reason: None,
+            connect: false,
         };
         let new = NewCall {
             key: self.invite_key.clone(),
@@ -104,6 +113,7 @@ impl Lab {
             callee: "1002".into(),
             target,
             relay_ip: RELAY.parse().unwrap(),
+            fallback: self.fallback.clone(),
         };
         self.core.handle_invite(self.now, new);
         let out = self.drain();
@@ -250,7 +260,7 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
          To: <sip:1002@switch.local>;tag={caller_tag}\r\nCall-ID: call-a@10.0.0.5\r\nCSeq: 11 BYE\r\nContent-Length: 0\r\n\r\n"
     ));
     let key = TransactionKey::server(&bye).unwrap();
-    assert!(lab.core.handle_request(lab.now, &key, bye));
+    assert!(lab.core.handle_request(lab.now, &key, bye).is_ok());
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 200);
     let byes = requests(&out, Method::Bye);
@@ -274,7 +284,7 @@ fn bye_from_the_callee_ends_both_legs() {
         "BYE sip:switch@192.0.2.1:5060;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP 10.1.0.2:5999;branch=z9hG4bKbye2\r\nFrom: <sip:1002@switch.local>;tag=bob1\r\n\
          To: <sip:1001@switch.local>;tag={ours}\r\nCall-ID: {callee_call_id}\r\nCSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n"
     ));
-    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&bye).unwrap(), bye));
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&bye).unwrap(), bye).is_ok());
     let out = lab.drain();
     let byes = requests(&out, Method::Bye);
     assert_eq!(byes.len(), 1);
@@ -403,8 +413,10 @@ fn no_relay_ports_is_503_and_bad_sdp_488() {
             latch_ip: None,
             route: "home",
             reason: Some("not_registered".into()),
+            connect: false,
         },
         relay_ip: RELAY.parse().unwrap(),
+        fallback: None,
     };
     lab.core.handle_invite(lab.now, new(invite.clone()));
     lab.drain();
@@ -441,7 +453,7 @@ fn reinvite_from_the_callee_is_relayed_with_a_new_version() {
         HOLD_SDP.len()
     ));
     let key = TransactionKey::server(&reinvite).unwrap();
-    assert!(lab.core.handle_request(lab.now, &key, reinvite.clone()));
+    assert!(lab.core.handle_request(lab.now, &key, reinvite.clone()).is_ok());
     let out = lab.drain();
     let sent = out.iter().find_map(|o| match o {
         Output::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
@@ -456,7 +468,7 @@ fn reinvite_from_the_callee_is_relayed_with_a_new_version() {
     let mut again = reinvite.clone();
     again.headers.set(HeaderName::Via, "SIP/2.0/TCP 10.1.0.2:5999;branch=z9hG4bKre2");
     again.headers.set(HeaderName::CSeq, "7 INVITE");
-    lab.core.handle_request(lab.now, &TransactionKey::server(&again).unwrap(), again);
+    lab.core.handle_request(lab.now, &TransactionKey::server(&again).unwrap(), again).unwrap();
     assert_eq!(responses(&lab.drain())[0].status, 491);
     // The caller answers: ACK on its leg, 200 with the caller's (rewritten) answer to the callee.
     let answer = CALLER_SDP.replace("o=alice 100 7", "o=alice 100 8").replace("m=audio 4000", "m=audio 4002");
@@ -481,15 +493,15 @@ fn options_in_dialog_and_unknown_dialogs() {
         "OPTIONS sip:switch@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKopt\r\nFrom: <sip:1001@switch.local>;tag=alice1\r\n\
          To: <sip:1002@switch.local>;tag={tag}\r\nCall-ID: call-a@10.0.0.5\r\nCSeq: 12 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     ));
-    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&options).unwrap(), options.clone()));
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&options).unwrap(), options.clone()).is_ok());
     assert_eq!(responses(&lab.drain())[0].status, 200);
     let mut wrong = options.clone();
     wrong.headers.set(HeaderName::To, "<sip:1002@switch.local>;tag=nope");
-    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&wrong).unwrap(), wrong));
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&wrong).unwrap(), wrong).is_ok());
     assert_eq!(responses(&lab.drain())[0].status, 481);
     let mut stranger = options;
     stranger.headers.set(HeaderName::CallId, "unknown@x");
-    assert!(!lab.core.handle_request(lab.now, &TransactionKey::server(&stranger).unwrap(), stranger));
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&stranger).unwrap(), stranger).is_err());
 }
 
 #[test]
@@ -527,4 +539,155 @@ fn no_ack_for_the_2xx_hangs_up_after_64_t1() {
         }
     }
     panic!("the call never ended");
+}
+
+fn home() -> Target {
+    Target {
+        flow: Flow {
+            id: FlowId(3),
+            transport: TransportKind::Udp,
+            local: "192.0.2.1:5060".parse().unwrap(),
+            remote: "192.0.2.50:5060".parse().unwrap(),
+        },
+        local: "192.0.2.1:5060".parse().unwrap(),
+        uri: "sip:1002@192.0.2.50".into(),
+        latch_ip: None,
+        route: "home",
+        reason: None,
+        connect: false,
+    }
+}
+
+fn invite_to(out: &[Output]) -> Option<(TxId, Request)> {
+    out.iter().find_map(|o| match o {
+        Output::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn no_answer_in_ring_time_goes_home_and_a_late_200_from_the_flow_is_hung_up() {
+    let mut lab = Lab::new();
+    lab.fallback = Some(home());
+    lab.offer();
+    let first = lab.callee_invite.clone().unwrap();
+    lab.callee_says(180, None);
+    let out = lab.advance(Duration::from_secs(30));
+    assert!(responses(&out).is_empty(), "the caller keeps waiting");
+    assert_eq!(requests(&out, Method::Cancel).len(), 1, "the flow leg is cancelled");
+    let (tx, to_home) = invite_to(&out).expect("INVITE to home");
+    assert_eq!(&*to_home.uri, "sip:1002@192.0.2.50");
+    assert_ne!(to_home.headers.call_id().unwrap(), first.1.headers.call_id().unwrap(), "a new dialog");
+    assert!(body(&to_home.body).contains("m=audio 20002 "), "same relay port for the callee leg");
+    assert!(
+        matches!(&out.iter().find(|o| matches!(o, Output::Record(_))), Some(Output::Record(r)) if r.route == "home" && r.route_reason.as_deref() == Some("no_answer"))
+    );
+    // The flow leg's 200 crossed the CANCEL: ACK and BYE on that leg only.
+    let late = response_to(&first.1, 200, Some(CALLEE_SDP), Some("bob1"));
+    lab.core.handle_client_event(lab.now, first.0, ClientEvent::Response(late));
+    let out = lab.drain();
+    assert_eq!(requests(&out, Method::Ack).len(), 1);
+    let byes = requests(&out, Method::Bye);
+    assert_eq!(byes.len(), 1);
+    assert_eq!(byes[0].headers.call_id().unwrap(), first.1.headers.call_id().unwrap());
+    assert!(responses(&out).is_empty());
+    // Home answers: the caller gets its 200.
+    let ok = response_to(&to_home, 200, Some(CALLEE_SDP), Some("home1"));
+    lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(ok));
+    let out = lab.drain();
+    assert_eq!(responses(&out)[0].status, 200);
+    assert!(out.iter().any(|o| matches!(o, Output::UpdateMedia { side: Leg::Callee, target, .. } if target.latch_ip.is_none())));
+}
+
+#[test]
+fn a_failed_flow_goes_home_without_cancel() {
+    let mut lab = Lab::new();
+    lab.fallback = Some(home());
+    lab.offer();
+    lab.core.handle_flow_closed(lab.now, FlowId(2));
+    let out = lab.drain();
+    assert!(requests(&out, Method::Cancel).is_empty(), "nothing to cancel on a dead flow before any provisional");
+    let (tx, _) = invite_to(&out).expect("INVITE to home");
+    lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(response_to(&invite_to(&out).unwrap().1, 486, None, Some("h"))));
+    let out = lab.drain();
+    assert_eq!(responses(&out)[0].status, 486);
+    let rec = ended(&out).unwrap();
+    assert_eq!((rec.route.as_str(), rec.route_reason.as_deref()), ("home", Some("flow_failed")));
+}
+
+#[test]
+fn bye_from_the_caller_in_the_early_dialog_cancels_the_callee() {
+    let mut lab = Lab::new();
+    lab.offer();
+    let ringing = responses(&lab.callee_says(180, None)).remove(0);
+    let tag = ringing.headers.to_addr().unwrap().tag().unwrap().to_owned();
+    let bye = parse_req(format!(
+        "BYE sip:switch@192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKearly\r\nFrom: <sip:1001@switch.local>;tag=alice1\r\n\
+         To: <sip:1002@switch.local>;tag={tag}\r\nCall-ID: call-a@10.0.0.5\r\nCSeq: 11 BYE\r\nContent-Length: 0\r\n\r\n"
+    ));
+    assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&bye).unwrap(), bye).is_ok());
+    let out = lab.drain();
+    let statuses: Vec<u16> = responses(&out).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 487]);
+    assert_eq!(requests(&out, Method::Cancel).len(), 1);
+    let rec = ended(&lab.callee_says(487, None)).unwrap();
+    assert_eq!(rec.end_reason.as_deref(), Some("caller_bye"));
+}
+
+#[test]
+fn a_tcp_home_location_is_connected_before_the_offer() {
+    let mut lab = Lab::new();
+    let remote: std::net::SocketAddr = "192.0.2.60:5060".parse().unwrap();
+    let template = Flow { id: FlowId(0), transport: TransportKind::Tcp, local: remote, remote };
+    lab.fallback = Some(Target {
+        flow: template,
+        local: remote,
+        uri: "sip:1002@192.0.2.60;transport=tcp".into(),
+        latch_ip: None,
+        route: "home",
+        reason: None,
+        connect: true,
+    });
+    lab.offer();
+    lab.core.handle_flow_closed(lab.now, FlowId(2));
+    let out = lab.drain();
+    assert!(invite_to(&out).is_none(), "no INVITE before the connection is up");
+    let call = out.iter().find_map(|o| {
+        if let Output::Connect { call, remote: r } = o {
+            assert_eq!(*r, remote);
+            Some(*call)
+        } else {
+            None
+        }
+    });
+    let call = call.expect("Connect");
+    let up = Flow { id: FlowId(9), transport: TransportKind::Tcp, local: "192.0.2.1:40001".parse().unwrap(), remote };
+    lab.core.handle_connected(lab.now, call, Ok(up));
+    let out = lab.drain();
+    let inv = out.iter().find_map(|o| match o {
+        Output::Request { flow, request, .. } if request.method == Method::Invite => Some((*flow, request.clone())),
+        _ => None,
+    });
+    let (flow, inv) = inv.expect("INVITE down the new flow");
+    assert_eq!(flow.id, FlowId(9));
+    assert!(inv.headers.get(&HeaderName::Via).unwrap().starts_with("SIP/2.0/TCP 192.0.2.1:40001;"));
+
+    // A home that cannot be reached: 480.
+    let mut lab = Lab::new();
+    lab.fallback = Some(Target {
+        flow: template,
+        local: remote,
+        uri: "sip:1002@192.0.2.60;transport=tcp".into(),
+        latch_ip: None,
+        route: "home",
+        reason: None,
+        connect: true,
+    });
+    lab.offer();
+    lab.core.handle_flow_closed(lab.now, FlowId(2));
+    lab.drain();
+    lab.core.handle_connected(lab.now, 1, Err("connection refused".into()));
+    let out = lab.drain();
+    assert_eq!(responses(&out)[0].status, 480);
+    assert_eq!(ended(&out).unwrap().end_reason.as_deref(), Some("home_unreachable"));
 }

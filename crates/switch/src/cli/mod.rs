@@ -1,6 +1,7 @@
 //! The provisioning and inspection subcommands. `main.rs` only parses and
 //! dispatches; each command's handler lives here.
 
+pub(crate) mod calls;
 pub(crate) mod probe;
 pub(crate) mod registrations;
 pub(crate) mod subscriber;

@@ -63,6 +63,14 @@ impl Store {
         Ok(())
     }
 
+    /// Closes the records of calls that were in progress when the switch
+    /// stopped or died (a restarted switch has none of their state): they end
+    /// `at` with `reason`. Returns how many.
+    pub fn end_active_calls(&self, at: u64, reason: &str) -> Result<usize> {
+        let mut stmt = self.conn.prepare_cached("UPDATE calls SET end_at = ?1, end_reason = ?2 WHERE end_at IS NULL")?;
+        Ok(stmt.execute(params![time_to_sql("end_at", at)?, reason])?)
+    }
+
     /// The record of one call (by the caller's Call-ID).
     pub fn call(&self, call_id: &str) -> Result<Option<CallRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1"))?;
@@ -121,6 +129,11 @@ mod tests {
         assert!(store.calls(true).unwrap().is_empty(), "ended calls are not active");
         assert_eq!(store.calls(false).unwrap(), [rec.clone()]);
         assert_eq!(store.call("c1@x").unwrap(), Some(rec));
+        let open = CallRecord { call_id: "c3".into(), route: "flow".into(), invite_at: 5, ..CallRecord::default() };
+        store.put_call(&open).unwrap();
+        assert_eq!(store.end_active_calls(9, "switch_restarted").unwrap(), 1);
+        let closed = store.call("c3").unwrap().unwrap();
+        assert_eq!((closed.end_at, closed.end_reason.as_deref()), (Some(9), Some("switch_restarted")));
         let bad = CallRecord { call_id: "c2".into(), route: "sideways".into(), ..CallRecord::default() };
         assert!(store.put_call(&bad).is_err(), "the schema checks the route");
     }

@@ -29,6 +29,8 @@ pub struct Config {
     pub registrar: Vec<String>,
     /// `key = value` lines for `[abuse]`.
     pub abuse: Vec<String>,
+    /// `key = value` lines for `[calls]`.
+    pub calls: Vec<String>,
 }
 
 impl Config {
@@ -52,6 +54,11 @@ impl Config {
         self
     }
 
+    pub fn calls(mut self, line: &str) -> Self {
+        self.calls.push(line.to_owned());
+        self
+    }
+
     fn toml(&self, port: u16, data: &Path) -> String {
         let host = if self.listen_any { "0.0.0.0" } else { "127.0.0.1" };
         let mut t =
@@ -66,6 +73,11 @@ impl Config {
         }
         t.push_str("[abuse]\n");
         for l in &self.abuse {
+            t.push_str(l);
+            t.push('\n');
+        }
+        t.push_str("[calls]\n");
+        for l in &self.calls {
             t.push_str(l);
             t.push('\n');
         }

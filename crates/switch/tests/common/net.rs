@@ -58,6 +58,11 @@ impl Tcp {
         Self::wrap(stream)
     }
 
+    /// A connection accepted from the switch (a home location's side).
+    pub fn from_stream(stream: TcpStream) -> Self {
+        Self::wrap(stream)
+    }
+
     fn wrap(stream: TcpStream) -> Self {
         stream.set_nodelay(true).unwrap();
         let local = stream.local_addr().unwrap();

@@ -92,12 +92,18 @@ fn rtcp_muxed_or_on_its_port_is_counted_but_not_as_rtp() {
     for seq in [1u16, 2, 5] {
         call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(1, 4000), &rtp(seq, u32::from(seq) * 160));
     }
+    // The callee has not shown it muxes: the caller's muxed RTCP goes to its RTCP port.
     let muxed = call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(1, 4000), &RR);
-    assert_eq!(muxed, Some(Route::Udp { channel: Channel::Rtp, to: addr(2, 6000) }), "muxed RTCP stays on the RTP channel");
+    assert_eq!(muxed, Some(Route::Udp { channel: Channel::Rtcp, to: addr(2, 6001) }));
+    // Once the callee sends RTCP on its RTP port, RTCP for it goes there; the caller muxes too.
+    let back = call.forward(t, Side::Callee, UDP, Channel::Rtp, addr(2, 6000), &RR);
+    assert_eq!(back, Some(Route::Udp { channel: Channel::Rtp, to: addr(1, 4000) }));
+    let muxed = call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(1, 4000), &RR);
+    assert_eq!(muxed, Some(Route::Udp { channel: Channel::Rtp, to: addr(2, 6000) }));
     // On the RTCP port even an RTP-looking packet is RTCP: no effect on loss.
     call.forward(t, Side::Caller, UDP, Channel::Rtcp, addr(1, 4001), &rtp(1000, 0));
     let s = call.stats().caller;
-    assert_eq!(s.packets_in, 5);
+    assert_eq!(s.packets_in, 6);
     assert_eq!(s.lost, 2, "3 and 4 are missing; RTCP did not count as a gap");
 }
 
@@ -146,4 +152,29 @@ fn rtp_on_either_leg_defers_the_media_timeout_rtcp_does_not() {
     call.forward(t0 + Duration::from_secs(10), Side::Callee, UDP, Channel::Rtp, addr(2, 6000), &rtp(1, 0));
     call.forward(t0 + Duration::from_secs(20), Side::Caller, UDP, Channel::Rtcp, addr(1, 4001), &RR);
     assert_eq!(call.clock_mut().poll_timeout(), Some(t0 + Duration::from_secs(40)));
+}
+
+proptest::proptest! {
+    /// Whatever arrives, from whomever, in whatever order: no panic, and nothing is
+    /// ever sent anywhere but the signalled or latched address of the other party.
+    #[test]
+    fn arbitrary_packets_never_panic_or_leak_elsewhere(
+        packets in proptest::collection::vec((proptest::bool::ANY, 0u8..4, proptest::collection::vec(proptest::num::u8::ANY, 0..64)), 0..64)
+    ) {
+        let t = Instant::now();
+        let mut call = call();
+        for (i, (caller, host, mut bytes)) in packets.into_iter().enumerate() {
+            if let Some(b) = bytes.first_mut() { *b = (*b & 0x3f) | 0x80; } // mostly version 2
+            let side = if caller { Side::Caller } else { Side::Callee };
+            let channel = if i % 3 == 0 { Channel::Rtcp } else { Channel::Rtp };
+            let at = t + Duration::from_millis(i as u64 * 7);
+            if let Some(Route::Udp { to, .. }) = call.forward(at, side, UDP, channel, addr(host, 5000), &bytes) {
+                let other = call.leg(side.other());
+                proptest::prop_assert!(other.stats().latched == Some(to) || [6000, 6001, 4000, 4001, 5000, 5001].contains(&to.port()), "{to}");
+                proptest::prop_assert!(to.ip() == addr(1, 0).ip() || to.ip() == addr(2, 0).ip());
+            }
+        }
+        let s = call.stats();
+        proptest::prop_assert!(s.caller.jitter_ms.is_finite() && s.callee.jitter_ms.is_finite());
+    }
 }

@@ -1,0 +1,171 @@
+//! Calls entering the switch: in-dialog requests go to the B2BUA; a new
+//! INVITE is authenticated (407 digest with the subscriber's REGISTER
+//! credentials, or a trusted peer's source address), its callee routed with the
+//! registrar's `route()`, and handed to the B2BUA — or refused here (404, 480).
+
+use super::{Server, local_ip_toward};
+use crate::b2bua::{NewCall, Target};
+use crate::calls::CallRecord;
+use crate::location::{Route, route};
+use crate::record::UnixTime;
+use sipcore::transaction::TransactionKey;
+use sipcore::transport::{Flow, TransportKind};
+use sipcore::{Method, Request, Response};
+use std::net::SocketAddr;
+use std::time::Instant;
+use tracing::{info, warn};
+
+impl Server {
+    /// Takes the requests that belong to calls; hands back the rest.
+    pub(super) fn call_request(&mut self, now: UnixTime, key: TransactionKey, flow: Flow, req: Request) -> Option<Request> {
+        if matches!(req.method, Method::Register | Method::Ack | Method::Cancel) {
+            return Some(req);
+        }
+        let t = Instant::now();
+        let in_dialog = req.headers.to_addr().is_ok_and(|a| a.tag().is_some());
+        if in_dialog {
+            return self.calls.core.handle_request(t, &key, req).err().map(|r| *r);
+        }
+        if req.method != Method::Invite {
+            return Some(req);
+        }
+        if req.headers.max_forwards().ok().flatten() == Some(0) {
+            self.reply(key, &req, 483, "Too Many Hops");
+            return None;
+        }
+        if req.headers.call_id().is_ok_and(|id| self.calls.core.knows_call_id(id)) {
+            // Our own INVITE come back, or a merged request (RFC 3261 §8.2.2.2).
+            self.reply(key, &req, 482, "Loop Detected");
+            return None;
+        }
+        self.admit(now, t, key, flow, req);
+        None
+    }
+
+    fn reply(&self, key: TransactionKey, req: &Request, status: u16, reason: &str) {
+        if let Err(e) = self.stack.respond(key, Response::to_request(req, status).with_reason(reason.to_owned())) {
+            warn!(error = %e, "call response not sent");
+        }
+    }
+
+    fn admit(&mut self, now: UnixTime, t: Instant, key: TransactionKey, flow: Flow, req: Request) {
+        if let Err(e) = self.refresh_subscribers(now) {
+            tracing::error!(error = %e, "cannot read subscribers");
+            return self.reply(key, &req, 500, "Server Internal Error (store unavailable)");
+        }
+        let caller = req.headers.from_addr().ok().and_then(|a| a.uri.user.map(str::to_owned)).unwrap_or_default();
+        let Some(callee) = req.uri().ok().and_then(|u| u.user.map(str::to_owned)) else {
+            return self.reply(key, &req, 404, "Not Found (no number in the Request-URI)");
+        };
+        if !self.trusted_peers.contains(&flow.remote.ip()) {
+            let Some(sub) = self.subscribers.get(&caller).cloned() else {
+                return self.reply(key, &req, 403, "Forbidden (caller not provisioned)");
+            };
+            if let Some(resp) = self.registrar.authorize_call(now, &req, &sub, flow.remote.ip()) {
+                if let Err(e) = self.stack.respond(key, resp) {
+                    warn!(error = %e, "challenge not sent");
+                }
+                return;
+            }
+        }
+        let Some(callee_sub) = self.subscribers.get(&callee).cloned() else {
+            return self.reply(key, &req, 404, "Not Found (number not in service)");
+        };
+        let target = match route(&self.registrar.table, &callee_sub, now) {
+            Route::Flow { flow_id, local, observed, transport, record } => {
+                let down = Flow { id: flow_id, transport, local, remote: observed };
+                Target {
+                    flow: down,
+                    local: SocketAddr::new(local_ip_toward(&down), local.port()),
+                    uri: record.contact.clone(),
+                    latch_ip: Some(observed.ip()),
+                    route: "flow",
+                    reason: None,
+                    connect: false,
+                }
+            }
+            Route::Home { uri, reason } => match self.home_target(&uri) {
+                Some(mut target) => {
+                    target.reason = Some(reason.as_str().to_owned());
+                    target
+                }
+                None => {
+                    warn!(number = %callee, home = %uri, "home location is not sip:user@IP[:port] over UDP or TCP");
+                    return self.unavailable(t, key, &req, &caller, &callee, "home_unreachable");
+                }
+            },
+            Route::Unavailable { reason } => return self.unavailable(t, key, &req, &caller, &callee, reason.as_str()),
+        };
+        info!(caller = %caller, callee = %callee, route = target.route, reason = target.reason.as_deref().unwrap_or(""), via = %target.flow,
+            "call routed");
+        // A call down a flow may still go home if the flow fails or nobody answers (issue 5 item 4).
+        let fallback = match target.route {
+            "flow" => callee_sub.home.as_deref().filter(|h| !h.is_empty()).and_then(|h| self.home_target(h)),
+            _ => None,
+        };
+        let local_ip = local_ip_toward(&flow);
+        let relay_ip = self.relay_address.unwrap_or(local_ip);
+        let new = NewCall {
+            key,
+            flow,
+            local: SocketAddr::new(local_ip, flow.local.port()),
+            request: req,
+            caller,
+            callee,
+            target,
+            relay_ip,
+            fallback,
+        };
+        self.calls.core.handle_invite(t, new);
+    }
+
+    /// 480: no live flow and no home. Recorded, so `switch calls` says why.
+    fn unavailable(&mut self, t: Instant, key: TransactionKey, req: &Request, caller: &str, callee: &str, reason: &str) {
+        self.reply(key, req, 480, &format!("Temporarily Unavailable ({reason})"));
+        let at = self.calls.core.config().unix_ms(t);
+        let record = CallRecord {
+            call_id: req.headers.call_id().unwrap_or_default().to_owned(),
+            caller: caller.to_owned(),
+            callee: callee.to_owned(),
+            route: "none".into(),
+            route_reason: Some(reason.to_owned()),
+            invite_at: at,
+            end_at: Some(at),
+            status: Some(480),
+            end_reason: Some("unavailable".into()),
+            ..CallRecord::default()
+        };
+        info!(caller, callee, reason, "call unavailable");
+        self.persister.put_call(&record);
+    }
+
+    /// The flow to a home URI `sip:user@IP[:port][;transport=udp|tcp]`: over
+    /// one of our UDP listeners (same address family), or a TCP connection the
+    /// B2BUA opens first. Host names are not resolved (no DNS here yet).
+    fn home_target(&self, uri: &str) -> Option<Target> {
+        let u = sipcore::Uri::parse(uri).ok()?;
+        let ip = u.host.as_ref()?.ip()?;
+        let remote = SocketAddr::new(ip, u.port.unwrap_or(5060));
+        let home = |flow: Flow, local: SocketAddr, connect: bool| Target {
+            flow,
+            local,
+            uri: uri.to_owned(),
+            latch_ip: None,
+            route: "home",
+            reason: None,
+            connect,
+        };
+        match u.transport().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("udp") => {
+                let sock = self.udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4())?;
+                let flow = self.stack.endpoint().udp_flow(sock, remote);
+                Some(home(flow, SocketAddr::new(local_ip_toward(&flow), sock.local.port()), false))
+            }
+            Some("tcp") => {
+                let template = Flow { id: sipcore::transport::FlowId(0), transport: TransportKind::Tcp, local: remote, remote };
+                Some(home(template, remote, true))
+            }
+            Some(_) => None,
+        }
+    }
+}
