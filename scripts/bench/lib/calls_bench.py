@@ -83,7 +83,14 @@ CFG = {
     "relay_streams": ladder("BENCH_RELAY_STREAMS", "50,150"),
     "relay_seconds": env("BENCH_RELAY_SECONDS", 10.0),
     "relay_warmup_s": env("BENCH_RELAY_WARMUP_S", 1.0),
+    # where the SIPp callee's SDP says its RTP goes: "private" = the unreachable
+    # 127.0.0.2 (anchors' far-end NAT model: the relay must send to the flow's
+    # source IP, since -rtp_echo never sends first); "flow" = the callee's own
+    # reachable address (for a relay that only uses the SDP address)
+    "callee_sdp": env("BENCH_CALLEE_SDP", "private"),
 }
+if CFG["callee_sdp"] not in ("private", "flow"):
+    raise SystemExit("BENCH_CALLEE_SDP must be private or flow")
 for _t in ("switch", "kamailio"):
     CFG[f"calls_ladder_{_t}"] = ladder(f"BENCH_CALLS_LADDER_{_t.upper()}", ",".join(map(str, CFG["calls_ladder"])))
 ONLY = [x for x in env("BENCH_ONLY", "calls,relay").split(",") if x]
@@ -231,9 +238,11 @@ def start_callee(stack, tag):
              "-set", "end_at", "0", "-set", "period_ms", "1",
              "-oocsf", os.path.join(B.SCN, "uas_answer_ooc.xml"),
              "-s", CALLEE[0], "-mp", "6000", "-l", "100000", "-rtp_echo"]
+    src = B.next_src_ip()
+    extra += ["-key", "sdp_ip", B.PRIV_IP if CFG["callee_sdp"] == "private" else src]
     # the answering scenario waits for the BYE for the whole call hold time
     argv, base = B.sipp_argv(tag, stack.port, "reg_tcp_auth.xml", extra, life_s + 30, errlog=False,
-                             recv_timeout_ms=60000)
+                             recv_timeout_ms=60000, src_ip=src)
     p = spawn("callee", argv, base + ".out")
     deadline = time.time() + 10
     while time.time() < deadline:
