@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Calls benchmark: our switch (B2BUA + RTP relay) side by side with Kamailio
+# 5.6 + rtpengine 10.5 (Debian packages, userspace relay), in one run,
+# loopback (127.0.0.0/8) only.  Method: scripts/bench/CALLS.md.
+#
+#   scripts/bench/calls.sh                     # full: 3 runs each, interleaved (~25 min on 2 idle cores)
+#   BENCH_RUNS=1 BENCH_CALLS_LADDER=25,50 BENCH_CALLS_STEP_S=4 BENCH_CALLS_REFINE_STEPS=0 \
+#     BENCH_RELAY_STREAMS=20 BENCH_RELAY_SECONDS=5 scripts/bench/calls.sh     # smoke, ~2 min
+#   BENCH_TARGETS=kamailio scripts/bench/calls.sh   # one stack only
+#   BENCH_ONLY=relay scripts/bench/calls.sh         # one measurement only (calls,relay)
+#
+#   calls  calls/s with G.711 RTP both ways, SIPp-driven: callee registered over
+#          its own TCP flow answering down it with -rtp_echo, caller playing
+#          g711a.pcap; open-loop rate ladder, pass = < 1 % failed, >= 95 % of the
+#          offered rate, p99 setup <= BENCH_P99_SLO_MS; concurrent calls, relayed
+#          packets per call, CPU.
+#   relay  relay packets/s and added latency p50/p99 (lib/relay_probe.py):
+#          N calls set up over SIP/TCP, then timestamped RTP through the relay
+#          and back, minus the same streams sent directly over loopback.
+#
+# Installs what is missing (Debian: kamailio kamailio-sqlite-modules
+# rtpengine-daemon rtpengine-utils sip-tester; root or sudo), builds the
+# switch (release) unless BENCH_SWITCH_BIN names one (only when the switch is
+# a target), raises ulimit -n, then runs lib/calls_bench.py, which refuses to
+# start if one of its ports is taken, starts every server, SIPp and probe as
+# its child, tracks each by PID and stops it by PID (also on Ctrl-C or
+# failure), prints the table and writes $BENCH_RESULTS.  Must run as root:
+# SIPp's pcap player uses a raw socket.
+#
+# Knobs (environment; defaults in brackets), all listed in scripts/bench/README.md:
+#   BENCH_RUNS [3]  BENCH_TARGETS [switch,kamailio]  BENCH_ONLY [calls,relay]
+#   BENCH_CALLS_LADDER [25,50,75,100,125,150,200,250,300] (_SWITCH/_KAMAILIO override)
+#   BENCH_CALLS_STEP_S [8]  BENCH_CALLS_HOLD_MS [7600]  BENCH_CALLS_REFINE_STEPS [1]
+#   BENCH_CALLS_REF_RATE [50]  BENCH_P99_SLO_MS [200]
+#   BENCH_RELAY_STREAMS [50,150]  BENCH_RELAY_SECONDS [10]  BENCH_RELAY_WARMUP_S [1]
+#   BENCH_KAM_PORT [25060]  BENCH_SWITCH_PORT [25070]  BENCH_RTPE_NG_PORT [25223]
+#   BENCH_RTPE_CLI_PORT [25224]  BENCH_RTPE_PORTS [10000-14999]
+#   BENCH_SWITCH_RELAY_PORTS [15000-19999]  BENCH_SWITCH_BIN  BENCH_SWITCH_LOG [warn]
+#   BENCH_SWITCH_EXTRA_TOML  BENCH_OUT [/tmp/bench-calls-out]  BENCH_RESULTS
+set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+export BENCH_OUT="${BENCH_OUT:-${TMPDIR:-/tmp}/bench-calls-out}"
+export BENCH_RESULTS="${BENCH_RESULTS:-$BENCH_OUT/results.json}"
+BENCH_NAME=calls.sh
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
+
+[ "$(id -u)" -eq 0 ] || { echo "calls.sh: run as root (SIPp's pcap audio player needs a raw socket)" >&2; exit 1; }
+bench_install kamailio:kamailio kamcmd:kamailio \
+    /usr/lib/x86_64-linux-gnu/kamailio/modules/db_sqlite.so:kamailio-sqlite-modules \
+    rtpengine:rtpengine-daemon rtpengine-ctl:rtpengine-utils sipp:sip-tester python3:python3
+[ -f /usr/share/sip-tester/g711a.pcap ] || { echo "calls.sh: /usr/share/sip-tester/g711a.pcap missing" >&2; exit 1; }
+case ",${BENCH_TARGETS:-switch,kamailio}," in *,switch,*) bench_switch_bin ;; esac
+# descriptors: SIPp's pcap player holds a socket per call in flight
+bench_ulimit 4096
+bench_fresh_out
+exec python3 "$HERE/lib/calls_bench.py"

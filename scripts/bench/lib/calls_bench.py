@@ -1,0 +1,575 @@
+#!/usr/bin/env python3
+"""Calls benchmark: our switch (B2BUA + relay) side by side with Kamailio 5.6 +
+rtpengine (userspace), driven by SIPp and lib/relay_probe.py, loopback
+(127.0.0.0/8) only.  Invoked by ../calls.sh.
+
+Two measurements, each for both stacks in one run, interleaved run by run
+(A/B, then B/A, ...) so both see the same machine:
+
+  calls  calls/s with RTP both ways (the anchors' measurement 3b): the callee
+         is one SIPp registered (digest) over its own TCP connection from a
+         NATed address, answering INVITEs that come down that connection
+         (reg_tcp_auth.xml + -oocsf uas_answer_ooc.xml) and echoing RTP
+         (-rtp_echo); the caller is one SIPp (uac_call_rtp.xml, one TCP
+         connection) playing g711a.pcap (236 packets of 30 ms) after the ACK,
+         calls held BENCH_CALLS_HOLD_MS (7600).  Open-loop rate ladder; a step
+         passes with < 1 % failed calls, >= 95 % of the offered rate achieved
+         and SIPp's p99 setup-time bucket (INVITE -> 200) <= BENCH_P99_SLO_MS.
+         Max sustained = highest passing rate (ladder to the first failure,
+         then BENCH_CALLS_REFINE_STEPS bisections).  Fresh stack and callee
+         per step.  Also: concurrent calls at that rate (SIPp), RTP packets
+         relayed per call (rtpengine totals; switch `calls --json` per-leg
+         packets_out; 472 = nothing lost), CPU of each process.
+  relay  relay packets/s and added latency: relay_probe.py sets up
+         BENCH_RELAY_STREAMS calls through the stack (SIP over TCP), then sends
+         timestamped RTP (172-byte PCMA packets, 50/s each way per stream)
+         through the relay and back to itself, and the same streams directly
+         over loopback; added latency = relay quantile - direct quantile
+         (p50, p99).  Relay CPU over the relay phase.
+
+Every process is started here as a child, tracked by PID and stopped by PID
+(also on SIGINT/SIGTERM).  Every SIPp / probe run is bounded by a call count,
+its own timeout and a subprocess timeout.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import benchlib as B
+from benchlib import CpuWindow, env, fnum, ladder, log, med, mem_kb, ratio, sleep_until, spawn, stop, summarize, tree
+
+OUT = B.OUT
+RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(OUT, "results.json"))
+PCAP = "/usr/share/sip-tester/g711a.pcap"
+PCAP_PACKETS = 236          # RTP packets in g711a.pcap (7.05 s, 30 ms each)
+CALLEE = ("callee", "pwcallee")
+PROBE_CALLER_IP, PROBE_CALLEE_IP = "127.0.0.5", "127.0.0.6"
+
+
+def port_range(name, default):
+    lo, hi = env(name, default).split("-")
+    return int(lo), int(hi)
+
+
+CFG = {
+    "runs": env("BENCH_RUNS", 3),
+    "targets": [t for t in env("BENCH_TARGETS", "switch,kamailio").split(",") if t],
+    "kam_port": env("BENCH_KAM_PORT", 25060),
+    "switch_port": env("BENCH_SWITCH_PORT", 25070),
+    "rtpe_ng_port": env("BENCH_RTPE_NG_PORT", 25223),
+    "rtpe_cli_port": env("BENCH_RTPE_CLI_PORT", 25224),
+    "rtpe_ports": port_range("BENCH_RTPE_PORTS", "10000-14999"),
+    "switch_relay_ports": port_range("BENCH_SWITCH_RELAY_PORTS", "15000-19999"),
+    "switch_bin": env("BENCH_SWITCH_BIN", os.path.join(B.REPO, "target", "release", "switch")),
+    "switch_digest_algorithms": env("BENCH_SWITCH_DIGEST_ALGORITHMS", "md5"),
+    "switch_max_conns_per_ip": env("BENCH_SWITCH_MAX_CONNS_PER_IP", 16384),
+    # extra TOML appended to the switch's --config (key names follow the switch)
+    "switch_extra_toml": env("BENCH_SWITCH_EXTRA_TOML", ""),
+    "kchildren": env("BENCH_KCHILDREN", 4),
+    "ktcpchildren": env("BENCH_KTCPCHILDREN", 4),
+    "tcp_rd_buf": env("BENCH_TCP_RD_BUF", 16384),
+    "p99_slo_ms": env("BENCH_P99_SLO_MS", 200),
+    # calls
+    "calls_ladder": ladder("BENCH_CALLS_LADDER", "25,50,75,100,125,150,200,250,300"),
+    "calls_step_s": env("BENCH_CALLS_STEP_S", 8.0),
+    "calls_hold_ms": env("BENCH_CALLS_HOLD_MS", 7600),
+    "calls_refine_steps": env("BENCH_CALLS_REFINE_STEPS", 1),
+    "calls_ref_rate": env("BENCH_CALLS_REF_RATE", 50),
+    # relay
+    "relay_streams": ladder("BENCH_RELAY_STREAMS", "50,150"),
+    "relay_seconds": env("BENCH_RELAY_SECONDS", 10.0),
+    "relay_warmup_s": env("BENCH_RELAY_WARMUP_S", 1.0),
+    # where the SIPp callee's SDP says its RTP goes: "private" = the unreachable
+    # 127.0.0.2 (anchors' far-end NAT model: the relay must send to the flow's
+    # source IP, since -rtp_echo never sends first); "flow" = the callee's own
+    # reachable address (for a relay that only uses the SDP address)
+    "callee_sdp": env("BENCH_CALLEE_SDP", "private"),
+}
+if CFG["callee_sdp"] not in ("private", "flow"):
+    raise SystemExit("BENCH_CALLEE_SDP must be private or flow")
+for _t in ("switch", "kamailio"):
+    CFG[f"calls_ladder_{_t}"] = ladder(f"BENCH_CALLS_LADDER_{_t.upper()}", ",".join(map(str, CFG["calls_ladder"])))
+ONLY = [x for x in env("BENCH_ONLY", "calls,relay").split(",") if x]
+RTPE_CLI = ["rtpengine-ctl", "-ip", "127.0.0.1", "-port", str(CFG["rtpe_cli_port"])]
+
+
+# ----------------------------------------------------------------------------
+# the two stacks: same interface (start/stop, SIP port, processes, relay)
+# ----------------------------------------------------------------------------
+class KamailioRtpengine:
+    name = "kamailio"
+    label = "kamailio+rtpengine"
+    relay = "rtpengine"
+
+    def __init__(self):
+        self.kam = B.Kamailio(CFG["kam_port"], CFG["kchildren"], CFG["ktcpchildren"], CFG["tcp_rd_buf"],
+                              defines=["WITH_RTPENGINE", "WITH_PORTLESS_ALIAS", f'RTPE_SOCK="udp:127.0.0.1:{CFG["rtpe_ng_port"]}"'])
+        self.port = self.kam.port
+        self.procs = ["kamailio", "rtpengine"]
+        self.caller_auth = None
+
+    def start(self, tag):
+        lo, hi = CFG["rtpe_ports"]
+        argv = ["rtpengine", "--config-file", os.path.join(B.CONF, "rtpengine.conf"),
+                "--listen-ng", f"127.0.0.1:{CFG['rtpe_ng_port']}", "--listen-cli", f"127.0.0.1:{CFG['rtpe_cli_port']}",
+                "--port-min", str(lo), "--port-max", str(hi),
+                "--foreground", "--log-stderr", "--pidfile", os.path.join(OUT, "rtpengine.pid")]
+        p = spawn("rtpengine", argv, os.path.join(OUT, "logs", f"rtpengine-{tag}.log"))
+        deadline = time.time() + 10
+        while True:
+            if p.poll() is not None:
+                raise RuntimeError(f"rtpengine exited rc={p.returncode}, see logs/rtpengine-{tag}.log")
+            r = subprocess.run(RTPE_CLI + ["list", "numsessions"], capture_output=True, text=True, timeout=5)
+            if r.returncode == 0 and "session" in r.stdout.lower():
+                break
+            if time.time() > deadline:
+                raise RuntimeError("rtpengine did not come up")
+            time.sleep(0.2)
+        self.kam.start(tag)
+
+    def stop(self):
+        self.kam.stop()
+        stop("rtpengine")
+
+    def totals(self):
+        """Relayed packets so far (rtpengine counts each forwarded packet)."""
+        r = subprocess.run(RTPE_CLI + ["list", "totals"], capture_output=True, text=True, timeout=5)
+        m = re.search(r"Total relayed packets\s*:\s*(\d+)", r.stdout)
+        e = re.search(r"Total relayed packet errors\s*:\s*(\d+)", r.stdout)
+        return {"packets": int(m.group(1)) if m else None, "errors": int(e.group(1)) if e else None}
+
+    def relayed_packets(self, t0, t1):
+        if t0["packets"] is None or t1["packets"] is None:
+            return None
+        return t1["packets"] - t0["packets"]
+
+    def sessions(self):
+        r = subprocess.run(RTPE_CLI + ["list", "numsessions"], capture_output=True, text=True, timeout=5)
+        m = re.search(r"Current sessions own:\s*(\d+)", r.stdout) or re.search(r"(\d+)", r.stdout)
+        return int(m.group(1)) if m else None
+
+    def log_problems(self):
+        return self.kam.log_problems()
+
+    def thread_window(self):
+        return None      # rtpengine and Kamailio are measured per process
+
+
+def sum_key(obj, key):
+    """Sum of every `key` value anywhere in a JSON document."""
+    if isinstance(obj, dict):
+        return sum((v if k == key and isinstance(v, (int, float)) else sum_key(v, key)) for k, v in obj.items())
+    if isinstance(obj, list):
+        return sum(sum_key(v, key) for v in obj)
+    return 0
+
+
+class SwitchStack:
+    name = "switch"
+    label = "switch"
+    relay = "switch"
+
+    def __init__(self, template):
+        lo, hi = CFG["switch_relay_ports"]
+        # SIPp callers bind 127.0.0.10-249 (a fresh one per run, TIME_WAIT) and
+        # the probe's caller 127.0.0.5: all trusted peers, the equivalent of
+        # Kamailio's config, which never challenges an INVITE.
+        peers = [f"127.0.0.{B.SRC_FIRST + i}" for i in range(B.SRC_COUNT)] + [PROBE_CALLER_IP]
+        self.config = os.path.join(OUT, "switch-calls.toml")
+        with open(self.config, "w") as f:
+            f.write("# written by scripts/bench/lib/calls_bench.py\n"
+                    "relay_address = \"127.0.0.1\"\n\n[calls]\n"
+                    f"relay_ports = \"{lo}-{hi}\"\n"
+                    "trusted_peers = [" + ", ".join(f'"{p}"' for p in peers) + "]\n")
+            if CFG["switch_extra_toml"]:
+                f.write(CFG["switch_extra_toml"].replace("\\n", "\n") + "\n")
+        self.sw = B.Switch(CFG["switch_bin"], CFG["switch_port"], template, CFG["switch_max_conns_per_ip"],
+                           CFG["switch_digest_algorithms"], extra_args=["--config", self.config],
+                           log_level=env("BENCH_SWITCH_LOG", "warn"))
+        self.port = self.sw.port
+        self.procs = ["switch"]
+        self.caller_auth = None
+
+    def start(self, tag):
+        self.sw.start(tag)
+
+    def stop(self):
+        self.sw.stop()
+
+    def totals(self):
+        return None     # per-call counters, read from the records after the step
+
+    def relayed_packets(self, t0, t1):
+        """packets_out summed over both legs of every call record (`switch
+        calls --json`), the same count as rtpengine's relayed packets."""
+        recs = self.sw.cli_json("calls")
+        if recs is None:
+            return None
+        return sum_key(recs, "packets_out")
+
+    def sessions(self):
+        """Calls in progress: records without an end (`switch calls --json`)."""
+        recs = self.sw.cli_json("calls")
+        if not isinstance(recs, list):
+            return None
+        return sum(1 for r in recs if isinstance(r, dict) and r.get("end_at") is None)
+
+    def log_problems(self):
+        return self.sw.log_problems()
+
+    def thread_window(self):
+        """Per-thread CPU of the switch: which of its threads (SIP, relay)
+        does the work, and whether they waited for a CPU."""
+        return B.ThreadWindow(B.PROCS["switch"][0].pid) if "switch" in B.PROCS else None
+
+
+# ----------------------------------------------------------------------------
+# calls: calls/s with RTP both ways
+# ----------------------------------------------------------------------------
+def start_callee(stack, tag):
+    csv = os.path.join(OUT, "callee.csv")
+    B.write_users_csv(csv, [CALLEE])
+    life_s = 900
+    extra = ["-inf", csv, "-m", "1", "-r", "1", "-d", str(life_s * 1000), "-nd",
+             "-set", "end_at", "0", "-set", "period_ms", "1",
+             "-oocsf", os.path.join(B.SCN, "uas_answer_ooc.xml"),
+             "-s", CALLEE[0], "-mp", "6000", "-l", "100000", "-rtp_echo"]
+    src = B.next_src_ip()
+    extra += ["-key", "sdp_ip", B.PRIV_IP if CFG["callee_sdp"] == "private" else src]
+    # the answering scenario waits for the BYE for the whole call hold time
+    argv, base = B.sipp_argv(tag, stack.port, "reg_tcp_auth.xml", extra, life_s + 30, errlog=False,
+                             recv_timeout_ms=60000, src_ip=src)
+    p = spawn("callee", argv, base + ".out")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if B.sipp_ticks(base, "REGOK"):
+            return base
+        if p.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise RuntimeError(f"callee SIPp did not register, see {base}.out")
+
+
+def call_step(stack, label, rate):
+    hold_ms = CFG["calls_hold_ms"]
+    D = CFG["calls_step_s"]
+    hold_s = hold_ms / 1000.0
+    n = int(round(rate * (hold_s + D)))
+    tag = B.next_tag(f"{label}-r{rate}")
+    extra = ["-s", CALLEE[0], "-r", str(rate), "-rp", "1000", "-m", str(n),
+             "-l", str(max(1000, int(rate * (hold_s + 10) * 3))), "-d", str(hold_ms),
+             "-mp", "6100", "-key", "pcap", PCAP]
+    timeout = hold_s + D + 60
+    argv, base = B.sipp_argv(tag, stack.port, "uac_call_rtp.xml", extra, timeout, transport="t1")
+    tot0 = stack.totals()
+    sname = "sipp-" + tag
+    t0 = time.time()
+    p = spawn(sname, argv, base + ".out")
+    # steady window: after the first calls end (concurrency plateau) until the
+    # last call has been started
+    w_lo, w_hi = hold_s + 0.5, hold_s + D - 0.2
+    sleep_until(t0 + w_lo)
+    win = CpuWindow(stack.procs + ["callee", sname])
+    twin = stack.thread_window()
+    sleep_until(t0 + (w_lo + w_hi) / 2)
+    mem = {pn: mem_kb(tree(pn)) for pn in stack.procs if pn in B.PROCS}
+    sessions = stack.sessions()
+    sleep_until(t0 + w_hi)
+    cpu = win.done()
+    threads = twin.done() if twin else None
+    try:
+        p.wait(timeout=timeout + 10)
+    except subprocess.TimeoutExpired:
+        log(f"  sipp {tag} overran; stopping")
+    stop(sname)
+    time.sleep(0.5)                 # last BYEs through the relay's accounting
+    tot1 = stack.totals()
+    st = B.sipp_stats(base)
+    ticks = B.sipp_ticks(base, "CALLOK")
+    # CPS = calls completed per second in the window shifted by the hold time
+    achieved = B.rate_in_window(ticks, (w_lo + hold_s) * 1000, (w_hi + hold_s) * 1000)
+    failed = st.get("failed", 0)
+    total = st.get("successful", 0) + failed
+    fail_pct = 100.0 * failed / max(1, total)
+    ok = B.passes(fail_pct, achieved, rate, st, CFG["p99_slo_ms"])
+    trips, errs = B.sipp_errors(base)
+    pk = stack.relayed_packets(tot0, tot1)
+    res = {"rate": rate, "achieved_cps": round(achieved, 1), "calls_ok": st.get("successful"),
+           "failed": failed, "fail_pct": round(fail_pct, 3), "pass": ok,
+           "max_concurrent_calls": st.get("max_current_calls"), "relay_sessions_mid": sessions,
+           "setup_time_mean_ms": st.get("rtd_mean_ms"), "setup_time_p50_le_ms": st.get("rtd_p50_le_ms"),
+           "setup_time_p99_le_ms": st.get("rtd_p99_le_ms"), "mem": mem,
+           "rtp_packets_relayed": pk,
+           "rtp_packets_relayed_per_call": round(pk / max(1, total), 1) if pk is not None else None,
+           "rtp_packets_expected_per_call": 2 * PCAP_PACKETS,
+           "sipp_watchdog_trips": trips, "sipp_errors": errs,
+           "wall_s": cpu["wall_s"], "host_busy_pct": cpu["host_busy_pct"],
+           "host_busy_stat_pct": cpu["host_busy_stat_pct"],
+           "caller_sipp_cpu_pct": cpu.get(sname + "_cpu_pct"), "callee_sipp_cpu_pct": cpu.get("callee_cpu_pct"),
+           "server_threads": threads, "loadavg_1m": round(os.getloadavg()[0], 2)}
+    for pn in stack.procs:
+        res[pn + "_cpu_pct"] = cpu.get(pn + "_cpu_pct")
+    res["server_cpu_pct"] = round(sum(cpu.get(pn + "_cpu_pct") or 0 for pn in stack.procs), 1)
+    res["relay_cpu_pct"] = cpu.get(stack.relay + "_cpu_pct")
+    per_proc = ", ".join(f"{pn} {cpu.get(pn + '_cpu_pct')}%" for pn in stack.procs)
+    log(f"  {label} offered {rate} cps -> {achieved:.1f} cps ok={st.get('successful')} failed={failed} "
+        f"maxconc={st.get('max_current_calls')} server_cpu={res['server_cpu_pct']}% ({per_proc}) "
+        f"caller={res['caller_sipp_cpu_pct']}% callee={res['callee_sipp_cpu_pct']}% host={cpu['host_busy_stat_pct']}% "
+        f"pk/call={res['rtp_packets_relayed_per_call']} t_setup mean={st.get('rtd_mean_ms')}ms "
+        f"p99<={st.get('rtd_p99_le_ms')}ms {'PASS' if ok else 'FAIL'}" + (f" sipp-err: {errs[0]}" if errs else ""))
+    if threads:
+        log("    threads (cpu/runq-wait % of a core): " + B.fmt_threads(threads))
+    return res
+
+
+def measure_calls(stacks):
+    runs = {t: [] for t in stacks}
+    for run in range(1, CFG["runs"] + 1):
+        for t in B.order(CFG["targets"], run):
+            stack = stacks[t]
+            log(f"[calls] {stack.label}: calls/s with G.711 RTP both ways, run {run}")
+
+            def step(r):
+                # fresh stack and callee for every step: an overloaded step must
+                # not leave queued work (or sessions) to the next one
+                try:
+                    stack.start(f"calls{run}-r{r}")
+                    start_callee(stack, B.next_tag(f"{t}-calls{run}-r{r}-callee"))
+                    res = call_step(stack, f"{t}-calls{run}", r)
+                finally:
+                    stop("callee")
+                    stack.stop()
+                res["server_log_problem_lines"] = stack.log_problems()
+                return res
+            best, steps, capped = B.find_max(step, CFG[f"calls_ladder_{t}"], CFG["calls_refine_steps"])
+            runs[t].append({"run": run, "max_pass": best, "ladder_exhausted": capped, "steps": steps})
+    out = {}
+    for t, rs in runs.items():
+        best = [r["max_pass"] for r in rs]
+        sb = lambda k: B.summarize_best(best, k)   # noqa: E731
+        out[t] = {
+            "hold_ms": CFG["calls_hold_ms"],
+            "max_sustained_cps": summarize([b["rate"] if b else None for b in best]),
+            "runs_where_ladder_never_failed": sum(1 for r in rs if r["ladder_exhausted"]),
+            "achieved_cps_at_max": sb("achieved_cps"),
+            "max_concurrent_calls_at_max": sb("max_concurrent_calls"),
+            "setup_time_mean_ms_at_max": sb("setup_time_mean_ms"),
+            "setup_time_p99_le_ms_at_max": sb("setup_time_p99_le_ms"),
+            "rtp_packets_relayed_per_call_at_max": sb("rtp_packets_relayed_per_call"),
+            "server_cpu_pct_at_max": sb("server_cpu_pct"),
+            "relay_cpu_pct_at_max": sb("relay_cpu_pct"),
+            "host_busy_pct_at_max": sb("host_busy_stat_pct"),
+            "caller_sipp_cpu_pct_at_max": sb("caller_sipp_cpu_pct"),
+            "ref_rate": CFG["calls_ref_rate"],
+            "server_cpu_pct_at_ref_rate": B.at_rate(rs, CFG["calls_ref_rate"], "server_cpu_pct"),
+            "relay_cpu_pct_at_ref_rate": B.at_rate(rs, CFG["calls_ref_rate"], "relay_cpu_pct"),
+            "rtp_packets_relayed_per_call_at_ref_rate": B.at_rate(rs, CFG["calls_ref_rate"], "rtp_packets_relayed_per_call"),
+            "runs": rs,
+        }
+    return out
+
+
+# ----------------------------------------------------------------------------
+# relay: packets/s and added latency, relay_probe.py
+# ----------------------------------------------------------------------------
+def wait_log_line(name, path, needle, secs):
+    deadline = time.time() + secs
+    p = B.PROCS[name][0]
+    while time.time() < deadline:
+        try:
+            with open(path, errors="replace") as f:
+                if needle in f.read():
+                    return True
+        except OSError:
+            pass
+        if p.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def relay_once(stack, run, streams):
+    tag = B.next_tag(f"{stack.name}-relay{run}-n{streams}")
+    js = os.path.join(OUT, "probe", tag + ".json")
+    logf = os.path.join(OUT, "probe", tag + ".out")
+    secs, warm = CFG["relay_seconds"], CFG["relay_warmup_s"]
+    timeout = 2 * secs + 60
+    argv = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "relay_probe.py"),
+            "--server", f"{B.HOST}:{stack.port}", "--domain", B.DOMAIN,
+            "--callee", f"{CALLEE[0]}:{CALLEE[1]}", "--callee-number", CALLEE[0],
+            "--caller-ip", PROBE_CALLER_IP, "--callee-ip", PROBE_CALLEE_IP,
+            "--streams", str(streams), "--seconds", str(secs), "--warmup", str(warm),
+            "--timeout", str(int(timeout)), "--json", js]
+    if stack.caller_auth:
+        argv += ["--caller-auth", stack.caller_auth]
+    stack.start(f"relay{run}-n{streams}")
+    try:
+        name = "probe-" + tag
+        spawn(name, argv, logf)
+        cpu = threads = None
+        if wait_log_line(name, logf, "PHASE relay start", timeout):
+            win = CpuWindow(stack.procs + [name])
+            twin = stack.thread_window()
+            wait_log_line(name, logf, "PHASE relay end", secs + 10)
+            cpu = win.done()
+            threads = twin.done() if twin else None
+        rc = B.wait_proc(name, timeout)
+    finally:
+        stack.stop()
+    try:
+        with open(js) as f:
+            res = json.load(f)
+    except (OSError, ValueError):
+        raise RuntimeError(f"relay probe gave no result (rc={rc}), see {logf}")
+    rb = res["relay"]["both"]
+    out = {"streams": streams, "rc": rc, "relayed_pps": rb["pps_received"], "loss_pct": res["relay_loss_pct"],
+           "direct_p50_us": res["direct"]["both"]["p50_us"], "direct_p99_us": res["direct"]["both"]["p99_us"],
+           "relay_p50_us": rb["p50_us"], "relay_p99_us": rb["p99_us"],
+           "added_p50_us": res["added"]["p50_us"], "added_p99_us": res["added"]["p99_us"],
+           "relay_cpu_pct": cpu.get(stack.relay + "_cpu_pct") if cpu else None,
+           "probe_cpu_pct": cpu.get(name + "_cpu_pct") if cpu else None,
+           "host_busy_stat_pct": cpu.get("host_busy_stat_pct") if cpu else None,
+           "server_threads": threads, "probe": res}
+    if out["relay_cpu_pct"] is not None and rb["pps_received"]:
+        out["relay_cpu_pct_per_10k_pps"] = round(out["relay_cpu_pct"] * 10000.0 / rb["pps_received"], 1)
+    log(f"  {stack.label} {streams} streams: relayed {rb['pps_received']} pps, loss {res['relay_loss_pct']}%, "
+        f"transit p50/p99 direct {out['direct_p50_us']}/{out['direct_p99_us']} us, relay "
+        f"{out['relay_p50_us']}/{out['relay_p99_us']} us -> added {out['added_p50_us']}/{out['added_p99_us']} us; "
+        f"relay cpu {out['relay_cpu_pct']}% probe cpu {out['probe_cpu_pct']}% host {out['host_busy_stat_pct']}%")
+    if threads:
+        log("    threads (cpu/runq-wait % of a core): " + B.fmt_threads(threads))
+    return out
+
+
+def measure_relay(stacks):
+    runs = {t: {n: [] for n in CFG["relay_streams"]} for t in stacks}
+    for run in range(1, CFG["runs"] + 1):
+        for n in CFG["relay_streams"]:
+            for t in B.order(CFG["targets"], run):
+                log(f"[relay] {stacks[t].label}: {n} streams, run {run}")
+                runs[t][n].append(relay_once(stacks[t], run, n))
+    out = {}
+    for t, per_n in runs.items():
+        out[t] = {}
+        for n, rs in per_n.items():
+            out[t][str(n)] = {k: summarize([r.get(k) for r in rs]) for k in (
+                "relayed_pps", "loss_pct", "direct_p50_us", "direct_p99_us", "relay_p50_us", "relay_p99_us",
+                "added_p50_us", "added_p99_us", "relay_cpu_pct", "relay_cpu_pct_per_10k_pps")}
+            out[t][str(n)]["runs"] = rs
+    return out
+
+
+# ----------------------------------------------------------------------------
+# table
+# ----------------------------------------------------------------------------
+def table(res):
+    """metric | switch | kamailio+rtpengine | ratio, medians of the runs."""
+    rows = []
+    calls, relay = res.get("calls", {}), res.get("relay", {})
+
+    def both(d, key):
+        return med(d.get("switch", {}).get(key)), med(d.get("kamailio", {}).get(key))
+
+    if calls:
+        s, k = both(calls, "max_sustained_cps")
+        capped = [t for t in ("switch", "kamailio") if calls.get(t, {}).get("runs_where_ladder_never_failed")]
+        note = f" (ladder top reached by {','.join(capped)}: lower bound)" if capped else ""
+        rows.append((f"calls/s with G.711 RTP both ways, {CFG['calls_hold_ms']} ms calls: max sustained{note}",
+                     fnum(s), fnum(k), ratio(s, k) + "  (switch/kamailio, >1: switch better)"))
+        for key, what, nd in (("achieved_cps_at_max", "  achieved calls/s at that step", 1),
+                              ("max_concurrent_calls_at_max", "  concurrent calls with RTP at that step (SIPp)", 0),
+                              ("setup_time_mean_ms_at_max", "  setup time mean at that step [ms]", 1),
+                              ("setup_time_p99_le_ms_at_max", "  setup time p99 bucket at that step [ms, <=]", 0),
+                              ("rtp_packets_relayed_per_call_at_max", "  RTP packets relayed per call (472 = none lost)", 1),
+                              ("server_cpu_pct_at_max", "  server CPU at that step [% of 1 core, all processes]", 0),
+                              ("relay_cpu_pct_at_max", "  relay CPU at that step [% of 1 core] (switch: whole process)", 0),
+                              ("host_busy_pct_at_max", "  host busy at that step [% of both cores]", 0)):
+            s, k = both(calls, key)
+            rows.append((what, fnum(s, nd), fnum(k, nd), ""))
+        rr = CFG["calls_ref_rate"]
+        s, k = both(calls, "server_cpu_pct_at_ref_rate")
+        rows.append((f"  server CPU at fixed {rr} calls/s [% of 1 core]", fnum(s), fnum(k),
+                     ratio(s, k) + "  (switch/kamailio, <1: switch cheaper)"))
+        s, k = both(calls, "rtp_packets_relayed_per_call_at_ref_rate")
+        rows.append((f"  RTP packets relayed per call at {rr} calls/s", fnum(s, 1), fnum(k, 1), ""))
+    if relay:
+        for n in CFG["relay_streams"]:
+            sw, ka = relay.get("switch", {}).get(str(n), {}), relay.get("kamailio", {}).get(str(n), {})
+
+            def pair(key):
+                return med(sw.get(key)), med(ka.get(key))
+            s, k = pair("relayed_pps")
+            rows.append((f"relay, {n} streams x 50 pps each way: packets/s relayed", fnum(s), fnum(k), ""))
+            s, k = pair("loss_pct")
+            rows.append(("  loss [%]", fnum(s, 3), fnum(k, 3), ""))
+            s, k = pair("added_p50_us")
+            rows.append(("  added latency p50 [us] (relay - direct loopback)", fnum(s, 1), fnum(k, 1), ""))
+            s, k = pair("added_p99_us")
+            rows.append(("  added latency p99 [us] (relay - direct loopback)", fnum(s, 1), fnum(k, 1),
+                         ratio(s, k) + "  (switch/rtpengine, <=1: target met)"))
+            sd, kd = pair("direct_p99_us")
+            s, k = pair("relay_p99_us")
+            rows.append(("  transit p99 direct -> relayed [us]", f"{fnum(sd, 0)} -> {fnum(s, 0)}",
+                         f"{fnum(kd, 0)} -> {fnum(k, 0)}", ""))
+            s, k = pair("relay_cpu_pct")
+            rows.append(("  relay CPU [% of 1 core] (switch: whole process)", fnum(s), fnum(k), ""))
+            s, k = pair("relay_cpu_pct_per_10k_pps")
+            rows.append(("  relay CPU per 10k packets/s [% of 1 core]", fnum(s, 1), fnum(k, 1),
+                         ratio(s, k) + "  (switch/rtpengine, <1: switch cheaper)"))
+    hdr = ("metric (median of %d run(s))" % CFG["runs"], "switch", "kamailio+rtpengine", "ratio")
+    return B.render_table(hdr, rows) if rows else "(nothing measured)"
+
+
+def main():
+    B.install_signal_handlers()
+    B.require_free_ports([CFG["kam_port"], CFG["switch_port"], CFG["rtpe_ng_port"], CFG["rtpe_cli_port"]],
+                         "calls bench")
+    for lo, hi in (CFG["rtpe_ports"], CFG["switch_relay_ports"]):
+        if B.busy_range(lo, hi):
+            raise SystemExit(f"calls bench: sockets already bound in media range {lo}-{hi} (BENCH_*_PORTS)")
+    for d in ("logs", "sipp", "probe"):
+        os.makedirs(os.path.join(OUT, d), exist_ok=True)
+    res = {"meta": {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": CFG, "only": ONLY,
+                    "loadavg_at_start": os.getloadavg(),
+                    "host": B.host_versions({"kamailio": ["kamailio", "-v"], "rtpengine": ["rtpengine", "--version"],
+                                             "switch": [CFG["switch_bin"], "--version"]})}}
+    t_start = time.time()
+    try:
+        stacks = {}
+        if "kamailio" in CFG["targets"]:
+            B.make_kamailio_db([CALLEE])
+            stacks["kamailio"] = KamailioRtpengine()
+        if "switch" in CFG["targets"]:
+            template, _ = B.make_switch_store(CFG["switch_bin"], [CALLEE])
+            stacks["switch"] = SwitchStack(template)
+        for key, fn in (("calls", measure_calls), ("relay", measure_relay)):
+            if key not in ONLY:
+                continue
+            try:
+                res[key] = fn(stacks)
+            except Exception as e:          # record it and go on with the next one
+                log(f"!! {key} failed: {e!r}")
+                res.setdefault("errors", {})[key] = repr(e)
+                B.stop_all()
+    finally:
+        B.stop_all()
+        res["meta"]["duration_s"] = round(time.time() - t_start, 1)
+        res["meta"]["loadavg_at_end"] = os.getloadavg()
+        B.write_json(RESULTS, res)
+    print()
+    la = res["meta"]["loadavg_at_start"]
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, load average at start {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, "
+          f"{res['meta']['duration_s']:.0f} s")
+    print(table(res))
+    if res.get("errors"):
+        print("errors: " + repr(res["errors"]))
+    print(f"\nresults: {RESULTS}\nlogs:    {OUT}")
+    return 1 if res.get("errors") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,509 @@
+#!/usr/bin/env python3
+"""Relay latency probe: sets up N calls through a SIP server that anchors media
+(our switch, or Kamailio + rtpengine), then sends timestamped G.711-sized RTP
+both ways through the relay and measures per-packet transit, against a
+direct-loopback baseline with the same sockets, streams and schedule.
+
+    relay_probe.py --server 127.0.0.1:25060 --streams 50 --seconds 10 --json out.json
+
+One process plays both parties, so one clock stamps send and receive:
+  * the callee registers over its own TCP connection (digest when challenged)
+    advertising an unreachable private address (127.0.0.2:5999 in Via/Contact,
+    127.0.0.2 in its SDP), as the SIPp callee of the calls bench does: the
+    relay must send to the flow's source IP and the SDP port;
+  * the caller sends INVITE sip:callee@DOMAIN over its own TCP connection
+    (answering 407 with digest when --caller-auth is given); the k-th INVITE
+    reaching the callee is answered with the k-th callee RTP socket;
+  * phase "direct": caller socket i <-> callee socket i straight over
+    loopback; phase "relay": each sends to the relay port its SDP names.
+Each stream sends 50 packets/s each way (12-byte RTP header + 160 bytes,
+PCMA), the N streams staggered evenly over the 20 ms period.  Packets sent in
+the first --warmup seconds of a phase are not counted (latching).  Reports
+per phase and direction: sent, received, lost, transit p50/p90/p99/p99.9/max
+(us); and added latency = relay quantile - direct quantile.
+
+Bounded: --timeout (whole run, SIGALRM), every wait has a deadline, loopback
+addresses only.  Prints "PHASE <name> start|end" lines so a caller can sample
+the relay's CPU over the relay phase.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+
+PRIV_IP, PRIV_PORT = "127.0.0.2", 5999
+PAYLOAD = 160          # G.711, 20 ms at 8 kHz
+PERIOD = 0.020
+COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "content-length",
+           "c": "content-type"}
+
+
+def say(msg):
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+# ----------------------------------------------------------------------------
+# SIP over TCP: framing, parsing, digest
+# ----------------------------------------------------------------------------
+class Msg:
+    def __init__(self, first, headers, body):
+        self.first, self.headers, self.body = first, headers, body   # headers: [(lname, value)]
+
+    @property
+    def is_response(self):
+        return self.first.startswith("SIP/2.0 ")
+
+    @property
+    def status(self):
+        return int(self.first.split()[1]) if self.is_response else None
+
+    @property
+    def method(self):
+        return None if self.is_response else self.first.split()[0]
+
+    def all(self, name):
+        return [v for n, v in self.headers if n == name]
+
+    def get(self, name):
+        v = self.all(name)
+        return v[0] if v else None
+
+    def cseq_method(self):
+        return (self.get("cseq") or "0 X").split()[-1]
+
+
+class Conn:
+    """One TCP connection to the server, bound to a chosen loopback IP."""
+
+    def __init__(self, server, local_ip):
+        self.sock = socket.create_connection(server, timeout=5, source_address=(local_ip, 0))
+        self.sock.setblocking(False)
+        self.local = self.sock.getsockname()
+        self.buf = b""
+
+    def send(self, text):
+        data = text.replace("\n", "\r\n").encode() if "\r\n" not in text else text.encode()
+        self.sock.setblocking(True)
+        self.sock.sendall(data)
+        self.sock.setblocking(False)
+
+    def read_msgs(self):
+        try:
+            chunk = self.sock.recv(65536)
+        except BlockingIOError:
+            return []
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+        out = []
+        while True:
+            self.buf = self.buf.lstrip(b"\r\n")          # CRLF keep-alives
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = self.buf[:end].decode(errors="replace").split("\r\n")
+            headers = []
+            for line in head[1:]:
+                if line[:1] in (" ", "\t") and headers:       # folded line
+                    headers[-1] = (headers[-1][0], headers[-1][1] + " " + line.strip())
+                    continue
+                n, _, v = line.partition(":")
+                n = n.strip().lower()
+                headers.append((COMPACT.get(n, n), v.strip()))
+            clen = int(dict(headers).get("content-length", "0") or 0)
+            if len(self.buf) < end + 4 + clen:
+                break
+            body = self.buf[end + 4:end + 4 + clen].decode(errors="replace")
+            self.buf = self.buf[end + 4 + clen:]
+            out.append(Msg(head[0], headers, body))
+        return out
+
+
+def digest_header(challenge, method, uri, user, password, nc=1):
+    params = {k.lower(): (a or b) for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^\s,]+))', challenge)}
+    realm, nonce = params.get("realm", ""), params.get("nonce", "")
+    algo = params.get("algorithm", "MD5")
+    if algo.upper() != "MD5":
+        raise RuntimeError(f"challenge with algorithm {algo}: only MD5 here")
+    h = lambda s: hashlib.md5(s.encode()).hexdigest()   # noqa: E731
+    ha1, ha2 = h(f"{user}:{realm}:{password}"), h(f"{method}:{uri}")
+    out = f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", algorithm=MD5'
+    qops = [q.strip() for q in params.get("qop", "").split(",") if q.strip()]
+    if "auth" in qops:
+        cnonce, ncs = os.urandom(8).hex(), f"{nc:08x}"
+        resp = h(f"{ha1}:{nonce}:{ncs}:{cnonce}:auth:{ha2}")
+        out += f', response="{resp}", qop=auth, nc={ncs}, cnonce="{cnonce}"'
+    else:
+        out += f', response="{h(f"{ha1}:{nonce}:{ha2}")}"'
+    if "opaque" in params:
+        out += f', opaque="{params["opaque"]}"'
+    return out
+
+
+def sdp_target(body, fallback_ip=None):
+    """(ip, port) of the first audio m-line (media c= else session c=)."""
+    ip, port = None, None
+    for line in body.splitlines():
+        line = line.strip()
+        if line.startswith("c=") and (ip is None or port is not None):
+            ip = line.split()[-1]
+        elif line.startswith("m=audio") and port is None:
+            port = int(line.split()[1])
+    if port is None:
+        raise RuntimeError("no audio m-line in SDP")
+    return (ip or fallback_ip, port)
+
+
+def sdp(ip, port, sess):
+    return (f"v=0\r\no=probe {sess} 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\n")
+
+
+def branch():
+    return "z9hG4bK" + os.urandom(8).hex()
+
+
+# ----------------------------------------------------------------------------
+# the two parties
+# ----------------------------------------------------------------------------
+class Probe:
+    def __init__(self, a):
+        self.a = a
+        host, port = a.server.rsplit(":", 1)
+        self.server = (host, int(port))
+        self.domain = a.domain or host
+        self.n = a.streams
+        self.caller_rtp = [self._udp(a.caller_ip) for _ in range(self.n)]
+        self.callee_rtp = [self._udp(a.callee_ip) for _ in range(self.n)]
+        self.callee = None
+        self.caller = None
+        self.calls = []            # per stream: dict(call_id, tag, remote_tag, route, target, relay_caller, relay_callee)
+        self.callee_invites = []   # INVITE SDP targets in arrival order (relay's callee legs)
+        self.callee_dialogs = {}
+        self.callee_last = None
+        self.caller_last = []
+
+    @staticmethod
+    def _udp(ip):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.bind((ip, 0))
+        s.setblocking(False)
+        return s
+
+    # -- event pump over both TCP connections --------------------------------
+    def pump(self, done, secs, what):
+        deadline = time.time() + secs
+        while not done():
+            if time.time() > deadline:
+                raise RuntimeError(f"timed out waiting for {what}")
+            socks = [c.sock for c in (self.callee, self.caller) if c]
+            sel = selectors.DefaultSelector()
+            for s in socks:
+                sel.register(s, selectors.EVENT_READ)
+            ev = sel.select(0.2)
+            sel.close()
+            for key, _ in ev:
+                conn = self.callee if self.callee and key.fileobj is self.callee.sock else self.caller
+                for m in conn.read_msgs():
+                    (self.on_callee if conn is self.callee else self.on_caller)(m)
+
+    def on_callee(self, m):
+        c = self.callee
+        if m.is_response:
+            self.callee_last = m
+            return
+        if m.method == "INVITE":
+            k = len(self.callee_invites)
+            if k >= self.n:
+                self.reply(c, m, "486 Busy Here", totag=None)
+                return
+            self.callee_invites.append(sdp_target(m.body))
+            tag = f"cl{k}"
+            self.callee_dialogs[m.get("call-id")] = tag
+            port = self.callee_rtp[k].getsockname()[1]
+            self.reply(c, m, "200 OK", totag=tag, body=sdp(PRIV_IP, port, 2000 + k),
+                       contact=f"<sip:callee@{PRIV_IP}:{PRIV_PORT};transport=tcp>")
+        elif m.method in ("BYE", "CANCEL", "OPTIONS", "UPDATE", "INFO"):
+            self.reply(c, m, "200 OK", totag=self.callee_dialogs.get(m.get("call-id")))
+        # ACK: nothing to do
+
+    def reply(self, conn, req, status, totag, body="", contact=None):
+        to = req.get("to")
+        if totag and ";tag=" not in to:
+            to += f";tag={totag}"
+        lines = [f"SIP/2.0 {status}"]
+        lines += [f"Via: {v}" for v in req.all("via")]
+        lines += [f"Record-Route: {v}" for v in req.all("record-route")]
+        lines += [f"From: {req.get('from')}", f"To: {to}", f"Call-ID: {req.get('call-id')}",
+                  f"CSeq: {req.get('cseq')}"]
+        if contact:
+            lines.append(f"Contact: {contact}")
+        if body:
+            lines.append("Content-Type: application/sdp")
+        lines.append(f"Content-Length: {len(body.encode())}")
+        conn.send("\r\n".join(lines) + "\r\n\r\n" + body)
+
+    def on_caller(self, m):
+        if m.is_response:
+            self.caller_last.append(m)
+        elif m.method == "BYE":
+            self.reply(self.caller, m, "200 OK", totag=None)
+        elif m.method != "ACK":
+            self.reply(self.caller, m, "200 OK", totag=None)
+
+    # -- registration ------------------------------------------------------------
+    def register(self):
+        a = self.a
+        self.callee = Conn(self.server, a.callee_ip)
+        user, pw = a.callee.split(":", 1)
+        call_id, auth, cseq = f"reg-{os.urandom(6).hex()}", None, 1
+        for _ in range(3):
+            req = (f"REGISTER sip:{self.domain} SIP/2.0\r\n"
+                   f"Via: SIP/2.0/TCP {PRIV_IP}:{PRIV_PORT};branch={branch()};rport\r\n"
+                   f"Max-Forwards: 70\r\nFrom: <sip:{user}@{self.domain}>;tag=r{os.urandom(4).hex()}\r\n"
+                   f"To: <sip:{user}@{self.domain}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n"
+                   f"Contact: <sip:{user}@{PRIV_IP}:{PRIV_PORT};transport=tcp>\r\nExpires: 3600\r\n"
+                   + (f"Authorization: {auth}\r\n" if auth else "")
+                   + "User-Agent: relay-probe\r\nContent-Length: 0\r\n\r\n")
+            self.callee_last = None
+            self.callee.send(req)
+            self.pump(lambda: self.callee_last is not None and self.callee_last.status >= 200, 10, "REGISTER reply")
+            r = self.callee_last
+            if r.status == 200:
+                say(f"callee {user} registered from {self.callee.local}")
+                return
+            if r.status in (401, 407) and auth is None:
+                ch = r.get("www-authenticate") or r.get("proxy-authenticate")
+                auth = digest_header(ch, "REGISTER", f"sip:{self.domain}", user, pw)
+                cseq += 1
+                continue
+            raise RuntimeError(f"REGISTER failed: {r.first}")
+        raise RuntimeError("REGISTER: too many challenges")
+
+    # -- calls ----------------------------------------------------------------------
+    def invite(self, i):
+        a = self.a
+        call_id, tag = f"probe-{i}-{os.urandom(6).hex()}", f"c{i}"
+        port = self.caller_rtp[i].getsockname()[1]
+        body = sdp(a.caller_ip, port, 1000 + i)
+        lip, lport = self.caller.local
+        auth_hdr, cseq = None, 1
+        for _ in range(3):
+            br = branch()
+            req_uri = f"sip:{a.callee_number}@{self.domain}"
+            head = (f"INVITE {req_uri} SIP/2.0\r\nVia: SIP/2.0/TCP {lip}:{lport};branch={br};rport\r\n"
+                    f"Max-Forwards: 70\r\nFrom: <sip:{a.caller_number}@{self.domain}>;tag={tag}\r\n"
+                    f"To: <sip:{a.callee_number}@{self.domain}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\n"
+                    f"Contact: <sip:{a.caller_number}@{lip}:{lport};transport=tcp>\r\n"
+                    + (f"{auth_hdr}\r\n" if auth_hdr else "")
+                    + f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n")
+            self.caller_last = []
+            self.caller.send(head + body)
+            final = lambda: any(r.status >= 200 and r.cseq_method() == "INVITE" for r in self.caller_last)  # noqa: E731
+            self.pump(final, self.a.setup_timeout, f"INVITE {i} final response")
+            r = next(r for r in self.caller_last if r.status >= 200 and r.cseq_method() == "INVITE")
+            if r.status in (401, 407) and a.caller_auth and auth_hdr is None:
+                # ACK the challenge (same branch: it belongs to the INVITE transaction)
+                self.caller.send(f"ACK {req_uri} SIP/2.0\r\nVia: SIP/2.0/TCP {lip}:{lport};branch={br};rport\r\n"
+                                 f"Max-Forwards: 70\r\nFrom: <sip:{a.caller_number}@{self.domain}>;tag={tag}\r\n"
+                                 f"To: {r.get('to')}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n")
+                user, pw = a.caller_auth.split(":", 1)
+                ch = r.get("proxy-authenticate") or r.get("www-authenticate")
+                name = "Proxy-Authorization" if r.status == 407 else "Authorization"
+                auth_hdr = f"{name}: " + digest_header(ch, "INVITE", req_uri, user, pw)
+                cseq += 1
+                continue
+            if r.status != 200:
+                raise RuntimeError(f"INVITE {i} failed: {r.first}")
+            break
+        else:
+            raise RuntimeError(f"INVITE {i}: too many challenges")
+        to = r.get("to")
+        route = list(reversed(r.all("record-route")))
+        target = re.search(r"<([^>]+)>", r.get("contact") or "")
+        call = {"call_id": call_id, "tag": tag, "to": to, "route": route, "cseq": cseq,
+                "target": target.group(1) if target else req_uri,
+                "relay_caller": sdp_target(r.body)}
+        self.in_dialog(call, "ACK", cseq)
+        self.calls.append(call)
+
+    def in_dialog(self, call, method, cseq):
+        a = self.a
+        lip, lport = self.caller.local
+        routes = "".join(f"Route: {x}\r\n" for x in call["route"])
+        self.caller.send(f"{method} {call['target']} SIP/2.0\r\nVia: SIP/2.0/TCP {lip}:{lport};branch={branch()};rport\r\n"
+                         f"{routes}Max-Forwards: 70\r\nFrom: <sip:{a.caller_number}@{self.domain}>;tag={call['tag']}\r\n"
+                         f"To: {call['to']}\r\nCall-ID: {call['call_id']}\r\nCSeq: {cseq} {method}\r\n"
+                         f"Content-Length: 0\r\n\r\n")
+
+    def setup_calls(self):
+        self.caller = Conn(self.server, self.a.caller_ip)
+        t0 = time.time()
+        for i in range(self.n):
+            self.invite(i)
+        # the callee must have seen (and we ACKed) every call
+        self.pump(lambda: len(self.callee_invites) >= self.n, 5, "all INVITEs at the callee")
+        say(f"{self.n} calls up in {time.time() - t0:.2f}s")
+
+    def hangup(self):
+        self.caller_last = []
+        for c in self.calls:
+            self.in_dialog(c, "BYE", c["cseq"] + 1)
+        try:
+            self.pump(lambda: sum(1 for r in self.caller_last if r.cseq_method() == "BYE" and r.status >= 200)
+                      >= len(self.calls), 10, "BYE replies")
+            ok = sum(1 for r in self.caller_last if r.cseq_method() == "BYE" and r.status == 200)
+        except RuntimeError as e:
+            say(f"hangup: {e}")
+            ok = sum(1 for r in self.caller_last if r.cseq_method() == "BYE" and r.status == 200)
+        say(f"{ok}/{len(self.calls)} BYEs answered 200")
+        return ok
+
+    # -- RTP phases -------------------------------------------------------------------
+    def run_phase(self, name, seconds, warmup, targets):
+        """targets[i] = (caller socket's destination, callee socket's destination)."""
+        n = self.n
+        say(f"PHASE {name} start")
+        sel = selectors.DefaultSelector()
+        for i in range(n):
+            sel.register(self.caller_rtp[i], selectors.EVENT_READ, (i, 1))   # callee -> caller arrives here
+            sel.register(self.callee_rtp[i], selectors.EVENT_READ, (i, 0))   # caller -> callee arrives here
+        lat = ([], [])                  # per direction: 0 caller->callee, 1 callee->caller, ns
+        sent = [0, 0]
+        recv = [0, 0]
+        wrong = 0
+        pad = bytes(PAYLOAD - 13)
+        hdr = struct.Struct("!BBHII")
+        stamp = struct.Struct("!IBQ")
+        ssrc = [(0x10000 + i, 0x20000 + i) for i in range(n)]
+        t0 = time.perf_counter_ns() + 50_000_000
+        t_count = t0 + int(warmup * 1e9)
+        t_end = t0 + int(seconds * 1e9)
+        slot_ns = int(PERIOD * 1e9) // n
+        j = 0
+        while True:
+            now = time.perf_counter_ns()
+            due = t0 + j * slot_ns
+            while due <= now and due < t_end:
+                i, k = j % n, j // n
+                for d in (0, 1):
+                    sock = self.caller_rtp[i] if d == 0 else self.callee_rtp[i]
+                    ts = time.perf_counter_ns()
+                    pkt = hdr.pack(0x80, 8, k & 0xFFFF, (k * 160) & 0xFFFFFFFF, ssrc[i][d]) + stamp.pack(i, d, ts) + pad
+                    try:
+                        sock.sendto(pkt, targets[i][d])
+                        if ts >= t_count:
+                            sent[d] += 1
+                    except OSError:
+                        pass
+                j += 1
+                due = t0 + j * slot_ns
+            if now >= t_end + 500_000_000:       # 0.5 s for the last packets in flight
+                break
+            timeout = max(0.0, (min(due, t_end + 500_000_000) - time.perf_counter_ns()) / 1e9)
+            for key, _ in sel.select(timeout):
+                i_sock, d_expect = key.data
+                while True:
+                    try:
+                        data = key.fileobj.recv(2048)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError:
+                        break
+                    rt = time.perf_counter_ns()
+                    if len(data) < 25:
+                        wrong += 1
+                        continue
+                    i, d, ts = stamp.unpack_from(data, 12)
+                    if i != i_sock or d != d_expect:
+                        wrong += 1
+                        continue
+                    if ts >= t_count:
+                        recv[d] += 1
+                        lat[d].append(rt - ts)
+        sel.close()
+        say(f"PHASE {name} end")
+        dur = seconds - warmup
+        res = {"seconds_counted": dur, "wrong_socket": wrong}
+        for d, dname in ((0, "caller_to_callee"), (1, "callee_to_caller")):
+            res[dname] = {"sent": sent[d], "received": recv[d], "lost": sent[d] - recv[d],
+                          **quantiles_us(lat[d])}
+        both = lat[0] + lat[1]
+        res["both"] = {"sent": sum(sent), "received": sum(recv), "lost": sum(sent) - sum(recv),
+                       "pps_received": round(sum(recv) / dur, 1) if dur > 0 else None, **quantiles_us(both)}
+        return res
+
+
+def quantiles_us(v):
+    if not v:
+        return {"p50_us": None, "p90_us": None, "p99_us": None, "p999_us": None, "max_us": None}
+    v = sorted(v)
+
+    def q(p):
+        return round(v[min(len(v) - 1, int(p * len(v)))] / 1000.0, 1)
+    return {"p50_us": q(0.50), "p90_us": q(0.90), "p99_us": q(0.99), "p999_us": q(0.999),
+            "max_us": round(v[-1] / 1000.0, 1)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--server", required=True, help="SIP server HOST:PORT (TCP)")
+    ap.add_argument("--domain", help="SIP domain (default: the server host)")
+    ap.add_argument("--callee", default="callee:pwcallee", help="callee NUMBER:PASSWORD (registers)")
+    ap.add_argument("--callee-number", default="callee")
+    ap.add_argument("--caller-number", default="caller")
+    ap.add_argument("--caller-auth", help="NUMBER:PASSWORD to answer a 407 on INVITE with")
+    ap.add_argument("--caller-ip", default="127.0.0.5")
+    ap.add_argument("--callee-ip", default="127.0.0.6")
+    ap.add_argument("--streams", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=10.0, help="per phase, warm-up included")
+    ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--setup-timeout", type=float, default=10.0)
+    ap.add_argument("--timeout", type=float, default=120.0, help="whole run")
+    ap.add_argument("--json", help="write the result here")
+    a = ap.parse_args()
+    for ip in (a.caller_ip, a.callee_ip, a.server.rsplit(":", 1)[0]):
+        if not ip.startswith("127."):
+            ap.error(f"{ip}: loopback (127.0.0.0/8) only")
+    if not 1 <= a.streams <= 1000 or not a.warmup < a.seconds <= 600:
+        ap.error("streams 1..1000, warmup < seconds <= 600")
+    signal.signal(signal.SIGALRM, lambda *_: sys.exit("relay_probe: --timeout reached"))
+    signal.alarm(int(a.timeout))
+    p = Probe(a)
+    res = {"streams": a.streams, "seconds": a.seconds, "warmup": a.warmup, "server": a.server,
+           "packet_bytes": 12 + PAYLOAD, "pps_per_stream_each_way": round(1 / PERIOD)}
+    direct = [(p.callee_rtp[i].getsockname(), p.caller_rtp[i].getsockname()) for i in range(a.streams)]
+    res["direct"] = p.run_phase("direct", a.seconds, a.warmup, direct)
+    p.register()
+    p.setup_calls()
+    relay = [(c["relay_caller"], p.callee_invites[i]) for i, c in enumerate(p.calls)]
+    res["relay_ports"] = [{"caller_leg": list(r[0]), "callee_leg": list(r[1])} for r in relay[:3]]
+    res["relay"] = p.run_phase("relay", a.seconds, a.warmup, relay)
+    res["byes_ok"] = p.hangup()
+    added = {}
+    for q in ("p50_us", "p90_us", "p99_us", "p999_us"):
+        r, d = res["relay"]["both"][q], res["direct"]["both"][q]
+        added[q] = round(r - d, 1) if r is not None and d is not None else None
+    res["added"] = added
+    rb = res["relay"]["both"]
+    res["relay_loss_pct"] = round(100.0 * rb["lost"] / rb["sent"], 3) if rb["sent"] else None
+    say(f"direct p50/p99 {res['direct']['both']['p50_us']}/{res['direct']['both']['p99_us']} us; "
+        f"relay p50/p99 {rb['p50_us']}/{rb['p99_us']} us; added p50/p99 {added['p50_us']}/{added['p99_us']} us; "
+        f"relayed {rb['pps_received']} pps, lost {rb['lost']}/{rb['sent']}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
