@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
-use tests::agent::{REGISTER_WITHIN, field, listen, local_port};
+use tests::agent::{REGISTER_WITHIN, command, field, listen_with, local_port, run};
 use tests::netns::{SWITCH_IP, Topology};
 use tests::proc::Proc;
 use tests::switch::{SwitchHost, report_recovery};
@@ -20,6 +20,22 @@ const FLOW_GRACE: u64 = 5;
 /// RFC 5626 §4.4.1: no pong within 10 s means the flow failed.
 const PONG_TIMEOUT: u64 = 10;
 const HOME: &str = "sip:home@home.example.net";
+/// The number of the caller that proves a phone is reachable: an agent on the
+/// public side (in the switch's namespace), provisioned by every `lab`.
+const CALLER: &str = "4900";
+/// What every phone in these scenarios runs: answer at once with a 1000 Hz tone.
+const ANSWER: &[&str] = &["--auto-answer", "--tone", "1000"];
+
+/// Places a call from the public side to `number` and checks that it was
+/// answered and that the phone's tone came back through the relay.
+fn call_reaches(topo: &Topology, sw: &SwitchHost, number: &str) {
+    let wav = sw.dir.path().join(format!("call-{number}.wav")).display().to_string();
+    let args = ["call", number, "--tone", "440", "--duration", "1", "--timeout", "10", "--record", &wav];
+    let out = run(command(Some((topo, "sw")), &switch_spec(), CALLER, &format!("pw{CALLER}"), &[]).args(args), Duration::from_secs(30));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "a call to {number} was not answered:\n{said}");
+    assert!(said.contains("tone hz=1000 "), "{number}'s audio came back through the relay:\n{said}");
+}
 
 fn switch_spec() -> String {
     format!("tcp:{SWITCH_IP}:5060")
@@ -36,11 +52,29 @@ fn lab(tag: &str, sites: u8, numbers: &[&str], registrar: &str) -> (Topology, Sw
     for n in numbers {
         sw.add_subscriber(n, &format!("pw{n}"), Some(HOME));
     }
+    sw.add_subscriber(CALLER, &format!("pw{CALLER}"), None);
     let ns = topo.ns("sw");
-    let config =
-        format!("listen = [\"tcp:{SWITCH_IP}:5060\"]\n[registrar]\nflow_timer = {FLOW_TIMER}\nflow_grace = {FLOW_GRACE}\n{registrar}");
+    let config = format!(
+        "listen = [\"tcp:{SWITCH_IP}:5060\"]\nrelay_address = \"{SWITCH_IP}\"\n[registrar]\nflow_timer = {FLOW_TIMER}\nflow_grace = {FLOW_GRACE}\n{registrar}"
+    );
     let proc = sw.start(&["ip", "netns", "exec", &ns], &config);
     (topo, sw, proc)
+}
+
+/// a. Roaming while idle: the site's public address changes (and its conntrack
+/// is flushed); the agent registers again with the new public IP and a call
+/// placed right after reaches it.
+#[test]
+fn public_address_change_while_idle_reregisters_and_a_call_reaches_it() {
+    let (topo, sw, _switch) = lab("ra", 1, &["4006"], "");
+    let (_agent, mut lines) = listen_with(Some((&topo, "ph")), &switch_spec(), "4006", "pw4006", &[], ANSWER);
+    lines.wait(&["registered", &format!("public_ip={}", Topology::nat_ip(1))], REGISTER_WITHIN);
+    let roamed_at = Instant::now();
+    topo.readdress_site("198.51.100.106", 1);
+    lines.wait(&["registered", "public_ip=198.51.100.106"], Duration::from_secs(FLOW_TIMER + PONG_TIMEOUT + 5));
+    report_recovery("public_address_change_to_reregistered", roamed_at.elapsed());
+    sw.wait_route("4006", "flow observed=198.51.100.106:", Duration::from_secs(5));
+    call_reaches(&topo, &sw, "4006");
 }
 
 /// b. Silent NAT mapping loss: the phone's flow is blackholed (no RST). The
@@ -49,7 +83,7 @@ fn lab(tag: &str, sites: u8, numbers: &[&str], registrar: &str) -> (Topology, Sw
 #[test]
 fn silent_mapping_loss_routes_home_then_the_agent_recovers() {
     let (topo, sw, _switch) = lab("rb", 1, &["4001"], "");
-    let (_agent, mut lines) = listen(Some((&topo, "ph")), &switch_spec(), "4001", "pw4001", &["--bearer-port", "40000"]);
+    let (_agent, mut lines) = listen_with(Some((&topo, "ph")), &switch_spec(), "4001", "pw4001", &["--bearer-port", "40000"], ANSWER);
     let first = lines.wait(&["registered"], REGISTER_WITHIN);
     let port = local_port(&first);
     sw.wait_route("4001", "flow observed=", Duration::from_secs(5));
@@ -67,8 +101,7 @@ fn silent_mapping_loss_routes_home_then_the_agent_recovers() {
     assert_ne!(local_port(&again), port, "a new flow: {again}");
     let (line, _) = sw.wait_route("4001", "flow observed=", Duration::from_secs(5));
     assert!(line.contains(&format!("{}:", Topology::nat_ip(1))), "{line}");
-    let probe = sw.cli(&["probe", "4001"]);
-    assert!(probe.status.success(), "reachable down the new flow: {}", String::from_utf8_lossy(&probe.stdout));
+    call_reaches(&topo, &sw, "4001");
 }
 
 /// c. Collision: a second device (other MAC) registers the number while the
@@ -77,11 +110,11 @@ fn silent_mapping_loss_routes_home_then_the_agent_recovers() {
 #[test]
 fn second_device_collides_calls_go_home_until_the_first_is_gone() {
     let (topo, sw, _switch) = lab("rc", 2, &["4002"], "");
-    let (first, mut a) = listen(Some((&topo, "ph")), &switch_spec(), "4002", "pw4002", &["--mac", "02:00:00:00:40:01"]);
+    let (first, mut a) = listen_with(Some((&topo, "ph")), &switch_spec(), "4002", "pw4002", &["--mac", "02:00:00:00:40:01"], ANSWER);
     a.wait(&["registered"], REGISTER_WITHIN);
     sw.wait_route("4002", &format!("flow observed={}:", Topology::nat_ip(1)), Duration::from_secs(5));
 
-    let (second, mut b) = listen(Some((&topo, "ph2")), &switch_spec(), "4002", "pw4002", &["--mac", "02:00:00:00:40:02"]);
+    let (second, mut b) = listen_with(Some((&topo, "ph2")), &switch_spec(), "4002", "pw4002", &["--mac", "02:00:00:00:40:02"], ANSWER);
     let refused = b.wait(&["registration-failed"], REGISTER_WITHIN);
     assert_eq!(field(&refused, "status"), Some("403"), "{refused}");
     let (line, _) = sw.wait_route("4002", "home reason=conflict", Duration::from_secs(5));
@@ -92,10 +125,11 @@ fn second_device_collides_calls_go_home_until_the_first_is_gone() {
     // The first device goes away (killed: its connection closes without an un-REGISTER).
     drop(first);
     sw.wait_route("4002", "home reason=signalling_dropped", Duration::from_secs(5));
-    let (_second, mut b) = listen(Some((&topo, "ph2")), &switch_spec(), "4002", "pw4002", &["--mac", "02:00:00:00:40:02"]);
+    let (_second, mut b) = listen_with(Some((&topo, "ph2")), &switch_spec(), "4002", "pw4002", &["--mac", "02:00:00:00:40:02"], ANSWER);
     b.wait(&["registered"], REGISTER_WITHIN);
     sw.wait_route("4002", &format!("flow observed={}:", Topology::nat_ip(2)), Duration::from_secs(5));
     assert_eq!(sw.record("4002")["mac"], "02:00:00:00:40:02");
+    call_reaches(&topo, &sw, "4002");
 }
 
 /// d. TTL: the agent's process is frozen, so nothing refreshes: the flow goes
@@ -105,7 +139,8 @@ fn second_device_collides_calls_go_home_until_the_first_is_gone() {
 fn frozen_agent_expires_to_home_and_registers_again_when_thawed() {
     const EXPIRES: u64 = 20;
     let (topo, sw, _switch) = lab("rd", 1, &["4003"], "min_expires = 10\n");
-    let (agent, mut lines) = listen(Some((&topo, "ph")), &switch_spec(), "4003", "pw4003", &["--expires", &EXPIRES.to_string()]);
+    let (agent, mut lines) =
+        listen_with(Some((&topo, "ph")), &switch_spec(), "4003", "pw4003", &["--expires", &EXPIRES.to_string()], ANSWER);
     let first = lines.wait(&["registered"], REGISTER_WITHIN);
     assert_eq!(field(&first, "expires"), Some("20"), "{first}");
     sw.wait_route("4003", "flow observed=", Duration::from_secs(5));
@@ -118,6 +153,7 @@ fn frozen_agent_expires_to_home_and_registers_again_when_thawed() {
     agent.signal("CONT");
     lines.wait(&["registered"], Duration::from_secs(30));
     sw.wait_route("4003", "flow observed=", Duration::from_secs(5));
+    call_reaches(&topo, &sw, "4003");
 }
 
 /// f. The switch is killed (-9) and restarted while agents at two sites idle:
@@ -125,14 +161,16 @@ fn frozen_agent_expires_to_home_and_registers_again_when_thawed() {
 #[test]
 fn switch_kill9_and_restart_every_agent_registers_again() {
     let (topo, sw, switch) = lab("rf", 2, &["4004", "4005"], "");
-    let (_a, mut a) = listen(Some((&topo, "ph")), &switch_spec(), "4004", "pw4004", &[]);
-    let (_b, mut b) = listen(Some((&topo, "ph2")), &switch_spec(), "4005", "pw4005", &[]);
+    let (_a, mut a) = listen_with(Some((&topo, "ph")), &switch_spec(), "4004", "pw4004", &[], ANSWER);
+    let (_b, mut b) = listen_with(Some((&topo, "ph2")), &switch_spec(), "4005", "pw4005", &[], ANSWER);
     a.wait(&["registered"], REGISTER_WITHIN);
     b.wait(&["registered"], REGISTER_WITHIN);
 
     drop(switch); // SIGKILL
     let ns = topo.ns("sw");
-    let config = format!("listen = [\"tcp:{SWITCH_IP}:5060\"]\n[registrar]\nflow_timer = {FLOW_TIMER}\nflow_grace = {FLOW_GRACE}\n");
+    let config = format!(
+        "listen = [\"tcp:{SWITCH_IP}:5060\"]\nrelay_address = \"{SWITCH_IP}\"\n[registrar]\nflow_timer = {FLOW_TIMER}\nflow_grace = {FLOW_GRACE}\n"
+    );
     let _switch = sw.start(&["ip", "netns", "exec", &ns], &config);
     let restarted = Instant::now();
     for n in ["4004", "4005"] {
@@ -143,6 +181,6 @@ fn switch_kill9_and_restart_every_agent_registers_again() {
     report_recovery("switch_restart_to_all_registered", restarted.elapsed());
     for n in ["4004", "4005"] {
         sw.wait_route(n, "flow observed=", Duration::from_secs(5));
-        assert!(sw.cli(&["probe", n]).status.success(), "{n} reachable after the restart");
+        call_reaches(&topo, &sw, n);
     }
 }
