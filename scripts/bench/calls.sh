@@ -3,7 +3,7 @@
 # 5.6 + rtpengine 10.5 (Debian packages, userspace relay), in one run,
 # loopback (127.0.0.0/8) only.  Method: scripts/bench/CALLS.md.
 #
-#   scripts/bench/calls.sh                     # full: 3 runs each, interleaved (~25 min on 2 idle cores)
+#   scripts/bench/calls.sh                     # full: 3 runs each, interleaved (~16 min on this 2-core VM)
 #   BENCH_RUNS=1 BENCH_CALLS_LADDER=25,50 BENCH_CALLS_STEP_S=4 BENCH_CALLS_REFINE_STEPS=0 \
 #     BENCH_RELAY_STREAMS=20 BENCH_RELAY_SECONDS=5 scripts/bench/calls.sh     # smoke, ~2 min
 #   BENCH_TARGETS=kamailio scripts/bench/calls.sh   # one stack only
