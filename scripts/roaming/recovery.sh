@@ -22,7 +22,7 @@ for i in $(seq 1 "$runs"); do
         cargo test -q -p tests "${targets[@]}" -- --nocapture 2>&1
         # The event-driven path: a local address change (netlink) to the new REGISTER.
         cargo test -q -p agent --test loopback_switch a_local_address_change -- --nocapture 2>&1
-    } | tee "$out/run-$i.log" | grep '^RECOVERY' >>"$out/recovery.txt" || true
+    } | tee "$out/run-$i.log" | grep -o 'RECOVERY metric=[^ ]* seconds=[0-9.]*' >>"$out/recovery.txt" || true
     if grep -q 'FAILED\|panicked' "$out/run-$i.log"; then
         echo "recovery.sh: run $i had failures, see $out/run-$i.log" >&2
     fi
