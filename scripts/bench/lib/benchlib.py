@@ -835,3 +835,38 @@ def host_versions(extra_cmds):
 def write_json(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f, indent=1)
+
+
+def run_measurements(res, measures, subject, only):
+    """Runs every (key, fn) of `measures` that `only` selects as res[key] = fn(subject);
+    one that fails is recorded in res["errors"] and the others still run."""
+    for key, fn in measures:
+        if key not in only:
+            continue
+        try:
+            res[key] = fn(subject)
+        except Exception as e:          # record it and go on with the next one
+            log(f"!! {key} failed: {e!r}")
+            res.setdefault("errors", {})[key] = repr(e)
+            stop_all()
+
+
+def close_run(res, t_start, results_path):
+    """Stops every process the run started and writes its JSON (call from `finally`)."""
+    stop_all()
+    res["meta"]["duration_s"] = round(time.time() - t_start, 1)
+    res["meta"]["loadavg_at_end"] = os.getloadavg()
+    write_json(results_path, res)
+
+
+def report(res, table, results_path, out_dir):
+    """Prints the run's header, its table and where the files are; the exit status."""
+    print()
+    la = res["meta"]["loadavg_at_start"]
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, load average at start {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, "
+          f"{res['meta']['duration_s']:.0f} s")
+    print(table(res))
+    if res.get("errors"):
+        print("errors: " + repr(res["errors"]))
+    print(f"\nresults: {results_path}\nlogs:    {out_dir}")
+    return 1 if res.get("errors") else 0

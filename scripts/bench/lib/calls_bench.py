@@ -546,29 +546,10 @@ def main():
         if "switch" in CFG["targets"]:
             template, _ = B.make_switch_store(CFG["switch_bin"], [CALLEE])
             stacks["switch"] = SwitchStack(template)
-        for key, fn in (("calls", measure_calls), ("relay", measure_relay)):
-            if key not in ONLY:
-                continue
-            try:
-                res[key] = fn(stacks)
-            except Exception as e:          # record it and go on with the next one
-                log(f"!! {key} failed: {e!r}")
-                res.setdefault("errors", {})[key] = repr(e)
-                B.stop_all()
+        B.run_measurements(res, (("calls", measure_calls), ("relay", measure_relay)), stacks, ONLY)
     finally:
-        B.stop_all()
-        res["meta"]["duration_s"] = round(time.time() - t_start, 1)
-        res["meta"]["loadavg_at_end"] = os.getloadavg()
-        B.write_json(RESULTS, res)
-    print()
-    la = res["meta"]["loadavg_at_start"]
-    print(f"{time.strftime('%Y-%m-%d %H:%M')}, load average at start {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, "
-          f"{res['meta']['duration_s']:.0f} s")
-    print(table(res))
-    if res.get("errors"):
-        print("errors: " + repr(res["errors"]))
-    print(f"\nresults: {RESULTS}\nlogs:    {OUT}")
-    return 1 if res.get("errors") else 0
+        B.close_run(res, t_start, RESULTS)
+    return B.report(res, table, RESULTS, OUT)
 
 
 if __name__ == "__main__":

@@ -347,29 +347,10 @@ def main():
             servers["switch"] = B.Switch(CFG["switch_bin"], CFG["switch_port"], template,
                                          CFG["switch_max_conns_per_ip"], CFG["switch_digest_algorithms"],
                                          log_level=env("BENCH_SWITCH_LOG", "warn"))
-        for key, fn in (("reg", measure_reg), ("held", measure_held)):
-            if key not in ONLY:
-                continue
-            try:
-                res[key] = fn(servers)
-            except Exception as e:          # record it and go on with the next one
-                log(f"!! {key} failed: {e!r}")
-                res.setdefault("errors", {})[key] = repr(e)
-                B.stop_all()
+        B.run_measurements(res, (("reg", measure_reg), ("held", measure_held)), servers, ONLY)
     finally:
-        B.stop_all()
-        res["meta"]["duration_s"] = round(time.time() - t_start, 1)
-        res["meta"]["loadavg_at_end"] = os.getloadavg()
-        B.write_json(RESULTS, res)
-    print()
-    la = res["meta"]["loadavg_at_start"]
-    print(f"{time.strftime('%Y-%m-%d')}, load average at start {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, "
-          f"{res['meta']['duration_s']:.0f} s")
-    print(table(res))
-    if res.get("errors"):
-        print("errors: " + repr(res["errors"]))
-    print(f"\nresults: {RESULTS}\nlogs:    {OUT}")
-    return 1 if res.get("errors") else 0
+        B.close_run(res, t_start, RESULTS)
+    return B.report(res, table, RESULTS, OUT)
 
 
 if __name__ == "__main__":

@@ -109,31 +109,38 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Registers (within `timeout`), then runs the call of `plan`, then unregisters.
-async fn call(handle: AgentHandle, mut events: Events, timeout: Duration, plan: calls::CallPlan) -> anyhow::Result<u8> {
+/// Waits (within `timeout`) for the first registration, answering what the
+/// switch sends meanwhile. `Err(exit code)` when it cannot come: the switch
+/// refused for good, the agent stopped, or the time ran out.
+async fn registered(handle: &AgentHandle, events: &mut Events, timeout: Duration) -> Result<(), u8> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last_failure = EXIT_UNREACHABLE;
     loop {
         let ev = match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Some(ev)) => ev,
-            Ok(None) => return Ok(last_failure),
+            Ok(None) => return Err(last_failure),
             Err(_) => {
                 eprintln!("agent: not registered within {timeout:?}");
-                stop(handle, events).await;
-                return Ok(last_failure);
+                return Err(last_failure);
             }
         };
         print(&ev);
         match ev {
-            Event::Registered(_) => break,
-            Event::RegistrationFailed { status, retry_in: None, .. } => {
-                stop(handle, events).await;
-                return Ok(refusal_code(status));
-            }
+            Event::Registered(_) => return Ok(()),
+            Event::RegistrationFailed { status, retry_in: None, .. } => return Err(refusal_code(status)),
             Event::RegistrationFailed { .. } => last_failure = EXIT_SIP_FAILURE,
-            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id, 480).await,
+            Event::IncomingRequest { id: Some(id), request } => answer(handle, id, &request).await,
+            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(handle, id, 480).await,
             _ => {}
         }
+    }
+}
+
+/// Registers (within `timeout`), then runs the call of `plan`, then unregisters.
+async fn call(handle: AgentHandle, mut events: Events, timeout: Duration, plan: calls::CallPlan) -> anyhow::Result<u8> {
+    if let Err(code) = registered(&handle, &mut events, timeout).await {
+        stop(handle, events).await;
+        return Ok(code);
     }
     let code = match calls::call(&handle, &mut events, plan).await {
         Ok(code) => code,
@@ -162,35 +169,11 @@ async fn stop(handle: AgentHandle, mut events: Events) {
     }
 }
 
+/// Registers (within `timeout`), prints the result, unregisters.
 async fn register(handle: AgentHandle, mut events: Events, timeout: Duration) -> anyhow::Result<u8> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut last_failure = EXIT_UNREACHABLE;
-    loop {
-        let ev = match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(ev)) => ev,
-            Ok(None) => return Ok(last_failure),
-            Err(_) => {
-                eprintln!("agent: not registered within {timeout:?}");
-                stop(handle, events).await;
-                return Ok(last_failure);
-            }
-        };
-        print(&ev);
-        match ev {
-            Event::Registered(_) => {
-                stop(handle, events).await;
-                return Ok(0);
-            }
-            Event::RegistrationFailed { status, retry_in: None, .. } => {
-                stop(handle, events).await;
-                return Ok(refusal_code(status));
-            }
-            Event::RegistrationFailed { .. } => last_failure = EXIT_SIP_FAILURE,
-            Event::IncomingRequest { id: Some(id), request } => answer(&handle, id, &request).await,
-            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(&handle, id, 480).await,
-            _ => {}
-        }
-    }
+    let code = registered(&handle, &mut events, timeout).await.err().unwrap_or(0);
+    stop(handle, events).await;
+    Ok(code)
 }
 
 async fn listen(handle: AgentHandle, mut events: Events, plan: calls::ListenPlan, mut printer: calls::Calls) -> anyhow::Result<u8> {
