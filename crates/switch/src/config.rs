@@ -44,7 +44,7 @@ pub struct CallSettings {
 
 impl Default for CallSettings {
     fn default() -> Self {
-        Self { trusted_peers: Vec::new(), ring_time: 60, media_timeout: 60, relay_ports: "20000-29999".into() }
+        Self { trusted_peers: Vec::new(), ring_time: 60, media_timeout: 30, relay_ports: "20000-29999".into() }
     }
 }
 
@@ -252,7 +252,7 @@ mod tests {
             toml::from_str("[calls]\ntrusted_peers = [\"127.0.0.1\"]\nring_time = 5\nrelay_ports = \"30000-30009\"\n").unwrap();
         assert_eq!(c.calls.trusted_peers, ["127.0.0.1".parse::<IpAddr>().unwrap()]);
         assert_eq!(c.calls.ring_time, 5);
-        assert_eq!(c.calls.media_timeout, 60);
+        assert_eq!(c.calls.media_timeout, 30);
         assert_eq!(c.calls.relay_port_range().unwrap(), 30000..=30009);
         c.validate().unwrap();
         for bad in ["30000", "30009-30000", "0-10", "a-b", "30000-30000"] {
