@@ -10,7 +10,7 @@ use agent::ua::{Phase, Transmit};
 use agent::{Backoff, Event, FlowLoss, PublicIpSource, RegistrationKind};
 use bytes::Bytes;
 use sipcore::auth::{DigestRequest, Secret, parse_credentials};
-use sipcore::transport::{Flow, FlowId, TransportKind, stamp_via};
+use sipcore::transport::{FlowId, stamp_via};
 use sipcore::{HeaderName, Message, Method, Response};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -149,22 +149,6 @@ fn no_pong_means_a_new_flow_and_a_new_registration() {
     assert!(matches!(&ev[0], Event::Registered(r) if r.kind == RegistrationKind::Reconnect && r.local == flow.local));
     assert_eq!(ev[1], Event::FlowRestored { local: flow.local, down_for: Duration::from_millis(50) });
     assert_eq!(b.ua.flow().map(|f| f.id), Some(flow.id));
-}
-
-impl Bench {
-    /// `connect` for when the Connect was already taken off the queue.
-    fn connect_again(&mut self) -> Flow {
-        let id = self.next_flow;
-        self.next_flow += 1;
-        let flow = Flow {
-            id: FlowId(id),
-            transport: TransportKind::Tcp,
-            local: SocketAddr::new("10.1.0.2".parse().unwrap(), 40000 + id as u16),
-            remote: "192.0.2.10:5060".parse().unwrap(),
-        };
-        self.ua.handle_connected(self.now, flow, None);
-        flow
-    }
 }
 
 #[test]

@@ -870,3 +870,14 @@ def report(res, table, results_path, out_dir):
         print("errors: " + repr(res["errors"]))
     print(f"\nresults: {results_path}\nlogs:    {out_dir}")
     return 1 if res.get("errors") else 0
+
+
+def both(d, key):
+    """The medians of `key` for the switch and for the incumbent in one measurement's results."""
+    return med(d.get("switch", {}).get(key)), med(d.get("kamailio", {}).get(key))
+
+
+def max_sustained_note(d):
+    """The suffix that says which stacks never failed the ladder (their maximum is a lower bound)."""
+    capped = [t for t in ("switch", "kamailio") if d.get(t, {}).get("runs_where_ladder_never_failed")]
+    return f" (ladder top reached by {','.join(capped)}: lower bound)" if capped else ""

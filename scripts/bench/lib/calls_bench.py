@@ -40,7 +40,7 @@ import sys
 import time
 
 import benchlib as B
-from benchlib import CpuWindow, env, fnum, ladder, log, med, mem_kb, ratio, sleep_until, spawn, stop, summarize, tree
+from benchlib import CpuWindow, both, env, fnum, ladder, log, med, mem_kb, ratio, sleep_until, spawn, stop, summarize, tree
 
 OUT = B.OUT
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(OUT, "results.json"))
@@ -471,13 +471,9 @@ def table(res):
     rows = []
     calls, relay = res.get("calls", {}), res.get("relay", {})
 
-    def both(d, key):
-        return med(d.get("switch", {}).get(key)), med(d.get("kamailio", {}).get(key))
-
     if calls:
         s, k = both(calls, "max_sustained_cps")
-        capped = [t for t in ("switch", "kamailio") if calls.get(t, {}).get("runs_where_ladder_never_failed")]
-        note = f" (ladder top reached by {','.join(capped)}: lower bound)" if capped else ""
+        note = B.max_sustained_note(calls)
         rows.append((f"calls/s with G.711 RTP both ways, {CFG['calls_hold_ms']} ms calls: max sustained{note}",
                      fnum(s), fnum(k), ratio(s, k) + "  (switch/kamailio, >1: switch better)"))
         for key, what, nd in (("achieved_cps_at_max", "  achieved calls/s at that step", 1),

@@ -34,7 +34,7 @@ import sys
 import time
 
 import benchlib as B
-from benchlib import CpuWindow, ThreadWindow, env, fnum, ladder, log, med, mem_kb, ratio, sleep_until, spawn, stop, summarize, tree
+from benchlib import CpuWindow, ThreadWindow, both, env, fnum, ladder, log, med, mem_kb, ratio, sleep_until, spawn, stop, summarize, tree
 
 OUT = B.OUT
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(OUT, "results.json"))
@@ -279,13 +279,9 @@ def table(res):
     reg, held = res.get("reg", {}), res.get("held", {})
     sw, ka = reg.get("switch", {}), reg.get("kamailio", {})
 
-    def both(d, key):
-        return med(d.get("switch", {}).get(key)), med(d.get("kamailio", {}).get(key))
-
     if reg:
         s, k = both(reg, "max_sustained_reg_per_s")
-        capped = [t for t in ("switch", "kamailio") if reg.get(t, {}).get("runs_where_ladder_never_failed")]
-        note = f" (ladder top reached by {','.join(capped)}: lower bound)" if capped else ""
+        note = B.max_sustained_note(reg)
         rows.append((f"REGISTER/s, digest, TCP, {sw.get('users') or ka.get('users')} flows: max sustained{note}",
                      fnum(s), fnum(k), ratio(s, k) + "  (switch/kamailio)"))
         s, k = both(reg, "achieved_at_max_reg_per_s")

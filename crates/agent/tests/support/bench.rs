@@ -78,6 +78,11 @@ impl Bench {
     pub(crate) fn connect(&mut self) -> Flow {
         let t = self.transmits();
         assert!(t.contains(&Transmit::Connect), "expected Connect, got {t:?}");
+        self.connect_again()
+    }
+
+    /// `connect` for when the Connect was already taken off the queue.
+    pub(crate) fn connect_again(&mut self) -> Flow {
         let id = self.next_flow;
         self.next_flow += 1;
         let flow = Flow {
