@@ -265,3 +265,20 @@ fn without_a_relay_address_each_leg_s_sdp_names_the_address_that_leg_reaches() {
     let ok = responses(&lab.drain()).remove(0);
     assert!(body(&ok.body).contains("c=IN IP4 192.0.2.1\r\n"), "{}", body(&ok.body));
 }
+
+#[test]
+fn early_media_183_with_sdp_reaches_the_caller_rewritten_and_points_the_relay_at_the_callee() {
+    let mut lab = Lab::new();
+    lab.offer();
+    let out = lab.callee_says(183, Some(CALLEE_SDP));
+    let early = responses(&out);
+    assert_eq!(early.len(), 1, "{out:?}");
+    assert_eq!(early[0].status, 183);
+    let sdp = body(&early[0].body);
+    assert!(sdp.contains("c=IN IP4 192.0.2.1") && sdp.contains("m=audio 20000 RTP/AVP 0"), "the caller's leg of the relay: {sdp}");
+    assert!(
+        out.iter().any(|o| matches!(o, Output::UpdateMedia { media: 77, side: Leg::Callee, .. })),
+        "early media flows through the relay before the answer: {out:?}"
+    );
+    assert!(requests(&out, Method::Ack).is_empty(), "no ACK for a provisional");
+}
