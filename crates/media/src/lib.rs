@@ -9,6 +9,7 @@ pub mod error;
 pub mod g711;
 pub mod offer;
 pub mod relay;
+pub mod rtp_header;
 pub mod sdp;
 pub mod tone;
 pub mod wav;

@@ -28,37 +28,23 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
 /// Parses an RTP version 2 packet; `None` for anything malformed.
 pub fn parse(data: &[u8]) -> Option<Received<'_>> {
-    let (&b0, &b1) = (data.first()?, data.get(1)?);
-    if b0 >> 6 != 2 {
-        return None;
-    }
-    let csrc_count = usize::from(b0 & 0x0F);
+    let h = crate::rtp_header::fixed_header(data)?;
+    let csrc_count = usize::from(h.first & 0x0F);
     let mut offset = 12 + 4 * csrc_count;
-    if b0 & 0x10 != 0 {
+    if h.first & 0x10 != 0 {
         // Extension: 16-bit profile, 16-bit length in 32-bit words, then the data.
         let words = usize::from(be16(data, offset + 2)?);
         offset += 4 + 4 * words;
     }
     let mut payload = data.get(offset..)?;
-    if b0 & 0x20 != 0 {
+    if h.first & 0x20 != 0 {
         // Padding: the last octet counts the padding octets, itself included.
         let pad = usize::from(*payload.last()?);
         payload = payload.get(..payload.len().checked_sub(pad).filter(|_| pad > 0)?)?;
     }
-    Some(Received {
-        payload_type: b1 & 0x7F,
-        marker: b1 & 0x80 != 0,
-        sequence: be16(data, 2)?,
-        timestamp: be32(data, 4)?,
-        ssrc: be32(data, 8)?,
-        payload,
-    })
+    Some(Received { payload_type: h.payload_type, marker: h.marker, sequence: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc, payload })
 }
 
 #[cfg(test)]

@@ -23,7 +23,6 @@ pub enum Packet {
 }
 
 /// Smallest RTP packet: the fixed header.
-const RTP_HEADER: usize = 12;
 /// Smallest RTCP packet: a receiver report without report blocks.
 const RTCP_HEADER: usize = 8;
 
@@ -41,14 +40,9 @@ pub fn classify(packet: &[u8], rtcp_port: bool) -> Packet {
     if rtcp_port || (192..=223).contains(&second) {
         return if packet.len() >= RTCP_HEADER { Packet::Rtcp } else { Packet::Invalid };
     }
-    match packet.get(..RTP_HEADER) {
-        Some(&[_, pt, s0, s1, t0, t1, t2, t3, x0, x1, x2, x3]) => Packet::Rtp {
-            payload_type: pt & 0x7f,
-            seq: u16::from_be_bytes([s0, s1]),
-            timestamp: u32::from_be_bytes([t0, t1, t2, t3]),
-            ssrc: u32::from_be_bytes([x0, x1, x2, x3]),
-        },
-        _ => Packet::Invalid,
+    match crate::rtp_header::fixed_header(packet) {
+        Some(h) => Packet::Rtp { payload_type: h.payload_type, seq: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc },
+        None => Packet::Invalid,
     }
 }
 
