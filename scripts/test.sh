@@ -13,11 +13,14 @@ declare -A NEED=(
     [conntrack]=conntrack
     [ip]=iproute2
     [python3]=python3
+    [sysctl]=procps
+    [kill]=procps
 )
 
 missing=()
 for cmd in "${!NEED[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
+    # type -P: a program on PATH, not a shell builtin (the tests run `kill` as a program).
+    type -P "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
 done
 if ((${#missing[@]})); then
     echo "test.sh: installing ${missing[*]}" >&2
