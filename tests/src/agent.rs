@@ -79,8 +79,15 @@ pub fn local_port(line: &str) -> u16 {
 
 /// The strongest of 440/1000 Hz in a recording (None: silence or neither).
 pub fn tone_in(wav: &Path) -> Option<f64> {
+    tone_in_last(wav, Duration::MAX)
+}
+
+/// As [`tone_in`], in the recording's last `span` only: what was heard at the end.
+pub fn tone_in_last(wav: &Path, span: Duration) -> Option<f64> {
     let samples = media::wav::read_wav(wav).unwrap_or_else(|e| panic!("{}: {e}", wav.display()));
-    media::tone::dominant(&samples, &[440.0, 1000.0], media::tone::RATE)
+    let keep = usize::try_from(span.as_millis().saturating_mul(u128::from(media::tone::RATE)) / 1000).unwrap_or(usize::MAX);
+    let tail = samples.get(samples.len().saturating_sub(keep)..).unwrap_or_default();
+    media::tone::dominant(tail, &[440.0, 1000.0], media::tone::RATE)
 }
 
 /// How long the agent may take to register at first.

@@ -10,8 +10,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
-use tests::agent::{REGISTER_WITHIN, command, field, listen_with, local_port, run};
+use tests::agent::{REGISTER_WITHIN, command, field, listen_with, local_port, run, tone_in_last};
 use tests::netns::{SWITCH_IP, Topology};
+use tests::proc::Lines;
 use tests::proc::Proc;
 use tests::switch::{SwitchHost, report_recovery};
 
@@ -183,4 +184,44 @@ fn switch_kill9_and_restart_every_agent_registers_again() {
         sw.wait_route(n, "flow observed=", Duration::from_secs(5));
         call_reaches(&topo, &sw, n);
     }
+}
+
+/// g. The site's public address changes during an answered call. Decided
+/// behaviour: the call is kept. The agent's flow dies (its next ping leaves
+/// from the new address and the switch resets it); the agent keeps the
+/// answered call, registers on a new flow and re-INVITEs the call there; the
+/// switch follows it to the new flow and re-latches its relay leg to the new
+/// address. Both ends hear each other again before the caller hangs up.
+#[test]
+fn public_address_change_mid_call_keeps_the_call_with_a_reinvite() {
+    let (topo, sw, _switch) = lab("rg", 1, &["4007"], "");
+    let heard_by_phone = sw.dir.path().join("phone.wav");
+    let phone_record = heard_by_phone.display().to_string();
+    let answer = [ANSWER, &["--record", &phone_record]].concat();
+    let (_phone, mut phone) = listen_with(Some((&topo, "ph")), &switch_spec(), "4007", "pw4007", &[], &answer);
+    phone.wait(&["registered"], REGISTER_WITHIN);
+
+    let heard_by_caller = sw.dir.path().join("caller.wav");
+    let caller_record = heard_by_caller.display().to_string();
+    let mut caller_cmd = command(Some((&topo, "sw")), &switch_spec(), CALLER, &format!("pw{CALLER}"), &[]);
+    caller_cmd.args(["call", "4007", "--tone", "440", "--duration", "30", "--timeout", "10", "--record", &caller_record]);
+    let (_caller, mut caller) = Lines::spawn(&mut caller_cmd);
+    phone.wait(&["call state=answered"], Duration::from_secs(15));
+    phone.wait(&["media state=started"], Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(2));
+
+    let roamed_at = Instant::now();
+    topo.readdress_site("198.51.100.107", 1);
+    phone.wait(&["call state=interrupted"], Duration::from_secs(FLOW_TIMER + PONG_TIMEOUT + 5));
+    phone.wait(&["registered", "public_ip=198.51.100.107"], Duration::from_secs(10));
+    phone.wait(&["call state=rejoined"], Duration::from_secs(5));
+    report_recovery("public_address_change_mid_call_to_rejoined", roamed_at.elapsed());
+
+    let ended = caller.wait(&["call ended"], Duration::from_secs(40));
+    assert!(ended.contains("by=local"), "the caller hung up itself after its 30 s, the call was never cut: {ended}");
+    caller.wait(&["tone hz="], Duration::from_secs(5));
+    phone.wait(&["call ended"], Duration::from_secs(5));
+    let tail = Duration::from_secs(3);
+    assert_eq!(tone_in_last(&heard_by_caller, tail), Some(1000.0), "the caller hears the phone again after the move");
+    assert_eq!(tone_in_last(&heard_by_phone, tail), Some(440.0), "the phone hears the caller again after the move");
 }

@@ -237,6 +237,11 @@ pub struct UaConfig {
     pub pong_timeout: Duration,
     /// Keep-alive interval when the registrar requires outbound but sends no Flow-Timer.
     pub default_flow_timer: Duration,
+    /// How long an answered call outlives its flow, waiting for a new one to
+    /// re-INVITE it on (a NAT that changed its public address, a switch
+    /// restart). The switch's media timeout (30 s by default) is the other
+    /// side's limit, so waiting longer than that buys nothing.
+    pub call_rejoin_grace: Duration,
     /// How long `stop` waits for the unregistering REGISTER's answer.
     pub unregister_timeout: Duration,
     /// After a 403/404, try again after this long; `None`: never on its own.
@@ -266,6 +271,7 @@ impl UaConfig {
             backoff: Backoff::default(),
             pong_timeout: Duration::from_secs(10),
             default_flow_timer: Duration::from_secs(120),
+            call_rejoin_grace: Duration::from_secs(30),
             unregister_timeout: Duration::from_secs(5),
             retry_after_rejection: None,
             user_agent: concat!("roamswitch-agent/", env!("CARGO_PKG_VERSION")).to_owned(),

@@ -348,14 +348,115 @@ fn unanswered_invite_times_out_after_timer_b() {
 }
 
 #[test]
-fn flow_loss_ends_every_call() {
+fn flow_loss_ends_a_ringing_call_at_once() {
+    let mut b = Bench::new(config());
+    let (flow, id, _) = b.ringing();
+    b.ua.handle_flow_closed(b.now, flow, "reset".into());
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }]);
+    assert!(b.ua.call(b.now, "1002", Bytes::new()).is_err(), "no flow, no call");
+    assert_eq!(b.ua.call(b.now, "10 02", Bytes::new()), Err(agent::CallError::NoFlow));
+}
+
+/// The flow dies under an answered call and no new one comes: the call
+/// waits the grace time, then ends as lost.
+#[test]
+fn an_answered_call_outlives_its_flow_for_the_grace_time_only() {
+    let mut cfg = config();
+    cfg.backoff.base = SECS(300);
+    let grace = cfg.call_rejoin_grace;
+    let mut b = Bench::new(cfg);
+    let (flow, id, _) = b.answered();
+    b.ua.handle_flow_closed(b.now, flow, "reset".into());
+    assert_eq!(b.call_events(), vec![CallEvent::Interrupted { id, rejoin_within: grace }]);
+    assert_eq!(b.ua.calls(), vec![id]);
+    // Every reconnect fails: no flow within the grace.
+    b.transmits();
+    b.ua.handle_connect_failed(b.now, "unreachable".into());
+    b.advance(grace - SECS(1));
+    assert!(b.call_events().is_empty(), "still waiting");
+    b.advance(SECS(2));
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }]);
+    assert!(b.ua.calls().is_empty());
+}
+
+/// Lost the flow, reconnected and registered again: the call re-INVITEs
+/// on the new flow with the SDP it last sent, so the switch follows it.
+#[test]
+fn an_answered_call_rejoins_with_a_reinvite_on_the_new_flow() {
+    let mut b = Bench::new(config());
+    let (flow, id, tag) = b.answered();
+    b.ua.handle_flow_closed(b.now, flow, "reset".into());
+    b.call_events();
+    let flow2 = b.connect();
+    assert_ne!(flow2.id, flow);
+    b.probe_round();
+    b.register_round(600);
+    let reinvite = b.requests();
+    let [re] = reinvite.as_slice() else { panic!("{reinvite:?}") };
+    assert_eq!(re.method, Method::Invite);
+    assert_eq!(re.headers.call_id().unwrap(), "c1@sw");
+    assert_eq!(re.headers.from_addr().unwrap().tag(), Some(tag.as_str()), "our tag: the same dialog");
+    assert_eq!(re.headers.to_addr().unwrap().tag(), Some("sw1"));
+    assert_eq!(re.body.as_ref(), ANSWER.as_bytes(), "the SDP last sent, unchanged");
+    assert!(header_of_req(re, HeaderName::Contact).unwrap().contains(&format!(":{}", flow2.local.port())), "the new flow's Contact");
+    let mut ok = Response::to_request(re, 200);
+    ok.headers.set(HeaderName::ContentType, "application/sdp");
+    ok.headers.set(HeaderName::ContentLength, OFFER.len().to_string());
+    ok.body = Bytes::from_static(OFFER.as_bytes());
+    b.ua.handle_message(b.now, flow2.id, sipcore::parse(Message::Response(ok).to_bytes()).unwrap());
+    b.settle();
+    assert_eq!(b.requests().iter().map(|r| r.method.clone()).collect::<Vec<_>>(), vec![Method::Ack]);
+    let ev = b.call_events();
+    assert!(matches!(ev.as_slice(), [CallEvent::Rejoined { id: i }, CallEvent::Updated { .. }] if *i == id), "{ev:?}");
+    // The grace (30 s) is forgotten: past it, with the flow alive (its first
+    // ping not yet due for a pong), the call goes on.
+    b.advance(SECS(31));
+    assert_eq!(b.ua.calls(), vec![id]);
+    assert!(b.call_events().is_empty());
+}
+
+/// The switch restarted while the flow was down: it knows no such dialog
+/// (481), so the call ends as lost, with no BYE into the void.
+#[test]
+fn a_rejoin_answered_481_ends_the_call_as_lost() {
     let mut b = Bench::new(config());
     let (flow, id, _) = b.answered();
     b.ua.handle_flow_closed(b.now, flow, "reset".into());
-    let ev = b.call_events();
-    assert_eq!(ev, vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }]);
-    assert!(b.ua.call(b.now, "1002", Bytes::new()).is_err(), "no flow, no call");
-    assert_eq!(b.ua.call(b.now, "10 02", Bytes::new()), Err(agent::CallError::NoFlow));
+    b.call_events();
+    let flow2 = b.connect();
+    b.probe_round();
+    b.register_round(600);
+    let reinvite = b.requests();
+    let [re] = reinvite.as_slice() else { panic!("{reinvite:?}") };
+    b.answer(flow2.id, re, 481, &[]);
+    assert!(b.requests().iter().all(|r| r.method != Method::Bye), "no BYE for a dialog the switch does not know");
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: Some(481) }]);
+}
+
+/// Hanging up while the call waits for a flow ends it here at once.
+#[test]
+fn hanging_up_while_the_flow_is_down_ends_the_call_locally() {
+    let mut b = Bench::new(config());
+    let (flow, id, _) = b.answered();
+    b.ua.handle_flow_closed(b.now, flow, "reset".into());
+    b.call_events();
+    b.ua.hangup(b.now, id).unwrap();
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Local, reason: EndReason::Hangup, status: None }]);
+    assert_eq!(b.ua.hangup(b.now, id), Err(agent::CallError::NoSuchCall(id)));
+}
+
+/// The flow died because the phone's own address went away: the bearer is
+/// bound to it, so the media cannot follow and the call ends at once.
+#[test]
+fn losing_the_local_address_ends_an_answered_call() {
+    let mut b = Bench::new(config());
+    let (_, id, _) = b.answered();
+    b.ua.handle_network_change(b.now, true);
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }]);
+}
+
+fn header_of_req(r: &Request, name: HeaderName) -> Option<String> {
+    r.headers.get(&name).map(str::to_owned)
 }
 
 #[test]

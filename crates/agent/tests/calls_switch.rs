@@ -94,8 +94,11 @@ async fn call_hold_resume_and_hang_up_through_the_switch() {
     b.stop().await;
 }
 
+/// The switch dies mid-call: the answered call waits for a new flow
+/// (`Interrupted`); the restarted switch has lost it, so the re-INVITE the
+/// agent sends once registered again gets 481 and the call ends, its media freed.
 #[tokio::test]
-async fn losing_the_switch_mid_call_ends_the_call_and_frees_the_media() {
+async fn losing_the_switch_mid_call_interrupts_it_and_the_restarted_switch_ends_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "4101", "pw4101");
@@ -115,6 +118,10 @@ async fn losing_the_switch_mid_call_ends_the_call_and_frees_the_media() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     sw.kill();
+    for events in [&mut a_events, &mut b_events] {
+        next(events, |e| matches!(e, Event::Call(CallEvent::Interrupted { .. }))).await;
+    }
+    sw.restart();
     for (events, id) in [(&mut a_events, id), (&mut b_events, b_id)] {
         let Event::Media(MediaEvent::Stopped { report, .. }) =
             next(events, |e| matches!(e, Event::Media(MediaEvent::Stopped { .. }))).await
@@ -123,7 +130,7 @@ async fn losing_the_switch_mid_call_ends_the_call_and_frees_the_media() {
         };
         assert!(report.received_packets > 0, "{report:?}");
         let ended = next(events, |e| matches!(e, Event::Call(CallEvent::Ended { .. }))).await;
-        assert_eq!(ended, Event::Call(CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }));
+        assert_eq!(ended, Event::Call(CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: Some(481) }));
     }
     drop((a, b));
 }

@@ -112,6 +112,20 @@ pub enum CallEvent {
         /// The final status.
         status: u16,
     },
+    /// The flow died under this answered call; it waits up to `rejoin_within`
+    /// for a new flow (media goes on meanwhile, into the void if the NAT moved).
+    Interrupted {
+        /// The call.
+        id: CallId,
+        /// How long it waits before it ends as `FlowLost`.
+        rejoin_within: std::time::Duration,
+    },
+    /// The re-INVITE sent on the new flow was answered: the switch follows
+    /// the call to the new flow and relays its media anew.
+    Rejoined {
+        /// The call.
+        id: CallId,
+    },
     /// The call is over.
     Ended {
         /// The call.
@@ -135,6 +149,8 @@ impl CallEvent {
             | CallEvent::Reoffer { id, .. }
             | CallEvent::Updated { id, .. }
             | CallEvent::ReofferRejected { id, .. }
+            | CallEvent::Interrupted { id, .. }
+            | CallEvent::Rejoined { id }
             | CallEvent::Ended { id, .. } => *id,
         }
     }

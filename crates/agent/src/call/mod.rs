@@ -12,6 +12,7 @@
 
 mod dialog;
 mod event;
+mod rejoin;
 mod uac;
 mod uas;
 
@@ -102,6 +103,10 @@ struct Call {
     cancel_wanted: bool,
     /// UAC: a CANCEL was sent; the 487 that follows is our own doing.
     cancelled: bool,
+    /// Answered, its flow lost: the call waits until then for a new flow (see `rejoin`).
+    rejoin_by: Option<Instant>,
+    /// The re-INVITE in flight re-joins the call from a new flow.
+    rejoining: bool,
 }
 
 /// What the call core needs from the user agent for one step.
@@ -122,6 +127,8 @@ pub struct Calls {
     events: VecDeque<CallEvent>,
     /// Messages that go straight to the flow, outside any transaction (the ACK for a 2xx, §13.2.2.4).
     out: VecDeque<Message>,
+    /// The local address of the flow the waiting calls lost (their bearer's).
+    stranded_on: Option<std::net::IpAddr>,
 }
 
 impl Calls {
@@ -165,13 +172,6 @@ impl Calls {
         }
     }
 
-    /// The flow died: every transaction and so every call died with it.
-    pub(crate) fn flow_lost(&mut self) {
-        for id in self.ids() {
-            self.end(id, Party::Network, EndReason::FlowLost, None);
-        }
-    }
-
     /// Ends every call politely (BYE, CANCEL, 480) before the agent stops.
     pub(crate) fn hangup_all(&mut self, ctx: &mut Ctx<'_>) {
         for id in self.ids() {
@@ -195,7 +195,8 @@ impl Calls {
     pub(crate) fn handle_tx_failure(&mut self, key: &TransactionKey) -> bool {
         if let Some(id) = self.calls.iter().find(|c| c.reoffer.as_ref().is_some_and(|(k, _)| k == key)).map(|c| c.id) {
             // §14.1: no answer to a re-INVITE: the dialog is dead. The call ends (a BYE would go the same dead way).
-            self.end(id, Party::Network, EndReason::Timeout, Some(408));
+            let rejoining = self.calls.iter().any(|c| c.id == id && c.rejoining);
+            self.end(id, Party::Network, if rejoining { EndReason::FlowLost } else { EndReason::Timeout }, Some(408));
             return true;
         }
         let Some(call) = self.calls.iter().find(|c| c.invite.as_ref().is_some_and(|(k, _)| k == key)) else {

@@ -46,6 +46,8 @@ impl Calls {
             credentials: None,
             cancel_wanted: false,
             cancelled: false,
+            rejoin_by: None,
+            rejoining: false,
         };
         Self::send_invite(ctx, &mut call)?;
         tracing::info!(call = %id, %number, "calling");
@@ -99,6 +101,7 @@ impl Calls {
             return;
         }
         let Some((_, offer)) = call.reoffer.take() else { return };
+        let rejoining = std::mem::take(&mut call.rejoining);
         match resp.status {
             200..=299 => {
                 let ack = build_ack(ctx, call);
@@ -108,12 +111,20 @@ impl Calls {
                     call.remote_sdp = sdp.clone();
                 }
                 self.out.push_back(Message::Request(ack));
+                if rejoining {
+                    tracing::info!(call = %id, "call re-joined on the new flow");
+                    self.events.push_back(CallEvent::Rejoined { id });
+                }
                 match sdp {
                     Some(sdp) => self.events.push_back(CallEvent::Updated { id, local_sdp: offer, remote_sdp: sdp }),
                     None => {
                         let _ = self.send_bye(ctx, id);
                     }
                 }
+            }
+            // The switch lost the call while our flow was down (a restart): nothing to BYE.
+            408 | 481 if rejoining => {
+                self.end(id, Party::Network, EndReason::FlowLost, Some(resp.status));
             }
             // §12.2.1.2: the dialog is gone.
             408 | 481 => {

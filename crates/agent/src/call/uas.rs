@@ -104,6 +104,8 @@ impl Calls {
             credentials: None,
             cancel_wanted: false,
             cancelled: false,
+            rejoin_by: None,
+            rejoining: false,
         });
     }
 

@@ -43,7 +43,8 @@ impl Driver {
             CallEvent::ReofferRejected { id, .. } => {
                 let _ = self.bearers.reoffer_answered(id, None).await;
             }
-            CallEvent::Ringing { .. } | CallEvent::Ended { .. } => {}
+            // The core re-INVITEs with the SDP it last sent: the stream stays as it is.
+            CallEvent::Ringing { .. } | CallEvent::Interrupted { .. } | CallEvent::Rejoined { .. } | CallEvent::Ended { .. } => {}
         }
     }
 

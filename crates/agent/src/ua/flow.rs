@@ -74,11 +74,17 @@ impl UserAgent {
     /// restart wants a quick return), at most once per `base` time; otherwise
     /// after the RFC 5626 §4.5 back-off, and never before `min_wait`.
     pub(super) fn drop_flow(&mut self, now: Instant, loss: Option<FlowLoss>, min_wait: Duration) {
-        if let Some(flow) = self.flow.take() {
+        let local = self.flow.take().map(|flow| {
             self.transmits.push_back(Transmit::Close { flow: flow.id });
-        }
+            flow.local.ip()
+        });
         // Transactions die with their flow; a late answer has nowhere to go.
-        self.end_calls();
+        // Answered calls wait for the next flow, unless the address their
+        // media is bound to is gone with it.
+        match local {
+            Some(ip) if !matches!(loss, Some(FlowLoss::LocalAddressGone)) => self.strand_calls(now, ip),
+            _ => self.end_calls(),
+        }
         self.layer = TransactionLayer::new(self.cfg.timers);
         self.register_tx = None;
         self.probe_tx = None;

@@ -340,6 +340,7 @@ impl UserAgent {
     /// Fires whatever is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
+        self.calls.handle_timeout(now);
         self.pump(now);
         if due(self.stop_deadline, now) {
             self.stop_deadline = None;
@@ -389,10 +390,19 @@ impl UserAgent {
 
     /// When [`UserAgent::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.retry_at, self.refresh_at, self.ping_at, self.pong_deadline, self.check_at, self.stop_deadline, self.layer.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.retry_at,
+            self.refresh_at,
+            self.ping_at,
+            self.pong_deadline,
+            self.check_at,
+            self.stop_deadline,
+            self.layer.poll_timeout(),
+            self.calls.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn identity(&self) -> Option<Identity<'_>> {
@@ -431,8 +441,14 @@ impl UserAgent {
         self.call_op(now, |calls, ctx| calls.reject(ctx, id, status))
     }
 
-    /// Ends call `id`: BYE when answered, CANCEL (outgoing) or 480 (incoming) before.
+    /// Ends call `id`: BYE when answered, CANCEL (outgoing) or 480 (incoming)
+    /// before; with no flow up (the call waits for one) it just ends here.
     pub fn hangup(&mut self, now: Instant, id: CallId) -> Result<(), CallError> {
+        if self.flow.is_none() {
+            let r = self.calls.abandon(id);
+            self.take_call_events();
+            return r;
+        }
         self.call_op(now, |calls, ctx| calls.hangup(ctx, id))
     }
 
@@ -442,9 +458,19 @@ impl UserAgent {
         self.call_op(now, |calls, ctx| calls.answer_reoffer(ctx, id, answer))
     }
 
-    /// The flow is gone and every call with it: says so at once.
+    /// Every call ends now (stopping, or refused by the switch): says so at once.
     pub(super) fn end_calls(&mut self) {
-        self.calls.flow_lost();
+        self.calls.end_all();
+        self.take_call_events();
+    }
+
+    /// The flow died: answered calls wait for a new one (see `call::rejoin`), the others end.
+    pub(super) fn strand_calls(&mut self, now: Instant, local: IpAddr) {
+        self.calls.flow_lost(now, self.cfg.call_rejoin_grace, local);
+        self.take_call_events();
+    }
+
+    fn take_call_events(&mut self) {
         while let Some(ev) = self.calls.poll_event() {
             self.events.push_back(Event::Call(ev));
         }

@@ -188,6 +188,10 @@ impl UserAgent {
         if let Some(lost) = self.lost_at.take() {
             self.events.push_back(Event::FlowRestored { local: flow.local, down_for: now.saturating_duration_since(lost) });
         }
+        if !was_bound {
+            // A new flow is registered: the calls that outlived the last one follow it.
+            self.with_calls(now, |calls, ctx| calls.rejoin(ctx));
+        }
         // With the `via` source every answer is a measurement: the switch saw
         // us come from `observed`.
         if self.cfg.public_ip == PublicIpSource::Via && observed.is_some() && observed != self.registered_public {

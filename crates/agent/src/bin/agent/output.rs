@@ -64,6 +64,10 @@ fn call(ev: &CallEvent) -> String {
         CallEvent::Reoffer { id, .. } => format!("call state=reoffer id={id}"),
         CallEvent::Updated { id, .. } => format!("call state=updated id={id}"),
         CallEvent::ReofferRejected { id, status } => format!("call state=reoffer-rejected id={id} status={status}"),
+        CallEvent::Interrupted { id, rejoin_within } => {
+            format!("call state=interrupted id={id} rejoin_within_ms={}", rejoin_within.as_millis())
+        }
+        CallEvent::Rejoined { id } => format!("call state=rejoined id={id}"),
         CallEvent::Ended { id, by, reason, status } => {
             format!("call ended id={id} by={} reason={} status={}", by.as_str(), reason.as_str(), opt(*status))
         }

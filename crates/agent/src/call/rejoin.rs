@@ -1,0 +1,98 @@
+//! Answered calls outlive their flow (issue 6 g). When the NAT in front of
+//! the phone changes its public address, the flow dies but the call need
+//! not: the switch keeps an answered call when a party's flow closes and
+//! follows the party that speaks from a new flow (its relay leg latches
+//! anew). So the call core keeps answered calls for a grace time; once the
+//! agent is registered on a new flow it re-INVITEs each with the SDP it last
+//! sent (unchanged, so RFC 3264 §8's o= version stays), which tells the
+//! switch where the party is now. A 481 or no answer means the switch lost
+//! the call (a restart): it ends as `FlowLost`. Calls not yet answered die
+//! with the flow, as their INVITE transaction does.
+
+use super::{CallEvent, Calls, Ctx, EndReason, Party, State};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+impl Calls {
+    /// The flow died: unanswered calls end; answered ones wait up to `grace`
+    /// for [`Calls::rejoin`]. Transactions in flight died with the flow.
+    pub(crate) fn flow_lost(&mut self, now: Instant, grace: Duration, local: IpAddr) {
+        let until = now.checked_add(grace);
+        self.stranded_on = Some(local);
+        for id in self.ids() {
+            let Ok(call) = self.get(id) else { continue };
+            if call.state != State::Confirmed || until.is_none() || grace.is_zero() {
+                self.end(id, Party::Network, EndReason::FlowLost, None);
+                continue;
+            }
+            call.rejoin_by = until;
+            call.rejoining = false;
+            call.reinvite = None;
+            let hold_lost = call.reoffer.take().is_some();
+            tracing::info!(call = %id, grace_s = grace.as_secs(), "flow lost; the answered call waits for a new flow");
+            self.events.push_back(CallEvent::Interrupted { id, rejoin_within: grace });
+            if hold_lost {
+                // Our hold/resume died with the flow: the media goes on as it was.
+                self.events.push_back(CallEvent::ReofferRejected { id, status: 408 });
+            }
+        }
+    }
+
+    /// Every call ends now, answered or not (the agent stops, or the switch refused it).
+    pub(crate) fn end_all(&mut self) {
+        for id in self.ids() {
+            self.end(id, Party::Network, EndReason::FlowLost, None);
+        }
+    }
+
+    /// Registered on a new flow: re-INVITE every call waiting for one.
+    pub(crate) fn rejoin(&mut self, ctx: &mut Ctx<'_>) {
+        if self.stranded_on.take().is_some_and(|ip| ip != ctx.me.local.ip()) {
+            // The bearer is bound to the address the phone no longer has: its
+            // media cannot follow (a new offer from a new socket would; not yet done).
+            for id in self.calls.iter().filter(|c| c.rejoin_by.is_some()).map(|c| c.id).collect::<Vec<_>>() {
+                tracing::warn!(call = %id, "the phone's own address changed; the call cannot follow");
+                self.end(id, Party::Network, EndReason::FlowLost, None);
+            }
+            return;
+        }
+        let waiting: Vec<_> = self.calls.iter().filter(|c| c.rejoin_by.is_some()).map(|c| (c.id, c.local_sdp.clone())).collect();
+        for (id, sdp) in waiting {
+            match self.reoffer(ctx, id, sdp) {
+                Ok(()) => {
+                    if let Ok(call) = self.get(id) {
+                        call.rejoin_by = None;
+                        call.rejoining = true;
+                    }
+                    tracing::info!(call = %id, "re-INVITE on the new flow");
+                }
+                Err(e) => {
+                    tracing::warn!(call = %id, error = %e, "cannot re-INVITE on the new flow");
+                    self.end(id, Party::Network, EndReason::FlowLost, None);
+                }
+            }
+        }
+    }
+
+    /// The earliest time a call waiting for a flow gives up.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.calls.iter().filter_map(|c| c.rejoin_by).min()
+    }
+
+    /// Ends the calls whose grace ran out with no new flow.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<_> = self.calls.iter().filter(|c| c.rejoin_by.is_some_and(|t| t <= now)).map(|c| c.id).collect();
+        for id in expired {
+            tracing::warn!(call = %id, "no new flow in time; the call ends");
+            self.end(id, Party::Network, EndReason::FlowLost, None);
+        }
+    }
+
+    /// Hang-up while no flow is up: nothing can be sent, the call just ends here
+    /// (the switch ends its side on the media timeout, or on the BYE it cannot deliver).
+    pub(crate) fn abandon(&mut self, id: super::CallId) -> Result<(), super::CallError> {
+        self.get(id)?;
+        self.end(id, Party::Local, EndReason::Hangup, None);
+        Ok(())
+    }
+}
