@@ -16,8 +16,12 @@ use tests::proc::Lines;
 use tests::proc::Proc;
 use tests::switch::{SwitchHost, report_recovery};
 
-const FLOW_TIMER: u64 = 10;
-const FLOW_GRACE: u64 = 5;
+/// The switch's defaults, which every scenario runs with (the targets are
+/// "with default settings"): Flow-Timer 30 s + 10 s grace, and kernel TCP
+/// keep-alive probes that find a dead path 9 s (switch) and 12 s (agent)
+/// after the last thing heard.
+const FLOW_TIMER: u64 = 30;
+const FLOW_GRACE: u64 = 10;
 /// RFC 5626 §4.4.1: no pong within 10 s means the flow failed.
 const PONG_TIMEOUT: u64 = 10;
 const HOME: &str = "sip:home@home.example.net";
@@ -54,12 +58,15 @@ fn lab(tag: &str, sites: u8, numbers: &[&str], registrar: &str) -> (Topology, Sw
         sw.add_subscriber(n, &format!("pw{n}"), Some(HOME));
     }
     sw.add_subscriber(CALLER, &format!("pw{CALLER}"), None);
-    let ns = topo.ns("sw");
-    let config = format!(
-        "listen = [\"tcp:{SWITCH_IP}:5060\"]\nrelay_address = \"{SWITCH_IP}\"\n[registrar]\nflow_timer = {FLOW_TIMER}\nflow_grace = {FLOW_GRACE}\n{registrar}"
-    );
-    let proc = sw.start(&["ip", "netns", "exec", &ns], &config);
+    let proc = start_switch(&topo, &sw, registrar);
     (topo, sw, proc)
+}
+
+/// The switch in the public namespace, on its defaults but for `registrar` lines.
+fn start_switch(topo: &Topology, sw: &SwitchHost, registrar: &str) -> Proc {
+    let ns = topo.ns("sw");
+    let config = format!("listen = [\"tcp:{SWITCH_IP}:5060\"]\nrelay_address = \"{SWITCH_IP}\"\n[registrar]\n{registrar}");
+    sw.start(&["ip", "netns", "exec", &ns], &config)
 }
 
 /// a. Roaming while idle: the site's public address changes (and its conntrack
@@ -168,11 +175,7 @@ fn switch_kill9_and_restart_every_agent_registers_again() {
     b.wait(&["registered"], REGISTER_WITHIN);
 
     drop(switch); // SIGKILL
-    let ns = topo.ns("sw");
-    let config = format!(
-        "listen = [\"tcp:{SWITCH_IP}:5060\"]\nrelay_address = \"{SWITCH_IP}\"\n[registrar]\nflow_timer = {FLOW_TIMER}\nflow_grace = {FLOW_GRACE}\n"
-    );
-    let _switch = sw.start(&["ip", "netns", "exec", &ns], &config);
+    let _switch = start_switch(&topo, &sw, "");
     let restarted = Instant::now();
     for n in ["4004", "4005"] {
         assert!(sw.route(n).contains("home reason=signalling_dropped"), "before the phones return: {}", sw.route(n));

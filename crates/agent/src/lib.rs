@@ -70,4 +70,5 @@ pub use error::AgentError;
 pub use media::BearerTransport;
 pub use media::endpoint::Source;
 pub use sipcore::headers::MacAddr;
+pub use sipcore::transport::TcpKeepalive;
 pub use ua::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId};

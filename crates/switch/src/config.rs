@@ -89,6 +89,12 @@ impl LimitSettings {
     }
 }
 
+/// The switch's kernel keep-alive probes: a dead path is found 9 s after the
+/// last thing heard, before the agent's default (12 s) finds it, so a lost
+/// mapping routes the number home first and the phone re-registers after.
+pub const TCP_KEEPALIVE: sipcore::transport::TcpKeepalive =
+    sipcore::transport::TcpKeepalive { idle: std::time::Duration::from_secs(3), interval: std::time::Duration::from_secs(2), count: 3 };
+
 /// Registration timing and digest policy.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -97,6 +103,11 @@ pub struct RegistrarSettings {
     pub flow_timer: u32,
     /// Extra silence tolerated past Flow-Timer before a flow is dead, seconds.
     pub flow_grace: u32,
+    /// Kernel keep-alive probes on every TCP/TLS flow, `IDLE,INTERVAL,COUNT`
+    /// (seconds, seconds, probes), or `off`: a silently dead path (a NAT that
+    /// lost its mapping) is found `IDLE + INTERVAL × COUNT` after the last
+    /// thing heard, without waiting for Flow-Timer + grace.
+    pub tcp_keepalive: String,
     pub min_expires: u32,
     pub max_expires: u32,
     pub default_expires: u32,
@@ -139,6 +150,7 @@ impl Default for RegistrarSettings {
         Self {
             flow_timer: 30,
             flow_grace: 10,
+            tcp_keepalive: TCP_KEEPALIVE.to_string(),
             min_expires: 60,
             max_expires: 3600,
             default_expires: 600,
@@ -149,6 +161,14 @@ impl Default for RegistrarSettings {
 }
 
 impl RegistrarSettings {
+    /// `tcp_keepalive` parsed (`None`: off).
+    pub fn tcp_keepalive(&self) -> anyhow::Result<Option<sipcore::transport::TcpKeepalive>> {
+        match self.tcp_keepalive.trim() {
+            "off" => Ok(None),
+            spec => sipcore::transport::TcpKeepalive::parse(spec).map(Some).map_err(|e| anyhow::anyhow!("registrar.tcp_keepalive {e}")),
+        }
+    }
+
     /// The digest algorithms, parsed; unknown names and an empty list are errors.
     pub fn digest_algorithms(&self) -> anyhow::Result<Vec<Algorithm>> {
         anyhow::ensure!(!self.digest_algorithms.is_empty(), "registrar.digest_algorithms must name at least one algorithm");
@@ -188,6 +208,11 @@ impl SwitchConfig {
         self.listen.iter().map(|s| s.parse::<ListenSpec>().map_err(anyhow::Error::msg)).collect()
     }
 
+    /// The transport's settings: the limits and the keep-alive probes.
+    pub fn transport(&self) -> anyhow::Result<sipcore::transport::TransportConfig> {
+        Ok(sipcore::transport::TransportConfig { tcp_keepalive: self.registrar.tcp_keepalive()?, ..self.limits.transport() })
+    }
+
     /// The location table's settings.
     pub fn location(&self) -> crate::location::LocationConfig {
         let r = &self.registrar;
@@ -217,6 +242,7 @@ impl SwitchConfig {
         anyhow::ensure!(self.limits.max_message_bytes >= 1024, "limits.max_message_bytes must be at least 1024");
         self.listen_specs()?;
         self.registrar.digest_algorithms()?;
+        self.registrar.tcp_keepalive()?;
         self.calls.relay_port_range()?;
         anyhow::ensure!(self.calls.ring_time > 0, "calls.ring_time must be positive");
         anyhow::ensure!(self.calls.media_timeout > 0, "calls.media_timeout must be positive");
@@ -238,6 +264,11 @@ mod tests {
         assert_eq!(c.listen.len(), 2);
         assert_eq!(c.limits.max_connections_per_ip, 2048);
         assert!(toml::from_str::<SwitchConfig>("colour = 1").is_err());
+        assert_eq!(c.transport().unwrap().tcp_keepalive, Some(TCP_KEEPALIVE));
+        let off: SwitchConfig = toml::from_str("[registrar]\ntcp_keepalive = \"off\"\n").unwrap();
+        assert_eq!(off.transport().unwrap().tcp_keepalive, None);
+        let bad: SwitchConfig = toml::from_str("[registrar]\ntcp_keepalive = \"4,2\"\n").unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("tcp_keepalive"));
         let bad: SwitchConfig = toml::from_str("[registrar]\nmin_expires = 100\nmax_expires = 50\n").unwrap();
         assert!(bad.validate().is_err());
         let algs: SwitchConfig = toml::from_str("[registrar]\ndigest_algorithms = [\"SHA-256\"]\n").unwrap();

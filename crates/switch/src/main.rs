@@ -154,7 +154,7 @@ fn main() -> ExitCode {
 async fn run(args: RunArgs) -> Result<()> {
     let config = args.into_config()?;
     let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let (endpoint, transport_events) = Endpoint::new(config.limits.transport());
+    let (endpoint, transport_events) = Endpoint::new(config.transport()?);
     let mut udp = Vec::new();
     for spec in config.listen_specs()? {
         match spec.transport {

@@ -49,6 +49,7 @@ pub(crate) struct Driver {
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     pub(crate) source: PublicIpSource,
     pub(crate) address_poll: Duration,
+    pub(crate) tcp_keepalive: Option<sipcore::transport::TcpKeepalive>,
     pub(crate) events: mpsc::Sender<Event>,
     pub(crate) bearers: Bearers,
 }
@@ -71,7 +72,7 @@ type ConnectResult = Result<(Flow, Option<MacAddr>), String>;
 
 impl Driver {
     pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let (endpoint, mut transport) = Endpoint::new(TransportConfig::default());
+        let (endpoint, mut transport) = Endpoint::new(TransportConfig { tcp_keepalive: self.tcp_keepalive, ..TransportConfig::default() });
         let (connect_tx, mut connect_rx) = mpsc::channel::<ConnectResult>(4);
         let (discover_tx, mut discover_rx) = mpsc::channel::<Result<IpAddr, String>>(4);
         // Subscribed before the first read, so no change falls in between.

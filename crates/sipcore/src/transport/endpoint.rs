@@ -32,6 +32,9 @@ pub struct TransportConfig {
     pub tls_handshake_timeout: Duration,
     /// Time `shutdown` waits for connections to flush.
     pub shutdown_grace: Duration,
+    /// Kernel keep-alive probes on every TCP/TLS connection (`None`: the
+    /// system's, usually off). See [`super::TcpKeepalive`].
+    pub tcp_keepalive: Option<super::TcpKeepalive>,
 }
 
 impl Default for TransportConfig {
@@ -43,6 +46,7 @@ impl Default for TransportConfig {
             send_queue: 256,
             tls_handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(2),
+            tcp_keepalive: Some(super::TcpKeepalive::DEFAULT),
         }
     }
 }
@@ -202,7 +206,7 @@ impl Endpoint {
                 warn!(%remote, cap = self.inner.config.max_connections_per_ip, "connection refused: per-IP cap reached");
                 continue;
             };
-            let _ = tcp.set_nodelay(true);
+            self.tune(&tcp);
             match tls.clone() {
                 None => self
                     .start_stream(tcp, TransportKind::Tcp, Role::Server, Some(slot))
@@ -222,6 +226,16 @@ impl Endpoint {
                     });
                 }
             }
+        }
+    }
+
+    /// No Nagle delay on signalling; the kernel's keep-alive probes when configured.
+    fn tune(&self, tcp: &TcpStream) {
+        let _ = tcp.set_nodelay(true);
+        if let Some(ka) = self.inner.config.tcp_keepalive
+            && let Err(e) = ka.apply(tcp)
+        {
+            warn!(error = %e, "cannot turn TCP keep-alive probes on");
         }
     }
 
@@ -254,7 +268,7 @@ impl Endpoint {
     pub async fn connect_tcp(&self, remote: SocketAddr) -> Result<Flow, TransportError> {
         self.check_running()?;
         let tcp = TcpStream::connect(remote).await?;
-        let _ = tcp.set_nodelay(true);
+        self.tune(&tcp);
         self.start_stream(tcp, TransportKind::Tcp, Role::Client, None)
     }
 
@@ -268,7 +282,7 @@ impl Endpoint {
         self.check_running()?;
         let name = super::tls::server_name(server_name)?;
         let tcp = TcpStream::connect(remote).await?;
-        let _ = tcp.set_nodelay(true);
+        self.tune(&tcp);
         let connector = tokio_rustls::TlsConnector::from(config);
         let stream = tokio::time::timeout(self.inner.config.tls_handshake_timeout, connector.connect(name, tcp))
             .await

@@ -63,6 +63,12 @@ pub(crate) struct Global {
     /// phone back within seconds of a switch restart, still randomised).
     #[arg(long, global = true, value_name = "SECS", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) backoff_base: u64,
+    /// Kernel TCP keep-alive probes on the flow, IDLE,INTERVAL,COUNT (seconds,
+    /// seconds, probes), or `off`. A NAT that silently lost the mapping is
+    /// found IDLE + INTERVAL × COUNT after the last thing heard (12 s), with no
+    /// wake-up of this process.
+    #[arg(long, global = true, value_name = "I,N,C|off", default_value = "4,2,4", value_parser = keepalive)]
+    pub(crate) tcp_keepalive: Keepalive,
     /// RFC 5626 back-off cap, seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) backoff_max: u64,
@@ -152,6 +158,17 @@ fn duration_secs(s: &str) -> Result<f64, String> {
 fn delay_secs(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if v.is_finite() && (0.0..=86_400.0).contains(&v) { Ok(v) } else { Err("must be from 0 to 86400".into()) }
+}
+
+/// `--tcp-keepalive`: the probes, or none.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Keepalive(pub(crate) Option<agent::TcpKeepalive>);
+
+fn keepalive(s: &str) -> Result<Keepalive, String> {
+    match s.trim() {
+        "off" => Ok(Keepalive(None)),
+        spec => agent::TcpKeepalive::parse(spec).map(|k| Keepalive(Some(k))),
+    }
 }
 
 fn tone_hz(s: &str) -> Result<f64, String> {

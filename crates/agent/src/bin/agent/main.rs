@@ -49,7 +49,8 @@ fn builder(g: &Global) -> anyhow::Result<AgentBuilder> {
         .public_ip(g.public_ip.clone())
         .check_interval(Duration::from_secs(g.check_interval))
         .expires(g.expires)
-        .backoff(g.backoff());
+        .backoff(g.backoff())
+        .tcp_keepalive(g.tcp_keepalive.0);
     if let Some(mac) = g.mac {
         b = b.mac(mac);
     }
