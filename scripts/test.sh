@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the end-to-end tests drive (command -> package).
 declare -A NEED=(
     [sipp]=sip-tester
+    [baresip]=baresip-core
     [iptables]=iptables
     [conntrack]=conntrack
     [ip]=iproute2
