@@ -19,8 +19,10 @@ use tests::proc::{Lines, Proc};
 use tests::switch::{SwitchHost, ip_of};
 use tests::workspace_bin;
 
-/// The switch's default Flow-Timer, which this test runs with.
-const FLOW_TIMER: u64 = 30;
+/// Issue 4 asks for "within Flow-Timer + 10 s" (130 s on the switch's
+/// defaults); the agent's kernel keep-alive probes (4,2,4) find the dead
+/// path within 12 s, so the test holds it to that plus slack.
+const WITHIN: u64 = 12 + 5;
 
 /// True when a TCP connection from `host`'s namespace to `target` succeeds within 3 s.
 fn connects(topo: &Topology, host: &str, target: &str, port: u16) -> bool {
@@ -86,7 +88,7 @@ fn agent_behind_nat_registers_is_reached_down_its_flow_and_recovers_from_a_new_p
     let new_ip = "198.51.100.3";
     let roamed_at = Instant::now();
     topo.readdress(new_ip);
-    let line = lines.wait(&["registered", &format!("public_ip={new_ip}")], Duration::from_secs(FLOW_TIMER + 10));
+    let line = lines.wait(&["registered", &format!("public_ip={new_ip}")], Duration::from_secs(WITHIN));
     let took = roamed_at.elapsed();
     println!("NAT public address {NAT_IP} -> {new_ip}: registered again in {:.1} s ({line})", took.as_secs_f64());
     tests::switch::report_recovery("public_address_change_to_reregistered", took);

@@ -148,7 +148,10 @@ impl Default for SwitchConfig {
 impl Default for RegistrarSettings {
     fn default() -> Self {
         Self {
-            flow_timer: 30,
+            // RFC 5626's TCP keep-alive period: a dead path is the kernel probes'
+            // job (tcp_keepalive, 9 s); the CRLF pings only catch a hung peer
+            // process, and every one wakes an idle phone twice.
+            flow_timer: 120,
             flow_grace: 10,
             tcp_keepalive: TCP_KEEPALIVE.to_string(),
             min_expires: 60,

@@ -13,6 +13,12 @@ use switch::record::{RlState, Subscriber};
 const T0: u64 = 1_000;
 const HOME: &str = "sip:1001@home.example.net";
 
+/// A table with Flow-Timer 30 s + 10 s grace: the timings these tests count in
+/// (the default is 120 s now that kernel probes find dead paths).
+fn table() -> LocationTable {
+    LocationTable::new(LocationConfig { flow_timer: 30, grace: 10, ..LocationConfig::default() })
+}
+
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
 }
@@ -128,7 +134,7 @@ fn ok(t: &mut LocationTable, now: u64, r: Registration) -> switch::location::Reg
 
 #[test]
 fn register_then_route_down_the_flow() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let out = ok(&mut t, T0, agent("1001", tcp(1, 40_001), "a", 1));
     assert_eq!(out.kind, RegisterKind::New);
     assert_eq!(causes(&out.changes), [("upsert", Cause::Registered)]);
@@ -164,7 +170,7 @@ fn refresh_extends_the_ttl() {
 
 #[test]
 fn ttl_expires_at_exactly_expires_at_and_is_remembered() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     ok(&mut t, T0, plain("1001", udp(7, "198.51.100.9:5060"), "c1"));
     assert_eq!(t.poll_timeout(), Some(T0 + 600));
     assert_eq!(routed_flow(&t, "1001", T0 + 599), Some(FlowId(7)));
@@ -189,7 +195,7 @@ fn ttl_expires_at_exactly_expires_at_and_is_remembered() {
 
 #[test]
 fn a_new_registration_clears_the_tombstone() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     ok(&mut t, T0, plain("1001", udp(7, "198.51.100.9:5060"), "c1"));
     t.handle_timeout(T0 + 600);
     let out = ok(&mut t, T0 + 700, plain("1001", udp(7, "198.51.100.9:5060"), "c1"));
@@ -200,7 +206,7 @@ fn a_new_registration_clears_the_tombstone() {
 
 #[test]
 fn closed_flow_sends_calls_home() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     ok(&mut t, T0, agent("1001", tcp(1, 40_001), "a", 1));
     let changes = t.flow_closed(T0 + 5, FlowId(1));
     assert_eq!(causes(&changes), [("upsert", Cause::FlowClosed)]);
@@ -219,7 +225,7 @@ fn closed_flow_sends_calls_home() {
 
 #[test]
 fn silent_outbound_flow_dies_at_exactly_flow_timer_plus_grace() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let flow = tcp(1, 40_001);
     ok(&mut t, T0, agent("1001", flow, "a", 1));
     assert_eq!(t.flow_deadline(&flow), Some(T0 + 40));
@@ -240,7 +246,7 @@ fn silent_outbound_flow_dies_at_exactly_flow_timer_plus_grace() {
 
 #[test]
 fn traffic_exactly_at_the_deadline_is_too_late() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let flow = tcp(1, 40_001);
     ok(&mut t, T0, agent("1001", flow, "a", 1));
     let changes = t.flow_activity(T0 + 40, &flow);
@@ -249,7 +255,7 @@ fn traffic_exactly_at_the_deadline_is_too_late() {
 
 #[test]
 fn non_outbound_flows_are_not_timed_out() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let flow = tcp(1, 40_001);
     ok(&mut t, T0, plain("1001", flow, "c1"));
     assert_eq!(t.flow_deadline(&flow), None);
@@ -260,7 +266,7 @@ fn non_outbound_flows_are_not_timed_out() {
 
 #[test]
 fn roaming_same_instance_new_flow_closes_the_old_one() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     ok(&mut t, T0, agent("1001", tcp(1, 40_001), "a", 1));
     // New public address (NAT changed): new connection, new Call-ID, same instance.
     let mut r = agent("1001", tcp(2, 50_000), "a", 1);
@@ -278,7 +284,7 @@ fn roaming_same_instance_new_flow_closes_the_old_one() {
 
 #[test]
 fn same_mac_without_instance_is_roaming() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let mut a = agent("1001", tcp(1, 40_001), "a", 1);
     a.instance = None;
     ok(&mut t, T0, a);
@@ -291,7 +297,7 @@ fn same_mac_without_instance_is_roaming() {
 
 #[test]
 fn plain_phones_are_known_by_call_id_or_flow() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     ok(&mut t, T0, plain("1001", udp(7, "198.51.100.9:5060"), "c1"));
     // Same Call-ID, same flow: refresh.
     let out = ok(&mut t, T0 + 60, plain("1001", udp(7, "198.51.100.9:5060"), "c1"));
@@ -322,7 +328,7 @@ fn plain_phones_are_known_by_call_id_or_flow() {
 
 #[test]
 fn a_different_device_while_live_is_a_conflict() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let a = agent("1001", tcp(1, 40_001), "a", 1);
     ok(&mut t, T0, a.clone());
     let mut b = agent("1001", tcp(2, 40_002), "b", 2);
@@ -359,7 +365,7 @@ fn a_different_device_while_live_is_a_conflict() {
 
 #[test]
 fn conflict_ends_when_the_original_unregisters() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let a = agent("1001", tcp(1, 40_001), "a", 1);
     let b = agent("1001", tcp(2, 40_002), "b", 2);
     ok(&mut t, T0, a.clone());
@@ -377,7 +383,7 @@ fn conflict_ends_when_the_original_unregisters() {
 
 #[test]
 fn conflict_ends_when_the_original_flow_closes() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     ok(&mut t, T0, agent("1001", tcp(1, 40_001), "a", 1));
     let b = agent("1001", tcp(2, 40_002), "b", 2);
     assert!(t.register(T0 + 1, b.clone()).is_err());
@@ -390,7 +396,7 @@ fn conflict_ends_when_the_original_flow_closes() {
 
 #[test]
 fn unregister_and_unregister_all() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let shared = tcp(1, 40_001);
     let a = agent("1001", shared, "a", 1);
     let b = agent("1002", shared, "a", 1); // a second line on the same phone and flow
@@ -414,7 +420,7 @@ fn unregister_and_unregister_all() {
 
 #[test]
 fn deprovisioned_number_loses_its_record_whatever_its_state() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let flow = tcp(1, 40_001);
     let a = agent("1001", flow, "a", 1);
     ok(&mut t, T0, a);
@@ -433,7 +439,7 @@ fn deprovisioned_number_loses_its_record_whatever_its_state() {
 
 #[test]
 fn roaming_off_a_shared_flow_does_not_close_it() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let shared = tcp(1, 40_001);
     ok(&mut t, T0, agent("1001", shared, "a", 1));
     ok(&mut t, T0, agent("1002", shared, "b", 2));
@@ -444,7 +450,7 @@ fn roaming_off_a_shared_flow_does_not_close_it() {
 
 #[test]
 fn udp_peers_on_one_socket_are_separate_flows() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let p1 = udp(9, "198.51.100.10:5060");
     let p2 = udp(9, "198.51.100.11:5060");
     let mut a = agent("1001", p1, "a", 1);
@@ -467,7 +473,7 @@ fn udp_peers_on_one_socket_are_separate_flows() {
 
 #[test]
 fn load_after_restart_drops_flows_and_purges_expired() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     ok(&mut t, T0, agent("1001", tcp(1, 40_001), "a", 1));
     ok(&mut t, T0, agent("1002", tcp(2, 40_002), "b", 2));
     let mut short = plain("1003", udp(7, "198.51.100.9:5060"), "c1");
@@ -476,7 +482,7 @@ fn load_after_restart_drops_flows_and_purges_expired() {
     assert!(t.register(T0, agent("1002", tcp(3, 40_003), "z", 9)).is_err()); // 1002 in conflict
     let stored: Vec<_> = t.records().cloned().collect();
 
-    let mut t2 = LocationTable::default();
+    let mut t2 = table();
     let now = T0 + 100; // past 1003's TTL
     let changes = t2.load(now, stored);
     let mut seen: Vec<_> =
@@ -505,10 +511,10 @@ fn load_after_restart_drops_flows_and_purges_expired() {
 
 #[test]
 fn no_home_means_unavailable() {
-    let t = LocationTable::default();
+    let t = table();
     assert_eq!(route(&t, &sub("1001", None), T0), Route::Unavailable { reason: HomeReason::NotRegistered });
     assert_eq!(route(&t, &sub("1001", Some("")), T0), Route::Unavailable { reason: HomeReason::NotRegistered });
-    let mut t = LocationTable::default();
+    let mut t = table();
     ok(&mut t, T0, agent("1001", tcp(1, 40_001), "a", 1));
     t.flow_closed(T0, FlowId(1));
     assert_eq!(route(&t, &sub("1001", None), T0), Route::Unavailable { reason: HomeReason::SignallingDropped });
@@ -532,7 +538,7 @@ fn grant_expires_boundaries() {
 
 #[test]
 fn zero_expires_is_not_a_registration() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     let mut r = agent("1001", tcp(1, 40_001), "a", 1);
     r.expires = 0;
     assert_eq!(t.register(T0, r), Err(Refusal::ZeroExpires));
@@ -555,7 +561,7 @@ fn behind_nat_compares_the_claimed_address_with_the_source() {
 
 #[test]
 fn poll_timeout_is_the_exact_next_deadline() {
-    let mut t = LocationTable::default();
+    let mut t = table();
     assert_eq!(t.poll_timeout(), None);
     let outbound = tcp(1, 40_001);
     ok(&mut t, T0, agent("1001", outbound, "a", 1)); // silent at T0+40, TTL T0+600

@@ -58,7 +58,7 @@ fn contract_register_over_tcp_with_outbound_and_x_headers() {
     assert_eq!(c.instance().as_deref(), Some("<urn:uuid:6f1c2a3e-0000-4000-8000-000000000002>"));
     assert_eq!(c.reg_id(), Some(1));
     assert!(r.headers.has_option(&sipcore::HeaderName::Require, "outbound"), "Require: outbound");
-    assert_eq!(r.headers.flow_timer().unwrap(), Some(30), "Flow-Timer: the default 30 s");
+    assert_eq!(r.headers.flow_timer().unwrap(), Some(120), "Flow-Timer: the default 120 s");
     assert_eq!(header(&r, "X-Bearer-Address").as_deref(), Some("192.0.2.10"), "the configured relay_address");
     assert_eq!(r.headers.call_id().unwrap(), phone.call_id);
 

@@ -25,7 +25,7 @@ pub struct LocationConfig {
 
 impl Default for LocationConfig {
     fn default() -> Self {
-        Self { flow_timer: 30, grace: 10, min_expires: 60, max_expires: 3600, default_expires: 600, tombstone_for: 3600 }
+        Self { flow_timer: 120, grace: 10, min_expires: 60, max_expires: 3600, default_expires: 600, tombstone_for: 3600 }
     }
 }
 
