@@ -19,6 +19,9 @@
 #   topology.sh status NAME                sites, addresses, firewall overrides, conntrack counts
 #   topology.sh readdress NAME IP [SITE]   give the site's NAT a new public address (198.51.100.x;
 #                                          pick .100 and up) and flush its conntrack: the phone "roams"
+#   topology.sh renumber NAME IP [SITE]    give the site's phone a new private address (10.K.0.x; pick .3
+#                                          and up), as a new DHCP lease or another network would: its
+#                                          connections from the old address die with it
 #   topology.sh flush NAME [SITE]          flush the site NAT's conntrack (mappings lost, address kept)
 #   topology.sh blackhole NAME PORT [SITE] silently drop (no RST, no ICMP) every packet of the phone's
 #                                          flows from local port PORT, both ways
@@ -27,7 +30,7 @@
 # Needs root, iproute2, iptables and conntrack.
 set -euo pipefail
 
-usage() { sed -n '2,27p' "$0" >&2; exit 2; }
+usage() { sed -n '2,30p' "$0" >&2; exit 2; }
 cmd=${1:-}; name=${2:-}
 [ -n "$cmd" ] && [ -n "$name" ] || usage
 [[ "$name" =~ ^[a-z0-9]{1,8}$ ]] || { echo "topology.sh: NAME must be 1-8 characters of a-z, 0-9" >&2; exit 2; }
@@ -64,6 +67,8 @@ add_site() {
     in_ns "$ph" ip addr add "10.$k.0.2/24" dev eth0
     in_ns "$ph" ip link set eth0 up
     in_ns "$ph" ip route add default via "10.$k.0.1"
+    # Renumbering adds the new address before dropping the old one (keeps the routes).
+    in_ns "$ph" sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1
     in_ns "$nat" ip addr add "10.$k.0.1/24" dev in0
     in_ns "$nat" ip addr add "198.51.100.$((k + 1))/24" dev out0
     in_ns "$nat" ip link set in0 up
@@ -114,6 +119,17 @@ readdress() {
     echo "$old -> $new"
 }
 
+renumber() {
+    local new=${3:?renumber needs the new private IP of the phone (10.K.0.x)} k ph old
+    k=$(site_arg "${4:-1}"); ph=$(ph_ns "$k")
+    [[ "$new" =~ ^10\.$k\.0\.([3-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-4])$ ]] || {
+        echo "topology.sh: the phone's address must be 10.$k.0.3 to 10.$k.0.254, got '$new'" >&2; exit 2; }
+    old=$(in_ns "$ph" ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1 | head -1)
+    in_ns "$ph" ip addr add "$new/24" dev eth0
+    in_ns "$ph" ip addr del "$old/24" dev eth0
+    echo "$old -> $new"
+}
+
 flush() {
     local k; k=$(site_arg "${3:-1}")
     in_ns "$(nat_ns "$k")" conntrack -F >/dev/null 2>&1 || true
@@ -147,11 +163,12 @@ status() {
     echo "switch $sw 198.51.100.1"
     for nat in $(echo "$nss" | grep -E -- "-nat[0-9]*$" | sort -V); do
         local k=${nat##*-nat}; k=${k:-1}
-        local pub rules conns
+        local pub rules conns priv
         pub=$(in_ns "$nat" ip -4 -o addr show dev out0 | awk '{print $4}' | cut -d/ -f1 | paste -sd, -)
+        priv=$(in_ns "$(ph_ns "$k")" ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1 | paste -sd, -)
         rules=$(in_ns "$nat" iptables -S SITECTL | grep -c -- '^-A' || true)
         conns=$(in_ns "$nat" conntrack -C 2>/dev/null || echo "?")
-        echo "site $k phone $(ph_ns "$k") 10.$k.0.2 nat $nat public $pub overrides $rules conntrack $conns"
+        echo "site $k phone $(ph_ns "$k") $priv nat $nat public $pub overrides $rules conntrack $conns"
     done
 }
 
@@ -160,6 +177,7 @@ case "$cmd" in
     down) down ;;
     status) status ;;
     readdress) readdress "$@" ;;
+    renumber) renumber "$@" ;;
     flush) flush "$@" ;;
     blackhole) blackhole "$@" ;;
     block-udp) block_udp "$@" ;;

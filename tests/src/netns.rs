@@ -79,6 +79,12 @@ impl Topology {
         self.run(&["readdress", ip, &site.to_string()]);
     }
 
+    /// Gives a site's phone a new private address (10.K.0.3 and up): its
+    /// connections from the old one die with it.
+    pub fn renumber_site(&self, ip: &str, site: u8) {
+        self.run(&["renumber", ip, &site.to_string()]);
+    }
+
     /// Flushes a site NAT's connection tracking: every mapping is lost.
     pub fn flush(&self, site: u8) {
         self.run(&["flush", &site.to_string()]);

@@ -68,4 +68,10 @@ fn sites_are_natted_firewalled_and_can_be_broken_and_restored() {
     let status = topo.status();
     assert!(status.contains("public 198.51.100.102"), "{status}");
     wait_until("site 2 after readdress", || topo.probe_ok("ph2", &["tcp-connect", SWITCH_IP, "7001"]));
+
+    // renumber: the phone gets a new private address and keeps its way out through the NAT.
+    topo.renumber_site("10.1.0.9", 1);
+    let status = topo.status();
+    assert!(status.contains("site 1 phone nt") && status.contains(" 10.1.0.9 nat "), "{status}");
+    assert!(topo.probe_ok("ph", &["tcp-connect", SWITCH_IP, "7001"]), "site 1 reaches the switch from its new address");
 }

@@ -192,35 +192,57 @@ fn switch_kill9_and_restart_every_agent_registers_again() {
 }
 
 /// g. The site's public address changes during an answered call. Decided
-/// behaviour: the call is kept. The agent's flow dies (its next ping leaves
+/// behaviour: the call is kept. The agent's flow dies (its next probe leaves
 /// from the new address and the switch resets it); the agent keeps the
 /// answered call, registers on a new flow and re-INVITEs the call there; the
 /// switch follows it to the new flow and re-latches its relay leg to the new
 /// address. Both ends hear each other again before the caller hangs up.
 #[test]
 fn public_address_change_mid_call_keeps_the_call_with_a_reinvite() {
-    let (topo, sw, _switch) = lab("rg", 1, &["4007"], "");
+    let moved = |topo: &Topology| topo.readdress_site("198.51.100.107", 1);
+    call_survives("rg", "4007", moved, &["registered", "public_ip=198.51.100.107"], "public_address_change_mid_call_to_rejoined");
+}
+
+/// h. The phone itself changes networks during an answered call (a new
+/// private address: another Wi-Fi, a new lease). Its flow dies with the old
+/// address; registered again from the new one, the agent moves the call's
+/// bearer there (`call state=relocating`) and re-INVITEs with an SDP that
+/// names it; the relay latches the new path.
+#[test]
+fn local_address_change_mid_call_moves_the_media_and_keeps_the_call() {
+    let moved = |topo: &Topology| topo.renumber_site("10.1.0.7", 1);
+    let after = ["registered", "local=10.1.0.7:"];
+    call_survives("rh", "4008", moved, &after, "local_address_change_mid_call_to_rejoined");
+}
+
+/// A 30 s call from the public side to `number` at site 1, answered with the
+/// phone's tone; 2 s in, `move_phone` happens. The phone must say the call was
+/// interrupted, register again (a line with every word of `registered`) and
+/// re-join it; the caller hangs up itself at the end, and both recordings end
+/// with the other side's tone.
+fn call_survives(tag: &str, number: &str, move_phone: impl FnOnce(&Topology), registered: &[&str], metric: &str) {
+    let (topo, sw, _switch) = lab(tag, 1, &[number], "");
     let heard_by_phone = sw.dir.path().join("phone.wav");
     let phone_record = heard_by_phone.display().to_string();
     let answer = [ANSWER, &["--record", &phone_record]].concat();
-    let (_phone, mut phone) = listen_with(Some((&topo, "ph")), &switch_spec(), "4007", "pw4007", &[], &answer);
+    let (_phone, mut phone) = listen_with(Some((&topo, "ph")), &switch_spec(), number, &format!("pw{number}"), &[], &answer);
     phone.wait(&["registered"], REGISTER_WITHIN);
 
     let heard_by_caller = sw.dir.path().join("caller.wav");
     let caller_record = heard_by_caller.display().to_string();
     let mut caller_cmd = command(Some((&topo, "sw")), &switch_spec(), CALLER, &format!("pw{CALLER}"), &[]);
-    caller_cmd.args(["call", "4007", "--tone", "440", "--duration", "30", "--timeout", "10", "--record", &caller_record]);
+    caller_cmd.args(["call", number, "--tone", "440", "--duration", "30", "--timeout", "10", "--record", &caller_record]);
     let (_caller, mut caller) = Lines::spawn(&mut caller_cmd);
     phone.wait(&["call state=answered"], Duration::from_secs(15));
     phone.wait(&["media state=started"], Duration::from_secs(5));
     std::thread::sleep(Duration::from_secs(2));
 
-    let roamed_at = Instant::now();
-    topo.readdress_site("198.51.100.107", 1);
+    let moved_at = Instant::now();
+    move_phone(&topo);
     phone.wait(&["call state=interrupted"], Duration::from_secs(AGENT_DEAD_AFTER + SLACK));
-    phone.wait(&["registered", "public_ip=198.51.100.107"], Duration::from_secs(10));
+    phone.wait(registered, Duration::from_secs(10));
     phone.wait(&["call state=rejoined"], Duration::from_secs(5));
-    report_recovery("public_address_change_mid_call_to_rejoined", roamed_at.elapsed());
+    report_recovery(metric, moved_at.elapsed());
 
     let ended = caller.wait(&["call ended"], Duration::from_secs(40));
     assert!(ended.contains("by=local"), "the caller hung up itself after its 30 s, the call was never cut: {ended}");

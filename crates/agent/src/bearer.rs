@@ -56,6 +56,21 @@ impl std::fmt::Debug for MediaReport {
     }
 }
 
+impl MediaReport {
+    /// This report followed by `later`'s (a call whose media moved to a new endpoint).
+    fn then(self, later: MediaReport) -> MediaReport {
+        let mut recorded = self.recorded.to_vec();
+        recorded.extend_from_slice(&later.recorded);
+        MediaReport {
+            sent_packets: self.sent_packets.saturating_add(later.sent_packets),
+            received_packets: self.received_packets.saturating_add(later.received_packets),
+            dropped_packets: self.dropped_packets.saturating_add(later.dropped_packets),
+            recorded: recorded.into(),
+            dtmf_received: self.dtmf_received + &later.dtmf_received,
+        }
+    }
+}
+
 impl From<EndpointReport> for MediaReport {
     fn from(r: EndpointReport) -> Self {
         Self {
@@ -119,6 +134,8 @@ struct Leg {
     negotiated: Option<Negotiated>,
     /// Our re-INVITE (hold/resume) is out: its answer retargets the stream.
     reoffering: bool,
+    /// What the endpoints this call had before a move (see `rebind`) did.
+    earlier: Option<MediaReport>,
 }
 
 /// Every call's media.
@@ -167,7 +184,10 @@ impl Bearers {
 
     /// Keeps the bearer of a call just placed.
     pub(crate) fn adopt(&mut self, id: CallId, pending: PendingLeg, options: MediaOptions) {
-        self.legs.insert(id, Leg { endpoint: pending.endpoint, local: pending.local, options, negotiated: None, reoffering: false });
+        self.legs.insert(
+            id,
+            Leg { endpoint: pending.endpoint, local: pending.local, options, negotiated: None, reoffering: false, earlier: None },
+        );
     }
 
     /// An incoming call's offer, kept until it is answered or ends.
@@ -185,7 +205,7 @@ impl Bearers {
             let (endpoint, local) = self.open(ip).await?;
             let sdp = media::offer::build_offer(&local);
             self.offers.remove(&id);
-            self.legs.insert(id, Leg { endpoint, local, options, negotiated: None, reoffering: false });
+            self.legs.insert(id, Leg { endpoint, local, options, negotiated: None, reoffering: false, earlier: None });
             return Ok(Bytes::from(sdp));
         }
         let text = std::str::from_utf8(&offer).map_err(|_| EndpointError::Sdp("offer is not UTF-8".into()))?;
@@ -193,7 +213,7 @@ impl Bearers {
         match media::offer::answer(text, &local) {
             Ok((sdp, negotiated)) => {
                 self.offers.remove(&id);
-                self.legs.insert(id, Leg { endpoint, local, options, negotiated: Some(negotiated), reoffering: false });
+                self.legs.insert(id, Leg { endpoint, local, options, negotiated: Some(negotiated), reoffering: false, earlier: None });
                 Ok(Bytes::from(sdp))
             }
             Err(e) => {
@@ -251,6 +271,26 @@ impl Bearers {
         Some(Bytes::from(media::offer::build_offer_with_direction(&leg.local, direction)))
     }
 
+    /// The phone's local address changed under an answered call: a new
+    /// endpoint on `ip` replaces the old one (whose counts and recording are
+    /// kept for the final report) and the offer for the re-INVITE names it.
+    /// The answer starts it, as for hold/resume (`reoffer_answered`).
+    pub(crate) async fn rebind(&mut self, id: CallId, ip: IpAddr) -> Result<Bytes, EndpointError> {
+        if !self.legs.contains_key(&id) {
+            return Err(EndpointError::Sdp(format!("no bearer for call {id}")));
+        }
+        let (endpoint, fresh) = self.open(ip).await?;
+        let Some(leg) = self.legs.get_mut(&id) else { return Err(EndpointError::Sdp(format!("no bearer for call {id}"))) };
+        let local =
+            LocalMedia { address: fresh.address, port: fresh.port, version: leg.local.version.saturating_add(1), ..leg.local.clone() };
+        let old = std::mem::replace(&mut leg.endpoint, endpoint);
+        let report = MediaReport::from(old.stop().await);
+        leg.earlier = Some(leg.earlier.take().map_or(report.clone(), |e| e.then(report)));
+        leg.local = local;
+        leg.reoffering = true;
+        Ok(Bytes::from(media::offer::build_offer_with_direction(&leg.local, Direction::SendRecv)))
+    }
+
     /// The answer to our re-INVITE came (`Some`: 2xx with this SDP) or it failed (`None`).
     /// Returns what the stream now does, when it was ours to retarget.
     pub(crate) async fn reoffer_answered(&mut self, id: CallId, answer: Option<&[u8]>) -> Option<Result<MediaEvent, String>> {
@@ -296,7 +336,11 @@ impl Bearers {
     pub(crate) async fn stop(&mut self, id: CallId) -> Option<MediaReport> {
         self.offers.remove(&id);
         let leg = self.legs.remove(&id)?;
-        Some(leg.endpoint.stop().await.into())
+        let last = MediaReport::from(leg.endpoint.stop().await);
+        Some(match leg.earlier {
+            Some(earlier) => earlier.then(last),
+            None => last,
+        })
     }
 }
 

@@ -445,14 +445,30 @@ fn hanging_up_while_the_flow_is_down_ends_the_call_locally() {
     assert_eq!(b.ua.hangup(b.now, id), Err(agent::CallError::NoSuchCall(id)));
 }
 
-/// The flow died because the phone's own address went away: the bearer is
-/// bound to it, so the media cannot follow and the call ends at once.
+/// The flow died because the phone's own address went away (it changed
+/// networks): the call waits; registered again from the new address, it asks
+/// for an offer naming that address and re-INVITEs with it.
 #[test]
-fn losing_the_local_address_ends_an_answered_call() {
+fn a_call_whose_local_address_changed_rejoins_with_a_new_offer() {
     let mut b = Bench::new(config());
     let (_, id, _) = b.answered();
     b.ua.handle_network_change(b.now, true);
-    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }]);
+    assert!(matches!(b.call_events().as_slice(), [CallEvent::Interrupted { id: i, .. }] if *i == id));
+    b.transmits();
+    let flow2 = b.connect_from("10.9.0.7".parse().unwrap());
+    b.probe_round();
+    b.register_round(600);
+    assert!(b.requests().is_empty(), "no re-INVITE before the media has moved");
+    assert_eq!(b.call_events(), vec![CallEvent::Relocating { id, local: "10.9.0.7".parse().unwrap() }]);
+    const MOVED: &str = "v=0\r\no=- 2 2 IN IP4 10.9.0.7\r\ns=-\r\nc=IN IP4 10.9.0.7\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=sendrecv\r\n";
+    b.ua.rejoin_call(b.now, id, Bytes::from_static(MOVED.as_bytes())).unwrap();
+    let reinvite = b.requests();
+    let [re] = reinvite.as_slice() else { panic!("{reinvite:?}") };
+    assert_eq!((re.method.clone(), re.body.as_ref()), (Method::Invite, MOVED.as_bytes()));
+    b.answer(flow2.id, re, 481, &[]);
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: Some(481) }]);
+    // Only a call waiting for a flow can be re-joined.
+    assert_eq!(b.ua.rejoin_call(b.now, id, Bytes::new()), Err(agent::CallError::NoSuchCall(id)));
 }
 
 fn header_of_req(r: &Request, name: HeaderName) -> Option<String> {

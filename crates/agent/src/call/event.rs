@@ -120,6 +120,16 @@ pub enum CallEvent {
         /// How long it waits before it ends as `FlowLost`.
         rejoin_within: std::time::Duration,
     },
+    /// The agent is registered again, from a new local address (it changed
+    /// networks): the call's bearer must move there. Answer with
+    /// `UserAgent::rejoin_call` and an SDP offer for the new address (the
+    /// tokio driver rebinds the bearer and does so).
+    Relocating {
+        /// The call.
+        id: CallId,
+        /// The new local address.
+        local: std::net::IpAddr,
+    },
     /// The re-INVITE sent on the new flow was answered: the switch follows
     /// the call to the new flow and relays its media anew.
     Rejoined {
@@ -150,6 +160,7 @@ impl CallEvent {
             | CallEvent::Updated { id, .. }
             | CallEvent::ReofferRejected { id, .. }
             | CallEvent::Interrupted { id, .. }
+            | CallEvent::Relocating { id, .. }
             | CallEvent::Rejoined { id }
             | CallEvent::Ended { id, .. } => *id,
         }

@@ -45,33 +45,38 @@ impl Calls {
         }
     }
 
-    /// Registered on a new flow: re-INVITE every call waiting for one.
+    /// Registered on a new flow: re-INVITE every call waiting for one. From
+    /// the same local address the SDP last sent still holds; from a new one
+    /// (the phone changed networks) the bearer must move first, so the call
+    /// asks for a new offer ([`CallEvent::Relocating`], answered with
+    /// [`Calls::rejoin_with`]) and keeps its grace meanwhile.
     pub(crate) fn rejoin(&mut self, ctx: &mut Ctx<'_>) {
-        if self.stranded_on.take().is_some_and(|ip| ip != ctx.me.local.ip()) {
-            // The bearer is bound to the address the phone no longer has: its
-            // media cannot follow (a new offer from a new socket would; not yet done).
-            for id in self.calls.iter().filter(|c| c.rejoin_by.is_some()).map(|c| c.id).collect::<Vec<_>>() {
-                tracing::warn!(call = %id, "the phone's own address changed; the call cannot follow");
-                self.end(id, Party::Network, EndReason::FlowLost, None);
-            }
-            return;
-        }
+        let moved = self.stranded_on.take().is_some_and(|ip| ip != ctx.me.local.ip());
         let waiting: Vec<_> = self.calls.iter().filter(|c| c.rejoin_by.is_some()).map(|c| (c.id, c.local_sdp.clone())).collect();
         for (id, sdp) in waiting {
-            match self.reoffer(ctx, id, sdp) {
-                Ok(()) => {
-                    if let Ok(call) = self.get(id) {
-                        call.rejoin_by = None;
-                        call.rejoining = true;
-                    }
-                    tracing::info!(call = %id, "re-INVITE on the new flow");
-                }
-                Err(e) => {
-                    tracing::warn!(call = %id, error = %e, "cannot re-INVITE on the new flow");
-                    self.end(id, Party::Network, EndReason::FlowLost, None);
-                }
+            if moved {
+                tracing::info!(call = %id, local = %ctx.me.local.ip(), "new local address: the call's media must move");
+                self.events.push_back(CallEvent::Relocating { id, local: ctx.me.local.ip() });
+                continue;
+            }
+            if let Err(e) = self.rejoin_with(ctx, id, sdp) {
+                tracing::warn!(call = %id, error = %e, "cannot re-INVITE on the new flow");
+                self.end(id, Party::Network, EndReason::FlowLost, None);
             }
         }
+    }
+
+    /// Re-INVITEs a call waiting for a flow, with `offer`, on the current one.
+    pub(crate) fn rejoin_with(&mut self, ctx: &mut Ctx<'_>, id: super::CallId, offer: bytes::Bytes) -> Result<(), super::CallError> {
+        if self.get(id)?.rejoin_by.is_none() {
+            return Err(super::CallError::WrongState(id, "the call is not waiting for a new flow"));
+        }
+        self.reoffer(ctx, id, offer)?;
+        let call = self.get(id)?;
+        call.rejoin_by = None;
+        call.rejoining = true;
+        tracing::info!(call = %id, "re-INVITE on the new flow");
+        Ok(())
     }
 
     /// The earliest time a call waiting for a flow gives up.

@@ -122,9 +122,10 @@ impl Calls {
                     }
                 }
             }
-            // The switch lost the call while our flow was down (a restart): nothing to BYE.
-            408 | 481 if rejoining => {
-                self.end(id, Party::Network, EndReason::FlowLost, Some(resp.status));
+            // The switch lost the call while our flow was down (a restart: 481), or
+            // will not take it back here: nothing to BYE, the call is over.
+            status if rejoining => {
+                self.end(id, Party::Network, EndReason::FlowLost, Some(status));
             }
             // §12.2.1.2: the dialog is gone.
             408 | 481 => {

@@ -43,6 +43,15 @@ impl Driver {
             CallEvent::ReofferRejected { id, .. } => {
                 let _ = self.bearers.reoffer_answered(id, None).await;
             }
+            CallEvent::Relocating { id, local } => match self.bearers.rebind(id, local).await {
+                Ok(offer) => {
+                    if let Err(e) = self.ua.rejoin_call(now(), id, offer) {
+                        let _ = self.bearers.reoffer_answered(id, None).await;
+                        self.media_failed(id, format!("cannot re-INVITE from the new address: {e}"));
+                    }
+                }
+                Err(e) => self.media_failed(id, format!("cannot move the media to {local}: {e}")),
+            },
             // The core re-INVITEs with the SDP it last sent: the stream stays as it is.
             CallEvent::Ringing { .. } | CallEvent::Interrupted { .. } | CallEvent::Rejoined { .. } | CallEvent::Ended { .. } => {}
         }

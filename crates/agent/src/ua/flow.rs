@@ -79,11 +79,10 @@ impl UserAgent {
             flow.local.ip()
         });
         // Transactions die with their flow; a late answer has nowhere to go.
-        // Answered calls wait for the next flow, unless the address their
-        // media is bound to is gone with it.
+        // Answered calls wait for the next flow (see `call::rejoin`).
         match local {
-            Some(ip) if !matches!(loss, Some(FlowLoss::LocalAddressGone)) => self.strand_calls(now, ip),
-            _ => self.end_calls(),
+            Some(ip) => self.strand_calls(now, ip),
+            None => self.end_calls(),
         }
         self.layer = TransactionLayer::new(self.cfg.timers);
         self.register_tx = None;

@@ -483,6 +483,12 @@ impl UserAgent {
         self.call_op(now, |calls, ctx| calls.reoffer(ctx, id, offer))
     }
 
+    /// Re-INVITEs call `id`, which waits for a flow after a
+    /// [`crate::CallEvent::Relocating`], with an SDP `offer` for the new local address.
+    pub fn rejoin_call(&mut self, now: Instant, id: CallId, offer: bytes::Bytes) -> Result<(), CallError> {
+        self.call_op(now, |calls, ctx| calls.rejoin_with(ctx, id, offer))
+    }
+
     /// The calls alive now.
     pub fn calls(&self) -> Vec<CallId> {
         self.calls.ids()

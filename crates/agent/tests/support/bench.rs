@@ -83,12 +83,17 @@ impl Bench {
 
     /// `connect` for when the Connect was already taken off the queue.
     pub(crate) fn connect_again(&mut self) -> Flow {
+        self.connect_from("10.1.0.2".parse().unwrap())
+    }
+
+    /// Answers the pending Connect with a flow from `local` (the phone changed networks).
+    pub(crate) fn connect_from(&mut self, local: IpAddr) -> Flow {
         let id = self.next_flow;
         self.next_flow += 1;
         let flow = Flow {
             id: FlowId(id),
             transport: TransportKind::Tcp,
-            local: SocketAddr::new("10.1.0.2".parse().unwrap(), 40000 + id as u16),
+            local: SocketAddr::new(local, 40000 + id as u16),
             remote: "192.0.2.10:5060".parse().unwrap(),
         };
         self.ua.handle_connected(self.now, flow, None);

@@ -67,6 +67,7 @@ fn call(ev: &CallEvent) -> String {
         CallEvent::Interrupted { id, rejoin_within } => {
             format!("call state=interrupted id={id} rejoin_within_ms={}", rejoin_within.as_millis())
         }
+        CallEvent::Relocating { id, local } => format!("call state=relocating id={id} local={local}"),
         CallEvent::Rejoined { id } => format!("call state=rejoined id={id}"),
         CallEvent::Ended { id, by, reason, status } => {
             format!("call ended id={id} by={} reason={} status={}", by.as_str(), reason.as_str(), opt(*status))
