@@ -132,8 +132,11 @@ struct Leg {
     options: MediaOptions,
     /// Known at once when we answered; from the 2xx when we called.
     negotiated: Option<Negotiated>,
-    /// Our re-INVITE (hold/resume) is out: its answer retargets the stream.
-    reoffering: bool,
+    /// Our re-INVITE (hold/resume, a move) is out, offering this direction:
+    /// its answer retargets the stream.
+    reoffering: Option<Direction>,
+    /// The direction we last offered and had accepted (`SendOnly` while we hold).
+    direction: Direction,
     /// What the endpoints this call had before a move (see `rebind`) did.
     earlier: Option<MediaReport>,
 }
@@ -186,7 +189,15 @@ impl Bearers {
     pub(crate) fn adopt(&mut self, id: CallId, pending: PendingLeg, options: MediaOptions) {
         self.legs.insert(
             id,
-            Leg { endpoint: pending.endpoint, local: pending.local, options, negotiated: None, reoffering: false, earlier: None },
+            Leg {
+                endpoint: pending.endpoint,
+                local: pending.local,
+                options,
+                negotiated: None,
+                reoffering: None,
+                direction: Direction::SendRecv,
+                earlier: None,
+            },
         );
     }
 
@@ -205,7 +216,10 @@ impl Bearers {
             let (endpoint, local) = self.open(ip).await?;
             let sdp = media::offer::build_offer(&local);
             self.offers.remove(&id);
-            self.legs.insert(id, Leg { endpoint, local, options, negotiated: None, reoffering: false, earlier: None });
+            self.legs.insert(
+                id,
+                Leg { endpoint, local, options, negotiated: None, reoffering: None, direction: Direction::SendRecv, earlier: None },
+            );
             return Ok(Bytes::from(sdp));
         }
         let text = std::str::from_utf8(&offer).map_err(|_| EndpointError::Sdp("offer is not UTF-8".into()))?;
@@ -213,7 +227,18 @@ impl Bearers {
         match media::offer::answer(text, &local) {
             Ok((sdp, negotiated)) => {
                 self.offers.remove(&id);
-                self.legs.insert(id, Leg { endpoint, local, options, negotiated: Some(negotiated), reoffering: false, earlier: None });
+                self.legs.insert(
+                    id,
+                    Leg {
+                        endpoint,
+                        local,
+                        options,
+                        negotiated: Some(negotiated),
+                        reoffering: None,
+                        direction: Direction::SendRecv,
+                        earlier: None,
+                    },
+                );
                 Ok(Bytes::from(sdp))
             }
             Err(e) => {
@@ -267,7 +292,7 @@ impl Bearers {
     pub(crate) fn reoffer(&mut self, id: CallId, direction: Direction) -> Option<Bytes> {
         let leg = self.legs.get_mut(&id)?;
         leg.local.version = leg.local.version.saturating_add(1);
-        leg.reoffering = true;
+        leg.reoffering = Some(direction);
         Some(Bytes::from(media::offer::build_offer_with_direction(&leg.local, direction)))
     }
 
@@ -287,18 +312,19 @@ impl Bearers {
         let report = MediaReport::from(old.stop().await);
         leg.earlier = Some(leg.earlier.take().map_or(report.clone(), |e| e.then(report)));
         leg.local = local;
-        leg.reoffering = true;
-        Ok(Bytes::from(media::offer::build_offer_with_direction(&leg.local, Direction::SendRecv)))
+        // A call on hold stays on hold.
+        leg.reoffering = Some(leg.direction);
+        Ok(Bytes::from(media::offer::build_offer_with_direction(&leg.local, leg.direction)))
     }
 
     /// The answer to our re-INVITE came (`Some`: 2xx with this SDP) or it failed (`None`).
     /// Returns what the stream now does, when it was ours to retarget.
     pub(crate) async fn reoffer_answered(&mut self, id: CallId, answer: Option<&[u8]>) -> Option<Result<MediaEvent, String>> {
         let leg = self.legs.get_mut(&id)?;
-        if !std::mem::take(&mut leg.reoffering) {
-            return None;
-        }
-        let text = std::str::from_utf8(answer?).map_err(|_| "the SDP answer is not UTF-8".to_owned());
+        let offered = leg.reoffering.take()?;
+        let answer = answer?;
+        leg.direction = offered;
+        let text = std::str::from_utf8(answer).map_err(|_| "the SDP answer is not UTF-8".to_owned());
         let negotiated = match text.and_then(|t| media::offer::negotiated(t).map_err(|e| e.to_string())) {
             Ok(n) => n,
             Err(e) => return Some(Err(e)),
@@ -353,5 +379,46 @@ pub(crate) struct PendingLeg {
 impl PendingLeg {
     pub(crate) async fn close(self) {
         self.endpoint.stop().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The switch's side of an SDP exchange: answers `offer` from the relay at 127.0.0.1:`port`.
+    fn relay_answer(offer: &[u8], port: u16) -> Bytes {
+        let relay = LocalMedia { address: "127.0.0.1".parse().unwrap(), port, transport: BearerTransport::Udp, session_id: 7, version: 1 };
+        Bytes::from(media::offer::answer(std::str::from_utf8(offer).unwrap(), &relay).unwrap().0)
+    }
+
+    /// A call we hold, whose media then moves to a new address (the phone
+    /// changed networks), offers the hold again: moving must not unhold it.
+    #[tokio::test]
+    async fn a_held_call_that_moves_offers_the_hold_again_and_keeps_its_report() {
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut bearers = Bearers::new(None, BearerTransport::Udp, MediaOptions::default());
+        let id = CallId(1);
+        let (leg, offer) = bearers.offer(loopback).await.unwrap();
+        bearers.adopt(id, leg, MediaOptions::default());
+        bearers.start(id, &relay_answer(&offer, 30_000)).await.unwrap();
+
+        let hold = bearers.reoffer(id, Direction::SendOnly).unwrap();
+        assert!(std::str::from_utf8(&hold).unwrap().contains("a=sendonly"));
+        bearers.reoffer_answered(id, Some(&relay_answer(&hold, 30_000))).await.unwrap().unwrap();
+
+        let moved = bearers.rebind(id, "127.0.0.2".parse().unwrap()).await.unwrap();
+        let moved = std::str::from_utf8(&moved).unwrap();
+        assert!(moved.contains("c=IN IP4 127.0.0.2") && moved.contains("a=sendonly"), "{moved}");
+        let started = bearers.reoffer_answered(id, Some(&relay_answer(moved.as_bytes(), 30_000))).await.unwrap().unwrap();
+        assert!(matches!(started, MediaEvent::Started { local, .. } if local.ip() == "127.0.0.2".parse::<IpAddr>().unwrap()));
+        // A refused resume leaves the hold in force for the next move.
+        let resume = bearers.reoffer(id, Direction::SendRecv).unwrap();
+        assert!(std::str::from_utf8(&resume).unwrap().contains("a=sendrecv"));
+        assert!(bearers.reoffer_answered(id, None).await.is_none());
+        let again = bearers.rebind(id, loopback).await.unwrap();
+        assert!(std::str::from_utf8(&again).unwrap().contains("a=sendonly"));
+        assert!(bearers.stop(id).await.is_some());
     }
 }
