@@ -2,7 +2,7 @@
 //! and their stdout read line by line with deadlines.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,20 @@ impl Proc {
     /// Sends SIGTERM (a clean stop) to this process only.
     pub fn terminate(&self) {
         let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+    }
+
+    /// Waits up to `within` for the process to exit on its own.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGSTOP / SIGCONT: freeze the process without ending it.

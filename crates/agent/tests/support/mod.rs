@@ -2,57 +2,36 @@
 //!
 //! Where it comes from: Cargo gives `CARGO_BIN_EXE_*` only for a package's own
 //! binaries, and a test must not run `cargo build` itself, so the binary is
-//! looked up in the workspace's target directory (`$SWITCH_BIN` overrides).
+//! looked up in the workspace's target directory (`$SWITCH_BIN` overrides) by
+//! the `tests` crate's harness, which also provisions and starts it.
 //! `cargo test --workspace` builds it before any test runs; alone, run
 //! `cargo build -p switch` first. A missing binary fails the test with that advice.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use tests::proc::Proc;
+use tests::switch::{SwitchCli, spawn_running};
 
-pub(crate) fn switch_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("SWITCH_BIN") {
-        return PathBuf::from(p);
-    }
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    // The profile directory this test binary was built into.
-    let profile = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent()?.parent().map(|p| p.to_path_buf()))
-        .filter(|p| p.join("switch").exists())
-        .unwrap_or_else(|| target.join("debug"));
-    let bin = profile.join("switch");
-    assert!(bin.exists(), "the switch binary is not at {}: run `cargo build -p switch` first (or set SWITCH_BIN)", bin.display());
-    bin
-}
-
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub(crate) use tests::switch::free_port;
 
 /// Provisions `number` with `password` in `data`.
 pub(crate) fn provision(data: &Path, number: &str, password: &str) {
-    let out =
-        Command::new(switch_bin()).args(["subscriber", "add", number, "--password", password, "--data-dir"]).arg(data).output().unwrap();
-    assert!(out.status.success(), "provisioning failed: {}", String::from_utf8_lossy(&out.stderr));
+    SwitchCli::new(data).subscriber_add(number, password, &[]);
 }
 
 /// `switch registrations --json`.
 pub(crate) fn registrations(data: &Path) -> serde_json::Value {
-    let out = Command::new(switch_bin()).args(["registrations", "--json", "--data-dir"]).arg(data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::Value::Array(SwitchCli::new(data).registrations())
 }
 
 /// A running switch; killed when dropped.
 pub(crate) struct Switch {
-    child: Option<Child>,
+    proc: Option<Proc>,
     pub(crate) port: u16,
     pub(crate) data: PathBuf,
     config: PathBuf,
+    /// Kept across restarts: readiness counts its "switch running" lines.
+    log: PathBuf,
     /// PEM certificate and key: listen on TLS instead of TCP.
     tls: Option<(PathBuf, PathBuf)>,
 }
@@ -80,34 +59,25 @@ impl Switch {
         let (top_level, sections) =
             top.split_once('[').map_or((top.to_owned(), String::new()), |(t, rest)| (t.to_owned(), format!("[{rest}")));
         std::fs::write(&config, format!("{top_level}[registrar]\nflow_timer = 5\nflow_grace = 5\nmin_expires = 60\n{sections}")).unwrap();
-        let mut s = Switch { child: None, port, data: data.to_path_buf(), config, tls };
+        let mut s = Switch { proc: None, port, data: data.to_path_buf(), config, log: data.with_extension("log"), tls };
         s.restart();
         s
     }
 
     /// Starts it again (same port, same data) after a kill.
     pub(crate) fn restart(&mut self) {
-        let scheme = if self.tls.is_some() { "tls" } else { "tcp" };
-        let mut cmd = Command::new(switch_bin());
-        cmd.args(["run", "--listen", &format!("{scheme}:127.0.0.1:{}", self.port), "--config"]).arg(&self.config);
+        let mut cmd = SwitchCli::new(&self.data).run_command(&[], &self.config);
+        cmd.args(["--listen", &self.addr()]);
         if let Some((cert, key)) = &self.tls {
             cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
         }
-        let child = cmd.arg("--data-dir").arg(&self.data).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "switch did not start listening");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        cmd.arg("--data-dir").arg(&self.data);
+        self.proc = Some(spawn_running(&mut cmd, &self.log).unwrap_or_else(|log| panic!("{log}")));
     }
 
     /// SIGKILL: the switch gets no chance to say goodbye.
     pub(crate) fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.proc = None;
     }
 
     pub(crate) fn addr(&self) -> String {
@@ -116,10 +86,5 @@ impl Switch {
     }
 }
 
-impl Drop for Switch {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 pub(crate) mod bench;
 pub(crate) mod switch_side;

@@ -1,24 +1,20 @@
-//! The lab (a temporary data dir driven through the CLI) and a running switch.
+//! The lab (a temporary data dir driven through the CLI) and a running switch,
+//! on the shared harness of the `tests` crate.
 
 use super::wait_for;
 use serde_json::Value;
 use std::cell::Cell;
-use std::fs::{self, File};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::fs;
+use std::net::SocketAddr;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitStatus;
+use std::time::Duration;
+use tests::proc::Proc;
+use tests::switch::{SwitchHost, spawn_running};
 
-/// A port free for both TCP and UDP on 127.0.0.1.
-pub fn free_port() -> u16 {
-    // TCP and UDP listen on the same number; take one free for TCP and check UDP too.
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+pub use tests::switch::free_port;
+
 /// What goes in the switch's TOML config besides listeners and data dir.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -66,20 +62,12 @@ impl Config {
         if let Some(ip) = &self.relay_address {
             t.push_str(&format!("relay_address = \"{ip}\"\n"));
         }
-        t.push_str("[registrar]\n");
-        for l in &self.registrar {
-            t.push_str(l);
-            t.push('\n');
-        }
-        t.push_str("[abuse]\n");
-        for l in &self.abuse {
-            t.push_str(l);
-            t.push('\n');
-        }
-        t.push_str("[calls]\n");
-        for l in &self.calls {
-            t.push_str(l);
-            t.push('\n');
+        for (section, lines) in [("registrar", &self.registrar), ("abuse", &self.abuse), ("calls", &self.calls)] {
+            t.push_str(&format!("[{section}]\n"));
+            for l in lines {
+                t.push_str(l);
+                t.push('\n');
+            }
         }
         t
     }
@@ -90,10 +78,17 @@ fn toml_string(s: &str) -> String {
 }
 
 /// A temporary directory holding one switch's data dir, configs and logs.
+/// The CLI (`cli`, `registrations`, the `data` path) comes from the shared host.
 pub struct Lab {
-    tmp: tempfile::TempDir,
-    pub data: PathBuf,
+    host: SwitchHost,
     runs: Cell<u32>,
+}
+
+impl Deref for Lab {
+    type Target = SwitchHost;
+    fn deref(&self) -> &SwitchHost {
+        &self.host
+    }
 }
 
 impl Default for Lab {
@@ -104,52 +99,21 @@ impl Default for Lab {
 
 impl Lab {
     pub fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        Lab { tmp, data, runs: Cell::new(0) }
-    }
-
-    /// Runs `switch ARGS --data-dir DATA` to completion.
-    pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_switch"))
-            .args(args)
-            .arg("--data-dir")
-            .arg(&self.data)
-            .env_remove("SWITCH_PASSWORD")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    #[track_caller]
-    fn cli_ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args);
-        assert!(out.status.success(), "switch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
+        // This package's own build of the switch, never an override from the environment.
+        Lab { host: SwitchHost::with_bin(PathBuf::from(env!("CARGO_BIN_EXE_switch"))), runs: Cell::new(0) }
     }
 
     /// `switch subscriber add NUMBER --password PW [--mac MAC]`.
     pub fn add_subscriber(&self, number: &str, password: &str, mac: Option<&str>) {
-        let mut args = vec!["subscriber", "add", number, "--password", password];
-        if let Some(mac) = mac {
-            args.extend(["--mac", mac]);
-        }
-        self.cli_ok(&args);
-    }
-
-    /// `switch registrations --json`.
-    pub fn registrations(&self) -> Vec<Value> {
-        let out = self.cli_ok(&["registrations", "--json"]);
-        match serde_json::from_str(&out).unwrap() {
-            Value::Array(v) => v,
-            other => panic!("registrations --json is not an array: {other}"),
+        match mac {
+            Some(mac) => self.subscriber_add(number, password, &["--mac", mac]),
+            None => self.subscriber_add(number, password, &[]),
         }
     }
 
     /// The listed record for `number`, if any.
     pub fn record(&self, number: &str) -> Option<Value> {
-        self.registrations().into_iter().find(|r| r["number"] == number)
+        self.registration(number)
     }
 
     /// The listed record's state, or "absent".
@@ -174,35 +138,13 @@ impl Lab {
             let run = self.runs.get() + 1;
             self.runs.set(run);
             let port = free_port();
-            let config = self.tmp.path().join(format!("switch-{run}.toml"));
+            let config = self.dir.path().join(format!("switch-{run}.toml"));
             fs::write(&config, cfg.toml(port, &self.data)).unwrap();
-            let log = self.tmp.path().join(format!("switch-{run}.log"));
-            let child = Command::new(env!("CARGO_BIN_EXE_switch"))
-                .arg("run")
-                .arg("--config")
-                .arg(&config)
-                .env("RUST_LOG", "info")
-                .env_remove("NO_COLOR")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(File::create(&log).unwrap())
-                .spawn()
-                .unwrap();
-            let mut sw = Switch { child: Some(child), port, log };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                if sw.log_text().contains("switch running") {
-                    return sw;
-                }
-                if let Some(status) = sw.child.as_mut().unwrap().try_wait().unwrap() {
-                    let text = sw.log_text();
-                    sw.child = None;
-                    // Another process took the port between our check and the bind: try another.
-                    assert!(text.contains("in use"), "switch exited at start ({status}):\n{text}");
-                    break;
-                }
-                assert!(Instant::now() < deadline, "switch did not start:\n{}", sw.log_text());
-                std::thread::sleep(Duration::from_millis(20));
+            let log = self.dir.path().join(format!("switch-{run}.log"));
+            match spawn_running(&mut self.run_command(&[], &config), &log) {
+                Ok(proc) => return Switch { proc: Some(proc), port, log },
+                // Another process took the port between our check and the bind: try another.
+                Err(text) => assert!(text.contains("in use"), "{text}"),
             }
         }
         panic!("no free port for the switch after 5 tries");
@@ -211,7 +153,7 @@ impl Lab {
 
 /// A running `switch run`; killed (SIGKILL) on drop unless already stopped.
 pub struct Switch {
-    child: Option<Child>,
+    proc: Option<Proc>,
     pub port: u16,
     pub log: PathBuf,
 }
@@ -241,37 +183,22 @@ impl Switch {
 
     /// `kill -9`: no shutdown path runs.
     pub fn kill9(&mut self) {
-        let mut child = self.child.take().expect("switch not running");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        drop(self.proc.take().expect("switch not running"));
     }
 
     /// SIGTERM, then waits (bounded) for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("switch not running");
-        let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success();
-        assert!(ok, "kill -TERM failed");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                return s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("switch did not stop on SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut proc = self.proc.take().expect("switch not running");
+        proc.terminate();
+        // Dropping `proc` on the panic kills what did not stop.
+        proc.wait_exit(Duration::from_secs(10)).unwrap_or_else(|| panic!("switch did not stop on SIGTERM"))
     }
 }
 
 impl Drop for Switch {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // Stopped first, so the log printed below is complete.
+        drop(self.proc.take());
         if std::thread::panicking() {
             eprintln!("---- switch log ({}) ----\n{}", self.log.display(), self.log_text());
         }
