@@ -471,6 +471,34 @@ fn a_call_whose_local_address_changed_rejoins_with_a_new_offer() {
     assert_eq!(b.ua.rejoin_call(b.now, id, Bytes::new()), Err(agent::CallError::NoSuchCall(id)));
 }
 
+/// The new flow dies too before the call moved (the driver had not yet
+/// offered): the call keeps its first deadline and still asks to move, since
+/// its media is still on the first address.
+#[test]
+fn losing_the_next_flow_too_keeps_the_first_deadline_and_address() {
+    let grace = config().call_rejoin_grace;
+    let mut b = Bench::new(config());
+    let (_, id, _) = b.answered();
+    let lost_at = b.now;
+    b.ua.handle_network_change(b.now, true);
+    b.call_events();
+    b.transmits();
+    let flow2 = b.connect_from("10.9.0.7".parse().unwrap());
+    b.probe_round();
+    b.register_round(600);
+    assert!(matches!(b.call_events().as_slice(), [CallEvent::Relocating { .. }]));
+    b.advance(SECS(5));
+    b.ua.handle_flow_closed(b.now, flow2.id, "reset".into());
+    assert!(b.call_events().is_empty(), "still the same interruption");
+    b.transmits();
+    b.connect_from("10.9.0.7".parse().unwrap());
+    b.probe_round();
+    b.register_round(600);
+    assert_eq!(b.call_events(), vec![CallEvent::Relocating { id, local: "10.9.0.7".parse().unwrap() }]);
+    b.advance_to(lost_at + grace);
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }]);
+}
+
 fn header_of_req(r: &Request, name: HeaderName) -> Option<String> {
     r.headers.get(&name).map(str::to_owned)
 }

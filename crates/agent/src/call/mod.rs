@@ -107,6 +107,8 @@ struct Call {
     rejoin_by: Option<Instant>,
     /// The re-INVITE in flight re-joins the call from a new flow.
     rejoining: bool,
+    /// While waiting for a flow: the local address its media is bound to.
+    bearer_ip: Option<std::net::IpAddr>,
 }
 
 /// What the call core needs from the user agent for one step.
@@ -127,8 +129,6 @@ pub struct Calls {
     events: VecDeque<CallEvent>,
     /// Messages that go straight to the flow, outside any transaction (the ACK for a 2xx, §13.2.2.4).
     out: VecDeque<Message>,
-    /// The local address of the flow the waiting calls lost (their bearer's).
-    stranded_on: Option<std::net::IpAddr>,
 }
 
 impl Calls {

@@ -18,19 +18,23 @@ impl Calls {
     /// for [`Calls::rejoin`]. Transactions in flight died with the flow.
     pub(crate) fn flow_lost(&mut self, now: Instant, grace: Duration, local: IpAddr) {
         let until = now.checked_add(grace);
-        self.stranded_on = Some(local);
         for id in self.ids() {
             let Ok(call) = self.get(id) else { continue };
             if call.state != State::Confirmed || until.is_none() || grace.is_zero() {
                 self.end(id, Party::Network, EndReason::FlowLost, None);
                 continue;
             }
-            call.rejoin_by = until;
             call.rejoining = false;
             call.reinvite = None;
             let hold_lost = call.reoffer.take().is_some();
-            tracing::info!(call = %id, grace_s = grace.as_secs(), "flow lost; the answered call waits for a new flow");
-            self.events.push_back(CallEvent::Interrupted { id, rejoin_within: grace });
+            // A call that loses a flow again before it re-joined keeps its
+            // deadline and the address its bearer is on.
+            if call.rejoin_by.is_none() {
+                call.rejoin_by = until;
+                call.bearer_ip = Some(local);
+                tracing::info!(call = %id, grace_s = grace.as_secs(), "flow lost; the answered call waits for a new flow");
+                self.events.push_back(CallEvent::Interrupted { id, rejoin_within: grace });
+            }
             if hold_lost {
                 // Our hold/resume died with the flow: the media goes on as it was.
                 self.events.push_back(CallEvent::ReofferRejected { id, status: 408 });
@@ -51,9 +55,10 @@ impl Calls {
     /// asks for a new offer ([`CallEvent::Relocating`], answered with
     /// [`Calls::rejoin_with`]) and keeps its grace meanwhile.
     pub(crate) fn rejoin(&mut self, ctx: &mut Ctx<'_>) {
-        let moved = self.stranded_on.take().is_some_and(|ip| ip != ctx.me.local.ip());
-        let waiting: Vec<_> = self.calls.iter().filter(|c| c.rejoin_by.is_some()).map(|c| (c.id, c.local_sdp.clone())).collect();
-        for (id, sdp) in waiting {
+        let here = ctx.me.local.ip();
+        let waiting: Vec<_> =
+            self.calls.iter().filter(|c| c.rejoin_by.is_some()).map(|c| (c.id, c.local_sdp.clone(), c.bearer_ip != Some(here))).collect();
+        for (id, sdp, moved) in waiting {
             if moved {
                 tracing::info!(call = %id, local = %ctx.me.local.ip(), "new local address: the call's media must move");
                 self.events.push_back(CallEvent::Relocating { id, local: ctx.me.local.ip() });
@@ -75,6 +80,7 @@ impl Calls {
         let call = self.get(id)?;
         call.rejoin_by = None;
         call.rejoining = true;
+        call.bearer_ip = Some(ctx.me.local.ip());
         tracing::info!(call = %id, "re-INVITE on the new flow");
         Ok(())
     }

@@ -48,6 +48,7 @@ impl Calls {
             cancelled: false,
             rejoin_by: None,
             rejoining: false,
+            bearer_ip: None,
         };
         Self::send_invite(ctx, &mut call)?;
         tracing::info!(call = %id, %number, "calling");

@@ -106,6 +106,7 @@ impl Calls {
             cancelled: false,
             rejoin_by: None,
             rejoining: false,
+            bearer_ip: None,
         });
     }
 
