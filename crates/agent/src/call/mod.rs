@@ -111,6 +111,37 @@ struct Call {
     bearer_ip: Option<std::net::IpAddr>,
 }
 
+impl Call {
+    /// A call that starts in `state`, with no transaction of ours in flight
+    /// beyond `invite` and nothing negotiated but the SDP given.
+    fn new(
+        id: CallId,
+        state: State,
+        dialog: Dialog,
+        invite: Option<(TransactionKey, Request)>,
+        local_sdp: bytes::Bytes,
+        remote_sdp: bytes::Bytes,
+    ) -> Self {
+        Call {
+            id,
+            state,
+            dialog,
+            invite,
+            reinvite: None,
+            reoffer: None,
+            local_sdp,
+            remote_sdp,
+            auth_tries: 0,
+            credentials: None,
+            cancel_wanted: false,
+            cancelled: false,
+            rejoin_by: None,
+            rejoining: false,
+            bearer_ip: None,
+        }
+    }
+}
+
 /// What the call core needs from the user agent for one step.
 pub(crate) struct Ctx<'a> {
     pub(crate) now: Instant,

@@ -33,23 +33,7 @@ impl Calls {
             remote_cseq: None,
         };
         let id = self.new_id();
-        let mut call = Call {
-            id,
-            state: State::Calling { provisional: false },
-            dialog,
-            invite: None,
-            reinvite: None,
-            reoffer: None,
-            local_sdp: offer,
-            remote_sdp: Bytes::new(),
-            auth_tries: 0,
-            credentials: None,
-            cancel_wanted: false,
-            cancelled: false,
-            rejoin_by: None,
-            rejoining: false,
-            bearer_ip: None,
-        };
+        let mut call = Call::new(id, State::Calling { provisional: false }, dialog, None, offer, Bytes::new());
         Self::send_invite(ctx, &mut call)?;
         tracing::info!(call = %id, %number, "calling");
         self.calls.push(call);

@@ -91,23 +91,7 @@ impl Calls {
         Self::send(ctx, key, ringing);
         tracing::info!(call = %id, from = %from_uri, "incoming call");
         self.events.push_back(CallEvent::Incoming { id, from: from_uri, to: to_uri, offer: offer.clone() });
-        self.calls.push(Call {
-            id,
-            state: State::Ringing,
-            dialog,
-            invite: Some((key.clone(), req)),
-            reinvite: None,
-            reoffer: None,
-            local_sdp: Bytes::new(),
-            remote_sdp: offer,
-            auth_tries: 0,
-            credentials: None,
-            cancel_wanted: false,
-            cancelled: false,
-            rejoin_by: None,
-            rejoining: false,
-            bearer_ip: None,
-        });
+        self.calls.push(Call::new(id, State::Ringing, dialog, Some((key.clone(), req)), Bytes::new(), offer));
     }
 
     /// Answers a ringing incoming call: 200 with `sdp`, the SDP answer; or,
