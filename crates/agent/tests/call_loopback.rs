@@ -17,15 +17,7 @@ use support::switch_side::{SwitchSide, WAIT, rtp_440};
 use tokio::net::{TcpListener, UdpSocket};
 
 async fn next(events: &mut Events, want: impl Fn(&Event) -> bool) -> Event {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(ev)) if want(&ev) => return ev,
-            Ok(Some(_)) => continue,
-            Ok(None) => panic!("events ended"),
-            Err(_) => panic!("no such event within {WAIT:?}"),
-        }
-    }
+    support::next_event(events, WAIT, want).await
 }
 
 fn agent(listener: &TcpListener) -> AgentBuilder {

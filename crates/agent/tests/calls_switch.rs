@@ -14,15 +14,7 @@ use support::{Switch, free_port, provision};
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn next(events: &mut Events, want: impl Fn(&Event) -> bool) -> Event {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(ev)) if want(&ev) => return ev,
-            Ok(Some(_)) => continue,
-            Ok(None) => panic!("events ended"),
-            Err(_) => panic!("no such event within {WAIT:?}"),
-        }
-    }
+    support::next_event(events, WAIT, want).await
 }
 
 async fn agent(sw: &Switch, number: &str, tone: f64) -> (AgentHandle, Events) {

@@ -11,15 +11,7 @@ use std::time::Duration;
 use support::{Switch, free_port, provision, registrations};
 
 async fn next(events: &mut Events, within: Duration, want: impl Fn(&Event) -> bool) -> Event {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(ev)) if want(&ev) => return ev,
-            Ok(Some(_)) => continue,
-            Ok(None) => panic!("events ended"),
-            Err(_) => panic!("no such event within {within:?}"),
-        }
-    }
+    support::next_event(events, within, want).await
 }
 
 fn builder(sw: &Switch, password: &str) -> AgentBuilder {
@@ -166,19 +158,39 @@ async fn firewall(wan: std::sync::Arc<std::sync::Mutex<String>>) -> u16 {
     port
 }
 
+/// A switch, a firewall status page saying the WAN address is 198.51.100.2,
+/// and an agent that reads its public IP there every `check_interval`,
+/// registered once (`first`).
+struct FirewallLab {
+    dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    sw: Switch,
+    wan: std::sync::Arc<std::sync::Mutex<String>>,
+    handle: agent::AgentHandle,
+    events: Events,
+    first: agent::Registration,
+}
+
+impl FirewallLab {
+    async fn start(check_interval: Duration) -> FirewallLab {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("d");
+        provision(&data, "1001", "pw");
+        let sw = Switch::start(free_port(), &data);
+        let wan = std::sync::Arc::new(std::sync::Mutex::new("198.51.100.2".to_owned()));
+        let port = firewall(wan.clone()).await;
+        let source = format!("http:http://127.0.0.1:{port}/status").parse().unwrap();
+        let (handle, mut events) = builder(&sw, "pw").public_ip(source).check_interval(check_interval).start().unwrap();
+        let Event::Registered(first) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
+            unreachable!()
+        };
+        FirewallLab { dir, data, sw, wan, handle, events, first }
+    }
+}
+
 #[tokio::test]
 async fn a_public_ip_change_seen_on_the_firewall_page_is_registered_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d");
-    provision(&data, "1001", "pw");
-    let sw = Switch::start(free_port(), &data);
-    let wan = std::sync::Arc::new(std::sync::Mutex::new("198.51.100.2".to_owned()));
-    let port = firewall(wan.clone()).await;
-    let source = format!("http:http://127.0.0.1:{port}/status").parse().unwrap();
-    let (handle, mut events) = builder(&sw, "pw").public_ip(source).check_interval(Duration::from_secs(1)).start().unwrap();
-    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
-        unreachable!()
-    };
+    let FirewallLab { dir: _dir, data, sw: _sw, wan, handle, mut events, first: r } = FirewallLab::start(Duration::from_secs(1)).await;
     assert_eq!(r.public_ip, Some("198.51.100.2".parse().unwrap()), "learned from the page before the first REGISTER");
     assert_eq!(registrations(&data)[0]["public_ip"], "198.51.100.2");
     *wan.lock().unwrap() = "203.0.113.77".to_owned();
@@ -251,17 +263,8 @@ fn ip(args: &[&str]) {
 #[test]
 fn a_local_address_change_is_noticed_and_the_new_public_ip_registered_within_a_second() {
     in_own_netns(async {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("d");
-        provision(&data, "1001", "pw");
-        let sw = Switch::start(free_port(), &data);
-        let wan = std::sync::Arc::new(std::sync::Mutex::new("198.51.100.2".to_owned()));
-        let port = firewall(wan.clone()).await;
-        let source = format!("http:http://127.0.0.1:{port}/status").parse().unwrap();
-        let (handle, mut events) = builder(&sw, "pw").public_ip(source).check_interval(Duration::from_secs(3600)).start().unwrap();
-        let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
-            unreachable!()
-        };
+        let FirewallLab { dir: _dir, data, sw: _sw, wan, handle, mut events, first: r } =
+            FirewallLab::start(Duration::from_secs(3600)).await;
         assert_eq!(r.public_ip, Some("198.51.100.2".parse().unwrap()));
         // Nothing changes: nothing is registered again (no poll, no early check).
         let quiet = tokio::time::timeout(Duration::from_secs(2), events.recv()).await;

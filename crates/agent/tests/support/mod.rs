@@ -14,6 +14,24 @@ use tests::switch::{SwitchCli, spawn_running};
 
 pub(crate) use tests::switch::free_port;
 
+/// The next event `want` accepts, skipping others; panics when none comes
+/// `within` or the stream ends.
+pub(crate) async fn next_event(
+    events: &mut agent::Events,
+    within: std::time::Duration,
+    want: impl Fn(&agent::Event) -> bool,
+) -> agent::Event {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) if want(&ev) => return ev,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("events ended"),
+            Err(_) => panic!("no such event within {within:?}"),
+        }
+    }
+}
+
 /// Provisions `number` with `password` in `data`.
 pub(crate) fn provision(data: &Path, number: &str, password: &str) {
     SwitchCli::new(data).subscriber_add(number, password, &[]);
