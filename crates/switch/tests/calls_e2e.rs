@@ -68,10 +68,7 @@ fn basic_call_with_digest_rtp_both_ways_bye_and_record() {
 fn cancel_while_ringing_reaches_the_callee_and_the_caller_gets_487() {
     let lab = lab_with(&[("1001", None), ("1002", None)]);
     let sw = lab.start(&trusted());
-    let mut callee = Callee::register(&sw, "1002", "pw1002");
-    let mut caller = Caller::new(&sw, "1001", "1002");
-    let invite = caller.invite(None);
-    let inv = callee.request(Method::Invite);
+    let (mut caller, mut callee, invite, inv) = offered(&sw);
     callee.answer(&inv, 180, false);
     caller.phone.response(180, Method::Invite);
     caller.cancel(&invite);
@@ -91,10 +88,7 @@ fn cancel_while_ringing_reaches_the_callee_and_the_caller_gets_487() {
 fn busy_callee_486_reaches_the_caller() {
     let lab = lab_with(&[("1001", None), ("1002", None)]);
     let sw = lab.start(&trusted());
-    let mut callee = Callee::register(&sw, "1002", "pw1002");
-    let mut caller = Caller::new(&sw, "1001", "1002");
-    let invite = caller.invite(None);
-    let inv = callee.request(Method::Invite);
+    let (mut caller, mut callee, invite, inv) = offered(&sw);
     callee.answer(&inv, 486, false);
     let busy = caller.phone.response(486, Method::Invite);
     caller.ack_non_2xx(&invite, &busy);

@@ -448,12 +448,19 @@ pub fn trusted() -> Config {
     Config::default().relay("127.0.0.1").calls("trusted_peers = [\"127.0.0.1\"]")
 }
 
-/// Sets up an answered call (trusted caller); returns both ends.
-pub fn answered(sw: &Switch) -> (Caller, Callee, Request) {
+/// 1001 (trusted) calls 1002, registered over TCP: both ends, the caller's
+/// INVITE and the one the callee got, not yet answered.
+pub fn offered(sw: &Switch) -> (Caller, Callee, Request, Request) {
     let mut callee = Callee::register(sw, "1002", "pw1002");
     let mut caller = Caller::new(sw, "1001", "1002");
-    caller.invite(None);
+    let invite = caller.invite(None);
     let inv = callee.request(Method::Invite);
+    (caller, callee, invite, inv)
+}
+
+/// Sets up an answered call (trusted caller); returns both ends.
+pub fn answered(sw: &Switch) -> (Caller, Callee, Request) {
+    let (mut caller, mut callee, _, inv) = offered(sw);
     callee.answer(&inv, 200, true);
     let ok = caller.phone.response(200, Method::Invite);
     caller.to = Some(ok.headers.get(&HeaderName::To).unwrap().to_owned());

@@ -65,13 +65,13 @@ fn a_failed_flow_goes_home_without_cancel() {
     assert_eq!((rec.route.as_str(), rec.route_reason.as_deref()), ("home", Some("flow_failed")));
 }
 
-#[test]
-fn a_tcp_home_location_is_connected_before_the_offer() {
+/// A call offered to a phone whose flow then closes, with a home location at
+/// `sip:1002@192.0.2.60;transport=tcp` that needs a connection first.
+fn falling_back_to_a_tcp_home() -> (Lab, std::net::SocketAddr) {
     let mut lab = Lab::new();
     let remote: std::net::SocketAddr = "192.0.2.60:5060".parse().unwrap();
-    let template = Flow { id: FlowId(0), transport: TransportKind::Tcp, local: remote, remote };
     lab.fallback = Some(Target {
-        flow: template,
+        flow: Flow { id: FlowId(0), transport: TransportKind::Tcp, local: remote, remote },
         local: remote,
         uri: "sip:1002@192.0.2.60;transport=tcp".into(),
         latch_ip: None,
@@ -81,6 +81,12 @@ fn a_tcp_home_location_is_connected_before_the_offer() {
     });
     lab.offer();
     lab.core.handle_flow_closed(lab.now, FlowId(2));
+    (lab, remote)
+}
+
+#[test]
+fn a_tcp_home_location_is_connected_before_the_offer() {
+    let (mut lab, remote) = falling_back_to_a_tcp_home();
     let out = lab.drain();
     assert!(invite_to(&out).is_none(), "no INVITE before the connection is up");
     let call = out.iter().find_map(|o| {
@@ -104,18 +110,7 @@ fn a_tcp_home_location_is_connected_before_the_offer() {
     assert!(inv.headers.get(&HeaderName::Via).unwrap().starts_with("SIP/2.0/TCP 192.0.2.1:40001;"));
 
     // A home that cannot be reached: 480.
-    let mut lab = Lab::new();
-    lab.fallback = Some(Target {
-        flow: template,
-        local: remote,
-        uri: "sip:1002@192.0.2.60;transport=tcp".into(),
-        latch_ip: None,
-        route: "home",
-        reason: None,
-        connect: Some(Connect { host: "192.0.2.60".into(), port: 5060, transport: TransportKind::Tcp }),
-    });
-    lab.offer();
-    lab.core.handle_flow_closed(lab.now, FlowId(2));
+    let (mut lab, _) = falling_back_to_a_tcp_home();
     lab.drain();
     lab.core.handle_connected(lab.now, 1, Err("connection refused".into()));
     let out = lab.drain();
