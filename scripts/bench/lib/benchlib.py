@@ -745,13 +745,19 @@ def find_max(step_fn, rates, refine):
     """Walk the ladder until a step fails, then bisect between the last passing
     and the first failing rate (`refine` extra steps)."""
     steps, best, fail = [], None, None
-    for r in rates:
-        s = step_fn(r)
+
+    def take(rate):
+        nonlocal best, fail
+        s = step_fn(rate)
         steps.append(s)
         if s["pass"]:
             best = s
         else:
             fail = s
+        return s["pass"]
+
+    for r in rates:
+        if not take(r):
             break
     for _ in range(refine):
         if not fail:
@@ -761,12 +767,7 @@ def find_max(step_fn, rates, refine):
         mid = nice((lo + hi) / 2.0)
         if mid <= lo or mid >= hi or (lo and (hi - lo) / lo < 0.08):
             break
-        s = step_fn(mid)
-        steps.append(s)
-        if s["pass"]:
-            best = s
-        else:
-            fail = s
+        take(mid)
     return best, steps, (fail is None)
 
 
@@ -774,6 +775,19 @@ def order(targets, run):
     """Targets in A/B order on odd runs, B/A on even ones."""
     t = list(targets)
     return t if run % 2 else t[::-1]
+
+
+def ladder_runs(keys, targets, n_runs, announce, step_for, ladder_for, refine):
+    """`n_runs` interleaved runs (`order`) of `find_max` for every target in
+    `keys`; `step_for(t, run, rate)` measures one rate on a fresh server.
+    Returns {target: [{"run", "max_pass", "ladder_exhausted", "steps"}]}."""
+    runs = {t: [] for t in keys}
+    for run in range(1, n_runs + 1):
+        for t in order(targets, run):
+            announce(t, run)
+            best, steps, capped = find_max(lambda r: step_for(t, run, r), ladder_for(t), refine)
+            runs[t].append({"run": run, "max_pass": best, "ladder_exhausted": capped, "steps": steps})
+    return runs
 
 
 # ----------------------------------------------------------------------------

@@ -327,26 +327,24 @@ def call_step(stack, label, rate):
 
 
 def measure_calls(stacks):
-    runs = {t: [] for t in stacks}
-    for run in range(1, CFG["runs"] + 1):
-        for t in B.order(CFG["targets"], run):
-            stack = stacks[t]
-            log(f"[calls] {stack.label}: calls/s with G.711 RTP both ways, run {run}")
+    def step(t, run, r):
+        # fresh stack and callee for every step: an overloaded step must
+        # not leave queued work (or sessions) to the next one
+        stack = stacks[t]
+        try:
+            stack.start(f"calls{run}-r{r}")
+            start_callee(stack, B.next_tag(f"{t}-calls{run}-r{r}-callee"))
+            res = call_step(stack, f"{t}-calls{run}", r)
+        finally:
+            stop("callee")
+            stack.stop()
+        res["server_log_problem_lines"] = stack.log_problems()
+        return res
 
-            def step(r):
-                # fresh stack and callee for every step: an overloaded step must
-                # not leave queued work (or sessions) to the next one
-                try:
-                    stack.start(f"calls{run}-r{r}")
-                    start_callee(stack, B.next_tag(f"{t}-calls{run}-r{r}-callee"))
-                    res = call_step(stack, f"{t}-calls{run}", r)
-                finally:
-                    stop("callee")
-                    stack.stop()
-                res["server_log_problem_lines"] = stack.log_problems()
-                return res
-            best, steps, capped = B.find_max(step, CFG[f"calls_ladder_{t}"], CFG["calls_refine_steps"])
-            runs[t].append({"run": run, "max_pass": best, "ladder_exhausted": capped, "steps": steps})
+    runs = B.ladder_runs(
+        stacks, CFG["targets"], CFG["runs"],
+        lambda t, run: log(f"[calls] {stacks[t].label}: calls/s with G.711 RTP both ways, run {run}"),
+        step, lambda t: CFG[f"calls_ladder_{t}"], CFG["calls_refine_steps"])
     out = {}
     for t, rs in runs.items():
         best = [r["max_pass"] for r in rs]

@@ -34,7 +34,7 @@ import sys
 import time
 
 import benchlib as B
-from benchlib import CpuWindow, ThreadWindow, both, env, fnum, ladder, log, med, mem_kb, ratio, sleep_until, spawn, stop, summarize, tree
+from benchlib import CpuWindow, ThreadWindow, both, env, fnum, ladder, log, mem_kb, ratio, sleep_until, spawn, stop, summarize, tree
 
 OUT = B.OUT
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(OUT, "results.json"))
@@ -131,32 +131,30 @@ def reg_step(server, label, rate, users_csv, n):
         f"pss={mem['pss_kb']}kB t_reg mean={st.get('rtd_mean_ms')}ms p99<={st.get('rtd_p99_le_ms')}ms "
         f"{'PASS' if ok else 'FAIL'}" + (f" sipp-err: {errs[0]}" if errs else ""))
     if threads:
-        log("    threads (cpu/runq-wait % of a core): " + ", ".join(
-            f"{k}x{v['threads']} {v['cpu_pct']:.0f}/{v['runq_wait_pct']:.0f}" for k, v in sorted(threads.items())))
+        log("    threads (cpu/runq-wait % of a core): " + B.fmt_threads(threads))
     return res
 
 
 def measure_reg(servers):
     n = CFG["reg_users"]
     csv = os.path.join(OUT, "users.csv")
-    runs = {t: [] for t in servers}
-    for run in range(1, CFG["runs"] + 1):
-        for t in B.order(CFG["targets"], run):
-            server = servers[t]
-            log(f"[reg] {t}: REGISTER/s, digest, {n} TCP flows, run {run}")
 
-            def step(r):
-                # fresh server for every step: an overloaded step must not
-                # leave queued work to the next one
-                server.start(f"reg{run}-r{r}")
-                try:
-                    res = reg_step(server, f"{t}-reg{run}", r, csv, n)
-                finally:
-                    server.stop()
-                res["server_log_problem_lines"] = server.log_problems()
-                return res
-            best, steps, capped = B.find_max(step, CFG[f"reg_ladder_{t}"], CFG["refine_steps"])
-            runs[t].append({"run": run, "max_pass": best, "ladder_exhausted": capped, "steps": steps})
+    def step(t, run, r):
+        # fresh server for every step: an overloaded step must not
+        # leave queued work to the next one
+        server = servers[t]
+        server.start(f"reg{run}-r{r}")
+        try:
+            res = reg_step(server, f"{t}-reg{run}", r, csv, n)
+        finally:
+            server.stop()
+        res["server_log_problem_lines"] = server.log_problems()
+        return res
+
+    runs = B.ladder_runs(
+        servers, CFG["targets"], CFG["runs"],
+        lambda t, run: log(f"[reg] {t}: REGISTER/s, digest, {n} TCP flows, run {run}"),
+        step, lambda t: CFG[f"reg_ladder_{t}"], CFG["refine_steps"])
     out = {}
     for t, rs in runs.items():
         best = [r["max_pass"] for r in rs]
