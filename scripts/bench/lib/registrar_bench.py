@@ -163,12 +163,12 @@ def measure_reg(servers):
             "auth": "digest (401 + authenticated REGISTER per registration)",
             "max_sustained_reg_per_s": summarize([b["rate"] if b else None for b in best]),
             "runs_where_ladder_never_failed": sum(1 for r in rs if r["ladder_exhausted"]),
-            "achieved_at_max_reg_per_s": summarize([b["achieved_reg_per_s"] if b else None for b in best]),
-            "reg_time_mean_ms_at_max": summarize([b.get("reg_time_mean_ms") if b else None for b in best]),
-            "reg_time_p99_le_ms_at_max": summarize([b.get("reg_time_p99_le_ms") if b else None for b in best]),
-            "server_cpu_pct_at_max": summarize([b.get("server_cpu_pct") if b else None for b in best]),
-            "sipp_cpu_pct_at_max": summarize([b.get("sipp_cpu_pct") if b else None for b in best]),
-            "host_busy_pct_at_max": summarize([b.get("host_busy_stat_pct") if b else None for b in best]),
+            "achieved_at_max_reg_per_s": B.summarize_best(best, "achieved_reg_per_s"),
+            "reg_time_mean_ms_at_max": B.summarize_best(best, "reg_time_mean_ms"),
+            "reg_time_p99_le_ms_at_max": B.summarize_best(best, "reg_time_p99_le_ms"),
+            "server_cpu_pct_at_max": B.summarize_best(best, "server_cpu_pct"),
+            "sipp_cpu_pct_at_max": B.summarize_best(best, "sipp_cpu_pct"),
+            "host_busy_pct_at_max": B.summarize_best(best, "host_busy_stat_pct"),
             "server_pss_kb_at_max": summarize([b["server_mem"]["pss_kb"] if b else None for b in best]),
             # the switch's request loop is one thread ("registrar"): near 100 % = it is the limit
             "registrar_thread_cpu_pct_at_max": summarize([
