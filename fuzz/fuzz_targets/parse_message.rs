@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo +nightly fuzz run parse_message fuzz/seeds` from the
 //! workspace root; `fuzz/seeds` can be filled from
-//! `crates/sipcore/tests/corpus/{valid,invalid}/*.sip`.
+//! `sipcore/tests/corpus/{valid,invalid}/*.sip`.
 #![no_main]
 
 use bytes::Bytes;

@@ -22,7 +22,7 @@ fn scenario(name: &str) -> [String; 2] {
     if matches!(name, "uac" | "uas") {
         return ["-sn".into(), name.into()];
     }
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sipp").join(format!("{name}.xml"));
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/sipp").join(format!("{name}.xml"));
     ["-sf".into(), file.display().to_string()]
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 const PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
 
 fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/scenarios").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench/scenarios").join(name)
 }
 
 /// Ends SIPp when the test ends either way.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sipp").join(format!("{name}.xml"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/sipp").join(format!("{name}.xml"))
 }
 
 /// Runs one SIPp scenario to completion; panics with SIPp's error log if it fails.
