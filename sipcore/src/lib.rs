@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod chars;
+pub mod dialog;
 pub mod error;
 pub mod framing;
 pub mod headers;
@@ -16,4 +17,4 @@ pub mod transaction;
 pub mod transport;
 
 pub use error::{ErrorKind, ParseError};
-pub use message::{Header, HeaderName, Headers, Host, Message, Method, Request, Response, Scheme, Uri, parse};
+pub use message::{Header, HeaderName, Headers, Host, Message, Method, Request, Response, Scheme, StatusCode, Uri, parse};

@@ -1,4 +1,4 @@
-//! The tokio driver that joins a transport [`Endpoint`] and a sans-IO
+//! The tokio driver that joins a transport [`Transport`] and a sans-IO
 //! [`TransactionLayer`]: one task owns the layer and `select!`s over incoming
 //! messages, commands and the layer's next deadline. It remembers which flow
 //! each transaction belongs to, so server responses go back over the request's
@@ -6,7 +6,7 @@
 
 use crate::message::{Message, Request, Response};
 use crate::transaction::{LayerEvent, TimerConfig, TransactionError, TransactionKey, TransactionLayer};
-use crate::transport::{Endpoint, Flow, TransportError, TransportEvent};
+use crate::transport::{Flow, Transport, TransportError, TransportEvent};
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -45,28 +45,26 @@ enum Command {
 #[derive(Clone)]
 pub struct Stack {
     commands: mpsc::UnboundedSender<Command>,
-    endpoint: Endpoint,
+    transport: Transport,
 }
 
 impl Stack {
-    /// Starts the driver task over `endpoint` and the event queue it returned.
-    pub fn spawn(endpoint: Endpoint, transport: mpsc::Receiver<TransportEvent>, timers: TimerConfig) -> (Self, mpsc::Receiver<StackEvent>) {
+    /// Starts the driver task over `transport` and the event queue it returned.
+    pub fn spawn(
+        transport: Transport,
+        events_in: mpsc::Receiver<TransportEvent>,
+        timers: TimerConfig,
+    ) -> (Self, mpsc::Receiver<StackEvent>) {
         let (commands, cmd_rx) = mpsc::unbounded_channel();
         let (events, ev_rx) = mpsc::channel(4096);
-        let driver = Driver {
-            layer: TransactionLayer::new(timers),
-            endpoint: endpoint.clone(),
-            flows: HashMap::new(),
-            clients: HashMap::new(),
-            events,
-        };
-        tokio::spawn(driver.run(transport, cmd_rx));
-        (Self { commands, endpoint }, ev_rx)
+        let driver = Driver { layer: TransactionLayer::new(timers), transport: transport.clone(), clients: HashMap::new(), events };
+        tokio::spawn(driver.run(events_in, cmd_rx));
+        (Self { commands, transport }, ev_rx)
     }
 
     /// The transport underneath (to open flows, send ACKs for 2xx, keep-alives).
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+    pub fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     /// Sends `request` over `flow` in a new client transaction; the receiver
@@ -98,7 +96,7 @@ impl Stack {
 
     /// Sends a message outside any transaction (the ACK for a 2xx, §13.2.2.4).
     pub fn send_stateless(&self, flow: &Flow, message: &Message) -> Result<(), StackError> {
-        Ok(self.endpoint.send(flow, message)?)
+        Ok(self.transport.send(flow, message)?)
     }
 }
 
@@ -119,9 +117,7 @@ pub enum StackError {
 
 struct Driver {
     layer: TransactionLayer,
-    endpoint: Endpoint,
-    /// The flow of every live transaction.
-    flows: HashMap<TransactionKey, Flow>,
+    transport: Transport,
     /// Who waits for each client transaction's responses.
     clients: HashMap<TransactionKey, mpsc::UnboundedSender<ClientEvent>>,
     events: mpsc::Sender<StackEvent>,
@@ -150,9 +146,8 @@ impl Driver {
         match ev {
             TransportEvent::Message { flow, message } => {
                 let now = Instant::now().into_std();
-                let reliable = flow.transport.is_reliable();
-                self.layer.handle_message(now, message, reliable);
-                self.flush_events(Some(flow)).await;
+                self.layer.handle_message(now, flow, message);
+                self.flush_events().await;
             }
             other => {
                 let _ = self.events.send(StackEvent::Transport(other)).await;
@@ -164,9 +159,8 @@ impl Driver {
         let now = Instant::now().into_std();
         match cmd {
             Command::Request { flow, request, reply } => {
-                let result = self.layer.send_request(now, request, flow.transport.is_reliable()).map(|key| {
+                let result = self.layer.send_request(now, flow, request).map(|key| {
                     let (tx, rx) = mpsc::unbounded_channel();
-                    self.flows.insert(key.clone(), flow);
                     self.clients.insert(key, tx);
                     rx
                 });
@@ -182,52 +176,37 @@ impl Driver {
 
     async fn flush(&mut self) {
         while let Some(t) = self.layer.poll_transmit() {
-            match self.flows.get(&t.key) {
-                Some(flow) => {
-                    if let Err(e) = self.endpoint.send(flow, &t.message) {
-                        debug!(key = %t.key, error = %e, "send failed");
-                        self.layer.handle_transport_error(Instant::now().into_std(), &t.key);
-                    }
+            if let Err(e) = self.transport.send(&t.flow, &t.message) {
+                debug!(flow = %t.flow, error = %e, "send failed");
+                if let Some(key) = &t.key {
+                    self.layer.handle_transport_error(Instant::now().into_std(), key);
                 }
-                None => warn!(key = %t.key, "no flow for transaction"),
             }
         }
-        self.flush_events(None).await;
+        self.flush_events().await;
     }
 
-    async fn flush_events(&mut self, flow: Option<Flow>) {
+    async fn flush_events(&mut self) {
         while let Some(ev) = self.layer.poll_event() {
             match ev {
-                LayerEvent::Request { key, request } => {
-                    let Some(flow) = self.bind(&key, flow) else { continue };
+                LayerEvent::Request { key, flow, request } => {
                     let _ = self.events.send(StackEvent::Request { key, flow, request }).await;
                 }
-                LayerEvent::Cancel { key, request, invite } => {
-                    let Some(flow) = self.bind(&key, flow) else { continue };
+                LayerEvent::Cancel { key, flow, request, invite } => {
                     let _ = self.events.send(StackEvent::Cancel { key, flow, request, invite }).await;
                 }
-                LayerEvent::Ack { request, .. } => {
-                    if let Some(flow) = flow {
-                        let _ = self.events.send(StackEvent::Ack { flow, request }).await;
-                    }
+                LayerEvent::Ack { flow, request, .. } => {
+                    let _ = self.events.send(StackEvent::Ack { flow, request }).await;
                 }
                 LayerEvent::Response { key, response } => self.to_client(&key, ClientEvent::Response(response)),
                 LayerEvent::Timeout { key, .. } => self.to_client(&key, ClientEvent::Timeout),
                 LayerEvent::TransportError { key } => self.to_client(&key, ClientEvent::TransportError),
-                LayerEvent::StrayResponse(_) => {}
+                LayerEvent::StrayResponse { .. } => {}
                 LayerEvent::Terminated { key } => {
-                    self.flows.remove(&key);
                     self.clients.remove(&key);
                 }
             }
         }
-    }
-
-    /// Ties a new server transaction to the flow its request came on.
-    fn bind(&mut self, key: &TransactionKey, flow: Option<Flow>) -> Option<Flow> {
-        let flow = flow?;
-        self.flows.insert(key.clone(), flow);
-        Some(flow)
     }
 
     fn to_client(&self, key: &TransactionKey, ev: ClientEvent) {

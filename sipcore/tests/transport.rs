@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use sipcore::framing::FramerConfig;
-use sipcore::transport::{CloseReason, Endpoint, Flow, TransportConfig, TransportEvent, TransportKind, tls};
+use sipcore::transport::{CloseReason, Flow, Transport, TransportConfig, TransportEvent, TransportKind, tls};
 use sipcore::{Message, Response};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -53,7 +53,7 @@ fn request(raw: &str) -> Message {
 }
 
 /// Server answers 200 to whatever request arrives, over the flow it came on.
-async fn answer_one(server: &Endpoint, rx: &mut Receiver<TransportEvent>) -> Message {
+async fn answer_one(server: &Transport, rx: &mut Receiver<TransportEvent>) -> Message {
     let (flow, msg) = next_message(rx).await;
     let Message::Request(req) = &msg else { panic!("expected a request") };
     server.send(&flow, &Response::to_request(req, 200).into()).unwrap();
@@ -68,9 +68,9 @@ fn assert_stamped(msg: &Message, client_port: u16) {
 
 #[tokio::test]
 async fn tcp_request_stamped_and_answered_over_its_flow() {
-    let (server, mut srx) = Endpoint::new(TransportConfig::default());
+    let (server, mut srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tcp(any()).await.unwrap();
-    let (client, mut crx) = Endpoint::new(TransportConfig::default());
+    let (client, mut crx) = Transport::new(TransportConfig::default());
     let flow = client.connect_tcp(addr).await.unwrap();
     client.send(&flow, &request(REGISTER)).unwrap();
     let got = answer_one(&server, &mut srx).await;
@@ -86,9 +86,9 @@ async fn tcp_request_stamped_and_answered_over_its_flow() {
 
 #[tokio::test]
 async fn udp_request_stamped_and_answered_to_source() {
-    let (server, mut srx) = Endpoint::new(TransportConfig::default());
+    let (server, mut srx) = Transport::new(TransportConfig::default());
     let sflow = server.bind_udp(any()).await.unwrap();
-    let (client, mut crx) = Endpoint::new(TransportConfig::default());
+    let (client, mut crx) = Transport::new(TransportConfig::default());
     let csock = client.bind_udp(any()).await.unwrap();
     let to_server = client.udp_flow(&csock, sflow.local);
     client.send(&to_server, &request(&REGISTER.replace("TCP", "UDP"))).unwrap();
@@ -105,9 +105,9 @@ async fn tls_request_stamped_and_answered() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let server_cfg = tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
     let client_cfg = tls::client_config_from_pem(cert.cert.pem().as_bytes()).unwrap();
-    let (server, mut srx) = Endpoint::new(TransportConfig::default());
+    let (server, mut srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tls(any(), server_cfg).await.unwrap();
-    let (client, mut crx) = Endpoint::new(TransportConfig::default());
+    let (client, mut crx) = Transport::new(TransportConfig::default());
     let flow = client.connect_tls(addr, client_cfg, "localhost").await.unwrap();
     assert_eq!(flow.transport, TransportKind::Tls);
     client.send(&flow, &request(&REGISTER.replace("TCP", "TLS"))).unwrap();
@@ -125,18 +125,18 @@ async fn tls_rejects_an_untrusted_certificate() {
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let server_cfg = tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
     let client_cfg = tls::client_config_from_pem(other.cert.pem().as_bytes()).unwrap();
-    let (server, _srx) = Endpoint::new(TransportConfig::default());
+    let (server, _srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tls(any(), server_cfg).await.unwrap();
-    let (client, _crx) = Endpoint::new(TransportConfig::default());
+    let (client, _crx) = Transport::new(TransportConfig::default());
     assert!(client.connect_tls(addr, client_cfg, "localhost").await.is_err());
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn keepalive_ping_gets_pong_both_ways() {
-    let (server, mut srx) = Endpoint::new(TransportConfig::default());
+    let (server, mut srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tcp(any()).await.unwrap();
-    let (client, mut crx) = Endpoint::new(TransportConfig::default());
+    let (client, mut crx) = Transport::new(TransportConfig::default());
     let flow = client.connect_tcp(addr).await.unwrap();
     client.send_bytes(&flow, Bytes::from_static(b"\r\n\r\n")).unwrap();
     loop {
@@ -164,9 +164,9 @@ async fn read_to_close(sock: &mut TcpStream) -> String {
 #[tokio::test]
 async fn oversize_message_gets_413_and_only_that_flow_closes() {
     let config = TransportConfig { framer: FramerConfig { max_header_bytes: 1024, max_message_bytes: 2048 }, ..TransportConfig::default() };
-    let (server, mut srx) = Endpoint::new(config);
+    let (server, mut srx) = Transport::new(config);
     let addr = server.listen_tcp(any()).await.unwrap();
-    let (client, mut crx) = Endpoint::new(TransportConfig::default());
+    let (client, mut crx) = Transport::new(TransportConfig::default());
     let good = client.connect_tcp(addr).await.unwrap();
 
     let mut bad = TcpStream::connect(addr).await.unwrap();
@@ -189,7 +189,7 @@ async fn oversize_message_gets_413_and_only_that_flow_closes() {
 
 #[tokio::test]
 async fn garbage_stream_is_closed_without_a_reply() {
-    let (server, mut srx) = Endpoint::new(TransportConfig::default());
+    let (server, mut srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tcp(any()).await.unwrap();
     let mut bad = TcpStream::connect(addr).await.unwrap();
     bad.write_all(b"HELLO\r\nno colon here\r\n\r\n").await.unwrap();
@@ -202,7 +202,7 @@ async fn garbage_stream_is_closed_without_a_reply() {
 
 #[tokio::test]
 async fn malformed_but_framed_request_gets_400_and_flow_survives() {
-    let (server, mut srx) = Endpoint::new(TransportConfig::default());
+    let (server, mut srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tcp(any()).await.unwrap();
     let mut sock = TcpStream::connect(addr).await.unwrap();
     let broken = REGISTER.replace("Max-Forwards: 70", "Max-Forwards: seventy");
@@ -221,7 +221,7 @@ async fn malformed_but_framed_request_gets_400_and_flow_survives() {
 #[tokio::test]
 async fn per_ip_connection_cap() {
     let config = TransportConfig { max_connections_per_ip: 2, ..TransportConfig::default() };
-    let (server, mut srx) = Endpoint::new(config);
+    let (server, mut srx) = Transport::new(config);
     let addr = server.listen_tcp(any()).await.unwrap();
     let a = TcpStream::connect(addr).await.unwrap();
     let b = TcpStream::connect(addr).await.unwrap();
@@ -251,7 +251,7 @@ async fn per_ip_connection_cap() {
 
 #[tokio::test]
 async fn shutdown_flushes_queued_messages_and_closes() {
-    let (server, mut srx) = Endpoint::new(TransportConfig::default());
+    let (server, mut srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tcp(any()).await.unwrap();
     let mut sock = TcpStream::connect(addr).await.unwrap();
     sock.write_all(REGISTER.as_bytes()).await.unwrap();

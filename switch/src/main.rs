@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use sipcore::stack::Stack;
 use sipcore::transaction::TimerConfig;
-use sipcore::transport::{Endpoint, TransportKind, tls};
+use sipcore::transport::{Transport, TransportKind, tls};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -154,26 +154,26 @@ fn main() -> ExitCode {
 async fn run(args: RunArgs) -> Result<()> {
     let config = args.into_config()?;
     let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let (endpoint, transport_events) = Endpoint::new(config.transport()?);
+    let (transport, transport_events) = Transport::new(config.transport()?);
     let mut udp = Vec::new();
     for spec in config.listen_specs()? {
         match spec.transport {
             TransportKind::Udp => {
-                udp.push(endpoint.bind_udp(spec.addr).await.with_context(|| format!("binding udp:{}", spec.addr))?);
+                udp.push(transport.bind_udp(spec.addr).await.with_context(|| format!("binding udp:{}", spec.addr))?);
             }
             TransportKind::Tcp => {
-                endpoint.listen_tcp(spec.addr).await.with_context(|| format!("listening on tcp:{}", spec.addr))?;
+                transport.listen_tcp(spec.addr).await.with_context(|| format!("listening on tcp:{}", spec.addr))?;
             }
             TransportKind::Tls => {
                 let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
                     anyhow::bail!("tls:{} needs --tls-cert and --tls-key", spec.addr);
                 };
                 let tls_config = tls::server_config_from_files(cert, key).context("loading TLS certificate and key")?;
-                endpoint.listen_tls(spec.addr, tls_config).await.with_context(|| format!("listening on tls:{}", spec.addr))?;
+                transport.listen_tls(spec.addr, tls_config).await.with_context(|| format!("listening on tls:{}", spec.addr))?;
             }
         }
     }
-    let (stack, events) = Stack::spawn(endpoint.clone(), transport_events, TimerConfig::default());
+    let (stack, events) = Stack::spawn(transport.clone(), transport_events, TimerConfig::default());
     let registrar = Registrar::new(RegistrarConfig {
         realm: config.domain.clone(),
         nonce_key: rand::random::<[u8; 32]>().to_vec(),
@@ -199,7 +199,7 @@ async fn run(args: RunArgs) -> Result<()> {
     info!(data_dir = %config.data_dir.display(), domain = %config.domain, listen = ?config.listen, "switch running");
     shutdown_signal().await?;
     info!("shutting down");
-    endpoint.shutdown().await;
+    transport.shutdown().await;
     let _ = stop.send(());
     let _ = tokio::task::spawn_blocking(move || loop_thread.join()).await;
     let _ = std::fs::remove_file(switch::control::socket_path(&config.data_dir));

@@ -315,7 +315,7 @@ impl Server {
                 }
                 Change::CloseFlow { flow, cause } => {
                     info!(%flow, cause = cause.as_str(), "closing flow");
-                    self.stack.endpoint().close(flow.id);
+                    self.stack.transport().close(flow.id);
                 }
                 Change::ForgetFlow { flow, cause } => {
                     debug!(%flow, cause = cause.as_str(), "flow no longer carries a registration");

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use sipcore::stack::{Stack, StackEvent};
 use sipcore::transaction::TimerConfig;
-use sipcore::transport::{Endpoint, Flow, TransportConfig, TransportKind, tls};
+use sipcore::transport::{Flow, Transport, TransportConfig, TransportKind, tls};
 use sipcore::{Message, Request, Response};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,8 +31,8 @@ fn any() -> SocketAddr {
 
 /// Runs one REGISTER through both stacks over `kind`; the server answers 200.
 async fn round_trip(kind: TransportKind) {
-    let (server_ep, server_rx) = Endpoint::new(TransportConfig::default());
-    let (client_ep, client_rx) = Endpoint::new(TransportConfig::default());
+    let (server_ep, server_rx) = Transport::new(TransportConfig::default());
+    let (client_ep, client_rx) = Transport::new(TransportConfig::default());
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let flow: Flow = match kind {
         TransportKind::Udp => {
@@ -98,7 +98,7 @@ async fn request_through_transactions_over_tls() {
 
 /// Counts the REGISTERs a silent peer receives in 2.5 s (T1 = 500 ms: sends at 0, 0.5 s, 1.5 s; the next would be at 3.5 s).
 async fn count_sends(kind: TransportKind) -> usize {
-    let (client_ep, client_rx) = Endpoint::new(TransportConfig::default());
+    let (client_ep, client_rx) = Transport::new(TransportConfig::default());
     let (client, _ev) = Stack::spawn(client_ep.clone(), client_rx, TimerConfig::default());
     let mut buf = vec![0u8; 65536];
     let mut count = 0;

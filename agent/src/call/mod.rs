@@ -146,6 +146,8 @@ impl Call {
 pub(crate) struct Ctx<'a> {
     pub(crate) now: Instant,
     pub(crate) layer: &'a mut TransactionLayer,
+    /// The flow to the switch: every request of every call goes down it.
+    pub(crate) flow: sipcore::transport::Flow,
     pub(crate) me: Identity<'a>,
     pub(crate) rng: &'a mut Rng,
     pub(crate) digest: &'a mut DigestClient,

@@ -52,7 +52,7 @@ impl Calls {
         }
         dialog::set_sdp(&mut req.headers, &call.local_sdp);
         req.body = call.local_sdp.clone();
-        let key = ctx.layer.send_request(ctx.now, req.clone(), true).map_err(|e| CallError::Transaction(e.to_string()))?;
+        let key = ctx.layer.send_request(ctx.now, ctx.flow, req.clone()).map_err(|e| CallError::Transaction(e.to_string()))?;
         call.invite = Some((key, req));
         Ok(())
     }
@@ -74,7 +74,7 @@ impl Calls {
         }
         dialog::set_sdp(&mut req.headers, &offer);
         req.body = offer.clone();
-        let key = ctx.layer.send_request(ctx.now, req, true).map_err(|e| CallError::Transaction(e.to_string()))?;
+        let key = ctx.layer.send_request(ctx.now, ctx.flow, req).map_err(|e| CallError::Transaction(e.to_string()))?;
         call.reoffer = Some((key, offer));
         Ok(())
     }
@@ -209,7 +209,7 @@ impl Calls {
         call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
         let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
         let bye = call.dialog.request(&ctx.me, Method::Bye, call.dialog.local_cseq, &branch);
-        let sent = ctx.layer.send_request(ctx.now, bye, true).map_err(|e| CallError::Transaction(e.to_string()));
+        let sent = ctx.layer.send_request(ctx.now, ctx.flow, bye).map_err(|e| CallError::Transaction(e.to_string()));
         self.end(id, Party::Local, EndReason::Hangup, None);
         sent.map(drop)
     }

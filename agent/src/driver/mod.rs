@@ -16,7 +16,7 @@ use crate::ua::{Event, ServerTxId, Transmit, UserAgent};
 use crate::{AgentError, FlowTransport, MacAddr};
 use bytes::Bytes;
 use sipcore::Response;
-use sipcore::transport::{CloseReason, Endpoint, Flow, TransportConfig, TransportEvent};
+use sipcore::transport::{CloseReason, Flow, Transport, TransportConfig, TransportEvent};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -72,7 +72,8 @@ type ConnectResult = Result<(Flow, Option<MacAddr>), String>;
 
 impl Driver {
     pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let (endpoint, mut transport) = Endpoint::new(TransportConfig { tcp_keepalive: self.tcp_keepalive, ..TransportConfig::default() });
+        let (transport, mut transport_events) =
+            Transport::new(TransportConfig { tcp_keepalive: self.tcp_keepalive, ..TransportConfig::default() });
         let (connect_tx, mut connect_rx) = mpsc::channel::<ConnectResult>(4);
         let (discover_tx, mut discover_rx) = mpsc::channel::<Result<IpAddr, String>>(4);
         // Subscribed before the first read, so no change falls in between.
@@ -84,14 +85,14 @@ impl Driver {
         let mut commands_open = true;
         self.ua.start(now());
         loop {
-            self.flush(&endpoint, &connect_tx, &discover_tx).await;
+            self.flush(&transport, &connect_tx, &discover_tx).await;
             if self.ua.phase() == crate::ua::Phase::Stopped {
                 break;
             }
             let deadline = self.ua.poll_timeout();
             tokio::select! {
                 () = timer.until(deadline) => self.ua.handle_timeout(now()),
-                ev = transport.recv() => match ev {
+                ev = transport_events.recv() => match ev {
                     Some(ev) => self.on_transport(ev),
                     None => break,
                 },
@@ -123,8 +124,8 @@ impl Driver {
                 }
             }
         }
-        self.flush(&endpoint, &connect_tx, &discover_tx).await;
-        endpoint.shutdown().await;
+        self.flush(&transport, &connect_tx, &discover_tx).await;
+        transport.shutdown().await;
     }
 
     fn on_addresses_changed(&mut self, before: &BTreeSet<IpAddr>, after: &BTreeSet<IpAddr>) {
@@ -146,12 +147,12 @@ impl Driver {
     /// drive the media first (which may make the core send more).
     async fn flush(
         &mut self,
-        endpoint: &Endpoint,
+        transport: &Transport,
         connect_tx: &mpsc::Sender<ConnectResult>,
         discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
     ) {
         loop {
-            self.transmit(endpoint, connect_tx, discover_tx);
+            self.transmit(transport, connect_tx, discover_tx);
             let Some(ev) = self.ua.poll_event() else { break };
             match ev {
                 Event::Call(CallEvent::Ended { id, .. }) => {
@@ -180,16 +181,16 @@ impl Driver {
 
     fn transmit(
         &mut self,
-        endpoint: &Endpoint,
+        transport: &Transport,
         connect_tx: &mpsc::Sender<ConnectResult>,
         discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
     ) {
         while let Some(t) = self.ua.poll_transmit() {
             match t {
                 Transmit::Connect => {
-                    let (endpoint, switch, tls, tx) = (endpoint.clone(), self.switch.clone(), self.tls.clone(), connect_tx.clone());
+                    let (transport, switch, tls, tx) = (transport.clone(), self.switch.clone(), self.tls.clone(), connect_tx.clone());
                     tokio::spawn(async move {
-                        let res = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&endpoint, &switch, tls)).await {
+                        let res = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&transport, &switch, tls)).await {
                             Ok(r) => r,
                             Err(_) => Err(format!("no connection to {switch} within {CONNECT_TIMEOUT:?}")),
                         };
@@ -197,24 +198,24 @@ impl Driver {
                     });
                 }
                 Transmit::Send { flow, message } => {
-                    let sent = endpoint
+                    let sent = transport
                         .flow(flow)
                         .ok_or_else(|| "the flow is closed".to_owned())
-                        .and_then(|f| endpoint.send(&f, &message).map_err(|e| e.to_string()));
+                        .and_then(|f| transport.send(&f, &message).map_err(|e| e.to_string()));
                     if let Err(reason) = sent {
                         self.ua.handle_send_failed(now(), flow, reason);
                     }
                 }
                 Transmit::Ping { flow } => {
-                    let sent = endpoint
+                    let sent = transport
                         .flow(flow)
                         .ok_or_else(|| "the flow is closed".to_owned())
-                        .and_then(|f| endpoint.send_bytes(&f, Bytes::from_static(b"\r\n\r\n")).map_err(|e| e.to_string()));
+                        .and_then(|f| transport.send_bytes(&f, Bytes::from_static(b"\r\n\r\n")).map_err(|e| e.to_string()));
                     if let Err(reason) = sent {
                         self.ua.handle_send_failed(now(), flow, reason);
                     }
                 }
-                Transmit::Close { flow } => endpoint.close(flow),
+                Transmit::Close { flow } => transport.close(flow),
                 Transmit::Discover { local } => {
                     let (source, tx) = (self.source.clone(), discover_tx.clone());
                     tokio::spawn(async move {
@@ -234,7 +235,7 @@ impl Driver {
 
 /// Resolves the switch (again on every attempt: it may have moved) and opens
 /// a flow to the first address that answers; finds the MAC behind it.
-async fn connect(endpoint: &Endpoint, switch: &SwitchAddr, tls: Option<Arc<rustls::ClientConfig>>) -> ConnectResult {
+async fn connect(transport: &Transport, switch: &SwitchAddr, tls: Option<Arc<rustls::ClientConfig>>) -> ConnectResult {
     let addrs: Vec<_> = tokio::net::lookup_host((switch.host.as_str(), switch.port))
         .await
         .map_err(|e| format!("cannot resolve {}: {e}", switch.host))?
@@ -242,8 +243,8 @@ async fn connect(endpoint: &Endpoint, switch: &SwitchAddr, tls: Option<Arc<rustl
     let mut last = format!("{} resolves to no address", switch.host);
     for addr in addrs {
         let opened = match (switch.transport, &tls) {
-            (FlowTransport::Tcp, _) => endpoint.connect_tcp(addr).await,
-            (FlowTransport::Tls, Some(cfg)) => endpoint.connect_tls(addr, cfg.clone(), &switch.host).await,
+            (FlowTransport::Tcp, _) => transport.connect_tcp(addr).await,
+            (FlowTransport::Tls, Some(cfg)) => transport.connect_tls(addr, cfg.clone(), &switch.host).await,
             (FlowTransport::Tls, None) => return Err("TLS needs a CA certificate".into()),
         };
         match opened {

@@ -27,7 +27,8 @@ impl UserAgent {
                 else {
                     return;
                 };
-                match self.layer.send_request(now, probe, true) {
+                let Some(flow) = self.flow else { return };
+                match self.layer.send_request(now, flow, probe) {
                     Ok(key) => self.probe_tx = Some(key),
                     Err(e) => tracing::warn!(error = %e, "could not send the OPTIONS probe"),
                 }

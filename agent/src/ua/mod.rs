@@ -233,10 +233,8 @@ impl UserAgent {
 
     /// A message arrived on `flow`.
     pub fn handle_message(&mut self, now: Instant, flow: FlowId, message: Message) {
-        if self.flow.map(|f| f.id) != Some(flow) {
-            return;
-        }
-        self.layer.handle_message(now, message, true);
+        let Some(flow) = self.flow.filter(|f| f.id == flow) else { return };
+        self.layer.handle_message(now, flow, message);
         self.pump(now);
     }
 
@@ -414,7 +412,7 @@ impl UserAgent {
     fn with_calls<R>(&mut self, now: Instant, f: impl FnOnce(&mut Calls, &mut Ctx<'_>) -> R) -> Option<R> {
         let flow = self.flow?;
         let UserAgent { cfg, layer, rng, digest, calls, mac, instance, .. } = self;
-        let mut ctx = Ctx { now, layer, me: identity_of(cfg, flow, *mac, instance.as_deref()), rng, digest, password: &cfg.password };
+        let mut ctx = Ctx { now, layer, flow, me: identity_of(cfg, flow, *mac, instance.as_deref()), rng, digest, password: &cfg.password };
         Some(f(calls, &mut ctx))
     }
 
@@ -506,9 +504,7 @@ impl UserAgent {
                 }
             }
             while let Some(t) = self.layer.poll_transmit() {
-                if let Some(flow) = self.flow {
-                    self.transmits.push_back(Transmit::Send { flow: flow.id, message: t.message });
-                }
+                self.transmits.push_back(Transmit::Send { flow: t.flow.id, message: t.message });
             }
             while let Some(ev) = self.calls.poll_event() {
                 self.events.push_back(Event::Call(ev));
@@ -521,22 +517,22 @@ impl UserAgent {
     fn on_layer_event(&mut self, now: Instant, ev: LayerEvent) {
         let Some(flow) = self.flow else { return };
         match ev {
-            LayerEvent::Request { key, request } if request.method == Method::Options => {
+            LayerEvent::Request { key, request, .. } if request.method == Method::Options => {
                 let answer = message::answer_options(&request, &self.from_tag);
                 if let Err(e) = self.layer.send_response(now, &key, answer) {
                     tracing::debug!(error = %e, "OPTIONS answer not sent");
                 }
             }
-            LayerEvent::Request { key, request } if matches!(request.method, Method::Invite | Method::Bye) => {
+            LayerEvent::Request { key, request, .. } if matches!(request.method, Method::Invite | Method::Bye) => {
                 self.with_calls(now, |calls, ctx| calls.handle_request(ctx, &key, request));
             }
-            LayerEvent::Cancel { key, request, invite } => {
+            LayerEvent::Cancel { key, request, invite, .. } => {
                 let handled = self.with_calls(now, |calls, ctx| calls.handle_cancel(ctx, &key, &request, invite.as_ref()));
                 if handled == Some(false) {
                     self.events.push_back(Event::IncomingRequest { id: Some(ServerTxId { flow: flow.id, key }), request });
                 }
             }
-            LayerEvent::Request { key, request } => {
+            LayerEvent::Request { key, request, .. } => {
                 self.events.push_back(Event::IncomingRequest { id: Some(ServerTxId { flow: flow.id, key }), request });
             }
             LayerEvent::Ack { request, .. } => {
@@ -566,7 +562,7 @@ impl UserAgent {
                 }
             }
             LayerEvent::TransportError { .. } => self.flow_failed(now, FlowLoss::SendFailed("transport error".into())),
-            LayerEvent::Response { .. } | LayerEvent::StrayResponse(_) | LayerEvent::Terminated { .. } => {}
+            LayerEvent::Response { .. } | LayerEvent::StrayResponse { .. } | LayerEvent::Terminated { .. } => {}
         }
     }
 

@@ -50,7 +50,8 @@ impl UserAgent {
         }) else {
             return;
         };
-        match self.layer.send_request(now, request, true) {
+        let Some(flow) = self.flow else { return };
+        match self.layer.send_request(now, flow, request) {
             Ok(key) => {
                 self.register_tx = Some((key, purpose));
                 self.in_flight_public = public;

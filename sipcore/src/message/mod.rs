@@ -14,7 +14,7 @@ pub use headers::{Header, Headers, HeadersIter};
 pub use method::Method;
 pub use name::HeaderName;
 pub use parse::parse;
-pub use status::default_reason;
+pub use status::{InvalidStatusCode, StatusCode, default_reason};
 pub use uri::{Host, Scheme, Uri};
 pub(crate) use uri::{ipv4, port_number, scan_host};
 

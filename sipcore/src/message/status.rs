@@ -67,3 +67,103 @@ pub fn default_reason(status: u16) -> &'static str {
         },
     }
 }
+
+/// A SIP Status-Code (RFC 3261 §7.2, §21): always 100–699, so an API that takes
+/// one (an application rejecting a call, a response it builds) cannot be handed
+/// a number no peer would accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatusCode(u16);
+
+impl StatusCode {
+    pub const TRYING: StatusCode = StatusCode(100);
+    pub const RINGING: StatusCode = StatusCode(180);
+    pub const OK: StatusCode = StatusCode(200);
+    pub const BAD_REQUEST: StatusCode = StatusCode(400);
+    pub const FORBIDDEN: StatusCode = StatusCode(403);
+    pub const NOT_FOUND: StatusCode = StatusCode(404);
+    pub const REQUEST_TIMEOUT: StatusCode = StatusCode(408);
+    pub const TEMPORARILY_UNAVAILABLE: StatusCode = StatusCode(480);
+    pub const CALL_DOES_NOT_EXIST: StatusCode = StatusCode(481);
+    pub const BUSY_HERE: StatusCode = StatusCode(486);
+    pub const REQUEST_TERMINATED: StatusCode = StatusCode(487);
+    pub const NOT_ACCEPTABLE_HERE: StatusCode = StatusCode(488);
+    pub const REQUEST_PENDING: StatusCode = StatusCode(491);
+    pub const SERVER_INTERNAL_ERROR: StatusCode = StatusCode(500);
+    pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
+    pub const BUSY_EVERYWHERE: StatusCode = StatusCode(600);
+    pub const DECLINE: StatusCode = StatusCode(603);
+
+    /// The code, when it is one: 100–699.
+    pub const fn new(code: u16) -> Option<StatusCode> {
+        if code >= 100 && code <= 699 { Some(StatusCode(code)) } else { None }
+    }
+
+    /// The number.
+    pub const fn as_u16(self) -> u16 {
+        self.0
+    }
+
+    /// RFC 3261's reason phrase for it.
+    pub fn reason(self) -> &'static str {
+        default_reason(self.0)
+    }
+
+    /// 1xx.
+    pub const fn is_provisional(self) -> bool {
+        self.0 < 200
+    }
+
+    /// 3xx–6xx: a final answer that is not a success.
+    pub const fn is_failure(self) -> bool {
+        self.0 >= 300
+    }
+}
+
+impl TryFrom<u16> for StatusCode {
+    type Error = InvalidStatusCode;
+
+    fn try_from(code: u16) -> Result<Self, Self::Error> {
+        StatusCode::new(code).ok_or(InvalidStatusCode(code))
+    }
+}
+
+impl From<StatusCode> for u16 {
+    fn from(code: StatusCode) -> u16 {
+        code.0
+    }
+}
+
+impl std::fmt::Display for StatusCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::str::FromStr for StatusCode {
+    type Err = InvalidStatusCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let code: u16 = s.trim().parse().map_err(|_| InvalidStatusCode(0))?;
+        StatusCode::try_from(code)
+    }
+}
+
+/// A number outside 100–699 offered as a status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not a SIP status code (100-699)")]
+pub struct InvalidStatusCode(pub u16);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_100_to_699_are_status_codes() {
+        assert_eq!(StatusCode::new(99), None);
+        assert_eq!(StatusCode::new(700), None);
+        assert_eq!(StatusCode::try_from(486).map(StatusCode::reason), Ok("Busy Here"));
+        assert_eq!("603".parse::<StatusCode>(), Ok(StatusCode::DECLINE));
+        assert_eq!("42".parse::<StatusCode>(), Err(InvalidStatusCode(42)));
+        assert!(StatusCode::RINGING.is_provisional() && StatusCode::BUSY_HERE.is_failure());
+    }
+}

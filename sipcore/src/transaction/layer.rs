@@ -2,6 +2,12 @@
 //! transport delivers (§17.1.3, §17.2.3, §18.1.2, §18.2.1) and tells the TU
 //! what it needs to know. Sans-IO like the machines: time comes in as an
 //! argument, messages go out through [`TransactionLayer::poll_transmit`].
+//!
+//! It is the one way the switch and the agent drive transactions: each embeds a
+//! layer in its core and pumps it. The layer remembers the [`Flow`] of every
+//! transaction, so each [`Transmit`] names where it goes: a server
+//! transaction's responses go back over the request's flow (§18.2.2), a client
+//! transaction's retransmissions and its CANCEL (§9.1) over the flow it started on.
 
 use super::config::{Timer, TimerConfig};
 use super::error::TransactionError;
@@ -10,16 +16,18 @@ use super::key::TransactionKey;
 use super::kind::Transaction;
 use super::state::State;
 use crate::message::{HeaderName, Message, Method, Request, Response};
+use crate::transport::{Flow, FlowId};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
-/// A message to put on the wire for a transaction. The driver sends client
-/// requests where the TU asked for the transaction to go (a CANCEL's key has
-/// the branch of its INVITE's key, and goes the same way, §9.1), and
-/// responses per §18.2.2 (it can remember each request's source by key).
+/// A message to put on the wire, and the flow it goes down.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
-    pub key: TransactionKey,
+    /// The transaction that sent it; `None` for a message sent outside any
+    /// transaction ([`TransactionLayer::send_stateless`]: the ACK for a 2xx).
+    /// A send failure is reported back with [`TransactionLayer::handle_transport_error`].
+    pub key: Option<TransactionKey>,
+    pub flow: Flow,
     pub message: Message,
 }
 
@@ -27,24 +35,24 @@ pub struct Transmit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LayerEvent {
     /// A new request (not ACK, not CANCEL): a server transaction was created
-    /// under `key`; answer with [`TransactionLayer::send_response`].
-    Request { key: TransactionKey, request: Request },
+    /// under `key` on `flow`; answer with [`TransactionLayer::send_response`].
+    Request { key: TransactionKey, flow: Flow, request: Request },
     /// A new CANCEL: it has a server transaction of its own under `key` (answer
     /// it: 200, or 481 when `invite` is `None`, §9.2); `invite` is the INVITE
     /// server transaction it cancels, if one exists.
-    Cancel { key: TransactionKey, request: Request, invite: Option<TransactionKey> },
+    Cancel { key: TransactionKey, flow: Flow, request: Request, invite: Option<TransactionKey> },
     /// An ACK for the TU's dialog layer: either passed up by an INVITE server
     /// transaction in Accepted (`key` is `Some`), or one that matched no
     /// transaction — the ACK for a 2xx has a branch of its own (§17.2.3,
     /// RFC 6026 §8.7) — with `key` `None`.
-    Ack { key: Option<TransactionKey>, request: Request },
+    Ack { key: Option<TransactionKey>, flow: Flow, request: Request },
     /// A response for the client transaction `key`.
     Response { key: TransactionKey, response: Response },
     /// A response that matched no client transaction. RFC 6026 §8.9 (updating
     /// §18.1.2) has every element but a stateless proxy discard these, so the
     /// layer only reports them when built with
     /// [`TransactionLayer::with_stray_responses`].
-    StrayResponse(Response),
+    StrayResponse { flow: Flow, response: Response },
     /// Timer B or F (client; act as if a 408 arrived) or H (server) fired.
     Timeout { key: TransactionKey, timer: Timer },
     /// The transport failed for transaction `key`.
@@ -56,6 +64,8 @@ pub enum LayerEvent {
 #[derive(Debug)]
 struct Entry {
     tx: Transaction,
+    /// Where its messages go.
+    flow: Flow,
     /// The deadline registered in `TransactionLayer::deadlines`.
     deadline: Option<Instant>,
     /// Extra keys that lead to this transaction (pre-3261 ACK matching).
@@ -129,13 +139,24 @@ impl TransactionLayer {
         self.transaction(key).map(Transaction::state)
     }
 
-    /// The TU sends a request: a client transaction is created and the request
-    /// queued for transmission. ACK is refused: the ACK for a 2xx is sent by the
-    /// TU straight to the transport (§13.2.2.4), the one for a non-2xx by the
-    /// INVITE transaction.
-    pub fn send_request(&mut self, now: Instant, request: Request, reliable: bool) -> Result<TransactionKey, TransactionError> {
-        let tx = Transaction::client(now, request, reliable, &self.config)?;
-        self.insert(tx)
+    /// The flow of the transaction under `key`.
+    pub fn flow(&self, key: &TransactionKey) -> Option<Flow> {
+        self.ids.get(key).and_then(|id| self.entries.get(id)).map(|e| e.flow)
+    }
+
+    /// The TU sends a request down `flow`: a client transaction is created and
+    /// the request queued for transmission. ACK is refused: the ACK for a 2xx is
+    /// sent outside transactions ([`Self::send_stateless`], §13.2.2.4), the one
+    /// for a non-2xx by the INVITE transaction.
+    pub fn send_request(&mut self, now: Instant, flow: Flow, request: Request) -> Result<TransactionKey, TransactionError> {
+        let tx = Transaction::client(now, request, flow.transport.is_reliable(), &self.config)?;
+        self.insert(tx, flow)
+    }
+
+    /// Queues a message that belongs to no transaction (the ACK for a 2xx,
+    /// §13.2.2.4), so that every message leaves through [`Self::poll_transmit`].
+    pub fn send_stateless(&mut self, flow: Flow, message: Message) {
+        self.transmits.push_back(Transmit { key: None, flow, message });
     }
 
     /// The TU cancels the INVITE client transaction `invite` (§9.1): a CANCEL
@@ -144,12 +165,13 @@ impl TransactionLayer {
     /// final one ([`TransactionError::NotCancellable`] otherwise: retry on the
     /// first provisional response).
     pub fn cancel(&mut self, now: Instant, invite: &TransactionKey) -> Result<TransactionKey, TransactionError> {
-        let (cancel, reliable) = match self.transaction(invite) {
-            Some(Transaction::ClientInvite(t)) => (t.cancel()?, t.is_reliable()),
+        let entry = self.ids.get(invite).and_then(|id| self.entries.get(id));
+        let (cancel, flow) = match entry {
+            Some(Entry { tx: Transaction::ClientInvite(t), flow, .. }) => (t.cancel()?, *flow),
             Some(_) => return Err(TransactionError::WrongKind(invite.clone())),
             None => return Err(TransactionError::NotFound(invite.clone())),
         };
-        self.send_request(now, cancel, reliable)
+        self.send_request(now, flow, cancel)
     }
 
     /// The TU answers the request of server transaction `key`.
@@ -174,17 +196,16 @@ impl TransactionLayer {
         Ok(())
     }
 
-    /// A message from the transport; `reliable` tells over which kind of
-    /// transport it came (new server transactions inherit it).
-    pub fn handle_message(&mut self, now: Instant, message: Message, reliable: bool) {
+    /// A message from the transport, on `flow` (new server transactions answer over it).
+    pub fn handle_message(&mut self, now: Instant, flow: Flow, message: Message) {
         match message {
-            Message::Request(r) => self.handle_request(now, r, reliable),
-            Message::Response(r) => self.handle_response(now, r),
+            Message::Request(r) => self.handle_request(now, flow, r),
+            Message::Response(r) => self.handle_response(now, flow, r),
         }
     }
 
     /// A request from the transport (§17.2.3 matching).
-    pub fn handle_request(&mut self, now: Instant, request: Request, reliable: bool) {
+    pub fn handle_request(&mut self, now: Instant, flow: Flow, request: Request) {
         let key = match TransactionKey::server(&request) {
             Ok(k) => k,
             Err(e) => {
@@ -200,25 +221,25 @@ impl TransactionLayer {
             return;
         }
         match request.method {
-            Method::Ack => self.events.push_back(LayerEvent::Ack { key: None, request }),
+            Method::Ack => self.events.push_back(LayerEvent::Ack { key: None, flow, request }),
             Method::Cancel => {
                 let invite = TransactionKey::cancel_target(&request)
                     .ok()
                     .and_then(|k| self.ids.get(&k).and_then(|id| self.entries.get(id)))
                     .filter(|e| matches!(e.tx, Transaction::ServerInvite(_)))
                     .map(|e| e.tx.key().clone());
-                self.create_server(now, request, reliable, |key, request| LayerEvent::Cancel { key, request, invite });
+                self.create_server(now, flow, request, |key, request| LayerEvent::Cancel { key, flow, request, invite });
             }
-            _ => self.create_server(now, request, reliable, |key, request| LayerEvent::Request { key, request }),
+            _ => self.create_server(now, flow, request, |key, request| LayerEvent::Request { key, flow, request }),
         }
     }
 
-    fn create_server(&mut self, now: Instant, request: Request, reliable: bool, event: impl FnOnce(TransactionKey, Request) -> LayerEvent) {
-        match Transaction::server(now, request.clone(), reliable, &self.config) {
+    fn create_server(&mut self, now: Instant, flow: Flow, request: Request, event: impl FnOnce(TransactionKey, Request) -> LayerEvent) {
+        match Transaction::server(now, request.clone(), flow.transport.is_reliable(), &self.config) {
             Ok(tx) => {
                 let key = tx.key().clone();
                 self.events.push_back(event(key, request));
-                if let Err(e) = self.insert(tx) {
+                if let Err(e) = self.insert(tx, flow) {
                     tracing::warn!(error = %e, "cannot add a server transaction");
                 }
             }
@@ -227,14 +248,14 @@ impl TransactionLayer {
     }
 
     /// A response from the transport (§17.1.3 matching, §18.1.2 for strays).
-    pub fn handle_response(&mut self, now: Instant, response: Response) {
+    pub fn handle_response(&mut self, now: Instant, flow: Flow, response: Response) {
         let id = TransactionKey::for_response(&response).ok().and_then(|k| self.ids.get(&k).copied());
         match id.and_then(|id| self.entries.get_mut(&id).map(|e| (id, e))) {
             Some((id, entry)) if entry.tx.is_client() => {
                 entry.tx.handle_response(now, response);
                 self.pump(id);
             }
-            _ if self.stray_responses => self.events.push_back(LayerEvent::StrayResponse(response)),
+            _ if self.stray_responses => self.events.push_back(LayerEvent::StrayResponse { flow, response }),
             _ => {
                 tracing::debug!(status = response.status, call_id = ?response.headers.get(&HeaderName::CallId), "dropping a stray response")
             }
@@ -262,6 +283,19 @@ impl TransactionLayer {
         }
     }
 
+    /// The flow `flow` closed: every transaction on it hears of a transport
+    /// error, as if its last send had failed (a UDP socket's id names every
+    /// peer on it, so all of them).
+    pub fn handle_flow_closed(&mut self, now: Instant, flow: FlowId) {
+        let hit: Vec<u64> = self.entries.iter().filter(|(_, e)| e.flow.id == flow).map(|(id, _)| *id).collect();
+        for id in hit {
+            if let Some(entry) = self.entries.get_mut(&id) {
+                entry.tx.handle_transport_error(now);
+            }
+            self.pump(id);
+        }
+    }
+
     /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
@@ -277,7 +311,7 @@ impl TransactionLayer {
         self.deadlines.first().map(|(at, _)| *at)
     }
 
-    fn insert(&mut self, tx: Transaction) -> Result<TransactionKey, TransactionError> {
+    fn insert(&mut self, tx: Transaction, flow: Flow) -> Result<TransactionKey, TransactionError> {
         let key = tx.key().clone();
         if self.ids.contains_key(&key) {
             return Err(TransactionError::Duplicate(key));
@@ -285,7 +319,7 @@ impl TransactionLayer {
         let id = self.next_id;
         self.next_id += 1;
         self.ids.insert(key.clone(), id);
-        self.entries.insert(id, Entry { tx, deadline: None, aliases: Vec::new() });
+        self.entries.insert(id, Entry { tx, flow, deadline: None, aliases: Vec::new() });
         self.pump(id);
         Ok(key)
     }
@@ -296,14 +330,15 @@ impl TransactionLayer {
         let Some(entry) = self.entries.get_mut(&id) else { return };
         let key = entry.tx.key().clone();
         while let Some(message) = entry.tx.poll_transmit() {
-            self.transmits.push_back(Transmit { key: key.clone(), message });
+            self.transmits.push_back(Transmit { key: Some(key.clone()), flow: entry.flow, message });
         }
+        let flow = entry.flow;
         let mut terminated = false;
         while let Some(event) = entry.tx.poll_event() {
             let key = key.clone();
             self.events.push_back(match event {
                 TransactionEvent::Response(response) => LayerEvent::Response { key, response },
-                TransactionEvent::Ack(request) => LayerEvent::Ack { key: Some(key), request },
+                TransactionEvent::Ack(request) => LayerEvent::Ack { key: Some(key), flow, request },
                 TransactionEvent::Timeout(timer) => LayerEvent::Timeout { key, timer },
                 TransactionEvent::TransportError => LayerEvent::TransportError { key },
                 TransactionEvent::Terminated => {

@@ -15,6 +15,6 @@ pub enum TransportError {
     NoSuchFlow(FlowId),
     #[error("{0}: send queue full (peer not reading)")]
     QueueFull(FlowId),
-    #[error("the endpoint is shutting down")]
+    #[error("the transport is shutting down")]
     ShuttingDown,
 }

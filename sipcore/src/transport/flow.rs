@@ -34,7 +34,7 @@ impl fmt::Display for TransportKind {
     }
 }
 
-/// Names a connection (TCP/TLS) or a UDP socket. Never reused within an endpoint.
+/// Names a connection (TCP/TLS) or a UDP socket. Never reused within a transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowId(pub u64);
 

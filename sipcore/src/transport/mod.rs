@@ -4,21 +4,21 @@
 //! request came on (RFC 3261 §18.2.2). Streams are cut with [`crate::framing`],
 //! keep-alive pings are answered here (RFC 5626 §4.4.1).
 
-mod endpoint;
 mod error;
 mod flow;
 mod io;
 mod keepalive;
 mod queue;
 mod reply;
+mod sockets;
 mod stamp;
 mod stream;
 pub mod tls;
 mod udp;
 
-pub use endpoint::{CloseReason, Endpoint, TransportConfig, TransportEvent};
 pub use error::TransportError;
 pub use flow::{Flow, FlowId, TransportKind};
 pub use keepalive::TcpKeepalive;
 pub use reply::error_response;
+pub use sockets::{CloseReason, Transport, TransportConfig, TransportEvent};
 pub use stamp::stamp_via;

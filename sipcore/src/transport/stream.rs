@@ -3,9 +3,9 @@
 //! unframeable stream gets a 400/413 where possible and loses its connection,
 //! and only its connection.
 
-use super::endpoint::{Inner, IpSlot};
 use super::io::{Io, ReadSome};
 use super::queue::SendQueue;
+use super::sockets::{Inner, IpSlot};
 use super::{CloseReason, Flow, TransportEvent, error_response, stamp_via};
 use crate::framing::{Frame, Framer, Role};
 use crate::message::{Message, parse};

@@ -1,7 +1,7 @@
 //! The UDP socket task: one datagram, one message (RFC 3261 §18.3).
 
 use super::Flow;
-use super::endpoint::Inner;
+use super::sockets::Inner;
 use super::stream::deliver;
 use bytes::Bytes;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! time and leaves its effects in `Io`; none blocks or reads a clock.
 
 use super::dialog::Dialog;
-use super::io::{CallRef, Io, Leg, LegMedia, MediaPorts, Output, TxKind};
+use super::io::{CallRef, Io, LegMedia, MediaPorts, Output, Side, TxKind};
 use super::msg;
 use super::sdp::{self, SdpReject, Seen};
 use super::{B2buaConfig, Target};
@@ -39,7 +39,7 @@ pub(super) enum Phase {
 struct Retransmit {
     key: TransactionKey,
     /// Who must ACK it.
-    to: Leg,
+    to: Side,
     /// The initial INVITE's: no ACK ends the call. A re-INVITE's only stops.
     initial: bool,
     response: Response,
@@ -49,7 +49,7 @@ struct Retransmit {
 }
 
 impl Retransmit {
-    fn new(key: TransactionKey, to: Leg, initial: bool, response: Response, now: Instant, cfg: &B2buaConfig) -> Self {
+    fn new(key: TransactionKey, to: Side, initial: bool, response: Response, now: Instant, cfg: &B2buaConfig) -> Self {
         Retransmit { key, to, initial, response, next: now + cfg.t1, interval: cfg.t1, give_up: now + cfg.t1 * 64 }
     }
 }
@@ -99,17 +99,17 @@ struct PerLeg<T> {
 }
 
 impl<T> PerLeg<T> {
-    fn get(&self, leg: Leg) -> &T {
+    fn get(&self, leg: Side) -> &T {
         match leg {
-            Leg::Caller => &self.caller,
-            Leg::Callee => &self.callee,
+            Side::Caller => &self.caller,
+            Side::Callee => &self.callee,
         }
     }
 
-    fn get_mut(&mut self, leg: Leg) -> &mut T {
+    fn get_mut(&mut self, leg: Side) -> &mut T {
         match leg {
-            Leg::Caller => &mut self.caller,
-            Leg::Callee => &mut self.callee,
+            Side::Caller => &mut self.caller,
+            Side::Callee => &mut self.callee,
         }
     }
 }
@@ -177,7 +177,7 @@ impl Call {
     }
 
     /// The relay's copy of `body` (from `from`) for the other leg, and what `from` asked for.
-    fn sdp_for(&mut self, from: Leg, body: &Bytes) -> Result<(Bytes, Seen), SdpReject> {
+    fn sdp_for(&mut self, from: Side, body: &Bytes) -> Result<(Bytes, Seen), SdpReject> {
         let media = self.media.ok_or(SdpReject::NoStream)?;
         let seen = sdp::examine(body)?;
         let to = from.other();
@@ -190,22 +190,22 @@ impl Call {
         *self.versions.get_mut(to) = Some(version);
         *self.last_body.get_mut(from) = Some(body.clone());
         let port = match to {
-            Leg::Caller => media.caller_rtp,
-            Leg::Callee => media.callee_rtp,
+            Side::Caller => media.caller_rtp,
+            Side::Callee => media.callee_rtp,
         };
         let address = self.relay_ip.unwrap_or(match to {
-            Leg::Caller => self.caller.local.ip(),
-            Leg::Callee => self.callee.local.ip(),
+            Side::Caller => self.caller.local.ip(),
+            Side::Callee => self.callee.local.ip(),
         });
         Ok((sdp::relay(body, &seen, address, port, version)?, seen))
     }
 
     /// Points the relay's `side` leg at what that side's SDP asked for.
-    fn update_media(&self, io: &mut Io, side: Leg, seen: &Seen) {
+    fn update_media(&self, io: &mut Io, side: Side, seen: &Seen) {
         if let Some(m) = self.media {
             let (latch_ip, on_flow) = match side {
-                Leg::Caller => (Some(self.caller_ip), self.caller.flow.transport.is_reliable()),
-                Leg::Callee => (self.target.latch_ip, self.target.route == "flow"),
+                Side::Caller => (Some(self.caller_ip), self.caller.flow.transport.is_reliable()),
+                Side::Callee => (self.target.latch_ip, self.target.route == "flow"),
             };
             // A party on its own flow is usually behind a NAT and names its private
             // address in the SDP. Until it latches, send to the address its flow comes
@@ -223,10 +223,10 @@ impl Call {
     /// A party spoke from a new TCP/TLS flow (it roamed: new public address,
     /// new connection). Requests to it go down that flow from now on, and its
     /// relay leg latches only to the new address, starting over.
-    pub(super) fn moved(&mut self, io: &mut Io, leg: Leg, flow: Flow) {
+    pub(super) fn moved(&mut self, io: &mut Io, leg: Side, flow: Flow) {
         let dialog = match leg {
-            Leg::Caller => &mut self.caller,
-            Leg::Callee => &mut self.callee,
+            Side::Caller => &mut self.caller,
+            Side::Callee => &mut self.callee,
         };
         if !flow.transport.is_reliable() || (dialog.flow.id == flow.id && dialog.flow.remote == flow.remote) {
             return;
@@ -236,8 +236,8 @@ impl Call {
             dialog.local = flow.local;
         }
         match leg {
-            Leg::Caller => self.caller_ip = flow.remote.ip(),
-            Leg::Callee => {
+            Side::Caller => self.caller_ip = flow.remote.ip(),
+            Side::Callee => {
                 self.target.flow = flow;
                 self.target.latch_ip = Some(flow.remote.ip());
             }
@@ -251,15 +251,15 @@ impl Call {
     pub(super) fn media_opened(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, ports: MediaPorts) -> Result<(), (u16, String)> {
         self.media = Some(ports);
         if let Some(offer) = msg::sdp_of(&self.offer).cloned() {
-            let (_, seen) = self.sdp_for(Leg::Caller, &offer).map_err(|e| (488, e.to_string()))?;
-            self.update_media(io, Leg::Caller, &seen);
+            let (_, seen) = self.sdp_for(Side::Caller, &offer).map_err(|e| (488, e.to_string()))?;
+            self.update_media(io, Side::Caller, &seen);
             if seen.tcp {
                 // The callee answers a TCP/RTP/AVP offer by connecting out to its leg
                 // (a=setup:active) as it sends its 2xx; the connection can reach the relay
                 // before the 2xx reaches us, so the leg takes it from the callee's host now.
                 io.out.push_back(Output::UpdateMedia {
                     media: ports.id,
-                    side: Leg::Callee,
+                    side: Side::Callee,
                     target: LegMedia { send_to: None, latch_ip: self.target.latch_ip, tcp: true },
                 });
             }
@@ -281,7 +281,7 @@ impl Call {
         let mf = self.invite.headers.max_forwards().ok().flatten().unwrap_or(70).saturating_sub(1);
         req.headers.set(HeaderName::MaxForwards, mf.to_string());
         // Rewritten now: the callee leg's switch address is known only once its flow is.
-        let offer = msg::sdp_of(&self.offer).cloned().and_then(|o| self.sdp_for(Leg::Caller, &o).ok()).map(|(b, _)| b);
+        let offer = msg::sdp_of(&self.offer).cloned().and_then(|o| self.sdp_for(Side::Caller, &o).ok()).map(|(b, _)| b);
         msg::set_body(&mut req.headers, &mut req.body, offer);
         self.callee_invite = Some(req.clone());
         io.request(self.id, TxKind::Invite, self.callee.flow, req);
@@ -306,9 +306,9 @@ impl Call {
                 self.callee.confirm(&resp);
                 let mut sdp = None;
                 if let Some(body) = msg::sdp_of(&resp.body) {
-                    match self.sdp_for(Leg::Callee, body) {
+                    match self.sdp_for(Side::Callee, body) {
                         Ok((b, seen)) => {
-                            self.update_media(io, Leg::Callee, &seen);
+                            self.update_media(io, Side::Callee, &seen);
                             sdp = Some(b);
                         }
                         // An early answer we cannot relay: pass the progress on without it.
@@ -358,21 +358,21 @@ impl Call {
         }
         if self.phase == Phase::Cancelling {
             // The 2xx crossed our CANCEL: the caller already has its 487.
-            self.bye(io, Leg::Callee, None);
+            self.bye(io, Side::Callee, None);
             return Some(End::quiet(&self.record));
         }
-        let sdp = match msg::sdp_of(&resp.body).map(|b| self.sdp_for(Leg::Callee, &b.clone())) {
+        let sdp = match msg::sdp_of(&resp.body).map(|b| self.sdp_for(Side::Callee, &b.clone())) {
             Some(Ok((b, seen))) => {
-                self.update_media(io, Leg::Callee, &seen);
+                self.update_media(io, Side::Callee, &seen);
                 Some(b)
             }
             Some(Err(e)) => {
-                self.bye(io, Leg::Callee, None);
+                self.bye(io, Side::Callee, None);
                 self.answer_caller(io, 488, Some(&e.to_string()), None);
                 return Some(End::new(488, "callee_sdp"));
             }
             // No answer in the 2xx: the one in an earlier 18x stands (RFC 3261 §13.2.1).
-            None => self.last_body.get(Leg::Callee).clone().and_then(|b| self.sdp_for(Leg::Callee, &b).ok().map(|(b, _)| b)),
+            None => self.last_body.get(Side::Callee).clone().and_then(|b| self.sdp_for(Side::Callee, &b).ok().map(|(b, _)| b)),
         };
         if let Some(m) = self.media {
             io.out.push_back(Output::ArmMediaTimeout { media: m.id });
@@ -386,7 +386,7 @@ impl Call {
         let response = msg::response(&self.invite, resp.status, Some(&resp.reason), &self.caller.local_tag, Some(&contact), sdp);
         io.respond(&self.invite_key, response.clone());
         if !self.caller.flow.transport.is_reliable() {
-            self.retransmit = Some(Retransmit::new(self.invite_key.clone(), Leg::Caller, true, response, now, cfg));
+            self.retransmit = Some(Retransmit::new(self.invite_key.clone(), Side::Caller, true, response, now, cfg));
         }
         None
     }
@@ -442,8 +442,8 @@ impl Call {
     fn ack_late(&mut self, io: &mut Io, answer: Option<&Bytes>) {
         let Some(cseq) = self.late_ack.take() else { return };
         let mut ack = self.callee.ack(cseq);
-        if let Some((body, seen)) = answer.and_then(|a| self.sdp_for(Leg::Caller, a).ok()) {
-            self.update_media(io, Leg::Caller, &seen);
+        if let Some((body, seen)) = answer.and_then(|a| self.sdp_for(Side::Caller, a).ok()) {
+            self.update_media(io, Side::Caller, &seen);
             msg::set_body(&mut ack.headers, &mut ack.body, Some(body));
         }
         io.out.push_back(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
@@ -451,27 +451,27 @@ impl Call {
     }
 
     /// ACK for our 2xx (the initial INVITE's from the caller, or a re-INVITE's).
-    pub(super) fn acked(&mut self, io: &mut Io, from: Leg, body: &Bytes) {
-        if from == Leg::Caller && self.late_ack.is_some() {
+    pub(super) fn acked(&mut self, io: &mut Io, from: Side, body: &Bytes) {
+        if from == Side::Caller && self.late_ack.is_some() {
             self.ack_late(io, msg::sdp_of(body));
         }
         if self.retransmit.as_ref().is_some_and(|r| r.to == from) {
             self.retransmit = None;
         }
-        if from == Leg::Caller && self.phase == Phase::Answered {
+        if from == Side::Caller && self.phase == Phase::Answered {
             self.phase = Phase::Confirmed;
         }
     }
 
     /// Sends BYE on `leg` (with a Reason header when given).
     /// (A late-offer 2xx still waiting for its ACK gets one, without an answer, first.)
-    pub(super) fn bye(&mut self, io: &mut Io, leg: Leg, reason: Option<&str>) {
-        if leg == Leg::Callee {
+    pub(super) fn bye(&mut self, io: &mut Io, leg: Side, reason: Option<&str>) {
+        if leg == Side::Callee {
             self.ack_late(io, None);
         }
         let dialog = match leg {
-            Leg::Caller => &mut self.caller,
-            Leg::Callee => &mut self.callee,
+            Side::Caller => &mut self.caller,
+            Side::Callee => &mut self.callee,
         };
         let mut req = dialog.request(Method::Bye);
         if let Some(r) = reason {
@@ -481,9 +481,9 @@ impl Call {
     }
 
     /// An in-dialog request from `from`. Returns how the call ends, if it does.
-    pub(super) fn in_dialog(&mut self, now: Instant, io: &mut Io, from: Leg, key: &TransactionKey, req: Request) -> Option<End> {
+    pub(super) fn in_dialog(&mut self, now: Instant, io: &mut Io, from: Side, key: &TransactionKey, req: Request) -> Option<End> {
         match req.method {
-            Method::Bye if from == Leg::Caller && matches!(self.phase, Phase::Opening | Phase::Inviting) => {
+            Method::Bye if from == Side::Caller && matches!(self.phase, Phase::Opening | Phase::Inviting) => {
                 // A BYE in the early dialog (RFC 3261 §15): the caller gives up, as with CANCEL.
                 io.respond(key, Response::to_request(&req, 200));
                 self.cancel(now, io, 487, "caller_bye")
@@ -493,7 +493,7 @@ impl Call {
                 if matches!(self.phase, Phase::Answered | Phase::Confirmed) {
                     self.bye(io, from.other(), None);
                 }
-                let reason = if from == Leg::Caller { "caller_bye" } else { "callee_bye" };
+                let reason = if from == Side::Caller { "caller_bye" } else { "callee_bye" };
                 Some(End { status: None, reason: reason.to_owned() })
             }
             Method::Invite => {
@@ -532,8 +532,8 @@ impl Call {
                 self.retransmit = None;
                 if initial {
                     // No ACK in 64*T1: the caller is gone (§13.3.1.4).
-                    self.bye(io, Leg::Callee, None);
-                    self.bye(io, Leg::Caller, None);
+                    self.bye(io, Side::Callee, None);
+                    self.bye(io, Side::Caller, None);
                     return Some(End { status: None, reason: "no_ack".into() });
                 }
             } else if now >= r.next {

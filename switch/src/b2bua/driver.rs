@@ -4,13 +4,13 @@
 //! sockets) and each client transaction gets a small task that forwards its
 //! events; both come back through one channel the loop `select!`s on.
 
-use super::{B2bua, CallRef, Connect, Leg, MediaOpenError, MediaPorts, Output, TxId};
+use super::{B2bua, CallRef, Connect, MediaOpenError, MediaPorts, Output, TxId};
 use crate::calls::LegCounters;
 use crate::persist::Persister;
-use media::relay::{BearerTransport, LegStats, LegTarget, MediaId, Relay, RelayEvent, Side};
+use media::relay::{BearerTransport, LegStats, LegTarget, MediaId, Relay, RelayEvent};
 use sipcore::Message;
 use sipcore::stack::{ClientEvent, Stack};
-use sipcore::transport::{Endpoint, Flow, TransportKind};
+use sipcore::transport::{Flow, Transport, TransportKind};
 use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -119,10 +119,6 @@ impl CallDriver {
                 Output::Connect { call, to } => self.connect(call, to),
                 Output::UpdateMedia { media, side, target } => {
                     if let Some(r) = &self.relay {
-                        let side = match side {
-                            Leg::Caller => Side::Caller,
-                            Leg::Callee => Side::Callee,
-                        };
                         let transport = if target.tcp { BearerTransport::Tcp } else { BearerTransport::Udp };
                         let t = LegTarget { send_to: target.send_to, latch_ip: target.latch_ip, transport, clock_rate: 8000 };
                         if let Err(e) = r.relay.update(MediaId(media), side, t) {
@@ -159,11 +155,11 @@ impl CallDriver {
     /// listener of the same address family.
     fn connect(&self, call: CallRef, to: Connect) {
         let back = self.tx.clone();
-        let endpoint = self.stack.endpoint().clone();
+        let transport = self.stack.transport().clone();
         let udp = self.udp.clone();
         let Some(r) = self.relay.as_ref() else { return };
         r.runtime.spawn(async move {
-            let result = match tokio::time::timeout(CONNECT_TIMEOUT, find_flow(&endpoint, &udp, &to)).await {
+            let result = match tokio::time::timeout(CONNECT_TIMEOUT, find_flow(&transport, &udp, &to)).await {
                 Ok(r) => r,
                 Err(_) => Err(format!("{}:{} not reached in {CONNECT_TIMEOUT:?}", to.host, to.port)),
             };
@@ -201,7 +197,7 @@ fn counters(s: &LegStats) -> LegCounters {
     }
 }
 
-async fn find_flow(endpoint: &Endpoint, udp: &[Flow], to: &Connect) -> Result<(Flow, SocketAddr), String> {
+async fn find_flow(transport: &Transport, udp: &[Flow], to: &Connect) -> Result<(Flow, SocketAddr), String> {
     let host = to.host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, to.port)).await.map_err(|e| format!("{}: {e}", to.host))?.collect();
     match to.transport {
@@ -210,14 +206,14 @@ async fn find_flow(endpoint: &Endpoint, udp: &[Flow], to: &Connect) -> Result<(F
             .iter()
             .find_map(|remote| udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4()).map(|sock| (sock, *remote)))
             .map(|(sock, remote)| {
-                let flow = endpoint.udp_flow(sock, remote);
+                let flow = transport.udp_flow(sock, remote);
                 (flow, SocketAddr::new(crate::server::local_ip_toward(&flow), sock.local.port()))
             })
             .ok_or_else(|| format!("{}: no address we can reach over UDP", to.host)),
         TransportKind::Tcp => {
             let mut last = format!("{}: no address", to.host);
             for remote in addrs {
-                match endpoint.connect_tcp(remote).await {
+                match transport.connect_tcp(remote).await {
                     Ok(flow) => return Ok((flow, flow.local)),
                     Err(e) => last = format!("{remote}: {e}"),
                 }

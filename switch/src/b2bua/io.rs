@@ -7,28 +7,14 @@ use sipcore::{Request, Response};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
+pub use media::relay::Side;
+
 /// One call inside the core.
 pub type CallRef = u64;
 
 /// A client transaction the core started; the driver reports its events under this id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TxId(pub u64);
-
-/// Which party of a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Leg {
-    Caller,
-    Callee,
-}
-
-impl Leg {
-    pub fn other(self) -> Leg {
-        match self {
-            Leg::Caller => Leg::Callee,
-            Leg::Callee => Leg::Caller,
-        }
-    }
-}
 
 /// The relay ports of one call (from `Relay::open`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +73,7 @@ pub enum Output {
     },
     UpdateMedia {
         media: u64,
-        side: Leg,
+        side: Side,
         target: LegMedia,
     },
     ArmMediaTimeout {
@@ -116,7 +102,7 @@ pub(super) enum TxKind {
     Abandoned,
     /// A re-INVITE relayed from `from`.
     ReInvite {
-        from: Leg,
+        from: Side,
     },
 }
 

@@ -15,7 +15,7 @@ mod io;
 mod msg;
 mod sdp;
 
-pub use io::{CallRef, Leg, LegMedia, MediaOpenError, MediaPorts, Output, TxId};
+pub use io::{CallRef, LegMedia, MediaOpenError, MediaPorts, Output, Side, TxId};
 pub use sdp::SdpReject;
 
 use crate::calls::{CallRecord, UnixMs};
@@ -104,7 +104,7 @@ pub struct B2bua {
     cfg: B2buaConfig,
     calls: HashMap<CallRef, Call>,
     /// Call-ID -> call and leg, for in-dialog requests.
-    by_call_id: HashMap<String, (CallRef, Leg)>,
+    by_call_id: HashMap<String, (CallRef, Side)>,
     by_invite: HashMap<TransactionKey, CallRef>,
     by_media: HashMap<u64, CallRef>,
     io: Io,
@@ -187,8 +187,8 @@ impl B2bua {
             invite_at: self.cfg.unix_ms(now),
             ..CallRecord::default()
         };
-        self.by_call_id.insert(caller.call_id.clone(), (id, Leg::Caller));
-        self.by_call_id.insert(callee.call_id.clone(), (id, Leg::Callee));
+        self.by_call_id.insert(caller.call_id.clone(), (id, Side::Caller));
+        self.by_call_id.insert(callee.call_id.clone(), (id, Side::Callee));
         self.by_invite.insert(new.key.clone(), id);
         let label = format!("{}->{}", new.caller, new.callee);
         self.io.out.push_back(Output::Record(Box::new(record.clone())));
@@ -309,8 +309,8 @@ impl B2bua {
         let Some(c) = self.calls.get_mut(&call) else { return Err(Box::new(req)) };
         let to_tag = req.headers.to_addr().ok().and_then(|a| a.tag().map(str::to_owned));
         let ours = match leg {
-            Leg::Caller => &c.caller.local_tag,
-            Leg::Callee => &c.callee.local_tag,
+            Side::Caller => &c.caller.local_tag,
+            Side::Callee => &c.callee.local_tag,
         };
         if to_tag.as_deref() != Some(ours.as_str()) {
             let status = if to_tag.is_none() && req.method == Method::Invite { 482 } else { 481 };
@@ -341,7 +341,7 @@ impl B2bua {
         {
             tracing::info!(call_id = %c.caller.call_id, why, "callee leg failed over to the home location");
             self.by_call_id.remove(&old);
-            self.by_call_id.insert(new, (call, Leg::Callee));
+            self.by_call_id.insert(new, (call, Side::Callee));
             return;
         }
         if let Some(end) = c.invite_failed(&mut self.io, status, phrase) {
@@ -354,8 +354,8 @@ impl B2bua {
         let Some(call) = self.by_media.get(&media).copied() else { return };
         let Some(c) = self.calls.get_mut(&call) else { return };
         let reason = "SIP;cause=408;text=\"media timeout\"";
-        c.bye(&mut self.io, Leg::Caller, Some(reason));
-        c.bye(&mut self.io, Leg::Callee, Some(reason));
+        c.bye(&mut self.io, Side::Caller, Some(reason));
+        c.bye(&mut self.io, Side::Callee, Some(reason));
         self.end(now, call, End { status: None, reason: "media_timeout".into() });
     }
 

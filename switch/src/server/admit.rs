@@ -164,7 +164,7 @@ impl Server {
         if let (Some(ip), TransportKind::Udp) = (host.ip(), transport) {
             let remote = SocketAddr::new(ip, port);
             let sock = self.udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4())?;
-            let flow = self.stack.endpoint().udp_flow(sock, remote);
+            let flow = self.stack.transport().udp_flow(sock, remote);
             return Some(target(flow, SocketAddr::new(local_ip_toward(&flow), sock.local.port()), None));
         }
         let name = match host {

@@ -70,8 +70,8 @@ impl Net {
         }
         let m = wire(m);
         match dir {
-            Dir::ToServer => self.server.handle_message(self.now, m, self.reliable),
-            Dir::ToClient => self.client.handle_message(self.now, m, self.reliable),
+            Dir::ToServer => self.server.handle_message(self.now, flow(self.reliable), m),
+            Dir::ToClient => self.client.handle_message(self.now, flow(self.reliable), m),
         }
     }
 
@@ -123,7 +123,7 @@ impl Net {
     fn take_new_request(&mut self) -> (TransactionKey, Request) {
         let i = self.server_events.iter().position(|e| matches!(e, LayerEvent::Request { .. })).expect("a new request");
         match self.server_events.remove(i) {
-            LayerEvent::Request { key, request } => (key, request),
+            LayerEvent::Request { key, request, .. } => (key, request),
             _ => unreachable!(),
         }
     }
@@ -156,7 +156,7 @@ fn invite_flow(reliable: bool) {
         net.lose = Some((ToServer, "INVITE"));
     }
     let inv = invite("z9hG4bKpair1", reliable);
-    let ckey = net.client.send_request(net.now, inv.clone(), reliable).unwrap();
+    let ckey = net.client.send_request(net.now, flow(reliable), inv.clone()).unwrap();
     net.flush();
     let arrive = if reliable { 0 } else { 500 };
     net.advance_ms(arrive);
@@ -239,7 +239,7 @@ fn register_flow(reliable: bool) {
         net.lose = Some((ToClient, "401"));
     }
     let first = register("z9hG4bKreg1", 1, reliable);
-    let ckey1 = net.client.send_request(net.now, first, reliable).unwrap();
+    let ckey1 = net.client.send_request(net.now, flow(reliable), first).unwrap();
     net.flush();
     let (skey1, req1) = net.take_new_request();
     net.advance_ms(10);
@@ -271,7 +271,7 @@ fn register_flow(reliable: bool) {
     net.advance_ms(got_401 + 10);
     let mut second = register("z9hG4bKreg2", 2, reliable);
     second.headers.push(HeaderName::Authorization, r#"Digest username="bob", realm="biloxi.example.com", nonce="ea9c8e88df84f1cec4341ae6cbe5a359", uri="sip:registrar.biloxi.example.com", response="dfe56131d1958046689d83306477ecc", qop=auth, nc=00000001, cnonce="0a4f113b", algorithm=MD5"#);
-    let ckey2 = net.client.send_request(net.now, second, reliable).unwrap();
+    let ckey2 = net.client.send_request(net.now, flow(reliable), second).unwrap();
     net.flush();
     let (skey2, req2) = net.take_new_request();
     assert!(req2.headers.contains(&HeaderName::Authorization));
@@ -326,7 +326,7 @@ fn register_401_register_200_over_tcp() {
 fn rejected_invite_is_acked_by_the_transaction_over_udp() {
     use Dir::*;
     let mut net = Net::new(false);
-    let ckey = net.client.send_request(net.now, invite("z9hG4bKrej", false), false).unwrap();
+    let ckey = net.client.send_request(net.now, flow(false), invite("z9hG4bKrej", false)).unwrap();
     net.flush();
     let (skey, req) = net.take_new_request();
     net.advance_ms(50);

@@ -139,3 +139,10 @@ pub(super) use drive;
 pub(super) fn events(next: impl FnMut() -> Option<TransactionEvent>) -> Vec<TransactionEvent> {
     std::iter::from_fn(next).collect()
 }
+
+/// The flow a test's messages ride: TCP when `reliable`, else UDP.
+pub(super) fn flow(reliable: bool) -> crate::transport::Flow {
+    use crate::transport::{Flow, FlowId, TransportKind};
+    let transport = if reliable { TransportKind::Tcp } else { TransportKind::Udp };
+    Flow { id: FlowId(1), transport, local: ([192, 0, 2, 1], 5060).into(), remote: ([192, 0, 2, 2], 5060).into() }
+}

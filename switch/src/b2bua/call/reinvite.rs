@@ -3,7 +3,7 @@
 
 use super::{Call, Phase, Retransmit};
 use crate::b2bua::B2buaConfig;
-use crate::b2bua::io::{Io, Leg, Output, TxKind};
+use crate::b2bua::io::{Io, Output, Side, TxKind};
 use crate::b2bua::msg;
 use sipcore::transaction::TransactionKey;
 use sipcore::{Method, Request, Response};
@@ -12,7 +12,7 @@ use std::time::Instant;
 /// A re-INVITE relayed from one side, waiting for the other's answer.
 #[derive(Debug)]
 pub(in crate::b2bua) struct Pending {
-    pub(in crate::b2bua) from: Leg,
+    pub(in crate::b2bua) from: Side,
     pub(in crate::b2bua) key: TransactionKey,
     pub(in crate::b2bua) request: Request,
 }
@@ -20,7 +20,7 @@ pub(in crate::b2bua) struct Pending {
 impl Call {
     /// A re-INVITE from `from` (hold, resume, new address): relayed with its
     /// SDP rewritten for the other leg (§14).
-    pub(super) fn reinvite(&mut self, io: &mut Io, from: Leg, key: &TransactionKey, req: Request) {
+    pub(super) fn reinvite(&mut self, io: &mut Io, from: Side, key: &TransactionKey, req: Request) {
         if !matches!(self.phase, Phase::Answered | Phase::Confirmed) {
             io.respond(key, Response::to_request(&req, 491));
             return;
@@ -42,8 +42,8 @@ impl Call {
         };
         self.update_media(io, from, &seen);
         let dialog = match from.other() {
-            Leg::Caller => &mut self.caller,
-            Leg::Callee => &mut self.callee,
+            Side::Caller => &mut self.caller,
+            Side::Callee => &mut self.callee,
         };
         let mut out = dialog.request(Method::Invite);
         msg::set_body(&mut out.headers, &mut out.body, Some(sdp));
@@ -73,16 +73,16 @@ impl Call {
         }
         let Some(p) = self.pending.take() else { return };
         let local_tag = match from {
-            Leg::Caller => self.caller.local_tag.clone(),
-            Leg::Callee => self.callee.local_tag.clone(),
+            Side::Caller => self.caller.local_tag.clone(),
+            Side::Callee => self.callee.local_tag.clone(),
         };
         if resp.status >= 300 {
             io.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, None, None));
             return;
         }
         let dialog = match to {
-            Leg::Caller => &self.caller,
-            Leg::Callee => &self.callee,
+            Side::Caller => &self.caller,
+            Side::Callee => &self.callee,
         };
         let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(dialog.local_cseq);
         let ack = dialog.ack(cseq);
@@ -96,14 +96,14 @@ impl Call {
             _ => None,
         };
         let contact = match from {
-            Leg::Caller => self.caller.contact(),
-            Leg::Callee => self.callee.contact(),
+            Side::Caller => self.caller.contact(),
+            Side::Callee => self.callee.contact(),
         };
         let response = msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, Some(&contact), sdp);
         io.respond(&p.key, response.clone());
         let origin = match from {
-            Leg::Caller => &self.caller,
-            Leg::Callee => &self.callee,
+            Side::Caller => &self.caller,
+            Side::Callee => &self.callee,
         };
         if !origin.flow.transport.is_reliable() && self.retransmit.is_none() {
             self.retransmit = Some(Retransmit::new(p.key, from, false, response, now, cfg));

@@ -16,7 +16,7 @@ fn the_offer_reaches_the_callee_rewritten_to_the_relay() {
     assert_eq!(inv.headers.get(&HeaderName::Contact), Some("<sip:switch@192.0.2.1:5060;transport=tcp>"));
     assert_eq!(inv.headers.max_forwards().unwrap(), Some(69));
     let caller_leg = out.iter().find_map(|o| match o {
-        Output::UpdateMedia { media: 77, side: Leg::Caller, target } => Some(*target),
+        Output::UpdateMedia { media: 77, side: Side::Caller, target } => Some(*target),
         _ => None,
     });
     assert_eq!(
@@ -46,7 +46,7 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
     assert_eq!(&*acks[0].uri, "sip:bob@10.1.0.2:5999;transport=tcp", "ACK to the callee's Contact");
     assert!(out.iter().any(|o| matches!(o, Output::ArmMediaTimeout { media: 77 })));
     assert!(
-        out.iter().any(|o| matches!(o, Output::UpdateMedia { media: 77, side: Leg::Callee, target }
+        out.iter().any(|o| matches!(o, Output::UpdateMedia { media: 77, side: Side::Callee, target }
         if target.send_to == Some("198.51.100.2:40002".parse().unwrap()) && target.latch_ip == Some("198.51.100.2".parse().unwrap()))),
         "a callee on its flow: the SDP's port at the flow's address (SIP-source-address), latched to that address"
     );
@@ -230,7 +230,7 @@ fn late_offer_the_callee_offers_in_its_2xx_and_the_caller_answers_in_its_ack() {
     assert_eq!(acks.len(), 1);
     assert!(body(&acks[0].body).contains("m=audio 20002 ") && body(&acks[0].body).contains("c=IN IP4 192.0.2.1"));
     assert!(out.iter().any(
-        |o| matches!(o, Output::UpdateMedia { side: Leg::Caller, target, .. } if target.send_to == Some("10.0.0.5:4000".parse().unwrap()))
+        |o| matches!(o, Output::UpdateMedia { side: Side::Caller, target, .. } if target.send_to == Some("10.0.0.5:4000".parse().unwrap()))
     ));
 }
 
@@ -277,7 +277,7 @@ fn early_media_183_with_sdp_reaches_the_caller_rewritten_and_points_the_relay_at
     let sdp = body(&early[0].body);
     assert!(sdp.contains("c=IN IP4 192.0.2.1") && sdp.contains("m=audio 20000 RTP/AVP 0"), "the caller's leg of the relay: {sdp}");
     assert!(
-        out.iter().any(|o| matches!(o, Output::UpdateMedia { media: 77, side: Leg::Callee, .. })),
+        out.iter().any(|o| matches!(o, Output::UpdateMedia { media: 77, side: Side::Callee, .. })),
         "early media flows through the relay before the answer: {out:?}"
     );
     assert!(requests(&out, Method::Ack).is_empty(), "no ACK for a provisional");

@@ -46,7 +46,7 @@ fn no_answer_in_ring_time_goes_home_and_a_late_200_from_the_flow_is_hung_up() {
     lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(ok));
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 200);
-    assert!(out.iter().any(|o| matches!(o, Output::UpdateMedia { side: Leg::Callee, target, .. } if target.latch_ip.is_none())));
+    assert!(out.iter().any(|o| matches!(o, Output::UpdateMedia { side: Side::Callee, target, .. } if target.latch_ip.is_none())));
 }
 
 #[test]

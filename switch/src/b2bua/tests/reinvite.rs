@@ -39,7 +39,7 @@ fn reinvite_from_the_callee_is_relayed_with_a_new_version() {
     let out = lab.drain();
     assert_eq!(requests(&out, Method::Ack).len(), 1);
     assert!(out.iter().any(
-        |o| matches!(o, Output::UpdateMedia { side: Leg::Caller, target, .. } if target.send_to == Some("10.0.0.5:4002".parse().unwrap()))
+        |o| matches!(o, Output::UpdateMedia { side: Side::Caller, target, .. } if target.send_to == Some("10.0.0.5:4002".parse().unwrap()))
     ));
     let r = responses(&out);
     assert_eq!(r[0].status, 200);
@@ -67,7 +67,7 @@ fn reinvite_from_the_caller_reaches_the_callee_with_its_own_version() {
     assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&reinvite).unwrap(), caller_flow(), reinvite).is_ok());
     let out = lab.drain();
     assert!(out.iter().any(
-        |o| matches!(o, Output::UpdateMedia { side: Leg::Caller, target, .. } if target.send_to == Some("10.0.0.5:4100".parse().unwrap()))
+        |o| matches!(o, Output::UpdateMedia { side: Side::Caller, target, .. } if target.send_to == Some("10.0.0.5:4100".parse().unwrap()))
     ));
     let (_, to_callee) = invite_to(&out).expect("re-INVITE to the callee");
     assert_eq!(to_callee.headers.cseq().unwrap().seq, 2, "after the INVITE (1) on the callee leg");
@@ -131,7 +131,7 @@ fn a_callee_that_roams_to_a_new_flow_is_followed_there() {
     assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&reinvite).unwrap(), roamed, reinvite).is_ok());
     let out = lab.drain();
     assert!(
-        out.iter().any(|o| matches!(o, Output::UpdateMedia { side: Leg::Callee, target, .. } if target.latch_ip == Some("198.51.100.77".parse().unwrap()))),
+        out.iter().any(|o| matches!(o, Output::UpdateMedia { side: Side::Callee, target, .. } if target.latch_ip == Some("198.51.100.77".parse().unwrap()))),
         "the callee's relay leg latches to the new address"
     );
     let (tx, to_caller) = invite_to(&out).unwrap();

@@ -1,4 +1,4 @@
-//! The endpoint: owns listeners, connections and UDP sockets, hands every
+//! The transport: owns listeners, connections and UDP sockets, hands every
 //! incoming message to one event queue, and sends over a named flow.
 
 use super::queue::{PushError, SendQueue};
@@ -56,13 +56,13 @@ impl Default for TransportConfig {
 pub enum CloseReason {
     /// The peer closed it.
     Peer,
-    /// We closed it ([`Endpoint::close`]).
+    /// We closed it ([`Transport::close`]).
     Local,
     /// The stream could not be framed; the peer got a 400/413 where possible.
     Framing(String),
     /// A read or write failed.
     Io(String),
-    /// The endpoint is shutting down.
+    /// The transport is shutting down.
     Shutdown,
 }
 
@@ -124,12 +124,12 @@ impl Drop for IpSlot {
 
 /// A handle on the transport; cheap to clone.
 #[derive(Clone)]
-pub struct Endpoint {
+pub struct Transport {
     inner: Arc<Inner>,
 }
 
-impl Endpoint {
-    /// A new endpoint and the queue its events arrive on.
+impl Transport {
+    /// A new transport and the queue its events arrive on.
     pub fn new(config: TransportConfig) -> (Self, mpsc::Receiver<TransportEvent>) {
         let (events, rx) = mpsc::channel(config.event_queue.max(1));
         let inner = Inner {
@@ -162,7 +162,7 @@ impl Endpoint {
         Ok(flow)
     }
 
-    /// The flow to `remote` over the UDP socket `socket` (from [`Endpoint::bind_udp`]).
+    /// The flow to `remote` over the UDP socket `socket` (from [`Transport::bind_udp`]).
     pub fn udp_flow(&self, socket: &Flow, remote: SocketAddr) -> Flow {
         Flow { remote, ..*socket }
     }
