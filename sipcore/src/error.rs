@@ -102,3 +102,16 @@ impl fmt::Display for ParseError {
         write!(f, "at byte {}: {}", self.offset, self.kind)
     }
 }
+
+/// An error a SIP element answers with a final response: the one way an error
+/// becomes a status code and reason phrase, in the switch and the agent alike.
+pub trait ToStatus {
+    /// The status code to answer with.
+    fn status(&self) -> crate::StatusCode;
+
+    /// The reason phrase: by default the code's own (RFC 3261 §21); errors that
+    /// know more say why, as "Forbidden (bad credentials)".
+    fn reason(&self) -> String {
+        self.status().reason().to_owned()
+    }
+}

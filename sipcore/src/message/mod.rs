@@ -82,6 +82,11 @@ impl Response {
         resp
     }
 
+    /// The final response `err` calls for, to `req` (see [`crate::error::ToStatus`]).
+    pub fn for_error(req: &Request, err: &impl crate::error::ToStatus) -> Self {
+        Self::to_request(req, err.status().as_u16()).with_reason(err.reason())
+    }
+
     /// Replaces the reason phrase.
     #[must_use]
     pub fn with_reason(mut self, reason: impl Into<ByteString>) -> Self {
