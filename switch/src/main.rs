@@ -82,6 +82,12 @@ struct RunArgs {
     /// TLS private key (PEM), needed by tls: listeners.
     #[arg(long, value_name = "FILE")]
     tls_key: Option<PathBuf>,
+    /// Once every listener is bound, write their addresses to FILE, one
+    /// `udp:|tcp:|tls:IP:PORT` line each, as printed on stdout (written whole,
+    /// then renamed into place). With port 0 in --listen, this is how a script
+    /// or a test learns the port the system chose.
+    #[arg(long, value_name = "FILE")]
+    bound_file: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -152,27 +158,31 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<()> {
+    let bound_file = args.bound_file.clone();
     let config = args.into_config()?;
     let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let (transport, transport_events) = Transport::new(config.transport()?);
     let mut udp = Vec::new();
+    let mut bound = Vec::new();
     for spec in config.listen_specs()? {
-        match spec.transport {
+        let addr = match spec.transport {
             TransportKind::Udp => {
-                udp.push(transport.bind_udp(spec.addr).await.with_context(|| format!("binding udp:{}", spec.addr))?);
+                let flow = transport.bind_udp(spec.addr).await.with_context(|| format!("binding udp:{}", spec.addr))?;
+                udp.push(flow);
+                flow.local
             }
-            TransportKind::Tcp => {
-                transport.listen_tcp(spec.addr).await.with_context(|| format!("listening on tcp:{}", spec.addr))?;
-            }
+            TransportKind::Tcp => transport.listen_tcp(spec.addr).await.with_context(|| format!("listening on tcp:{}", spec.addr))?,
             TransportKind::Tls => {
                 let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
                     anyhow::bail!("tls:{} needs --tls-cert and --tls-key", spec.addr);
                 };
                 let tls_config = tls::server_config_from_files(cert, key).context("loading TLS certificate and key")?;
-                transport.listen_tls(spec.addr, tls_config).await.with_context(|| format!("listening on tls:{}", spec.addr))?;
+                transport.listen_tls(spec.addr, tls_config).await.with_context(|| format!("listening on tls:{}", spec.addr))?
             }
-        }
+        };
+        bound.push(ListenSpec { transport: spec.transport, addr });
     }
+    report_bound(&bound, bound_file.as_deref())?;
     let (stack, events) = Stack::spawn(transport.clone(), transport_events, TimerConfig::default());
     let registrar = Registrar::new(RegistrarConfig {
         realm: config.domain.clone(),
@@ -238,6 +248,21 @@ async fn calls_setup(config: &SwitchConfig, udp: Vec<sipcore::transport::Flow>) 
             epoch_unix_ms: u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?,
         },
     })
+}
+
+/// Says where the switch listens: one line per listener on stdout, and the
+/// same lines in `file` (renamed into place, so a reader never sees half).
+fn report_bound(bound: &[ListenSpec], file: Option<&std::path::Path>) -> Result<()> {
+    let text: String = bound.iter().map(|b| format!("listening {b}\n")).collect();
+    // The file first: whoever read the lines on stdout may look for it at once.
+    if let Some(path) = file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    }
+    print!("{text}");
+    std::io::Write::flush(&mut std::io::stdout()).context("writing to stdout")?;
+    Ok(())
 }
 
 async fn shutdown_signal() -> Result<()> {

@@ -86,3 +86,52 @@ fn bad_flags_are_refused_with_a_message() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("--active") && help.contains("--json"), "{help}");
 }
+
+/// Port 0 in `--listen`: the switch says which ports it got, on stdout and in
+/// `--bound-file`, and answers there.
+#[test]
+fn reports_the_ports_it_bound() {
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bound");
+    let child = Command::new(env!("CARGO_BIN_EXE_switch"))
+        .args(["run", "--listen", "tcp:127.0.0.1:0", "--listen", "udp:127.0.0.1:0", "--relay-ports", "31000-31009", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--bound-file")
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut sw = Kill(child);
+    // stdout carries the same lines, written once every listener is bound.
+    let mut stdout = std::io::BufReader::new(sw.0.stdout.take().unwrap());
+    let mut printed = String::new();
+    for _ in 0..2 {
+        std::io::BufRead::read_line(&mut stdout, &mut printed).unwrap();
+    }
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(printed, written);
+    let addr = |kind: &str| -> SocketAddr {
+        let line = written.lines().find(|l| l.starts_with(&format!("listening {kind}:"))).unwrap_or_else(|| panic!("{written}"));
+        line.trim_start_matches(&format!("listening {kind}:")).parse().unwrap()
+    };
+    let (tcp_addr, udp_addr) = (addr("tcp"), addr("udp"));
+    assert_ne!(tcp_addr.port(), 0);
+    assert_ne!(udp_addr.port(), 0);
+    let mut tcp = TcpStream::connect(tcp_addr).unwrap();
+    tcp.write_all(options("TCP", "b1").as_bytes()).unwrap();
+    assert!(read_response(&mut tcp).starts_with("SIP/2.0 200 OK\r\n"));
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    udp.send_to(options("UDP", "b2").as_bytes(), udp_addr).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = udp.recv_from(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK\r\n"));
+}
