@@ -26,6 +26,23 @@ pub struct SwitchConfig {
     pub abuse: AbuseSettings,
     pub limits: LimitSettings,
     pub calls: CallSettings,
+    pub log: LogSettings,
+}
+
+/// What the switch's log (stderr) looks like.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// `text` for people, `json` (one object per line) for programs and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// The B2BUA and its media relay.
@@ -141,6 +158,7 @@ impl Default for SwitchConfig {
             abuse: AbuseSettings::default(),
             limits: LimitSettings::default(),
             calls: CallSettings::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -293,6 +311,14 @@ mod tests {
             assert!(parse_port_range(bad).is_err(), "{bad}");
         }
         assert!(toml::from_str::<SwitchConfig>("[calls]\nring = 1\n").is_err());
+    }
+
+    #[test]
+    fn log_format_is_text_unless_json_is_asked() {
+        assert_eq!(SwitchConfig::default().log.format, LogFormat::Text);
+        let c: SwitchConfig = toml::from_str("[log]\nformat = \"json\"\n").unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert!(toml::from_str::<SwitchConfig>("[log]\nformat = \"xml\"\n").is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use switch::b2bua::B2buaConfig;
 use switch::b2bua::driver::RelayHandle;
-use switch::config::SwitchConfig;
+use switch::config::{LogFormat, SwitchConfig};
 use switch::listen::ListenSpec;
 use switch::registrar::{Registrar, RegistrarConfig};
 use switch::server::{CallSetup, Server};
@@ -88,6 +88,17 @@ struct RunArgs {
     /// or a test learns the port the system chose.
     #[arg(long, value_name = "FILE")]
     bound_file: Option<PathBuf>,
+    /// How stderr's log lines look: `text` (default) or `json`, one object per
+    /// line (`level`, `target`, `fields.message` and the event's fields) for
+    /// programs to read. Also `[log] format` in the config file.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<LogFormatArg>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 impl RunArgs {
@@ -124,6 +135,12 @@ impl RunArgs {
         if self.tls_key.is_some() {
             c.tls_key = self.tls_key;
         }
+        if let Some(f) = self.log_format {
+            c.log.format = match f {
+                LogFormatArg::Text => LogFormat::Text,
+                LogFormatArg::Json => LogFormat::Json,
+            };
+        }
         c.validate()?;
         Ok(c)
     }
@@ -131,13 +148,11 @@ impl RunArgs {
 
 /// Errors print as one line on stderr and exit 1 (clap's usage errors exit 2).
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        // Colour only on a terminal: a log file or journald gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
+    // `run` picks its log format from its flags and config file, once read.
+    if !matches!(cli.command, Command::Run(_)) {
+        init_logging(LogFormat::Text);
+    }
     let result = match cli.command {
         Command::Run(args) => {
             tokio::runtime::Runtime::new().context("starting the async runtime").and_then(|runtime| runtime.block_on(run(args)))
@@ -160,6 +175,7 @@ fn main() -> ExitCode {
 async fn run(args: RunArgs) -> Result<()> {
     let bound_file = args.bound_file.clone();
     let config = args.into_config()?;
+    init_logging(config.log.format);
     let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let (transport, transport_events) = Transport::new(config.transport()?);
     let mut udp = Vec::new();
@@ -263,6 +279,18 @@ fn report_bound(bound: &[ListenSpec], file: Option<&std::path::Path>) -> Result<
     print!("{text}");
     std::io::Write::flush(&mut std::io::stdout()).context("writing to stdout")?;
     Ok(())
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging(format: LogFormat) {
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr);
+    match format {
+        // Colour only on a terminal: a log file or journald gets plain text.
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 async fn shutdown_signal() -> Result<()> {
