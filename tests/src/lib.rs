@@ -1,13 +1,30 @@
 //! End-to-end tests across crates live in `tests/`; this library holds what
 //! they share: finding the workspace's binaries, processes started by a test,
-//! a real switch with its own data dir, and network namespaces.
+//! a real switch with its own data dir and ports, network namespaces, and
+//! bounded waits for what a test expects to happen.
 
 pub mod agent;
 pub mod netns;
+pub mod ports;
 pub mod proc;
 pub mod switch;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Polls `probe` every 50 ms until it returns `Ok`, failing the test with the
+/// last `Err` (what was seen instead) once `within` has passed.
+#[track_caller]
+pub fn wait_for<T>(within: Duration, what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(last) if Instant::now() >= deadline => panic!("waited {within:?} for {what}; last seen: {last}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
 
 /// A binary of the workspace (`switch`, `agent`), from the target directory this
 /// test was built into. `cargo test --workspace` (what `scripts/test.sh` runs)

@@ -17,8 +17,8 @@ use std::process::Stdio;
 use std::time::Duration;
 use tests::agent::{command, run, tone_in};
 use tests::netns::{SWITCH_IP, Topology};
-use tests::proc::{Lines, Proc};
-use tests::switch::SwitchHost;
+use tests::proc::Lines;
+use tests::switch::{Config, Switch, SwitchHost};
 
 const BARESIP: &str = "/usr/bin/baresip";
 const MODULES: &str = "/usr/lib/baresip/modules";
@@ -50,7 +50,7 @@ fn baresip_installed() -> Result<(), String> {
 
 /// A switch in the public namespace that offers only MD5 digest: libre (baresip
 /// 1.0) gives up on a 401 that also carries a challenge it does not know.
-fn lab(tag: &str) -> (Topology, SwitchHost, Proc) {
+fn lab(tag: &str) -> (Topology, SwitchHost, Switch) {
     if let Err(why) = tests::netns::available() {
         panic!("the baresip NAT test cannot run here: {why}");
     }
@@ -62,11 +62,16 @@ fn lab(tag: &str) -> (Topology, SwitchHost, Proc) {
     sw.add_subscriber(PHONE, &format!("pw{PHONE}"), None);
     sw.add_subscriber(CALLER, &format!("pw{CALLER}"), None);
     let ns = topo.ns("sw");
-    let config = format!(
-        "listen = [\"tcp:{SWITCH_IP}:5060\"]\nrelay_address = \"{SWITCH_IP}\"\n[registrar]\nflow_timer = {FLOW_TIMER}\nflow_grace = {FLOW_GRACE}\ndigest_algorithms = [\"MD5\"]\n[calls]\nring_time = 20\n"
-    );
-    let proc = sw.start(&["ip", "netns", "exec", &ns], &config);
-    (topo, sw, proc)
+    // The namespace is the test's own: the switch's default port there cannot collide.
+    let config = Config::default()
+        .listen(&[&format!("tcp:{SWITCH_IP}:5060")])
+        .relay(SWITCH_IP)
+        .registrar(&format!("flow_timer = {FLOW_TIMER}"))
+        .registrar(&format!("flow_grace = {FLOW_GRACE}"))
+        .registrar("digest_algorithms = [\"MD5\"]")
+        .calls("ring_time = 20");
+    let switch = sw.start_in(&["ip", "netns", "exec", &ns], &config);
+    (topo, sw, switch)
 }
 
 /// Writes a headless baresip 1.0 config into `dir`: G.711 only, `aufile`

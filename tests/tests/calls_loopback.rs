@@ -12,40 +12,26 @@ use std::process::Output;
 use std::time::Duration;
 use tests::agent::{REGISTER_WITHIN, command, listen_with, run, tone_in};
 use tests::proc::{Lines, Proc};
-use tests::switch::SwitchHost;
+use tests::switch::{Config, Switch, SwitchHost};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A switch on a free loopback port with 2001 (A) and 2002 (B) provisioned.
+/// A switch on 127.0.0.1 (a port of its own, a relay range of its own) with
+/// 2001 (A) and 2002 (B) provisioned.
 struct Lab {
     sw: SwitchHost,
     spec: String,
-    _switch: Proc,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A number from the relay range that differs per test and per run.
-fn relay_base(test: u16) -> u16 {
-    30_000 + ((std::process::id() % 200) as u16) * 160 + test * 40
+    _switch: Switch,
 }
 
 impl Lab {
-    fn start(test: u16) -> Self {
+    fn start() -> Self {
         let sw = SwitchHost::new();
         for n in ["2001", "2002"] {
             sw.add_subscriber(n, &format!("pw{n}"), None);
         }
-        let port = free_port();
-        let base = relay_base(test);
-        let config = format!(
-            "listen = [\"tcp:127.0.0.1:{port}\"]\nrelay_address = \"127.0.0.1\"\n[calls]\nring_time = 20\nrelay_ports = \"{base}-{}\"\n",
-            base + 39
-        );
-        let switch = sw.start(&[], &config);
-        Lab { sw, spec: format!("tcp:127.0.0.1:{port}"), _switch: switch }
+        let switch = sw.start(&Config::default().listen(&["tcp:127.0.0.1:0"]).relay("127.0.0.1").calls("ring_time = 20"));
+        Lab { sw, spec: switch.spec(), _switch: switch }
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -80,8 +66,8 @@ impl Lab {
 
 /// A calls B with tones both ways over `bearer` (udp or tcp); DTMF from A.
 /// Returns what A printed and B's lines.
-fn tones_cross(test: u16, bearer: &str) -> (String, Vec<String>) {
-    let lab = Lab::start(test);
+fn tones_cross(bearer: &str) -> (String, Vec<String>) {
+    let lab = Lab::start();
     let (a_wav, b_wav) = (lab.file("a.wav"), lab.file("b.wav"));
     let (_b, mut b_lines) = lab.listener(&["--bearer", bearer], &["--auto-answer", "--tone", "1000", "--record", b_wav.to_str().unwrap()]);
     let out = lab.call(
@@ -117,21 +103,21 @@ fn tones_cross(test: u16, bearer: &str) -> (String, Vec<String>) {
 
 #[test]
 fn agents_call_through_the_switch_tones_cross_both_ways_and_the_record_shows_rtp() {
-    tones_cross(0, "udp");
+    tones_cross("udp");
 }
 
 #[test]
 fn bearer_over_tcp_rfc4571_on_both_legs_tones_cross_both_ways() {
     // Each agent connects out to its relay leg (a=setup:active); B's connection
     // can reach the relay before its 200 reaches the switch.
-    let (a_said, b_seen) = tones_cross(3, "tcp");
+    let (a_said, b_seen) = tones_cross("tcp");
     assert!(a_said.contains("transport=tcp"), "{a_said}");
     assert!(b_seen.iter().any(|l| l.starts_with("media state=started") && l.contains("transport=tcp")), "{b_seen:?}");
 }
 
 #[test]
 fn caller_hangs_up_while_it_rings_cancel_gives_487() {
-    let lab = Lab::start(1);
+    let lab = Lab::start();
     let (_b, mut b_lines) = lab.listener(&[], &["--auto-answer", "--answer-after", "60"]);
     // The answer wait is what ends this call, so give A 3 s.
     let out = lab.call(&[], &["--timeout", "3"]);
@@ -146,7 +132,7 @@ fn caller_hangs_up_while_it_rings_cancel_gives_487() {
 
 #[test]
 fn busy_callee_486_reaches_the_caller() {
-    let lab = Lab::start(2);
+    let lab = Lab::start();
     let (_b, mut b_lines) = lab.listener(&[], &["--reject-with", "486"]);
     let out = lab.call(&[], &["--timeout", "15", "--duration", "1"]);
     let a_said = String::from_utf8_lossy(&out.stdout);

@@ -15,11 +15,11 @@ use std::time::Duration;
 use tests::agent::{REGISTER_WITHIN, command, listen_with, run, tone_in};
 use tests::netns::{SWITCH_IP, Topology};
 use tests::proc::Proc;
-use tests::switch::SwitchHost;
+use tests::switch::{Config, Switch, SwitchHost};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn lab(tag: &str) -> (Topology, SwitchHost, Proc) {
+fn lab(tag: &str) -> (Topology, SwitchHost, Switch) {
     if let Err(why) = tests::netns::available() {
         panic!("the real-NAT call tests cannot run here: {why}");
     }
@@ -29,11 +29,15 @@ fn lab(tag: &str) -> (Topology, SwitchHost, Proc) {
         sw.add_subscriber(n, &format!("pw{n}"), None);
     }
     let ns = topo.ns("sw");
-    let config = format!(
-        "listen = [\"tcp:{SWITCH_IP}:5060\"]\nrelay_address = \"{SWITCH_IP}\"\n[registrar]\nflow_timer = 10\n[calls]\nring_time = 20\nrelay_ports = \"20000-20099\"\n"
-    );
-    let proc = sw.start(&["ip", "netns", "exec", &ns], &config);
-    (topo, sw, proc)
+    // The namespace is the test's own: the switch's default port there cannot collide.
+    let config = Config::default()
+        .listen(&[&format!("tcp:{SWITCH_IP}:5060")])
+        .relay(SWITCH_IP)
+        .registrar("flow_timer = 10")
+        .calls("ring_time = 20")
+        .relay_ports("20000-20099");
+    let switch = sw.start_in(&["ip", "netns", "exec", &ns], &config);
+    (topo, sw, switch)
 }
 
 /// B (site 2) calls A (site 1) with B's bearer over `b_bearer`; tones both ways.

@@ -16,7 +16,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tests::netns::{NAT_IP, PHONE_IP, SWITCH_IP, Topology};
 use tests::proc::{Lines, Proc};
-use tests::switch::{SwitchHost, ip_of};
+use tests::switch::{Config, SwitchHost, ip_of};
 use tests::workspace_bin;
 
 /// Issue 4 asks for "within Flow-Timer + 10 s" (130 s on the switch's
@@ -44,7 +44,8 @@ fn agent_behind_nat_registers_is_reached_down_its_flow_and_recovers_from_a_new_p
     let sw = SwitchHost::new();
     sw.add_subscriber("3001", "pw3001", None);
     let ns = topo.ns("sw");
-    let _switch = sw.start(&["ip", "netns", "exec", &ns], &format!("listen = [\"tcp:{SWITCH_IP}:5060\"]\n"));
+    // The namespace is the test's own: the switch's default port there cannot collide.
+    let _switch = sw.start_in(&["ip", "netns", "exec", &ns], &Config::default().listen(&[&format!("tcp:{SWITCH_IP}:5060")]));
 
     // Something listens on the phone, so a refused connection would prove nothing:
     // only the firewall can stop the switch from reaching it.

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use tests::agent::{REGISTER_WITHIN, command, field, listen_with, local_port, run, tone_in_last};
 use tests::netns::{SWITCH_IP, Topology};
 use tests::proc::Lines;
-use tests::proc::Proc;
-use tests::switch::{SwitchHost, report_recovery};
+use tests::switch::{Config, Switch, SwitchHost, report_recovery};
 
 /// Every scenario runs on the defaults (the targets are "with default
 /// settings"). A dead path is found by the kernel's TCP keep-alive probes:
@@ -49,7 +48,7 @@ fn switch_spec() -> String {
 
 /// A topology of `sites` sites named after the test and this process, and a
 /// switch in its public namespace with `numbers` provisioned (home = HOME).
-fn lab(tag: &str, sites: u8, numbers: &[&str], registrar: &str) -> (Topology, SwitchHost, Proc) {
+fn lab(tag: &str, sites: u8, numbers: &[&str], registrar: &[&str]) -> (Topology, SwitchHost, Switch) {
     if let Err(why) = tests::netns::available() {
         panic!("the roaming scenarios cannot run here: {why}");
     }
@@ -63,11 +62,12 @@ fn lab(tag: &str, sites: u8, numbers: &[&str], registrar: &str) -> (Topology, Sw
     (topo, sw, proc)
 }
 
-/// The switch in the public namespace, on its defaults but for `registrar` lines.
-fn start_switch(topo: &Topology, sw: &SwitchHost, registrar: &str) -> Proc {
+/// The switch in the public namespace, on its defaults but for `registrar`
+/// lines (the namespace is the test's own: its default port cannot collide).
+fn start_switch(topo: &Topology, sw: &SwitchHost, registrar: &[&str]) -> Switch {
     let ns = topo.ns("sw");
-    let config = format!("listen = [\"tcp:{SWITCH_IP}:5060\"]\nrelay_address = \"{SWITCH_IP}\"\n[registrar]\n{registrar}");
-    sw.start(&["ip", "netns", "exec", &ns], &config)
+    let config = registrar.iter().fold(Config::default().listen(&[&switch_spec()]).relay(SWITCH_IP), |c, line| c.registrar(line));
+    sw.start_in(&["ip", "netns", "exec", &ns], &config)
 }
 
 /// a. Roaming while idle: the site's public address changes (and its conntrack
@@ -75,7 +75,7 @@ fn start_switch(topo: &Topology, sw: &SwitchHost, registrar: &str) -> Proc {
 /// placed right after reaches it.
 #[test]
 fn public_address_change_while_idle_reregisters_and_a_call_reaches_it() {
-    let (topo, sw, _switch) = lab("ra", 1, &["4006"], "");
+    let (topo, sw, _switch) = lab("ra", 1, &["4006"], &[]);
     let (_agent, mut lines) = listen_with(Some((&topo, "ph")), &switch_spec(), "4006", "pw4006", &[], ANSWER);
     lines.wait(&["registered", &format!("public_ip={}", Topology::nat_ip(1))], REGISTER_WITHIN);
     let roamed_at = Instant::now();
@@ -91,7 +91,7 @@ fn public_address_change_while_idle_reregisters_and_a_call_reaches_it() {
 /// misses a pong, reconnects on a new mapping and calls reach it again.
 #[test]
 fn silent_mapping_loss_routes_home_then_the_agent_recovers() {
-    let (topo, sw, _switch) = lab("rb", 1, &["4001"], "");
+    let (topo, sw, _switch) = lab("rb", 1, &["4001"], &[]);
     let (_agent, mut lines) = listen_with(Some((&topo, "ph")), &switch_spec(), "4001", "pw4001", &["--bearer-port", "40000"], ANSWER);
     let first = lines.wait(&["registered"], REGISTER_WITHIN);
     let port = local_port(&first);
@@ -118,7 +118,7 @@ fn silent_mapping_loss_routes_home_then_the_agent_recovers() {
 /// second registers and calls go to it.
 #[test]
 fn second_device_collides_calls_go_home_until_the_first_is_gone() {
-    let (topo, sw, _switch) = lab("rc", 2, &["4002"], "");
+    let (topo, sw, _switch) = lab("rc", 2, &["4002"], &[]);
     let (first, mut a) = listen_with(Some((&topo, "ph")), &switch_spec(), "4002", "pw4002", &["--mac", "02:00:00:00:40:01"], ANSWER);
     a.wait(&["registered"], REGISTER_WITHIN);
     sw.wait_route("4002", &format!("flow observed={}:", Topology::nat_ip(1)), Duration::from_secs(5));
@@ -148,7 +148,7 @@ fn second_device_collides_calls_go_home_until_the_first_is_gone() {
 #[test]
 fn frozen_agent_expires_to_home_and_registers_again_when_thawed() {
     const EXPIRES: u64 = 20;
-    let (topo, sw, _switch) = lab("rd", 1, &["4003"], "min_expires = 10\n");
+    let (topo, sw, _switch) = lab("rd", 1, &["4003"], &["min_expires = 10"]);
     let (agent, mut lines) =
         listen_with(Some((&topo, "ph")), &switch_spec(), "4003", "pw4003", &["--expires", &EXPIRES.to_string()], ANSWER);
     let first = lines.wait(&["registered"], REGISTER_WITHIN);
@@ -170,14 +170,14 @@ fn frozen_agent_expires_to_home_and_registers_again_when_thawed() {
 /// every agent is registered again and reachable down its new flow.
 #[test]
 fn switch_kill9_and_restart_every_agent_registers_again() {
-    let (topo, sw, switch) = lab("rf", 2, &["4004", "4005"], "");
+    let (topo, sw, mut switch) = lab("rf", 2, &["4004", "4005"], &[]);
     let (_a, mut a) = listen_with(Some((&topo, "ph")), &switch_spec(), "4004", "pw4004", &[], ANSWER);
     let (_b, mut b) = listen_with(Some((&topo, "ph2")), &switch_spec(), "4005", "pw4005", &[], ANSWER);
     a.wait(&["registered"], REGISTER_WITHIN);
     b.wait(&["registered"], REGISTER_WITHIN);
 
-    drop(switch); // SIGKILL
-    let _switch = start_switch(&topo, &sw, "");
+    switch.kill9();
+    switch.restart();
     let restarted = Instant::now();
     for n in ["4004", "4005"] {
         assert!(sw.route(n).contains("home reason=signalling_dropped"), "before the phones return: {}", sw.route(n));
@@ -221,7 +221,7 @@ fn local_address_change_mid_call_moves_the_media_and_keeps_the_call() {
 /// re-join it; the caller hangs up itself at the end, and both recordings end
 /// with the other side's tone.
 fn call_survives(tag: &str, number: &str, move_phone: impl FnOnce(&Topology), registered: &[&str], metric: &str) {
-    let (topo, sw, _switch) = lab(tag, 1, &[number], "");
+    let (topo, sw, _switch) = lab(tag, 1, &[number], &[]);
     let heard_by_phone = sw.dir.path().join("phone.wav");
     let phone_record = heard_by_phone.display().to_string();
     let answer = [ANSWER, &["--record", &phone_record]].concat();

@@ -1,0 +1,135 @@
+//! What a test's switch is started with: its listeners (port 0 unless a test
+//! needs a fixed address in a namespace of its own), and the TOML sections.
+
+use std::path::{Path, PathBuf};
+
+/// The switch's config file, built up by a test. The default listens on TCP
+/// and UDP on 127.0.0.1 port 0, with JSON logs at `info`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `--listen` specs (`tcp:IP:PORT`, `udp:...`, `tls:...`).
+    pub listen: Vec<String>,
+    pub relay_address: Option<String>,
+    /// `relay_ports`; unset: the first `relay_port_count` ports of the switch's own reserved block.
+    pub relay_ports: Option<String>,
+    pub relay_port_count: u16,
+    /// PEM certificate and key for `tls:` listeners.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// `key = value` lines for `[registrar]`, `[abuse]` and `[calls]`.
+    pub registrar: Vec<String>,
+    pub abuse: Vec<String>,
+    pub calls: Vec<String>,
+    /// `RUST_LOG` for the switch.
+    pub log_filter: String,
+    /// `--log-format json` (the default here, so tests read events as fields) or text.
+    pub json_log: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: vec!["tcp:127.0.0.1:0".into(), "udp:127.0.0.1:0".into()],
+            relay_address: None,
+            relay_ports: None,
+            relay_port_count: crate::ports::PortBlock::LEN,
+            tls: None,
+            registrar: Vec::new(),
+            abuse: Vec::new(),
+            calls: Vec::new(),
+            log_filter: "info".into(),
+            json_log: true,
+        }
+    }
+}
+
+impl Config {
+    /// Listeners instead of the default pair.
+    pub fn listen(mut self, specs: &[&str]) -> Self {
+        self.listen = specs.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// TCP and UDP on the wildcard address (0.0.0.0), port 0.
+    pub fn listen_any(self) -> Self {
+        self.listen(&["tcp:0.0.0.0:0", "udp:0.0.0.0:0"])
+    }
+
+    /// TLS only, on 127.0.0.1 port 0, with this certificate and key.
+    pub fn tls(mut self, cert: &Path, key: &Path) -> Self {
+        self.tls = Some((cert.to_path_buf(), key.to_path_buf()));
+        self.listen(&["tls:127.0.0.1:0"])
+    }
+
+    pub fn relay(mut self, ip: &str) -> Self {
+        self.relay_address = Some(ip.to_owned());
+        self
+    }
+
+    /// A relay range of its own (in a namespace of the test's own).
+    pub fn relay_ports(mut self, spec: &str) -> Self {
+        self.relay_ports = Some(spec.to_owned());
+        self
+    }
+
+    /// Only the first `count` ports of the switch's reserved block (a range to exhaust).
+    pub fn relay_port_count(mut self, count: u16) -> Self {
+        self.relay_port_count = count;
+        self
+    }
+
+    pub fn registrar(mut self, line: &str) -> Self {
+        self.registrar.push(line.to_owned());
+        self
+    }
+
+    pub fn abuse(mut self, line: &str) -> Self {
+        self.abuse.push(line.to_owned());
+        self
+    }
+
+    pub fn calls(mut self, line: &str) -> Self {
+        self.calls.push(line.to_owned());
+        self
+    }
+
+    /// `RUST_LOG` (default `info`), e.g. `info,switch=debug`.
+    pub fn log_filter(mut self, filter: &str) -> Self {
+        self.log_filter = filter.to_owned();
+        self
+    }
+
+    /// Text logs, as an operator reads them.
+    pub fn text_log(mut self) -> Self {
+        self.json_log = false;
+        self
+    }
+
+    /// The TOML text; `relay_block` is the `FIRST-LAST` used when no range is set.
+    pub(crate) fn toml(&self, data: &Path, relay_block: &str) -> String {
+        let list = self.listen.iter().map(|l| toml_string(l)).collect::<Vec<_>>().join(", ");
+        let mut t = format!("listen = [{list}]\ndata_dir = {}\n", toml_string(&data.display().to_string()));
+        if let Some(ip) = &self.relay_address {
+            t.push_str(&format!("relay_address = {}\n", toml_string(ip)));
+        }
+        if let Some((cert, key)) = &self.tls {
+            t.push_str(&format!(
+                "tls_cert = {}\ntls_key = {}\n",
+                toml_string(&cert.display().to_string()),
+                toml_string(&key.display().to_string())
+            ));
+        }
+        let relay = format!("relay_ports = {}", toml_string(self.relay_ports.as_deref().unwrap_or(relay_block)));
+        for (section, lines) in [("registrar", &self.registrar), ("abuse", &self.abuse), ("calls", &self.calls)] {
+            t.push_str(&format!("[{section}]\n"));
+            for l in lines.iter().chain((section == "calls").then_some(&relay)) {
+                t.push_str(l);
+                t.push('\n');
+            }
+        }
+        t
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
