@@ -162,7 +162,7 @@ fn calls_in_progress_are_closed_on_stop_and_after_kill_9() {
     let mut sw = lab.start(&trusted());
     let (caller, _callee, _) = answered(&sw);
     wait_for(WAIT, "the answered call to be stored", || {
-        let c = calls(&lab);
+        let c = lab.calls();
         if c.iter().any(|c| c["call_id"] == caller.call_id.as_str() && !c["answer_at"].is_null()) { Ok(()) } else { Err(format!("{c:?}")) }
     });
     assert!(sw.terminate().success());
@@ -171,7 +171,7 @@ fn calls_in_progress_are_closed_on_stop_and_after_kill_9() {
     let mut sw = lab.start(&trusted());
     let (caller, _callee, _) = answered(&sw);
     wait_for(WAIT, "the answered call to be stored", || {
-        let c = calls(&lab);
+        let c = lab.calls();
         if c.iter().any(|c| c["call_id"] == caller.call_id.as_str() && !c["answer_at"].is_null()) { Ok(()) } else { Err(format!("{c:?}")) }
     });
     sw.kill9();
@@ -252,12 +252,9 @@ fn a_callee_that_roams_mid_call_is_followed_to_its_new_flow_and_address() {
 #[test]
 fn a_relay_out_of_ports_answers_503() {
     let lab = lab_with(&[("1001", None), ("1002", None)]);
-    // Room for one call: two RTP/RTCP pairs, four ports free for UDP and TCP right now,
-    // outside the ephemeral range (other tests' sockets) and the default relay range.
-    let free = |p: u16| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
-    let first =
-        (0..50).map(|_| 15_000 + 2 * (rand::random::<u16>() % 2_400)).find(|&p| (p..p + 4).all(free)).expect("four free ports in a row");
-    let sw = lab.start(&trusted().calls(&format!("relay_ports = \"{first}-{}\"", first + 3)));
+    // Room for one call: two RTP/RTCP pairs, the first four ports of the switch's reserved block.
+    let sw = lab.start(&trusted().relay_port_count(4));
+    assert_eq!(sw.relay_ports(), format!("{}-{}", sw.port_block().port(0), sw.port_block().port(3)));
     let (_caller, _callee, _) = answered(&sw);
     let mut second = Caller::new(&sw, "1001", "1002");
     let invite = second.invite(None);

@@ -21,7 +21,7 @@ fn no_live_flow_goes_to_the_udp_home_location() {
     let inv = home.request(Method::Invite);
     assert_eq!(&*inv.uri, home_uri.as_str(), "the INVITE is addressed to the home URI");
     assert_eq!(media_of(&inv.body).ip().to_string(), "127.0.0.1");
-    let home = UdpPhone { server: sw.addr(), ..home };
+    let home = UdpPhone { server: sw.udp_addr(), ..home };
     home.send(&Message::Response(answer(&inv, 486, "home1", &home_uri, None)));
     let busy = caller.phone.response(486, Method::Invite);
     caller.ack_non_2xx(&invite, &busy);
@@ -45,7 +45,7 @@ fn ringing_past_ring_time_is_cancelled_and_the_call_goes_home() {
     callee.answer(&inv, 487, false);
     let to_home = home.request(Method::Invite);
     assert_eq!(&*to_home.uri, home_uri.as_str());
-    let home = UdpPhone { server: sw.addr(), ..home };
+    let home = UdpPhone { server: sw.udp_addr(), ..home };
     home.send(&Message::Response(answer(&to_home, 200, "home1", &home_uri, Some(sdp(40_000, "home")))));
     let ok = caller.phone.response(200, Method::Invite);
     assert_eq!(media_of(&ok.body).ip().to_string(), "127.0.0.1");
@@ -71,7 +71,7 @@ fn a_callee_flow_that_drops_during_set_up_sends_the_call_home() {
     callee.tcp.shutdown();
     let to_home = home.request(Method::Invite);
     assert_eq!(&*to_home.uri, home_uri.as_str());
-    let home = UdpPhone { server: sw.addr(), ..home };
+    let home = UdpPhone { server: sw.udp_addr(), ..home };
     home.send(&Message::Response(answer(&to_home, 603, "home1", &home_uri, None)));
     let declined = caller.phone.response(603, Method::Invite);
     caller.ack_non_2xx(&invite, &declined);
@@ -111,7 +111,7 @@ fn a_home_location_by_host_name_is_resolved_without_blocking_the_switch() {
     let invite = caller.invite(None);
     let inv = home.request(Method::Invite);
     assert_eq!(&*inv.uri, home_uri.as_str());
-    let home = UdpPhone { server: sw.addr(), ..home };
+    let home = UdpPhone { server: sw.udp_addr(), ..home };
     home.send(&Message::Response(answer(&inv, 486, "home6", &home_uri, None)));
     let busy = caller.phone.response(486, Method::Invite);
     caller.ack_non_2xx(&invite, &busy);

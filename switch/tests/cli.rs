@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Config, Lab};
+use common::{Config, LogEvent, lab};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
@@ -26,12 +26,11 @@ fn read_response(stream: &mut TcpStream) -> String {
 
 #[test]
 fn answers_over_tcp_and_udp_and_stops_on_sigterm() {
-    let lab = Lab::new();
+    let lab = lab();
     let mut sw = lab.start(&Config::default());
     assert!(lab.data.join("switch.db").is_file(), "data dir and store created");
-    let port = sw.port;
 
-    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut tcp = TcpStream::connect(sw.addr()).unwrap();
     tcp.write_all(options("TCP", "t1").as_bytes()).unwrap();
     let resp = read_response(&mut tcp);
     assert!(resp.starts_with("SIP/2.0 200 OK\r\n"), "{resp}");
@@ -49,14 +48,37 @@ fn answers_over_tcp_and_udp_and_stops_on_sigterm() {
 
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
     udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let to: SocketAddr = ([127, 0, 0, 1], port).into();
-    udp.send_to(options("UDP", "u1").as_bytes(), to).unwrap();
+    udp.send_to(options("UDP", "u1").as_bytes(), sw.udp_addr()).unwrap();
     let mut buf = [0u8; 4096];
     let (n, _) = udp.recv_from(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK\r\n"));
 
     assert!(sw.terminate().success(), "clean exit on SIGTERM");
-    assert!(sw.log_text().contains("stopped"), "{}", sw.log_text());
+    let last = sw.events().pop().map(|e| e.message().to_owned());
+    assert_eq!(last.as_deref(), Some("stopped"), "the last thing logged");
+}
+
+/// `--log-format json`: one object per line, the event's fields as fields.
+/// Text logs in a file carry no colour codes (regression: stderr that is not a
+/// terminal, a file here and journald in production, used to get ANSI codes).
+#[test]
+fn logs_are_json_objects_per_line_or_plain_text_without_colour() {
+    let lab = lab();
+    let mut sw = lab.start(&Config::default());
+    assert!(sw.terminate().success());
+    let text = sw.log_text();
+    let events = LogEvent::all(&text);
+    assert_eq!(events.len(), text.lines().count(), "every line is an event:\n{text}");
+    let running = events.iter().find(|e| e.message() == "switch running").unwrap_or_else(|| panic!("{text}"));
+    assert_eq!((running.level(), running.text("domain")), ("INFO", "switch.local".to_owned()), "{running}");
+    assert_eq!(running.text("data_dir"), lab.data.display().to_string(), "{running}");
+
+    let mut sw = lab.start(&Config::default().text_log());
+    assert!(sw.terminate().success());
+    let text = sw.log_text();
+    assert!(LogEvent::all(&text).is_empty(), "text, not JSON:\n{text}");
+    assert!(text.lines().any(|l| l.contains(" INFO ") && l.contains("switch running") && l.contains("domain=switch.local")), "{text}");
+    assert!(!text.contains('\u{1b}'), "colour codes in a log file:\n{text}");
 }
 
 #[test]
@@ -64,9 +86,8 @@ fn bad_flags_are_refused_with_a_message() {
     let out = Command::new(env!("CARGO_BIN_EXE_switch")).args(["run", "--listen", "sctp:1.2.3.4:5060"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("transport must be udp, tcp or tls"));
-    let port = common::free_port();
     let out = Command::new(env!("CARGO_BIN_EXE_switch"))
-        .args(["run", "--listen", &format!("tls:127.0.0.1:{port}"), "--data-dir"])
+        .args(["run", "--listen", "tls:127.0.0.1:0", "--data-dir"])
         .arg(tempfile::tempdir().unwrap().path())
         .output()
         .unwrap();
@@ -76,7 +97,7 @@ fn bad_flags_are_refused_with_a_message() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("--listen <SPEC>"));
     assert!(String::from_utf8_lossy(&help.stdout).contains("--relay-ports <FIRST-LAST>"));
     let out = Command::new(env!("CARGO_BIN_EXE_switch"))
-        .args(["run", "--listen", &format!("udp:127.0.0.1:{port}"), "--relay-ports", "30010-30000", "--data-dir"])
+        .args(["run", "--listen", "udp:127.0.0.1:0", "--relay-ports", "30010-30000", "--data-dir"])
         .arg(tempfile::tempdir().unwrap().path())
         .output()
         .unwrap();
@@ -100,8 +121,9 @@ fn reports_the_ports_it_bound() {
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bound");
+    let relay = tests::ports::PortBlock::reserve();
     let child = Command::new(env!("CARGO_BIN_EXE_switch"))
-        .args(["run", "--listen", "tcp:127.0.0.1:0", "--listen", "udp:127.0.0.1:0", "--relay-ports", "31000-31009", "--data-dir"])
+        .args(["run", "--listen", "tcp:127.0.0.1:0", "--listen", "udp:127.0.0.1:0", "--relay-ports", &relay.spec(10), "--data-dir"])
         .arg(dir.path().join("data"))
         .arg("--bound-file")
         .arg(&file)

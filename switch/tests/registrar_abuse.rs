@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Auth, Config, ContactKind, End, IO_TIMEOUT, Lab, Link, Phone, Tcp, header, line, s};
+use common::{Auth, Config, ContactKind, End, IO_TIMEOUT, Link, Phone, Tcp, header, lab, line, s};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ const PW: &str = "Garnet-Lynx-8061";
 
 #[test]
 fn repeated_wrong_passwords_cool_down_the_source_ip_only() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("6001", PW, None);
     lab.add_subscriber("6002", PW, None);
     let sw = lab.start(&Config::default().abuse("max_failures = 3"));
@@ -38,7 +38,8 @@ fn repeated_wrong_passwords_cool_down_the_source_ip_only() {
         assert_eq!(r.status, 403, "wrong password, attempt {attempt}: {}", line(&r));
         assert!(r.reason.contains("bad credentials"), "{}", line(&r));
     }
-    sw.wait_log(&["authentication failures", "127.0.0.2"], IO_TIMEOUT);
+    let refused = sw.wait_event(IO_TIMEOUT, "the cool-down logged", |e| e.message().starts_with("authentication failures"));
+    assert_eq!((refused.text("ip"), refused.text("number")), ("127.0.0.2".into(), "6001".into()), "{refused}");
 
     // The right password from that IP is refused now, before any challenge.
     guesser.password = PW.to_owned();
@@ -62,14 +63,14 @@ fn repeated_wrong_passwords_cool_down_the_source_ip_only() {
     let mut tcp_o = Tcp::connect_from(Ipv4Addr::new(127, 0, 0, 3), &sw);
     let mut owner = Phone::agent("6001", PW, 1);
     owner.register(&mut tcp_o, Some(300));
-    let rec = lab.record("6001").unwrap();
+    let rec = lab.registration("6001").unwrap();
     assert_eq!(rec["state"], "registered");
     assert_eq!(s(&rec, "observed"), tcp_o.local().to_string());
 }
 
 #[test]
 fn replayed_nonce_count_is_rechallenged() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("6101", PW, None);
     let sw = lab.start(&Config::default());
     let mut tcp = Tcp::connect(&sw);
@@ -91,7 +92,8 @@ fn replayed_nonce_count_is_rechallenged() {
     let r = phone.send(&mut tcp, ContactKind::Binding, Some(300), &Auth::Digest);
     assert_eq!(r.status, 200, "{}", line(&r));
     // A replay is not a wrong password: it never counts toward a cool-down.
-    assert!(sw.log_lines(&["authentication failures"]).is_empty());
+    let cooled = sw.events_where(|e| e.message().starts_with("authentication failures"));
+    assert!(cooled.is_empty(), "{cooled:?}");
     assert_eq!(lab.state("6101"), "registered");
 }
 
@@ -115,7 +117,7 @@ fn head_with(local: std::net::SocketAddr, pad: &str, len: usize) -> String {
 
 #[test]
 fn malformed_gets_400_and_oversize_gets_413_and_other_flows_carry_on() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("6201", PW, None);
     lab.add_subscriber("6202", PW, None);
     let sw = lab.start(&Config::default());

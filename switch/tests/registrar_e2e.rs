@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Auth, Config, ContactKind, IO_TIMEOUT, Lab, Link, Phone, Tcp, Udp, header, headers, line, s};
+use common::{Auth, Config, ContactKind, IO_TIMEOUT, Link, LogEvent, Phone, Tcp, Udp, header, headers, lab, line, s};
 use sipcore::headers::Contact;
 use std::time::Duration;
 
@@ -29,8 +29,8 @@ fn only_contact(r: &sipcore::Response) -> sipcore::headers::NameAddr<'_> {
 
 #[test]
 fn contract_register_over_tcp_with_outbound_and_x_headers() {
-    let lab = Lab::new();
-    lab.add_subscriber("1001", PW, Some("02:42:AC:11:00:02"));
+    let lab = lab();
+    lab.subscriber_add("1001", PW, &["--mac", "02:42:AC:11:00:02"]);
     let sw = lab.start(&Config::default().relay("192.0.2.10"));
     let mut tcp = Tcp::connect(&sw);
     let mut phone = Phone::agent("1001", PW, 2);
@@ -62,7 +62,7 @@ fn contract_register_over_tcp_with_outbound_and_x_headers() {
     assert_eq!(header(&r, "X-Bearer-Address").as_deref(), Some("192.0.2.10"), "the configured relay_address");
     assert_eq!(r.headers.call_id().unwrap(), phone.call_id);
 
-    let rec = lab.record("1001").expect("an RL record");
+    let rec = lab.registration("1001").expect("an RL record");
     assert_eq!(rec["number"], "1001");
     assert_eq!(rec["state"], "registered");
     assert_eq!(rec["mac"], "02:42:ac:11:00:02");
@@ -79,16 +79,16 @@ fn contract_register_over_tcp_with_outbound_and_x_headers() {
     assert!((298..=300).contains(&left), "time_left {left} ≈ 300");
     assert_eq!(rec["expires_at"].as_u64().unwrap() - rec["registered_at"].as_u64().unwrap(), 300);
 
-    let logged = sw.wait_log(&["registration", "1001", "behind_nat=true"], IO_TIMEOUT);
-    assert!(logged.contains("registered"), "{logged}");
-    // Regression: stderr that is not a terminal (a file here, journald in
-    // production) used to get ANSI colour codes in every line.
-    assert!(!sw.log_text().contains('\u{1b}'), "colour codes in a log file:\n{}", sw.log_text());
+    // One log event per registration change, with the RL facts.
+    let logged = sw.wait_for_event("registration", &[("number", "1001"), ("cause", "registered"), ("state", "registered")], IO_TIMEOUT);
+    assert_eq!(logged.field("behind_nat"), true, "{logged}");
+    assert_eq!(logged.text("observed"), tcp.local().to_string(), "{logged}");
+    assert_eq!((logged.text("private_ip"), logged.text("public_ip")), ("10.1.0.2".into(), "198.51.100.2".into()), "{logged}");
 }
 
 #[test]
 fn standard_phone_over_tcp_without_x_headers_or_outbound() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("1101", PW, None);
     let sw = lab.start(&Config::default());
     let mut tcp = Tcp::connect(&sw);
@@ -106,7 +106,7 @@ fn standard_phone_over_tcp_without_x_headers_or_outbound() {
     let via = r.headers.top_via().unwrap();
     assert_eq!(via.rport(), Some(Some(tcp.local().port())));
 
-    let rec = lab.record("1101").expect("an RL record");
+    let rec = lab.registration("1101").expect("an RL record");
     assert_eq!(rec["state"], "registered");
     assert_eq!(rec["transport"], "tcp");
     assert_eq!(s(&rec, "observed"), tcp.local().to_string());
@@ -120,13 +120,13 @@ fn standard_phone_over_tcp_without_x_headers_or_outbound() {
     // A refresh on the same Call-ID is the same phone.
     let r = phone.register(&mut tcp, Some(120));
     assert_eq!(only_contact(&r).expires(), Some(120));
-    let rec = lab.record("1101").unwrap();
+    let rec = lab.registration("1101").unwrap();
     assert!((118..=120).contains(&rec["time_left"].as_u64().unwrap()), "{rec}");
 }
 
 #[test]
 fn standard_phone_over_udp() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("1201", PW, None);
     let sw = lab.start(&Config::default());
     let mut udp = Udp::bind(&sw);
@@ -145,7 +145,7 @@ fn standard_phone_over_udp() {
     assert_eq!(via.received(), Some(udp.local().ip()));
     assert_eq!(via.rport(), Some(Some(udp.local().port())));
 
-    let rec = lab.record("1201").expect("an RL record");
+    let rec = lab.registration("1201").expect("an RL record");
     assert_eq!(rec["state"], "registered");
     assert_eq!(rec["transport"], "udp");
     assert_eq!(s(&rec, "observed"), udp.local().to_string());
@@ -160,7 +160,7 @@ fn standard_phone_over_udp() {
 /// is not supervised.
 #[test]
 fn outbound_client_over_udp_registers_without_outbound() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("1261", PW, None);
     let sw = lab.start(&Config::default());
     let mut udp = Udp::bind(&sw);
@@ -168,7 +168,7 @@ fn outbound_client_over_udp_registers_without_outbound() {
     assert_eq!(r.status, 200, "{}", line(&r));
     assert_eq!(header(&r, "Require"), None);
     assert_eq!(header(&r, "Flow-Timer"), None);
-    assert_eq!(lab.record("1261").expect("an RL record")["outbound"], false);
+    assert_eq!(lab.registration("1261").expect("an RL record")["outbound"], false);
 }
 
 /// Regression: on the default listeners (the wildcard address) with no
@@ -176,7 +176,7 @@ fn outbound_client_over_udp_registers_without_outbound() {
 /// `X-Bearer-Address: 0.0.0.0`, the UDP socket's unspecified local address.
 #[test]
 fn bearer_address_on_wildcard_listeners_is_a_real_address() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("1251", PW, None);
     lab.add_subscriber("1252", PW, None);
     let sw = lab.start(&Config::default().listen_any());
@@ -192,7 +192,7 @@ fn bearer_address_on_wildcard_listeners_is_a_real_address() {
 
 #[test]
 fn unknown_number_gets_404_with_a_reason() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("1301", PW, None);
     let sw = lab.start(&Config::default());
     let mut tcp = Tcp::connect(&sw);
@@ -209,8 +209,8 @@ fn unknown_number_gets_404_with_a_reason() {
 
 #[test]
 fn mac_bound_number_refuses_another_or_missing_x_mac() {
-    let lab = Lab::new();
-    lab.add_subscriber("1401", PW, Some("02:42:ac:11:00:04"));
+    let lab = lab();
+    lab.subscriber_add("1401", PW, &["--mac", "02:42:ac:11:00:04"]);
     let sw = lab.start(&Config::default());
     let mut tcp = Tcp::connect(&sw);
 
@@ -235,7 +235,7 @@ fn mac_bound_number_refuses_another_or_missing_x_mac() {
 
 #[test]
 fn expires_below_min_gets_423_with_min_expires() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("1501", PW, None);
     let sw = lab.start(&Config::default().registrar("min_expires = 120"));
     let mut tcp = Tcp::connect(&sw);
@@ -251,7 +251,7 @@ fn expires_below_min_gets_423_with_min_expires() {
 
 #[test]
 fn binding_query_unregister_and_contact_star() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("1601", PW, None);
     let sw = lab.start(&Config::default());
     let mut tcp = Tcp::connect(&sw);
@@ -275,7 +275,7 @@ fn binding_query_unregister_and_contact_star() {
     let r = phone.exchange(&mut tcp, ContactKind::Absent, None);
     assert_eq!(r.status, 200);
     assert_eq!(header(&r, "Contact"), None, "the query finds nothing");
-    sw.wait_log(&["registration removed", "1601", "unregistered"], IO_TIMEOUT);
+    sw.wait_for_event("registration removed", &[("number", "1601"), ("cause", "unregistered")], IO_TIMEOUT);
 
     // Again, then Contact: * with Expires: 0.
     phone.register(&mut tcp, Some(300));
@@ -283,7 +283,7 @@ fn binding_query_unregister_and_contact_star() {
     let r = phone.exchange(&mut tcp, ContactKind::Star, Some(0));
     assert_eq!(r.status, 200, "{}", line(&r));
     assert_eq!(lab.state("1601"), "absent");
-    sw.wait_log(&["registration removed", "1601", "unregistered_all"], IO_TIMEOUT);
+    sw.wait_for_event("registration removed", &[("number", "1601"), ("cause", "unregistered_all")], IO_TIMEOUT);
 
     // Contact: * without Expires: 0 is refused (RFC 3261 §10.3 step 6).
     phone.register(&mut tcp, Some(300));
@@ -294,7 +294,7 @@ fn binding_query_unregister_and_contact_star() {
 
 #[test]
 fn keepalive_ping_on_the_registered_flow_gets_a_pong() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("1701", PW, None);
     let sw = lab.start(&Config::default());
     let mut tcp = Tcp::connect(&sw);
@@ -312,7 +312,7 @@ fn keepalive_ping_on_the_registered_flow_gets_a_pong() {
 
 #[test]
 fn number_provisioned_while_running_registers_without_restart() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("1801", PW, None);
     let sw = lab.start(&Config::default());
     let mut tcp = Tcp::connect(&sw);
@@ -324,7 +324,8 @@ fn number_provisioned_while_running_registers_without_restart() {
     let r = phone.register(&mut tcp, Some(300));
     assert_eq!(only_contact(&r).expires(), Some(300));
     assert_eq!(lab.state("1802"), "registered");
-    assert!(sw.log_lines(&["switch running"]).len() == 1, "the same process, never restarted");
+    let starts = LogEvent::all(&sw.log_text()).into_iter().filter(|e| e.message() == "switch running").count();
+    assert_eq!(starts, 1, "the same process, never restarted");
 }
 
 /// Regression: `switch subscriber remove` on a registered number left the
@@ -333,9 +334,10 @@ fn number_provisioned_while_running_registers_without_restart() {
 /// to persist ("no subscriber") since the store had cascaded the row away.
 #[test]
 fn number_removed_while_registered_loses_its_registration() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("1901", PW, None);
-    let sw = lab.start(&Config::default());
+    // At debug level the switch logs each flow it sees close.
+    let sw = lab.start(&Config::default().log_filter("info,switch=debug"));
     let mut tcp = Tcp::connect(&sw);
     let mut phone = Phone::agent("1901", PW, 10);
     phone.register(&mut tcp, Some(300));
@@ -345,23 +347,28 @@ fn number_removed_while_registered_loses_its_registration() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(lab.state("1901"), "absent", "the store drops the row with the subscriber");
     // The running switch notices without any request from the phone.
-    sw.wait_log(&["registration removed", "1901", "deprovisioned"], Duration::from_secs(3));
+    sw.wait_for_event("registration removed", &[("number", "1901"), ("cause", "deprovisioned")], Duration::from_secs(3));
     let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
     assert_eq!(r.status, 404, "{}", line(&r));
 
     // The phone goes away: nothing left to change, nothing fails to persist.
+    let gone = format!(" {}->", tcp.local());
     tcp.shutdown();
     drop(tcp);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(sw.log_lines(&["could not persist"]).is_empty(), "{}", sw.log_text());
+    sw.wait_event(IO_TIMEOUT, "the switch to see the phone's flow close", |e| {
+        e.message() == "flow closed" && e.text("flow").contains(&gone)
+    });
+    let trouble = sw.events_where(|e| matches!(e.level(), "WARN" | "ERROR"));
+    assert!(trouble.is_empty(), "nothing went wrong (no change failed to persist): {trouble:?}");
 
     // Provisioned again: no stale record comes back; the phone registers anew.
     lab.add_subscriber("1901", PW, None);
     assert_eq!(lab.state("1901"), "absent");
     let mut tcp = Tcp::connect(&sw);
     phone.register(&mut tcp, Some(300));
-    let rec = lab.record("1901").unwrap();
+    let rec = lab.registration("1901").unwrap();
     assert_eq!(rec["state"], "registered");
     assert_eq!(s(&rec, "observed"), tcp.local().to_string());
-    assert!(sw.log_lines(&["could not persist"]).is_empty(), "{}", sw.log_text());
+    let trouble = sw.events_where(|e| matches!(e.level(), "WARN" | "ERROR"));
+    assert!(trouble.is_empty(), "nothing went wrong (no change failed to persist): {trouble:?}");
 }

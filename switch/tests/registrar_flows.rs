@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Config, ContactKind, IO_TIMEOUT, Lab, Link, Phone, Tcp, line, s};
+use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, Tcp, lab, line, s};
 use std::time::{Duration, Instant};
 
 const PW: &str = "Basalt-Otter-2290";
@@ -19,7 +19,7 @@ fn quick_flows() -> Config {
 
 #[test]
 fn silent_outbound_flow_is_closed_and_its_record_dropped() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("3001", PW, None);
     let sw = lab.start(&quick_flows());
     let mut tcp = Tcp::connect(&sw);
@@ -38,29 +38,31 @@ fn silent_outbound_flow_is_closed_and_its_record_dropped() {
     assert_eq!(s(&rec, "observed"), tcp.local().to_string(), "the record keeps the last known address");
     let left = rec["time_left"].as_u64().unwrap();
     assert!(left > 290, "the TTL is not touched by a dropped flow: {left}");
-    let closing = sw.wait_log(&["closing flow", "flow_silent"], IO_TIMEOUT);
-    assert!(closing.contains(&tcp.local().to_string()), "{closing}");
-    sw.wait_log(&["registration", "3001", "flow_silent", "signalling_dropped"], IO_TIMEOUT);
+    let closing = sw.wait_for_event("closing flow", &[("cause", "flow_silent")], IO_TIMEOUT);
+    assert!(closing.text("flow").contains(&format!(" {}->", tcp.local())), "the phone's flow: {closing}");
+    sw.wait_for_event("registration", &[("number", "3001"), ("cause", "flow_silent"), ("state", "signalling_dropped")], IO_TIMEOUT);
 }
 
 #[test]
 fn pinged_outbound_flow_stays_registered() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("3101", PW, None);
     let sw = lab.start(&quick_flows());
     let mut tcp = Tcp::connect(&sw);
     let mut phone = Phone::agent("3101", PW, 2);
     phone.register(&mut tcp, Some(300));
 
-    // Twice as long as a silent flow survives, with a ping every 500 ms.
+    // Twice as long as a silent flow survives, with a ping every 500 ms; between
+    // pings, watching the connection: a close would show at once.
     let until = Instant::now() + Duration::from_millis(4500);
     while Instant::now() < until {
         tcp.ping();
         tcp.expect_pong(Duration::from_secs(1));
-        std::thread::sleep(Duration::from_millis(500));
+        assert!(!tcp.closed_within(Duration::from_millis(500)), "the switch closed a pinged flow");
     }
     assert_eq!(lab.state("3101"), "registered", "pings keep the flow alive");
-    assert!(sw.log_lines(&["closing flow"]).is_empty(), "no flow was closed:\n{}", sw.log_text());
+    let closed = sw.events_where(|e| e.message() == "closing flow");
+    assert!(closed.is_empty(), "no flow was closed: {closed:?}");
     // Still the same, working flow.
     let r = phone.register(&mut tcp, Some(300));
     assert_eq!(r.status, 200);
@@ -72,7 +74,7 @@ fn pinged_outbound_flow_stays_registered() {
 
 #[test]
 fn flow_closed_by_the_phone_drops_the_record() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("3201", PW, None);
     let sw = lab.start(&Config::default());
     let mut tcp = Tcp::connect(&sw);
@@ -84,25 +86,25 @@ fn flow_closed_by_the_phone_drops_the_record() {
     drop(tcp);
     let rec = lab.wait_state("3201", "signalling_dropped", Duration::from_secs(5)).unwrap();
     assert!(rec["time_left"].as_u64().unwrap() > 290, "{rec}");
-    sw.wait_log(&["registration", "3201", "flow_closed", "signalling_dropped"], IO_TIMEOUT);
+    sw.wait_for_event("registration", &[("number", "3201"), ("cause", "flow_closed"), ("state", "signalling_dropped")], IO_TIMEOUT);
 
     // The phone comes back on a new connection.
     let mut tcp = Tcp::connect(&sw);
     phone.register(&mut tcp, Some(300));
-    let rec = lab.record("3201").unwrap();
+    let rec = lab.registration("3201").unwrap();
     assert_eq!(rec["state"], "registered");
     assert_eq!(s(&rec, "observed"), tcp.local().to_string());
 }
 
 #[test]
 fn same_instance_on_a_new_connection_roams_and_the_old_flow_is_closed() {
-    let lab = Lab::new();
-    lab.add_subscriber("3301", PW, Some("02:42:ac:11:00:04"));
+    let lab = lab();
+    lab.subscriber_add("3301", PW, &["--mac", "02:42:ac:11:00:04"]);
     let sw = lab.start(&Config::default());
     let mut old = Tcp::connect(&sw);
     let mut phone = Phone::agent("3301", PW, 4);
     phone.register(&mut old, Some(300));
-    assert_eq!(s(&lab.record("3301").unwrap(), "observed"), old.local().to_string());
+    assert_eq!(s(&lab.registration("3301").unwrap(), "observed"), old.local().to_string());
 
     // The public address changed: a new connection from a new source port,
     // the same +sip.instance, a new private IP.
@@ -113,12 +115,14 @@ fn same_instance_on_a_new_connection_roams_and_the_old_flow_is_closed() {
     assert_eq!(r.headers.top_via().unwrap().rport(), Some(Some(new.local().port())));
 
     assert!(old.closed_within(Duration::from_secs(3)), "the switch left the replaced flow open");
-    let rec = lab.record("3301").unwrap();
+    let rec = lab.registration("3301").unwrap();
     assert_eq!(rec["state"], "registered");
     assert_eq!(s(&rec, "observed"), new.local().to_string(), "observed is the new source");
     assert_eq!(rec["private_ip"], "10.1.7.4");
-    sw.wait_log(&["registration", "3301", "roamed"], IO_TIMEOUT);
-    sw.wait_log(&["closing flow", "roamed"], IO_TIMEOUT);
+    let roamed = sw.wait_for_event("registration", &[("number", "3301"), ("cause", "roamed"), ("state", "registered")], IO_TIMEOUT);
+    assert_eq!(roamed.text("observed"), new.local().to_string(), "{roamed}");
+    let closing = sw.wait_for_event("closing flow", &[("cause", "roamed")], IO_TIMEOUT);
+    assert!(closing.text("flow").contains(&format!(" {}->", old.local())), "the old flow is closed: {closing}");
 
     // The new flow is the live one.
     new.ping();
@@ -129,9 +133,9 @@ fn same_instance_on_a_new_connection_roams_and_the_old_flow_is_closed() {
 
 #[test]
 fn another_device_on_a_live_number_is_refused_and_the_record_is_in_conflict() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("3401", PW, None);
-    assert!(lab.cli(&["subscriber", "set", "3401", "--home", "sip:3401@home.example.net"]).status.success());
+    lab.cli_ok(&["subscriber", "set", "3401", "--home", "sip:3401@home.example.net"]);
     let sw = lab.start(&Config::default());
     let route = || String::from_utf8(lab.cli(&["route", "3401"]).stdout).unwrap().trim_end().to_owned();
     assert_eq!(route(), "route 3401 home reason=not_registered uri=sip:3401@home.example.net");
@@ -149,12 +153,14 @@ fn another_device_on_a_live_number_is_refused_and_the_record_is_in_conflict() {
     assert_eq!(r.status, 403, "{}", line(&r));
     assert!(r.reason.starts_with("Forbidden (") && r.reason.contains("another device"), "a reason: {}", line(&r));
 
-    let rec = lab.record("3401").unwrap();
+    let rec = lab.registration("3401").unwrap();
     assert_eq!(rec["state"], "conflict");
     assert_eq!(s(&rec, "observed"), tcp_a.local().to_string(), "the holder's facts are kept");
     assert_eq!(rec["mac"], "02:42:ac:11:00:05");
-    let conflict = sw.wait_log(&["registration conflict", "3401"], IO_TIMEOUT);
-    assert!(conflict.contains(&tcp_b.local().to_string()), "the challenger is logged: {conflict}");
+    let conflict = sw
+        .wait_event(IO_TIMEOUT, "the conflict logged", |e| e.message().starts_with("registration conflict") && e.text("number") == "3401");
+    assert_eq!(conflict.text("challenger"), tcp_b.local().to_string(), "the challenger is logged: {conflict}");
+    assert_eq!((conflict.level(), conflict.text("holder")), ("WARN", tcp_a.local().to_string()), "{conflict}");
     assert_eq!(route(), "route 3401 home reason=conflict uri=sip:3401@home.example.net", "calls go home on a conflict");
 
     // The holder leaves; now the other device may have the number.
@@ -162,7 +168,7 @@ fn another_device_on_a_live_number_is_refused_and_the_record_is_in_conflict() {
     assert_eq!(r.status, 200, "{}", line(&r));
     assert_eq!(lab.state("3401"), "absent");
     b.register(&mut tcp_b, Some(300));
-    let rec = lab.record("3401").unwrap();
+    let rec = lab.registration("3401").unwrap();
     assert_eq!(rec["state"], "registered");
     assert_eq!(s(&rec, "observed"), tcp_b.local().to_string());
     assert_eq!(rec["mac"], "02:42:ac:11:00:06");

@@ -7,14 +7,14 @@
 
 mod common;
 
-use common::{Config, ContactKind, IO_TIMEOUT, Lab, Link, Phone, Tcp, header, line, unix_now};
+use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, Tcp, header, lab, line, unix_now};
 use std::time::{Duration, Instant};
 
 const PW: &str = "Cobalt-Heron-7352";
 
 #[test]
 fn records_survive_kill_9_as_dropped_and_expired_ones_are_purged_at_start() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("5001", PW, None);
     lab.add_subscriber("5002", PW, None);
     let cfg = Config::default().registrar("min_expires = 1");
@@ -34,7 +34,7 @@ fn records_survive_kill_9_as_dropped_and_expired_ones_are_purged_at_start() {
     drop((tcp_long, tcp_short));
 
     // Let 5002's TTL run out while nothing runs.
-    let expires_at = lab.record("5002").unwrap()["expires_at"].as_u64().unwrap();
+    let expires_at = lab.registration("5002").unwrap()["expires_at"].as_u64().unwrap();
     common::wait_for(Duration::from_secs(5), "5002's TTL to pass", || {
         if unix_now() > expires_at { Ok(()) } else { Err(format!("now {} <= {expires_at}", unix_now())) }
     });
@@ -46,16 +46,15 @@ fn records_survive_kill_9_as_dropped_and_expired_ones_are_purged_at_start() {
     assert_eq!(rec["number"], "5001");
     assert_eq!(rec["state"], "signalling_dropped", "its flow died with the old process");
     assert!(rec["time_left"].as_u64().unwrap() > 280, "the TTL is kept: {rec}");
-    let restored = sw.wait_log(&["location records restored"], IO_TIMEOUT);
-    assert!(restored.contains("loaded=1") && restored.contains("purged=1"), "{restored}");
-    let dropped = sw.wait_log(&["registration", "5001", "restarted"], IO_TIMEOUT);
-    assert!(dropped.contains("signalling_dropped"), "{dropped}");
+    let restored = sw.wait_for_event("location records restored", &[], IO_TIMEOUT);
+    assert_eq!((restored.field("loaded"), restored.field("purged")), (&1.into(), &1.into()), "{restored}");
+    sw.wait_for_event("registration", &[("number", "5001"), ("cause", "restarted"), ("state", "signalling_dropped")], IO_TIMEOUT);
 
     // The phone comes back (its old nonce is from the old process: re-challenged).
     let mut tcp = Tcp::connect(&sw);
     let r = long.exchange(&mut tcp, ContactKind::Binding, Some(300));
     assert_eq!(r.status, 200, "{}", line(&r));
-    let rec = lab.record("5001").unwrap();
+    let rec = lab.registration("5001").unwrap();
     assert_eq!(rec["state"], "registered");
     assert_eq!(rec["observed"], tcp.local().to_string());
     assert_eq!(lab.state("5002"), "absent");
@@ -63,7 +62,7 @@ fn records_survive_kill_9_as_dropped_and_expired_ones_are_purged_at_start() {
 
 #[test]
 fn ttl_running_out_while_running_removes_the_record() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("5101", PW, None);
     let sw = lab.start(&Config::default().registrar("min_expires = 1"));
     let mut tcp = Tcp::connect(&sw);
@@ -77,7 +76,7 @@ fn ttl_running_out_while_running_removes_the_record() {
     lab.wait_state("5101", "absent", Duration::from_secs(4));
     let gone = registered.elapsed();
     assert!(gone >= Duration::from_millis(900), "removed after only {gone:?}");
-    sw.wait_log(&["registration removed", "5101", "ttl_expired"], IO_TIMEOUT);
+    sw.wait_for_event("registration removed", &[("number", "5101"), ("cause", "ttl_expired")], IO_TIMEOUT);
 
     // The flow is forgotten, not closed: the phone may still use it.
     tcp.ping();
@@ -87,5 +86,5 @@ fn ttl_running_out_while_running_removes_the_record() {
     assert_eq!(header(&r, "Contact"), None, "a query lists no binding");
     phone.register(&mut tcp, Some(300));
     assert_eq!(lab.state("5101"), "registered");
-    assert_eq!(tcp.local().to_string(), lab.record("5101").unwrap()["observed"]);
+    assert_eq!(tcp.local().to_string(), lab.registration("5101").unwrap()["observed"]);
 }

@@ -7,23 +7,25 @@
 
 mod common;
 
-use common::{Config, Lab, Switch};
+use common::{Config, Switch, lab};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use tests::ports::PortBlock;
 
 fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/sipp").join(format!("{name}.xml"))
 }
 
-/// Runs one SIPp scenario to completion; panics with SIPp's error log if it fails.
-fn sipp(sw: &Switch, name: &str, transport: &str, number: &str, password: &str) {
+/// Runs one SIPp scenario to completion from local `port`; panics with SIPp's error log if it fails.
+fn sipp(sw: &Switch, port: u16, name: &str, transport: &str, number: &str, password: &str) {
+    let switch = if transport == "u1" { sw.udp_addr() } else { sw.addr() };
     assert!(Command::new("sipp").arg("-v").output().is_ok(), "sipp not found: install sip-tester (scripts/test.sh does)");
     let work = tempfile::tempdir().unwrap();
     let out = Command::new("timeout")
-        .args(["30", "sipp", &sw.addr().to_string(), "-sf"])
+        .args(["30", "sipp", &switch.to_string(), "-sf"])
         .arg(scenario(name))
         .args(["-t", transport, "-m", "1", "-s", number, "-au", number, "-ap", password])
-        .args(["-i", "127.0.0.1", "-p", &common::free_port().to_string(), "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err"])
+        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err"])
         .current_dir(work.path())
         .stdin(Stdio::null())
         .output()
@@ -38,32 +40,34 @@ fn sipp(sw: &Switch, name: &str, transport: &str, number: &str, password: &str) 
 }
 
 fn all_scenarios(transport: &str) {
-    let lab = Lab::new();
+    let lab = lab();
     for n in ["2001", "2002", "2003", "2004", "2005"] {
         lab.add_subscriber(n, "secret", None);
     }
     let sw = lab.start(&Config::default());
-    sipp(&sw, "reg_digest", transport, "2001", "secret");
-    let r = lab.record("2001").expect("registered");
+    // SIPp cannot say which port it bound: each run gets one of a reserved block.
+    let ports = PortBlock::reserve();
+    sipp(&sw, ports.port(0), "reg_digest", transport, "2001", "secret");
+    let r = lab.registration("2001").expect("registered");
     // SIPp closes its TCP connection when the scenario ends: the signalling
     // channel is gone, so the record says so. Over UDP there is no channel to lose.
     let expected = if transport == "t1" { "signalling_dropped" } else { "registered" };
     assert_eq!(r["state"], expected);
     assert_eq!(r["transport"], if transport == "t1" { "tcp" } else { "udp" });
 
-    sipp(&sw, "reg_refresh", transport, "2002", "secret");
-    let left = lab.record("2002").expect("refreshed")["time_left"].as_u64().unwrap();
+    sipp(&sw, ports.port(1), "reg_refresh", transport, "2002", "secret");
+    let left = lab.registration("2002").expect("refreshed")["time_left"].as_u64().unwrap();
     assert!((290..=300).contains(&left), "refresh set the new expiry: {left}");
 
-    sipp(&sw, "unregister", transport, "2003", "secret");
-    assert!(lab.record("2003").is_none(), "unregister removed the record");
+    sipp(&sw, ports.port(2), "unregister", transport, "2003", "secret");
+    assert!(lab.registration("2003").is_none(), "unregister removed the record");
 
-    sipp(&sw, "binding_query", transport, "2004", "secret");
+    sipp(&sw, ports.port(3), "binding_query", transport, "2004", "secret");
 
-    sipp(&sw, "wrong_password", transport, "2005", "not-the-password");
-    assert!(lab.record("2005").is_none(), "a failed authentication registers nothing");
+    sipp(&sw, ports.port(4), "wrong_password", transport, "2005", "not-the-password");
+    assert!(lab.registration("2005").is_none(), "a failed authentication registers nothing");
 
-    sipp(&sw, "unknown_number", transport, "9999", "secret");
+    sipp(&sw, ports.port(5), "unknown_number", transport, "9999", "secret");
 }
 
 #[test]

@@ -8,12 +8,12 @@
 
 mod common;
 
-use common::calls::calls;
-use common::{Config, Lab, wait_for};
+use common::{Config, lab, wait_for};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use tests::ports::PortBlock;
 
 const NUMBER: &str = "3001";
 
@@ -88,24 +88,24 @@ fn udp_bound(port: u16) -> bool {
 fn call(caller: &str, callee: &str) -> Value {
     assert!(Command::new("sipp").arg("-v").output().is_ok(), "sipp not found: install sip-tester (scripts/test.sh does)");
     let work = tempfile::tempdir().unwrap();
-    let callee_port = common::free_port();
-    let lab = Lab::new();
-    lab.add_subscriber(NUMBER, "secret", None);
-    let out = lab.cli(&["subscriber", "set", NUMBER, "--home", &format!("sip:{NUMBER}@127.0.0.1:{callee_port}")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // SIPp cannot say which port it bound: both get one of a reserved block.
+    let ports = PortBlock::reserve();
+    let (callee_port, caller_port) = (ports.port(0), ports.port(1));
+    let lab = lab();
+    lab.add_subscriber(NUMBER, "secret", Some(&format!("sip:{NUMBER}@127.0.0.1:{callee_port}")));
     let sw = lab.start(&Config::default().relay("127.0.0.1").calls("trusted_peers = [\"127.0.0.1\"]"));
 
     let callee = Sipp::start(work.path().join("callee"), callee, callee_port, &[]);
     wait_for(Duration::from_secs(10), "the SIPp callee listening", || {
         if udp_bound(callee_port) { Ok(()) } else { Err(format!("nothing on udp 127.0.0.1:{callee_port}")) }
     });
-    let caller = Sipp::start(work.path().join("caller"), caller, common::free_port(), &[&sw.addr().to_string()]);
+    let caller = Sipp::start(work.path().join("caller"), caller, caller_port, &[&sw.udp_addr().to_string()]);
     let (caller, callee) = (caller.finish(), callee.finish());
     if caller.is_err() || callee.is_err() {
         panic!("caller: {caller:?}\ncallee: {callee:?}");
     }
     wait_for(Duration::from_secs(5), "the call record ended", || {
-        let all = calls(&lab);
+        let all = lab.calls();
         all.iter().find(|c| !c["end_at"].is_null()).cloned().ok_or_else(|| format!("{all:?}"))
     })
 }

@@ -9,11 +9,11 @@
 
 mod common;
 
-use common::calls::calls;
-use common::{Config, Lab, Switch, wait_for};
+use common::{Config, Switch, lab, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use tests::ports::PortBlock;
 
 const PCAP: &str = "/usr/share/sip-tester/g711a.pcap";
 
@@ -33,7 +33,7 @@ impl Drop for Sipp {
 
 fn sipp(sw: &Switch, dir: &Path, args: &[&str]) -> Sipp {
     let child = Command::new("timeout")
-        .args(["60", "sipp", &format!("127.0.0.1:{}", sw.port)])
+        .args(["60", "sipp", &sw.addr().to_string()])
         .args(args)
         .args(["-i", "127.0.0.1", "-nostdin", "-trace_err", "-trace_msg"])
         .current_dir(dir)
@@ -57,14 +57,16 @@ fn logs(dir: &Path) -> String {
 fn sipp_caller_plays_rtp_through_the_relay_to_a_sipp_callee_on_its_own_tcp_flow_that_echoes_it() {
     assert!(Command::new("sipp").arg("-v").output().is_ok(), "sipp not found: install sip-tester (scripts/test.sh does)");
     assert!(Path::new(PCAP).exists(), "{PCAP} is missing (Debian package sip-tester)");
-    let lab = Lab::new();
+    let lab = lab();
     lab.add_subscriber("2002", "secret", None);
     let sw = lab.start(&Config::default().relay("127.0.0.1").calls("trusted_peers = [\"127.0.0.1\"]"));
     let work = tempfile::tempdir().unwrap();
     let users = work.path().join("users.csv");
     std::fs::write(&users, "SEQUENTIAL\n2002;switch.local;secret\n").unwrap();
-    let (callee_port, caller_port) = (common::free_port(), common::free_port());
-    let (callee_media, caller_media) = (common::free_port(), common::free_port());
+    // SIPp cannot say which ports it bound: all four are of a reserved block (media even, as RTP wants).
+    let ports = PortBlock::reserve();
+    let (callee_port, caller_port) = (ports.port(0), ports.port(1));
+    let (callee_media, caller_media) = (ports.port(10), ports.port(20));
 
     let callee_dir = work.path().join("callee");
     std::fs::create_dir(&callee_dir).unwrap();
@@ -116,7 +118,7 @@ fn sipp_caller_plays_rtp_through_the_relay_to_a_sipp_callee_on_its_own_tcp_flow_
             "100",
         ],
     );
-    wait_for(Duration::from_secs(10), "the SIPp callee registered", || match lab.record("2002") {
+    wait_for(Duration::from_secs(10), "the SIPp callee registered", || match lab.registration("2002") {
         Some(r) if r["state"] == "registered" => Ok(()),
         other => Err(format!("{other:?}\n{}", logs(&callee_dir))),
     });
@@ -154,7 +156,7 @@ fn sipp_caller_plays_rtp_through_the_relay_to_a_sipp_callee_on_its_own_tcp_flow_
     assert!(status.success(), "the SIPp caller failed ({status}):\n{}", logs(&caller_dir));
 
     let rec = wait_for(Duration::from_secs(10), "the call's record ended", || {
-        let all = calls(&lab);
+        let all = lab.calls();
         all.iter().find(|c| !c["end_at"].is_null()).cloned().ok_or_else(|| format!("{all:?}"))
     });
     assert_eq!(rec["callee"], "2002", "{rec}");

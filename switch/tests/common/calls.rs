@@ -2,7 +2,7 @@
 //! callee registered over TCP, UDP home locations, RTP through the relay, and
 //! the call records through `switch calls --json`.
 
-use super::{Config, DOMAIN, Lab, Phone, Switch, Tcp, wait_for};
+use super::{Config, DOMAIN, Phone, Switch, SwitchHost, Tcp};
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 use sipcore::auth::{DigestClient, DigestRequest, Secret, parse_challenge};
@@ -199,7 +199,7 @@ pub struct Caller {
 
 impl Caller {
     pub fn new(sw: &Switch, number: &str, callee: &str) -> Self {
-        Self::on(Wire::Udp(UdpPhone::new(sw.addr())), number, callee)
+        Self::on(Wire::Udp(UdpPhone::new(sw.udp_addr())), number, callee)
     }
 
     /// A caller registered over TCP (the agent): its INVITE goes on its flow.
@@ -411,35 +411,16 @@ pub fn rtp_flows(from: &UdpSocket, to: SocketAddr, peer: &UdpSocket, ssrc: u32) 
     got
 }
 
-pub fn calls(lab: &Lab) -> Vec<Value> {
-    let out = lab.cli(&["calls", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    match serde_json::from_slice(&out.stdout).unwrap() {
-        Value::Array(v) => v,
-        other => panic!("not an array: {other}"),
-    }
-}
-
 /// Waits until the record of `call_id` is ended; returns it.
 #[track_caller]
-pub fn ended_record(lab: &Lab, call_id: &str) -> Value {
-    wait_for(WAIT, "the call record to end", || {
-        let all = calls(lab);
-        match all.iter().find(|c| c["call_id"] == call_id) {
-            Some(c) if !c["end_at"].is_null() => Ok(c.clone()),
-            other => Err(format!("{other:?}")),
-        }
-    })
+pub fn ended_record(lab: &SwitchHost, call_id: &str) -> Value {
+    lab.ended_call_record(call_id, WAIT)
 }
 
-pub fn lab_with(numbers: &[(&str, Option<&str>)]) -> Lab {
-    let lab = Lab::new();
+pub fn lab_with(numbers: &[(&str, Option<&str>)]) -> SwitchHost {
+    let lab = super::lab();
     for (n, home) in numbers {
-        lab.add_subscriber(n, &format!("pw{n}"), None);
-        if let Some(h) = home {
-            let out = lab.cli(&["subscriber", "set", n, "--home", h]);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        }
+        lab.add_subscriber(n, &format!("pw{n}"), *home);
     }
     lab
 }
@@ -470,7 +451,7 @@ pub fn answered(sw: &Switch) -> (Caller, Callee, Request) {
 }
 
 /// A callee registered over TCP with a UDP home location.
-pub fn with_home() -> (Lab, UdpPhone, String) {
+pub fn with_home() -> (SwitchHost, UdpPhone, String) {
     let home = UdpPhone::new("127.0.0.1:9".parse().unwrap());
     let home_uri = format!("sip:1002@{}", home.addr());
     let lab = lab_with(&[("1001", None), ("1002", Some(&home_uri))]);

@@ -2,7 +2,7 @@
 //! socket, and helpers to read responses.
 
 use super::IO_TIMEOUT;
-use super::lab::Switch;
+use super::Switch;
 use bytes::{Bytes, BytesMut};
 use sipcore::framing::{Frame, Framer, FramerConfig, Role};
 use sipcore::{HeaderName, Message, Response};
@@ -186,7 +186,7 @@ pub struct Udp {
 impl Udp {
     pub fn bind(sw: &Switch) -> Self {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        Udp { sock, server: sw.addr() }
+        Udp { sock, server: sw.udp_addr() }
     }
 }
 
