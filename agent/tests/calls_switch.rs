@@ -9,7 +9,7 @@ mod support;
 use agent::{AgentBuilder, AgentHandle, CallEvent, EndReason, Event, Events, MediaEvent, MediaOptions, Party, Source};
 use media::Direction;
 use std::time::Duration;
-use support::{Switch, free_port, provision};
+use support::{Switch, provision};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -37,8 +37,7 @@ async fn call_hold_resume_and_hang_up_through_the_switch() {
     let data = dir.path().join("d");
     provision(&data, "4001", "pw4001");
     provision(&data, "4002", "pw4002");
-    let base = 40_000 + (std::process::id() % 500) as u16 * 20;
-    let sw = Switch::start_calls(free_port(), &data, &format!("{base}-{}", base + 19));
+    let sw = Switch::start_calls(&data);
     let (a, mut a_events) = agent(&sw, "4001", 440.0).await;
     let (b, mut b_events) = agent(&sw, "4002", 1000.0).await;
 
@@ -95,8 +94,7 @@ async fn losing_the_switch_mid_call_interrupts_it_and_the_restarted_switch_ends_
     let data = dir.path().join("d");
     provision(&data, "4101", "pw4101");
     provision(&data, "4102", "pw4102");
-    let base = 50_000 + (std::process::id() % 500) as u16 * 20;
-    let mut sw = Switch::start_calls(free_port(), &data, &format!("{base}-{}", base + 19));
+    let mut sw = Switch::start_calls(&data);
     let (a, mut a_events) = agent(&sw, "4101", 440.0).await;
     let (b, mut b_events) = agent(&sw, "4102", 1000.0).await;
     let id = a.call("4102").await.unwrap();

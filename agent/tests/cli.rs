@@ -7,7 +7,7 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{Switch, free_port, provision, registrations};
+use support::{Switch, provision, registrations};
 
 fn agent(sw_addr: &str, number: &str, password: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_agent"))
@@ -28,7 +28,7 @@ fn register_prints_the_result_and_says_how_it_went_in_the_exit_status() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let sw = Switch::start(free_port(), &data);
+    let sw = Switch::start(&data);
 
     let ok = agent(&sw.addr(), "1001", "pw", &["register"]);
     let out = stdout(&ok);
@@ -50,7 +50,9 @@ fn register_prints_the_result_and_says_how_it_went_in_the_exit_status() {
 
 #[test]
 fn register_against_nothing_gives_up_with_status_6() {
-    let port = free_port();
+    // A reserved port that nothing binds: the connection is refused.
+    let reserved = tests::ports::PortBlock::reserve();
+    let port = reserved.port(0);
     let started = Instant::now();
     let o = agent(&format!("tcp:127.0.0.1:{port}"), "1001", "pw", &["--backoff-base", "1", "register", "--timeout", "2"]);
     assert_eq!(o.status.code(), Some(6), "{}", stdout(&o));
@@ -78,7 +80,7 @@ fn listen_stays_registered_until_sigterm_then_unregisters() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let sw = Switch::start(free_port(), &data);
+    let sw = Switch::start(&data);
     let mut child = Command::new(env!("CARGO_BIN_EXE_agent"))
         .args(["--switch", &sw.addr(), "--number", "1001", "--domain", "switch.local", "listen"])
         .env("AGENT_PASSWORD", "pw")

@@ -8,7 +8,7 @@ mod support;
 
 use agent::{AgentBuilder, Backoff, Event, Events, RegistrationKind};
 use std::time::Duration;
-use support::{Switch, free_port, provision, registrations};
+use support::{Switch, provision, registrations};
 
 async fn next(events: &mut Events, within: Duration, want: impl Fn(&Event) -> bool) -> Event {
     support::next_event(events, within, want).await
@@ -27,7 +27,7 @@ async fn registers_and_unregisters_with_the_real_switch() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let sw = Switch::start(free_port(), &data);
+    let sw = Switch::start(&data);
     let (handle, mut events) = builder(&sw, "pw").start().unwrap();
     let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
         unreachable!()
@@ -62,7 +62,7 @@ async fn registers_again_after_the_switch_is_killed_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let mut sw = Switch::start(free_port(), &data);
+    let mut sw = Switch::start(&data);
     let (handle, mut events) = builder(&sw, "pw").start().unwrap();
     let Event::Registered(first) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
         unreachable!()
@@ -93,7 +93,7 @@ async fn a_wrong_password_fails_cleanly_and_is_not_retried() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let sw = Switch::start(free_port(), &data);
+    let sw = Switch::start(&data);
     let (handle, mut events) = builder(&sw, "not the password").start().unwrap();
     let ev = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::RegistrationFailed { .. })).await;
     let Event::RegistrationFailed { status, reason, retry_in } = ev else { unreachable!() };
@@ -118,7 +118,7 @@ async fn registers_over_tls_checking_the_switch_certificate() {
     let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_file, &cert_pem).unwrap();
     std::fs::write(&key_file, &key_pem).unwrap();
-    let sw = Switch::start_with(free_port(), &data, Some((cert_file, key_file)));
+    let sw = Switch::start_with(&data, Some((cert_file, key_file)));
     // The certificate names "localhost": the switch is addressed by that name.
     let addr = format!("tls:localhost:{}", sw.port);
     let (handle, mut events) =
@@ -176,7 +176,7 @@ impl FirewallLab {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("d");
         provision(&data, "1001", "pw");
-        let sw = Switch::start(free_port(), &data);
+        let sw = Switch::start(&data);
         let wan = std::sync::Arc::new(std::sync::Mutex::new("198.51.100.2".to_owned()));
         let port = firewall(wan.clone()).await;
         let source = format!("http:http://127.0.0.1:{port}/status").parse().unwrap();
@@ -213,7 +213,7 @@ async fn keepalives_keep_the_flow_past_the_switch_silence_limit() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let sw = Switch::start(free_port(), &data);
+    let sw = Switch::start(&data);
     let (handle, mut events) = builder(&sw, "pw").start().unwrap();
     let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
         unreachable!()
