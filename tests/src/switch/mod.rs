@@ -6,13 +6,11 @@
 
 mod cli;
 mod config;
-mod legacy;
 mod log;
 mod running;
 
 pub use cli::SwitchCli;
 pub use config::Config;
-pub use legacy::{free_port, spawn_running};
 pub use log::LogEvent;
 pub use running::{Listener, Switch};
 
