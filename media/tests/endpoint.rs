@@ -26,6 +26,7 @@ fn plan(remote: SocketAddr, source: Source) -> Plan {
     }
 }
 
+/// The call lasts this long; what it carried is in the reports `stop` returns.
 async fn run_for(ms: u64) {
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
@@ -95,8 +96,8 @@ async fn dtmf_digits_arrive_once_each() -> Result<(), EndpointError> {
     }
     assert_eq!(got, "123#");
     // Nothing more (no duplicate from the repeated end packets).
-    run_for(200).await;
-    assert!(b.events().try_recv().is_err());
+    let more = tokio::time::timeout(Duration::from_millis(200), b.events().recv()).await;
+    assert!(more.is_err(), "a digit reported twice: {more:?}");
     let rb = b.stop().await;
     assert_eq!(rb.dtmf_received, "123#");
     a.stop().await;
@@ -144,8 +145,8 @@ async fn retarget_moves_the_stream_and_hold_silences_it() -> Result<(), Endpoint
     // Held by the peer (its a=sendonly): nothing more is sent.
     a.start(Plan { direction: Direction::SendOnly, ..plan(p2.local_addr()?, Source::Tone(440.0)) }).await?;
     while p2.try_recv_from(&mut buf).is_ok() {}
-    run_for(100).await;
-    assert!(p2.try_recv_from(&mut buf).is_err(), "sent audio while held");
+    let sent = tokio::time::timeout(Duration::from_millis(100), p2.recv_from(&mut buf)).await;
+    assert!(sent.is_err(), "sent audio while held: {sent:?}");
     a.stop().await;
     Ok(())
 }

@@ -1,12 +1,14 @@
-//! The relay with real sockets on 127.0.0.1: phones are plain UDP/TCP sockets.
+//! The relay with real sockets on 127.0.0.1: phones are plain UDP/TCP sockets
+//! on port 0; the relay's range is a block reserved for the test (no other test
+//! on the machine uses it meanwhile), and its legs' ports are what it says.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use media::relay::{CallMedia, LegTarget, MAX_FRAME, Relay, RelayConfig, RelayEvent, Side};
 use media::{BearerTransport, MediaError};
+use tests::ports::PortBlock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
@@ -14,9 +16,11 @@ use tokio::time::timeout;
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const WAIT: Duration = Duration::from_secs(2);
 
-/// Each test has its own range (below the Linux ephemeral range, so nothing else takes them by chance).
-async fn relay(ports: RangeInclusive<u16>, media_timeout: Duration) -> (Relay, tokio::sync::mpsc::Receiver<RelayEvent>) {
-    Relay::start(RelayConfig { bind: LOCAL, ports, media_timeout }).await.unwrap()
+/// A relay on a block of ports reserved for this test (held as long as the block is).
+async fn relay(media_timeout: Duration) -> (Relay, tokio::sync::mpsc::Receiver<RelayEvent>, PortBlock) {
+    let block = PortBlock::reserve();
+    let (relay, events) = Relay::start(RelayConfig { bind: LOCAL, ports: block.range(), media_timeout }).await.unwrap();
+    (relay, events, block)
 }
 
 async fn phone() -> (UdpSocket, SocketAddr) {
@@ -67,7 +71,7 @@ async fn stats_until(relay: &Relay, media: &CallMedia, done: impl Fn(&media::rel
 
 #[tokio::test]
 async fn two_phones_exchange_rtp_both_ways_and_counters_add_up() {
-    let (relay, _events) = relay(23_100..=23_119, Duration::from_secs(30)).await;
+    let (relay, _events, _ports) = relay(Duration::from_secs(30)).await;
     let media = relay.open("two-phones").await.unwrap();
     assert_eq!(media.caller.rtp % 2, 0);
     assert_eq!(media.caller.rtcp, media.caller.rtp + 1);
@@ -102,7 +106,7 @@ async fn two_phones_exchange_rtp_both_ways_and_counters_add_up() {
 
 #[tokio::test]
 async fn a_third_socket_is_dropped_counted_and_does_not_hijack_media() {
-    let (relay, _events) = relay(23_120..=23_139, Duration::from_secs(30)).await;
+    let (relay, _events, _ports) = relay(Duration::from_secs(30)).await;
     let media = relay.open("hijack").await.unwrap();
     let ((a, a_addr), (b, b_addr), (mallory, _)) = (phone().await, phone().await, phone().await);
     relay.update(media.id, Side::Caller, target(Some(a_addr))).unwrap();
@@ -132,7 +136,7 @@ async fn a_third_socket_is_dropped_counted_and_does_not_hijack_media() {
 
 #[tokio::test]
 async fn latches_to_the_senders_port_when_send_to_was_wrong() {
-    let (relay, _events) = relay(23_140..=23_159, Duration::from_secs(30)).await;
+    let (relay, _events, _ports) = relay(Duration::from_secs(30)).await;
     let media = relay.open("nat").await.unwrap();
     let ((a, a_addr), (b, b_addr), (wrong, wrong_addr)) = (phone().await, phone().await, phone().await);
     // The caller's SDP named a private address: here, a socket that is not the one sending.
@@ -150,7 +154,7 @@ async fn latches_to_the_senders_port_when_send_to_was_wrong() {
 
 #[tokio::test]
 async fn loss_is_counted_from_a_skipped_sequence() {
-    let (relay, _events) = relay(23_160..=23_179, Duration::from_secs(30)).await;
+    let (relay, _events, _ports) = relay(Duration::from_secs(30)).await;
     let media = relay.open("loss").await.unwrap();
     let ((a, _), (b, b_addr)) = (phone().await, phone().await);
     relay.update(media.id, Side::Callee, target(Some(b_addr))).unwrap();
@@ -165,12 +169,11 @@ async fn loss_is_counted_from_a_skipped_sequence() {
 
 #[tokio::test]
 async fn media_timeout_fires_after_silence_and_not_while_rtp_flows() {
-    let (relay, mut events) = relay(23_180..=23_199, Duration::from_millis(300)).await;
+    let (relay, mut events, _ports) = relay(Duration::from_millis(300)).await;
     let media = relay.open("timeout").await.unwrap();
     let ((a, _), (_b, b_addr)) = (phone().await, phone().await);
     relay.update(media.id, Side::Callee, target(Some(b_addr))).unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(events.try_recv().is_err(), "not armed before answer");
+    assert!(timeout(Duration::from_millis(400), events.recv()).await.is_err(), "no timeout past 300 ms: not armed before answer");
     relay.arm_timeout(media.id);
     let start = tokio::time::Instant::now();
     for seq in 0..20 {
@@ -189,7 +192,10 @@ async fn media_timeout_fires_after_silence_and_not_while_rtp_flows() {
 #[tokio::test]
 async fn ports_are_freed_at_close_and_an_exhausted_range_says_no_ports() {
     // Two pairs: exactly one call.
-    let (relay, _events) = relay(23_200..=23_203, Duration::from_secs(30)).await;
+    let block = PortBlock::reserve();
+    let lowest = block.port(0);
+    let config = RelayConfig { bind: LOCAL, ports: lowest..=block.port(3), media_timeout: Duration::from_secs(30) };
+    let (relay, _events) = Relay::start(config).await.unwrap();
     let first = relay.open("one").await.unwrap();
     assert!(matches!(relay.open("two").await, Err(MediaError::NoPorts)));
     assert_eq!(MediaError::NoPorts.sip_status(), 503);
@@ -200,18 +206,14 @@ async fn ports_are_freed_at_close_and_an_exhausted_range_says_no_ports() {
     let again = relay.open("three").await.expect("ports of the closed call are free again");
     let mut used = [again.caller.rtp, again.callee.rtp];
     used.sort_unstable();
-    assert_eq!(used, [23_200, 23_202]);
+    assert_eq!(used, [lowest, lowest + 2]);
     relay.close(again.id);
-    // And the operating system has them back too.
-    let mut bound = None;
-    for _ in 0..100 {
-        if let Ok(socket) = UdpSocket::bind((LOCAL, 23_200)).await {
-            bound = Some(socket);
-            break;
-        }
+    // And the operating system has them back too (the legs' tasks close them as they end).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while UdpSocket::bind((LOCAL, lowest)).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "port {lowest} still bound {WAIT:?} after close()");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(bound.is_some(), "port 23200 is closed after close()");
 }
 
 async fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
@@ -236,7 +238,7 @@ async fn closed(stream: &mut TcpStream) -> bool {
 
 #[tokio::test]
 async fn tcp_leg_is_bridged_to_the_udp_leg_both_ways_with_rfc4571_framing() {
-    let (relay, _events) = relay(23_220..=23_239, Duration::from_secs(30)).await;
+    let (relay, _events, _ports) = relay(Duration::from_secs(30)).await;
     let media = relay.open("tcp").await.unwrap();
     let (a, a_addr) = phone().await;
     relay.update(media.id, Side::Caller, target(Some(a_addr))).unwrap();
@@ -256,6 +258,7 @@ async fn tcp_leg_is_bridged_to_the_udp_leg_both_ways_with_rfc4571_framing() {
     }
     agent.write_all(&wire[..7]).await.unwrap();
     agent.flush().await.unwrap();
+    // A pause between the writes, so the relay reads the first frame in two pieces.
     tokio::time::sleep(Duration::from_millis(20)).await;
     agent.write_all(&wire[7..]).await.unwrap();
     for seq in 10..15 {
@@ -285,7 +288,7 @@ async fn tcp_leg_is_bridged_to_the_udp_leg_both_ways_with_rfc4571_framing() {
 
 #[tokio::test]
 async fn tcp_connections_to_a_udp_leg_or_from_a_foreign_host_are_refused() {
-    let (relay, _events) = relay(23_240..=23_259, Duration::from_secs(30)).await;
+    let (relay, _events, _ports) = relay(Duration::from_secs(30)).await;
     let media = relay.open("tcp-refused").await.unwrap();
     // The caller leg is UDP: a TCP connection to it is closed.
     let mut stray = TcpStream::connect(at(media.caller.rtp)).await.unwrap();
@@ -302,6 +305,8 @@ async fn tcp_connections_to_a_udp_leg_or_from_a_foreign_host_are_refused() {
 
 #[tokio::test]
 async fn a_range_without_two_pairs_is_a_config_error() {
-    let result = Relay::start(RelayConfig { bind: LOCAL, ports: 23_260..=23_262, media_timeout: Duration::from_secs(1) }).await;
+    let block = PortBlock::reserve();
+    let result =
+        Relay::start(RelayConfig { bind: LOCAL, ports: block.port(0)..=block.port(2), media_timeout: Duration::from_secs(1) }).await;
     assert!(matches!(result, Err(MediaError::Config(_))));
 }
