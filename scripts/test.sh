@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, installing what the tests need first.
-# Usage: scripts/test.sh [extra cargo test args]
+# Usage: scripts/test.sh [extra cargo test args] [-- test binary args]
 # Safe to run repeatedly: installs only what is missing. Needs root (or sudo)
-# for the Debian packages on a fresh machine.
+# for the Debian packages on a fresh machine; run as root, it also runs the
+# tests that need root (ignored otherwise, and it says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,4 +41,14 @@ fi
 # Test processes open many sockets (per-flow tests, connection caps).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-exec cargo test --workspace --locked "$@"
+# Tests that need root (network namespaces, iptables, raw sockets) are
+# #[ignore = "needs root: ..."], so a plain `cargo test` passes for anyone;
+# as root this runs them too.
+if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: not root: the tests that need root (network namespaces, raw sockets) are skipped; run as root to include them" >&2
+    exec cargo test --workspace --locked "$@"
+fi
+case " $* " in
+    *" -- "*) exec cargo test --workspace --locked "$@" --include-ignored ;;
+    *) exec cargo test --workspace --locked "$@" -- --include-ignored ;;
+esac
