@@ -111,8 +111,9 @@ fn two_phones_behind_two_nats_call_each_other_audio_both_ways() {
 fn udp_blocked_at_a_site_bearer_over_tcp_audio_both_ways() {
     let (topo, sw, _switch) = lab("nu");
     let _echo = Proc::spawn(&mut topo.probe("sw", &["udp-echo-server", SWITCH_IP, "7002", "30"]));
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(topo.probe_ok("ph2", &["udp-ping", SWITCH_IP, "7002"]), "UDP passes before the block");
+    tests::wait_for(Duration::from_secs(10), "UDP to pass before the block (the echo server answering)", || {
+        if topo.probe_ok("ph2", &["udp-ping", SWITCH_IP, "7002"]) { Ok(()) } else { Err("no echo".into()) }
+    });
     topo.block_udp(2);
     assert!(!topo.probe_ok("ph2", &["udp-ping", SWITCH_IP, "7002"]), "UDP really is blocked at site 2");
     b_calls_a(&topo, &sw, "tcp");
