@@ -175,7 +175,10 @@ async fn tcp_bearer_speaks_rfc4571_from_the_bearer_port() -> Result<(), Endpoint
     let listener = TcpListener::bind(LOOPBACK).await?;
     let remote = listener.local_addr()?;
     let echo = tokio::spawn(tcp_echo(listener));
-    let mut a = Endpoint::bind(LOOPBACK).await?;
+    // The TCP connection leaves from the number of the bearer's UDP port: a port
+    // 0 pick could be some TCP socket's ephemeral port already, a reserved one is not.
+    let ports = tests::ports::PortBlock::reserve();
+    let mut a = Endpoint::bind(SocketAddr::new(LOOPBACK.ip(), ports.port(0))).await?;
     a.start(Plan { transport: BearerTransport::Tcp, ..plan(remote, Source::Tone(1000.0)) }).await?;
     a.send_dtmf("5");
     run_for(600).await;
