@@ -282,7 +282,7 @@ impl Bearers {
         let leg = self.legs.get_mut(&id).ok_or(481u16)?;
         let text = std::str::from_utf8(offer).map_err(|_| 488u16)?;
         let local = LocalMedia { version: leg.local.version.saturating_add(1), ..leg.local.clone() };
-        let (sdp, n) = media::offer::answer(text, &local).map_err(|e| e.status().0)?;
+        let (sdp, n) = media::offer::answer(text, &local).map_err(|e| sipcore::ToStatus::status(&e).as_u16())?;
         leg.local = local;
         Ok((Bytes::from(sdp), n))
     }

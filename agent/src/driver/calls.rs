@@ -129,7 +129,7 @@ impl Driver {
             Ok(sdp) => self.ua.answer_call(now(), id, sdp).map_err(AgentError::from),
             Err(e) => {
                 // The offer is unusable (488) or the bearer port is taken (500): say so to the switch.
-                let (status, _) = e.status();
+                let status = sipcore::ToStatus::status(&e).as_u16();
                 let _ = self.ua.reject_call(now(), id, status);
                 Err(AgentError::Media(e.to_string()))
             }
