@@ -10,9 +10,9 @@
 //! [`crate::ua::UserAgent::answer_call`] (the driver builds them with
 //! `media::offer`), which keeps the dialog rules apart from codec choice.
 
-mod dialog;
 mod event;
 mod rejoin;
+mod sdp;
 mod uac;
 mod uas;
 
@@ -20,10 +20,10 @@ pub use event::{CallEvent, EndReason, Party};
 
 use crate::rng::Rng;
 use crate::ua::message::Identity;
-use dialog::Dialog;
 use sipcore::auth::DigestClient;
+use sipcore::dialog::Dialog;
 use sipcore::transaction::{TransactionKey, TransactionLayer};
-use sipcore::{Message, Request};
+use sipcore::{HeaderName, Message, Method, Request};
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
@@ -243,6 +243,15 @@ impl Calls {
         }
         true
     }
+}
+
+/// A request inside `dialog` (§12.2.1.1) down the flow: a new branch on our
+/// Via, and our User-Agent.
+fn in_dialog(ctx: &mut Ctx<'_>, dialog: &Dialog, method: Method, cseq: u32) -> Request {
+    let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
+    let mut r = dialog.request(method, cseq, ctx.me.via(&branch));
+    r.headers.push(HeaderName::UserAgent, ctx.me.user_agent.to_owned());
+    r
 }
 
 /// Characters a number may hold: RFC 3261 §25.1 `unreserved` plus `+`, so

@@ -3,11 +3,13 @@
 //! reported, the 2xx ACKed (§13.2.2.4), failures reported; CANCEL before the
 //! answer and BYE after it.
 
-use super::dialog::{self, Dialog};
-use super::{Call, CallError, CallEvent, CallId, Calls, Ctx, EndReason, MAX_AUTH_TRIES, MAX_CALLS, Party, State, valid_user};
+use super::{
+    Call, CallError, CallEvent, CallId, Calls, Ctx, EndReason, MAX_AUTH_TRIES, MAX_CALLS, Party, State, in_dialog, sdp, valid_user,
+};
 use crate::ua::message::domain_host;
 use bytes::Bytes;
 use sipcore::auth::{Challenge, DigestRequest, Secret};
+use sipcore::dialog::Dialog;
 use sipcore::transaction::TransactionKey;
 use sipcore::{HeaderName, Message, Method, Request, Response};
 
@@ -22,16 +24,10 @@ impl Calls {
         }
         let local_tag = ctx.rng.hex(8);
         let domain = domain_host(ctx.me.domain);
-        let dialog = Dialog {
-            call_id: format!("{}@agent", ctx.rng.hex(12)),
-            local: format!("{};tag={local_tag}", ctx.me.aor()),
-            local_tag,
-            remote: format!("<sip:{number}@{domain}>"),
-            remote_tag: None,
-            remote_target: Some(format!("sip:{number}@{domain}")),
-            local_cseq: 1,
-            remote_cseq: None,
-        };
+        let call_id = format!("{}@agent", ctx.rng.hex(12));
+        let mut dialog =
+            Dialog::uac(call_id, &ctx.me.aor(), local_tag, format!("<sip:{number}@{domain}>"), format!("sip:{number}@{domain}"));
+        dialog.next_cseq();
         let id = self.new_id();
         let mut call = Call::new(id, State::Calling { provisional: false }, dialog, None, offer, Bytes::new());
         Self::send_invite(ctx, &mut call)?;
@@ -42,15 +38,14 @@ impl Calls {
 
     /// Sends (or, after a challenge, re-sends with credentials) the INVITE.
     fn send_invite(ctx: &mut Ctx<'_>, call: &mut Call) -> Result<(), CallError> {
-        let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
         // Until the 2xx the dialog is early: the INVITE goes to the AOR, not a Contact.
-        let mut req = call.dialog.request(&ctx.me, Method::Invite, call.dialog.local_cseq, &branch);
+        let mut req = in_dialog(ctx, &call.dialog, Method::Invite, call.dialog.local_cseq);
         req.headers.push(HeaderName::Contact, ctx.me.contact());
         req.headers.push(HeaderName::Allow, crate::ua::message::ALLOW);
         if let Some((name, value)) = &call.credentials {
             req.headers.push(name.clone(), value.clone());
         }
-        dialog::set_sdp(&mut req.headers, &call.local_sdp);
+        sdp::set_sdp(&mut req.headers, &call.local_sdp);
         req.body = call.local_sdp.clone();
         let key = ctx.layer.send_request(ctx.now, ctx.flow, req.clone()).map_err(|e| CallError::Transaction(e.to_string()))?;
         call.invite = Some((key, req));
@@ -65,14 +60,13 @@ impl Calls {
         if call.state != State::Confirmed || call.reoffer.is_some() || call.reinvite.is_some() {
             return Err(CallError::WrongState(id, "a re-INVITE needs an answered call with no other re-INVITE pending (§14.1)"));
         }
-        call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
-        let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
-        let mut req = call.dialog.request(&ctx.me, Method::Invite, call.dialog.local_cseq, &branch);
+        let cseq = call.dialog.next_cseq();
+        let mut req = in_dialog(ctx, &call.dialog, Method::Invite, cseq);
         req.headers.push(HeaderName::Contact, ctx.me.contact());
         if let Some((name, value)) = &call.credentials {
             req.headers.push(name.clone(), value.clone());
         }
-        dialog::set_sdp(&mut req.headers, &offer);
+        sdp::set_sdp(&mut req.headers, &offer);
         req.body = offer.clone();
         let key = ctx.layer.send_request(ctx.now, ctx.flow, req).map_err(|e| CallError::Transaction(e.to_string()))?;
         call.reoffer = Some((key, offer));
@@ -90,7 +84,7 @@ impl Calls {
         match resp.status {
             200..=299 => {
                 let ack = build_ack(ctx, call);
-                let sdp = dialog::sdp_body(&resp.headers, &resp.body);
+                let sdp = sdp::sdp_body(&resp.headers, &resp.body);
                 if let Some(sdp) = &sdp {
                     call.local_sdp = offer.clone();
                     call.remote_sdp = sdp.clone();
@@ -137,9 +131,9 @@ impl Calls {
         match resp.status {
             100 => {}
             101..=199 => {
-                call.dialog.learn_from_response(resp);
+                call.dialog.learn(resp);
                 call.state = State::Calling { provisional: true };
-                let sdp = dialog::sdp_body(&resp.headers, &resp.body);
+                let sdp = sdp::sdp_body(&resp.headers, &resp.body);
                 if std::mem::take(&mut call.cancel_wanted) {
                     let _ = self.cancel(ctx, id);
                 } else {
@@ -164,11 +158,11 @@ impl Calls {
 
     fn on_answered(&mut self, ctx: &mut Ctx<'_>, id: CallId, resp: &Response) {
         let Ok(call) = self.get(id) else { return };
-        call.dialog.learn_from_response(resp);
+        call.dialog.learn(resp);
         call.state = State::Confirmed;
         let ack = build_ack(ctx, call);
         let unwanted = call.cancelled || call.cancel_wanted;
-        let sdp = dialog::sdp_body(&resp.headers, &resp.body);
+        let sdp = sdp::sdp_body(&resp.headers, &resp.body);
         if let Some(sdp) = &sdp {
             call.remote_sdp = sdp.clone();
         }
@@ -206,9 +200,8 @@ impl Calls {
     /// BYE (§15.1.1); the call ends at once: whatever the switch answers, we are done.
     pub(crate) fn send_bye(&mut self, ctx: &mut Ctx<'_>, id: CallId) -> Result<(), CallError> {
         let call = self.get(id)?;
-        call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
-        let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
-        let bye = call.dialog.request(&ctx.me, Method::Bye, call.dialog.local_cseq, &branch);
+        let cseq = call.dialog.next_cseq();
+        let bye = in_dialog(ctx, &call.dialog, Method::Bye, cseq);
         let sent = ctx.layer.send_request(ctx.now, ctx.flow, bye).map_err(|e| CallError::Transaction(e.to_string()));
         self.end(id, Party::Local, EndReason::Hangup, None);
         sent.map(drop)
@@ -218,8 +211,7 @@ impl Calls {
 /// The ACK for a 2xx (§13.2.2.4): a new transaction (own branch), the
 /// INVITE's CSeq number, its credentials, to the remote target.
 fn build_ack(ctx: &mut Ctx<'_>, call: &Call) -> Request {
-    let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
-    let mut ack = call.dialog.request(&ctx.me, Method::Ack, call.dialog.local_cseq, &branch);
+    let mut ack = in_dialog(ctx, &call.dialog, Method::Ack, call.dialog.local_cseq);
     if let Some((name, value)) = &call.credentials {
         ack.headers.push(name.clone(), value.clone());
     }
@@ -238,7 +230,7 @@ fn authorize(ctx: &mut Ctx<'_>, call: &mut Call, resp: &Response) -> bool {
         Ok(creds) => {
             let name = if proxy { HeaderName::ProxyAuthorization } else { HeaderName::Authorization };
             call.credentials = Some((name, creds.to_string()));
-            call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
+            call.dialog.next_cseq();
             true
         }
         Err(e) => {

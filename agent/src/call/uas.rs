@@ -3,10 +3,10 @@
 //! 200 and the INVITE 487; BYE gets 200; a re-INVITE (hold, resume, a new
 //! relay port) goes to the application for its SDP answer.
 
-use super::dialog::{self, Dialog};
-use super::{Call, CallError, CallEvent, CallId, Calls, Ctx, EndReason, MAX_CALLS, Party, State};
+use super::{Call, CallError, CallEvent, CallId, Calls, Ctx, EndReason, MAX_CALLS, Party, State, sdp};
 use crate::ua::message::add_to_tag;
 use bytes::Bytes;
+use sipcore::dialog::{self, Dialog};
 use sipcore::transaction::TransactionKey;
 use sipcore::{HeaderName, Method, Request, Response};
 
@@ -44,24 +44,24 @@ impl Calls {
 
     fn on_invite(&mut self, ctx: &mut Ctx<'_>, key: &TransactionKey, req: Request) {
         let bad = |status, reason| reply(&req, status, Some(reason), None);
-        let (Ok(from), Ok(to), Ok(call_id)) = (req.headers.from_addr(), req.headers.to_addr(), req.headers.call_id()) else {
+        let (Ok(from), Ok(to), Ok(_)) = (req.headers.from_addr(), req.headers.to_addr(), req.headers.call_id()) else {
             return Self::send(ctx, key, bad(400, "Bad Request (From, To or Call-ID unreadable)"));
         };
-        let Some(remote_tag) = from.tag().map(str::to_owned) else {
+        if from.tag().is_none() {
             return Self::send(ctx, key, bad(400, "Bad Request (From has no tag)"));
-        };
-        let Some(target) = dialog::contact_uri(&req.headers) else {
+        }
+        if dialog::contact_uri(&req.headers).is_none() {
             return Self::send(ctx, key, bad(400, "Bad Request (no Contact)"));
-        };
-        let Ok(cseq) = req.headers.cseq() else {
+        }
+        if req.headers.cseq().is_err() {
             return Self::send(ctx, key, bad(400, "Bad Request (CSeq unreadable)"));
-        };
+        }
         // No body: a late offer (RFC 3264 §4: our 200 offers, the ACK answers);
         // the offer is then empty. A body that is not a usable SDP is refused.
         let offer = if req.body.is_empty() {
             Bytes::new()
         } else {
-            match dialog::sdp_body(&req.headers, &req.body) {
+            match sdp::sdp_body(&req.headers, &req.body) {
                 Some(offer) => offer,
                 None => return Self::send(ctx, key, bad(488, "Not Acceptable Here (the body is not a usable SDP offer)")),
             }
@@ -71,16 +71,9 @@ impl Calls {
         }
         let (from_uri, to_uri) = (from.uri.as_str().to_owned(), to.uri.as_str().to_owned());
         let local_tag = ctx.rng.hex(8);
-        let to_value = req.headers.get(&HeaderName::To).unwrap_or_default();
-        let dialog = Dialog {
-            call_id: call_id.to_owned(),
-            local: format!("{to_value};tag={local_tag}"),
-            local_tag: local_tag.clone(),
-            remote: req.headers.get(&HeaderName::From).unwrap_or_default().to_owned(),
-            remote_tag: Some(remote_tag),
-            remote_target: Some(target),
-            local_cseq: 0,
-            remote_cseq: Some(cseq.seq),
+        let dialog = match Dialog::uas(&req, &local_tag) {
+            Ok(d) => d,
+            Err(e) => return Self::send(ctx, key, reply(&req, 400, None, None).with_reason(format!("Bad Request ({e})"))),
         };
         let id = self.new_id();
         // 100 at once (the transaction would send one itself after 200 ms),
@@ -107,7 +100,7 @@ impl Calls {
         let mut ok = reply(req, 200, None, Some(&call.dialog.local_tag));
         ok.headers.push(HeaderName::Contact, contact);
         ok.headers.push(HeaderName::Allow, crate::ua::message::ALLOW);
-        dialog::set_sdp(&mut ok.headers, &sdp);
+        sdp::set_sdp(&mut ok.headers, &sdp);
         ok.body = sdp.clone();
         ctx.layer.send_response(ctx.now, key, ok).map_err(|e| CallError::Transaction(e.to_string()))?;
         call.state = State::Confirmed;
@@ -172,7 +165,7 @@ impl Calls {
             return;
         }
         let id = call.id;
-        match dialog::sdp_body(&req.headers, &req.body) {
+        match sdp::sdp_body(&req.headers, &req.body) {
             Some(answer) => {
                 call.remote_sdp = answer.clone();
                 let local_sdp = call.local_sdp.clone();
@@ -206,9 +199,8 @@ impl Calls {
             return Self::send(ctx, key, reply(&req, 481, Some("Call/Transaction Does Not Exist"), None));
         };
         let tag = call.dialog.local_tag.clone();
-        let seq = req.headers.cseq().map(|c| c.seq).ok();
         // §12.2.2: a lower CSeq is out of order; §14.2: one re-INVITE at a time.
-        if seq.is_none() || seq <= call.dialog.remote_cseq || call.state != State::Confirmed {
+        if call.state != State::Confirmed || !call.dialog.accept_next_remote_cseq(&req) {
             return Self::send(ctx, key, reply(&req, 500, Some("Server Internal Error (out of order)"), Some(&tag)));
         }
         if call.reoffer.is_some() {
@@ -220,12 +212,11 @@ impl Calls {
             r.headers.push(HeaderName::RetryAfter, "1");
             return Self::send(ctx, key, r);
         }
-        call.dialog.remote_cseq = seq;
-        let Some(offer) = dialog::sdp_body(&req.headers, &req.body) else {
+        let Some(offer) = sdp::sdp_body(&req.headers, &req.body) else {
             return Self::send(ctx, key, reply(&req, 488, Some("Not Acceptable Here (an SDP offer is required)"), Some(&tag)));
         };
         if let Some(target) = dialog::contact_uri(&req.headers) {
-            call.dialog.remote_target = Some(target);
+            call.dialog.remote_target = target;
         }
         let id = call.id;
         call.reinvite = Some((key.clone(), req));
@@ -243,7 +234,7 @@ impl Calls {
             Ok(sdp) => {
                 let mut ok = reply(&req, 200, None, Some(&tag));
                 ok.headers.push(HeaderName::Contact, contact);
-                dialog::set_sdp(&mut ok.headers, &sdp);
+                sdp::set_sdp(&mut ok.headers, &sdp);
                 ok.body = sdp.clone();
                 call.local_sdp = sdp.clone();
                 call.remote_sdp = req.body.clone();
