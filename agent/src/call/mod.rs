@@ -23,7 +23,7 @@ use crate::ua::message::Identity;
 use sipcore::auth::DigestClient;
 use sipcore::dialog::Dialog;
 use sipcore::transaction::{TransactionKey, TransactionLayer};
-use sipcore::{HeaderName, Message, Method, Request};
+use sipcore::{HeaderName, Method, Request};
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
@@ -160,8 +160,6 @@ pub struct Calls {
     next_id: u64,
     calls: Vec<Call>,
     events: VecDeque<CallEvent>,
-    /// Messages that go straight to the flow, outside any transaction (the ACK for a 2xx, §13.2.2.4).
-    out: VecDeque<Message>,
 }
 
 impl Calls {
@@ -177,10 +175,6 @@ impl Calls {
 
     pub(crate) fn poll_event(&mut self) -> Option<CallEvent> {
         self.events.pop_front()
-    }
-
-    pub(crate) fn poll_out(&mut self) -> Option<Message> {
-        self.out.pop_front()
     }
 
     fn new_id(&mut self) -> CallId {

@@ -89,7 +89,7 @@ impl Calls {
                     call.local_sdp = offer.clone();
                     call.remote_sdp = sdp.clone();
                 }
-                self.out.push_back(Message::Request(ack));
+                ctx.layer.send_stateless(ctx.flow, Message::Request(ack));
                 if rejoining {
                     tracing::info!(call = %id, "call re-joined on the new flow");
                     self.events.push_back(CallEvent::Rejoined { id });
@@ -167,7 +167,7 @@ impl Calls {
             call.remote_sdp = sdp.clone();
         }
         let local_sdp = call.local_sdp.clone();
-        self.out.push_back(Message::Request(ack));
+        ctx.layer.send_stateless(ctx.flow, Message::Request(ack));
         if unwanted {
             // The 2xx crossed our CANCEL: the call exists now, end it properly (§9.1).
             let _ = self.send_bye(ctx, id);

@@ -496,13 +496,6 @@ impl UserAgent {
     /// its events (which may produce more).
     fn pump(&mut self, now: Instant) {
         loop {
-            // The call core's own messages (the ACK for a 2xx) first: in the
-            // same step it can only have made requests that must follow it (a BYE).
-            while let Some(message) = self.calls.poll_out() {
-                if let Some(flow) = self.flow {
-                    self.transmits.push_back(Transmit::Send { flow: flow.id, message });
-                }
-            }
             while let Some(t) = self.layer.poll_transmit() {
                 self.transmits.push_back(Transmit::Send { flow: t.flow.id, message: t.message });
             }
