@@ -126,7 +126,7 @@ pub enum MediaEvent {
 }
 
 /// One call's endpoint and what was agreed for it.
-struct Leg {
+struct Bearer {
     endpoint: Endpoint,
     local: LocalMedia,
     options: MediaOptions,
@@ -146,14 +146,14 @@ pub(crate) struct Bearers {
     port: u16,
     transport: BearerTransport,
     pub(crate) defaults: MediaOptions,
-    legs: HashMap<CallId, Leg>,
+    by_call: HashMap<CallId, Bearer>,
     /// Offers of incoming calls not yet answered.
     offers: HashMap<CallId, Bytes>,
 }
 
 impl Bearers {
     pub(crate) fn new(port: Option<u16>, transport: BearerTransport, defaults: MediaOptions) -> Self {
-        Self { port: port.unwrap_or(0), transport, defaults, legs: HashMap::new(), offers: HashMap::new() }
+        Self { port: port.unwrap_or(0), transport, defaults, by_call: HashMap::new(), offers: HashMap::new() }
     }
 
     /// Binds the bearer port; when it is taken (a second call at once), an
@@ -179,17 +179,17 @@ impl Bearers {
 
     /// Binds a bearer for a new outgoing call and builds its SDP offer. The
     /// returned closure-free pair is kept by [`Bearers::adopt`] once the call has an id.
-    pub(crate) async fn offer(&self, ip: IpAddr) -> Result<(PendingLeg, Bytes), EndpointError> {
+    pub(crate) async fn offer(&self, ip: IpAddr) -> Result<(PendingBearer, Bytes), EndpointError> {
         let (endpoint, local) = self.open(ip).await?;
         let offer = media::offer::build_offer(&local);
-        Ok((PendingLeg { endpoint, local }, Bytes::from(offer)))
+        Ok((PendingBearer { endpoint, local }, Bytes::from(offer)))
     }
 
     /// Keeps the bearer of a call just placed.
-    pub(crate) fn adopt(&mut self, id: CallId, pending: PendingLeg, options: MediaOptions) {
-        self.legs.insert(
+    pub(crate) fn adopt(&mut self, id: CallId, pending: PendingBearer, options: MediaOptions) {
+        self.by_call.insert(
             id,
-            Leg {
+            Bearer {
                 endpoint: pending.endpoint,
                 local: pending.local,
                 options,
@@ -216,9 +216,9 @@ impl Bearers {
             let (endpoint, local) = self.open(ip).await?;
             let sdp = media::offer::build_offer(&local);
             self.offers.remove(&id);
-            self.legs.insert(
+            self.by_call.insert(
                 id,
-                Leg { endpoint, local, options, negotiated: None, reoffering: None, direction: Direction::SendRecv, earlier: None },
+                Bearer { endpoint, local, options, negotiated: None, reoffering: None, direction: Direction::SendRecv, earlier: None },
             );
             return Ok(Bytes::from(sdp));
         }
@@ -227,9 +227,9 @@ impl Bearers {
         match media::offer::answer(text, &local) {
             Ok((sdp, negotiated)) => {
                 self.offers.remove(&id);
-                self.legs.insert(
+                self.by_call.insert(
                     id,
-                    Leg {
+                    Bearer {
                         endpoint,
                         local,
                         options,
@@ -250,25 +250,25 @@ impl Bearers {
 
     /// The call is answered: start RTP toward the peer at once.
     pub(crate) async fn start(&mut self, id: CallId, remote_sdp: &[u8]) -> Result<MediaEvent, String> {
-        let leg = self.legs.get_mut(&id).ok_or_else(|| "no bearer for this call".to_owned())?;
-        let negotiated = match leg.negotiated.clone() {
+        let bearer = self.by_call.get_mut(&id).ok_or_else(|| "no bearer for this call".to_owned())?;
+        let negotiated = match bearer.negotiated.clone() {
             Some(n) => n,
             None => {
                 let text = std::str::from_utf8(remote_sdp).map_err(|_| "the SDP answer is not UTF-8".to_owned())?;
                 let n = media::offer::negotiated(text).map_err(|e| e.to_string())?;
-                leg.negotiated = Some(n.clone());
+                bearer.negotiated = Some(n.clone());
                 n
             }
         };
-        Self::run(leg, id, &negotiated).await
+        Self::run(bearer, id, &negotiated).await
     }
 
-    async fn run(leg: &mut Leg, id: CallId, n: &Negotiated) -> Result<MediaEvent, String> {
-        let plan = Plan::from_negotiated(n, leg.options.source.clone(), leg.options.record);
-        leg.endpoint.start(plan).await.map_err(|e| e.to_string())?;
+    async fn run(bearer: &mut Bearer, id: CallId, n: &Negotiated) -> Result<MediaEvent, String> {
+        let plan = Plan::from_negotiated(n, bearer.options.source.clone(), bearer.options.record);
+        bearer.endpoint.start(plan).await.map_err(|e| e.to_string())?;
         Ok(MediaEvent::Started {
             id,
-            local: leg.endpoint.local_addr(),
+            local: bearer.endpoint.local_addr(),
             remote: n.remote,
             codec: n.codec,
             transport: n.transport,
@@ -279,21 +279,21 @@ impl Bearers {
     /// A re-INVITE's offer: the SDP answer (a new o= version) and the retargeted stream;
     /// `Err(status)` refuses it and leaves the stream as it was.
     pub(crate) fn reanswer(&mut self, id: CallId, offer: &[u8]) -> Result<(Bytes, Negotiated), u16> {
-        let leg = self.legs.get_mut(&id).ok_or(481u16)?;
+        let bearer = self.by_call.get_mut(&id).ok_or(481u16)?;
         let text = std::str::from_utf8(offer).map_err(|_| 488u16)?;
-        let local = LocalMedia { version: leg.local.version.saturating_add(1), ..leg.local.clone() };
+        let local = LocalMedia { version: bearer.local.version.saturating_add(1), ..bearer.local.clone() };
         let (sdp, n) = media::offer::answer(text, &local).map_err(|e| sipcore::ToStatus::status(&e).as_u16())?;
-        leg.local = local;
+        bearer.local = local;
         Ok((Bytes::from(sdp), n))
     }
 
     /// Our re-INVITE's offer (a new o= version) with `direction`: `SendOnly`
     /// holds the peer, `SendRecv` resumes.
     pub(crate) fn reoffer(&mut self, id: CallId, direction: Direction) -> Option<Bytes> {
-        let leg = self.legs.get_mut(&id)?;
-        leg.local.version = leg.local.version.saturating_add(1);
-        leg.reoffering = Some(direction);
-        Some(Bytes::from(media::offer::build_offer_with_direction(&leg.local, direction)))
+        let bearer = self.by_call.get_mut(&id)?;
+        bearer.local.version = bearer.local.version.saturating_add(1);
+        bearer.reoffering = Some(direction);
+        Some(Bytes::from(media::offer::build_offer_with_direction(&bearer.local, direction)))
     }
 
     /// The phone's local address changed under an answered call: a new
@@ -301,29 +301,33 @@ impl Bearers {
     /// kept for the final report) and the offer for the re-INVITE names it.
     /// The answer starts it, as for hold/resume (`reoffer_answered`).
     pub(crate) async fn rebind(&mut self, id: CallId, ip: IpAddr) -> Result<Bytes, EndpointError> {
-        if !self.legs.contains_key(&id) {
+        if !self.by_call.contains_key(&id) {
             return Err(EndpointError::Sdp(format!("no bearer for call {id}")));
         }
         let (endpoint, fresh) = self.open(ip).await?;
-        let Some(leg) = self.legs.get_mut(&id) else { return Err(EndpointError::Sdp(format!("no bearer for call {id}"))) };
-        let local =
-            LocalMedia { address: fresh.address, port: fresh.port, version: leg.local.version.saturating_add(1), ..leg.local.clone() };
-        let old = std::mem::replace(&mut leg.endpoint, endpoint);
+        let Some(bearer) = self.by_call.get_mut(&id) else { return Err(EndpointError::Sdp(format!("no bearer for call {id}"))) };
+        let local = LocalMedia {
+            address: fresh.address,
+            port: fresh.port,
+            version: bearer.local.version.saturating_add(1),
+            ..bearer.local.clone()
+        };
+        let old = std::mem::replace(&mut bearer.endpoint, endpoint);
         let report = MediaReport::from(old.stop().await);
-        leg.earlier = Some(leg.earlier.take().map_or(report.clone(), |e| e.then(report)));
-        leg.local = local;
+        bearer.earlier = Some(bearer.earlier.take().map_or(report.clone(), |e| e.then(report)));
+        bearer.local = local;
         // A call on hold stays on hold.
-        leg.reoffering = Some(leg.direction);
-        Ok(Bytes::from(media::offer::build_offer_with_direction(&leg.local, leg.direction)))
+        bearer.reoffering = Some(bearer.direction);
+        Ok(Bytes::from(media::offer::build_offer_with_direction(&bearer.local, bearer.direction)))
     }
 
     /// The answer to our re-INVITE came (`Some`: 2xx with this SDP) or it failed (`None`).
     /// Returns what the stream now does, when it was ours to retarget.
     pub(crate) async fn reoffer_answered(&mut self, id: CallId, answer: Option<&[u8]>) -> Option<Result<MediaEvent, String>> {
-        let leg = self.legs.get_mut(&id)?;
-        let offered = leg.reoffering.take()?;
+        let bearer = self.by_call.get_mut(&id)?;
+        let offered = bearer.reoffering.take()?;
         let answer = answer?;
-        leg.direction = offered;
+        bearer.direction = offered;
         let text = std::str::from_utf8(answer).map_err(|_| "the SDP answer is not UTF-8".to_owned());
         let negotiated = match text.and_then(|t| media::offer::negotiated(t).map_err(|e| e.to_string())) {
             Ok(n) => n,
@@ -334,17 +338,17 @@ impl Bearers {
 
     /// Retargets after a re-INVITE was accepted.
     pub(crate) async fn retarget(&mut self, id: CallId, n: Negotiated) -> Result<MediaEvent, String> {
-        let leg = self.legs.get_mut(&id).ok_or_else(|| "no bearer for this call".to_owned())?;
-        leg.negotiated = Some(n.clone());
-        Self::run(leg, id, &n).await
+        let bearer = self.by_call.get_mut(&id).ok_or_else(|| "no bearer for this call".to_owned())?;
+        bearer.negotiated = Some(n.clone());
+        Self::run(bearer, id, &n).await
     }
 
     /// The next thing any call's endpoint noticed (a DTMF digit); pending
     /// while there is none.
     pub(crate) async fn next_event(&mut self) -> MediaEvent {
         std::future::poll_fn(|cx| {
-            for (id, leg) in &mut self.legs {
-                if let std::task::Poll::Ready(Some(EndpointEvent::Dtmf(digit))) = leg.endpoint.events().poll_recv(cx) {
+            for (id, bearer) in &mut self.by_call {
+                if let std::task::Poll::Ready(Some(EndpointEvent::Dtmf(digit))) = bearer.endpoint.events().poll_recv(cx) {
                     return std::task::Poll::Ready(MediaEvent::Dtmf { id: *id, digit });
                 }
             }
@@ -355,15 +359,15 @@ impl Bearers {
 
     /// Sends DTMF on a call's stream (RFC 4733); false when the call has none.
     pub(crate) fn send_dtmf(&self, id: CallId, digits: &str) -> bool {
-        self.legs.get(&id).map(|l| l.endpoint.send_dtmf(digits)).is_some()
+        self.by_call.get(&id).map(|l| l.endpoint.send_dtmf(digits)).is_some()
     }
 
     /// The call ended: stop its stream and report (None when it never had one).
     pub(crate) async fn stop(&mut self, id: CallId) -> Option<MediaReport> {
         self.offers.remove(&id);
-        let leg = self.legs.remove(&id)?;
-        let last = MediaReport::from(leg.endpoint.stop().await);
-        Some(match leg.earlier {
+        let bearer = self.by_call.remove(&id)?;
+        let last = MediaReport::from(bearer.endpoint.stop().await);
+        Some(match bearer.earlier {
             Some(earlier) => earlier.then(last),
             None => last,
         })
@@ -371,12 +375,12 @@ impl Bearers {
 }
 
 /// A bound bearer waiting for its call id.
-pub(crate) struct PendingLeg {
+pub(crate) struct PendingBearer {
     endpoint: Endpoint,
     local: LocalMedia,
 }
 
-impl PendingLeg {
+impl PendingBearer {
     pub(crate) async fn close(self) {
         self.endpoint.stop().await;
     }
@@ -400,8 +404,8 @@ mod tests {
         let loopback: IpAddr = "127.0.0.1".parse().unwrap();
         let mut bearers = Bearers::new(None, BearerTransport::Udp, MediaOptions::default());
         let id = CallId(1);
-        let (leg, offer) = bearers.offer(loopback).await.unwrap();
-        bearers.adopt(id, leg, MediaOptions::default());
+        let (bearer, offer) = bearers.offer(loopback).await.unwrap();
+        bearers.adopt(id, bearer, MediaOptions::default());
         bearers.start(id, &relay_answer(&offer, 30_000)).await.unwrap();
 
         let hold = bearers.reoffer(id, Direction::SendOnly).unwrap();

@@ -5,7 +5,7 @@
 
 mod support;
 
-use agent::ua::Transmit;
+use agent::ua::Output;
 use agent::{CallEvent, CallId, EndReason, Event, Party};
 use bytes::Bytes;
 use sipcore::auth::{DigestRequest, Secret, parse_credentials};
@@ -48,20 +48,20 @@ impl Bench {
     }
 
     fn responses(&mut self) -> Vec<Response> {
-        self.transmits()
+        self.outputs()
             .into_iter()
             .filter_map(|t| match t {
-                Transmit::Send { message: Message::Response(r), .. } => Some(r),
+                Output::Send { message: Message::Response(r), .. } => Some(r),
                 _ => None,
             })
             .collect()
     }
 
     fn requests(&mut self) -> Vec<Request> {
-        self.transmits()
+        self.outputs()
             .into_iter()
             .filter_map(|t| match t {
-                Transmit::Send { message: Message::Request(r), .. } => Some(r),
+                Output::Send { message: Message::Request(r), .. } => Some(r),
                 _ => None,
             })
             .collect()
@@ -108,7 +108,7 @@ impl Bench {
             "{ev:?}"
         );
         self.deliver(flow, &in_dialog("ACK", "z9hG4bKack1", "c1@sw", 1, Some(&tag)));
-        assert!(self.transmits().is_empty(), "nothing answers an ACK");
+        assert!(self.outputs().is_empty(), "nothing answers an ACK");
         (flow, id, tag)
     }
 }
@@ -370,7 +370,7 @@ fn an_answered_call_outlives_its_flow_for_the_grace_time_only() {
     assert_eq!(b.call_events(), vec![CallEvent::Interrupted { id, rejoin_within: grace }]);
     assert_eq!(b.ua.calls(), vec![id]);
     // Every reconnect fails: no flow within the grace.
-    b.transmits();
+    b.outputs();
     b.ua.handle_connect_failed(b.now, "unreachable".into());
     b.advance(grace - SECS(1));
     assert!(b.call_events().is_empty(), "still waiting");
@@ -454,7 +454,7 @@ fn a_call_whose_local_address_changed_rejoins_with_a_new_offer() {
     let (_, id, _) = b.answered();
     b.ua.handle_network_change(b.now, true);
     assert!(matches!(b.call_events().as_slice(), [CallEvent::Interrupted { id: i, .. }] if *i == id));
-    b.transmits();
+    b.outputs();
     let flow2 = b.connect_from("10.9.0.7".parse().unwrap());
     b.probe_round();
     b.register_round(600);
@@ -482,7 +482,7 @@ fn losing_the_next_flow_too_keeps_the_first_deadline_and_address() {
     let lost_at = b.now;
     b.ua.handle_network_change(b.now, true);
     b.call_events();
-    b.transmits();
+    b.outputs();
     let flow2 = b.connect_from("10.9.0.7".parse().unwrap());
     b.probe_round();
     b.register_round(600);
@@ -490,7 +490,7 @@ fn losing_the_next_flow_too_keeps_the_first_deadline_and_address() {
     b.advance(SECS(5));
     b.ua.handle_flow_closed(b.now, flow2.id, "reset".into());
     assert!(b.call_events().is_empty(), "still the same interruption");
-    b.transmits();
+    b.outputs();
     b.connect_from("10.9.0.7".parse().unwrap());
     b.probe_round();
     b.register_round(600);

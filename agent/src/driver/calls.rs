@@ -105,15 +105,15 @@ impl Driver {
 
     async fn place_call(&mut self, number: &str, options: Option<MediaOptions>) -> Result<CallId, AgentError> {
         let ip = self.bearer_ip()?;
-        let (leg, offer) = self.bearers.offer(ip).await.map_err(|e| AgentError::Media(e.to_string()))?;
+        let (bearer, offer) = self.bearers.offer(ip).await.map_err(|e| AgentError::Media(e.to_string()))?;
         match self.ua.call(now(), number, offer) {
             Ok(id) => {
                 let options = options.unwrap_or_else(|| self.bearers.defaults.clone());
-                self.bearers.adopt(id, leg, options);
+                self.bearers.adopt(id, bearer, options);
                 Ok(id)
             }
             Err(e) => {
-                leg.close().await;
+                bearer.close().await;
                 Err(e.into())
             }
         }

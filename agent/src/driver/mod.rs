@@ -2,7 +2,7 @@
 //! over the transport's events, the core's next deadline, the handle's
 //! commands, connect and discovery results, and the kernel's word that the
 //! host's addresses changed ([`netif::watch`]). It does what the core's
-//! [`Transmit`]s say and forwards its events.
+//! [`Output`]s say and forwards its events.
 
 mod calls;
 
@@ -12,7 +12,7 @@ use crate::config::{PublicIpSource, SwitchAddr};
 use crate::deadline::Deadline;
 use crate::discovery;
 use crate::netif;
-use crate::ua::{Event, ServerTxId, Transmit, UserAgent};
+use crate::ua::{Event, Output, ServerTxId, UserAgent};
 use crate::{AgentError, FlowTransport, MacAddr};
 use bytes::Bytes;
 use sipcore::Response;
@@ -143,7 +143,7 @@ impl Driver {
         }
     }
 
-    /// Carries out the core's transmits and hands its events on; call events
+    /// Carries out the core's outputs and hands its events on; call events
     /// drive the media first (which may make the core send more).
     async fn flush(
         &mut self,
@@ -152,7 +152,7 @@ impl Driver {
         discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
     ) {
         loop {
-            self.transmit(transport, connect_tx, discover_tx);
+            self.perform(transport, connect_tx, discover_tx);
             let Some(ev) = self.ua.poll_event() else { break };
             match ev {
                 Event::Call(CallEvent::Ended { id, .. }) => {
@@ -179,15 +179,15 @@ impl Driver {
         }
     }
 
-    fn transmit(
+    fn perform(
         &mut self,
         transport: &Transport,
         connect_tx: &mpsc::Sender<ConnectResult>,
         discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
     ) {
-        while let Some(t) = self.ua.poll_transmit() {
+        while let Some(t) = self.ua.poll_output() {
             match t {
-                Transmit::Connect => {
+                Output::Connect => {
                     let (transport, switch, tls, tx) = (transport.clone(), self.switch.clone(), self.tls.clone(), connect_tx.clone());
                     tokio::spawn(async move {
                         let res = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&transport, &switch, tls)).await {
@@ -197,7 +197,7 @@ impl Driver {
                         let _ = tx.send(res).await;
                     });
                 }
-                Transmit::Send { flow, message } => {
+                Output::Send { flow, message } => {
                     let sent = transport
                         .flow(flow)
                         .ok_or_else(|| "the flow is closed".to_owned())
@@ -206,7 +206,7 @@ impl Driver {
                         self.ua.handle_send_failed(now(), flow, reason);
                     }
                 }
-                Transmit::Ping { flow } => {
+                Output::Ping { flow } => {
                     let sent = transport
                         .flow(flow)
                         .ok_or_else(|| "the flow is closed".to_owned())
@@ -215,8 +215,8 @@ impl Driver {
                         self.ua.handle_send_failed(now(), flow, reason);
                     }
                 }
-                Transmit::Close { flow } => transport.close(flow),
-                Transmit::Discover { local } => {
+                Output::Close { flow } => transport.close(flow),
+                Output::Discover { local } => {
                     let (source, tx) = (self.source.clone(), discover_tx.clone());
                     tokio::spawn(async move {
                         let txid: [u8; 12] = rand::random();

@@ -1,29 +1,11 @@
-//! What the core asks its driver to do ([`Transmit`]) and what it tells the
-//! application ([`Event`]).
+//! What the core tells the application ([`Event`]).
 
+use sipcore::Request;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::FlowId;
-use sipcore::{Message, Request};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-
-/// Work for the driver.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transmit {
-    /// Open a new flow to the switch; answer with `handle_connected` or
-    /// `handle_connect_failed`.
-    Connect,
-    /// Write a message on the flow.
-    Send { flow: FlowId, message: Message },
-    /// Write an RFC 5626 `CRLF CRLF` keep-alive ping on the flow.
-    Ping { flow: FlowId },
-    /// Close the flow.
-    Close { flow: FlowId },
-    /// Run the configured external discovery (STUN or HTTP) from `local`;
-    /// answer with `handle_public_ip`.
-    Discover { local: Option<IpAddr> },
-}
 
 /// Names a request the switch sent, to answer it with `respond`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -2,29 +2,31 @@
 //! their keep-alives and recovery (RFC 5626 §4.2–§4.5), public-IP checks.
 //!
 //! It never reads a clock and never touches a socket. Feed it with the
-//! `handle_*` methods (time is an argument), then drain [`UserAgent::poll_transmit`]
+//! `handle_*` methods (time is an argument), then drain [`UserAgent::poll_output`]
 //! (what the driver must do), [`UserAgent::poll_event`] (what the application
 //! must know) and ask [`UserAgent::poll_timeout`] when to call
 //! [`UserAgent::handle_timeout`] next. The tokio driver in `crate::driver` is
 //! one way to run it; tests run it on virtual time.
 //!
 //! ```
-//! use agent::ua::{UserAgent, Transmit};
+//! use agent::ua::{Output, UserAgent};
 //! use agent::UaConfig;
 //! use std::time::Instant;
 //!
 //! let mut ua = UserAgent::new(UaConfig::new("1001", "secret", "switch.local"));
 //! ua.start(Instant::now());
-//! assert_eq!(ua.poll_transmit(), Some(Transmit::Connect));
+//! assert_eq!(ua.poll_output(), Some(Output::Connect));
 //! ```
 
 mod check;
 mod event;
 mod flow;
 pub(crate) mod message;
+mod output;
 mod register;
 
-pub use event::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId, Transmit};
+pub use event::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId};
+pub use output::Output;
 pub use register::refresh_interval;
 
 use crate::call::{CallError, CallId, Calls, Ctx};
@@ -129,7 +131,7 @@ pub struct UserAgent {
     stop_deadline: Option<Instant>,
     /// The calls and their dialogs (they ride the flow, and die with it).
     calls: Calls,
-    transmits: VecDeque<Transmit>,
+    outbox: VecDeque<Output>,
     events: VecDeque<Event>,
 }
 
@@ -189,7 +191,7 @@ impl UserAgent {
             check_at: None,
             stop_deadline: None,
             calls: Calls::default(),
-            transmits: VecDeque::new(),
+            outbox: VecDeque::new(),
             events: VecDeque::new(),
         }
     }
@@ -289,7 +291,7 @@ impl UserAgent {
         }
     }
 
-    /// The result of a [`Transmit::Discover`].
+    /// The result of a [`Output::Discover`].
     pub fn handle_public_ip(&mut self, now: Instant, result: Result<IpAddr, String>) {
         if !std::mem::take(&mut self.discovering) {
             return;
@@ -357,7 +359,7 @@ impl UserAgent {
         if due(self.ping_at, now) {
             self.ping_at = None;
             if let Some(flow) = self.flow {
-                self.transmits.push_back(Transmit::Ping { flow: flow.id });
+                self.outbox.push_back(Output::Ping { flow: flow.id });
                 self.pong_deadline = now.checked_add(self.cfg.pong_timeout);
             }
         }
@@ -377,8 +379,8 @@ impl UserAgent {
     }
 
     /// The next thing for the driver to do.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outbox.pop_front()
     }
 
     /// The next thing for the application to know.
@@ -497,7 +499,7 @@ impl UserAgent {
     fn pump(&mut self, now: Instant) {
         loop {
             while let Some(t) = self.layer.poll_transmit() {
-                self.transmits.push_back(Transmit::Send { flow: t.flow.id, message: t.message });
+                self.outbox.push_back(Output::Send { flow: t.flow.id, message: t.message });
             }
             while let Some(ev) = self.calls.poll_event() {
                 self.events.push_back(Event::Call(ev));
@@ -571,7 +573,7 @@ impl UserAgent {
     fn finish_stop(&mut self) {
         self.end_calls();
         if let Some(flow) = self.flow.take() {
-            self.transmits.push_back(Transmit::Close { flow: flow.id });
+            self.outbox.push_back(Output::Close { flow: flow.id });
         }
         self.clear_timers();
         self.layer = TransactionLayer::new(self.cfg.timers);

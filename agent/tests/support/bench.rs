@@ -3,7 +3,7 @@
 //! stamped with `received`/`rport`, Flow-Timer, X-Bearer-Address).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use agent::ua::{Transmit, UserAgent};
+use agent::ua::{Output, UserAgent};
 use agent::{Event, UaConfig};
 use sipcore::auth::{DigestRequest, DigestServer, Secret, ServerConfig, parse_credentials};
 use sipcore::transport::{Flow, FlowId, TransportKind, stamp_via};
@@ -52,8 +52,8 @@ impl Bench {
         1_700_000_000 + self.now.duration_since(self.epoch).as_secs()
     }
 
-    pub(crate) fn transmits(&mut self) -> Vec<Transmit> {
-        std::iter::from_fn(|| self.ua.poll_transmit()).collect()
+    pub(crate) fn outputs(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.ua.poll_output()).collect()
     }
 
     pub(crate) fn events(&mut self) -> Vec<Event> {
@@ -76,8 +76,8 @@ impl Bench {
 
     /// Answers the pending Connect with a new flow from 10.1.0.2.
     pub(crate) fn connect(&mut self) -> Flow {
-        let t = self.transmits();
-        assert!(t.contains(&Transmit::Connect), "expected Connect, got {t:?}");
+        let t = self.outputs();
+        assert!(t.contains(&Output::Connect), "expected Connect, got {t:?}");
         self.connect_again()
     }
 
@@ -103,9 +103,9 @@ impl Bench {
     /// The one request the agent sent, as the switch's transport would hand
     /// it on (parsed from the wire form, Via stamped).
     pub(crate) fn sent(&mut self) -> (FlowId, Request) {
-        let t = self.transmits();
+        let t = self.outputs();
         let mut sends = t.iter().filter_map(|t| match t {
-            Transmit::Send { flow, message } => Some((*flow, message.clone())),
+            Output::Send { flow, message } => Some((*flow, message.clone())),
             _ => None,
         });
         let (flow, msg) = sends.next().unwrap_or_else(|| panic!("no request sent: {t:?}"));

@@ -1,0 +1,22 @@
+//! What the core asks its driver to do ([`Output`]).
+
+use sipcore::Message;
+use sipcore::transport::FlowId;
+use std::net::IpAddr;
+
+/// What the core asks of its driver (drained with [`super::UserAgent::poll_output`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Open a new flow to the switch; answer with `handle_connected` or
+    /// `handle_connect_failed`.
+    Connect,
+    /// Write a message on the flow.
+    Send { flow: FlowId, message: Message },
+    /// Write an RFC 5626 `CRLF CRLF` keep-alive ping on the flow.
+    Ping { flow: FlowId },
+    /// Close the flow.
+    Close { flow: FlowId },
+    /// Run the configured external discovery (STUN or HTTP) from `local`;
+    /// answer with `handle_public_ip`.
+    Discover { local: Option<IpAddr> },
+}
