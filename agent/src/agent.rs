@@ -5,7 +5,7 @@ use crate::call::CallId;
 use crate::config::{Backoff, PublicIpSource, SwitchAddr, UaConfig};
 use crate::driver::{Command, Driver};
 use crate::ua::{Event, ServerTxId, UserAgent};
-use crate::{AgentError, FlowTransport, MacAddr};
+use crate::{Error, FlowTransport, MacAddr};
 use media::BearerTransport;
 use sipcore::Response;
 use sipcore::transport::TcpKeepalive;
@@ -166,12 +166,12 @@ impl AgentBuilder {
 
     /// Starts the agent on the current tokio runtime: it connects, registers
     /// and keeps at it until [`AgentHandle::stop`].
-    pub fn start(self) -> Result<(AgentHandle, Events), AgentError> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| AgentError::Config("start() must be called inside a tokio runtime".into()))?;
+    pub fn start(self) -> Result<(AgentHandle, Events), Error> {
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| Error::Config("start() must be called inside a tokio runtime".into()))?;
         let mut cfg = self.cfg;
         if cfg.number.is_empty() {
-            return Err(AgentError::Config("no number".into()));
+            return Err(Error::Config("no number".into()));
         }
         if cfg.instance.is_none()
             && let Some(path) = &self.instance_file
@@ -181,15 +181,15 @@ impl AgentBuilder {
         if let Some(i) = &cfg.instance
             && !crate::identity::valid_instance(i)
         {
-            return Err(AgentError::Config(format!("instance {i:?} is not urn:uuid:<uuid>")));
+            return Err(Error::Config(format!("instance {i:?} is not urn:uuid:<uuid>")));
         }
         let tls = match (self.switch.transport, &self.tls_ca_pem) {
             (FlowTransport::Tcp, _) => None,
             (FlowTransport::Tls, Some(pem)) => {
-                Some(sipcore::transport::tls::client_config_from_pem(pem).map_err(|e| AgentError::Config(format!("TLS CA: {e}")))?)
+                Some(sipcore::transport::tls::client_config_from_pem(pem).map_err(|e| Error::Config(format!("TLS CA: {e}")))?)
             }
             (FlowTransport::Tls, None) => {
-                return Err(AgentError::Config("a tls: switch needs a CA certificate (tls_ca_pem / --ca)".into()));
+                return Err(Error::Config("a tls: switch needs a CA certificate (tls_ca_pem / --ca)".into()));
             }
         };
         cfg.seed = rand::random();
@@ -221,71 +221,71 @@ pub struct AgentHandle {
 
 impl AgentHandle {
     /// Checks the public IP now (e.g. the softphone saw the network change).
-    pub fn check_public_ip(&self) -> Result<(), AgentError> {
-        self.commands.send(Command::CheckPublicIp).map_err(|_| AgentError::Stopped)
+    pub fn check_public_ip(&self) -> Result<(), Error> {
+        self.commands.send(Command::CheckPublicIp).map_err(|_| Error::Stopped)
     }
 
     /// Answers a request the switch sent (see [`Event::IncomingRequest`]).
-    pub async fn respond(&self, id: ServerTxId, response: Response) -> Result<(), AgentError> {
+    pub async fn respond(&self, id: ServerTxId, response: Response) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
-        self.commands.send(Command::Respond { id, response: Box::new(response), reply }).map_err(|_| AgentError::Stopped)?;
-        rx.await.map_err(|_| AgentError::Stopped)?
+        self.commands.send(Command::Respond { id, response: Box::new(response), reply }).map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?
     }
 
-    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<Result<T, AgentError>>) -> Command) -> Result<T, AgentError> {
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command) -> Result<T, Error> {
         let (reply, rx) = oneshot::channel();
-        self.commands.send(command(reply)).map_err(|_| AgentError::Stopped)?;
-        rx.await.map_err(|_| AgentError::Stopped)?
+        self.commands.send(command(reply)).map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?
     }
 
     /// Calls `number` (`INVITE sip:<number>@<domain>` up the flow, with an SDP
     /// offer naming the flow's private IP and the bearer port). Its progress
     /// comes as [`Event::Call`] (ringing, answered, ended) and [`Event::Media`].
-    pub async fn call(&self, number: &str) -> Result<CallId, AgentError> {
+    pub async fn call(&self, number: &str) -> Result<CallId, Error> {
         self.ask(|reply| Command::Call { number: number.to_owned(), options: None, reply }).await
     }
 
     /// [`AgentHandle::call`] with its own media options.
-    pub async fn call_with(&self, number: &str, options: MediaOptions) -> Result<CallId, AgentError> {
+    pub async fn call_with(&self, number: &str, options: MediaOptions) -> Result<CallId, Error> {
         self.ask(|reply| Command::Call { number: number.to_owned(), options: Some(options), reply }).await
     }
 
     /// Answers the incoming call `id` (a [`crate::CallEvent::Incoming`]): 200
     /// with the SDP answer; RTP starts at once toward the relay. An unusable
     /// offer is rejected 488 (and this returns the error).
-    pub async fn answer(&self, id: CallId) -> Result<(), AgentError> {
+    pub async fn answer(&self, id: CallId) -> Result<(), Error> {
         self.ask(|reply| Command::Answer { id, options: None, reply }).await
     }
 
     /// [`AgentHandle::answer`] with its own media options.
-    pub async fn answer_with(&self, id: CallId, options: MediaOptions) -> Result<(), AgentError> {
+    pub async fn answer_with(&self, id: CallId, options: MediaOptions) -> Result<(), Error> {
         self.ask(|reply| Command::Answer { id, options: Some(options), reply }).await
     }
 
     /// Refuses the incoming call `id` with `status` (486 Busy Here, 603 Decline…).
-    pub async fn reject(&self, id: CallId, status: u16) -> Result<(), AgentError> {
+    pub async fn reject(&self, id: CallId, status: u16) -> Result<(), Error> {
         self.ask(|reply| Command::Reject { id, status, reply }).await
     }
 
     /// Ends call `id`: BYE once answered; before, CANCEL (outgoing) or 480 (incoming).
-    pub async fn hangup(&self, id: CallId) -> Result<(), AgentError> {
+    pub async fn hangup(&self, id: CallId) -> Result<(), Error> {
         self.ask(|reply| Command::Hangup { id, reply }).await
     }
 
     /// Sends DTMF digits (`0-9*#A-D`) on call `id` as RFC 4733 events.
-    pub async fn send_dtmf(&self, id: CallId, digits: &str) -> Result<(), AgentError> {
+    pub async fn send_dtmf(&self, id: CallId, digits: &str) -> Result<(), Error> {
         self.ask(|reply| Command::Dtmf { id, digits: digits.to_owned(), reply }).await
     }
 
     /// Puts call `id` on hold: a re-INVITE offering `a=sendonly` (the peer
     /// stops sending; our stream keeps the NAT leg open). `Event::Call(Updated)`
     /// follows, or `ReofferRejected` (491 on glare: try again later).
-    pub async fn hold(&self, id: CallId) -> Result<(), AgentError> {
+    pub async fn hold(&self, id: CallId) -> Result<(), Error> {
         self.ask(|reply| Command::Hold { id, hold: true, reply }).await
     }
 
     /// Takes call `id` off hold: a re-INVITE offering `a=sendrecv`.
-    pub async fn resume(&self, id: CallId) -> Result<(), AgentError> {
+    pub async fn resume(&self, id: CallId) -> Result<(), Error> {
         self.ask(|reply| Command::Hold { id, hold: false, reply }).await
     }
 

@@ -1,7 +1,7 @@
 //! What the agent is told: where the switch is, how to learn the public IP,
 //! and the timers of RFC 5626 recovery. Every text form here is also a CLI flag.
 
-use crate::error::AgentError;
+use crate::Error;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -48,10 +48,10 @@ pub struct SwitchAddr {
 }
 
 impl FromStr for SwitchAddr {
-    type Err = AgentError;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, AgentError> {
-        let bad = |why: &str| AgentError::Config(format!("switch address {s:?}: {why} (expected tcp:HOST:PORT or tls:HOST:PORT)"));
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = |why: &str| Error::Config(format!("switch address {s:?}: {why} (expected tcp:HOST:PORT or tls:HOST:PORT)"));
         let (scheme, rest) = s.split_once(':').ok_or_else(|| bad("no transport"))?;
         let transport = match scheme.to_ascii_lowercase().as_str() {
             "tcp" => FlowTransport::Tcp,
@@ -130,11 +130,11 @@ pub enum PublicIpSource {
 }
 
 impl FromStr for PublicIpSource {
-    type Err = AgentError;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, AgentError> {
+    fn from_str(s: &str) -> Result<Self, Error> {
         let bad = |why: &str| {
-            AgentError::Config(format!("public IP source {s:?}: {why} (expected via, stun:HOST:PORT, http:URL [PATTERN] or static:IP)"))
+            Error::Config(format!("public IP source {s:?}: {why} (expected via, stun:HOST:PORT, http:URL [PATTERN] or static:IP)"))
         };
         if s.eq_ignore_ascii_case("via") {
             return Ok(PublicIpSource::Via);

@@ -45,14 +45,14 @@ pub fn valid_instance(s: &str) -> bool {
 /// The instance kept in `path`, or a new random one written there (for a
 /// device without a usable MAC that must stay the same device across
 /// restarts). The file holds the URN on one line.
-pub fn load_or_create_instance(path: &std::path::Path) -> Result<String, crate::AgentError> {
+pub fn load_or_create_instance(path: &std::path::Path) -> Result<String, crate::Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let urn = text.trim();
             if valid_instance(urn) {
                 Ok(urn.to_owned())
             } else {
-                Err(crate::AgentError::Config(format!("{}: not an instance URN (urn:uuid:...)", path.display())))
+                Err(crate::Error::Config(format!("{}: not an instance URN (urn:uuid:...)", path.display())))
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

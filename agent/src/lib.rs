@@ -24,7 +24,7 @@
 //! - [`discovery`]: STUN (RFC 8489), the HTTP status-page GET, address extraction.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), agent::AgentError> {
+//! # async fn run() -> Result<(), agent::Error> {
 //! use agent::{AgentBuilder, CallEvent, Event};
 //!
 //! let (handle, mut events) = AgentBuilder::new("tcp:switch.example.net:5060".parse()?, "1001", "secret")
@@ -66,7 +66,7 @@ pub use agent::{AgentBuilder, AgentHandle, Events};
 pub use bearer::{MediaEvent, MediaOptions, MediaReport};
 pub use call::{CallError, CallEvent, CallId, EndReason, Party};
 pub use config::{Backoff, FlowTransport, PublicIpSource, SwitchAddr, UaConfig};
-pub use error::AgentError;
+pub use error::{ConnectError, Error};
 pub use media::BearerTransport;
 pub use media::endpoint::Source;
 pub use sipcore::headers::MacAddr;

@@ -371,7 +371,7 @@ fn an_answered_call_outlives_its_flow_for_the_grace_time_only() {
     assert_eq!(b.ua.calls(), vec![id]);
     // Every reconnect fails: no flow within the grace.
     b.outputs();
-    b.ua.handle_connect_failed(b.now, "unreachable".into());
+    b.ua.handle_connect_failed(b.now, &"unreachable");
     b.advance(grace - SECS(1));
     assert!(b.call_events().is_empty(), "still waiting");
     b.advance(SECS(2));

@@ -225,8 +225,8 @@ fn external_discovery_runs_on_connect_on_the_timer_and_on_network_change() {
     b.now += SECS(5);
     b.ua.handle_network_change(b.now, false);
     assert_eq!(b.outputs(), vec![Output::Discover { local: Some(flow.local.ip()) }]);
-    b.ua.handle_public_ip(b.now, Err("timeout".into()));
-    assert_eq!(b.events(), vec![Event::DiscoveryFailed { reason: "timeout".into() }]);
+    b.ua.handle_public_ip(b.now, Err(agent::Error::Discovery("timeout".into())));
+    assert_eq!(b.events(), vec![Event::DiscoveryFailed { reason: "public IP discovery: timeout".into() }]);
     assert!(b.outputs().is_empty(), "a failed check keeps the registration as it is");
     // The timer: 60 s after the last check.
     assert!(b.ua.poll_timeout().unwrap() <= b.now + SECS(60));
@@ -266,7 +266,7 @@ fn connect_failures_back_off_within_rfc5626_bounds() {
         b.ua.start(b.now);
         for n in 1..=10u32 {
             assert_eq!(b.outputs(), vec![Output::Connect]);
-            b.ua.handle_connect_failed(b.now, "refused".into());
+            b.ua.handle_connect_failed(b.now, &"refused");
             let ev = b.events();
             let [Event::ConnectFailed { retry_in, .. }] = ev.as_slice() else { panic!("{ev:?}") };
             let ceiling = SECS(30).saturating_mul(1 << n.min(20)).min(SECS(1800));
@@ -504,13 +504,13 @@ fn a_network_change_ends_the_back_off() {
     b.ua.start(b.now);
     for _ in 0..4 {
         assert_eq!(b.outputs(), vec![Output::Connect]);
-        b.ua.handle_connect_failed(b.now, "network unreachable".into());
+        b.ua.handle_connect_failed(b.now, &"network unreachable");
         b.events();
         b.now = b.ua.poll_timeout().unwrap();
         b.ua.handle_timeout(b.now);
     }
     assert_eq!(b.outputs(), vec![Output::Connect]);
-    b.ua.handle_connect_failed(b.now, "network unreachable".into());
+    b.ua.handle_connect_failed(b.now, &"network unreachable");
     let ev = b.events();
     let [Event::ConnectFailed { retry_in, .. }] = ev.as_slice() else { panic!("{ev:?}") };
     // Five failures in: at least half of base × 2^5 (a long wait to cut short).

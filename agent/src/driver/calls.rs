@@ -3,7 +3,7 @@
 //! SDP is built here with `media::offer`, then handed to the sans-IO core).
 
 use super::{Command, Driver, now};
-use crate::AgentError;
+use crate::Error;
 use crate::bearer::{MediaEvent, MediaOptions};
 use crate::call::{CallEvent, CallId};
 use crate::ua::Event;
@@ -66,8 +66,8 @@ impl Driver {
     }
 
     /// The flow's local IP: the address the SDP names and the bearer binds.
-    fn bearer_ip(&self) -> Result<IpAddr, AgentError> {
-        self.ua.flow().map(|f| f.local.ip()).ok_or(AgentError::Call(crate::CallError::NoFlow))
+    fn bearer_ip(&self) -> Result<IpAddr, Error> {
+        self.ua.flow().map(|f| f.local.ip()).ok_or(Error::Call(crate::CallError::NoFlow))
     }
 
     pub(super) async fn on_call_command(&mut self, cmd: Command) {
@@ -79,20 +79,20 @@ impl Driver {
                 let _ = reply.send(self.answer_call(id, options).await);
             }
             Command::Reject { id, status, reply } => {
-                let _ = reply.send(self.ua.reject_call(now(), id, status).map_err(AgentError::from));
+                let _ = reply.send(self.ua.reject_call(now(), id, status).map_err(Error::from));
             }
             Command::Hangup { id, reply } => {
-                let _ = reply.send(self.ua.hangup(now(), id).map_err(AgentError::from));
+                let _ = reply.send(self.ua.hangup(now(), id).map_err(Error::from));
             }
             Command::Dtmf { id, digits, reply } => {
                 let sent = self.bearers.send_dtmf(id, &digits);
-                let _ = reply.send(if sent { Ok(()) } else { Err(AgentError::Call(crate::CallError::NoSuchCall(id))) });
+                let _ = reply.send(if sent { Ok(()) } else { Err(Error::Call(crate::CallError::NoSuchCall(id))) });
             }
             Command::Hold { id, hold, reply } => {
                 let direction = if hold { media::Direction::SendOnly } else { media::Direction::SendRecv };
                 let sent = match self.bearers.reoffer(id, direction) {
-                    Some(offer) => self.ua.reoffer(now(), id, offer).map_err(AgentError::from),
-                    None => Err(AgentError::Call(crate::CallError::NoSuchCall(id))),
+                    Some(offer) => self.ua.reoffer(now(), id, offer).map_err(Error::from),
+                    None => Err(Error::Call(crate::CallError::NoSuchCall(id))),
                 };
                 if sent.is_err() {
                     let _ = self.bearers.reoffer_answered(id, None).await;
@@ -103,9 +103,9 @@ impl Driver {
         }
     }
 
-    async fn place_call(&mut self, number: &str, options: Option<MediaOptions>) -> Result<CallId, AgentError> {
+    async fn place_call(&mut self, number: &str, options: Option<MediaOptions>) -> Result<CallId, Error> {
         let ip = self.bearer_ip()?;
-        let (bearer, offer) = self.bearers.offer(ip).await.map_err(|e| AgentError::Media(e.to_string()))?;
+        let (bearer, offer) = self.bearers.offer(ip).await.map_err(Error::Media)?;
         match self.ua.call(now(), number, offer) {
             Ok(id) => {
                 let options = options.unwrap_or_else(|| self.bearers.defaults.clone());
@@ -119,19 +119,19 @@ impl Driver {
         }
     }
 
-    async fn answer_call(&mut self, id: CallId, options: Option<MediaOptions>) -> Result<(), AgentError> {
+    async fn answer_call(&mut self, id: CallId, options: Option<MediaOptions>) -> Result<(), Error> {
         let ip = self.bearer_ip()?;
         if !self.ua.calls().contains(&id) {
-            return Err(AgentError::Call(crate::CallError::NoSuchCall(id)));
+            return Err(Error::Call(crate::CallError::NoSuchCall(id)));
         }
         let options = options.unwrap_or_else(|| self.bearers.defaults.clone());
         match self.bearers.answer(id, ip, options).await {
-            Ok(sdp) => self.ua.answer_call(now(), id, sdp).map_err(AgentError::from),
+            Ok(sdp) => self.ua.answer_call(now(), id, sdp).map_err(Error::from),
             Err(e) => {
                 // The offer is unusable (488) or the bearer port is taken (500): say so to the switch.
                 let status = sipcore::ToStatus::status(&e).as_u16();
                 let _ = self.ua.reject_call(now(), id, status);
-                Err(AgentError::Media(e.to_string()))
+                Err(Error::Media(e))
             }
         }
     }

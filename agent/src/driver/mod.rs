@@ -13,7 +13,7 @@ use crate::deadline::Deadline;
 use crate::discovery;
 use crate::netif;
 use crate::ua::{Event, Output, ServerTxId, UserAgent};
-use crate::{AgentError, FlowTransport, MacAddr};
+use crate::{ConnectError, Error, FlowTransport, MacAddr};
 use bytes::Bytes;
 use sipcore::Response;
 use sipcore::transport::{CloseReason, Flow, Transport, TransportConfig, TransportEvent};
@@ -33,13 +33,13 @@ const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) enum Command {
     Stop,
     CheckPublicIp,
-    Respond { id: ServerTxId, response: Box<Response>, reply: oneshot::Sender<Result<(), AgentError>> },
-    Call { number: String, options: Option<MediaOptions>, reply: oneshot::Sender<Result<CallId, AgentError>> },
-    Answer { id: CallId, options: Option<MediaOptions>, reply: oneshot::Sender<Result<(), AgentError>> },
-    Reject { id: CallId, status: u16, reply: oneshot::Sender<Result<(), AgentError>> },
-    Hangup { id: CallId, reply: oneshot::Sender<Result<(), AgentError>> },
-    Dtmf { id: CallId, digits: String, reply: oneshot::Sender<Result<(), AgentError>> },
-    Hold { id: CallId, hold: bool, reply: oneshot::Sender<Result<(), AgentError>> },
+    Respond { id: ServerTxId, response: Box<Response>, reply: oneshot::Sender<Result<(), Error>> },
+    Call { number: String, options: Option<MediaOptions>, reply: oneshot::Sender<Result<CallId, Error>> },
+    Answer { id: CallId, options: Option<MediaOptions>, reply: oneshot::Sender<Result<(), Error>> },
+    Reject { id: CallId, status: u16, reply: oneshot::Sender<Result<(), Error>> },
+    Hangup { id: CallId, reply: oneshot::Sender<Result<(), Error>> },
+    Dtmf { id: CallId, digits: String, reply: oneshot::Sender<Result<(), Error>> },
+    Hold { id: CallId, hold: bool, reply: oneshot::Sender<Result<(), Error>> },
 }
 
 /// Everything the driver task owns.
@@ -68,14 +68,14 @@ fn describe(reason: &CloseReason) -> String {
     }
 }
 
-type ConnectResult = Result<(Flow, Option<MacAddr>), String>;
+type ConnectResult = Result<(Flow, Option<MacAddr>), ConnectError>;
 
 impl Driver {
     pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let (transport, mut transport_events) =
             Transport::new(TransportConfig { tcp_keepalive: self.tcp_keepalive, ..TransportConfig::default() });
         let (connect_tx, mut connect_rx) = mpsc::channel::<ConnectResult>(4);
-        let (discover_tx, mut discover_rx) = mpsc::channel::<Result<IpAddr, String>>(4);
+        let (discover_tx, mut discover_rx) = mpsc::channel::<Result<IpAddr, Error>>(4);
         // Subscribed before the first read, so no change falls in between.
         let mut watch = netif::watch::AddressWatch::new(self.address_poll);
         let mut addresses = netif::local_addresses();
@@ -111,7 +111,7 @@ impl Driver {
                 },
                 Some(res) = connect_rx.recv() => match res {
                     Ok((flow, mac)) => self.ua.handle_connected(now(), flow, mac),
-                    Err(reason) => self.ua.handle_connect_failed(now(), reason),
+                    Err(error) => self.ua.handle_connect_failed(now(), &error),
                 },
                 Some(res) = discover_rx.recv() => self.ua.handle_public_ip(now(), res),
                 media = self.bearers.next_event() => self.emit(Event::Media(media)),
@@ -149,7 +149,7 @@ impl Driver {
         &mut self,
         transport: &Transport,
         connect_tx: &mpsc::Sender<ConnectResult>,
-        discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
+        discover_tx: &mpsc::Sender<Result<IpAddr, Error>>,
     ) {
         loop {
             self.perform(transport, connect_tx, discover_tx);
@@ -183,7 +183,7 @@ impl Driver {
         &mut self,
         transport: &Transport,
         connect_tx: &mpsc::Sender<ConnectResult>,
-        discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
+        discover_tx: &mpsc::Sender<Result<IpAddr, Error>>,
     ) {
         while let Some(t) = self.ua.poll_output() {
             match t {
@@ -192,7 +192,7 @@ impl Driver {
                     tokio::spawn(async move {
                         let res = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&transport, &switch, tls)).await {
                             Ok(r) => r,
-                            Err(_) => Err(format!("no connection to {switch} within {CONNECT_TIMEOUT:?}")),
+                            Err(_) => Err(ConnectError::Timeout { switch, after: CONNECT_TIMEOUT }),
                         };
                         let _ = tx.send(res).await;
                     });
@@ -221,9 +221,8 @@ impl Driver {
                     tokio::spawn(async move {
                         let txid: [u8; 12] = rand::random();
                         let res = match tokio::time::timeout(DISCOVERY_TIMEOUT, discovery::discover(&source, local, txid)).await {
-                            Ok(Ok(ip)) => Ok(ip),
-                            Ok(Err(e)) => Err(e.to_string()),
-                            Err(_) => Err(format!("{source}: no answer within {DISCOVERY_TIMEOUT:?}")),
+                            Ok(found) => found,
+                            Err(_) => Err(Error::Discovery(format!("{source}: no answer within {DISCOVERY_TIMEOUT:?}"))),
                         };
                         let _ = tx.send(res).await;
                     });
@@ -238,21 +237,21 @@ impl Driver {
 async fn connect(transport: &Transport, switch: &SwitchAddr, tls: Option<Arc<rustls::ClientConfig>>) -> ConnectResult {
     let addrs: Vec<_> = tokio::net::lookup_host((switch.host.as_str(), switch.port))
         .await
-        .map_err(|e| format!("cannot resolve {}: {e}", switch.host))?
+        .map_err(|source| ConnectError::Resolve { host: switch.host.clone(), source })?
         .collect();
-    let mut last = format!("{} resolves to no address", switch.host);
+    let mut last = ConnectError::NoAddress { host: switch.host.clone() };
     for addr in addrs {
         let opened = match (switch.transport, &tls) {
             (FlowTransport::Tcp, _) => transport.connect_tcp(addr).await,
             (FlowTransport::Tls, Some(cfg)) => transport.connect_tls(addr, cfg.clone(), &switch.host).await,
-            (FlowTransport::Tls, None) => return Err("TLS needs a CA certificate".into()),
+            (FlowTransport::Tls, None) => return Err(ConnectError::NoCa),
         };
         match opened {
             Ok(flow) => {
                 let mac = netif::mac_for_ip(flow.local.ip());
                 return Ok((flow, mac));
             }
-            Err(e) => last = format!("{addr}: {e}"),
+            Err(source) => last = ConnectError::Open { addr, source },
         }
     }
     Err(last)

@@ -37,8 +37,9 @@ impl UserAgent {
         self.pump(now);
     }
 
-    /// Opening a flow failed.
-    pub fn handle_connect_failed(&mut self, now: Instant, reason: String) {
+    /// Opening a flow failed (`reason`: the driver's error, e.g. a [`crate::ConnectError`]).
+    pub fn handle_connect_failed(&mut self, now: Instant, reason: &dyn std::fmt::Display) {
+        let reason = reason.to_string();
         if self.phase != Phase::Connecting {
             return;
         }

@@ -29,9 +29,9 @@ pub use event::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId};
 pub use output::Output;
 pub use register::refresh_interval;
 
+use crate::Error;
 use crate::call::{CallError, CallId, Calls, Ctx};
 use crate::config::UaConfig;
-use crate::error::AgentError;
 use crate::rng::Rng;
 use message::Identity;
 use sipcore::auth::{Challenge, DigestClient};
@@ -292,14 +292,14 @@ impl UserAgent {
     }
 
     /// The result of a [`Output::Discover`].
-    pub fn handle_public_ip(&mut self, now: Instant, result: Result<IpAddr, String>) {
+    pub fn handle_public_ip(&mut self, now: Instant, result: Result<IpAddr, Error>) {
         if !std::mem::take(&mut self.discovering) {
             return;
         }
         match result {
             Ok(ip) => self.finish_check(now, Some(ip)),
-            Err(reason) => {
-                self.events.push_back(Event::DiscoveryFailed { reason });
+            Err(e) => {
+                self.events.push_back(Event::DiscoveryFailed { reason: e.to_string() });
                 self.finish_check(now, None);
             }
         }
@@ -307,9 +307,9 @@ impl UserAgent {
     }
 
     /// Answers a request the switch sent (an [`Event::IncomingRequest`]).
-    pub fn respond(&mut self, now: Instant, id: &ServerTxId, response: Response) -> Result<(), AgentError> {
+    pub fn respond(&mut self, now: Instant, id: &ServerTxId, response: Response) -> Result<(), Error> {
         if self.flow.map(|f| f.id) != Some(id.flow) {
-            return Err(AgentError::FlowGone);
+            return Err(Error::FlowGone);
         }
         let mut response = response;
         message::add_to_tag(&mut response, &self.from_tag);
