@@ -1,14 +1,14 @@
 //! The tokio API: build an agent, start it, read its events, stop it.
 
-use crate::bearer::{Bearers, MediaOptions};
 use crate::call::CallId;
 use crate::config::{Backoff, PublicIpSource, SwitchAddr, UaConfig};
-use crate::driver::{Command, Driver};
+use crate::driver::bearer::MediaOptions;
+use crate::driver::{Command, Setup};
 use crate::ua::{Event, ServerTxId, UserAgent};
 use crate::{Error, FlowTransport, MacAddr};
 use media::BearerTransport;
-use sipcore::Response;
 use sipcore::transport::TcpKeepalive;
+use sipcore::{Response, StatusCode};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -29,7 +29,6 @@ pub struct AgentBuilder {
     tls_ca_pem: Option<Vec<u8>>,
     address_poll: Duration,
     instance_file: Option<std::path::PathBuf>,
-    bearer_transport: BearerTransport,
     media: MediaOptions,
     tcp_keepalive: Option<TcpKeepalive>,
 }
@@ -45,7 +44,6 @@ impl AgentBuilder {
             tls_ca_pem: None,
             address_poll: Duration::from_secs(30),
             instance_file: None,
-            bearer_transport: BearerTransport::Udp,
             media: MediaOptions::default(),
             tcp_keepalive: Some(TcpKeepalive::DEFAULT),
         }
@@ -87,7 +85,7 @@ impl AgentBuilder {
     /// The bearer transport offered in calls: UDP, or TCP with RFC 4571
     /// framing (`TCP/RTP/AVP`, the agent connects out from its bearer port).
     pub fn bearer_transport(mut self, transport: BearerTransport) -> Self {
-        self.bearer_transport = transport;
+        self.cfg.bearer_transport = transport;
         self
     }
 
@@ -195,9 +193,7 @@ impl AgentBuilder {
         cfg.seed = rand::random();
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let (commands, commands_rx) = mpsc::unbounded_channel();
-        let bearers = Bearers::new(cfg.bearer_port, self.bearer_transport, self.media);
-        let driver = Driver {
-            bearers,
+        let setup = Setup {
             source: cfg.public_ip.clone(),
             ua: UserAgent::new(cfg),
             switch: self.switch,
@@ -205,8 +201,9 @@ impl AgentBuilder {
             address_poll: self.address_poll,
             tcp_keepalive: self.tcp_keepalive,
             events: events_tx,
+            media: self.media,
         };
-        let task = runtime.spawn(driver.run(commands_rx));
+        let task = runtime.spawn(crate::driver::run(setup, commands_rx));
         Ok((AgentHandle { commands, task: Some(task) }, Events { rx: events_rx }))
     }
 }
@@ -225,11 +222,18 @@ impl AgentHandle {
         self.commands.send(Command::CheckPublicIp).map_err(|_| Error::Stopped)
     }
 
-    /// Answers a request the switch sent (see [`Event::IncomingRequest`]).
-    pub async fn respond(&self, id: ServerTxId, response: Response) -> Result<(), Error> {
-        let (reply, rx) = oneshot::channel();
-        self.commands.send(Command::Respond { id, response: Box::new(response), reply }).map_err(|_| Error::Stopped)?;
-        rx.await.map_err(|_| Error::Stopped)?
+    /// Answers a request the switch sent (see [`Event::IncomingRequest`]) with
+    /// `status` (its default reason phrase), e.g. [`StatusCode::NOT_IMPLEMENTED`]
+    /// for a method the phone has no use for.
+    pub async fn respond(&self, id: ServerTxId, status: StatusCode) -> Result<(), Error> {
+        self.ask(|reply| Command::Respond { id, status, reply }).await
+    }
+
+    /// Answers a request the switch sent with a response of the
+    /// application's making (built from the request, e.g. with
+    /// [`Response::to_request`], with headers or a body of its own).
+    pub async fn respond_with(&self, id: ServerTxId, response: Response) -> Result<(), Error> {
+        self.ask(|reply| Command::RespondWith { id, response: Box::new(response), reply }).await
     }
 
     async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command) -> Result<T, Error> {
@@ -262,8 +266,9 @@ impl AgentHandle {
         self.ask(|reply| Command::Answer { id, options: Some(options), reply }).await
     }
 
-    /// Refuses the incoming call `id` with `status` (486 Busy Here, 603 Decline…).
-    pub async fn reject(&self, id: CallId, status: u16) -> Result<(), Error> {
+    /// Refuses the incoming call `id` with `status` ([`StatusCode::BUSY_HERE`],
+    /// [`StatusCode::DECLINE`]…; 300–699).
+    pub async fn reject(&self, id: CallId, status: StatusCode) -> Result<(), Error> {
         self.ask(|reply| Command::Reject { id, status, reply }).await
     }
 

@@ -225,6 +225,8 @@ pub struct UaConfig {
     pub instance: Option<String>,
     /// X-Bearer-Port: the local UDP port for bearer (RTP).
     pub bearer_port: Option<u16>,
+    /// The bearer transport calls offer: UDP, or TCP with RFC 4571 framing.
+    pub bearer_transport: media::BearerTransport,
     /// Where the public IP comes from.
     pub public_ip: PublicIpSource,
     /// How often the public IP is checked (the patent's example: 515 s).
@@ -265,6 +267,7 @@ impl UaConfig {
             mac: None,
             instance: None,
             bearer_port: None,
+            bearer_transport: media::BearerTransport::Udp,
             public_ip: PublicIpSource::Via,
             check_interval: Duration::from_secs(515),
             expires: 600,

@@ -50,7 +50,6 @@
 //! ```
 
 mod agent;
-mod bearer;
 pub mod call;
 pub mod config;
 mod deadline;
@@ -63,12 +62,13 @@ mod rng;
 pub mod ua;
 
 pub use agent::{AgentBuilder, AgentHandle, Events};
-pub use bearer::{MediaEvent, MediaOptions, MediaReport};
-pub use call::{CallError, CallEvent, CallId, EndReason, Party};
+pub use call::{CallError, CallEvent, CallId, EndReason, MediaCommand, MediaEvent, MediaReport, Party};
 pub use config::{Backoff, FlowTransport, PublicIpSource, SwitchAddr, UaConfig};
+pub use driver::bearer::MediaOptions;
 pub use error::{ConnectError, Error};
-pub use media::BearerTransport;
 pub use media::endpoint::Source;
+pub use media::{BearerTransport, Direction};
 pub use sipcore::headers::MacAddr;
 pub use sipcore::transport::TcpKeepalive;
+pub use sipcore::{Method, Request, Response, StatusCode};
 pub use ua::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId};

@@ -380,9 +380,27 @@ fn requests_from_the_switch_are_answered_or_surfaced() {
     let ev = b.events();
     let [Event::IncomingRequest { id: Some(id), request }] = ev.as_slice() else { panic!("{ev:?}") };
     assert_eq!(request.method, Method::Info);
-    b.ua.respond(b.now, id, Response::to_request(request, 486)).unwrap();
+    b.ua.respond(b.now, id, agent::StatusCode::BUSY_HERE).unwrap();
     let t = b.outputs();
-    assert!(matches!(t.as_slice(), [Output::Send { message: Message::Response(r), .. }] if r.status == 486), "{t:?}");
+    assert!(
+        matches!(t.as_slice(), [Output::Send { message: Message::Response(r), .. }]
+            if r.status == 486 && r.reason == "Busy Here" && r.headers.to_addr().unwrap().tag().is_some()),
+        "{t:?}"
+    );
+    assert!(b.ua.respond(b.now, id, agent::StatusCode::OK).is_err(), "answered already");
+    // A response of the application's own making.
+    let info2 = options.replace("OPTIONS", "INFO").replace("z9hG4bKsw1", "z9hG4bKsw3");
+    b.ua.handle_message(b.now, flow, sipcore::parse(Bytes::from(info2)).unwrap());
+    let ev = b.events();
+    let [Event::IncomingRequest { id: Some(id), request }] = ev.as_slice() else { panic!("{ev:?}") };
+    let mut busy = Response::to_request(request, 486);
+    busy.headers.push(HeaderName::RetryAfter, "60");
+    b.ua.respond_with(b.now, id, busy).unwrap();
+    let t = b.outputs();
+    assert!(
+        matches!(t.as_slice(), [Output::Send { message: Message::Response(r), .. }] if r.status == 486 && r.headers.get(&HeaderName::RetryAfter) == Some("60")),
+        "{t:?}"
+    );
     // A request on a flow that is not ours is not even looked at.
     b.ua.handle_message(b.now, FlowId(999), sipcore::parse(Bytes::from(options)).unwrap());
     assert!(b.outputs().is_empty());

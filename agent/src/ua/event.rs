@@ -99,8 +99,8 @@ pub enum Event {
     IncomingRequest { id: Option<ServerTxId>, request: Request },
     /// News of a call (see [`crate::call`]).
     Call(crate::call::CallEvent),
-    /// News of a call's media (from the tokio driver only).
-    Media(crate::bearer::MediaEvent),
+    /// News of a call's media, in order with its [`Event::Call`]s.
+    Media(crate::call::MediaEvent),
     /// The binding was removed on `stop`.
     Unregistered,
     /// The agent stopped; no more events follow.

@@ -18,6 +18,7 @@
 //! assert_eq!(ua.poll_output(), Some(Output::Connect));
 //! ```
 
+mod calls;
 mod check;
 mod event;
 mod flow;
@@ -30,15 +31,15 @@ pub use output::Output;
 pub use register::refresh_interval;
 
 use crate::Error;
-use crate::call::{CallError, CallId, Calls, Ctx};
+use crate::call::Calls;
 use crate::config::UaConfig;
 use crate::rng::Rng;
 use message::Identity;
 use sipcore::auth::{Challenge, DigestClient};
 use sipcore::headers::MacAddr;
-use sipcore::transaction::{LayerEvent, TransactionKey, TransactionLayer};
+use sipcore::transaction::{LayerEvent, TransactionError, TransactionKey, TransactionLayer};
 use sipcore::transport::{Flow, FlowId};
-use sipcore::{Message, Method, Response};
+use sipcore::{Message, Method, Response, StatusCode};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -131,6 +132,8 @@ pub struct UserAgent {
     stop_deadline: Option<Instant>,
     /// The calls and their dialogs (they ride the flow, and die with it).
     calls: Calls,
+    /// Stopped, but `Event::Stopped` waits for the calls' bearers to close.
+    stop_pending: bool,
     outbox: VecDeque<Output>,
     events: VecDeque<Event>,
 }
@@ -191,6 +194,7 @@ impl UserAgent {
             check_at: None,
             stop_deadline: None,
             calls: Calls::default(),
+            stop_pending: false,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -306,8 +310,20 @@ impl UserAgent {
         self.pump(now);
     }
 
-    /// Answers a request the switch sent (an [`Event::IncomingRequest`]).
-    pub fn respond(&mut self, now: Instant, id: &ServerTxId, response: Response) -> Result<(), Error> {
+    /// Answers a request the switch sent (an [`Event::IncomingRequest`]) with
+    /// `status` (its default reason phrase, our tag on To).
+    pub fn respond(&mut self, now: Instant, id: &ServerTxId, status: StatusCode) -> Result<(), Error> {
+        if self.flow.map(|f| f.id) != Some(id.flow) {
+            return Err(Error::FlowGone);
+        }
+        let request = self.layer.transaction(&id.key).map(|t| t.request().clone());
+        let request = request.ok_or_else(|| TransactionError::NotFound(id.key.clone()))?;
+        self.respond_with(now, id, Response::to_request(&request, status.as_u16()))
+    }
+
+    /// Answers a request the switch sent with a response of the
+    /// application's making (headers, a body); our tag goes on its To.
+    pub fn respond_with(&mut self, now: Instant, id: &ServerTxId, response: Response) -> Result<(), Error> {
         if self.flow.map(|f| f.id) != Some(id.flow) {
             return Err(Error::FlowGone);
         }
@@ -410,90 +426,6 @@ impl UserAgent {
         Some(identity_of(&self.cfg, flow, self.mac, self.instance.as_deref()))
     }
 
-    /// Runs `f` on the call core with what it needs (None without a flow).
-    fn with_calls<R>(&mut self, now: Instant, f: impl FnOnce(&mut Calls, &mut Ctx<'_>) -> R) -> Option<R> {
-        let flow = self.flow?;
-        let UserAgent { cfg, layer, rng, digest, calls, mac, instance, .. } = self;
-        let mut ctx = Ctx { now, layer, flow, me: identity_of(cfg, flow, *mac, instance.as_deref()), rng, digest, password: &cfg.password };
-        Some(f(calls, &mut ctx))
-    }
-
-    /// Runs a call operation and moves what it produced into our queues.
-    fn call_op<R>(&mut self, now: Instant, f: impl FnOnce(&mut Calls, &mut Ctx<'_>) -> Result<R, CallError>) -> Result<R, CallError> {
-        let r = self.with_calls(now, f).unwrap_or(Err(CallError::NoFlow));
-        self.pump(now);
-        r
-    }
-
-    /// Calls `number` (`INVITE sip:<number>@<domain>` up the flow) with the
-    /// SDP `offer`; [`crate::CallEvent`]s follow as [`Event::Call`].
-    pub fn call(&mut self, now: Instant, number: &str, offer: bytes::Bytes) -> Result<CallId, CallError> {
-        self.call_op(now, |calls, ctx| calls.call(ctx, number, offer))
-    }
-
-    /// Answers the ringing incoming call `id` with the SDP answer `sdp`.
-    pub fn answer_call(&mut self, now: Instant, id: CallId, sdp: bytes::Bytes) -> Result<(), CallError> {
-        self.call_op(now, |calls, ctx| calls.answer(ctx, id, sdp))
-    }
-
-    /// Refuses the ringing incoming call `id` with `status` (300–699).
-    pub fn reject_call(&mut self, now: Instant, id: CallId, status: u16) -> Result<(), CallError> {
-        self.call_op(now, |calls, ctx| calls.reject(ctx, id, status))
-    }
-
-    /// Ends call `id`: BYE when answered, CANCEL (outgoing) or 480 (incoming)
-    /// before; with no flow up (the call waits for one) it just ends here.
-    pub fn hangup(&mut self, now: Instant, id: CallId) -> Result<(), CallError> {
-        if self.flow.is_none() {
-            let r = self.calls.abandon(id);
-            self.take_call_events();
-            return r;
-        }
-        self.call_op(now, |calls, ctx| calls.hangup(ctx, id))
-    }
-
-    /// Answers the re-INVITE of a [`crate::CallEvent::Reoffer`]: `Ok(sdp)` accepts
-    /// with that SDP answer, `Err(status)` refuses (the call goes on as before).
-    pub fn answer_reoffer(&mut self, now: Instant, id: CallId, answer: Result<bytes::Bytes, u16>) -> Result<(), CallError> {
-        self.call_op(now, |calls, ctx| calls.answer_reoffer(ctx, id, answer))
-    }
-
-    /// Every call ends now (stopping, or refused by the switch): says so at once.
-    pub(super) fn end_calls(&mut self) {
-        self.calls.end_all();
-        self.take_call_events();
-    }
-
-    /// The flow died: answered calls wait for a new one (see `call::rejoin`), the others end.
-    pub(super) fn strand_calls(&mut self, now: Instant, local: IpAddr) {
-        self.calls.flow_lost(now, self.cfg.call_rejoin_grace, local);
-        self.take_call_events();
-    }
-
-    fn take_call_events(&mut self) {
-        while let Some(ev) = self.calls.poll_event() {
-            self.events.push_back(Event::Call(ev));
-        }
-    }
-
-    /// Re-INVITEs answered call `id` with a new SDP `offer` (hold: `a=sendonly`,
-    /// resume: `a=sendrecv`); [`crate::CallEvent::Updated`] or
-    /// [`crate::CallEvent::ReofferRejected`] follows.
-    pub fn reoffer(&mut self, now: Instant, id: CallId, offer: bytes::Bytes) -> Result<(), CallError> {
-        self.call_op(now, |calls, ctx| calls.reoffer(ctx, id, offer))
-    }
-
-    /// Re-INVITEs call `id`, which waits for a flow after a
-    /// [`crate::CallEvent::Relocating`], with an SDP `offer` for the new local address.
-    pub fn rejoin_call(&mut self, now: Instant, id: CallId, offer: bytes::Bytes) -> Result<(), CallError> {
-        self.call_op(now, |calls, ctx| calls.rejoin_with(ctx, id, offer))
-    }
-
-    /// The calls alive now.
-    pub fn calls(&self) -> Vec<CallId> {
-        self.calls.ids()
-    }
-
     /// Moves what the transaction layer produced into our queues, and acts on
     /// its events (which may produce more).
     fn pump(&mut self, now: Instant) {
@@ -501,9 +433,7 @@ impl UserAgent {
             while let Some(t) = self.layer.poll_transmit() {
                 self.outbox.push_back(Output::Send { flow: t.flow.id, message: t.message });
             }
-            while let Some(ev) = self.calls.poll_event() {
-                self.events.push_back(Event::Call(ev));
-            }
+            self.take_call_work();
             let Some(ev) = self.layer.poll_event() else { break };
             self.on_layer_event(now, ev);
         }
@@ -582,7 +512,8 @@ impl UserAgent {
         self.probe_tx = None;
         if self.phase != Phase::Stopped {
             self.phase = Phase::Stopped;
-            self.events.push_back(Event::Stopped);
+            self.stop_pending = true;
+            self.finish_stop_when_closed();
         }
     }
 }

@@ -1,11 +1,13 @@
 //! What the core asks its driver to do ([`Output`]).
 
+use crate::call::MediaCommand;
 use sipcore::Message;
 use sipcore::transport::FlowId;
 use std::net::IpAddr;
 
 /// What the core asks of its driver (drained with [`super::UserAgent::poll_output`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Output {
     /// Open a new flow to the switch; answer with `handle_connected` or
     /// `handle_connect_failed`.
@@ -19,4 +21,7 @@ pub enum Output {
     /// Run the configured external discovery (STUN or HTTP) from `local`;
     /// answer with `handle_public_ip`.
     Discover { local: Option<IpAddr> },
+    /// Work for the call's bearer (RTP): bind, start, move or close it, and
+    /// say how it went with the matching `handle_media_*`.
+    Media(MediaCommand),
 }

@@ -4,10 +4,11 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use agent::ua::{Output, UserAgent};
-use agent::{Event, UaConfig};
+use agent::{Event, MediaCommand, MediaReport, UaConfig};
 use sipcore::auth::{DigestRequest, DigestServer, Secret, ServerConfig, parse_credentials};
 use sipcore::transport::{Flow, FlowId, TransportKind, stamp_via};
 use sipcore::{HeaderName, Message, Method, Request, Response};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,12 @@ pub(crate) struct Bench {
     pub(crate) digest: DigestServer,
     /// Unix seconds for the digest server, moved with `now`.
     pub(crate) epoch: Instant,
+    /// Every media command the core gave, in order. Unless `manual_media`,
+    /// the bench answers each as a driver whose sockets never fail would.
+    pub(crate) media: Vec<MediaCommand>,
+    pub(crate) manual_media: bool,
+    /// Outputs taken off the core but not yet handed to the test.
+    pending: VecDeque<Output>,
 }
 
 pub(crate) fn config() -> UaConfig {
@@ -45,7 +52,43 @@ impl Bench {
             seen_from: PUBLIC.parse().unwrap(),
             digest: DigestServer::new(digest),
             epoch: now,
+            media: Vec::new(),
+            manual_media: false,
+            pending: VecDeque::new(),
         }
+    }
+
+    /// Takes the core's outputs: media commands are logged (and answered,
+    /// unless `manual_media`), the rest kept for `outputs`.
+    fn drain(&mut self) {
+        while let Some(output) = self.ua.poll_output() {
+            match output {
+                Output::Media(command) => {
+                    self.media.push(command.clone());
+                    if !self.manual_media {
+                        self.answer_media(command);
+                    }
+                }
+                other => self.pending.push_back(other),
+            }
+        }
+    }
+
+    /// Answers a media command as a driver would: bound where asked, started,
+    /// closed with nothing to report.
+    pub(crate) fn answer_media(&mut self, command: MediaCommand) {
+        match command {
+            MediaCommand::Open { call, local } | MediaCommand::Rebind { call, local } => self.ua.handle_media_opened(self.now, call, local),
+            MediaCommand::Start { call, .. } => self.ua.handle_media_started(self.now, call),
+            MediaCommand::Close { call } => self.ua.handle_media_closed(self.now, call, MediaReport::default()),
+            other => panic!("a media command the bench does not know: {other:?}"),
+        }
+    }
+
+    /// The media commands given since the last look.
+    pub(crate) fn media_commands(&mut self) -> Vec<MediaCommand> {
+        self.drain();
+        std::mem::take(&mut self.media)
     }
 
     pub(crate) fn unix(&self) -> u64 {
@@ -53,10 +96,12 @@ impl Bench {
     }
 
     pub(crate) fn outputs(&mut self) -> Vec<Output> {
-        std::iter::from_fn(|| self.ua.poll_output()).collect()
+        self.drain();
+        self.pending.drain(..).collect()
     }
 
     pub(crate) fn events(&mut self) -> Vec<Event> {
+        self.drain();
         std::iter::from_fn(|| self.ua.poll_event()).collect()
     }
 

@@ -72,6 +72,7 @@ fn call(ev: &CallEvent) -> String {
         CallEvent::Ended { id, by, reason, status } => {
             format!("call ended id={id} by={} reason={} status={}", by.as_str(), reason.as_str(), opt(*status))
         }
+        other => format!("call state=other id={}", other.id()),
     }
 }
 
@@ -93,5 +94,6 @@ fn media(ev: &MediaEvent) -> String {
             report.dropped_packets,
             quote(&report.dtmf_received)
         ),
+        other => format!("media state=other id={}", other.id()),
     }
 }
