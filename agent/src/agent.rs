@@ -2,6 +2,7 @@
 
 use crate::call::CallId;
 use crate::config::{Backoff, PublicIpSource, SwitchAddr, UaConfig};
+use crate::deadline::DeadlineTimer;
 use crate::driver::bearer::MediaOptions;
 use crate::driver::{Command, Setup};
 use crate::ua::{Event, ServerTxId, UserAgent};
@@ -31,6 +32,7 @@ pub struct AgentBuilder {
     instance_file: Option<std::path::PathBuf>,
     media: MediaOptions,
     tcp_keepalive: Option<TcpKeepalive>,
+    timer: DeadlineTimer,
 }
 
 impl AgentBuilder {
@@ -46,6 +48,7 @@ impl AgentBuilder {
             instance_file: None,
             media: MediaOptions::default(),
             tcp_keepalive: Some(TcpKeepalive::DEFAULT),
+            timer: DeadlineTimer::Kernel,
         }
     }
 
@@ -151,6 +154,15 @@ impl AgentBuilder {
         self
     }
 
+    /// How the agent sleeps until its next deadline: the kernel's timerfd
+    /// (the default: one wake-up per keep-alive, what an idle phone wants), or
+    /// tokio's timer, which follows `tokio::time::pause` so that a test can
+    /// run the agent on virtual time.
+    pub fn deadline_timer(mut self, timer: DeadlineTimer) -> Self {
+        self.timer = timer;
+        self
+    }
+
     /// The User-Agent header.
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
         self.cfg.user_agent = ua.into();
@@ -202,6 +214,7 @@ impl AgentBuilder {
             tcp_keepalive: self.tcp_keepalive,
             events: events_tx,
             media: self.media,
+            timer: self.timer,
         };
         let task = runtime.spawn(crate::driver::run(setup, commands_rx));
         Ok((AgentHandle { commands, task: Some(task) }, Events { rx: events_rx }))

@@ -64,6 +64,7 @@ pub mod ua;
 pub use agent::{AgentBuilder, AgentHandle, Events};
 pub use call::{CallError, CallEvent, CallId, EndReason, MediaCommand, MediaEvent, MediaReport, Party};
 pub use config::{Backoff, FlowTransport, PublicIpSource, SwitchAddr, UaConfig};
+pub use deadline::DeadlineTimer;
 pub use driver::bearer::MediaOptions;
 pub use error::{ConnectError, Error};
 pub use media::endpoint::Source;

@@ -9,7 +9,7 @@ pub(crate) mod bearer;
 mod calls;
 
 use crate::config::{PublicIpSource, SwitchAddr};
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, DeadlineTimer};
 use crate::discovery;
 use crate::netif;
 use crate::ua::{Event, Output, ServerTxId, UserAgent};
@@ -57,6 +57,7 @@ pub(crate) struct Setup {
     pub(crate) tcp_keepalive: Option<sipcore::transport::TcpKeepalive>,
     pub(crate) events: mpsc::Sender<Event>,
     pub(crate) media: MediaOptions,
+    pub(crate) timer: DeadlineTimer,
 }
 
 type ConnectResult = Result<(Flow, Option<MacAddr>), ConnectError>;
@@ -77,6 +78,8 @@ struct Driver {
     media_failures: Vec<(CallId, EndpointError)>,
 }
 
+/// The driver's one clock: tokio's (virtual under `tokio::time::pause`), as
+/// the core takes it.
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -100,8 +103,8 @@ pub(crate) async fn run(setup: Setup, mut commands: mpsc::UnboundedReceiver<Comm
     // Subscribed before the first read, so no change falls in between.
     let mut watch = netif::watch::AddressWatch::new(setup.address_poll);
     let mut addresses = netif::local_addresses();
-    // The core's deadlines, on a timerfd: one wake-up each (see deadline.rs).
-    let mut timer = Deadline::new();
+    // The core's deadlines: on a timerfd, one wake-up each (see deadline.rs).
+    let mut timer = Deadline::new(setup.timer);
     debug!(address_notifications = watch.is_event_driven(), timerfd = timer.is_timerfd(), "driver started");
     let mut d = Driver {
         ua: setup.ua,
