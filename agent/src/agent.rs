@@ -5,7 +5,8 @@ use crate::config::{Backoff, PublicIpSource, SwitchAddr, UaConfig};
 use crate::deadline::DeadlineTimer;
 use crate::driver::bearer::MediaOptions;
 use crate::driver::{Command, Setup};
-use crate::ua::{Event, ServerTxId, UserAgent};
+use crate::events::Events;
+use crate::ua::{ServerTxId, UserAgent};
 use crate::{Error, FlowTransport, MacAddr};
 use media::BearerTransport;
 use sipcore::transport::TcpKeepalive;
@@ -14,8 +15,6 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// Events waiting for the application before new ones are dropped.
-const EVENT_QUEUE: usize = 1024;
 /// The longest interval any setting takes (a day); longer ones are clamped.
 const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 
@@ -203,7 +202,7 @@ impl AgentBuilder {
             }
         };
         cfg.seed = rand::random();
-        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let (events_tx, events_rx) = crate::events::channel();
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let setup = Setup {
             source: cfg.public_ip.clone(),
@@ -217,7 +216,7 @@ impl AgentBuilder {
             timer: self.timer,
         };
         let task = runtime.spawn(crate::driver::run(setup, commands_rx));
-        Ok((AgentHandle { commands, task: Some(task) }, Events { rx: events_rx }))
+        Ok((AgentHandle { commands, task: Some(task) }, events_rx))
     }
 }
 
@@ -235,7 +234,7 @@ impl AgentHandle {
         self.commands.send(Command::CheckPublicIp).map_err(|_| Error::Stopped)
     }
 
-    /// Answers a request the switch sent (see [`Event::IncomingRequest`]) with
+    /// Answers a request the switch sent (see [`crate::Event::IncomingRequest`]) with
     /// `status` (its default reason phrase), e.g. [`StatusCode::NOT_IMPLEMENTED`]
     /// for a method the phone has no use for.
     pub async fn respond(&self, id: ServerTxId, status: StatusCode) -> Result<(), Error> {
@@ -257,7 +256,7 @@ impl AgentHandle {
 
     /// Calls `number` (`INVITE sip:<number>@<domain>` up the flow, with an SDP
     /// offer naming the flow's private IP and the bearer port). Its progress
-    /// comes as [`Event::Call`] (ringing, answered, ended) and [`Event::Media`].
+    /// comes as [`crate::Event::Call`] (ringing, answered, ended) and [`crate::Event::Media`].
     pub async fn call(&self, number: &str) -> Result<CallId, Error> {
         self.ask(|reply| Command::Call { number: number.to_owned(), options: None, reply }).await
     }
@@ -327,25 +326,5 @@ impl AgentHandle {
 impl Drop for AgentHandle {
     fn drop(&mut self) {
         let _ = self.commands.send(Command::Stop);
-    }
-}
-
-/// The agent's events, in order. Ends after [`Event::Stopped`]. Keep reading:
-/// while 1024 events wait unread, newer ones are dropped (and logged) rather
-/// than let a slow application stall the keep-alives.
-#[derive(Debug)]
-pub struct Events {
-    rx: mpsc::Receiver<Event>,
-}
-
-impl Events {
-    /// The next event; `None` once the agent has stopped and all were read.
-    pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await
-    }
-
-    /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Event> {
-        self.rx.try_recv().ok()
     }
 }

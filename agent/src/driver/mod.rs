@@ -11,6 +11,7 @@ mod calls;
 use crate::config::{PublicIpSource, SwitchAddr};
 use crate::deadline::{Deadline, DeadlineTimer};
 use crate::discovery;
+use crate::events::EventSender;
 use crate::netif;
 use crate::ua::{Event, Output, ServerTxId, UserAgent};
 use crate::{CallId, ConnectError, Error, FlowTransport, MacAddr, MediaCommand};
@@ -55,7 +56,7 @@ pub(crate) struct Setup {
     pub(crate) source: PublicIpSource,
     pub(crate) address_poll: Duration,
     pub(crate) tcp_keepalive: Option<sipcore::transport::TcpKeepalive>,
-    pub(crate) events: mpsc::Sender<Event>,
+    pub(crate) events: EventSender,
     pub(crate) media: MediaOptions,
     pub(crate) timer: DeadlineTimer,
 }
@@ -68,7 +69,7 @@ struct Driver {
     switch: SwitchAddr,
     tls: Option<Arc<rustls::ClientConfig>>,
     source: PublicIpSource,
-    events: mpsc::Sender<Event>,
+    events: EventSender,
     bearers: Bearers,
     transport: Transport,
     connected: mpsc::Sender<ConnectResult>,
@@ -119,6 +120,7 @@ pub(crate) async fn run(setup: Setup, mut commands: mpsc::UnboundedReceiver<Comm
         media_failures: Vec::new(),
     };
     let mut commands_open = true;
+    let mut stopping = false;
     d.ua.start(now());
     loop {
         d.flush().await;
@@ -126,28 +128,36 @@ pub(crate) async fn run(setup: Setup, mut commands: mpsc::UnboundedReceiver<Comm
             break;
         }
         let deadline = d.ua.poll_timeout();
+        // While the application lags behind its events, nothing new is taken
+        // on but its commands (see events.rs); a stop goes through regardless.
+        let go = stopping || !d.events.lagging();
         tokio::select! {
-            () = timer.until(deadline) => d.ua.handle_timeout(now()),
-            ev = transport_events.recv() => match ev {
+            () = timer.until(deadline), if go => d.ua.handle_timeout(now()),
+            ev = transport_events.recv(), if go => match ev {
                 Some(ev) => d.on_transport(ev),
                 None => break,
             },
             cmd = commands.recv(), if commands_open => match cmd {
-                Some(Command::Stop) => d.ua.stop(now()),
+                Some(Command::Stop) => {
+                    stopping = true;
+                    d.ua.stop(now());
+                }
                 // The handle is gone: nobody can stop us later, so stop now.
                 None => {
                     commands_open = false;
+                    stopping = true;
                     d.ua.stop(now());
                 }
                 Some(cmd) => d.on_command(cmd).await,
             },
-            Some(res) = connect_rx.recv() => match res {
+            () = d.events.room(), if !go => {}
+            Some(res) = connect_rx.recv(), if go => match res {
                 Ok((flow, mac)) => d.ua.handle_connected(now(), flow, mac),
                 Err(error) => d.ua.handle_connect_failed(now(), &error),
             },
-            Some(res) = discover_rx.recv() => d.ua.handle_public_ip(now(), res),
-            (id, digit) = d.bearers.next_dtmf() => d.ua.handle_dtmf(now(), id, digit),
-            () = watch.changed() => {
+            Some(res) = discover_rx.recv(), if go => d.ua.handle_public_ip(now(), res),
+            (id, digit) = d.bearers.next_dtmf(), if go => d.ua.handle_dtmf(now(), id, digit),
+            () = watch.changed(), if go => {
                 let current = netif::local_addresses();
                 if current != addresses {
                     d.on_addresses_changed(&addresses, &current);
@@ -189,12 +199,7 @@ impl Driver {
     }
 
     fn emit(&mut self, ev: Event) {
-        match self.events.try_send(ev) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(ev)) => warn!(?ev, "event queue full (the application is not reading); event dropped"),
-            // Nobody listens: the agent still keeps its registration.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
+        self.events.send(ev);
     }
 
     async fn perform(&mut self, output: Output) {
