@@ -2,7 +2,7 @@
 //! address (the phone's identity in the patent's step 222), and the set of
 //! local addresses, watched to notice DHCP handing out a new one.
 
-pub mod watch;
+pub(crate) mod watch;
 
 use nix::ifaddrs::getifaddrs;
 use nix::sys::socket::SockaddrStorage;
@@ -19,7 +19,7 @@ fn ip_of(s: &SockaddrStorage) -> Option<IpAddr> {
 
 /// The MAC of the interface that holds `ip`, if one does and has a MAC
 /// (loopback and tunnels have none worth sending: all-zero is `None`).
-pub fn mac_for_ip(ip: IpAddr) -> Option<MacAddr> {
+pub(crate) fn mac_for_ip(ip: IpAddr) -> Option<MacAddr> {
     let addrs: Vec<_> = getifaddrs().ok()?.collect();
     let name = addrs.iter().find(|a| a.address.as_ref().and_then(ip_of) == Some(ip))?.interface_name.clone();
     let from_link = addrs.iter().filter(|a| a.interface_name == name).find_map(|a| a.address.as_ref()?.as_link_addr()?.addr());
@@ -32,7 +32,7 @@ pub fn mac_for_ip(ip: IpAddr) -> Option<MacAddr> {
 }
 
 /// Every address on an interface that is up.
-pub fn local_addresses() -> BTreeSet<IpAddr> {
+pub(crate) fn local_addresses() -> BTreeSet<IpAddr> {
     let Ok(addrs) = getifaddrs() else { return BTreeSet::new() };
     addrs.filter(|a| a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP)).filter_map(|a| a.address.as_ref().and_then(ip_of)).collect()
 }

@@ -7,7 +7,7 @@
 
 mod support;
 
-use agent::ua::Output;
+use agent::Output;
 use agent::{CallError, CallEvent, CallId, Direction, EndReason, Error, Event, MediaCommand, MediaEvent, Party, StatusCode};
 use bytes::Bytes;
 use media::offer::Negotiated;
@@ -276,7 +276,7 @@ fn hostile_invites_get_clear_statuses() {
     b.deliver(flow, &no_tag);
     assert_eq!(b.responses()[0].status, 400);
     // More calls than a phone holds: 486.
-    for i in 0..agent::call::MAX_CALLS {
+    for i in 0..agent::MAX_CALLS {
         b.deliver(flow, &invite(&format!("z9hG4bKm{i}"), &format!("m{i}@sw"), 1, None, Some(OFFER)));
     }
     b.responses();

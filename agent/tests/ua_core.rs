@@ -6,8 +6,8 @@
 
 mod support;
 
-use agent::ua::{Output, Phase};
 use agent::{Backoff, Event, FlowLoss, PublicIpSource, RegistrationKind};
+use agent::{Output, Phase};
 use bytes::Bytes;
 use sipcore::auth::{DigestRequest, Secret, parse_credentials};
 use sipcore::transport::{FlowId, stamp_via};

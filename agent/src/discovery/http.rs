@@ -10,13 +10,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Largest response accepted (head and body).
-pub const MAX_RESPONSE: usize = 512 * 1024;
+pub(crate) const MAX_RESPONSE: usize = 512 * 1024;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 16 * 1024;
 
 /// An `http://[user:pass@]host[:port][/path]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
+pub(crate) struct Url {
     /// Name or address (IPv6 without brackets).
     pub host: String,
     /// 80 unless given.
@@ -33,7 +33,7 @@ fn bad(url: &str, why: &str) -> Error {
 
 impl Url {
     /// Parses an `http://` URL (HTTPS is not spoken here).
-    pub fn parse(s: &str) -> Result<Url, Error> {
+    pub(crate) fn parse(s: &str) -> Result<Url, Error> {
         let rest = s.strip_prefix("http://").ok_or_else(|| bad(s, "not http://"))?;
         if rest.bytes().any(|b| b.is_ascii_control() || b == b' ') {
             return Err(bad(s, "white space or control characters"));
@@ -72,7 +72,7 @@ impl Url {
 }
 
 /// GETs `url` and returns the body of a 200 answer as text.
-pub async fn get(url: &Url, timeout: Duration) -> Result<String, Error> {
+pub(crate) async fn get(url: &Url, timeout: Duration) -> Result<String, Error> {
     tokio::time::timeout(timeout, fetch(url))
         .await
         .map_err(|_| Error::Discovery(format!("http://{}{}: no answer within {timeout:?}", url.host_header(), url.path)))?
@@ -116,7 +116,7 @@ async fn fetch(url: &Url) -> Result<String, Error> {
 /// Reads a whole response: `Ok(None)` while more bytes are needed (framing
 /// by Content-Length, chunks, or for neither the close: `eof`), the body of a
 /// 200, or an error.
-pub fn complete(raw: &[u8], eof: bool) -> Result<Option<String>, Error> {
+pub(crate) fn complete(raw: &[u8], eof: bool) -> Result<Option<String>, Error> {
     let Some(head_end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
         if raw.len() > MAX_HEAD {
             return Err(Error::Discovery("HTTP head too long".into()));

@@ -3,7 +3,7 @@
 //! the sans-IO core learns it from the switch's answers on the flow.
 
 mod extract;
-pub mod http;
+pub(crate) mod http;
 pub mod stun;
 mod stun_client;
 

@@ -57,7 +57,7 @@ struct Netlink {
 }
 
 /// Resolves [`AddressWatch::changed`] when the host's addresses may have changed.
-pub struct AddressWatch {
+pub(crate) struct AddressWatch {
     source: Source,
     fallback: Duration,
 }
@@ -66,7 +66,7 @@ impl AddressWatch {
     /// Subscribes to the kernel's notifications; if that fails, says why and
     /// polls every `fallback` instead. Must run inside a tokio runtime with
     /// I/O enabled.
-    pub fn new(fallback: Duration) -> Self {
+    pub(crate) fn new(fallback: Duration) -> Self {
         match Self::netlink(fallback) {
             Ok(w) => w,
             Err(e) => {
@@ -78,7 +78,7 @@ impl AddressWatch {
 
     /// Only the kernel's notifications; the error says why they are
     /// unavailable. `fallback` is the poll should the socket break later.
-    pub fn netlink(fallback: Duration) -> io::Result<Self> {
+    pub(crate) fn netlink(fallback: Duration) -> io::Result<Self> {
         let fd =
             socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkRoute)?;
         // Port id 0: the kernel picks a unique one.
@@ -94,20 +94,20 @@ impl AddressWatch {
     }
 
     /// Only a poll, every `every` (the first look is `every` from now).
-    pub fn poll(every: Duration) -> Self {
+    pub(crate) fn poll(every: Duration) -> Self {
         let mut interval = tokio::time::interval_at(Instant::now() + every, every);
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Self { source: Source::Poll(interval), fallback: every }
     }
 
     /// True while the kernel's notifications drive it (false: polling).
-    pub fn is_event_driven(&self) -> bool {
+    pub(crate) fn is_event_driven(&self) -> bool {
         matches!(self.source, Source::Netlink(_))
     }
 
     /// Resolves when the addresses may have changed: once a burst of
     /// notifications has settled, or on the poll's tick. Cancel-safe.
-    pub async fn changed(&mut self) {
+    pub(crate) async fn changed(&mut self) {
         let failed = match &mut self.source {
             Source::Poll(interval) => {
                 interval.tick().await;

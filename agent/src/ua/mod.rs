@@ -1,22 +1,7 @@
 //! The user agent, sans-IO: registration (RFC 3261 §10.2), outbound flows and
 //! their keep-alives and recovery (RFC 5626 §4.2–§4.5), public-IP checks.
 //!
-//! It never reads a clock and never touches a socket. Feed it with the
-//! `handle_*` methods (time is an argument), then drain [`UserAgent::poll_output`]
-//! (what the driver must do), [`UserAgent::poll_event`] (what the application
-//! must know) and ask [`UserAgent::poll_timeout`] when to call
-//! [`UserAgent::handle_timeout`] next. The tokio driver in `crate::driver` is
-//! one way to run it; tests run it on virtual time.
-//!
-//! ```
-//! use agent::ua::{Output, UserAgent};
-//! use agent::UaConfig;
-//! use std::time::Instant;
-//!
-//! let mut ua = UserAgent::new(UaConfig::new("1001", "secret", "switch.local"));
-//! ua.start(Instant::now());
-//! assert_eq!(ua.poll_output(), Some(Output::Connect));
-//! ```
+//! See [`UserAgent`] for how to drive it.
 
 mod calls;
 mod check;
@@ -46,6 +31,7 @@ use std::time::{Duration, Instant};
 
 /// Where the agent is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Phase {
     /// Not started.
     Idle,
@@ -76,7 +62,38 @@ struct Binding {
     expires: u32,
 }
 
-/// The phone's user agent. See the module docs.
+/// The phone's user agent, sans-IO: registration, the flow's keep-alives and
+/// recovery, public-IP checks and the calls with their media sessions.
+///
+/// It never reads a clock and never touches a socket; the tokio driver
+/// behind [`crate::AgentBuilder`] is one way to run it, a test (or another
+/// runtime) another. The order to drive it in:
+///
+/// 1. Feed it what happened with a `handle_*` method (time is an argument:
+///    one monotonic clock, the driver's), or an application request
+///    ([`UserAgent::call`], [`UserAgent::stop`]…).
+/// 2. Drain [`UserAgent::poll_output`] until it says `None`, doing each: open a
+///    flow ([`Output::Connect`], answered with `handle_connected` or
+///    `handle_connect_failed`), write, ping, close, discover, and the calls'
+///    bearer work ([`Output::Media`]: bind, start, rebind, close, answered with
+///    `handle_media_opened` / `_started` / `_failed` / `_closed`). A result fed
+///    back may queue more outputs: keep draining.
+/// 3. Drain [`UserAgent::poll_event`]: the events come in the order things
+///    happened (a call's media news in place among its call news), so hand
+///    them on as they come.
+/// 4. Sleep until [`UserAgent::poll_timeout`], then call
+///    [`UserAgent::handle_timeout`]; back to 2.
+///
+/// ```
+/// use agent::{Output, UaConfig, UserAgent};
+/// use std::time::Instant;
+///
+/// let mut ua = UserAgent::new(UaConfig::new("1001", "secret", "switch.local"));
+/// ua.start(Instant::now());
+/// assert_eq!(ua.poll_output(), Some(Output::Connect));
+/// assert_eq!(ua.poll_output(), None);
+/// assert_eq!(ua.poll_timeout(), None, "nothing is due until the flow is there");
+/// ```
 pub struct UserAgent {
     cfg: UaConfig,
     rng: Rng,

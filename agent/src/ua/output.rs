@@ -12,15 +12,30 @@ pub enum Output {
     /// Open a new flow to the switch; answer with `handle_connected` or
     /// `handle_connect_failed`.
     Connect,
-    /// Write a message on the flow.
-    Send { flow: FlowId, message: Message },
-    /// Write an RFC 5626 `CRLF CRLF` keep-alive ping on the flow.
-    Ping { flow: FlowId },
+    /// Write a message on the flow; a failure goes to `handle_send_failed`.
+    Send {
+        /// The flow.
+        flow: FlowId,
+        /// The message.
+        message: Message,
+    },
+    /// Write an RFC 5626 `CRLF CRLF` keep-alive ping on the flow; the pong
+    /// goes to `handle_pong`.
+    Ping {
+        /// The flow.
+        flow: FlowId,
+    },
     /// Close the flow.
-    Close { flow: FlowId },
+    Close {
+        /// The flow.
+        flow: FlowId,
+    },
     /// Run the configured external discovery (STUN or HTTP) from `local`;
     /// answer with `handle_public_ip`.
-    Discover { local: Option<IpAddr> },
+    Discover {
+        /// The flow's local address, to send from.
+        local: Option<IpAddr>,
+    },
     /// Work for the call's bearer (RTP): bind, start, move or close it, and
     /// say how it went with the matching `handle_media_*`.
     Media(MediaCommand),

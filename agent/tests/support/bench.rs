@@ -3,8 +3,8 @@
 //! stamped with `received`/`rport`, Flow-Timer, X-Bearer-Address).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use agent::ua::{Output, UserAgent};
 use agent::{Event, MediaCommand, MediaReport, UaConfig};
+use agent::{Output, UserAgent};
 use sipcore::auth::{DigestRequest, DigestServer, Secret, ServerConfig, parse_credentials};
 use sipcore::transport::{Flow, FlowId, TransportKind, stamp_via};
 use sipcore::{HeaderName, Message, Method, Request, Response};

@@ -17,6 +17,7 @@ fn registration(r: &Registration) -> String {
         RegistrationKind::Refresh => "refresh".to_owned(),
         RegistrationKind::Reconnect => "reconnect".to_owned(),
         RegistrationKind::PublicIpChange { latency } => format!("public-ip-change latency_ms={}", latency.as_millis()),
+        _ => "other".to_owned(),
     };
     format!(
         "registered local={} public_ip={} observed={} expires={} flow_timer={} bearer={} kind={kind}",
@@ -53,6 +54,7 @@ pub(crate) fn line(ev: &Event) -> String {
         Event::Media(m) => media(m),
         Event::Unregistered => "unregistered".to_owned(),
         Event::Stopped => "stopped".to_owned(),
+        other => format!("event other={}", quote(&format!("{other:?}"))),
     }
 }
 

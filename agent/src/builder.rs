@@ -1,19 +1,17 @@
-//! The tokio API: build an agent, start it, read its events, stop it.
+//! The tokio API's way in: configure an agent and start it.
 
-use crate::call::CallId;
 use crate::config::{Backoff, PublicIpSource, SwitchAddr, UaConfig};
 use crate::deadline::DeadlineTimer;
+use crate::driver::Setup;
 use crate::driver::bearer::MediaOptions;
-use crate::driver::{Command, Setup};
 use crate::events::Events;
-use crate::ua::{ServerTxId, UserAgent};
+use crate::handle::AgentHandle;
+use crate::ua::UserAgent;
 use crate::{Error, FlowTransport, MacAddr};
 use media::BearerTransport;
 use sipcore::transport::TcpKeepalive;
-use sipcore::{Response, StatusCode};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
 /// The longest interval any setting takes (a day); longer ones are clamped.
 const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
@@ -216,115 +214,6 @@ impl AgentBuilder {
             timer: self.timer,
         };
         let task = runtime.spawn(crate::driver::run(setup, commands_rx));
-        Ok((AgentHandle { commands, task: Some(task) }, events_rx))
-    }
-}
-
-/// Controls a running agent. Dropping it stops the agent too (unregistering
-/// in the background); [`AgentHandle::stop`] waits for that to finish.
-#[derive(Debug)]
-pub struct AgentHandle {
-    commands: mpsc::UnboundedSender<Command>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl AgentHandle {
-    /// Checks the public IP now (e.g. the softphone saw the network change).
-    pub fn check_public_ip(&self) -> Result<(), Error> {
-        self.commands.send(Command::CheckPublicIp).map_err(|_| Error::Stopped)
-    }
-
-    /// Answers a request the switch sent (see [`crate::Event::IncomingRequest`]) with
-    /// `status` (its default reason phrase), e.g. [`StatusCode::NOT_IMPLEMENTED`]
-    /// for a method the phone has no use for.
-    pub async fn respond(&self, id: ServerTxId, status: StatusCode) -> Result<(), Error> {
-        self.ask(|reply| Command::Respond { id, status, reply }).await
-    }
-
-    /// Answers a request the switch sent with a response of the
-    /// application's making (built from the request, e.g. with
-    /// [`Response::to_request`], with headers or a body of its own).
-    pub async fn respond_with(&self, id: ServerTxId, response: Response) -> Result<(), Error> {
-        self.ask(|reply| Command::RespondWith { id, response: Box::new(response), reply }).await
-    }
-
-    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command) -> Result<T, Error> {
-        let (reply, rx) = oneshot::channel();
-        self.commands.send(command(reply)).map_err(|_| Error::Stopped)?;
-        rx.await.map_err(|_| Error::Stopped)?
-    }
-
-    /// Calls `number` (`INVITE sip:<number>@<domain>` up the flow, with an SDP
-    /// offer naming the flow's private IP and the bearer port). Its progress
-    /// comes as [`crate::Event::Call`] (ringing, answered, ended) and [`crate::Event::Media`].
-    pub async fn call(&self, number: &str) -> Result<CallId, Error> {
-        self.ask(|reply| Command::Call { number: number.to_owned(), options: None, reply }).await
-    }
-
-    /// [`AgentHandle::call`] with its own media options.
-    pub async fn call_with(&self, number: &str, options: MediaOptions) -> Result<CallId, Error> {
-        self.ask(|reply| Command::Call { number: number.to_owned(), options: Some(options), reply }).await
-    }
-
-    /// Answers the incoming call `id` (a [`crate::CallEvent::Incoming`]): 200
-    /// with the SDP answer; RTP starts at once toward the relay. An unusable
-    /// offer is rejected 488 (and this returns the error).
-    pub async fn answer(&self, id: CallId) -> Result<(), Error> {
-        self.ask(|reply| Command::Answer { id, options: None, reply }).await
-    }
-
-    /// [`AgentHandle::answer`] with its own media options.
-    pub async fn answer_with(&self, id: CallId, options: MediaOptions) -> Result<(), Error> {
-        self.ask(|reply| Command::Answer { id, options: Some(options), reply }).await
-    }
-
-    /// Refuses the incoming call `id` with `status` ([`StatusCode::BUSY_HERE`],
-    /// [`StatusCode::DECLINE`]…; 300–699).
-    pub async fn reject(&self, id: CallId, status: StatusCode) -> Result<(), Error> {
-        self.ask(|reply| Command::Reject { id, status, reply }).await
-    }
-
-    /// Ends call `id`: BYE once answered; before, CANCEL (outgoing) or 480 (incoming).
-    pub async fn hangup(&self, id: CallId) -> Result<(), Error> {
-        self.ask(|reply| Command::Hangup { id, reply }).await
-    }
-
-    /// Sends DTMF digits (`0-9*#A-D`) on call `id` as RFC 4733 events.
-    pub async fn send_dtmf(&self, id: CallId, digits: &str) -> Result<(), Error> {
-        self.ask(|reply| Command::Dtmf { id, digits: digits.to_owned(), reply }).await
-    }
-
-    /// Puts call `id` on hold: a re-INVITE offering `a=sendonly` (the peer
-    /// stops sending; our stream keeps the NAT leg open). `Event::Call(Updated)`
-    /// follows, or `ReofferRejected` (491 on glare: try again later).
-    pub async fn hold(&self, id: CallId) -> Result<(), Error> {
-        self.ask(|reply| Command::Hold { id, hold: true, reply }).await
-    }
-
-    /// Takes call `id` off hold: a re-INVITE offering `a=sendrecv`.
-    pub async fn resume(&self, id: CallId) -> Result<(), Error> {
-        self.ask(|reply| Command::Hold { id, hold: false, reply }).await
-    }
-
-    /// True until the agent has stopped.
-    pub fn is_running(&self) -> bool {
-        self.task.as_ref().is_some_and(|t| !t.is_finished())
-    }
-
-    /// Unregisters (if registered), closes the flow and waits for the agent
-    /// to end (bounded by the unregistration timeout, 5 s).
-    pub async fn stop(mut self) {
-        let _ = self.commands.send(Command::Stop);
-        if let Some(task) = self.task.take()
-            && let Err(e) = task.await
-        {
-            tracing::error!(error = %e, "agent task failed");
-        }
-    }
-}
-
-impl Drop for AgentHandle {
-    fn drop(&mut self) {
-        let _ = self.commands.send(Command::Stop);
+        Ok((AgentHandle::new(commands, task), events_rx))
     }
 }
