@@ -1,4 +1,5 @@
-//! `agent`: the outbound-only phone on the command line. See `agent --help`.
+//! `agent`: the outbound-only phone on the command line, on the `agent`
+//! library. See `agent --help`.
 
 mod args;
 mod calls;
