@@ -67,11 +67,6 @@ pub fn load_or_create_instance(path: &std::path::Path) -> Result<String, crate::
     }
 }
 
-/// A MAC that names nothing (loopback's all-zero) cannot tell devices apart.
-pub(crate) fn usable_mac(mac: MacAddr) -> Option<MacAddr> {
-    (mac.0 != [0; 6]).then_some(mac)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -90,7 +85,6 @@ mod tests {
         assert!(valid_instance(&random_instance([0xff; 16])));
         assert!(!valid_instance("urn:uuid:1234"));
         assert!(!valid_instance("00000000-0000-1000-8000-000A95A0E128"));
-        assert!(usable_mac(MacAddr([0; 6])).is_none());
     }
 
     #[test]

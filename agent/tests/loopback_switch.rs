@@ -239,6 +239,7 @@ async fn keepalives_keep_the_flow_past_the_switch_silence_limit() {
 /// (`unshare`, root only): the interfaces it changes are nobody else's, and
 /// the kernel removes them with the namespace when the thread ends, passed or
 /// panicked. The switch it starts (a child of that thread) lives there too.
+#[cfg(linux_kernel)]
 fn in_own_netns(body: impl std::future::Future<Output = ()> + Send + 'static) {
     let thread = std::thread::spawn(move || {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET) needs root");
@@ -251,6 +252,7 @@ fn in_own_netns(body: impl std::future::Future<Output = ()> + Send + 'static) {
 }
 
 /// `ip ARGS` in the calling thread's network namespace.
+#[cfg(linux_kernel)]
 fn ip(args: &[&str]) {
     let out = std::process::Command::new("ip").args(args).output().unwrap();
     assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -260,6 +262,8 @@ fn ip(args: &[&str]) {
 /// another network, which also has another public IP) is registered within
 /// 1 s. The public-IP check is an hour away, so only the kernel's address
 /// notification can make the agent look in time (a 30 s poll would not).
+/// Needs the kernel's address notifications (Linux, the `linux` feature).
+#[cfg(linux_kernel)]
 #[test]
 fn a_local_address_change_is_noticed_and_the_new_public_ip_registered_within_a_second() {
     in_own_netns(async {
