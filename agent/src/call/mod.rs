@@ -83,7 +83,7 @@ pub enum CallError {
     BadNumber(String),
     /// The transaction layer refused.
     #[error("transaction: {0}")]
-    Transaction(String),
+    Transaction(sipcore::transaction::TransactionError),
 }
 
 /// Where a call stands.

@@ -57,7 +57,7 @@ impl Calls {
         }
         sdp::set_sdp(&mut req.headers, &call.session.local_sdp);
         req.body = call.session.local_sdp.clone();
-        let key = ctx.layer.send_request(ctx.now, ctx.flow, req.clone()).map_err(|e| CallError::Transaction(e.to_string()))?;
+        let key = ctx.layer.send_request(ctx.now, ctx.flow, req.clone()).map_err(CallError::Transaction)?;
         call.invite = Some((key, req));
         if call.state == State::Opening {
             call.state = State::Calling { provisional: false };
@@ -92,7 +92,7 @@ impl Calls {
         }
         sdp::set_sdp(&mut req.headers, &offer);
         req.body = offer;
-        let key = ctx.layer.send_request(ctx.now, ctx.flow, req).map_err(|e| CallError::Transaction(e.to_string()))?;
+        let key = ctx.layer.send_request(ctx.now, ctx.flow, req).map_err(CallError::Transaction)?;
         call.reoffer = Some(key);
         Ok(())
     }
@@ -241,7 +241,7 @@ impl Calls {
             return Ok(());
         }
         let Some((key, _)) = call.invite.as_ref() else { return Err(CallError::WrongState(id, "no INVITE")) };
-        ctx.layer.cancel(ctx.now, key).map_err(|e| CallError::Transaction(e.to_string()))?;
+        ctx.layer.cancel(ctx.now, key).map_err(CallError::Transaction)?;
         call.cancelled = true;
         Ok(())
     }
@@ -251,7 +251,7 @@ impl Calls {
         let call = self.get(id)?;
         let cseq = call.dialog.next_cseq();
         let bye = in_dialog(ctx, &call.dialog, Method::Bye, cseq);
-        let sent = ctx.layer.send_request(ctx.now, ctx.flow, bye).map_err(|e| CallError::Transaction(e.to_string()));
+        let sent = ctx.layer.send_request(ctx.now, ctx.flow, bye).map_err(CallError::Transaction);
         self.end(id, Party::Local, EndReason::Hangup, None);
         sent.map(drop)
     }
