@@ -7,11 +7,11 @@
 
 mod support;
 
-use agent::{AgentBuilder, DeadlineTimer, Event, PublicIpSource, RegistrationKind};
+use agent::{DeadlineTimer, Event, RegistrationKind};
 use sipcore::framing::Frame;
 use sipcore::{HeaderName, Message, Method, Request, Response};
 use std::time::Duration;
-use support::switch_side::SwitchSide;
+use support::switch_side::{SwitchSide, agent_for};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -63,14 +63,7 @@ fn granted(reg: &Request) -> Response {
 #[tokio::test]
 async fn refreshes_and_keepalives_come_at_exact_virtual_instants() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let switch = format!("tcp:127.0.0.1:{}", listener.local_addr().unwrap().port()).parse().unwrap();
-    let (handle, mut events) = AgentBuilder::new(switch, "1001", "pw")
-        .domain("switch.local")
-        .mac("02:42:ac:11:00:02".parse().unwrap())
-        .public_ip(PublicIpSource::Static("127.0.0.1".parse().unwrap()))
-        .deadline_timer(DeadlineTimer::Tokio)
-        .start()
-        .unwrap();
+    let (handle, mut events) = agent_for(&listener).deadline_timer(DeadlineTimer::Tokio).start().unwrap();
     // Connected and registering on the real clock; from here on, virtual time.
     let mut sw = SwitchSide::accept(&listener).await;
     let (reg, _) = next_request(&mut sw, Duration::from_secs(10)).await;

@@ -7,10 +7,10 @@
 
 mod support;
 
-use agent::{AgentBuilder, CallEvent, EndReason, Event, Method, Party, PublicIpSource};
+use agent::{CallEvent, EndReason, Event, Method, Party};
 use sipcore::framing::Frame;
 use sipcore::{HeaderName, Message};
-use support::switch_side::{SwitchSide, WAIT};
+use support::switch_side::{SwitchSide, WAIT, agent_for};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -25,13 +25,7 @@ const FLOOD: u32 = 1100;
 #[tokio::test]
 async fn a_lagging_application_slows_the_agent_and_loses_no_event() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let switch = format!("tcp:127.0.0.1:{}", listener.local_addr().unwrap().port()).parse().unwrap();
-    let (handle, mut events) = AgentBuilder::new(switch, "1001", "pw")
-        .domain("switch.local")
-        .mac("02:42:ac:11:00:02".parse().unwrap())
-        .public_ip(PublicIpSource::Static("127.0.0.1".parse().unwrap()))
-        .start()
-        .unwrap();
+    let (handle, mut events) = agent_for(&listener).start().unwrap();
     let (sw, contact) = SwitchSide::registered(&listener).await;
     support::next_event(&mut events, WAIT, |e| matches!(e, Event::Registered(_))).await;
 
