@@ -208,8 +208,10 @@ impl Backoff {
     }
 }
 
-/// Everything the sans-IO core needs; see [`crate::AgentBuilder`] for the defaults.
+/// Everything the sans-IO core needs; see [`crate::AgentBuilder`] for the
+/// defaults. Made with [`UaConfig::new`], then adjusted field by field.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct UaConfig {
     /// The number (DN) registered: the user part of From, To and Contact.
     pub number: String,
