@@ -12,8 +12,7 @@
 //! Optional third argument: the public-IP source (`via`, `stun:HOST:PORT`,
 //! `"http:URL [PATTERN]"`, `static:IP`).
 
-use agent::{AgentBuilder, CallEvent, Event, MediaEvent, MediaOptions, PublicIpSource, RegistrationKind, Source};
-use sipcore::Response;
+use agent::{AgentBuilder, CallEvent, Event, MediaEvent, MediaOptions, PublicIpSource, RegistrationKind, Source, StatusCode};
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -67,8 +66,8 @@ async fn main() -> anyhow::Result<()> {
                         println!("call {id}: {} packets sent, {} received", report.sent_packets, report.received_packets)
                     }
                     Event::Call(CallEvent::Ended { id, by, reason, status }) => println!("call {id} ended by {by:?}: {reason:?} {status:?}"),
-                    Event::IncomingRequest { id: Some(id), request } => {
-                        handle.respond(id, Response::to_request(&request, 501)).await?;
+                    Event::IncomingRequest { id: Some(id), .. } => {
+                        handle.respond(id, StatusCode::NOT_IMPLEMENTED).await?;
                     }
                     other => println!("{other:?}"),
                 }

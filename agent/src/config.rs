@@ -1,7 +1,7 @@
 //! What the agent is told: where the switch is, how to learn the public IP,
 //! and the timers of RFC 5626 recovery. Every text form here is also a CLI flag.
 
-use crate::error::AgentError;
+use crate::Error;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -48,10 +48,10 @@ pub struct SwitchAddr {
 }
 
 impl FromStr for SwitchAddr {
-    type Err = AgentError;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, AgentError> {
-        let bad = |why: &str| AgentError::Config(format!("switch address {s:?}: {why} (expected tcp:HOST:PORT or tls:HOST:PORT)"));
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = |why: &str| Error::Config(format!("switch address {s:?}: {why} (expected tcp:HOST:PORT or tls:HOST:PORT)"));
         let (scheme, rest) = s.split_once(':').ok_or_else(|| bad("no transport"))?;
         let transport = match scheme.to_ascii_lowercase().as_str() {
             "tcp" => FlowTransport::Tcp,
@@ -130,11 +130,11 @@ pub enum PublicIpSource {
 }
 
 impl FromStr for PublicIpSource {
-    type Err = AgentError;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, AgentError> {
+    fn from_str(s: &str) -> Result<Self, Error> {
         let bad = |why: &str| {
-            AgentError::Config(format!("public IP source {s:?}: {why} (expected via, stun:HOST:PORT, http:URL [PATTERN] or static:IP)"))
+            Error::Config(format!("public IP source {s:?}: {why} (expected via, stun:HOST:PORT, http:URL [PATTERN] or static:IP)"))
         };
         if s.eq_ignore_ascii_case("via") {
             return Ok(PublicIpSource::Via);
@@ -208,8 +208,10 @@ impl Backoff {
     }
 }
 
-/// Everything the sans-IO core needs; see [`crate::AgentBuilder`] for the defaults.
+/// Everything the sans-IO core needs; see [`crate::AgentBuilder`] for the
+/// defaults. Made with [`UaConfig::new`], then adjusted field by field.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct UaConfig {
     /// The number (DN) registered: the user part of From, To and Contact.
     pub number: String,
@@ -225,6 +227,8 @@ pub struct UaConfig {
     pub instance: Option<String>,
     /// X-Bearer-Port: the local UDP port for bearer (RTP).
     pub bearer_port: Option<u16>,
+    /// The bearer transport calls offer: UDP, or TCP with RFC 4571 framing.
+    pub bearer_transport: media::BearerTransport,
     /// Where the public IP comes from.
     pub public_ip: PublicIpSource,
     /// How often the public IP is checked (the patent's example: 515 s).
@@ -265,6 +269,7 @@ impl UaConfig {
             mac: None,
             instance: None,
             bearer_port: None,
+            bearer_transport: media::BearerTransport::Udp,
             public_ip: PublicIpSource::Via,
             check_interval: Duration::from_secs(515),
             expires: 600,

@@ -45,14 +45,14 @@ pub fn valid_instance(s: &str) -> bool {
 /// The instance kept in `path`, or a new random one written there (for a
 /// device without a usable MAC that must stay the same device across
 /// restarts). The file holds the URN on one line.
-pub fn load_or_create_instance(path: &std::path::Path) -> Result<String, crate::AgentError> {
+pub fn load_or_create_instance(path: &std::path::Path) -> Result<String, crate::Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let urn = text.trim();
             if valid_instance(urn) {
                 Ok(urn.to_owned())
             } else {
-                Err(crate::AgentError::Config(format!("{}: not an instance URN (urn:uuid:...)", path.display())))
+                Err(crate::Error::Config(format!("{}: not an instance URN (urn:uuid:...)", path.display())))
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -65,11 +65,6 @@ pub fn load_or_create_instance(path: &std::path::Path) -> Result<String, crate::
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// A MAC that names nothing (loopback's all-zero) cannot tell devices apart.
-pub(crate) fn usable_mac(mac: MacAddr) -> Option<MacAddr> {
-    (mac.0 != [0; 6]).then_some(mac)
 }
 
 #[cfg(test)]
@@ -90,7 +85,6 @@ mod tests {
         assert!(valid_instance(&random_instance([0xff; 16])));
         assert!(!valid_instance("urn:uuid:1234"));
         assert!(!valid_instance("00000000-0000-1000-8000-000A95A0E128"));
-        assert!(usable_mac(MacAddr([0; 6])).is_none());
     }
 
     #[test]

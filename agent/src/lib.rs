@@ -2,7 +2,7 @@
 //!
 //! One outbound TCP or TLS flow to the switch carries everything: the agent
 //! REGISTERs its number over it with its MAC, private IP, public IP and bearer
-//! port (the wire contract in DESIGN.md), keeps it alive with RFC 5626
+//! port (the wire contract of the switch), keeps it alive with RFC 5626
 //! `CRLF CRLF` pings, answers what the switch sends down it, and never listens
 //! on a socket. It watches the public IP (via the switch's own view, STUN, a
 //! firewall's status page, or a fixed value) and re-REGISTERs when it
@@ -16,16 +16,26 @@
 //! address in the switch's SDP: that opens the media leg through the NAT,
 //! outbound like everything else.
 //!
-//! - [`AgentBuilder`] / [`AgentHandle`] / [`Events`]: the tokio API for softphones
-//!   (registration, and calls: [`AgentHandle::call`], [`AgentHandle::answer`],
-//!   [`AgentHandle::reject`], [`AgentHandle::hangup`], [`Event::Call`], [`Event::Media`]).
-//! - [`ua::UserAgent`]: the sans-IO state machine underneath (time is an argument).
-//! - [`call`]: the sans-IO call core (RFC 3261 dialogs, UAS and UAC) inside it.
-//! - [`discovery`]: STUN (RFC 8489), the HTTP status-page GET, address extraction.
+//! Two ways in:
+//!
+//! - [`AgentBuilder`] / [`AgentHandle`] / [`Events`]: the tokio API for
+//!   softphones (registration, and calls: [`AgentHandle::call`],
+//!   [`AgentHandle::answer`], [`AgentHandle::reject`], [`AgentHandle::hangup`],
+//!   [`AgentHandle::hold`]; news as [`Event`]s, [`Event::Call`] and
+//!   [`Event::Media`] among them). Answering what the switch sends needs
+//!   nothing beyond this crate: [`AgentHandle::respond`] with a [`StatusCode`].
+//! - [`UserAgent`]: the sans-IO core underneath, for another runtime (time is
+//!   an argument; it asks for sockets with [`Output`]s, its calls' bearers with
+//!   [`MediaCommand`]s, and hears back through its `handle_*` methods).
+//!
+//! On Linux (the default `linux` feature) the tokio driver sleeps on a timerfd
+//! and hears of address changes from a netlink socket, so an idle agent wakes
+//! only for its keep-alives; elsewhere, or without the feature, it uses
+//! tokio's timer and polls the host's addresses.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), agent::AgentError> {
-//! use agent::{AgentBuilder, CallEvent, Event};
+//! # async fn run() -> Result<(), agent::Error> {
+//! use agent::{AgentBuilder, CallEvent, Event, StatusCode};
 //!
 //! let (handle, mut events) = AgentBuilder::new("tcp:switch.example.net:5060".parse()?, "1001", "secret")
 //!     .bearer_port(40000)
@@ -39,6 +49,7 @@
 //!             handle.answer(id).await?; // 200 + SDP; RTP starts toward the relay
 //!         }
 //!         Event::Call(CallEvent::Ended { id, reason, .. }) => println!("call {id} ended: {}", reason.as_str()),
+//!         Event::IncomingRequest { id: Some(id), .. } => handle.respond(id, StatusCode::NOT_IMPLEMENTED).await?,
 //!         _ => {}
 //!     }
 //! #   break;
@@ -49,26 +60,34 @@
 //! # Ok(()) }
 //! ```
 
-mod agent;
-mod bearer;
-pub mod call;
-pub mod config;
+#![warn(missing_docs)]
+
+mod builder;
+mod call;
+mod config;
 mod deadline;
 pub mod discovery;
 mod driver;
 mod error;
+mod events;
+mod handle;
 pub mod identity;
-pub mod netif;
+mod netif;
 mod rng;
-pub mod ua;
+mod ua;
 
-pub use agent::{AgentBuilder, AgentHandle, Events};
-pub use bearer::{MediaEvent, MediaOptions, MediaReport};
-pub use call::{CallError, CallEvent, CallId, EndReason, Party};
+pub use builder::AgentBuilder;
+pub use call::{CallError, CallEvent, CallId, EndReason, MAX_CALLS, MediaCommand, MediaEvent, MediaReport, Party};
 pub use config::{Backoff, FlowTransport, PublicIpSource, SwitchAddr, UaConfig};
-pub use error::AgentError;
-pub use media::BearerTransport;
-pub use media::endpoint::Source;
+pub use deadline::DeadlineTimer;
+pub use driver::bearer::MediaOptions;
+pub use error::{ConnectError, Error};
+pub use events::Events;
+pub use handle::AgentHandle;
+pub use media::endpoint::{EndpointError, Source};
+pub use media::offer::{Codec, Negotiated};
+pub use media::{BearerTransport, Direction};
 pub use sipcore::headers::MacAddr;
-pub use sipcore::transport::TcpKeepalive;
-pub use ua::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId};
+pub use sipcore::transport::{Flow, FlowId, TcpKeepalive, TransportKind};
+pub use sipcore::{Message, Method, Request, Response, StatusCode};
+pub use ua::{Event, FlowLoss, Output, Phase, Registration, RegistrationKind, ServerTxId, UserAgent, refresh_interval};

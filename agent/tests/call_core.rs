@@ -1,20 +1,54 @@
-//! The call core (RFC 3261 dialogs) through the sans-IO user agent, on
-//! virtual time, against the scripted switch of `support::bench`: what goes
-//! up the flow for each step and which [`CallEvent`]s come out.
+//! The call core (RFC 3261 dialogs and each call's media session) through the
+//! sans-IO user agent, on virtual time, against the scripted switch of
+//! `support::bench`, with no socket: what goes up the flow for each step, the
+//! SDP the core builds, the media commands it gives the driver, and which
+//! [`CallEvent`]s come out.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
 
-use agent::ua::Transmit;
-use agent::{CallEvent, CallId, EndReason, Event, Party};
+use agent::Output;
+use agent::{CallError, CallEvent, CallId, Direction, EndReason, Error, Event, MediaCommand, MediaEvent, Party, StatusCode};
 use bytes::Bytes;
+use media::offer::Negotiated;
 use sipcore::auth::{DigestRequest, Secret, parse_credentials};
 use sipcore::transport::FlowId;
 use sipcore::{HeaderName, Message, Method, Request, Response};
+use std::net::SocketAddr;
 use support::bench::{Bench, SECS, config, header};
 
 const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=sendrecv\r\n";
-const ANSWER: &str = "v=0\r\no=- 2 1 IN IP4 10.1.0.2\r\ns=-\r\nc=IN IP4 10.1.0.2\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=sendrecv\r\n";
+/// Where the bench's driver binds a call's bearer: the flow's private IP and the bearer port.
+const BEARER: &str = "10.1.0.2:40000";
+/// The relay's address in `OFFER`.
+const RELAY: &str = "192.0.2.10:30000";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// An SDP of ours as the far end reads it (where to send, codec, our direction).
+fn ours(body: &[u8]) -> Negotiated {
+    media::offer::negotiated(std::str::from_utf8(body).unwrap()).unwrap()
+}
+
+/// The o= version of an SDP.
+fn o_version(body: &[u8]) -> u64 {
+    let text = std::str::from_utf8(body).unwrap();
+    let o = text.lines().find(|l| l.starts_with("o=")).unwrap();
+    o.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+/// The stream a `Start` asks for.
+fn started(commands: &[MediaCommand]) -> Vec<Negotiated> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            MediaCommand::Start { stream, .. } => Some(stream.clone()),
+            _ => None,
+        })
+        .collect()
+}
 
 /// The switch's INVITE down the flow (Contact as the contract says).
 fn invite(branch: &str, call_id: &str, cseq: u32, to_tag: Option<&str>, sdp: Option<&str>) -> String {
@@ -48,20 +82,20 @@ impl Bench {
     }
 
     fn responses(&mut self) -> Vec<Response> {
-        self.transmits()
+        self.outputs()
             .into_iter()
             .filter_map(|t| match t {
-                Transmit::Send { message: Message::Response(r), .. } => Some(r),
+                Output::Send { message: Message::Response(r), .. } => Some(r),
                 _ => None,
             })
             .collect()
     }
 
     fn requests(&mut self) -> Vec<Request> {
-        self.transmits()
+        self.outputs()
             .into_iter()
             .filter_map(|t| match t {
-                Transmit::Send { message: Message::Request(r), .. } => Some(r),
+                Output::Send { message: Message::Request(r), .. } => Some(r),
                 _ => None,
             })
             .collect()
@@ -91,25 +125,35 @@ impl Bench {
         (flow, *id, tag)
     }
 
-    /// Answered and ACKed.
-    fn answered(&mut self) -> (FlowId, CallId, String) {
+    /// Answered and ACKed: the core asked for a bearer, answered the offer
+    /// with it (PCMU, the only codec offered) and started the stream toward
+    /// the relay. Also returns the SDP answer sent.
+    fn answered(&mut self) -> (FlowId, CallId, String, Bytes) {
         let (flow, id, tag) = self.ringing();
-        self.ua.answer_call(self.now, id, Bytes::from_static(ANSWER.as_bytes())).unwrap();
+        assert!(self.media_commands().is_empty(), "no bearer before the answer");
+        self.ua.answer_call(self.now, id).unwrap();
         let r = self.responses();
         let [ok] = r.as_slice() else { panic!("{r:?}") };
         assert_eq!(ok.status, 200);
         assert_eq!(ok.headers.to_addr().unwrap().tag(), Some(tag.as_str()), "the 180's tag: one dialog");
-        assert_eq!(ok.body.as_ref(), ANSWER.as_bytes());
+        let answer = ours(&ok.body);
+        assert_eq!((answer.remote, answer.codec, answer.direction), (addr(BEARER), media::offer::Codec::Pcmu, Direction::SendRecv));
+        assert_eq!(o_version(&ok.body), 1);
         assert_eq!(header_of(ok, HeaderName::ContentType).as_deref(), Some("application/sdp"));
-        assert_eq!(header_of(ok, HeaderName::ContentLength), Some(ANSWER.len().to_string()));
-        let ev = self.call_events();
+        assert_eq!(header_of(ok, HeaderName::ContentLength), Some(ok.body.len().to_string()));
+        let media = self.media_commands();
+        let [MediaCommand::Open { call, local }, MediaCommand::Start { call: c2, stream }] = media.as_slice() else { panic!("{media:?}") };
+        assert_eq!((*call, *local, *c2), (id, addr(BEARER), id));
+        assert_eq!((stream.remote, stream.direction), (addr(RELAY), Direction::SendRecv));
+        let ev = self.events();
         assert!(
-            matches!(ev.as_slice(), [CallEvent::Answered { id: i, remote_sdp, .. }] if *i == id && remote_sdp == OFFER.as_bytes()),
+            matches!(ev.as_slice(), [Event::Call(CallEvent::Answered { id: i, remote_sdp, local_sdp }), Event::Media(MediaEvent::Started { local, remote, .. })]
+                if *i == id && remote_sdp == OFFER.as_bytes() && *local_sdp == ok.body && *local == addr(BEARER) && *remote == addr(RELAY)),
             "{ev:?}"
         );
         self.deliver(flow, &in_dialog("ACK", "z9hG4bKack1", "c1@sw", 1, Some(&tag)));
-        assert!(self.transmits().is_empty(), "nothing answers an ACK");
-        (flow, id, tag)
+        assert!(self.outputs().is_empty(), "nothing answers an ACK");
+        (flow, id, tag, ok.body.clone())
     }
 }
 
@@ -120,11 +164,12 @@ fn header_of(r: &Response, name: HeaderName) -> Option<String> {
 #[test]
 fn incoming_call_answered_then_ended_by_the_switch_bye() {
     let mut b = Bench::new(config());
-    let (flow, id, tag) = b.answered();
+    let (flow, id, tag, _) = b.answered();
     b.deliver(flow, &in_dialog("BYE", "z9hG4bKbye1", "c1@sw", 2, Some(&tag)));
     let r = b.responses();
     assert_eq!(r.iter().map(|r| r.status).collect::<Vec<_>>(), vec![200]);
     assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Remote, reason: EndReason::Hangup, status: None }]);
+    assert_eq!(b.media_commands(), vec![MediaCommand::Close { call: id }]);
     assert!(b.ua.calls().is_empty());
     // The same BYE again names no dialog now.
     b.deliver(flow, &in_dialog("BYE", "z9hG4bKbye2", "c1@sw", 3, Some(&tag)));
@@ -140,15 +185,16 @@ fn cancel_before_answer_gets_200_and_the_invite_487() {
     let statuses: Vec<_> = r.iter().map(|r| (r.status, r.headers.cseq().unwrap().method)).collect();
     assert_eq!(statuses, vec![(200, Method::Cancel), (487, Method::Invite)]);
     assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Remote, reason: EndReason::Cancelled, status: Some(487) }]);
-    assert_eq!(b.ua.answer_call(b.now, id, Bytes::new()), Err(agent::CallError::NoSuchCall(id)));
+    assert!(matches!(b.ua.answer_call(b.now, id), Err(Error::Call(CallError::NoSuchCall(i))) if i == id));
+    assert!(b.media_commands().is_empty(), "no bearer was ever asked for");
 }
 
 #[test]
 fn reject_answers_the_status_with_the_dialog_tag() {
     let mut b = Bench::new(config());
     let (_, id, tag) = b.ringing();
-    assert!(b.ua.reject_call(b.now, id, 200).is_err(), "a 2xx is no rejection");
-    b.ua.reject_call(b.now, id, 486).unwrap();
+    assert!(b.ua.reject_call(b.now, id, StatusCode::OK).is_err(), "a 2xx is no rejection");
+    b.ua.reject_call(b.now, id, StatusCode::BUSY_HERE).unwrap();
     let r = b.responses();
     let [busy] = r.as_slice() else { panic!("{r:?}") };
     assert_eq!((busy.status, busy.headers.to_addr().unwrap().tag()), (486, Some(tag.as_str())));
@@ -158,7 +204,7 @@ fn reject_answers_the_status_with_the_dialog_tag() {
 #[test]
 fn local_hangup_sends_bye_in_the_dialog() {
     let mut b = Bench::new(config());
-    let (_, id, tag) = b.answered();
+    let (_, id, tag, _) = b.answered();
     b.ua.hangup(b.now, id).unwrap();
     let r = b.requests();
     let [bye] = r.as_slice() else { panic!("{r:?}") };
@@ -171,33 +217,47 @@ fn local_hangup_sends_bye_in_the_dialog() {
     assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Local, reason: EndReason::Hangup, status: None }]);
 }
 
+/// The switch puts us on hold (its offer `sendonly`): the call core answers
+/// `recvonly` with a new o= version and retargets the stream; an offer it
+/// cannot use is refused 488 and changes nothing (rollback).
 #[test]
-fn reinvite_for_hold_is_answered_by_the_application() {
+fn reinvite_for_hold_is_answered_by_the_call_core_and_retargets_the_stream() {
     let mut b = Bench::new(config());
-    let (flow, id, tag) = b.answered();
+    let (flow, id, tag, first) = b.answered();
     let hold = OFFER.replace("sendrecv", "sendonly");
     b.deliver(flow, &invite("z9hG4bKre1", "c1@sw", 2, Some(&tag), Some(&hold)));
-    assert!(b.responses().iter().all(|r| r.status == 100), "only the transaction's 100 so far");
-    let ev = b.call_events();
-    assert!(matches!(ev.as_slice(), [CallEvent::Reoffer { id: i, offer }] if *i == id && offer == hold.as_bytes()), "{ev:?}");
-    let held = ANSWER.replace("sendrecv", "recvonly");
-    b.ua.answer_reoffer(b.now, id, Ok(Bytes::from(held.clone()))).unwrap();
     let r = b.responses();
-    let [ok] = r.as_slice() else { panic!("{r:?}") };
-    assert_eq!((ok.status, ok.body.as_ref()), (200, held.as_bytes()));
+    let ok = r.iter().find(|r| r.status >= 200).unwrap();
+    assert_eq!(ok.status, 200);
     assert_eq!(ok.headers.to_addr().unwrap().tag(), Some(tag.as_str()));
-    assert!(matches!(b.call_events().as_slice(), [CallEvent::Updated { .. }]));
+    assert_eq!(ours(&ok.body).direction, Direction::RecvOnly, "the hold mirrored");
+    assert_eq!(o_version(&ok.body), o_version(&first) + 1, "a new SDP: the o= version moves on");
+    let ev = b.call_events();
+    assert!(
+        matches!(ev.as_slice(), [CallEvent::Reoffer { id: i, offer }, CallEvent::Updated { local_sdp, remote_sdp, .. }]
+            if *i == id && offer == hold.as_bytes() && *local_sdp == ok.body && remote_sdp == hold.as_bytes()),
+        "{ev:?}"
+    );
+    let media = b.media_commands();
+    assert_eq!(started(&media).iter().map(|s| (s.remote, s.direction)).collect::<Vec<_>>(), vec![(addr(RELAY), Direction::SendOnly)]);
+    assert_eq!(media.len(), 1, "{media:?}");
     // An old CSeq is out of order; an unknown dialog does not exist.
     b.deliver(flow, &invite("z9hG4bKre2", "c1@sw", 2, Some(&tag), Some(OFFER)));
     assert!(b.responses().iter().any(|r| r.status == 500));
     b.deliver(flow, &invite("z9hG4bKre3", "other@sw", 5, Some("nope"), Some(OFFER)));
     assert!(b.responses().iter().any(|r| r.status == 481));
-    // A refused re-offer leaves the call up.
-    b.deliver(flow, &invite("z9hG4bKre4", "c1@sw", 3, Some(&tag), Some(OFFER)));
-    b.call_events();
-    b.ua.answer_reoffer(b.now, id, Err(488)).unwrap();
+    // An offer we cannot use (G.729 only) is refused; the call and its session stay.
+    let g729 = OFFER.replace("RTP/AVP 0", "RTP/AVP 18");
+    b.deliver(flow, &invite("z9hG4bKre4", "c1@sw", 3, Some(&tag), Some(&g729)));
     assert!(b.responses().iter().any(|r| r.status == 488));
+    assert!(matches!(b.call_events().as_slice(), [CallEvent::Reoffer { .. }]), "no Updated for a refused offer");
+    assert!(b.media_commands().is_empty(), "the stream goes on as it was");
     assert_eq!(b.ua.calls(), vec![id]);
+    b.deliver(flow, &invite("z9hG4bKre5", "c1@sw", 4, Some(&tag), Some(OFFER)));
+    let r = b.responses();
+    let ok = r.iter().find(|r| r.status >= 200).unwrap();
+    assert_eq!((ok.status, o_version(&ok.body)), (200, o_version(&first) + 2), "the refused offer cost no version");
+    assert_eq!(started(&b.media_commands()).iter().map(|s| s.direction).collect::<Vec<_>>(), vec![Direction::SendRecv]);
 }
 
 #[test]
@@ -216,7 +276,7 @@ fn hostile_invites_get_clear_statuses() {
     b.deliver(flow, &no_tag);
     assert_eq!(b.responses()[0].status, 400);
     // More calls than a phone holds: 486.
-    for i in 0..agent::call::MAX_CALLS {
+    for i in 0..agent::MAX_CALLS {
         b.deliver(flow, &invite(&format!("z9hG4bKm{i}"), &format!("m{i}@sw"), 1, None, Some(OFFER)));
     }
     b.responses();
@@ -254,14 +314,20 @@ impl Bench {
     /// credentials the digest server accepts. Returns the authorised INVITE.
     fn calling(&mut self) -> (FlowId, CallId, Request) {
         let (flow, _) = self.registered();
-        let id = self.ua.call(self.now, "1002", Bytes::from_static(ANSWER.as_bytes())).unwrap();
+        let id = self.ua.call(self.now, "1002").unwrap();
         let r = self.requests();
         let [first] = r.as_slice() else { panic!("{r:?}") };
+        assert_eq!(self.media_commands(), vec![MediaCommand::Open { call: id, local: addr(BEARER) }], "the bearer before the INVITE");
         assert_eq!((first.method.clone(), first.uri.as_ref()), (Method::Invite, "sip:1002@switch.local"));
         assert_eq!(first.headers.from_addr().unwrap().uri.as_str(), "sip:1001@switch.local");
         assert!(first.headers.to_addr().unwrap().tag().is_none());
         assert!(header(first, HeaderName::Contact).unwrap().contains("sip:1001@10.1.0.2"));
-        assert_eq!(first.body.as_ref(), ANSWER.as_bytes());
+        let offer = ours(&first.body);
+        assert_eq!(
+            (offer.remote, offer.codec, offer.dtmf_pt, offer.direction),
+            (addr(BEARER), media::offer::Codec::Pcmu, Some(101), Direction::SendRecv)
+        );
+        assert!(std::str::from_utf8(&first.body).unwrap().contains("a=rtpmap:8 PCMA/8000"), "both G.711 laws offered");
         let ch: Vec<String> = self.digest.challenge(self.unix(), None, false).iter().map(|c| c.to_string()).collect();
         let mut challenge = reply_to(first, 407, Some("sw9"), None);
         challenge.headers.push(HeaderName::ProxyAuthenticate, ch[0].clone());
@@ -274,6 +340,7 @@ impl Bench {
         assert_eq!(second.headers.call_id().unwrap(), first.headers.call_id().unwrap());
         assert_eq!(second.headers.from_addr().unwrap().tag(), first.headers.from_addr().unwrap().tag());
         assert_eq!(second.headers.cseq().unwrap().seq, first.headers.cseq().unwrap().seq + 1);
+        assert_eq!(second.body, first.body, "the same offer");
         let creds = parse_credentials(second.headers.get(&HeaderName::ProxyAuthorization).unwrap()).unwrap();
         let unix = self.unix();
         self.digest
@@ -300,6 +367,7 @@ fn outgoing_call_authenticates_rings_is_answered_acked_and_hung_up() {
     assert!(ack.headers.get(&HeaderName::ProxyAuthorization).is_some());
     let ev = b.call_events();
     assert!(matches!(ev.as_slice(), [CallEvent::Answered { remote_sdp, .. }] if remote_sdp == OFFER.as_bytes()), "{ev:?}");
+    assert_eq!(started(&b.media_commands()).iter().map(|s| s.remote).collect::<Vec<_>>(), vec![addr(RELAY)]);
     b.ua.hangup(b.now, id).unwrap();
     let r = b.requests();
     let [bye] = r.as_slice() else { panic!("{r:?}") };
@@ -353,8 +421,8 @@ fn flow_loss_ends_a_ringing_call_at_once() {
     let (flow, id, _) = b.ringing();
     b.ua.handle_flow_closed(b.now, flow, "reset".into());
     assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }]);
-    assert!(b.ua.call(b.now, "1002", Bytes::new()).is_err(), "no flow, no call");
-    assert_eq!(b.ua.call(b.now, "10 02", Bytes::new()), Err(agent::CallError::NoFlow));
+    assert!(b.ua.call(b.now, "1002").is_err(), "no flow, no call");
+    assert!(matches!(b.ua.call(b.now, "10 02"), Err(Error::Call(CallError::NoFlow))));
 }
 
 /// The flow dies under an answered call and no new one comes: the call
@@ -365,13 +433,13 @@ fn an_answered_call_outlives_its_flow_for_the_grace_time_only() {
     cfg.backoff.base = SECS(300);
     let grace = cfg.call_rejoin_grace;
     let mut b = Bench::new(cfg);
-    let (flow, id, _) = b.answered();
+    let (flow, id, _, _) = b.answered();
     b.ua.handle_flow_closed(b.now, flow, "reset".into());
     assert_eq!(b.call_events(), vec![CallEvent::Interrupted { id, rejoin_within: grace }]);
     assert_eq!(b.ua.calls(), vec![id]);
     // Every reconnect fails: no flow within the grace.
-    b.transmits();
-    b.ua.handle_connect_failed(b.now, "unreachable".into());
+    b.outputs();
+    b.ua.handle_connect_failed(b.now, &"unreachable");
     b.advance(grace - SECS(1));
     assert!(b.call_events().is_empty(), "still waiting");
     b.advance(SECS(2));
@@ -384,9 +452,10 @@ fn an_answered_call_outlives_its_flow_for_the_grace_time_only() {
 #[test]
 fn an_answered_call_rejoins_with_a_reinvite_on_the_new_flow() {
     let mut b = Bench::new(config());
-    let (flow, id, tag) = b.answered();
+    let (flow, id, tag, first) = b.answered();
     b.ua.handle_flow_closed(b.now, flow, "reset".into());
     b.call_events();
+    assert!(b.media_commands().is_empty(), "the stream goes on while the call waits");
     let flow2 = b.connect();
     assert_ne!(flow2.id, flow);
     b.probe_round();
@@ -397,7 +466,7 @@ fn an_answered_call_rejoins_with_a_reinvite_on_the_new_flow() {
     assert_eq!(re.headers.call_id().unwrap(), "c1@sw");
     assert_eq!(re.headers.from_addr().unwrap().tag(), Some(tag.as_str()), "our tag: the same dialog");
     assert_eq!(re.headers.to_addr().unwrap().tag(), Some("sw1"));
-    assert_eq!(re.body.as_ref(), ANSWER.as_bytes(), "the SDP last sent, unchanged");
+    assert_eq!(re.body, first, "the SDP last sent, unchanged");
     assert!(header_of_req(re, HeaderName::Contact).unwrap().contains(&format!(":{}", flow2.local.port())), "the new flow's Contact");
     let mut ok = Response::to_request(re, 200);
     ok.headers.set(HeaderName::ContentType, "application/sdp");
@@ -408,6 +477,7 @@ fn an_answered_call_rejoins_with_a_reinvite_on_the_new_flow() {
     assert_eq!(b.requests().iter().map(|r| r.method.clone()).collect::<Vec<_>>(), vec![Method::Ack]);
     let ev = b.call_events();
     assert!(matches!(ev.as_slice(), [CallEvent::Rejoined { id: i }, CallEvent::Updated { .. }] if *i == id), "{ev:?}");
+    assert!(b.media_commands().is_empty(), "same address, same SDP: the stream stays as it is");
     // The grace (30 s) is forgotten: past it, with the flow alive (its first
     // ping not yet due for a pong), the call goes on.
     b.advance(SECS(31));
@@ -420,7 +490,7 @@ fn an_answered_call_rejoins_with_a_reinvite_on_the_new_flow() {
 #[test]
 fn a_rejoin_answered_481_ends_the_call_as_lost() {
     let mut b = Bench::new(config());
-    let (flow, id, _) = b.answered();
+    let (flow, id, _, _) = b.answered();
     b.ua.handle_flow_closed(b.now, flow, "reset".into());
     b.call_events();
     let flow2 = b.connect();
@@ -437,12 +507,12 @@ fn a_rejoin_answered_481_ends_the_call_as_lost() {
 #[test]
 fn hanging_up_while_the_flow_is_down_ends_the_call_locally() {
     let mut b = Bench::new(config());
-    let (flow, id, _) = b.answered();
+    let (flow, id, _, _) = b.answered();
     b.ua.handle_flow_closed(b.now, flow, "reset".into());
     b.call_events();
     b.ua.hangup(b.now, id).unwrap();
     assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Local, reason: EndReason::Hangup, status: None }]);
-    assert_eq!(b.ua.hangup(b.now, id), Err(agent::CallError::NoSuchCall(id)));
+    assert!(matches!(b.ua.hangup(b.now, id), Err(Error::Call(CallError::NoSuchCall(i))) if i == id));
 }
 
 /// The flow died because the phone's own address went away (it changed
@@ -451,24 +521,79 @@ fn hanging_up_while_the_flow_is_down_ends_the_call_locally() {
 #[test]
 fn a_call_whose_local_address_changed_rejoins_with_a_new_offer() {
     let mut b = Bench::new(config());
-    let (_, id, _) = b.answered();
+    let (_, id, _, first) = b.answered();
     b.ua.handle_network_change(b.now, true);
     assert!(matches!(b.call_events().as_slice(), [CallEvent::Interrupted { id: i, .. }] if *i == id));
-    b.transmits();
+    b.outputs();
+    b.manual_media = true;
     let flow2 = b.connect_from("10.9.0.7".parse().unwrap());
     b.probe_round();
     b.register_round(600);
     assert!(b.requests().is_empty(), "no re-INVITE before the media has moved");
     assert_eq!(b.call_events(), vec![CallEvent::Relocating { id, local: "10.9.0.7".parse().unwrap() }]);
-    const MOVED: &str = "v=0\r\no=- 2 2 IN IP4 10.9.0.7\r\ns=-\r\nc=IN IP4 10.9.0.7\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=sendrecv\r\n";
-    b.ua.rejoin_call(b.now, id, Bytes::from_static(MOVED.as_bytes())).unwrap();
+    let media = b.media_commands();
+    assert_eq!(media, vec![MediaCommand::Rebind { call: id, local: addr("10.9.0.7:40000") }]);
+    // The driver bound the new bearer on an ephemeral port: the offer names it.
+    b.ua.handle_media_opened(b.now, id, addr("10.9.0.7:41234"));
     let reinvite = b.requests();
     let [re] = reinvite.as_slice() else { panic!("{reinvite:?}") };
-    assert_eq!((re.method.clone(), re.body.as_ref()), (Method::Invite, MOVED.as_bytes()));
+    assert_eq!(re.method, Method::Invite);
+    let moved = ours(&re.body);
+    assert_eq!((moved.remote, moved.direction), (addr("10.9.0.7:41234"), Direction::SendRecv));
+    assert_eq!(o_version(&re.body), o_version(&first) + 1, "a new address is a new SDP");
+    b.manual_media = false;
     b.answer(flow2.id, re, 481, &[]);
     assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: Some(481) }]);
-    // Only a call waiting for a flow can be re-joined.
-    assert_eq!(b.ua.rejoin_call(b.now, id, Bytes::new()), Err(agent::CallError::NoSuchCall(id)));
+    assert_eq!(b.media_commands(), vec![MediaCommand::Close { call: id }]);
+    // Only a call that is there can be held.
+    assert!(matches!(b.ua.hold(b.now, id), Err(Error::Call(CallError::NoSuchCall(i))) if i == id));
+}
+
+/// The phone changes networks under a call it holds: the move must not undo
+/// the hold (a refused resume before it rolled back to the hold), and the
+/// answer to the move's re-INVITE restarts the stream on the new bearer.
+#[test]
+fn a_held_call_that_moves_offers_the_hold_again_and_restarts_on_the_new_bearer() {
+    let mut b = Bench::new(config());
+    let (flow, id, _, first) = b.answered();
+    b.ua.hold(b.now, id).unwrap();
+    let r = b.requests();
+    let [hold] = r.as_slice() else { panic!("{r:?}") };
+    assert_eq!(ours(&hold.body).direction, Direction::SendOnly);
+    b.switch_says(flow, reply_to(hold, 200, None, Some(&OFFER.replace("sendrecv", "recvonly"))));
+    b.requests();
+    assert!(matches!(b.call_events().as_slice(), [CallEvent::Updated { .. }]));
+    assert_eq!(started(&b.media_commands()).iter().map(|s| s.direction).collect::<Vec<_>>(), vec![Direction::RecvOnly]);
+    // A resume crossing the switch's own re-INVITE: 491, rolled back to the hold.
+    b.ua.resume(b.now, id).unwrap();
+    let r = b.requests();
+    let [resume] = r.as_slice() else { panic!("{r:?}") };
+    assert_eq!(ours(&resume.body).direction, Direction::SendRecv);
+    b.switch_says(flow, reply_to(resume, 491, None, None));
+    assert_eq!(b.call_events(), vec![CallEvent::ReofferRejected { id, status: 491 }]);
+    assert!(b.media_commands().is_empty(), "a refused re-offer leaves the stream as it was");
+    // The phone moves.
+    b.ua.handle_network_change(b.now, true);
+    b.call_events();
+    b.outputs();
+    let flow2 = b.connect_from("10.9.0.7".parse().unwrap());
+    b.probe_round();
+    b.register_round(600);
+    let reinvite = b.requests();
+    let [re] = reinvite.as_slice() else { panic!("{reinvite:?}") };
+    let moved = ours(&re.body);
+    assert_eq!((moved.remote, moved.direction), (addr("10.9.0.7:40000"), Direction::SendOnly), "still held, from the new address");
+    assert_eq!(o_version(&re.body), o_version(&first) + 3, "every SDP sent had its own version, the refused one too");
+    assert_eq!(b.call_events(), vec![CallEvent::Relocating { id, local: "10.9.0.7".parse().unwrap() }]);
+    assert_eq!(b.media_commands(), vec![MediaCommand::Rebind { call: id, local: addr("10.9.0.7:40000") }]);
+    b.switch_says(flow2.id, reply_to(re, 200, None, Some(&OFFER.replace("sendrecv", "recvonly").replace("30000", "30002"))));
+    assert_eq!(b.requests().iter().map(|r| r.method.clone()).collect::<Vec<_>>(), vec![Method::Ack]);
+    assert!(matches!(b.call_events().as_slice(), [CallEvent::Rejoined { .. }, CallEvent::Updated { .. }]));
+    let restarted = started(&b.media_commands());
+    assert_eq!(
+        restarted.iter().map(|s| (s.remote, s.direction)).collect::<Vec<_>>(),
+        vec![(addr("192.0.2.10:30002"), Direction::RecvOnly)]
+    );
 }
 
 /// The new flow dies too before the call moved (the driver had not yet
@@ -478,25 +603,31 @@ fn a_call_whose_local_address_changed_rejoins_with_a_new_offer() {
 fn losing_the_next_flow_too_keeps_the_first_deadline_and_address() {
     let grace = config().call_rejoin_grace;
     let mut b = Bench::new(config());
-    let (_, id, _) = b.answered();
+    let (_, id, _, _) = b.answered();
     let lost_at = b.now;
     b.ua.handle_network_change(b.now, true);
     b.call_events();
-    b.transmits();
+    b.outputs();
+    // The driver is slow to bind: the Rebind is left unanswered.
+    b.manual_media = true;
     let flow2 = b.connect_from("10.9.0.7".parse().unwrap());
     b.probe_round();
     b.register_round(600);
     assert!(matches!(b.call_events().as_slice(), [CallEvent::Relocating { .. }]));
+    assert!(matches!(b.media_commands().as_slice(), [MediaCommand::Rebind { .. }]));
     b.advance(SECS(5));
     b.ua.handle_flow_closed(b.now, flow2.id, "reset".into());
     assert!(b.call_events().is_empty(), "still the same interruption");
-    b.transmits();
+    b.outputs();
     b.connect_from("10.9.0.7".parse().unwrap());
     b.probe_round();
     b.register_round(600);
     assert_eq!(b.call_events(), vec![CallEvent::Relocating { id, local: "10.9.0.7".parse().unwrap() }]);
+    assert!(matches!(b.media_commands().as_slice(), [MediaCommand::Rebind { .. }]), "asked again");
+    b.manual_media = false;
     b.advance_to(lost_at + grace);
     assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Network, reason: EndReason::FlowLost, status: None }]);
+    assert_eq!(b.media_commands(), vec![MediaCommand::Close { call: id }], "the bearer, wherever it is, is closed");
 }
 
 fn header_of_req(r: &Request, name: HeaderName) -> Option<String> {
@@ -506,7 +637,7 @@ fn header_of_req(r: &Request, name: HeaderName) -> Option<String> {
 #[test]
 fn stop_hangs_up_before_unregistering() {
     let mut b = Bench::new(config());
-    let (_, id, _) = b.answered();
+    let (_, id, _, _) = b.answered();
     b.ua.stop(b.now);
     let methods: Vec<_> = b.requests().into_iter().map(|r| r.method).collect();
     assert_eq!(methods, vec![Method::Bye, Method::Register]);
@@ -539,9 +670,9 @@ fn a_2xx_without_an_sdp_answer_is_acked_and_hung_up() {
 }
 
 #[test]
-fn oversized_sdp_cancel_of_nothing_and_overlapping_reinvites_are_refused_clearly() {
+fn oversized_sdp_cancel_of_nothing_and_offerless_reinvites_are_refused_clearly() {
     let mut b = Bench::new(config());
-    let (flow, _, tag) = b.answered();
+    let (flow, _, tag, _) = b.answered();
     // An SDP body over 16 KiB is not taken.
     let big = format!("{OFFER}{}", "a=x-pad:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n".repeat(300));
     b.deliver(flow, &invite("z9hG4bKbig", "big@sw", 1, None, Some(&big)));
@@ -549,29 +680,34 @@ fn oversized_sdp_cancel_of_nothing_and_overlapping_reinvites_are_refused_clearly
     // A CANCEL for a transaction we never saw: 481.
     b.deliver(flow, &in_dialog("CANCEL", "z9hG4bKnone", "none@sw", 1, None));
     assert_eq!(b.responses().iter().map(|r| r.status).collect::<Vec<_>>(), vec![481]);
-    // A second re-INVITE while one waits for its answer: 500 with Retry-After (§14.2).
+    // The call core answers a re-INVITE at once, so none waits when the next
+    // comes; but one without an offer cannot be answered (we make no offers
+    // in a 2xx to a re-INVITE): 488, and the call goes on.
     b.deliver(flow, &invite("z9hG4bKr1", "c1@sw", 2, Some(&tag), Some(OFFER)));
-    b.responses();
-    b.deliver(flow, &invite("z9hG4bKr2", "c1@sw", 3, Some(&tag), Some(OFFER)));
+    assert_eq!(b.responses().iter().find(|r| r.status >= 200).map(|r| r.status), Some(200));
+    b.deliver(flow, &invite("z9hG4bKr2", "c1@sw", 3, Some(&tag), None));
     let r = b.responses();
     let last = r.iter().find(|r| r.status >= 200).unwrap();
-    assert_eq!(last.status, 500);
-    assert!(last.headers.get(&HeaderName::RetryAfter).is_some());
+    assert_eq!((last.status, last.reason.as_ref()), (488, "Not Acceptable Here (an SDP offer is required)"));
+    assert_eq!(b.ua.calls().len(), 1);
 }
 
 #[test]
 fn our_reinvite_for_hold_is_acked_on_2xx_and_glare_gets_491() {
     let mut b = Bench::new(config());
-    let (flow, id, tag) = b.answered();
-    let hold = ANSWER.replace("sendrecv", "sendonly");
-    b.ua.reoffer(b.now, id, Bytes::from(hold.clone())).unwrap();
-    assert!(b.ua.reoffer(b.now, id, Bytes::from(hold.clone())).is_err(), "one re-INVITE at a time");
+    let (flow, id, tag, first) = b.answered();
+    b.ua.hold(b.now, id).unwrap();
+    assert!(b.ua.hold(b.now, id).is_err(), "one re-INVITE at a time");
+    assert!(b.ua.resume(b.now, id).is_err(), "one re-INVITE at a time");
     let r = b.requests();
     let [reinvite] = r.as_slice() else { panic!("{r:?}") };
     assert_eq!((reinvite.method.clone(), reinvite.uri.as_ref()), (Method::Invite, "sip:switch@192.0.2.10:5060;transport=tcp"));
     assert_eq!(reinvite.headers.from_addr().unwrap().tag(), Some(tag.as_str()));
     assert_eq!(reinvite.headers.to_addr().unwrap().tag(), Some("sw1"));
-    assert_eq!(reinvite.body.as_ref(), hold.as_bytes());
+    let hold = ours(&reinvite.body);
+    assert_eq!((hold.remote, hold.direction), (addr(BEARER), Direction::SendOnly), "the same bearer, sendonly");
+    assert_eq!(o_version(&reinvite.body), o_version(&first) + 1);
+    assert!(b.media_commands().is_empty(), "nothing changes before the answer");
     // The switch's own re-INVITE crossing ours: 491 (§14.2).
     b.deliver(flow, &invite("z9hG4bKglare", "c1@sw", 2, Some(&tag), Some(OFFER)));
     assert!(b.responses().iter().any(|r| r.status == 491));
@@ -585,12 +721,17 @@ fn our_reinvite_for_hold_is_acked_on_2xx_and_glare_gets_491() {
     let [ack] = r.as_slice() else { panic!("{r:?}") };
     assert_eq!((ack.method.clone(), ack.headers.cseq().unwrap().seq), (Method::Ack, reinvite.headers.cseq().unwrap().seq));
     let ev = b.call_events();
-    assert!(matches!(ev.as_slice(), [CallEvent::Updated { remote_sdp, .. }] if remote_sdp == held.as_bytes()), "{ev:?}");
+    assert!(
+        matches!(ev.as_slice(), [CallEvent::Updated { remote_sdp, local_sdp, .. }] if remote_sdp == held.as_bytes() && *local_sdp == reinvite.body),
+        "{ev:?}"
+    );
+    assert_eq!(started(&b.media_commands()).iter().map(|s| s.direction).collect::<Vec<_>>(), vec![Direction::RecvOnly]);
     // A refused re-INVITE leaves the call as it was.
-    b.ua.reoffer(b.now, id, Bytes::from_static(ANSWER.as_bytes())).unwrap();
+    b.ua.resume(b.now, id).unwrap();
     let r = b.requests();
     b.switch_says(flow, Response::to_request(&r[0], 488));
     assert_eq!(b.call_events(), vec![CallEvent::ReofferRejected { id, status: 488 }]);
+    assert!(b.media_commands().is_empty(), "no retarget for a refused offer");
     assert_eq!(b.ua.calls(), vec![id]);
 }
 
@@ -604,19 +745,24 @@ fn late_offer_our_200_offers_and_the_ack_answers() {
     let [CallEvent::Incoming { id, offer, .. }] = ev.as_slice() else { panic!("{ev:?}") };
     assert!(offer.is_empty(), "no offer: ours goes in the 200");
     let id = *id;
-    b.ua.answer_call(b.now, id, Bytes::from_static(ANSWER.as_bytes())).unwrap();
+    b.ua.answer_call(b.now, id).unwrap();
     let r = b.responses();
-    assert_eq!((r[0].status, r[0].body.as_ref()), (200, ANSWER.as_bytes()));
+    assert_eq!(r[0].status, 200);
+    let our_offer = r[0].body.clone();
+    let offered = ours(&our_offer);
+    assert_eq!((offered.remote, offered.direction), (addr(BEARER), Direction::SendRecv), "our offer names the bearer");
     let tag = r[0].headers.to_addr().unwrap().tag().unwrap().to_owned();
     assert!(b.call_events().is_empty(), "answered only once the ACK brings the answer");
+    assert_eq!(b.media_commands(), vec![MediaCommand::Open { call: id, local: addr(BEARER) }], "no stream without an answer");
     let ack = in_dialog("ACK", "z9hG4bKlateA", "late@sw", 1, Some(&tag))
         .replace("Content-Length: 0\r\n\r\n", &format!("Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{OFFER}", OFFER.len()));
     b.deliver(flow, &ack);
     let ev = b.call_events();
     assert!(
-        matches!(ev.as_slice(), [CallEvent::Answered { remote_sdp, local_sdp, .. }] if remote_sdp == OFFER.as_bytes() && local_sdp == ANSWER.as_bytes()),
+        matches!(ev.as_slice(), [CallEvent::Answered { remote_sdp, local_sdp, .. }] if remote_sdp == OFFER.as_bytes() && *local_sdp == our_offer),
         "{ev:?}"
     );
+    assert_eq!(started(&b.media_commands()).iter().map(|s| s.remote).collect::<Vec<_>>(), vec![addr(RELAY)]);
 
     // An ACK without the answer leaves nothing to talk with: BYE.
     b.deliver(flow, &invite("z9hG4bKlate2", "late2@sw", 1, None, None));
@@ -624,9 +770,95 @@ fn late_offer_our_200_offers_and_the_ack_answers() {
     let ev = b.call_events();
     let [CallEvent::Incoming { id: id2, .. }] = ev.as_slice() else { panic!("{ev:?}") };
     let id2 = *id2;
-    b.ua.answer_call(b.now, id2, Bytes::from_static(ANSWER.as_bytes())).unwrap();
+    b.ua.answer_call(b.now, id2).unwrap();
     let tag = b.responses()[0].headers.to_addr().unwrap().tag().unwrap().to_owned();
     b.deliver(flow, &in_dialog("ACK", "z9hG4bKlate2A", "late2@sw", 1, Some(&tag)));
     assert_eq!(b.requests().iter().map(|r| r.method.clone()).collect::<Vec<_>>(), vec![Method::Bye]);
     assert_eq!(b.call_events(), vec![CallEvent::Ended { id: id2, by: Party::Local, reason: EndReason::Hangup, status: None }]);
+}
+
+/// The ACK of a late offer brings an answer we cannot use: the media cannot
+/// start, so the call is hung up (its media failure said first).
+#[test]
+fn a_late_answer_we_cannot_use_fails_the_media_and_hangs_up() {
+    let mut b = Bench::new(config());
+    let (flow, _) = b.registered();
+    b.deliver(flow, &invite("z9hG4bKlate3", "late3@sw", 1, None, None));
+    b.responses();
+    let ev = b.call_events();
+    let [CallEvent::Incoming { id, .. }] = ev.as_slice() else { panic!("{ev:?}") };
+    let id = *id;
+    b.ua.answer_call(b.now, id).unwrap();
+    let tag = b.responses()[0].headers.to_addr().unwrap().tag().unwrap().to_owned();
+    let g729 = OFFER.replace("RTP/AVP 0", "RTP/AVP 18");
+    let ack = in_dialog("ACK", "z9hG4bKlate3A", "late3@sw", 1, Some(&tag))
+        .replace("Content-Length: 0\r\n\r\n", &format!("Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{g729}", g729.len()));
+    b.deliver(flow, &ack);
+    assert_eq!(b.requests().iter().map(|r| r.method.clone()).collect::<Vec<_>>(), vec![Method::Bye]);
+    let ev = b.events();
+    assert!(
+        matches!(ev.as_slice(), [
+            Event::Call(CallEvent::Answered { .. }),
+            Event::Media(MediaEvent::Failed { id: f, .. }),
+            Event::Media(MediaEvent::Stopped { id: s, .. }),
+            Event::Call(CallEvent::Ended { id: e, by: Party::Local, reason: EndReason::Hangup, .. }),
+        ] if *f == id && *s == id && *e == id),
+        "{ev:?}"
+    );
+    assert!(started(&b.media_commands()).is_empty());
+}
+
+/// An offer we cannot use is refused 488 at once, before any bearer is bound.
+#[test]
+fn an_offer_we_cannot_use_is_refused_488_without_a_bearer() {
+    let mut b = Bench::new(config());
+    let (flow, _) = b.registered();
+    let g729 = OFFER.replace("RTP/AVP 0", "RTP/AVP 18");
+    b.deliver(flow, &invite("z9hG4bKg729", "g729@sw", 1, None, Some(&g729)));
+    b.responses();
+    let ev = b.call_events();
+    let [CallEvent::Incoming { id, .. }] = ev.as_slice() else { panic!("{ev:?}") };
+    let id = *id;
+    let refused = b.ua.answer_call(b.now, id);
+    assert!(matches!(refused, Err(Error::Media(media::endpoint::EndpointError::NoCommonCodec))), "{refused:?}");
+    let r = b.responses();
+    let [nah] = r.as_slice() else { panic!("{r:?}") };
+    assert_eq!((nah.status, nah.reason.as_ref()), (488, "Not Acceptable Here"));
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id, by: Party::Local, reason: EndReason::Rejected, status: Some(488) }]);
+    assert!(b.media_commands().is_empty(), "no socket for a call that cannot be");
+}
+
+/// The driver cannot bind a bearer: an incoming call is refused 500, an
+/// outgoing one never goes out.
+#[test]
+fn a_bearer_that_cannot_be_bound_refuses_or_drops_the_call() {
+    let mut b = Bench::new(config());
+    b.manual_media = true;
+    let (_, id, _) = b.ringing();
+    b.ua.answer_call(b.now, id).unwrap();
+    assert!(b.responses().is_empty(), "no 200 before the bearer is bound");
+    assert_eq!(b.media_commands(), vec![MediaCommand::Open { call: id, local: addr(BEARER) }]);
+    let no_port = media::endpoint::EndpointError::Io(std::io::Error::other("no port"));
+    b.ua.handle_media_failed(b.now, id, &no_port);
+    let r = b.responses();
+    let [failed] = r.as_slice() else { panic!("{r:?}") };
+    assert_eq!(failed.status, 500);
+    let ev = b.events();
+    assert!(
+        matches!(
+            ev.as_slice(),
+            [
+                Event::Media(MediaEvent::Failed { .. }),
+                Event::Call(CallEvent::Ended { by: Party::Local, reason: EndReason::Rejected, status: Some(500), .. }),
+            ]
+        ),
+        "{ev:?}"
+    );
+    assert!(b.media_commands().is_empty(), "nothing was bound, nothing to close");
+
+    let out = b.ua.call(b.now, "1002").unwrap();
+    assert_eq!(b.media_commands(), vec![MediaCommand::Open { call: out, local: addr(BEARER) }]);
+    b.ua.handle_media_failed(b.now, out, &no_port);
+    assert!(b.requests().is_empty(), "no INVITE without a bearer");
+    assert_eq!(b.call_events(), vec![CallEvent::Ended { id: out, by: Party::Local, reason: EndReason::MediaFailed, status: None }]);
 }

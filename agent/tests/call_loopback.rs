@@ -7,25 +7,17 @@
 
 mod support;
 
-use agent::{AgentBuilder, CallEvent, EndReason, Event, Events, MediaEvent, MediaOptions, Party, PublicIpSource, Source};
+use agent::{CallEvent, EndReason, Event, Events, MediaEvent, MediaOptions, Party, Source};
 use bytes::Bytes;
 use media::tone;
 use sipcore::{HeaderName, Method, Response};
 use std::net::SocketAddr;
 use std::time::Duration;
-use support::switch_side::{SwitchSide, WAIT, rtp_440};
+use support::switch_side::{SwitchSide, WAIT, agent_for, rtp_440};
 use tokio::net::{TcpListener, UdpSocket};
 
 async fn next(events: &mut Events, want: impl Fn(&Event) -> bool) -> Event {
     support::next_event(events, WAIT, want).await
-}
-
-fn agent(listener: &TcpListener) -> AgentBuilder {
-    let addr = listener.local_addr().unwrap();
-    AgentBuilder::new(format!("tcp:127.0.0.1:{}", addr.port()).parse().unwrap(), "1001", "pw")
-        .domain("switch.local")
-        .mac("02:42:ac:11:00:02".parse().unwrap())
-        .public_ip(PublicIpSource::Static("127.0.0.1".parse().unwrap()))
 }
 
 #[tokio::test]
@@ -33,7 +25,7 @@ async fn incoming_call_answered_sends_rtp_to_the_relay_then_bye_ends_it() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let relay_addr = relay.local_addr().unwrap();
-    let (handle, mut events) = agent(&listener).start().unwrap();
+    let (handle, mut events) = agent_for(&listener).start().unwrap();
     let (mut sw, contact) = SwitchSide::registered(&listener).await;
 
     let invite = sw.invite(&contact, relay_addr);
@@ -108,7 +100,7 @@ async fn outgoing_call_offers_the_bearer_and_hangs_up_with_bye() {
     let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let relay_addr = relay.local_addr().unwrap();
     let bearer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (handle, mut events) = agent(&listener).bearer_port(bearer).start().unwrap();
+    let (handle, mut events) = agent_for(&listener).bearer_port(bearer).start().unwrap();
     let (mut sw, _) = SwitchSide::registered(&listener).await;
     next(&mut events, |e| matches!(e, Event::Registered(_))).await;
 
@@ -178,7 +170,7 @@ async fn answered_call(
 async fn reinvite_holds_then_moves_the_stream_to_a_new_relay_port() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (relay1, relay2) = (UdpSocket::bind("127.0.0.1:0").await.unwrap(), UdpSocket::bind("127.0.0.1:0").await.unwrap());
-    let (handle, mut events) = agent(&listener).start().unwrap();
+    let (handle, mut events) = agent_for(&listener).start().unwrap();
     let offer = SwitchSide::sdp(relay1.local_addr().unwrap());
     let (mut sw, tag, ours) = answered_call(&listener, &handle, &mut events, offer).await;
     let mut buf = [0u8; 2048];
@@ -227,7 +219,7 @@ async fn tcp_bearer_connects_out_from_the_bearer_port_with_rfc4571_framing() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let relay = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bearer = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (handle, mut events) = agent(&listener).bearer_port(bearer).bearer_transport(agent::BearerTransport::Tcp).start().unwrap();
+    let (handle, mut events) = agent_for(&listener).bearer_port(bearer).bearer_transport(agent::BearerTransport::Tcp).start().unwrap();
     let offer =
         SwitchSide::sdp_with(relay.local_addr().unwrap(), "TCP/RTP/AVP", 1, "a=setup:passive\r\na=connection:new\r\na=sendrecv\r\n");
     let (_sw, _, ours) = answered_call(&listener, &handle, &mut events, offer).await;
@@ -254,7 +246,7 @@ async fn a_taken_bearer_port_falls_back_to_an_ephemeral_one() {
     let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let (handle, mut events) = agent(&listener).bearer_port(port).start().unwrap();
+    let (handle, mut events) = agent_for(&listener).bearer_port(port).start().unwrap();
     let offer = SwitchSide::sdp(relay.local_addr().unwrap());
     let (_sw, _, ours) = answered_call(&listener, &handle, &mut events, offer).await;
     assert_ne!(ours.port(), port, "the SDP names the port really bound");
@@ -268,7 +260,7 @@ async fn a_taken_bearer_port_falls_back_to_an_ephemeral_one() {
 async fn late_offer_the_agent_offers_in_its_200_and_starts_on_the_ack_answer() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let relay = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let (handle, mut events) = agent(&listener).start().unwrap();
+    let (handle, mut events) = agent_for(&listener).start().unwrap();
     let (mut sw, contact) = SwitchSide::registered(&listener).await;
     let mut invite = sw.invite_with(&contact, String::new());
     invite.headers.remove(&HeaderName::ContentType);

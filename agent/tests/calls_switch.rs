@@ -1,12 +1,14 @@
 //! Two agents (the library) call each other through the real `switch` binary
 //! (B2BUA and relay) on 127.0.0.1: answer, tones both ways, then hold and
 //! resume by re-INVITE, which the switch relays to the other agent, whose
-//! stream follows the direction; then BYE.
+//! stream follows the direction; then BYE. That media flows is shown by a
+//! DTMF digit crossing the relay each way (RFC 4733 rides the audio's stream),
+//! not by waiting a while.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
 
-use agent::{AgentBuilder, AgentHandle, CallEvent, EndReason, Event, Events, MediaEvent, MediaOptions, Party, Source};
+use agent::{AgentBuilder, AgentHandle, CallEvent, CallId, EndReason, Event, Events, MediaEvent, MediaOptions, Party, Source};
 use media::Direction;
 use std::time::Duration;
 use support::{Switch, provision};
@@ -25,6 +27,13 @@ async fn agent(sw: &Switch, number: &str, tone: f64) -> (AgentHandle, Events) {
         .unwrap();
     next(&mut events, |e| matches!(e, Event::Registered(_))).await;
     (handle, events)
+}
+
+/// Media flows from one agent to the other: a DTMF digit sent on `from`'s
+/// call `id` reaches `to` through the relay.
+async fn media_flows(from: &AgentHandle, id: CallId, to: &mut Events, digit: char) {
+    from.send_dtmf(id, &digit.to_string()).await.unwrap();
+    next(to, move |e| matches!(e, Event::Media(MediaEvent::Dtmf { digit: d, .. }) if *d == digit)).await;
 }
 
 fn started_with(direction: Direction) -> impl Fn(&Event) -> bool {
@@ -52,7 +61,8 @@ async fn call_hold_resume_and_hang_up_through_the_switch() {
     b.answer(b_id).await.unwrap();
     next(&mut a_events, |e| matches!(e, Event::Call(CallEvent::Answered { .. }))).await;
     next(&mut a_events, started_with(Direction::SendRecv)).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    media_flows(&a, id, &mut b_events, '4').await;
+    media_flows(&b, b_id, &mut a_events, '2').await;
 
     // A holds: its re-INVITE goes through the switch to B, whose stream sees A sendonly.
     a.hold(id).await.unwrap();
@@ -64,7 +74,8 @@ async fn call_hold_resume_and_hang_up_through_the_switch() {
     a.resume(id).await.unwrap();
     next(&mut b_events, started_with(Direction::SendRecv)).await;
     next(&mut a_events, started_with(Direction::SendRecv)).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    media_flows(&a, id, &mut b_events, '6').await;
+    media_flows(&b, b_id, &mut a_events, '8').await;
 
     b.hangup(b_id).await.unwrap();
     let Event::Media(MediaEvent::Stopped { report, .. }) =
@@ -75,12 +86,14 @@ async fn call_hold_resume_and_hang_up_through_the_switch() {
     let ended = next(&mut a_events, |e| matches!(e, Event::Call(CallEvent::Ended { .. }))).await;
     assert_eq!(ended, Event::Call(CallEvent::Ended { id, by: Party::Remote, reason: EndReason::Hangup, status: None }));
     assert_eq!(media::tone::dominant(&report.recorded, &[440.0, 1000.0], media::tone::RATE), Some(1000.0), "A heard B");
+    assert_eq!(report.dtmf_received, "28", "B's digits, before the hold and after the resume");
     let Event::Media(MediaEvent::Stopped { report, .. }) =
         next(&mut b_events, |e| matches!(e, Event::Media(MediaEvent::Stopped { .. }))).await
     else {
         unreachable!()
     };
     assert_eq!(media::tone::dominant(&report.recorded, &[440.0, 1000.0], media::tone::RATE), Some(440.0), "B heard A");
+    assert_eq!(report.dtmf_received, "46");
     a.stop().await;
     b.stop().await;
 }
@@ -105,7 +118,8 @@ async fn losing_the_switch_mid_call_interrupts_it_and_the_restarted_switch_ends_
     };
     b.answer(b_id).await.unwrap();
     next(&mut a_events, started_with(Direction::SendRecv)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    media_flows(&a, id, &mut b_events, '5').await;
+    media_flows(&b, b_id, &mut a_events, '7').await;
 
     sw.kill();
     for events in [&mut a_events, &mut b_events] {

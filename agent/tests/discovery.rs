@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use agent::discovery::{self, StunTiming, stun};
-use agent::{AgentError, PublicIpSource};
+use agent::{Error, PublicIpSource};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -55,7 +55,7 @@ async fn stun_gives_up_when_nobody_answers() {
     let timing = StunTiming { rto: Duration::from_millis(50), attempts: 3, last_wait: 2 };
     let started = std::time::Instant::now();
     let err = discovery::stun_query(silent.local_addr().unwrap(), None, timing, [1; 12]).await.unwrap_err();
-    assert!(matches!(err, AgentError::Discovery(ref m) if m.contains("no answer")), "{err}");
+    assert!(matches!(err, Error::Discovery(ref m) if m.contains("no answer")), "{err}");
     // 50 + 100 + 2*50 ms: bounded, with the doubling RTO.
     assert!(started.elapsed() < Duration::from_secs(2));
     let mut buf = [0u8; 64];

@@ -1,21 +1,34 @@
 //! The agent library against the real switch binary on loopback: register
 //! (and what the switch stored), re-register after the switch is killed and
-//! restarted, a wrong password failing cleanly without a retry loop, and a
-//! local address change registered within a second (in a network namespace).
+//! restarted, a wrong password failing cleanly without a retry loop,
+//! keep-alives keeping the flow (watched through a tap), and a local address
+//! change registered within a second (in a network namespace).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
 
 use agent::{AgentBuilder, Backoff, Event, Events, RegistrationKind};
+use bytes::BytesMut;
+use sipcore::framing::{Frame, Framer, FramerConfig, Role};
+use std::net::SocketAddr;
 use std::time::Duration;
 use support::{Switch, provision, registrations};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
 async fn next(events: &mut Events, within: Duration, want: impl Fn(&Event) -> bool) -> Event {
     support::next_event(events, within, want).await
 }
 
 fn builder(sw: &Switch, password: &str) -> AgentBuilder {
-    AgentBuilder::new(sw.addr().parse().unwrap(), "1001", password)
+    builder_at(&sw.addr(), password)
+}
+
+/// The agent of these tests, for the switch at `addr` (`tcp:HOST:PORT`).
+fn builder_at(addr: &str, password: &str) -> AgentBuilder {
+    AgentBuilder::new(addr.parse().unwrap(), "1001", password)
         .domain("switch.local")
         .mac("02:42:ac:11:00:02".parse().unwrap())
         .bearer_port(40000)
@@ -144,7 +157,6 @@ async fn registers_over_tls_checking_the_switch_certificate() {
 
 /// A firewall status page whose WAN address the test changes.
 async fn firewall(wan: std::sync::Arc<std::sync::Mutex<String>>) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -206,32 +218,96 @@ async fn a_public_ip_change_seen_on_the_firewall_page_is_registered_at_once() {
     handle.stop().await;
 }
 
-/// The switch here closes a flow silent for Flow-Timer + grace (5 + 5 s);
-/// with pings every 4-5 s answered by pongs, the flow outlives that twice over.
+/// What the tap between the agent and the switch saw on the flow.
+#[derive(Debug, PartialEq, Eq)]
+enum Tapped {
+    /// The tap's own connection to the switch is up, from this address.
+    Upstream(SocketAddr),
+    /// A keep-alive from the agent (`CRLF CRLF`).
+    Ping,
+    /// The switch's answer (`CRLF`).
+    Pong,
+    /// Either side closed.
+    Closed,
+}
+
+/// A relay between the agent and the switch at `upstream` that passes every
+/// byte on and tells the test of each keep-alive crossing it.
+async fn tap(upstream: SocketAddr) -> (SocketAddr, mpsc::UnboundedReceiver<Tapped>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let (agent, _) = listener.accept().await.unwrap();
+        let switch = TcpStream::connect(upstream).await.unwrap();
+        let _ = tx.send(Tapped::Upstream(switch.local_addr().unwrap()));
+        let ((agent_rd, agent_wr), (switch_rd, switch_wr)) = (agent.into_split(), switch.into_split());
+        // The switch's side of the agent's bytes sees pings; the agent's side of the switch's, pongs.
+        tokio::select! {
+            () = relay(agent_rd, switch_wr, Role::Server, tx.clone()) => {}
+            () = relay(switch_rd, agent_wr, Role::Client, tx.clone()) => {}
+        }
+        let _ = tx.send(Tapped::Closed);
+    });
+    (at, rx)
+}
+
+async fn relay(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, role: Role, tx: mpsc::UnboundedSender<Tapped>) {
+    let mut framer = Framer::new(role, FramerConfig::default());
+    let (mut seen, mut chunk) = (BytesMut::new(), [0u8; 4096]);
+    loop {
+        let n = match from.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if to.write_all(&chunk[..n]).await.is_err() {
+            return;
+        }
+        seen.extend_from_slice(&chunk[..n]);
+        while let Ok(Some(frame)) = framer.decode(&mut seen) {
+            let _ = match frame {
+                Frame::Ping => tx.send(Tapped::Ping),
+                Frame::Pong => tx.send(Tapped::Pong),
+                Frame::Message(_) => Ok(()),
+            };
+        }
+    }
+}
+
+/// The switch here closes a flow silent for Flow-Timer + grace (5 + 5 s).
+/// Watching the flow through a tap, the agent's pings (every 4-5 s) and the
+/// switch's pongs carry it through three keep-alives, past that limit, with
+/// nothing else happening to it: the switch still routes to this flow.
 #[tokio::test]
 async fn keepalives_keep_the_flow_past_the_switch_silence_limit() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
     let sw = Switch::start(&data);
-    let (handle, mut events) = builder(&sw, "pw").start().unwrap();
+    let (tap_at, mut tapped) = tap(SocketAddr::from(([127, 0, 0, 1], sw.port))).await;
+    let (handle, mut events) = builder_at(&format!("tcp:{tap_at}"), "pw").start().unwrap();
     let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
         unreachable!()
     };
+    let registered_at = tokio::time::Instant::now();
     assert_eq!(r.flow_timer, Some(5));
-    let quiet = tokio::time::timeout(Duration::from_secs(21), async {
-        loop {
-            match events.recv().await {
-                Some(Event::Registered(r)) if r.kind == RegistrationKind::Refresh => continue,
-                other => return other,
-            }
+    let Some(Tapped::Upstream(flow_at_switch)) = tapped.recv().await else { panic!("the tap never reached the switch") };
+    let mut pongs = 0;
+    while pongs < 3 {
+        match tokio::time::timeout(Duration::from_secs(10), tapped.recv()).await {
+            Ok(Some(Tapped::Ping)) => {}
+            Ok(Some(Tapped::Pong)) => pongs += 1,
+            other => panic!("after {pongs} keep-alives: {other:?}"),
         }
-    })
-    .await;
-    assert!(quiet.is_err(), "something happened to the flow: {quiet:?}");
+    }
+    let alive_for = registered_at.elapsed();
+    assert!(alive_for > Duration::from_secs(10), "three keep-alives take {alive_for:?}, past the 10 s of silence the switch allows");
+    while let Some(ev) = events.try_recv() {
+        assert!(matches!(ev, Event::Registered(ref r) if r.kind == RegistrationKind::Refresh), "something happened to the flow: {ev:?}");
+    }
     let regs = registrations(&data);
     assert_eq!(regs[0]["state"], "registered");
-    assert_eq!(regs[0]["observed"], r.local.to_string(), "still the first flow");
+    assert_eq!(regs[0]["observed"], flow_at_switch.to_string(), "still the first flow");
     handle.stop().await;
 }
 
@@ -239,6 +315,7 @@ async fn keepalives_keep_the_flow_past_the_switch_silence_limit() {
 /// (`unshare`, root only): the interfaces it changes are nobody else's, and
 /// the kernel removes them with the namespace when the thread ends, passed or
 /// panicked. The switch it starts (a child of that thread) lives there too.
+#[cfg(linux_kernel)]
 fn in_own_netns(body: impl std::future::Future<Output = ()> + Send + 'static) {
     let thread = std::thread::spawn(move || {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET) needs root");
@@ -251,6 +328,7 @@ fn in_own_netns(body: impl std::future::Future<Output = ()> + Send + 'static) {
 }
 
 /// `ip ARGS` in the calling thread's network namespace.
+#[cfg(linux_kernel)]
 fn ip(args: &[&str]) {
     let out = std::process::Command::new("ip").args(args).output().unwrap();
     assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -260,6 +338,8 @@ fn ip(args: &[&str]) {
 /// another network, which also has another public IP) is registered within
 /// 1 s. The public-IP check is an hour away, so only the kernel's address
 /// notification can make the agent look in time (a 30 s poll would not).
+/// Needs the kernel's address notifications (Linux, the `linux` feature).
+#[cfg(linux_kernel)]
 #[test]
 #[ignore = "needs root: a network namespace of its own (unshare; scripts/test.sh runs it as root)"]
 fn a_local_address_change_is_noticed_and_the_new_public_ip_registered_within_a_second() {

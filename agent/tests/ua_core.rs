@@ -6,8 +6,8 @@
 
 mod support;
 
-use agent::ua::{Phase, Transmit};
 use agent::{Backoff, Event, FlowLoss, PublicIpSource, RegistrationKind};
+use agent::{Output, Phase};
 use bytes::Bytes;
 use sipcore::auth::{DigestRequest, Secret, parse_credentials};
 use sipcore::transport::{FlowId, stamp_via};
@@ -76,9 +76,9 @@ fn refreshes_at_half_the_granted_time_with_cached_credentials() {
     while let Some(t) = b.ua.poll_timeout().filter(|t| *t < t0 + SECS(300)) {
         b.now = t;
         b.ua.handle_timeout(t);
-        for tr in b.transmits() {
+        for tr in b.outputs() {
             match tr {
-                Transmit::Ping { flow } => b.ua.handle_pong(b.now, flow),
+                Output::Ping { flow } => b.ua.handle_pong(b.now, flow),
                 other => panic!("unexpected before the refresh: {other:?}"),
             }
         }
@@ -110,8 +110,8 @@ fn keepalive_pings_within_80_to_100_percent_of_flow_timer() {
             assert!(gap >= SECS(24) && gap <= SECS(30), "seed {seed}: ping after {gap:?}");
             b.now = at;
             b.ua.handle_timeout(at);
-            let t = b.transmits();
-            let [Transmit::Ping { flow }] = t.as_slice() else { panic!("{t:?}") };
+            let t = b.outputs();
+            let [Output::Ping { flow }] = t.as_slice() else { panic!("{t:?}") };
             b.now += Duration::from_millis(20);
             b.ua.handle_pong(b.now, *flow);
             last = b.now;
@@ -127,15 +127,15 @@ fn no_pong_means_a_new_flow_and_a_new_registration() {
     let ping_at = b.ua.poll_timeout().unwrap();
     b.now = ping_at;
     b.ua.handle_timeout(ping_at);
-    assert_eq!(b.transmits(), vec![Transmit::Ping { flow: old }]);
+    assert_eq!(b.outputs(), vec![Output::Ping { flow: old }]);
     // RFC 5626 §4.4.1: no pong within 10 s.
     assert_eq!(b.ua.poll_timeout(), Some(ping_at + SECS(10)));
     b.now = ping_at + SECS(10);
     b.ua.handle_timeout(b.now);
     let ev = b.events();
     assert_eq!(ev, vec![Event::FlowLost { reason: FlowLoss::NoPong, retry_in: Duration::ZERO }]);
-    let t = b.transmits();
-    assert_eq!(t, vec![Transmit::Close { flow: old }, Transmit::Connect], "first retry at once");
+    let t = b.outputs();
+    assert_eq!(t, vec![Output::Close { flow: old }, Output::Connect], "first retry at once");
     assert!(!b.ua.is_registered());
     // The next flow: check the public IP at once, then register.
     b.now += Duration::from_millis(50);
@@ -161,14 +161,14 @@ fn a_changed_public_ip_is_registered_at_once_and_timed() {
         let at = b.ua.poll_timeout().unwrap();
         b.now = at;
         b.ua.handle_timeout(at);
-        let t = b.transmits();
-        if let [Transmit::Ping { flow }] = t.as_slice() {
+        let t = b.outputs();
+        if let [Output::Ping { flow }] = t.as_slice() {
             b.ua.handle_pong(at, *flow);
             continue;
         }
         if at == t0 + SECS(300) {
             // The refresh.
-            let [Transmit::Send { flow, message: Message::Request(req) }] = t.as_slice() else { panic!("{t:?}") };
+            let [Output::Send { flow, message: Message::Request(req) }] = t.as_slice() else { panic!("{t:?}") };
             let (flow, req) = (*flow, req.clone());
             let mut req = sipcore::parse(Message::Request(req).to_bytes())
                 .map(|m| match m {
@@ -184,7 +184,7 @@ fn a_changed_public_ip_is_registered_at_once_and_timed() {
         assert_eq!(at, t0 + SECS(515), "the check comes on its timer");
         // The NAT now uses another address.
         b.seen_from = "203.0.113.9".parse().unwrap();
-        let [Transmit::Send { flow, message: Message::Request(req) }] = t.as_slice() else { panic!("{t:?}") };
+        let [Output::Send { flow, message: Message::Request(req) }] = t.as_slice() else { panic!("{t:?}") };
         assert_eq!(req.method, Method::Options);
         let mut req = req.clone();
         stamp_via(&mut req, SocketAddr::new(b.seen_from, 61000)).unwrap();
@@ -216,7 +216,7 @@ fn external_discovery_runs_on_connect_on_the_timer_and_on_network_change() {
     let mut b = Bench::new(cfg);
     b.ua.start(b.now);
     let flow = b.connect();
-    assert_eq!(b.transmits(), vec![Transmit::Discover { local: Some(flow.local.ip()) }]);
+    assert_eq!(b.outputs(), vec![Output::Discover { local: Some(flow.local.ip()) }]);
     b.ua.handle_public_ip(b.now, Ok("192.0.2.77".parse().unwrap()));
     let (_, req) = b.register_round(600);
     assert_eq!(header(&req, HeaderName::XPublicIp).as_deref(), Some("192.0.2.77"));
@@ -224,16 +224,16 @@ fn external_discovery_runs_on_connect_on_the_timer_and_on_network_change() {
     // A local address change: check at once.
     b.now += SECS(5);
     b.ua.handle_network_change(b.now, false);
-    assert_eq!(b.transmits(), vec![Transmit::Discover { local: Some(flow.local.ip()) }]);
-    b.ua.handle_public_ip(b.now, Err("timeout".into()));
-    assert_eq!(b.events(), vec![Event::DiscoveryFailed { reason: "timeout".into() }]);
-    assert!(b.transmits().is_empty(), "a failed check keeps the registration as it is");
+    assert_eq!(b.outputs(), vec![Output::Discover { local: Some(flow.local.ip()) }]);
+    b.ua.handle_public_ip(b.now, Err(agent::Error::Discovery("timeout".into())));
+    assert_eq!(b.events(), vec![Event::DiscoveryFailed { reason: "public IP discovery: timeout".into() }]);
+    assert!(b.outputs().is_empty(), "a failed check keeps the registration as it is");
     // The timer: 60 s after the last check.
     assert!(b.ua.poll_timeout().unwrap() <= b.now + SECS(60));
     b.now += SECS(60);
     b.ua.handle_timeout(b.now);
-    let t = b.transmits();
-    assert!(t.contains(&Transmit::Discover { local: Some(flow.local.ip()) }), "{t:?}");
+    let t = b.outputs();
+    assert!(t.contains(&Output::Discover { local: Some(flow.local.ip()) }), "{t:?}");
     b.ua.handle_public_ip(b.now, Ok("192.0.2.78".parse().unwrap()));
     assert_eq!(b.events(), vec![Event::PublicIpChanged { old: Some("192.0.2.77".parse().unwrap()), new: "192.0.2.78".parse().unwrap() }]);
     let (_, req) = b.register_round(600);
@@ -265,8 +265,8 @@ fn connect_failures_back_off_within_rfc5626_bounds() {
         let mut b = Bench::new(cfg);
         b.ua.start(b.now);
         for n in 1..=10u32 {
-            assert_eq!(b.transmits(), vec![Transmit::Connect]);
-            b.ua.handle_connect_failed(b.now, "refused".into());
+            assert_eq!(b.outputs(), vec![Output::Connect]);
+            b.ua.handle_connect_failed(b.now, &"refused");
             let ev = b.events();
             let [Event::ConnectFailed { retry_in, .. }] = ev.as_slice() else { panic!("{ev:?}") };
             let ceiling = SECS(30).saturating_mul(1 << n.min(20)).min(SECS(1800));
@@ -279,7 +279,7 @@ fn connect_failures_back_off_within_rfc5626_bounds() {
             assert_eq!(b.ua.poll_timeout(), Some(b.now + *retry_in));
             // Nothing happens before the wait is over.
             b.ua.handle_timeout(b.now + *retry_in - Duration::from_millis(1));
-            assert!(b.transmits().is_empty());
+            assert!(b.outputs().is_empty());
             b.now += *retry_in;
             b.ua.handle_timeout(b.now);
         }
@@ -317,7 +317,7 @@ fn refusals_end_retrying_and_other_failures_back_off() {
         b.answer(f, &req, status, &[]);
         let ev = b.events();
         assert!(matches!(ev.as_slice(), [Event::RegistrationFailed { status: s, retry_in: None, .. }] if *s == status), "{ev:?}");
-        assert_eq!(b.transmits(), vec![Transmit::Close { flow: flow.id }]);
+        assert_eq!(b.outputs(), vec![Output::Close { flow: flow.id }]);
         assert_eq!(b.ua.phase(), Phase::Rejected);
         assert_eq!(b.ua.poll_timeout(), None, "no timer: nothing more is tried");
     }
@@ -337,9 +337,8 @@ fn refusals_end_retrying_and_other_failures_back_off() {
     b.connect();
     b.probe_round();
     for round in 0.. {
-        let t = b.transmits();
-        let Some(Transmit::Send { flow, message: Message::Request(req) }) = t.into_iter().find(|t| matches!(t, Transmit::Send { .. }))
-        else {
+        let t = b.outputs();
+        let Some(Output::Send { flow, message: Message::Request(req) }) = t.into_iter().find(|t| matches!(t, Output::Send { .. })) else {
             break;
         };
         assert!(round < 5, "looping on 401");
@@ -370,8 +369,8 @@ fn requests_from_the_switch_are_answered_or_surfaced() {
     let options = "OPTIONS sip:1001@10.1.0.2:40001;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.10:5060;branch=z9hG4bKsw1\r\n\
         From: <sip:switch.local>;tag=s1\r\nTo: <sip:1001@switch.local>\r\nCall-ID: probe@sw\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n";
     b.ua.handle_message(b.now, flow, sipcore::parse(Bytes::from(options)).unwrap());
-    let t = b.transmits();
-    let [Transmit::Send { message: Message::Response(r), .. }] = t.as_slice() else { panic!("{t:?}") };
+    let t = b.outputs();
+    let [Output::Send { message: Message::Response(r), .. }] = t.as_slice() else { panic!("{t:?}") };
     assert_eq!(r.status, 200);
     assert!(r.headers.to_addr().unwrap().tag().is_some());
     assert!(b.events().is_empty(), "OPTIONS is the agent's business");
@@ -381,12 +380,30 @@ fn requests_from_the_switch_are_answered_or_surfaced() {
     let ev = b.events();
     let [Event::IncomingRequest { id: Some(id), request }] = ev.as_slice() else { panic!("{ev:?}") };
     assert_eq!(request.method, Method::Info);
-    b.ua.respond(b.now, id, Response::to_request(request, 486)).unwrap();
-    let t = b.transmits();
-    assert!(matches!(t.as_slice(), [Transmit::Send { message: Message::Response(r), .. }] if r.status == 486), "{t:?}");
+    b.ua.respond(b.now, id, agent::StatusCode::BUSY_HERE).unwrap();
+    let t = b.outputs();
+    assert!(
+        matches!(t.as_slice(), [Output::Send { message: Message::Response(r), .. }]
+            if r.status == 486 && r.reason == "Busy Here" && r.headers.to_addr().unwrap().tag().is_some()),
+        "{t:?}"
+    );
+    assert!(b.ua.respond(b.now, id, agent::StatusCode::OK).is_err(), "answered already");
+    // A response of the application's own making.
+    let info2 = options.replace("OPTIONS", "INFO").replace("z9hG4bKsw1", "z9hG4bKsw3");
+    b.ua.handle_message(b.now, flow, sipcore::parse(Bytes::from(info2)).unwrap());
+    let ev = b.events();
+    let [Event::IncomingRequest { id: Some(id), request }] = ev.as_slice() else { panic!("{ev:?}") };
+    let mut busy = Response::to_request(request, 486);
+    busy.headers.push(HeaderName::RetryAfter, "60");
+    b.ua.respond_with(b.now, id, busy).unwrap();
+    let t = b.outputs();
+    assert!(
+        matches!(t.as_slice(), [Output::Send { message: Message::Response(r), .. }] if r.status == 486 && r.headers.get(&HeaderName::RetryAfter) == Some("60")),
+        "{t:?}"
+    );
     // A request on a flow that is not ours is not even looked at.
     b.ua.handle_message(b.now, FlowId(999), sipcore::parse(Bytes::from(options)).unwrap());
-    assert!(b.transmits().is_empty());
+    assert!(b.outputs().is_empty());
 }
 
 #[test]
@@ -400,7 +417,7 @@ fn stop_unregisters_then_closes() {
     assert!(req.headers.get(&HeaderName::Contact).is_some(), "the binding itself, not *");
     b.answer(f, &req, 200, &[]);
     assert_eq!(b.events(), vec![Event::Unregistered, Event::Stopped]);
-    assert_eq!(b.transmits(), vec![Transmit::Close { flow }]);
+    assert_eq!(b.outputs(), vec![Output::Close { flow }]);
     assert_eq!(b.ua.phase(), Phase::Stopped);
     assert_eq!(b.ua.poll_timeout(), None);
     // A switch that does not answer: stopped after the unregistration timeout.
@@ -411,7 +428,7 @@ fn stop_unregisters_then_closes() {
     assert_eq!(b.ua.poll_timeout(), Some(b.now + SECS(5)));
     b.advance(SECS(5));
     assert_eq!(b.events(), vec![Event::Stopped]);
-    assert_eq!(b.transmits(), vec![Transmit::Close { flow }]);
+    assert_eq!(b.outputs(), vec![Output::Close { flow }]);
 }
 
 /// A 200 OK granting 2^32-1 seconds with a Flow-Timer as large must not
@@ -447,11 +464,11 @@ fn absurd_grants_are_capped_not_trusted() {
         assert!(at - b.now <= SECS(43_200));
         b.now = at;
         b.ua.handle_timeout(at);
-        let t = b.transmits();
+        let t = b.outputs();
         match t.as_slice() {
-            [Transmit::Ping { flow }] => b.ua.handle_pong(at, *flow),
-            [Transmit::Send { message: Message::Request(r), .. }] if r.method == Method::Register => break,
-            [Transmit::Send { message: Message::Request(r), .. }] if r.method == Method::Options => {
+            [Output::Ping { flow }] => b.ua.handle_pong(at, *flow),
+            [Output::Send { message: Message::Request(r), .. }] if r.method == Method::Register => break,
+            [Output::Send { message: Message::Request(r), .. }] if r.method == Method::Options => {
                 let mut r = r.clone();
                 stamp_via(&mut r, SocketAddr::new(b.seen_from, 61000)).unwrap();
                 b.answer(flow, &r, 200, &[]);
@@ -470,31 +487,31 @@ fn changes_during_an_inflight_register_register_exactly_once_more() {
     let mut b = Bench::new(cfg);
     b.ua.start(b.now);
     let flow = b.connect();
-    assert!(matches!(b.transmits().as_slice(), [Transmit::Discover { .. }]));
+    assert!(matches!(b.outputs().as_slice(), [Output::Discover { .. }]));
     b.ua.handle_public_ip(b.now, Ok("192.0.2.1".parse().unwrap()));
     b.register_round(600);
     b.events();
     // A check finds .2; its REGISTER goes out. Another check finds .2 again
     // while that REGISTER is unanswered: nothing more is sent.
     b.ua.check_public_ip(b.now);
-    b.transmits();
+    b.outputs();
     b.ua.handle_public_ip(b.now, Ok("192.0.2.2".parse().unwrap()));
     let (f, req) = b.sent();
     assert_eq!(header(&req, HeaderName::XPublicIp).as_deref(), Some("192.0.2.2"));
     b.ua.check_public_ip(b.now);
-    b.transmits();
+    b.outputs();
     b.ua.handle_public_ip(b.now, Ok("192.0.2.2".parse().unwrap()));
-    assert!(b.transmits().is_empty());
+    assert!(b.outputs().is_empty());
     // A third address while it is still unanswered: one more REGISTER after the 200.
     b.ua.check_public_ip(b.now);
-    b.transmits();
+    b.outputs();
     b.ua.handle_public_ip(b.now, Ok("192.0.2.3".parse().unwrap()));
-    assert!(b.transmits().is_empty(), "one REGISTER in flight at a time");
+    assert!(b.outputs().is_empty(), "one REGISTER in flight at a time");
     b.ok_register(f, &req, 600);
     let (_, again) = b.sent();
     assert_eq!(header(&again, HeaderName::XPublicIp).as_deref(), Some("192.0.2.3"));
     b.ok_register(flow.id, &again, 600);
-    assert!(b.transmits().is_empty(), "and then nothing");
+    assert!(b.outputs().is_empty(), "and then nothing");
 }
 
 /// Backing off for minutes after the network went away would leave the phone
@@ -504,14 +521,14 @@ fn a_network_change_ends_the_back_off() {
     let mut b = Bench::new(config());
     b.ua.start(b.now);
     for _ in 0..4 {
-        assert_eq!(b.transmits(), vec![Transmit::Connect]);
-        b.ua.handle_connect_failed(b.now, "network unreachable".into());
+        assert_eq!(b.outputs(), vec![Output::Connect]);
+        b.ua.handle_connect_failed(b.now, &"network unreachable");
         b.events();
         b.now = b.ua.poll_timeout().unwrap();
         b.ua.handle_timeout(b.now);
     }
-    assert_eq!(b.transmits(), vec![Transmit::Connect]);
-    b.ua.handle_connect_failed(b.now, "network unreachable".into());
+    assert_eq!(b.outputs(), vec![Output::Connect]);
+    b.ua.handle_connect_failed(b.now, &"network unreachable");
     let ev = b.events();
     let [Event::ConnectFailed { retry_in, .. }] = ev.as_slice() else { panic!("{ev:?}") };
     // Five failures in: at least half of base × 2^5 (a long wait to cut short).
@@ -519,7 +536,7 @@ fn a_network_change_ends_the_back_off() {
     assert!(*retry_in >= SECS(60), "{retry_in:?}");
     b.now += SECS(3);
     b.ua.handle_network_change(b.now, false);
-    assert_eq!(b.transmits(), vec![Transmit::Connect], "tried at once");
+    assert_eq!(b.outputs(), vec![Output::Connect], "tried at once");
     b.connect_again();
     b.probe_round();
     b.register_round(600);

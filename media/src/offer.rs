@@ -302,7 +302,7 @@ fn remote_of(session: &SdpSession, m: &SdpMedia) -> Result<Remote, EndpointError
 /// the first of its codecs we speak (in the offer's order), telephone-event if
 /// offered, and the mirrored direction (their `sendonly` hold gets `recvonly`,
 /// `inactive` stays). Other m= lines are rejected with port 0. Errors map to
-/// 488 ([`EndpointError::status`]): [`EndpointError::NoCommonCodec`] when no
+/// 488 (the [`sipcore::ToStatus`] of [`EndpointError`]): [`EndpointError::NoCommonCodec`] when no
 /// audio stream has PCMU/PCMA, [`EndpointError::Sdp`] for unusable SDP.
 pub fn answer(offer: &str, local: &LocalMedia) -> Result<(String, Negotiated), EndpointError> {
     let (session, sections) = parse(offer)?;

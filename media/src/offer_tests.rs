@@ -1,4 +1,5 @@
 use super::*;
+use sipcore::ToStatus;
 
 fn local(transport: BearerTransport) -> LocalMedia {
     LocalMedia { address: "10.1.0.2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])), port: 40000, transport, session_id: 42, version: 7 }
@@ -118,7 +119,7 @@ fn no_common_codec_is_488() {
     let offer = BARESIP_OFFER.replace("96 9 8 0 101", "96 9 101");
     let e = answer(&offer, &local(BearerTransport::Udp)).err();
     assert!(matches!(e, Some(EndpointError::NoCommonCodec)), "{e:?}");
-    assert_eq!(e.map(|e| e.status().0), Some(488));
+    assert_eq!(e.map(|e| e.status().as_u16()), Some(488));
     // A rejected stream in an answer.
     let rejected = SIPP_OFFER.replace("m=audio 6000", "m=audio 0");
     assert!(matches!(negotiated(&rejected), Err(EndpointError::NoCommonCodec)));
@@ -126,7 +127,7 @@ fn no_common_codec_is_488() {
     let srtp = SIPP_OFFER.replace("RTP/AVP", "RTP/SAVP");
     for bad in [srtp.as_str(), "", "hello", "v=0\r\nm=audio x y z\r\n", &"a".repeat(MAX_SDP_BYTES + 1)] {
         let e = answer(bad, &local(BearerTransport::Udp)).err();
-        assert_eq!(e.map(|e| e.status().0), Some(488), "{bad:.40}");
+        assert_eq!(e.map(|e| e.status().as_u16()), Some(488), "{bad:.40}");
     }
 }
 

@@ -17,7 +17,7 @@
 #                        switch's Flow-Timer, as the agent does (default: the
 #                        anchors' config, no keep-alives)
 #   SWITCH_BIN, AGENT_BIN  binaries (default target/release/{switch,agent},
-#                        built with `cargo build --release -p switch -p agent`
+#                        built with `cargo build --release -p switch -p agent-cli`
 #                        when missing)
 #
 # Every process it starts is tracked by PID and stopped by PID on exit,
@@ -50,7 +50,7 @@ fi
 [ -f /usr/lib/baresip/modules/g711.so ] || die "baresip's g711 module is missing (/usr/lib/baresip/modules)"
 if [ ! -x "$SWITCH_BIN" ] || [ ! -x "$AGENT_BIN" ]; then
     say "building switch and agent (release)"
-    (cd "$ROOT" && cargo build --release -p switch -p agent)
+    (cd "$ROOT" && cargo build --release -p switch -p agent-cli)
 fi
 
 # --- processes, tracked by PID -------------------------------------------------

@@ -115,6 +115,20 @@ impl Dialog {
         true
     }
 
+    /// As [`Dialog::accept_remote_cseq`], for a request that must be new (an
+    /// INVITE, BYE…, not the ACK or CANCEL that repeat the number of the request
+    /// they belong to): §12.2.1.1 raises the number for each new request, so one
+    /// equal to the last is a different request out of order too. A
+    /// retransmission never gets here: its transaction absorbs it.
+    pub fn accept_next_remote_cseq(&mut self, req: &Request) -> bool {
+        let Ok(cseq) = req.headers.cseq() else { return false };
+        if self.remote_cseq.is_some_and(|last| cseq.seq <= last) {
+            return false;
+        }
+        self.remote_cseq = Some(cseq.seq);
+        true
+    }
+
     /// The CSeq number for our next request (§12.2.1.1).
     pub fn next_cseq(&mut self) -> u32 {
         self.local_cseq = self.local_cseq.saturating_add(1);
@@ -204,6 +218,30 @@ Content-Length: 0
         assert!(!d.accept_remote_cseq(&older), "CSeq 7 after 8 is out of order");
         let other_tag = request(&INVITE.replace("To: <sip:1002@switch.local>", "To: <sip:1002@switch.local>;tag=zz"));
         assert!(!d.matches(&other_tag));
+    }
+
+    #[test]
+    fn a_new_request_must_raise_the_cseq_where_an_ack_may_repeat_it() {
+        let invite = request(INVITE);
+        let mut d = Dialog::uas(&invite, "b2").unwrap();
+        let in_dialog = |method: &str, seq: u32| {
+            request(
+                &INVITE
+                    .replacen("INVITE", method, 1)
+                    .replace("To: <sip:1002@switch.local>", "To: <sip:1002@switch.local>;tag=b2")
+                    .replace("7 INVITE", &format!("{seq} {method}")),
+            )
+        };
+        // The ACK of the INVITE repeats its number: in order, not new.
+        assert!(d.accept_remote_cseq(&in_dialog("ACK", 7)));
+        assert!(!d.accept_next_remote_cseq(&in_dialog("INVITE", 7)), "a new request with the last number");
+        assert!(!d.accept_next_remote_cseq(&in_dialog("INVITE", 6)));
+        assert_eq!(d.remote_cseq, Some(7), "refusals leave the last number as it was");
+        assert!(d.accept_next_remote_cseq(&in_dialog("INVITE", 8)));
+        assert_eq!(d.remote_cseq, Some(8));
+        let mut no_cseq = in_dialog("BYE", 9);
+        no_cseq.headers.remove(&HeaderName::CSeq);
+        assert!(!d.accept_next_remote_cseq(&no_cseq));
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     let bin = profile.join(name);
     assert!(
         bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` (scripts/test.sh) or `cargo build -p {name}` first",
+        "{} is missing: run the tests with `cargo test --workspace` (scripts/test.sh) or `cargo build --workspace --bins` first",
         bin.display()
     );
     bin

@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 /// Who ended a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Party {
     /// This agent (hang-up, reject, cancel).
     Local,
@@ -16,6 +17,7 @@ pub enum Party {
 
 /// Why a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EndReason {
     /// A BYE after the call was answered.
     Hangup,
@@ -27,6 +29,9 @@ pub enum EndReason {
     Timeout,
     /// The flow to the switch was lost.
     FlowLost,
+    /// Its media could not be set up (no bearer could be bound) before the
+    /// call went out.
+    MediaFailed,
 }
 
 impl EndReason {
@@ -38,6 +43,7 @@ impl EndReason {
             EndReason::Rejected => "rejected",
             EndReason::Timeout => "timeout",
             EndReason::FlowLost => "flow-lost",
+            EndReason::MediaFailed => "media-failed",
         }
     }
 }
@@ -53,11 +59,12 @@ impl Party {
     }
 }
 
-/// A call's news.
+/// A call's news. [`crate::MediaEvent`]s of the same call come in order with these.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CallEvent {
     /// An INVITE came down the flow; `100 Trying` and `180 Ringing` went back.
-    /// Answer with `answer_call` (SDP answer to `offer`) or `reject_call`.
+    /// Answer it (the core answers `offer` with the bearer it binds) or reject it.
     Incoming {
         /// The call.
         id: CallId,
@@ -87,8 +94,9 @@ pub enum CallEvent {
         /// Theirs.
         remote_sdp: Bytes,
     },
-    /// A re-INVITE from the switch (hold, resume, a new relay port): answer it
-    /// with `answer_reoffer`.
+    /// A re-INVITE from the switch (hold, resume, a new relay port). The call
+    /// core answers it: [`CallEvent::Updated`] follows, or, for an offer it
+    /// cannot use, nothing (the call goes on as it was).
     Reoffer {
         /// The call.
         id: CallId,
@@ -121,9 +129,8 @@ pub enum CallEvent {
         rejoin_within: std::time::Duration,
     },
     /// The agent is registered again, from a new local address (it changed
-    /// networks): the call's bearer must move there. Answer with
-    /// `UserAgent::rejoin_call` and an SDP offer for the new address (the
-    /// tokio driver rebinds the bearer and does so).
+    /// networks): the call's bearer moves there (a
+    /// [`crate::MediaCommand::Rebind`]) and the call re-INVITEs from it.
     Relocating {
         /// The call.
         id: CallId,

@@ -1,31 +1,47 @@
 //! Calls, sans-IO: RFC 3261 dialogs on the agent's one flow, as UAS (the
 //! switch's INVITE comes down the flow) and as UAC (`INVITE sip:<number>@<domain>`
-//! goes up it). The agent never listens, so every request of a dialog rides
-//! the flow too.
+//! goes up it), and each call's media session. The agent never listens, so
+//! every request of a dialog rides the flow too.
 //!
-//! [`Calls`] lives inside [`crate::ua::UserAgent`], which routes the
-//! transaction layer's events to it and hands its [`CallEvent`]s on as
-//! [`crate::Event::Call`]. SDP is opaque here: the offer and answer bodies come
-//! from the caller of [`crate::ua::UserAgent::call`] /
-//! [`crate::ua::UserAgent::answer_call`] (the driver builds them with
-//! `media::offer`), which keeps the dialog rules apart from codec choice.
+//! [`Calls`] lives inside [`crate::UserAgent`], which routes the transaction
+//! layer's events to it, hands its events on and turns its media commands into
+//! [`crate::Output::Media`]. The call core owns the offer/answer exchanges
+//! (built and checked with `media::offer`), hold and resume, the move of a
+//! call's bearer to a new local address, and the rollback of a refused
+//! re-offer ([`session`]); the driver's bearer code only binds, starts and
+//! closes sockets when told ([`MediaCommand`]) and says how that went.
+//!
+//! A call's life, as the core sees it:
+//!
+//! ```text
+//! UAS: INVITE ─► 100, 180, Incoming ─► answer ─► Open ─► bound ─► 200 + SDP, Answered, Start
+//! UAC: call ─► Open ─► bound ─► INVITE + SDP ─► 18x Ringing ─► 2xx: ACK, Answered, Start
+//! end: BYE/CANCEL/failure ─► Close ─► closed ─► Stopped (media), Ended
+//! ```
 
-mod dialog;
 mod event;
+mod media;
 mod rejoin;
+mod sdp;
+mod session;
 mod uac;
 mod uas;
 
 pub use event::{CallEvent, EndReason, Party};
+pub use media::{MediaCommand, MediaEvent, MediaReport};
 
 use crate::rng::Rng;
+use crate::ua::Event;
 use crate::ua::message::Identity;
-use dialog::Dialog;
+use ::media::BearerTransport;
+use session::Session;
 use sipcore::auth::DigestClient;
+use sipcore::dialog::Dialog;
 use sipcore::transaction::{TransactionKey, TransactionLayer};
-use sipcore::{Message, Request};
+use sipcore::{HeaderName, Method, Request};
 use std::collections::VecDeque;
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// Calls at once before a new INVITE is answered 486 Busy Here: a phone, not
@@ -38,7 +54,7 @@ const MAX_SDP: usize = 16 * 1024;
 
 /// Names one call for its whole life (the agent's own number, not the Call-ID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallId(pub u64);
+pub struct CallId(u64);
 
 impl fmt::Display for CallId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -48,6 +64,7 @@ impl fmt::Display for CallId {
 
 /// Why a call operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
     /// No such call (it ended, or never was).
     #[error("no call {0}")]
@@ -66,7 +83,7 @@ pub enum CallError {
     BadNumber(String),
     /// The transaction layer refused.
     #[error("transaction: {0}")]
-    Transaction(String),
+    Transaction(sipcore::transaction::TransactionError),
 }
 
 /// Where a call stands.
@@ -74,13 +91,17 @@ pub enum CallError {
 enum State {
     /// UAS: 180 sent, waiting for the application.
     Ringing,
+    /// UAS: the application answered; the 200 waits for the bearer.
+    Answering,
+    /// UAC: the INVITE waits for the bearer its offer names.
+    Opening,
     /// UAC: INVITE sent; `provisional` once a 1xx came (CANCEL is allowed then).
     Calling { provisional: bool },
     /// 2xx sent or received: media flows.
     Confirmed,
 }
 
-/// One call: its dialog and the transactions in flight.
+/// One call: its dialog, its media session and the transactions in flight.
 #[derive(Debug)]
 struct Call {
     id: CallId,
@@ -89,16 +110,13 @@ struct Call {
     /// UAS: the INVITE's server transaction and request. UAC: the INVITE
     /// client transaction and the request sent.
     invite: Option<(TransactionKey, Request)>,
-    /// A re-INVITE from the switch waiting for [`Calls::answer_reoffer`].
-    reinvite: Option<(TransactionKey, Request)>,
-    /// Our own re-INVITE (hold, resume) in flight, with its SDP offer.
-    reoffer: Option<(TransactionKey, bytes::Bytes)>,
-    local_sdp: bytes::Bytes,
-    remote_sdp: bytes::Bytes,
+    /// Our own re-INVITE (hold, resume, re-join) in flight.
+    reoffer: Option<TransactionKey>,
+    session: Session,
     /// UAC: challenges answered so far.
     auth_tries: u32,
     /// UAC: the Proxy-Authorization (or Authorization) of the last INVITE, for its ACK.
-    credentials: Option<(sipcore::HeaderName, String)>,
+    credentials: Option<(HeaderName, String)>,
     /// UAC: hang up was asked before a provisional response allowed a CANCEL.
     cancel_wanted: bool,
     /// UAC: a CANCEL was sent; the 487 that follows is our own doing.
@@ -107,30 +125,21 @@ struct Call {
     rejoin_by: Option<Instant>,
     /// The re-INVITE in flight re-joins the call from a new flow.
     rejoining: bool,
-    /// While waiting for a flow: the local address its media is bound to.
+    /// While waiting for a flow: the local address its bearer is bound to.
     bearer_ip: Option<std::net::IpAddr>,
 }
 
 impl Call {
     /// A call that starts in `state`, with no transaction of ours in flight
-    /// beyond `invite` and nothing negotiated but the SDP given.
-    fn new(
-        id: CallId,
-        state: State,
-        dialog: Dialog,
-        invite: Option<(TransactionKey, Request)>,
-        local_sdp: bytes::Bytes,
-        remote_sdp: bytes::Bytes,
-    ) -> Self {
+    /// beyond `invite`.
+    fn new(id: CallId, state: State, dialog: Dialog, invite: Option<(TransactionKey, Request)>, session: Session) -> Self {
         Call {
             id,
             state,
             dialog,
             invite,
-            reinvite: None,
             reoffer: None,
-            local_sdp,
-            remote_sdp,
+            session,
             auth_tries: 0,
             credentials: None,
             cancel_wanted: false,
@@ -152,35 +161,52 @@ pub(crate) struct Ctx<'a> {
     pub(crate) rng: &'a mut Rng,
     pub(crate) digest: &'a mut DigestClient,
     pub(crate) password: &'a str,
+    /// The bearer transport our offers propose.
+    pub(crate) bearer_transport: BearerTransport,
+}
+
+impl Ctx<'_> {
+    /// Where a call's bearer binds: the flow's private IP (what the SDP names)
+    /// and the bearer port, or any.
+    fn bearer_at(&self) -> SocketAddr {
+        SocketAddr::new(self.me.local.ip(), self.me.bearer_port.unwrap_or(0))
+    }
+
+    /// A media session for a new call (its o= id from the core's randomness).
+    fn session(&mut self, remote_offer: bytes::Bytes) -> Session {
+        Session::new(self.bearer_transport, self.rng.next_u64() >> 32, remote_offer)
+    }
 }
 
 /// Every call of the agent. See the module docs.
 #[derive(Debug, Default)]
-pub struct Calls {
+pub(crate) struct Calls {
     next_id: u64,
     calls: Vec<Call>,
-    events: VecDeque<CallEvent>,
-    /// Messages that go straight to the flow, outside any transaction (the ACK for a 2xx, §13.2.2.4).
-    out: VecDeque<Message>,
+    events: VecDeque<Event>,
+    /// Media commands for the driver, in order.
+    commands: VecDeque<MediaCommand>,
+    /// Ended calls whose bearer is closing: their `Ended` follows the report.
+    closing: Vec<(CallId, CallEvent)>,
 }
 
 impl Calls {
     /// The calls alive now.
-    pub fn ids(&self) -> Vec<CallId> {
+    pub(crate) fn ids(&self) -> Vec<CallId> {
         self.calls.iter().map(|c| c.id).collect()
     }
 
-    /// True when no call is alive.
-    pub fn is_empty(&self) -> bool {
-        self.calls.is_empty()
+    /// True while an ended call's bearer has not reported its close.
+    pub(crate) fn closing(&self) -> bool {
+        !self.closing.is_empty()
     }
 
-    pub(crate) fn poll_event(&mut self) -> Option<CallEvent> {
+    pub(crate) fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
-    pub(crate) fn poll_out(&mut self) -> Option<Message> {
-        self.out.pop_front()
+    pub(crate) fn poll_command(&mut self) -> Option<MediaCommand> {
+        self.commands.pop_front()
     }
 
     fn new_id(&mut self) -> CallId {
@@ -192,16 +218,18 @@ impl Calls {
         self.calls.iter_mut().find(|c| c.id == id).ok_or(CallError::NoSuchCall(id))
     }
 
-    fn remove(&mut self, id: CallId) -> Option<Call> {
-        let i = self.calls.iter().position(|c| c.id == id)?;
-        Some(self.calls.swap_remove(i))
-    }
-
-    /// Removes the call and says how it ended.
+    /// Removes the call and says how it ended: at once, or, when it has a
+    /// bearer, once that is closed and has reported (`media_closed`).
     fn end(&mut self, id: CallId, by: Party, reason: EndReason, status: Option<u16>) {
-        if self.remove(id).is_some() {
-            tracing::info!(call = %id, ?by, ?reason, ?status, "call ended");
-            self.events.push_back(CallEvent::Ended { id, by, reason, status });
+        let Some(i) = self.calls.iter().position(|c| c.id == id) else { return };
+        let call = self.calls.swap_remove(i);
+        tracing::info!(call = %id, ?by, ?reason, ?status, "call ended");
+        let ended = CallEvent::Ended { id, by, reason, status };
+        if call.session.has_bearer() {
+            self.commands.push_back(MediaCommand::Close { call: id });
+            self.closing.push((id, ended));
+        } else {
+            self.events.push_back(Event::Call(ended));
         }
     }
 
@@ -219,16 +247,20 @@ impl Calls {
         let call = self.get(id)?;
         match call.state {
             State::Confirmed => self.send_bye(ctx, id),
-            State::Ringing => self.reject(ctx, id, 480),
+            State::Ringing | State::Answering => self.reject(ctx, id, sipcore::StatusCode::TEMPORARILY_UNAVAILABLE),
             State::Calling { .. } => self.cancel(ctx, id),
+            State::Opening => {
+                self.end(id, Party::Local, EndReason::Cancelled, None);
+                Ok(())
+            }
         }
     }
 
     /// A transaction of ours timed out (Timer B/F/H) or failed on the flow.
     pub(crate) fn handle_tx_failure(&mut self, key: &TransactionKey) -> bool {
-        if let Some(id) = self.calls.iter().find(|c| c.reoffer.as_ref().is_some_and(|(k, _)| k == key)).map(|c| c.id) {
+        if let Some(call) = self.calls.iter().find(|c| c.reoffer.as_ref() == Some(key)) {
             // §14.1: no answer to a re-INVITE: the dialog is dead. The call ends (a BYE would go the same dead way).
-            let rejoining = self.calls.iter().any(|c| c.id == id && c.rejoining);
+            let (id, rejoining) = (call.id, call.rejoining);
             self.end(id, Party::Network, if rejoining { EndReason::FlowLost } else { EndReason::Timeout }, Some(408));
             return true;
         }
@@ -237,12 +269,21 @@ impl Calls {
         };
         let (id, state) = (call.id, call.state);
         match state {
-            State::Calling { .. } => self.end(id, Party::Network, EndReason::Timeout, Some(408)),
+            State::Calling { .. } | State::Opening => self.end(id, Party::Network, EndReason::Timeout, Some(408)),
             // An INVITE server transaction's Timer H: our final answer was never ACKed.
-            State::Ringing | State::Confirmed => self.end(id, Party::Network, EndReason::Timeout, None),
+            State::Ringing | State::Answering | State::Confirmed => self.end(id, Party::Network, EndReason::Timeout, None),
         }
         true
     }
+}
+
+/// A request inside `dialog` (§12.2.1.1) down the flow: a new branch on our
+/// Via, and our User-Agent.
+fn in_dialog(ctx: &mut Ctx<'_>, dialog: &Dialog, method: Method, cseq: u32) -> Request {
+    let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
+    let mut r = dialog.request(method, cseq, ctx.me.via(&branch));
+    r.headers.push(HeaderName::UserAgent, ctx.me.user_agent.to_owned());
+    r
 }
 
 /// Characters a number may hold: RFC 3261 §25.1 `unreserved` plus `+`, so

@@ -1,19 +1,26 @@
-//! The agent as UAC: `INVITE sip:<number>@<domain>` with an SDP offer up the
-//! flow, the switch's 407 answered with the REGISTER credentials, 180/183
-//! reported, the 2xx ACKed (§13.2.2.4), failures reported; CANCEL before the
-//! answer and BYE after it.
+//! The agent as UAC: a bearer is bound, then `INVITE sip:<number>@<domain>`
+//! with the SDP offer naming it goes up the flow; the switch's 407 is answered
+//! with the REGISTER credentials, 180/183 reported, the 2xx ACKed (§13.2.2.4)
+//! and its answer started, failures reported; CANCEL before the answer and BYE
+//! after it. Our own re-INVITEs (hold, resume, re-join) and their answers too.
 
-use super::dialog::{self, Dialog};
-use super::{Call, CallError, CallEvent, CallId, Calls, Ctx, EndReason, MAX_AUTH_TRIES, MAX_CALLS, Party, State, valid_user};
+use super::{
+    Call, CallError, CallEvent, CallId, Calls, Ctx, EndReason, MAX_AUTH_TRIES, MAX_CALLS, MediaCommand, MediaEvent, Party, State,
+    in_dialog, sdp, valid_user,
+};
+use crate::ua::Event;
 use crate::ua::message::domain_host;
 use bytes::Bytes;
+use media::Direction;
 use sipcore::auth::{Challenge, DigestRequest, Secret};
+use sipcore::dialog::Dialog;
 use sipcore::transaction::TransactionKey;
 use sipcore::{HeaderName, Message, Method, Request, Response};
 
 impl Calls {
-    /// Calls `number` with the SDP `offer`.
-    pub(crate) fn call(&mut self, ctx: &mut Ctx<'_>, number: &str, offer: Bytes) -> Result<CallId, CallError> {
+    /// Calls `number`: its bearer is asked for first; the INVITE follows
+    /// once it is bound (`media_opened`), with the offer naming it.
+    pub(crate) fn call(&mut self, ctx: &mut Ctx<'_>, number: &str) -> Result<CallId, CallError> {
         if !valid_user(number) {
             return Err(CallError::BadNumber(number.to_owned()));
         }
@@ -22,60 +29,71 @@ impl Calls {
         }
         let local_tag = ctx.rng.hex(8);
         let domain = domain_host(ctx.me.domain);
-        let dialog = Dialog {
-            call_id: format!("{}@agent", ctx.rng.hex(12)),
-            local: format!("{};tag={local_tag}", ctx.me.aor()),
-            local_tag,
-            remote: format!("<sip:{number}@{domain}>"),
-            remote_tag: None,
-            remote_target: Some(format!("sip:{number}@{domain}")),
-            local_cseq: 1,
-            remote_cseq: None,
-        };
+        let call_id = format!("{}@agent", ctx.rng.hex(12));
+        let mut dialog =
+            Dialog::uac(call_id, &ctx.me.aor(), local_tag, format!("<sip:{number}@{domain}>"), format!("sip:{number}@{domain}"));
+        dialog.next_cseq();
         let id = self.new_id();
-        let mut call = Call::new(id, State::Calling { provisional: false }, dialog, None, offer, Bytes::new());
-        Self::send_invite(ctx, &mut call)?;
+        let mut call = Call::new(id, State::Opening, dialog, None, ctx.session(Bytes::new()));
+        call.session.opening();
         tracing::info!(call = %id, %number, "calling");
         self.calls.push(call);
+        self.media(MediaCommand::Open { call: id, local: ctx.bearer_at() });
         Ok(id)
     }
 
-    /// Sends (or, after a challenge, re-sends with credentials) the INVITE.
-    fn send_invite(ctx: &mut Ctx<'_>, call: &mut Call) -> Result<(), CallError> {
-        let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
+    /// Sends (or, after a challenge, re-sends with credentials) the INVITE
+    /// with our offer.
+    pub(super) fn send_invite(ctx: &mut Ctx<'_>, call: &mut Call) -> Result<(), CallError> {
+        if call.session.local_sdp.is_empty() {
+            call.session.initial_offer();
+        }
         // Until the 2xx the dialog is early: the INVITE goes to the AOR, not a Contact.
-        let mut req = call.dialog.request(&ctx.me, Method::Invite, call.dialog.local_cseq, &branch);
+        let mut req = in_dialog(ctx, &call.dialog, Method::Invite, call.dialog.local_cseq);
         req.headers.push(HeaderName::Contact, ctx.me.contact());
         req.headers.push(HeaderName::Allow, crate::ua::message::ALLOW);
         if let Some((name, value)) = &call.credentials {
             req.headers.push(name.clone(), value.clone());
         }
-        dialog::set_sdp(&mut req.headers, &call.local_sdp);
-        req.body = call.local_sdp.clone();
-        let key = ctx.layer.send_request(ctx.now, ctx.flow, req.clone()).map_err(|e| CallError::Transaction(e.to_string()))?;
+        sdp::set_sdp(&mut req.headers, &call.session.local_sdp);
+        req.body = call.session.local_sdp.clone();
+        let key = ctx.layer.send_request(ctx.now, ctx.flow, req.clone()).map_err(CallError::Transaction)?;
         call.invite = Some((key, req));
+        if call.state == State::Opening {
+            call.state = State::Calling { provisional: false };
+        }
         Ok(())
     }
 
-    /// Sends a re-INVITE with a new SDP `offer` on an answered call (hold:
-    /// `a=sendonly`; resume: `a=sendrecv`). [`CallEvent::Updated`] follows the
-    /// 2xx, [`CallEvent::ReofferRejected`] a failure (the call goes on as before).
-    pub(crate) fn reoffer(&mut self, ctx: &mut Ctx<'_>, id: CallId, offer: Bytes) -> Result<(), CallError> {
+    /// Puts the peer on hold (`a=sendonly`) or takes it off (`a=sendrecv`)
+    /// with a re-INVITE; [`CallEvent::Updated`] follows the 2xx (and the
+    /// stream is retargeted), [`CallEvent::ReofferRejected`] a failure, after
+    /// which the session is as last agreed (491 on glare included).
+    pub(crate) fn reoffer(&mut self, ctx: &mut Ctx<'_>, id: CallId, direction: Direction) -> Result<(), CallError> {
         let call = self.get(id)?;
-        if call.state != State::Confirmed || call.reoffer.is_some() || call.reinvite.is_some() {
+        if call.state != State::Confirmed || call.reoffer.is_some() || call.rejoin_by.is_some() {
             return Err(CallError::WrongState(id, "a re-INVITE needs an answered call with no other re-INVITE pending (§14.1)"));
         }
-        call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
-        let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
-        let mut req = call.dialog.request(&ctx.me, Method::Invite, call.dialog.local_cseq, &branch);
+        let Some(offer) = call.session.propose(direction) else { return Err(CallError::WrongState(id, "the call has no bearer")) };
+        if let Err(e) = Self::send_reinvite(ctx, call, offer) {
+            call.session.roll_back();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// A re-INVITE in the dialog with `offer`.
+    pub(super) fn send_reinvite(ctx: &mut Ctx<'_>, call: &mut Call, offer: Bytes) -> Result<(), CallError> {
+        let cseq = call.dialog.next_cseq();
+        let mut req = in_dialog(ctx, &call.dialog, Method::Invite, cseq);
         req.headers.push(HeaderName::Contact, ctx.me.contact());
         if let Some((name, value)) = &call.credentials {
             req.headers.push(name.clone(), value.clone());
         }
-        dialog::set_sdp(&mut req.headers, &offer);
-        req.body = offer.clone();
-        let key = ctx.layer.send_request(ctx.now, ctx.flow, req).map_err(|e| CallError::Transaction(e.to_string()))?;
-        call.reoffer = Some((key, offer));
+        sdp::set_sdp(&mut req.headers, &offer);
+        req.body = offer;
+        let key = ctx.layer.send_request(ctx.now, ctx.flow, req).map_err(CallError::Transaction)?;
+        call.reoffer = Some(key);
         Ok(())
     }
 
@@ -85,26 +103,31 @@ impl Calls {
         if resp.status < 200 {
             return;
         }
-        let Some((_, offer)) = call.reoffer.take() else { return };
+        call.reoffer = None;
         let rejoining = std::mem::take(&mut call.rejoining);
         match resp.status {
             200..=299 => {
                 let ack = build_ack(ctx, call);
-                let sdp = dialog::sdp_body(&resp.headers, &resp.body);
-                if let Some(sdp) = &sdp {
-                    call.local_sdp = offer.clone();
-                    call.remote_sdp = sdp.clone();
-                }
-                self.out.push_back(Message::Request(ack));
+                ctx.layer.send_stateless(ctx.flow, Message::Request(ack));
                 if rejoining {
                     tracing::info!(call = %id, "call re-joined on the new flow");
-                    self.events.push_back(CallEvent::Rejoined { id });
+                    self.events.push_back(Event::Call(CallEvent::Rejoined { id }));
                 }
-                match sdp {
-                    Some(sdp) => self.events.push_back(CallEvent::Updated { id, local_sdp: offer, remote_sdp: sdp }),
-                    None => {
-                        let _ = self.send_bye(ctx, id);
+                let Ok(call) = self.get(id) else { return };
+                let changed = call.session.proposing();
+                let Some(answer) = sdp::sdp_body(&resp.headers, &resp.body) else {
+                    call.session.roll_back();
+                    let _ = self.send_bye(ctx, id);
+                    return;
+                };
+                let agreed = call.session.accept(answer);
+                let (local_sdp, remote_sdp) = (call.session.local_sdp.clone(), call.session.remote_sdp.clone());
+                match agreed {
+                    Ok(_) => {
+                        self.events.push_back(Event::Call(CallEvent::Updated { id, local_sdp, remote_sdp }));
+                        self.start_media(id, changed);
                     }
+                    Err(e) => self.unusable_answer(ctx, id, &e),
                 }
             }
             // The switch lost the call while our flow was down (a restart: 481), or
@@ -114,15 +137,26 @@ impl Calls {
             }
             // §12.2.1.2: the dialog is gone.
             408 | 481 => {
+                call.session.roll_back();
                 let _ = self.send_bye(ctx, id);
             }
-            status => self.events.push_back(CallEvent::ReofferRejected { id, status }),
+            status => {
+                call.session.roll_back();
+                self.events.push_back(Event::Call(CallEvent::ReofferRejected { id, status }));
+            }
         }
+    }
+
+    /// An answer we cannot use: the media cannot go on, so neither does the call.
+    pub(super) fn unusable_answer(&mut self, ctx: &mut Ctx<'_>, id: CallId, e: &media::endpoint::EndpointError) {
+        tracing::warn!(call = %id, error = %e, "unusable SDP answer: hanging up");
+        self.events.push_back(Event::Media(MediaEvent::Failed { id, reason: e.to_string() }));
+        let _ = self.send_bye(ctx, id);
     }
 
     /// A response to one of our client transactions; false when it is not a call's.
     pub(crate) fn handle_response(&mut self, ctx: &mut Ctx<'_>, key: &TransactionKey, resp: &Response) -> bool {
-        if let Some(id) = self.calls.iter().find(|c| c.reoffer.as_ref().is_some_and(|(k, _)| k == key)).map(|c| c.id) {
+        if let Some(id) = self.calls.iter().find(|c| c.reoffer.as_ref() == Some(key)).map(|c| c.id) {
             self.on_reoffer_response(ctx, id, resp);
             return true;
         }
@@ -137,13 +171,13 @@ impl Calls {
         match resp.status {
             100 => {}
             101..=199 => {
-                call.dialog.learn_from_response(resp);
+                call.dialog.learn(resp);
                 call.state = State::Calling { provisional: true };
-                let sdp = dialog::sdp_body(&resp.headers, &resp.body);
+                let sdp = sdp::sdp_body(&resp.headers, &resp.body);
                 if std::mem::take(&mut call.cancel_wanted) {
                     let _ = self.cancel(ctx, id);
                 } else {
-                    self.events.push_back(CallEvent::Ringing { id, status: resp.status, sdp });
+                    self.events.push_back(Event::Call(CallEvent::Ringing { id, status: resp.status, sdp }));
                 }
             }
             200..=299 => self.on_answered(ctx, id, resp),
@@ -164,28 +198,37 @@ impl Calls {
 
     fn on_answered(&mut self, ctx: &mut Ctx<'_>, id: CallId, resp: &Response) {
         let Ok(call) = self.get(id) else { return };
-        call.dialog.learn_from_response(resp);
+        call.dialog.learn(resp);
         call.state = State::Confirmed;
         let ack = build_ack(ctx, call);
         let unwanted = call.cancelled || call.cancel_wanted;
-        let sdp = dialog::sdp_body(&resp.headers, &resp.body);
-        if let Some(sdp) = &sdp {
-            call.remote_sdp = sdp.clone();
-        }
-        let local_sdp = call.local_sdp.clone();
-        self.out.push_back(Message::Request(ack));
+        ctx.layer.send_stateless(ctx.flow, Message::Request(ack));
         if unwanted {
             // The 2xx crossed our CANCEL: the call exists now, end it properly (§9.1).
             let _ = self.send_bye(ctx, id);
             return;
         }
-        let Some(sdp) = sdp else {
+        let Some(answer) = sdp::sdp_body(&resp.headers, &resp.body) else {
             tracing::warn!(call = %id, "2xx without SDP answer: hanging up");
             let _ = self.send_bye(ctx, id);
             return;
         };
         tracing::info!(call = %id, "answered");
-        self.events.push_back(CallEvent::Answered { id, local_sdp, remote_sdp: sdp });
+        self.offer_answered(ctx, id, answer);
+    }
+
+    /// The answer to our offer came (a 2xx to our INVITE, or the ACK after a
+    /// late offer): the call is answered, and its stream starts, if the
+    /// answer is one we can use.
+    pub(super) fn offer_answered(&mut self, ctx: &mut Ctx<'_>, id: CallId, answer: Bytes) {
+        let Ok(call) = self.get(id) else { return };
+        let local_sdp = call.session.local_sdp.clone();
+        let agreed = call.session.answered(answer.clone());
+        self.events.push_back(Event::Call(CallEvent::Answered { id, local_sdp, remote_sdp: answer }));
+        match agreed {
+            Ok(_) => self.start_media(id, true),
+            Err(e) => self.unusable_answer(ctx, id, &e),
+        }
     }
 
     /// Hangs up an outgoing call not yet answered: CANCEL (§9.1), or once the
@@ -198,7 +241,7 @@ impl Calls {
             return Ok(());
         }
         let Some((key, _)) = call.invite.as_ref() else { return Err(CallError::WrongState(id, "no INVITE")) };
-        ctx.layer.cancel(ctx.now, key).map_err(|e| CallError::Transaction(e.to_string()))?;
+        ctx.layer.cancel(ctx.now, key).map_err(CallError::Transaction)?;
         call.cancelled = true;
         Ok(())
     }
@@ -206,10 +249,9 @@ impl Calls {
     /// BYE (§15.1.1); the call ends at once: whatever the switch answers, we are done.
     pub(crate) fn send_bye(&mut self, ctx: &mut Ctx<'_>, id: CallId) -> Result<(), CallError> {
         let call = self.get(id)?;
-        call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
-        let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
-        let bye = call.dialog.request(&ctx.me, Method::Bye, call.dialog.local_cseq, &branch);
-        let sent = ctx.layer.send_request(ctx.now, ctx.flow, bye).map_err(|e| CallError::Transaction(e.to_string()));
+        let cseq = call.dialog.next_cseq();
+        let bye = in_dialog(ctx, &call.dialog, Method::Bye, cseq);
+        let sent = ctx.layer.send_request(ctx.now, ctx.flow, bye).map_err(CallError::Transaction);
         self.end(id, Party::Local, EndReason::Hangup, None);
         sent.map(drop)
     }
@@ -218,8 +260,7 @@ impl Calls {
 /// The ACK for a 2xx (§13.2.2.4): a new transaction (own branch), the
 /// INVITE's CSeq number, its credentials, to the remote target.
 fn build_ack(ctx: &mut Ctx<'_>, call: &Call) -> Request {
-    let branch = format!("z9hG4bK{}", ctx.rng.hex(10));
-    let mut ack = call.dialog.request(&ctx.me, Method::Ack, call.dialog.local_cseq, &branch);
+    let mut ack = in_dialog(ctx, &call.dialog, Method::Ack, call.dialog.local_cseq);
     if let Some((name, value)) = &call.credentials {
         ack.headers.push(name.clone(), value.clone());
     }
@@ -233,12 +274,12 @@ fn authorize(ctx: &mut Ctx<'_>, call: &mut Call, resp: &Response) -> bool {
     let offered: Vec<Challenge<'_>> = resp.headers.digest_challenges(proxy).filter_map(Result::ok).collect();
     let Some(challenge) = ctx.digest.select(&offered) else { return false };
     let Some((_, invite)) = call.invite.as_ref() else { return false };
-    let request = DigestRequest::new("INVITE", &invite.uri).with_body(&call.local_sdp);
+    let request = DigestRequest::new("INVITE", &invite.uri).with_body(&call.session.local_sdp);
     match ctx.digest.authorize(challenge, ctx.me.number, Secret::Password(ctx.password), &request) {
         Ok(creds) => {
             let name = if proxy { HeaderName::ProxyAuthorization } else { HeaderName::Authorization };
             call.credentials = Some((name, creds.to_string()));
-            call.dialog.local_cseq = call.dialog.local_cseq.saturating_add(1);
+            call.dialog.next_cseq();
             true
         }
         Err(e) => {

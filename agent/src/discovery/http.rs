@@ -3,20 +3,20 @@
 //! answer is bounded in size and time and read defensively: status line,
 //! Content-Length or chunked framing, nothing else is trusted.
 
-use crate::error::AgentError;
+use crate::Error;
 use base64::Engine;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Largest response accepted (head and body).
-pub const MAX_RESPONSE: usize = 512 * 1024;
+pub(crate) const MAX_RESPONSE: usize = 512 * 1024;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 16 * 1024;
 
 /// An `http://[user:pass@]host[:port][/path]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
+pub(crate) struct Url {
     /// Name or address (IPv6 without brackets).
     pub host: String,
     /// 80 unless given.
@@ -27,13 +27,13 @@ pub struct Url {
     pub userinfo: Option<String>,
 }
 
-fn bad(url: &str, why: &str) -> AgentError {
-    AgentError::Config(format!("URL {url:?}: {why} (only http://host[:port]/path)"))
+fn bad(url: &str, why: &str) -> Error {
+    Error::Config(format!("URL {url:?}: {why} (only http://host[:port]/path)"))
 }
 
 impl Url {
     /// Parses an `http://` URL (HTTPS is not spoken here).
-    pub fn parse(s: &str) -> Result<Url, AgentError> {
+    pub(crate) fn parse(s: &str) -> Result<Url, Error> {
         let rest = s.strip_prefix("http://").ok_or_else(|| bad(s, "not http://"))?;
         if rest.bytes().any(|b| b.is_ascii_control() || b == b' ') {
             return Err(bad(s, "white space or control characters"));
@@ -72,13 +72,13 @@ impl Url {
 }
 
 /// GETs `url` and returns the body of a 200 answer as text.
-pub async fn get(url: &Url, timeout: Duration) -> Result<String, AgentError> {
+pub(crate) async fn get(url: &Url, timeout: Duration) -> Result<String, Error> {
     tokio::time::timeout(timeout, fetch(url))
         .await
-        .map_err(|_| AgentError::Discovery(format!("http://{}{}: no answer within {timeout:?}", url.host_header(), url.path)))?
+        .map_err(|_| Error::Discovery(format!("http://{}{}: no answer within {timeout:?}", url.host_header(), url.path)))?
 }
 
-async fn fetch(url: &Url) -> Result<String, AgentError> {
+async fn fetch(url: &Url) -> Result<String, Error> {
     let mut stream = TcpStream::connect((url.host.as_str(), url.port)).await?;
     let mut request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: roamswitch-agent\r\nAccept: text/html, text/plain, */*\r\nConnection: close\r\n",
@@ -98,7 +98,7 @@ async fn fetch(url: &Url) -> Result<String, AgentError> {
             break;
         }
         if raw.len() + n > MAX_RESPONSE {
-            return Err(AgentError::Discovery(format!("HTTP answer larger than {MAX_RESPONSE} bytes")));
+            return Err(Error::Discovery(format!("HTTP answer larger than {MAX_RESPONSE} bytes")));
         }
         raw.extend_from_slice(chunk.get(..n).unwrap_or_default());
         // With Content-Length or chunks we can stop once it is all here (or
@@ -109,17 +109,17 @@ async fn fetch(url: &Url) -> Result<String, AgentError> {
     }
     match complete(&raw, true)? {
         Some(body) => Ok(body),
-        None => Err(AgentError::Discovery("HTTP answer cut short".into())),
+        None => Err(Error::Discovery("HTTP answer cut short".into())),
     }
 }
 
 /// Reads a whole response: `Ok(None)` while more bytes are needed (framing
 /// by Content-Length, chunks, or for neither the close: `eof`), the body of a
 /// 200, or an error.
-pub fn complete(raw: &[u8], eof: bool) -> Result<Option<String>, AgentError> {
+pub(crate) fn complete(raw: &[u8], eof: bool) -> Result<Option<String>, Error> {
     let Some(head_end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
         if raw.len() > MAX_HEAD {
-            return Err(AgentError::Discovery("HTTP head too long".into()));
+            return Err(Error::Discovery("HTTP head too long".into()));
         }
         return Ok(None);
     };
@@ -130,10 +130,10 @@ pub fn complete(raw: &[u8], eof: bool) -> Result<Option<String>, AgentError> {
     let mut parts = status_line.splitn(3, ' ');
     let (version, status) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     if !version.starts_with("HTTP/1.") {
-        return Err(AgentError::Discovery(format!("not an HTTP/1.x answer: {:.60}", status_line)));
+        return Err(Error::Discovery(format!("not an HTTP/1.x answer: {:.60}", status_line)));
     }
     if status != "200" {
-        return Err(AgentError::Discovery(format!("HTTP status {:.60}", status_line)));
+        return Err(Error::Discovery(format!("HTTP status {:.60}", status_line)));
     }
     let mut length = None;
     let mut chunked = false;
@@ -141,7 +141,7 @@ pub fn complete(raw: &[u8], eof: bool) -> Result<Option<String>, AgentError> {
         let Some((name, value)) = line.split_once(':') else { continue };
         let value = value.trim();
         if name.trim().eq_ignore_ascii_case("content-length") {
-            length = Some(value.parse::<usize>().map_err(|_| AgentError::Discovery("bad Content-Length".into()))?);
+            length = Some(value.parse::<usize>().map_err(|_| Error::Discovery("bad Content-Length".into()))?);
         } else if name.trim().eq_ignore_ascii_case("transfer-encoding") && value.to_ascii_lowercase().contains("chunked") {
             chunked = true;
         }
@@ -167,15 +167,15 @@ pub fn complete(raw: &[u8], eof: bool) -> Result<Option<String>, AgentError> {
 }
 
 /// Undoes chunked transfer coding (RFC 9112 §7.1); `None` until the last chunk.
-fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, AgentError> {
+fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, Error> {
     let mut out = Vec::new();
     loop {
         let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
         let size_line = String::from_utf8_lossy(rest.get(..eol).unwrap_or_default()).into_owned();
         let size_hex = size_line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16).map_err(|_| AgentError::Discovery("bad chunk size".into()))?;
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| Error::Discovery("bad chunk size".into()))?;
         if size > MAX_RESPONSE {
-            return Err(AgentError::Discovery("chunk too large".into()));
+            return Err(Error::Discovery("chunk too large".into()));
         }
         let data_at = eol + 2;
         if size == 0 {

@@ -4,7 +4,7 @@
 //! sources, other transactions, garbage) are skipped, never trusted.
 
 use super::stun::{self, StunError, TransactionId};
-use crate::error::AgentError;
+use crate::Error;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -32,7 +32,7 @@ const MAX_DATAGRAM: usize = 1500;
 
 /// Asks `server` for our reflexive address. `local` is the address to send
 /// from (the signalling flow's, so the answer describes the same way out).
-pub async fn query(server: SocketAddr, local: Option<IpAddr>, timing: StunTiming, txid: TransactionId) -> Result<SocketAddr, AgentError> {
+pub async fn query(server: SocketAddr, local: Option<IpAddr>, timing: StunTiming, txid: TransactionId) -> Result<SocketAddr, Error> {
     let bind_ip = match (local, server) {
         (Some(ip), _) if ip.is_ipv4() == server.is_ipv4() => ip,
         (_, SocketAddr::V4(_)) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -55,10 +55,10 @@ pub async fn query(server: SocketAddr, local: Option<IpAddr>, timing: StunTiming
             match stun::parse_binding_response(buf.get(..n).unwrap_or_default(), &txid) {
                 Ok(mapped) => return Ok(mapped),
                 Err(StunError::OtherTransaction | StunError::NotStun | StunError::Length) => continue,
-                Err(e) => return Err(AgentError::Discovery(format!("STUN server {server}: {e}"))),
+                Err(e) => return Err(Error::Discovery(format!("STUN server {server}: {e}"))),
             }
         }
         rto = rto.saturating_mul(2);
     }
-    Err(AgentError::Discovery(format!("STUN server {server}: no answer")))
+    Err(Error::Discovery(format!("STUN server {server}: no answer")))
 }

@@ -1,138 +1,59 @@
-//! The driver's side of calls: what each call event means for its media
-//! (start, retarget, stop the endpoint) and the handle's call commands (the
-//! SDP is built here with `media::offer`, then handed to the sans-IO core).
+//! The handle's commands: each goes to the sans-IO core, whose outputs are
+//! carried out before the reply (so a call's bearer is bound and its INVITE
+//! or 200 sent, or its failure known, by the time the application hears back).
 
 use super::{Command, Driver, now};
-use crate::AgentError;
-use crate::bearer::{MediaEvent, MediaOptions};
-use crate::call::{CallEvent, CallId};
-use crate::ua::Event;
-use std::net::IpAddr;
-use tracing::{debug, warn};
+use crate::{CallError, CallId, Error};
 
 impl Driver {
-    /// What a call's news means for its media.
-    pub(super) async fn on_call_event(&mut self, ev: CallEvent) {
-        match ev {
-            CallEvent::Incoming { id, offer, .. } => self.bearers.remember_offer(id, offer),
-            CallEvent::Answered { id, remote_sdp, .. } => match self.bearers.start(id, &remote_sdp).await {
-                Ok(started) => self.emit(Event::Media(started)),
-                Err(reason) => self.media_failed(id, reason),
-            },
-            CallEvent::Reoffer { id, offer } => match self.bearers.reanswer(id, &offer) {
-                Ok((sdp, negotiated)) => {
-                    if let Err(e) = self.ua.answer_reoffer(now(), id, Ok(sdp)) {
-                        debug!(call = %id, error = %e, "re-INVITE answer not sent");
-                    }
-                    match self.bearers.retarget(id, negotiated).await {
-                        Ok(started) => self.emit(Event::Media(started)),
-                        Err(reason) => self.media_failed(id, reason),
-                    }
-                }
-                Err(status) => {
-                    if let Err(e) = self.ua.answer_reoffer(now(), id, Err(status)) {
-                        debug!(call = %id, error = %e, "re-INVITE refusal not sent");
-                    }
-                }
-            },
-            CallEvent::Updated { id, remote_sdp, .. } => match self.bearers.reoffer_answered(id, Some(&remote_sdp)).await {
-                Some(Ok(started)) => self.emit(Event::Media(started)),
-                Some(Err(reason)) => self.media_failed(id, reason),
-                None => {}
-            },
-            CallEvent::ReofferRejected { id, .. } => {
-                let _ = self.bearers.reoffer_answered(id, None).await;
-            }
-            CallEvent::Relocating { id, local } => match self.bearers.rebind(id, local).await {
-                Ok(offer) => {
-                    if let Err(e) = self.ua.rejoin_call(now(), id, offer) {
-                        let _ = self.bearers.reoffer_answered(id, None).await;
-                        self.media_failed(id, format!("cannot re-INVITE from the new address: {e}"));
-                    }
-                }
-                Err(e) => self.media_failed(id, format!("cannot move the media to {local}: {e}")),
-            },
-            // The core re-INVITEs with the SDP it last sent: the stream stays as it is.
-            CallEvent::Ringing { .. } | CallEvent::Interrupted { .. } | CallEvent::Rejoined { .. } | CallEvent::Ended { .. } => {}
-        }
-    }
-
-    fn media_failed(&mut self, id: CallId, reason: String) {
-        warn!(call = %id, %reason, "media failed; hanging up");
-        self.emit(Event::Media(MediaEvent::Failed { id, reason }));
-        if let Err(e) = self.ua.hangup(now(), id) {
-            debug!(call = %id, error = %e, "hang-up after media failure");
-        }
-    }
-
-    /// The flow's local IP: the address the SDP names and the bearer binds.
-    fn bearer_ip(&self) -> Result<IpAddr, AgentError> {
-        self.ua.flow().map(|f| f.local.ip()).ok_or(AgentError::Call(crate::CallError::NoFlow))
-    }
-
-    pub(super) async fn on_call_command(&mut self, cmd: Command) {
+    pub(super) async fn on_command(&mut self, cmd: Command) {
+        self.media_failures.clear();
         match cmd {
+            Command::Stop => self.ua.stop(now()),
+            Command::CheckPublicIp => self.ua.check_public_ip(now()),
+            Command::Respond { id, status, reply } => {
+                let _ = reply.send(self.ua.respond(now(), &id, status));
+            }
+            Command::RespondWith { id, response, reply } => {
+                let _ = reply.send(self.ua.respond_with(now(), &id, *response));
+            }
             Command::Call { number, options, reply } => {
-                let _ = reply.send(self.place_call(&number, options).await);
+                let placed = self.ua.call(now(), &number);
+                if let (Ok(id), Some(options)) = (&placed, options) {
+                    self.bearers.set_options(*id, options);
+                }
+                self.flush().await;
+                let _ = reply.send(placed.and_then(|id| self.media_result(id).map(|()| id)));
             }
             Command::Answer { id, options, reply } => {
-                let _ = reply.send(self.answer_call(id, options).await);
+                if let Some(options) = options {
+                    self.bearers.set_options(id, options);
+                }
+                let answered = self.ua.answer_call(now(), id);
+                self.flush().await;
+                let _ = reply.send(answered.and_then(|()| self.media_result(id)));
             }
             Command::Reject { id, status, reply } => {
-                let _ = reply.send(self.ua.reject_call(now(), id, status).map_err(AgentError::from));
+                let _ = reply.send(self.ua.reject_call(now(), id, status));
             }
             Command::Hangup { id, reply } => {
-                let _ = reply.send(self.ua.hangup(now(), id).map_err(AgentError::from));
+                let _ = reply.send(self.ua.hangup(now(), id));
             }
             Command::Dtmf { id, digits, reply } => {
                 let sent = self.bearers.send_dtmf(id, &digits);
-                let _ = reply.send(if sent { Ok(()) } else { Err(AgentError::Call(crate::CallError::NoSuchCall(id))) });
+                let _ = reply.send(if sent { Ok(()) } else { Err(CallError::NoSuchCall(id).into()) });
             }
             Command::Hold { id, hold, reply } => {
-                let direction = if hold { media::Direction::SendOnly } else { media::Direction::SendRecv };
-                let sent = match self.bearers.reoffer(id, direction) {
-                    Some(offer) => self.ua.reoffer(now(), id, offer).map_err(AgentError::from),
-                    None => Err(AgentError::Call(crate::CallError::NoSuchCall(id))),
-                };
-                if sent.is_err() {
-                    let _ = self.bearers.reoffer_answered(id, None).await;
-                }
-                let _ = reply.send(sent);
-            }
-            Command::Stop | Command::CheckPublicIp | Command::Respond { .. } => {}
-        }
-    }
-
-    async fn place_call(&mut self, number: &str, options: Option<MediaOptions>) -> Result<CallId, AgentError> {
-        let ip = self.bearer_ip()?;
-        let (leg, offer) = self.bearers.offer(ip).await.map_err(|e| AgentError::Media(e.to_string()))?;
-        match self.ua.call(now(), number, offer) {
-            Ok(id) => {
-                let options = options.unwrap_or_else(|| self.bearers.defaults.clone());
-                self.bearers.adopt(id, leg, options);
-                Ok(id)
-            }
-            Err(e) => {
-                leg.close().await;
-                Err(e.into())
+                let _ = reply.send(if hold { self.ua.hold(now(), id) } else { self.ua.resume(now(), id) });
             }
         }
     }
 
-    async fn answer_call(&mut self, id: CallId, options: Option<MediaOptions>) -> Result<(), AgentError> {
-        let ip = self.bearer_ip()?;
-        if !self.ua.calls().contains(&id) {
-            return Err(AgentError::Call(crate::CallError::NoSuchCall(id)));
-        }
-        let options = options.unwrap_or_else(|| self.bearers.defaults.clone());
-        match self.bearers.answer(id, ip, options).await {
-            Ok(sdp) => self.ua.answer_call(now(), id, sdp).map_err(AgentError::from),
-            Err(e) => {
-                // The offer is unusable (488) or the bearer port is taken (500): say so to the switch.
-                let (status, _) = e.status();
-                let _ = self.ua.reject_call(now(), id, status);
-                Err(AgentError::Media(e.to_string()))
-            }
+    /// How call `id`'s media went while the command's outputs were carried out.
+    fn media_result(&mut self, id: CallId) -> Result<(), Error> {
+        match self.media_failures.iter().position(|(call, _)| *call == id) {
+            Some(i) => Err(Error::Media(self.media_failures.swap_remove(i).1)),
+            None => Ok(()),
         }
     }
 }

@@ -1,22 +1,25 @@
 //! The tokio driver: one task owns the sans-IO [`UserAgent`] and `select!`s
 //! over the transport's events, the core's next deadline, the handle's
-//! commands, connect and discovery results, and the kernel's word that the
-//! host's addresses changed ([`netif::watch`]). It does what the core's
-//! [`Transmit`]s say and forwards its events.
+//! commands, connect and discovery results, the calls' bearers and the
+//! kernel's word that the host's addresses changed ([`netif::watch`]). It does
+//! what the core's [`Output`]s say, reports how that went, and forwards the
+//! core's events in the order the core made them.
 
+pub(crate) mod bearer;
 mod calls;
 
-use crate::bearer::{Bearers, MediaEvent, MediaOptions};
-use crate::call::{CallEvent, CallId};
 use crate::config::{PublicIpSource, SwitchAddr};
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, DeadlineTimer};
 use crate::discovery;
+use crate::events::EventSender;
 use crate::netif;
-use crate::ua::{Event, ServerTxId, Transmit, UserAgent};
-use crate::{AgentError, FlowTransport, MacAddr};
+use crate::ua::{Event, Output, ServerTxId, UserAgent};
+use crate::{CallId, ConnectError, Error, FlowTransport, MacAddr, MediaCommand};
+use bearer::{Bearers, MediaOptions};
 use bytes::Bytes;
-use sipcore::Response;
+use media::endpoint::EndpointError;
 use sipcore::transport::{CloseReason, Flow, Transport, TransportConfig, TransportEvent};
+use sipcore::{Response, StatusCode};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -29,31 +32,55 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time one external discovery may take.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(20);
 
+type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
 /// What the handle asks of the driver.
 pub(crate) enum Command {
     Stop,
     CheckPublicIp,
-    Respond { id: ServerTxId, response: Box<Response>, reply: oneshot::Sender<Result<(), AgentError>> },
-    Call { number: String, options: Option<MediaOptions>, reply: oneshot::Sender<Result<CallId, AgentError>> },
-    Answer { id: CallId, options: Option<MediaOptions>, reply: oneshot::Sender<Result<(), AgentError>> },
-    Reject { id: CallId, status: u16, reply: oneshot::Sender<Result<(), AgentError>> },
-    Hangup { id: CallId, reply: oneshot::Sender<Result<(), AgentError>> },
-    Dtmf { id: CallId, digits: String, reply: oneshot::Sender<Result<(), AgentError>> },
-    Hold { id: CallId, hold: bool, reply: oneshot::Sender<Result<(), AgentError>> },
+    Respond { id: ServerTxId, status: StatusCode, reply: Reply<()> },
+    RespondWith { id: ServerTxId, response: Box<Response>, reply: Reply<()> },
+    Call { number: String, options: Option<MediaOptions>, reply: Reply<CallId> },
+    Answer { id: CallId, options: Option<MediaOptions>, reply: Reply<()> },
+    Reject { id: CallId, status: StatusCode, reply: Reply<()> },
+    Hangup { id: CallId, reply: Reply<()> },
+    Dtmf { id: CallId, digits: String, reply: Reply<()> },
+    Hold { id: CallId, hold: bool, reply: Reply<()> },
 }
 
-/// Everything the driver task owns.
-pub(crate) struct Driver {
+/// What the driver is given to start with.
+pub(crate) struct Setup {
     pub(crate) ua: UserAgent,
     pub(crate) switch: SwitchAddr,
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     pub(crate) source: PublicIpSource,
     pub(crate) address_poll: Duration,
     pub(crate) tcp_keepalive: Option<sipcore::transport::TcpKeepalive>,
-    pub(crate) events: mpsc::Sender<Event>,
-    pub(crate) bearers: Bearers,
+    pub(crate) events: EventSender,
+    pub(crate) media: MediaOptions,
+    pub(crate) timer: DeadlineTimer,
 }
 
+type ConnectResult = Result<(Flow, Option<MacAddr>), ConnectError>;
+
+/// Everything the driver task owns.
+struct Driver {
+    ua: UserAgent,
+    switch: SwitchAddr,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    source: PublicIpSource,
+    events: EventSender,
+    bearers: Bearers,
+    transport: Transport,
+    connected: mpsc::Sender<ConnectResult>,
+    discovered: mpsc::Sender<Result<IpAddr, Error>>,
+    /// Media failures met while carrying out the current command's outputs,
+    /// for its reply.
+    media_failures: Vec<(CallId, EndpointError)>,
+}
+
+/// The driver's one clock: tokio's (virtual under `tokio::time::pause`), as
+/// the core takes it.
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -68,66 +95,82 @@ fn describe(reason: &CloseReason) -> String {
     }
 }
 
-type ConnectResult = Result<(Flow, Option<MacAddr>), String>;
-
-impl Driver {
-    pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let (transport, mut transport_events) =
-            Transport::new(TransportConfig { tcp_keepalive: self.tcp_keepalive, ..TransportConfig::default() });
-        let (connect_tx, mut connect_rx) = mpsc::channel::<ConnectResult>(4);
-        let (discover_tx, mut discover_rx) = mpsc::channel::<Result<IpAddr, String>>(4);
-        // Subscribed before the first read, so no change falls in between.
-        let mut watch = netif::watch::AddressWatch::new(self.address_poll);
-        let mut addresses = netif::local_addresses();
-        // The core's deadlines, on a timerfd: one wake-up each (see deadline.rs).
-        let mut timer = Deadline::new();
-        debug!(address_notifications = watch.is_event_driven(), timerfd = timer.is_timerfd(), "driver started");
-        let mut commands_open = true;
-        self.ua.start(now());
-        loop {
-            self.flush(&transport, &connect_tx, &discover_tx).await;
-            if self.ua.phase() == crate::ua::Phase::Stopped {
-                break;
-            }
-            let deadline = self.ua.poll_timeout();
-            tokio::select! {
-                () = timer.until(deadline) => self.ua.handle_timeout(now()),
-                ev = transport_events.recv() => match ev {
-                    Some(ev) => self.on_transport(ev),
-                    None => break,
-                },
-                cmd = commands.recv(), if commands_open => match cmd {
-                    Some(Command::Stop) => self.ua.stop(now()),
-                    // The handle is gone: nobody can stop us later, so stop now.
-                    None => {
-                        commands_open = false;
-                        self.ua.stop(now());
-                    }
-                    Some(Command::CheckPublicIp) => self.ua.check_public_ip(now()),
-                    Some(Command::Respond { id, response, reply }) => {
-                        let _ = reply.send(self.ua.respond(now(), &id, *response));
-                    }
-                    Some(cmd) => self.on_call_command(cmd).await,
-                },
-                Some(res) = connect_rx.recv() => match res {
-                    Ok((flow, mac)) => self.ua.handle_connected(now(), flow, mac),
-                    Err(reason) => self.ua.handle_connect_failed(now(), reason),
-                },
-                Some(res) = discover_rx.recv() => self.ua.handle_public_ip(now(), res),
-                media = self.bearers.next_event() => self.emit(Event::Media(media)),
-                () = watch.changed() => {
-                    let current = netif::local_addresses();
-                    if current != addresses {
-                        self.on_addresses_changed(&addresses, &current);
-                        addresses = current;
-                    }
+/// Runs the agent until it stops.
+pub(crate) async fn run(setup: Setup, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let (transport, mut transport_events) =
+        Transport::new(TransportConfig { tcp_keepalive: setup.tcp_keepalive, ..TransportConfig::default() });
+    let (connected, mut connect_rx) = mpsc::channel::<ConnectResult>(4);
+    let (discovered, mut discover_rx) = mpsc::channel::<Result<IpAddr, Error>>(4);
+    // Subscribed before the first read, so no change falls in between.
+    let mut watch = netif::watch::AddressWatch::new(setup.address_poll);
+    let mut addresses = netif::local_addresses();
+    // The core's deadlines: on a timerfd, one wake-up each (see deadline.rs).
+    let mut timer = Deadline::new(setup.timer);
+    debug!(address_notifications = watch.is_event_driven(), timerfd = timer.is_timerfd(), "driver started");
+    let mut d = Driver {
+        ua: setup.ua,
+        switch: setup.switch,
+        tls: setup.tls,
+        source: setup.source,
+        events: setup.events,
+        bearers: Bearers::new(setup.media),
+        transport,
+        connected,
+        discovered,
+        media_failures: Vec::new(),
+    };
+    let mut commands_open = true;
+    let mut stopping = false;
+    d.ua.start(now());
+    loop {
+        d.flush().await;
+        if d.ua.phase() == crate::ua::Phase::Stopped {
+            break;
+        }
+        let deadline = d.ua.poll_timeout();
+        // While the application lags behind its events, nothing new is taken
+        // on but its commands (see events.rs); a stop goes through regardless.
+        let go = stopping || !d.events.lagging();
+        tokio::select! {
+            () = timer.until(deadline), if go => d.ua.handle_timeout(now()),
+            ev = transport_events.recv(), if go => match ev {
+                Some(ev) => d.on_transport(ev),
+                None => break,
+            },
+            cmd = commands.recv(), if commands_open => match cmd {
+                Some(Command::Stop) => {
+                    stopping = true;
+                    d.ua.stop(now());
+                }
+                // The handle is gone: nobody can stop us later, so stop now.
+                None => {
+                    commands_open = false;
+                    stopping = true;
+                    d.ua.stop(now());
+                }
+                Some(cmd) => d.on_command(cmd).await,
+            },
+            () = d.events.room(), if !go => {}
+            Some(res) = connect_rx.recv(), if go => match res {
+                Ok((flow, mac)) => d.ua.handle_connected(now(), flow, mac),
+                Err(error) => d.ua.handle_connect_failed(now(), &error),
+            },
+            Some(res) = discover_rx.recv(), if go => d.ua.handle_public_ip(now(), res),
+            (id, digit) = d.bearers.next_dtmf(), if go => d.ua.handle_dtmf(now(), id, digit),
+            () = watch.changed(), if go => {
+                let current = netif::local_addresses();
+                if current != addresses {
+                    d.on_addresses_changed(&addresses, &current);
+                    addresses = current;
                 }
             }
         }
-        self.flush(&transport, &connect_tx, &discover_tx).await;
-        transport.shutdown().await;
     }
+    d.flush().await;
+    d.transport.shutdown().await;
+}
 
+impl Driver {
     fn on_addresses_changed(&mut self, before: &BTreeSet<IpAddr>, after: &BTreeSet<IpAddr>) {
         let gone = self.ua.flow().is_some_and(|f| !after.contains(&f.local.ip()));
         debug!(?before, ?after, flow_address_gone = gone, "local addresses changed");
@@ -143,93 +186,101 @@ impl Driver {
         }
     }
 
-    /// Carries out the core's transmits and hands its events on; call events
-    /// drive the media first (which may make the core send more).
-    async fn flush(
-        &mut self,
-        transport: &Transport,
-        connect_tx: &mpsc::Sender<ConnectResult>,
-        discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
-    ) {
-        loop {
-            self.transmit(transport, connect_tx, discover_tx);
-            let Some(ev) = self.ua.poll_event() else { break };
-            match ev {
-                Event::Call(CallEvent::Ended { id, .. }) => {
-                    if let Some(report) = self.bearers.stop(id).await {
-                        self.emit(Event::Media(MediaEvent::Stopped { id, report }));
-                    }
-                    self.emit(ev);
+    /// Carries out the core's outputs (each may feed the core a result, and
+    /// so make more), then hands its events on: in the core's order, which
+    /// has a call's media news where it belongs among the call's.
+    async fn flush(&mut self) {
+        while let Some(output) = self.ua.poll_output() {
+            self.perform(output).await;
+        }
+        while let Some(ev) = self.ua.poll_event() {
+            self.emit(ev);
+        }
+    }
+
+    fn emit(&mut self, ev: Event) {
+        self.events.send(ev);
+    }
+
+    async fn perform(&mut self, output: Output) {
+        match output {
+            Output::Connect => {
+                let (transport, switch, tls, tx) = (self.transport.clone(), self.switch.clone(), self.tls.clone(), self.connected.clone());
+                tokio::spawn(async move {
+                    let res = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&transport, &switch, tls)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(ConnectError::Timeout { switch, after: CONNECT_TIMEOUT }),
+                    };
+                    let _ = tx.send(res).await;
+                });
+            }
+            Output::Send { flow, message } => {
+                let sent = match self.transport.flow(flow) {
+                    Some(f) => self.transport.send(&f, &message).map_err(|e| e.to_string()),
+                    None => Err("the flow is closed".to_owned()),
+                };
+                if let Err(reason) = sent {
+                    self.ua.handle_send_failed(now(), flow, reason);
                 }
-                Event::Call(call) => {
-                    self.emit(Event::Call(call.clone()));
-                    self.on_call_event(call).await;
+            }
+            Output::Ping { flow } => {
+                let sent = match self.transport.flow(flow) {
+                    Some(f) => self.transport.send_bytes(&f, Bytes::from_static(b"\r\n\r\n")).map_err(|e| e.to_string()),
+                    None => Err("the flow is closed".to_owned()),
+                };
+                if let Err(reason) = sent {
+                    self.ua.handle_send_failed(now(), flow, reason);
                 }
-                ev => self.emit(ev),
+            }
+            Output::Close { flow } => self.transport.close(flow),
+            Output::Discover { local } => {
+                let (source, tx) = (self.source.clone(), self.discovered.clone());
+                tokio::spawn(async move {
+                    let txid: [u8; 12] = rand::random();
+                    let res = match tokio::time::timeout(DISCOVERY_TIMEOUT, discovery::discover(&source, local, txid)).await {
+                        Ok(found) => found,
+                        Err(_) => Err(Error::Discovery(format!("{source}: no answer within {DISCOVERY_TIMEOUT:?}"))),
+                    };
+                    let _ = tx.send(res).await;
+                });
+            }
+            Output::Media(command) => self.media(command).await,
+        }
+    }
+
+    /// Carries out a media command on the calls' bearers and says how it went.
+    async fn media(&mut self, command: MediaCommand) {
+        match command {
+            MediaCommand::Open { call, local } => {
+                let opened = self.bearers.open(call, local).await;
+                self.opened(call, opened);
+            }
+            MediaCommand::Rebind { call, local } => {
+                let opened = self.bearers.rebind(call, local).await;
+                self.opened(call, opened);
+            }
+            MediaCommand::Start { call, stream } => match self.bearers.start(call, &stream).await {
+                Ok(()) => self.ua.handle_media_started(now(), call),
+                Err(e) => self.media_failed(call, e),
+            },
+            MediaCommand::Close { call } => {
+                let report = self.bearers.close(call).await;
+                self.ua.handle_media_closed(now(), call, report);
             }
         }
     }
 
-    pub(super) fn emit(&mut self, ev: Event) {
-        match self.events.try_send(ev) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(ev)) => warn!(?ev, "event queue full (the application is not reading); event dropped"),
-            // Nobody listens: the agent still keeps its registration.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+    fn opened(&mut self, call: CallId, opened: Result<std::net::SocketAddr, EndpointError>) {
+        match opened {
+            Ok(local) => self.ua.handle_media_opened(now(), call, local),
+            Err(e) => self.media_failed(call, e),
         }
     }
 
-    fn transmit(
-        &mut self,
-        transport: &Transport,
-        connect_tx: &mpsc::Sender<ConnectResult>,
-        discover_tx: &mpsc::Sender<Result<IpAddr, String>>,
-    ) {
-        while let Some(t) = self.ua.poll_transmit() {
-            match t {
-                Transmit::Connect => {
-                    let (transport, switch, tls, tx) = (transport.clone(), self.switch.clone(), self.tls.clone(), connect_tx.clone());
-                    tokio::spawn(async move {
-                        let res = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&transport, &switch, tls)).await {
-                            Ok(r) => r,
-                            Err(_) => Err(format!("no connection to {switch} within {CONNECT_TIMEOUT:?}")),
-                        };
-                        let _ = tx.send(res).await;
-                    });
-                }
-                Transmit::Send { flow, message } => {
-                    let sent = transport
-                        .flow(flow)
-                        .ok_or_else(|| "the flow is closed".to_owned())
-                        .and_then(|f| transport.send(&f, &message).map_err(|e| e.to_string()));
-                    if let Err(reason) = sent {
-                        self.ua.handle_send_failed(now(), flow, reason);
-                    }
-                }
-                Transmit::Ping { flow } => {
-                    let sent = transport
-                        .flow(flow)
-                        .ok_or_else(|| "the flow is closed".to_owned())
-                        .and_then(|f| transport.send_bytes(&f, Bytes::from_static(b"\r\n\r\n")).map_err(|e| e.to_string()));
-                    if let Err(reason) = sent {
-                        self.ua.handle_send_failed(now(), flow, reason);
-                    }
-                }
-                Transmit::Close { flow } => transport.close(flow),
-                Transmit::Discover { local } => {
-                    let (source, tx) = (self.source.clone(), discover_tx.clone());
-                    tokio::spawn(async move {
-                        let txid: [u8; 12] = rand::random();
-                        let res = match tokio::time::timeout(DISCOVERY_TIMEOUT, discovery::discover(&source, local, txid)).await {
-                            Ok(Ok(ip)) => Ok(ip),
-                            Ok(Err(e)) => Err(e.to_string()),
-                            Err(_) => Err(format!("{source}: no answer within {DISCOVERY_TIMEOUT:?}")),
-                        };
-                        let _ = tx.send(res).await;
-                    });
-                }
-            }
-        }
+    fn media_failed(&mut self, call: CallId, error: EndpointError) {
+        warn!(call = %call, %error, "media failed");
+        self.ua.handle_media_failed(now(), call, &error);
+        self.media_failures.push((call, error));
     }
 }
 
@@ -238,21 +289,21 @@ impl Driver {
 async fn connect(transport: &Transport, switch: &SwitchAddr, tls: Option<Arc<rustls::ClientConfig>>) -> ConnectResult {
     let addrs: Vec<_> = tokio::net::lookup_host((switch.host.as_str(), switch.port))
         .await
-        .map_err(|e| format!("cannot resolve {}: {e}", switch.host))?
+        .map_err(|source| ConnectError::Resolve { host: switch.host.clone(), source })?
         .collect();
-    let mut last = format!("{} resolves to no address", switch.host);
+    let mut last = ConnectError::NoAddress { host: switch.host.clone() };
     for addr in addrs {
         let opened = match (switch.transport, &tls) {
             (FlowTransport::Tcp, _) => transport.connect_tcp(addr).await,
             (FlowTransport::Tls, Some(cfg)) => transport.connect_tls(addr, cfg.clone(), &switch.host).await,
-            (FlowTransport::Tls, None) => return Err("TLS needs a CA certificate".into()),
+            (FlowTransport::Tls, None) => return Err(ConnectError::NoCa),
         };
         match opened {
             Ok(flow) => {
                 let mac = netif::mac_for_ip(flow.local.ip());
                 return Ok((flow, mac));
             }
-            Err(e) => last = format!("{addr}: {e}"),
+            Err(source) => last = ConnectError::Open { addr, source },
         }
     }
     Err(last)

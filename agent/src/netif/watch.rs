@@ -1,189 +1,76 @@
 //! Tells the driver when the host's addresses may have changed, without
-//! waking while nothing does: a `NETLINK_ROUTE` socket subscribed to the
-//! kernel's address and link notifications, read through tokio's `AsyncFd`.
-//! Polling the address list instead (a `getifaddrs` netlink dump every few
-//! seconds) was three quarters of an idle agent's CPU time
-//! (scripts/bench/FOOTPRINT.md); it stays only as the fallback for a host
-//! where the socket cannot be opened.
-//!
-//! Messages are not parsed: any one means "look again", and the caller
-//! re-reads the addresses and compares ([`super::local_addresses`]). They are
-//! read into a small fixed buffer (the kernel truncates and drops the rest),
-//! and a burst (a DHCP renumbering is a delete and an add, an interface
-//! coming up several messages) is one wake-up.
+//! waking while nothing does: on Linux (the `linux` feature) from the
+//! kernel's address and link notifications (see [`super::netlink`]); where
+//! those cannot be had, by polling every so often (the caller re-reads the
+//! addresses and compares, [`super::local_addresses`]). Polling (a
+//! `getifaddrs` netlink dump every few seconds) was three quarters of an idle
+//! agent's CPU time (scripts/bench/FOOTPRINT.md); it stays as the fallback.
 
-use nix::errno::Errno;
-use nix::libc;
-use nix::sys::socket::{AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, recv, socket};
-use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
-use tracing::{debug, warn};
-
-/// After a notification, further ones this close together belong to the
-/// same change (the delete and the add of a renumbering)...
-const SETTLE: Duration = Duration::from_millis(100);
-/// ...but a change is reported at most this long after it began, however
-/// busy the kernel is.
-const SETTLE_MAX: Duration = Duration::from_millis(400);
-/// Messages read in one go before the caller gets to look (a flood must not
-/// keep the task from its other work).
-const DRAIN_MAX: usize = 256;
-/// Only the fact that a message came matters; the kernel drops the rest.
-const BUF: usize = 64;
-
-/// The multicast groups: IPv4 and IPv6 addresses, and links (an interface
-/// going down keeps its IPv4 addresses but they stop counting as local).
-fn groups() -> u32 {
-    (libc::RTMGRP_LINK | libc::RTMGRP_IPV4_IFADDR | libc::RTMGRP_IPV6_IFADDR).cast_unsigned()
-}
 
 /// Where the next "look again" comes from.
 enum Source {
-    Netlink(Netlink),
+    #[cfg(linux_kernel)]
+    Netlink(super::netlink::Netlink),
     Poll(Interval),
 }
 
-/// The subscribed socket, and the burst being read (when its first and its
-/// latest message came). The burst lives here, not in a future, so that a
-/// `select!` dropping [`AddressWatch::changed`] mid-burst loses nothing.
-struct Netlink {
-    fd: AsyncFd<OwnedFd>,
-    buf: [u8; BUF],
-    burst: Option<(Instant, Instant)>,
-}
-
 /// Resolves [`AddressWatch::changed`] when the host's addresses may have changed.
-pub struct AddressWatch {
+pub(crate) struct AddressWatch {
     source: Source,
+    /// The poll should the kernel's notifications break.
+    #[cfg(linux_kernel)]
     fallback: Duration,
 }
 
 impl AddressWatch {
-    /// Subscribes to the kernel's notifications; if that fails, says why and
-    /// polls every `fallback` instead. Must run inside a tokio runtime with
-    /// I/O enabled.
-    pub fn new(fallback: Duration) -> Self {
-        match Self::netlink(fallback) {
-            Ok(w) => w,
+    /// Subscribes to the kernel's notifications; if that fails (or there are
+    /// none to have), polls every `fallback` instead. Must run inside a tokio
+    /// runtime with I/O enabled.
+    pub(crate) fn new(fallback: Duration) -> Self {
+        #[cfg(linux_kernel)]
+        match super::netlink::Netlink::subscribe() {
+            Ok(n) => return Self { source: Source::Netlink(n), fallback },
             Err(e) => {
-                warn!(error = %e, every = ?fallback, "no netlink address notifications; polling the addresses instead");
-                Self::poll(fallback)
+                tracing::warn!(error = %e, every = ?fallback, "no netlink address notifications; polling the addresses instead");
             }
         }
-    }
-
-    /// Only the kernel's notifications; the error says why they are
-    /// unavailable. `fallback` is the poll should the socket break later.
-    pub fn netlink(fallback: Duration) -> io::Result<Self> {
-        let fd =
-            socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkRoute)?;
-        // Port id 0: the kernel picks a unique one.
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups()))?;
-        // tokio deprecates its safe constructors (tokio#8587) because an
-        // arbitrary `T` might hand out a different fd later; the one left is
-        // `unsafe`, which this workspace forbids. An `OwnedFd` we never hand
-        // out mutably always names the same open socket, which is exactly
-        // what the unsafe variant asks its caller to promise.
-        #[allow(deprecated)]
-        let fd = AsyncFd::with_interest(fd, Interest::READABLE)?;
-        Ok(Self { source: Source::Netlink(Netlink { fd, buf: [0; BUF], burst: None }), fallback })
+        Self::poll(fallback)
     }
 
     /// Only a poll, every `every` (the first look is `every` from now).
-    pub fn poll(every: Duration) -> Self {
+    pub(crate) fn poll(every: Duration) -> Self {
         let mut interval = tokio::time::interval_at(Instant::now() + every, every);
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        Self { source: Source::Poll(interval), fallback: every }
+        Self {
+            source: Source::Poll(interval),
+            #[cfg(linux_kernel)]
+            fallback: every,
+        }
     }
 
     /// True while the kernel's notifications drive it (false: polling).
-    pub fn is_event_driven(&self) -> bool {
-        matches!(self.source, Source::Netlink(_))
+    pub(crate) fn is_event_driven(&self) -> bool {
+        !matches!(self.source, Source::Poll(_))
     }
 
     /// Resolves when the addresses may have changed: once a burst of
     /// notifications has settled, or on the poll's tick. Cancel-safe.
-    pub async fn changed(&mut self) {
-        let failed = match &mut self.source {
+    pub(crate) async fn changed(&mut self) {
+        match &mut self.source {
             Source::Poll(interval) => {
                 interval.tick().await;
-                return;
             }
-            Source::Netlink(n) => match n.burst().await {
-                Ok(()) => return,
-                Err(e) => e,
-            },
-        };
-        // The socket broke (an overflow does not count: it is handled).
-        // Polling keeps the agent correct; the caller looks again now, as
-        // something may have changed unseen.
-        warn!(error = %failed, every = ?self.fallback, "netlink address notifications failed; polling the addresses instead");
-        self.source = Self::poll(self.fallback).source;
-    }
-}
-
-impl Netlink {
-    /// Waits for a notification, then until the burst it starts is quiet for
-    /// [`SETTLE`] or [`SETTLE_MAX`] old.
-    async fn burst(&mut self) -> io::Result<()> {
-        loop {
-            let Some((first, last)) = self.burst else {
-                let n = drain_when_ready(&self.fd, &mut self.buf).await?;
-                let now = Instant::now();
-                self.burst = Some((now, now));
-                debug!(messages = n, "netlink: addresses or links changed");
-                continue;
-            };
-            if Instant::now() >= first + SETTLE_MAX {
-                // However busy the kernel is, the change is reported now.
-                self.burst = None;
-                return Ok(());
+            #[cfg(linux_kernel)]
+            Source::Netlink(n) => {
+                let Err(failed) = n.burst().await else { return };
+                // The socket broke (an overflow does not count: it is handled).
+                // Polling keeps the agent correct; the caller looks again now,
+                // as something may have changed unseen.
+                tracing::warn!(error = %failed, every = ?self.fallback, "netlink address notifications failed; polling the addresses instead");
+                self.source = Self::poll(self.fallback).source;
             }
-            let quiet_at = (last + SETTLE).min(first + SETTLE_MAX);
-            match tokio::time::timeout_at(quiet_at, drain_when_ready(&self.fd, &mut self.buf)).await {
-                Ok(n) => {
-                    debug!(messages = n?, "netlink: more of the same change");
-                    self.burst = Some((first, Instant::now()));
-                }
-                Err(_quiet) => {
-                    self.burst = None;
-                    return Ok(());
-                }
-            }
-        }
-    }
-}
-
-/// Waits until the socket is readable and reads every queued message (at
-/// most [`DRAIN_MAX`]); returns how many (at least one).
-async fn drain_when_ready(fd: &AsyncFd<OwnedFd>, buf: &mut [u8; BUF]) -> io::Result<usize> {
-    loop {
-        let mut guard = fd.readable().await?;
-        let mut got = 0usize;
-        let read = guard.try_io(|fd| {
-            while got < DRAIN_MAX {
-                match recv(fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
-                    Ok(_) => got += 1,
-                    // The receive queue overflowed: messages were lost, which
-                    // only means something changed. Reading goes on.
-                    Err(Errno::ENOBUFS) => got += 1,
-                    Err(Errno::EINTR) => {}
-                    Err(e) => return Err(io::Error::from(e)),
-                }
-            }
-            Ok(())
-        });
-        match read {
-            // The cap: report now, the rest is read on the next call.
-            Ok(Ok(())) => return Ok(got),
-            Ok(Err(e)) => return Err(e),
-            // Drained (readiness cleared); spurious wake-ups read nothing.
-            Err(_would_block) if got > 0 => return Ok(got),
-            Err(_would_block) => {}
         }
     }
 }
@@ -191,61 +78,6 @@ async fn drain_when_ready(fd: &AsyncFd<OwnedFd>, buf: &mut [u8; BUF]) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::IpAddr;
-    use std::process::Command;
-
-    /// Runs `ip ARGS` in the calling thread's network namespace (a child
-    /// inherits the namespace of the thread that spawns it).
-    fn ip(args: &[&str]) {
-        let out = Command::new("ip").args(args).output().map_err(|e| format!("ip {args:?}: {e}"));
-        let out = out.unwrap_or_else(|e| panic!("{e}"));
-        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// The watcher in a network namespace of its own: silent while nothing
-    /// changes, awake within 1 s of an address being added (and of one being
-    /// removed), and the re-read then sees the change. The namespace is the
-    /// thread's alone (`unshare`), so the kernel removes it, interfaces and
-    /// all, when the thread ends, whether the test passes or panics.
-    /// Needs root (the tests run as root); it fails, never skips, without.
-    #[test]
-    #[ignore = "needs root: a network namespace of its own (unshare; scripts/test.sh runs it as root)"]
-    fn a_new_or_removed_address_wakes_the_watcher_within_a_second_and_nothing_else_does() {
-        let thread = std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap_or_else(|e| panic!("unshare(CLONE_NEWNET) (needs root): {e}"));
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("runtime: {e}"));
-            runtime.block_on(async {
-                let mut w = AddressWatch::netlink(Duration::from_secs(30)).unwrap_or_else(|e| panic!("netlink socket: {e}"));
-                assert!(w.is_event_driven());
-                let watched: IpAddr = [192, 0, 2, 7].into();
-                ip(&["link", "set", "lo", "up"]);
-                // Bringing lo up is a link change (and adds 127.0.0.1): a wake-up.
-                tokio::time::timeout(Duration::from_secs(1), w.changed()).await.unwrap_or_else(|_| panic!("no wake-up for lo coming up"));
-                assert!(!super::super::local_addresses().contains(&watched));
-
-                let quiet = tokio::time::timeout(Duration::from_millis(700), w.changed()).await;
-                assert!(quiet.is_err(), "woke with nothing changing");
-
-                ip(&["addr", "add", "192.0.2.7/32", "dev", "lo"]);
-                let start = Instant::now();
-                tokio::time::timeout(Duration::from_secs(1), w.changed())
-                    .await
-                    .unwrap_or_else(|_| panic!("no wake-up within 1 s of an address being added"));
-                let took = start.elapsed();
-                assert!(super::super::local_addresses().contains(&watched), "woke, but the address is not listed yet");
-                assert!(took <= SETTLE_MAX + Duration::from_millis(100), "took {took:?}");
-
-                ip(&["addr", "del", "192.0.2.7/32", "dev", "lo"]);
-                tokio::time::timeout(Duration::from_secs(1), w.changed())
-                    .await
-                    .unwrap_or_else(|_| panic!("no wake-up within 1 s of an address being removed"));
-                assert!(!super::super::local_addresses().contains(&watched));
-            });
-        });
-        if let Err(panic) = thread.join() {
-            std::panic::resume_unwind(panic);
-        }
-    }
 
     #[tokio::test(start_paused = true)]
     async fn the_fallback_poll_wakes_on_its_interval_and_not_before() {

@@ -4,7 +4,7 @@
 //! a static address needs no asking. A change is registered at once.
 
 use super::message::Dialogish;
-use super::{Event, Phase, Purpose, Transmit, UserAgent};
+use super::{Event, Output, Phase, Purpose, UserAgent};
 use crate::config::PublicIpSource;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -37,7 +37,7 @@ impl UserAgent {
                 self.check_at = now.checked_add(self.cfg.check_interval);
                 if !self.discovering {
                     self.discovering = true;
-                    self.transmits.push_back(Transmit::Discover { local: self.flow.map(|f| f.local.ip()) });
+                    self.outbox.push_back(Output::Discover { local: self.flow.map(|f| f.local.ip()) });
                 }
             }
         }

@@ -1,29 +1,11 @@
-//! What the core asks its driver to do ([`Transmit`]) and what it tells the
-//! application ([`Event`]).
+//! What the core tells the application ([`Event`]).
 
+use sipcore::Request;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::FlowId;
-use sipcore::{Message, Request};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-
-/// Work for the driver.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transmit {
-    /// Open a new flow to the switch; answer with `handle_connected` or
-    /// `handle_connect_failed`.
-    Connect,
-    /// Write a message on the flow.
-    Send { flow: FlowId, message: Message },
-    /// Write an RFC 5626 `CRLF CRLF` keep-alive ping on the flow.
-    Ping { flow: FlowId },
-    /// Close the flow.
-    Close { flow: FlowId },
-    /// Run the configured external discovery (STUN or HTTP) from `local`;
-    /// answer with `handle_public_ip`.
-    Discover { local: Option<IpAddr> },
-}
 
 /// Names a request the switch sent, to answer it with `respond`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -34,6 +16,7 @@ pub struct ServerTxId {
 
 /// Why a registration happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RegistrationKind {
     /// The first one after start.
     Initial,
@@ -41,13 +24,16 @@ pub enum RegistrationKind {
     Refresh,
     /// On a new flow, after the old one was lost.
     Reconnect,
-    /// Because the public IP changed; `latency` runs from the detection of
-    /// the change to this 200 OK.
-    PublicIpChange { latency: Duration },
+    /// Because the public IP changed.
+    PublicIpChange {
+        /// From the detection of the change to this 200 OK.
+        latency: Duration,
+    },
 }
 
 /// What a 200 OK to REGISTER granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Registration {
     /// The flow's local address: the private IP and port sent.
     pub local: SocketAddr,
@@ -67,6 +53,7 @@ pub struct Registration {
 
 /// Why the flow was given up.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FlowLoss {
     /// The switch (or something on the way) closed it.
     Closed(String),
@@ -94,31 +81,67 @@ impl fmt::Display for FlowLoss {
 
 /// What happened, for the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A REGISTER got its 200 OK.
     Registered(Registration),
     /// A REGISTER failed. `retry_in` is `None` when the agent will not try
     /// again on its own (403 and 404: the switch said no; see
     /// `UaConfig::retry_after_rejection`).
-    RegistrationFailed { status: u16, reason: String, retry_in: Option<Duration> },
+    RegistrationFailed {
+        /// The final status (403, 404, 503…).
+        status: u16,
+        /// Its reason phrase, or why the agent gave up.
+        reason: String,
+        /// When the next attempt comes; `None`: not on its own.
+        retry_in: Option<Duration>,
+    },
     /// The public IP changed; a REGISTER carrying the new one follows.
-    PublicIpChanged { old: Option<IpAddr>, new: IpAddr },
+    PublicIpChanged {
+        /// The address known before, if any.
+        old: Option<IpAddr>,
+        /// The address now.
+        new: IpAddr,
+    },
     /// External discovery failed; the last known address stays in use.
-    DiscoveryFailed { reason: String },
+    DiscoveryFailed {
+        /// Why.
+        reason: String,
+    },
     /// Opening a flow failed; the next attempt is in `retry_in`.
-    ConnectFailed { reason: String, retry_in: Duration },
+    ConnectFailed {
+        /// Why (resolution, TCP, TLS).
+        reason: String,
+        /// When the next attempt comes.
+        retry_in: Duration,
+    },
     /// The flow failed; a new one is opened in `retry_in`.
-    FlowLost { reason: FlowLoss, retry_in: Duration },
+    FlowLost {
+        /// Why.
+        reason: FlowLoss,
+        /// When the next flow is opened.
+        retry_in: Duration,
+    },
     /// Registered again on a new flow after losing one; `down_for` runs from
     /// the loss to this registration.
-    FlowRestored { local: SocketAddr, down_for: Duration },
+    FlowRestored {
+        /// The new flow's local address.
+        local: SocketAddr,
+        /// From the loss to this registration.
+        down_for: Duration,
+    },
     /// A request from the switch (not OPTIONS, which the agent answers).
     /// `id` is `None` for an ACK, which takes no answer.
-    IncomingRequest { id: Option<ServerTxId>, request: Request },
-    /// News of a call (see [`crate::call`]).
+    IncomingRequest {
+        /// What to answer it by ([`crate::AgentHandle::respond`]).
+        id: Option<ServerTxId>,
+        /// The request.
+        request: Request,
+    },
+    /// News of a call (see [`crate::CallEvent`]).
     Call(crate::call::CallEvent),
-    /// News of a call's media (from the tokio driver only).
-    Media(crate::bearer::MediaEvent),
+    /// News of a call's media, in order with its [`Event::Call`]s.
+    Media(crate::call::MediaEvent),
     /// The binding was removed on `stop`.
     Unregistered,
     /// The agent stopped; no more events follow.

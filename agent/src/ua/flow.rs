@@ -1,7 +1,7 @@
 //! The flow's life: opening one, keeping it alive with RFC 5626 §4.4.1
 //! pings, and giving it up and backing off (§4.5) when it fails.
 
-use super::{Event, FlowLoss, Phase, Transmit, UserAgent};
+use super::{Event, FlowLoss, Output, Phase, UserAgent};
 use crate::identity;
 use sipcore::headers::MacAddr;
 use sipcore::transaction::TransactionLayer;
@@ -14,7 +14,7 @@ impl UserAgent {
     pub fn handle_connected(&mut self, now: Instant, flow: Flow, mac: Option<MacAddr>) {
         if self.phase != Phase::Connecting {
             // Stopped (or otherwise moved on) while the connect was running.
-            self.transmits.push_back(Transmit::Close { flow: flow.id });
+            self.outbox.push_back(Output::Close { flow: flow.id });
             return;
         }
         self.flow = Some(flow);
@@ -37,8 +37,9 @@ impl UserAgent {
         self.pump(now);
     }
 
-    /// Opening a flow failed.
-    pub fn handle_connect_failed(&mut self, now: Instant, reason: String) {
+    /// Opening a flow failed (`reason`: the driver's error, e.g. a [`crate::ConnectError`]).
+    pub fn handle_connect_failed(&mut self, now: Instant, reason: &dyn std::fmt::Display) {
+        let reason = reason.to_string();
         if self.phase != Phase::Connecting {
             return;
         }
@@ -52,7 +53,7 @@ impl UserAgent {
 
     pub(super) fn connect(&mut self, _now: Instant) {
         self.phase = Phase::Connecting;
-        self.transmits.push_back(Transmit::Connect);
+        self.outbox.push_back(Output::Connect);
     }
 
     /// The flow is dead: tell, close, back off and reconnect.
@@ -75,7 +76,7 @@ impl UserAgent {
     /// after the RFC 5626 §4.5 back-off, and never before `min_wait`.
     pub(super) fn drop_flow(&mut self, now: Instant, loss: Option<FlowLoss>, min_wait: Duration) {
         let local = self.flow.take().map(|flow| {
-            self.transmits.push_back(Transmit::Close { flow: flow.id });
+            self.outbox.push_back(Output::Close { flow: flow.id });
             flow.local.ip()
         });
         // Transactions die with their flow; a late answer has nowhere to go.

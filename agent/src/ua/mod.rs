@@ -1,48 +1,37 @@
 //! The user agent, sans-IO: registration (RFC 3261 §10.2), outbound flows and
 //! their keep-alives and recovery (RFC 5626 §4.2–§4.5), public-IP checks.
 //!
-//! It never reads a clock and never touches a socket. Feed it with the
-//! `handle_*` methods (time is an argument), then drain [`UserAgent::poll_transmit`]
-//! (what the driver must do), [`UserAgent::poll_event`] (what the application
-//! must know) and ask [`UserAgent::poll_timeout`] when to call
-//! [`UserAgent::handle_timeout`] next. The tokio driver in `crate::driver` is
-//! one way to run it; tests run it on virtual time.
-//!
-//! ```
-//! use agent::ua::{UserAgent, Transmit};
-//! use agent::UaConfig;
-//! use std::time::Instant;
-//!
-//! let mut ua = UserAgent::new(UaConfig::new("1001", "secret", "switch.local"));
-//! ua.start(Instant::now());
-//! assert_eq!(ua.poll_transmit(), Some(Transmit::Connect));
-//! ```
+//! See [`UserAgent`] for how to drive it.
 
+mod calls;
 mod check;
 mod event;
 mod flow;
 pub(crate) mod message;
+mod output;
 mod register;
 
-pub use event::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId, Transmit};
+pub use event::{Event, FlowLoss, Registration, RegistrationKind, ServerTxId};
+pub use output::Output;
 pub use register::refresh_interval;
 
-use crate::call::{CallError, CallId, Calls, Ctx};
+use crate::Error;
+use crate::call::Calls;
 use crate::config::UaConfig;
-use crate::error::AgentError;
 use crate::rng::Rng;
 use message::Identity;
 use sipcore::auth::{Challenge, DigestClient};
 use sipcore::headers::MacAddr;
-use sipcore::transaction::{LayerEvent, TransactionKey, TransactionLayer};
+use sipcore::transaction::{LayerEvent, TransactionError, TransactionKey, TransactionLayer};
 use sipcore::transport::{Flow, FlowId};
-use sipcore::{Message, Method, Response};
+use sipcore::{Message, Method, Response, StatusCode};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Where the agent is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Phase {
     /// Not started.
     Idle,
@@ -73,7 +62,38 @@ struct Binding {
     expires: u32,
 }
 
-/// The phone's user agent. See the module docs.
+/// The phone's user agent, sans-IO: registration, the flow's keep-alives and
+/// recovery, public-IP checks and the calls with their media sessions.
+///
+/// It never reads a clock and never touches a socket; the tokio driver
+/// behind [`crate::AgentBuilder`] is one way to run it, a test (or another
+/// runtime) another. The order to drive it in:
+///
+/// 1. Feed it what happened with a `handle_*` method (time is an argument:
+///    one monotonic clock, the driver's), or an application request
+///    ([`UserAgent::call`], [`UserAgent::stop`]…).
+/// 2. Drain [`UserAgent::poll_output`] until it says `None`, doing each: open a
+///    flow ([`Output::Connect`], answered with `handle_connected` or
+///    `handle_connect_failed`), write, ping, close, discover, and the calls'
+///    bearer work ([`Output::Media`]: bind, start, rebind, close, answered with
+///    `handle_media_opened` / `_started` / `_failed` / `_closed`). A result fed
+///    back may queue more outputs: keep draining.
+/// 3. Drain [`UserAgent::poll_event`]: the events come in the order things
+///    happened (a call's media news in place among its call news), so hand
+///    them on as they come.
+/// 4. Sleep until [`UserAgent::poll_timeout`], then call
+///    [`UserAgent::handle_timeout`]; back to 2.
+///
+/// ```
+/// use agent::{Output, UaConfig, UserAgent};
+/// use std::time::Instant;
+///
+/// let mut ua = UserAgent::new(UaConfig::new("1001", "secret", "switch.local"));
+/// ua.start(Instant::now());
+/// assert_eq!(ua.poll_output(), Some(Output::Connect));
+/// assert_eq!(ua.poll_output(), None);
+/// assert_eq!(ua.poll_timeout(), None, "nothing is due until the flow is there");
+/// ```
 pub struct UserAgent {
     cfg: UaConfig,
     rng: Rng,
@@ -129,7 +149,9 @@ pub struct UserAgent {
     stop_deadline: Option<Instant>,
     /// The calls and their dialogs (they ride the flow, and die with it).
     calls: Calls,
-    transmits: VecDeque<Transmit>,
+    /// Stopped, but `Event::Stopped` waits for the calls' bearers to close.
+    stop_pending: bool,
+    outbox: VecDeque<Output>,
     events: VecDeque<Event>,
 }
 
@@ -189,7 +211,8 @@ impl UserAgent {
             check_at: None,
             stop_deadline: None,
             calls: Calls::default(),
-            transmits: VecDeque::new(),
+            stop_pending: false,
+            outbox: VecDeque::new(),
             events: VecDeque::new(),
         }
     }
@@ -289,25 +312,37 @@ impl UserAgent {
         }
     }
 
-    /// The result of a [`Transmit::Discover`].
-    pub fn handle_public_ip(&mut self, now: Instant, result: Result<IpAddr, String>) {
+    /// The result of a [`Output::Discover`].
+    pub fn handle_public_ip(&mut self, now: Instant, result: Result<IpAddr, Error>) {
         if !std::mem::take(&mut self.discovering) {
             return;
         }
         match result {
             Ok(ip) => self.finish_check(now, Some(ip)),
-            Err(reason) => {
-                self.events.push_back(Event::DiscoveryFailed { reason });
+            Err(e) => {
+                self.events.push_back(Event::DiscoveryFailed { reason: e.to_string() });
                 self.finish_check(now, None);
             }
         }
         self.pump(now);
     }
 
-    /// Answers a request the switch sent (an [`Event::IncomingRequest`]).
-    pub fn respond(&mut self, now: Instant, id: &ServerTxId, response: Response) -> Result<(), AgentError> {
+    /// Answers a request the switch sent (an [`Event::IncomingRequest`]) with
+    /// `status` (its default reason phrase, our tag on To).
+    pub fn respond(&mut self, now: Instant, id: &ServerTxId, status: StatusCode) -> Result<(), Error> {
         if self.flow.map(|f| f.id) != Some(id.flow) {
-            return Err(AgentError::FlowGone);
+            return Err(Error::FlowGone);
+        }
+        let request = self.layer.transaction(&id.key).map(|t| t.request().clone());
+        let request = request.ok_or_else(|| TransactionError::NotFound(id.key.clone()))?;
+        self.respond_with(now, id, Response::to_request(&request, status.as_u16()))
+    }
+
+    /// Answers a request the switch sent with a response of the
+    /// application's making (headers, a body); our tag goes on its To.
+    pub fn respond_with(&mut self, now: Instant, id: &ServerTxId, response: Response) -> Result<(), Error> {
+        if self.flow.map(|f| f.id) != Some(id.flow) {
+            return Err(Error::FlowGone);
         }
         let mut response = response;
         message::add_to_tag(&mut response, &self.from_tag);
@@ -357,7 +392,7 @@ impl UserAgent {
         if due(self.ping_at, now) {
             self.ping_at = None;
             if let Some(flow) = self.flow {
-                self.transmits.push_back(Transmit::Ping { flow: flow.id });
+                self.outbox.push_back(Output::Ping { flow: flow.id });
                 self.pong_deadline = now.checked_add(self.cfg.pong_timeout);
             }
         }
@@ -377,8 +412,8 @@ impl UserAgent {
     }
 
     /// The next thing for the driver to do.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outbox.pop_front()
     }
 
     /// The next thing for the application to know.
@@ -408,107 +443,14 @@ impl UserAgent {
         Some(identity_of(&self.cfg, flow, self.mac, self.instance.as_deref()))
     }
 
-    /// Runs `f` on the call core with what it needs (None without a flow).
-    fn with_calls<R>(&mut self, now: Instant, f: impl FnOnce(&mut Calls, &mut Ctx<'_>) -> R) -> Option<R> {
-        let flow = self.flow?;
-        let UserAgent { cfg, layer, rng, digest, calls, mac, instance, .. } = self;
-        let mut ctx = Ctx { now, layer, flow, me: identity_of(cfg, flow, *mac, instance.as_deref()), rng, digest, password: &cfg.password };
-        Some(f(calls, &mut ctx))
-    }
-
-    /// Runs a call operation and moves what it produced into our queues.
-    fn call_op<R>(&mut self, now: Instant, f: impl FnOnce(&mut Calls, &mut Ctx<'_>) -> Result<R, CallError>) -> Result<R, CallError> {
-        let r = self.with_calls(now, f).unwrap_or(Err(CallError::NoFlow));
-        self.pump(now);
-        r
-    }
-
-    /// Calls `number` (`INVITE sip:<number>@<domain>` up the flow) with the
-    /// SDP `offer`; [`crate::CallEvent`]s follow as [`Event::Call`].
-    pub fn call(&mut self, now: Instant, number: &str, offer: bytes::Bytes) -> Result<CallId, CallError> {
-        self.call_op(now, |calls, ctx| calls.call(ctx, number, offer))
-    }
-
-    /// Answers the ringing incoming call `id` with the SDP answer `sdp`.
-    pub fn answer_call(&mut self, now: Instant, id: CallId, sdp: bytes::Bytes) -> Result<(), CallError> {
-        self.call_op(now, |calls, ctx| calls.answer(ctx, id, sdp))
-    }
-
-    /// Refuses the ringing incoming call `id` with `status` (300–699).
-    pub fn reject_call(&mut self, now: Instant, id: CallId, status: u16) -> Result<(), CallError> {
-        self.call_op(now, |calls, ctx| calls.reject(ctx, id, status))
-    }
-
-    /// Ends call `id`: BYE when answered, CANCEL (outgoing) or 480 (incoming)
-    /// before; with no flow up (the call waits for one) it just ends here.
-    pub fn hangup(&mut self, now: Instant, id: CallId) -> Result<(), CallError> {
-        if self.flow.is_none() {
-            let r = self.calls.abandon(id);
-            self.take_call_events();
-            return r;
-        }
-        self.call_op(now, |calls, ctx| calls.hangup(ctx, id))
-    }
-
-    /// Answers the re-INVITE of a [`crate::CallEvent::Reoffer`]: `Ok(sdp)` accepts
-    /// with that SDP answer, `Err(status)` refuses (the call goes on as before).
-    pub fn answer_reoffer(&mut self, now: Instant, id: CallId, answer: Result<bytes::Bytes, u16>) -> Result<(), CallError> {
-        self.call_op(now, |calls, ctx| calls.answer_reoffer(ctx, id, answer))
-    }
-
-    /// Every call ends now (stopping, or refused by the switch): says so at once.
-    pub(super) fn end_calls(&mut self) {
-        self.calls.end_all();
-        self.take_call_events();
-    }
-
-    /// The flow died: answered calls wait for a new one (see `call::rejoin`), the others end.
-    pub(super) fn strand_calls(&mut self, now: Instant, local: IpAddr) {
-        self.calls.flow_lost(now, self.cfg.call_rejoin_grace, local);
-        self.take_call_events();
-    }
-
-    fn take_call_events(&mut self) {
-        while let Some(ev) = self.calls.poll_event() {
-            self.events.push_back(Event::Call(ev));
-        }
-    }
-
-    /// Re-INVITEs answered call `id` with a new SDP `offer` (hold: `a=sendonly`,
-    /// resume: `a=sendrecv`); [`crate::CallEvent::Updated`] or
-    /// [`crate::CallEvent::ReofferRejected`] follows.
-    pub fn reoffer(&mut self, now: Instant, id: CallId, offer: bytes::Bytes) -> Result<(), CallError> {
-        self.call_op(now, |calls, ctx| calls.reoffer(ctx, id, offer))
-    }
-
-    /// Re-INVITEs call `id`, which waits for a flow after a
-    /// [`crate::CallEvent::Relocating`], with an SDP `offer` for the new local address.
-    pub fn rejoin_call(&mut self, now: Instant, id: CallId, offer: bytes::Bytes) -> Result<(), CallError> {
-        self.call_op(now, |calls, ctx| calls.rejoin_with(ctx, id, offer))
-    }
-
-    /// The calls alive now.
-    pub fn calls(&self) -> Vec<CallId> {
-        self.calls.ids()
-    }
-
     /// Moves what the transaction layer produced into our queues, and acts on
     /// its events (which may produce more).
     fn pump(&mut self, now: Instant) {
         loop {
-            // The call core's own messages (the ACK for a 2xx) first: in the
-            // same step it can only have made requests that must follow it (a BYE).
-            while let Some(message) = self.calls.poll_out() {
-                if let Some(flow) = self.flow {
-                    self.transmits.push_back(Transmit::Send { flow: flow.id, message });
-                }
-            }
             while let Some(t) = self.layer.poll_transmit() {
-                self.transmits.push_back(Transmit::Send { flow: t.flow.id, message: t.message });
+                self.outbox.push_back(Output::Send { flow: t.flow.id, message: t.message });
             }
-            while let Some(ev) = self.calls.poll_event() {
-                self.events.push_back(Event::Call(ev));
-            }
+            self.take_call_work();
             let Some(ev) = self.layer.poll_event() else { break };
             self.on_layer_event(now, ev);
         }
@@ -578,7 +520,7 @@ impl UserAgent {
     fn finish_stop(&mut self) {
         self.end_calls();
         if let Some(flow) = self.flow.take() {
-            self.transmits.push_back(Transmit::Close { flow: flow.id });
+            self.outbox.push_back(Output::Close { flow: flow.id });
         }
         self.clear_timers();
         self.layer = TransactionLayer::new(self.cfg.timers);
@@ -587,7 +529,8 @@ impl UserAgent {
         self.probe_tx = None;
         if self.phase != Phase::Stopped {
             self.phase = Phase::Stopped;
-            self.events.push_back(Event::Stopped);
+            self.stop_pending = true;
+            self.finish_stop_when_closed();
         }
     }
 }

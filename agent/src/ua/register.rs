@@ -212,7 +212,7 @@ impl UserAgent {
     fn rejected(&mut self, now: Instant, status: u16, reason: String) {
         tracing::error!(status, %reason, "registration refused");
         if let Some(flow) = self.flow.take() {
-            self.transmits.push_back(super::Transmit::Close { flow: flow.id });
+            self.outbox.push_back(super::Output::Close { flow: flow.id });
         }
         self.layer = sipcore::transaction::TransactionLayer::new(self.cfg.timers);
         self.end_calls();

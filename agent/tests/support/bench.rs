@@ -3,11 +3,12 @@
 //! stamped with `received`/`rport`, Flow-Timer, X-Bearer-Address).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use agent::ua::{Transmit, UserAgent};
-use agent::{Event, UaConfig};
+use agent::{Event, MediaCommand, MediaReport, UaConfig};
+use agent::{Output, UserAgent};
 use sipcore::auth::{DigestRequest, DigestServer, Secret, ServerConfig, parse_credentials};
 use sipcore::transport::{Flow, FlowId, TransportKind, stamp_via};
 use sipcore::{HeaderName, Message, Method, Request, Response};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,12 @@ pub(crate) struct Bench {
     pub(crate) digest: DigestServer,
     /// Unix seconds for the digest server, moved with `now`.
     pub(crate) epoch: Instant,
+    /// Every media command the core gave, in order. Unless `manual_media`,
+    /// the bench answers each as a driver whose sockets never fail would.
+    pub(crate) media: Vec<MediaCommand>,
+    pub(crate) manual_media: bool,
+    /// Outputs taken off the core but not yet handed to the test.
+    pending: VecDeque<Output>,
 }
 
 pub(crate) fn config() -> UaConfig {
@@ -45,18 +52,56 @@ impl Bench {
             seen_from: PUBLIC.parse().unwrap(),
             digest: DigestServer::new(digest),
             epoch: now,
+            media: Vec::new(),
+            manual_media: false,
+            pending: VecDeque::new(),
         }
+    }
+
+    /// Takes the core's outputs: media commands are logged (and answered,
+    /// unless `manual_media`), the rest kept for `outputs`.
+    fn drain(&mut self) {
+        while let Some(output) = self.ua.poll_output() {
+            match output {
+                Output::Media(command) => {
+                    self.media.push(command.clone());
+                    if !self.manual_media {
+                        self.answer_media(command);
+                    }
+                }
+                other => self.pending.push_back(other),
+            }
+        }
+    }
+
+    /// Answers a media command as a driver would: bound where asked, started,
+    /// closed with nothing to report.
+    pub(crate) fn answer_media(&mut self, command: MediaCommand) {
+        match command {
+            MediaCommand::Open { call, local } | MediaCommand::Rebind { call, local } => self.ua.handle_media_opened(self.now, call, local),
+            MediaCommand::Start { call, .. } => self.ua.handle_media_started(self.now, call),
+            MediaCommand::Close { call } => self.ua.handle_media_closed(self.now, call, MediaReport::default()),
+            other => panic!("a media command the bench does not know: {other:?}"),
+        }
+    }
+
+    /// The media commands given since the last look.
+    pub(crate) fn media_commands(&mut self) -> Vec<MediaCommand> {
+        self.drain();
+        std::mem::take(&mut self.media)
     }
 
     pub(crate) fn unix(&self) -> u64 {
         1_700_000_000 + self.now.duration_since(self.epoch).as_secs()
     }
 
-    pub(crate) fn transmits(&mut self) -> Vec<Transmit> {
-        std::iter::from_fn(|| self.ua.poll_transmit()).collect()
+    pub(crate) fn outputs(&mut self) -> Vec<Output> {
+        self.drain();
+        self.pending.drain(..).collect()
     }
 
     pub(crate) fn events(&mut self) -> Vec<Event> {
+        self.drain();
         std::iter::from_fn(|| self.ua.poll_event()).collect()
     }
 
@@ -76,8 +121,8 @@ impl Bench {
 
     /// Answers the pending Connect with a new flow from 10.1.0.2.
     pub(crate) fn connect(&mut self) -> Flow {
-        let t = self.transmits();
-        assert!(t.contains(&Transmit::Connect), "expected Connect, got {t:?}");
+        let t = self.outputs();
+        assert!(t.contains(&Output::Connect), "expected Connect, got {t:?}");
         self.connect_again()
     }
 
@@ -103,9 +148,9 @@ impl Bench {
     /// The one request the agent sent, as the switch's transport would hand
     /// it on (parsed from the wire form, Via stamped).
     pub(crate) fn sent(&mut self) -> (FlowId, Request) {
-        let t = self.transmits();
+        let t = self.outputs();
         let mut sends = t.iter().filter_map(|t| match t {
-            Transmit::Send { flow, message } => Some((*flow, message.clone())),
+            Output::Send { flow, message } => Some((*flow, message.clone())),
             _ => None,
         });
         let (flow, msg) = sends.next().unwrap_or_else(|| panic!("no request sent: {t:?}"));

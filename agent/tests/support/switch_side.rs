@@ -14,6 +14,16 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
+/// An agent for number 1001 whose switch is the test's `listener` (its public
+/// IP fixed, so no probe comes before the REGISTER).
+pub(crate) fn agent_for(listener: &TcpListener) -> agent::AgentBuilder {
+    let addr = listener.local_addr().unwrap();
+    agent::AgentBuilder::new(format!("tcp:127.0.0.1:{}", addr.port()).parse().unwrap(), "1001", "pw")
+        .domain("switch.local")
+        .mac("02:42:ac:11:00:02".parse().unwrap())
+        .public_ip(agent::PublicIpSource::Static("127.0.0.1".parse().unwrap()))
+}
+
 /// The switch's end of the agent's flow.
 pub(crate) struct SwitchSide {
     pub(crate) stream: TcpStream,

@@ -1,9 +1,11 @@
 //! Errors of the agent's media side: endpoint sockets, WAV files, SDP offers/answers.
 
+use sipcore::{StatusCode, ToStatus};
 use std::io;
 
-/// Everything the agent's media side can fail with. `status()` gives the SIP
-/// response a call should get when the failure comes from the peer's SDP.
+/// Everything the agent's media side can fail with. Its [`ToStatus`] gives the
+/// SIP response a call should get: 488 when the failure comes from the peer's
+/// SDP, 500 when it is our own (a socket, a file).
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
     /// A socket or file operation failed.
@@ -23,12 +25,11 @@ pub enum EndpointError {
     Stopped,
 }
 
-impl EndpointError {
-    /// The SIP status (code, reason) a call should answer with for this error.
-    pub fn status(&self) -> (u16, &'static str) {
+impl ToStatus for EndpointError {
+    fn status(&self) -> StatusCode {
         match self {
-            EndpointError::Sdp(_) | EndpointError::NoCommonCodec => (488, "Not Acceptable Here"),
-            EndpointError::Io(_) | EndpointError::Wav(_) | EndpointError::Stopped => (500, "Server Internal Error"),
+            EndpointError::Sdp(_) | EndpointError::NoCommonCodec => StatusCode::NOT_ACCEPTABLE_HERE,
+            EndpointError::Io(_) | EndpointError::Wav(_) | EndpointError::Stopped => StatusCode::SERVER_INTERNAL_ERROR,
         }
     }
 }

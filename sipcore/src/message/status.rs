@@ -89,6 +89,7 @@ impl StatusCode {
     pub const NOT_ACCEPTABLE_HERE: StatusCode = StatusCode(488);
     pub const REQUEST_PENDING: StatusCode = StatusCode(491);
     pub const SERVER_INTERNAL_ERROR: StatusCode = StatusCode(500);
+    pub const NOT_IMPLEMENTED: StatusCode = StatusCode(501);
     pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
     pub const BUSY_EVERYWHERE: StatusCode = StatusCode(600);
     pub const DECLINE: StatusCode = StatusCode(603);

@@ -1,25 +1,14 @@
-//! The driver's one timer: the core's next deadline, on a timerfd.
-//!
-//! Why not `tokio::time::sleep_until`: tokio's timer is a hierarchical wheel
-//! (levels of 64 slots: 1 ms, 64 ms, ~4.1 s, ~4.4 min, ...). A deadline tens
-//! of seconds away sits on a coarse level and the runtime wakes at that
-//! slot's start only to move it to a finer level, then again, and only then
-//! fires it: three wake-ups for each keep-alive instead of one. An idle agent
-//! has nothing to do but keep-alives, so those extra wake-ups were most of
-//! its remaining CPU time (scripts/bench/FOOTPRINT.md). The kernel's timerfd
-//! (an hrtimer) wakes the runtime once, at the deadline.
-//!
-//! Where a timerfd cannot be had, or breaks, tokio's timer takes over.
+//! The kernel's timerfd (an hrtimer), read through tokio's `AsyncFd`: one
+//! wake-up per deadline (see the parent module for why).
 
 use nix::errno::Errno;
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::time::Instant;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use tracing::warn;
+use tokio::time::Instant;
 
 /// `AsyncFd` wants `AsRawFd`; nix's `TimerFd` offers `AsFd`.
 struct Fd(TimerFd);
@@ -30,59 +19,29 @@ impl AsRawFd for Fd {
     }
 }
 
-/// Sleeps until a deadline (an `Instant`: `CLOCK_MONOTONIC` on Linux, the
-/// timerfd's clock).
-pub(crate) struct Deadline {
-    fd: Option<AsyncFd<Fd>>,
-    /// What the timerfd is set to, so that an unchanged deadline (the common
-    /// case: the driver asks again after every event) costs no syscall.
+/// A one-shot timerfd armed for the core's next deadline.
+pub(super) struct Timerfd {
+    fd: AsyncFd<Fd>,
+    /// What it is set to, so that an unchanged deadline (the common case: the
+    /// driver asks again after every event) costs no syscall.
     armed: Option<Instant>,
 }
 
-impl Deadline {
-    /// A timerfd-backed sleeper, or tokio's timer if the fd cannot be had.
-    /// Must run inside a tokio runtime with I/O enabled.
-    pub(crate) fn new() -> Self {
-        let fd = TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC)
-            .map_err(io::Error::from)
-            // See netif::watch for why the deprecated (safe) constructor: the
-            // fd is owned by the `TimerFd` inside and never changes.
-            .and_then(|t| {
-                #[allow(deprecated)]
-                AsyncFd::with_interest(Fd(t), Interest::READABLE)
-            });
-        match fd {
-            Ok(fd) => Self { fd: Some(fd), armed: None },
-            Err(e) => {
-                warn!(error = %e, "no timerfd; using tokio's timer (more wake-ups while idle)");
-                Self { fd: None, armed: None }
-            }
-        }
-    }
-
-    /// True while the timerfd is in use (false: tokio's timer).
-    pub(crate) fn is_timerfd(&self) -> bool {
-        self.fd.is_some()
+impl Timerfd {
+    pub(super) fn new() -> io::Result<Self> {
+        let timer = TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC)?;
+        // See netif::watch for why the deprecated (safe) constructor: the fd
+        // is owned by the `TimerFd` inside and never changes.
+        #[allow(deprecated)]
+        let fd = AsyncFd::with_interest(Fd(timer), Interest::READABLE)?;
+        Ok(Self { fd, armed: None })
     }
 
     /// Resolves at `deadline` (at once if it has passed); never for `None`.
-    /// Cancel-safe: dropped before then, the timer stays set, and a later
-    /// call for the same deadline picks it up.
-    pub(crate) async fn until(&mut self, deadline: Option<Instant>) {
-        if let Some(fd) = &self.fd {
-            match wait(fd, &mut self.armed, deadline).await {
-                Ok(()) => return,
-                Err(e) => {
-                    warn!(error = %e, "timerfd failed; using tokio's timer (more wake-ups while idle)");
-                    self.fd = None;
-                    self.armed = None;
-                }
-            }
-        }
-        match deadline {
-            Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-            None => std::future::pending().await,
-        }
+    /// The time left is read on tokio's clock, the monotonic one whenever it
+    /// is not paused.
+    pub(super) async fn until(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        wait(&self.fd, &mut self.armed, deadline).await
     }
 }
 
@@ -129,19 +88,19 @@ async fn wait(fd: &AsyncFd<Fd>, armed: &mut Option<Instant>, deadline: Option<In
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use std::time::Duration;
+    use crate::deadline::{Deadline, DeadlineTimer};
+    use std::time::{Duration, Instant as StdInstant};
 
     #[tokio::test]
     async fn fires_once_at_the_deadline_not_before_and_picks_up_a_dropped_wait() {
-        let mut d = Deadline::new();
+        let mut d = Deadline::new(DeadlineTimer::Kernel);
         assert!(d.is_timerfd(), "this Linux host has timerfd");
-        let start = Instant::now();
+        let start = StdInstant::now();
         let at = start + Duration::from_millis(150);
         // Dropped early: the timer stays set for the same deadline.
         assert!(tokio::time::timeout(Duration::from_millis(50), d.until(Some(at))).await.is_err());
         tokio::time::timeout(Duration::from_secs(2), d.until(Some(at))).await.unwrap_or_else(|_| panic!("never fired"));
-        assert!(Instant::now() >= at, "fired early");
+        assert!(StdInstant::now() >= at, "fired early");
         assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
 
         // A deadline already past: at once. None: never.
@@ -149,10 +108,10 @@ mod tests {
         assert!(tokio::time::timeout(Duration::from_millis(200), d.until(None)).await.is_err());
 
         // Moved later while set: fires at the new one, not the old.
-        let early = Instant::now() + Duration::from_millis(50);
+        let early = StdInstant::now() + Duration::from_millis(50);
         assert!(tokio::time::timeout(Duration::from_millis(10), d.until(Some(early))).await.is_err());
-        let later = Instant::now() + Duration::from_millis(300);
+        let later = StdInstant::now() + Duration::from_millis(300);
         tokio::time::timeout(Duration::from_secs(2), d.until(Some(later))).await.unwrap_or_else(|_| panic!("never fired"));
-        assert!(Instant::now() >= later, "fired at the old deadline");
+        assert!(StdInstant::now() >= later, "fired at the old deadline");
     }
 }

@@ -1,13 +1,14 @@
-//! `agent`: the outbound-only phone on the command line. See `agent --help`.
+//! `agent`: the outbound-only phone on the command line, on the `agent`
+//! library. See `agent --help`.
 
 mod args;
 mod calls;
 mod output;
 
 use agent::{AgentBuilder, AgentHandle, BearerTransport, CallEvent, Event, Events};
+use agent::{Method, StatusCode};
 use args::{Bearer, Cli, Cmd, Global};
 use clap::Parser;
-use sipcore::{Method, Response};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -93,6 +94,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Cmd::Register { timeout } => register(handle, events, Duration::from_secs(timeout)).await,
         Cmd::Listen { auto_answer, answer_after, reject_with, media } => {
+            // clap took 300..=699 only.
+            let reject_with = StatusCode::new(reject_with).unwrap_or(StatusCode::TEMPORARILY_UNAVAILABLE);
             let plan = calls::ListenPlan { auto_answer, answer_after: Duration::from_secs_f64(answer_after), reject_with };
             listen(handle, events, plan, calls::Calls::new(media.record)).await
         }
@@ -131,7 +134,7 @@ async fn registered(handle: &AgentHandle, events: &mut Events, timeout: Duration
             Event::RegistrationFailed { status, retry_in: None, .. } => return Err(refusal_code(status)),
             Event::RegistrationFailed { .. } => last_failure = EXIT_SIP_FAILURE,
             Event::IncomingRequest { id: Some(id), request } => answer(handle, id, &request).await,
-            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(handle, id, 480).await,
+            Event::Call(CallEvent::Incoming { id, .. }) => calls::refuse(handle, id, StatusCode::TEMPORARILY_UNAVAILABLE).await,
             _ => {}
         }
     }
@@ -216,12 +219,12 @@ async fn listen(handle: AgentHandle, mut events: Events, plan: calls::ListenPlan
 
 /// Requests outside calls (INVITE and BYE are the call core's): a CANCEL
 /// matching nothing does not exist; other methods are not implemented.
-async fn answer(handle: &AgentHandle, id: agent::ServerTxId, request: &sipcore::Request) {
-    let response = match request.method {
-        Method::Cancel => Response::to_request(request, 481),
-        _ => Response::to_request(request, 501),
+async fn answer(handle: &AgentHandle, id: agent::ServerTxId, request: &agent::Request) {
+    let status = match request.method {
+        Method::Cancel => StatusCode::CALL_DOES_NOT_EXIST,
+        _ => StatusCode::NOT_IMPLEMENTED,
     };
-    if let Err(e) = handle.respond(id, response).await {
+    if let Err(e) = handle.respond(id, status).await {
         tracing::warn!(error = %e, "answer not sent");
     }
 }

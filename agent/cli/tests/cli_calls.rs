@@ -3,6 +3,8 @@
 //! and what its exit status says.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+// The agent library's test support: the real switch, and the switch's end of a flow.
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use bytes::Bytes;

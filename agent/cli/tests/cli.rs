@@ -2,6 +2,8 @@
 //! the exit status for each outcome, `listen` until SIGTERM, usage errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+// The agent library's test support: the real switch, and the switch's end of a flow.
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader};

@@ -17,6 +17,7 @@ fn registration(r: &Registration) -> String {
         RegistrationKind::Refresh => "refresh".to_owned(),
         RegistrationKind::Reconnect => "reconnect".to_owned(),
         RegistrationKind::PublicIpChange { latency } => format!("public-ip-change latency_ms={}", latency.as_millis()),
+        _ => "other".to_owned(),
     };
     format!(
         "registered local={} public_ip={} observed={} expires={} flow_timer={} bearer={} kind={kind}",
@@ -53,6 +54,7 @@ pub(crate) fn line(ev: &Event) -> String {
         Event::Media(m) => media(m),
         Event::Unregistered => "unregistered".to_owned(),
         Event::Stopped => "stopped".to_owned(),
+        other => format!("event other={}", quote(&format!("{other:?}"))),
     }
 }
 
@@ -72,6 +74,7 @@ fn call(ev: &CallEvent) -> String {
         CallEvent::Ended { id, by, reason, status } => {
             format!("call ended id={id} by={} reason={} status={}", by.as_str(), reason.as_str(), opt(*status))
         }
+        other => format!("call state=other id={}", other.id()),
     }
 }
 
@@ -93,5 +96,6 @@ fn media(ev: &MediaEvent) -> String {
             report.dropped_packets,
             quote(&report.dtmf_received)
         ),
+        other => format!("media state=other id={}", other.id()),
     }
 }

@@ -1,20 +1,18 @@
-//! The tokio API: build an agent, start it, read its events, stop it.
+//! The tokio API's way in: configure an agent and start it.
 
-use crate::bearer::{Bearers, MediaOptions};
-use crate::call::CallId;
 use crate::config::{Backoff, PublicIpSource, SwitchAddr, UaConfig};
-use crate::driver::{Command, Driver};
-use crate::ua::{Event, ServerTxId, UserAgent};
-use crate::{AgentError, FlowTransport, MacAddr};
+use crate::deadline::DeadlineTimer;
+use crate::driver::Setup;
+use crate::driver::bearer::MediaOptions;
+use crate::events::Events;
+use crate::handle::AgentHandle;
+use crate::ua::UserAgent;
+use crate::{Error, FlowTransport, MacAddr};
 use media::BearerTransport;
-use sipcore::Response;
 use sipcore::transport::TcpKeepalive;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
-/// Events waiting for the application before new ones are dropped.
-const EVENT_QUEUE: usize = 1024;
 /// The longest interval any setting takes (a day); longer ones are clamped.
 const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 
@@ -29,9 +27,9 @@ pub struct AgentBuilder {
     tls_ca_pem: Option<Vec<u8>>,
     address_poll: Duration,
     instance_file: Option<std::path::PathBuf>,
-    bearer_transport: BearerTransport,
     media: MediaOptions,
     tcp_keepalive: Option<TcpKeepalive>,
+    timer: DeadlineTimer,
 }
 
 impl AgentBuilder {
@@ -45,9 +43,9 @@ impl AgentBuilder {
             tls_ca_pem: None,
             address_poll: Duration::from_secs(30),
             instance_file: None,
-            bearer_transport: BearerTransport::Udp,
             media: MediaOptions::default(),
             tcp_keepalive: Some(TcpKeepalive::DEFAULT),
+            timer: DeadlineTimer::Kernel,
         }
     }
 
@@ -87,7 +85,7 @@ impl AgentBuilder {
     /// The bearer transport offered in calls: UDP, or TCP with RFC 4571
     /// framing (`TCP/RTP/AVP`, the agent connects out from its bearer port).
     pub fn bearer_transport(mut self, transport: BearerTransport) -> Self {
-        self.bearer_transport = transport;
+        self.cfg.bearer_transport = transport;
         self
     }
 
@@ -153,6 +151,15 @@ impl AgentBuilder {
         self
     }
 
+    /// How the agent sleeps until its next deadline: the kernel's timerfd
+    /// (the default: one wake-up per keep-alive, what an idle phone wants), or
+    /// tokio's timer, which follows `tokio::time::pause` so that a test can
+    /// run the agent on virtual time.
+    pub fn deadline_timer(mut self, timer: DeadlineTimer) -> Self {
+        self.timer = timer;
+        self
+    }
+
     /// The User-Agent header.
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
         self.cfg.user_agent = ua.into();
@@ -166,12 +173,12 @@ impl AgentBuilder {
 
     /// Starts the agent on the current tokio runtime: it connects, registers
     /// and keeps at it until [`AgentHandle::stop`].
-    pub fn start(self) -> Result<(AgentHandle, Events), AgentError> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| AgentError::Config("start() must be called inside a tokio runtime".into()))?;
+    pub fn start(self) -> Result<(AgentHandle, Events), Error> {
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| Error::Config("start() must be called inside a tokio runtime".into()))?;
         let mut cfg = self.cfg;
         if cfg.number.is_empty() {
-            return Err(AgentError::Config("no number".into()));
+            return Err(Error::Config("no number".into()));
         }
         if cfg.instance.is_none()
             && let Some(path) = &self.instance_file
@@ -181,23 +188,21 @@ impl AgentBuilder {
         if let Some(i) = &cfg.instance
             && !crate::identity::valid_instance(i)
         {
-            return Err(AgentError::Config(format!("instance {i:?} is not urn:uuid:<uuid>")));
+            return Err(Error::Config(format!("instance {i:?} is not urn:uuid:<uuid>")));
         }
         let tls = match (self.switch.transport, &self.tls_ca_pem) {
             (FlowTransport::Tcp, _) => None,
             (FlowTransport::Tls, Some(pem)) => {
-                Some(sipcore::transport::tls::client_config_from_pem(pem).map_err(|e| AgentError::Config(format!("TLS CA: {e}")))?)
+                Some(sipcore::transport::tls::client_config_from_pem(pem).map_err(|e| Error::Config(format!("TLS CA: {e}")))?)
             }
             (FlowTransport::Tls, None) => {
-                return Err(AgentError::Config("a tls: switch needs a CA certificate (tls_ca_pem / --ca)".into()));
+                return Err(Error::Config("a tls: switch needs a CA certificate (tls_ca_pem / --ca)".into()));
             }
         };
         cfg.seed = rand::random();
-        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let (events_tx, events_rx) = crate::events::channel();
         let (commands, commands_rx) = mpsc::unbounded_channel();
-        let bearers = Bearers::new(cfg.bearer_port, self.bearer_transport, self.media);
-        let driver = Driver {
-            bearers,
+        let setup = Setup {
             source: cfg.public_ip.clone(),
             ua: UserAgent::new(cfg),
             switch: self.switch,
@@ -205,129 +210,10 @@ impl AgentBuilder {
             address_poll: self.address_poll,
             tcp_keepalive: self.tcp_keepalive,
             events: events_tx,
+            media: self.media,
+            timer: self.timer,
         };
-        let task = runtime.spawn(driver.run(commands_rx));
-        Ok((AgentHandle { commands, task: Some(task) }, Events { rx: events_rx }))
-    }
-}
-
-/// Controls a running agent. Dropping it stops the agent too (unregistering
-/// in the background); [`AgentHandle::stop`] waits for that to finish.
-#[derive(Debug)]
-pub struct AgentHandle {
-    commands: mpsc::UnboundedSender<Command>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl AgentHandle {
-    /// Checks the public IP now (e.g. the softphone saw the network change).
-    pub fn check_public_ip(&self) -> Result<(), AgentError> {
-        self.commands.send(Command::CheckPublicIp).map_err(|_| AgentError::Stopped)
-    }
-
-    /// Answers a request the switch sent (see [`Event::IncomingRequest`]).
-    pub async fn respond(&self, id: ServerTxId, response: Response) -> Result<(), AgentError> {
-        let (reply, rx) = oneshot::channel();
-        self.commands.send(Command::Respond { id, response: Box::new(response), reply }).map_err(|_| AgentError::Stopped)?;
-        rx.await.map_err(|_| AgentError::Stopped)?
-    }
-
-    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<Result<T, AgentError>>) -> Command) -> Result<T, AgentError> {
-        let (reply, rx) = oneshot::channel();
-        self.commands.send(command(reply)).map_err(|_| AgentError::Stopped)?;
-        rx.await.map_err(|_| AgentError::Stopped)?
-    }
-
-    /// Calls `number` (`INVITE sip:<number>@<domain>` up the flow, with an SDP
-    /// offer naming the flow's private IP and the bearer port). Its progress
-    /// comes as [`Event::Call`] (ringing, answered, ended) and [`Event::Media`].
-    pub async fn call(&self, number: &str) -> Result<CallId, AgentError> {
-        self.ask(|reply| Command::Call { number: number.to_owned(), options: None, reply }).await
-    }
-
-    /// [`AgentHandle::call`] with its own media options.
-    pub async fn call_with(&self, number: &str, options: MediaOptions) -> Result<CallId, AgentError> {
-        self.ask(|reply| Command::Call { number: number.to_owned(), options: Some(options), reply }).await
-    }
-
-    /// Answers the incoming call `id` (a [`crate::CallEvent::Incoming`]): 200
-    /// with the SDP answer; RTP starts at once toward the relay. An unusable
-    /// offer is rejected 488 (and this returns the error).
-    pub async fn answer(&self, id: CallId) -> Result<(), AgentError> {
-        self.ask(|reply| Command::Answer { id, options: None, reply }).await
-    }
-
-    /// [`AgentHandle::answer`] with its own media options.
-    pub async fn answer_with(&self, id: CallId, options: MediaOptions) -> Result<(), AgentError> {
-        self.ask(|reply| Command::Answer { id, options: Some(options), reply }).await
-    }
-
-    /// Refuses the incoming call `id` with `status` (486 Busy Here, 603 Decline…).
-    pub async fn reject(&self, id: CallId, status: u16) -> Result<(), AgentError> {
-        self.ask(|reply| Command::Reject { id, status, reply }).await
-    }
-
-    /// Ends call `id`: BYE once answered; before, CANCEL (outgoing) or 480 (incoming).
-    pub async fn hangup(&self, id: CallId) -> Result<(), AgentError> {
-        self.ask(|reply| Command::Hangup { id, reply }).await
-    }
-
-    /// Sends DTMF digits (`0-9*#A-D`) on call `id` as RFC 4733 events.
-    pub async fn send_dtmf(&self, id: CallId, digits: &str) -> Result<(), AgentError> {
-        self.ask(|reply| Command::Dtmf { id, digits: digits.to_owned(), reply }).await
-    }
-
-    /// Puts call `id` on hold: a re-INVITE offering `a=sendonly` (the peer
-    /// stops sending; our stream keeps the NAT leg open). `Event::Call(Updated)`
-    /// follows, or `ReofferRejected` (491 on glare: try again later).
-    pub async fn hold(&self, id: CallId) -> Result<(), AgentError> {
-        self.ask(|reply| Command::Hold { id, hold: true, reply }).await
-    }
-
-    /// Takes call `id` off hold: a re-INVITE offering `a=sendrecv`.
-    pub async fn resume(&self, id: CallId) -> Result<(), AgentError> {
-        self.ask(|reply| Command::Hold { id, hold: false, reply }).await
-    }
-
-    /// True until the agent has stopped.
-    pub fn is_running(&self) -> bool {
-        self.task.as_ref().is_some_and(|t| !t.is_finished())
-    }
-
-    /// Unregisters (if registered), closes the flow and waits for the agent
-    /// to end (bounded by the unregistration timeout, 5 s).
-    pub async fn stop(mut self) {
-        let _ = self.commands.send(Command::Stop);
-        if let Some(task) = self.task.take()
-            && let Err(e) = task.await
-        {
-            tracing::error!(error = %e, "agent task failed");
-        }
-    }
-}
-
-impl Drop for AgentHandle {
-    fn drop(&mut self) {
-        let _ = self.commands.send(Command::Stop);
-    }
-}
-
-/// The agent's events, in order. Ends after [`Event::Stopped`]. Keep reading:
-/// while 1024 events wait unread, newer ones are dropped (and logged) rather
-/// than let a slow application stall the keep-alives.
-#[derive(Debug)]
-pub struct Events {
-    rx: mpsc::Receiver<Event>,
-}
-
-impl Events {
-    /// The next event; `None` once the agent has stopped and all were read.
-    pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await
-    }
-
-    /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Event> {
-        self.rx.try_recv().ok()
+        let task = runtime.spawn(crate::driver::run(setup, commands_rx));
+        Ok((AgentHandle::new(commands, task), events_rx))
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::args::MediaArgs;
 use crate::output;
-use agent::{AgentHandle, CallEvent, CallId, Event, Events, MediaEvent, MediaOptions, MediaReport, Source};
+use agent::{AgentHandle, CallEvent, CallId, Event, Events, MediaEvent, MediaOptions, MediaReport, Source, StatusCode};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -160,7 +160,7 @@ pub(crate) async fn call(handle: &AgentHandle, events: &mut Events, plan: CallPl
                 };
                 return Ok(code);
             }
-            Event::Call(CallEvent::Incoming { id: other, .. }) => refuse(handle, other, 480).await,
+            Event::Call(CallEvent::Incoming { id: other, .. }) => refuse(handle, other, StatusCode::TEMPORARILY_UNAVAILABLE).await,
             _ => {}
         }
     }
@@ -169,7 +169,7 @@ pub(crate) async fn call(handle: &AgentHandle, events: &mut Events, plan: CallPl
 /// The command line takes no calls unless told to: it says so at once
 /// (480 unless `listen --reject-with`), so the switch can send the call home
 /// instead of waiting.
-pub(crate) async fn refuse(handle: &AgentHandle, id: CallId, status: u16) {
+pub(crate) async fn refuse(handle: &AgentHandle, id: CallId, status: StatusCode) {
     if let Err(e) = handle.reject(id, status).await {
         tracing::warn!(error = %e, "reject not sent");
     }
@@ -181,7 +181,7 @@ pub(crate) struct ListenPlan {
     /// How long an auto-answered call rings first.
     pub(crate) answer_after: Duration,
     /// The status of refused calls.
-    pub(crate) reject_with: u16,
+    pub(crate) reject_with: StatusCode,
 }
 
 /// Auto-answers waiting for their ring time, in order of due time.
