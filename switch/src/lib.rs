@@ -7,6 +7,7 @@ pub mod calls;
 pub mod config;
 pub mod control;
 pub mod defaults;
+mod error;
 pub mod listen;
 pub mod location;
 pub mod persist;
@@ -15,3 +16,5 @@ pub mod registrar;
 pub mod server;
 pub mod store;
 pub mod subscribers;
+
+pub use error::{Error, Result};

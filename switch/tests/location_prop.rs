@@ -101,7 +101,7 @@ fn apply(store: &mut HashMap<String, RlRecord>, changes: &[Change]) {
 }
 
 fn check(t: &LocationTable, store: &HashMap<String, RlRecord>, now: u64, after_timeout: bool) -> Result<(), TestCaseError> {
-    t.check_invariants().map_err(TestCaseError::fail)?;
+    t.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
     let table: HashMap<String, RlRecord> = t.records().map(|r| (r.number.clone(), r.clone())).collect();
     prop_assert_eq!(&table, store, "the store drifted from the table");
     if after_timeout {

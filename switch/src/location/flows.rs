@@ -144,22 +144,22 @@ impl FlowIndex {
     }
 
     /// Checks the deadline set agrees with the entries.
-    pub(super) fn check(&self) -> Result<(), String> {
+    pub(super) fn check(&self) -> crate::Result<()> {
         let mut expected = BTreeSet::new();
         for (id, peers) in &self.flows {
             if peers.is_empty() {
-                return Err(format!("{id}: empty peer map"));
+                return Err(crate::Error::Invariant(format!("{id}: empty peer map")));
             }
             for (remote, e) in peers {
                 if e.flow.id != *id || e.flow.remote != *remote {
-                    return Err(format!("{id} {remote}: entry filed under the wrong key ({})", e.flow));
+                    return Err(crate::Error::Invariant(format!("{id} {remote}: entry filed under the wrong key ({})", e.flow)));
                 }
                 if e.numbers.is_empty() {
-                    return Err(format!("{}: flow with no registration", e.flow));
+                    return Err(crate::Error::Invariant(format!("{}: flow with no registration", e.flow)));
                 }
                 let want = e.supervised().then(|| e.last_activity.saturating_add(self.silence));
                 if e.deadline != want {
-                    return Err(format!("{}: deadline {:?}, expected {want:?}", e.flow, e.deadline));
+                    return Err(crate::Error::Invariant(format!("{}: deadline {:?}, expected {want:?}", e.flow, e.deadline)));
                 }
                 if let Some(d) = e.deadline {
                     expected.insert((d, *id, *remote));
@@ -167,7 +167,7 @@ impl FlowIndex {
             }
         }
         if expected != self.deadlines {
-            return Err(format!("deadline set {:?} != entries {:?}", self.deadlines, expected));
+            return Err(crate::Error::Invariant(format!("deadline set {:?} != entries {:?}", self.deadlines, expected)));
         }
         Ok(())
     }
