@@ -3,7 +3,7 @@
 
 pub mod abuse;
 pub mod b2bua;
-pub mod calls;
+pub mod cdr;
 pub mod config;
 pub mod control;
 pub mod defaults;

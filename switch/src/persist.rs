@@ -23,7 +23,7 @@ enum Op {
     Put(Box<RlRecord>),
     Delete(String),
     /// A call record, inserted or updated (the last one per call in a batch wins).
-    Call(Box<crate::calls::CallRecord>),
+    Call(Box<crate::cdr::Cdr>),
     /// Send once everything queued before it is committed.
     Reply(TransactionKey, Box<Response>),
 }
@@ -59,7 +59,7 @@ impl Persister {
     }
 
     /// Queues a call record (insert or update).
-    pub fn put_call(&self, record: &crate::calls::CallRecord) {
+    pub fn put_cdr(&self, record: &crate::cdr::Cdr) {
         self.send(Op::Call(Box::new(record.clone())));
     }
 
@@ -89,7 +89,7 @@ fn write_loop(store: &Store, stack: &Stack, rx: &mpsc::Receiver<Op>) {
     while let Ok(first) = rx.recv() {
         let mut batch: HashMap<String, Option<Box<RlRecord>>> = HashMap::new();
         let mut replies = Vec::new();
-        let mut calls: HashMap<String, Box<crate::calls::CallRecord>> = HashMap::new();
+        let mut calls: HashMap<String, Box<crate::cdr::Cdr>> = HashMap::new();
         let mut add = |op: Op| match op {
             Op::Call(c) => {
                 calls.insert(c.call_id.clone(), c);
@@ -110,7 +110,7 @@ fn write_loop(store: &Store, stack: &Stack, rx: &mpsc::Receiver<Op>) {
             // Replies with nothing to write before them.
         } else if let Err(e) = store.transaction(|s| -> crate::store::Result<()> {
             for call in calls.values() {
-                if let Err(e) = s.put_call(call) {
+                if let Err(e) = s.put_cdr(call) {
                     warn!(call_id = %call.call_id, error = %e, "call record not stored");
                 }
             }

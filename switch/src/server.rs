@@ -94,7 +94,7 @@ impl Server {
         let now = unix_now();
         let purged = store.purge_expired(now)?;
         let records = store.records()?;
-        let ended = store.end_active_calls(unix_now().saturating_mul(1000), "switch_restarted")?;
+        let ended = store.end_open_cdrs(unix_now().saturating_mul(1000), "switch_restarted")?;
         if ended > 0 {
             warn!(calls = ended, "calls in progress when the switch last stopped are recorded as ended");
         }

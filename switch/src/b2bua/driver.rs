@@ -5,7 +5,7 @@
 //! events; both come back through one channel the loop `select!`s on.
 
 use super::{B2bua, CallRef, Connect, MediaOpenError, MediaPorts, Output, TxId};
-use crate::calls::LegCounters;
+use crate::cdr::LegCounters;
 use crate::persist::Persister;
 use media::relay::{BearerTransport, LegStats, LegTarget, MediaId, Relay, RelayEvent};
 use sipcore::Message;
@@ -24,7 +24,7 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 pub enum Feedback {
     MediaOpened { call: CallRef, result: Result<MediaPorts, MediaOpenError> },
     Client { tx: TxId, event: ClientEvent },
-    MediaTimeout { media: u64 },
+    MediaTimeout { media: MediaId },
     Connected { call: CallRef, result: Result<(Flow, SocketAddr), String> },
 }
 
@@ -54,7 +54,7 @@ impl CallDriver {
             let fwd = tx.clone();
             r.runtime.spawn(async move {
                 while let Some(RelayEvent::MediaTimeout { id, .. }) = events.recv().await {
-                    if fwd.send(Feedback::MediaTimeout { media: id.0 }).is_err() {
+                    if fwd.send(Feedback::MediaTimeout { media: id }).is_err() {
                         break;
                     }
                 }
@@ -69,7 +69,7 @@ impl CallDriver {
             Feedback::Client { tx, event } => self.core.handle_client_event(now, tx, event),
             Feedback::Connected { call, result } => self.core.handle_connected(now, call, result),
             Feedback::MediaTimeout { media } => {
-                info!(media, "no media on the call: hanging up both legs");
+                info!(media = media.0, "no media on the call: hanging up both legs");
                 self.core.handle_media_timeout(now, media);
             }
         }
@@ -121,30 +121,30 @@ impl CallDriver {
                     if let Some(r) = &self.relay {
                         let transport = if target.tcp { BearerTransport::Tcp } else { BearerTransport::Udp };
                         let t = LegTarget { send_to: target.send_to, latch_ip: target.latch_ip, transport, clock_rate: 8000 };
-                        if let Err(e) = r.relay.update(MediaId(media), side, t) {
-                            warn!(media, error = %e, "relay leg not updated");
+                        if let Err(e) = r.relay.update(media, side, t) {
+                            warn!(media = media.0, error = %e, "relay leg not updated");
                         }
                     }
                 }
                 Output::ArmMediaTimeout { media } => {
                     if let Some(r) = &self.relay {
-                        r.relay.arm_timeout(MediaId(media));
+                        r.relay.arm_timeout(media);
                     }
                 }
                 Output::CloseMedia { media } => {
                     if let Some(r) = &self.relay {
-                        r.relay.close(MediaId(media));
+                        r.relay.close(media);
                     }
                 }
-                Output::Record(rec) => persister.put_call(&rec),
-                Output::Ended { media, mut record } => {
-                    if let Some(stats) = media.zip(self.relay.as_ref()).and_then(|(m, r)| r.relay.close(MediaId(m))) {
-                        record.caller_media = Some(counters(&stats.caller));
-                        record.callee_media = Some(counters(&stats.callee));
+                Output::Cdr(rec) => persister.put_cdr(&rec),
+                Output::Ended { media, mut cdr } => {
+                    if let Some(stats) = media.zip(self.relay.as_ref()).and_then(|(m, r)| r.relay.close(m)) {
+                        cdr.caller_media = Some(counters(&stats.caller));
+                        cdr.callee_media = Some(counters(&stats.callee));
                     }
-                    info!(call_id = %record.call_id, caller = %record.caller, callee = %record.callee, route = %record.route,
-                        status = record.status.unwrap_or(0), reason = record.end_reason.as_deref().unwrap_or(""), "call ended");
-                    persister.put_call(&record);
+                    info!(call_id = %cdr.call_id, caller = %cdr.caller, callee = %cdr.callee, route = %cdr.route,
+                        status = cdr.status.unwrap_or(0), reason = cdr.end_reason.as_deref().unwrap_or(""), "call ended");
+                    persister.put_cdr(&cdr);
                 }
             }
         }
@@ -175,7 +175,7 @@ impl CallDriver {
         };
         r.runtime.spawn(async move {
             let result = match r.relay.open(&label).await {
-                Ok(m) => Ok(MediaPorts { id: m.id.0, caller_rtp: m.caller.rtp, callee_rtp: m.callee.rtp }),
+                Ok(m) => Ok(MediaPorts { id: m.id, caller_rtp: m.caller.rtp, callee_rtp: m.callee.rtp }),
                 Err(media::MediaError::NoPorts) => Err(MediaOpenError::NoPorts),
                 Err(e) => Err(MediaOpenError::Failed(e.to_string())),
             };

@@ -11,17 +11,17 @@
 mod call;
 mod dialog;
 pub mod driver;
-mod io;
 mod msg;
+mod outbox;
 mod sdp;
 
-pub use io::{CallRef, LegMedia, MediaOpenError, MediaPorts, Output, Side, TxId};
+pub use outbox::{CallRef, LegMedia, MediaId, MediaOpenError, MediaPorts, Output, Side, TxId};
 pub use sdp::SdpReject;
 
-use crate::calls::{CallRecord, UnixMs};
+use crate::cdr::{Cdr, UnixMs};
 use call::{Call, End, Phase};
 use dialog::Dialog;
-use io::{Io, TxKind};
+use outbox::{Outbox, TxKind};
 use sipcore::stack::ClientEvent;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::Flow;
@@ -106,8 +106,8 @@ pub struct B2bua {
     /// Call-ID -> call and leg, for in-dialog requests.
     by_call_id: HashMap<String, (CallRef, Side)>,
     by_invite: HashMap<TransactionKey, CallRef>,
-    by_media: HashMap<u64, CallRef>,
-    io: Io,
+    by_media: HashMap<MediaId, CallRef>,
+    outbox: Outbox,
     next_call: CallRef,
 }
 
@@ -119,8 +119,8 @@ impl B2bua {
             by_call_id: HashMap::new(),
             by_invite: HashMap::new(),
             by_media: HashMap::new(),
-            io: Io::default(),
-            next_call: 0,
+            outbox: Outbox::default(),
+            next_call: CallRef(0),
         }
     }
 
@@ -146,10 +146,10 @@ impl B2bua {
     pub fn handle_invite(&mut self, now: Instant, new: NewCall) {
         let req = &new.request;
         let (Ok(call_id), Ok(from)) = (req.headers.call_id(), req.headers.from_addr()) else {
-            self.io.respond(&new.key, Response::to_request(req, 400).with_reason("Bad Request (Call-ID or From)"));
+            self.outbox.respond(&new.key, Response::to_request(req, 400).with_reason("Bad Request (Call-ID or From)"));
             return;
         };
-        self.next_call += 1;
+        self.next_call.0 += 1;
         let id = self.next_call;
         let caller = Dialog {
             call_id: call_id.to_owned(),
@@ -177,7 +177,7 @@ impl B2bua {
             flow: new.target.flow,
             local: new.target.local,
         };
-        let record = CallRecord {
+        let cdr = Cdr {
             call_id: caller.call_id.clone(),
             callee_call_id: Some(callee.call_id.clone()),
             caller: new.caller.clone(),
@@ -185,17 +185,17 @@ impl B2bua {
             route: new.target.route.to_owned(),
             route_reason: new.target.reason.clone(),
             invite_at: self.cfg.unix_ms(now),
-            ..CallRecord::default()
+            ..Cdr::default()
         };
         self.by_call_id.insert(caller.call_id.clone(), (id, Side::Caller));
         self.by_call_id.insert(callee.call_id.clone(), (id, Side::Callee));
         self.by_invite.insert(new.key.clone(), id);
         let label = format!("{}->{}", new.caller, new.callee);
-        self.io.out.push_back(Output::Record(Box::new(record.clone())));
-        let mut call = Call::new(id, new.key, new.request, caller, callee, new.target, new.relay_ip, record);
+        self.outbox.push(Output::Cdr(Box::new(cdr.clone())));
+        let mut call = Call::new(id, new.key, new.request, caller, callee, new.target, new.relay_ip, cdr);
         call.fallback = new.fallback;
         self.calls.insert(id, call);
-        self.io.out.push_back(Output::OpenMedia { call: id, label });
+        self.outbox.push(Output::OpenMedia { call: id, label });
     }
 
     /// The relay's answer to `OpenMedia`.
@@ -203,14 +203,14 @@ impl B2bua {
         let Some(c) = self.calls.get_mut(&call).filter(|c| c.phase == Phase::Opening) else {
             // The caller gave up while the ports were being opened.
             if let Ok(ports) = result {
-                self.io.out.push_back(Output::CloseMedia { media: ports.id });
+                self.outbox.push(Output::CloseMedia { media: ports.id });
             }
             return;
         };
         let end = match result {
             Ok(ports) => {
                 self.by_media.insert(ports.id, call);
-                match c.media_opened(now, &self.cfg, &mut self.io, ports) {
+                match c.media_opened(now, &self.cfg, &mut self.outbox, ports) {
                     Ok(()) => None,
                     Err((status, why)) => Some((status, why, "caller_sdp")),
                 }
@@ -220,7 +220,7 @@ impl B2bua {
         };
         if let Some((status, why, reason)) = end {
             let resp = Response::to_request(c.invite_request(), status).with_reason(why);
-            self.io.respond(&c.invite_key.clone(), resp);
+            self.outbox.respond(&c.invite_key.clone(), resp);
             self.end(now, call, End { status: Some(status), reason: reason.to_owned() });
         }
     }
@@ -231,10 +231,10 @@ impl B2bua {
         let Some(c) = self.calls.get_mut(&call) else { return };
         let end = match result {
             Ok((flow, local)) => {
-                c.connected(now, &self.cfg, &mut self.io, flow, local);
+                c.connected(now, &self.cfg, &mut self.outbox, flow, local);
                 None
             }
-            Err(why) => c.connect_failed(&mut self.io, &why),
+            Err(why) => c.connect_failed(&mut self.outbox, &why),
         };
         if let Some(end) = end {
             self.end(now, call, end);
@@ -243,15 +243,15 @@ impl B2bua {
 
     /// An event of a client transaction started by `Output::Request`.
     pub fn handle_client_event(&mut self, now: Instant, tx: TxId, ev: ClientEvent) {
-        let Some(&(call, kind)) = self.io.txs.get(&tx) else { return };
+        let Some(&(call, kind)) = self.outbox.txs.get(&tx) else { return };
         let last = !matches!(&ev, ClientEvent::Response(r) if r.status < 200);
         if last && !matches!((&ev, kind), (ClientEvent::Response(r), TxKind::Invite | TxKind::ReInvite { .. }) if r.status < 300) {
             // INVITE 2xx may repeat (retransmissions, to be ACKed again); everything else ends here.
-            self.io.txs.remove(&tx);
+            self.outbox.txs.remove(&tx);
         }
         let Some(c) = self.calls.get_mut(&call) else { return };
         let end = match (kind, ev) {
-            (TxKind::Invite, ClientEvent::Response(r)) => c.invite_response(now, &self.cfg, &mut self.io, r),
+            (TxKind::Invite, ClientEvent::Response(r)) => c.invite_response(now, &self.cfg, &mut self.outbox, r),
             (TxKind::Invite, ClientEvent::Timeout) => {
                 return self.fail_over_or(now, call, "no_answer", 408, "Request Timeout (callee did not answer)");
             }
@@ -259,16 +259,16 @@ impl B2bua {
                 return self.fail_over_or(now, call, "flow_failed", 480, "Temporarily Unavailable (callee flow failed)");
             }
             (TxKind::Abandoned, ClientEvent::Response(r)) => {
-                c.abandoned_response(&mut self.io, &r);
+                c.abandoned_response(&mut self.outbox, &r);
                 None
             }
             (TxKind::Abandoned, _) => None,
             (TxKind::ReInvite { .. }, ClientEvent::Response(r)) => {
-                c.reinvite_response(now, &self.cfg, &mut self.io, Some(r));
+                c.reinvite_response(now, &self.cfg, &mut self.outbox, Some(r));
                 None
             }
             (TxKind::ReInvite { .. }, _) => {
-                c.reinvite_response(now, &self.cfg, &mut self.io, None);
+                c.reinvite_response(now, &self.cfg, &mut self.outbox, None);
                 None
             }
             (TxKind::Cancel | TxKind::Bye, _) => None,
@@ -282,8 +282,8 @@ impl B2bua {
     pub fn handle_cancel(&mut self, now: Instant, key: &TransactionKey, req: &Request, invite: Option<&TransactionKey>) -> bool {
         let Some(call) = invite.and_then(|k| self.by_invite.get(k)).copied() else { return false };
         let Some(c) = self.calls.get_mut(&call) else { return false };
-        self.io.respond(key, Response::to_request(req, 200));
-        if let Some(end) = c.cancel(now, &mut self.io, 487, "cancelled") {
+        self.outbox.respond(key, Response::to_request(req, 200));
+        if let Some(end) = c.cancel(now, &mut self.outbox, 487, "cancelled") {
             self.end(now, call, end);
         }
         true
@@ -293,7 +293,7 @@ impl B2bua {
     pub fn handle_ack(&mut self, req: &Request) {
         let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return };
         if let Some(c) = self.calls.get_mut(&call) {
-            c.acked(&mut self.io, leg, &req.body);
+            c.acked(&mut self.outbox, leg, &req.body);
         }
     }
 
@@ -314,11 +314,11 @@ impl B2bua {
         };
         if to_tag.as_deref() != Some(ours.as_str()) {
             let status = if to_tag.is_none() && req.method == Method::Invite { 482 } else { 481 };
-            self.io.respond(key, Response::to_request(&req, status));
+            self.outbox.respond(key, Response::to_request(&req, status));
             return Ok(());
         }
-        c.moved(&mut self.io, leg, flow);
-        if let Some(end) = c.in_dialog(now, &mut self.io, leg, key, req) {
+        c.moved(&mut self.outbox, leg, flow);
+        if let Some(end) = c.in_dialog(now, &mut self.outbox, leg, key, req) {
             self.end(now, call, end);
         }
         Ok(())
@@ -337,25 +337,25 @@ impl B2bua {
     fn fail_over_or(&mut self, now: Instant, call: CallRef, why: &str, status: u16, phrase: &str) {
         let Some(c) = self.calls.get_mut(&call) else { return };
         if c.phase == Phase::Inviting
-            && let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.io, why)
+            && let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.outbox, why)
         {
             tracing::info!(call_id = %c.caller.call_id, why, "callee leg failed over to the home location");
             self.by_call_id.remove(&old);
             self.by_call_id.insert(new, (call, Side::Callee));
             return;
         }
-        if let Some(end) = c.invite_failed(&mut self.io, status, phrase) {
+        if let Some(end) = c.invite_failed(&mut self.outbox, status, phrase) {
             self.end(now, call, end);
         }
     }
 
     /// The relay saw no media for `media_timeout`: BYE both legs (RFC 3326 Reason).
-    pub fn handle_media_timeout(&mut self, now: Instant, media: u64) {
+    pub fn handle_media_timeout(&mut self, now: Instant, media: MediaId) {
         let Some(call) = self.by_media.get(&media).copied() else { return };
         let Some(c) = self.calls.get_mut(&call) else { return };
         let reason = "SIP;cause=408;text=\"media timeout\"";
-        c.bye(&mut self.io, Side::Caller, Some(reason));
-        c.bye(&mut self.io, Side::Callee, Some(reason));
+        c.bye(&mut self.outbox, Side::Caller, Some(reason));
+        c.bye(&mut self.outbox, Side::Callee, Some(reason));
         self.end(now, call, End { status: None, reason: "media_timeout".into() });
     }
 
@@ -371,7 +371,7 @@ impl B2bua {
                 self.fail_over_or(now, call, "no_answer", 408, "Request Timeout");
                 continue;
             }
-            if let Some(end) = c.handle_timeout(now, &self.cfg, &mut self.io) {
+            if let Some(end) = c.handle_timeout(now, &self.cfg, &mut self.outbox) {
                 self.end(now, call, end);
             }
         }
@@ -386,7 +386,7 @@ impl B2bua {
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.io.out.pop_front()
+        self.outbox.pop()
     }
 
     fn end(&mut self, now: Instant, call: CallRef, end: End) {
@@ -398,13 +398,13 @@ impl B2bua {
         if let Some(m) = media {
             self.by_media.remove(&m);
         }
-        self.io.txs.retain(|_, (owner, _)| *owner != call);
-        c.record.end_at = Some(self.cfg.unix_ms(now));
-        if c.record.status.is_none() {
-            c.record.status = end.status;
+        self.outbox.txs.retain(|_, (owner, _)| *owner != call);
+        c.cdr.end_at = Some(self.cfg.unix_ms(now));
+        if c.cdr.status.is_none() {
+            c.cdr.status = end.status;
         }
-        c.record.end_reason = Some(end.reason);
-        self.io.out.push_back(Output::Ended { media, record: Box::new(c.record) });
+        c.cdr.end_reason = Some(end.reason);
+        self.outbox.push(Output::Ended { media, cdr: Box::new(c.cdr) });
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::{Server, local_ip_toward};
 use crate::b2bua::{Connect, NewCall, Target};
-use crate::calls::CallRecord;
+use crate::cdr::Cdr;
 use crate::location::{Route, route};
 use crate::record::UnixTime;
 use sipcore::transaction::TransactionKey;
@@ -123,7 +123,7 @@ impl Server {
     fn unavailable(&mut self, t: Instant, key: TransactionKey, req: &Request, caller: &str, callee: &str, reason: &str) {
         self.reply(key, req, 480, &format!("Temporarily Unavailable ({reason})"));
         let at = self.calls.core.config().unix_ms(t);
-        let record = CallRecord {
+        let record = Cdr {
             call_id: req.headers.call_id().unwrap_or_default().to_owned(),
             caller: caller.to_owned(),
             callee: callee.to_owned(),
@@ -133,10 +133,10 @@ impl Server {
             end_at: Some(at),
             status: Some(480),
             end_reason: Some("unavailable".into()),
-            ..CallRecord::default()
+            ..Cdr::default()
         };
         info!(caller, callee, reason, "call unavailable");
-        self.persister.put_call(&record);
+        self.persister.put_cdr(&record);
     }
 
     /// The callee leg to a home URI `sip:user@HOST[:port][;transport=udp|tcp]`:

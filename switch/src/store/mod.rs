@@ -11,7 +11,7 @@
 //! from an async task. One [`Store`] holds one connection and caches its
 //! prepared statements; it is `Send` but not `Sync`.
 
-mod calls;
+mod cdrs;
 mod error;
 mod records;
 mod schema;

@@ -4,8 +4,8 @@
 use super::{Call, End, Phase};
 use crate::b2bua::B2buaConfig;
 use crate::b2bua::dialog::Dialog;
-use crate::b2bua::io::{Io, Output, TxKind};
 use crate::b2bua::msg;
+use crate::b2bua::outbox::{Outbox, Output, TxKind};
 use sipcore::transport::Flow;
 use sipcore::{Method, Request, Response};
 use std::net::SocketAddr;
@@ -21,7 +21,7 @@ pub(in crate::b2bua) struct Abandoned {
 
 impl Call {
     /// The flow to a home location is found (resolved, connected): offer the call down it.
-    pub(in crate::b2bua) fn connected(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, flow: Flow, local: SocketAddr) {
+    pub(in crate::b2bua) fn connected(&mut self, now: Instant, cfg: &B2buaConfig, outbox: &mut Outbox, flow: Flow, local: SocketAddr) {
         if self.phase != Phase::Opening || self.target.connect.is_none() || self.media.is_none() {
             return;
         }
@@ -30,27 +30,33 @@ impl Call {
         self.target.local = local;
         self.callee.flow = flow;
         self.callee.local = local;
-        self.invite_callee(now, cfg, io);
+        self.invite_callee(now, cfg, outbox);
     }
     /// The home location could not be resolved or connected.
-    pub(in crate::b2bua) fn connect_failed(&mut self, io: &mut Io, why: &str) -> Option<End> {
+    pub(in crate::b2bua) fn connect_failed(&mut self, outbox: &mut Outbox, why: &str) -> Option<End> {
         if self.phase != Phase::Opening || self.target.connect.is_none() {
             return None;
         }
-        self.answer_caller(io, 480, Some(&format!("Temporarily Unavailable (home location: {why})")), None);
+        self.answer_caller(outbox, 480, Some(&format!("Temporarily Unavailable (home location: {why})")), None);
         Some(End::new(480, "home_unreachable"))
     }
     /// Gives the callee leg up and offers the call to the home location
     /// instead (issue 5 item 4): CANCEL the old leg once it may be cancelled,
     /// a new dialog to home. Returns the old and new callee Call-IDs, or
     /// `None` when there is no home to go to.
-    pub(in crate::b2bua) fn fail_over(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, why: &str) -> Option<(String, String)> {
+    pub(in crate::b2bua) fn fail_over(
+        &mut self,
+        now: Instant,
+        cfg: &B2buaConfig,
+        outbox: &mut Outbox,
+        why: &str,
+    ) -> Option<(String, String)> {
         let home = self.fallback.take()?;
         let cancel = self.provisional.then(|| self.callee_invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok())).flatten();
         if let Some(c) = cancel.clone() {
-            io.request(self.id, TxKind::Cancel, self.callee.flow, c);
+            outbox.request(self.id, TxKind::Cancel, self.callee.flow, c);
         }
-        for kind in io.txs.values_mut().filter(|(call, k)| *call == self.id && *k == TxKind::Invite) {
+        for kind in outbox.txs.values_mut().filter(|(call, k)| *call == self.id && *k == TxKind::Invite) {
             kind.1 = TxKind::Abandoned;
         }
         let fresh = Dialog {
@@ -67,30 +73,30 @@ impl Call {
         let ids = (old.call_id.clone(), self.callee.call_id.clone());
         self.abandoned = Some(Abandoned { dialog: old, invite: self.callee_invite.take(), cancelled: cancel.is_some() });
         self.target = home;
-        self.record.route = "home".into();
-        self.record.route_reason = Some(why.to_owned());
-        self.record.callee_call_id = Some(ids.1.clone());
-        io.out.push_back(Output::Record(Box::new(self.record.clone())));
-        self.invite_callee(now, cfg, io);
+        self.cdr.route = "home".into();
+        self.cdr.route_reason = Some(why.to_owned());
+        self.cdr.callee_call_id = Some(ids.1.clone());
+        outbox.push(Output::Cdr(Box::new(self.cdr.clone())));
+        self.invite_callee(now, cfg, outbox);
         Some(ids)
     }
     /// A response on the abandoned callee leg: CANCEL it once it rings; a 2xx
     /// that raced the CANCEL gets ACK and BYE.
-    pub(in crate::b2bua) fn abandoned_response(&mut self, io: &mut Io, resp: &Response) {
+    pub(in crate::b2bua) fn abandoned_response(&mut self, outbox: &mut Outbox, resp: &Response) {
         let Some(a) = self.abandoned.as_mut() else { return };
         match resp.status {
             101..=199 if !a.cancelled => {
                 if let Some(c) = a.invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok()) {
-                    io.request(self.id, TxKind::Cancel, a.dialog.flow, c);
+                    outbox.request(self.id, TxKind::Cancel, a.dialog.flow, c);
                 }
                 a.cancelled = true;
             }
             200..=299 => {
                 a.dialog.confirm(resp);
                 let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(1);
-                io.out.push_back(Output::Stateless { flow: a.dialog.flow, request: a.dialog.ack(cseq) });
+                outbox.push(Output::Stateless { flow: a.dialog.flow, request: a.dialog.ack(cseq) });
                 let bye = a.dialog.request(Method::Bye);
-                io.request(self.id, TxKind::Bye, a.dialog.flow, bye);
+                outbox.request(self.id, TxKind::Bye, a.dialog.flow, bye);
             }
             _ => {}
         }

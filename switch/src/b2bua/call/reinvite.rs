@@ -3,8 +3,8 @@
 
 use super::{Call, Phase, Retransmit};
 use crate::b2bua::B2buaConfig;
-use crate::b2bua::io::{Io, Output, Side, TxKind};
 use crate::b2bua::msg;
+use crate::b2bua::outbox::{Outbox, Output, Side, TxKind};
 use sipcore::transaction::TransactionKey;
 use sipcore::{Method, Request, Response};
 use std::time::Instant;
@@ -20,42 +20,42 @@ pub(in crate::b2bua) struct Pending {
 impl Call {
     /// A re-INVITE from `from` (hold, resume, new address): relayed with its
     /// SDP rewritten for the other leg (§14).
-    pub(super) fn reinvite(&mut self, io: &mut Io, from: Side, key: &TransactionKey, req: Request) {
+    pub(super) fn reinvite(&mut self, outbox: &mut Outbox, from: Side, key: &TransactionKey, req: Request) {
         if !matches!(self.phase, Phase::Answered | Phase::Confirmed) {
-            io.respond(key, Response::to_request(&req, 491));
+            outbox.respond(key, Response::to_request(&req, 491));
             return;
         }
         if self.pending.is_some() {
-            io.respond(key, Response::to_request(&req, 491).with_reason("Request Pending"));
+            outbox.respond(key, Response::to_request(&req, 491).with_reason("Request Pending"));
             return;
         }
         let Some(body) = msg::sdp_of(&req.body).cloned() else {
-            io.respond(key, Response::to_request(&req, 488).with_reason("Not Acceptable Here (re-INVITE without an offer)"));
+            outbox.respond(key, Response::to_request(&req, 488).with_reason("Not Acceptable Here (re-INVITE without an offer)"));
             return;
         };
         let (sdp, seen) = match self.sdp_for(from, &body) {
             Ok(x) => x,
             Err(e) => {
-                io.respond(key, Response::to_request(&req, 488).with_reason(e.to_string()));
+                outbox.respond(key, Response::to_request(&req, 488).with_reason(e.to_string()));
                 return;
             }
         };
-        self.update_media(io, from, &seen);
+        self.update_media(outbox, from, &seen);
         let dialog = match from.other() {
             Side::Caller => &mut self.caller,
             Side::Callee => &mut self.callee,
         };
         let mut out = dialog.request(Method::Invite);
         msg::set_body(&mut out.headers, &mut out.body, Some(sdp));
-        io.request(self.id, TxKind::ReInvite { from }, dialog.flow, out);
+        outbox.request(self.id, TxKind::ReInvite { from }, dialog.flow, out);
         self.pending = Some(Pending { from, key: key.clone(), request: req });
     }
     /// The other side's answer to a relayed re-INVITE.
-    pub(in crate::b2bua) fn reinvite_response(&mut self, now: Instant, cfg: &B2buaConfig, io: &mut Io, resp: Option<Response>) {
+    pub(in crate::b2bua) fn reinvite_response(&mut self, now: Instant, cfg: &B2buaConfig, outbox: &mut Outbox, resp: Option<Response>) {
         if let (None, Some(r), Some((flow, ack))) = (&self.pending, &resp, &self.reinvite_ack) {
             if (200..300).contains(&r.status) {
                 // The 2xx again: our ACK was lost (UDP).
-                io.out.push_back(Output::Stateless { flow: *flow, request: ack.clone() });
+                outbox.push(Output::Stateless { flow: *flow, request: ack.clone() });
             }
             return;
         }
@@ -64,7 +64,7 @@ impl Call {
         let to = from.other();
         let Some(resp) = resp else {
             let r = Response::to_request(&p.request, 408);
-            io.respond(&p.key.clone(), r);
+            outbox.respond(&p.key.clone(), r);
             self.pending = None;
             return;
         };
@@ -77,7 +77,7 @@ impl Call {
             Side::Callee => self.callee.local_tag.clone(),
         };
         if resp.status >= 300 {
-            io.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, None, None));
+            outbox.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, None, None));
             return;
         }
         let dialog = match to {
@@ -86,11 +86,11 @@ impl Call {
         };
         let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(dialog.local_cseq);
         let ack = dialog.ack(cseq);
-        io.out.push_back(Output::Stateless { flow: dialog.flow, request: ack.clone() });
+        outbox.push(Output::Stateless { flow: dialog.flow, request: ack.clone() });
         self.reinvite_ack = Some((dialog.flow, ack));
         let sdp = match msg::sdp_of(&resp.body).cloned().map(|b| self.sdp_for(to, &b)) {
             Some(Ok((b, seen))) => {
-                self.update_media(io, to, &seen);
+                self.update_media(outbox, to, &seen);
                 Some(b)
             }
             _ => None,
@@ -100,7 +100,7 @@ impl Call {
             Side::Callee => self.callee.contact(),
         };
         let response = msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, Some(&contact), sdp);
-        io.respond(&p.key, response.clone());
+        outbox.respond(&p.key, response.clone());
         let origin = match from {
             Side::Caller => &self.caller,
             Side::Callee => &self.callee,

@@ -30,7 +30,7 @@ fn no_answer_in_ring_time_goes_home_and_a_late_200_from_the_flow_is_hung_up() {
     assert_ne!(to_home.headers.call_id().unwrap(), first.1.headers.call_id().unwrap(), "a new dialog");
     assert!(body(&to_home.body).contains("m=audio 20002 "), "same relay port for the callee leg");
     assert!(
-        matches!(&out.iter().find(|o| matches!(o, Output::Record(_))), Some(Output::Record(r)) if r.route == "home" && r.route_reason.as_deref() == Some("no_answer"))
+        matches!(&out.iter().find(|o| matches!(o, Output::Cdr(_))), Some(Output::Cdr(r)) if r.route == "home" && r.route_reason.as_deref() == Some("no_answer"))
     );
     // The flow leg's 200 crossed the CANCEL: ACK and BYE on that leg only.
     let late = response_to(&first.1, 200, Some(CALLEE_SDP), Some("bob1"));
@@ -112,7 +112,7 @@ fn a_tcp_home_location_is_connected_before_the_offer() {
     // A home that cannot be reached: 480.
     let (mut lab, _) = falling_back_to_a_tcp_home();
     lab.drain();
-    lab.core.handle_connected(lab.now, 1, Err("connection refused".into()));
+    lab.core.handle_connected(lab.now, CallRef(1), Err("connection refused".into()));
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 480);
     assert_eq!(ended(&out).unwrap().end_reason.as_deref(), Some("home_unreachable"));

@@ -125,8 +125,8 @@ impl Lab {
         self.core.handle_invite(self.now, new);
         let out = self.drain();
         let call = out.iter().find_map(|o| if let Output::OpenMedia { call, .. } = o { Some(*call) } else { None }).expect("OpenMedia");
-        assert!(matches!(&out[0], Output::Record(r) if r.caller == "1001" && r.callee == "1002" && r.route == "flow"));
-        self.core.handle_media_opened(self.now, call, Ok(MediaPorts { id: 77, caller_rtp: 20000, callee_rtp: 20002 }));
+        assert!(matches!(&out[0], Output::Cdr(r) if r.caller == "1001" && r.callee == "1002" && r.route == "flow"));
+        self.core.handle_media_opened(self.now, call, Ok(MediaPorts { id: MediaId(77), caller_rtp: 20000, callee_rtp: 20002 }));
         let out = self.drain();
         self.callee_invite = out.iter().find_map(|o| match o {
             Output::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
@@ -196,8 +196,8 @@ pub(super) fn requests(out: &[Output], method: Method) -> Vec<Request> {
         .collect()
 }
 
-pub(super) fn ended(out: &[Output]) -> Option<CallRecord> {
-    out.iter().find_map(|o| if let Output::Ended { record, .. } = o { Some((**record).clone()) } else { None })
+pub(super) fn ended(out: &[Output]) -> Option<Cdr> {
+    out.iter().find_map(|o| if let Output::Ended { cdr, .. } = o { Some((**cdr).clone()) } else { None })
 }
 
 pub(super) fn body(m: &Bytes) -> &str {

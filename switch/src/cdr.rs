@@ -22,7 +22,7 @@ pub struct LegCounters {
 
 /// Everything known about one call.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CallRecord {
+pub struct Cdr {
     /// The caller leg's Call-ID.
     pub call_id: String,
     /// The callee leg's Call-ID (the B2BUA's own), once it exists.
@@ -45,7 +45,7 @@ pub struct CallRecord {
     pub callee_media: Option<LegCounters>,
 }
 
-impl CallRecord {
+impl Cdr {
     /// Still in progress.
     pub fn active(&self) -> bool {
         self.end_at.is_none()

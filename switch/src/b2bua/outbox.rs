@@ -1,16 +1,23 @@
 //! What the core asks its driver to do, and the handles that tie answers back.
 
-use crate::calls::CallRecord;
+use crate::cdr::Cdr;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::Flow;
 use sipcore::{Request, Response};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
-pub use media::relay::Side;
+pub use media::relay::{MediaId, Side};
 
-/// One call inside the core.
-pub type CallRef = u64;
+/// The switch's handle for one call in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+impl std::fmt::Display for CallRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call#{}", self.0)
+    }
+}
 
 /// A client transaction the core started; the driver reports its events under this id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,7 +26,7 @@ pub struct TxId(pub u64);
 /// The relay ports of one call (from `Relay::open`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MediaPorts {
-    pub id: u64,
+    pub id: MediaId,
     /// The port the caller sends to (named in the caller's SDP).
     pub caller_rtp: u16,
     /// The port the callee sends to.
@@ -46,50 +53,25 @@ pub struct LegMedia {
 #[derive(Debug)]
 pub enum Output {
     /// Answer a server transaction.
-    Respond {
-        key: TransactionKey,
-        response: Response,
-    },
+    Respond { key: TransactionKey, response: Response },
     /// Start a client transaction; report its events with `handle_client_event(tx, ..)`.
-    Request {
-        tx: TxId,
-        flow: Flow,
-        request: Request,
-    },
+    Request { tx: TxId, flow: Flow, request: Request },
     /// Send outside any transaction (the ACK for a 2xx).
-    Stateless {
-        flow: Flow,
-        request: Request,
-    },
+    Stateless { flow: Flow, request: Request },
     /// Find the flow to a home location (resolve, connect); answer with `handle_connected(call, ..)`.
-    Connect {
-        call: CallRef,
-        to: super::Connect,
-    },
+    Connect { call: CallRef, to: super::Connect },
     /// Open relay ports; answer with `handle_media_opened(call, ..)`.
-    OpenMedia {
-        call: CallRef,
-        label: String,
-    },
-    UpdateMedia {
-        media: u64,
-        side: Side,
-        target: LegMedia,
-    },
-    ArmMediaTimeout {
-        media: u64,
-    },
+    OpenMedia { call: CallRef, label: String },
+    /// Point one side's relay leg at that party (its SDP, whom to latch to).
+    UpdateMedia { media: MediaId, side: Side, target: LegMedia },
+    /// The call is answered: from now, no media for the timeout ends it.
+    ArmMediaTimeout { media: MediaId },
     /// Free ports no call holds any more.
-    CloseMedia {
-        media: u64,
-    },
-    /// Store this record (insert or update).
-    Record(Box<CallRecord>),
-    /// The call is over: close its media (fill the counters in) and store the record.
-    Ended {
-        media: Option<u64>,
-        record: Box<CallRecord>,
-    },
+    CloseMedia { media: MediaId },
+    /// Store this call record (insert or update).
+    Cdr(Box<Cdr>),
+    /// The call is over: close its media (fill the counters in) and store its record.
+    Ended { media: Option<MediaId>, cdr: Box<Cdr> },
 }
 
 /// What a client transaction was for.
@@ -108,13 +90,13 @@ pub(super) enum TxKind {
 
 /// The outputs and the client transactions in flight, shared by every call.
 #[derive(Debug, Default)]
-pub(super) struct Io {
-    pub(super) out: VecDeque<Output>,
+pub(super) struct Outbox {
+    out: VecDeque<Output>,
     pub(super) txs: HashMap<TxId, (CallRef, TxKind)>,
     next_tx: u64,
 }
 
-impl Io {
+impl Outbox {
     pub(super) fn request(&mut self, call: CallRef, kind: TxKind, flow: Flow, request: Request) -> TxId {
         self.next_tx += 1;
         let tx = TxId(self.next_tx);
@@ -125,5 +107,13 @@ impl Io {
 
     pub(super) fn respond(&mut self, key: &TransactionKey, response: Response) {
         self.out.push_back(Output::Respond { key: key.clone(), response });
+    }
+
+    pub(super) fn push(&mut self, output: Output) {
+        self.out.push_back(output);
+    }
+
+    pub(super) fn pop(&mut self) -> Option<Output> {
+        self.out.pop_front()
     }
 }
