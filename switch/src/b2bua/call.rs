@@ -2,7 +2,7 @@
 //! UAC), the relay ports between them, and the record. Every method takes the
 //! time and leaves its effects in `Outbox`; none blocks or reads a clock.
 
-use super::dialog::Dialog;
+use super::leg::Leg;
 use super::msg;
 use super::outbox::{CallRef, LegMedia, MediaId, MediaPorts, Outbox, Output, Side, TxKind};
 use super::sdp::{self, SdpReject, Seen};
@@ -60,8 +60,8 @@ pub(super) struct Call {
     pub(super) phase: Phase,
     pub(super) invite_key: TransactionKey,
     invite: Request,
-    pub(super) caller: Dialog,
-    pub(super) callee: Dialog,
+    pub(super) caller: Leg,
+    pub(super) callee: Leg,
     callee_invite: Option<Request>,
     caller_ip: IpAddr,
     target: Target,
@@ -123,8 +123,8 @@ impl Call {
         id: CallRef,
         key: TransactionKey,
         invite: Request,
-        caller: Dialog,
-        callee: Dialog,
+        caller: Leg,
+        callee: Leg,
         target: Target,
         relay_ip: Option<IpAddr>,
         cdr: Cdr,
@@ -165,6 +165,20 @@ impl Call {
         &self.invite
     }
 
+    pub(super) fn leg(&self, side: Side) -> &Leg {
+        match side {
+            Side::Caller => &self.caller,
+            Side::Callee => &self.callee,
+        }
+    }
+
+    pub(super) fn leg_mut(&mut self, side: Side) -> &mut Leg {
+        match side {
+            Side::Caller => &mut self.caller,
+            Side::Callee => &mut self.callee,
+        }
+    }
+
     pub(super) fn media_id(&self) -> Option<MediaId> {
         self.media.map(|m| m.id)
     }
@@ -172,7 +186,7 @@ impl Call {
     /// A response to the caller's INVITE.
     fn answer_caller(&self, outbox: &mut Outbox, status: u16, reason: Option<&str>, sdp: Option<Bytes>) {
         let contact = (status < 300 && status > 100).then(|| self.caller.contact());
-        let resp = msg::response(&self.invite, status, reason, &self.caller.local_tag, contact.as_deref(), sdp);
+        let resp = msg::response(&self.invite, status, reason, self.caller.local_tag(), contact.as_deref(), sdp);
         outbox.respond(&self.invite_key, resp);
     }
 
@@ -193,10 +207,7 @@ impl Call {
             Side::Caller => media.caller_rtp,
             Side::Callee => media.callee_rtp,
         };
-        let address = self.relay_ip.unwrap_or(match to {
-            Side::Caller => self.caller.local.ip(),
-            Side::Callee => self.callee.local.ip(),
-        });
+        let address = self.relay_ip.unwrap_or(self.leg(to).local.ip());
         Ok((sdp::relay(body, &seen, address, port, version)?, seen))
     }
 
@@ -224,16 +235,13 @@ impl Call {
     /// new connection). Requests to it go down that flow from now on, and its
     /// relay leg latches only to the new address, starting over.
     pub(super) fn moved(&mut self, outbox: &mut Outbox, leg: Side, flow: Flow) {
-        let dialog = match leg {
-            Side::Caller => &mut self.caller,
-            Side::Callee => &mut self.callee,
-        };
-        if !flow.transport.is_reliable() || (dialog.flow.id == flow.id && dialog.flow.remote == flow.remote) {
+        let party = self.leg_mut(leg);
+        if !flow.transport.is_reliable() || (party.flow.id == flow.id && party.flow.remote == flow.remote) {
             return;
         }
-        dialog.flow = flow;
+        party.flow = flow;
         if !flow.local.ip().is_unspecified() {
-            dialog.local = flow.local;
+            party.local = flow.local;
         }
         match leg {
             Side::Caller => self.caller_ip = flow.remote.ip(),
@@ -309,7 +317,7 @@ impl Call {
                 if self.phase != Phase::Inviting {
                     return None;
                 }
-                self.callee.confirm(&resp);
+                self.callee.dialog.learn(&resp);
                 let mut sdp = None;
                 if let Some(body) = msg::sdp_of(&resp.body) {
                     match self.sdp_for(Side::Callee, body) {
@@ -353,7 +361,7 @@ impl Call {
             // A retransmitted 2xx with the offer (late offer): the ACK waits for the caller's answer.
             return None;
         }
-        self.callee.confirm(resp);
+        self.callee.dialog.confirm(resp);
         let late_offer = msg::sdp_of(&self.offer).is_none() && self.phase != Phase::Cancelling;
         if late_offer {
             self.late_ack = Some(cseq);
@@ -389,7 +397,7 @@ impl Call {
         self.cdr.status = Some(resp.status);
         outbox.push(Output::Cdr(Box::new(self.cdr.clone())));
         let contact = self.caller.contact();
-        let response = msg::response(&self.invite, resp.status, Some(&resp.reason), &self.caller.local_tag, Some(&contact), sdp);
+        let response = msg::response(&self.invite, resp.status, Some(&resp.reason), self.caller.local_tag(), Some(&contact), sdp);
         outbox.respond(&self.invite_key, response.clone());
         if !self.caller.flow.transport.is_reliable() {
             self.retransmit = Some(Retransmit::new(self.invite_key.clone(), Side::Caller, true, response, now, cfg));
@@ -475,15 +483,13 @@ impl Call {
         if leg == Side::Callee {
             self.ack_late(outbox, None);
         }
-        let dialog = match leg {
-            Side::Caller => &mut self.caller,
-            Side::Callee => &mut self.callee,
-        };
-        let mut req = dialog.request(Method::Bye);
+        let party = self.leg_mut(leg);
+        let mut req = party.request(Method::Bye);
         if let Some(r) = reason {
             req.headers.push(HeaderName::Reason, r.to_owned());
         }
-        outbox.request(self.id, TxKind::Bye, dialog.flow, req);
+        let flow = party.flow;
+        outbox.request(self.id, TxKind::Bye, flow, req);
     }
 
     /// An in-dialog request from `from`. Returns how the call ends, if it does.

@@ -9,8 +9,8 @@
 //! `handle_timeout`. Nothing here blocks, reads a clock or touches a socket.
 
 mod call;
-mod dialog;
 pub mod driver;
+mod leg;
 mod msg;
 mod outbox;
 mod sdp;
@@ -20,7 +20,7 @@ pub use sdp::SdpReject;
 
 use crate::cdr::{Cdr, UnixMs};
 use call::{Call, End, Phase};
-use dialog::Dialog;
+use leg::Leg;
 use outbox::{Outbox, TxKind};
 use sipcore::stack::ClientEvent;
 use sipcore::transaction::TransactionKey;
@@ -145,41 +145,25 @@ impl B2bua {
     /// Without an offer in the INVITE (late offer) the callee's 2xx carries it and the caller's ACK the answer.
     pub fn handle_invite(&mut self, now: Instant, new: NewCall) {
         let req = &new.request;
-        let (Ok(call_id), Ok(from)) = (req.headers.call_id(), req.headers.from_addr()) else {
+        let Ok(caller) = Leg::caller(req, &msg::token(), new.flow, new.local) else {
             self.outbox.respond(&new.key, Response::to_request(req, 400).with_reason("Bad Request (Call-ID or From)"));
             return;
         };
         self.next_call.0 += 1;
         let id = self.next_call;
-        let caller = Dialog {
-            call_id: call_id.to_owned(),
-            local_tag: msg::token(),
-            remote_tag: from.tag().map(str::to_owned),
-            local_uri: req.headers.to_addr().map(|a| dialog::bare(&a)).unwrap_or_default(),
-            remote_uri: dialog::bare(&from),
-            remote_target: match req.headers.contacts().next() {
-                Some(Ok(sipcore::headers::Contact::Binding(c))) => c.uri.as_str().to_owned(),
-                _ => from.uri.as_str().to_owned(),
-            },
-            local_cseq: 0,
-            flow: new.flow,
-            local: new.local,
-        };
         let domain = &self.cfg.domain;
-        let callee = Dialog {
-            call_id: format!("{}@{domain}", msg::token()),
-            local_tag: msg::token(),
-            remote_tag: None,
-            local_uri: format!("<sip:{}@{domain}>", new.caller),
-            remote_uri: format!("<sip:{}@{domain}>", new.callee),
-            remote_target: new.target.uri.clone(),
-            local_cseq: 0,
-            flow: new.target.flow,
-            local: new.target.local,
-        };
+        let callee = Leg::callee(
+            format!("{}@{domain}", msg::token()),
+            msg::token(),
+            &format!("<sip:{}@{domain}>", new.caller),
+            &format!("<sip:{}@{domain}>", new.callee),
+            new.target.uri.clone(),
+            new.target.flow,
+            new.target.local,
+        );
         let cdr = Cdr {
-            call_id: caller.call_id.clone(),
-            callee_call_id: Some(callee.call_id.clone()),
+            call_id: caller.call_id().to_owned(),
+            callee_call_id: Some(callee.call_id().to_owned()),
             caller: new.caller.clone(),
             callee: new.callee.clone(),
             route: new.target.route.to_owned(),
@@ -187,8 +171,8 @@ impl B2bua {
             invite_at: self.cfg.unix_ms(now),
             ..Cdr::default()
         };
-        self.by_call_id.insert(caller.call_id.clone(), (id, Side::Caller));
-        self.by_call_id.insert(callee.call_id.clone(), (id, Side::Callee));
+        self.by_call_id.insert(caller.call_id().to_owned(), (id, Side::Caller));
+        self.by_call_id.insert(callee.call_id().to_owned(), (id, Side::Callee));
         self.by_invite.insert(new.key.clone(), id);
         let label = format!("{}->{}", new.caller, new.callee);
         self.outbox.push(Output::Cdr(Box::new(cdr.clone())));
@@ -307,13 +291,9 @@ impl B2bua {
             return Err(Box::new(req));
         };
         let Some(c) = self.calls.get_mut(&call) else { return Err(Box::new(req)) };
-        let to_tag = req.headers.to_addr().ok().and_then(|a| a.tag().map(str::to_owned));
-        let ours = match leg {
-            Side::Caller => &c.caller.local_tag,
-            Side::Callee => &c.callee.local_tag,
-        };
-        if to_tag.as_deref() != Some(ours.as_str()) {
-            let status = if to_tag.is_none() && req.method == Method::Invite { 482 } else { 481 };
+        if !c.leg(leg).dialog.matches(&req) {
+            let untagged = sipcore::dialog::tag_of(&req.headers, &sipcore::HeaderName::To).is_none();
+            let status = if untagged && req.method == Method::Invite { 482 } else { 481 };
             self.outbox.respond(key, Response::to_request(&req, status));
             return Ok(());
         }
@@ -339,7 +319,7 @@ impl B2bua {
         if c.phase == Phase::Inviting
             && let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.outbox, why)
         {
-            tracing::info!(call_id = %c.caller.call_id, why, "callee leg failed over to the home location");
+            tracing::info!(call_id = %c.caller.call_id(), why, "callee leg failed over to the home location");
             self.by_call_id.remove(&old);
             self.by_call_id.insert(new, (call, Side::Callee));
             return;
@@ -391,8 +371,8 @@ impl B2bua {
 
     fn end(&mut self, now: Instant, call: CallRef, end: End) {
         let Some(mut c) = self.calls.remove(&call) else { return };
-        self.by_call_id.remove(&c.caller.call_id);
-        self.by_call_id.remove(&c.callee.call_id);
+        self.by_call_id.remove(c.caller.call_id());
+        self.by_call_id.remove(c.callee.call_id());
         self.by_invite.remove(&c.invite_key);
         let media = c.media_id();
         if let Some(m) = media {

@@ -3,7 +3,7 @@
 
 use super::{Call, End, Phase};
 use crate::b2bua::B2buaConfig;
-use crate::b2bua::dialog::Dialog;
+use crate::b2bua::leg::Leg;
 use crate::b2bua::msg;
 use crate::b2bua::outbox::{Outbox, Output, TxKind};
 use sipcore::transport::Flow;
@@ -14,7 +14,7 @@ use std::time::Instant;
 /// A callee leg given up for the home location.
 #[derive(Debug)]
 pub(in crate::b2bua) struct Abandoned {
-    pub(in crate::b2bua) dialog: Dialog,
+    pub(in crate::b2bua) leg: Leg,
     pub(in crate::b2bua) invite: Option<Request>,
     pub(in crate::b2bua) cancelled: bool,
 }
@@ -59,19 +59,19 @@ impl Call {
         for kind in outbox.txs.values_mut().filter(|(call, k)| *call == self.id && *k == TxKind::Invite) {
             kind.1 = TxKind::Abandoned;
         }
-        let fresh = Dialog {
-            call_id: format!("{}@{}", msg::token(), cfg.domain),
-            local_tag: msg::token(),
-            remote_tag: None,
-            remote_target: home.uri.clone(),
-            local_cseq: 0,
-            flow: home.flow,
-            local: home.local,
-            ..self.callee.clone()
-        };
+        let domain = &cfg.domain;
+        let fresh = Leg::callee(
+            format!("{}@{domain}", msg::token()),
+            msg::token(),
+            &format!("<sip:{}@{domain}>", self.cdr.caller),
+            &format!("<sip:{}@{domain}>", self.cdr.callee),
+            home.uri.clone(),
+            home.flow,
+            home.local,
+        );
         let old = std::mem::replace(&mut self.callee, fresh);
-        let ids = (old.call_id.clone(), self.callee.call_id.clone());
-        self.abandoned = Some(Abandoned { dialog: old, invite: self.callee_invite.take(), cancelled: cancel.is_some() });
+        let ids = (old.call_id().to_owned(), self.callee.call_id().to_owned());
+        self.abandoned = Some(Abandoned { leg: old, invite: self.callee_invite.take(), cancelled: cancel.is_some() });
         self.target = home;
         self.cdr.route = "home".into();
         self.cdr.route_reason = Some(why.to_owned());
@@ -87,16 +87,16 @@ impl Call {
         match resp.status {
             101..=199 if !a.cancelled => {
                 if let Some(c) = a.invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok()) {
-                    outbox.request(self.id, TxKind::Cancel, a.dialog.flow, c);
+                    outbox.request(self.id, TxKind::Cancel, a.leg.flow, c);
                 }
                 a.cancelled = true;
             }
             200..=299 => {
-                a.dialog.confirm(resp);
+                a.leg.dialog.confirm(resp);
                 let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(1);
-                outbox.push(Output::Stateless { flow: a.dialog.flow, request: a.dialog.ack(cseq) });
-                let bye = a.dialog.request(Method::Bye);
-                outbox.request(self.id, TxKind::Bye, a.dialog.flow, bye);
+                outbox.push(Output::Stateless { flow: a.leg.flow, request: a.leg.ack(cseq) });
+                let bye = a.leg.request(Method::Bye);
+                outbox.request(self.id, TxKind::Bye, a.leg.flow, bye);
             }
             _ => {}
         }

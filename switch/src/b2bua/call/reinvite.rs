@@ -41,13 +41,11 @@ impl Call {
             }
         };
         self.update_media(outbox, from, &seen);
-        let dialog = match from.other() {
-            Side::Caller => &mut self.caller,
-            Side::Callee => &mut self.callee,
-        };
-        let mut out = dialog.request(Method::Invite);
+        let other = self.leg_mut(from.other());
+        let mut out = other.request(Method::Invite);
         msg::set_body(&mut out.headers, &mut out.body, Some(sdp));
-        outbox.request(self.id, TxKind::ReInvite { from }, dialog.flow, out);
+        let flow = other.flow;
+        outbox.request(self.id, TxKind::ReInvite { from }, flow, out);
         self.pending = Some(Pending { from, key: key.clone(), request: req });
     }
     /// The other side's answer to a relayed re-INVITE.
@@ -72,22 +70,16 @@ impl Call {
             return;
         }
         let Some(p) = self.pending.take() else { return };
-        let local_tag = match from {
-            Side::Caller => self.caller.local_tag.clone(),
-            Side::Callee => self.callee.local_tag.clone(),
-        };
+        let local_tag = self.leg(from).local_tag().to_owned();
         if resp.status >= 300 {
             outbox.respond(&p.key, msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, None, None));
             return;
         }
-        let dialog = match to {
-            Side::Caller => &self.caller,
-            Side::Callee => &self.callee,
-        };
-        let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(dialog.local_cseq);
-        let ack = dialog.ack(cseq);
-        outbox.push(Output::Stateless { flow: dialog.flow, request: ack.clone() });
-        self.reinvite_ack = Some((dialog.flow, ack));
+        let other = self.leg(to);
+        let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(other.dialog.local_cseq);
+        let ack = other.ack(cseq);
+        outbox.push(Output::Stateless { flow: other.flow, request: ack.clone() });
+        self.reinvite_ack = Some((other.flow, ack));
         let sdp = match msg::sdp_of(&resp.body).cloned().map(|b| self.sdp_for(to, &b)) {
             Some(Ok((b, seen))) => {
                 self.update_media(outbox, to, &seen);
@@ -95,17 +87,10 @@ impl Call {
             }
             _ => None,
         };
-        let contact = match from {
-            Side::Caller => self.caller.contact(),
-            Side::Callee => self.callee.contact(),
-        };
+        let contact = self.leg(from).contact();
         let response = msg::response(&p.request, resp.status, Some(&resp.reason), &local_tag, Some(&contact), sdp);
         outbox.respond(&p.key, response.clone());
-        let origin = match from {
-            Side::Caller => &self.caller,
-            Side::Callee => &self.callee,
-        };
-        if !origin.flow.transport.is_reliable() && self.retransmit.is_none() {
+        if !self.leg(from).flow.transport.is_reliable() && self.retransmit.is_none() {
             self.retransmit = Some(Retransmit::new(p.key, from, false, response, now, cfg));
         }
     }
