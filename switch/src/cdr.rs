@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch: how a record's times are stored and
+/// printed (the running switch keeps [`std::time::Instant`]s).
 pub type UnixMs = u64;
 
 /// One leg's media counters, from the relay when the call ends.
@@ -20,9 +21,10 @@ pub struct LegCounters {
     pub latched: Option<String>,
 }
 
-/// Everything known about one call.
+/// Everything known about one call. `T` is the clock its times are on:
+/// [`std::time::Instant`] in the B2BUA, [`UnixMs`] as stored and listed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Cdr {
+pub struct Cdr<T = UnixMs> {
     /// The caller leg's Call-ID.
     pub call_id: String,
     /// The callee leg's Call-ID (the B2BUA's own), once it exists.
@@ -33,10 +35,10 @@ pub struct Cdr {
     pub route: String,
     /// Why the call went home or nowhere (`HomeReason`), or why it moved home later.
     pub route_reason: Option<String>,
-    pub invite_at: UnixMs,
-    pub ringing_at: Option<UnixMs>,
-    pub answer_at: Option<UnixMs>,
-    pub end_at: Option<UnixMs>,
+    pub invite_at: T,
+    pub ringing_at: Option<T>,
+    pub answer_at: Option<T>,
+    pub end_at: Option<T>,
     /// The final status the caller got.
     pub status: Option<u16>,
     /// `caller_bye`, `callee_bye`, `cancelled`, `rejected`, `no_answer`, `media_timeout`…
@@ -45,9 +47,65 @@ pub struct Cdr {
     pub callee_media: Option<LegCounters>,
 }
 
-impl Cdr {
+impl<T> Cdr<T> {
+    /// A call offered at `invite_at` from `caller` to `callee`, routed `route`.
+    pub fn new(call_id: String, caller: String, callee: String, route: &str, invite_at: T) -> Self {
+        Cdr {
+            call_id,
+            callee_call_id: None,
+            caller,
+            callee,
+            route: route.to_owned(),
+            route_reason: None,
+            invite_at,
+            ringing_at: None,
+            answer_at: None,
+            end_at: None,
+            status: None,
+            end_reason: None,
+            caller_media: None,
+            callee_media: None,
+        }
+    }
+
     /// Still in progress.
     pub fn active(&self) -> bool {
         self.end_at.is_none()
+    }
+
+    /// The same record with its times on another clock.
+    pub fn map_times<U>(self, mut f: impl FnMut(T) -> U) -> Cdr<U> {
+        let Cdr {
+            call_id,
+            callee_call_id,
+            caller,
+            callee,
+            route,
+            route_reason,
+            invite_at,
+            ringing_at,
+            answer_at,
+            end_at,
+            status,
+            end_reason,
+            caller_media,
+            callee_media,
+        } = self;
+        Cdr {
+            call_id,
+            callee_call_id,
+            caller,
+            callee,
+            route,
+            route_reason,
+            invite_at: f(invite_at),
+            ringing_at: ringing_at.map(&mut f),
+            answer_at: answer_at.map(&mut f),
+            end_at: end_at.map(&mut f),
+            status,
+            end_reason,
+            caller_media,
+            callee_media,
+        }
     }
 }

@@ -184,15 +184,18 @@ async fn run(args: RunArgs) -> Result<()> {
     }
     report_bound(&bound, bound_file.as_deref())?;
     let (stack, events) = Stack::spawn(transport.clone(), transport_events, TimerConfig::default());
-    let registrar = Registrar::new(RegistrarConfig {
-        realm: config.domain.clone(),
-        nonce_key: rand::random::<[u8; 32]>().to_vec(),
-        nonce_lifetime: Duration::from_secs(config.registrar.nonce_lifetime),
-        digest_algorithms: config.registrar.digest_algorithms()?,
-        relay_address: config.relay_address,
-        location: config.location(),
-        abuse: config.abuse.to_config(),
-    });
+    let registrar = Registrar::new(
+        RegistrarConfig {
+            realm: config.domain.clone(),
+            nonce_key: rand::random::<[u8; 32]>().to_vec(),
+            nonce_lifetime: Duration::from_secs(config.registrar.nonce_lifetime),
+            digest_algorithms: config.registrar.digest_algorithms()?,
+            relay_address: config.relay_address,
+            location: config.location(),
+            abuse: config.abuse.to_config(),
+        },
+        std::time::Instant::now(),
+    );
     let writer = Store::open(&config.data_dir).context("opening the store's writer connection")?;
     let calls = calls_setup(&config, udp).await?;
     let server = Server::new(stack, store, writer, registrar, calls)?;
@@ -239,14 +242,7 @@ async fn calls_setup(config: &SwitchConfig, udp: Vec<sipcore::transport::Flow>) 
         udp,
         trusted_peers: c.trusted_peers.clone(),
         relay_address: config.relay_address,
-        b2bua: B2buaConfig {
-            domain: config.domain.clone(),
-            ring_time: Duration::from_secs(c.ring_time),
-            t1: timers.t1,
-            t2: timers.t2,
-            epoch: std::time::Instant::now(),
-            epoch_unix_ms: u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?,
-        },
+        b2bua: B2buaConfig { domain: config.domain.clone(), ring_time: Duration::from_secs(c.ring_time), t1: timers.t1, t2: timers.t2 },
     })
 }
 

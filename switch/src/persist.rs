@@ -6,14 +6,16 @@
 //! the writer, and a 200 OK still never goes out before its record is on disk
 //! (a `kill -9` loses nothing acknowledged). A clean stop writes everything queued.
 
+use crate::cdr::Cdr;
 use crate::record::RlRecord;
-use crate::store::Store;
+use crate::store::{Store, WallClock};
 use sipcore::Response;
 use sipcore::stack::Stack;
 use sipcore::transaction::TransactionKey;
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 use tracing::{error, warn};
 
 /// Most changes committed in one transaction.
@@ -23,23 +25,25 @@ enum Op {
     Put(Box<RlRecord>),
     Delete(String),
     /// A call record, inserted or updated (the last one per call in a batch wins).
-    Call(Box<crate::cdr::Cdr>),
+    Call(Box<Cdr>),
     /// Send once everything queued before it is committed.
     Reply(TransactionKey, Box<Response>),
 }
 
 /// The request loop's end of the writer.
 pub struct Persister {
+    /// Where the stored Unix times come from.
+    clock: WallClock,
     ops: Option<mpsc::Sender<Op>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Persister {
     /// Starts the writer over its own connection to the store.
-    pub fn start(store: Store, stack: Stack) -> std::io::Result<Self> {
+    pub fn start(store: Store, stack: Stack, clock: WallClock) -> std::io::Result<Self> {
         let (ops, rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name("store-writer".into()).spawn(move || write_loop(&store, &stack, &rx))?;
-        Ok(Self { ops: Some(ops), thread: Some(thread) })
+        Ok(Self { clock, ops: Some(ops), thread: Some(thread) })
     }
 
     fn send(&self, op: Op) {
@@ -49,8 +53,8 @@ impl Persister {
     }
 
     /// Queues an upsert.
-    pub fn put(&self, record: &RlRecord) {
-        self.send(Op::Put(Box::new(record.clone())));
+    pub fn put(&self, record: &RlRecord<Instant>) {
+        self.send(Op::Put(Box::new(self.clock.stored_record(record.clone()))));
     }
 
     /// Queues a delete.
@@ -59,8 +63,8 @@ impl Persister {
     }
 
     /// Queues a call record (insert or update).
-    pub fn put_cdr(&self, record: &crate::cdr::Cdr) {
-        self.send(Op::Call(Box::new(record.clone())));
+    pub fn put_cdr(&self, record: &Cdr<Instant>) {
+        self.send(Op::Call(Box::new(self.clock.stored_cdr(record.clone()))));
     }
 
     /// Sends `response` for the server transaction `key` once the changes
@@ -89,7 +93,7 @@ fn write_loop(store: &Store, stack: &Stack, rx: &mpsc::Receiver<Op>) {
     while let Ok(first) = rx.recv() {
         let mut batch: HashMap<String, Option<Box<RlRecord>>> = HashMap::new();
         let mut replies = Vec::new();
-        let mut calls: HashMap<String, Box<crate::cdr::Cdr>> = HashMap::new();
+        let mut calls: HashMap<String, Box<Cdr>> = HashMap::new();
         let mut add = |op: Op| match op {
             Op::Call(c) => {
                 calls.insert(c.call_id.clone(), c);

@@ -9,16 +9,15 @@ use crate::b2bua::{B2bua, B2buaConfig};
 use crate::control::{Command, ControlRequest};
 use crate::location::{Cause, Change, Route};
 use crate::persist::Persister;
-use crate::record::UnixTime;
 use crate::registrar::Registrar;
-use crate::store::Store;
+use crate::store::{Store, WallClock};
 use crate::subscribers::Subscribers;
 use sipcore::stack::{Stack, StackEvent};
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::{Flow, TransportEvent};
 use sipcore::{HeaderName, Method, Request, Response};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::Receiver;
 use tracing::{debug, error, info, warn};
 
@@ -28,11 +27,6 @@ const PROVISIONING_POLL: Duration = Duration::from_secs(1);
 
 /// Methods the switch answers, for `Allow` (RFC 3261 §20.5).
 pub const ALLOW: &str = "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL";
-
-/// The wall clock in the registrar's unit.
-pub fn unix_now() -> UnixTime {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
 
 /// The answer to a request that is not a REGISTER (ACK never gets one).
 pub fn respond_other(req: &Request) -> Option<Response> {
@@ -91,14 +85,15 @@ impl Server {
     /// signalling-dropped until their phones register again.
     /// `writer` is a second connection to the same store, for the record writer.
     pub fn new(stack: Stack, store: Store, writer: Store, registrar: Registrar, calls: CallSetup) -> anyhow::Result<Self> {
-        let now = unix_now();
-        let purged = store.purge_expired(now)?;
-        let records = store.records()?;
-        let ended = store.end_open_cdrs(unix_now().saturating_mul(1000), "switch_restarted")?;
+        let now = Instant::now();
+        let clock = WallClock::now();
+        let purged = store.purge_expired(clock.unix_secs(now))?;
+        let records: Vec<_> = store.records()?.into_iter().map(|r| clock.live_record(r)).collect();
+        let ended = store.end_open_cdrs(clock.unix_ms(now), "switch_restarted")?;
         if ended > 0 {
             warn!(calls = ended, "calls in progress when the switch last stopped are recorded as ended");
         }
-        let persister = Persister::start(writer, stack.clone())?;
+        let persister = Persister::start(writer, stack.clone(), clock)?;
         let driver = CallDriver::new(B2bua::new(calls.b2bua), Some(calls.relay), Some(calls.events), stack.clone(), calls.udp.clone());
         let mut server = Self {
             stack,
@@ -143,12 +138,12 @@ impl Server {
                     Some(ev) => self.on_event(ev),
                     None => break,
                 },
-                _ = sleep_until_unix(deadline) => {
-                    let changes = self.registrar.table.handle_timeout(unix_now());
+                _ = sleep_until_instant(deadline) => {
+                    let changes = self.registrar.table.handle_timeout(Instant::now());
                     self.apply(changes);
                 }
                 _ = provisioning.tick() => {
-                    if let Err(e) = self.refresh_subscribers(unix_now()) {
+                    if let Err(e) = self.refresh_subscribers(Instant::now()) {
                         error!(error = %e, "cannot read subscribers");
                     }
                 }
@@ -160,7 +155,7 @@ impl Server {
     }
 
     fn on_event(&mut self, ev: StackEvent) {
-        let now = unix_now();
+        let now = Instant::now();
         match ev {
             StackEvent::Request { key, flow, request } => {
                 self.activity(now, &flow);
@@ -180,7 +175,7 @@ impl Server {
                 }
             }
             StackEvent::Cancel { key, request, invite, .. } => {
-                if !self.calls.core.handle_cancel(Instant::now(), &key, &request, invite.as_ref()) {
+                if !self.calls.core.handle_cancel(now, &key, &request, invite.as_ref()) {
                     let _ = self.stack.respond(key, Response::to_request(&request, 481));
                 }
                 self.calls.flush(&self.persister);
@@ -191,7 +186,7 @@ impl Server {
             }
             StackEvent::Transport(TransportEvent::Closed { flow, reason }) => {
                 debug!(%flow, ?reason, "flow closed");
-                self.calls.core.handle_flow_closed(Instant::now(), flow.id);
+                self.calls.core.handle_flow_closed(now, flow.id);
                 self.calls.flush(&self.persister);
                 let changes = self.registrar.table.flow_closed(now, flow.id);
                 self.apply(changes);
@@ -214,7 +209,7 @@ impl Server {
 
     /// One line saying where a call for `number` would go now.
     fn describe_route(&mut self, number: &str) -> String {
-        let now = unix_now();
+        let now = Instant::now();
         if let Err(e) = self.refresh_subscribers(now) {
             return format!("error: cannot read subscribers: {e}");
         }
@@ -230,7 +225,7 @@ impl Server {
 
     /// Sends OPTIONS down the number's flow and answers with the outcome.
     fn probe(&mut self, number: &str, reply: tokio::sync::oneshot::Sender<String>) {
-        let (flow, contact) = match self.registrar.table.reach(number, unix_now()) {
+        let (flow, contact) = match self.registrar.table.reach(number, Instant::now()) {
             Ok((flow, record)) => (flow, record.contact.clone()),
             Err(reason) => {
                 let _ = reply.send(format!("unreachable {number}: {}", reason.as_str()));
@@ -254,14 +249,14 @@ impl Server {
         });
     }
 
-    fn activity(&mut self, now: UnixTime, flow: &Flow) {
+    fn activity(&mut self, now: Instant, flow: &Flow) {
         let changes = self.registrar.table.flow_activity(now, flow);
         self.apply(changes);
     }
 
     /// Handles a REGISTER. A response that acknowledges stored changes goes out
     /// through the record writer, after they are committed.
-    fn register(&mut self, now: UnixTime, key: TransactionKey, req: &Request, flow: &Flow) {
+    fn register(&mut self, now: Instant, key: TransactionKey, req: &Request, flow: &Flow) {
         if let Err(e) = self.refresh_subscribers(now) {
             error!(error = %e, "cannot read subscribers");
             let _ = self.stack.respond(key, Response::to_request(req, 500).with_reason("Server Internal Error (store unavailable)"));
@@ -283,7 +278,7 @@ impl Server {
     /// provisioned loses its record here and now: the store already dropped
     /// the row with the subscriber, and a record kept in memory would stay
     /// routable until its TTL and fail to persist on every later change.
-    fn refresh_subscribers(&mut self, now: UnixTime) -> crate::store::Result<()> {
+    fn refresh_subscribers(&mut self, now: Instant) -> crate::store::Result<()> {
         if !self.subscribers.refresh(&self.store)? {
             return Ok(());
         }
@@ -326,10 +321,10 @@ impl Server {
 }
 
 /// One line per registration change; refreshes only at debug level.
-fn log_record(what: &str, r: &crate::record::RlRecord, cause: &str, quiet: bool) {
+fn log_record(what: &str, r: &crate::record::RlRecord<Instant>, cause: &str, quiet: bool) {
     let private = r.private_ip.map(|i| i.to_string()).unwrap_or_default();
     let public = r.public_ip_claimed.map(|i| i.to_string()).unwrap_or_default();
-    let ttl = r.expires_at.saturating_sub(unix_now());
+    let ttl = r.time_left(Instant::now()).as_secs();
     if quiet {
         debug!(number = %r.number, cause, state = r.state.as_str(), observed = %r.observed, ttl, "{what}");
     } else {
@@ -377,17 +372,6 @@ fn options_for(flow: &Flow, contact: &str, domain: &str) -> Request {
 async fn sleep_until_instant(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until_unix(deadline: Option<UnixTime>) {
-    match deadline {
-        Some(at) => {
-            let target = UNIX_EPOCH + Duration::from_secs(at);
-            let wait = target.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-            tokio::time::sleep(wait).await;
-        }
         None => std::future::pending().await,
     }
 }

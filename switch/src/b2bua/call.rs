@@ -82,7 +82,7 @@ pub(super) struct Call {
     ring_deadline: Option<Instant>,
     cancel_deadline: Option<Instant>,
     pub(super) pending: Option<Pending>,
-    pub(super) cdr: Cdr,
+    pub(super) cdr: Cdr<Instant>,
     /// The ACK for the callee's 2xx, re-sent when the 2xx is.
     callee_ack: Option<Request>,
     /// Late offer: the CSeq of the callee's 2xx whose ACK waits for the caller's answer.
@@ -127,7 +127,7 @@ impl Call {
         callee: Leg,
         target: Target,
         relay_ip: Option<IpAddr>,
-        cdr: Cdr,
+        cdr: Cdr<Instant>,
     ) -> Self {
         let offer = invite.body.clone();
         let caller_ip = caller.flow.remote.ip();
@@ -330,7 +330,7 @@ impl Call {
                     }
                 }
                 if self.cdr.ringing_at.is_none() {
-                    self.cdr.ringing_at = Some(cfg.unix_ms(now));
+                    self.cdr.ringing_at = Some(now);
                     outbox.push(Output::Cdr(Box::new(self.cdr.clone())));
                 }
                 self.answer_caller(outbox, resp.status, Some(&resp.reason), sdp);
@@ -393,7 +393,7 @@ impl Call {
         }
         self.ring_deadline = None;
         self.phase = Phase::Answered;
-        self.cdr.answer_at = Some(cfg.unix_ms(now));
+        self.cdr.answer_at = Some(now);
         self.cdr.status = Some(resp.status);
         outbox.push(Output::Cdr(Box::new(self.cdr.clone())));
         let contact = self.caller.contact();
@@ -579,7 +579,7 @@ impl End {
     }
 
     /// Ends with what the record already says (a CANCEL set it).
-    fn quiet(cdr: &Cdr) -> Self {
+    fn quiet(cdr: &Cdr<Instant>) -> Self {
         End { status: cdr.status, reason: cdr.end_reason.clone().unwrap_or_else(|| "cancelled".into()) }
     }
 }

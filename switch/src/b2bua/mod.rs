@@ -18,7 +18,7 @@ mod sdp;
 pub use outbox::{CallRef, LegMedia, MediaId, MediaOpenError, MediaPorts, Output, Side, TxId};
 pub use sdp::SdpReject;
 
-use crate::cdr::{Cdr, UnixMs};
+use crate::cdr::Cdr;
 use call::{Call, End, Phase};
 use leg::Leg;
 use outbox::{Outbox, TxKind};
@@ -39,16 +39,6 @@ pub struct B2buaConfig {
     /// RFC 3261 T1/T2, for retransmitting our 2xx to a caller on UDP.
     pub t1: Duration,
     pub t2: Duration,
-    /// The wall clock at `epoch`, for call records (the core never reads a clock).
-    pub epoch: Instant,
-    pub epoch_unix_ms: UnixMs,
-}
-
-impl B2buaConfig {
-    pub fn unix_ms(&self, now: Instant) -> UnixMs {
-        let since = now.saturating_duration_since(self.epoch).as_millis();
-        self.epoch_unix_ms.saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
-    }
 }
 
 /// Where the callee leg goes (from the registrar's `route()`).
@@ -161,16 +151,9 @@ impl B2bua {
             new.target.flow,
             new.target.local,
         );
-        let cdr = Cdr {
-            call_id: caller.call_id().to_owned(),
-            callee_call_id: Some(callee.call_id().to_owned()),
-            caller: new.caller.clone(),
-            callee: new.callee.clone(),
-            route: new.target.route.to_owned(),
-            route_reason: new.target.reason.clone(),
-            invite_at: self.cfg.unix_ms(now),
-            ..Cdr::default()
-        };
+        let mut cdr = Cdr::new(caller.call_id().to_owned(), new.caller.clone(), new.callee.clone(), new.target.route, now);
+        cdr.callee_call_id = Some(callee.call_id().to_owned());
+        cdr.route_reason = new.target.reason.clone();
         self.by_call_id.insert(caller.call_id().to_owned(), (id, Side::Caller));
         self.by_call_id.insert(callee.call_id().to_owned(), (id, Side::Callee));
         self.by_invite.insert(new.key.clone(), id);
@@ -379,7 +362,7 @@ impl B2bua {
             self.by_media.remove(&m);
         }
         self.outbox.txs.retain(|_, (owner, _)| *owner != call);
-        c.cdr.end_at = Some(self.cfg.unix_ms(now));
+        c.cdr.end_at = Some(now);
         if c.cdr.status.is_none() {
             c.cdr.status = end.status;
         }

@@ -6,6 +6,7 @@ use sipcore::transport::Flow;
 use sipcore::{Request, Response};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 pub use media::relay::{MediaId, Side};
 
@@ -69,9 +70,9 @@ pub enum Output {
     /// Free ports no call holds any more.
     CloseMedia { media: MediaId },
     /// Store this call record (insert or update).
-    Cdr(Box<Cdr>),
+    Cdr(Box<Cdr<Instant>>),
     /// The call is over: close its media (fill the counters in) and store its record.
-    Ended { media: Option<MediaId>, cdr: Box<Cdr> },
+    Ended { media: Option<MediaId>, cdr: Box<Cdr<Instant>> },
 }
 
 /// What a client transaction was for.

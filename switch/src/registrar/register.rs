@@ -3,13 +3,13 @@
 use super::reply::reply;
 use crate::abuse::{AbuseConfig, AuthGuard};
 use crate::location::{Change, LocationConfig, LocationTable, Refusal, Registration, Unregistration, grant_expires};
-use crate::record::{Subscriber, UnixTime};
+use crate::record::Subscriber;
 use sipcore::auth::{Algorithm, AuthError, DigestRequest, DigestServer, Secret, ServerConfig};
 use sipcore::headers::{Contact, NameAddr};
 use sipcore::transport::Flow;
 use sipcore::{HeaderName, Request, Response};
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::warn;
 
 /// Registrar policy.
@@ -44,6 +44,10 @@ pub struct Registrar {
     guard: AuthGuard,
     config: RegistrarConfig,
     tag: String,
+    /// The digest server counts nonce lifetimes in whole seconds since this
+    /// instant: monotonic, like every other deadline of the switch (a nonce
+    /// never outlives the process: its key is drawn anew at each start).
+    epoch: Instant,
 }
 
 fn secret_for(sub: &Subscriber, alg: Algorithm) -> Secret<'_> {
@@ -55,7 +59,8 @@ fn secret_for(sub: &Subscriber, alg: Algorithm) -> Secret<'_> {
 }
 
 impl Registrar {
-    pub fn new(config: RegistrarConfig) -> Self {
+    /// A registrar started at `now`.
+    pub fn new(config: RegistrarConfig, now: Instant) -> Self {
         let mut digest = ServerConfig::new(config.realm.clone(), config.nonce_key.clone());
         digest.nonce_lifetime = config.nonce_lifetime;
         if !config.digest_algorithms.is_empty() {
@@ -67,6 +72,7 @@ impl Registrar {
             guard: AuthGuard::new(config.abuse),
             tag: format!("{:08x}", rand::random::<u32>()),
             config,
+            epoch: now,
         }
     }
 
@@ -85,10 +91,15 @@ impl Registrar {
 
     /// 401 with WWW-Authenticate for REGISTER; 407 with Proxy-Authenticate for
     /// calls (the switch acts as the caller's proxy, RFC 3261 §22.3).
-    fn challenge(&self, req: &Request, now: UnixTime, stale: bool, proxy: bool) -> Outcome {
+    /// `now` as the digest server counts (see `epoch`).
+    fn digest_secs(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.epoch).as_secs()
+    }
+
+    fn challenge(&self, req: &Request, now: Instant, stale: bool, proxy: bool) -> Outcome {
         let (status, header) = if proxy { (407, HeaderName::ProxyAuthenticate) } else { (401, HeaderName::WwwAuthenticate) };
         let mut out = self.reply(req, status, None);
-        for c in self.digest.challenge(now, None, stale) {
+        for c in self.digest.challenge(self.digest_secs(now), None, stale) {
             out.response.headers.push(header.clone(), c.to_string());
         }
         out
@@ -98,7 +109,7 @@ impl Registrar {
     /// with the REGISTER credentials and policy: `None` when it may go on, else
     /// the 407 challenge or refusal to send. Failures count toward the same
     /// per-source cool-down as REGISTER's.
-    pub fn authorize_call(&mut self, now: UnixTime, req: &Request, sub: &Subscriber, ip: IpAddr) -> Option<Response> {
+    pub fn authorize_call(&mut self, now: Instant, req: &Request, sub: &Subscriber, ip: IpAddr) -> Option<Response> {
         if let Some(left) = self.guard.blocked(ip, now) {
             return Some(self.reply(req, 403, Some(&format!("too many failed authentications; retry in {left} s"))).response);
         }
@@ -111,7 +122,7 @@ impl Registrar {
     /// when that is the wildcard (a UDP socket bound to 0.0.0.0) the address
     /// the driver found the switch routes back to the phone from; it is the
     /// X-Bearer-Address unless `relay_address` is set.
-    pub fn handle(&mut self, now: UnixTime, req: &Request, flow: &Flow, subscriber: Option<&Subscriber>, local_ip: IpAddr) -> Outcome {
+    pub fn handle(&mut self, now: Instant, req: &Request, flow: &Flow, subscriber: Option<&Subscriber>, local_ip: IpAddr) -> Outcome {
         let ip = flow.remote.ip();
         if let Some(left) = self.guard.blocked(ip, now) {
             return self.reply(req, 403, Some(&format!("too many failed authentications; retry in {left} s")));
@@ -136,7 +147,7 @@ impl Registrar {
     }
 
     /// Digest verification; `None` when the request is authenticated.
-    fn authenticate(&mut self, now: UnixTime, req: &Request, number: &str, sub: &Subscriber, ip: IpAddr, proxy: bool) -> Option<Outcome> {
+    fn authenticate(&mut self, now: Instant, req: &Request, number: &str, sub: &Subscriber, ip: IpAddr, proxy: bool) -> Option<Outcome> {
         let realm = self.digest.config().realm.clone();
         let creds = req.headers.digest_credentials(proxy).find(|c| c.as_ref().map_or(true, |c| c.realm == realm.as_str()));
         let creds = match creds {
@@ -149,7 +160,7 @@ impl Registrar {
         }
         let secret = secret_for(sub, creds.effective_algorithm());
         let request = DigestRequest::new(req.method.as_str(), &req.uri);
-        match self.digest.verify(now, &request, None, &creds, Some(secret)) {
+        match self.digest.verify(self.digest_secs(now), &request, None, &creds, Some(secret)) {
             Ok(_) => {
                 self.guard.success(ip);
                 None
@@ -167,7 +178,7 @@ impl Registrar {
     }
 
     /// Applies the Contact (or its absence) once the request is authenticated.
-    fn bind(&mut self, now: UnixTime, req: &Request, flow: &Flow, number: String, local_ip: IpAddr) -> Outcome {
+    fn bind(&mut self, now: Instant, req: &Request, flow: &Flow, number: String, local_ip: IpAddr) -> Outcome {
         let contacts: Result<Vec<Contact<'_>>, _> = req.headers.contacts().collect();
         let contacts = match contacts {
             Ok(c) => c,
@@ -249,16 +260,16 @@ impl Registrar {
     }
 
     /// A REGISTER without Contact: list the current binding (§10.3 step 8).
-    fn query(&self, now: UnixTime, req: &Request, number: &str) -> Outcome {
+    fn query(&self, now: Instant, req: &Request, number: &str) -> Outcome {
         let mut out = self.reply(req, 200, None);
         if let Some(rec) = self.table.get(number).filter(|r| r.expires_at > now) {
-            out.response.headers.push(HeaderName::Contact, format!("<{}>;expires={}", rec.contact, rec.time_left(now)));
+            out.response.headers.push(HeaderName::Contact, format!("<{}>;expires={}", rec.contact, rec.time_left(now).as_secs()));
         }
         out
     }
 
     /// Wakes the table's timers (TTL expiry, silent flows).
-    pub fn poll_timeout(&self) -> Option<UnixTime> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.table.poll_timeout()
     }
 }
@@ -286,15 +297,18 @@ mod tests {
     use sipcore::{Message, Request};
 
     fn registrar(digest_algorithms: Vec<Algorithm>) -> Registrar {
-        Registrar::new(RegistrarConfig {
-            realm: "example.net".into(),
-            nonce_key: vec![7; 32],
-            nonce_lifetime: Duration::from_secs(300),
-            digest_algorithms,
-            relay_address: None,
-            location: LocationConfig::default(),
-            abuse: AbuseConfig::default(),
-        })
+        Registrar::new(
+            RegistrarConfig {
+                realm: "example.net".into(),
+                nonce_key: vec![7; 32],
+                nonce_lifetime: Duration::from_secs(300),
+                digest_algorithms,
+                relay_address: None,
+                location: LocationConfig::default(),
+                abuse: AbuseConfig::default(),
+            },
+            Instant::now(),
+        )
     }
 
     fn register() -> Request {
@@ -323,7 +337,7 @@ mod tests {
             mac: None,
             home: None,
         };
-        let out = r.handle(1_800_000_000, &register(), &flow, Some(&sub), flow.local.ip());
+        let out = r.handle(Instant::now(), &register(), &flow, Some(&sub), flow.local.ip());
         assert_eq!(out.response.status, 401);
         out.response
             .headers

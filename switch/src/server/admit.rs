@@ -7,7 +7,6 @@ use super::{Server, local_ip_toward};
 use crate::b2bua::{Connect, NewCall, Target};
 use crate::cdr::Cdr;
 use crate::location::{Route, route};
-use crate::record::UnixTime;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::{Flow, TransportKind};
 use sipcore::{Method, Request, Response};
@@ -17,11 +16,11 @@ use tracing::{info, warn};
 
 impl Server {
     /// Takes the requests that belong to calls; hands back the rest.
-    pub(super) fn call_request(&mut self, now: UnixTime, key: TransactionKey, flow: Flow, req: Request) -> Option<Request> {
+    pub(super) fn call_request(&mut self, now: Instant, key: TransactionKey, flow: Flow, req: Request) -> Option<Request> {
         if matches!(req.method, Method::Register | Method::Ack | Method::Cancel) {
             return Some(req);
         }
-        let t = Instant::now();
+        let t = now;
         let in_dialog = req.headers.to_addr().is_ok_and(|a| a.tag().is_some());
         if in_dialog {
             return self.calls.core.handle_request(t, &key, flow, req).err().map(|r| *r);
@@ -48,7 +47,7 @@ impl Server {
         }
     }
 
-    fn admit(&mut self, now: UnixTime, t: Instant, key: TransactionKey, flow: Flow, req: Request) {
+    fn admit(&mut self, now: Instant, t: Instant, key: TransactionKey, flow: Flow, req: Request) {
         if let Err(e) = self.refresh_subscribers(now) {
             tracing::error!(error = %e, "cannot read subscribers");
             return self.reply(key, &req, 500, "Server Internal Error (store unavailable)");
@@ -122,19 +121,11 @@ impl Server {
     /// 480: no live flow and no home. Recorded, so `switch calls` says why.
     fn unavailable(&mut self, t: Instant, key: TransactionKey, req: &Request, caller: &str, callee: &str, reason: &str) {
         self.reply(key, req, 480, &format!("Temporarily Unavailable ({reason})"));
-        let at = self.calls.core.config().unix_ms(t);
-        let record = Cdr {
-            call_id: req.headers.call_id().unwrap_or_default().to_owned(),
-            caller: caller.to_owned(),
-            callee: callee.to_owned(),
-            route: "none".into(),
-            route_reason: Some(reason.to_owned()),
-            invite_at: at,
-            end_at: Some(at),
-            status: Some(480),
-            end_reason: Some("unavailable".into()),
-            ..Cdr::default()
-        };
+        let mut record = Cdr::new(req.headers.call_id().unwrap_or_default().to_owned(), caller.to_owned(), callee.to_owned(), "none", t);
+        record.route_reason = Some(reason.to_owned());
+        record.end_at = Some(t);
+        record.status = Some(480);
+        record.end_reason = Some("unavailable".into());
         info!(caller, callee, reason, "call unavailable");
         self.persister.put_cdr(&record);
     }

@@ -12,12 +12,14 @@
 //! prepared statements; it is `Send` but not `Sync`.
 
 mod cdrs;
+mod clock;
 mod error;
 mod records;
 mod schema;
 mod subscribers;
 pub mod validate;
 
+pub use clock::WallClock;
 pub use error::{Result, StoreError};
 pub use subscribers::SubscriberUpdate;
 

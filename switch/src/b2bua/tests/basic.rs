@@ -36,7 +36,7 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
     assert_eq!(ringing.len(), 1);
     assert_eq!(ringing[0].status, 180);
     let caller_tag = ringing[0].headers.to_addr().unwrap().tag().unwrap().to_owned();
-    assert!(matches!(&out[0], Output::Cdr(r) if r.ringing_at == Some(1_800_000_000_300)));
+    assert!(matches!(&out[0], Output::Cdr(r) if r.ringing_at == Some(lab.t0 + Duration::from_millis(300))));
     lab.now += Duration::from_secs(2);
     let out = lab.callee_says(200, Some(CALLEE_SDP));
     let acks = requests(&out, Method::Ack);
@@ -76,7 +76,7 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
     let rec = ended(&out).unwrap();
     assert_eq!(rec.end_reason.as_deref(), Some("caller_bye"));
     assert_eq!(rec.status, Some(200));
-    assert_eq!(rec.answer_at, Some(1_800_000_002_300));
+    assert_eq!(rec.answer_at, Some(lab.t0 + Duration::from_millis(2_300)));
     assert!(lab.core.is_empty());
     let _ = lab.t0;
 }
@@ -155,7 +155,7 @@ fn media_timeout_hangs_up_both_legs_with_a_reason() {
     }
     let rec = ended(&out).unwrap();
     assert_eq!(rec.end_reason.as_deref(), Some("media_timeout"));
-    assert_eq!(rec.end_at, Some(1_800_000_060_000));
+    assert_eq!(rec.end_at, Some(lab.t0 + Duration::from_secs(60)));
 }
 
 #[test]

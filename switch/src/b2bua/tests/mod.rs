@@ -60,7 +60,7 @@ pub(super) fn invite_from_caller(sdp: &str) -> Request {
 pub(super) struct Lab {
     pub(super) core: B2bua,
     pub(super) now: Instant,
-    t0: Instant,
+    pub(super) t0: Instant,
     pub(super) invite_key: TransactionKey,
     /// The INVITE sent to the callee and its transaction.
     pub(super) callee_invite: Option<(TxId, Request)>,
@@ -75,8 +75,6 @@ impl Lab {
             ring_time: Duration::from_secs(30),
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),
-            epoch: t0,
-            epoch_unix_ms: 1_800_000_000_000,
         };
         let invite = invite_from_caller(CALLER_SDP);
         Lab {
@@ -196,7 +194,7 @@ pub(super) fn requests(out: &[Output], method: Method) -> Vec<Request> {
         .collect()
 }
 
-pub(super) fn ended(out: &[Output]) -> Option<Cdr> {
+pub(super) fn ended(out: &[Output]) -> Option<Cdr<Instant>> {
     out.iter().find_map(|o| if let Output::Ended { cdr, .. } = o { Some((**cdr).clone()) } else { None })
 }
 

@@ -4,9 +4,10 @@ use super::{Entry, LocationTable, record_key};
 use crate::location::change::{Cause, Challenger, Change};
 use crate::location::flows::key_of;
 use crate::location::registration::{Device, Registration};
-use crate::record::{RlRecord, RlState, UnixTime};
+use crate::record::{RlRecord, RlState};
 use sipcore::transport::Flow;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 /// What an accepted REGISTER did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub enum RegisterKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterOutcome {
     pub kind: RegisterKind,
-    pub record: RlRecord,
+    pub record: RlRecord<Instant>,
     pub changes: Vec<Change>,
 }
 
@@ -35,7 +36,7 @@ pub enum Refusal {
     /// unregistered (the patent's "new registration attempted but old
     /// registration not dropped"): answer 403. The holder's record is now in
     /// `Conflict`; `changes` persist that (and anything that timed out first).
-    Conflict { holder: Box<RlRecord>, changes: Vec<Change> },
+    Conflict { holder: Box<RlRecord<Instant>>, changes: Vec<Change> },
     /// `expires` was 0: that is an unregistration, see
     /// [`LocationTable::unregister`]. Nothing changed.
     ZeroExpires,
@@ -77,7 +78,7 @@ impl std::error::Error for Refusal {}
 
 impl LocationTable {
     /// Takes one accepted REGISTER (see the module docs for the rules).
-    pub fn register(&mut self, now: UnixTime, reg: Registration) -> Result<RegisterOutcome, Refusal> {
+    pub fn register(&mut self, now: Instant, reg: Registration) -> Result<RegisterOutcome, Refusal> {
         if reg.expires == 0 {
             return Err(Refusal::ZeroExpires);
         }
@@ -122,7 +123,7 @@ impl LocationTable {
     }
 
     /// No live record: a fresh one replaces whatever (dropped) record there was.
-    fn register_new(&mut self, now: UnixTime, reg: Registration, mut changes: Vec<Change>) -> RegisterOutcome {
+    fn register_new(&mut self, now: Instant, reg: Registration, mut changes: Vec<Change>) -> RegisterOutcome {
         self.take(&reg.number);
         let record = build(reg, now, now, RlState::Registered);
         self.put(Entry { record: record.clone(), challenger: None }, now);
@@ -132,7 +133,7 @@ impl LocationTable {
 
     /// Another device while the record is live: the record goes to `Conflict`
     /// (keeping the holder's flow and facts) and the REGISTER is refused.
-    fn challenge(&mut self, now: UnixTime, reg: Registration, mut changes: Vec<Change>) -> Result<RegisterOutcome, Refusal> {
+    fn challenge(&mut self, now: Instant, reg: Registration, mut changes: Vec<Change>) -> Result<RegisterOutcome, Refusal> {
         let Some(entry) = self.records.get_mut(&reg.number) else {
             return Ok(self.register_new(now, reg, changes));
         };
@@ -155,7 +156,7 @@ impl LocationTable {
 }
 
 /// The record a REGISTER makes.
-fn build(reg: Registration, now: UnixTime, registered_at: UnixTime, state: RlState) -> RlRecord {
+fn build(reg: Registration, now: Instant, registered_at: Instant, state: RlState) -> RlRecord<Instant> {
     let behind_nat = reg.behind_nat();
     RlRecord {
         number: reg.number,
@@ -174,7 +175,7 @@ fn build(reg: Registration, now: UnixTime, registered_at: UnixTime, state: RlSta
         contact: reg.contact,
         user_agent: reg.user_agent,
         registered_at,
-        expires_at: now.saturating_add(u64::from(reg.expires)),
+        expires_at: now + Duration::from_secs(u64::from(reg.expires)),
         state,
         outbound: reg.outbound,
     }
