@@ -8,6 +8,7 @@ use serde::Deserialize;
 use sipcore::auth::Algorithm;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Everything `switch run` needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -237,6 +238,46 @@ impl SwitchConfig {
             default_expires: r.default_expires,
             ..crate::location::LocationConfig::default()
         }
+    }
+
+    /// What the switch core is built with; `udp` are the bound UDP
+    /// listeners, `local_ip` the driver's routing lookup.
+    pub fn core(&self, udp: Vec<sipcore::transport::Flow>, local_ip: crate::core::LocalIp) -> crate::Result<crate::core::CoreConfig> {
+        let timers = sipcore::transaction::TimerConfig::default();
+        Ok(crate::core::CoreConfig {
+            registrar: crate::registrar::RegistrarConfig {
+                realm: self.domain.clone(),
+                nonce_lifetime: Duration::from_secs(self.registrar.nonce_lifetime),
+                digest_algorithms: self.registrar.digest_algorithms()?,
+                relay_address: self.relay_address,
+                location: self.location(),
+                abuse: self.abuse.to_config(),
+            },
+            b2bua: crate::b2bua::B2buaConfig {
+                domain: self.domain.clone(),
+                ring_time: Duration::from_secs(self.calls.ring_time),
+                t1: timers.t1,
+                t2: timers.t2,
+            },
+            timers,
+            trusted_peers: self.calls.trusted_peers.clone(),
+            udp,
+            local_ip,
+        })
+    }
+
+    /// The media relay's settings. It binds the wildcard of the relay
+    /// address's family: `relay_address` may be a public address the host
+    /// does not have (1:1 NAT), so it is only advertised.
+    pub fn relay(&self) -> crate::Result<media::relay::RelayConfig> {
+        Ok(media::relay::RelayConfig {
+            bind: match self.relay_address {
+                Some(IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            },
+            ports: self.calls.relay_port_range()?,
+            media_timeout: Duration::from_secs(self.calls.media_timeout),
+        })
     }
 
     /// Refuses settings that cannot work.

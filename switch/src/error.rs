@@ -3,6 +3,9 @@
 //! any of them into one line on stderr.
 
 use crate::store::StoreError;
+use sipcore::transport::TransportError;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 /// What can go wrong in the switch library.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +20,35 @@ pub enum Error {
     /// assertions); the text says which.
     #[error("invariant broken: {0}")]
     Invariant(String),
+    /// The flow to a home location could not be found.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// A thread or socket of the driver could not be set up.
+    #[error("{what}: {source}")]
+    Io { what: &'static str, source: std::io::Error },
+}
+
+/// Why the flow to a home location (a host name, or TCP) could not be found.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The host name did not resolve.
+    #[error("{host}: {source}")]
+    Resolve { host: String, source: std::io::Error },
+    /// It resolved to nothing.
+    #[error("{host}: no address")]
+    NoAddress { host: String },
+    /// None of its addresses is of a family one of our UDP listeners has.
+    #[error("{host}: no address we can reach over UDP")]
+    NoUdpListener { host: String },
+    /// The TCP connection failed (to the last address tried).
+    #[error("{remote}: {source}")]
+    Connect { remote: SocketAddr, source: TransportError },
+    /// Resolving and connecting took too long.
+    #[error("{host}:{port} not reached in {after:?}")]
+    Timeout { host: String, port: u16, after: Duration },
+    /// `transport=tls` home locations are not supported.
+    #[error("TLS home locations are not supported")]
+    Tls,
 }
 
 /// The switch library's result type.

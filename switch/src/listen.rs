@@ -1,7 +1,7 @@
 //! `--listen` specs: `udp:IP:PORT`, `tcp:IP:PORT`, `tls:IP:PORT`.
 
 use crate::Error;
-use sipcore::transport::TransportKind;
+use sipcore::transport::{Flow, TransportKind};
 use std::net::SocketAddr;
 use std::str::FromStr;
 
@@ -33,6 +33,13 @@ impl std::fmt::Display for ListenSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", crate::record::transport_name(self.transport), self.addr)
     }
+}
+
+/// The flow out of one of our UDP listeners (`udp`) to the first of `addrs`
+/// a listener shares an address family with (`localhost` may resolve to ::1
+/// first on a switch that listens on IPv4 only).
+pub fn udp_flow_toward(udp: &[Flow], addrs: &[SocketAddr]) -> Option<Flow> {
+    addrs.iter().find_map(|remote| udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4()).map(|sock| Flow { remote: *remote, ..*sock }))
 }
 
 #[cfg(test)]

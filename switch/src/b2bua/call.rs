@@ -2,12 +2,15 @@
 //! UAC), the relay ports between them, and the record. Every method takes the
 //! time and leaves its effects in `Outbox`; none blocks or reads a clock.
 
+use super::CallRef;
 use super::leg::Leg;
+use super::media::{LegMedia, MediaCommand, MediaId, MediaPorts, Side};
 use super::msg;
-use super::outbox::{CallRef, LegMedia, MediaId, MediaPorts, Outbox, Output, Side, TxKind};
+use super::outbox::{Outbox, TxKind};
 use super::sdp::{self, SdpReject, Seen};
 use super::{B2buaConfig, Target};
 use crate::cdr::Cdr;
+use crate::core::Output;
 use bytes::Bytes;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::Flow;
@@ -227,7 +230,7 @@ impl Call {
                 (Some(sdp), Some(ip)) if on_flow => Some(SocketAddr::new(ip, sdp.port())),
                 (sdp, _) => sdp,
             };
-            outbox.push(Output::UpdateMedia { media: m.id, side, target: LegMedia { send_to, latch_ip, tcp: seen.tcp } });
+            outbox.media(MediaCommand::Update { media: m.id, side, target: LegMedia { send_to, latch_ip, tcp: seen.tcp } });
         }
     }
 
@@ -271,7 +274,7 @@ impl Call {
                 // The callee answers a TCP/RTP/AVP offer by connecting out to its leg
                 // (a=setup:active) as it sends its 2xx; the connection can reach the relay
                 // before the 2xx reaches us, so the leg takes it from the callee's host now.
-                outbox.push(Output::UpdateMedia {
+                outbox.media(MediaCommand::Update {
                     media: ports.id,
                     side: Side::Callee,
                     target: LegMedia { send_to: None, latch_ip: self.target.latch_ip, tcp: true },
@@ -286,11 +289,11 @@ impl Call {
     fn invite_callee(&mut self, now: Instant, cfg: &B2buaConfig, outbox: &mut Outbox) {
         if let Some(to) = self.target.connect.clone() {
             // A home location by name or over TCP: find its flow first; `connected` comes back here.
-            outbox.push(Output::Connect { call: self.id, to });
+            outbox.output(Output::Connect { call: self.id, to });
             self.phase = Phase::Opening;
             return;
         }
-        let mut req = self.callee.request(Method::Invite);
+        let mut req = self.callee.request(Method::Invite, outbox.branch());
         req.uri = self.target.uri.clone().into();
         let mf = self.invite.headers.max_forwards().ok().flatten().unwrap_or(70).saturating_sub(1);
         req.headers.set(HeaderName::MaxForwards, mf.to_string());
@@ -331,7 +334,7 @@ impl Call {
                 }
                 if self.cdr.ringing_at.is_none() {
                     self.cdr.ringing_at = Some(now);
-                    outbox.push(Output::Cdr(Box::new(self.cdr.clone())));
+                    outbox.output(Output::Cdr(Box::new(self.cdr.clone())));
                 }
                 self.answer_caller(outbox, resp.status, Some(&resp.reason), sdp);
                 None
@@ -354,7 +357,7 @@ impl Call {
         let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(1);
         if let Some(ack) = &self.callee_ack {
             // A retransmitted 2xx: our ACK got lost.
-            outbox.push(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
+            outbox.stateless(self.callee.flow, ack.clone());
             return None;
         }
         if matches!(self.phase, Phase::Answered | Phase::Confirmed) {
@@ -366,8 +369,8 @@ impl Call {
         if late_offer {
             self.late_ack = Some(cseq);
         } else {
-            let ack = self.callee.ack(cseq);
-            outbox.push(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
+            let ack = self.callee.ack(cseq, outbox.branch());
+            outbox.stateless(self.callee.flow, ack.clone());
             self.callee_ack = Some(ack);
         }
         if self.phase == Phase::Cancelling {
@@ -389,13 +392,13 @@ impl Call {
             None => self.last_body.get(Side::Callee).clone().and_then(|b| self.sdp_for(Side::Callee, &b).ok().map(|(b, _)| b)),
         };
         if let Some(m) = self.media {
-            outbox.push(Output::ArmMediaTimeout { media: m.id });
+            outbox.media(MediaCommand::ArmTimeout { media: m.id });
         }
         self.ring_deadline = None;
         self.phase = Phase::Answered;
         self.cdr.answer_at = Some(now);
         self.cdr.status = Some(resp.status);
-        outbox.push(Output::Cdr(Box::new(self.cdr.clone())));
+        outbox.output(Output::Cdr(Box::new(self.cdr.clone())));
         let contact = self.caller.contact();
         let response = msg::response(&self.invite, resp.status, Some(&resp.reason), self.caller.local_tag(), Some(&contact), sdp);
         outbox.respond(&self.invite_key, response.clone());
@@ -455,12 +458,12 @@ impl Call {
     /// (from its ACK) rewritten to the relay.
     fn ack_late(&mut self, outbox: &mut Outbox, answer: Option<&Bytes>) {
         let Some(cseq) = self.late_ack.take() else { return };
-        let mut ack = self.callee.ack(cseq);
+        let mut ack = self.callee.ack(cseq, outbox.branch());
         if let Some((body, seen)) = answer.and_then(|a| self.sdp_for(Side::Caller, a).ok()) {
             self.update_media(outbox, Side::Caller, &seen);
             msg::set_body(&mut ack.headers, &mut ack.body, Some(body));
         }
-        outbox.push(Output::Stateless { flow: self.callee.flow, request: ack.clone() });
+        outbox.stateless(self.callee.flow, ack.clone());
         self.callee_ack = Some(ack);
     }
 
@@ -484,7 +487,7 @@ impl Call {
             self.ack_late(outbox, None);
         }
         let party = self.leg_mut(leg);
-        let mut req = party.request(Method::Bye);
+        let mut req = party.request(Method::Bye, outbox.branch());
         if let Some(r) = reason {
             req.headers.push(HeaderName::Reason, r.to_owned());
         }
@@ -514,13 +517,13 @@ impl Call {
             }
             Method::Options => {
                 let mut resp = Response::to_request(&req, 200);
-                resp.headers.push(HeaderName::Allow, crate::server::ALLOW);
+                resp.headers.push(HeaderName::Allow, crate::core::ALLOW);
                 outbox.respond(key, resp);
                 None
             }
             _ => {
                 let mut resp = Response::to_request(&req, 405);
-                resp.headers.push(HeaderName::Allow, crate::server::ALLOW);
+                resp.headers.push(HeaderName::Allow, crate::core::ALLOW);
                 outbox.respond(key, resp);
                 None
             }

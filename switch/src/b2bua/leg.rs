@@ -2,7 +2,6 @@
 //! (sipcore's [`Dialog`]: the switch is the UAS of the caller's, the UAC of the
 //! callee's), the flow its requests go down and our address on that flow.
 
-use super::msg;
 use sipcore::dialog::{Dialog, DialogError};
 use sipcore::transport::{Flow, TransportKind};
 use sipcore::{HeaderName, Method, Request};
@@ -48,12 +47,12 @@ impl Leg {
         format!("sip:switch@{}{transport}", self.local)
     }
 
-    /// A new in-dialog request with the next CSeq (ACK and CANCEL use
+    /// A new in-dialog request with the next CSeq and Via `branch` (ACK and CANCEL use
     /// [`Leg::ack`] and the transaction layer's `cancel_for`). An INVITE
     /// carries our Contact (§8.1.1.8).
-    pub(super) fn request(&mut self, method: Method) -> Request {
+    pub(super) fn request(&mut self, method: Method, branch: String) -> Request {
         let cseq = self.dialog.next_cseq();
-        let mut req = self.dialog.request(method, cseq, self.via());
+        let mut req = self.dialog.request(method, cseq, self.via(&branch));
         if req.method == Method::Invite {
             let h = &mut req.headers;
             h.remove(&HeaderName::ContentLength);
@@ -64,11 +63,11 @@ impl Leg {
     }
 
     /// The ACK for a 2xx to the INVITE with CSeq `cseq` (§13.2.2.4): a new transaction.
-    pub(super) fn ack(&self, cseq: u32) -> Request {
-        self.dialog.request(Method::Ack, cseq, self.via())
+    pub(super) fn ack(&self, cseq: u32, branch: String) -> Request {
+        self.dialog.request(Method::Ack, cseq, self.via(&branch))
     }
 
-    fn via(&self) -> String {
-        format!("SIP/2.0/{} {};branch={};rport", self.flow.transport.via_token(), self.local, msg::branch())
+    fn via(&self, branch: &str) -> String {
+        format!("SIP/2.0/{} {};branch={branch};rport", self.flow.transport.via_token(), self.local)
     }
 }

@@ -2,33 +2,49 @@
 //! where the switch is the UAS, and the callee's, where it is the UAC — with
 //! the media relay between them and each side's SDP rewritten to point at it.
 //!
-//! Sans-IO: the driver (`server.rs`) authenticates and routes the INVITE, then
-//! feeds requests, client-transaction events, relay answers and the time in
-//! (`handle_*`), and carries out what `poll_output` asks (send, respond, open or
-//! update relay ports, store records). `poll_timeout` says when to call
-//! `handle_timeout`. Nothing here blocks, reads a clock or touches a socket.
+//! A part of the switch core ([`crate::core`]), sans-IO: the core
+//! authenticates and routes the INVITE, then feeds requests, client-transaction
+//! events, relay answers and the time in (`handle_*`), and carries out what
+//! [`B2bua::poll_action`] asks: SIP it sends through its transaction layer,
+//! [`Output`]s it passes to the driver (relay, home connection, call records).
+//! `poll_timeout` says when to call `handle_timeout`. Nothing here blocks,
+//! reads a clock or touches a socket; tags, Call-IDs and branches come from
+//! the seeded RNG it was given.
 
 mod call;
-pub mod driver;
 mod leg;
-mod msg;
+mod media;
+pub(crate) mod msg;
 mod outbox;
 mod sdp;
 
-pub use outbox::{CallRef, LegMedia, MediaId, MediaOpenError, MediaPorts, Output, Side, TxId};
+pub use media::{LegMedia, MediaCommand, MediaId, MediaOpenError, MediaPorts, Side};
+pub use outbox::{CallAction, ClientEvent, TxId};
 pub use sdp::SdpReject;
 
+use crate::ConnectError;
 use crate::cdr::Cdr;
+use crate::core::Output;
 use call::{Call, End, Phase};
 use leg::Leg;
 use outbox::{Outbox, TxKind};
-use sipcore::stack::ClientEvent;
+use rand::rngs::StdRng;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::Flow;
 use sipcore::{Method, Request, Response};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+
+/// The switch's handle for one call in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+impl std::fmt::Display for CallRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call#{}", self.0)
+    }
+}
 
 /// Call policy.
 #[derive(Debug, Clone)]
@@ -102,14 +118,15 @@ pub struct B2bua {
 }
 
 impl B2bua {
-    pub fn new(cfg: B2buaConfig) -> Self {
+    /// No call yet; `rng` draws every tag, Call-ID and branch.
+    pub fn new(cfg: B2buaConfig, rng: StdRng) -> Self {
         B2bua {
             cfg,
             calls: HashMap::new(),
             by_call_id: HashMap::new(),
             by_invite: HashMap::new(),
             by_media: HashMap::new(),
-            outbox: Outbox::default(),
+            outbox: Outbox::new(rng),
             next_call: CallRef(0),
         }
     }
@@ -135,7 +152,8 @@ impl B2bua {
     /// Without an offer in the INVITE (late offer) the callee's 2xx carries it and the caller's ACK the answer.
     pub fn handle_invite(&mut self, now: Instant, new: NewCall) {
         let req = &new.request;
-        let Ok(caller) = Leg::caller(req, &msg::token(), new.flow, new.local) else {
+        let tag = self.outbox.token();
+        let Ok(caller) = Leg::caller(req, &tag, new.flow, new.local) else {
             self.outbox.respond(&new.key, Response::to_request(req, 400).with_reason("Bad Request (Call-ID or From)"));
             return;
         };
@@ -143,8 +161,8 @@ impl B2bua {
         let id = self.next_call;
         let domain = &self.cfg.domain;
         let callee = Leg::callee(
-            format!("{}@{domain}", msg::token()),
-            msg::token(),
+            format!("{}@{domain}", self.outbox.token()),
+            self.outbox.token(),
             &format!("<sip:{}@{domain}>", new.caller),
             &format!("<sip:{}@{domain}>", new.callee),
             new.target.uri.clone(),
@@ -158,11 +176,11 @@ impl B2bua {
         self.by_call_id.insert(callee.call_id().to_owned(), (id, Side::Callee));
         self.by_invite.insert(new.key.clone(), id);
         let label = format!("{}->{}", new.caller, new.callee);
-        self.outbox.push(Output::Cdr(Box::new(cdr.clone())));
+        self.outbox.output(Output::Cdr(Box::new(cdr.clone())));
         let mut call = Call::new(id, new.key, new.request, caller, callee, new.target, new.relay_ip, cdr);
         call.fallback = new.fallback;
         self.calls.insert(id, call);
-        self.outbox.push(Output::OpenMedia { call: id, label });
+        self.outbox.media(MediaCommand::Open { call: id, label });
     }
 
     /// The relay's answer to `OpenMedia`.
@@ -170,7 +188,7 @@ impl B2bua {
         let Some(c) = self.calls.get_mut(&call).filter(|c| c.phase == Phase::Opening) else {
             // The caller gave up while the ports were being opened.
             if let Ok(ports) = result {
-                self.outbox.push(Output::CloseMedia { media: ports.id });
+                self.outbox.media(MediaCommand::Close { media: ports.id });
             }
             return;
         };
@@ -194,14 +212,14 @@ impl B2bua {
 
     /// The answer to `Output::Connect`.
     /// `Ok`: the flow, and the switch's address on it as the peer reaches it.
-    pub fn handle_connected(&mut self, now: Instant, call: CallRef, result: Result<(Flow, SocketAddr), String>) {
+    pub fn handle_connected(&mut self, now: Instant, call: CallRef, result: Result<(Flow, SocketAddr), ConnectError>) {
         let Some(c) = self.calls.get_mut(&call) else { return };
         let end = match result {
             Ok((flow, local)) => {
                 c.connected(now, &self.cfg, &mut self.outbox, flow, local);
                 None
             }
-            Err(why) => c.connect_failed(&mut self.outbox, &why),
+            Err(why) => c.connect_failed(&mut self.outbox, &why.to_string()),
         };
         if let Some(end) = end {
             self.end(now, call, end);
@@ -348,7 +366,8 @@ impl B2bua {
         }
     }
 
-    pub fn poll_output(&mut self) -> Option<Output> {
+    /// The next thing the core must do for a call.
+    pub fn poll_action(&mut self) -> Option<CallAction> {
         self.outbox.pop()
     }
 
@@ -367,7 +386,7 @@ impl B2bua {
             c.cdr.status = end.status;
         }
         c.cdr.end_reason = Some(end.reason);
-        self.outbox.push(Output::Ended { media, cdr: Box::new(c.cdr) });
+        self.outbox.output(Output::CallEnded { media, cdr: Box::new(c.cdr) });
     }
 }
 

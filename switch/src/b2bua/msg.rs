@@ -5,13 +5,13 @@ use bytes::Bytes;
 use sipcore::{HeaderName, Request, Response};
 
 /// A fresh random token for tags, branches and Call-IDs.
-pub(super) fn token() -> String {
-    format!("{:016x}", rand::random::<u64>())
+pub(crate) fn token(rng: &mut impl rand::Rng) -> String {
+    format!("{:016x}", rng.random::<u64>())
 }
 
 /// A Via branch with the RFC 3261 magic cookie.
-pub(super) fn branch() -> String {
-    format!("z9hG4bK{}", token())
+pub(crate) fn branch(rng: &mut impl rand::Rng) -> String {
+    format!("z9hG4bK{}", token(rng))
 }
 
 /// Puts `body` (SDP) on a message, or none at all.

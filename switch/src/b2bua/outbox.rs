@@ -1,78 +1,42 @@
-//! What the core asks its driver to do, and the handles that tie answers back.
+//! What the B2BUA hands the switch core: SIP messages for its transaction
+//! layer, and [`Output`]s for the driver. The client transactions a call
+//! started are tracked here too, so their events find the call again.
 
-use crate::cdr::Cdr;
+use super::CallRef;
+use super::media::MediaCommand;
+use crate::core::Output;
+use rand::rngs::StdRng;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::Flow;
 use sipcore::{Request, Response};
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
 
-pub use media::relay::{MediaId, Side};
-
-/// The switch's handle for one call in progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallRef(pub u64);
-
-impl std::fmt::Display for CallRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "call#{}", self.0)
-    }
-}
-
-/// A client transaction the core started; the driver reports its events under this id.
+/// A client transaction a call started; the core reports its events under this id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TxId(pub u64);
 
-/// The relay ports of one call (from `Relay::open`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MediaPorts {
-    pub id: MediaId,
-    /// The port the caller sends to (named in the caller's SDP).
-    pub caller_rtp: u16,
-    /// The port the callee sends to.
-    pub callee_rtp: u16,
-}
-
-/// Why the relay could not give a call its ports.
+/// What happened to a client transaction (from the core's transaction layer).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaOpenError {
-    /// The port range is exhausted: 503.
-    NoPorts,
-    Failed(String),
+pub enum ClientEvent {
+    /// A provisional or final response.
+    Response(Response),
+    /// Timer B or F fired: no final response (act as if 408 came, §8.1.3.1).
+    Timeout,
+    /// The flow failed.
+    TransportError,
 }
 
-/// Where one side's media goes and whom the relay may latch to (a `LegTarget`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LegMedia {
-    pub send_to: Option<SocketAddr>,
-    pub latch_ip: Option<IpAddr>,
-    pub tcp: bool,
-}
-
-/// The driver's work list, drained with `poll_output`.
+/// One thing the B2BUA asks of the switch core.
 #[derive(Debug)]
-pub enum Output {
+pub enum CallAction {
     /// Answer a server transaction.
     Respond { key: TransactionKey, response: Response },
     /// Start a client transaction; report its events with `handle_client_event(tx, ..)`.
     Request { tx: TxId, flow: Flow, request: Request },
     /// Send outside any transaction (the ACK for a 2xx).
     Stateless { flow: Flow, request: Request },
-    /// Find the flow to a home location (resolve, connect); answer with `handle_connected(call, ..)`.
-    Connect { call: CallRef, to: super::Connect },
-    /// Open relay ports; answer with `handle_media_opened(call, ..)`.
-    OpenMedia { call: CallRef, label: String },
-    /// Point one side's relay leg at that party (its SDP, whom to latch to).
-    UpdateMedia { media: MediaId, side: Side, target: LegMedia },
-    /// The call is answered: from now, no media for the timeout ends it.
-    ArmMediaTimeout { media: MediaId },
-    /// Free ports no call holds any more.
-    CloseMedia { media: MediaId },
-    /// Store this call record (insert or update).
-    Cdr(Box<Cdr<Instant>>),
-    /// The call is over: close its media (fill the counters in) and store its record.
-    Ended { media: Option<MediaId>, cdr: Box<Cdr<Instant>> },
+    /// Work for the driver (relay, home-location connection, call records).
+    Output(Output),
 }
 
 /// What a client transaction was for.
@@ -85,36 +49,60 @@ pub(super) enum TxKind {
     Abandoned,
     /// A re-INVITE relayed from `from`.
     ReInvite {
-        from: Side,
+        from: super::Side,
     },
 }
 
-/// The outputs and the client transactions in flight, shared by every call.
-#[derive(Debug, Default)]
+/// The actions queued by every call, the client transactions in flight, and
+/// the randomness new dialogs and transactions need (tags, Call-IDs, branches).
+#[derive(Debug)]
 pub(super) struct Outbox {
-    out: VecDeque<Output>,
+    out: VecDeque<CallAction>,
     pub(super) txs: HashMap<TxId, (CallRef, TxKind)>,
     next_tx: u64,
+    rng: StdRng,
 }
 
 impl Outbox {
+    pub(super) fn new(rng: StdRng) -> Self {
+        Outbox { out: VecDeque::new(), txs: HashMap::new(), next_tx: 0, rng }
+    }
+
     pub(super) fn request(&mut self, call: CallRef, kind: TxKind, flow: Flow, request: Request) -> TxId {
         self.next_tx += 1;
         let tx = TxId(self.next_tx);
         self.txs.insert(tx, (call, kind));
-        self.out.push_back(Output::Request { tx, flow, request });
+        self.out.push_back(CallAction::Request { tx, flow, request });
         tx
     }
 
     pub(super) fn respond(&mut self, key: &TransactionKey, response: Response) {
-        self.out.push_back(Output::Respond { key: key.clone(), response });
+        self.out.push_back(CallAction::Respond { key: key.clone(), response });
     }
 
-    pub(super) fn push(&mut self, output: Output) {
-        self.out.push_back(output);
+    pub(super) fn stateless(&mut self, flow: Flow, request: Request) {
+        self.out.push_back(CallAction::Stateless { flow, request });
     }
 
-    pub(super) fn pop(&mut self) -> Option<Output> {
+    pub(super) fn media(&mut self, command: MediaCommand) {
+        self.out.push_back(CallAction::Output(Output::Media(command)));
+    }
+
+    pub(super) fn output(&mut self, output: Output) {
+        self.out.push_back(CallAction::Output(output));
+    }
+
+    pub(super) fn pop(&mut self) -> Option<CallAction> {
         self.out.pop_front()
+    }
+
+    /// A fresh random token for tags and Call-IDs.
+    pub(super) fn token(&mut self) -> String {
+        super::msg::token(&mut self.rng)
+    }
+
+    /// A fresh Via branch.
+    pub(super) fn branch(&mut self) -> String {
+        super::msg::branch(&mut self.rng)
     }
 }

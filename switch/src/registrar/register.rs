@@ -4,6 +4,8 @@ use super::reply::reply;
 use crate::abuse::{AbuseConfig, AuthGuard};
 use crate::location::{Change, LocationConfig, LocationTable, Refusal, Registration, Unregistration, grant_expires};
 use crate::record::Subscriber;
+use rand::Rng;
+use rand::rngs::StdRng;
 use sipcore::auth::{Algorithm, AuthError, DigestRequest, DigestServer, Secret, ServerConfig};
 use sipcore::headers::{Contact, NameAddr};
 use sipcore::transport::Flow;
@@ -17,8 +19,6 @@ use tracing::warn;
 pub struct RegistrarConfig {
     /// Digest realm (the domain).
     pub realm: String,
-    /// Key for nonce MACs; random per process unless set.
-    pub nonce_key: Vec<u8>,
     pub nonce_lifetime: Duration,
     /// Algorithms to challenge with, most preferred first; empty: the
     /// digest server's default (SHA-256 and MD5).
@@ -48,6 +48,8 @@ pub struct Registrar {
     /// instant: monotonic, like every other deadline of the switch (a nonce
     /// never outlives the process: its key is drawn anew at each start).
     epoch: Instant,
+    /// Nonce salts.
+    rng: StdRng,
 }
 
 fn secret_for(sub: &Subscriber, alg: Algorithm) -> Secret<'_> {
@@ -59,9 +61,10 @@ fn secret_for(sub: &Subscriber, alg: Algorithm) -> Secret<'_> {
 }
 
 impl Registrar {
-    /// A registrar started at `now`.
-    pub fn new(config: RegistrarConfig, now: Instant) -> Self {
-        let mut digest = ServerConfig::new(config.realm.clone(), config.nonce_key.clone());
+    /// A registrar started at `now`; `rng` draws its nonce key, its To tag
+    /// and every nonce's salt.
+    pub fn new(config: RegistrarConfig, now: Instant, mut rng: StdRng) -> Self {
+        let mut digest = ServerConfig::new(config.realm.clone(), rng.random::<[u8; 32]>().to_vec());
         digest.nonce_lifetime = config.nonce_lifetime;
         if !config.digest_algorithms.is_empty() {
             digest.algorithms = config.digest_algorithms.clone();
@@ -70,9 +73,10 @@ impl Registrar {
             table: LocationTable::new(config.location),
             digest: DigestServer::new(digest),
             guard: AuthGuard::new(config.abuse),
-            tag: format!("{:08x}", rand::random::<u32>()),
+            tag: format!("{:08x}", rng.random::<u32>()),
             config,
             epoch: now,
+            rng,
         }
     }
 
@@ -96,10 +100,11 @@ impl Registrar {
         now.saturating_duration_since(self.epoch).as_secs()
     }
 
-    fn challenge(&self, req: &Request, now: Instant, stale: bool, proxy: bool) -> Outcome {
+    fn challenge(&mut self, req: &Request, now: Instant, stale: bool, proxy: bool) -> Outcome {
         let (status, header) = if proxy { (407, HeaderName::ProxyAuthenticate) } else { (401, HeaderName::WwwAuthenticate) };
         let mut out = self.reply(req, status, None);
-        for c in self.digest.challenge(self.digest_secs(now), None, stale) {
+        let salt = self.rng.random();
+        for c in self.digest.challenge_with_salt(self.digest_secs(now), salt, None, stale) {
             out.response.headers.push(header.clone(), c.to_string());
         }
         out
@@ -300,7 +305,6 @@ mod tests {
         Registrar::new(
             RegistrarConfig {
                 realm: "example.net".into(),
-                nonce_key: vec![7; 32],
                 nonce_lifetime: Duration::from_secs(300),
                 digest_algorithms,
                 relay_address: None,
@@ -308,6 +312,7 @@ mod tests {
                 abuse: AbuseConfig::default(),
             },
             Instant::now(),
+            rand::SeedableRng::seed_from_u64(7),
         )
     }
 

@@ -4,8 +4,8 @@
 use super::{Call, End, Phase};
 use crate::b2bua::B2buaConfig;
 use crate::b2bua::leg::Leg;
-use crate::b2bua::msg;
-use crate::b2bua::outbox::{Outbox, Output, TxKind};
+use crate::b2bua::outbox::{Outbox, TxKind};
+use crate::core::Output;
 use sipcore::transport::Flow;
 use sipcore::{Method, Request, Response};
 use std::net::SocketAddr;
@@ -61,8 +61,8 @@ impl Call {
         }
         let domain = &cfg.domain;
         let fresh = Leg::callee(
-            format!("{}@{domain}", msg::token()),
-            msg::token(),
+            format!("{}@{domain}", outbox.token()),
+            outbox.token(),
             &format!("<sip:{}@{domain}>", self.cdr.caller),
             &format!("<sip:{}@{domain}>", self.cdr.callee),
             home.uri.clone(),
@@ -76,7 +76,7 @@ impl Call {
         self.cdr.route = "home".into();
         self.cdr.route_reason = Some(why.to_owned());
         self.cdr.callee_call_id = Some(ids.1.clone());
-        outbox.push(Output::Cdr(Box::new(self.cdr.clone())));
+        outbox.output(Output::Cdr(Box::new(self.cdr.clone())));
         self.invite_callee(now, cfg, outbox);
         Some(ids)
     }
@@ -94,8 +94,9 @@ impl Call {
             200..=299 => {
                 a.leg.dialog.confirm(resp);
                 let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(1);
-                outbox.push(Output::Stateless { flow: a.leg.flow, request: a.leg.ack(cseq) });
-                let bye = a.leg.request(Method::Bye);
+                let branch = outbox.branch();
+                outbox.stateless(a.leg.flow, a.leg.ack(cseq, branch));
+                let bye = a.leg.request(Method::Bye, outbox.branch());
                 outbox.request(self.id, TxKind::Bye, a.leg.flow, bye);
             }
             _ => {}

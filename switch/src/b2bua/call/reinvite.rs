@@ -3,8 +3,9 @@
 
 use super::{Call, Phase, Retransmit};
 use crate::b2bua::B2buaConfig;
+use crate::b2bua::Side;
 use crate::b2bua::msg;
-use crate::b2bua::outbox::{Outbox, Output, Side, TxKind};
+use crate::b2bua::outbox::{Outbox, TxKind};
 use sipcore::transaction::TransactionKey;
 use sipcore::{Method, Request, Response};
 use std::time::Instant;
@@ -42,7 +43,7 @@ impl Call {
         };
         self.update_media(outbox, from, &seen);
         let other = self.leg_mut(from.other());
-        let mut out = other.request(Method::Invite);
+        let mut out = other.request(Method::Invite, outbox.branch());
         msg::set_body(&mut out.headers, &mut out.body, Some(sdp));
         let flow = other.flow;
         outbox.request(self.id, TxKind::ReInvite { from }, flow, out);
@@ -53,7 +54,7 @@ impl Call {
         if let (None, Some(r), Some((flow, ack))) = (&self.pending, &resp, &self.reinvite_ack) {
             if (200..300).contains(&r.status) {
                 // The 2xx again: our ACK was lost (UDP).
-                outbox.push(Output::Stateless { flow: *flow, request: ack.clone() });
+                outbox.stateless(*flow, ack.clone());
             }
             return;
         }
@@ -77,8 +78,8 @@ impl Call {
         }
         let other = self.leg(to);
         let cseq = resp.headers.cseq().map(|c| c.seq).unwrap_or(other.dialog.local_cseq);
-        let ack = other.ack(cseq);
-        outbox.push(Output::Stateless { flow: other.flow, request: ack.clone() });
+        let ack = other.ack(cseq, outbox.branch());
+        outbox.stateless(other.flow, ack.clone());
         self.reinvite_ack = Some((other.flow, ack));
         let sdp = match msg::sdp_of(&resp.body).cloned().map(|b| self.sdp_for(to, &b)) {
             Some(Ok((b, seen))) => {

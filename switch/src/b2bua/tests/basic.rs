@@ -16,7 +16,7 @@ fn the_offer_reaches_the_callee_rewritten_to_the_relay() {
     assert_eq!(inv.headers.get(&HeaderName::Contact), Some("<sip:switch@192.0.2.1:5060;transport=tcp>"));
     assert_eq!(inv.headers.max_forwards().unwrap(), Some(69));
     let caller_leg = out.iter().find_map(|o| match o {
-        Output::UpdateMedia { media: MediaId(77), side: Side::Caller, target } => Some(*target),
+        CallAction::Output(Output::Media(MediaCommand::Update { media: MediaId(77), side: Side::Caller, target })) => Some(*target),
         _ => None,
     });
     assert_eq!(
@@ -36,7 +36,7 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
     assert_eq!(ringing.len(), 1);
     assert_eq!(ringing[0].status, 180);
     let caller_tag = ringing[0].headers.to_addr().unwrap().tag().unwrap().to_owned();
-    assert!(matches!(&out[0], Output::Cdr(r) if r.ringing_at == Some(lab.t0 + Duration::from_millis(300))));
+    assert!(matches!(&out[0], CallAction::Output(Output::Cdr(r)) if r.ringing_at == Some(lab.t0 + Duration::from_millis(300))));
     lab.now += Duration::from_secs(2);
     let out = lab.callee_says(200, Some(CALLEE_SDP));
     let acks = requests(&out, Method::Ack);
@@ -44,10 +44,12 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
     assert_eq!(acks[0].headers.cseq().unwrap().seq, 1);
     assert!(acks[0].headers.get(&HeaderName::To).unwrap().contains("tag=bob1"));
     assert_eq!(&*acks[0].uri, "sip:bob@10.1.0.2:5999;transport=tcp", "ACK to the callee's Contact");
-    assert!(out.iter().any(|o| matches!(o, Output::ArmMediaTimeout { media: MediaId(77) })));
+    assert!(out.iter().any(|o| matches!(o, CallAction::Output(Output::Media(MediaCommand::ArmTimeout { media: MediaId(77) })))));
     assert!(
-        out.iter().any(|o| matches!(o, Output::UpdateMedia { media: MediaId(77), side: Side::Callee, target }
-        if target.send_to == Some("198.51.100.2:40002".parse().unwrap()) && target.latch_ip == Some("198.51.100.2".parse().unwrap()))),
+        out.iter().any(
+            |o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { media: MediaId(77), side: Side::Callee, target }))
+        if target.send_to == Some("198.51.100.2:40002".parse().unwrap()) && target.latch_ip == Some("198.51.100.2".parse().unwrap()))
+        ),
         "a callee on its flow: the SDP's port at the flow's address (SIP-source-address), latched to that address"
     );
     let ok = responses(&out).into_iter().next().unwrap();
@@ -138,7 +140,7 @@ fn no_relay_ports_is_503_and_bad_sdp_488() {
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 488);
     assert!(matches!(ended(&out), Some(r) if r.route == "home" && r.route_reason.as_deref() == Some("not_registered")));
-    assert!(out.iter().any(|o| matches!(o, Output::Ended { media: Some(MediaId(9)), .. })), "the ports are freed");
+    assert!(out.iter().any(|o| matches!(o, CallAction::Output(Output::CallEnded { media: Some(MediaId(9)), .. }))), "the ports are freed");
 }
 
 #[test]
@@ -230,7 +232,7 @@ fn late_offer_the_callee_offers_in_its_2xx_and_the_caller_answers_in_its_ack() {
     assert_eq!(acks.len(), 1);
     assert!(body(&acks[0].body).contains("m=audio 20002 ") && body(&acks[0].body).contains("c=IN IP4 192.0.2.1"));
     assert!(out.iter().any(
-        |o| matches!(o, Output::UpdateMedia { side: Side::Caller, target, .. } if target.send_to == Some("10.0.0.5:4000".parse().unwrap()))
+        |o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { side: Side::Caller, target, .. })) if target.send_to == Some("10.0.0.5:4000".parse().unwrap()))
     ));
 }
 
@@ -277,7 +279,8 @@ fn early_media_183_with_sdp_reaches_the_caller_rewritten_and_points_the_relay_at
     let sdp = body(&early[0].body);
     assert!(sdp.contains("c=IN IP4 192.0.2.1") && sdp.contains("m=audio 20000 RTP/AVP 0"), "the caller's leg of the relay: {sdp}");
     assert!(
-        out.iter().any(|o| matches!(o, Output::UpdateMedia { media: MediaId(77), side: Side::Callee, .. })),
+        out.iter()
+            .any(|o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { media: MediaId(77), side: Side::Callee, .. })))),
         "early media flows through the relay before the answer: {out:?}"
     );
     assert!(requests(&out, Method::Ack).is_empty(), "no ACK for a provisional");
