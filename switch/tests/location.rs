@@ -1,6 +1,7 @@
 //! The location table on virtual time: registration, refresh, roaming,
 //! conflict, the three revert-to-home cases, restart, and the expiry range.
 
+use sipcore::ToStatus;
 use sipcore::headers::MacAddr;
 use sipcore::transport::{Flow, FlowId, TransportKind};
 use std::net::{IpAddr, SocketAddr};
@@ -343,7 +344,8 @@ fn a_different_device_while_live_is_a_conflict() {
         Err(e) => e,
         Ok(o) => panic!("accepted: {o:?}"),
     };
-    assert_eq!(err.status(), 403);
+    assert_eq!(err.status().as_u16(), 403);
+    assert_eq!(err.reason(), "Forbidden (number active on another device)");
     match &err {
         Refusal::Conflict { holder, changes } => {
             assert_eq!(holder.flow_id, Some(FlowId(1)));
@@ -537,7 +539,8 @@ fn grant_expires_boundaries() {
     assert_eq!(grant_expires(Some(3600), &cfg), Ok(3600));
     assert_eq!(grant_expires(Some(3601), &cfg), Ok(3600));
     assert_eq!(grant_expires(Some(u32::MAX), &cfg), Ok(3600));
-    assert_eq!(TooBrief { min: 60 }.status(), 423);
+    assert_eq!(TooBrief { min: 60 }.status().as_u16(), 423);
+    assert_eq!(TooBrief { min: 60 }.reason(), "Interval Too Brief");
     let odd = LocationConfig { default_expires: 10_000, ..cfg };
     assert_eq!(grant_expires(None, &odd), Ok(3600));
 }

@@ -8,10 +8,11 @@ use super::media::{LegMedia, MediaCommand, MediaId, MediaPorts, Side};
 use super::msg;
 use super::outbox::{Outbox, TxKind};
 use super::sdp::{self, SdpReject, Seen};
-use super::{B2buaConfig, Target};
+use super::{B2buaConfig, CallError, Target};
 use crate::cdr::Cdr;
 use crate::core::Output;
 use bytes::Bytes;
+use sipcore::ToStatus;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::Flow;
 use sipcore::{HeaderName, Method, Request, Response};
@@ -193,6 +194,11 @@ impl Call {
         outbox.respond(&self.invite_key, resp);
     }
 
+    /// The caller's INVITE refused (or failed) with `err`.
+    fn refuse_caller(&self, outbox: &mut Outbox, err: &CallError) {
+        outbox.respond(&self.invite_key, msg::refusal(&self.invite, err, self.caller.local_tag()));
+    }
+
     /// The relay's copy of `body` (from `from`) for the other leg, and what `from` asked for.
     fn sdp_for(&mut self, from: Side, body: &Bytes) -> Result<(Bytes, Seen), SdpReject> {
         let media = self.media.ok_or(SdpReject::NoStream)?;
@@ -265,10 +271,10 @@ impl Call {
         cfg: &B2buaConfig,
         outbox: &mut Outbox,
         ports: MediaPorts,
-    ) -> Result<(), (u16, String)> {
+    ) -> Result<(), SdpReject> {
         self.media = Some(ports);
         if let Some(offer) = msg::sdp_of(&self.offer).cloned() {
-            let (_, seen) = self.sdp_for(Side::Caller, &offer).map_err(|e| (488, e.to_string()))?;
+            let (_, seen) = self.sdp_for(Side::Caller, &offer)?;
             self.update_media(outbox, Side::Caller, &seen);
             if seen.tcp {
                 // The callee answers a TCP/RTP/AVP offer by connecting out to its leg
@@ -348,7 +354,7 @@ impl Call {
                     return None;
                 }
                 self.answer_caller(outbox, resp.status, Some(&resp.reason), None);
-                Some(End::new(resp.status, reason_for(resp.status)))
+                Some(End { status: Some(resp.status), reason: reason_for(resp.status).to_owned() })
             }
         }
     }
@@ -385,8 +391,9 @@ impl Call {
             }
             Some(Err(e)) => {
                 self.bye(outbox, Side::Callee, None);
-                self.answer_caller(outbox, 488, Some(&e.to_string()), None);
-                return Some(End::new(488, "callee_sdp"));
+                let err = CallError::Sdp(e);
+                self.refuse_caller(outbox, &err);
+                return Some(End::new(&err, "callee_sdp"));
             }
             // No answer in the 2xx: the one in an earlier 18x stands (RFC 3261 §13.2.1).
             None => self.last_body.get(Side::Callee).clone().and_then(|b| self.sdp_for(Side::Callee, &b).ok().map(|(b, _)| b)),
@@ -409,11 +416,11 @@ impl Call {
     }
 
     /// The INVITE to the callee failed without a response.
-    pub(super) fn invite_failed(&mut self, outbox: &mut Outbox, status: u16, why: &str) -> Option<End> {
+    pub(super) fn invite_failed(&mut self, outbox: &mut Outbox, err: &CallError) -> Option<End> {
         match self.phase {
             Phase::Inviting => {
-                self.answer_caller(outbox, status, Some(why), None);
-                Some(End::new(status, reason_for(status)))
+                self.refuse_caller(outbox, err);
+                Some(End::new(err, reason_for(err.status().as_u16())))
             }
             Phase::Cancelling => Some(End::quiet(&self.cdr)),
             _ => None,
@@ -422,15 +429,15 @@ impl Call {
 
     /// CANCEL from the caller, or the ring time ran out: 487/408 to the caller,
     /// CANCEL to the callee once it has sent a provisional (§9.1).
-    pub(super) fn cancel(&mut self, now: Instant, outbox: &mut Outbox, status: u16, why: &str) -> Option<End> {
+    pub(super) fn cancel(&mut self, now: Instant, outbox: &mut Outbox, err: CallError, why: &str) -> Option<End> {
         match self.phase {
             Phase::Opening => {
-                self.answer_caller(outbox, status, None, None);
-                Some(End::new(status, why))
+                self.refuse_caller(outbox, &err);
+                Some(End::new(&err, why))
             }
             Phase::Inviting => {
-                self.answer_caller(outbox, status, None, None);
-                self.cdr.status = Some(status);
+                self.refuse_caller(outbox, &err);
+                self.cdr.status = Some(err.status().as_u16());
                 self.cdr.end_reason = Some(why.to_owned());
                 self.phase = Phase::Cancelling;
                 self.ring_deadline = None;
@@ -501,7 +508,7 @@ impl Call {
             Method::Bye if from == Side::Caller && matches!(self.phase, Phase::Opening | Phase::Inviting) => {
                 // A BYE in the early dialog (RFC 3261 §15): the caller gives up, as with CANCEL.
                 outbox.respond(key, Response::to_request(&req, 200));
-                self.cancel(now, outbox, 487, "caller_bye")
+                self.cancel(now, outbox, CallError::Cancelled, "caller_bye")
             }
             Method::Bye => {
                 outbox.respond(key, Response::to_request(&req, 200));
@@ -559,7 +566,7 @@ impl Call {
         }
         if self.ring_deadline.is_some_and(|d| now >= d) {
             self.ring_deadline = None;
-            return self.cancel(now, outbox, 408, "no_answer");
+            return self.cancel(now, outbox, CallError::RingTimeout, "no_answer");
         }
         if self.cancel_deadline.is_some_and(|d| now >= d) {
             self.cancel_deadline = None;
@@ -577,8 +584,9 @@ pub(super) struct End {
 }
 
 impl End {
-    fn new(status: u16, reason: &str) -> Self {
-        End { status: Some(status), reason: reason.to_owned() }
+    /// The caller got `err`'s response; the record says `reason`.
+    pub(super) fn new(err: &CallError, reason: &str) -> Self {
+        End { status: Some(err.status().as_u16()), reason: reason.to_owned() }
     }
 
     /// Ends with what the record already says (a CANCEL set it).

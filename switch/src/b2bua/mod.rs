@@ -12,12 +12,14 @@
 //! the seeded RNG it was given.
 
 mod call;
+mod error;
 mod leg;
 mod media;
 pub(crate) mod msg;
 mod outbox;
 mod sdp;
 
+pub use error::CallError;
 pub use media::{LegMedia, MediaCommand, MediaId, MediaOpenError, MediaPorts, Side};
 pub use outbox::{CallAction, ClientEvent, TxId};
 pub use sdp::SdpReject;
@@ -154,7 +156,7 @@ impl B2bua {
         let req = &new.request;
         let tag = self.outbox.token();
         let Ok(caller) = Leg::caller(req, &tag, new.flow, new.local) else {
-            self.outbox.respond(&new.key, Response::to_request(req, 400).with_reason("Bad Request (Call-ID or From)"));
+            self.outbox.respond(&new.key, Response::for_error(req, &CallError::Malformed));
             return;
         };
         self.next_call.0 += 1;
@@ -197,16 +199,15 @@ impl B2bua {
                 self.by_media.insert(ports.id, call);
                 match c.media_opened(now, &self.cfg, &mut self.outbox, ports) {
                     Ok(()) => None,
-                    Err((status, why)) => Some((status, why, "caller_sdp")),
+                    Err(e) => Some((CallError::Sdp(e), "caller_sdp")),
                 }
             }
-            Err(MediaOpenError::NoPorts) => Some((503, "Service Unavailable (no relay ports)".to_owned(), "no_relay_ports")),
-            Err(MediaOpenError::Failed(e)) => Some((500, format!("Server Internal Error (relay: {e})"), "relay_failed")),
+            Err(MediaOpenError::NoPorts) => Some((CallError::NoRelayPorts, "no_relay_ports")),
+            Err(MediaOpenError::Failed(e)) => Some((CallError::Relay(e), "relay_failed")),
         };
-        if let Some((status, why, reason)) = end {
-            let resp = Response::to_request(c.invite_request(), status).with_reason(why);
-            self.outbox.respond(&c.invite_key.clone(), resp);
-            self.end(now, call, End { status: Some(status), reason: reason.to_owned() });
+        if let Some((err, reason)) = end {
+            self.outbox.respond(&c.invite_key.clone(), Response::for_error(c.invite_request(), &err));
+            self.end(now, call, End::new(&err, reason));
         }
     }
 
@@ -219,7 +220,7 @@ impl B2bua {
                 c.connected(now, &self.cfg, &mut self.outbox, flow, local);
                 None
             }
-            Err(why) => c.connect_failed(&mut self.outbox, &why.to_string()),
+            Err(why) => c.connect_failed(&mut self.outbox, why),
         };
         if let Some(end) = end {
             self.end(now, call, end);
@@ -238,10 +239,10 @@ impl B2bua {
         let end = match (kind, ev) {
             (TxKind::Invite, ClientEvent::Response(r)) => c.invite_response(now, &self.cfg, &mut self.outbox, r),
             (TxKind::Invite, ClientEvent::Timeout) => {
-                return self.fail_over_or(now, call, "no_answer", 408, "Request Timeout (callee did not answer)");
+                return self.fail_over_or(now, call, "no_answer", CallError::NoAnswer);
             }
             (TxKind::Invite, ClientEvent::TransportError) => {
-                return self.fail_over_or(now, call, "flow_failed", 480, "Temporarily Unavailable (callee flow failed)");
+                return self.fail_over_or(now, call, "flow_failed", CallError::FlowFailed);
             }
             (TxKind::Abandoned, ClientEvent::Response(r)) => {
                 c.abandoned_response(&mut self.outbox, &r);
@@ -268,7 +269,7 @@ impl B2bua {
         let Some(call) = invite.and_then(|k| self.by_invite.get(k)).copied() else { return false };
         let Some(c) = self.calls.get_mut(&call) else { return false };
         self.outbox.respond(key, Response::to_request(req, 200));
-        if let Some(end) = c.cancel(now, &mut self.outbox, 487, "cancelled") {
+        if let Some(end) = c.cancel(now, &mut self.outbox, CallError::Cancelled, "cancelled") {
             self.end(now, call, end);
         }
         true
@@ -294,8 +295,8 @@ impl B2bua {
         let Some(c) = self.calls.get_mut(&call) else { return Err(Box::new(req)) };
         if !c.leg(leg).dialog.matches(&req) {
             let untagged = sipcore::dialog::tag_of(&req.headers, &sipcore::HeaderName::To).is_none();
-            let status = if untagged && req.method == Method::Invite { 482 } else { 481 };
-            self.outbox.respond(key, Response::to_request(&req, status));
+            let err = if untagged && req.method == Method::Invite { CallError::Loop } else { CallError::NoSuchDialog };
+            self.outbox.respond(key, Response::for_error(&req, &err));
             return Ok(());
         }
         c.moved(&mut self.outbox, leg, flow);
@@ -310,12 +311,12 @@ impl B2bua {
         let hit: Vec<CallRef> =
             self.calls.values().filter(|c| c.phase == Phase::Inviting && c.callee.flow.id == flow).map(|c| c.id).collect();
         for call in hit {
-            self.fail_over_or(now, call, "flow_failed", 480, "Temporarily Unavailable (callee flow closed)");
+            self.fail_over_or(now, call, "flow_failed", CallError::FlowClosed);
         }
     }
 
     /// Sends a call still being offered to its home location, or fails it with `status`.
-    fn fail_over_or(&mut self, now: Instant, call: CallRef, why: &str, status: u16, phrase: &str) {
+    fn fail_over_or(&mut self, now: Instant, call: CallRef, why: &str, err: CallError) {
         let Some(c) = self.calls.get_mut(&call) else { return };
         if c.phase == Phase::Inviting
             && let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.outbox, why)
@@ -325,7 +326,7 @@ impl B2bua {
             self.by_call_id.insert(new, (call, Side::Callee));
             return;
         }
-        if let Some(end) = c.invite_failed(&mut self.outbox, status, phrase) {
+        if let Some(end) = c.invite_failed(&mut self.outbox, &err) {
             self.end(now, call, end);
         }
     }
@@ -349,7 +350,7 @@ impl B2bua {
         for call in due {
             let Some(c) = self.calls.get_mut(&call) else { continue };
             if c.ring_timed_out(now) && c.fallback.is_some() {
-                self.fail_over_or(now, call, "no_answer", 408, "Request Timeout");
+                self.fail_over_or(now, call, "no_answer", CallError::RingTimeout);
                 continue;
             }
             if let Some(end) = c.handle_timeout(now, &self.cfg, &mut self.outbox) {

@@ -5,7 +5,7 @@
 
 use super::Core;
 use super::provisioning::Parked;
-use crate::b2bua::{Connect, NewCall, Target};
+use crate::b2bua::{CallError, Connect, NewCall, Target};
 use crate::cdr::Cdr;
 use crate::location::{Route, route};
 use sipcore::transaction::TransactionKey;
@@ -20,35 +20,35 @@ impl Core {
     /// once, the rest needs the subscribers.
     pub(super) fn new_invite(&mut self, now: Instant, key: TransactionKey, flow: Flow, req: Request) {
         if req.headers.max_forwards().ok().flatten() == Some(0) {
-            return self.reply_invite(now, &key, &req, 483, "Too Many Hops");
+            return self.refuse(now, &key, &req, CallError::TooManyHops);
         }
         if req.headers.call_id().is_ok_and(|id| self.b2bua.knows_call_id(id)) {
             // Our own INVITE come back, or a merged request (RFC 3261 §8.2.2.2).
-            return self.reply_invite(now, &key, &req, 482, "Loop Detected");
+            return self.refuse(now, &key, &req, CallError::Loop);
         }
         self.with_subscribers(now, Parked::Invite { key, flow, request: req });
     }
 
-    fn reply_invite(&mut self, now: Instant, key: &TransactionKey, req: &Request, status: u16, reason: &str) {
-        self.respond(now, key, Response::to_request(req, status).with_reason(reason.to_owned()));
+    fn refuse(&mut self, now: Instant, key: &TransactionKey, req: &Request, err: CallError) {
+        self.respond(now, key, Response::for_error(req, &err));
     }
 
     /// Authenticates, routes and offers the call (the subscribers are current).
     pub(super) fn admit(&mut self, now: Instant, key: TransactionKey, flow: Flow, req: Request) {
         let caller = req.headers.from_addr().ok().and_then(|a| a.uri.user.map(str::to_owned)).unwrap_or_default();
         let Some(callee) = req.uri().ok().and_then(|u| u.user.map(str::to_owned)) else {
-            return self.reply_invite(now, &key, &req, 404, "Not Found (no number in the Request-URI)");
+            return self.refuse(now, &key, &req, CallError::NoCallee);
         };
         if !self.config.trusted_peers.contains(&flow.remote.ip()) {
             let Some(sub) = self.provisioning.subscribers.get(&caller) else {
-                return self.reply_invite(now, &key, &req, 403, "Forbidden (caller not provisioned)");
+                return self.refuse(now, &key, &req, CallError::CallerNotProvisioned);
             };
             if let Some(resp) = self.registrar.authorize_call(now, &req, sub, flow.remote.ip()) {
                 return self.respond(now, &key, resp);
             }
         }
         let Some(callee_sub) = self.provisioning.subscribers.get(&callee) else {
-            return self.reply_invite(now, &key, &req, 404, "Not Found (number not in service)");
+            return self.refuse(now, &key, &req, CallError::NotInService);
         };
         let home = callee_sub.home.clone();
         let target = match route(&self.registrar.table, callee_sub, now) {
@@ -98,8 +98,8 @@ impl Core {
     }
 
     /// 480: no live flow and no home. Recorded, so `switch calls` says why.
-    fn unavailable(&mut self, now: Instant, key: &TransactionKey, req: &Request, caller: &str, callee: &str, reason: &str) {
-        self.reply_invite(now, key, req, 480, &format!("Temporarily Unavailable ({reason})"));
+    fn unavailable(&mut self, now: Instant, key: &TransactionKey, req: &Request, caller: &str, callee: &str, reason: &'static str) {
+        self.refuse(now, key, req, CallError::Unavailable(reason));
         let mut cdr = Cdr::new(req.headers.call_id().unwrap_or_default().to_owned(), caller.to_owned(), callee.to_owned(), "none", now);
         cdr.route_reason = Some(reason.to_owned());
         cdr.end_at = Some(now);

@@ -4,7 +4,8 @@
 
 use super::Core;
 use super::provisioning::Parked;
-use crate::b2bua::ClientEvent;
+use crate::Error;
+use crate::b2bua::{CallError, ClientEvent};
 use sipcore::transaction::{LayerEvent, TransactionKey};
 use sipcore::transport::Flow;
 use sipcore::{HeaderName, Method, Request, Response};
@@ -19,7 +20,7 @@ impl Core {
             LayerEvent::Request { key, flow, request } => self.on_request(now, key, flow, request),
             LayerEvent::Cancel { key, request, invite, .. } => {
                 if !self.b2bua.handle_cancel(now, &key, &request, invite.as_ref()) {
-                    self.respond(now, &key, Response::to_request(&request, 481));
+                    self.respond(now, &key, Response::for_error(&request, &CallError::NoSuchDialog));
                 }
             }
             LayerEvent::Ack { request, .. } => self.b2bua.handle_ack(&request),
@@ -63,7 +64,7 @@ impl Core {
             return self.run_parked(now, request);
         }
         if let Err(request) = self.provisioning.park(request) {
-            self.refuse_parked(now, *request, "too many requests wait for the subscribers");
+            self.refuse_parked(now, *request, &Error::Overloaded("too many requests wait for the subscribers"));
         }
     }
 
@@ -77,10 +78,10 @@ impl Core {
     }
 
     /// A request that needed the subscribers, which could not be read.
-    pub(super) fn refuse_parked(&mut self, now: Instant, request: Parked, why: &str) {
+    pub(super) fn refuse_parked(&mut self, now: Instant, request: Parked, why: &Error) {
         match request {
             Parked::Register { key, request, .. } | Parked::Invite { key, request, .. } => {
-                self.respond(now, &key, Response::to_request(&request, 500).with_reason("Server Internal Error (store unavailable)"));
+                self.respond(now, &key, Response::for_error(&request, why));
             }
             Parked::Route { id, .. } => self.reply(id, format!("error: cannot read subscribers: {why}")),
         }
@@ -94,10 +95,9 @@ pub(super) fn respond_other(req: &Request) -> Option<Response> {
         Method::Ack => return None,
         Method::Options => Response::to_request(req, 200),
         // In-dialog requests for no dialog of ours (INVITEs that start calls
-        // never come here).
-        Method::Bye | Method::Invite => Response::to_request(req, 481),
-        // A CANCEL is handled by the B2BUA; one that reaches here matched nothing.
-        Method::Cancel => Response::to_request(req, 481),
+        // never come here); a CANCEL is the B2BUA's, one that reaches here
+        // matched nothing.
+        Method::Bye | Method::Invite | Method::Cancel => Response::for_error(req, &CallError::NoSuchDialog),
         // Methods this server knows but does not offer here (RFC 3261 §21.4.6).
         Method::Info
         | Method::Prack

@@ -280,11 +280,14 @@ impl Core {
     /// registration here and now (the store already dropped the row with the
     /// subscriber; a record kept in memory would stay routable until its TTL).
     pub fn handle_subscribers(&mut self, now: Instant, result: Result<Subscribers, Error>) {
-        let failed = result.as_ref().err().map(ToString::to_string);
-        if let Some(e) = &failed {
-            tracing::error!(error = %e, "cannot read subscribers");
-        }
-        let (ready, again) = self.provisioning.loaded(result.ok());
+        let (snapshot, failed) = match result {
+            Ok(s) => (Some(s), None),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read subscribers");
+                (None, Some(e))
+            }
+        };
+        let (ready, again) = self.provisioning.loaded(snapshot);
         if failed.is_none() {
             let subs = &self.provisioning.subscribers;
             let gone: Vec<String> = self.registrar.table.records().map(|r| r.number.clone()).filter(|n| !subs.contains(n)).collect();

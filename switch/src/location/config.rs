@@ -58,10 +58,10 @@ impl fmt::Display for TooBrief {
 
 impl std::error::Error for TooBrief {}
 
-impl TooBrief {
-    /// The SIP status to answer with.
-    pub fn status(&self) -> u16 {
-        423
+/// 423 Interval Too Brief; the registrar adds `Min-Expires`.
+impl sipcore::ToStatus for TooBrief {
+    fn status(&self) -> sipcore::StatusCode {
+        sipcore::StatusCode::new(423).unwrap_or(sipcore::StatusCode::BAD_REQUEST)
     }
 }
 

@@ -3,7 +3,9 @@
 //! clock, the flow and the subscriber it looked up, and applies the changes
 //! (persist, close flows, log) this returns.
 
+mod error;
 mod register;
 mod reply;
 
+pub use error::RegisterError;
 pub use register::{Outcome, Registrar, RegistrarConfig};

@@ -1,15 +1,16 @@
 //! Handling one REGISTER.
 
-use super::reply::reply;
+use super::RegisterError;
+use super::reply::{refuse, reply};
 use crate::abuse::{AbuseConfig, AuthGuard};
-use crate::location::{Change, LocationConfig, LocationTable, Refusal, Registration, Unregistration, grant_expires};
+use crate::location::{Change, LocationConfig, LocationTable, Registration, Unregistration, grant_expires};
 use crate::record::Subscriber;
 use rand::Rng;
 use rand::rngs::StdRng;
 use sipcore::auth::{Algorithm, AuthError, DigestRequest, DigestServer, Secret, ServerConfig};
 use sipcore::headers::{Contact, NameAddr};
 use sipcore::transport::Flow;
-use sipcore::{HeaderName, Request, Response};
+use sipcore::{HeaderName, Request, Response, ToStatus};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tracing::warn;
@@ -89,8 +90,12 @@ impl Registrar {
         req.headers.to_addr().ok()?.uri.user.map(str::to_owned)
     }
 
-    fn reply(&self, req: &Request, status: u16, reason: Option<&str>) -> Outcome {
-        Outcome { response: reply(req, status, reason, &self.tag), changes: Vec::new() }
+    fn reply(&self, req: &Request, status: u16) -> Outcome {
+        Outcome { response: reply(req, status, &self.tag), changes: Vec::new() }
+    }
+
+    fn refuse(&self, req: &Request, err: &impl ToStatus) -> Outcome {
+        Outcome { response: refuse(req, err, &self.tag), changes: Vec::new() }
     }
 
     /// 401 with WWW-Authenticate for REGISTER; 407 with Proxy-Authenticate for
@@ -102,7 +107,7 @@ impl Registrar {
 
     fn challenge(&mut self, req: &Request, now: Instant, stale: bool, proxy: bool) -> Outcome {
         let (status, header) = if proxy { (407, HeaderName::ProxyAuthenticate) } else { (401, HeaderName::WwwAuthenticate) };
-        let mut out = self.reply(req, status, None);
+        let mut out = self.reply(req, status);
         let salt = self.rng.random();
         for c in self.digest.challenge_with_salt(self.digest_secs(now), salt, None, stale) {
             out.response.headers.push(header.clone(), c.to_string());
@@ -116,7 +121,7 @@ impl Registrar {
     /// per-source cool-down as REGISTER's.
     pub fn authorize_call(&mut self, now: Instant, req: &Request, sub: &Subscriber, ip: IpAddr) -> Option<Response> {
         if let Some(left) = self.guard.blocked(ip, now) {
-            return Some(self.reply(req, 403, Some(&format!("too many failed authentications; retry in {left} s"))).response);
+            return Some(self.refuse(req, &RegisterError::CoolingDown(left)).response);
         }
         self.authenticate(now, req, &sub.number, sub, ip, true).map(|o| o.response)
     }
@@ -130,13 +135,13 @@ impl Registrar {
     pub fn handle(&mut self, now: Instant, req: &Request, flow: &Flow, subscriber: Option<&Subscriber>, local_ip: IpAddr) -> Outcome {
         let ip = flow.remote.ip();
         if let Some(left) = self.guard.blocked(ip, now) {
-            return self.reply(req, 403, Some(&format!("too many failed authentications; retry in {left} s")));
+            return self.refuse(req, &RegisterError::CoolingDown(left));
         }
         let Some(number) = Self::number_of(req) else {
-            return self.reply(req, 400, Some("To has no number"));
+            return self.refuse(req, &RegisterError::NoNumber);
         };
         let Some(sub) = subscriber else {
-            return self.reply(req, 404, Some("number not in service"));
+            return self.refuse(req, &RegisterError::NotInService);
         };
         if let Some(out) = self.authenticate(now, req, &number, sub, ip, false) {
             return out;
@@ -144,8 +149,8 @@ impl Registrar {
         if let Some(required) = sub.mac {
             match req.headers.x_mac() {
                 Ok(Some(mac)) if mac == required => {}
-                Ok(Some(_)) => return self.reply(req, 403, Some("MAC not provisioned for this number")),
-                _ => return self.reply(req, 403, Some("this number requires X-MAC")),
+                Ok(Some(_)) => return self.refuse(req, &RegisterError::WrongMac),
+                _ => return self.refuse(req, &RegisterError::MacRequired),
             }
         }
         self.bind(now, req, flow, number, local_ip)
@@ -157,11 +162,11 @@ impl Registrar {
         let creds = req.headers.digest_credentials(proxy).find(|c| c.as_ref().map_or(true, |c| c.realm == realm.as_str()));
         let creds = match creds {
             None => return Some(self.challenge(req, now, false, proxy)),
-            Some(Err(e)) => return Some(self.reply(req, 400, Some(&e.to_string()))),
+            Some(Err(e)) => return Some(self.refuse(req, &RegisterError::Credentials(e))),
             Some(Ok(c)) => c,
         };
         if creds.username != number {
-            return Some(self.reply(req, 403, Some("username does not match the number")));
+            return Some(self.refuse(req, &RegisterError::UsernameMismatch));
         }
         let secret = secret_for(sub, creds.effective_algorithm());
         let request = DigestRequest::new(req.method.as_str(), &req.uri);
@@ -175,10 +180,10 @@ impl Registrar {
                 if self.guard.failure(ip, now) {
                     warn!(%ip, number, "authentication failures: source refused for a cool-down");
                 }
-                Some(self.reply(req, 403, Some(&format!("bad credentials: {e}"))))
+                Some(self.refuse(req, &RegisterError::BadCredentials(e)))
             }
             Err(e) if e.status() == 401 => Some(self.challenge(req, now, false, proxy)),
-            Err(e) => Some(self.reply(req, e.status(), Some(&e.to_string()))),
+            Err(e) => Some(self.refuse(req, &RegisterError::Digest(e))),
         }
     }
 
@@ -187,26 +192,24 @@ impl Registrar {
         let contacts: Result<Vec<Contact<'_>>, _> = req.headers.contacts().collect();
         let contacts = match contacts {
             Ok(c) => c,
-            Err(e) => return self.reply(req, 400, Some(&e.to_string())),
+            Err(e) => return self.refuse(req, &RegisterError::Contact(e)),
         };
         let header_expires = req.headers.expires().ok().flatten();
         let contact = match contacts.as_slice() {
             [] => return self.query(now, req, &number),
             [Contact::Wildcard] if header_expires == Some(0) => {
                 let changes = self.table.unregister_all(now, &number);
-                return Outcome { changes, ..self.reply(req, 200, None) };
+                return Outcome { changes, ..self.reply(req, 200) };
             }
             [Contact::Binding(c)] => *c,
-            _ if contacts.iter().any(|c| matches!(c, Contact::Wildcard)) => {
-                return self.reply(req, 400, Some("Contact: * needs Expires: 0 and no other Contact"));
-            }
-            _ => return self.reply(req, 400, Some("one Contact per registration")),
+            _ if contacts.iter().any(|c| matches!(c, Contact::Wildcard)) => return self.refuse(req, &RegisterError::Wildcard),
+            _ => return self.refuse(req, &RegisterError::ManyContacts),
         };
         let cfg = *self.table.config();
         let expires = match grant_expires(contact.expires().or(header_expires), &cfg) {
             Ok(e) => e,
             Err(brief) => {
-                let mut out = self.reply(req, 423, None);
+                let mut out = self.refuse(req, &brief);
                 out.response.headers.push(HeaderName::MinExpires, brief.min.to_string());
                 return out;
             }
@@ -216,7 +219,7 @@ impl Registrar {
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
         if expires == 0 {
             let changes = self.table.unregister(now, &Unregistration { number, flow: *flow, mac, instance, call_id });
-            return Outcome { changes, ..self.reply(req, 200, None) };
+            return Outcome { changes, ..self.reply(req, 200) };
         }
         // Outbound over UDP needs STUN keep-alives (RFC 5626 §4.4.2), which this
         // switch does not answer; so it offers outbound on TCP/TLS flows only and
@@ -241,7 +244,7 @@ impl Registrar {
         };
         match self.table.register(now, registration) {
             Ok(outcome) => {
-                let mut out = self.reply(req, 200, None);
+                let mut out = self.reply(req, 200);
                 let h = &mut out.response.headers;
                 h.push(HeaderName::Contact, contact_value(&contact, expires));
                 if wants_outbound {
@@ -256,17 +259,16 @@ impl Registrar {
                 }
                 Outcome { changes: outcome.changes, ..out }
             }
-            Err(Refusal::Conflict { changes, .. }) => {
-                let out = self.reply(req, 403, Some("number active on another device"));
-                Outcome { changes, ..out }
+            Err(mut refusal) => {
+                let changes = refusal.take_changes();
+                Outcome { changes, ..self.refuse(req, &refusal) }
             }
-            Err(refusal) => self.reply(req, refusal.status(), Some(refusal.reason())),
         }
     }
 
     /// A REGISTER without Contact: list the current binding (§10.3 step 8).
     fn query(&self, now: Instant, req: &Request, number: &str) -> Outcome {
-        let mut out = self.reply(req, 200, None);
+        let mut out = self.reply(req, 200);
         if let Some(rec) = self.table.get(number).filter(|r| r.expires_at > now) {
             out.response.headers.push(HeaderName::Contact, format!("<{}>;expires={}", rec.contact, rec.time_left(now).as_secs()));
         }

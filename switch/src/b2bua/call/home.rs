@@ -2,9 +2,10 @@
 //! and home locations over TCP that need a connection before the offer.
 
 use super::{Call, End, Phase};
-use crate::b2bua::B2buaConfig;
+use crate::ConnectError;
 use crate::b2bua::leg::Leg;
 use crate::b2bua::outbox::{Outbox, TxKind};
+use crate::b2bua::{B2buaConfig, CallError};
 use crate::core::Output;
 use sipcore::transport::Flow;
 use sipcore::{Method, Request, Response};
@@ -33,12 +34,13 @@ impl Call {
         self.invite_callee(now, cfg, outbox);
     }
     /// The home location could not be resolved or connected.
-    pub(in crate::b2bua) fn connect_failed(&mut self, outbox: &mut Outbox, why: &str) -> Option<End> {
+    pub(in crate::b2bua) fn connect_failed(&mut self, outbox: &mut Outbox, why: ConnectError) -> Option<End> {
         if self.phase != Phase::Opening || self.target.connect.is_none() {
             return None;
         }
-        self.answer_caller(outbox, 480, Some(&format!("Temporarily Unavailable (home location: {why})")), None);
-        Some(End::new(480, "home_unreachable"))
+        let err = CallError::HomeUnreachable(why);
+        self.refuse_caller(outbox, &err);
+        Some(End::new(&err, "home_unreachable"))
     }
     /// Gives the callee leg up and offers the call to the home location
     /// instead (issue 5 item 4): CANCEL the old leg once it may be cancelled,

@@ -2,10 +2,10 @@
 //! other leg with the SDP rewritten, the answer relayed back (RFC 3261 §14).
 
 use super::{Call, Phase, Retransmit};
-use crate::b2bua::B2buaConfig;
 use crate::b2bua::Side;
 use crate::b2bua::msg;
 use crate::b2bua::outbox::{Outbox, TxKind};
+use crate::b2bua::{B2buaConfig, CallError};
 use sipcore::transaction::TransactionKey;
 use sipcore::{Method, Request, Response};
 use std::time::Instant;
@@ -23,21 +23,21 @@ impl Call {
     /// SDP rewritten for the other leg (§14).
     pub(super) fn reinvite(&mut self, outbox: &mut Outbox, from: Side, key: &TransactionKey, req: Request) {
         if !matches!(self.phase, Phase::Answered | Phase::Confirmed) {
-            outbox.respond(key, Response::to_request(&req, 491));
+            outbox.respond(key, Response::for_error(&req, &CallError::ReinvitePending));
             return;
         }
         if self.pending.is_some() {
-            outbox.respond(key, Response::to_request(&req, 491).with_reason("Request Pending"));
+            outbox.respond(key, Response::for_error(&req, &CallError::ReinvitePending));
             return;
         }
         let Some(body) = msg::sdp_of(&req.body).cloned() else {
-            outbox.respond(key, Response::to_request(&req, 488).with_reason("Not Acceptable Here (re-INVITE without an offer)"));
+            outbox.respond(key, Response::for_error(&req, &CallError::NoOffer));
             return;
         };
         let (sdp, seen) = match self.sdp_for(from, &body) {
             Ok(x) => x,
             Err(e) => {
-                outbox.respond(key, Response::to_request(&req, 488).with_reason(e.to_string()));
+                outbox.respond(key, Response::for_error(&req, &CallError::from(e)));
                 return;
             }
         };
@@ -62,7 +62,7 @@ impl Call {
         let from = p.from;
         let to = from.other();
         let Some(resp) = resp else {
-            let r = Response::to_request(&p.request, 408);
+            let r = Response::for_error(&p.request, &CallError::ReinviteUnanswered);
             outbox.respond(&p.key.clone(), r);
             self.pending = None;
             return;

@@ -6,6 +6,7 @@ use crate::location::flows::key_of;
 use crate::location::registration::{Device, Registration};
 use crate::record::{RlRecord, RlState};
 use sipcore::transport::Flow;
+use sipcore::{StatusCode, ToStatus};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -43,22 +44,6 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The SIP status to answer with.
-    pub fn status(&self) -> u16 {
-        match self {
-            Refusal::Conflict { .. } => 403,
-            Refusal::ZeroExpires => 400,
-        }
-    }
-
-    /// The reason phrase to answer with.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Refusal::Conflict { .. } => "Number Registered By Another Device",
-            Refusal::ZeroExpires => "Zero Expires Is Not A Registration",
-        }
-    }
-
     /// What to persist and log even though the REGISTER was refused.
     pub fn changes(&self) -> &[Change] {
         match self {
@@ -66,15 +51,40 @@ impl Refusal {
             Refusal::ZeroExpires => &[],
         }
     }
+
+    /// Takes those changes out (to hand them to the driver).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        match self {
+            Refusal::Conflict { changes, .. } => std::mem::take(changes),
+            Refusal::ZeroExpires => Vec::new(),
+        }
+    }
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.status(), self.reason())
+        f.write_str(match self {
+            Refusal::Conflict { .. } => "number active on another device",
+            Refusal::ZeroExpires => "zero expires is not a registration",
+        })
     }
 }
 
 impl std::error::Error for Refusal {}
+
+/// The answer to the REGISTER: 403 for a conflict, 400 for `expires` 0.
+impl ToStatus for Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Conflict { .. } => StatusCode::FORBIDDEN,
+            Refusal::ZeroExpires => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn reason(&self) -> String {
+        format!("{} ({self})", self.status().reason())
+    }
+}
 
 impl LocationTable {
     /// Takes one accepted REGISTER (see the module docs for the rules).
