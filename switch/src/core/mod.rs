@@ -46,6 +46,8 @@ mod dispatch;
 mod output;
 mod provisioning;
 mod register;
+#[cfg(test)]
+mod tests;
 
 pub use config::{CoreConfig, LocalIp};
 pub use dispatch::ALLOW;
