@@ -222,15 +222,20 @@ Content-Length: 0
         assert!(!d.matches(&other_tag));
     }
 
-    #[test]
-    fn the_uac_side_learns_their_tag_and_contact_from_the_answer() {
-        let mut d = Dialog::uac(
+    /// Our side of a call from 1001 to 1002, before any answer.
+    fn uac() -> Dialog {
+        Dialog::uac(
             "c9@switch".into(),
             "<sip:1001@switch.local>",
             "t1".into(),
             "<sip:1002@switch.local>".into(),
             "sip:1002@10.2.0.2".into(),
-        );
+        )
+    }
+
+    #[test]
+    fn the_uac_side_learns_their_tag_and_contact_from_the_answer() {
+        let mut d = uac();
         let invite = d.request(Method::Invite, d.local_cseq + 1, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKy".into());
         assert_eq!(invite.headers.get(&HeaderName::From), Some("<sip:1001@switch.local>;tag=t1"));
         let mut ok = Response::to_request(&invite, 200);
@@ -247,13 +252,7 @@ Content-Length: 0
 
     #[test]
     fn a_2xx_confirms_the_dialog_of_its_own_fork() {
-        let mut d = Dialog::uac(
-            "c9@switch".into(),
-            "<sip:1001@switch.local>",
-            "t1".into(),
-            "<sip:1002@switch.local>".into(),
-            "sip:1002@10.2.0.2".into(),
-        );
+        let mut d = uac();
         let cseq = d.next_cseq();
         let invite = d.request(Method::Invite, cseq, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKy".into());
         let mut ringing = Response::to_request(&invite, 180);
