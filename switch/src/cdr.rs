@@ -75,37 +75,21 @@ impl<T> Cdr<T> {
 
     /// The same record with its times on another clock.
     pub fn map_times<U>(self, mut f: impl FnMut(T) -> U) -> Cdr<U> {
-        let Cdr {
-            call_id,
-            callee_call_id,
-            caller,
-            callee,
-            route,
-            route_reason,
-            invite_at,
-            ringing_at,
-            answer_at,
-            end_at,
-            status,
-            end_reason,
-            caller_media,
-            callee_media,
-        } = self;
         Cdr {
-            call_id,
-            callee_call_id,
-            caller,
-            callee,
-            route,
-            route_reason,
-            invite_at: f(invite_at),
-            ringing_at: ringing_at.map(&mut f),
-            answer_at: answer_at.map(&mut f),
-            end_at: end_at.map(&mut f),
-            status,
-            end_reason,
-            caller_media,
-            callee_media,
+            call_id: self.call_id,
+            callee_call_id: self.callee_call_id,
+            caller: self.caller,
+            callee: self.callee,
+            route: self.route,
+            route_reason: self.route_reason,
+            invite_at: f(self.invite_at),
+            ringing_at: self.ringing_at.map(&mut f),
+            answer_at: self.answer_at.map(&mut f),
+            end_at: self.end_at.map(&mut f),
+            status: self.status,
+            end_reason: self.end_reason,
+            caller_media: self.caller_media,
+            callee_media: self.callee_media,
         }
     }
 }

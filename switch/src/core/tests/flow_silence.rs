@@ -13,16 +13,7 @@ fn a_call_goes_down_the_flow_until_it_falls_silent_then_home() {
     // The phone registers at t = 10 s. The 200 OK waits for the record's commit.
     lab.hold_commits = true;
     let registered = lab.at(10, 0);
-    let first = lab.register_text(600, None);
-    lab.deliver(registered - Duration::from_millis(1), phone_flow(), &first);
-    let challenge = only_response(&lab.take(), 401);
-    let challenges: Vec<_> = challenge.headers.digest_challenges(false).filter_map(Result::ok).collect();
-    let creds = lab
-        .digest
-        .respond(&challenges, "1001", Secret::Password(PASSWORD), &DigestRequest::new("REGISTER", &format!("sip:{REALM}")))
-        .unwrap();
-    let second = lab.register_text(600, Some(creds.to_string()));
-    lab.deliver(registered, phone_flow(), &second);
+    lab.send_register(registered, 600);
     let out = lab.take();
     assert!(sent(&out).is_empty(), "no 200 OK before the record is committed: {out:#?}");
     let stored = changes(&out);

@@ -190,9 +190,9 @@ impl Lab {
         )
     }
 
-    /// REGISTER, 401, REGISTER with credentials: the phone registered at `t`
-    /// (the challenge came a moment before). Returns the 200 OK.
-    fn register(&mut self, t: Instant, expires: u32) -> Response {
+    /// REGISTER, 401, REGISTER with credentials: the phone registers at `t`
+    /// (the challenge came a moment before).
+    fn send_register(&mut self, t: Instant, expires: u32) {
         let first = self.register_text(expires, None);
         self.deliver(t - Duration::from_millis(1), phone_flow(), &first);
         let challenge = only_response(&self.take(), 401);
@@ -203,6 +203,11 @@ impl Lab {
             .unwrap();
         let second = self.register_text(expires, Some(creds.to_string()));
         self.deliver(t, phone_flow(), &second);
+    }
+
+    /// [`Lab::send_register`], and the 200 OK it got.
+    fn register(&mut self, t: Instant, expires: u32) -> Response {
+        self.send_register(t, expires);
         only_response(&self.out, 200)
     }
 
