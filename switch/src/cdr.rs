@@ -1,5 +1,5 @@
 //! Call records (CDRs): one row per call the B2BUA handled, written by the
-//! store writer as the call moves on, read by `switch calls`.
+//! store thread as the call moves on, read by `switch calls`.
 
 use serde::{Deserialize, Serialize};
 

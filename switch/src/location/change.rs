@@ -1,5 +1,6 @@
-//! What every mutating call hands back to the driver: records to persist or
-//! delete, flows to close or forget. One `Change` about a record is one log line.
+//! What every mutating call hands back (through the core, to its driver):
+//! records to persist or delete, flows to close or forget. One `Change` about
+//! a record is one log line.
 
 use crate::record::RlRecord;
 use sipcore::headers::MacAddr;

@@ -168,7 +168,7 @@ impl Server {
         self.flush();
         let mut store = self.store;
         let _ = tokio::task::spawn_blocking(move || store.finish()).await;
-        info!("request loop stopped");
+        info!("switch core stopped");
     }
 
     /// A transport event and whatever else is already queued (up to [`BATCH`]).

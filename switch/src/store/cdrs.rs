@@ -1,4 +1,4 @@
-//! Call records: upserted by the store writer as a call moves on, listed by `switch calls`.
+//! Call records: upserted by the store thread as a call moves on, listed by `switch calls`.
 
 use super::error::{Result, StoreError};
 use super::{Store, time_from_sql, time_to_sql};
