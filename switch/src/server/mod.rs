@@ -146,8 +146,9 @@ impl Server {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.core.poll_timeout();
+            // No `biased`: under a steady stream of messages every other
+            // branch (timers, commits, control) must still get its turn.
             tokio::select! {
-                biased;
                 _ = &mut inputs.stop => break,
                 Some(feedback) = self.feedback_rx.recv() => self.on_feedback(feedback),
                 event = inputs.transport.recv() => match event {
