@@ -28,7 +28,7 @@ pub(super) struct Probe {
 impl Core {
     /// `switch probe NUMBER`: OPTIONS down the number's flow; the answer comes
     /// as [`Output::ControlReply`] once the phone answers, the transaction
-    /// fails, or [`PROBE_WAIT`] passes.
+    /// fails, or five seconds pass.
     pub fn handle_probe(&mut self, now: Instant, id: ControlId, number: &str) {
         let (flow, contact) = match self.registrar.table.reach(number, now) {
             Ok((flow, record)) => (flow, record.contact.clone()),

@@ -8,8 +8,8 @@
 //! closes a flow, answers a control request, logs.
 //!
 //! Nothing here decides anything: that is the core's job. Nothing here waits
-//! for the disk either: the store thread ([`store_thread`]) does the blocking
-//! SQLite work, and only the provisioning check ([`provisioning`]) touches
+//! for the disk either: the store thread (`store_thread.rs`) does the blocking
+//! SQLite work, and only the provisioning check (`provisioning.rs`) touches
 //! SQLite on this task, at the cost of a shared-memory read.
 
 mod connect;

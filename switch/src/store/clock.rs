@@ -82,7 +82,7 @@ impl WallClock {
         c.map_times(|t| self.unix_ms(t))
     }
 
-    /// Re-reads the wall clock: when it is more than [`STEP`] away from what
+    /// Re-reads the wall clock: when it is more than a second away from what
     /// the anchor says it should be at `now`, it was stepped, and the anchor
     /// moves to it. Returns the step in milliseconds (positive: forward).
     pub fn resync(&mut self, now: Instant) -> Option<i64> {
