@@ -104,6 +104,22 @@ impl Dialog {
         }
     }
 
+    /// Takes their tag, To value and Contact from a 2xx to our INVITE: the
+    /// dialog is the one that answer confirms (§12.1.2, §13.2.2.4), so its tag
+    /// replaces one an earlier provisional set (a provisional may come from
+    /// another fork of the request, whose early dialog this is not).
+    pub fn confirm(&mut self, resp: &Response) {
+        if let Some(tag) = tag_of(&resp.headers, &HeaderName::To) {
+            if let Some(to) = resp.headers.get(&HeaderName::To) {
+                self.remote = to.to_owned();
+            }
+            self.remote_tag = Some(tag);
+        }
+        if let Some(target) = contact_uri(&resp.headers) {
+            self.remote_target = target;
+        }
+    }
+
     /// Checks a request of theirs against the CSeq order (§12.2.2): one lower
     /// than the last is out of order (answer 500); otherwise it becomes the last.
     pub fn accept_remote_cseq(&mut self, req: &Request) -> bool {
@@ -244,15 +260,20 @@ Content-Length: 0
         assert!(!d.accept_next_remote_cseq(&no_cseq));
     }
 
-    #[test]
-    fn the_uac_side_learns_their_tag_and_contact_from_the_answer() {
-        let mut d = Dialog::uac(
+    /// Our side of a call from 1001 to 1002, before any answer.
+    fn uac() -> Dialog {
+        Dialog::uac(
             "c9@switch".into(),
             "<sip:1001@switch.local>",
             "t1".into(),
             "<sip:1002@switch.local>".into(),
             "sip:1002@10.2.0.2".into(),
-        );
+        )
+    }
+
+    #[test]
+    fn the_uac_side_learns_their_tag_and_contact_from_the_answer() {
+        let mut d = uac();
         let invite = d.request(Method::Invite, d.local_cseq + 1, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKy".into());
         assert_eq!(invite.headers.get(&HeaderName::From), Some("<sip:1001@switch.local>;tag=t1"));
         let mut ok = Response::to_request(&invite, 200);
@@ -265,6 +286,30 @@ Content-Length: 0
         let ack = d.request(Method::Ack, 1, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKz".into());
         assert_eq!(ack.headers.get(&HeaderName::CSeq), Some("1 ACK"));
         assert_eq!(ack.uri, "sip:1002@198.51.100.2:40000");
+    }
+
+    #[test]
+    fn a_2xx_confirms_the_dialog_of_its_own_fork() {
+        let mut d = uac();
+        let cseq = d.next_cseq();
+        let invite = d.request(Method::Invite, cseq, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKy".into());
+        let mut ringing = Response::to_request(&invite, 180);
+        ringing.headers.set(HeaderName::To, "<sip:1002@switch.local>;tag=forkA");
+        ringing.headers.push(HeaderName::Contact, "<sip:1002@198.51.100.2:40000>");
+        d.learn(&ringing);
+        let mut ok = Response::to_request(&invite, 200);
+        ok.headers.set(HeaderName::To, "<sip:1002@switch.local>;tag=forkB");
+        ok.headers.push(HeaderName::Contact, "<sip:1002@203.0.113.9:5060>");
+        d.learn(&ok);
+        assert_eq!(d.remote_tag.as_deref(), Some("forkA"), "learn keeps the first tag it saw");
+        d.confirm(&ok);
+        assert_eq!(d.remote_tag.as_deref(), Some("forkB"), "the 2xx names the dialog");
+        assert_eq!(d.remote, "<sip:1002@switch.local>;tag=forkB");
+        assert_eq!(d.remote_target, "sip:1002@203.0.113.9:5060");
+        let cseq = d.next_cseq();
+        let bye = d.request(Method::Bye, cseq, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKz".into());
+        assert_eq!(bye.headers.get(&HeaderName::To), Some("<sip:1002@switch.local>;tag=forkB"));
+        assert_eq!(bye.headers.get(&HeaderName::CSeq), Some("2 BYE"));
     }
 
     #[test]

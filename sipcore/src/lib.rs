@@ -11,7 +11,6 @@ pub mod error;
 pub mod framing;
 pub mod headers;
 pub mod message;
-pub mod stack;
 pub mod text;
 pub mod transaction;
 pub mod transport;

@@ -1,9 +1,9 @@
 //! Refuses, for a cool-down, source IPs that keep failing authentication:
 //! password guessing costs the guesser, not the switch. Sans-IO: time is passed in.
 
-use crate::record::UnixTime;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 /// When an IP is shut out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +27,10 @@ impl Default for AbuseConfig {
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    window_start: UnixTime,
+    window_start: Instant,
     failures: u32,
-    blocked_until: UnixTime,
+    /// Set once the IP has been refused (and kept, so a success cannot lift it).
+    blocked_until: Option<Instant>,
 }
 
 /// Auth-failure bookkeeping per source IP.
@@ -44,25 +45,30 @@ impl AuthGuard {
         Self { config, entries: HashMap::new() }
     }
 
-    /// Seconds left on `ip`'s cool-down, if it is refused now.
-    pub fn blocked(&self, ip: IpAddr, now: UnixTime) -> Option<u64> {
-        self.entries.get(&ip).map(|e| e.blocked_until.saturating_sub(now)).filter(|left| *left > 0)
+    /// Seconds left on `ip`'s cool-down (a part second counts as one), if it is refused now.
+    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<u64> {
+        let left = self.entries.get(&ip)?.blocked_until?.saturating_duration_since(now);
+        (!left.is_zero()).then(|| left.as_secs() + u64::from(left.subsec_nanos() > 0))
+    }
+
+    fn window(&self) -> Duration {
+        Duration::from_secs(self.config.window)
     }
 
     /// Records a failed authentication; returns true when this one started a cool-down.
-    pub fn failure(&mut self, ip: IpAddr, now: UnixTime) -> bool {
+    pub fn failure(&mut self, ip: IpAddr, now: Instant) -> bool {
         if self.entries.len() >= self.config.max_tracked && !self.entries.contains_key(&ip) {
             self.prune(now);
         }
-        let cfg = self.config;
-        let e = self.entries.entry(ip).or_insert(Entry { window_start: now, failures: 0, blocked_until: 0 });
-        if now.saturating_sub(e.window_start) >= cfg.window {
+        let (window, max_failures, cooldown) = (self.window(), self.config.max_failures, Duration::from_secs(self.config.cooldown));
+        let e = self.entries.entry(ip).or_insert(Entry { window_start: now, failures: 0, blocked_until: None });
+        if now.saturating_duration_since(e.window_start) >= window {
             e.window_start = now;
             e.failures = 0;
         }
         e.failures = e.failures.saturating_add(1);
-        if e.failures >= cfg.max_failures && e.blocked_until <= now {
-            e.blocked_until = now.saturating_add(cfg.cooldown);
+        if e.failures >= max_failures && e.blocked_until.is_none_or(|until| until <= now) {
+            e.blocked_until = Some(now + cooldown);
             e.failures = 0;
             e.window_start = now;
             return true;
@@ -72,17 +78,18 @@ impl AuthGuard {
 
     /// A success clears the count (a user who mistyped once is not punished later).
     pub fn success(&mut self, ip: IpAddr) {
-        if self.entries.get(&ip).is_some_and(|e| e.blocked_until == 0) {
+        if self.entries.get(&ip).is_some_and(|e| e.blocked_until.is_none()) {
             self.entries.remove(&ip);
         }
     }
 
     /// Drops entries that no longer matter; if still full, the oldest half.
-    fn prune(&mut self, now: UnixTime) {
-        let window = self.config.window;
-        self.entries.retain(|_, e| e.blocked_until > now || now.saturating_sub(e.window_start) < window);
+    fn prune(&mut self, now: Instant) {
+        let window = self.window();
+        self.entries
+            .retain(|_, e| e.blocked_until.is_some_and(|until| until > now) || now.saturating_duration_since(e.window_start) < window);
         if self.entries.len() >= self.config.max_tracked {
-            let mut starts: Vec<UnixTime> = self.entries.values().map(|e| e.window_start).collect();
+            let mut starts: Vec<Instant> = self.entries.values().map(|e| e.window_start).collect();
             starts.sort_unstable();
             let cut = starts.get(starts.len() / 2).copied().unwrap_or(now);
             self.entries.retain(|_, e| e.window_start > cut);
@@ -109,35 +116,41 @@ mod tests {
         IpAddr::from([192, 0, 2, n])
     }
 
+    /// Virtual time: `s` seconds after a fixed start.
+    fn at(s: u64) -> Instant {
+        static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *T0.get_or_init(Instant::now) + Duration::from_secs(s)
+    }
+
     #[test]
     fn cools_down_after_max_failures_exactly() {
         let mut g = AuthGuard::new(AbuseConfig { max_failures: 3, window: 60, cooldown: 300, max_tracked: 10 });
-        assert!(!g.failure(ip(1), 1000));
-        assert!(!g.failure(ip(1), 1010));
-        assert_eq!(g.blocked(ip(1), 1010), None);
-        assert!(g.failure(ip(1), 1020));
-        assert_eq!(g.blocked(ip(1), 1020), Some(300));
-        assert_eq!(g.blocked(ip(1), 1319), Some(1));
-        assert_eq!(g.blocked(ip(1), 1320), None);
-        assert_eq!(g.blocked(ip(2), 1020), None, "other IPs unaffected");
+        assert!(!g.failure(ip(1), at(1000)));
+        assert!(!g.failure(ip(1), at(1010)));
+        assert_eq!(g.blocked(ip(1), at(1010)), None);
+        assert!(g.failure(ip(1), at(1020)));
+        assert_eq!(g.blocked(ip(1), at(1020)), Some(300));
+        assert_eq!(g.blocked(ip(1), at(1319)), Some(1));
+        assert_eq!(g.blocked(ip(1), at(1320)), None);
+        assert_eq!(g.blocked(ip(2), at(1020)), None, "other IPs unaffected");
     }
 
     #[test]
     fn failures_outside_the_window_do_not_add_up() {
         let mut g = AuthGuard::new(AbuseConfig { max_failures: 2, window: 60, cooldown: 300, max_tracked: 10 });
-        assert!(!g.failure(ip(1), 0));
-        assert!(!g.failure(ip(1), 60));
-        assert!(g.failure(ip(1), 61));
+        assert!(!g.failure(ip(1), at(0)));
+        assert!(!g.failure(ip(1), at(60)));
+        assert!(g.failure(ip(1), at(61)));
     }
 
     #[test]
     fn success_clears_and_memory_is_bounded() {
         let mut g = AuthGuard::new(AbuseConfig { max_failures: 2, window: 60, cooldown: 300, max_tracked: 4 });
-        g.failure(ip(1), 0);
+        g.failure(ip(1), at(0));
         g.success(ip(1));
-        assert!(!g.failure(ip(1), 1));
+        assert!(!g.failure(ip(1), at(1)));
         for n in 0..50 {
-            g.failure(ip(n), 100 + u64::from(n));
+            g.failure(ip(n), at(100 + u64::from(n)));
         }
         assert!(g.len() <= 4);
     }

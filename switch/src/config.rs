@@ -1,12 +1,14 @@
 //! The switch's configuration: a TOML file (`--config`) whose every key has a
 //! default, with command-line flags applied on top.
 
+use crate::Error;
 use crate::abuse::AbuseConfig;
 use crate::listen::ListenSpec;
 use serde::Deserialize;
 use sipcore::auth::Algorithm;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Everything `switch run` needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,17 +69,19 @@ impl Default for CallSettings {
 
 impl CallSettings {
     /// `relay_ports` parsed: two ports, first <= last, room for one RTP/RTCP pair.
-    pub fn relay_port_range(&self) -> anyhow::Result<std::ops::RangeInclusive<u16>> {
+    pub fn relay_port_range(&self) -> crate::Result<std::ops::RangeInclusive<u16>> {
         parse_port_range(&self.relay_ports)
     }
 }
 
 /// `FIRST-LAST`, e.g. `20000-29999`.
-pub fn parse_port_range(s: &str) -> anyhow::Result<std::ops::RangeInclusive<u16>> {
-    let bad = || anyhow::anyhow!("relay ports {s:?}: expected FIRST-LAST, e.g. 20000-29999, with room for an even/odd pair");
+pub fn parse_port_range(s: &str) -> crate::Result<std::ops::RangeInclusive<u16>> {
+    let bad = || Error::Config(format!("relay ports {s:?}: expected FIRST-LAST, e.g. 20000-29999, with room for an even/odd pair"));
     let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
     let (a, b): (u16, u16) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
-    anyhow::ensure!(a > 0 && a < b, bad());
+    if a == 0 || a >= b {
+        return Err(bad());
+    }
     Ok(a..=b)
 }
 
@@ -183,21 +187,23 @@ impl Default for RegistrarSettings {
 
 impl RegistrarSettings {
     /// `tcp_keepalive` parsed (`None`: off).
-    pub fn tcp_keepalive(&self) -> anyhow::Result<Option<sipcore::transport::TcpKeepalive>> {
+    pub fn tcp_keepalive(&self) -> crate::Result<Option<sipcore::transport::TcpKeepalive>> {
         match self.tcp_keepalive.trim() {
             "off" => Ok(None),
-            spec => sipcore::transport::TcpKeepalive::parse(spec).map(Some).map_err(|e| anyhow::anyhow!("registrar.tcp_keepalive {e}")),
+            spec => {
+                sipcore::transport::TcpKeepalive::parse(spec).map(Some).map_err(|e| Error::Config(format!("registrar.tcp_keepalive {e}")))
+            }
         }
     }
 
     /// The digest algorithms, parsed; unknown names and an empty list are errors.
-    pub fn digest_algorithms(&self) -> anyhow::Result<Vec<Algorithm>> {
-        anyhow::ensure!(!self.digest_algorithms.is_empty(), "registrar.digest_algorithms must name at least one algorithm");
+    pub fn digest_algorithms(&self) -> crate::Result<Vec<Algorithm>> {
+        ensure(!self.digest_algorithms.is_empty(), || "registrar.digest_algorithms must name at least one algorithm".into())?;
         self.digest_algorithms
             .iter()
             .map(|name| {
                 Algorithm::from_token(name.trim()).ok_or_else(|| {
-                    anyhow::anyhow!("unknown digest algorithm {name:?} (SHA-512-256, SHA-256, MD5, or one of those with -sess)")
+                    Error::Config(format!("unknown digest algorithm {name:?} (SHA-512-256, SHA-256, MD5, or one of those with -sess)"))
                 })
             })
             .collect()
@@ -217,20 +223,25 @@ impl AbuseSettings {
     }
 }
 
+/// `Err(Error::Config(why()))` unless `ok`.
+fn ensure(ok: bool, why: impl FnOnce() -> String) -> crate::Result<()> {
+    if ok { Ok(()) } else { Err(Error::Config(why())) }
+}
+
 impl SwitchConfig {
     /// Reads a TOML file; missing keys keep their defaults, unknown keys are errors.
-    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    pub fn from_file(path: &Path) -> crate::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("reading {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 
     /// The listen specs, checked.
-    pub fn listen_specs(&self) -> anyhow::Result<Vec<ListenSpec>> {
-        self.listen.iter().map(|s| s.parse::<ListenSpec>().map_err(anyhow::Error::msg)).collect()
+    pub fn listen_specs(&self) -> crate::Result<Vec<ListenSpec>> {
+        self.listen.iter().map(|s| s.parse::<ListenSpec>()).collect()
     }
 
     /// The transport's settings: the limits and the keep-alive probes.
-    pub fn transport(&self) -> anyhow::Result<sipcore::transport::TransportConfig> {
+    pub fn transport(&self) -> crate::Result<sipcore::transport::TransportConfig> {
         Ok(sipcore::transport::TransportConfig { tcp_keepalive: self.registrar.tcp_keepalive()?, ..self.limits.transport() })
     }
 
@@ -247,26 +258,63 @@ impl SwitchConfig {
         }
     }
 
+    /// What the switch core is built with; `udp` are the bound UDP
+    /// listeners, `local_ip` the driver's routing lookup.
+    pub fn core(&self, udp: Vec<sipcore::transport::Flow>, local_ip: crate::core::LocalIp) -> crate::Result<crate::core::CoreConfig> {
+        let timers = sipcore::transaction::TimerConfig::default();
+        Ok(crate::core::CoreConfig {
+            registrar: crate::registrar::RegistrarConfig {
+                realm: self.domain.clone(),
+                nonce_lifetime: Duration::from_secs(self.registrar.nonce_lifetime),
+                digest_algorithms: self.registrar.digest_algorithms()?,
+                relay_address: self.relay_address,
+                location: self.location(),
+                abuse: self.abuse.to_config(),
+            },
+            b2bua: crate::b2bua::B2buaConfig {
+                domain: self.domain.clone(),
+                ring_time: Duration::from_secs(self.calls.ring_time),
+                t1: timers.t1,
+                t2: timers.t2,
+            },
+            timers,
+            trusted_peers: self.calls.trusted_peers.clone(),
+            udp,
+            local_ip,
+        })
+    }
+
+    /// The media relay's settings. It binds the wildcard of the relay
+    /// address's family: `relay_address` may be a public address the host
+    /// does not have (1:1 NAT), so it is only advertised.
+    pub fn relay(&self) -> crate::Result<media::relay::RelayConfig> {
+        Ok(media::relay::RelayConfig {
+            bind: match self.relay_address {
+                Some(IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            },
+            ports: self.calls.relay_port_range()?,
+            media_timeout: Duration::from_secs(self.calls.media_timeout),
+        })
+    }
+
     /// Refuses settings that cannot work.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> crate::Result<()> {
         let r = &self.registrar;
-        anyhow::ensure!(
-            r.min_expires <= r.max_expires,
-            "registrar.min_expires ({}) is above max_expires ({})",
-            r.min_expires,
-            r.max_expires
-        );
-        anyhow::ensure!(r.flow_timer > 0, "registrar.flow_timer must be positive");
-        anyhow::ensure!(!self.domain.is_empty(), "domain must not be empty");
-        anyhow::ensure!(self.abuse.max_failures > 0, "abuse.max_failures must be positive");
-        anyhow::ensure!(self.limits.max_connections_per_ip > 0, "limits.max_connections_per_ip must be positive");
-        anyhow::ensure!(self.limits.max_message_bytes >= 1024, "limits.max_message_bytes must be at least 1024");
+        ensure(r.min_expires <= r.max_expires, || {
+            format!("registrar.min_expires ({}) is above max_expires ({})", r.min_expires, r.max_expires)
+        })?;
+        ensure(r.flow_timer > 0, || "registrar.flow_timer must be positive".into())?;
+        ensure(!self.domain.is_empty(), || "domain must not be empty".into())?;
+        ensure(self.abuse.max_failures > 0, || "abuse.max_failures must be positive".into())?;
+        ensure(self.limits.max_connections_per_ip > 0, || "limits.max_connections_per_ip must be positive".into())?;
+        ensure(self.limits.max_message_bytes >= 1024, || "limits.max_message_bytes must be at least 1024".into())?;
         self.listen_specs()?;
         self.registrar.digest_algorithms()?;
         self.registrar.tcp_keepalive()?;
         self.calls.relay_port_range()?;
-        anyhow::ensure!(self.calls.ring_time > 0, "calls.ring_time must be positive");
-        anyhow::ensure!(self.calls.media_timeout > 0, "calls.media_timeout must be positive");
+        ensure(self.calls.ring_time > 0, || "calls.ring_time must be positive".into())?;
+        ensure(self.calls.media_timeout > 0, || "calls.media_timeout must be positive".into())?;
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join("control.sock")
 }
 
-/// A command for the request loop.
+/// A command for the switch core.
 #[derive(Debug)]
 pub enum Command {
     /// OPTIONS down `number`'s flow.
@@ -55,7 +55,7 @@ pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Accepts connections until the request loop goes away.
+/// Accepts connections until the switch stops.
 pub async fn serve(listener: UnixListener, to_loop: mpsc::Sender<ControlRequest>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };

@@ -1,17 +1,22 @@
-//! The softswitch library: listener set-up, the registrar and its stores, and
-//! the request dispatcher the binary runs.
+//! The softswitch library. [`core`] is the switch as one sans-IO state
+//! machine (registrar, location table, B2BUA, call records, on one monotonic
+//! clock); [`server`] is the tokio driver the binary runs it with; [`store`]
+//! keeps what must survive a restart.
 
 pub mod abuse;
 pub mod b2bua;
-pub mod calls;
+pub mod cdr;
 pub mod config;
 pub mod control;
+pub mod core;
 pub mod defaults;
+mod error;
 pub mod listen;
 pub mod location;
-pub mod persist;
 pub mod record;
 pub mod registrar;
 pub mod server;
 pub mod store;
 pub mod subscribers;
+
+pub use error::{ConnectError, Error, Result};

@@ -1,6 +1,7 @@
 //! `--listen` specs: `udp:IP:PORT`, `tcp:IP:PORT`, `tls:IP:PORT`.
 
-use sipcore::transport::TransportKind;
+use crate::Error;
+use sipcore::transport::{Flow, TransportKind};
 use std::net::SocketAddr;
 use std::str::FromStr;
 
@@ -12,17 +13,18 @@ pub struct ListenSpec {
 }
 
 impl FromStr for ListenSpec {
-    type Err = String;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (proto, addr) = s.split_once(':').ok_or_else(|| format!("{s:?}: expected udp:|tcp:|tls: followed by IP:PORT"))?;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let (proto, addr) =
+            s.split_once(':').ok_or_else(|| Error::Config(format!("{s:?}: expected udp:|tcp:|tls: followed by IP:PORT")))?;
         let transport = match proto.to_ascii_lowercase().as_str() {
             "udp" => TransportKind::Udp,
             "tcp" => TransportKind::Tcp,
             "tls" => TransportKind::Tls,
-            other => return Err(format!("{other:?}: transport must be udp, tcp or tls")),
+            other => return Err(Error::Config(format!("{other:?}: transport must be udp, tcp or tls"))),
         };
-        let addr = addr.parse().map_err(|e| format!("{addr:?}: {e} (IPv6 is written [::1]:5060)"))?;
+        let addr = addr.parse().map_err(|e| Error::Config(format!("{addr:?}: {e} (IPv6 is written [::1]:5060)")))?;
         Ok(ListenSpec { transport, addr })
     }
 }
@@ -31,6 +33,13 @@ impl std::fmt::Display for ListenSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", crate::record::transport_name(self.transport), self.addr)
     }
+}
+
+/// The flow out of one of our UDP listeners (`udp`) to the first of `addrs`
+/// a listener shares an address family with (`localhost` may resolve to ::1
+/// first on a switch that listens on IPv4 only).
+pub fn udp_flow_toward(udp: &[Flow], addrs: &[SocketAddr]) -> Option<Flow> {
+    addrs.iter().find_map(|remote| udp.iter().find(|f| f.local.is_ipv4() == remote.is_ipv4()).map(|sock| Flow { remote: *remote, ..*sock }))
 }
 
 #[cfg(test)]

@@ -5,18 +5,15 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use sipcore::stack::Stack;
-use sipcore::transaction::TimerConfig;
+use media::relay::Relay;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use sipcore::transport::{Transport, TransportKind, tls};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
-use switch::b2bua::B2buaConfig;
-use switch::b2bua::driver::RelayHandle;
 use switch::config::{LogFormat, SwitchConfig};
 use switch::listen::ListenSpec;
-use switch::registrar::{Registrar, RegistrarConfig};
-use switch::server::{CallSetup, Server};
+use switch::server::{Inputs, Server};
 use switch::store::Store;
 use tracing::info;
 
@@ -199,71 +196,25 @@ async fn run(args: RunArgs) -> Result<()> {
         bound.push(ListenSpec { transport: spec.transport, addr });
     }
     report_bound(&bound, bound_file.as_deref())?;
-    let (stack, events) = Stack::spawn(transport.clone(), transport_events, TimerConfig::default());
-    let registrar = Registrar::new(RegistrarConfig {
-        realm: config.domain.clone(),
-        nonce_key: rand::random::<[u8; 32]>().to_vec(),
-        nonce_lifetime: Duration::from_secs(config.registrar.nonce_lifetime),
-        digest_algorithms: config.registrar.digest_algorithms()?,
-        relay_address: config.relay_address,
-        location: config.location(),
-        abuse: config.abuse.to_config(),
-    });
     let writer = Store::open(&config.data_dir).context("opening the store's writer connection")?;
-    let calls = calls_setup(&config, udp).await?;
-    let server = Server::new(stack, store, writer, registrar, calls)?;
+    let (relay, relay_events) = Relay::start(config.relay()?).await.context("starting the media relay")?;
+    let core = config.core(udp, switch::server::local_ip_toward)?;
+    let server = Server::start(store, writer, core, transport.clone(), relay, StdRng::from_os_rng())?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;
     tokio::spawn(switch::control::serve(control, control_tx));
-    // The request loop blocks on SQLite, so it gets a thread and runtime of its own.
-    let loop_thread = std::thread::Builder::new().name("registrar".into()).spawn(move || -> Result<()> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-        rt.block_on(server.run(events, control_rx, stopped));
-        Ok(())
-    })?;
+    // The switch core and its driver: one task on this runtime.
+    let serving = tokio::spawn(server.run(Inputs { transport: transport_events, relay: relay_events, control: control_rx, stop: stopped }));
     info!(data_dir = %config.data_dir.display(), domain = %config.domain, listen = ?config.listen, "switch running");
     shutdown_signal().await?;
     info!("shutting down");
     transport.shutdown().await;
     let _ = stop.send(());
-    let _ = tokio::task::spawn_blocking(move || loop_thread.join()).await;
+    let _ = serving.await;
     let _ = std::fs::remove_file(switch::control::socket_path(&config.data_dir));
     info!("stopped");
     Ok(())
-}
-
-/// The media relay (on this, the main runtime: the request loop's runtime has
-/// no socket driver) and the B2BUA's policy.
-async fn calls_setup(config: &SwitchConfig, udp: Vec<sipcore::transport::Flow>) -> Result<CallSetup> {
-    let c = &config.calls;
-    let relay_config = media::relay::RelayConfig {
-        // The wildcard of the relay address's family: relay_address may be a public
-        // address the host does not have (1:1 NAT), so it is only advertised.
-        bind: match config.relay_address {
-            Some(std::net::IpAddr::V6(_)) => std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-            _ => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-        },
-        ports: c.relay_port_range()?,
-        media_timeout: Duration::from_secs(c.media_timeout),
-    };
-    let (relay, events) = media::relay::Relay::start(relay_config).await.context("starting the media relay")?;
-    let timers = TimerConfig::default();
-    Ok(CallSetup {
-        relay: RelayHandle { relay, runtime: tokio::runtime::Handle::current() },
-        events,
-        udp,
-        trusted_peers: c.trusted_peers.clone(),
-        relay_address: config.relay_address,
-        b2bua: B2buaConfig {
-            domain: config.domain.clone(),
-            ring_time: Duration::from_secs(c.ring_time),
-            t1: timers.t1,
-            t2: timers.t2,
-            epoch: std::time::Instant::now(),
-            epoch_unix_ms: u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?,
-        },
-    })
 }
 
 /// Says where the switch listens: one line per listener on stdout, and the

@@ -5,9 +5,12 @@ use serde::{Deserialize, Serialize};
 use sipcore::headers::MacAddr;
 use sipcore::transport::{FlowId, TransportKind};
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
-/// Seconds since the Unix epoch. The registrar's clock is always passed in, so
-/// tests run on virtual time and records survive restarts with real time.
+/// Seconds since the Unix epoch: how the store keeps a record's times and the
+/// CLI prints them. The running switch never counts in it: its records hold
+/// [`std::time::Instant`]s, converted through the store's
+/// [`WallClock`](crate::store::WallClock) only to be stored or printed.
 pub type UnixTime = u64;
 
 /// A provisioned number ("in service").
@@ -72,8 +75,11 @@ pub fn transport_from_name(s: &str) -> Option<TransportKind> {
 }
 
 /// A remote-location record: where a registered number's phone is now.
+///
+/// `T` is the clock its two times are on: [`Instant`] in the running switch
+/// (the location table's deadlines), [`UnixTime`] as stored and listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RlRecord {
+pub struct RlRecord<T = UnixTime> {
     pub number: String,
     /// X-MAC as claimed by the phone.
     pub mac: Option<MacAddr>,
@@ -101,16 +107,50 @@ pub struct RlRecord {
     /// The Contact URI as registered.
     pub contact: String,
     pub user_agent: Option<String>,
-    pub registered_at: UnixTime,
-    pub expires_at: UnixTime,
+    pub registered_at: T,
+    pub expires_at: T,
     pub state: RlState,
     /// True when the flow uses RFC 5626 outbound (keep-alives expected).
     pub outbound: bool,
 }
 
-impl RlRecord {
+impl<T> RlRecord<T> {
+    /// The same record with its times on another clock.
+    pub fn map_times<U>(self, mut f: impl FnMut(T) -> U) -> RlRecord<U> {
+        RlRecord {
+            number: self.number,
+            mac: self.mac,
+            private_ip: self.private_ip,
+            public_ip_claimed: self.public_ip_claimed,
+            observed: self.observed,
+            behind_nat: self.behind_nat,
+            bearer_port: self.bearer_port,
+            transport: self.transport,
+            flow_id: self.flow_id,
+            local: self.local,
+            instance: self.instance,
+            reg_id: self.reg_id,
+            call_id: self.call_id,
+            contact: self.contact,
+            user_agent: self.user_agent,
+            registered_at: f(self.registered_at),
+            expires_at: f(self.expires_at),
+            state: self.state,
+            outbound: self.outbound,
+        }
+    }
+}
+
+impl RlRecord<UnixTime> {
     /// Seconds until the TTL runs out (0 when past).
     pub fn time_left(&self, now: UnixTime) -> u64 {
         self.expires_at.saturating_sub(now)
+    }
+}
+
+impl RlRecord<Instant> {
+    /// How long until the TTL runs out (zero when past).
+    pub fn time_left(&self, now: Instant) -> Duration {
+        self.expires_at.saturating_duration_since(now)
     }
 }

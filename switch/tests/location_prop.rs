@@ -8,8 +8,10 @@ use sipcore::headers::MacAddr;
 use sipcore::transport::{Flow, FlowId, TransportKind};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 use switch::location::{Change, LocationConfig, LocationTable, Refusal, Registration, Route, Unregistration, route};
 use switch::record::{RlRecord, RlState, Subscriber};
+use switch::store::WallClock;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -86,7 +88,7 @@ fn number(num: u8) -> String {
     format!("10{num:02}")
 }
 
-fn apply(store: &mut HashMap<String, RlRecord>, changes: &[Change]) {
+fn apply(store: &mut HashMap<String, RlRecord<Instant>>, changes: &[Change]) {
     for c in changes {
         match c {
             Change::Upserted { record, .. } | Change::Challenged { record, .. } => {
@@ -100,12 +102,12 @@ fn apply(store: &mut HashMap<String, RlRecord>, changes: &[Change]) {
     }
 }
 
-fn check(t: &LocationTable, store: &HashMap<String, RlRecord>, now: u64, after_timeout: bool) -> Result<(), TestCaseError> {
-    t.check_invariants().map_err(TestCaseError::fail)?;
-    let table: HashMap<String, RlRecord> = t.records().map(|r| (r.number.clone(), r.clone())).collect();
+fn check(t: &LocationTable, store: &HashMap<String, RlRecord<Instant>>, now: Instant, after_timeout: bool) -> Result<(), TestCaseError> {
+    t.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let table: HashMap<String, RlRecord<Instant>> = t.records().map(|r| (r.number.clone(), r.clone())).collect();
     prop_assert_eq!(&table, store, "the store drifted from the table");
     if after_timeout {
-        prop_assert!(t.poll_timeout().is_none_or(|d| d > now), "overdue work left at {}", now);
+        prop_assert!(t.poll_timeout().is_none_or(|d| d > now), "overdue work left at {:?}", now);
         prop_assert!(t.records().all(|r| r.expires_at > now), "expired record survived");
     }
     for num in 0..3 {
@@ -139,9 +141,11 @@ proptest! {
     fn indexes_store_and_routes_stay_consistent(ops in proptest::collection::vec(op(), 1..60)) {
         let cfg = LocationConfig { flow_timer: 20, grace: 5, tombstone_for: 50, ..LocationConfig::default() };
         let mut t = LocationTable::new(cfg);
-        let mut store: HashMap<String, RlRecord> = HashMap::new();
+        let mut store: HashMap<String, RlRecord<Instant>> = HashMap::new();
         let mut net = Net { tcp_gen: [0, 0], udp_gen: 0 };
-        let mut now = 1_000u64;
+        let mut now = Instant::now();
+        // The store keeps Unix seconds: a restart reads the records back through the anchor.
+        let clock = WallClock::new(now, 1_700_000_000_000);
         for op in ops {
             let mut after_timeout = true;
             match op {
@@ -196,7 +200,7 @@ proptest! {
                 }
                 Op::Activity { slot } => apply(&mut store, &t.flow_activity(now, &net.flow(slot))),
                 Op::Advance(dt) => {
-                    now += dt;
+                    now += Duration::from_secs(dt);
                     after_timeout = false;
                 }
                 Op::Timeout => {
@@ -209,7 +213,8 @@ proptest! {
                 Op::Restart => {
                     net.tcp_gen = [net.tcp_gen[0] + 1, net.tcp_gen[1] + 1];
                     net.udp_gen += 1;
-                    let stored: Vec<RlRecord> = store.values().cloned().collect();
+                    let stored: Vec<RlRecord<Instant>> =
+                        store.values().map(|r| clock.live_record(clock.stored_record(r.clone()))).collect();
                     t = LocationTable::new(cfg);
                     apply(&mut store, &t.load(now, stored));
                     prop_assert!(t.records().all(|r| r.state == RlState::SignallingDropped && r.flow_id.is_none()));

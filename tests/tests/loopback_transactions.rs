@@ -1,16 +1,66 @@
 //! A request through real client and server transactions over real loopback
-//! sockets, for each of UDP, TCP and TLS: `Stack` (transport + transaction
-//! layer) on both sides. Also checks on the wire that retransmissions happen
-//! over UDP only (RFC 3261 §17.1.1.2).
+//! sockets, for each of UDP, TCP and TLS: a `TransactionLayer` pumped over a
+//! `Transport` on both sides, the way every core's driver does it. Also checks
+//! on the wire that retransmissions happen over UDP only (RFC 3261 §17.1.1.2).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use bytes::Bytes;
-use sipcore::stack::{Stack, StackEvent};
-use sipcore::transaction::TimerConfig;
-use sipcore::transport::{Flow, Transport, TransportConfig, TransportKind, tls};
+use sipcore::transaction::{LayerEvent, TimerConfig, TransactionLayer};
+use sipcore::transport::{Flow, Transport, TransportConfig, TransportEvent, TransportKind, tls};
 use sipcore::{Message, Request, Response};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// One element: its transaction layer, driven over its transport.
+struct Element {
+    layer: TransactionLayer,
+    transport: Transport,
+    events: mpsc::Receiver<TransportEvent>,
+}
+
+impl Element {
+    fn new() -> Self {
+        let (transport, events) = Transport::new(TransportConfig::default());
+        Element { layer: TransactionLayer::new(TimerConfig::default()), transport, events }
+    }
+
+    /// Puts what the layer queued on the wire.
+    fn flush(&mut self) {
+        while let Some(t) = self.layer.poll_transmit() {
+            if self.transport.send(&t.flow, &t.message).is_err()
+                && let Some(key) = &t.key
+            {
+                self.layer.handle_transport_error(Instant::now(), key);
+            }
+        }
+    }
+
+    /// Drives the layer (messages in, timers, messages out) until it has an
+    /// event for the TU, or until `until`.
+    async fn next_event(&mut self, until: tokio::time::Instant) -> Option<LayerEvent> {
+        loop {
+            self.flush();
+            if let Some(event) = self.layer.poll_event() {
+                return Some(event);
+            }
+            let timer = self.layer.poll_timeout().map_or(until, |t| until.min(t.into()));
+            tokio::select! {
+                event = self.events.recv() => {
+                    if let Some(TransportEvent::Message { flow, message }) = event {
+                        self.layer.handle_message(Instant::now(), flow, message);
+                    }
+                }
+                _ = tokio::time::sleep_until(timer) => {
+                    if tokio::time::Instant::now() >= until {
+                        return None;
+                    }
+                    self.layer.handle_timeout(Instant::now());
+                }
+            }
+        }
+    }
+}
 
 fn register(transport: TransportKind, branch: &str) -> Request {
     let raw = format!(
@@ -31,8 +81,8 @@ fn any() -> SocketAddr {
 
 /// Runs one REGISTER through both stacks over `kind`; the server answers 200.
 async fn round_trip(kind: TransportKind) {
-    let (server_ep, server_rx) = Transport::new(TransportConfig::default());
-    let (client_ep, client_rx) = Transport::new(TransportConfig::default());
+    let (mut server, mut client) = (Element::new(), Element::new());
+    let (server_ep, client_ep) = (server.transport.clone(), client.transport.clone());
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let flow: Flow = match kind {
         TransportKind::Udp => {
@@ -51,27 +101,30 @@ async fn round_trip(kind: TransportKind) {
             client_ep.connect_tls(addr, ccfg, "localhost").await.unwrap()
         }
     };
-    let (server, mut server_events) = Stack::spawn(server_ep.clone(), server_rx, TimerConfig::default());
-    let (client, _client_events) = Stack::spawn(client_ep.clone(), client_rx, TimerConfig::default());
-
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
     let uas = tokio::spawn(async move {
-        loop {
-            match server_events.recv().await.unwrap() {
-                StackEvent::Request { key, flow, request } => {
-                    assert_eq!(flow.transport, kind);
-                    let via = request.headers.top_via().unwrap();
-                    assert_eq!(via.received(), Some("127.0.0.1".parse().unwrap()));
-                    let mut ok = Response::to_request(&request, 200);
-                    ok.headers.push(sipcore::HeaderName::Expires, "600");
-                    server.respond(key, ok).unwrap();
-                    return request;
-                }
-                StackEvent::Transport(_) => {}
-                other => panic!("unexpected {other:?}"),
+        match server.next_event(until).await {
+            Some(LayerEvent::Request { key, flow, request }) => {
+                assert_eq!(flow.transport, kind);
+                let via = request.headers.top_via().unwrap();
+                assert_eq!(via.received(), Some("127.0.0.1".parse().unwrap()));
+                let mut ok = Response::to_request(&request, 200);
+                ok.headers.push(sipcore::HeaderName::Expires, "600");
+                server.layer.send_response(Instant::now(), &key, ok).unwrap();
+                server.flush();
+                request
             }
+            other => panic!("unexpected {other:?}"),
         }
     });
-    let resp = tokio::time::timeout(Duration::from_secs(10), client.request_final(flow, register(kind, "lb1"))).await.unwrap().unwrap();
+    let key = client.layer.send_request(Instant::now(), flow, register(kind, "lb1")).unwrap();
+    let resp = loop {
+        match client.next_event(until).await {
+            Some(LayerEvent::Response { key: k, response }) if k == key && response.status >= 200 => break response,
+            Some(LayerEvent::Response { .. } | LayerEvent::Terminated { .. }) => {}
+            other => panic!("no final response over {kind}: {other:?}"),
+        }
+    };
     assert_eq!(resp.status, 200, "{kind}");
     assert_eq!(resp.headers.expires().unwrap(), Some(600));
     assert_eq!(resp.headers.top_via().unwrap().rport(), Some(Some(flow.local.port())), "rport stamped by the server, echoed back");
@@ -98,26 +151,31 @@ async fn request_through_transactions_over_tls() {
 
 /// Counts the REGISTERs a silent peer receives in 2.5 s (T1 = 500 ms: sends at 0, 0.5 s, 1.5 s; the next would be at 3.5 s).
 async fn count_sends(kind: TransportKind) -> usize {
-    let (client_ep, client_rx) = Transport::new(TransportConfig::default());
-    let (client, _ev) = Stack::spawn(client_ep.clone(), client_rx, TimerConfig::default());
+    let mut client = Element::new();
+    let client_ep = client.transport.clone();
     let mut buf = vec![0u8; 65536];
     let mut count = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(2500);
+    // The client's layer runs (timers, retransmissions) while the peer counts.
+    let drive = |mut client: Element| async move { while client.next_event(deadline).await.is_some() {} };
     match kind {
         TransportKind::Udp => {
             let peer = tokio::net::UdpSocket::bind(any()).await.unwrap();
             let c = client_ep.bind_udp(any()).await.unwrap();
             let flow = client_ep.udp_flow(&c, peer.local_addr().unwrap());
-            let _pending = client.request(flow, register(kind, "rt1")).await.unwrap();
+            client.layer.send_request(Instant::now(), flow, register(kind, "rt1")).unwrap();
+            let driving = tokio::spawn(drive(client));
             while let Ok(Ok((n, _))) = tokio::time::timeout_at(deadline, peer.recv_from(&mut buf)).await {
                 count += usize::from(buf[..n].starts_with(b"REGISTER "));
             }
+            driving.await.unwrap();
         }
         _ => {
             let listener = tokio::net::TcpListener::bind(any()).await.unwrap();
             let flow = client_ep.connect_tcp(listener.local_addr().unwrap()).await.unwrap();
             let (mut sock, _) = listener.accept().await.unwrap();
-            let _pending = client.request(flow, register(kind, "rt2")).await.unwrap();
+            client.layer.send_request(Instant::now(), flow, register(kind, "rt2")).unwrap();
+            let driving = tokio::spawn(drive(client));
             let mut all = Vec::new();
             while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, tokio::io::AsyncReadExt::read(&mut sock, &mut buf)).await {
                 if n == 0 {
@@ -125,6 +183,7 @@ async fn count_sends(kind: TransportKind) -> usize {
                 }
                 all.extend_from_slice(&buf[..n]);
             }
+            driving.await.unwrap();
             count = String::from_utf8_lossy(&all).matches("REGISTER sip:").count();
         }
     }

@@ -2,33 +2,51 @@
 //! where the switch is the UAS, and the callee's, where it is the UAC — with
 //! the media relay between them and each side's SDP rewritten to point at it.
 //!
-//! Sans-IO: the driver (`server.rs`) authenticates and routes the INVITE, then
-//! feeds requests, client-transaction events, relay answers and the time in
-//! (`handle_*`), and carries out what `poll_output` asks (send, respond, open or
-//! update relay ports, store records). `poll_timeout` says when to call
-//! `handle_timeout`. Nothing here blocks, reads a clock or touches a socket.
+//! A part of the switch core ([`crate::core`]), sans-IO: the core
+//! authenticates and routes the INVITE, then feeds requests, client-transaction
+//! events, relay answers and the time in (`handle_*`), and carries out what
+//! [`B2bua::poll_action`] asks: SIP it sends through its transaction layer,
+//! [`Output`]s it passes to the driver (relay, home connection, call records).
+//! `poll_timeout` says when to call `handle_timeout`. Nothing here blocks,
+//! reads a clock or touches a socket; tags, Call-IDs and branches come from
+//! the seeded RNG it was given.
 
 mod call;
-mod dialog;
-pub mod driver;
-mod io;
-mod msg;
+mod error;
+mod leg;
+mod media;
+pub(crate) mod msg;
+mod outbox;
 mod sdp;
 
-pub use io::{CallRef, LegMedia, MediaOpenError, MediaPorts, Output, Side, TxId};
+pub use error::CallError;
+pub use media::{LegMedia, MediaCommand, MediaId, MediaOpenError, MediaPorts, Side};
+pub use outbox::{CallAction, ClientEvent, TxId};
 pub use sdp::SdpReject;
 
-use crate::calls::{CallRecord, UnixMs};
+use crate::ConnectError;
+use crate::cdr::Cdr;
+use crate::core::Output;
 use call::{Call, End, Phase};
-use dialog::Dialog;
-use io::{Io, TxKind};
-use sipcore::stack::ClientEvent;
+use leg::Leg;
+use outbox::{Outbox, TxKind};
+use rand::rngs::StdRng;
 use sipcore::transaction::TransactionKey;
 use sipcore::transport::Flow;
 use sipcore::{Method, Request, Response};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+
+/// The switch's handle for one call in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+impl std::fmt::Display for CallRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call#{}", self.0)
+    }
+}
 
 /// Call policy.
 #[derive(Debug, Clone)]
@@ -39,16 +57,6 @@ pub struct B2buaConfig {
     /// RFC 3261 T1/T2, for retransmitting our 2xx to a caller on UDP.
     pub t1: Duration,
     pub t2: Duration,
-    /// The wall clock at `epoch`, for call records (the core never reads a clock).
-    pub epoch: Instant,
-    pub epoch_unix_ms: UnixMs,
-}
-
-impl B2buaConfig {
-    pub fn unix_ms(&self, now: Instant) -> UnixMs {
-        let since = now.saturating_duration_since(self.epoch).as_millis();
-        self.epoch_unix_ms.saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
-    }
 }
 
 /// Where the callee leg goes (from the registrar's `route()`).
@@ -106,21 +114,22 @@ pub struct B2bua {
     /// Call-ID -> call and leg, for in-dialog requests.
     by_call_id: HashMap<String, (CallRef, Side)>,
     by_invite: HashMap<TransactionKey, CallRef>,
-    by_media: HashMap<u64, CallRef>,
-    io: Io,
+    by_media: HashMap<MediaId, CallRef>,
+    outbox: Outbox,
     next_call: CallRef,
 }
 
 impl B2bua {
-    pub fn new(cfg: B2buaConfig) -> Self {
+    /// No call yet; `rng` draws every tag, Call-ID and branch.
+    pub fn new(cfg: B2buaConfig, rng: StdRng) -> Self {
         B2bua {
             cfg,
             calls: HashMap::new(),
             by_call_id: HashMap::new(),
             by_invite: HashMap::new(),
             by_media: HashMap::new(),
-            io: Io::default(),
-            next_call: 0,
+            outbox: Outbox::new(rng),
+            next_call: CallRef(0),
         }
     }
 
@@ -145,57 +154,35 @@ impl B2bua {
     /// Without an offer in the INVITE (late offer) the callee's 2xx carries it and the caller's ACK the answer.
     pub fn handle_invite(&mut self, now: Instant, new: NewCall) {
         let req = &new.request;
-        let (Ok(call_id), Ok(from)) = (req.headers.call_id(), req.headers.from_addr()) else {
-            self.io.respond(&new.key, Response::to_request(req, 400).with_reason("Bad Request (Call-ID or From)"));
+        let tag = self.outbox.token();
+        let Ok(caller) = Leg::caller(req, &tag, new.flow, new.local) else {
+            self.outbox.respond(&new.key, Response::for_error(req, &CallError::Malformed));
             return;
         };
-        self.next_call += 1;
+        self.next_call.0 += 1;
         let id = self.next_call;
-        let caller = Dialog {
-            call_id: call_id.to_owned(),
-            local_tag: msg::token(),
-            remote_tag: from.tag().map(str::to_owned),
-            local_uri: req.headers.to_addr().map(|a| dialog::bare(&a)).unwrap_or_default(),
-            remote_uri: dialog::bare(&from),
-            remote_target: match req.headers.contacts().next() {
-                Some(Ok(sipcore::headers::Contact::Binding(c))) => c.uri.as_str().to_owned(),
-                _ => from.uri.as_str().to_owned(),
-            },
-            local_cseq: 0,
-            flow: new.flow,
-            local: new.local,
-        };
         let domain = &self.cfg.domain;
-        let callee = Dialog {
-            call_id: format!("{}@{domain}", msg::token()),
-            local_tag: msg::token(),
-            remote_tag: None,
-            local_uri: format!("<sip:{}@{domain}>", new.caller),
-            remote_uri: format!("<sip:{}@{domain}>", new.callee),
-            remote_target: new.target.uri.clone(),
-            local_cseq: 0,
-            flow: new.target.flow,
-            local: new.target.local,
-        };
-        let record = CallRecord {
-            call_id: caller.call_id.clone(),
-            callee_call_id: Some(callee.call_id.clone()),
-            caller: new.caller.clone(),
-            callee: new.callee.clone(),
-            route: new.target.route.to_owned(),
-            route_reason: new.target.reason.clone(),
-            invite_at: self.cfg.unix_ms(now),
-            ..CallRecord::default()
-        };
-        self.by_call_id.insert(caller.call_id.clone(), (id, Side::Caller));
-        self.by_call_id.insert(callee.call_id.clone(), (id, Side::Callee));
+        let callee = Leg::callee(
+            format!("{}@{domain}", self.outbox.token()),
+            self.outbox.token(),
+            &format!("<sip:{}@{domain}>", new.caller),
+            &format!("<sip:{}@{domain}>", new.callee),
+            new.target.uri.clone(),
+            new.target.flow,
+            new.target.local,
+        );
+        let mut cdr = Cdr::new(caller.call_id().to_owned(), new.caller.clone(), new.callee.clone(), new.target.route, now);
+        cdr.callee_call_id = Some(callee.call_id().to_owned());
+        cdr.route_reason = new.target.reason.clone();
+        self.by_call_id.insert(caller.call_id().to_owned(), (id, Side::Caller));
+        self.by_call_id.insert(callee.call_id().to_owned(), (id, Side::Callee));
         self.by_invite.insert(new.key.clone(), id);
         let label = format!("{}->{}", new.caller, new.callee);
-        self.io.out.push_back(Output::Record(Box::new(record.clone())));
-        let mut call = Call::new(id, new.key, new.request, caller, callee, new.target, new.relay_ip, record);
+        self.outbox.output(Output::Cdr(Box::new(cdr.clone())));
+        let mut call = Call::new(id, new.key, new.request, caller, callee, new.target, new.relay_ip, cdr);
         call.fallback = new.fallback;
         self.calls.insert(id, call);
-        self.io.out.push_back(Output::OpenMedia { call: id, label });
+        self.outbox.media(MediaCommand::Open { call: id, label });
     }
 
     /// The relay's answer to `OpenMedia`.
@@ -203,38 +190,37 @@ impl B2bua {
         let Some(c) = self.calls.get_mut(&call).filter(|c| c.phase == Phase::Opening) else {
             // The caller gave up while the ports were being opened.
             if let Ok(ports) = result {
-                self.io.out.push_back(Output::CloseMedia { media: ports.id });
+                self.outbox.media(MediaCommand::Close { media: ports.id });
             }
             return;
         };
         let end = match result {
             Ok(ports) => {
                 self.by_media.insert(ports.id, call);
-                match c.media_opened(now, &self.cfg, &mut self.io, ports) {
+                match c.media_opened(now, &self.cfg, &mut self.outbox, ports) {
                     Ok(()) => None,
-                    Err((status, why)) => Some((status, why, "caller_sdp")),
+                    Err(e) => Some((CallError::Sdp(e), "caller_sdp")),
                 }
             }
-            Err(MediaOpenError::NoPorts) => Some((503, "Service Unavailable (no relay ports)".to_owned(), "no_relay_ports")),
-            Err(MediaOpenError::Failed(e)) => Some((500, format!("Server Internal Error (relay: {e})"), "relay_failed")),
+            Err(MediaOpenError::NoPorts) => Some((CallError::NoRelayPorts, "no_relay_ports")),
+            Err(MediaOpenError::Failed(e)) => Some((CallError::Relay(e), "relay_failed")),
         };
-        if let Some((status, why, reason)) = end {
-            let resp = Response::to_request(c.invite_request(), status).with_reason(why);
-            self.io.respond(&c.invite_key.clone(), resp);
-            self.end(now, call, End { status: Some(status), reason: reason.to_owned() });
+        if let Some((err, reason)) = end {
+            self.outbox.respond(&c.invite_key.clone(), Response::for_error(c.invite_request(), &err));
+            self.end(now, call, End::new(&err, reason));
         }
     }
 
     /// The answer to `Output::Connect`.
     /// `Ok`: the flow, and the switch's address on it as the peer reaches it.
-    pub fn handle_connected(&mut self, now: Instant, call: CallRef, result: Result<(Flow, SocketAddr), String>) {
+    pub fn handle_connected(&mut self, now: Instant, call: CallRef, result: Result<(Flow, SocketAddr), ConnectError>) {
         let Some(c) = self.calls.get_mut(&call) else { return };
         let end = match result {
             Ok((flow, local)) => {
-                c.connected(now, &self.cfg, &mut self.io, flow, local);
+                c.connected(now, &self.cfg, &mut self.outbox, flow, local);
                 None
             }
-            Err(why) => c.connect_failed(&mut self.io, &why),
+            Err(why) => c.connect_failed(&mut self.outbox, why),
         };
         if let Some(end) = end {
             self.end(now, call, end);
@@ -243,32 +229,32 @@ impl B2bua {
 
     /// An event of a client transaction started by `Output::Request`.
     pub fn handle_client_event(&mut self, now: Instant, tx: TxId, ev: ClientEvent) {
-        let Some(&(call, kind)) = self.io.txs.get(&tx) else { return };
+        let Some(&(call, kind)) = self.outbox.txs.get(&tx) else { return };
         let last = !matches!(&ev, ClientEvent::Response(r) if r.status < 200);
         if last && !matches!((&ev, kind), (ClientEvent::Response(r), TxKind::Invite | TxKind::ReInvite { .. }) if r.status < 300) {
             // INVITE 2xx may repeat (retransmissions, to be ACKed again); everything else ends here.
-            self.io.txs.remove(&tx);
+            self.outbox.txs.remove(&tx);
         }
         let Some(c) = self.calls.get_mut(&call) else { return };
         let end = match (kind, ev) {
-            (TxKind::Invite, ClientEvent::Response(r)) => c.invite_response(now, &self.cfg, &mut self.io, r),
+            (TxKind::Invite, ClientEvent::Response(r)) => c.invite_response(now, &self.cfg, &mut self.outbox, r),
             (TxKind::Invite, ClientEvent::Timeout) => {
-                return self.fail_over_or(now, call, "no_answer", 408, "Request Timeout (callee did not answer)");
+                return self.fail_over_or(now, call, "no_answer", CallError::NoAnswer);
             }
             (TxKind::Invite, ClientEvent::TransportError) => {
-                return self.fail_over_or(now, call, "flow_failed", 480, "Temporarily Unavailable (callee flow failed)");
+                return self.fail_over_or(now, call, "flow_failed", CallError::FlowFailed);
             }
             (TxKind::Abandoned, ClientEvent::Response(r)) => {
-                c.abandoned_response(&mut self.io, &r);
+                c.abandoned_response(&mut self.outbox, &r);
                 None
             }
             (TxKind::Abandoned, _) => None,
             (TxKind::ReInvite { .. }, ClientEvent::Response(r)) => {
-                c.reinvite_response(now, &self.cfg, &mut self.io, Some(r));
+                c.reinvite_response(now, &self.cfg, &mut self.outbox, Some(r));
                 None
             }
             (TxKind::ReInvite { .. }, _) => {
-                c.reinvite_response(now, &self.cfg, &mut self.io, None);
+                c.reinvite_response(now, &self.cfg, &mut self.outbox, None);
                 None
             }
             (TxKind::Cancel | TxKind::Bye, _) => None,
@@ -282,8 +268,8 @@ impl B2bua {
     pub fn handle_cancel(&mut self, now: Instant, key: &TransactionKey, req: &Request, invite: Option<&TransactionKey>) -> bool {
         let Some(call) = invite.and_then(|k| self.by_invite.get(k)).copied() else { return false };
         let Some(c) = self.calls.get_mut(&call) else { return false };
-        self.io.respond(key, Response::to_request(req, 200));
-        if let Some(end) = c.cancel(now, &mut self.io, 487, "cancelled") {
+        self.outbox.respond(key, Response::to_request(req, 200));
+        if let Some(end) = c.cancel(now, &mut self.outbox, CallError::Cancelled, "cancelled") {
             self.end(now, call, end);
         }
         true
@@ -293,7 +279,7 @@ impl B2bua {
     pub fn handle_ack(&mut self, req: &Request) {
         let Some((call, leg)) = req.headers.call_id().ok().and_then(|id| self.by_call_id.get(id)).copied() else { return };
         if let Some(c) = self.calls.get_mut(&call) {
-            c.acked(&mut self.io, leg, &req.body);
+            c.acked(&mut self.outbox, leg, &req.body);
         }
     }
 
@@ -307,18 +293,14 @@ impl B2bua {
             return Err(Box::new(req));
         };
         let Some(c) = self.calls.get_mut(&call) else { return Err(Box::new(req)) };
-        let to_tag = req.headers.to_addr().ok().and_then(|a| a.tag().map(str::to_owned));
-        let ours = match leg {
-            Side::Caller => &c.caller.local_tag,
-            Side::Callee => &c.callee.local_tag,
-        };
-        if to_tag.as_deref() != Some(ours.as_str()) {
-            let status = if to_tag.is_none() && req.method == Method::Invite { 482 } else { 481 };
-            self.io.respond(key, Response::to_request(&req, status));
+        if !c.leg(leg).dialog.matches(&req) {
+            let untagged = sipcore::dialog::tag_of(&req.headers, &sipcore::HeaderName::To).is_none();
+            let err = if untagged && req.method == Method::Invite { CallError::Loop } else { CallError::NoSuchDialog };
+            self.outbox.respond(key, Response::for_error(&req, &err));
             return Ok(());
         }
-        c.moved(&mut self.io, leg, flow);
-        if let Some(end) = c.in_dialog(now, &mut self.io, leg, key, req) {
+        c.moved(&mut self.outbox, leg, flow);
+        if let Some(end) = c.in_dialog(now, &mut self.outbox, leg, key, req) {
             self.end(now, call, end);
         }
         Ok(())
@@ -329,33 +311,33 @@ impl B2bua {
         let hit: Vec<CallRef> =
             self.calls.values().filter(|c| c.phase == Phase::Inviting && c.callee.flow.id == flow).map(|c| c.id).collect();
         for call in hit {
-            self.fail_over_or(now, call, "flow_failed", 480, "Temporarily Unavailable (callee flow closed)");
+            self.fail_over_or(now, call, "flow_failed", CallError::FlowClosed);
         }
     }
 
     /// Sends a call still being offered to its home location, or fails it with `status`.
-    fn fail_over_or(&mut self, now: Instant, call: CallRef, why: &str, status: u16, phrase: &str) {
+    fn fail_over_or(&mut self, now: Instant, call: CallRef, why: &str, err: CallError) {
         let Some(c) = self.calls.get_mut(&call) else { return };
         if c.phase == Phase::Inviting
-            && let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.io, why)
+            && let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.outbox, why)
         {
-            tracing::info!(call_id = %c.caller.call_id, why, "callee leg failed over to the home location");
+            tracing::info!(call_id = %c.caller.call_id(), why, "callee leg failed over to the home location");
             self.by_call_id.remove(&old);
             self.by_call_id.insert(new, (call, Side::Callee));
             return;
         }
-        if let Some(end) = c.invite_failed(&mut self.io, status, phrase) {
+        if let Some(end) = c.invite_failed(&mut self.outbox, &err) {
             self.end(now, call, end);
         }
     }
 
     /// The relay saw no media for `media_timeout`: BYE both legs (RFC 3326 Reason).
-    pub fn handle_media_timeout(&mut self, now: Instant, media: u64) {
+    pub fn handle_media_timeout(&mut self, now: Instant, media: MediaId) {
         let Some(call) = self.by_media.get(&media).copied() else { return };
         let Some(c) = self.calls.get_mut(&call) else { return };
         let reason = "SIP;cause=408;text=\"media timeout\"";
-        c.bye(&mut self.io, Side::Caller, Some(reason));
-        c.bye(&mut self.io, Side::Callee, Some(reason));
+        c.bye(&mut self.outbox, Side::Caller, Some(reason));
+        c.bye(&mut self.outbox, Side::Callee, Some(reason));
         self.end(now, call, End { status: None, reason: "media_timeout".into() });
     }
 
@@ -368,10 +350,10 @@ impl B2bua {
         for call in due {
             let Some(c) = self.calls.get_mut(&call) else { continue };
             if c.ring_timed_out(now) && c.fallback.is_some() {
-                self.fail_over_or(now, call, "no_answer", 408, "Request Timeout");
+                self.fail_over_or(now, call, "no_answer", CallError::RingTimeout);
                 continue;
             }
-            if let Some(end) = c.handle_timeout(now, &self.cfg, &mut self.io) {
+            if let Some(end) = c.handle_timeout(now, &self.cfg, &mut self.outbox) {
                 self.end(now, call, end);
             }
         }
@@ -385,26 +367,27 @@ impl B2bua {
         }
     }
 
-    pub fn poll_output(&mut self) -> Option<Output> {
-        self.io.out.pop_front()
+    /// The next thing the core must do for a call.
+    pub fn poll_action(&mut self) -> Option<CallAction> {
+        self.outbox.pop()
     }
 
     fn end(&mut self, now: Instant, call: CallRef, end: End) {
         let Some(mut c) = self.calls.remove(&call) else { return };
-        self.by_call_id.remove(&c.caller.call_id);
-        self.by_call_id.remove(&c.callee.call_id);
+        self.by_call_id.remove(c.caller.call_id());
+        self.by_call_id.remove(c.callee.call_id());
         self.by_invite.remove(&c.invite_key);
         let media = c.media_id();
         if let Some(m) = media {
             self.by_media.remove(&m);
         }
-        self.io.txs.retain(|_, (owner, _)| *owner != call);
-        c.record.end_at = Some(self.cfg.unix_ms(now));
-        if c.record.status.is_none() {
-            c.record.status = end.status;
+        self.outbox.txs.retain(|_, (owner, _)| *owner != call);
+        c.cdr.end_at = Some(now);
+        if c.cdr.status.is_none() {
+            c.cdr.status = end.status;
         }
-        c.record.end_reason = Some(end.reason);
-        self.io.out.push_back(Output::Ended { media, record: Box::new(c.record) });
+        c.cdr.end_reason = Some(end.reason);
+        self.outbox.output(Output::CallEnded { media, cdr: Box::new(c.cdr) });
     }
 }
 

@@ -2,16 +2,16 @@
 //! bodies, tags and branches.
 
 use bytes::Bytes;
-use sipcore::{HeaderName, Request, Response};
+use sipcore::{HeaderName, Request, Response, ToStatus};
 
 /// A fresh random token for tags, branches and Call-IDs.
-pub(super) fn token() -> String {
-    format!("{:016x}", rand::random::<u64>())
+pub(crate) fn token(rng: &mut impl rand::Rng) -> String {
+    format!("{:016x}", rng.random::<u64>())
 }
 
 /// A Via branch with the RFC 3261 magic cookie.
-pub(super) fn branch() -> String {
-    format!("z9hG4bK{}", token())
+pub(crate) fn branch(rng: &mut impl rand::Rng) -> String {
+    format!("z9hG4bK{}", token(rng))
 }
 
 /// Puts `body` (SDP) on a message, or none at all.
@@ -55,6 +55,18 @@ pub(super) fn response(
     let mut body = Bytes::new();
     set_body(&mut resp.headers, &mut body, sdp);
     resp.body = body;
+    resp
+}
+
+/// The response `err` calls for, to `req`, with our To tag `to_tag`.
+pub(super) fn refusal(req: &Request, err: &impl ToStatus, to_tag: &str) -> Response {
+    let mut resp = Response::for_error(req, err);
+    if req.headers.to_addr().is_ok_and(|a| a.tag().is_none())
+        && let Some(to) = req.headers.get(&HeaderName::To)
+    {
+        let tagged = format!("{to};tag={to_tag}");
+        resp.headers.set(HeaderName::To, tagged);
+    }
     resp
 }
 

@@ -3,7 +3,7 @@
 use super::DataDir;
 use super::table;
 use anyhow::{Context, Result};
-use switch::calls::{CallRecord, LegCounters};
+use switch::cdr::{Cdr, LegCounters};
 use switch::store::Store;
 
 #[derive(clap::Args, Debug)]
@@ -27,7 +27,7 @@ fn packets(m: Option<&LegCounters>) -> String {
     m.map_or_else(|| "-".to_owned(), |m| format!("{}/{}", m.packets_in, m.packets_out))
 }
 
-fn row(c: &CallRecord) -> Vec<String> {
+fn row(c: &Cdr) -> Vec<String> {
     let route = match &c.route_reason {
         Some(r) => format!("{} ({r})", c.route),
         None => c.route.clone(),
@@ -50,7 +50,7 @@ fn row(c: &CallRecord) -> Vec<String> {
 
 pub(crate) fn run(a: CallsArgs) -> Result<()> {
     let store = Store::open_existing(&a.dir.data_dir)?;
-    let calls = store.calls(a.active)?;
+    let calls = store.cdrs(a.active)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&calls).context("encoding JSON")?);
     } else {

@@ -1,10 +1,12 @@
-//! What every mutating call hands back to the driver: records to persist or
-//! delete, flows to close or forget. One `Change` about a record is one log line.
+//! What every mutating call hands back (through the core, to its driver):
+//! records to persist or delete, flows to close or forget. One `Change` about
+//! a record is one log line.
 
-use crate::record::{RlRecord, UnixTime};
+use crate::record::RlRecord;
 use sipcore::headers::MacAddr;
 use sipcore::transport::{Flow, FlowId, TransportKind};
 use std::net::SocketAddr;
+use std::time::Instant;
 
 /// Why a record or flow changed; the word the driver logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +55,7 @@ impl Cause {
 /// device on a live flow (what the conflict log line reports).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenger {
-    pub at: UnixTime,
+    pub at: Instant,
     pub observed: SocketAddr,
     pub flow_id: FlowId,
     pub transport: TransportKind,
@@ -67,12 +69,12 @@ pub struct Challenger {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Store this record (insert or replace by number) and log it.
-    Upserted { record: RlRecord, cause: Cause },
+    Upserted { record: RlRecord<Instant>, cause: Cause },
     /// Another device tried to take the number: store the record (now in
     /// `Conflict`) and log the challenger.
-    Challenged { record: RlRecord, challenger: Box<Challenger> },
+    Challenged { record: RlRecord<Instant>, challenger: Box<Challenger> },
     /// Delete the stored record for this number and log it.
-    Removed { record: RlRecord, cause: Cause },
+    Removed { record: RlRecord<Instant>, cause: Cause },
     /// Close this flow: no registration is on it any more and it is either
     /// replaced (roaming) or dead (silent). For UDP there is nothing to close;
     /// the driver just forgets the peer.
@@ -85,7 +87,7 @@ pub enum Change {
 
 impl Change {
     /// The record this change stores or deletes, if it is about one.
-    pub fn record(&self) -> Option<&RlRecord> {
+    pub fn record(&self) -> Option<&RlRecord<Instant>> {
         match self {
             Change::Upserted { record, .. } | Change::Challenged { record, .. } | Change::Removed { record, .. } => Some(record),
             Change::CloseFlow { .. } | Change::ForgetFlow { .. } => None,

@@ -3,6 +3,7 @@
 //! record is remembered so calls can say why they went home.
 
 use std::fmt;
+use std::time::Duration;
 
 /// The location table's timers, all in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +31,15 @@ impl Default for LocationConfig {
 }
 
 impl LocationConfig {
-    /// Seconds without any activity after which an outbound flow is dead:
+    /// How long without any activity before an outbound flow is dead:
     /// `flow_timer + grace`.
-    pub fn silence_limit(&self) -> u64 {
-        u64::from(self.flow_timer) + u64::from(self.grace)
+    pub fn silence_limit(&self) -> Duration {
+        Duration::from_secs(u64::from(self.flow_timer) + u64::from(self.grace))
+    }
+
+    /// How long an expired record is kept as a tombstone.
+    pub fn tombstone_time(&self) -> Duration {
+        Duration::from_secs(u64::from(self.tombstone_for))
     }
 }
 
@@ -52,10 +58,10 @@ impl fmt::Display for TooBrief {
 
 impl std::error::Error for TooBrief {}
 
-impl TooBrief {
-    /// The SIP status to answer with.
-    pub fn status(&self) -> u16 {
-        423
+/// 423 Interval Too Brief; the registrar adds `Min-Expires`.
+impl sipcore::ToStatus for TooBrief {
+    fn status(&self) -> sipcore::StatusCode {
+        sipcore::StatusCode::new(423).unwrap_or(sipcore::StatusCode::BAD_REQUEST)
     }
 }
 

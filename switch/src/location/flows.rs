@@ -4,10 +4,10 @@
 //! A flow is keyed by its id and remote address: for TCP/TLS the id alone names
 //! the connection, but a UDP socket's id is shared by every peer on it.
 
-use crate::record::UnixTime;
 use sipcore::transport::{Flow, FlowId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 pub(super) type FlowKey = (FlowId, SocketAddr);
 
@@ -21,9 +21,9 @@ pub(super) struct FlowEntry {
     pub(super) flow: Flow,
     /// Number → whether that registration is RFC 5626 outbound.
     pub(super) numbers: BTreeMap<String, bool>,
-    pub(super) last_activity: UnixTime,
+    pub(super) last_activity: Instant,
     /// `last_activity + silence` when any registration on it is outbound.
-    pub(super) deadline: Option<UnixTime>,
+    pub(super) deadline: Option<Instant>,
 }
 
 impl FlowEntry {
@@ -32,16 +32,16 @@ impl FlowEntry {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(super) struct FlowIndex {
     flows: HashMap<FlowId, HashMap<SocketAddr, FlowEntry>>,
-    deadlines: BTreeSet<(UnixTime, FlowId, SocketAddr)>,
-    silence: u64,
+    deadlines: BTreeSet<(Instant, FlowId, SocketAddr)>,
+    silence: Duration,
 }
 
 impl FlowIndex {
-    pub(super) fn new(silence: u64) -> Self {
-        Self { silence, ..Self::default() }
+    pub(super) fn new(silence: Duration) -> Self {
+        Self { flows: HashMap::new(), deadlines: BTreeSet::new(), silence }
     }
 
     pub(super) fn clear(&mut self) {
@@ -55,12 +55,12 @@ impl FlowIndex {
 
     /// True when the flow carries registrations and, if supervised, has not
     /// been silent up to `now`.
-    pub(super) fn is_alive(&self, key: FlowKey, now: UnixTime) -> bool {
+    pub(super) fn is_alive(&self, key: FlowKey, now: Instant) -> bool {
         self.get(key).is_some_and(|e| e.deadline.is_none_or(|d| now < d))
     }
 
     /// Puts `number` on `flow` (a REGISTER on it, which counts as activity).
-    pub(super) fn bind(&mut self, flow: Flow, number: &str, outbound: bool, now: UnixTime) {
+    pub(super) fn bind(&mut self, flow: Flow, number: &str, outbound: bool, now: Instant) {
         let entry = self.flows.entry(flow.id).or_default().entry(flow.remote).or_insert_with(|| FlowEntry {
             flow,
             numbers: BTreeMap::new(),
@@ -94,7 +94,7 @@ impl FlowIndex {
     }
 
     /// A ping, pong or message on the flow; false when the index does not know it.
-    pub(super) fn activity(&mut self, key: FlowKey, now: UnixTime) -> bool {
+    pub(super) fn activity(&mut self, key: FlowKey, now: Instant) -> bool {
         let Some(entry) = self.flows.get_mut(&key.0).and_then(|m| m.get_mut(&key.1)) else {
             return false;
         };
@@ -120,12 +120,12 @@ impl FlowIndex {
     }
 
     /// The earliest silence deadline.
-    pub(super) fn next_deadline(&self) -> Option<UnixTime> {
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.first().map(|&(d, _, _)| d)
     }
 
     /// Removes and returns one flow whose silence deadline is at or before `now`.
-    pub(super) fn pop_dead(&mut self, now: UnixTime) -> Option<FlowEntry> {
+    pub(super) fn pop_dead(&mut self, now: Instant) -> Option<FlowEntry> {
         let &(d, id, remote) = self.deadlines.first()?;
         if d > now {
             return None;
@@ -144,22 +144,22 @@ impl FlowIndex {
     }
 
     /// Checks the deadline set agrees with the entries.
-    pub(super) fn check(&self) -> Result<(), String> {
+    pub(super) fn check(&self) -> crate::Result<()> {
         let mut expected = BTreeSet::new();
         for (id, peers) in &self.flows {
             if peers.is_empty() {
-                return Err(format!("{id}: empty peer map"));
+                return Err(crate::Error::Invariant(format!("{id}: empty peer map")));
             }
             for (remote, e) in peers {
                 if e.flow.id != *id || e.flow.remote != *remote {
-                    return Err(format!("{id} {remote}: entry filed under the wrong key ({})", e.flow));
+                    return Err(crate::Error::Invariant(format!("{id} {remote}: entry filed under the wrong key ({})", e.flow)));
                 }
                 if e.numbers.is_empty() {
-                    return Err(format!("{}: flow with no registration", e.flow));
+                    return Err(crate::Error::Invariant(format!("{}: flow with no registration", e.flow)));
                 }
-                let want = e.supervised().then(|| e.last_activity.saturating_add(self.silence));
+                let want = e.supervised().then(|| e.last_activity + self.silence);
                 if e.deadline != want {
-                    return Err(format!("{}: deadline {:?}, expected {want:?}", e.flow, e.deadline));
+                    return Err(crate::Error::Invariant(format!("{}: deadline {:?}, expected {want:?}", e.flow, e.deadline)));
                 }
                 if let Some(d) = e.deadline {
                     expected.insert((d, *id, *remote));
@@ -167,17 +167,17 @@ impl FlowIndex {
             }
         }
         if expected != self.deadlines {
-            return Err(format!("deadline set {:?} != entries {:?}", self.deadlines, expected));
+            return Err(crate::Error::Invariant(format!("deadline set {:?} != entries {:?}", self.deadlines, expected)));
         }
         Ok(())
     }
 
-    fn reschedule(deadlines: &mut BTreeSet<(UnixTime, FlowId, SocketAddr)>, silence: u64, key: FlowKey, e: &mut FlowEntry) {
+    fn reschedule(deadlines: &mut BTreeSet<(Instant, FlowId, SocketAddr)>, silence: Duration, key: FlowKey, e: &mut FlowEntry) {
         if let Some(d) = e.deadline.take() {
             deadlines.remove(&(d, key.0, key.1));
         }
         if e.supervised() {
-            let d = e.last_activity.saturating_add(silence);
+            let d = e.last_activity + silence;
             e.deadline = Some(d);
             deadlines.insert((d, key.0, key.1));
         }

@@ -1,7 +1,8 @@
 //! The location core of the registrar: the "dynamic DNS" of the design — where
 //! every registered number's phone is now, and where its calls go when the
-//! phone cannot be reached. Sans-IO: time is a [`UnixTime`](crate::record::UnixTime)
-//! argument, flows are named by the transport, and every mutation returns the
+//! phone cannot be reached. Sans-IO: time is an [`Instant`](std::time::Instant)
+//! argument (the switch's one monotonic clock: a wall-clock step moves no
+//! deadline), flows are named by the transport, and every mutation returns the
 //! [`Change`]s the driver persists (SQLite) and logs, one line per change.
 //!
 //! # One record per number

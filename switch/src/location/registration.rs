@@ -83,7 +83,7 @@ pub(super) struct Device<'a> {
 }
 
 impl<'a> Device<'a> {
-    pub(super) fn of(record: &'a RlRecord) -> Self {
+    pub(super) fn of(record: &'a RlRecord<std::time::Instant>) -> Self {
         Device {
             instance: record.instance.as_deref(),
             mac: record.mac,

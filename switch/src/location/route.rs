@@ -1,10 +1,11 @@
 //! Where a call for a subscriber goes: down the live flow, or home.
 
 use super::table::LocationTable;
-use crate::record::{RlRecord, Subscriber, UnixTime};
+use crate::record::{RlRecord, Subscriber};
 use sipcore::transport::{FlowId, TransportKind};
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 /// Why a call cannot go down a flow (the patent's three revert cases, plus
 /// never registered).
@@ -43,7 +44,7 @@ impl fmt::Display for HomeReason {
 pub enum Route {
     /// Send the INVITE down this flow: `observed` is the phone's public
     /// address (the flow's remote), `local` the switch address it came in on.
-    Flow { flow_id: FlowId, local: SocketAddr, observed: SocketAddr, transport: TransportKind, record: Box<RlRecord> },
+    Flow { flow_id: FlowId, local: SocketAddr, observed: SocketAddr, transport: TransportKind, record: Box<RlRecord<Instant>> },
     /// Send the call to the provisioned home location.
     Home { uri: String, reason: HomeReason },
     /// No flow and no home: answer the caller (480 Temporarily Unavailable).
@@ -54,7 +55,7 @@ pub enum Route {
 /// `Flow` only when the record is `Registered` on a flow that is still in the
 /// table, not silent past its deadline, and the TTL has not run out; otherwise
 /// home (an empty home URI counts as none), else unavailable.
-pub fn route(table: &LocationTable, subscriber: &Subscriber, now: UnixTime) -> Route {
+pub fn route(table: &LocationTable, subscriber: &Subscriber, now: Instant) -> Route {
     let reason = match table.reach(&subscriber.number, now) {
         Ok((flow, record)) => {
             return Route::Flow {

@@ -14,16 +14,17 @@ use super::config::LocationConfig;
 use super::flows::{FlowIndex, FlowKey};
 use super::registration::{Device, Unregistration};
 use super::route::HomeReason;
-use crate::record::{RlRecord, RlState, UnixTime};
+use crate::record::{RlRecord, RlState};
 use sipcore::transport::Flow;
 use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
 
 pub use register::{Refusal, RegisterKind, RegisterOutcome};
 
 /// A record and, while in `Conflict`, the last device refused.
 #[derive(Debug, Clone)]
 struct Entry {
-    record: RlRecord,
+    record: RlRecord<Instant>,
     challenger: Option<Challenger>,
 }
 
@@ -33,12 +34,12 @@ pub struct LocationTable {
     cfg: LocationConfig,
     records: HashMap<String, Entry>,
     /// `(expires_at, number)` for every record.
-    expiry: BTreeSet<(UnixTime, String)>,
+    expiry: BTreeSet<(Instant, String)>,
     flows: FlowIndex,
     /// Records whose TTL ran out, with when they are forgotten.
-    tombstones: HashMap<String, (RlRecord, UnixTime)>,
+    tombstones: HashMap<String, (RlRecord<Instant>, Instant)>,
     /// `(purge_at, number)` for every tombstone.
-    purge: BTreeSet<(UnixTime, String)>,
+    purge: BTreeSet<(Instant, String)>,
 }
 
 impl Default for LocationTable {
@@ -64,7 +65,7 @@ impl LocationTable {
     }
 
     /// The number's current record (not a tombstone).
-    pub fn get(&self, number: &str) -> Option<&RlRecord> {
+    pub fn get(&self, number: &str) -> Option<&RlRecord<Instant>> {
         self.records.get(number).map(|e| &e.record)
     }
 
@@ -74,12 +75,12 @@ impl LocationTable {
     }
 
     /// The record whose TTL ran out, kept for `tombstone_for` seconds.
-    pub fn expired(&self, number: &str) -> Option<&RlRecord> {
+    pub fn expired(&self, number: &str) -> Option<&RlRecord<Instant>> {
         self.tombstones.get(number).map(|(r, _)| r)
     }
 
     /// Every current record, in no particular order.
-    pub fn records(&self) -> impl Iterator<Item = &RlRecord> {
+    pub fn records(&self) -> impl Iterator<Item = &RlRecord<Instant>> {
         self.records.values().map(|e| &e.record)
     }
 
@@ -94,7 +95,7 @@ impl LocationTable {
     /// Where a call for `number` can go at `now`: the live flow and the record,
     /// or why it has to go home. Checks the clock itself, so a TTL or silence
     /// deadline that [`Self::handle_timeout`] has not yet processed still counts.
-    pub fn reach(&self, number: &str, now: UnixTime) -> Result<(Flow, &RlRecord), HomeReason> {
+    pub fn reach(&self, number: &str, now: Instant) -> Result<(Flow, &RlRecord<Instant>), HomeReason> {
         let Some(entry) = self.records.get(number) else {
             return Err(if self.tombstones.contains_key(number) { HomeReason::TtlExpired } else { HomeReason::NotRegistered });
         };
@@ -118,7 +119,7 @@ impl LocationTable {
     /// `Expires: 0` from a device: removes its record if that device holds it.
     /// Another device's unregistration changes nothing (RFC 3261 §10.3: removing
     /// a binding that does not exist is not an error).
-    pub fn unregister(&mut self, now: UnixTime, req: &Unregistration) -> Vec<Change> {
+    pub fn unregister(&mut self, now: Instant, req: &Unregistration) -> Vec<Change> {
         let mut changes = self.handle_timeout(now);
         let mine = self.records.get(&req.number).is_some_and(|e| Device::of(&e.record).same_as(&req.device()));
         if mine {
@@ -129,7 +130,7 @@ impl LocationTable {
 
     /// `Contact: *`: removes the number's record whoever holds it (the request
     /// is authenticated for the number; RFC 3261 §10.3 step 6).
-    pub fn unregister_all(&mut self, now: UnixTime, number: &str) -> Vec<Change> {
+    pub fn unregister_all(&mut self, now: Instant, number: &str) -> Vec<Change> {
         let mut changes = self.handle_timeout(now);
         self.remove(number, Cause::UnregisteredAll, &mut changes);
         changes
@@ -138,7 +139,7 @@ impl LocationTable {
     /// The number is no longer provisioned: its record goes, whoever holds it
     /// (no tombstone: there is nothing to route to any more). The flow stays
     /// open, as after an unregistration; the phone's next REGISTER gets 404.
-    pub fn deprovision(&mut self, now: UnixTime, number: &str) -> Vec<Change> {
+    pub fn deprovision(&mut self, now: Instant, number: &str) -> Vec<Change> {
         let mut changes = self.handle_timeout(now);
         self.remove(number, Cause::Deprovisioned, &mut changes);
         changes
@@ -148,7 +149,7 @@ impl LocationTable {
     /// are removed (no tombstone: the restart forgets them); every other record
     /// becomes `SignallingDropped` with no flow, since the flows died with the
     /// old process, and keeps its TTL so the phone has until then to come back.
-    pub fn load(&mut self, now: UnixTime, stored: Vec<RlRecord>) -> Vec<Change> {
+    pub fn load(&mut self, now: Instant, stored: Vec<RlRecord<Instant>>) -> Vec<Change> {
         self.records.clear();
         self.expiry.clear();
         self.flows.clear();
@@ -171,7 +172,7 @@ impl LocationTable {
     }
 
     /// Inserts a record (its number must be absent) into the map and indexes.
-    fn put(&mut self, entry: Entry, now: UnixTime) {
+    fn put(&mut self, entry: Entry, now: Instant) {
         let r = &entry.record;
         self.expiry.insert((r.expires_at, r.number.clone()));
         if let Some(flow) = record_flow(r) {
@@ -194,7 +195,7 @@ impl LocationTable {
     }
 
     /// Removes a record for good, reporting it and the flow it leaves unused.
-    fn remove(&mut self, number: &str, cause: Cause, changes: &mut Vec<Change>) -> Option<RlRecord> {
+    fn remove(&mut self, number: &str, cause: Cause, changes: &mut Vec<Change>) -> Option<RlRecord<Instant>> {
         let (entry, freed) = self.take(number)?;
         changes.push(Change::Removed { record: entry.record.clone(), cause });
         if let Some(flow) = freed {
@@ -216,11 +217,11 @@ impl LocationTable {
 }
 
 /// The flow key a record is bound under, if it has a flow.
-fn record_key(r: &RlRecord) -> Option<FlowKey> {
+fn record_key(r: &RlRecord<Instant>) -> Option<FlowKey> {
     r.flow_id.map(|id| (id, r.observed))
 }
 
 /// The whole flow a record is bound to, if it has one.
-fn record_flow(r: &RlRecord) -> Option<Flow> {
+fn record_flow(r: &RlRecord<Instant>) -> Option<Flow> {
     Some(Flow { id: r.flow_id?, transport: r.transport, local: r.local?, remote: r.observed })
 }

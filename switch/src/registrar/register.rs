@@ -1,15 +1,18 @@
 //! Handling one REGISTER.
 
-use super::reply::reply;
+use super::RegisterError;
+use super::reply::{refuse, reply};
 use crate::abuse::{AbuseConfig, AuthGuard};
-use crate::location::{Change, LocationConfig, LocationTable, Refusal, Registration, Unregistration, grant_expires};
-use crate::record::{Subscriber, UnixTime};
+use crate::location::{Change, LocationConfig, LocationTable, Registration, Unregistration, grant_expires};
+use crate::record::Subscriber;
+use rand::Rng;
+use rand::rngs::StdRng;
 use sipcore::auth::{Algorithm, AuthError, DigestRequest, DigestServer, Secret, ServerConfig};
 use sipcore::headers::{Contact, NameAddr};
 use sipcore::transport::Flow;
-use sipcore::{HeaderName, Request, Response};
+use sipcore::{HeaderName, Request, Response, ToStatus};
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::warn;
 
 /// Registrar policy.
@@ -17,8 +20,6 @@ use tracing::warn;
 pub struct RegistrarConfig {
     /// Digest realm (the domain).
     pub realm: String,
-    /// Key for nonce MACs; random per process unless set.
-    pub nonce_key: Vec<u8>,
     pub nonce_lifetime: Duration,
     /// Algorithms to challenge with, most preferred first; empty: the
     /// digest server's default (SHA-256 and MD5).
@@ -44,6 +45,12 @@ pub struct Registrar {
     guard: AuthGuard,
     config: RegistrarConfig,
     tag: String,
+    /// The digest server counts nonce lifetimes in whole seconds since this
+    /// instant: monotonic, like every other deadline of the switch (a nonce
+    /// never outlives the process: its key is drawn anew at each start).
+    epoch: Instant,
+    /// Nonce salts.
+    rng: StdRng,
 }
 
 fn secret_for(sub: &Subscriber, alg: Algorithm) -> Secret<'_> {
@@ -55,8 +62,10 @@ fn secret_for(sub: &Subscriber, alg: Algorithm) -> Secret<'_> {
 }
 
 impl Registrar {
-    pub fn new(config: RegistrarConfig) -> Self {
-        let mut digest = ServerConfig::new(config.realm.clone(), config.nonce_key.clone());
+    /// A registrar started at `now`; `rng` draws its nonce key, its To tag
+    /// and every nonce's salt.
+    pub fn new(config: RegistrarConfig, now: Instant, mut rng: StdRng) -> Self {
+        let mut digest = ServerConfig::new(config.realm.clone(), rng.random::<[u8; 32]>().to_vec());
         digest.nonce_lifetime = config.nonce_lifetime;
         if !config.digest_algorithms.is_empty() {
             digest.algorithms = config.digest_algorithms.clone();
@@ -65,8 +74,10 @@ impl Registrar {
             table: LocationTable::new(config.location),
             digest: DigestServer::new(digest),
             guard: AuthGuard::new(config.abuse),
-            tag: format!("{:08x}", rand::random::<u32>()),
+            tag: format!("{:08x}", rng.random::<u32>()),
             config,
+            epoch: now,
+            rng,
         }
     }
 
@@ -79,16 +90,26 @@ impl Registrar {
         req.headers.to_addr().ok()?.uri.user.map(str::to_owned)
     }
 
-    fn reply(&self, req: &Request, status: u16, reason: Option<&str>) -> Outcome {
-        Outcome { response: reply(req, status, reason, &self.tag), changes: Vec::new() }
+    fn reply(&self, req: &Request, status: u16) -> Outcome {
+        Outcome { response: reply(req, status, &self.tag), changes: Vec::new() }
+    }
+
+    fn refuse(&self, req: &Request, err: &impl ToStatus) -> Outcome {
+        Outcome { response: refuse(req, err, &self.tag), changes: Vec::new() }
     }
 
     /// 401 with WWW-Authenticate for REGISTER; 407 with Proxy-Authenticate for
     /// calls (the switch acts as the caller's proxy, RFC 3261 §22.3).
-    fn challenge(&self, req: &Request, now: UnixTime, stale: bool, proxy: bool) -> Outcome {
+    /// `now` as the digest server counts (see `epoch`).
+    fn digest_secs(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.epoch).as_secs()
+    }
+
+    fn challenge(&mut self, req: &Request, now: Instant, stale: bool, proxy: bool) -> Outcome {
         let (status, header) = if proxy { (407, HeaderName::ProxyAuthenticate) } else { (401, HeaderName::WwwAuthenticate) };
-        let mut out = self.reply(req, status, None);
-        for c in self.digest.challenge(now, None, stale) {
+        let mut out = self.reply(req, status);
+        let salt = self.rng.random();
+        for c in self.digest.challenge_with_salt(self.digest_secs(now), salt, None, stale) {
             out.response.headers.push(header.clone(), c.to_string());
         }
         out
@@ -98,9 +119,9 @@ impl Registrar {
     /// with the REGISTER credentials and policy: `None` when it may go on, else
     /// the 407 challenge or refusal to send. Failures count toward the same
     /// per-source cool-down as REGISTER's.
-    pub fn authorize_call(&mut self, now: UnixTime, req: &Request, sub: &Subscriber, ip: IpAddr) -> Option<Response> {
+    pub fn authorize_call(&mut self, now: Instant, req: &Request, sub: &Subscriber, ip: IpAddr) -> Option<Response> {
         if let Some(left) = self.guard.blocked(ip, now) {
-            return Some(self.reply(req, 403, Some(&format!("too many failed authentications; retry in {left} s"))).response);
+            return Some(self.refuse(req, &RegisterError::CoolingDown(left)).response);
         }
         self.authenticate(now, req, &sub.number, sub, ip, true).map(|o| o.response)
     }
@@ -111,16 +132,16 @@ impl Registrar {
     /// when that is the wildcard (a UDP socket bound to 0.0.0.0) the address
     /// the driver found the switch routes back to the phone from; it is the
     /// X-Bearer-Address unless `relay_address` is set.
-    pub fn handle(&mut self, now: UnixTime, req: &Request, flow: &Flow, subscriber: Option<&Subscriber>, local_ip: IpAddr) -> Outcome {
+    pub fn handle(&mut self, now: Instant, req: &Request, flow: &Flow, subscriber: Option<&Subscriber>, local_ip: IpAddr) -> Outcome {
         let ip = flow.remote.ip();
         if let Some(left) = self.guard.blocked(ip, now) {
-            return self.reply(req, 403, Some(&format!("too many failed authentications; retry in {left} s")));
+            return self.refuse(req, &RegisterError::CoolingDown(left));
         }
         let Some(number) = Self::number_of(req) else {
-            return self.reply(req, 400, Some("To has no number"));
+            return self.refuse(req, &RegisterError::NoNumber);
         };
         let Some(sub) = subscriber else {
-            return self.reply(req, 404, Some("number not in service"));
+            return self.refuse(req, &RegisterError::NotInService);
         };
         if let Some(out) = self.authenticate(now, req, &number, sub, ip, false) {
             return out;
@@ -128,28 +149,28 @@ impl Registrar {
         if let Some(required) = sub.mac {
             match req.headers.x_mac() {
                 Ok(Some(mac)) if mac == required => {}
-                Ok(Some(_)) => return self.reply(req, 403, Some("MAC not provisioned for this number")),
-                _ => return self.reply(req, 403, Some("this number requires X-MAC")),
+                Ok(Some(_)) => return self.refuse(req, &RegisterError::WrongMac),
+                _ => return self.refuse(req, &RegisterError::MacRequired),
             }
         }
         self.bind(now, req, flow, number, local_ip)
     }
 
     /// Digest verification; `None` when the request is authenticated.
-    fn authenticate(&mut self, now: UnixTime, req: &Request, number: &str, sub: &Subscriber, ip: IpAddr, proxy: bool) -> Option<Outcome> {
+    fn authenticate(&mut self, now: Instant, req: &Request, number: &str, sub: &Subscriber, ip: IpAddr, proxy: bool) -> Option<Outcome> {
         let realm = self.digest.config().realm.clone();
         let creds = req.headers.digest_credentials(proxy).find(|c| c.as_ref().map_or(true, |c| c.realm == realm.as_str()));
         let creds = match creds {
             None => return Some(self.challenge(req, now, false, proxy)),
-            Some(Err(e)) => return Some(self.reply(req, 400, Some(&e.to_string()))),
+            Some(Err(e)) => return Some(self.refuse(req, &RegisterError::Credentials(e))),
             Some(Ok(c)) => c,
         };
         if creds.username != number {
-            return Some(self.reply(req, 403, Some("username does not match the number")));
+            return Some(self.refuse(req, &RegisterError::UsernameMismatch));
         }
         let secret = secret_for(sub, creds.effective_algorithm());
         let request = DigestRequest::new(req.method.as_str(), &req.uri);
-        match self.digest.verify(now, &request, None, &creds, Some(secret)) {
+        match self.digest.verify(self.digest_secs(now), &request, None, &creds, Some(secret)) {
             Ok(_) => {
                 self.guard.success(ip);
                 None
@@ -159,38 +180,36 @@ impl Registrar {
                 if self.guard.failure(ip, now) {
                     warn!(%ip, number, "authentication failures: source refused for a cool-down");
                 }
-                Some(self.reply(req, 403, Some(&format!("bad credentials: {e}"))))
+                Some(self.refuse(req, &RegisterError::BadCredentials(e)))
             }
             Err(e) if e.status() == 401 => Some(self.challenge(req, now, false, proxy)),
-            Err(e) => Some(self.reply(req, e.status(), Some(&e.to_string()))),
+            Err(e) => Some(self.refuse(req, &RegisterError::Digest(e))),
         }
     }
 
     /// Applies the Contact (or its absence) once the request is authenticated.
-    fn bind(&mut self, now: UnixTime, req: &Request, flow: &Flow, number: String, local_ip: IpAddr) -> Outcome {
+    fn bind(&mut self, now: Instant, req: &Request, flow: &Flow, number: String, local_ip: IpAddr) -> Outcome {
         let contacts: Result<Vec<Contact<'_>>, _> = req.headers.contacts().collect();
         let contacts = match contacts {
             Ok(c) => c,
-            Err(e) => return self.reply(req, 400, Some(&e.to_string())),
+            Err(e) => return self.refuse(req, &RegisterError::Contact(e)),
         };
         let header_expires = req.headers.expires().ok().flatten();
         let contact = match contacts.as_slice() {
             [] => return self.query(now, req, &number),
             [Contact::Wildcard] if header_expires == Some(0) => {
                 let changes = self.table.unregister_all(now, &number);
-                return Outcome { changes, ..self.reply(req, 200, None) };
+                return Outcome { changes, ..self.reply(req, 200) };
             }
             [Contact::Binding(c)] => *c,
-            _ if contacts.iter().any(|c| matches!(c, Contact::Wildcard)) => {
-                return self.reply(req, 400, Some("Contact: * needs Expires: 0 and no other Contact"));
-            }
-            _ => return self.reply(req, 400, Some("one Contact per registration")),
+            _ if contacts.iter().any(|c| matches!(c, Contact::Wildcard)) => return self.refuse(req, &RegisterError::Wildcard),
+            _ => return self.refuse(req, &RegisterError::ManyContacts),
         };
         let cfg = *self.table.config();
         let expires = match grant_expires(contact.expires().or(header_expires), &cfg) {
             Ok(e) => e,
             Err(brief) => {
-                let mut out = self.reply(req, 423, None);
+                let mut out = self.refuse(req, &brief);
                 out.response.headers.push(HeaderName::MinExpires, brief.min.to_string());
                 return out;
             }
@@ -200,7 +219,7 @@ impl Registrar {
         let call_id = req.headers.call_id().unwrap_or_default().to_owned();
         if expires == 0 {
             let changes = self.table.unregister(now, &Unregistration { number, flow: *flow, mac, instance, call_id });
-            return Outcome { changes, ..self.reply(req, 200, None) };
+            return Outcome { changes, ..self.reply(req, 200) };
         }
         // Outbound over UDP needs STUN keep-alives (RFC 5626 §4.4.2), which this
         // switch does not answer; so it offers outbound on TCP/TLS flows only and
@@ -225,7 +244,7 @@ impl Registrar {
         };
         match self.table.register(now, registration) {
             Ok(outcome) => {
-                let mut out = self.reply(req, 200, None);
+                let mut out = self.reply(req, 200);
                 let h = &mut out.response.headers;
                 h.push(HeaderName::Contact, contact_value(&contact, expires));
                 if wants_outbound {
@@ -240,25 +259,24 @@ impl Registrar {
                 }
                 Outcome { changes: outcome.changes, ..out }
             }
-            Err(Refusal::Conflict { changes, .. }) => {
-                let out = self.reply(req, 403, Some("number active on another device"));
-                Outcome { changes, ..out }
+            Err(mut refusal) => {
+                let changes = refusal.take_changes();
+                Outcome { changes, ..self.refuse(req, &refusal) }
             }
-            Err(refusal) => self.reply(req, refusal.status(), Some(refusal.reason())),
         }
     }
 
     /// A REGISTER without Contact: list the current binding (§10.3 step 8).
-    fn query(&self, now: UnixTime, req: &Request, number: &str) -> Outcome {
-        let mut out = self.reply(req, 200, None);
+    fn query(&self, now: Instant, req: &Request, number: &str) -> Outcome {
+        let mut out = self.reply(req, 200);
         if let Some(rec) = self.table.get(number).filter(|r| r.expires_at > now) {
-            out.response.headers.push(HeaderName::Contact, format!("<{}>;expires={}", rec.contact, rec.time_left(now)));
+            out.response.headers.push(HeaderName::Contact, format!("<{}>;expires={}", rec.contact, rec.time_left(now).as_secs()));
         }
         out
     }
 
     /// Wakes the table's timers (TTL expiry, silent flows).
-    pub fn poll_timeout(&self) -> Option<UnixTime> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.table.poll_timeout()
     }
 }
@@ -286,15 +304,18 @@ mod tests {
     use sipcore::{Message, Request};
 
     fn registrar(digest_algorithms: Vec<Algorithm>) -> Registrar {
-        Registrar::new(RegistrarConfig {
-            realm: "example.net".into(),
-            nonce_key: vec![7; 32],
-            nonce_lifetime: Duration::from_secs(300),
-            digest_algorithms,
-            relay_address: None,
-            location: LocationConfig::default(),
-            abuse: AbuseConfig::default(),
-        })
+        Registrar::new(
+            RegistrarConfig {
+                realm: "example.net".into(),
+                nonce_lifetime: Duration::from_secs(300),
+                digest_algorithms,
+                relay_address: None,
+                location: LocationConfig::default(),
+                abuse: AbuseConfig::default(),
+            },
+            Instant::now(),
+            rand::SeedableRng::seed_from_u64(7),
+        )
     }
 
     fn register() -> Request {
@@ -323,7 +344,7 @@ mod tests {
             mac: None,
             home: None,
         };
-        let out = r.handle(1_800_000_000, &register(), &flow, Some(&sub), flow.local.ip());
+        let out = r.handle(Instant::now(), &register(), &flow, Some(&sub), flow.local.ip());
         assert_eq!(out.response.status, 401);
         out.response
             .headers

@@ -11,13 +11,15 @@
 //! from an async task. One [`Store`] holds one connection and caches its
 //! prepared statements; it is `Send` but not `Sync`.
 
-mod calls;
+mod cdrs;
+mod clock;
 mod error;
 mod records;
 mod schema;
 mod subscribers;
 pub mod validate;
 
+pub use clock::WallClock;
 pub use error::{Result, StoreError};
 pub use subscribers::SubscriberUpdate;
 

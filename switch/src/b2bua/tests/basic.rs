@@ -16,7 +16,7 @@ fn the_offer_reaches_the_callee_rewritten_to_the_relay() {
     assert_eq!(inv.headers.get(&HeaderName::Contact), Some("<sip:switch@192.0.2.1:5060;transport=tcp>"));
     assert_eq!(inv.headers.max_forwards().unwrap(), Some(69));
     let caller_leg = out.iter().find_map(|o| match o {
-        Output::UpdateMedia { media: 77, side: Side::Caller, target } => Some(*target),
+        CallAction::Output(Output::Media(MediaCommand::Update { media: MediaId(77), side: Side::Caller, target })) => Some(*target),
         _ => None,
     });
     assert_eq!(
@@ -36,7 +36,7 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
     assert_eq!(ringing.len(), 1);
     assert_eq!(ringing[0].status, 180);
     let caller_tag = ringing[0].headers.to_addr().unwrap().tag().unwrap().to_owned();
-    assert!(matches!(&out[0], Output::Record(r) if r.ringing_at == Some(1_800_000_000_300)));
+    assert!(matches!(&out[0], CallAction::Output(Output::Cdr(r)) if r.ringing_at == Some(lab.t0 + Duration::from_millis(300))));
     lab.now += Duration::from_secs(2);
     let out = lab.callee_says(200, Some(CALLEE_SDP));
     let acks = requests(&out, Method::Ack);
@@ -44,10 +44,12 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
     assert_eq!(acks[0].headers.cseq().unwrap().seq, 1);
     assert!(acks[0].headers.get(&HeaderName::To).unwrap().contains("tag=bob1"));
     assert_eq!(&*acks[0].uri, "sip:bob@10.1.0.2:5999;transport=tcp", "ACK to the callee's Contact");
-    assert!(out.iter().any(|o| matches!(o, Output::ArmMediaTimeout { media: 77 })));
+    assert!(out.iter().any(|o| matches!(o, CallAction::Output(Output::Media(MediaCommand::ArmTimeout { media: MediaId(77) })))));
     assert!(
-        out.iter().any(|o| matches!(o, Output::UpdateMedia { media: 77, side: Side::Callee, target }
-        if target.send_to == Some("198.51.100.2:40002".parse().unwrap()) && target.latch_ip == Some("198.51.100.2".parse().unwrap()))),
+        out.iter().any(
+            |o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { media: MediaId(77), side: Side::Callee, target }))
+        if target.send_to == Some("198.51.100.2:40002".parse().unwrap()) && target.latch_ip == Some("198.51.100.2".parse().unwrap()))
+        ),
         "a callee on its flow: the SDP's port at the flow's address (SIP-source-address), latched to that address"
     );
     let ok = responses(&out).into_iter().next().unwrap();
@@ -76,7 +78,7 @@ fn ringing_answer_ack_and_bye_from_the_caller() {
     let rec = ended(&out).unwrap();
     assert_eq!(rec.end_reason.as_deref(), Some("caller_bye"));
     assert_eq!(rec.status, Some(200));
-    assert_eq!(rec.answer_at, Some(1_800_000_002_300));
+    assert_eq!(rec.answer_at, Some(lab.t0 + Duration::from_millis(2_300)));
     assert!(lab.core.is_empty());
     let _ = lab.t0;
 }
@@ -127,18 +129,18 @@ fn no_relay_ports_is_503_and_bad_sdp_488() {
     };
     lab.core.handle_invite(lab.now, new(invite.clone()));
     lab.drain();
-    lab.core.handle_media_opened(lab.now, 1, Err(MediaOpenError::NoPorts));
+    lab.core.handle_media_opened(lab.now, CallRef(1), Err(MediaOpenError::NoPorts));
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 503);
     assert_eq!(ended(&out).unwrap().end_reason.as_deref(), Some("no_relay_ports"));
 
     lab.core.handle_invite(lab.now, new(invite_from_caller("v=0\r\nthis is not sdp\r\n")));
     lab.drain();
-    lab.core.handle_media_opened(lab.now, 2, Ok(MediaPorts { id: 9, caller_rtp: 20000, callee_rtp: 20002 }));
+    lab.core.handle_media_opened(lab.now, CallRef(2), Ok(MediaPorts { id: MediaId(9), caller_rtp: 20000, callee_rtp: 20002 }));
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 488);
     assert!(matches!(ended(&out), Some(r) if r.route == "home" && r.route_reason.as_deref() == Some("not_registered")));
-    assert!(out.iter().any(|o| matches!(o, Output::Ended { media: Some(9), .. })), "the ports are freed");
+    assert!(out.iter().any(|o| matches!(o, CallAction::Output(Output::CallEnded { media: Some(MediaId(9)), .. }))), "the ports are freed");
 }
 
 #[test]
@@ -146,7 +148,7 @@ fn media_timeout_hangs_up_both_legs_with_a_reason() {
     let mut lab = Lab::new();
     lab.established();
     lab.now += Duration::from_secs(60);
-    lab.core.handle_media_timeout(lab.now, 77);
+    lab.core.handle_media_timeout(lab.now, MediaId(77));
     let out = lab.drain();
     let byes = requests(&out, Method::Bye);
     assert_eq!(byes.len(), 2);
@@ -155,7 +157,7 @@ fn media_timeout_hangs_up_both_legs_with_a_reason() {
     }
     let rec = ended(&out).unwrap();
     assert_eq!(rec.end_reason.as_deref(), Some("media_timeout"));
-    assert_eq!(rec.end_at, Some(1_800_000_060_000));
+    assert_eq!(rec.end_at, Some(lab.t0 + Duration::from_secs(60)));
 }
 
 #[test]
@@ -206,7 +208,7 @@ fn late_offer_the_callee_offers_in_its_2xx_and_the_caller_answers_in_its_ack() {
     };
     lab.core.handle_invite(lab.now, new);
     lab.drain();
-    lab.core.handle_media_opened(lab.now, 1, Ok(MediaPorts { id: 5, caller_rtp: 20000, callee_rtp: 20002 }));
+    lab.core.handle_media_opened(lab.now, CallRef(1), Ok(MediaPorts { id: MediaId(5), caller_rtp: 20000, callee_rtp: 20002 }));
     let out = lab.drain();
     let (tx, inv) = invite_to(&out).expect("INVITE to the callee");
     assert!(inv.body.is_empty(), "no offer to forward");
@@ -230,7 +232,7 @@ fn late_offer_the_callee_offers_in_its_2xx_and_the_caller_answers_in_its_ack() {
     assert_eq!(acks.len(), 1);
     assert!(body(&acks[0].body).contains("m=audio 20002 ") && body(&acks[0].body).contains("c=IN IP4 192.0.2.1"));
     assert!(out.iter().any(
-        |o| matches!(o, Output::UpdateMedia { side: Side::Caller, target, .. } if target.send_to == Some("10.0.0.5:4000".parse().unwrap()))
+        |o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { side: Side::Caller, target, .. })) if target.send_to == Some("10.0.0.5:4000".parse().unwrap()))
     ));
 }
 
@@ -258,7 +260,7 @@ fn without_a_relay_address_each_leg_s_sdp_names_the_address_that_leg_reaches() {
     };
     lab.core.handle_invite(lab.now, new);
     lab.drain();
-    lab.core.handle_media_opened(lab.now, 1, Ok(MediaPorts { id: 5, caller_rtp: 20000, callee_rtp: 20002 }));
+    lab.core.handle_media_opened(lab.now, CallRef(1), Ok(MediaPorts { id: MediaId(5), caller_rtp: 20000, callee_rtp: 20002 }));
     let (tx, inv) = invite_to(&lab.drain()).unwrap();
     assert!(body(&inv.body).contains("c=IN IP4 198.18.0.1\r\n"), "{}", body(&inv.body));
     lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(response_to(&inv, 200, Some(CALLEE_SDP), Some("bob1"))));
@@ -277,7 +279,8 @@ fn early_media_183_with_sdp_reaches_the_caller_rewritten_and_points_the_relay_at
     let sdp = body(&early[0].body);
     assert!(sdp.contains("c=IN IP4 192.0.2.1") && sdp.contains("m=audio 20000 RTP/AVP 0"), "the caller's leg of the relay: {sdp}");
     assert!(
-        out.iter().any(|o| matches!(o, Output::UpdateMedia { media: 77, side: Side::Callee, .. })),
+        out.iter()
+            .any(|o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { media: MediaId(77), side: Side::Callee, .. })))),
         "early media flows through the relay before the answer: {out:?}"
     );
     assert!(requests(&out, Method::Ack).is_empty(), "no ACK for a provisional");

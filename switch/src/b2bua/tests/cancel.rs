@@ -16,7 +16,7 @@ fn busy_and_other_finals_pass_to_the_caller() {
     }
 }
 
-fn cancel_from_caller(lab: &mut Lab) -> Vec<Output> {
+fn cancel_from_caller(lab: &mut Lab) -> Vec<CallAction> {
     let cancel = parse_req(
         "CANCEL sip:1002@switch.local SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKcaller1;rport\r\n\
          From: \"Alice\" <sip:1001@switch.local>;tag=alice1\r\nTo: <sip:1002@switch.local>\r\nCall-ID: call-a@10.0.0.5\r\n\

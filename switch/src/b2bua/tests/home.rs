@@ -30,7 +30,7 @@ fn no_answer_in_ring_time_goes_home_and_a_late_200_from_the_flow_is_hung_up() {
     assert_ne!(to_home.headers.call_id().unwrap(), first.1.headers.call_id().unwrap(), "a new dialog");
     assert!(body(&to_home.body).contains("m=audio 20002 "), "same relay port for the callee leg");
     assert!(
-        matches!(&out.iter().find(|o| matches!(o, Output::Record(_))), Some(Output::Record(r)) if r.route == "home" && r.route_reason.as_deref() == Some("no_answer"))
+        matches!(&out.iter().find(|o| matches!(o, CallAction::Output(Output::Cdr(_)))), Some(CallAction::Output(Output::Cdr(r))) if r.route == "home" && r.route_reason.as_deref() == Some("no_answer"))
     );
     // The flow leg's 200 crossed the CANCEL: ACK and BYE on that leg only.
     let late = response_to(&first.1, 200, Some(CALLEE_SDP), Some("bob1"));
@@ -46,7 +46,7 @@ fn no_answer_in_ring_time_goes_home_and_a_late_200_from_the_flow_is_hung_up() {
     lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(ok));
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 200);
-    assert!(out.iter().any(|o| matches!(o, Output::UpdateMedia { side: Side::Callee, target, .. } if target.latch_ip.is_none())));
+    assert!(out.iter().any(|o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { side: Side::Callee, target, .. })) if target.latch_ip.is_none())));
 }
 
 #[test]
@@ -90,7 +90,7 @@ fn a_tcp_home_location_is_connected_before_the_offer() {
     let out = lab.drain();
     assert!(invite_to(&out).is_none(), "no INVITE before the connection is up");
     let call = out.iter().find_map(|o| {
-        if let Output::Connect { call, to } = o {
+        if let CallAction::Output(Output::Connect { call, to }) = o {
             assert_eq!((to.host.as_str(), to.port), ("192.0.2.60", 5060));
             Some(*call)
         } else {
@@ -102,7 +102,7 @@ fn a_tcp_home_location_is_connected_before_the_offer() {
     lab.core.handle_connected(lab.now, call, Ok((up, up.local)));
     let out = lab.drain();
     let inv = out.iter().find_map(|o| match o {
-        Output::Request { flow, request, .. } if request.method == Method::Invite => Some((*flow, request.clone())),
+        CallAction::Request { flow, request, .. } if request.method == Method::Invite => Some((*flow, request.clone())),
         _ => None,
     });
     let (flow, inv) = inv.expect("INVITE down the new flow");
@@ -110,9 +110,13 @@ fn a_tcp_home_location_is_connected_before_the_offer() {
     assert!(inv.headers.get(&HeaderName::Via).unwrap().starts_with("SIP/2.0/TCP 192.0.2.1:40001;"));
 
     // A home that cannot be reached: 480.
-    let (mut lab, _) = falling_back_to_a_tcp_home();
+    let (mut lab, remote) = falling_back_to_a_tcp_home();
     lab.drain();
-    lab.core.handle_connected(lab.now, 1, Err("connection refused".into()));
+    let refused = crate::ConnectError::Connect {
+        remote,
+        source: sipcore::transport::TransportError::Io(std::io::ErrorKind::ConnectionRefused.into()),
+    };
+    lab.core.handle_connected(lab.now, CallRef(1), Err(refused));
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 480);
     assert_eq!(ended(&out).unwrap().end_reason.as_deref(), Some("home_unreachable"));

@@ -60,7 +60,7 @@ pub(super) fn invite_from_caller(sdp: &str) -> Request {
 pub(super) struct Lab {
     pub(super) core: B2bua,
     pub(super) now: Instant,
-    t0: Instant,
+    pub(super) t0: Instant,
     pub(super) invite_key: TransactionKey,
     /// The INVITE sent to the callee and its transaction.
     pub(super) callee_invite: Option<(TxId, Request)>,
@@ -75,12 +75,10 @@ impl Lab {
             ring_time: Duration::from_secs(30),
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),
-            epoch: t0,
-            epoch_unix_ms: 1_800_000_000_000,
         };
         let invite = invite_from_caller(CALLER_SDP);
         Lab {
-            core: B2bua::new(cfg),
+            core: B2bua::new(cfg, rand::SeedableRng::seed_from_u64(1)),
             now: t0,
             t0,
             invite_key: TransactionKey::server(&invite).unwrap(),
@@ -89,18 +87,18 @@ impl Lab {
         }
     }
 
-    pub(super) fn drain(&mut self) -> Vec<Output> {
-        std::iter::from_fn(|| self.core.poll_output()).collect()
+    pub(super) fn drain(&mut self) -> Vec<CallAction> {
+        std::iter::from_fn(|| self.core.poll_action()).collect()
     }
 
-    pub(super) fn advance(&mut self, by: Duration) -> Vec<Output> {
+    pub(super) fn advance(&mut self, by: Duration) -> Vec<CallAction> {
         self.now += by;
         self.core.handle_timeout(self.now);
         self.drain()
     }
 
     /// INVITE in, ports opened: returns the outputs after the ports came.
-    pub(super) fn offer(&mut self) -> Vec<Output> {
+    pub(super) fn offer(&mut self) -> Vec<CallAction> {
         let request = invite_from_caller(CALLER_SDP);
         let target = Target {
             flow: callee_flow(),
@@ -124,12 +122,15 @@ impl Lab {
         };
         self.core.handle_invite(self.now, new);
         let out = self.drain();
-        let call = out.iter().find_map(|o| if let Output::OpenMedia { call, .. } = o { Some(*call) } else { None }).expect("OpenMedia");
-        assert!(matches!(&out[0], Output::Record(r) if r.caller == "1001" && r.callee == "1002" && r.route == "flow"));
-        self.core.handle_media_opened(self.now, call, Ok(MediaPorts { id: 77, caller_rtp: 20000, callee_rtp: 20002 }));
+        let call = out
+            .iter()
+            .find_map(|o| if let CallAction::Output(Output::Media(MediaCommand::Open { call, .. })) = o { Some(*call) } else { None })
+            .expect("OpenMedia");
+        assert!(matches!(&out[0], CallAction::Output(Output::Cdr(r)) if r.caller == "1001" && r.callee == "1002" && r.route == "flow"));
+        self.core.handle_media_opened(self.now, call, Ok(MediaPorts { id: MediaId(77), caller_rtp: 20000, callee_rtp: 20002 }));
         let out = self.drain();
         self.callee_invite = out.iter().find_map(|o| match o {
-            Output::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
+            CallAction::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
             _ => None,
         });
         out
@@ -140,7 +141,7 @@ impl Lab {
     }
 
     /// A response from the callee to our INVITE.
-    pub(super) fn callee_says(&mut self, status: u16, sdp: Option<&str>) -> Vec<Output> {
+    pub(super) fn callee_says(&mut self, status: u16, sdp: Option<&str>) -> Vec<CallAction> {
         let (tx, inv) = self.callee_invite.clone().unwrap();
         let resp = response_to(&inv, status, sdp, Some("bob1"));
         self.core.handle_client_event(self.now, tx, ClientEvent::Response(resp));
@@ -183,30 +184,32 @@ pub(super) fn ack_for(ok: &Response) -> Request {
     ))
 }
 
-pub(super) fn responses(out: &[Output]) -> Vec<Response> {
-    out.iter().filter_map(|o| if let Output::Respond { response, .. } = o { Some(response.clone()) } else { None }).collect()
+pub(super) fn responses(out: &[CallAction]) -> Vec<Response> {
+    out.iter().filter_map(|o| if let CallAction::Respond { response, .. } = o { Some(response.clone()) } else { None }).collect()
 }
 
-pub(super) fn requests(out: &[Output], method: Method) -> Vec<Request> {
+pub(super) fn requests(out: &[CallAction], method: Method) -> Vec<Request> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Request { request, .. } | Output::Stateless { request, .. } if request.method == method => Some(request.clone()),
+            CallAction::Request { request, .. } | CallAction::Stateless { request, .. } if request.method == method => {
+                Some(request.clone())
+            }
             _ => None,
         })
         .collect()
 }
 
-pub(super) fn ended(out: &[Output]) -> Option<CallRecord> {
-    out.iter().find_map(|o| if let Output::Ended { record, .. } = o { Some((**record).clone()) } else { None })
+pub(super) fn ended(out: &[CallAction]) -> Option<Cdr<Instant>> {
+    out.iter().find_map(|o| if let CallAction::Output(Output::CallEnded { cdr, .. }) = o { Some((**cdr).clone()) } else { None })
 }
 
 pub(super) fn body(m: &Bytes) -> &str {
     std::str::from_utf8(m).unwrap()
 }
 
-pub(super) fn invite_to(out: &[Output]) -> Option<(TxId, Request)> {
+pub(super) fn invite_to(out: &[CallAction]) -> Option<(TxId, Request)> {
     out.iter().find_map(|o| match o {
-        Output::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
+        CallAction::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
         _ => None,
     })
 }

@@ -72,7 +72,7 @@ proptest! {
                 }
                 Step::Wait(ms) => lab.advance(Duration::from_millis(u64::from(ms))),
                 Step::MediaTimeout => {
-                    lab.core.handle_media_timeout(lab.now, 77);
+                    lab.core.handle_media_timeout(lab.now, MediaId(77));
                     lab.drain()
                 }
                 Step::TxError => {

@@ -18,7 +18,7 @@ fn reinvite_from_the_callee_is_relayed_with_a_new_version() {
     assert!(lab.core.handle_request(lab.now, &key, callee_flow(), reinvite.clone()).is_ok());
     let out = lab.drain();
     let sent = out.iter().find_map(|o| match o {
-        Output::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
+        CallAction::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
         _ => None,
     });
     let (tx, to_caller) = sent.expect("re-INVITE to the caller");
@@ -39,7 +39,7 @@ fn reinvite_from_the_callee_is_relayed_with_a_new_version() {
     let out = lab.drain();
     assert_eq!(requests(&out, Method::Ack).len(), 1);
     assert!(out.iter().any(
-        |o| matches!(o, Output::UpdateMedia { side: Side::Caller, target, .. } if target.send_to == Some("10.0.0.5:4002".parse().unwrap()))
+        |o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { side: Side::Caller, target, .. })) if target.send_to == Some("10.0.0.5:4002".parse().unwrap()))
     ));
     let r = responses(&out);
     assert_eq!(r[0].status, 200);
@@ -67,7 +67,7 @@ fn reinvite_from_the_caller_reaches_the_callee_with_its_own_version() {
     assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&reinvite).unwrap(), caller_flow(), reinvite).is_ok());
     let out = lab.drain();
     assert!(out.iter().any(
-        |o| matches!(o, Output::UpdateMedia { side: Side::Caller, target, .. } if target.send_to == Some("10.0.0.5:4100".parse().unwrap()))
+        |o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { side: Side::Caller, target, .. })) if target.send_to == Some("10.0.0.5:4100".parse().unwrap()))
     ));
     let (_, to_callee) = invite_to(&out).expect("re-INVITE to the callee");
     assert_eq!(to_callee.headers.cseq().unwrap().seq, 2, "after the INVITE (1) on the callee leg");
@@ -131,7 +131,7 @@ fn a_callee_that_roams_to_a_new_flow_is_followed_there() {
     assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&reinvite).unwrap(), roamed, reinvite).is_ok());
     let out = lab.drain();
     assert!(
-        out.iter().any(|o| matches!(o, Output::UpdateMedia { side: Side::Callee, target, .. } if target.latch_ip == Some("198.51.100.77".parse().unwrap()))),
+        out.iter().any(|o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { side: Side::Callee, target, .. })) if target.latch_ip == Some("198.51.100.77".parse().unwrap()))),
         "the callee's relay leg latches to the new address"
     );
     let (tx, to_caller) = invite_to(&out).unwrap();
@@ -146,7 +146,7 @@ fn a_callee_that_roams_to_a_new_flow_is_followed_there() {
     assert!(lab.core.handle_request(lab.now, &TransactionKey::server(&bye).unwrap(), caller_flow(), bye).is_ok());
     let out = lab.drain();
     let sent = out.iter().find_map(|o| match o {
-        Output::Request { flow, request, .. } if request.method == Method::Bye => Some(*flow),
+        CallAction::Request { flow, request, .. } if request.method == Method::Bye => Some(*flow),
         _ => None,
     });
     assert_eq!(sent.map(|f| f.id), Some(FlowId(42)));

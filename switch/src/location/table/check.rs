@@ -9,36 +9,36 @@ impl LocationTable {
     /// with the records, and that no record is past its TTL after
     /// [`Self::handle_timeout`]`(now)`. For tests and debug assertions; costs a
     /// walk over the whole table.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub fn check_invariants(&self) -> crate::Result<()> {
         let expiry: BTreeSet<_> = self.records.values().map(|e| (e.record.expires_at, e.record.number.clone())).collect();
         if expiry != self.expiry {
-            return Err(format!("expiry index {:?} != records {:?}", self.expiry, expiry));
+            return Err(crate::Error::Invariant(format!("expiry index {:?} != records {:?}", self.expiry, expiry)));
         }
         for (number, e) in &self.records {
             let r = &e.record;
             if *number != r.number {
-                return Err(format!("record for {} filed under {number}", r.number));
+                return Err(crate::Error::Invariant(format!("record for {} filed under {number}", r.number)));
             }
             if self.tombstones.contains_key(number) {
-                return Err(format!("{number}: both a record and a tombstone"));
+                return Err(crate::Error::Invariant(format!("{number}: both a record and a tombstone")));
             }
             let has_flow = r.flow_id.is_some();
             let live_state = matches!(r.state, RlState::Registered | RlState::Conflict);
             if has_flow != live_state {
-                return Err(format!("{number}: state {} with flow {:?}", r.state.as_str(), r.flow_id));
+                return Err(crate::Error::Invariant(format!("{number}: state {} with flow {:?}", r.state.as_str(), r.flow_id)));
             }
             if (r.state == RlState::Conflict) != e.challenger.is_some() {
-                return Err(format!("{number}: state {} with challenger {:?}", r.state.as_str(), e.challenger));
+                return Err(crate::Error::Invariant(format!("{number}: state {} with challenger {:?}", r.state.as_str(), e.challenger)));
             }
             if let Some(key) = record_key(r) {
                 let Some(f) = self.flows.get(key) else {
-                    return Err(format!("{number}: on {:?} which the flow index does not know", key));
+                    return Err(crate::Error::Invariant(format!("{number}: on {:?} which the flow index does not know", key)));
                 };
                 if f.numbers.get(number) != Some(&r.outbound) {
-                    return Err(format!("{number}: flow {} does not list it (outbound {})", f.flow, r.outbound));
+                    return Err(crate::Error::Invariant(format!("{number}: flow {} does not list it (outbound {})", f.flow, r.outbound)));
                 }
                 if Some(f.flow.local) != r.local || f.flow.transport != r.transport {
-                    return Err(format!("{number}: flow {} disagrees with the record", f.flow));
+                    return Err(crate::Error::Invariant(format!("{number}: flow {} disagrees with the record", f.flow)));
                 }
             }
         }
@@ -46,14 +46,14 @@ impl LocationTable {
             for number in f.numbers.keys() {
                 let bound = self.records.get(number).and_then(|e| record_key(&e.record));
                 if bound != Some((f.flow.id, f.flow.remote)) {
-                    return Err(format!("flow {} lists {number}, whose record is on {bound:?}", f.flow));
+                    return Err(crate::Error::Invariant(format!("flow {} lists {number}, whose record is on {bound:?}", f.flow)));
                 }
             }
         }
         self.flows.check()?;
         let purge: BTreeSet<_> = self.tombstones.iter().map(|(n, (_, t))| (*t, n.clone())).collect();
         if purge != self.purge {
-            return Err(format!("purge index {:?} != tombstones {:?}", self.purge, purge));
+            return Err(crate::Error::Invariant(format!("purge index {:?} != tombstones {:?}", self.purge, purge)));
         }
         Ok(())
     }

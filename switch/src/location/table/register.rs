@@ -4,9 +4,11 @@ use super::{Entry, LocationTable, record_key};
 use crate::location::change::{Cause, Challenger, Change};
 use crate::location::flows::key_of;
 use crate::location::registration::{Device, Registration};
-use crate::record::{RlRecord, RlState, UnixTime};
+use crate::record::{RlRecord, RlState};
 use sipcore::transport::Flow;
+use sipcore::{StatusCode, ToStatus};
 use std::fmt;
+use std::time::{Duration, Instant};
 
 /// What an accepted REGISTER did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +26,7 @@ pub enum RegisterKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterOutcome {
     pub kind: RegisterKind,
-    pub record: RlRecord,
+    pub record: RlRecord<Instant>,
     pub changes: Vec<Change>,
 }
 
@@ -35,29 +37,13 @@ pub enum Refusal {
     /// unregistered (the patent's "new registration attempted but old
     /// registration not dropped"): answer 403. The holder's record is now in
     /// `Conflict`; `changes` persist that (and anything that timed out first).
-    Conflict { holder: Box<RlRecord>, changes: Vec<Change> },
+    Conflict { holder: Box<RlRecord<Instant>>, changes: Vec<Change> },
     /// `expires` was 0: that is an unregistration, see
     /// [`LocationTable::unregister`]. Nothing changed.
     ZeroExpires,
 }
 
 impl Refusal {
-    /// The SIP status to answer with.
-    pub fn status(&self) -> u16 {
-        match self {
-            Refusal::Conflict { .. } => 403,
-            Refusal::ZeroExpires => 400,
-        }
-    }
-
-    /// The reason phrase to answer with.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Refusal::Conflict { .. } => "Number Registered By Another Device",
-            Refusal::ZeroExpires => "Zero Expires Is Not A Registration",
-        }
-    }
-
     /// What to persist and log even though the REGISTER was refused.
     pub fn changes(&self) -> &[Change] {
         match self {
@@ -65,19 +51,44 @@ impl Refusal {
             Refusal::ZeroExpires => &[],
         }
     }
+
+    /// Takes those changes out (to hand them to the driver).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        match self {
+            Refusal::Conflict { changes, .. } => std::mem::take(changes),
+            Refusal::ZeroExpires => Vec::new(),
+        }
+    }
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.status(), self.reason())
+        f.write_str(match self {
+            Refusal::Conflict { .. } => "number active on another device",
+            Refusal::ZeroExpires => "zero expires is not a registration",
+        })
     }
 }
 
 impl std::error::Error for Refusal {}
 
+/// The answer to the REGISTER: 403 for a conflict, 400 for `expires` 0.
+impl ToStatus for Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Conflict { .. } => StatusCode::FORBIDDEN,
+            Refusal::ZeroExpires => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn reason(&self) -> String {
+        format!("{} ({self})", self.status().reason())
+    }
+}
+
 impl LocationTable {
     /// Takes one accepted REGISTER (see the module docs for the rules).
-    pub fn register(&mut self, now: UnixTime, reg: Registration) -> Result<RegisterOutcome, Refusal> {
+    pub fn register(&mut self, now: Instant, reg: Registration) -> Result<RegisterOutcome, Refusal> {
         if reg.expires == 0 {
             return Err(Refusal::ZeroExpires);
         }
@@ -122,7 +133,7 @@ impl LocationTable {
     }
 
     /// No live record: a fresh one replaces whatever (dropped) record there was.
-    fn register_new(&mut self, now: UnixTime, reg: Registration, mut changes: Vec<Change>) -> RegisterOutcome {
+    fn register_new(&mut self, now: Instant, reg: Registration, mut changes: Vec<Change>) -> RegisterOutcome {
         self.take(&reg.number);
         let record = build(reg, now, now, RlState::Registered);
         self.put(Entry { record: record.clone(), challenger: None }, now);
@@ -132,7 +143,7 @@ impl LocationTable {
 
     /// Another device while the record is live: the record goes to `Conflict`
     /// (keeping the holder's flow and facts) and the REGISTER is refused.
-    fn challenge(&mut self, now: UnixTime, reg: Registration, mut changes: Vec<Change>) -> Result<RegisterOutcome, Refusal> {
+    fn challenge(&mut self, now: Instant, reg: Registration, mut changes: Vec<Change>) -> Result<RegisterOutcome, Refusal> {
         let Some(entry) = self.records.get_mut(&reg.number) else {
             return Ok(self.register_new(now, reg, changes));
         };
@@ -155,7 +166,7 @@ impl LocationTable {
 }
 
 /// The record a REGISTER makes.
-fn build(reg: Registration, now: UnixTime, registered_at: UnixTime, state: RlState) -> RlRecord {
+fn build(reg: Registration, now: Instant, registered_at: Instant, state: RlState) -> RlRecord<Instant> {
     let behind_nat = reg.behind_nat();
     RlRecord {
         number: reg.number,
@@ -174,7 +185,7 @@ fn build(reg: Registration, now: UnixTime, registered_at: UnixTime, state: RlSta
         contact: reg.contact,
         user_agent: reg.user_agent,
         registered_at,
-        expires_at: now.saturating_add(u64::from(reg.expires)),
+        expires_at: now + Duration::from_secs(u64::from(reg.expires)),
         state,
         outbound: reg.outbound,
     }

@@ -2,12 +2,12 @@
 
 use super::LocationTable;
 use crate::location::change::{Cause, Change};
-use crate::record::UnixTime;
+use std::time::Instant;
 
 impl LocationTable {
     /// The next instant [`Self::handle_timeout`] has work: the earliest TTL,
     /// flow silence deadline or tombstone purge.
-    pub fn poll_timeout(&self) -> Option<UnixTime> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let ttl = self.expiry.first().map(|(t, _)| *t);
         let flow = self.flows.next_deadline();
         let purge = self.purge.first().map(|(t, _)| *t);
@@ -22,7 +22,7 @@ impl LocationTable {
     ///    registration is to be forgotten (not closed: the phone may still use it);
     /// 3. tombstones past their time: forgotten (no change to report; they are
     ///    never stored).
-    pub fn handle_timeout(&mut self, now: UnixTime) -> Vec<Change> {
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Change> {
         let mut changes = Vec::new();
         while let Some(dead) = self.flows.pop_dead(now) {
             for number in dead.numbers.keys() {
@@ -39,7 +39,7 @@ impl LocationTable {
                 self.expiry.remove(&(t, number));
                 continue;
             };
-            let purge_at = record.expires_at.saturating_add(u64::from(self.cfg.tombstone_for));
+            let purge_at = record.expires_at + self.cfg.tombstone_time();
             self.purge.insert((purge_at, number.clone()));
             self.tombstones.insert(number, (record, purge_at));
         }

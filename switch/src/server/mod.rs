@@ -1,0 +1,295 @@
+//! The driver: one tokio task on the main runtime runs the switch
+//! [`Core`]. It `select!`s over transport events, the core's next deadline,
+//! control-socket requests, the feedback of work it started (relay ports
+//! opened, a home location connected, a batch committed, subscribers
+//! reloaded), the relay's media timeouts, a one-second tick and shutdown;
+//! hands each to the core with the time; and carries out every [`Output`]:
+//! sends a message, drives the relay, queues a record for the store thread,
+//! closes a flow, answers a control request, logs.
+//!
+//! Nothing here decides anything: that is the core's job. Nothing here waits
+//! for the disk either: the store thread (`store_thread.rs`) does the blocking
+//! SQLite work, and only the provisioning check (`provisioning.rs`) touches
+//! SQLite on this task, at the cost of a shared-memory read.
+
+mod connect;
+mod log;
+mod media;
+mod net;
+mod provisioning;
+mod store_thread;
+
+pub use net::local_ip_toward;
+
+use crate::b2bua::{CallRef, MediaOpenError, MediaPorts};
+use crate::control::{Command, ControlRequest};
+use crate::core::{CommitTicket, ControlId, Core, CoreConfig, Output};
+use crate::location::Change;
+use crate::store::{Store, WallClock};
+use crate::subscribers::Subscribers;
+use crate::{ConnectError, Error};
+use ::media::relay::{Relay, RelayEvent};
+use provisioning::Provisioning;
+use rand::rngs::StdRng;
+use sipcore::transport::{Flow, Transport, TransportEvent};
+use sipcore::{Message, Method};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use store_thread::StoreThread;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+/// How often the driver looks for provisioning changes while no request
+/// arrives, and whether the wall clock was stepped.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Transport events handed to the core before its outputs are carried out.
+const BATCH: usize = 64;
+
+/// What comes back from work the driver started elsewhere.
+#[derive(Debug)]
+enum Feedback {
+    MediaOpened { call: CallRef, result: Result<MediaPorts, MediaOpenError> },
+    Connected { call: CallRef, result: Result<(Flow, SocketAddr), ConnectError> },
+    Subscribers(Result<Subscribers, Error>),
+    Committed(CommitTicket),
+}
+
+/// What [`Server::run`] listens to besides the core's deadline.
+pub struct Inputs {
+    /// The transport's events (from `Transport::new`).
+    pub transport: mpsc::Receiver<TransportEvent>,
+    /// The relay's media timeouts (from `Relay::start`).
+    pub relay: mpsc::Receiver<RelayEvent>,
+    /// Requests from the control socket.
+    pub control: mpsc::Receiver<ControlRequest>,
+    /// Fires (or is dropped) when the switch stops.
+    pub stop: oneshot::Receiver<()>,
+}
+
+/// The core and everything its outputs need.
+pub struct Server {
+    core: Core,
+    transport: Transport,
+    relay: Relay,
+    /// The UDP listeners, for home locations over UDP found by name.
+    udp: Vec<Flow>,
+    store: StoreThread,
+    provisioning: Provisioning,
+    /// Where stored and printed Unix times come from.
+    clock: WallClock,
+    feedback: mpsc::UnboundedSender<Feedback>,
+    feedback_rx: mpsc::UnboundedReceiver<Feedback>,
+    /// Control requests waiting for the core's answer.
+    replies: HashMap<ControlId, oneshot::Sender<String>>,
+    next_control: u64,
+}
+
+/// The driver's clock: tokio's, so a test can pause it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Server {
+    /// Restores the last run's state from the store and builds the core.
+    /// `reader` and `writer` are two connections to the store: the driver's
+    /// own (start-up reads, the provisioning check) and the store thread's.
+    /// Stored records whose TTL ran out are purged, the rest wait for their
+    /// phones; calls the last run left open are recorded as ended.
+    pub fn start(
+        reader: Store,
+        writer: Store,
+        config: CoreConfig,
+        transport: Transport,
+        relay: Relay,
+        rng: StdRng,
+    ) -> crate::Result<Server> {
+        let now = now();
+        let clock = WallClock::now();
+        let (provisioning, subscribers) = Provisioning::start(reader)?;
+        let store = provisioning.store();
+        let purged = store.purge_expired(clock.unix_secs(now))?;
+        let records: Vec<_> = store.records()?.into_iter().map(|r| clock.live_record(r)).collect();
+        let ended = store.end_open_cdrs(clock.unix_ms(now), "switch_restarted")?;
+        if ended > 0 {
+            warn!(calls = ended, "calls in progress when the switch last stopped are recorded as ended");
+        }
+        let (feedback, feedback_rx) = mpsc::unbounded_channel();
+        let store_thread =
+            StoreThread::start(writer, feedback.clone()).map_err(|source| Error::Io { what: "starting the store thread", source })?;
+        let (loaded, count) = (records.len(), subscribers.len());
+        let udp = config.udp.clone();
+        let core = Core::new(now, config, subscribers, records, rng);
+        let mut server = Server {
+            core,
+            transport,
+            relay,
+            udp,
+            store: store_thread,
+            provisioning,
+            clock,
+            feedback,
+            feedback_rx,
+            replies: HashMap::new(),
+            next_control: 0,
+        };
+        server.flush();
+        info!(loaded, purged, subscribers = count, "location records restored");
+        Ok(server)
+    }
+
+    /// Serves until `stop` fires or the transport's queue closes; then every
+    /// call ends and everything queued for the store is written.
+    pub async fn run(mut self, mut inputs: Inputs) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = self.core.poll_timeout();
+            // No `biased`: under a steady stream of messages every other
+            // branch (timers, commits, control) must still get its turn.
+            tokio::select! {
+                _ = &mut inputs.stop => break,
+                Some(feedback) = self.feedback_rx.recv() => self.on_feedback(feedback),
+                event = inputs.transport.recv() => match event {
+                    Some(event) => self.on_transport(event, &mut inputs.transport),
+                    None => break,
+                },
+                Some(RelayEvent::MediaTimeout { id, .. }) = inputs.relay.recv() => {
+                    info!(media = id.0, "no media on the call: hanging up both legs");
+                    self.core.handle_media_timeout(now(), id);
+                }
+                Some(request) = inputs.control.recv() => self.on_control(request),
+                _ = sleep_until(deadline) => self.core.handle_timeout(now()),
+                _ = tick.tick() => self.on_tick(),
+            }
+            self.flush();
+        }
+        self.core.handle_shutdown(now());
+        self.flush();
+        let mut store = self.store;
+        let _ = tokio::task::spawn_blocking(move || store.finish()).await;
+        info!("switch core stopped");
+    }
+
+    /// A transport event and whatever else is already queued (up to [`BATCH`]).
+    fn on_transport(&mut self, first: TransportEvent, queue: &mut mpsc::Receiver<TransportEvent>) {
+        self.transport_event(first);
+        for _ in 1..BATCH {
+            match queue.try_recv() {
+                Ok(event) => self.transport_event(event),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn transport_event(&mut self, event: TransportEvent) {
+        let now = now();
+        let needs_subscribers = matches!(&event, TransportEvent::Message { message: Message::Request(r), .. }
+            if matches!(r.method, Method::Register | Method::Invite));
+        if needs_subscribers {
+            self.check_provisioning(now);
+        }
+        self.core.handle_transport(now, event);
+    }
+
+    fn check_provisioning(&mut self, now: Instant) {
+        if self.provisioning.changed() {
+            self.core.handle_provisioning_changed(now);
+        }
+    }
+
+    fn on_feedback(&mut self, feedback: Feedback) {
+        let now = now();
+        match feedback {
+            Feedback::MediaOpened { call, result } => self.core.handle_media_opened(now, call, result),
+            Feedback::Connected { call, result } => self.core.handle_connected(now, call, result),
+            Feedback::Subscribers(result) => {
+                if result.is_err() {
+                    self.provisioning.forget();
+                }
+                self.core.handle_subscribers(now, result);
+            }
+            Feedback::Committed(ticket) => self.core.handle_committed(now, ticket),
+        }
+    }
+
+    fn on_control(&mut self, request: ControlRequest) {
+        let now = now();
+        self.next_control += 1;
+        let id = ControlId(self.next_control);
+        self.replies.insert(id, request.reply);
+        match request.command {
+            Command::Probe(number) => self.core.handle_probe(now, id, &number),
+            Command::Route(number) => {
+                self.check_provisioning(now);
+                self.core.handle_route(now, id, &number);
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = now();
+        self.check_provisioning(now);
+        if let Some(step_ms) = self.clock.resync(now) {
+            warn!(step_ms, "the wall clock was stepped: stored and printed times follow it, no deadline moves");
+        }
+    }
+
+    /// Carries out everything the core asked for.
+    fn flush(&mut self) {
+        let now = now();
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Transmit(t) => {
+                    if let Err(e) = self.transport.send(&t.flow, &t.message) {
+                        debug!(flow = %t.flow, error = %e, "send failed");
+                        if let Some(key) = &t.key {
+                            self.core.handle_send_failed(now, key);
+                        }
+                    }
+                }
+                Output::Location(change) => self.location(now, change),
+                Output::Commit(ticket) => self.store.commit(ticket),
+                Output::Cdr(cdr) => self.store.put_cdr(self.clock.stored_cdr(*cdr)),
+                Output::CallEnded { media, mut cdr } => {
+                    media::close(&self.relay, media, &mut cdr);
+                    log::call_ended(&cdr);
+                    self.store.put_cdr(self.clock.stored_cdr(*cdr));
+                }
+                Output::Media(command) => media::run(&self.relay, command, &self.feedback),
+                Output::Connect { call, to } => {
+                    let (transport, udp, back) = (self.transport.clone(), self.udp.clone(), self.feedback.clone());
+                    tokio::spawn(async move {
+                        let result = connect::find_flow(&transport, &udp, &to).await;
+                        let _ = back.send(Feedback::Connected { call, result });
+                    });
+                }
+                Output::LoadSubscribers => self.store.load_subscribers(),
+                Output::ControlReply { id, line } => {
+                    if let Some(reply) = self.replies.remove(&id) {
+                        let _ = reply.send(line);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A registration change: logged, stored through the anchor, a flow closed.
+    fn location(&mut self, now: Instant, change: Change) {
+        log::change(now, &change);
+        match change {
+            Change::Upserted { record, .. } | Change::Challenged { record, .. } => self.store.put(self.clock.stored_record(record)),
+            Change::Removed { record, .. } => self.store.delete(record.number),
+            Change::CloseFlow { flow, .. } => self.transport.close(flow.id),
+            Change::ForgetFlow { .. } => {}
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
