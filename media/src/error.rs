@@ -1,12 +1,15 @@
-//! The media crate's error for the switch side (SDP rewriting and the relay),
-//! each variant mapping to the SIP status the switch should answer with.
+//! The media crate's error: the relay's and SDP rewriting's failures, and the
+//! agent's RTP endpoint's as a payload; each maps to the SIP status a call it
+//! stops should get, through [`ToStatus`] (the one way an error becomes a status).
 
+use crate::endpoint::EndpointError;
 use crate::relay::MediaId;
 use crate::sdp::SdpError;
+use sipcore::{StatusCode, ToStatus};
 
-/// What went wrong in the relay or while reading/rewriting SDP.
+/// What went wrong in the relay, while reading/rewriting SDP, or in an RTP endpoint.
 #[derive(Debug, thiserror::Error)]
-pub enum MediaError {
+pub enum Error {
     /// The configured port range has no free RTP/RTCP pair left (SIP 503).
     #[error("no free relay ports")]
     NoPorts,
@@ -22,25 +25,19 @@ pub enum MediaError {
     /// A socket operation failed.
     #[error("media i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The agent's RTP endpoint failed (see [`EndpointError`]).
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
 }
 
-impl MediaError {
-    /// The SIP status a server should answer with when this error stops a call:
-    /// 503 for exhausted ports, 488 for SDP it cannot relay, 500 otherwise.
-    pub fn sip_status(&self) -> u16 {
+/// 503 for exhausted ports, 488 for SDP it cannot relay, 500 otherwise.
+impl ToStatus for Error {
+    fn status(&self) -> StatusCode {
         match self {
-            MediaError::NoPorts => 503,
-            MediaError::Sdp(_) => 488,
-            MediaError::Config(_) | MediaError::UnknownMedia(_) | MediaError::Io(_) => 500,
-        }
-    }
-
-    /// The reason phrase to go with [`MediaError::sip_status`].
-    pub fn sip_reason(&self) -> &'static str {
-        match self.sip_status() {
-            503 => "Service Unavailable",
-            488 => "Not Acceptable Here",
-            _ => "Server Internal Error",
+            Error::NoPorts => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Sdp(e) => e.status(),
+            Error::Endpoint(e) => e.status(),
+            Error::Config(_) | Error::UnknownMedia(_) | Error::Io(_) => StatusCode::SERVER_INTERNAL_ERROR,
         }
     }
 }

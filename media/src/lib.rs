@@ -16,4 +16,4 @@ pub mod wav;
 
 pub use bearer::BearerTransport;
 pub use direction::Direction;
-pub use error::MediaError;
+pub use error::Error;

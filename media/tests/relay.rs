@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use media::relay::{CallMedia, LegTarget, MAX_FRAME, Relay, RelayConfig, RelayEvent, Side};
-use media::{BearerTransport, MediaError};
+use media::{BearerTransport, Error};
 use tests::ports::PortBlock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -197,12 +197,12 @@ async fn ports_are_freed_at_close_and_an_exhausted_range_says_no_ports() {
     let config = RelayConfig { bind: LOCAL, ports: lowest..=block.port(3), media_timeout: Duration::from_secs(30) };
     let (relay, _events) = Relay::start(config).await.unwrap();
     let first = relay.open("one").await.unwrap();
-    assert!(matches!(relay.open("two").await, Err(MediaError::NoPorts)));
-    assert_eq!(MediaError::NoPorts.sip_status(), 503);
+    assert!(matches!(relay.open("two").await, Err(Error::NoPorts)));
+    assert_eq!(sipcore::ToStatus::status(&Error::NoPorts), 503);
     assert!(relay.close(first.id).is_some());
     assert!(relay.close(first.id).is_none());
     assert!(relay.stats(first.id).is_none());
-    assert!(matches!(relay.update(first.id, Side::Caller, LegTarget::default()), Err(MediaError::UnknownMedia(_))));
+    assert!(matches!(relay.update(first.id, Side::Caller, LegTarget::default()), Err(Error::UnknownMedia(_))));
     let again = relay.open("three").await.expect("ports of the closed call are free again");
     let mut used = [again.caller.rtp, again.callee.rtp];
     used.sort_unstable();
@@ -308,5 +308,5 @@ async fn a_range_without_two_pairs_is_a_config_error() {
     let block = PortBlock::reserve();
     let result =
         Relay::start(RelayConfig { bind: LOCAL, ports: block.port(0)..=block.port(2), media_timeout: Duration::from_secs(1) }).await;
-    assert!(matches!(result, Err(MediaError::Config(_))));
+    assert!(matches!(result, Err(Error::Config(_))));
 }

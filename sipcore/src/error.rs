@@ -61,17 +61,19 @@ impl ParseError {
         self.offset = self.offset.saturating_add(base);
         self
     }
+}
 
-    /// The SIP status a server answers this with (RFC 3261 §8.2, §21).
-    pub fn status(&self) -> u16 {
+/// A server answers an unparseable request 400, saying what was wrong, or 505
+/// for another SIP version (RFC 3261 §8.2, §21).
+impl ToStatus for ParseError {
+    fn status(&self) -> crate::StatusCode {
         match self.kind {
-            ErrorKind::Version => 505,
-            _ => 400,
+            ErrorKind::Version => crate::StatusCode::VERSION_NOT_SUPPORTED,
+            _ => crate::StatusCode::BAD_REQUEST,
         }
     }
 
-    /// A reason phrase for the response that says what was wrong.
-    pub fn reason(&self) -> String {
+    fn reason(&self) -> String {
         match &self.kind {
             ErrorKind::Version => "Version Not Supported".to_owned(),
             kind => format!("Bad Request ({kind})"),
@@ -100,6 +102,61 @@ impl fmt::Display for ErrorKind {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "at byte {}: {}", self.offset, self.kind)
+    }
+}
+
+/// Every error of the crate, for callers that handle them alike (`?` across
+/// modules). Each module's own type stays the payload, with its detail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// SIP text that does not parse.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A byte stream that cannot be cut into messages.
+    #[error(transparent)]
+    Framing(#[from] crate::framing::FramingError),
+    /// Digest authentication.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    /// The transaction layer refused.
+    #[error(transparent)]
+    Transaction(#[from] crate::transaction::TransactionError),
+    /// A socket, a connection or the transport's state.
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
+    /// A request that forms no dialog.
+    #[error(transparent)]
+    Dialog(#[from] crate::dialog::DialogError),
+    /// A number that is no status code.
+    #[error(transparent)]
+    StatusCode(#[from] crate::message::InvalidStatusCode),
+    /// A setting that cannot work, and why.
+    #[error("{0}")]
+    Setting(String),
+}
+
+/// What a SIP element answers when an error of the crate stops a request.
+impl ToStatus for Error {
+    fn status(&self) -> crate::StatusCode {
+        match self {
+            Error::Parse(e) => e.status(),
+            Error::Framing(e) => e.status(),
+            Error::Auth(e) => e.status(),
+            Error::Dialog(_) => crate::StatusCode::BAD_REQUEST,
+            Error::Transaction(_) | Error::Transport(_) | Error::StatusCode(_) | Error::Setting(_) => {
+                crate::StatusCode::SERVER_INTERNAL_ERROR
+            }
+        }
+    }
+
+    fn reason(&self) -> String {
+        match self {
+            Error::Parse(e) => e.reason(),
+            Error::Framing(e) => e.reason(),
+            Error::Auth(e) => e.reason(),
+            _ => self.status().reason().to_owned(),
+        }
     }
 }
 

@@ -15,5 +15,5 @@ pub mod text;
 pub mod transaction;
 pub mod transport;
 
-pub use error::{ErrorKind, ParseError, ToStatus};
+pub use error::{Error, ErrorKind, ParseError, ToStatus};
 pub use message::{Header, HeaderName, Headers, Host, Message, Method, Request, Response, Scheme, StatusCode, Uri, parse};

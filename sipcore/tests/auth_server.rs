@@ -1,6 +1,7 @@
 //! Server-side verification: round trips, expiry, forgery, replay.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use sipcore::ToStatus;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -114,7 +115,7 @@ fn nonce_goes_stale_exactly_at_lifetime() {
     let err = server.verify(T0 + 60, &register(), None, &c2, pw).unwrap_err();
     assert_eq!(err, AuthError::StaleNonce);
     assert!(err.is_stale());
-    assert_eq!((err.status(), err.proxy_status()), (401, 407));
+    assert_eq!((err.status().as_u16(), err.proxy_status().as_u16()), (401, 407));
 
     // A wrong password with a stale nonce must not be told "stale".
     let wrong = answer(&mut client, &ch, Secret::Password("guess"), &register());
@@ -202,7 +203,7 @@ fn nonce_count_replay_is_rejected_and_increase_accepted() {
     server.verify(T0, &register(), None, &c1, pw).unwrap();
     let replay = server.verify(T0 + 1, &register(), None, &c1, pw).unwrap_err();
     assert_eq!(replay, AuthError::Replay { nc: 1, last: 1 });
-    assert_eq!(replay.status(), 401);
+    assert_eq!(replay.status().as_u16(), 401);
 
     let c2 = answer(&mut client, &ch, Secret::Password(PASSWORD), &register());
     let _c3 = answer(&mut client, &ch, Secret::Password(PASSWORD), &register());
@@ -243,15 +244,15 @@ fn wrong_password_unknown_user_and_uri_mismatch() {
     let creds = answer(&mut client, &ch, Secret::Password("wrong"), &register());
     let err = server.verify(T0, &register(), None, &creds, Some(Secret::Password(PASSWORD))).unwrap_err();
     assert_eq!(err, AuthError::WrongResponse);
-    assert_eq!(err.status(), 403);
+    assert_eq!(err.status().as_u16(), 403);
 
     let err = server.verify(T0, &register(), None, &creds, None).unwrap_err();
-    assert_eq!((err.clone(), err.status()), (AuthError::UnknownUser, 403));
+    assert_eq!((err.clone(), err.status().as_u16()), (AuthError::UnknownUser, 403));
 
     let good = answer(&mut client, &ch, Secret::Password(PASSWORD), &register());
     let other_uri = DigestRequest::new("REGISTER", "sip:other.example.com");
     let err = server.verify(T0, &other_uri, None, &good, Some(Secret::Password(PASSWORD))).unwrap_err();
-    assert_eq!((err.clone(), err.status()), (AuthError::UriMismatch, 400));
+    assert_eq!((err.clone(), err.status().as_u16()), (AuthError::UriMismatch, 400));
 
     // With the check off the digest-uri from the credentials is what counts.
     let mut lax = DigestServer::new(ServerConfig { check_uri: false, ..config() });
@@ -271,12 +272,12 @@ fn realm_algorithm_and_param_policy() {
     let mut c = good.clone();
     c.realm = "evil.com".into();
     let err = server.verify(T0, &register(), None, &c, pw).unwrap_err();
-    assert_eq!((err.clone(), err.status()), (AuthError::RealmMismatch("evil.com".into()), 401));
+    assert_eq!((err.clone(), err.status().as_u16()), (AuthError::RealmMismatch("evil.com".into()), 401));
 
     let mut c = good.clone();
     c.algorithm = None; // MD5, not offered
     let err = server.verify(T0, &register(), None, &c, pw).unwrap_err();
-    assert_eq!((err.clone(), err.status()), (AuthError::UnsupportedAlgorithm("MD5".into()), 401));
+    assert_eq!((err.clone(), err.status().as_u16()), (AuthError::UnsupportedAlgorithm("MD5".into()), 401));
 
     let mut c = good.clone();
     c.cnonce = None;
@@ -284,7 +285,7 @@ fn realm_algorithm_and_param_policy() {
     let mut c = good.clone();
     c.nc = None;
     let err = server.verify(T0, &register(), None, &c, pw).unwrap_err();
-    assert_eq!((err.clone(), err.status()), (AuthError::MissingParam("nc"), 400));
+    assert_eq!((err.clone(), err.status().as_u16()), (AuthError::MissingParam("nc"), 400));
 
     let mut c = good.clone();
     c.qop = Some(Qop::AuthInt);
@@ -293,10 +294,10 @@ fn realm_algorithm_and_param_policy() {
     let mut c = good.clone();
     c.qop = None;
     let err = server.verify(T0, &register(), None, &c, pw).unwrap_err();
-    assert_eq!((err.clone(), err.status()), (AuthError::QopRequired, 401));
+    assert_eq!((err.clone(), err.status().as_u16()), (AuthError::QopRequired, 401));
 
     let err = server.verify(T0, &register(), None, &good, Some(Secret::Ha1("abcd"))).unwrap_err();
-    assert_eq!((err.clone(), err.status()), (AuthError::InvalidHa1, 500));
+    assert_eq!((err.clone(), err.status().as_u16()), (AuthError::InvalidHa1, 500));
 
     server.verify(T0, &register(), None, &good, pw).unwrap();
 }
@@ -351,8 +352,8 @@ fn status_mapping() {
         (AuthError::UnknownUser, 403),
     ];
     for (e, s) in cases {
-        assert_eq!(e.status(), s, "{e}");
-        assert_eq!(e.proxy_status(), if s == 401 { 407 } else { s });
+        assert_eq!(e.status().as_u16(), s, "{e}");
+        assert_eq!(e.proxy_status().as_u16(), if s == 401 { 407 } else { s });
         assert_eq!(e.is_stale(), e == AuthError::StaleNonce);
     }
 }

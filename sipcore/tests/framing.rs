@@ -3,6 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
+use sipcore::ToStatus;
 use sipcore::framing::{
     DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_MESSAGE_BYTES, Frame, Framer, FramerConfig, FramingError, Role, StartLineKind,
 };
@@ -302,7 +303,7 @@ fn with_headers(headers: &str) -> Vec<u8> {
 fn error_bare_line_feed() {
     let e = decode_err(b"INVITE sip:b SIP/2.0\nContent-Length: 0\r\n\r\n");
     assert_eq!(e, FramingError::BareLineFeed { offset: 20, start_line: StartLineKind::Request });
-    assert_eq!((e.status(), e.reason(), e.offset(), e.header_len()), (400, "Bad Request", 20, None));
+    assert_eq!((e.status().as_u16(), e.reason().as_str(), e.offset(), e.header_len()), (400, "Bad Request", 20, None));
     // LF LF is not accepted as the end of the header block.
     let e = decode_err(b"INVITE sip:b SIP/2.0\r\nContent-Length: 0\n\n");
     assert!(matches!(e, FramingError::BareLineFeed { offset: 39, .. }), "{e:?}");
@@ -317,7 +318,7 @@ fn error_bare_line_feed() {
 fn error_bare_carriage_return() {
     let e = decode_err(b"SIP/2.0 200 OK\r\nVia: x\ry\r\n\r\n");
     assert_eq!(e, FramingError::BareCarriageReturn { offset: 22, start_line: StartLineKind::Response });
-    assert_eq!((e.status(), e.reason(), e.offset()), (400, "Bad Request", 22));
+    assert_eq!((e.status().as_u16(), e.reason().as_str(), e.offset()), (400, "Bad Request", 22));
     assert!(!e.start_line().is_request());
     let e = decode_err(b"\rX");
     assert_eq!(e, FramingError::BareCarriageReturn { offset: 0, start_line: StartLineKind::Unknown });
@@ -332,7 +333,7 @@ fn error_missing_content_length() {
     let input = with_headers("Content-Type: text/plain\r\nX-Content-Length: 3\r\n");
     let e = decode_err(&input);
     assert_eq!(e, FramingError::MissingContentLength { header_len: input.len(), start_line: StartLineKind::Request });
-    assert_eq!((e.status(), e.reason(), e.header_len()), (400, "Bad Request", Some(input.len())));
+    assert_eq!((e.status().as_u16(), e.reason().as_str(), e.header_len()), (400, "Bad Request", Some(input.len())));
     assert_eq!(e.offset(), input.len());
 }
 
@@ -348,7 +349,7 @@ fn error_content_length_not_numeric() {
             FramingError::ContentLengthNotNumeric { offset: expected_at, header_len: input.len(), start_line: StartLineKind::Request },
             "{bad:?}"
         );
-        assert_eq!(e.status(), 400);
+        assert_eq!(e.status().as_u16(), 400);
         assert_eq!(e.offset(), expected_at);
     }
 }
@@ -359,7 +360,7 @@ fn error_content_length_negative() {
     let e = decode_err(&input);
     let offset = START.len() + "Call-ID: x\r\nl: ".len();
     assert_eq!(e, FramingError::ContentLengthNegative { offset, header_len: input.len(), start_line: StartLineKind::Request });
-    assert_eq!((e.status(), e.reason()), (400, "Bad Request"));
+    assert_eq!((e.status().as_u16(), e.reason().as_str()), (400, "Bad Request"));
 }
 
 #[test]
@@ -368,7 +369,7 @@ fn error_content_length_overflow() {
     let e = decode_err(&input);
     let offset = START.len() + "Call-ID: x\r\nContent-Length: ".len();
     assert_eq!(e, FramingError::ContentLengthOverflow { offset, header_len: input.len(), start_line: StartLineKind::Request });
-    assert_eq!((e.status(), e.reason(), e.header_len()), (400, "Bad Request", Some(input.len())));
+    assert_eq!((e.status().as_u16(), e.reason().as_str(), e.header_len()), (400, "Bad Request", Some(input.len())));
     // usize::MAX itself parses, then exceeds the message limit.
     let input = with_headers(&format!("Content-Length: {}\r\n", usize::MAX));
     assert!(matches!(decode_err(&input), FramingError::MessageTooLarge { content_length: usize::MAX, .. }));
@@ -383,7 +384,7 @@ fn error_conflicting_content_length() {
         e,
         FramingError::ConflictingContentLength { offset, first: 3, second: 4, header_len: input.len(), start_line: StartLineKind::Request }
     );
-    assert_eq!((e.status(), e.reason()), (400, "Bad Request"));
+    assert_eq!((e.status().as_u16(), e.reason().as_str()), (400, "Bad Request"));
     // Equal duplicates are accepted.
     let mut input = with_headers("Content-Length: 3\r\nl: 003\r\n");
     input.extend_from_slice(b"abc");
@@ -404,7 +405,7 @@ fn error_header_too_large_small_limit() {
     let long = &sized(65)[..];
     let e = decode_one(Role::Server, config, long).unwrap_err();
     assert_eq!(e, FramingError::HeaderTooLarge { limit: 64, start_line: StartLineKind::Request });
-    assert_eq!((e.status(), e.reason(), e.offset(), e.header_len()), (413, "Request Entity Too Large", 64, None));
+    assert_eq!((e.status().as_u16(), e.reason().as_str(), e.offset(), e.header_len()), (413, "Request Entity Too Large", 64, None));
     // Detected while bytes arrive, without waiting for the end of the header block.
     let run = run_chunks(Role::Server, config, long[..64].chunks(5));
     assert_eq!(run.error, Some(e.clone()));
@@ -434,7 +435,7 @@ fn error_message_too_large_small_limit() {
         e,
         FramingError::MessageTooLarge { header_len: big.len(), content_length: fits + 1, limit: 100, start_line: StartLineKind::Request }
     );
-    assert_eq!((e.status(), e.reason(), e.header_len()), (413, "Request Entity Too Large", Some(big.len())));
+    assert_eq!((e.status().as_u16(), e.reason().as_str(), e.header_len()), (413, "Request Entity Too Large", Some(big.len())));
 }
 
 #[test]
@@ -451,7 +452,7 @@ fn default_limits_64k() {
     let over = filler(65537);
     let e = decode_one(Role::Server, cfg, &over).unwrap_err();
     assert_eq!(e, FramingError::HeaderTooLarge { limit: 65536, start_line: StartLineKind::Request });
-    assert_eq!(e.status(), 413);
+    assert_eq!(e.status().as_u16(), 413);
     // Fed in small pieces, the header scan stays incremental (this would crawl if quadratic).
     let run = run_chunks(Role::Server, cfg, over.chunks(7));
     assert_eq!(run.error, Some(e));
@@ -463,7 +464,7 @@ fn default_limits_64k() {
         e,
         FramingError::MessageTooLarge { header_len: head.len(), content_length: 65500, limit: 65536, start_line: StartLineKind::Request }
     );
-    assert_eq!((e.status(), e.reason()), (413, "Request Entity Too Large"));
+    assert_eq!((e.status().as_u16(), e.reason().as_str()), (413, "Request Entity Too Large"));
     let fits = 65536 - head.len(); // same number of digits as 65500
     let head = format!("{START}Content-Length: {fits}\r\n\r\n");
     let whole = [head.as_bytes(), &vec![0u8; fits]].concat();

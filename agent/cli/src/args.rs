@@ -167,7 +167,7 @@ pub(crate) struct Keepalive(pub(crate) Option<agent::TcpKeepalive>);
 fn keepalive(s: &str) -> Result<Keepalive, String> {
     match s.trim() {
         "off" => Ok(Keepalive(None)),
-        spec => agent::TcpKeepalive::parse(spec).map(|k| Keepalive(Some(k))),
+        spec => agent::TcpKeepalive::parse(spec).map(|k| Keepalive(Some(k))).map_err(|e| e.to_string()),
     }
 }
 

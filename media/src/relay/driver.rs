@@ -16,7 +16,7 @@ use super::leg::{CallState, Channel};
 use super::ports::PortPool;
 use super::tcp::{self, TcpOut};
 use super::{CallMedia, CallStats, LegPorts, LegTarget, MediaId, RelayConfig, RelayEvent, Side, udp};
-use crate::error::MediaError;
+use crate::Error;
 
 /// How long `open` waits for the ports of just-closed calls to come free
 /// (their tasks end, and their sockets close, moments after `close`).
@@ -51,11 +51,11 @@ impl Drop for Inner {
 
 impl Relay {
     /// Starts a relay; events (media timeouts) arrive on the returned receiver.
-    /// Fails with [`MediaError::Config`] when the range holds fewer than two pairs (one call).
-    pub async fn start(config: RelayConfig) -> Result<(Relay, mpsc::Receiver<RelayEvent>), MediaError> {
+    /// Fails with [`Error::Config`] when the range holds fewer than two pairs (one call).
+    pub async fn start(config: RelayConfig) -> Result<(Relay, mpsc::Receiver<RelayEvent>), Error> {
         let pool = PortPool::new(config.ports.clone());
         if pool.capacity() < 2 {
-            return Err(MediaError::Config("the port range holds fewer than two RTP/RTCP pairs"));
+            return Err(Error::Config("the port range holds fewer than two RTP/RTCP pairs"));
         }
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
         let shared = Arc::new(PoolShared { pool: Mutex::new(pool), freed: Notify::new(), closing: AtomicUsize::new(0) });
@@ -70,8 +70,8 @@ impl Relay {
 
     /// Opens a call's media: per leg, UDP sockets on an RTP/RTCP pair and a TCP listener on
     /// the RTP port, each served by its own task. Legs latch to the first source until
-    /// [`Relay::update`] says more. [`MediaError::NoPorts`] when the range is exhausted.
-    pub async fn open(&self, label: &str) -> Result<CallMedia, MediaError> {
+    /// [`Relay::update`] says more. [`Error::NoPorts`] when the range is exhausted.
+    pub async fn open(&self, label: &str) -> Result<CallMedia, Error> {
         let (caller, caller_lease) = self.bind_leg().await?;
         let (callee, callee_lease) = self.bind_leg().await?;
         let id = MediaId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
@@ -100,8 +100,8 @@ impl Relay {
     }
 
     /// Says where a party is (again, on re-INVITE): its leg's latching starts over.
-    pub fn update(&self, id: MediaId, side: Side, target: LegTarget) -> Result<(), MediaError> {
-        let call = self.call(id).ok_or(MediaError::UnknownMedia(id))?;
+    pub fn update(&self, id: MediaId, side: Side, target: LegTarget) -> Result<(), Error> {
+        let call = self.call(id).ok_or(Error::UnknownMedia(id))?;
         call.state().leg_mut(side).update(target);
         Ok(())
     }
@@ -140,7 +140,7 @@ impl Relay {
     }
 
     /// Binds one leg, waiting (bounded) for the ports of closing calls when the pool is empty.
-    async fn bind_leg(&self) -> Result<(LegIo, PairLease), MediaError> {
+    async fn bind_leg(&self) -> Result<(LegIo, PairLease), Error> {
         let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
         let shared = &self.inner.pool;
         loop {
@@ -148,7 +148,7 @@ impl Relay {
             tokio::pin!(freed);
             freed.as_mut().enable();
             match self.try_bind_leg().await {
-                Err(MediaError::NoPorts) if shared.closing.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline => {
+                Err(Error::NoPorts) if shared.closing.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline => {
                     let _ = tokio::time::timeout_at(deadline, freed).await;
                 }
                 result => return result,
@@ -158,11 +158,11 @@ impl Relay {
 
     /// Takes pairs from the pool until one binds; pairs another program holds are skipped
     /// (and given back afterwards, to be tried again by a later call).
-    async fn try_bind_leg(&self) -> Result<(LegIo, PairLease), MediaError> {
+    async fn try_bind_leg(&self) -> Result<(LegIo, PairLease), Error> {
         let shared = &self.inner.pool;
         let mut busy = Vec::new();
         loop {
-            let rtp = shared.pool.lock().unwrap_or_else(PoisonError::into_inner).allocate().ok_or(MediaError::NoPorts)?;
+            let rtp = shared.pool.lock().unwrap_or_else(PoisonError::into_inner).allocate().ok_or(Error::NoPorts)?;
             let lease = PairLease { shared: shared.clone(), rtp };
             match bind_pair(self.inner.config.bind, rtp).await {
                 Ok(io) => return Ok((io, lease)),

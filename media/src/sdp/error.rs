@@ -27,12 +27,14 @@ pub enum SdpError {
     NoConnection(usize),
 }
 
-impl SdpError {
-    /// The SIP status for every SDP error: 488 Not Acceptable Here (RFC 3261 §21.4.26).
-    pub fn sip_status(&self) -> u16 {
-        488
+/// Every SDP error is 488 Not Acceptable Here (RFC 3261 §21.4.26).
+impl sipcore::ToStatus for SdpError {
+    fn status(&self) -> sipcore::StatusCode {
+        sipcore::StatusCode::NOT_ACCEPTABLE_HERE
     }
+}
 
+impl SdpError {
     pub(crate) fn line(line: usize, why: &'static str) -> Self {
         SdpError::Line { line, why }
     }

@@ -189,7 +189,7 @@ fn malformed_bodies_are_rejected_with_the_line() {
         rewrite(no_c.as_bytes(), &Rewrite { address: relay(), ports: vec![Some(1)], origin_version: 1 }),
         Err(SdpError::NoConnection(1))
     );
-    assert_eq!(SdpError::NoConnection(1).sip_status(), 488);
+    assert_eq!(sipcore::ToStatus::status(&SdpError::NoConnection(1)), 488);
 }
 
 proptest! {

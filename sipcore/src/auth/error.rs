@@ -86,39 +86,43 @@ pub enum AuthError {
     NoSupportedChallenge,
 }
 
-impl AuthError {
-    /// The SIP status a UAS/registrar answers with when verification fails.
-    ///
-    /// 401 means "re-challenge" (send a fresh `WWW-Authenticate`; a proxy uses
-    /// 407, see [`AuthError::proxy_status`]); 403 means the credentials are
-    /// well-formed but wrong, retrying with the same password cannot help;
-    /// 400 means the request itself is broken. Errors that only arise from
-    /// local misconfiguration or on the client side map to 500.
-    pub fn status(&self) -> u16 {
+/// The SIP status a UAS/registrar answers with when verification fails.
+///
+/// 401 means "re-challenge" (send a fresh `WWW-Authenticate`; a proxy uses
+/// 407, see [`AuthError::proxy_status`]); 403 means the credentials are
+/// well-formed but wrong, retrying with the same password cannot help;
+/// 400 means the request itself is broken. Errors that only arise from
+/// local misconfiguration or on the client side map to 500.
+impl crate::ToStatus for AuthError {
+    fn status(&self) -> crate::StatusCode {
+        use crate::StatusCode as S;
         match self {
             Self::Syntax { .. }
             | Self::DuplicateParam { .. }
             | Self::InvalidParam { .. }
             | Self::MissingParam(_)
             | Self::UnsupportedQop(_)
-            | Self::UriMismatch => 400,
+            | Self::UriMismatch => S::BAD_REQUEST,
             Self::NotDigest { .. }
             | Self::UnsupportedAlgorithm(_)
             | Self::RealmMismatch(_)
             | Self::BadNonce
             | Self::StaleNonce
             | Self::Replay { .. }
-            | Self::QopRequired => 401,
-            Self::UnknownUser | Self::WrongResponse => 403,
-            Self::InvalidHa1 | Self::NoSupportedChallenge => 500,
+            | Self::QopRequired => S::UNAUTHORIZED,
+            Self::UnknownUser | Self::WrongResponse => S::FORBIDDEN,
+            Self::InvalidHa1 | Self::NoSupportedChallenge => S::SERVER_INTERNAL_ERROR,
         }
     }
+}
 
-    /// Like [`AuthError::status`] but for proxy authentication, where a
+impl AuthError {
+    /// [`ToStatus::status`](crate::ToStatus::status) as a proxy answers it: a
     /// re-challenge is 407 with `Proxy-Authenticate` (RFC 3261 §22.3).
-    pub fn proxy_status(&self) -> u16 {
+    pub fn proxy_status(&self) -> crate::StatusCode {
+        use crate::ToStatus;
         match self.status() {
-            401 => 407,
+            crate::StatusCode::UNAUTHORIZED => crate::StatusCode::PROXY_AUTHENTICATION_REQUIRED,
             other => other,
         }
     }

@@ -89,31 +89,24 @@ pub enum FramingError {
     MessageTooLarge { header_len: usize, content_length: usize, limit: usize, start_line: StartLineKind },
 }
 
-impl FramingError {
-    /// The SIP status code to answer with (if the message is a request) before closing.
-    #[must_use]
-    pub fn status(&self) -> u16 {
+/// What to answer (if the message is a request) before closing: 413 for what
+/// is too large, 400 for the rest; the reason is RFC 3261 §21's own.
+impl crate::ToStatus for FramingError {
+    fn status(&self) -> crate::StatusCode {
         match self {
-            Self::HeaderTooLarge { .. } | Self::MessageTooLarge { .. } => 413,
+            Self::HeaderTooLarge { .. } | Self::MessageTooLarge { .. } => crate::StatusCode::REQUEST_ENTITY_TOO_LARGE,
             Self::BareLineFeed { .. }
             | Self::BareCarriageReturn { .. }
             | Self::MissingContentLength { .. }
             | Self::ContentLengthNotNumeric { .. }
             | Self::ContentLengthNegative { .. }
             | Self::ContentLengthOverflow { .. }
-            | Self::ConflictingContentLength { .. } => 400,
+            | Self::ConflictingContentLength { .. } => crate::StatusCode::BAD_REQUEST,
         }
     }
+}
 
-    /// The reason phrase for [`FramingError::status`] (RFC 3261 §21).
-    #[must_use]
-    pub fn reason(&self) -> &'static str {
-        match self.status() {
-            413 => "Request Entity Too Large",
-            _ => "Bad Request",
-        }
-    }
-
+impl FramingError {
     /// Where in the offending message the problem was found.
     #[must_use]
     pub fn offset(&self) -> usize {

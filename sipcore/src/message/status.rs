@@ -91,6 +91,10 @@ impl StatusCode {
     pub const SERVER_INTERNAL_ERROR: StatusCode = StatusCode(500);
     pub const NOT_IMPLEMENTED: StatusCode = StatusCode(501);
     pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
+    pub const VERSION_NOT_SUPPORTED: StatusCode = StatusCode(505);
+    pub const REQUEST_ENTITY_TOO_LARGE: StatusCode = StatusCode(413);
+    pub const UNAUTHORIZED: StatusCode = StatusCode(401);
+    pub const PROXY_AUTHENTICATION_REQUIRED: StatusCode = StatusCode(407);
     pub const BUSY_EVERYWHERE: StatusCode = StatusCode(600);
     pub const DECLINE: StatusCode = StatusCode(603);
 
@@ -131,6 +135,13 @@ impl TryFrom<u16> for StatusCode {
 impl From<StatusCode> for u16 {
     fn from(code: StatusCode) -> u16 {
         code.0
+    }
+}
+
+/// Compares with a bare number, as tests and logs often hold one.
+impl PartialEq<u16> for StatusCode {
+    fn eq(&self, other: &u16) -> bool {
+        self.0 == *other
     }
 }
 

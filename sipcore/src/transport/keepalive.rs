@@ -37,18 +37,19 @@ impl TcpKeepalive {
     }
 
     /// Parses `IDLE,INTERVAL,COUNT` (seconds, seconds, probes), e.g. `4,2,4`.
-    pub fn parse(s: &str) -> Result<TcpKeepalive, String> {
+    pub fn parse(s: &str) -> Result<TcpKeepalive, crate::Error> {
+        let bad = |why: String| crate::Error::Setting(format!("{s:?}: {why}"));
         let parts: Vec<&str> = s.split(',').map(str::trim).collect();
         let [idle, interval, count] = parts.as_slice() else {
-            return Err(format!("{s:?}: expected IDLE,INTERVAL,COUNT (e.g. 4,2,4)"));
+            return Err(bad("expected IDLE,INTERVAL,COUNT (e.g. 4,2,4)".into()));
         };
         let secs = |v: &str, what: &str| match v.parse::<u64>() {
             Ok(n) if (1..=32_767).contains(&n) => Ok(Duration::from_secs(n)),
-            _ => Err(format!("{s:?}: {what} must be 1 to 32767 seconds")),
+            _ => Err(bad(format!("{what} must be 1 to 32767 seconds"))),
         };
         let count = match count.parse::<u32>() {
             Ok(n) if (1..=127).contains(&n) => n,
-            _ => return Err(format!("{s:?}: COUNT must be 1 to 127 probes")),
+            _ => return Err(bad("COUNT must be 1 to 127 probes".into())),
         };
         Ok(TcpKeepalive { idle: secs(idle, "IDLE")?, interval: secs(interval, "INTERVAL")?, count })
     }

@@ -7,6 +7,7 @@ use super::io::{Io, ReadSome};
 use super::queue::SendQueue;
 use super::sockets::{Inner, IpSlot};
 use super::{CloseReason, Flow, TransportEvent, error_response, stamp_via};
+use crate::ToStatus;
 use crate::framing::{Frame, Framer, Role};
 use crate::message::{Message, parse};
 use bytes::{Bytes, BytesMut};
@@ -81,7 +82,7 @@ async fn drain<W: tokio::io::AsyncWrite + Unpin>(
             }
             Err(e) => {
                 warn!(%flow, error = %e, "unframeable stream; closing the connection");
-                if let Some(reply) = error_response(buf, e.status(), e.reason()) {
+                if let Some(reply) = error_response(buf, e.status().as_u16(), &e.reason()) {
                     let _ = wr.write_all(&reply).await;
                 }
                 return Err(CloseReason::Framing(e.to_string()));
@@ -108,7 +109,7 @@ pub(super) async fn deliver(inner: &Inner, bytes: Bytes, flow: &Flow) -> Option<
         }
         Err(e) => {
             warn!(%flow, error = %e, "dropping unparseable message");
-            error_response(&bytes, e.status(), &e.reason())
+            error_response(&bytes, e.status().as_u16(), &e.reason())
         }
     }
 }

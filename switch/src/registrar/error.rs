@@ -60,7 +60,7 @@ impl ToStatus for RegisterError {
             | RegisterError::MacRequired
             | RegisterError::UsernameMismatch
             | RegisterError::BadCredentials(_) => StatusCode::FORBIDDEN,
-            RegisterError::Digest(e) => StatusCode::new(e.status()).unwrap_or(StatusCode::SERVER_INTERNAL_ERROR),
+            RegisterError::Digest(e) => e.status(),
         }
     }
 

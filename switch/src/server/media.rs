@@ -19,7 +19,7 @@ pub(super) fn run(relay: &Relay, command: MediaCommand, feedback: &UnboundedSend
             tokio::spawn(async move {
                 let result = match relay.open(&label).await {
                     Ok(m) => Ok(MediaPorts { id: m.id, caller_rtp: m.caller.rtp, callee_rtp: m.callee.rtp }),
-                    Err(media::MediaError::NoPorts) => Err(MediaOpenError::NoPorts),
+                    Err(media::Error::NoPorts) => Err(MediaOpenError::NoPorts),
                     Err(e) => Err(MediaOpenError::Failed(e.to_string())),
                 };
                 let _ = back.send(Feedback::MediaOpened { call, result });
