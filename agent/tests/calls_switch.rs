@@ -11,7 +11,7 @@ mod support;
 use agent::{AgentBuilder, AgentHandle, CallEvent, CallId, EndReason, Event, Events, MediaEvent, MediaOptions, Party, Source};
 use media::Direction;
 use std::time::Duration;
-use support::{Switch, provision};
+use support::{Switch, provision, switch_calls};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -20,7 +20,7 @@ async fn next(events: &mut Events, want: impl Fn(&Event) -> bool) -> Event {
 }
 
 async fn agent(sw: &Switch, number: &str, tone: f64) -> (AgentHandle, Events) {
-    let (handle, mut events) = AgentBuilder::new(sw.addr().parse().unwrap(), number, format!("pw{number}"))
+    let (handle, mut events) = AgentBuilder::new(sw.spec().parse().unwrap(), number, format!("pw{number}"))
         .domain("switch.local")
         .media(MediaOptions { source: Source::Tone(tone), record: true })
         .start()
@@ -46,7 +46,7 @@ async fn call_hold_resume_and_hang_up_through_the_switch() {
     let data = dir.path().join("d");
     provision(&data, "4001", "pw4001");
     provision(&data, "4002", "pw4002");
-    let sw = Switch::start_calls(&data);
+    let sw = switch_calls(&data);
     let (a, mut a_events) = agent(&sw, "4001", 440.0).await;
     let (b, mut b_events) = agent(&sw, "4002", 1000.0).await;
 
@@ -107,7 +107,7 @@ async fn losing_the_switch_mid_call_interrupts_it_and_the_restarted_switch_ends_
     let data = dir.path().join("d");
     provision(&data, "4101", "pw4101");
     provision(&data, "4102", "pw4102");
-    let mut sw = Switch::start_calls(&data);
+    let mut sw = switch_calls(&data);
     let (a, mut a_events) = agent(&sw, "4101", 440.0).await;
     let (b, mut b_events) = agent(&sw, "4102", 1000.0).await;
     let id = a.call("4102").await.unwrap();
@@ -121,7 +121,7 @@ async fn losing_the_switch_mid_call_interrupts_it_and_the_restarted_switch_ends_
     media_flows(&a, id, &mut b_events, '5').await;
     media_flows(&b, b_id, &mut a_events, '7').await;
 
-    sw.kill();
+    sw.kill9();
     for events in [&mut a_events, &mut b_events] {
         next(events, |e| matches!(e, Event::Call(CallEvent::Interrupted { .. }))).await;
     }

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use sipcore::framing::{Frame, Framer, FramerConfig, Role};
 use std::net::SocketAddr;
 use std::time::Duration;
-use support::{Switch, provision, registrations};
+use support::{Switch, provision, registrations, switch, switch_tls};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,7 +23,7 @@ async fn next(events: &mut Events, within: Duration, want: impl Fn(&Event) -> bo
 }
 
 fn builder(sw: &Switch, password: &str) -> AgentBuilder {
-    builder_at(&sw.addr(), password)
+    builder_at(&sw.spec(), password)
 }
 
 /// The agent of these tests, for the switch at `addr` (`tcp:HOST:PORT`).
@@ -40,7 +40,7 @@ async fn registers_and_unregisters_with_the_real_switch() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let sw = Switch::start(&data);
+    let sw = switch(&data);
     let (handle, mut events) = builder(&sw, "pw").start().unwrap();
     let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
         unreachable!()
@@ -75,12 +75,12 @@ async fn registers_again_after_the_switch_is_killed_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let mut sw = Switch::start(&data);
+    let mut sw = switch(&data);
     let (handle, mut events) = builder(&sw, "pw").start().unwrap();
     let Event::Registered(first) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
         unreachable!()
     };
-    sw.kill();
+    sw.kill9();
     next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::FlowLost { .. })).await;
     // Down for a while: the agent keeps trying, backing off.
     next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::ConnectFailed { .. })).await;
@@ -106,7 +106,7 @@ async fn a_wrong_password_fails_cleanly_and_is_not_retried() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let sw = Switch::start(&data);
+    let sw = switch(&data);
     let (handle, mut events) = builder(&sw, "not the password").start().unwrap();
     let ev = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::RegistrationFailed { .. })).await;
     let Event::RegistrationFailed { status, reason, retry_in } = ev else { unreachable!() };
@@ -131,9 +131,9 @@ async fn registers_over_tls_checking_the_switch_certificate() {
     let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_file, &cert_pem).unwrap();
     std::fs::write(&key_file, &key_pem).unwrap();
-    let sw = Switch::start_with(&data, Some((cert_file, key_file)));
+    let sw = switch_tls(&data, &cert_file, &key_file);
     // The certificate names "localhost": the switch is addressed by that name.
-    let addr = format!("tls:localhost:{}", sw.port);
+    let addr = format!("tls:localhost:{}", sw.addr().port());
     let (handle, mut events) =
         AgentBuilder::new(addr.parse().unwrap(), "1001", "pw").domain("switch.local").tls_ca_pem(cert_pem.clone()).start().unwrap();
     let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
@@ -188,7 +188,7 @@ impl FirewallLab {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("d");
         provision(&data, "1001", "pw");
-        let sw = Switch::start(&data);
+        let sw = switch(&data);
         let wan = std::sync::Arc::new(std::sync::Mutex::new("198.51.100.2".to_owned()));
         let port = firewall(wan.clone()).await;
         let source = format!("http:http://127.0.0.1:{port}/status").parse().unwrap();
@@ -283,8 +283,8 @@ async fn keepalives_keep_the_flow_past_the_switch_silence_limit() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let sw = Switch::start(&data);
-    let (tap_at, mut tapped) = tap(SocketAddr::from(([127, 0, 0, 1], sw.port))).await;
+    let sw = switch(&data);
+    let (tap_at, mut tapped) = tap(SocketAddr::from(([127, 0, 0, 1], sw.addr().port()))).await;
     let (handle, mut events) = builder_at(&format!("tcp:{tap_at}"), "pw").start().unwrap();
     let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
         unreachable!()

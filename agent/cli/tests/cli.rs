@@ -9,7 +9,7 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{Switch, provision, registrations};
+use support::{provision, registrations, switch};
 
 fn agent(sw_addr: &str, number: &str, password: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_agent"))
@@ -30,9 +30,9 @@ fn register_prints_the_result_and_says_how_it_went_in_the_exit_status() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let sw = Switch::start(&data);
+    let sw = switch(&data);
 
-    let ok = agent(&sw.addr(), "1001", "pw", &["register"]);
+    let ok = agent(&sw.spec(), "1001", "pw", &["register"]);
     let out = stdout(&ok);
     assert_eq!(ok.status.code(), Some(0), "{out}\n{}", String::from_utf8_lossy(&ok.stderr));
     let first = out.lines().next().unwrap();
@@ -41,11 +41,11 @@ fn register_prints_the_result_and_says_how_it_went_in_the_exit_status() {
     assert!(out.lines().any(|l| l == "unregistered"), "{out}");
     assert_eq!(registrations(&data).as_array().unwrap().len(), 0, "unregistered on exit");
 
-    let bad = agent(&sw.addr(), "1001", "wrong", &["register"]);
+    let bad = agent(&sw.spec(), "1001", "wrong", &["register"]);
     assert_eq!(bad.status.code(), Some(3), "{}", stdout(&bad));
     assert!(stdout(&bad).starts_with("registration-failed status=403 "), "{}", stdout(&bad));
 
-    let unknown = agent(&sw.addr(), "1999", "pw", &["register"]);
+    let unknown = agent(&sw.spec(), "1999", "pw", &["register"]);
     assert_eq!(unknown.status.code(), Some(4), "{}", stdout(&unknown));
     assert!(stdout(&unknown).contains("status=404"));
 }
@@ -82,9 +82,9 @@ fn listen_stays_registered_until_sigterm_then_unregisters() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     provision(&data, "1001", "pw");
-    let sw = Switch::start(&data);
+    let sw = switch(&data);
     let mut child = Command::new(env!("CARGO_BIN_EXE_agent"))
-        .args(["--switch", &sw.addr(), "--number", "1001", "--domain", "switch.local", "listen"])
+        .args(["--switch", &sw.spec(), "--number", "1001", "--domain", "switch.local", "listen"])
         .env("AGENT_PASSWORD", "pw")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

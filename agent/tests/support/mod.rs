@@ -1,4 +1,5 @@
-//! The real `switch` binary for loopback tests, on port 0.
+//! The real `switch` binary for loopback tests, on port 0, through the one
+//! harness (`tests::switch`): these functions only choose its settings.
 //!
 //! Where it comes from: Cargo gives `CARGO_BIN_EXE_*` only for a package's own
 //! binaries, and a test must not run `cargo build` itself, so the binary is
@@ -39,52 +40,27 @@ pub(crate) fn registrations(data: &Path) -> serde_json::Value {
     serde_json::Value::Array(SwitchCli::new(data).registrations())
 }
 
-/// A running switch on 127.0.0.1, on a port of its own; killed when dropped.
-pub(crate) struct Switch {
-    inner: tests::switch::Switch,
-    pub(crate) port: u16,
-    pub(crate) data: PathBuf,
+pub(crate) use tests::switch::Switch;
+
+/// The switch the agent's tests register with: TCP on 127.0.0.1, port 0.
+pub(crate) fn switch(data: &Path) -> Switch {
+    start(data, Config::default().listen(&["tcp:127.0.0.1:0"]))
 }
 
-impl Switch {
-    /// Starts the switch (TCP only) with a short Flow-Timer.
-    pub(crate) fn start(data: &Path) -> Switch {
-        Self::start_with(data, None)
-    }
+/// As [`switch`], on TLS with this certificate and key.
+pub(crate) fn switch_tls(data: &Path, cert: &Path, key: &Path) -> Switch {
+    start(data, Config::default().tls(cert, key))
+}
 
-    /// As `start`, on TLS with this certificate and key when given.
-    pub(crate) fn start_with(data: &Path, tls: Option<(PathBuf, PathBuf)>) -> Switch {
-        let config = match &tls {
-            Some((cert, key)) => Config::default().tls(cert, key),
-            None => Config::default().listen(&["tcp:127.0.0.1:0"]),
-        };
-        Self::start_config(data, config)
-    }
+/// As [`switch`], with calls: the relay on 127.0.0.1, on ports of its own.
+pub(crate) fn switch_calls(data: &Path) -> Switch {
+    start(data, Config::default().listen(&["tcp:127.0.0.1:0"]).relay("127.0.0.1").calls("ring_time = 20"))
+}
 
-    /// As `start`, with calls: the relay on 127.0.0.1, on ports of its own.
-    pub(crate) fn start_calls(data: &Path) -> Switch {
-        Self::start_config(data, Config::default().listen(&["tcp:127.0.0.1:0"]).relay("127.0.0.1").calls("ring_time = 20"))
-    }
-
-    fn start_config(data: &Path, config: Config) -> Switch {
-        let config = config.registrar("flow_timer = 5").registrar("flow_grace = 5").registrar("min_expires = 60");
-        let inner = SwitchCli::new(data).start(&config);
-        Switch { port: inner.addr().port(), inner, data: data.to_path_buf() }
-    }
-
-    /// Starts it again (same port, same data) after a kill.
-    pub(crate) fn restart(&mut self) {
-        self.inner.restart();
-    }
-
-    /// SIGKILL: the switch gets no chance to say goodbye.
-    pub(crate) fn kill(&mut self) {
-        self.inner.kill9();
-    }
-
-    pub(crate) fn addr(&self) -> String {
-        self.inner.spec()
-    }
+/// A short Flow-Timer, so keep-alives and flow silence happen within a test.
+fn start(data: &Path, config: Config) -> Switch {
+    let config = config.registrar("flow_timer = 5").registrar("flow_grace = 5").registrar("min_expires = 60");
+    SwitchCli::new(data).start(&config)
 }
 
 pub(crate) mod bench;
