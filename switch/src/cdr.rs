@@ -7,19 +7,8 @@ use serde::{Deserialize, Serialize};
 /// printed (the running switch keeps [`std::time::Instant`]s).
 pub type UnixMs = u64;
 
-/// One leg's media counters, from the relay when the call ends.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LegCounters {
-    pub packets_in: u64,
-    pub bytes_in: u64,
-    pub packets_out: u64,
-    pub bytes_out: u64,
-    pub lost: u64,
-    pub jitter_ms: f64,
-    pub dropped: u64,
-    /// The address the relay latched this leg to, if any.
-    pub latched: Option<String>,
-}
+/// One leg's media counters, as the relay reports them when the call ends.
+pub use media::relay::LegStats as LegCounters;
 
 /// Everything known about one call. `T` is the clock its times are on:
 /// [`std::time::Instant`] in the B2BUA, [`UnixMs`] as stored and listed.

@@ -119,7 +119,7 @@ impl Default for LegTarget {
 }
 
 /// One leg's counters. "In" is from the party to the relay, "out" from the relay to the party.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LegStats {
     /// Packets accepted from the party (RTP and RTCP).
     pub packets_in: u64,

@@ -4,8 +4,8 @@
 
 use super::Feedback;
 use crate::b2bua::{MediaCommand, MediaId, MediaOpenError, MediaPorts};
-use crate::cdr::{Cdr, LegCounters};
-use media::relay::{BearerTransport, LegStats, LegTarget, Relay};
+use crate::cdr::Cdr;
+use media::relay::{BearerTransport, LegTarget, Relay};
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::warn;
@@ -42,20 +42,7 @@ pub(super) fn run(relay: &Relay, command: MediaCommand, feedback: &UnboundedSend
 /// Closes an ended call's media and puts its counters into the record.
 pub(super) fn close(relay: &Relay, media: Option<MediaId>, cdr: &mut Cdr<Instant>) {
     if let Some(stats) = media.and_then(|m| relay.close(m)) {
-        cdr.caller_media = Some(counters(&stats.caller));
-        cdr.callee_media = Some(counters(&stats.callee));
-    }
-}
-
-fn counters(s: &LegStats) -> LegCounters {
-    LegCounters {
-        packets_in: s.packets_in,
-        bytes_in: s.bytes_in,
-        packets_out: s.packets_out,
-        bytes_out: s.bytes_out,
-        lost: s.lost,
-        jitter_ms: s.jitter_ms,
-        dropped: s.dropped,
-        latched: s.latched.map(|a| a.to_string()),
+        cdr.caller_media = Some(stats.caller);
+        cdr.callee_media = Some(stats.callee);
     }
 }

@@ -124,7 +124,7 @@ mod tests {
         rec.status = Some(200);
         rec.end_reason = Some("caller_bye".into());
         rec.caller_media =
-            Some(LegCounters { packets_in: 50, bytes_in: 8600, latched: Some("127.0.0.1:4000".into()), ..LegCounters::default() });
+            Some(LegCounters { packets_in: 50, bytes_in: 8600, latched: Some(([127, 0, 0, 1], 4000).into()), ..LegCounters::default() });
         store.put_cdr(&rec).unwrap();
         assert!(store.cdrs(true).unwrap().is_empty(), "ended calls are not active");
         assert_eq!(store.cdrs(false).unwrap(), [rec.clone()]);
