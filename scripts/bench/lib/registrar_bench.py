@@ -170,9 +170,9 @@ def measure_reg(servers):
             "sipp_cpu_pct_at_max": B.summarize_best(best, "sipp_cpu_pct"),
             "host_busy_pct_at_max": B.summarize_best(best, "host_busy_stat_pct"),
             "server_pss_kb_at_max": summarize([b["server_mem"]["pss_kb"] if b else None for b in best]),
-            # the switch's request loop is one thread ("registrar"): near 100 % = it is the limit
-            "registrar_thread_cpu_pct_at_max": summarize([
-                ((b.get("server_threads") or {}).get("registrar") or {}).get("cpu_pct") if b else None for b in best]),
+            # the switch's store writer is one thread ("store"): near 100 % = it is the limit
+            "store_thread_cpu_pct_at_max": summarize([
+                ((b.get("server_threads") or {}).get("store") or {}).get("cpu_pct") if b else None for b in best]),
             "ref_rate": CFG["reg_ref_rate"],
             "server_cpu_pct_at_ref_rate": B.at_rate(rs, CFG["reg_ref_rate"], "server_cpu_pct"),
             "runs": rs,
@@ -290,8 +290,8 @@ def table(res):
         rows.append(("  registration time p99 bucket at that step [ms, <=]", fnum(s), fnum(k), ""))
         s, k = both(reg, "server_cpu_pct_at_max")
         rows.append(("  server CPU at that step [% of 1 core]", fnum(s), fnum(k), ""))
-        s, _ = both(reg, "registrar_thread_cpu_pct_at_max")
-        rows.append(("  switch 'registrar' thread CPU at that step [% of 1 core]", fnum(s), "-", ""))
+        s, _ = both(reg, "store_thread_cpu_pct_at_max")
+        rows.append(("  switch 'store' (writer) thread CPU at that step [% of 1 core]", fnum(s), "-", ""))
         s, k = both(reg, "server_cpu_pct_at_ref_rate")
         rr = CFG["reg_ref_rate"]
         rows.append((f"  server CPU at fixed {rr}/s [% of 1 core]", fnum(s), fnum(k),
