@@ -41,6 +41,14 @@ fi
 # Test processes open many sockets (per-flow tests, connection caps).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+# The agent library as an embedder builds it: no CLI dependencies, and the
+# portable fallback (no netlink, no timerfd) builds and passes its tests.
+if cargo tree -p agent -e normal --locked | grep -E ' (clap|tracing-subscriber) v'; then
+    echo "test.sh: the agent library depends on the CLI crates above" >&2
+    exit 1
+fi
+cargo test -p agent --no-default-features --locked -q
+
 # Tests that need root (network namespaces, iptables, raw sockets) are
 # #[ignore = "needs root: ..."], so a plain `cargo test` passes for anyone;
 # as root this runs them too.
