@@ -262,6 +262,32 @@ fn stun_from_the_party_is_answered_and_counted_apart_from_drops() {
     assert_eq!(call.stats().callee.packets_out, 1, "only the RTP went to the callee");
 }
 
+#[test]
+fn srtp_and_srtcp_pass_with_loss_jitter_and_latching_from_their_clear_headers() {
+    use crate::srtp::{MasterKey, SrtpKeys, SrtpSession, SrtpSuite};
+    let key = |b| MasterKey::new([b; crate::srtp::MASTER_LEN]);
+    let mut caller = SrtpSession::new(&SrtpKeys { suite: SrtpSuite::AesCm128HmacSha1_80, local: key(1), remote: key(2) }).unwrap();
+    let t0 = Instant::now();
+    let mut call = call();
+    let mut bytes = 0;
+    for (i, seq) in [1u16, 2, 4, 5].into_iter().enumerate() {
+        let protected = caller.protect_rtp(&rtp(seq, u32::from(seq) * 160)).unwrap();
+        assert_eq!(protected.len(), 182, "172 bytes of RTP and a 10-byte tag");
+        bytes += protected.len() as u64;
+        let at = t0 + Duration::from_millis(20 * u64::from(seq) + if i % 2 == 1 { 4 } else { 0 });
+        let route = call.forward(at, Side::Caller, UDP, Channel::Rtp, addr(1, 50_000), &protected);
+        assert_eq!(route, Some(Route::Udp { channel: Channel::Rtp, to: addr(2, 6000) }));
+    }
+    // SRTCP muxed on the RTP port reads as RTCP (its first 8 bytes are clear) and goes to the RTCP port.
+    let srtcp = caller.protect_rtcp(&RR).unwrap();
+    let route = call.forward(t0, Side::Caller, UDP, Channel::Rtp, addr(1, 50_000), &srtcp);
+    assert_eq!(route, Some(Route::Udp { channel: Channel::Rtcp, to: addr(2, 6001) }));
+    let s = call.stats().caller;
+    assert_eq!((s.packets_in, s.bytes_in, s.lost), (5, bytes + srtcp.len() as u64, 1));
+    assert!(s.jitter_ms > 0.0, "arrival spread is measured on SRTP too");
+    assert_eq!(s.latched, Some(addr(1, 50_000)));
+}
+
 proptest::proptest! {
     /// Whatever arrives, from whomever, in whatever order: no panic, and nothing is
     /// ever sent anywhere but the signalled or latched address of the other party.
