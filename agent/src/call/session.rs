@@ -362,16 +362,13 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The relay's side of an exchange, at 192.0.2.10:30000.
+    pub(super) fn relay_local(version: u64, srtp: Option<MasterKey>) -> LocalMedia {
+        LocalMedia { address: "192.0.2.10".parse().unwrap(), port: 30000, transport: BearerTransport::Udp, session_id: 1, version, srtp }
+    }
+
     fn relay_answer(our_offer: &[u8], direction: &str) -> Bytes {
-        let relay = LocalMedia {
-            address: "192.0.2.10".parse().unwrap(),
-            port: 30000,
-            transport: BearerTransport::Udp,
-            session_id: 1,
-            version: 2,
-            srtp: None,
-        };
-        let (sdp, _) = offer::answer(std::str::from_utf8(our_offer).unwrap(), &relay).unwrap();
+        let (sdp, _) = offer::answer(std::str::from_utf8(our_offer).unwrap(), &relay_local(2, None)).unwrap();
         Bytes::from(sdp.replace("a=sendrecv", direction))
     }
 

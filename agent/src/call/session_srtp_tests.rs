@@ -3,6 +3,7 @@
 //! that our key stays the call's through re-offers.
 #![allow(clippy::unwrap_used)]
 
+use super::tests::relay_local;
 use super::*;
 use media::srtp::{CryptoAttribute, MASTER_LEN, SrtpKeys, SrtpSuite};
 
@@ -24,28 +25,12 @@ fn text(sdp: &[u8]) -> &str {
 
 /// The relay's side of an exchange: its SDP answering `offer`, keyed with key 2 when it can.
 fn relay_answer(offer: &[u8]) -> Bytes {
-    let relay = LocalMedia {
-        address: "192.0.2.10".parse().unwrap(),
-        port: 30000,
-        transport: BearerTransport::Udp,
-        session_id: 1,
-        version: 2,
-        srtp: Some(key(2)),
-    };
-    Bytes::from(offer::answer(text(offer), &relay).unwrap().0)
+    Bytes::from(offer::answer(text(offer), &relay_local(2, Some(key(2)))).unwrap().0)
 }
 
 /// An offer from the relay, SRTP with key 2 or plain.
 fn relay_offer(srtp: bool) -> String {
-    let relay = LocalMedia {
-        address: "192.0.2.10".parse().unwrap(),
-        port: 30000,
-        transport: BearerTransport::Udp,
-        session_id: 1,
-        version: 1,
-        srtp: srtp.then(|| key(2)),
-    };
-    offer::build_offer(&relay)
+    offer::build_offer(&relay_local(1, srtp.then(|| key(2))))
 }
 
 fn our_line(tag: u32) -> String {
@@ -85,15 +70,7 @@ fn over_plain_tcp_we_offer_plain_rtp_but_answer_an_srtp_offer_with_srtp() {
 fn a_plain_answer_to_our_srtp_offer_is_plain_rtp_when_preferred_and_the_end_when_required() {
     let plain_answer = |offer: &[u8]| {
         let plain = text(offer).replace("RTP/SAVP", "RTP/AVP");
-        let relay = LocalMedia {
-            address: "192.0.2.10".parse().unwrap(),
-            port: 30000,
-            transport: BearerTransport::Udp,
-            session_id: 1,
-            version: 2,
-            srtp: None,
-        };
-        Bytes::from(offer::answer(&plain, &relay).unwrap().0)
+        Bytes::from(offer::answer(&plain, &relay_local(2, None)).unwrap().0)
     };
     let mut s = session(SrtpPolicy::Preferred, true, "");
     let offer = s.initial_offer().unwrap();
