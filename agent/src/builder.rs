@@ -1,6 +1,6 @@
 //! The tokio API's way in: configure an agent and start it.
 
-use crate::config::{Backoff, PublicIpSource, SwitchAddr, UaConfig};
+use crate::config::{Backoff, PublicIpSource, SrtpPolicy, SwitchAddr, UaConfig};
 use crate::deadline::DeadlineTimer;
 use crate::driver::Setup;
 use crate::driver::bearer::MediaOptions;
@@ -157,6 +157,13 @@ impl AgentBuilder {
     /// run the agent on virtual time.
     pub fn deadline_timer(mut self, timer: DeadlineTimer) -> Self {
         self.timer = timer;
+        self
+    }
+
+    /// Whether calls' media is SRTP (default [`SrtpPolicy::Preferred`]: offered
+    /// over a TLS flow, plain RTP when the other side declines it).
+    pub fn srtp(mut self, policy: SrtpPolicy) -> Self {
+        self.cfg.srtp = policy;
         self
     }
 

@@ -208,6 +208,59 @@ impl Backoff {
     }
 }
 
+/// Whether calls' media is SRTP: SDES (RFC 4568), the keys in the SDP, which
+/// rides the flow. Over plain TCP anyone on the path could read them, so SRTP
+/// is offered only when the flow is TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SrtpPolicy {
+    /// Plain RTP only: offers are `RTP/AVP`, an `RTP/SAVP` offer is refused (488).
+    Off,
+    /// SRTP when it can be had, plain RTP when not (the default): over a TLS
+    /// flow our offers are `RTP/SAVP`; a peer that declines it (a plain answer,
+    /// or a 488 to the offer, retried once with a plain offer) gets plain RTP.
+    /// Over plain TCP our offers are plain. An `RTP/SAVP` offer is answered
+    /// with SRTP on any flow (the peer chose to send its key).
+    #[default]
+    Preferred,
+    /// SRTP or no call: offers are `RTP/SAVP`, and calls need a TLS flow
+    /// ([`crate::CallError::SrtpNeedsTls`] over plain TCP); an answer without
+    /// SRTP ends the call (BYE, [`crate::MediaEvent::Failed`]); an offer
+    /// without SRTP is refused 488.
+    Required,
+}
+
+impl FromStr for SrtpPolicy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.to_ascii_lowercase().as_str() {
+            "off" => Ok(SrtpPolicy::Off),
+            "preferred" => Ok(SrtpPolicy::Preferred),
+            "required" => Ok(SrtpPolicy::Required),
+            _ => Err(Error::Config(format!("SRTP policy {s:?}: expected off, preferred or required"))),
+        }
+    }
+}
+
+/// The seed of the generator SRTP master keys are drawn from (ChaCha, a
+/// cryptographically secure generator): 32 bytes from the OS by default. Its
+/// `Debug` shows none of them. Tests fix it to repeat themselves.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeySeed(pub [u8; 32]);
+
+impl KeySeed {
+    /// A seed from the operating system's randomness.
+    pub fn from_os() -> KeySeed {
+        KeySeed(rand::random())
+    }
+}
+
+impl fmt::Debug for KeySeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeySeed(..)")
+    }
+}
+
 /// Everything the sans-IO core needs; see [`crate::AgentBuilder`] for the
 /// defaults. Made with [`UaConfig::new`], then adjusted field by field.
 #[derive(Debug, Clone)]
@@ -229,6 +282,10 @@ pub struct UaConfig {
     pub bearer_port: Option<u16>,
     /// The bearer transport calls offer: UDP, or TCP with RFC 4571 framing.
     pub bearer_transport: media::BearerTransport,
+    /// Whether calls' media is SRTP (SDES over a TLS flow); see [`SrtpPolicy`].
+    pub srtp: SrtpPolicy,
+    /// Seeds the generator of SRTP master keys (from the OS unless a test fixes it).
+    pub srtp_key_seed: KeySeed,
     /// Where the public IP comes from.
     pub public_ip: PublicIpSource,
     /// How often the public IP is checked (the patent's example: 515 s).
@@ -270,6 +327,8 @@ impl UaConfig {
             instance: None,
             bearer_port: None,
             bearer_transport: media::BearerTransport::Udp,
+            srtp: SrtpPolicy::Preferred,
+            srtp_key_seed: KeySeed::from_os(),
             public_ip: PublicIpSource::Via,
             check_interval: Duration::from_secs(515),
             expires: 600,

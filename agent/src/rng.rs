@@ -2,6 +2,9 @@
 //! sans-IO core stays deterministic under test (same seed, same jitter, tags
 //! and branches) and never reaches for a global source.
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
 /// A small, fast, seedable generator (SplitMix64; not for secrets).
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
@@ -41,6 +44,29 @@ impl Rng {
             *slot = *v;
         }
         b
+    }
+}
+
+/// Where SRTP master keys come from: ChaCha (rand's `StdRng`), a
+/// cryptographically secure generator, seeded by the driver from the OS, or by
+/// a test. Kept apart from [`Rng`], whose outputs (tags, branches) go on the
+/// wire and would reveal its state. Its `Debug` shows nothing of it.
+pub(crate) struct KeyRng(StdRng);
+
+impl KeyRng {
+    pub(crate) fn new(seed: &crate::config::KeySeed) -> Self {
+        Self(StdRng::from_seed(seed.0))
+    }
+
+    /// A fresh SRTP master key and salt.
+    pub(crate) fn master_key(&mut self) -> media::srtp::MasterKey {
+        media::srtp::MasterKey::generate(&mut self.0)
+    }
+}
+
+impl std::fmt::Debug for KeyRng {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRng(..)")
     }
 }
 

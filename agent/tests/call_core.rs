@@ -29,7 +29,7 @@ fn addr(s: &str) -> SocketAddr {
 
 /// An SDP of ours as the far end reads it (where to send, codec, our direction).
 fn ours(body: &[u8]) -> Negotiated {
-    media::offer::negotiated(std::str::from_utf8(body).unwrap()).unwrap()
+    media::offer::negotiated(std::str::from_utf8(body).unwrap(), None).unwrap()
 }
 
 /// The o= version of an SDP.

@@ -44,7 +44,7 @@ async fn incoming_call_answered_sends_rtp_to_the_relay_then_bye_ends_it() {
     let ok = sw.response().await;
     assert_eq!(ok.status, 200);
     let tag = ok.headers.to_addr().unwrap().tag().unwrap().to_owned();
-    let answer = media::offer::negotiated(std::str::from_utf8(&ok.body).unwrap()).unwrap();
+    let answer = media::offer::negotiated(std::str::from_utf8(&ok.body).unwrap(), None).unwrap();
     assert_eq!(answer.remote.ip(), "127.0.0.1".parse::<std::net::IpAddr>().unwrap(), "c= is the agent's private (flow) IP");
     let req = sw.in_dialog("ACK", 1, &tag, "z9hG4bKlbA");
     sw.send(req).await;
@@ -107,7 +107,7 @@ async fn outgoing_call_offers_the_bearer_and_hangs_up_with_bye() {
     let id = handle.call("1002").await.unwrap();
     let invite = sw.request().await;
     assert_eq!((invite.method.clone(), invite.uri.as_ref()), (Method::Invite, "sip:1002@switch.local"));
-    let offer = media::offer::negotiated(std::str::from_utf8(&invite.body).unwrap()).unwrap();
+    let offer = media::offer::negotiated(std::str::from_utf8(&invite.body).unwrap(), None).unwrap();
     assert_eq!(offer.remote, SocketAddr::new("127.0.0.1".parse().unwrap(), bearer), "c= private IP, m= the --bearer-port");
     let mut ringing = Response::to_request(&invite, 180);
     let to = ringing.headers.get(&HeaderName::To).unwrap().to_owned();
@@ -160,7 +160,7 @@ async fn answered_call(
     let ok = sw.response().await;
     assert_eq!(ok.status, 200);
     let tag = ok.headers.to_addr().unwrap().tag().unwrap().to_owned();
-    let ours = media::offer::negotiated(std::str::from_utf8(&ok.body).unwrap()).unwrap().remote;
+    let ours = media::offer::negotiated(std::str::from_utf8(&ok.body).unwrap(), None).unwrap().remote;
     let ack = sw.in_dialog("ACK", 1, &tag, "z9hG4bKlbA");
     sw.send(ack).await;
     (sw, tag, ours)
@@ -274,7 +274,7 @@ async fn late_offer_the_agent_offers_in_its_200_and_starts_on_the_ack_answer() {
     handle.answer(id).await.unwrap();
     let ok = sw.response().await;
     assert_eq!(ok.status, 200);
-    let offer = media::offer::negotiated(std::str::from_utf8(&ok.body).unwrap()).unwrap();
+    let offer = media::offer::negotiated(std::str::from_utf8(&ok.body).unwrap(), None).unwrap();
     let tag = ok.headers.to_addr().unwrap().tag().unwrap().to_owned();
     let mut ack = sw.in_dialog("ACK", 1, &tag, "z9hG4bKlateA");
     let answer = SwitchSide::sdp(relay.local_addr().unwrap());

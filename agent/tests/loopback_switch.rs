@@ -12,6 +12,12 @@ use bytes::BytesMut;
 use sipcore::framing::{Frame, Framer, FramerConfig, Role};
 use std::net::SocketAddr;
 use std::time::Duration;
+// Root-only helpers (nix), kept out of `support`, which the CLI's tests share.
+#[cfg(linux_kernel)]
+#[path = "support/netns.rs"]
+mod netns;
+#[cfg(linux_kernel)]
+use netns::{in_own_netns, ip};
 use support::{Switch, provision, registrations, switch, switch_tls};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -309,29 +315,6 @@ async fn keepalives_keep_the_flow_past_the_switch_silence_limit() {
     assert_eq!(regs[0]["state"], "registered");
     assert_eq!(regs[0]["observed"], flow_at_switch.to_string(), "still the first flow");
     handle.stop().await;
-}
-
-/// Runs `body` on a thread of its own in a network namespace of its own
-/// (`unshare`, root only): the interfaces it changes are nobody else's, and
-/// the kernel removes them with the namespace when the thread ends, passed or
-/// panicked. The switch it starts (a child of that thread) lives there too.
-#[cfg(linux_kernel)]
-fn in_own_netns(body: impl std::future::Future<Output = ()> + Send + 'static) {
-    let thread = std::thread::spawn(move || {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET) needs root");
-        ip(&["link", "set", "lo", "up"]);
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(body);
-    });
-    if let Err(panic) = thread.join() {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-/// `ip ARGS` in the calling thread's network namespace.
-#[cfg(linux_kernel)]
-fn ip(args: &[&str]) {
-    let out = std::process::Command::new("ip").args(args).output().unwrap();
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Issue 6's event-driven target: a local address change (the phone joined

@@ -11,6 +11,8 @@ pub mod offer;
 pub mod relay;
 pub mod rtp_header;
 pub mod sdp;
+pub mod srtp;
+pub mod stun;
 pub mod tone;
 pub mod wav;
 

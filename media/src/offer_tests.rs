@@ -2,7 +2,14 @@ use super::*;
 use sipcore::ToStatus;
 
 fn local(transport: BearerTransport) -> LocalMedia {
-    LocalMedia { address: "10.1.0.2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])), port: 40000, transport, session_id: 42, version: 7 }
+    LocalMedia {
+        address: "10.1.0.2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        port: 40000,
+        transport,
+        session_id: 42,
+        version: 7,
+        srtp: None,
+    }
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -38,7 +45,7 @@ fn offer_has_our_codecs_and_parses_back() -> Result<(), EndpointError> {
     }
     assert!(!text.contains("setup"));
     // Our own offer read as an answer gives back what we offered.
-    let n = negotiated(&text)?;
+    let n = negotiated(&text, None)?;
     assert_eq!(
         n,
         Negotiated {
@@ -46,7 +53,8 @@ fn offer_has_our_codecs_and_parses_back() -> Result<(), EndpointError> {
             codec: Codec::Pcmu,
             dtmf_pt: Some(101),
             transport: BearerTransport::Udp,
-            direction: Direction::SendRecv
+            direction: Direction::SendRecv,
+            srtp: None,
         }
     );
     Ok(())
@@ -58,7 +66,7 @@ fn tcp_offer_is_rfc4571_active_new() -> Result<(), EndpointError> {
     assert!(text.contains("m=audio 40000 TCP/RTP/AVP 0 8 101\r\n"), "{text}");
     assert!(text.contains("a=setup:active\r\n"));
     assert!(text.contains("a=connection:new\r\n"));
-    assert_eq!(negotiated(&text)?.transport, BearerTransport::Tcp);
+    assert_eq!(negotiated(&text, None)?.transport, BearerTransport::Tcp);
     Ok(())
 }
 
@@ -69,7 +77,7 @@ fn answers_sipp_offer_with_pcmu_and_no_dtmf() -> Result<(), EndpointError> {
     assert_eq!((n.codec, n.dtmf_pt, n.direction), (Codec::Pcmu, None, Direction::SendRecv));
     assert!(text.contains("m=audio 40000 RTP/AVP 0\r\n"), "{text}");
     assert!(!text.contains("telephone-event"));
-    assert_eq!(negotiated(&text)?.codec, Codec::Pcmu);
+    assert_eq!(negotiated(&text, None)?.codec, Codec::Pcmu);
     Ok(())
 }
 
@@ -93,7 +101,7 @@ fn hold_offers_are_mirrored() -> Result<(), EndpointError> {
         let offer = format!("{SIPP_OFFER}a={offered}\r\n");
         let (text, n) = answer(&offer, &local(BearerTransport::Udp))?;
         assert!(text.contains(&format!("a={answered}\r\n")), "{offered}: {text}");
-        assert_eq!(mirror(n.direction), negotiated(&text)?.direction);
+        assert_eq!(mirror(n.direction), negotiated(&text, None)?.direction);
     }
     // Session-level direction applies when the section has none.
     let offer = SIPP_OFFER.replace("t=0 0\r\n", "t=0 0\r\na=sendonly\r\n");
@@ -108,7 +116,7 @@ fn hold_offers_are_mirrored() -> Result<(), EndpointError> {
 fn answer_with_sendonly_means_we_are_held() -> Result<(), EndpointError> {
     let ans = "v=0\r\no=switch 1 2 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n\
 m=audio 20000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n";
-    let n = negotiated(ans)?;
+    let n = negotiated(ans, None)?;
     assert_eq!(n.direction, Direction::SendOnly);
     assert_eq!((n.codec, n.dtmf_pt, n.remote), (Codec::Pcma, Some(101), addr("203.0.113.5:20000")));
     Ok(())
@@ -122,9 +130,9 @@ fn no_common_codec_is_488() {
     assert_eq!(e.map(|e| e.status().as_u16()), Some(488));
     // A rejected stream in an answer.
     let rejected = SIPP_OFFER.replace("m=audio 6000", "m=audio 0");
-    assert!(matches!(negotiated(&rejected), Err(EndpointError::NoCommonCodec)));
-    // SRTP only, garbage, oversized: 488-class SDP errors, never panics.
-    let srtp = SIPP_OFFER.replace("RTP/AVP", "RTP/SAVP");
+    assert!(matches!(negotiated(&rejected, None), Err(EndpointError::NoCommonCodec)));
+    // SRTP when we have no key, garbage, oversized: 488-class SDP errors, never panics.
+    let srtp = SIPP_OFFER.replace("RTP/AVP", "RTP/SAVP") + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + LINPHONE_KEY + "\r\n";
     for bad in [srtp.as_str(), "", "hello", "v=0\r\nm=audio x y z\r\n", &"a".repeat(MAX_SDP_BYTES + 1)] {
         let e = answer(bad, &local(BearerTransport::Udp)).err();
         assert_eq!(e.map(|e| e.status().as_u16()), Some(488), "{bad:.40}");
@@ -152,7 +160,7 @@ fn ipv6_offer_round_trips() -> Result<(), EndpointError> {
     let v6 = LocalMedia { address: "2001:db8::7".parse().unwrap_or(IpAddr::from([0u16; 8])), ..local(BearerTransport::Udp) };
     let text = build_offer(&v6);
     assert!(text.contains("c=IN IP6 2001:db8::7\r\n"), "{text}");
-    assert_eq!(negotiated(&text)?.remote, addr("[2001:db8::7]:40000"));
+    assert_eq!(negotiated(&text, None)?.remote, addr("[2001:db8::7]:40000"));
     Ok(())
 }
 
@@ -200,4 +208,99 @@ fn mutated_offers_never_panic() {
     }
     // Both outcomes happen: the mutations are neither all fatal nor all harmless.
     assert!(ok > 100 && err > 100, "{ok} ok, {err} errors");
+}
+
+const LINPHONE_KEY: &str = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+
+fn key(b: u8) -> MasterKey {
+    MasterKey::new([b; crate::srtp::MASTER_LEN])
+}
+
+fn with_key(transport: BearerTransport, b: u8) -> LocalMedia {
+    LocalMedia { srtp: Some(key(b)), ..local(transport) }
+}
+
+/// Shaped like Linphone's SRTP offer (RTP/SAVP, several crypto lines, the 32-bit tag first).
+const SAVP_OFFER: &str = "v=0\r\no=linphone 1 2 IN IP4 192.168.1.20\r\ns=-\r\nc=IN IP4 192.168.1.20\r\nt=0 0\r\n\
+m=audio 7078 RTP/SAVP 96 8 0 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:QdCxtmRCwc/8Vq1AMtFGUO5L8Uxu1q5rO9Uw3TdZ/sXgGA5IxmQYTffcC/RBkw==\r\n\
+a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^31\r\n\
+a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n";
+
+#[test]
+fn an_srtp_offer_is_savp_with_one_crypto_line_and_reads_back() -> Result<(), EndpointError> {
+    let text = build_offer(&with_key(BearerTransport::Udp, 7));
+    assert!(text.contains("m=audio 40000 RTP/SAVP 0 8 101\r\n"), "{text}");
+    let line = format!("a=crypto:{}\r\n", CryptoAttribute { tag: 1, suite: SrtpSuite::AesCm128HmacSha1_80, key: key(7) }.value());
+    assert!(text.contains(&line), "{text}");
+    assert_eq!(text.matches("a=crypto:").count(), 1);
+    let n = negotiated(&text, Some(&key(7)))?;
+    assert_eq!(n.srtp, Some(SrtpKeys { suite: SrtpSuite::AesCm128HmacSha1_80, local: key(7), remote: key(7) }));
+    // TCP: RFC 4571 framing of SRTP.
+    let tcp = build_offer(&with_key(BearerTransport::Tcp, 7));
+    assert!(tcp.contains("m=audio 40000 TCP/RTP/SAVP 0 8 101\r\n") && tcp.contains("a=setup:active\r\n"), "{tcp}");
+    assert_eq!(negotiated(&tcp, Some(&key(7)))?.transport, BearerTransport::Tcp);
+    // Without a key, plain as before.
+    assert!(!build_offer(&local(BearerTransport::Udp)).contains("crypto"));
+    Ok(())
+}
+
+#[test]
+fn a_savp_offer_is_answered_with_its_first_usable_line_and_our_key() -> Result<(), EndpointError> {
+    let (text, n) = answer(SAVP_OFFER, &with_key(BearerTransport::Udp, 9))?;
+    // The AES-256 line is skipped; the 32-bit-tag line comes first among the rest.
+    assert!(text.contains("m=audio 40000 RTP/SAVP 8 101\r\n"), "{text}");
+    let ours = CryptoAttribute { tag: 2, suite: SrtpSuite::AesCm128HmacSha1_32, key: key(9) };
+    assert!(text.contains(&format!("a=crypto:{}\r\n", ours.value())), "same tag and suite, our key: {text}");
+    assert_eq!(text.matches("a=crypto:").count(), 1);
+    let theirs = CryptoAttribute::parse(&format!("2 AES_CM_128_HMAC_SHA1_32 inline:{LINPHONE_KEY}")).map(|c| c.key);
+    assert_eq!(n.srtp, Some(SrtpKeys { suite: SrtpSuite::AesCm128HmacSha1_32, local: key(9), remote: theirs.unwrap_or(key(0)) }));
+    assert_eq!((n.codec, n.remote), (Codec::Pcma, addr("192.168.1.20:7078")));
+    Ok(())
+}
+
+#[test]
+fn srtp_we_cannot_do_is_refused_and_plain_offers_stay_plain() -> Result<(), EndpointError> {
+    // No key of ours, or no line we can honour: 488.
+    let only_mki = SAVP_OFFER.replace("|2^31", "|2^31|1:4").replace("a=crypto:3 AES_CM_128_HMAC_SHA1_80", "a=crypto:3 F8_128_HMAC_SHA1_80");
+    for (offer, local) in [(SAVP_OFFER, local(BearerTransport::Udp)), (only_mki.as_str(), with_key(BearerTransport::Udp, 9))] {
+        let e = answer(offer, &local).err();
+        assert!(matches!(&e, Some(EndpointError::Sdp(why)) if why.contains("SRTP")), "{e:?}");
+        assert_eq!(e.map(|e| e.status().as_u16()), Some(488));
+    }
+    // RTP/AVP with crypto lines (best-effort SDES) is answered in plain RTP, keys ignored.
+    let best_effort = SAVP_OFFER.replace("RTP/SAVP", "RTP/AVP");
+    let (text, n) = answer(&best_effort, &with_key(BearerTransport::Udp, 9))?;
+    assert!(text.contains("m=audio 40000 RTP/AVP 8 101\r\n") && !text.contains("crypto"), "{text}");
+    assert_eq!(n.srtp, None);
+    // A plain stream after a SAVP one we cannot take is chosen instead.
+    let two = format!(
+        "{}m=audio 7080 RTP/AVP 0\r\n",
+        SAVP_OFFER
+            .replace("a=crypto:2 AES_CM_128_HMAC_SHA1_32", "a=crypto:2 F8_128_HMAC_SHA1_80")
+            .replace("a=crypto:3 AES_CM_128_HMAC_SHA1_80", "a=crypto:3 F8_128_HMAC_SHA1_80")
+    );
+    let (text, n) = answer(&two, &with_key(BearerTransport::Udp, 9))?;
+    assert!(text.contains("m=audio 0 RTP/SAVP 96 8 0 101\r\nm=audio 40000 RTP/AVP 0\r\n"), "{text}");
+    assert_eq!((n.remote.port(), n.srtp), (7080, None));
+    Ok(())
+}
+
+#[test]
+fn answers_to_our_srtp_offer_are_read_strictly() -> Result<(), EndpointError> {
+    let offer = build_offer(&with_key(BearerTransport::Udp, 7));
+    let relay = with_key(BearerTransport::Udp, 8);
+    let (ans, _) = answer(&offer, &relay)?;
+    assert_eq!(negotiated(&ans, Some(&key(7)))?.srtp, Some(SrtpKeys { suite: OFFER_SUITE, local: key(7), remote: key(8) }));
+    // A plain answer to our SRTP offer (a peer that ignores SAVP) reads as plain: the caller's policy decides.
+    let plain = ans.replace("RTP/SAVP", "RTP/AVP").lines().filter(|l| !l.starts_with("a=crypto")).collect::<Vec<_>>().join("\r\n");
+    assert_eq!(negotiated(&plain, Some(&key(7)))?.srtp, None);
+    // SAVP without the matching line, or SAVP to a plain offer: errors (488-class).
+    let wrong_tag = ans.replace("a=crypto:1 ", "a=crypto:2 ");
+    let wrong_suite = ans.replace("_SHA1_80", "_SHA1_32");
+    for (bad, offered) in [(wrong_tag.as_str(), Some(key(7))), (wrong_suite.as_str(), Some(key(7))), (ans.as_str(), None)] {
+        let e = negotiated(bad, offered.as_ref()).err();
+        assert_eq!(e.map(|e| e.status().as_u16()), Some(488), "{bad}");
+    }
+    Ok(())
 }

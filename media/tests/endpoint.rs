@@ -1,12 +1,13 @@
 //! The agent's RTP endpoint on real sockets (127.0.0.1): tones both ways,
 //! echo, DTMF, symmetric RTP against a foreign source, and the RFC 4571 TCP
-//! bearer against a small echo listener.
+//! bearer against a small echo listener, with SRTP on it too.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use media::endpoint::{Endpoint, EndpointError, EndpointEvent, Plan, Source};
 use media::offer::Codec;
+use media::srtp::{MasterKey, SrtpKeys, SrtpSuite};
 use media::{BearerTransport, Direction, tone};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -23,6 +24,7 @@ fn plan(remote: SocketAddr, source: Source) -> Plan {
         source,
         record: true,
         direction: Direction::SendRecv,
+        srtp: None,
     }
 }
 
@@ -188,6 +190,28 @@ async fn tcp_bearer_speaks_rfc4571_from_the_bearer_port() -> Result<(), Endpoint
     // The TCP connection came from the bearer port (the one in our SDP).
     assert_eq!(peer, bearer);
     assert!(ra.received_packets >= 10, "{ra:?}");
+    assert_eq!(tone::dominant(&ra.recorded, &CANDIDATES, 8000), Some(1000.0));
+    assert_eq!(ra.dtmf_received, "5");
+    Ok(())
+}
+
+/// SRTP over an RFC 4571 connection: the echo sends our SRTP back, which
+/// authenticates under the same key (a loop, as if the peer had chosen ours).
+#[tokio::test]
+async fn tcp_bearer_carries_srtp() -> Result<(), EndpointError> {
+    let listener = TcpListener::bind(LOOPBACK).await?;
+    let remote = listener.local_addr()?;
+    let echo = tokio::spawn(tcp_echo(listener));
+    let ports = tests::ports::PortBlock::reserve();
+    let mut a = Endpoint::bind(SocketAddr::new(LOOPBACK.ip(), ports.port(0))).await?;
+    let key = MasterKey::new([3; media::srtp::MASTER_LEN]);
+    let srtp = Some(SrtpKeys { suite: SrtpSuite::AesCm128HmacSha1_80, local: key.clone(), remote: key });
+    a.start(Plan { transport: BearerTransport::Tcp, srtp, ..plan(remote, Source::Tone(1000.0)) }).await?;
+    a.send_dtmf("5");
+    run_for(600).await;
+    let ra = a.stop().await;
+    echo.await.map_err(|_| EndpointError::Stopped)??;
+    assert!(ra.received_packets >= 10 && ra.dropped_packets == 0, "{ra:?}");
     assert_eq!(tone::dominant(&ra.recorded, &CANDIDATES, 8000), Some(1000.0));
     assert_eq!(ra.dtmf_received, "5");
     Ok(())

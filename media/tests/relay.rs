@@ -134,6 +134,63 @@ async fn a_third_socket_is_dropped_counted_and_does_not_hijack_media() {
     assert_eq!(stats.callee.latched, None);
 }
 
+/// A socket on another loopback host (127.0.0.0/8 is all local on Linux): not the party's IP.
+async fn intruder() -> UdpSocket {
+    UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 66), 0)).await.unwrap()
+}
+
+fn binding_request(txid: [u8; 12]) -> Vec<u8> {
+    let mut p = vec![0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42];
+    p.extend_from_slice(&txid);
+    p
+}
+
+const RR: [u8; 8] = [0x80, 201, 0, 1, 0, 0, 0, 1];
+
+#[tokio::test]
+async fn an_intruder_racing_the_party_on_rtp_and_rtcp_never_gets_the_leg_and_stun_is_answered() {
+    let (relay, _events, _ports) = relay(Duration::from_secs(30)).await;
+    let media = relay.open("race").await.unwrap();
+    let ((a, a_addr), (b, b_addr), mallory) = (phone().await, phone().await, intruder().await);
+    let (a_rtcp, a_rtcp_addr) = phone().await;
+    relay.update(media.id, Side::Caller, target(Some(a_addr))).unwrap();
+    relay.update(media.id, Side::Callee, target(Some(b_addr))).unwrap();
+    // The intruder gets there first, on both of the caller's ports.
+    mallory.send_to(&rtp(900), at(media.caller.rtp)).await.unwrap();
+    mallory.send_to(&RR, at(media.caller.rtcp)).await.unwrap();
+    stats_until(&relay, &media, |s| s.caller.foreign == 2).await;
+    assert!(silent(&b).await, "nothing of the intruder's is relayed");
+    // The party's first packets win, and the intruder stays out afterwards too.
+    a.send_to(&rtp(1), at(media.caller.rtp)).await.unwrap();
+    assert_eq!(recv(&b).await.unwrap().0, rtp(1));
+    a_rtcp.send_to(&RR, at(media.caller.rtcp)).await.unwrap();
+    mallory.send_to(&rtp(901), at(media.caller.rtp)).await.unwrap();
+    mallory.send_to(&RR, at(media.caller.rtcp)).await.unwrap();
+    let stats = stats_until(&relay, &media, |s| s.caller.foreign == 4 && s.caller.packets_in == 2).await;
+    assert_eq!(stats.caller.latched, Some(a_addr));
+    // The callee's RTP and RTCP reach the caller's sockets, never the intruder's.
+    b.send_to(&rtp(2), at(media.callee.rtp)).await.unwrap();
+    assert_eq!(recv(&a).await.unwrap(), (rtp(2), at(media.caller.rtp)));
+    b.send_to(&RR, at(media.callee.rtcp)).await.unwrap();
+    assert_eq!(recv(&a_rtcp).await.unwrap(), (RR.to_vec(), at(media.caller.rtcp)));
+    assert!(silent(&mallory).await);
+    assert_eq!(stats.caller.dropped, stats.caller.foreign);
+    // A STUN keep-alive from the party is answered from the port it reached with the
+    // party's address; the intruder's goes unanswered and counts as foreign.
+    a.send_to(&binding_request([5; 12]), at(media.caller.rtp)).await.unwrap();
+    let (answer, from) = recv(&a).await.expect("a Binding success response");
+    let mut expected = [0u8; media::stun::MAX_ANSWER];
+    let n = media::stun::write_binding_success(&[5; 12], a_addr, false, &mut expected);
+    assert_eq!((answer, from), (expected[..n].to_vec(), at(media.caller.rtp)));
+    a_rtcp.send_to(&binding_request([6; 12]), at(media.caller.rtcp)).await.unwrap();
+    let n = media::stun::write_binding_success(&[6; 12], a_rtcp_addr, false, &mut expected);
+    assert_eq!(recv(&a_rtcp).await.unwrap().0, expected[..n].to_vec());
+    mallory.send_to(&binding_request([7; 12]), at(media.caller.rtp)).await.unwrap();
+    assert!(silent(&mallory).await);
+    let stats = stats_until(&relay, &media, |s| s.caller.foreign == 5).await;
+    assert_eq!((stats.caller.stun, stats.caller.packets_in, stats.callee.packets_out), (2, 2, 2));
+}
+
 #[tokio::test]
 async fn latches_to_the_senders_port_when_send_to_was_wrong() {
     let (relay, _events, _ports) = relay(Duration::from_secs(30)).await;

@@ -11,6 +11,7 @@ use common::calls::*;
 use common::{Config, wait_for};
 use serde_json::Value;
 use sipcore::{HeaderName, Message, Method};
+use std::net::{SocketAddr, UdpSocket};
 
 #[test]
 fn basic_call_with_digest_rtp_both_ways_bye_and_record() {
@@ -62,6 +63,66 @@ fn basic_call_with_digest_rtp_both_ways_bye_and_record() {
     assert_eq!(serde_json::from_slice::<Value>(&active.stdout).unwrap(), Value::Array(vec![]));
     let table = String::from_utf8(lab.cli(&["calls"]).stdout).unwrap();
     assert!(table.contains("caller_bye") && table.contains("CALLEE-RTP"), "{table}");
+}
+
+/// Issue 12 item 7 through the real switch: a host that is not the caller's
+/// sprays the caller's relay ports (RTP and RTCP) before and after the caller's
+/// first packet and never gets a packet relayed or one back; STUN keep-alives
+/// from the caller are answered; the call record counts both, per leg.
+#[test]
+fn an_intruder_on_the_relay_ports_gets_nothing_and_stun_keepalives_are_answered() {
+    let lab = lab_with(&[("1001", None), ("1002", None)]);
+    let sw = lab.start(&trusted());
+    let (mut caller, mut callee, _, inv) = offered(&sw);
+    let to_callee = media_of(&inv.body);
+    callee.answer(&inv, 200, true);
+    let ok = caller.phone.response(200, Method::Invite);
+    let to_caller = media_of(&ok.body);
+    caller.to = Some(ok.headers.get(&HeaderName::To).unwrap().to_owned());
+    caller.in_dialog(Method::Ack);
+    callee.request(Method::Ack);
+    let rtcp_of = |a: SocketAddr| SocketAddr::new(a.ip(), a.port() + 1);
+    let report = [0x80, 201, 0, 1, 0, 0, 0x06, 0x66];
+    let mallory = UdpSocket::bind("127.0.0.66:0").unwrap();
+    mallory.send_to(&rtp_packet(1, 0x666), to_caller).unwrap();
+    mallory.send_to(&report, rtcp_of(to_caller)).unwrap();
+    // rtp_flows checks every packet relayed is the sender's (by SSRC): none of the intruder's.
+    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0xca11e4) > 0);
+    assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0xca11ee) > 0);
+    mallory.send_to(&rtp_packet(2, 0x666), to_caller).unwrap();
+    mallory.send_to(&report, rtcp_of(to_caller)).unwrap();
+    // A keep-alive from the caller's RTP socket to both of its relay ports: each
+    // answered from that port with the caller's address (and, being later on the
+    // same socket, each proves the intruder's packet before it was handled).
+    let mine = caller.rtp.local_addr().unwrap();
+    caller.rtp.set_read_timeout(Some(WAIT)).unwrap();
+    for (i, port) in [to_caller, rtcp_of(to_caller)].into_iter().enumerate() {
+        let txid = [i as u8 + 1; 12];
+        let mut request = vec![0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42];
+        request.extend_from_slice(&txid);
+        caller.rtp.send_to(&request, port).unwrap();
+        let mut expected = [0u8; media::stun::MAX_ANSWER];
+        let n = media::stun::write_binding_success(&txid, mine, false, &mut expected);
+        let mut buf = [0u8; 2048];
+        let answer = loop {
+            let (got, from) = caller.rtp.recv_from(&mut buf).expect("a STUN answer");
+            // Late RTP from the callee's burst may come first.
+            if buf[0] >> 6 == 0 {
+                break (buf[..got].to_vec(), from);
+            }
+        };
+        assert_eq!(answer, (expected[..n].to_vec(), port));
+    }
+    mallory.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+    assert!(mallory.recv_from(&mut [0u8; 2048]).is_err(), "nothing ever goes to the intruder");
+    caller.in_dialog(Method::Bye);
+    let bye = callee.request(Method::Bye);
+    callee.answer(&bye, 200, false);
+    let rec = ended_record(&lab, &caller.call_id);
+    let (from_caller, from_callee) = (&rec["caller_media"], &rec["callee_media"]);
+    assert_eq!((from_caller["foreign"].as_u64(), from_caller["stun"].as_u64()), (Some(4), Some(2)), "{rec}");
+    assert_eq!(from_caller["dropped"].as_u64(), Some(4), "a keep-alive is not a drop: {rec}");
+    assert_eq!((from_callee["foreign"].as_u64(), from_callee["stun"].as_u64()), (Some(0), Some(0)), "{rec}");
 }
 
 #[test]

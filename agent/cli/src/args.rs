@@ -41,6 +41,10 @@ pub(crate) struct Global {
     /// TCP/RTP/AVP, connected out from the bearer port).
     #[arg(long, global = true, value_enum, default_value = "udp")]
     pub(crate) bearer: Bearer,
+    /// SRTP (SDES keys in the SDP): off, preferred (offered over a tls: switch,
+    /// plain RTP when the other side declines) or required (no call without it).
+    #[arg(long, global = true, value_name = "POLICY", default_value = "preferred")]
+    pub(crate) srtp: agent::SrtpPolicy,
     /// Seconds between public-IP checks.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 515, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) check_interval: u64,

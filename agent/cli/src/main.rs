@@ -62,6 +62,7 @@ fn builder(g: &Global) -> anyhow::Result<AgentBuilder> {
         Bearer::Udp => BearerTransport::Udp,
         Bearer::Tcp => BearerTransport::Tcp,
     });
+    b = b.srtp(g.srtp);
     if let Some(d) = &g.domain {
         b = b.domain(d.clone());
     }

@@ -81,11 +81,12 @@ fn call(ev: &CallEvent) -> String {
 fn media(ev: &MediaEvent) -> String {
     let lower = |d: &dyn std::fmt::Debug| format!("{d:?}").to_ascii_lowercase();
     match ev {
-        MediaEvent::Started { id, local, remote, codec, transport, direction } => format!(
-            "media state=started id={id} local={local} remote={remote} codec={} transport={} direction={}",
+        MediaEvent::Started { id, local, remote, codec, transport, direction, srtp } => format!(
+            "media state=started id={id} local={local} remote={remote} codec={} transport={} direction={} srtp={}",
             lower(codec),
             lower(transport),
-            lower(direction)
+            lower(direction),
+            if *srtp { "yes" } else { "no" }
         ),
         MediaEvent::Dtmf { id, digit } => format!("dtmf id={id} digit={digit}"),
         MediaEvent::Failed { id, reason } => format!("media state=failed id={id} reason={}", quote(reason)),

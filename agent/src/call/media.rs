@@ -69,6 +69,8 @@ pub enum MediaEvent {
         transport: BearerTransport,
         /// The peer's direction (`SendOnly`/`Inactive`: it holds us).
         direction: Direction,
+        /// The stream is SRTP (SDES keys agreed in the SDP); false: plain RTP.
+        srtp: bool,
     },
     /// An RFC 4733 DTMF digit arrived (once per key press).
     Dtmf {
@@ -229,7 +231,15 @@ impl Calls {
     pub(crate) fn media_started(&mut self, id: CallId) {
         let Ok(call) = self.get(id) else { return };
         let (Some(local), Some(n)) = (call.session.bound_at(), call.session.agreed()) else { return };
-        let ev = MediaEvent::Started { id, local, remote: n.remote, codec: n.codec, transport: n.transport, direction: n.direction };
+        let ev = MediaEvent::Started {
+            id,
+            local,
+            remote: n.remote,
+            codec: n.codec,
+            transport: n.transport,
+            direction: n.direction,
+            srtp: n.srtp.is_some(),
+        };
         self.events.push_back(Event::Media(ev));
     }
 

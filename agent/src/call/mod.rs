@@ -30,7 +30,8 @@ mod uas;
 pub use event::{CallEvent, EndReason, Party};
 pub use media::{MediaCommand, MediaEvent, MediaReport};
 
-use crate::rng::Rng;
+use crate::config::SrtpPolicy;
+use crate::rng::{KeyRng, Rng};
 use crate::ua::Event;
 use crate::ua::message::Identity;
 use ::media::BearerTransport;
@@ -38,6 +39,7 @@ use session::Session;
 use sipcore::auth::DigestClient;
 use sipcore::dialog::Dialog;
 use sipcore::transaction::{TransactionKey, TransactionLayer};
+use sipcore::transport::TransportKind;
 use sipcore::{HeaderName, Method, Request};
 use std::collections::VecDeque;
 use std::fmt;
@@ -84,6 +86,10 @@ pub enum CallError {
     /// The transaction layer refused.
     #[error("transaction: {0}")]
     Transaction(sipcore::transaction::TransactionError),
+    /// SRTP is required ([`crate::SrtpPolicy::Required`]) and the flow is not
+    /// TLS: the keys would cross the network readable.
+    #[error("SRTP is required and the flow to the switch is not TLS")]
+    SrtpNeedsTls,
 }
 
 /// Where a call stands.
@@ -163,6 +169,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) password: &'a str,
     /// The bearer transport our offers propose.
     pub(crate) bearer_transport: BearerTransport,
+    /// Whether media is SRTP, and where its keys come from.
+    pub(crate) srtp: SrtpPolicy,
+    pub(crate) keys: &'a mut KeyRng,
 }
 
 impl Ctx<'_> {
@@ -172,9 +181,12 @@ impl Ctx<'_> {
         SocketAddr::new(self.me.local.ip(), self.me.bearer_port.unwrap_or(0))
     }
 
-    /// A media session for a new call (its o= id from the core's randomness).
+    /// A media session for a new call (its o= id from the core's randomness,
+    /// its SRTP key from the key generator, offered only on a TLS flow).
     fn session(&mut self, remote_offer: bytes::Bytes) -> Session {
-        Session::new(self.bearer_transport, self.rng.next_u64() >> 32, remote_offer)
+        let key = (self.srtp != SrtpPolicy::Off).then(|| self.keys.master_key());
+        let srtp = session::Srtp::new(self.srtp, key, self.flow.transport == TransportKind::Tls);
+        Session::new(self.bearer_transport, self.rng.next_u64() >> 32, remote_offer, srtp)
     }
 }
 

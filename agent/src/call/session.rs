@@ -1,12 +1,16 @@
 //! One call's media session, sans-IO: the RFC 3264 offer/answer exchanges
 //! (built and checked with `media::offer`, i.e. webrtc-sdp), what was last
 //! agreed, our re-offer in flight (hold, resume) and its rollback, and the
-//! move of the bearer to a new local address. The call core turns what this
-//! decides into media commands; the bearer's sockets are the driver's.
+//! move of the bearer to a new local address, and SRTP (SDES): our key for
+//! the call, offered only over TLS, and what the policy says when the peer
+//! declines it. The call core turns what this decides into media commands;
+//! the bearer's sockets are the driver's.
 
+use crate::config::SrtpPolicy;
 use bytes::Bytes;
 use media::endpoint::EndpointError;
 use media::offer::{self, LocalMedia, Negotiated};
+use media::srtp::MasterKey;
 use media::{BearerTransport, Direction};
 use std::net::SocketAddr;
 
@@ -34,6 +38,44 @@ struct Proposal {
     sdp: Bytes,
 }
 
+/// A call's SRTP: the policy, our key (one per call, kept for its life, so a
+/// re-offer or a re-answer keeps the crypto state running) and whether it may
+/// be offered (the flow is TLS).
+#[derive(Debug, Clone)]
+pub(super) struct Srtp {
+    policy: SrtpPolicy,
+    key: Option<MasterKey>,
+    may_offer: bool,
+    /// Our SRTP offer was refused (488) and a plain one sent instead: once.
+    fell_back: bool,
+}
+
+impl Srtp {
+    /// `key` is None when the policy is off.
+    pub(super) fn new(policy: SrtpPolicy, key: Option<MasterKey>, tls: bool) -> Self {
+        Srtp { policy, key: key.filter(|_| policy != SrtpPolicy::Off), may_offer: tls, fell_back: false }
+    }
+
+    /// The key our offers carry: only over TLS (SDES keys in SDP over plain TCP are anyone's).
+    fn offer_key(&self) -> Option<MasterKey> {
+        self.key.clone().filter(|_| self.may_offer)
+    }
+
+    /// The key an `RTP/SAVP` offer is answered with (the peer sent its own key already).
+    fn answer_key(&self) -> Option<MasterKey> {
+        self.key.clone()
+    }
+
+    /// What the policy says of an agreement: an error when SRTP is required and
+    /// the stream is plain.
+    fn check(&self, agreed: &Negotiated) -> Result<(), EndpointError> {
+        if self.policy == SrtpPolicy::Required && agreed.srtp.is_none() {
+            return Err(EndpointError::Sdp("SRTP is required here and the other side's SDP is plain RTP".into()));
+        }
+        Ok(())
+    }
+}
+
 /// One call's session description state.
 #[derive(Debug, Clone)]
 pub(super) struct Session {
@@ -56,6 +98,7 @@ pub(super) struct Session {
     pub(super) local_sdp: Bytes,
     pub(super) remote_sdp: Bytes,
     proposal: Option<Proposal>,
+    srtp: Srtp,
 }
 
 fn text(sdp: &[u8]) -> Result<&str, EndpointError> {
@@ -64,7 +107,7 @@ fn text(sdp: &[u8]) -> Result<&str, EndpointError> {
 
 impl Session {
     /// A session whose bearer will speak `transport`; `session_id` is its o= id.
-    pub(super) fn new(transport: BearerTransport, session_id: u64, remote_offer: Bytes) -> Self {
+    pub(super) fn new(transport: BearerTransport, session_id: u64, remote_offer: Bytes, srtp: Srtp) -> Self {
         Session {
             transport,
             session_id,
@@ -77,14 +120,59 @@ impl Session {
             local_sdp: Bytes::new(),
             remote_sdp: remote_offer,
             proposal: None,
+            srtp,
         }
     }
 
     /// Checks an offer before a bearer is bound for it: an offer we cannot
     /// answer is refused at once (488), with no socket opened for nothing.
     pub(super) fn check_offer(&self, offer: &[u8], at: SocketAddr) -> Result<(), EndpointError> {
-        let probe = LocalMedia { address: at.ip(), port: at.port(), transport: self.transport, session_id: 0, version: 0 };
-        offer::answer(text(offer)?, &probe).map(drop)
+        let probe = LocalMedia {
+            address: at.ip(),
+            port: at.port(),
+            transport: self.transport,
+            session_id: 0,
+            version: 0,
+            srtp: self.srtp.answer_key(),
+        };
+        let (_, agreed) = offer::answer(text(offer)?, &probe)?;
+        self.srtp.check(&agreed)
+    }
+
+    /// Answers `offer` with `local` (our SRTP key added for an `RTP/SAVP` offer),
+    /// as the policy allows; the SDP and the agreement, `local` as agreed.
+    fn answer_with(&self, offer: &[u8], local: &LocalMedia) -> Result<(String, Negotiated, LocalMedia), EndpointError> {
+        let (sdp, agreed) = offer::answer(text(offer)?, &LocalMedia { srtp: self.srtp.answer_key(), ..local.clone() })?;
+        self.srtp.check(&agreed)?;
+        Ok((sdp, agreed.clone(), LocalMedia { srtp: agreed.srtp.map(|keys| keys.local), ..local.clone() }))
+    }
+
+    /// Reads the answer to an offer of ours made with `offered`: the agreement,
+    /// if the policy takes it (a plain answer to our SRTP offer: only when SRTP
+    /// is not required).
+    fn read_answer(&self, answer: &[u8], offered: &LocalMedia) -> Result<Negotiated, EndpointError> {
+        let agreed = offer::negotiated(text(answer)?, offered.srtp.as_ref())?;
+        self.srtp.check(&agreed)?;
+        if offered.srtp.is_some() && agreed.srtp.is_none() {
+            tracing::warn!("the answer declined SRTP: the call's media is plain RTP");
+        }
+        Ok(agreed)
+    }
+
+    /// Our SRTP offer was refused (488): when the policy prefers SRTP but does
+    /// not require it, the offer becomes plain (a new o= version) and true says
+    /// to send it again; once per call.
+    pub(super) fn fall_back_to_plain(&mut self) -> bool {
+        let Some(local) = self.local.as_mut().filter(|l| l.srtp.is_some()) else { return false };
+        if self.srtp.policy != SrtpPolicy::Preferred || self.srtp.fell_back || self.agreed.is_some() {
+            return false;
+        }
+        self.srtp.fell_back = true;
+        self.version = self.version.saturating_add(1);
+        local.srtp = None;
+        local.version = self.version;
+        self.local_sdp = Bytes::from(offer::build_offer(local));
+        true
     }
 
     fn next_local(&mut self, at: SocketAddr) -> LocalMedia {
@@ -95,6 +183,7 @@ impl Session {
             transport: self.transport,
             session_id: self.session_id,
             version: 0,
+            srtp: self.srtp.offer_key(),
         });
         LocalMedia { address: at.ip(), port: at.port(), version: self.version, ..base }
     }
@@ -134,8 +223,9 @@ impl Session {
         if self.remote_sdp.is_empty() {
             return Ok((self.initial_offer().unwrap_or_default(), None));
         }
-        let (sdp, n) = offer::answer(text(&self.remote_sdp)?, &local)?;
+        let (sdp, n, local) = self.answer_with(&self.remote_sdp, &local)?;
         let sdp = Bytes::from(sdp);
+        self.local = Some(local);
         self.local_sdp = sdp.clone();
         self.agreed = Some(n.clone());
         Ok((sdp, Some(n)))
@@ -143,7 +233,9 @@ impl Session {
 
     /// The answer to our offer (the 2xx to our INVITE, or the ACK after a late offer).
     pub(super) fn answered(&mut self, answer: Bytes) -> Result<Negotiated, EndpointError> {
-        let n = offer::negotiated(text(&answer)?)?;
+        let offered = self.local.clone().ok_or(EndpointError::Stopped)?;
+        let n = self.read_answer(&answer, &offered)?;
+        self.local = Some(LocalMedia { srtp: n.srtp.as_ref().map(|keys| keys.local.clone()), ..offered });
         self.remote_sdp = answer;
         self.agreed = Some(n.clone());
         Ok(n)
@@ -155,7 +247,7 @@ impl Session {
     pub(super) fn reanswer(&mut self, offer: Bytes) -> Result<(Bytes, Negotiated), EndpointError> {
         let Some(current) = self.local.clone() else { return Err(EndpointError::Stopped) };
         let local = LocalMedia { version: self.version.saturating_add(1), ..current };
-        let (sdp, n) = offer::answer(text(&offer)?, &local)?;
+        let (sdp, n, local) = self.answer_with(&offer, &local)?;
         self.version = local.version;
         self.local = Some(local);
         let sdp = Bytes::from(sdp);
@@ -184,12 +276,17 @@ impl Session {
     /// agreed now. Without a proposal (a re-INVITE re-sending the SDP last
     /// agreed, to re-join), the answer is taken as the new agreement.
     pub(super) fn accept(&mut self, answer: Bytes) -> Result<Negotiated, EndpointError> {
-        let n = offer::negotiated(text(&answer)?)?;
+        let offered = match (&self.proposal, &self.local) {
+            (Some(p), _) => p.local.clone(),
+            (None, Some(local)) => local.clone(),
+            (None, None) => return Err(EndpointError::Stopped),
+        };
+        let n = self.read_answer(&answer, &offered)?;
         if let Some(p) = self.proposal.take() {
-            self.local = Some(p.local);
             self.direction = p.direction;
             self.local_sdp = p.sdp;
         }
+        self.local = Some(LocalMedia { srtp: n.srtp.as_ref().map(|keys| keys.local.clone()), ..offered });
         self.remote_sdp = answer;
         self.agreed = Some(n.clone());
         Ok(n)
@@ -265,16 +362,20 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The relay's side of an exchange, at 192.0.2.10:30000.
+    pub(super) fn relay_local(version: u64, srtp: Option<MasterKey>) -> LocalMedia {
+        LocalMedia { address: "192.0.2.10".parse().unwrap(), port: 30000, transport: BearerTransport::Udp, session_id: 1, version, srtp }
+    }
+
     fn relay_answer(our_offer: &[u8], direction: &str) -> Bytes {
-        let relay =
-            LocalMedia { address: "192.0.2.10".parse().unwrap(), port: 30000, transport: BearerTransport::Udp, session_id: 1, version: 2 };
-        let (sdp, _) = offer::answer(std::str::from_utf8(our_offer).unwrap(), &relay).unwrap();
+        let (sdp, _) = offer::answer(std::str::from_utf8(our_offer).unwrap(), &relay_local(2, None)).unwrap();
         Bytes::from(sdp.replace("a=sendrecv", direction))
     }
 
     #[test]
     fn o_versions_only_go_up_and_a_refused_hold_leaves_the_agreement() {
-        let mut s = Session::new(BearerTransport::Udp, 7, Bytes::from_static(RELAY_OFFER.as_bytes()));
+        let mut s =
+            Session::new(BearerTransport::Udp, 7, Bytes::from_static(RELAY_OFFER.as_bytes()), Srtp::new(SrtpPolicy::Off, None, false));
         s.bound(at("10.1.0.2:40000"));
         let (answer, n) = s.answer_invite().unwrap();
         assert!(std::str::from_utf8(&answer).unwrap().contains("o=- 7 1 IN IP4 10.1.0.2"));
@@ -299,7 +400,8 @@ mod tests {
 
     #[test]
     fn an_unusable_reoffer_changes_nothing() {
-        let mut s = Session::new(BearerTransport::Udp, 7, Bytes::from_static(RELAY_OFFER.as_bytes()));
+        let mut s =
+            Session::new(BearerTransport::Udp, 7, Bytes::from_static(RELAY_OFFER.as_bytes()), Srtp::new(SrtpPolicy::Off, None, false));
         s.bound(at("10.1.0.2:40000"));
         let (answer, _) = s.answer_invite().unwrap();
         let g729 = RELAY_OFFER.replace("RTP/AVP 0 101", "RTP/AVP 18");
@@ -310,3 +412,7 @@ mod tests {
         assert_eq!(n.direction, Direction::SendOnly);
     }
 }
+
+#[cfg(test)]
+#[path = "session_srtp_tests.rs"]
+mod srtp_tests;

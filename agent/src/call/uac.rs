@@ -8,6 +8,7 @@ use super::{
     Call, CallError, CallEvent, CallId, Calls, Ctx, EndReason, MAX_AUTH_TRIES, MAX_CALLS, MediaCommand, MediaEvent, Party, State,
     in_dialog, sdp, valid_user,
 };
+use crate::config::SrtpPolicy;
 use crate::ua::Event;
 use crate::ua::message::domain_host;
 use bytes::Bytes;
@@ -15,6 +16,7 @@ use media::Direction;
 use sipcore::auth::{Challenge, DigestRequest, Secret};
 use sipcore::dialog::Dialog;
 use sipcore::transaction::TransactionKey;
+use sipcore::transport::TransportKind;
 use sipcore::{HeaderName, Message, Method, Request, Response};
 
 impl Calls {
@@ -26,6 +28,9 @@ impl Calls {
         }
         if self.calls.len() >= MAX_CALLS {
             return Err(CallError::TooMany);
+        }
+        if ctx.srtp == SrtpPolicy::Required && ctx.flow.transport != TransportKind::Tls {
+            return Err(CallError::SrtpNeedsTls);
         }
         let local_tag = ctx.rng.hex(8);
         let domain = domain_host(ctx.me.domain);
@@ -80,6 +85,21 @@ impl Calls {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// The INVITE again, as a new transaction after a failure response (§8.1.3.5):
+    /// the same Call-ID and From tag, the next CSeq, and no To tag (a 1xx
+    /// before the failure made an early dialog that the failure ended).
+    fn retry_invite(ctx: &mut Ctx<'_>, call: &mut Call) -> Result<(), CallError> {
+        let Some((_, sent)) = call.invite.as_ref() else { return Err(CallError::WrongState(call.id, "no INVITE")) };
+        let (to, uri) = (sent.headers.get(&HeaderName::To).unwrap_or_default().to_owned(), sent.uri.to_string());
+        let d = &call.dialog;
+        let mut dialog = Dialog::uac(d.call_id.clone(), &ctx.me.aor(), d.local_tag.clone(), to, uri);
+        dialog.local_cseq = d.local_cseq;
+        dialog.next_cseq();
+        call.dialog = dialog;
+        call.state = State::Calling { provisional: false };
+        Self::send_invite(ctx, call)
     }
 
     /// A re-INVITE in the dialog with `offer`.
@@ -181,6 +201,13 @@ impl Calls {
                 }
             }
             200..=299 => self.on_answered(ctx, id, resp),
+            // The far end will not take SRTP: offer plain RTP once, when the policy allows.
+            488 if !call.cancelled && !call.cancel_wanted && call.session.fall_back_to_plain() => {
+                tracing::info!(call = %id, "SRTP offer refused (488): offering plain RTP");
+                if Self::retry_invite(ctx, call).is_err() {
+                    self.end(id, Party::Remote, EndReason::Rejected, Some(resp.status));
+                }
+            }
             401 | 407 if !call.cancelled && call.auth_tries < MAX_AUTH_TRIES => {
                 call.auth_tries += 1;
                 let answered = authorize(ctx, call, resp);

@@ -2,34 +2,25 @@
 //! Only what public-IP discovery needs: a Binding request without
 //! credentials, and XOR-MAPPED-ADDRESS (or the classic MAPPED-ADDRESS) out of
 //! the success response. Every length is checked against the datagram before
-//! it is read; nothing here can index past the buffer.
+//! it is read; nothing here can index past the buffer. The wire constants,
+//! the success response (what the tests' server sends) and FINGERPRINT's
+//! CRC-32 are `media::stun`'s, which answers phones' STUN on relay ports.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use media::stun::{BINDING_REQUEST, BINDING_SUCCESS, FINGERPRINT, FINGERPRINT_XOR, XOR_MAPPED_ADDRESS, crc32};
+pub use media::stun::{HEADER_LEN, MAGIC_COOKIE, TransactionId};
+
 /// The STUN port for UDP and TCP (RFC 8489 §18.4).
 pub const DEFAULT_PORT: u16 = 3478;
-/// The fixed value in every RFC 5389/8489 header.
-pub const MAGIC_COOKIE: u32 = 0x2112_a442;
-/// Header size.
-pub const HEADER_LEN: usize = 20;
 
-const BINDING_REQUEST: u16 = 0x0001;
-const BINDING_SUCCESS: u16 = 0x0101;
 const BINDING_ERROR: u16 = 0x0111;
-
 const MAPPED_ADDRESS: u16 = 0x0001;
 const ERROR_CODE: u16 = 0x0009;
-const XOR_MAPPED_ADDRESS: u16 = 0x0020;
-const FINGERPRINT: u16 = 0x8028;
-/// XORed into the CRC-32 of a FINGERPRINT (RFC 8489 §14.7).
-const FINGERPRINT_XOR: u32 = 0x5354_554e;
 
 /// Comprehension-required attributes this decoder knows and may skip
 /// (credentials it never asked for, and the address/error ones it reads).
 const KNOWN_REQUIRED: [u16; 11] = [0x0001, 0x0006, 0x0008, 0x0009, 0x000a, 0x0014, 0x0015, 0x001c, 0x001d, 0x001e, 0x0020];
-
-/// The 96-bit transaction id.
-pub type TransactionId = [u8; 12];
 
 /// Why a datagram is not the answer we wait for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,17 +66,9 @@ fn header(kind: u16, len: u16, txid: &TransactionId) -> Vec<u8> {
 /// A success response carrying XOR-MAPPED-ADDRESS and FINGERPRINT: what a
 /// STUN server sends (used by the tests' server, and to check the decoder).
 pub fn binding_success(txid: &TransactionId, mapped: SocketAddr) -> Vec<u8> {
-    let addr = xor_address(mapped, txid);
-    let len = 4 + addr.len() + 8;
-    let mut out = header(BINDING_SUCCESS, u16::try_from(len).unwrap_or(0), txid);
-    out.extend_from_slice(&XOR_MAPPED_ADDRESS.to_be_bytes());
-    out.extend_from_slice(&u16::try_from(addr.len()).unwrap_or(0).to_be_bytes());
-    out.extend_from_slice(&addr);
-    let crc = crc32(&out) ^ FINGERPRINT_XOR;
-    out.extend_from_slice(&FINGERPRINT.to_be_bytes());
-    out.extend_from_slice(&4u16.to_be_bytes());
-    out.extend_from_slice(&crc.to_be_bytes());
-    out
+    let mut out = [0u8; media::stun::MAX_ANSWER];
+    let n = media::stun::write_binding_success(txid, mapped, true, &mut out);
+    out.get(..n).unwrap_or_default().to_vec()
 }
 
 /// The transaction id of a Binding request, if `buf` is one.
@@ -191,38 +174,12 @@ fn read_address(v: &[u8], txid: Option<&TransactionId>) -> Result<SocketAddr, St
     Ok(SocketAddr::new(ip, port))
 }
 
-fn xor_address(addr: SocketAddr, txid: &TransactionId) -> Vec<u8> {
-    let cookie = MAGIC_COOKIE.to_be_bytes();
-    let mask: Vec<u8> = cookie.iter().chain(txid.iter()).copied().collect();
-    let port = addr.port() ^ (MAGIC_COOKIE >> 16) as u16;
-    let (family, raw): (u8, Vec<u8>) = match addr.ip() {
-        IpAddr::V4(v4) => (1, v4.octets().to_vec()),
-        IpAddr::V6(v6) => (2, v6.octets().to_vec()),
-    };
-    let mut out = vec![0, family];
-    out.extend_from_slice(&port.to_be_bytes());
-    out.extend(raw.iter().zip(mask.iter()).map(|(a, m)| a ^ m));
-    out
-}
-
 /// ERROR-CODE: class (hundreds) and number, then a UTF-8 reason (§14.8).
 fn read_error(v: &[u8]) -> Result<(u16, String), StunError> {
     let class = u16::from(*v.get(2).ok_or(StunError::Length)? & 0x07);
     let number = u16::from(*v.get(3).ok_or(StunError::Length)?);
     let reason = String::from_utf8_lossy(v.get(4..).unwrap_or_default()).chars().take(128).collect();
     Ok((class * 100 + number, reason))
-}
-
-/// CRC-32 (ISO 3309 / IEEE 802.3, reflected), as FINGERPRINT uses.
-pub(crate) fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 #[cfg(test)]

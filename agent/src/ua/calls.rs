@@ -15,9 +15,20 @@ impl UserAgent {
     /// Runs `f` on the call core with what it needs (None without a flow).
     pub(super) fn with_calls<R>(&mut self, now: Instant, f: impl FnOnce(&mut Calls, &mut Ctx<'_>) -> R) -> Option<R> {
         let flow = self.flow?;
-        let UserAgent { cfg, layer, rng, digest, calls, mac, instance, .. } = self;
+        let UserAgent { cfg, layer, rng, keys, digest, calls, mac, instance, .. } = self;
         let me = identity_of(cfg, flow, *mac, instance.as_deref());
-        let mut ctx = Ctx { now, layer, flow, me, rng, digest, password: &cfg.password, bearer_transport: cfg.bearer_transport };
+        let mut ctx = Ctx {
+            now,
+            layer,
+            flow,
+            me,
+            rng,
+            keys,
+            digest,
+            password: &cfg.password,
+            bearer_transport: cfg.bearer_transport,
+            srtp: cfg.srtp,
+        };
         Some(f(calls, &mut ctx))
     }
 

@@ -18,7 +18,7 @@ pub use register::refresh_interval;
 use crate::Error;
 use crate::call::Calls;
 use crate::config::UaConfig;
-use crate::rng::Rng;
+use crate::rng::{KeyRng, Rng};
 use message::Identity;
 use sipcore::auth::{Challenge, DigestClient};
 use sipcore::headers::MacAddr;
@@ -97,6 +97,8 @@ struct Binding {
 pub struct UserAgent {
     cfg: UaConfig,
     rng: Rng,
+    /// SRTP master keys, from a generator of their own (see [`KeyRng`]).
+    keys: KeyRng,
     layer: TransactionLayer,
     phase: Phase,
     flow: Option<Flow>,
@@ -178,6 +180,7 @@ impl UserAgent {
             layer: TransactionLayer::new(cfg.timers),
             digest: DigestClient::new().with_cnonce_source(move || cnonce_rng.hex(16)),
             instance: cfg.instance.clone(),
+            keys: KeyRng::new(&cfg.srtp_key_seed),
             cfg,
             rng,
             phase: Phase::Idle,

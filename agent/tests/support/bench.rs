@@ -28,6 +28,8 @@ pub(crate) struct Bench {
     /// the bench answers each as a driver whose sockets never fail would.
     pub(crate) media: Vec<MediaCommand>,
     pub(crate) manual_media: bool,
+    /// The transport of the flows `connect` opens (TCP unless a test says TLS).
+    pub(crate) flow_transport: TransportKind,
     /// Outputs taken off the core but not yet handed to the test.
     pending: VecDeque<Output>,
 }
@@ -54,6 +56,7 @@ impl Bench {
             epoch: now,
             media: Vec::new(),
             manual_media: false,
+            flow_transport: TransportKind::Tcp,
             pending: VecDeque::new(),
         }
     }
@@ -137,7 +140,7 @@ impl Bench {
         self.next_flow += 1;
         let flow = Flow {
             id: FlowId(id),
-            transport: TransportKind::Tcp,
+            transport: self.flow_transport,
             local: SocketAddr::new(local, 40000 + id as u16),
             remote: "192.0.2.10:5060".parse().unwrap(),
         };

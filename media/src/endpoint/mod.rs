@@ -5,6 +5,8 @@
 //! [`session::Session`] decides everything on virtual time; this module is the
 //! thin tokio driver: one task `select!`s over the UDP socket, the TCP bearer
 //! (RFC 4571, connected FROM the bearer port), the send deadline and commands.
+//! A plan with SRTP keys makes the session protect what it sends and
+//! authenticate what it receives (RFC 3711); the driver moves the same bytes.
 //! Outgoing packets are built with the `rtp` crate (webrtc-rs); incoming ones
 //! are read by [`rtp_in`] (why: see there).
 
@@ -29,6 +31,7 @@ pub use error::EndpointError;
 use session::Session;
 
 use crate::offer::{Codec, Negotiated};
+use crate::srtp::SrtpKeys;
 use crate::{BearerTransport, Direction};
 
 /// How long connecting the TCP bearer may take.
@@ -71,12 +74,24 @@ pub struct Plan {
     /// The PEER's declared direction ([`Negotiated::direction`]): when it is
     /// `SendOnly` or `Inactive` (it holds us) no audio is sent; the socket stays.
     pub direction: Direction,
+    /// SRTP keys ([`Negotiated::srtp`]): every packet sent is protected and
+    /// every packet received must authenticate. None: plain RTP.
+    pub srtp: Option<SrtpKeys>,
 }
 
 impl Plan {
     /// The plan for a negotiated stream.
     pub fn from_negotiated(n: &Negotiated, source: Source, record: bool) -> Plan {
-        Plan { remote: n.remote, codec: n.codec, dtmf_pt: n.dtmf_pt, transport: n.transport, source, record, direction: n.direction }
+        Plan {
+            remote: n.remote,
+            codec: n.codec,
+            dtmf_pt: n.dtmf_pt,
+            transport: n.transport,
+            source,
+            record,
+            direction: n.direction,
+            srtp: n.srtp.clone(),
+        }
     }
 }
 
@@ -94,7 +109,8 @@ pub struct EndpointReport {
     pub sent_packets: u64,
     /// RTP packets accepted (from the peer, with a negotiated payload type).
     pub received_packets: u64,
-    /// Packets ignored: foreign source, unparseable, other payload types.
+    /// Packets ignored: foreign source, unparseable, other payload types, SRTP
+    /// that fails authentication or replay checks.
     pub dropped_packets: u64,
     /// Decoded received audio, 8 kHz (when the plan said `record`), at most 10 minutes.
     pub recorded: Vec<i16>,

@@ -1,7 +1,11 @@
 //! The sans-IO heart of the agent's RTP endpoint: what to send in each 20 ms
 //! slot (audio from the source, or an RFC 4733 event), and what to do with each
 //! packet that arrives (symmetric-RTP source check, decode, record, echo, DTMF).
-//! No sockets, no clock: the driver passes `now` and moves the bytes.
+//! With SRTP keys in the plan, packets are protected on the way out and must
+//! authenticate on the way in (before anything else reads them); the state
+//! survives a retarget with the same keys (hold and resume keep the rollover
+//! counters and replay windows). No sockets, no clock: the driver passes
+//! `now` and moves the bytes.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -16,6 +20,7 @@ use super::pacer::{FRAME_SAMPLES, Pacer};
 use super::rtp_in;
 use super::{EndpointEvent, EndpointReport, Plan, Source};
 use crate::dtmf::{DtmfReceiver, DtmfSender};
+use crate::srtp::SrtpSession;
 use crate::{BearerTransport, Direction, tone};
 
 /// Peak amplitude of generated tones (about -12 dBFS: loud, never clipping).
@@ -41,6 +46,9 @@ pub struct Session {
     dtmf_tx: DtmfSender,
     dtmf_rx: DtmfReceiver,
     echo: VecDeque<i16>,
+    /// The SRTP state when the plan has keys (None otherwise, or if it could not be made:
+    /// then nothing is sent, never plain RTP in its place).
+    srtp: Option<SrtpSession>,
     report: EndpointReport,
 }
 
@@ -58,6 +66,7 @@ impl Session {
             dtmf_tx: DtmfSender::default(),
             dtmf_rx: DtmfReceiver::default(),
             echo: VecDeque::new(),
+            srtp: None,
             report: EndpointReport::default(),
         }
     }
@@ -69,6 +78,11 @@ impl Session {
         if plan.dtmf_pt.is_none() {
             // Nowhere to send queued digits; do not let them pile up.
             self.dtmf_tx = DtmfSender::default();
+        }
+        match &plan.srtp {
+            Some(keys) if self.srtp.as_ref().is_some_and(|s| s.keys() == keys) => {}
+            Some(keys) => self.srtp = SrtpSession::new(keys).ok(),
+            None => self.srtp = None,
         }
         self.plan = Some(plan);
         if may_send {
@@ -100,7 +114,7 @@ impl Session {
     /// The next RTP packet due at `now`, marshalled; call until `None`.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
         let slot_ts = self.pacer.poll_slot(now)?;
-        let (codec, dtmf_pt) = self.plan.as_ref().map(|p| (p.codec, p.dtmf_pt))?;
+        let (codec, dtmf_pt, secure) = self.plan.as_ref().map(|p| (p.codec, p.dtmf_pt, p.srtp.is_some()))?;
         let event = dtmf_pt.and_then(|pt| self.dtmf_tx.on_tick(slot_ts).map(|e| (pt, e)));
         let (pt, ts, marker, payload) = match event {
             Some((pt, e)) => (pt, e.timestamp, e.marker, Bytes::copy_from_slice(&e.event.encode())),
@@ -124,7 +138,10 @@ impl Session {
             payload,
         };
         self.seq = self.seq.wrapping_add(1);
-        let bytes = packet.marshal().ok()?;
+        let mut bytes = packet.marshal().ok()?;
+        if secure {
+            bytes = self.srtp.as_mut()?.protect_rtp(&bytes)?;
+        }
         self.report.sent_packets += 1;
         Some(bytes)
     }
@@ -178,6 +195,24 @@ impl Session {
             (BearerTransport::Udp, Some(from)) => from.ip() == plan.remote.ip(),
             (BearerTransport::Tcp, None) => true,
             _ => false,
+        };
+        let decrypted;
+        let data = match (&plan.srtp, self.srtp.as_mut()) {
+            (None, _) => data,
+            (Some(_), Some(srtp)) if acceptable => match srtp.unprotect_rtp(data) {
+                Some(plain) => {
+                    decrypted = plain;
+                    &decrypted[..]
+                }
+                None => {
+                    self.report.dropped_packets += 1;
+                    return None;
+                }
+            },
+            (Some(_), _) => {
+                self.report.dropped_packets += 1;
+                return None;
+            }
         };
         let Some(packet) = rtp_in::parse(data).filter(|_| acceptable) else {
             self.report.dropped_packets += 1;

@@ -1,3 +1,5 @@
+#![allow(clippy::indexing_slicing)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -5,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::endpoint::session;
 use crate::offer::Codec;
+use crate::srtp::{MasterKey, SrtpKeys, SrtpSuite};
 use webrtc_util::marshal::Unmarshal;
 
 const A: &str = "10.0.0.1:4000";
@@ -24,7 +27,21 @@ fn plan(remote: &str, source: Source) -> Plan {
         source,
         record: true,
         direction: Direction::SendRecv,
+        srtp: None,
     }
+}
+
+fn srtp_keys(local: u8, remote: u8) -> Option<SrtpKeys> {
+    let key = |b| MasterKey::new([b; crate::srtp::MASTER_LEN]);
+    Some(SrtpKeys { suite: SrtpSuite::AesCm128HmacSha1_80, local: key(local), remote: key(remote) })
+}
+
+/// A's plan to B and B's to A with SRTP, each protecting with its own key.
+fn srtp_pair(t0: Instant, a_source: Source, b_source: Source) -> (Session, Session) {
+    let (mut a, mut b) = (Session::new(1, 65_500, 0), Session::new(2, 0, 0));
+    a.retarget(Plan { srtp: srtp_keys(1, 2), ..plan(B, a_source) }, t0);
+    b.retarget(Plan { srtp: srtp_keys(2, 1), ..plan(A, b_source) }, t0);
+    (a, b)
 }
 
 fn parse(b: &[u8]) -> Packet {
@@ -249,4 +266,58 @@ fn rtp_extension_overrun_does_not_panic() {
     assert_eq!(b.handle_packet(Some(addr(A)), &pkt), None);
     let r = b.into_report();
     assert_eq!((r.received_packets, r.dropped_packets, r.recorded.len()), (1, 0, 0));
+}
+
+#[test]
+fn srtp_tones_and_dtmf_cross_and_the_wire_holds_no_plain_frame() {
+    let t0 = Instant::now();
+    let (mut a, mut b) = srtp_pair(t0, Source::Tone(440.0), Source::Tone(1633.0));
+    // A twin of A without SRTP makes the very packets A would send in plain RTP.
+    let mut twin = Session::new(1, 65_500, 0);
+    twin.retarget(plan(B, Source::Tone(440.0)), t0);
+    a.queue_dtmf("7");
+    twin.queue_dtmf("7");
+    let mut events = Vec::new();
+    for step in 0..=1000u64 {
+        let now = t0 + Duration::from_millis(step);
+        while let Some(wire) = a.poll_transmit(now) {
+            let plain = twin.poll_transmit(now).unwrap_or_default();
+            assert_eq!(wire.len(), plain.len() + 10, "the 80-bit tag");
+            assert_eq!(&wire[..12], &plain[..12], "the header is clear");
+            assert_ne!(&wire[12..plain.len()], &plain[12..], "the payload is not");
+            events.extend(b.handle_packet(Some(addr(A)), &wire));
+        }
+        while let Some(p) = b.poll_transmit(now) {
+            a.handle_packet(Some(addr(B)), &p);
+        }
+    }
+    assert_eq!(events, vec![EndpointEvent::Dtmf('7')], "RFC 4733 rides SRTP too (across the sequence wrap)");
+    let (ra, rb) = (a.into_report(), b.into_report());
+    assert_eq!((ra.dropped_packets, rb.dropped_packets), (0, 0));
+    assert_eq!(tone::dominant(&ra.recorded, &CANDIDATES, 8000), Some(1633.0));
+    assert_eq!(tone::dominant(&rb.recorded, &CANDIDATES, 8000), Some(440.0));
+}
+
+#[test]
+fn srtp_refuses_plain_forged_and_replayed_packets_and_survives_a_hold() {
+    let t0 = Instant::now();
+    let (mut a, mut b) = srtp_pair(t0, Source::Tone(440.0), Source::Silence);
+    let first = a.poll_transmit(t0).unwrap_or_default();
+    assert_eq!(b.handle_packet(Some(addr(A)), &first), None);
+    // Plain RTP, a replay, and SRTP under another key: all dropped.
+    let mut plain = Session::new(1, 0, 0);
+    plain.retarget(plan(B, Source::Tone(440.0)), t0);
+    assert_eq!(b.handle_packet(Some(addr(A)), &plain.poll_transmit(t0).unwrap_or_default()), None);
+    assert_eq!(b.handle_packet(Some(addr(A)), &first), None);
+    let mut forger = Session::new(1, 65_501, 160);
+    forger.retarget(Plan { srtp: srtp_keys(9, 2), ..plan(B, Source::Tone(440.0)) }, t0);
+    assert_eq!(b.handle_packet(Some(addr(A)), &forger.poll_transmit(t0).unwrap_or_default()), None);
+    // A holds and resumes B with the same keys: the SRTP state carries on (the old packet is still a replay).
+    b.retarget(Plan { direction: Direction::SendOnly, srtp: srtp_keys(2, 1), ..plan(A, Source::Silence) }, t0 + Duration::from_millis(5));
+    b.retarget(Plan { srtp: srtp_keys(2, 1), ..plan(A, Source::Silence) }, t0 + Duration::from_millis(10));
+    assert_eq!(b.handle_packet(Some(addr(A)), &first), None);
+    let next = a.poll_transmit(t0 + Duration::from_millis(20)).unwrap_or_default();
+    b.handle_packet(Some(addr(A)), &next);
+    let r = b.into_report();
+    assert_eq!((r.received_packets, r.dropped_packets), (2, 4));
 }

@@ -11,6 +11,7 @@ use super::packet::{Packet, classify};
 use super::quality::{Jitter, Loss};
 use super::{CallStats, LegStats, LegTarget, Side};
 use crate::bearer::BearerTransport;
+use crate::stun::{self, TransactionId};
 
 /// Which of a leg's bearer channels a packet arrived on (or leaves by). A TCP
 /// leg has one connection, which counts as the RTP channel.
@@ -22,8 +23,9 @@ pub enum Channel {
     Rtcp,
 }
 
-/// Where a forwarded packet goes: out of the other leg's UDP socket for
-/// `channel` to `to`, or into the other leg's TCP connection.
+/// What to do with an accepted packet: forward it out of the other leg's UDP
+/// socket for `channel` to `to`, or into the other leg's TCP connection; or,
+/// for a STUN Binding request, answer it from where it came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     /// Send with the other leg's UDP socket of this channel.
@@ -35,6 +37,15 @@ pub enum Route {
     },
     /// Queue as an RFC 4571 frame on the other leg's TCP connection.
     Tcp,
+    /// Not relayed: answer the sender with a STUN Binding success response
+    /// ([`stun::write_binding_success`] with its source address) from the
+    /// socket (or connection) the request arrived on.
+    Answer {
+        /// The request's transaction.
+        txid: TransactionId,
+        /// The answer carries FINGERPRINT (the request did).
+        fingerprint: bool,
+    },
 }
 
 /// One leg: the party that sends to (and receives from) one relay port pair.
@@ -81,12 +92,19 @@ impl LegState {
     }
 
     /// Whether a packet (or TCP connection) from `from` on `channel` would be accepted:
-    /// the latched source when there is one, else any source from `latch_ip` (any at all when unset).
+    /// the latched source when there is one, else any source from the party's host.
     pub fn accepts(&self, channel: Channel, from: SocketAddr) -> bool {
         match self.peer(channel) {
             Some(peer) => peer == from,
-            None => self.target.latch_ip.is_none_or(|ip| canonical(ip) == canonical(from.ip())),
+            None => self.is_party_host(from),
         }
+    }
+
+    /// Whether `from` is on the party's host: its `latch_ip`, else the host either
+    /// channel latched to first, else (nothing known yet) any.
+    fn is_party_host(&self, from: SocketAddr) -> bool {
+        let host = self.target.latch_ip.or(self.rtp_peer.or(self.rtcp_peer).map(|peer| peer.ip()));
+        host.is_none_or(|ip| canonical(ip) == canonical(from.ip()))
     }
 
     /// Latches `channel` to `from` (the driver does this for an accepted TCP connection).
@@ -113,12 +131,25 @@ impl LegState {
 
     /// A packet from the party arrived: checks the source (latching on the first
     /// acceptable one), counts it, and tracks loss and jitter for RTP. Returns what the
-    /// packet is, or None when it was dropped (foreign source, or not RTP/RTCP).
+    /// packet is, or None when it was dropped (foreign source, or not RTP/RTCP/STUN).
+    /// STUN from the party's host is counted apart and latches nothing.
     pub fn receive(&mut self, now: Instant, channel: Channel, from: SocketAddr, packet: &[u8]) -> Option<Packet> {
         let kind = classify(packet, channel == Channel::Rtcp);
-        if kind == Packet::Invalid || !self.accepts(channel, from) {
-            self.stats.dropped += 1;
+        let acceptable = match kind {
+            Packet::Invalid => {
+                self.stats.dropped += 1;
+                return None;
+            }
+            Packet::Stun => self.is_party_host(from),
+            Packet::Rtp { .. } | Packet::Rtcp => self.accepts(channel, from),
+        };
+        if !acceptable {
+            self.count_foreign();
             return None;
+        }
+        if kind == Packet::Stun {
+            self.stats.stun += 1;
+            return Some(kind);
         }
         if self.peer(channel).is_none() {
             self.latch(channel, from);
@@ -153,9 +184,16 @@ impl LegState {
         self.stats.bytes_out += bytes as u64;
     }
 
-    /// Counts something refused outside [`LegState::receive`] (a foreign TCP connection, a truncated datagram).
+    /// Counts something refused outside [`LegState::receive`] (a truncated datagram, a TCP
+    /// connection to a UDP leg).
     pub fn count_dropped(&mut self) {
         self.stats.dropped += 1;
+    }
+
+    /// Counts something refused because it came from a source not the party's (a TCP connection too).
+    pub fn count_foreign(&mut self) {
+        self.stats.dropped += 1;
+        self.stats.foreign += 1;
     }
 
     /// The leg's counters now.
@@ -220,6 +258,8 @@ impl CallState {
     /// Returns where to send it out of the other leg (counted there as sent), or
     /// None when it is dropped or the other party has no address yet. A packet
     /// arriving by a transport the leg does not use (UDP on a TCP leg) is dropped.
+    /// A STUN Binding request the leg accepts gets [`Route::Answer`] (it goes back
+    /// to `from`, not to the other party); other STUN gets None.
     pub fn forward(
         &mut self,
         now: Instant,
@@ -235,8 +275,15 @@ impl CallState {
             return None;
         }
         let kind = leg.receive(now, channel, from, packet)?;
-        if matches!(kind, Packet::Rtp { .. }) {
-            self.clock.on_rtp(now);
+        match kind {
+            Packet::Rtp { .. } => self.clock.on_rtp(now),
+            Packet::Stun => {
+                return match stun::read(packet) {
+                    Some(stun::Message::BindingRequest { txid, fingerprint }) => Some(Route::Answer { txid, fingerprint }),
+                    _ => None,
+                };
+            }
+            Packet::Rtcp | Packet::Invalid => {}
         }
         let other = self.leg_mut(side.other());
         let route = if other.target.transport == BearerTransport::Tcp {

@@ -8,7 +8,15 @@
 //! that matches its [`LegTarget::latch_ip`] (any source when unset) and from then
 //! on sends back to exactly that address, which is how media reaches a phone
 //! behind NAT without it ever listening. Packets from anyone else are dropped
-//! and counted; they never redirect media.
+//! and counted; they never redirect media. Both channels belong to one party:
+//! once either latched, the other takes packets only from that host too, so
+//! RTCP cannot be injected (or the other party's RTCP diverted) from elsewhere.
+//!
+//! SRTP/SRTCP pass through untouched (their headers are in the clear: loss,
+//! jitter and latching work on them; the relay never needs the keys). STUN a
+//! phone sends to a relay port from the party's host is counted apart and, for
+//! a Binding request without credentials, answered (RFC 8489 keep-alive and
+//! consent), never relayed.
 //!
 //! The decisions live in the sans-IO [`CallState`] (latching, counters, loss,
 //! jitter, media timeout), unit-tested on virtual time; [`Relay`] is the tokio
@@ -135,6 +143,16 @@ pub struct LegStats {
     pub jitter_ms: f64,
     /// Packets (and TCP connections) refused: foreign sources, not RTP/RTCP, wrong transport.
     pub dropped: u64,
+    /// Of `dropped`: packets (RTP, RTCP, STUN) and TCP connections from a source that is not
+    /// the party's: another address once latched, another host than its `latch_ip` (or than the
+    /// host it latched to) before. Hijack and injection attempts show here.
+    #[serde(default)]
+    pub foreign: u64,
+    /// STUN messages from the party's host (keep-alives, consent checks), never relayed nor
+    /// counted as dropped: Binding requests without credentials are answered from the port
+    /// they reached, with the sender's address; indications and signed ICE checks are ignored.
+    #[serde(default)]
+    pub stun: u64,
     /// The source the leg latched to, if it has.
     pub latched: Option<SocketAddr>,
 }

@@ -1,6 +1,8 @@
 //! Reading just enough of a packet to relay it: is it RTP (and then its
-//! sequence number, timestamp, SSRC and payload type) or RTCP, or neither.
-//! No allocation, no copying: a look at the first 12 bytes.
+//! sequence number, timestamp, SSRC and payload type) or RTCP, STUN, or
+//! none of these. No allocation, no copying: a look at the first 12 bytes
+//! (STUN, rare, is checked whole). SRTP and SRTCP (RFC 3711) read the same:
+//! their headers are in the clear, only payloads are encrypted.
 
 /// What a packet on a relay socket is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +20,9 @@ pub enum Packet {
     },
     /// An RTCP packet (RFC 3550 §6), on the RTCP port or muxed on the RTP port.
     Rtcp,
+    /// A well-formed STUN message (RFC 8489): a phone's keep-alive or consent
+    /// check, answered or ignored, never relayed.
+    Stun,
     /// Not version-2 RTP/RTCP, or too short: never relayed.
     Invalid,
 }
@@ -35,7 +40,8 @@ pub fn classify(packet: &[u8], rtcp_port: bool) -> Packet {
         return Packet::Invalid;
     };
     if first >> 6 != 2 {
-        return Packet::Invalid;
+        // RFC 7983: a first byte of 0-3 is STUN (its first two bits are zero).
+        return if first >> 6 == 0 && crate::stun::is_stun(packet) { Packet::Stun } else { Packet::Invalid };
     }
     if rtcp_port || (192..=223).contains(&second) {
         return if packet.len() >= RTCP_HEADER { Packet::Rtcp } else { Packet::Invalid };
@@ -60,7 +66,10 @@ mod tests {
         assert_eq!(classify(&rtp[..11], false), Packet::Invalid, "short RTP");
         assert_eq!(classify(&rr[..7], true), Packet::Invalid, "short RTCP");
         assert_eq!(classify(&[0x40; 20], false), Packet::Invalid, "version 1");
-        assert_eq!(classify(&[0x00, 0x01, 0x00, 0x00], false), Packet::Invalid, "STUN is not relayed");
+        assert_eq!(classify(&[0x00, 0x01, 0x00, 0x00], false), Packet::Invalid, "too short for STUN");
+        let binding = [0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+        assert_eq!(classify(&binding, false), Packet::Stun, "a Binding request");
+        assert_eq!(classify(&binding, true), Packet::Stun, "on the RTCP port too");
         assert_eq!(classify(&[], false), Packet::Invalid);
     }
 }

@@ -13,9 +13,10 @@ use tokio::sync::Notify;
 use super::Side;
 use super::call::Call;
 use super::framing::{FrameDecoder, encode_frame};
-use super::leg::Channel;
+use super::leg::{Channel, Route};
 use super::udp::deliver;
 use crate::bearer::BearerTransport;
+use crate::stun;
 
 /// Bytes queued for a slow TCP peer before packets are dropped: real-time media
 /// is better lost than late.
@@ -73,8 +74,10 @@ pub(super) async fn accept(call: Arc<Call>, side: Side) {
             if ok {
                 leg.latch(Channel::Rtp, peer);
                 io.connected.store(true, Ordering::Release);
-            } else {
+            } else if leg.accepts(Channel::Rtp, peer) {
                 leg.count_dropped();
+            } else {
+                leg.count_foreign();
             }
             ok
         };
@@ -103,6 +106,13 @@ async fn serve(call: Arc<Call>, side: Side, stream: TcpStream, peer: SocketAddr)
                 match decoder.next_frame() {
                     Ok(Some(frame)) => {
                         let route = call.state().forward(Instant::now(), side, BearerTransport::Tcp, Channel::Rtp, peer, frame);
+                        if let Some(Route::Answer { txid, fingerprint }) = route {
+                            // ICE-TCP frames STUN the same way (RFC 6544): answer on the connection.
+                            let mut answer = [0u8; stun::MAX_ANSWER];
+                            let n = stun::write_binding_success(&txid, peer, fingerprint, &mut answer);
+                            io.tcp_out.push(answer.get(..n).unwrap_or_default());
+                            continue;
+                        }
                         deliver(&call, side.other(), route, frame).await;
                     }
                     Ok(None) => break,

@@ -8,6 +8,7 @@ use super::call::Call;
 use super::framing::MAX_FRAME;
 use super::leg::{Channel, Route};
 use crate::bearer::BearerTransport;
+use crate::stun;
 
 /// Reads `side`'s `channel` socket forever (until `close` aborts the task) into one
 /// buffer, and forwards what the call state accepts.
@@ -30,6 +31,14 @@ pub(super) async fn run(call: Arc<Call>, side: Side, channel: Channel) {
             continue;
         };
         let route = call.state().forward(Instant::now(), side, BearerTransport::Udp, channel, from, packet);
+        if let Some(Route::Answer { txid, fingerprint }) = route {
+            let mut answer = [0u8; stun::MAX_ANSWER];
+            let n = stun::write_binding_success(&txid, from, fingerprint, &mut answer);
+            if let Err(error) = socket.send_to(answer.get(..n).unwrap_or_default(), from).await {
+                tracing::debug!(call = call.label, ?side, %from, %error, "relay STUN answer");
+            }
+            continue;
+        }
         deliver(&call, side.other(), route, packet).await;
     }
 }
@@ -43,6 +52,7 @@ pub(super) async fn deliver(call: &Call, side: Side, route: Option<Route>, packe
             }
         }
         Some(Route::Tcp) => call.io(side).tcp_out.push(packet),
-        None => {}
+        // Answers go back out of the leg the request came in on: the reader does that.
+        Some(Route::Answer { .. }) | None => {}
     }
 }

@@ -225,7 +225,13 @@ impl Call {
         if let Some(m) = self.media {
             let (latch_ip, on_flow) = match side {
                 Side::Caller => (Some(self.caller_ip), self.caller.flow.transport.is_reliable()),
-                Side::Callee => (self.target.latch_ip, self.target.route == "flow"),
+                // No flow of the callee's own was observed (a home location): its SDP names
+                // where its media comes from, else (on hold, 0.0.0.0) its signalling address.
+                // Either way one host, so nobody else can race it to the leg.
+                Side::Callee => {
+                    let signalling = Some(self.target.flow.remote.ip()).filter(|ip| !ip.is_unspecified());
+                    (self.target.latch_ip.or(seen.send_to.map(|to| to.ip())).or(signalling), self.target.route == "flow")
+                }
             };
             // A party on its own flow is usually behind a NAT and names its private
             // address in the SDP. Until it latches, send to the address its flow comes

@@ -62,7 +62,8 @@ fn foreign_sources_are_dropped_and_never_redirect_media() {
     assert_eq!(call.forward(t, Side::Callee, UDP, Channel::Rtp, addr(66, 6000), &rtp(1, 0)), None);
     let s = call.stats();
     assert_eq!(s.caller.dropped, 3);
-    assert_eq!(s.callee.dropped, 1);
+    assert_eq!(s.caller.foreign, 2, "the garbage came from the party: dropped, not foreign");
+    assert_eq!((s.callee.dropped, s.callee.foreign), (1, 1));
     assert_eq!(s.caller.latched, Some(addr(1, 50_000)));
     assert_eq!(s.callee.latched, None);
     assert_eq!(call.leg(Side::Caller).destination(Channel::Rtp), Some(addr(1, 50_000)));
@@ -170,6 +171,121 @@ fn rtp_on_either_leg_defers_the_media_timeout_rtcp_does_not() {
     call.forward(t0 + Duration::from_secs(10), Side::Callee, UDP, Channel::Rtp, addr(2, 6000), &rtp(1, 0));
     call.forward(t0 + Duration::from_secs(20), Side::Caller, UDP, Channel::Rtcp, addr(1, 4001), &RR);
     assert_eq!(call.clock_mut().poll_timeout(), Some(t0 + Duration::from_secs(40)));
+}
+
+/// A STUN Binding request (RFC 8489) with transaction id `id`, no attributes.
+fn binding(id: u8) -> [u8; 20] {
+    let mut p = [0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    p[8..].fill(id);
+    p
+}
+
+#[test]
+fn rtcp_is_taken_only_from_the_host_rtp_latched_to_even_without_latch_ip() {
+    let t = Instant::now();
+    let mut call = CallState::new(Duration::from_secs(30));
+    call.leg_mut(Side::Callee).update(LegTarget { send_to: Some(addr(2, 6000)), ..LegTarget::default() });
+    assert!(call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(1, 4000), &rtp(1, 0)).is_some());
+    // Another host's RTCP cannot latch the caller's RTCP: it would be relayed as
+    // the caller's, and the callee's RTCP would go to it.
+    assert_eq!(call.forward(t, Side::Caller, UDP, Channel::Rtcp, addr(66, 4001), &RR), None);
+    assert_eq!(call.leg(Side::Caller).destination(Channel::Rtcp), Some(addr(1, 4001)));
+    assert!(call.forward(t, Side::Caller, UDP, Channel::Rtcp, addr(1, 4001), &RR).is_some());
+    // Once latched, even the party's host on another port is refused.
+    assert_eq!(call.forward(t, Side::Caller, UDP, Channel::Rtcp, addr(1, 4003), &RR), None);
+    let s = call.stats().caller;
+    assert_eq!((s.packets_in, s.dropped, s.foreign), (2, 2, 2));
+    // The other way round: RTCP first binds the leg to its host, RTP from elsewhere is refused.
+    let mut call = CallState::new(Duration::from_secs(30));
+    assert!(call.forward(t, Side::Callee, UDP, Channel::Rtcp, addr(2, 6001), &RR).is_none(), "nowhere to send yet");
+    assert_eq!(call.forward(t, Side::Callee, UDP, Channel::Rtp, addr(66, 6000), &rtp(1, 0)), None);
+    call.forward(t, Side::Callee, UDP, Channel::Rtp, addr(2, 6000), &rtp(2, 160));
+    assert_eq!(call.stats().callee.latched, Some(addr(2, 6000)));
+    assert_eq!(call.stats().callee.foreign, 1);
+}
+
+#[test]
+fn a_second_source_racing_the_party_never_gets_the_leg() {
+    let t0 = Instant::now();
+    let ms = Duration::from_millis;
+    let mut call = call();
+    // Before the caller's first packet, an attacker sprays both of its relay ports:
+    // refused (not the flow's host), and the leg stays unlatched.
+    for (i, channel) in [Channel::Rtp, Channel::Rtcp, Channel::Rtp].into_iter().enumerate() {
+        let packet: &[u8] = if channel == Channel::Rtp { &rtp(100, 0) } else { &RR };
+        assert_eq!(call.forward(t0 + ms(i as u64), Side::Caller, UDP, channel, addr(66, 7000), packet), None);
+    }
+    assert_eq!(call.stats().caller.latched, None);
+    // The party's first packet (from its NAT's port, not the SDP's) wins at t0 + 3 ms...
+    assert!(call.forward(t0 + ms(3), Side::Caller, UDP, Channel::Rtp, addr(1, 50_000), &rtp(1, 0)).is_some());
+    // ...and nothing else ever gets in: the attacker, nor a second device behind the same NAT.
+    for (i, from) in [addr(66, 7000), addr(1, 50_002), addr(66, 50_000)].into_iter().enumerate() {
+        let at = t0 + ms(4 + i as u64);
+        assert_eq!(call.forward(at, Side::Caller, UDP, Channel::Rtp, from, &rtp(2, 160)), None, "{from}");
+    }
+    // Its RTCP latches from its host only; RTCP from the attacker stays out.
+    assert!(call.forward(t0 + ms(10), Side::Caller, UDP, Channel::Rtcp, addr(1, 50_001), &RR).is_some());
+    assert_eq!(call.forward(t0 + ms(11), Side::Caller, UDP, Channel::Rtcp, addr(66, 50_001), &RR), None);
+    // The callee's media still goes only to the party.
+    let back = call.forward(t0 + ms(12), Side::Callee, UDP, Channel::Rtp, addr(2, 6000), &rtp(9, 0));
+    assert_eq!(back, Some(Route::Udp { channel: Channel::Rtp, to: addr(1, 50_000) }));
+    let s = call.stats().caller;
+    assert_eq!((s.packets_in, s.foreign, s.dropped), (2, 7, 7));
+    assert_eq!(s.latched, Some(addr(1, 50_000)));
+    // A re-INVITE starts latching over, but only for the flow's host again.
+    call.leg_mut(Side::Caller).update(LegTarget { send_to: Some(addr(1, 4000)), latch_ip: Some(addr(1, 0).ip()), ..LegTarget::default() });
+    assert_eq!(call.forward(t0 + ms(20), Side::Caller, UDP, Channel::Rtp, addr(66, 7000), &rtp(3, 320)), None);
+    assert!(call.forward(t0 + ms(21), Side::Caller, UDP, Channel::Rtp, addr(1, 50_004), &rtp(4, 480)).is_some());
+    assert_eq!(call.stats().caller.latched, Some(addr(1, 50_004)));
+}
+
+#[test]
+fn stun_from_the_party_is_answered_and_counted_apart_from_drops() {
+    let t = Instant::now();
+    let mut call = call();
+    // A keep-alive before the phone's first RTP: answered, latches nothing.
+    let route = call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(1, 50_000), &binding(7));
+    assert_eq!(route, Some(Route::Answer { txid: [7; 12], fingerprint: false }));
+    assert_eq!(call.stats().caller.latched, None);
+    call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(1, 50_000), &rtp(1, 0));
+    // On the RTCP port too, and once latched.
+    let route = call.forward(t, Side::Caller, UDP, Channel::Rtcp, addr(1, 50_001), &binding(8));
+    assert_eq!(route, Some(Route::Answer { txid: [8; 12], fingerprint: false }));
+    // An indication (pure keep-alive) is counted, not answered.
+    let mut indication = binding(9);
+    indication[1] = 0x11;
+    assert_eq!(call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(1, 50_000), &indication), None);
+    // STUN from another host is neither answered nor a keep-alive: a foreign drop.
+    assert_eq!(call.forward(t, Side::Caller, UDP, Channel::Rtp, addr(66, 50_000), &binding(10)), None);
+    let s = call.stats().caller;
+    assert_eq!((s.stun, s.dropped, s.foreign, s.packets_in), (3, 1, 1, 1));
+    assert_eq!(call.stats().callee.packets_out, 1, "only the RTP went to the callee");
+}
+
+#[test]
+fn srtp_and_srtcp_pass_with_loss_jitter_and_latching_from_their_clear_headers() {
+    use crate::srtp::{MasterKey, SrtpKeys, SrtpSession, SrtpSuite};
+    let key = |b| MasterKey::new([b; crate::srtp::MASTER_LEN]);
+    let mut caller = SrtpSession::new(&SrtpKeys { suite: SrtpSuite::AesCm128HmacSha1_80, local: key(1), remote: key(2) }).unwrap();
+    let t0 = Instant::now();
+    let mut call = call();
+    let mut bytes = 0;
+    for (i, seq) in [1u16, 2, 4, 5].into_iter().enumerate() {
+        let protected = caller.protect_rtp(&rtp(seq, u32::from(seq) * 160)).unwrap();
+        assert_eq!(protected.len(), 182, "172 bytes of RTP and a 10-byte tag");
+        bytes += protected.len() as u64;
+        let at = t0 + Duration::from_millis(20 * u64::from(seq) + if i % 2 == 1 { 4 } else { 0 });
+        let route = call.forward(at, Side::Caller, UDP, Channel::Rtp, addr(1, 50_000), &protected);
+        assert_eq!(route, Some(Route::Udp { channel: Channel::Rtp, to: addr(2, 6000) }));
+    }
+    // SRTCP muxed on the RTP port reads as RTCP (its first 8 bytes are clear) and goes to the RTCP port.
+    let srtcp = caller.protect_rtcp(&RR).unwrap();
+    let route = call.forward(t0, Side::Caller, UDP, Channel::Rtp, addr(1, 50_000), &srtcp);
+    assert_eq!(route, Some(Route::Udp { channel: Channel::Rtcp, to: addr(2, 6001) }));
+    let s = call.stats().caller;
+    assert_eq!((s.packets_in, s.bytes_in, s.lost), (5, bytes + srtcp.len() as u64, 1));
+    assert!(s.jitter_ms > 0.0, "arrival spread is measured on SRTP too");
+    assert_eq!(s.latched, Some(addr(1, 50_000)));
 }
 
 proptest::proptest! {

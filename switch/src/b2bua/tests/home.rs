@@ -46,7 +46,9 @@ fn no_answer_in_ring_time_goes_home_and_a_late_200_from_the_flow_is_hung_up() {
     lab.core.handle_client_event(lab.now, tx, ClientEvent::Response(ok));
     let out = lab.drain();
     assert_eq!(responses(&out)[0].status, 200);
-    assert!(out.iter().any(|o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { side: Side::Callee, target, .. })) if target.latch_ip.is_none())));
+    // The home has no flow of its own: its leg latches only to the host its SDP (CALLEE_SDP) names.
+    let sdp_host: std::net::IpAddr = "10.1.0.2".parse().unwrap();
+    assert!(out.iter().any(|o| matches!(o, CallAction::Output(Output::Media(MediaCommand::Update { side: Side::Callee, target, .. })) if target.latch_ip == Some(sdp_host))));
 }
 
 #[test]
