@@ -47,6 +47,9 @@ if cargo tree -p agent -e normal --locked | grep -E ' (clap|tracing-subscriber) 
     echo "test.sh: the agent library depends on the CLI crates above" >&2
     exit 1
 fi
+# Its tests start the real switch, so its binary is built first (a fresh
+# clone has none; the workspace run below would build it too late).
+cargo build -p switch --bins --locked -q
 cargo test -p agent --no-default-features --locked -q
 
 # Tests that need root (network namespaces, iptables, raw sockets) are
