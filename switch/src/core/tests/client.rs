@@ -190,34 +190,6 @@ pub(super) fn line(r: &Response) -> String {
     format!("{} {}", r.status, r.reason)
 }
 
-/// What a response shows a prober once what is per request (Via, tags,
-/// Call-ID, the number itself, nonces) is masked: two responses with the same
-/// shape tell nothing apart.
-pub(super) fn shape(r: &Response, number: &str) -> Vec<String> {
-    let mut v = vec![line(r)];
-    for h in r.headers.iter() {
-        let value = h.value;
-        let value = match h.name {
-            HeaderName::Via | HeaderName::CallId | HeaderName::CSeq => "*".to_owned(),
-            HeaderName::From | HeaderName::To => mask_param(&value.replace(number, "NUMBER"), "tag="),
-            _ => mask_param(&value.replace(number, "NUMBER"), "nonce=\""),
-        };
-        v.push(format!("{}: {value}", h.name.as_str()));
-    }
-    v
-}
-
-/// `value` with what follows `param` up to the next `"`, `;` or `,` masked.
-fn mask_param(value: &str, param: &str) -> String {
-    match value.split_once(param) {
-        None => value.to_owned(),
-        Some((head, rest)) => {
-            let end = rest.find(['"', ';', ',']).unwrap_or(rest.len());
-            format!("{head}{param}*{}", &rest[end..])
-        }
-    }
-}
-
 /// The UDP and TCP clients the enumeration tests probe with.
 pub(super) fn both_transports(n: u8, number: &str, password: &str) -> [Client; 2] {
     [

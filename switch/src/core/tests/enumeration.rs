@@ -5,8 +5,9 @@
 //! included; OPTIONS answers the same whatever the number. Nor is a right
 //! password told apart by another device's MAC or a number held elsewhere.
 
-use super::client::{Client, both_transports, line, shape};
+use super::client::{Client, both_transports, line};
 use super::*;
+use tests::probe::shape;
 
 /// A core with 1001 (home-less, so nothing but credentials matters) and 1002
 /// bound to a MAC; the guard out of the way, so only the answers are compared.

@@ -5,10 +5,11 @@
 //! nothing a refused attempt does changes the number's state, and the phone
 //! registered on its flow keeps refreshing and calling throughout.
 
-use super::client::{Client, line, shape};
+use super::client::{Client, line};
 use super::*;
 use crate::abuse::NumberLock;
 use crate::record::RlState;
+use tests::probe::shape;
 
 /// 1001 (the target) and 1002 (the attacker's own account), the default guard.
 fn lab() -> Lab {

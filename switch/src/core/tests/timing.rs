@@ -15,6 +15,7 @@
 use super::client::Client;
 use super::*;
 use rand::seq::SliceRandom;
+use tests::stats::{ks_distance as ks, median};
 
 /// Samples per kind (after the warm-up).
 const SAMPLES: usize = 1500;
@@ -26,32 +27,6 @@ fn guesses(lab: &mut Lab, t: Instant, client: &mut Client, count: usize, edit: i
     let first = client.register_text(false);
     assert_eq!(client.send(lab, t, &first).status, 401);
     (0..count).map(|_| (client.flow, parse(&edit(client.register_text(true))))).collect()
-}
-
-/// The two-sample Kolmogorov–Smirnov statistic: the largest distance between
-/// the two empirical distribution functions.
-fn ks(a: &[Duration], b: &[Duration]) -> f64 {
-    let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort_unstable();
-    b.sort_unstable();
-    let (mut i, mut j, mut d) = (0, 0, 0f64);
-    while i < a.len() && j < b.len() {
-        let x = a[i].min(b[j]);
-        while i < a.len() && a[i] == x {
-            i += 1;
-        }
-        while j < b.len() && b[j] == x {
-            j += 1;
-        }
-        d = d.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
-    }
-    d
-}
-
-fn median(v: &[Duration]) -> Duration {
-    let mut v = v.to_vec();
-    v.sort_unstable();
-    v[v.len() / 2]
 }
 
 #[test]
