@@ -110,6 +110,20 @@ pub struct AuthGuard {
     numbers: HashMap<String, NumberEntry>,
 }
 
+/// The longest number the guard keeps apart: a provisioned number is at most
+/// 32 characters, and a made-up one from the wire must not cost more memory
+/// than that (longer ones share their first 64 bytes' count).
+const MAX_NUMBER: usize = 64;
+
+/// `number` as the guard keys it.
+fn key(number: &str) -> &str {
+    let mut end = number.len().min(MAX_NUMBER);
+    while !number.is_char_boundary(end) {
+        end -= 1;
+    }
+    number.get(..end).unwrap_or_default()
+}
+
 /// Whole seconds until `until`, a part second counting as one; `None` once passed.
 fn seconds_until(until: Instant, now: Instant) -> Option<u64> {
     let left = until.saturating_duration_since(now);
@@ -140,13 +154,13 @@ impl AuthGuard {
 
     /// Seconds left on `number`'s lock, if it is locked now.
     pub fn number_locked(&self, number: &str, now: Instant) -> Option<u64> {
-        seconds_until(self.numbers.get(number)?.locked_until?, now)
+        seconds_until(self.numbers.get(key(number))?.locked_until?, now)
     }
 
     /// True while failures for `number` are remembered: someone who does not
     /// know its password has been trying it.
     pub fn under_attack(&self, number: &str, now: Instant) -> bool {
-        self.numbers.get(number).is_some_and(|e| self.remembered(e, now))
+        self.numbers.get(key(number)).is_some_and(|e| self.remembered(e, now))
     }
 
     /// Failures are remembered until `number_lock_max` after the later of the
@@ -161,6 +175,7 @@ impl AuthGuard {
     /// started. A failure for a number that is locked does not count (the
     /// registrar never gets that far).
     pub fn failure(&mut self, ip: IpAddr, number: &str, now: Instant) -> Tripped {
+        let number = key(number);
         Tripped { source: self.source_failure(ip, number, now), number: self.number_failure(number, now) }
     }
 
@@ -224,6 +239,7 @@ impl AuthGuard {
     /// number (a user who mistyped is not punished later), and nothing else:
     /// not another number's, not the number's own count from other sources.
     pub fn success(&mut self, ip: IpAddr, number: &str) {
+        let number = key(number);
         if let Some(e) = self.sources.get_mut(&ip).filter(|e| e.blocked_until.is_none()) {
             e.failures.retain(|(n, _)| &**n != number);
             if e.failures.is_empty() {
@@ -396,5 +412,18 @@ mod tests {
         }
         assert!(g.numbers.len() <= 8);
         assert_eq!(g.number_locked("1001", at(1)), Some(59));
+    }
+
+    #[test]
+    fn a_made_up_number_costs_no_more_than_a_real_one() {
+        let mut g = AuthGuard::new(AbuseConfig { number_max_failures: 2, ..AbuseConfig::default() });
+        let long = "9".repeat(60_000);
+        g.failure(ip(1), &long, at(0));
+        g.failure(ip(2), &format!("{long}1"), at(0));
+        assert_eq!(g.numbers.keys().map(String::len).collect::<Vec<_>>(), [MAX_NUMBER]);
+        assert_eq!(g.number_locked(&long, at(0)), Some(60), "the two share a count");
+        assert!(g.sources.values().flat_map(|e| &e.failures).all(|(n, _)| n.len() <= MAX_NUMBER));
+        assert_eq!(key("ää"), "ää");
+        assert_eq!(key(&"ä".repeat(40)).len(), MAX_NUMBER);
     }
 }
