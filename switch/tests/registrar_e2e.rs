@@ -377,3 +377,19 @@ fn number_removed_while_registered_loses_its_registration() {
     let trouble = sw.events_where(|e| matches!(e.level(), "WARN" | "ERROR"));
     assert!(trouble.is_empty(), "nothing went wrong (no change failed to persist): {trouble:?}");
 }
+
+/// Issue 12: the switch names its software only when the operator says so.
+#[test]
+fn a_server_header_only_when_configured() {
+    let lab = lab();
+    lab.add_subscriber("1951", PW, None);
+    let sw = lab.start(&Config::default().server("header = \"roamswitch/e2e\""));
+    let mut tcp = Tcp::connect(&sw);
+    let mut phone = Phone::agent("1951", PW, 12);
+    let challenge = phone.send(&mut tcp, ContactKind::Binding, Some(300), &Auth::None);
+    phone.learn(&challenge);
+    let ok = phone.send(&mut tcp, ContactKind::Binding, Some(300), &Auth::Digest);
+    for r in [&challenge, &ok] {
+        assert_eq!(headers(r, "Server"), ["roamswitch/e2e"], "{}", line(r));
+    }
+}

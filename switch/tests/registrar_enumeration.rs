@@ -106,6 +106,11 @@ fn scan_range(prober: &mut Prober<impl Link>, transport: &str) {
     assert_eq!(reference["INVITE"][0], "407 Proxy Authentication Required");
     assert_eq!(reference["INVITE with credentials"][0], "403 Forbidden (bad credentials)");
     assert_eq!(reference["OPTIONS"][0], "200 OK");
+    for (kind, answer) in &reference {
+        // RFC 3261 §8.2.6.2: a To tag on every final answer; no Server header unless configured.
+        assert!(answer.iter().any(|h| h.starts_with("To: ") && h.ends_with(";tag=*")), "{kind}: {answer:?}");
+        assert!(!answer.iter().any(|h| h.starts_with("Server:")), "{kind}: {answer:?}");
+    }
     for n in 1001..=1100 {
         let number = n.to_string();
         let answers = prober.answers(&number);
