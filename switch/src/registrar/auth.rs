@@ -11,8 +11,9 @@
 //!   device) is the one [`RegisterError::Refused`].
 //! - **No guessing.** Failures count per source and per number
 //!   ([`AuthGuard`](crate::abuse::AuthGuard)); while a number is locked every
-//!   answer with credentials is that refusal, right password or wrong, and
-//!   changes nothing. The phone registered on the number's flow (its
+//!   answer that depends on the password is that refusal, right password or
+//!   wrong (the digest is still checked, so the time is the same), and changes
+//!   nothing. The phone registered on the number's flow (its
 //!   *holder*) is exempt from the source's cool-down and the number's lock:
 //!   it keeps refreshing and calling while someone else guesses.
 
@@ -21,7 +22,7 @@ use super::{Outcome, RegisterError, Registrar};
 use crate::record::Subscriber;
 use rand::Rng;
 use rand::rngs::StdRng;
-use sipcore::auth::{Algorithm, AuthError, DigestRequest, Secret};
+use sipcore::auth::{Algorithm, AuthError, DigestRequest, Secret, Verified};
 use sipcore::transport::Flow;
 use sipcore::{HeaderName, Request, ToStatus};
 use std::fmt::Write as _;
@@ -111,6 +112,13 @@ pub(super) fn dummy_subscriber(realm: &str, rng: &mut StdRng) -> Subscriber {
     }
 }
 
+/// Whether a verification's outcome tells anything about the password: a
+/// success, a wrong response, and what is only found once the response matched
+/// (a stale nonce, a replayed count).
+fn password_dependent(verified: &Result<Verified, AuthError>) -> bool {
+    matches!(verified, Ok(_) | Err(AuthError::WrongResponse | AuthError::UnknownUser | AuthError::StaleNonce | AuthError::Replay { .. }))
+}
+
 fn secret_for(sub: &Subscriber, alg: Algorithm) -> Secret<'_> {
     Secret::Ha1(match alg {
         Algorithm::Md5 | Algorithm::Md5Sess => &sub.ha1_md5,
@@ -169,17 +177,22 @@ impl Registrar {
         if !names_switch(&creds.uri, &req.uri, &names) {
             return Answered(self.refuse(req, &RegisterError::Digest(AuthError::UriMismatch)));
         }
-        if !a.holder
-            && let Some(left) = self.guard.number_locked(a.number, now)
-        {
-            // Right password or wrong: the same answer, nothing counted, nothing changed.
-            debug!(number = a.number, %ip, left, "refused: the number is locked");
-            return Answered(self.refuse(req, &RegisterError::Refused));
-        }
         let secs = self.digest_secs(now);
         let secret = secret_for(a.subscriber.unwrap_or(&self.dummy), creds.effective_algorithm());
         let request = DigestRequest::new(req.method.as_str(), &req.uri);
-        match self.digest.verify(secs, &request, None, &creds, Some(secret)) {
+        let verified = self.digest.verify(secs, &request, None, &creds, Some(secret));
+        // While the number is locked whatever depends on the password is one
+        // answer, nothing is counted and nothing changes; the rest (a nonce not
+        // ours, an algorithm not offered) is answered as ever, so that the lock
+        // itself shows only to someone who knows the password.
+        if !a.holder
+            && password_dependent(&verified)
+            && let Some(left) = self.guard.number_locked(a.number, now)
+        {
+            debug!(number = a.number, %ip, left, "refused: the number is locked");
+            return Answered(self.refuse(req, &RegisterError::Refused));
+        }
+        match verified {
             Ok(_) => match a.subscriber {
                 Some(sub) => {
                     self.guard.success(ip, a.number);
