@@ -33,6 +33,21 @@ if ((${#missing[@]})); then
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The SIPVicious tools (svwar, svcrack) the enumeration and guessing tests
+# attack the switch with: PyPI `sipvicious`, for the python3 on PATH.
+if ! python3 -c 'import sipvicious.svwar, sipvicious.svcrack' 2>/dev/null; then
+    echo "test.sh: installing sipvicious (pip)" >&2
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+    fi
+    # A Debian python refuses packages outside its own (PEP 668) unless told.
+    python3 -m pip install -q sipvicious 2>/dev/null || python3 -m pip install -q --break-system-packages sipvicious
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
     echo "test.sh: cargo not found; install Rust (rustup) first" >&2
     exit 1

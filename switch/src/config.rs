@@ -29,6 +29,30 @@ pub struct SwitchConfig {
     pub limits: LimitSettings,
     pub calls: CallSettings,
     pub log: LogSettings,
+    pub server: ServerSettings,
+}
+
+/// What the switch says about itself on the wire.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// The `Server` header of every response; unset (the default): none.
+    pub header: Option<String>,
+}
+
+impl ServerSettings {
+    /// The header value, checked: printable text on one line.
+    pub fn header(&self) -> crate::Result<Option<String>> {
+        match self.header.as_deref() {
+            None => Ok(None),
+            Some(h) => {
+                ensure(!h.trim().is_empty() && !h.chars().any(char::is_control), || {
+                    format!("server.header {h:?}: one line of printable text, not empty")
+                })?;
+                Ok(Some(h.trim().to_owned()))
+            }
+        }
+    }
 }
 
 /// What the switch's log (stderr) looks like.
@@ -140,13 +164,17 @@ pub struct RegistrarSettings {
     pub digest_algorithms: Vec<String>,
 }
 
-/// Auth-failure cool-down.
+/// Password guessing: the per-source cool-down and the per-number lock
+/// (see [`crate::abuse`]).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AbuseSettings {
     pub max_failures: u32,
     pub window: u64,
     pub cooldown: u64,
+    pub number_max_failures: u32,
+    pub number_lock: u64,
+    pub number_lock_max: u64,
 }
 
 impl Default for SwitchConfig {
@@ -163,6 +191,7 @@ impl Default for SwitchConfig {
             limits: LimitSettings::default(),
             calls: CallSettings::default(),
             log: LogSettings::default(),
+            server: ServerSettings::default(),
         }
     }
 }
@@ -213,13 +242,36 @@ impl RegistrarSettings {
 impl Default for AbuseSettings {
     fn default() -> Self {
         let d = AbuseConfig::default();
-        Self { max_failures: d.max_failures, window: d.window, cooldown: d.cooldown }
+        Self {
+            max_failures: d.max_failures,
+            window: d.window,
+            cooldown: d.cooldown,
+            number_max_failures: d.number_max_failures,
+            number_lock: d.number_lock,
+            number_lock_max: d.number_lock_max,
+        }
     }
 }
 
 impl AbuseSettings {
-    pub fn to_config(self) -> AbuseConfig {
-        AbuseConfig { max_failures: self.max_failures, window: self.window, cooldown: self.cooldown, ..AbuseConfig::default() }
+    /// The guard's configuration, checked: thresholds of at least one, a lock
+    /// of at least a second and no longer than its maximum.
+    pub fn to_config(self) -> crate::Result<AbuseConfig> {
+        ensure(self.max_failures >= 1 && self.number_max_failures >= 1, || {
+            "abuse.max_failures and abuse.number_max_failures must be at least 1".into()
+        })?;
+        ensure(self.number_lock >= 1 && self.number_lock <= self.number_lock_max, || {
+            format!("abuse.number_lock ({}) must be between 1 and abuse.number_lock_max ({})", self.number_lock, self.number_lock_max)
+        })?;
+        Ok(AbuseConfig {
+            max_failures: self.max_failures,
+            window: self.window,
+            cooldown: self.cooldown,
+            number_max_failures: self.number_max_failures,
+            number_lock: self.number_lock,
+            number_lock_max: self.number_lock_max,
+            ..AbuseConfig::default()
+        })
     }
 }
 
@@ -269,7 +321,7 @@ impl SwitchConfig {
                 digest_algorithms: self.registrar.digest_algorithms()?,
                 relay_address: self.relay_address,
                 location: self.location(),
-                abuse: self.abuse.to_config(),
+                abuse: self.abuse.to_config()?,
             },
             b2bua: crate::b2bua::B2buaConfig {
                 domain: self.domain.clone(),
@@ -281,6 +333,7 @@ impl SwitchConfig {
             trusted_peers: self.calls.trusted_peers.clone(),
             udp,
             local_ip,
+            server_header: self.server.header()?,
         })
     }
 
@@ -306,7 +359,8 @@ impl SwitchConfig {
         })?;
         ensure(r.flow_timer > 0, || "registrar.flow_timer must be positive".into())?;
         ensure(!self.domain.is_empty(), || "domain must not be empty".into())?;
-        ensure(self.abuse.max_failures > 0, || "abuse.max_failures must be positive".into())?;
+        self.abuse.to_config()?;
+        self.server.header()?;
         ensure(self.limits.max_connections_per_ip > 0, || "limits.max_connections_per_ip must be positive".into())?;
         ensure(self.limits.max_message_bytes >= 1024, || "limits.max_message_bytes must be at least 1024".into())?;
         self.listen_specs()?;
@@ -359,6 +413,31 @@ mod tests {
             assert!(parse_port_range(bad).is_err(), "{bad}");
         }
         assert!(toml::from_str::<SwitchConfig>("[calls]\nring = 1\n").is_err());
+    }
+
+    #[test]
+    fn abuse_and_server_sections() {
+        let d = SwitchConfig::default();
+        assert_eq!(d.abuse.to_config().unwrap(), AbuseConfig::default());
+        assert_eq!(d.server.header().unwrap(), None, "no Server header unless configured");
+        let c: SwitchConfig = toml::from_str(
+            "[abuse]\nnumber_max_failures = 3\nnumber_lock = 30\nnumber_lock_max = 600\n[server]\nheader = \"roamswitch\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let abuse = c.abuse.to_config().unwrap();
+        assert_eq!((abuse.number_max_failures, abuse.number_lock, abuse.number_lock_max, abuse.max_failures), (3, 30, 600, 5));
+        assert_eq!(c.server.header().unwrap().as_deref(), Some("roamswitch"));
+        for bad in [
+            "[abuse]\nnumber_lock = 0\n",
+            "[abuse]\nnumber_lock = 7200\n",
+            "[abuse]\nmax_failures = 0\n",
+            "[server]\nheader = \"a\\r\\nX-Evil: 1\"\n",
+        ] {
+            let c: SwitchConfig = toml::from_str(bad).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<SwitchConfig>("[server]\nname = \"x\"\n").is_err());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! sends an OPTIONS down the number's registered flow and reports whether (and
 //! how fast) the phone answered — the switch reaching a phone behind a NAT that
 //! drops every inbound connection; `route NUMBER` says where a call for the
-//! number would go now (its flow, or home and why), the B2BUA's own decision.
+//! number would go now (its flow, or home and why), the B2BUA's own decision;
+//! `locks` lists the numbers locked against password guessing, as one JSON
+//! array (`switch registrations` shows them).
 //!
 //! One line in, one line out. The socket is created `0600` in the data dir, so
 //! only the switch's own user can use it.
@@ -26,6 +28,8 @@ pub enum Command {
     Probe(String),
     /// Where a call for `number` would be routed now.
     Route(String),
+    /// The numbers locked now.
+    Locks,
 }
 
 /// A command and where its one-line answer goes.
@@ -41,6 +45,7 @@ pub fn parse_command(line: &str) -> Option<Command> {
     match (words.next(), words.next(), words.next()) {
         (Some("probe"), Some(number), None) if number.len() <= 64 => Some(Command::Probe(number.to_owned())),
         (Some("route"), Some(number), None) if number.len() <= 64 => Some(Command::Route(number.to_owned())),
+        (Some("locks"), None, None) => Some(Command::Locks),
         _ => None,
     }
 }
@@ -66,7 +71,7 @@ pub async fn serve(listener: UnixListener, to_loop: mpsc::Sender<ControlRequest>
             // One bounded line: a control client is local, but still untrusted input.
             let read = BufReader::new(rd.take(256)).read_line(&mut line).await;
             let answer = match read.ok().and_then(|_| parse_command(&line)) {
-                None => "error: unknown command (try: probe NUMBER, route NUMBER)".to_owned(),
+                None => "error: unknown command (try: probe NUMBER, route NUMBER, locks)".to_owned(),
                 Some(command) => {
                     let (reply, answer) = oneshot::channel();
                     if to_loop.send(ControlRequest { command, reply }).await.is_err() {
@@ -93,5 +98,7 @@ mod tests {
         assert!(parse_command("probe").is_none());
         assert!(parse_command("probe 1 2").is_none());
         assert!(parse_command("reboot").is_none());
+        assert!(matches!(parse_command("locks\n"), Some(Command::Locks)));
+        assert!(parse_command("locks 1001").is_none());
     }
 }

@@ -219,6 +219,7 @@ fn registrations_lists_rl_records() {
     assert_eq!(r["expires_at"], now + 3600);
     let left = r["time_left"].as_u64().unwrap();
     assert!((3590..=3600).contains(&left), "time left from the wall clock: {left}");
+    assert_eq!(r["lock"], Value::Null, "not locked (no switch runs on this data dir)");
     let r = &rows[1];
     assert_eq!((r["number"].as_str(), r["state"].as_str()), (Some("1002"), Some("signalling_dropped")));
     assert_eq!(r["observed"], "[2001:db8::5]:5060");
@@ -228,7 +229,9 @@ fn registrations_lists_rl_records() {
     let table = ok(switch(dir, &["registrations"]));
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 3, "{table}");
-    for word in ["NUMBER", "STATE", "OBSERVED", "TRANSPORT", "PRIVATE-IP", "PUBLIC-IP", "NAT", "MAC", "BEARER", "USER-AGENT", "TIME-LEFT"] {
+    for word in
+        ["NUMBER", "STATE", "OBSERVED", "TRANSPORT", "PRIVATE-IP", "PUBLIC-IP", "NAT", "MAC", "BEARER", "USER-AGENT", "TIME-LEFT", "LOCKED"]
+    {
         assert!(lines[0].contains(word), "{word} in {}", lines[0]);
     }
     // Columns line up: each field starts where its header does.
@@ -238,7 +241,9 @@ fn registrations_lists_rl_records() {
     assert_eq!(lines[1].find("02:42:ac:11:00:02"), Some(col("MAC")));
     assert_eq!(lines[1].find("agent/0.1 ?[31m"), Some(col("USER-AGENT")), "control characters neutralised");
     assert!(lines[1].contains(" yes ") && lines[2].contains(" no "));
-    assert!(lines[1].trim_end().ends_with('s') && lines[2].trim_end().ends_with("expired"));
+    let time_left = |line: &str| line[col("TIME-LEFT")..].split_whitespace().next().unwrap().to_owned();
+    assert!(time_left(lines[1]).ends_with('s') && time_left(lines[2]) == "expired");
+    assert!(lines[1].ends_with("  -") && lines[2].ends_with("  -"), "LOCKED: nothing (no switch runs on this data dir)");
     assert!(!table.contains('\u{1b}'));
 
     // Removing the subscriber removes its registration.

@@ -58,8 +58,9 @@ fn repeated_wrong_passwords_cool_down_the_source_ip_only() {
     let r = bystander.register(&mut tcp_b, Some(300));
     assert_eq!(r.status, 200);
     assert_eq!(lab.state("6002"), "registered");
-    // The cool-down is per source IP, not per number: the real owner of 6001
-    // on another address registers fine.
+    // The cool-down is per source IP: the real owner of 6001 on another
+    // address registers fine (three failures are below the number's own lock,
+    // number_max_failures = 5; registrar_guessing.rs has that one).
     let mut tcp_o = Tcp::connect_from(Ipv4Addr::new(127, 0, 0, 3), &sw);
     let mut owner = Phone::agent("6001", PW, 1);
     owner.register(&mut tcp_o, Some(300));

@@ -190,17 +190,21 @@ fn bearer_address_on_wildcard_listeners_is_a_real_address() {
     assert_eq!(lab.state("1252"), "registered");
 }
 
+/// Issue 12: the wire says nothing of which numbers exist; the log does.
 #[test]
-fn unknown_number_gets_404_with_a_reason() {
+fn unknown_number_is_challenged_and_refused_like_a_wrong_password_and_the_log_says_why() {
     let lab = lab();
     lab.add_subscriber("1301", PW, None);
     let sw = lab.start(&Config::default());
     let mut tcp = Tcp::connect(&sw);
     let mut phone = Phone::agent("1399", PW, 3);
     let r = phone.send(&mut tcp, ContactKind::Binding, Some(300), &Auth::None);
-    assert_eq!(r.status, 404, "{}", line(&r));
-    assert!(r.reason.starts_with("Not Found (") && r.reason.len() > "Not Found ()".len(), "a reason that says why: {}", line(&r));
-    assert!(r.reason.contains("not in service"), "{}", line(&r));
+    assert_eq!(r.status, 401, "challenged like any number: {}", line(&r));
+    phone.learn(&r);
+    let r = phone.send(&mut tcp, ContactKind::Binding, Some(300), &Auth::Digest);
+    assert_eq!(line(&r), "403 Forbidden (bad credentials)");
+    let refused = sw.wait_for_event("authentication refused", &[("number", "1399")], IO_TIMEOUT);
+    assert_eq!(refused.text("reason"), "not_in_service", "{refused}");
     assert!(lab.registrations().is_empty());
     // The connection is still good for the number that is in service.
     let mut ok = Phone::agent("1301", PW, 3);
@@ -214,16 +218,17 @@ fn mac_bound_number_refuses_another_or_missing_x_mac() {
     let sw = lab.start(&Config::default());
     let mut tcp = Tcp::connect(&sw);
 
+    // Refused like a wrong password (the right one must not show through); the log says why.
     let mut other = Phone::agent("1401", PW, 5);
     let r = other.exchange(&mut tcp, ContactKind::Binding, Some(300));
-    assert_eq!(r.status, 403, "another MAC: {}", line(&r));
-    assert!(r.reason.contains("MAC not provisioned"), "{}", line(&r));
+    assert_eq!(line(&r), "403 Forbidden (bad credentials)", "another MAC");
+    sw.wait_for_event("authentication refused", &[("number", "1401"), ("reason", "wrong_mac")], IO_TIMEOUT);
 
     let mut no_mac = Phone::agent("1401", PW, 4);
     no_mac.mac = None;
     let r = no_mac.exchange(&mut tcp, ContactKind::Binding, Some(300));
-    assert_eq!(r.status, 403, "no X-MAC: {}", line(&r));
-    assert!(r.reason.contains("requires X-MAC"), "{}", line(&r));
+    assert_eq!(line(&r), "403 Forbidden (bad credentials)", "no X-MAC");
+    sw.wait_for_event("authentication refused", &[("number", "1401"), ("reason", "mac_required")], IO_TIMEOUT);
     assert!(lab.registrations().is_empty(), "nothing registered by refused requests");
 
     // The provisioned MAC, written in upper case, is the same MAC.
@@ -318,7 +323,7 @@ fn number_provisioned_while_running_registers_without_restart() {
     let mut tcp = Tcp::connect(&sw);
     let mut phone = Phone::agent("1802", PW, 9);
     let r = phone.send(&mut tcp, ContactKind::Binding, Some(300), &Auth::None);
-    assert_eq!(r.status, 404, "not provisioned yet: {}", line(&r));
+    assert_eq!(r.status, 401, "not provisioned yet, challenged all the same: {}", line(&r));
 
     lab.add_subscriber("1802", PW, None);
     let r = phone.register(&mut tcp, Some(300));
@@ -349,7 +354,7 @@ fn number_removed_while_registered_loses_its_registration() {
     // The running switch notices without any request from the phone.
     sw.wait_for_event("registration removed", &[("number", "1901"), ("cause", "deprovisioned")], Duration::from_secs(3));
     let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
-    assert_eq!(r.status, 404, "{}", line(&r));
+    assert_eq!(line(&r), "403 Forbidden (bad credentials)", "no longer in service, and the wire does not say so");
 
     // The phone goes away: nothing left to change, nothing fails to persist.
     let gone = format!(" {}->", tcp.local());
@@ -371,4 +376,20 @@ fn number_removed_while_registered_loses_its_registration() {
     assert_eq!(s(&rec, "observed"), tcp.local().to_string());
     let trouble = sw.events_where(|e| matches!(e.level(), "WARN" | "ERROR"));
     assert!(trouble.is_empty(), "nothing went wrong (no change failed to persist): {trouble:?}");
+}
+
+/// Issue 12: the switch names its software only when the operator says so.
+#[test]
+fn a_server_header_only_when_configured() {
+    let lab = lab();
+    lab.add_subscriber("1951", PW, None);
+    let sw = lab.start(&Config::default().server("header = \"roamswitch/e2e\""));
+    let mut tcp = Tcp::connect(&sw);
+    let mut phone = Phone::agent("1951", PW, 12);
+    let challenge = phone.send(&mut tcp, ContactKind::Binding, Some(300), &Auth::None);
+    phone.learn(&challenge);
+    let ok = phone.send(&mut tcp, ContactKind::Binding, Some(300), &Auth::Digest);
+    for r in [&challenge, &ok] {
+        assert_eq!(headers(r, "Server"), ["roamswitch/e2e"], "{}", line(r));
+    }
 }

@@ -1,6 +1,7 @@
 //! SIPp interop against the real `switch` binary: the scenarios in
-//! `scripts/sipp/` (REGISTER with digest, refresh, unregister, binding query,
-//! wrong password, unknown number) over TCP and over UDP. SIPp is a real,
+//! `scripts/sipp/` (REGISTER with digest to the switch's address and to its
+//! domain, refresh, unregister, binding query, wrong password, and the same
+//! for a number not provisioned) over TCP and over UDP. SIPp is a real,
 //! independent SIP implementation; `scripts/test.sh` installs it (Debian
 //! package `sip-tester`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -16,8 +17,9 @@ fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/sipp").join(format!("{name}.xml"))
 }
 
-/// Runs one SIPp scenario to completion from local `port`; panics with SIPp's error log if it fails.
-fn sipp(sw: &Switch, port: u16, name: &str, transport: &str, number: &str, password: &str) {
+/// Runs one SIPp scenario to completion from local `port` with `extra`
+/// arguments; panics with SIPp's error log if it fails.
+fn sipp(sw: &Switch, port: u16, name: &str, transport: &str, number: &str, password: &str, extra: &[&str]) {
     let switch = if transport == "u1" { sw.udp_addr() } else { sw.addr() };
     assert!(Command::new("sipp").arg("-v").output().is_ok(), "sipp not found: install sip-tester (scripts/test.sh does)");
     let work = tempfile::tempdir().unwrap();
@@ -25,6 +27,7 @@ fn sipp(sw: &Switch, port: u16, name: &str, transport: &str, number: &str, passw
         .args(["30", "sipp", &switch.to_string(), "-sf"])
         .arg(scenario(name))
         .args(["-t", transport, "-m", "1", "-s", number, "-au", number, "-ap", password])
+        .args(extra)
         .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err"])
         .current_dir(work.path())
         .stdin(Stdio::null())
@@ -41,33 +44,40 @@ fn sipp(sw: &Switch, port: u16, name: &str, transport: &str, number: &str, passw
 
 fn all_scenarios(transport: &str) {
     let lab = lab();
-    for n in ["2001", "2002", "2003", "2004", "2005"] {
+    for n in ["2001", "2002", "2003", "2004", "2005", "2006"] {
         lab.add_subscriber(n, "secret", None);
     }
     let sw = lab.start(&Config::default());
     // SIPp cannot say which port it bound: each run gets one of a reserved block.
     let ports = PortBlock::reserve();
-    sipp(&sw, ports.port(0), "reg_digest", transport, "2001", "secret");
-    let r = lab.registration("2001").expect("registered");
+    let switch = if transport == "u1" { sw.udp_addr() } else { sw.addr() };
     // SIPp closes its TCP connection when the scenario ends: the signalling
     // channel is gone, so the record says so. Over UDP there is no channel to lose.
     let expected = if transport == "t1" { "signalling_dropped" } else { "registered" };
-    assert_eq!(r["state"], expected);
-    assert_eq!(r["transport"], if transport == "t1" { "tcp" } else { "udp" });
+    // To the switch's address (the digest uri is the Request-URI), then to its
+    // domain: stock SIPp's digest uri is still sip:IP:PORT, which names the
+    // switch too (issue 12 item 3).
+    for (i, (number, domain)) in [("2001", switch.to_string()), ("2006", "switch.local".to_owned())].into_iter().enumerate() {
+        sipp(&sw, ports.port(10 + i as u16), "reg_digest", transport, number, "secret", &["-key", "domain", &domain]);
+        let r = lab.registration(number).expect("registered");
+        assert_eq!(r["state"], expected, "{number} to sip:{domain}");
+        assert_eq!(r["transport"], if transport == "t1" { "tcp" } else { "udp" });
+    }
 
-    sipp(&sw, ports.port(1), "reg_refresh", transport, "2002", "secret");
+    sipp(&sw, ports.port(1), "reg_refresh", transport, "2002", "secret", &[]);
     let left = lab.registration("2002").expect("refreshed")["time_left"].as_u64().unwrap();
     assert!((290..=300).contains(&left), "refresh set the new expiry: {left}");
 
-    sipp(&sw, ports.port(2), "unregister", transport, "2003", "secret");
+    sipp(&sw, ports.port(2), "unregister", transport, "2003", "secret", &[]);
     assert!(lab.registration("2003").is_none(), "unregister removed the record");
 
-    sipp(&sw, ports.port(3), "binding_query", transport, "2004", "secret");
+    sipp(&sw, ports.port(3), "binding_query", transport, "2004", "secret", &[]);
 
-    sipp(&sw, ports.port(4), "wrong_password", transport, "2005", "not-the-password");
+    sipp(&sw, ports.port(4), "wrong_password", transport, "2005", "not-the-password", &[]);
     assert!(lab.registration("2005").is_none(), "a failed authentication registers nothing");
 
-    sipp(&sw, ports.port(5), "unknown_number", transport, "9999", "secret");
+    // A number that is not provisioned: challenged, then refused like a wrong password (issue 12).
+    sipp(&sw, ports.port(5), "wrong_password", transport, "9999", "secret", &[]);
 }
 
 #[test]

@@ -1,12 +1,16 @@
 //! End-to-end tests across crates live in `tests/`; this library holds what
 //! they share: finding the workspace's binaries, processes started by a test,
-//! a real switch with its own data dir and ports, network namespaces, and
+//! a real switch with its own data dir and ports, network namespaces, the
+//! SIPVicious tools, what a scanner sees of an answer, timing statistics, and
 //! bounded waits for what a test expects to happen.
 
 pub mod agent;
 pub mod netns;
 pub mod ports;
+pub mod probe;
 pub mod proc;
+pub mod sipvicious;
+pub mod stats;
 pub mod switch;
 
 use std::path::{Path, PathBuf};

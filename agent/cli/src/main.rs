@@ -229,3 +229,14 @@ async fn answer(handle: &AgentHandle, id: agent::ServerTxId, request: &agent::Re
         tracing::warn!(error = %e, "answer not sent");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_404_is_not_in_service_and_any_other_refusal_refused() {
+        assert_eq!(refusal_code(404), EXIT_NOT_IN_SERVICE);
+        assert_eq!([403, 401, 423].map(refusal_code), [EXIT_REFUSED; 3]);
+    }
+}

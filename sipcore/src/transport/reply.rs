@@ -1,7 +1,8 @@
 //! Error replies for requests the parser or framer refused. The request cannot be
 //! trusted, so the reply copies the raw Via, From, To, Call-ID and CSeq lines it
 //! can find (RFC 3261 §8.2.6.2) and gives up if any is missing: a response that
-//! cannot be matched helps nobody.
+//! cannot be matched helps nobody. A To without a tag gets one, as every final
+//! response outside a dialog must (§8.2.6.2).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -45,7 +46,9 @@ pub fn error_response(raw: &[u8], status: u16, reason: &str) -> Option<Bytes> {
     out.put_slice(format!("SIP/2.0 {status} {reason}\r\n").as_bytes());
     for (name, values) in ["Via", "From", "To", "Call-ID", "CSeq"].iter().zip(&found) {
         for v in values {
-            out.put_slice(format!("{name}: {v}\r\n").as_bytes());
+            let untagged = *name == "To" && !v.to_ascii_lowercase().contains(";tag=");
+            let tag = if untagged { format!(";tag={:016x}", rand::random::<u64>()) } else { String::new() };
+            out.put_slice(format!("{name}: {v}{tag}\r\n").as_bytes());
         }
     }
     out.put_slice(b"Content-Length: 0\r\n\r\n");
@@ -65,6 +68,10 @@ mod tests {
         let crate::Message::Response(resp) = m else { panic!("not a response") };
         assert_eq!(resp.status, 400);
         assert_eq!(resp.headers.call_id().unwrap(), "c1");
+        assert!(resp.headers.to_addr().unwrap().tag().is_some_and(|t| t.len() == 16), "a To tag: {resp:?}");
+        let tagged = b"BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK2\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;TAG=9\r\nCall-ID: c2\r\nCSeq: x BYE\r\n\r\n";
+        let r = String::from_utf8(error_response(tagged, 400, "Bad Request").unwrap().to_vec()).unwrap();
+        assert!(r.contains("To: <sip:a@b>;TAG=9\r\n"), "a tag it had is kept, alone: {r}");
     }
 
     #[test]

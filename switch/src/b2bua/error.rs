@@ -21,10 +21,8 @@ pub enum CallError {
     /// The Request-URI has no user part (404).
     #[error("no number in the Request-URI")]
     NoCallee,
-    /// The caller is neither provisioned nor a trusted peer (403).
-    #[error("caller not provisioned")]
-    CallerNotProvisioned,
-    /// The callee is not provisioned (404).
+    /// The callee is not provisioned (404, to an authenticated caller or a
+    /// trusted peer only).
     #[error("number not in service")]
     NotInService,
     /// No live flow and no home location; the text is the `HomeReason` (480).
@@ -78,7 +76,6 @@ impl ToStatus for CallError {
             CallError::Loop => 482,
             CallError::NoSuchDialog => 481,
             CallError::NoCallee | CallError::NotInService => 404,
-            CallError::CallerNotProvisioned => 403,
             CallError::Unavailable(_) | CallError::FlowFailed | CallError::FlowClosed | CallError::HomeUnreachable(_) => 480,
             CallError::Malformed => 400,
             CallError::NoRelayPorts => 503,
@@ -117,7 +114,6 @@ mod tests {
     fn each_failure_has_its_status_and_reason() {
         let cases = [
             (CallError::TooManyHops, 483, "Too Many Hops"),
-            (CallError::CallerNotProvisioned, 403, "Forbidden (caller not provisioned)"),
             (CallError::Unavailable("ttl_expired"), 480, "Temporarily Unavailable (ttl_expired)"),
             (CallError::NoRelayPorts, 503, "Service Unavailable (no relay ports)"),
             (CallError::Sdp(SdpReject::NoStream), 488, "no RTP stream to relay"),

@@ -268,7 +268,8 @@ impl B2bua {
     pub fn handle_cancel(&mut self, now: Instant, key: &TransactionKey, req: &Request, invite: Option<&TransactionKey>) -> bool {
         let Some(call) = invite.and_then(|k| self.by_invite.get(k)).copied() else { return false };
         let Some(c) = self.calls.get_mut(&call) else { return false };
-        self.outbox.respond(key, Response::to_request(req, 200));
+        // The To tag of the INVITE's responses (RFC 3261 §9.2).
+        self.outbox.respond(key, msg::response(req, 200, None, c.caller.local_tag(), None, None));
         if let Some(end) = c.cancel(now, &mut self.outbox, CallError::Cancelled, "cancelled") {
             self.end(now, call, end);
         }

@@ -2,11 +2,8 @@
 //! `switch probe NUMBER` (OPTIONS down the number's registered flow) and
 //! `switch route NUMBER` (where a call for the number would go now).
 
-use super::DataDir;
-use anyhow::{Context, Result, bail};
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use super::{DataDir, ask};
+use anyhow::{Result, bail};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ProbeArgs {
@@ -22,18 +19,6 @@ pub(crate) struct RouteArgs {
     number: String,
     #[command(flatten)]
     dir: DataDir,
-}
-
-/// Sends one command line to the running switch and returns its one-line answer.
-fn ask(dir: &DataDir, command: &str) -> Result<String> {
-    let path = switch::control::socket_path(&dir.data_dir);
-    let mut stream = UnixStream::connect(&path)
-        .with_context(|| format!("no running switch at {} (is `switch run` using this --data-dir?)", path.display()))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(format!("{command}\n").as_bytes())?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).context("reading the switch's answer")?;
-    Ok(line.trim_end().to_owned())
 }
 
 /// Prints the switch's answer; fails (exit 1) when the phone was not reached.

@@ -1,9 +1,12 @@
-//! `switch registrations`: the RL records, where each registered number is.
+//! `switch registrations`: the RL records, where each registered number is,
+//! and the numbers locked against password guessing (asked of the running
+//! switch: a lock lives in its memory only).
 
-use super::DataDir;
 use super::table;
+use super::{DataDir, ask};
 use anyhow::{Context, Result};
 use std::time::SystemTime;
+use switch::abuse::NumberLock;
 use switch::record::{RlRecord, UnixTime, transport_name};
 use switch::store::Store;
 
@@ -16,11 +19,42 @@ pub(crate) struct RegistrationsArgs {
     dir: DataDir,
 }
 
+/// A number's lock as listed.
+#[derive(serde::Serialize)]
+struct LockView {
+    /// Seconds until the lock ends.
+    seconds_left: u64,
+    /// Which lock this is (each one twice as long as the last).
+    level: u32,
+    /// Failed authentications counted for the number.
+    failures: u64,
+}
+
+impl LockView {
+    fn new(l: &NumberLock) -> Self {
+        LockView { seconds_left: l.seconds_left, level: l.level, failures: l.failures }
+    }
+
+    fn cell(&self) -> String {
+        format!("{}s (lock {}, {} failures)", self.seconds_left, self.level, self.failures)
+    }
+}
+
+/// A locked number with no record (never registered, or not provisioned).
+#[derive(serde::Serialize)]
+struct LockedView<'a> {
+    number: &'a str,
+    state: &'static str,
+    lock: LockView,
+}
+
 /// One record as listed; `time_left` is seconds from the wall clock now.
 #[derive(serde::Serialize)]
 struct RecordView<'a> {
     number: &'a str,
     state: &'static str,
+    /// Set while the number is locked against password guessing.
+    lock: Option<LockView>,
     observed: String,
     transport: &'static str,
     private_ip: Option<String>,
@@ -37,10 +71,11 @@ struct RecordView<'a> {
 }
 
 impl<'a> RecordView<'a> {
-    fn new(r: &'a RlRecord, now: UnixTime) -> Self {
+    fn new(r: &'a RlRecord, now: UnixTime, lock: Option<&NumberLock>) -> Self {
         RecordView {
             number: &r.number,
             state: r.state.as_str(),
+            lock: lock.map(LockView::new),
             observed: r.observed.to_string(),
             transport: transport_name(r.transport),
             private_ip: r.private_ip.map(|ip| ip.to_string()),
@@ -70,21 +105,59 @@ impl<'a> RecordView<'a> {
             table::opt(self.bearer_port),
             table::opt(self.user_agent),
             if self.time_left == 0 { "expired".to_owned() } else { format!("{}s", self.time_left) },
+            table::opt(self.lock.as_ref().map(LockView::cell)),
         ]
     }
+}
+
+impl LockedView<'_> {
+    fn row(&self) -> Vec<String> {
+        let mut row = vec![self.number.to_owned(), self.state.to_owned()];
+        row.extend(std::iter::repeat_n("-".to_owned(), 9));
+        row.push(self.lock.cell());
+        row
+    }
+}
+
+/// The running switch's locks; none when no switch runs on this data dir.
+fn locks(dir: &DataDir) -> Vec<NumberLock> {
+    ask(dir, "locks").ok().and_then(|line| serde_json::from_str(&line).ok()).unwrap_or_default()
 }
 
 pub(crate) fn run(a: RegistrationsArgs) -> Result<()> {
     let store = Store::open_existing(&a.dir.data_dir)?;
     let records = store.records()?;
+    let locks = locks(&a.dir);
     let now = sipcore::auth::unix_seconds(SystemTime::now());
-    let views: Vec<RecordView<'_>> = records.iter().map(|r| RecordView::new(r, now)).collect();
+    let lock_of = |number: &str| locks.iter().find(|l| l.number == number);
+    let views: Vec<RecordView<'_>> = records.iter().map(|r| RecordView::new(r, now, lock_of(&r.number))).collect();
+    let locked: Vec<LockedView<'_>> = locks
+        .iter()
+        .filter(|l| !records.iter().any(|r| r.number == l.number))
+        .map(|l| LockedView { number: &l.number, state: "absent", lock: LockView::new(l) })
+        .collect();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&views).context("encoding JSON")?);
+        let mut all = serde_json::to_value(&views).context("encoding JSON")?;
+        if let serde_json::Value::Array(list) = &mut all {
+            list.extend(locked.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>().context("encoding JSON")?);
+        }
+        println!("{}", serde_json::to_string_pretty(&all).context("encoding JSON")?);
     } else {
-        let rows: Vec<Vec<String>> = views.iter().map(RecordView::row).collect();
-        let headers =
-            ["NUMBER", "STATE", "OBSERVED", "TRANSPORT", "PRIVATE-IP", "PUBLIC-IP", "NAT", "MAC", "BEARER", "USER-AGENT", "TIME-LEFT"];
+        let rows: Vec<Vec<String>> = views.iter().map(RecordView::row).chain(locked.iter().map(LockedView::row)).collect();
+        let headers = [
+            "NUMBER",
+            "STATE",
+            "OBSERVED",
+            "TRANSPORT",
+            "PRIVATE-IP",
+            "PUBLIC-IP",
+            "NAT",
+            "MAC",
+            "BEARER",
+            "USER-AGENT",
+            "TIME-LEFT",
+            "LOCKED",
+        ];
         print!("{}", table::render(&headers, &rows));
     }
     Ok(())

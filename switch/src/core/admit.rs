@@ -1,7 +1,8 @@
 //! A new INVITE: authenticated (407 digest with the subscriber's REGISTER
 //! credentials, or a trusted peer's source address), its callee routed with
 //! the location table's `route()`, and handed to the B2BUA — or refused here
-//! (404, 480).
+//! (403 for credentials, as the registrar says; 404 for an unknown callee, to
+//! an authenticated caller only; 480).
 
 use super::Core;
 use super::provisioning::Parked;
@@ -40,10 +41,11 @@ impl Core {
             return self.refuse(now, &key, &req, CallError::NoCallee);
         };
         if !self.config.trusted_peers.contains(&flow.remote.ip()) {
-            let Some(sub) = self.provisioning.subscribers.get(&caller) else {
-                return self.refuse(now, &key, &req, CallError::CallerNotProvisioned);
-            };
-            if let Some(resp) = self.registrar.authorize_call(now, &req, sub, flow.remote.ip()) {
+            // A caller that is not provisioned is challenged and refused like a
+            // wrong password: an INVITE must not tell which numbers exist.
+            let sub = self.provisioning.subscribers.get(&caller);
+            let local_ip = (self.config.local_ip)(&flow);
+            if let Some(resp) = self.registrar.authorize_call(now, &req, &caller, sub, &flow, local_ip) {
                 return self.respond(now, &key, resp);
             }
         }

@@ -27,4 +27,7 @@ pub struct CoreConfig {
     /// The UDP listeners, for calls to home locations over UDP.
     pub udp: Vec<Flow>,
     pub local_ip: LocalIp,
+    /// The `Server` header every response carries; `None` (the default):
+    /// none, so the switch does not name its software to scanners.
+    pub server_header: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! The answers to the control socket: `probe NUMBER` sends an OPTIONS down the
 //! number's registered flow and says whether (and how fast) the phone
-//! answered; `route NUMBER` says where a call for it would go now.
+//! answered; `route NUMBER` says where a call for it would go now; `locks`
+//! lists the numbers locked against password guessing.
 
 use super::provisioning::Parked;
 use super::{Client, ControlId, Core, Output};
@@ -63,6 +64,13 @@ impl Core {
                 Route::Unavailable { reason } => format!("route {number} unavailable reason={reason}"),
             },
         };
+        self.reply(id, line);
+    }
+
+    /// `locks`: the numbers locked against password guessing now, as one
+    /// line of JSON (an array of [`NumberLock`](crate::abuse::NumberLock)).
+    pub fn handle_locks(&mut self, now: Instant, id: ControlId) {
+        let line = serde_json::to_string(&self.registrar.locks(now)).unwrap_or_else(|e| format!("error: {e}"));
         self.reply(id, line);
     }
 

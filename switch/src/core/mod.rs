@@ -46,6 +46,7 @@ mod dispatch;
 mod output;
 mod provisioning;
 mod register;
+mod respond;
 #[cfg(test)]
 mod tests;
 
@@ -259,8 +260,10 @@ impl Core {
         }
     }
 
-    /// Answers the server transaction `key`.
-    fn respond(&mut self, now: Instant, key: &TransactionKey, response: sipcore::Response) {
+    /// Answers the server transaction `key`: every response the switch sends
+    /// goes here, and leaves with a To tag and the configured Server header.
+    fn respond(&mut self, now: Instant, key: &TransactionKey, mut response: sipcore::Response) {
+        respond::finish(&mut response, self.config.server_header.as_deref(), &mut self.rng);
         if let Err(e) = self.layer.send_response(now, key, response) {
             warn!(%key, error = %e, "response not sent");
         }

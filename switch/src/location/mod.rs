@@ -21,6 +21,9 @@
 //!   the challenger is noted, and the REGISTER is refused with 403. Only a
 //!   TCP/TLS flow can be provably live: over UDP the newer registration simply
 //!   replaces the old one (**new**), or a rebooted phone would be locked out.
+//!   The registrar asks [`LocationTable::would_conflict`] first: while someone
+//!   is guessing the number's password, another device's REGISTER could be a
+//!   guess that hit, and it does not get this far (nothing changes).
 //!
 //! # Leaving `Conflict`
 //!

@@ -6,6 +6,7 @@
 
 mod check;
 mod flow_events;
+mod holder;
 mod register;
 mod timers;
 

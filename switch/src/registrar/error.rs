@@ -1,7 +1,9 @@
 //! Why the registrar refuses a REGISTER (or a call's credentials). Each
 //! refusal becomes its response through sipcore's [`ToStatus`]: the status
-//! and a reason phrase that says what happened ("Forbidden (MAC not
-//! provisioned for this number)"), decided here and nowhere else.
+//! and a reason phrase, decided here and nowhere else. A phrase says what
+//! happened where that tells an attacker nothing; every refusal that could
+//! tell whether a number exists or a password was right is one and the same
+//! [`RegisterError::Refused`] (the log says which it was).
 
 use sipcore::auth::AuthError;
 use sipcore::{ParseError, StatusCode, ToStatus};
@@ -14,24 +16,17 @@ pub enum RegisterError {
     /// The To URI has no user part.
     #[error("To has no number")]
     NoNumber,
-    /// The number is not provisioned.
-    #[error("number not in service")]
-    NotInService,
-    /// The number is bound to another device's MAC.
-    #[error("MAC not provisioned for this number")]
-    WrongMac,
-    /// The number is bound to a MAC and the REGISTER names none.
-    #[error("this number requires X-MAC")]
-    MacRequired,
+    /// Credentials that did not admit the request: a wrong password, a number
+    /// not in service, a locked number, another device's MAC, a number held by
+    /// another device. One answer for all, so none of them is an oracle.
+    #[error("bad credentials")]
+    Refused,
     /// Credentials that do not parse.
     #[error("{0}")]
     Credentials(AuthError),
     /// Credentials for another user.
     #[error("username does not match the number")]
     UsernameMismatch,
-    /// A wrong password (counts toward the cool-down).
-    #[error("bad credentials: {0}")]
-    BadCredentials(AuthError),
     /// Credentials the digest server refused otherwise.
     #[error("{0}")]
     Digest(AuthError),
@@ -54,12 +49,7 @@ impl ToStatus for RegisterError {
             | RegisterError::Contact(_)
             | RegisterError::Wildcard
             | RegisterError::ManyContacts => StatusCode::BAD_REQUEST,
-            RegisterError::NotInService => StatusCode::NOT_FOUND,
-            RegisterError::CoolingDown(_)
-            | RegisterError::WrongMac
-            | RegisterError::MacRequired
-            | RegisterError::UsernameMismatch
-            | RegisterError::BadCredentials(_) => StatusCode::FORBIDDEN,
+            RegisterError::CoolingDown(_) | RegisterError::Refused | RegisterError::UsernameMismatch => StatusCode::FORBIDDEN,
             RegisterError::Digest(e) => e.status(),
         }
     }
@@ -73,14 +63,13 @@ impl ToStatus for RegisterError {
 mod tests {
     use super::*;
 
-    /// The reason phrases phones and logs have always seen.
+    /// The reason phrases phones and logs see.
     #[test]
     fn each_refusal_has_its_status_and_says_why() {
         let cases = [
             (RegisterError::CoolingDown(42), 403, "Forbidden (too many failed authentications; retry in 42 s)"),
-            (RegisterError::NotInService, 404, "Not Found (number not in service)"),
-            (RegisterError::MacRequired, 403, "Forbidden (this number requires X-MAC)"),
-            (RegisterError::BadCredentials(AuthError::WrongResponse), 403, "Forbidden (bad credentials: response does not match)"),
+            (RegisterError::Refused, 403, "Forbidden (bad credentials)"),
+            (RegisterError::UsernameMismatch, 403, "Forbidden (username does not match the number)"),
             (RegisterError::ManyContacts, 400, "Bad Request (one Contact per registration)"),
             (RegisterError::Digest(AuthError::UriMismatch), 400, "Bad Request (digest uri does not match the Request-URI)"),
         ];

@@ -3,6 +3,8 @@
 //! the core passes in the time, the flow and the subscriber it looked up, and
 //! hands the changes this returns (store, close flows, log) to its driver.
 
+mod auth;
+mod digest_uri;
 mod error;
 mod register;
 mod reply;

@@ -1,19 +1,19 @@
 //! Handling one REGISTER.
 
 use super::RegisterError;
+use super::auth::{Attempt, Failure, Verdict, dummy_subscriber};
 use super::reply::{refuse, reply};
-use crate::abuse::{AbuseConfig, AuthGuard};
-use crate::location::{Change, LocationConfig, LocationTable, Registration, Unregistration, grant_expires};
+use crate::abuse::{AbuseConfig, AuthGuard, NumberLock};
+use crate::location::{Change, LocationConfig, LocationTable, Refusal, Registration, Unregistration, grant_expires};
 use crate::record::Subscriber;
 use rand::Rng;
 use rand::rngs::StdRng;
-use sipcore::auth::{Algorithm, AuthError, DigestRequest, DigestServer, Secret, ServerConfig};
+use sipcore::auth::{Algorithm, DigestServer, ServerConfig};
 use sipcore::headers::{Contact, NameAddr};
 use sipcore::transport::Flow;
 use sipcore::{HeaderName, Request, Response, ToStatus};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use tracing::warn;
 
 /// Registrar policy.
 #[derive(Debug, Clone)]
@@ -41,43 +41,42 @@ pub struct Outcome {
 /// The registrar's state: the location table, the digest server, the abuse guard.
 pub struct Registrar {
     pub table: LocationTable,
-    digest: DigestServer,
-    guard: AuthGuard,
-    config: RegistrarConfig,
+    pub(super) digest: DigestServer,
+    pub(super) guard: AuthGuard,
+    pub(super) config: RegistrarConfig,
     tag: String,
     /// The digest server counts nonce lifetimes in whole seconds since this
     /// instant: monotonic, like every other deadline of the switch (a nonce
     /// never outlives the process: its key is drawn anew at each start).
-    epoch: Instant,
+    pub(super) epoch: Instant,
     /// Nonce salts.
-    rng: StdRng,
-}
-
-fn secret_for(sub: &Subscriber, alg: Algorithm) -> Secret<'_> {
-    Secret::Ha1(match alg {
-        Algorithm::Md5 | Algorithm::Md5Sess => &sub.ha1_md5,
-        Algorithm::Sha256 | Algorithm::Sha256Sess => &sub.ha1_sha256,
-        Algorithm::Sha512_256 | Algorithm::Sha512_256Sess => &sub.ha1_sha512_256,
-    })
+    pub(super) rng: StdRng,
+    /// What credentials for a number not in service are checked against.
+    pub(super) dummy: Subscriber,
 }
 
 impl Registrar {
-    /// A registrar started at `now`; `rng` draws its nonce key, its To tag
-    /// and every nonce's salt.
+    /// A registrar started at `now`; `rng` draws its nonce key, its To tag,
+    /// the dummy HA1s and every nonce's salt.
     pub fn new(config: RegistrarConfig, now: Instant, mut rng: StdRng) -> Self {
         let mut digest = ServerConfig::new(config.realm.clone(), rng.random::<[u8; 32]>().to_vec());
         digest.nonce_lifetime = config.nonce_lifetime;
         if !config.digest_algorithms.is_empty() {
             digest.algorithms = config.digest_algorithms.clone();
         }
+        // The registrar checks the digest uri itself: any name of this switch (`digest_uri`).
+        digest.check_uri = false;
+        let tag = format!("{:08x}", rng.random::<u32>());
+        let dummy = dummy_subscriber(&config.realm, &mut rng);
         Self {
             table: LocationTable::new(config.location),
             digest: DigestServer::new(digest),
             guard: AuthGuard::new(config.abuse),
-            tag: format!("{:08x}", rng.random::<u32>()),
+            tag,
             config,
             epoch: now,
             rng,
+            dummy,
         }
     }
 
@@ -90,40 +89,40 @@ impl Registrar {
         req.headers.to_addr().ok()?.uri.user.map(str::to_owned)
     }
 
-    fn reply(&self, req: &Request, status: u16) -> Outcome {
+    pub(super) fn reply(&self, req: &Request, status: u16) -> Outcome {
         Outcome { response: reply(req, status, &self.tag), changes: Vec::new() }
     }
 
-    fn refuse(&self, req: &Request, err: &impl ToStatus) -> Outcome {
+    pub(super) fn refuse(&self, req: &Request, err: &impl ToStatus) -> Outcome {
         Outcome { response: refuse(req, err, &self.tag), changes: Vec::new() }
     }
 
-    /// 401 with WWW-Authenticate for REGISTER; 407 with Proxy-Authenticate for
-    /// calls (the switch acts as the caller's proxy, RFC 3261 §22.3).
-    /// `now` as the digest server counts (see `epoch`).
-    fn digest_secs(&self, now: Instant) -> u64 {
-        now.saturating_duration_since(self.epoch).as_secs()
+    /// Authenticates a call from `caller` (the From number of an INVITE; its
+    /// provisioned entry `subscriber`, if any) that arrived on `flow`, with the
+    /// REGISTER credentials and policy: `None` when it may go on, else the 407
+    /// challenge or the refusal to send. A caller that is not provisioned is
+    /// challenged and refused like a wrong password; failures count toward the
+    /// same guard as REGISTER's.
+    pub fn authorize_call(
+        &mut self,
+        now: Instant,
+        req: &Request,
+        caller: &str,
+        subscriber: Option<&Subscriber>,
+        flow: &Flow,
+        local_ip: IpAddr,
+    ) -> Option<Response> {
+        let holder = self.table.holds(caller, flow, now);
+        let attempt = Attempt { number: caller, subscriber, flow, local_ip, proxy: true, holder };
+        match self.authenticate(now, req, &attempt) {
+            Verdict::Admitted(_) => None,
+            Verdict::Answered(out) => Some(out.response),
+        }
     }
 
-    fn challenge(&mut self, req: &Request, now: Instant, stale: bool, proxy: bool) -> Outcome {
-        let (status, header) = if proxy { (407, HeaderName::ProxyAuthenticate) } else { (401, HeaderName::WwwAuthenticate) };
-        let mut out = self.reply(req, status);
-        let salt = self.rng.random();
-        for c in self.digest.challenge_with_salt(self.digest_secs(now), salt, None, stale) {
-            out.response.headers.push(header.clone(), c.to_string());
-        }
-        out
-    }
-
-    /// Authenticates a call from `sub` (an INVITE from a registered subscriber)
-    /// with the REGISTER credentials and policy: `None` when it may go on, else
-    /// the 407 challenge or refusal to send. Failures count toward the same
-    /// per-source cool-down as REGISTER's.
-    pub fn authorize_call(&mut self, now: Instant, req: &Request, sub: &Subscriber, ip: IpAddr) -> Option<Response> {
-        if let Some(left) = self.guard.blocked(ip, now) {
-            return Some(self.refuse(req, &RegisterError::CoolingDown(left)).response);
-        }
-        self.authenticate(now, req, &sub.number, sub, ip, true).map(|o| o.response)
+    /// The numbers locked now (for `switch registrations`).
+    pub fn locks(&self, now: Instant) -> Vec<NumberLock> {
+        self.guard.locks(now)
     }
 
     /// Handles one REGISTER that arrived on `flow`. `subscriber` is the
@@ -133,62 +132,28 @@ impl Registrar {
     /// the driver found the switch routes back to the phone from; it is the
     /// X-Bearer-Address unless `relay_address` is set.
     pub fn handle(&mut self, now: Instant, req: &Request, flow: &Flow, subscriber: Option<&Subscriber>, local_ip: IpAddr) -> Outcome {
-        let ip = flow.remote.ip();
-        if let Some(left) = self.guard.blocked(ip, now) {
-            return self.refuse(req, &RegisterError::CoolingDown(left));
-        }
         let Some(number) = Self::number_of(req) else {
             return self.refuse(req, &RegisterError::NoNumber);
         };
-        let Some(sub) = subscriber else {
-            return self.refuse(req, &RegisterError::NotInService);
+        let holder = self.table.holds(&number, flow, now);
+        let attempt = Attempt { number: &number, subscriber, flow, local_ip, proxy: false, holder };
+        let sub = match self.authenticate(now, req, &attempt) {
+            Verdict::Admitted(sub) => sub,
+            Verdict::Answered(out) => return out,
         };
-        if let Some(out) = self.authenticate(now, req, &number, sub, ip, false) {
-            return out;
-        }
         if let Some(required) = sub.mac {
             match req.headers.x_mac() {
                 Ok(Some(mac)) if mac == required => {}
-                Ok(Some(_)) => return self.refuse(req, &RegisterError::WrongMac),
-                _ => return self.refuse(req, &RegisterError::MacRequired),
+                Ok(Some(_)) => return self.fail(now, req, &attempt, Failure::WrongMac),
+                _ => return self.fail(now, req, &attempt, Failure::MacRequired),
             }
         }
-        self.bind(now, req, flow, number, local_ip)
-    }
-
-    /// Digest verification; `None` when the request is authenticated.
-    fn authenticate(&mut self, now: Instant, req: &Request, number: &str, sub: &Subscriber, ip: IpAddr, proxy: bool) -> Option<Outcome> {
-        let realm = self.digest.config().realm.clone();
-        let creds = req.headers.digest_credentials(proxy).find(|c| c.as_ref().map_or(true, |c| c.realm == realm.as_str()));
-        let creds = match creds {
-            None => return Some(self.challenge(req, now, false, proxy)),
-            Some(Err(e)) => return Some(self.refuse(req, &RegisterError::Credentials(e))),
-            Some(Ok(c)) => c,
-        };
-        if creds.username != number {
-            return Some(self.refuse(req, &RegisterError::UsernameMismatch));
-        }
-        let secret = secret_for(sub, creds.effective_algorithm());
-        let request = DigestRequest::new(req.method.as_str(), &req.uri);
-        match self.digest.verify(self.digest_secs(now), &request, None, &creds, Some(secret)) {
-            Ok(_) => {
-                self.guard.success(ip);
-                None
-            }
-            Err(e) if e.is_stale() => Some(self.challenge(req, now, true, proxy)),
-            Err(e @ (AuthError::WrongResponse | AuthError::UnknownUser)) => {
-                if self.guard.failure(ip, now) {
-                    warn!(%ip, number, "authentication failures: source refused for a cool-down");
-                }
-                Some(self.refuse(req, &RegisterError::BadCredentials(e)))
-            }
-            Err(e) if e.status() == 401 => Some(self.challenge(req, now, false, proxy)),
-            Err(e) => Some(self.refuse(req, &RegisterError::Digest(e))),
-        }
+        self.bind(now, req, &attempt)
     }
 
     /// Applies the Contact (or its absence) once the request is authenticated.
-    fn bind(&mut self, now: Instant, req: &Request, flow: &Flow, number: String, local_ip: IpAddr) -> Outcome {
+    fn bind(&mut self, now: Instant, req: &Request, a: &Attempt<'_>) -> Outcome {
+        let (flow, number, local_ip) = (a.flow, a.number.to_owned(), a.local_ip);
         let contacts: Result<Vec<Contact<'_>>, _> = req.headers.contacts().collect();
         let contacts = match contacts {
             Ok(c) => c,
@@ -242,6 +207,12 @@ impl Registrar {
             expires,
             outbound: wants_outbound,
         };
+        // Another device with the right password while the number is under
+        // attack could be a guess that hit: it changes nothing (no conflict),
+        // and looks like every other refusal.
+        if !a.holder && self.guard.under_attack(&registration.number, now) && self.table.would_conflict(now, &registration) {
+            return self.fail(now, req, a, Failure::ConflictUnderAttack);
+        }
         match self.table.register(now, registration) {
             Ok(outcome) => {
                 let mut out = self.reply(req, 200);
@@ -261,7 +232,11 @@ impl Registrar {
             }
             Err(mut refusal) => {
                 let changes = refusal.take_changes();
-                Outcome { changes, ..self.refuse(req, &refusal) }
+                let out = match refusal {
+                    Refusal::Conflict { .. } => self.fail(now, req, a, Failure::Conflict),
+                    Refusal::ZeroExpires => self.refuse(req, &refusal),
+                };
+                Outcome { changes, ..out }
             }
         }
     }

@@ -225,6 +225,7 @@ impl Server {
                 self.check_provisioning(now);
                 self.core.handle_route(now, id, &number);
             }
+            Command::Locks => self.core.handle_locks(now, id),
         }
     }
 

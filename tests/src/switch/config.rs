@@ -15,10 +15,11 @@ pub struct Config {
     pub relay_port_count: u16,
     /// PEM certificate and key for `tls:` listeners.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// `key = value` lines for `[registrar]`, `[abuse]` and `[calls]`.
+    /// `key = value` lines for `[registrar]`, `[abuse]`, `[calls]` and `[server]`.
     pub registrar: Vec<String>,
     pub abuse: Vec<String>,
     pub calls: Vec<String>,
+    pub server: Vec<String>,
     /// `RUST_LOG` for the switch.
     pub log_filter: String,
     /// `--log-format json` (the default here, so tests read events as fields) or text.
@@ -36,6 +37,7 @@ impl Default for Config {
             registrar: Vec::new(),
             abuse: Vec::new(),
             calls: Vec::new(),
+            server: Vec::new(),
             log_filter: "info".into(),
             json_log: true,
         }
@@ -92,6 +94,11 @@ impl Config {
         self
     }
 
+    pub fn server(mut self, line: &str) -> Self {
+        self.server.push(line.to_owned());
+        self
+    }
+
     /// `RUST_LOG` (default `info`), e.g. `info,switch=debug`.
     pub fn log_filter(mut self, filter: &str) -> Self {
         self.log_filter = filter.to_owned();
@@ -119,7 +126,8 @@ impl Config {
             ));
         }
         let relay = format!("relay_ports = {}", toml_string(self.relay_ports.as_deref().unwrap_or(relay_block)));
-        for (section, lines) in [("registrar", &self.registrar), ("abuse", &self.abuse), ("calls", &self.calls)] {
+        let sections = [("registrar", &self.registrar), ("abuse", &self.abuse), ("calls", &self.calls), ("server", &self.server)];
+        for (section, lines) in sections {
             t.push_str(&format!("[{section}]\n"));
             for l in lines.iter().chain((section == "calls").then_some(&relay)) {
                 t.push_str(l);

@@ -5,7 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod client;
+mod enumeration;
 mod flow_silence;
+mod guessing;
+mod timing;
 mod wall_clock;
 
 use super::{CommitTicket, ControlId, Core, CoreConfig, Output};
@@ -51,14 +55,19 @@ fn gateway_flow() -> Flow {
 }
 
 fn subscriber() -> Subscriber {
+    Subscriber { home: Some(HOME.into()), ..provisioned("1001", PASSWORD) }
+}
+
+/// A subscriber with no MAC and no home.
+fn provisioned(number: &str, password: &str) -> Subscriber {
     Subscriber {
-        number: "1001".into(),
+        number: number.into(),
         realm: REALM.into(),
-        ha1_md5: ha1(Algorithm::Md5, "1001", REALM, PASSWORD),
-        ha1_sha256: ha1(Algorithm::Sha256, "1001", REALM, PASSWORD),
-        ha1_sha512_256: ha1(Algorithm::Sha512_256, "1001", REALM, PASSWORD),
+        ha1_md5: ha1(Algorithm::Md5, number, REALM, password),
+        ha1_sha256: ha1(Algorithm::Sha256, number, REALM, password),
+        ha1_sha512_256: ha1(Algorithm::Sha512_256, number, REALM, password),
         mac: None,
-        home: Some(HOME.into()),
+        home: None,
     }
 }
 
@@ -78,6 +87,7 @@ fn config(flow_timer: u32) -> CoreConfig {
         trusted_peers: vec![gateway_flow().remote.ip()],
         udp: vec![udp_listener()],
         local_ip: |flow| flow.local.ip(),
+        server_header: None,
     }
 }
 
@@ -105,8 +115,13 @@ impl Lab {
     }
 
     fn with_flow_timer(flow_timer: u32) -> Self {
+        Self::with(config(flow_timer), vec![subscriber()])
+    }
+
+    /// A core built with `config` and these subscribers.
+    fn with(config: CoreConfig, subscribers: Vec<Subscriber>) -> Self {
         let t0 = Instant::now();
-        let core = Core::new(t0, config(flow_timer), [subscriber()].into_iter().collect(), Vec::new(), StdRng::seed_from_u64(11));
+        let core = Core::new(t0, config, subscribers.into_iter().collect(), Vec::new(), StdRng::seed_from_u64(11));
         let mut lab = Lab {
             core,
             t0,
@@ -124,6 +139,12 @@ impl Lab {
     /// `secs` seconds (and `ms` milliseconds) after the start.
     fn at(&self, secs: u64, ms: u64) -> Instant {
         self.t0 + Duration::from_secs(secs) + Duration::from_millis(ms)
+    }
+
+    /// [`Lab::at`] without borrowing the lab.
+    fn clock(&self) -> impl Fn(u64, u64) -> Instant + use<> {
+        let t0 = self.t0;
+        move |secs, ms| t0 + Duration::from_secs(secs) + Duration::from_millis(ms)
     }
 
     /// Carries out the driver's side of what the core asked: commits are

@@ -1,5 +1,6 @@
 //! REGISTER: new registration, refresh, roaming, or conflict.
 
+use super::holder::conflicts;
 use super::{Entry, LocationTable, record_key};
 use crate::location::change::{Cause, Challenger, Change};
 use crate::location::flows::key_of;
@@ -103,11 +104,7 @@ impl LocationTable {
         let Some((same_device, held_flow, state, registered_at)) = holder else {
             return Ok(self.register_new(now, reg, changes));
         };
-        // A conflict needs a signalling channel that is provably still up: a
-        // UDP "flow" never reports its end, so a phone that rebooted (new
-        // Call-ID, new NAT port) would be locked out until the TTL. Over UDP
-        // the newer registration wins.
-        if !same_device && held_flow.transport.is_reliable() {
+        if conflicts(same_device, &held_flow) {
             return self.challenge(now, reg, changes);
         }
         if !same_device {
