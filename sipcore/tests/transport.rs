@@ -1,5 +1,5 @@
 //! Transport drivers over real loopback sockets: Via stamping, answers over the
-//! request's flow, keep-alives, limits, the per-IP cap, shutdown, and that one
+//! request's flow, keep-alives, limits, the header timeout, the per-IP cap, shutdown, and that one
 //! bad peer never disturbs another flow.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -263,4 +263,32 @@ async fn shutdown_flushes_queued_messages_and_closes() {
     assert!(reply.starts_with("SIP/2.0 200 OK"), "queued reply written before close: {reply:?}");
     assert!(server.listen_tcp(any()).await.is_err(), "no new listeners after shutdown");
     assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
+}
+
+#[tokio::test]
+async fn silent_and_slow_connections_are_closed_after_the_header_timeout_tcp_and_tls() {
+    let timeout = Duration::from_millis(400);
+    let config = TransportConfig { header_timeout: timeout, ..TransportConfig::default() };
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let tls_cfg = tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
+    let (server, mut srx) = Transport::new(config);
+    let tcp = server.listen_tcp(any()).await.unwrap();
+    let tls = server.listen_tls(any(), tls_cfg).await.unwrap();
+    // A TCP connection that sends nothing, one that sends half a header, and a
+    // TLS connection that never starts its handshake.
+    let started = std::time::Instant::now();
+    let mut silent = TcpStream::connect(tcp).await.unwrap();
+    let mut slow = TcpStream::connect(tcp).await.unwrap();
+    slow.write_all(&REGISTER.as_bytes()[..40]).await.unwrap();
+    let mut no_handshake = TcpStream::connect(tls).await.unwrap();
+    for sock in [&mut silent, &mut slow, &mut no_handshake] {
+        assert_eq!(read_to_close(sock).await, "");
+        assert!(started.elapsed() >= timeout, "closed after {:?}", started.elapsed());
+    }
+    for _ in 0..2 {
+        let (_, reason) = next_closed(&mut srx).await;
+        assert_eq!(reason, CloseReason::HeaderTimeout);
+    }
+    assert_eq!(server.connection_count(), 0);
+    server.shutdown().await;
 }
