@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use sipcore::framing::FramerConfig;
-use sipcore::transport::{CloseReason, Flow, Transport, TransportConfig, TransportEvent, TransportKind, tls};
+use sipcore::transport::{CloseReason, Flow, Transport, TransportConfig, TransportError, TransportEvent, TransportKind, tls};
 use sipcore::{Message, Response};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -128,8 +128,46 @@ async fn tls_rejects_an_untrusted_certificate() {
     let (server, _srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tls(any(), server_cfg).await.unwrap();
     let (client, _crx) = Transport::new(TransportConfig::default());
-    assert!(client.connect_tls(addr, client_cfg, "localhost").await.is_err());
+    let err = client.connect_tls(addr, client_cfg, "localhost").await.unwrap_err();
+    assert!(matches!(err, TransportError::Tls(rustls::Error::InvalidCertificate(_))), "{err:?}");
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pinned_client_accepts_exactly_the_pinned_certificate() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let server_cfg = tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
+    let pin = tls::fingerprint_of_pem(cert.cert.pem().as_bytes()).unwrap();
+    assert_eq!(pin, tls::Fingerprint::of(cert.cert.der()));
+    let wrong = tls::fingerprint_of_pem(other.cert.pem().as_bytes()).unwrap();
+    let (server, mut srx) = Transport::new(TransportConfig::default());
+    let addr = server.listen_tls(any(), server_cfg).await.unwrap();
+    let (client, mut crx) = Transport::new(TransportConfig::default());
+
+    // Self-signed, and under another name than the certificate's: the pin is what counts.
+    let flow = client.connect_tls(addr, tls::client_config_pinned(pin, None).unwrap(), "switch.example").await.unwrap();
+    client.send(&flow, &request(&REGISTER.replace("TCP", "TLS"))).unwrap();
+    answer_one(&server, &mut srx).await;
+    assert!(matches!(next_message(&mut crx).await.1, Message::Response(r) if r.status == 200));
+
+    // Any other certificate is refused, and the error says which it was.
+    let err = client.connect_tls(addr, tls::client_config_pinned(wrong, None).unwrap(), "localhost").await.unwrap_err();
+    let TransportError::NotPinned(why) = &err else { panic!("{err:?}") };
+    assert_eq!((why.pinned, why.presented), (wrong, pin));
+    let text = err.to_string();
+    assert!(text.contains(&pin.to_string()) && text.contains(&wrong.to_string()) && text.contains("pinned"), "{text}");
+
+    // Pinned and a CA: both must hold.
+    let ca = cert.cert.pem();
+    client.connect_tls(addr, tls::client_config_pinned(pin, Some(ca.as_bytes())).unwrap(), "localhost").await.unwrap();
+    let other_ca = other.cert.pem();
+    let err = client.connect_tls(addr, tls::client_config_pinned(pin, Some(other_ca.as_bytes())).unwrap(), "localhost").await.unwrap_err();
+    assert!(matches!(err, TransportError::Tls(rustls::Error::InvalidCertificate(_))), "{err:?}");
+    let err = client.connect_tls(addr, tls::client_config_pinned(pin, Some(ca.as_bytes())).unwrap(), "switch.example").await.unwrap_err();
+    assert!(matches!(err, TransportError::Tls(rustls::Error::InvalidCertificate(_))), "the CA checks the name: {err:?}");
+    server.shutdown().await;
+    client.shutdown().await;
 }
 
 #[tokio::test]

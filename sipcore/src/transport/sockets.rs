@@ -289,7 +289,8 @@ impl Transport {
         self.start_stream(tcp, TransportKind::Tcp, Origin::Opened)
     }
 
-    /// Opens a TLS connection, checking the certificate against `server_name`.
+    /// Opens a TLS connection, checking the certificate as `config` says
+    /// (against `server_name` for a CA; see [`super::tls`]).
     pub async fn connect_tls(
         &self,
         remote: SocketAddr,
@@ -303,7 +304,8 @@ impl Transport {
         let connector = tokio_rustls::TlsConnector::from(config);
         let stream = tokio::time::timeout(self.inner.config.header_timeout, connector.connect(name, tcp))
             .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+            .map_err(super::tls::handshake_error)?;
         self.start_stream(stream, TransportKind::Tls, Origin::Opened)
     }
 
