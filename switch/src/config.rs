@@ -14,7 +14,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SwitchConfig {
-    /// `udp:IP:PORT`, `tcp:IP:PORT`, `tls:IP:PORT`.
+    /// `udp:IP:PORT`, `tcp:IP:PORT`, `tls:IP:PORT`. Unset: TCP and UDP on
+    /// 5060 and TLS on 5061, on every address.
     pub listen: Vec<String>,
     pub data_dir: PathBuf,
     /// The SIP domain and digest realm.
@@ -22,6 +23,8 @@ pub struct SwitchConfig {
     /// The relay address phones send their bearer legs to (X-Bearer-Address);
     /// unset: the local address the phone's flow arrived on.
     pub relay_address: Option<IpAddr>,
+    /// The certificate chain and key `tls:` listeners serve; both or neither.
+    /// Neither: the switch's own self-signed one in the data dir ([`crate::tls`]).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub registrar: RegistrarSettings,
@@ -152,7 +155,7 @@ pub struct AbuseSettings {
 impl Default for SwitchConfig {
     fn default() -> Self {
         Self {
-            listen: vec!["tcp:0.0.0.0:5060".into(), "udp:0.0.0.0:5060".into()],
+            listen: vec!["tcp:0.0.0.0:5060".into(), "udp:0.0.0.0:5060".into(), "tls:0.0.0.0:5061".into()],
             data_dir: PathBuf::from("./switch-data"),
             domain: crate::defaults::DEFAULT_DOMAIN.into(),
             relay_address: None,
@@ -240,6 +243,13 @@ impl SwitchConfig {
         self.listen.iter().map(|s| s.parse::<ListenSpec>()).collect()
     }
 
+    /// What `tls:` listeners serve: the configured certificate, or the
+    /// switch's own in the data dir (generated on the first start).
+    pub fn server_cert(&self) -> crate::Result<crate::tls::ServerCert> {
+        let configured = self.tls_cert.as_deref().zip(self.tls_key.as_deref());
+        crate::tls::server_cert(configured, &self.data_dir, &self.domain)
+    }
+
     /// The transport's settings: the limits and the keep-alive probes.
     pub fn transport(&self) -> crate::Result<sipcore::transport::TransportConfig> {
         Ok(sipcore::transport::TransportConfig { tcp_keepalive: self.registrar.tcp_keepalive()?, ..self.limits.transport() })
@@ -309,6 +319,9 @@ impl SwitchConfig {
         ensure(self.abuse.max_failures > 0, || "abuse.max_failures must be positive".into())?;
         ensure(self.limits.max_connections_per_ip > 0, || "limits.max_connections_per_ip must be positive".into())?;
         ensure(self.limits.max_message_bytes >= 1024, || "limits.max_message_bytes must be at least 1024".into())?;
+        ensure(self.tls_cert.is_some() == self.tls_key.is_some(), || {
+            "tls_cert and tls_key go together (neither: a self-signed certificate is generated into the data dir)".into()
+        })?;
         self.listen_specs()?;
         self.registrar.digest_algorithms()?;
         self.registrar.tcp_keepalive()?;
@@ -330,7 +343,7 @@ mod tests {
         assert_eq!(c.domain, "example.net");
         assert_eq!(c.registrar.flow_timer, 45);
         assert_eq!(c.registrar.min_expires, 60);
-        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.listen, ["tcp:0.0.0.0:5060", "udp:0.0.0.0:5060", "tls:0.0.0.0:5061"], "the default listeners");
         assert_eq!(c.limits.max_connections_per_ip, 2048);
         assert!(toml::from_str::<SwitchConfig>("colour = 1").is_err());
         assert_eq!(c.transport().unwrap().tcp_keepalive, Some(TCP_KEEPALIVE));
@@ -359,6 +372,19 @@ mod tests {
             assert!(parse_port_range(bad).is_err(), "{bad}");
         }
         assert!(toml::from_str::<SwitchConfig>("[calls]\nring = 1\n").is_err());
+    }
+
+    #[test]
+    fn listeners_given_replace_the_defaults_and_tls_files_go_together() {
+        let c: SwitchConfig = toml::from_str("listen = [\"tcp:127.0.0.1:0\"]\n").unwrap();
+        assert_eq!(c.listen, ["tcp:127.0.0.1:0"], "listeners given are the only ones");
+        c.validate().unwrap();
+        for bad in ["tls_cert = \"c.pem\"\n", "tls_key = \"k.pem\"\n"] {
+            let c: SwitchConfig = toml::from_str(bad).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        let both: SwitchConfig = toml::from_str("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap();
+        both.validate().unwrap();
     }
 
     #[test]
