@@ -97,11 +97,16 @@ pub struct LimitSettings {
     pub max_connections_per_ip: usize,
     /// Largest SIP message (and header block) accepted on a stream, bytes.
     pub max_message_bytes: usize,
+    /// Seconds a stream message may take from its first byte to its last,
+    /// and a new connection from its accept to its first message (TLS
+    /// handshake included): slow and half-open clients are closed then. An
+    /// idle flow between messages has no such limit.
+    pub header_timeout: u64,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
-        Self { max_connections_per_ip: 2048, max_message_bytes: 64 * 1024 }
+        Self { max_connections_per_ip: 2048, max_message_bytes: 64 * 1024, header_timeout: 10 }
     }
 }
 
@@ -109,7 +114,12 @@ impl LimitSettings {
     /// The transport configuration these limits give.
     pub fn transport(self) -> sipcore::transport::TransportConfig {
         let framer = sipcore::framing::FramerConfig { max_header_bytes: self.max_message_bytes, max_message_bytes: self.max_message_bytes };
-        sipcore::transport::TransportConfig { framer, max_connections_per_ip: self.max_connections_per_ip, ..Default::default() }
+        sipcore::transport::TransportConfig {
+            framer,
+            max_connections_per_ip: self.max_connections_per_ip,
+            header_timeout: Duration::from_secs(self.header_timeout),
+            ..Default::default()
+        }
     }
 }
 
@@ -319,6 +329,7 @@ impl SwitchConfig {
         ensure(self.abuse.max_failures > 0, || "abuse.max_failures must be positive".into())?;
         ensure(self.limits.max_connections_per_ip > 0, || "limits.max_connections_per_ip must be positive".into())?;
         ensure(self.limits.max_message_bytes >= 1024, || "limits.max_message_bytes must be at least 1024".into())?;
+        ensure((1..=3600).contains(&self.limits.header_timeout), || "limits.header_timeout must be 1 to 3600 seconds".into())?;
         ensure(self.tls_cert.is_some() == self.tls_key.is_some(), || {
             "tls_cert and tls_key go together (neither: a self-signed certificate is generated into the data dir)".into()
         })?;
@@ -345,6 +356,7 @@ mod tests {
         assert_eq!(c.registrar.min_expires, 60);
         assert_eq!(c.listen, ["tcp:0.0.0.0:5060", "udp:0.0.0.0:5060", "tls:0.0.0.0:5061"], "the default listeners");
         assert_eq!(c.limits.max_connections_per_ip, 2048);
+        assert_eq!(c.transport().unwrap().header_timeout, Duration::from_secs(10));
         assert!(toml::from_str::<SwitchConfig>("colour = 1").is_err());
         assert_eq!(c.transport().unwrap().tcp_keepalive, Some(TCP_KEEPALIVE));
         let off: SwitchConfig = toml::from_str("[registrar]\ntcp_keepalive = \"off\"\n").unwrap();
@@ -385,6 +397,17 @@ mod tests {
         }
         let both: SwitchConfig = toml::from_str("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap();
         both.validate().unwrap();
+    }
+
+    #[test]
+    fn header_timeout_is_set_and_checked() {
+        let c: SwitchConfig = toml::from_str("[limits]\nheader_timeout = 3\n").unwrap();
+        assert_eq!(c.transport().unwrap().header_timeout, Duration::from_secs(3));
+        c.validate().unwrap();
+        for bad in [0, 3601] {
+            let c: SwitchConfig = toml::from_str(&format!("[limits]\nheader_timeout = {bad}\n")).unwrap();
+            assert!(c.validate().unwrap_err().to_string().contains("header_timeout"), "{bad}");
+        }
     }
 
     #[test]

@@ -15,9 +15,10 @@ pub struct Config {
     pub relay_port_count: u16,
     /// PEM certificate and key for `tls:` listeners.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// `key = value` lines for `[registrar]`, `[abuse]` and `[calls]`.
+    /// `key = value` lines for `[registrar]`, `[abuse]`, `[limits]` and `[calls]`.
     pub registrar: Vec<String>,
     pub abuse: Vec<String>,
+    pub limits: Vec<String>,
     pub calls: Vec<String>,
     /// `RUST_LOG` for the switch.
     pub log_filter: String,
@@ -35,6 +36,7 @@ impl Default for Config {
             tls: None,
             registrar: Vec::new(),
             abuse: Vec::new(),
+            limits: Vec::new(),
             calls: Vec::new(),
             log_filter: "info".into(),
             json_log: true,
@@ -87,6 +89,11 @@ impl Config {
         self
     }
 
+    pub fn limits(mut self, line: &str) -> Self {
+        self.limits.push(line.to_owned());
+        self
+    }
+
     pub fn calls(mut self, line: &str) -> Self {
         self.calls.push(line.to_owned());
         self
@@ -119,7 +126,7 @@ impl Config {
             ));
         }
         let relay = format!("relay_ports = {}", toml_string(self.relay_ports.as_deref().unwrap_or(relay_block)));
-        for (section, lines) in [("registrar", &self.registrar), ("abuse", &self.abuse), ("calls", &self.calls)] {
+        for (section, lines) in [("registrar", &self.registrar), ("abuse", &self.abuse), ("limits", &self.limits), ("calls", &self.calls)] {
             t.push_str(&format!("[{section}]\n"));
             for l in lines.iter().chain((section == "calls").then_some(&relay)) {
                 t.push_str(l);
