@@ -48,6 +48,11 @@ async fn next_closed(rx: &mut Receiver<TransportEvent>) -> (Flow, CloseReason) {
     }
 }
 
+/// A TLS server config serving `cert`.
+fn serves(cert: &rcgen::CertifiedKey) -> std::sync::Arc<rustls::ServerConfig> {
+    tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap()
+}
+
 fn request(raw: &str) -> Message {
     sipcore::parse(Bytes::copy_from_slice(raw.as_bytes())).unwrap()
 }
@@ -103,7 +108,7 @@ async fn udp_request_stamped_and_answered_to_source() {
 #[tokio::test]
 async fn tls_request_stamped_and_answered() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let server_cfg = tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
+    let server_cfg = serves(&cert);
     let client_cfg = tls::client_config_from_pem(cert.cert.pem().as_bytes()).unwrap();
     let (server, mut srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tls(any(), server_cfg).await.unwrap();
@@ -123,7 +128,7 @@ async fn tls_request_stamped_and_answered() {
 async fn tls_rejects_an_untrusted_certificate() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let server_cfg = tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
+    let server_cfg = serves(&cert);
     let client_cfg = tls::client_config_from_pem(other.cert.pem().as_bytes()).unwrap();
     let (server, _srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tls(any(), server_cfg).await.unwrap();
@@ -137,7 +142,7 @@ async fn tls_rejects_an_untrusted_certificate() {
 async fn a_pinned_client_accepts_exactly_the_pinned_certificate() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let server_cfg = tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
+    let server_cfg = serves(&cert);
     let pin = tls::fingerprint_of_pem(cert.cert.pem().as_bytes()).unwrap();
     assert_eq!(pin, tls::Fingerprint::of(cert.cert.der()));
     let wrong = tls::fingerprint_of_pem(other.cert.pem().as_bytes()).unwrap();
@@ -308,7 +313,7 @@ async fn silent_and_slow_connections_are_closed_after_the_header_timeout_tcp_and
     let timeout = Duration::from_millis(400);
     let config = TransportConfig { header_timeout: timeout, ..TransportConfig::default() };
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let tls_cfg = tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
+    let tls_cfg = serves(&cert);
     let (server, mut srx) = Transport::new(config);
     let tcp = server.listen_tcp(any()).await.unwrap();
     let tls = server.listen_tls(any(), tls_cfg).await.unwrap();
