@@ -10,6 +10,8 @@ use crate::ua::UserAgent;
 use crate::{Error, FlowTransport, MacAddr};
 use media::BearerTransport;
 use sipcore::transport::TcpKeepalive;
+use sipcore::transport::tls::{self, Fingerprint};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -25,6 +27,7 @@ pub struct AgentBuilder {
     switch: SwitchAddr,
     cfg: UaConfig,
     tls_ca_pem: Option<Vec<u8>>,
+    tls_fingerprint: Option<Fingerprint>,
     address_poll: Duration,
     instance_file: Option<std::path::PathBuf>,
     media: MediaOptions,
@@ -41,6 +44,7 @@ impl AgentBuilder {
             switch,
             cfg,
             tls_ca_pem: None,
+            tls_fingerprint: None,
             address_poll: Duration::from_secs(30),
             instance_file: None,
             media: MediaOptions::default(),
@@ -127,9 +131,22 @@ impl AgentBuilder {
         self
     }
 
-    /// PEM CA certificate(s) the switch's TLS certificate must chain to.
+    /// PEM CA certificate(s) the switch's TLS certificate must chain to
+    /// (and name the switch's host).
     pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Pins the switch's TLS certificate: the flow opens only to a switch
+    /// presenting exactly the certificate with this SHA-256 fingerprint
+    /// (`"AB:CD:...".parse()`, as `switch run` logs it), self-signed
+    /// included, whatever names it carries; any other certificate fails the
+    /// connection with [`crate::ConnectError`] naming both fingerprints. With
+    /// [`AgentBuilder::tls_ca_pem`] as well, the certificate must also chain
+    /// to that CA and name the switch's host.
+    pub fn tls_fingerprint(mut self, fingerprint: Fingerprint) -> Self {
+        self.tls_fingerprint = Some(fingerprint);
         self
     }
 
@@ -197,14 +214,9 @@ impl AgentBuilder {
         {
             return Err(Error::Config(format!("instance {i:?} is not urn:uuid:<uuid>")));
         }
-        let tls = match (self.switch.transport, &self.tls_ca_pem) {
-            (FlowTransport::Tcp, _) => None,
-            (FlowTransport::Tls, Some(pem)) => {
-                Some(sipcore::transport::tls::client_config_from_pem(pem).map_err(|e| Error::Config(format!("TLS CA: {e}")))?)
-            }
-            (FlowTransport::Tls, None) => {
-                return Err(Error::Config("a tls: switch needs a CA certificate (tls_ca_pem / --ca)".into()));
-            }
+        let tls = match self.switch.transport {
+            FlowTransport::Tcp => None,
+            FlowTransport::Tls => Some(tls_client(self.tls_ca_pem.as_deref(), self.tls_fingerprint)?),
         };
         cfg.seed = rand::random();
         let (events_tx, events_rx) = crate::events::channel();
@@ -223,4 +235,20 @@ impl AgentBuilder {
         let task = runtime.spawn(crate::driver::run(setup, commands_rx));
         Ok((AgentHandle::new(commands, task), events_rx))
     }
+}
+
+/// How a `tls:` switch's certificate is checked: pinned (and chained to a CA
+/// when one is given too), or chained to a CA.
+fn tls_client(ca_pem: Option<&[u8]>, pinned: Option<Fingerprint>) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let config = match (pinned, ca_pem) {
+        (Some(pin), ca) => tls::client_config_pinned(pin, ca),
+        (None, Some(ca)) => tls::client_config_from_pem(ca),
+        (None, None) => {
+            return Err(Error::Config(
+                "a tls: switch needs a CA certificate (tls_ca_pem / --ca) or its certificate's fingerprint (tls_fingerprint / --tls-fingerprint)"
+                    .into(),
+            ));
+        }
+    };
+    config.map_err(|e| Error::Config(format!("TLS CA: {e}")))
 }

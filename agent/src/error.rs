@@ -77,11 +77,14 @@ pub enum ConnectError {
     Open {
         /// The address tried last.
         addr: SocketAddr,
-        /// Why it failed (TCP, or the TLS handshake and certificate check).
+        /// Why it failed (TCP, or the TLS handshake and certificate check:
+        /// [`TransportError::NotPinned`] for a certificate other than the
+        /// pinned one).
         source: TransportError,
     },
-    /// A `tls:` switch without a CA certificate to check it against.
-    #[error("TLS needs a CA certificate")]
+    /// A `tls:` switch without a CA certificate or a pinned fingerprint to
+    /// check it against.
+    #[error("TLS needs a CA certificate or a pinned fingerprint")]
     NoCa,
     /// Resolution, TCP and TLS together took too long.
     #[error("no connection to {switch} within {after:?}")]

@@ -88,6 +88,7 @@ pub use media::endpoint::{EndpointError, Source};
 pub use media::offer::{Codec, Negotiated};
 pub use media::{BearerTransport, Direction};
 pub use sipcore::headers::MacAddr;
+pub use sipcore::transport::tls::Fingerprint;
 pub use sipcore::transport::{Flow, FlowId, TcpKeepalive, TransportKind};
 pub use sipcore::{Message, Method, Request, Response, StatusCode};
 pub use ua::{Event, FlowLoss, Output, Phase, Registration, RegistrationKind, ServerTxId, UserAgent, refresh_interval};

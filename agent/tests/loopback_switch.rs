@@ -1,7 +1,8 @@
 //! The agent library against the real switch binary on loopback: register
 //! (and what the switch stored), re-register after the switch is killed and
 //! restarted, a wrong password failing cleanly without a retry loop,
-//! keep-alives keeping the flow (watched through a tap), and a local address
+//! keep-alives keeping the flow (watched through a tap), TLS checked against a
+//! CA or pinned to the switch's own certificate, and a local address
 //! change registered within a second (in a network namespace).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -18,7 +19,7 @@ use std::time::Duration;
 mod netns;
 #[cfg(linux_kernel)]
 use netns::{in_own_netns, ip};
-use support::{Switch, provision, registrations, switch, switch_tls};
+use support::{Switch, provision, registrations, switch, switch_tls, switch_tls_generated};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -159,6 +160,47 @@ async fn registers_over_tls_checking_the_switch_certificate() {
     };
     assert!(reason.to_lowercase().contains("certificate") || reason.contains("TLS"), "{reason}");
     handle.stop().await;
+}
+
+#[tokio::test]
+async fn registers_over_tls_pinned_to_the_switch_s_own_certificate_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    provision(&data, "1002", "pw");
+    let mut sw = switch_tls_generated(&data);
+    let pinned: agent::Fingerprint = sw.tls_fingerprint().parse().unwrap();
+    // Reached by address: the certificate names only the domain, and the pin is what counts.
+    let addr = format!("tls:127.0.0.1:{}", sw.addr().port());
+    let (handle, mut events) = builder_at(&addr, "pw").tls_fingerprint(pinned).start().unwrap();
+    next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await;
+    assert_eq!(registrations(&data)[0]["transport"], "tls");
+
+    // Restarted, the switch serves the same certificate, and the pinned phone comes back.
+    sw.terminate();
+    next(&mut events, Duration::from_secs(10), |e| matches!(e, Event::FlowLost { .. })).await;
+    sw.restart();
+    assert_eq!(sw.tls_fingerprint(), pinned.to_string(), "the same certificate after a restart");
+    let Event::Registered(again) = next(&mut events, Duration::from_secs(20), |e| matches!(e, Event::Registered(_))).await else {
+        unreachable!()
+    };
+    assert_eq!(again.kind, RegistrationKind::Reconnect);
+    handle.stop().await;
+
+    // Pinned to another certificate: no flow, a reason that says why, no registration.
+    let other = rcgen::generate_simple_self_signed(vec!["switch.local".to_owned()]).unwrap();
+    let wrong = agent::Fingerprint::of(other.cert.der());
+    let (handle, mut events) =
+        AgentBuilder::new(addr.parse().unwrap(), "1002", "pw").domain("switch.local").tls_fingerprint(wrong).start().unwrap();
+    let Event::ConnectFailed { reason, .. } =
+        next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::ConnectFailed { .. } | Event::Registered(_))).await
+    else {
+        panic!("registered with a certificate other than the pinned one")
+    };
+    assert!(reason.contains(&format!("not the pinned {wrong}")) && reason.contains(&pinned.to_string()), "{reason}");
+    handle.stop().await;
+    let regs = registrations(&data);
+    assert!(regs.as_array().unwrap().iter().all(|r| r["number"] != "1002"), "1002 never registered: {regs}");
 }
 
 /// A firewall status page whose WAN address the test changes.

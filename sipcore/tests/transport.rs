@@ -1,11 +1,11 @@
 //! Transport drivers over real loopback sockets: Via stamping, answers over the
-//! request's flow, keep-alives, limits, the per-IP cap, shutdown, and that one
+//! request's flow, keep-alives, limits, the header timeout, the per-IP cap, shutdown, and that one
 //! bad peer never disturbs another flow.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use bytes::Bytes;
 use sipcore::framing::FramerConfig;
-use sipcore::transport::{CloseReason, Flow, Transport, TransportConfig, TransportEvent, TransportKind, tls};
+use sipcore::transport::{CloseReason, Flow, Transport, TransportConfig, TransportError, TransportEvent, TransportKind, tls};
 use sipcore::{Message, Response};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -46,6 +46,11 @@ async fn next_closed(rx: &mut Receiver<TransportEvent>) -> (Flow, CloseReason) {
             return (flow, reason);
         }
     }
+}
+
+/// A TLS server config serving `cert`.
+fn serves(cert: &rcgen::CertifiedKey) -> std::sync::Arc<rustls::ServerConfig> {
+    tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap()
 }
 
 fn request(raw: &str) -> Message {
@@ -103,7 +108,7 @@ async fn udp_request_stamped_and_answered_to_source() {
 #[tokio::test]
 async fn tls_request_stamped_and_answered() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let server_cfg = tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
+    let server_cfg = serves(&cert);
     let client_cfg = tls::client_config_from_pem(cert.cert.pem().as_bytes()).unwrap();
     let (server, mut srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tls(any(), server_cfg).await.unwrap();
@@ -123,13 +128,51 @@ async fn tls_request_stamped_and_answered() {
 async fn tls_rejects_an_untrusted_certificate() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let server_cfg = tls::server_config_from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
+    let server_cfg = serves(&cert);
     let client_cfg = tls::client_config_from_pem(other.cert.pem().as_bytes()).unwrap();
     let (server, _srx) = Transport::new(TransportConfig::default());
     let addr = server.listen_tls(any(), server_cfg).await.unwrap();
     let (client, _crx) = Transport::new(TransportConfig::default());
-    assert!(client.connect_tls(addr, client_cfg, "localhost").await.is_err());
+    let err = client.connect_tls(addr, client_cfg, "localhost").await.unwrap_err();
+    assert!(matches!(err, TransportError::Tls(rustls::Error::InvalidCertificate(_))), "{err:?}");
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pinned_client_accepts_exactly_the_pinned_certificate() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let server_cfg = serves(&cert);
+    let pin = tls::fingerprint_of_pem(cert.cert.pem().as_bytes()).unwrap();
+    assert_eq!(pin, tls::Fingerprint::of(cert.cert.der()));
+    let wrong = tls::fingerprint_of_pem(other.cert.pem().as_bytes()).unwrap();
+    let (server, mut srx) = Transport::new(TransportConfig::default());
+    let addr = server.listen_tls(any(), server_cfg).await.unwrap();
+    let (client, mut crx) = Transport::new(TransportConfig::default());
+
+    // Self-signed, and under another name than the certificate's: the pin is what counts.
+    let flow = client.connect_tls(addr, tls::client_config_pinned(pin, None).unwrap(), "switch.example").await.unwrap();
+    client.send(&flow, &request(&REGISTER.replace("TCP", "TLS"))).unwrap();
+    answer_one(&server, &mut srx).await;
+    assert!(matches!(next_message(&mut crx).await.1, Message::Response(r) if r.status == 200));
+
+    // Any other certificate is refused, and the error says which it was.
+    let err = client.connect_tls(addr, tls::client_config_pinned(wrong, None).unwrap(), "localhost").await.unwrap_err();
+    let TransportError::NotPinned(why) = &err else { panic!("{err:?}") };
+    assert_eq!((why.pinned, why.presented), (wrong, pin));
+    let text = err.to_string();
+    assert!(text.contains(&pin.to_string()) && text.contains(&wrong.to_string()) && text.contains("pinned"), "{text}");
+
+    // Pinned and a CA: both must hold.
+    let ca = cert.cert.pem();
+    client.connect_tls(addr, tls::client_config_pinned(pin, Some(ca.as_bytes())).unwrap(), "localhost").await.unwrap();
+    let other_ca = other.cert.pem();
+    let err = client.connect_tls(addr, tls::client_config_pinned(pin, Some(other_ca.as_bytes())).unwrap(), "localhost").await.unwrap_err();
+    assert!(matches!(err, TransportError::Tls(rustls::Error::InvalidCertificate(_))), "{err:?}");
+    let err = client.connect_tls(addr, tls::client_config_pinned(pin, Some(ca.as_bytes())).unwrap(), "switch.example").await.unwrap_err();
+    assert!(matches!(err, TransportError::Tls(rustls::Error::InvalidCertificate(_))), "the CA checks the name: {err:?}");
+    server.shutdown().await;
+    client.shutdown().await;
 }
 
 #[tokio::test]
@@ -263,4 +306,32 @@ async fn shutdown_flushes_queued_messages_and_closes() {
     assert!(reply.starts_with("SIP/2.0 200 OK"), "queued reply written before close: {reply:?}");
     assert!(server.listen_tcp(any()).await.is_err(), "no new listeners after shutdown");
     assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
+}
+
+#[tokio::test]
+async fn silent_and_slow_connections_are_closed_after_the_header_timeout_tcp_and_tls() {
+    let timeout = Duration::from_millis(400);
+    let config = TransportConfig { header_timeout: timeout, ..TransportConfig::default() };
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let tls_cfg = serves(&cert);
+    let (server, mut srx) = Transport::new(config);
+    let tcp = server.listen_tcp(any()).await.unwrap();
+    let tls = server.listen_tls(any(), tls_cfg).await.unwrap();
+    // A TCP connection that sends nothing, one that sends half a header, and a
+    // TLS connection that never starts its handshake.
+    let started = std::time::Instant::now();
+    let mut silent = TcpStream::connect(tcp).await.unwrap();
+    let mut slow = TcpStream::connect(tcp).await.unwrap();
+    slow.write_all(&REGISTER.as_bytes()[..40]).await.unwrap();
+    let mut no_handshake = TcpStream::connect(tls).await.unwrap();
+    for sock in [&mut silent, &mut slow, &mut no_handshake] {
+        assert_eq!(read_to_close(sock).await, "");
+        assert!(started.elapsed() >= timeout, "closed after {:?}", started.elapsed());
+    }
+    for _ in 0..2 {
+        let (_, reason) = next_closed(&mut srx).await;
+        assert_eq!(reason, CloseReason::HeaderTimeout);
+    }
+    assert_eq!(server.connection_count(), 0);
+    server.shutdown().await;
 }

@@ -14,7 +14,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SwitchConfig {
-    /// `udp:IP:PORT`, `tcp:IP:PORT`, `tls:IP:PORT`.
+    /// `udp:IP:PORT`, `tcp:IP:PORT`, `tls:IP:PORT`. Unset: TCP and UDP on
+    /// 5060 and TLS on 5061, on every address.
     pub listen: Vec<String>,
     pub data_dir: PathBuf,
     /// The SIP domain and digest realm.
@@ -22,6 +23,8 @@ pub struct SwitchConfig {
     /// The relay address phones send their bearer legs to (X-Bearer-Address);
     /// unset: the local address the phone's flow arrived on.
     pub relay_address: Option<IpAddr>,
+    /// The certificate chain and key `tls:` listeners serve; both or neither.
+    /// Neither: the switch's own self-signed one in the data dir ([`crate::tls`]).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub registrar: RegistrarSettings,
@@ -118,11 +121,16 @@ pub struct LimitSettings {
     pub max_connections_per_ip: usize,
     /// Largest SIP message (and header block) accepted on a stream, bytes.
     pub max_message_bytes: usize,
+    /// Seconds a stream message may take from its first byte to its last,
+    /// and a new connection from its accept to its first message (TLS
+    /// handshake included): slow and half-open clients are closed then. An
+    /// idle flow between messages has no such limit.
+    pub header_timeout: u64,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
-        Self { max_connections_per_ip: 2048, max_message_bytes: 64 * 1024 }
+        Self { max_connections_per_ip: 2048, max_message_bytes: 64 * 1024, header_timeout: 10 }
     }
 }
 
@@ -130,7 +138,12 @@ impl LimitSettings {
     /// The transport configuration these limits give.
     pub fn transport(self) -> sipcore::transport::TransportConfig {
         let framer = sipcore::framing::FramerConfig { max_header_bytes: self.max_message_bytes, max_message_bytes: self.max_message_bytes };
-        sipcore::transport::TransportConfig { framer, max_connections_per_ip: self.max_connections_per_ip, ..Default::default() }
+        sipcore::transport::TransportConfig {
+            framer,
+            max_connections_per_ip: self.max_connections_per_ip,
+            header_timeout: Duration::from_secs(self.header_timeout),
+            ..Default::default()
+        }
     }
 }
 
@@ -180,7 +193,7 @@ pub struct AbuseSettings {
 impl Default for SwitchConfig {
     fn default() -> Self {
         Self {
-            listen: vec!["tcp:0.0.0.0:5060".into(), "udp:0.0.0.0:5060".into()],
+            listen: vec!["tcp:0.0.0.0:5060".into(), "udp:0.0.0.0:5060".into(), "tls:0.0.0.0:5061".into()],
             data_dir: PathBuf::from("./switch-data"),
             domain: crate::defaults::DEFAULT_DOMAIN.into(),
             relay_address: None,
@@ -292,6 +305,13 @@ impl SwitchConfig {
         self.listen.iter().map(|s| s.parse::<ListenSpec>()).collect()
     }
 
+    /// What `tls:` listeners serve: the configured certificate, or the
+    /// switch's own in the data dir (generated on the first start).
+    pub fn server_cert(&self) -> crate::Result<crate::tls::ServerCert> {
+        let configured = self.tls_cert.as_deref().zip(self.tls_key.as_deref());
+        crate::tls::server_cert(configured, &self.data_dir, &self.domain)
+    }
+
     /// The transport's settings: the limits and the keep-alive probes.
     pub fn transport(&self) -> crate::Result<sipcore::transport::TransportConfig> {
         Ok(sipcore::transport::TransportConfig { tcp_keepalive: self.registrar.tcp_keepalive()?, ..self.limits.transport() })
@@ -363,6 +383,10 @@ impl SwitchConfig {
         self.server.header()?;
         ensure(self.limits.max_connections_per_ip > 0, || "limits.max_connections_per_ip must be positive".into())?;
         ensure(self.limits.max_message_bytes >= 1024, || "limits.max_message_bytes must be at least 1024".into())?;
+        ensure((1..=3600).contains(&self.limits.header_timeout), || "limits.header_timeout must be 1 to 3600 seconds".into())?;
+        ensure(self.tls_cert.is_some() == self.tls_key.is_some(), || {
+            "tls_cert and tls_key go together (neither: a self-signed certificate is generated into the data dir)".into()
+        })?;
         self.listen_specs()?;
         self.registrar.digest_algorithms()?;
         self.registrar.tcp_keepalive()?;
@@ -384,8 +408,9 @@ mod tests {
         assert_eq!(c.domain, "example.net");
         assert_eq!(c.registrar.flow_timer, 45);
         assert_eq!(c.registrar.min_expires, 60);
-        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.listen, ["tcp:0.0.0.0:5060", "udp:0.0.0.0:5060", "tls:0.0.0.0:5061"], "the default listeners");
         assert_eq!(c.limits.max_connections_per_ip, 2048);
+        assert_eq!(c.transport().unwrap().header_timeout, Duration::from_secs(10));
         assert!(toml::from_str::<SwitchConfig>("colour = 1").is_err());
         assert_eq!(c.transport().unwrap().tcp_keepalive, Some(TCP_KEEPALIVE));
         let off: SwitchConfig = toml::from_str("[registrar]\ntcp_keepalive = \"off\"\n").unwrap();
@@ -438,6 +463,30 @@ mod tests {
             assert!(c.validate().is_err(), "{bad}");
         }
         assert!(toml::from_str::<SwitchConfig>("[server]\nname = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn listeners_given_replace_the_defaults_and_tls_files_go_together() {
+        let c: SwitchConfig = toml::from_str("listen = [\"tcp:127.0.0.1:0\"]\n").unwrap();
+        assert_eq!(c.listen, ["tcp:127.0.0.1:0"], "listeners given are the only ones");
+        c.validate().unwrap();
+        for bad in ["tls_cert = \"c.pem\"\n", "tls_key = \"k.pem\"\n"] {
+            let c: SwitchConfig = toml::from_str(bad).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        let both: SwitchConfig = toml::from_str("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap();
+        both.validate().unwrap();
+    }
+
+    #[test]
+    fn header_timeout_is_set_and_checked() {
+        let c: SwitchConfig = toml::from_str("[limits]\nheader_timeout = 3\n").unwrap();
+        assert_eq!(c.transport().unwrap().header_timeout, Duration::from_secs(3));
+        c.validate().unwrap();
+        for bad in [0, 3601] {
+            let c: SwitchConfig = toml::from_str(&format!("[limits]\nheader_timeout = {bad}\n")).unwrap();
+            assert!(c.validate().unwrap_err().to_string().contains("header_timeout"), "{bad}");
+        }
     }
 
     #[test]

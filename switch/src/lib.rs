@@ -18,5 +18,6 @@ pub mod registrar;
 pub mod server;
 pub mod store;
 pub mod subscribers;
+pub mod tls;
 
 pub use error::{ConnectError, Error, Result};

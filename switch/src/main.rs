@@ -8,14 +8,14 @@ use clap::{Parser, Subcommand};
 use media::relay::Relay;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use sipcore::transport::{Transport, TransportKind, tls};
+use sipcore::transport::{Transport, TransportKind};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switch::config::{LogFormat, SwitchConfig};
 use switch::listen::ListenSpec;
 use switch::server::{Inputs, Server};
 use switch::store::Store;
-use tracing::info;
+use tracing::{info, warn};
 
 #[derive(Parser)]
 #[command(name = "switch", version, about = "SIP softswitch for phones behind NATs and firewalls they do not control")]
@@ -46,8 +46,9 @@ struct RunArgs {
     /// TOML configuration file; flags given here override its keys.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Where to listen, as udp:IP:PORT, tcp:IP:PORT or tls:IP:PORT. Repeatable.
-    /// Default: tcp:0.0.0.0:5060 and udp:0.0.0.0:5060.
+    /// Where to listen, as udp:IP:PORT, tcp:IP:PORT or tls:IP:PORT. Repeatable;
+    /// given, these are the only listeners. Default: tcp:0.0.0.0:5060,
+    /// udp:0.0.0.0:5060 and tls:0.0.0.0:5061.
     #[arg(long = "listen", value_name = "SPEC")]
     listen: Vec<ListenSpec>,
     /// Directory for the switch's state: the SQLite file lives here (created if
@@ -73,10 +74,13 @@ struct RunArgs {
     /// TCP/TLS connections accepted from one source IP at once. Default: 2048
     #[arg(long, value_name = "N")]
     max_connections_per_ip: Option<usize>,
-    /// TLS certificate chain (PEM), needed by tls: listeners.
+    /// TLS certificate chain (PEM) for tls: listeners, with --tls-key. Without
+    /// both, tls: listeners serve a self-signed certificate generated into the
+    /// data dir on the first start (then reused); its SHA-256 fingerprint is
+    /// logged for phones to pin.
     #[arg(long, value_name = "FILE")]
     tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM), needed by tls: listeners.
+    /// TLS private key (PEM) of --tls-cert.
     #[arg(long, value_name = "FILE")]
     tls_key: Option<PathBuf>,
     /// Once every listener is bound, write their addresses to FILE, one
@@ -175,9 +179,11 @@ async fn run(args: RunArgs) -> Result<()> {
     init_logging(config.log.format);
     let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let (transport, transport_events) = Transport::new(config.transport()?);
+    let specs = config.listen_specs()?;
+    let tls_config = if specs.iter().any(|s| s.transport == TransportKind::Tls) { Some(server_cert(&config)?) } else { None };
     let mut udp = Vec::new();
     let mut bound = Vec::new();
-    for spec in config.listen_specs()? {
+    for spec in specs {
         let addr = match spec.transport {
             TransportKind::Udp => {
                 let flow = transport.bind_udp(spec.addr).await.with_context(|| format!("binding udp:{}", spec.addr))?;
@@ -186,10 +192,7 @@ async fn run(args: RunArgs) -> Result<()> {
             }
             TransportKind::Tcp => transport.listen_tcp(spec.addr).await.with_context(|| format!("listening on tcp:{}", spec.addr))?,
             TransportKind::Tls => {
-                let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
-                    anyhow::bail!("tls:{} needs --tls-cert and --tls-key", spec.addr);
-                };
-                let tls_config = tls::server_config_from_files(cert, key).context("loading TLS certificate and key")?;
+                let tls_config = tls_config.clone().context("no TLS certificate")?;
                 transport.listen_tls(spec.addr, tls_config).await.with_context(|| format!("listening on tls:{}", spec.addr))?
             }
         };
@@ -215,6 +218,19 @@ async fn run(args: RunArgs) -> Result<()> {
     let _ = std::fs::remove_file(switch::control::socket_path(&config.data_dir));
     info!("stopped");
     Ok(())
+}
+
+/// The certificate `tls:` listeners serve, logged with its fingerprint.
+fn server_cert(config: &SwitchConfig) -> Result<std::sync::Arc<rustls::ServerConfig>> {
+    let cert = config.server_cert().context("loading the TLS certificate")?;
+    if cert.created {
+        info!(certificate = %cert.cert.display(), "generated a self-signed TLS certificate");
+    }
+    if cert.self_signed && switch::tls::key_exposed(&cert.key) {
+        warn!(certificate = %cert.cert.display(), "the TLS key file is readable by others than its owner");
+    }
+    info!(fingerprint = %cert.fingerprint, certificate = %cert.cert.display(), self_signed = cert.self_signed, created = cert.created, "TLS certificate");
+    Ok(cert.config)
 }
 
 /// Says where the switch listens: one line per listener on stdout, and the

@@ -30,6 +30,20 @@ pub fn wait_for<T>(within: Duration, what: &str, mut probe: impl FnMut() -> Resu
     }
 }
 
+/// Raises this process's open-file limit to its hard limit, as
+/// `scripts/test.sh` does (`ulimit -n $(ulimit -Hn)`), for a test that opens
+/// thousands of sockets; what the test starts afterwards (a switch) inherits
+/// it. Fails the test, saying so, when even the hard limit is below `needed`.
+#[track_caller]
+pub fn raise_open_file_limit(needed: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or_else(|e| panic!("getrlimit: {e}"));
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap_or_else(|e| panic!("setrlimit NOFILE {hard}: {e}"));
+    }
+    assert!(hard >= needed, "this test needs {needed} open files; the hard limit is {hard} (raise it: ulimit -Hn)");
+}
+
 /// A binary of the workspace (`switch`, `agent`), from the target directory this
 /// test was built into. `cargo test --workspace` (what `scripts/test.sh` runs)
 /// builds every binary before any test starts; `$<NAME>_BIN` overrides.

@@ -71,6 +71,26 @@ impl PortBlock {
     }
 }
 
+/// The fixed ports a switch started with no `--listen` takes (SIP on 5060 over
+/// TCP and UDP, TLS on 5061, relay 20000-29999), which only the README's
+/// walkthrough (`tests/tests/readme.rs`) uses. Held while this value lives;
+/// taking it waits for any other holder on the machine (another checkout's
+/// test run), so walkthroughs take turns instead of colliding.
+#[derive(Debug)]
+pub struct DefaultPorts {
+    _lock: File,
+}
+
+impl DefaultPorts {
+    /// Waits until no other test on the machine holds the default ports.
+    pub fn lock() -> Self {
+        let path = lock_dir().join("default-ports");
+        let file = File::open(&path).or_else(|_| File::create(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        file.lock().unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+        DefaultPorts { _lock: file }
+    }
+}
+
 /// One directory for every user's tests: sticky and world-writable, like /tmp.
 fn lock_dir() -> PathBuf {
     let dir = std::env::temp_dir().join("roamswitch-test-ports");

@@ -2,9 +2,12 @@
 //! rot: the block after the `<!-- first-call ... -->` marker goes to `bash -e`
 //! in a directory of its own, with the workspace's `switch` and `agent` first
 //! on PATH and the switch of the README's first set-up command running there
-//! (`switch run` on its defaults: TCP and UDP 5060, relay ports 20000-29999,
-//! state in `./switch-data`). No other test uses those ports: every other
-//! switch in the tests binds port 0 and relay ports from `tests::ports`.
+//! (`switch run` on its defaults: TCP and UDP 5060, TLS 5061 with a
+//! certificate generated into `./switch-data`, relay ports 20000-29999, state
+//! in `./switch-data`). No other test uses those ports: every other switch in
+//! the tests is given its listeners (port 0) and relay ports from
+//! `tests::ports`, and this test holds `tests::ports::DefaultPorts` while it
+//! runs, so two checkouts' walkthroughs on one machine take turns.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::os::unix::process::CommandExt;
@@ -51,9 +54,20 @@ fn the_first_call_walkthrough_works_as_written() {
     let bin_dir = switch.parent().unwrap().to_path_buf();
     assert_eq!(workspace_bin("agent").parent(), Some(bin_dir.as_path()), "switch and agent side by side");
 
-    // The README's first set-up command, `switch run` with no flags, in the same directory.
-    let (_switch, mut said) = Lines::spawn(Command::new(&switch).arg("run").current_dir(dir.path()).stderr(Stdio::null()));
-    said.wait(&["listening tcp:0.0.0.0:5060"], Duration::from_secs(20));
+    // The README's first set-up command, `switch run` with no flags, in the
+    // same directory: its default listeners, TLS with its own certificate too.
+    let _ports = tests::ports::DefaultPorts::lock();
+    let log = dir.path().join("switch.log");
+    let (_switch, mut said) = Lines::spawn(
+        Command::new(&switch).arg("run").current_dir(dir.path()).env_remove("RUST_LOG").stderr(std::fs::File::create(&log).unwrap()),
+    );
+    for listener in ["tcp:0.0.0.0:5060", "udp:0.0.0.0:5060", "tls:0.0.0.0:5061"] {
+        said.wait(&[&format!("listening {listener}")], Duration::from_secs(20));
+    }
+    let cert = std::fs::read(dir.path().join("switch-data/tls-cert.pem")).expect("a certificate generated into the data dir");
+    let fingerprint = sipcore::transport::tls::fingerprint_of_pem(&cert).unwrap();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains(&format!("fingerprint={fingerprint}")), "the certificate's fingerprint in the log:\n{logged}");
 
     let path: Vec<PathBuf> = std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())).collect();
     let out_file = dir.path().join("walkthrough.out");

@@ -1,6 +1,6 @@
 //! The command line. The global flags may go before or after the subcommand.
 
-use agent::{Backoff, MacAddr, PublicIpSource, SwitchAddr};
+use agent::{Backoff, Fingerprint, MacAddr, PublicIpSource, SwitchAddr};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -60,9 +60,16 @@ pub(crate) struct Global {
     /// Registration lifetime to ask for, in seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=86_400))]
     pub(crate) expires: u32,
-    /// PEM CA certificate for a tls: switch.
+    /// PEM CA certificate for a tls: switch (the switch's certificate must
+    /// chain to it and name the switch's host).
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
+    /// Pin a tls: switch's certificate by its SHA-256 fingerprint (AB:CD:...,
+    /// as `switch run` logs it): exactly that certificate is accepted,
+    /// self-signed included, and any other fails the connection. With --ca
+    /// too, it must also chain to that CA.
+    #[arg(long, global = true, value_name = "SHA256")]
+    pub(crate) tls_fingerprint: Option<Fingerprint>,
     /// RFC 5626 §4.5 back-off base time, seconds (the RFC suggests 30; 4 brings a
     /// phone back within seconds of a switch restart, still randomised).
     #[arg(long, global = true, value_name = "SECS", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=86_400))]

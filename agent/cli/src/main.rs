@@ -76,6 +76,9 @@ fn builder(g: &Global) -> anyhow::Result<AgentBuilder> {
         let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("--ca {}: {e}", ca.display()))?;
         b = b.tls_ca_pem(pem);
     }
+    if let Some(fingerprint) = g.tls_fingerprint {
+        b = b.tls_fingerprint(fingerprint);
+    }
     Ok(b)
 }
 

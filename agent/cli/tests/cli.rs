@@ -9,7 +9,7 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{provision, registrations, switch};
+use support::{provision, registrations, switch, switch_tls_generated};
 
 fn agent(sw_addr: &str, number: &str, password: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_agent"))
@@ -63,6 +63,36 @@ fn register_against_nothing_gives_up_with_status_6() {
     assert_eq!(o.status.code(), Some(6), "{}", stdout(&o));
     assert!(stdout(&o).starts_with("connect-failed reason="), "{}", stdout(&o));
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn register_over_tls_pinned_by_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    provision(&data, "1001", "pw");
+    let sw = switch_tls_generated(&data);
+    let pinned = sw.tls_fingerprint();
+    let addr = format!("tls:127.0.0.1:{}", sw.addr().port());
+
+    let ok = agent(&addr, "1001", "pw", &["--tls-fingerprint", &pinned, "register"]);
+    assert_eq!(ok.status.code(), Some(0), "{}\n{}", stdout(&ok), String::from_utf8_lossy(&ok.stderr));
+    assert!(stdout(&ok).starts_with("registered "), "{}", stdout(&ok));
+
+    // The same digits in lower case, without colons, name the same certificate.
+    let bare = pinned.replace(':', "").to_lowercase();
+    assert_eq!(agent(&addr, "1001", "pw", &["--tls-fingerprint", &bare, "register"]).status.code(), Some(0));
+
+    let wrong = agent::Fingerprint::of(b"another certificate").to_string();
+    let refused = agent(&addr, "1001", "pw", &["--tls-fingerprint", &wrong, "--backoff-base", "1", "register", "--timeout", "2"]);
+    assert_eq!(refused.status.code(), Some(6), "{}", stdout(&refused));
+    let first = stdout(&refused).lines().next().unwrap_or_default().to_owned();
+    assert!(first.starts_with("connect-failed reason=") && first.contains(&format!("not the pinned {wrong}")), "{first}");
+    assert!(!stdout(&refused).lines().any(|l| l.starts_with("registered")), "{}", stdout(&refused));
+
+    let malformed = agent(&addr, "1001", "pw", &["--tls-fingerprint", "AB:CD", "register"]);
+    assert_eq!(malformed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&malformed.stderr).contains("SHA-256 fingerprint"), "{}", String::from_utf8_lossy(&malformed.stderr));
+    assert_eq!(registrations(&data).as_array().unwrap().len(), 0);
 }
 
 #[test]

@@ -91,6 +91,7 @@ fn describe(reason: &CloseReason) -> String {
         CloseReason::Local => "closed locally".into(),
         CloseReason::Framing(e) => format!("unframeable stream: {e}"),
         CloseReason::Io(e) => format!("I/O error: {e}"),
+        CloseReason::HeaderTimeout => "the switch left a message incomplete past the header timeout".into(),
         CloseReason::Shutdown => "transport shut down".into(),
     }
 }

@@ -57,6 +57,12 @@ pub(crate) fn switch_tls_calls(data: &Path, cert: &Path, key: &Path) -> Switch {
     start(data, Config::default().tls(cert, key).relay("127.0.0.1").calls("ring_time = 20"))
 }
 
+/// As [`switch`], on TLS with the switch's own certificate (generated into
+/// the data dir on its first start).
+pub(crate) fn switch_tls_generated(data: &Path) -> Switch {
+    start(data, Config::default().listen(&["tls:127.0.0.1:0"]))
+}
+
 /// As [`switch`], with calls: the relay on 127.0.0.1, on ports of its own.
 pub(crate) fn switch_calls(data: &Path) -> Switch {
     start(data, Config::default().listen(&["tcp:127.0.0.1:0"]).relay("127.0.0.1").calls("ring_time = 20"))

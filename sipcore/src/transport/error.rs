@@ -9,6 +9,8 @@ pub enum TransportError {
     Io(#[from] std::io::Error),
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
+    #[error("TLS: {0}")]
+    NotPinned(super::tls::NotPinned),
     #[error("bad TLS material: {0}")]
     TlsMaterial(String),
     #[error("{0} is closed or unknown")]

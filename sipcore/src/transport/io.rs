@@ -68,8 +68,9 @@ impl Io for TcpStream {
     }
 }
 
-/// TLS keeps its own buffers; reads go through rustls.
-pub(super) struct TlsRead<S>(ReadHalf<S>);
+/// TLS keeps its own buffers; reads go through rustls (or any `AsyncRead`:
+/// the tests run a flow over an in-memory pipe).
+pub(super) struct TlsRead<S>(pub(super) ReadHalf<S>);
 
 impl<S: AsyncRead + Send + 'static> ReadSome for TlsRead<S> {
     async fn read_some(&mut self, buf: &mut BytesMut) -> io::Result<usize> {

@@ -2,8 +2,10 @@
 //! connection is a [`Flow`]; requests get `received`/`rport` stamped on their top
 //! Via (RFC 3581) before they are handed on, and answers go back over the flow the
 //! request came on (RFC 3261 §18.2.2). Streams are cut with [`crate::framing`],
-//! keep-alive pings are answered here (RFC 5626 §4.4.1).
+//! keep-alive pings are answered here (RFC 5626 §4.4.1), and a connection that takes
+//! longer than the header timeout over a message is closed (`deadline`).
 
+mod deadline;
 mod error;
 mod flow;
 mod io;
@@ -15,6 +17,9 @@ mod stamp;
 mod stream;
 pub mod tls;
 mod udp;
+
+#[cfg(test)]
+mod timeout_tests;
 
 pub use error::TransportError;
 pub use flow::{Flow, FlowId, TransportKind};

@@ -3,7 +3,7 @@
 
 use super::queue::{PushError, SendQueue};
 use super::{Flow, FlowId, TransportError, TransportKind, stream, udp};
-use crate::framing::{FramerConfig, Role};
+use crate::framing::FramerConfig;
 use crate::message::Message;
 use bytes::Bytes;
 use dashmap::DashMap;
@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -28,8 +29,12 @@ pub struct TransportConfig {
     pub event_queue: usize,
     /// Messages waiting to be written to one connection before sends fail.
     pub send_queue: usize,
-    /// Time a TLS handshake may take.
-    pub tls_handshake_timeout: Duration,
+    /// Time a stream message may take from its first byte to its last
+    /// (default 10 s); an accepted connection must also complete its first
+    /// message (and its TLS handshake) within this of the TCP accept, and a
+    /// TLS handshake we start may take this long. Nothing is due between
+    /// messages. See the `deadline` module.
+    pub header_timeout: Duration,
     /// Time `shutdown` waits for connections to flush.
     pub shutdown_grace: Duration,
     /// Kernel keep-alive probes on every TCP/TLS connection (`None`: the
@@ -44,7 +49,7 @@ impl Default for TransportConfig {
             max_connections_per_ip: 256,
             event_queue: 4096,
             send_queue: 256,
-            tls_handshake_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(2),
             tcp_keepalive: Some(super::TcpKeepalive::DEFAULT),
         }
@@ -62,6 +67,9 @@ pub enum CloseReason {
     Framing(String),
     /// A read or write failed.
     Io(String),
+    /// A message was not complete within the header timeout of its first
+    /// byte (or an accepted connection sent none within it of the accept).
+    HeaderTimeout,
     /// The transport is shutting down.
     Shutdown,
 }
@@ -120,6 +128,15 @@ impl Drop for IpSlot {
             *n == 0
         });
     }
+}
+
+/// Where a stream connection came from.
+pub(super) enum Origin {
+    /// Accepted at `at`; holds one of its source IP's slots until it ends
+    /// (freed on drop).
+    Accepted { _slot: IpSlot, at: Instant },
+    /// Opened by us.
+    Opened,
 }
 
 /// A handle on the transport; cheap to clone.
@@ -207,18 +224,18 @@ impl Transport {
                 continue;
             };
             self.tune(&tcp);
+            let at = Instant::now();
+            let origin = Origin::Accepted { _slot: slot, at };
             match tls.clone() {
-                None => self
-                    .start_stream(tcp, TransportKind::Tcp, Role::Server, Some(slot))
-                    .map(drop)
-                    .unwrap_or_else(|e| debug!(error = %e, "accept")),
+                None => self.start_stream(tcp, TransportKind::Tcp, origin).map(drop).unwrap_or_else(|e| debug!(error = %e, "accept")),
                 Some(acceptor) => {
                     let this = self.clone();
                     self.inner.tracker.spawn(async move {
-                        let timeout = this.inner.config.tls_handshake_timeout;
-                        match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+                        // The handshake counts against the first message's deadline.
+                        let left = this.inner.config.header_timeout.saturating_sub(at.elapsed());
+                        match tokio::time::timeout(left, acceptor.accept(tcp)).await {
                             Ok(Ok(stream)) => {
-                                let _ = this.start_stream(stream, TransportKind::Tls, Role::Server, Some(slot));
+                                let _ = this.start_stream(stream, TransportKind::Tls, origin);
                             }
                             Ok(Err(e)) => warn!(%remote, error = %e, "TLS handshake failed"),
                             Err(_) => warn!(%remote, "TLS handshake timed out"),
@@ -239,7 +256,7 @@ impl Transport {
         }
     }
 
-    fn take_slot(&self, ip: IpAddr) -> Option<IpSlot> {
+    pub(super) fn take_slot(&self, ip: IpAddr) -> Option<IpSlot> {
         let cap = self.inner.config.max_connections_per_ip;
         let mut n = self.inner.per_ip.entry(ip).or_insert(0);
         if *n >= cap {
@@ -251,7 +268,7 @@ impl Transport {
     }
 
     /// Registers a stream and starts its task.
-    fn start_stream<S>(&self, io: S, transport: TransportKind, role: Role, slot: Option<IpSlot>) -> Result<Flow, TransportError>
+    pub(super) fn start_stream<S>(&self, io: S, transport: TransportKind, origin: Origin) -> Result<Flow, TransportError>
     where
         S: super::io::Io,
     {
@@ -260,7 +277,7 @@ impl Transport {
         let queue = Arc::new(SendQueue::new(self.inner.config.send_queue));
         self.inner.conns.insert(flow.id, (flow, queue.clone()));
         debug!(%flow, "flow opened");
-        self.inner.tracker.spawn(stream::run(self.inner.clone(), io, flow, role, queue, slot));
+        self.inner.tracker.spawn(stream::run(self.inner.clone(), io, flow, queue, origin));
         Ok(flow)
     }
 
@@ -269,10 +286,11 @@ impl Transport {
         self.check_running()?;
         let tcp = TcpStream::connect(remote).await?;
         self.tune(&tcp);
-        self.start_stream(tcp, TransportKind::Tcp, Role::Client, None)
+        self.start_stream(tcp, TransportKind::Tcp, Origin::Opened)
     }
 
-    /// Opens a TLS connection, checking the certificate against `server_name`.
+    /// Opens a TLS connection, checking the certificate as `config` says
+    /// (against `server_name` for a CA; see [`super::tls`]).
     pub async fn connect_tls(
         &self,
         remote: SocketAddr,
@@ -284,10 +302,11 @@ impl Transport {
         let tcp = TcpStream::connect(remote).await?;
         self.tune(&tcp);
         let connector = tokio_rustls::TlsConnector::from(config);
-        let stream = tokio::time::timeout(self.inner.config.tls_handshake_timeout, connector.connect(name, tcp))
+        let stream = tokio::time::timeout(self.inner.config.header_timeout, connector.connect(name, tcp))
             .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
-        self.start_stream(stream, TransportKind::Tls, Role::Client, None)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+            .map_err(super::tls::handshake_error)?;
+        self.start_stream(stream, TransportKind::Tls, Origin::Opened)
     }
 
     /// Sends a message over `flow`.

@@ -1,27 +1,45 @@
 //! One task per TCP/TLS connection: read, frame, parse, stamp, hand on; answer
 //! keep-alive pings; write what the application queues. A peer that sends an
 //! unframeable stream gets a 400/413 where possible and loses its connection,
-//! and only its connection.
+//! and only its connection; so does one that takes longer than the header
+//! timeout over a message (see [`super::deadline`]).
 
+use super::deadline::MessageDeadline;
 use super::io::{Io, ReadSome};
 use super::queue::SendQueue;
-use super::sockets::{Inner, IpSlot};
+use super::sockets::{Inner, Origin};
 use super::{CloseReason, Flow, TransportEvent, error_response, stamp_via};
 use crate::ToStatus;
 use crate::framing::{Frame, Framer, Role};
 use crate::message::{Message, parse};
 use bytes::{Bytes, BytesMut};
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
+use tokio::time::{Instant, Sleep};
 use tracing::{debug, warn};
 
-pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role, queue: Arc<SendQueue>, _slot: Option<IpSlot>) {
+/// `origin` holds an accepted connection's per-IP slot until the task ends.
+pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, queue: Arc<SendQueue>, origin: Origin) {
+    let timeout = inner.config.header_timeout;
+    let (role, mut deadline) = match &origin {
+        Origin::Accepted { at, .. } => (Role::Server, MessageDeadline::accepted(*at, timeout)),
+        Origin::Opened => (Role::Client, MessageDeadline::opened(timeout)),
+    };
+    // Armed only while a message is due: an idle flow has no timer at all,
+    // and a message trickling in byte by byte re-arms nothing.
+    let mut timer = Timer::default();
+    timer.set(deadline.due());
     inner.emit(TransportEvent::Opened { flow }).await;
     let (mut rd, mut wr) = io.split();
     let mut framer = Framer::new(role, inner.config.framer);
     let mut buf = BytesMut::new();
     let reason = loop {
         tokio::select! {
+            () = timer.expired() => {
+                debug!(%flow, ?timeout, "no complete message within the header timeout; closing the connection");
+                break CloseReason::HeaderTimeout;
+            }
             _ = inner.cancel.cancelled() => {
                 // Flush what the application already queued, then go.
                 while let Some(Some(b)) = queue.try_next() {
@@ -40,9 +58,12 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role,
             read = rd.read_some(&mut buf) => match read {
                 Ok(0) => break CloseReason::Peer,
                 Ok(_) => {
-                    if let Err(reason) = drain(&inner, &mut framer, &mut buf, &flow, &mut wr).await {
-                        break reason;
-                    }
+                    let completed = match drain(&inner, &mut framer, &mut buf, &flow, &mut wr).await {
+                        Ok(completed) => completed,
+                        Err(reason) => break reason,
+                    };
+                    deadline.framed(Instant::now(), completed, framer.in_message());
+                    timer.set(deadline.due());
                     if buf.is_empty() {
                         // Give the allocation back while the flow idles.
                         buf = BytesMut::new();
@@ -57,25 +78,54 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, role: Role,
     inner.forget(flow.id);
     debug!(%flow, ?reason, "flow closed");
     inner.emit(TransportEvent::Closed { flow, reason }).await;
+    drop(origin);
 }
 
-/// Takes every complete frame off `buf`.
+/// The connection's one timer, allocated only while something is due.
+#[derive(Default)]
+struct Timer(Option<Pin<Box<Sleep>>>);
+
+impl Timer {
+    fn set(&mut self, due: Option<Instant>) {
+        match (due, &mut self.0) {
+            (None, _) => self.0 = None,
+            (Some(due), Some(sleep)) => {
+                if sleep.deadline() != due {
+                    sleep.as_mut().reset(due);
+                }
+            }
+            (Some(due), None) => self.0 = Some(Box::pin(tokio::time::sleep_until(due))),
+        }
+    }
+
+    /// Resolves when the armed deadline passes; never while none is armed.
+    async fn expired(&mut self) {
+        match &mut self.0 {
+            Some(sleep) => sleep.as_mut().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Takes every complete frame off `buf`; returns how many were messages.
 async fn drain<W: tokio::io::AsyncWrite + Unpin>(
     inner: &Inner,
     framer: &mut Framer,
     buf: &mut BytesMut,
     flow: &Flow,
     wr: &mut W,
-) -> Result<(), CloseReason> {
+) -> Result<usize, CloseReason> {
+    let mut messages = 0usize;
     loop {
         match framer.decode(buf) {
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(messages),
             Ok(Some(Frame::Ping)) => {
                 wr.write_all(b"\r\n").await.map_err(|e| CloseReason::Io(e.to_string()))?;
                 inner.emit(TransportEvent::Ping { flow: *flow }).await;
             }
             Ok(Some(Frame::Pong)) => inner.emit(TransportEvent::Pong { flow: *flow }).await,
             Ok(Some(Frame::Message(bytes))) => {
+                messages = messages.saturating_add(1);
                 if let Some(reply) = deliver(inner, bytes, flow).await {
                     wr.write_all(&reply).await.map_err(|e| CloseReason::Io(e.to_string()))?;
                 }

@@ -15,9 +15,10 @@ pub struct Config {
     pub relay_port_count: u16,
     /// PEM certificate and key for `tls:` listeners.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// `key = value` lines for `[registrar]`, `[abuse]`, `[calls]` and `[server]`.
+    /// `key = value` lines for `[registrar]`, `[abuse]`, `[limits]`, `[calls]` and `[server]`.
     pub registrar: Vec<String>,
     pub abuse: Vec<String>,
+    pub limits: Vec<String>,
     pub calls: Vec<String>,
     pub server: Vec<String>,
     /// `RUST_LOG` for the switch.
@@ -36,6 +37,7 @@ impl Default for Config {
             tls: None,
             registrar: Vec::new(),
             abuse: Vec::new(),
+            limits: Vec::new(),
             calls: Vec::new(),
             server: Vec::new(),
             log_filter: "info".into(),
@@ -89,6 +91,11 @@ impl Config {
         self
     }
 
+    pub fn limits(mut self, line: &str) -> Self {
+        self.limits.push(line.to_owned());
+        self
+    }
+
     pub fn calls(mut self, line: &str) -> Self {
         self.calls.push(line.to_owned());
         self
@@ -126,7 +133,13 @@ impl Config {
             ));
         }
         let relay = format!("relay_ports = {}", toml_string(self.relay_ports.as_deref().unwrap_or(relay_block)));
-        let sections = [("registrar", &self.registrar), ("abuse", &self.abuse), ("calls", &self.calls), ("server", &self.server)];
+        let sections = [
+            ("registrar", &self.registrar),
+            ("abuse", &self.abuse),
+            ("limits", &self.limits),
+            ("calls", &self.calls),
+            ("server", &self.server),
+        ];
         for (section, lines) in sections {
             t.push_str(&format!("[{section}]\n"));
             for l in lines.iter().chain((section == "calls").then_some(&relay)) {

@@ -219,6 +219,14 @@ impl Switch {
         self.wait_event(within, &format!("a log event {message:?} with {fields:?}"), |e| e.is(message, fields))
     }
 
+    /// The SHA-256 fingerprint (`AB:CD:...`) of the certificate its `tls:`
+    /// listeners serve, as this run logged it.
+    #[track_caller]
+    pub fn tls_fingerprint(&self) -> String {
+        let event = self.wait_for_event("TLS certificate", &[], Duration::from_secs(5));
+        event.text("fingerprint")
+    }
+
     /// `kill -9`: no shutdown path runs.
     pub fn kill9(&mut self) {
         drop(self.proc.take().unwrap_or_else(|| panic!("switch not running")));
