@@ -52,11 +52,11 @@ if cargo tree -p agent -e normal --locked | grep -E ' (clap|tracing-subscriber) 
 fi
 cargo test -p agent --no-default-features --locked -q
 
-# Every fuzz target under AFL++ for a few seconds (56 s for all together), so a
+# Every fuzz target under AFL++ for 7 s (49 s for all together), so a
 # parser change that crashes or hangs on hostile input fails here; installs
 # cargo-afl (which builds AFL++) when missing. The long campaigns are recorded
 # in fuzz/README.md; `cargo test` below replays the corpus and saved crashes.
-scripts/fuzz.sh smoke 56
+scripts/fuzz.sh smoke 49
 
 # Tests that need root (network namespaces, iptables, raw sockets) are
 # #[ignore = "needs root: ..."], so a plain `cargo test` passes for anyone;
