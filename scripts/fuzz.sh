@@ -41,9 +41,9 @@ check_target() {
 }
 
 install() {
-    if ! command -v cargo-afl >/dev/null 2>&1; then
+    if ! cargo afl --version >/dev/null 2>&1; then
         echo "fuzz.sh: installing cargo-afl (builds AFL++)" >&2
-        cargo install cargo-afl --locked --quiet
+        cargo install cargo-afl --version '~0.18' --locked --quiet # the afl crate in Cargo.lock is 0.18
     fi
     # The AFL++ runtime is built per rustc version: after a toolchain update it is missing.
     local out
