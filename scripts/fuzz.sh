@@ -143,12 +143,13 @@ minimise() {
     shift
     rm -rf "$all" "$WORK/cmin-out/$t"
     mkdir -p "$all" "$WORK/cmin-out"
+    # Inputs up to 8 KiB only: the long ones a campaign grows add hit counts, not edges,
+    # and the corpus is committed.
     local d
-    for d in "$@"; do cp -r "$d"/. "$all"/ 2>/dev/null || true; done
-    rm -rf "$all/.state"
+    for d in "$@"; do find "$d" -maxdepth 1 -type f -size -8k -exec cp {} "$all"/ \; 2>/dev/null || true; done
     # afl-cmin.bash, not `cargo afl cmin`: AFL++ 4.40c's Python afl-cmin keeps no file
-    # from a persistent-mode Rust target ("0 unique tuples").
-    PATH="$(afl_bin):$PATH" afl-cmin.bash -i "$all" -o "$WORK/cmin-out/$t" -- "$BIN" "$t" >"$WORK/cmin-$t.log" 2>&1
+    # from a persistent-mode Rust target ("0 unique tuples"). -e: one file per edge, hit counts aside.
+    PATH="$(afl_bin):$PATH" afl-cmin.bash -e -i "$all" -o "$WORK/cmin-out/$t" -- "$BIN" "$t" >"$WORK/cmin-$t.log" 2>&1
     rm -rf "fuzz/corpus/$t"
     mkdir -p "fuzz/corpus/$t"
     # Names from the content: stable across runs, and no AFL++ metadata in the repository.
