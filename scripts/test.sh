@@ -17,6 +17,9 @@ declare -A NEED=(
     [python3]=python3
     [sysctl]=procps
     [kill]=procps
+    # cargo-afl builds AFL++ from source when it installs (scripts/fuzz.sh).
+    [make]=make
+    [cc]=gcc
 )
 
 missing=()
@@ -66,6 +69,12 @@ fi
 # clone has none; the workspace run below would build it too late).
 cargo build -p switch --bins --locked -q
 cargo test -p agent --no-default-features --locked -q
+
+# Every fuzz target under AFL++ for 7 s (49 s for all together), so a
+# parser change that crashes or hangs on hostile input fails here; installs
+# cargo-afl (which builds AFL++) when missing. The long campaigns are recorded
+# in fuzz/README.md; `cargo test` below replays the corpus and saved crashes.
+scripts/fuzz.sh smoke 49
 
 # Tests that need root (network namespaces, iptables, raw sockets) are
 # #[ignore = "needs root: ..."], so a plain `cargo test` passes for anyone;

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# The fuzz targets (fuzz/, see fuzz/README.md) under AFL++ through cargo-afl, on stable Rust.
+#
+#   scripts/fuzz.sh install           cargo-afl and its AFL++ build, when missing (needs make and a C compiler)
+#   scripts/fuzz.sh build             the instrumented fuzz-afl binary (target/afl/)
+#   scripts/fuzz.sh smoke [SECONDS]   every target for SECONDS in all (default 49); fails on a crash or a hang
+#   scripts/fuzz.sh run TARGET EXECS  one long campaign of EXECS executions (nice 19), output in target/fuzz/long/
+#   scripts/fuzz.sh stats TARGET      the long campaign's figures (for the README table)
+#   scripts/fuzz.sh seed TARGET...    rebuild fuzz/corpus/TARGET from the seeds (scripts/fuzz/seeds.py), minimised
+#   scripts/fuzz.sh cmin TARGET       fold the long campaign's queue into fuzz/corpus/TARGET, minimised
+#
+# Nothing here changes the host: AFL++'s checks for a CPU governor, a core_pattern
+# and a free core are answered with environment variables, so it runs in a
+# container, as root, without a terminal (CI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGETS=(sip_message sip_stream digest sdp_rewrite rtp_packet rtp_stream stun)
+BIN=target/afl/debug/fuzz-afl
+WORK=target/fuzz
+
+export AFL_SKIP_CPUFREQ=1                       # no cpufreq governor to set in a container
+export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1  # core_pattern may pipe to a handler we must not change
+export AFL_TRY_AFFINITY=1                       # pin to a free core when there is one (twice the speed), run anyway
+export AFL_NO_UI=1                              # no terminal in CI
+export AFL_QUIET=1
+
+dict() {
+    case "$1" in
+        sip_message | sip_stream) echo fuzz/dict/sip.dict ;;
+        digest) echo fuzz/dict/digest.dict ;;
+        sdp_rewrite) echo fuzz/dict/sdp.dict ;;
+    esac
+}
+
+check_target() {
+    local t
+    for t in "${TARGETS[@]}"; do [ "$t" = "$1" ] && return 0; done
+    echo "fuzz.sh: no target '$1' (targets: ${TARGETS[*]})" >&2
+    exit 2
+}
+
+install() {
+    if ! cargo afl --version >/dev/null 2>&1; then
+        echo "fuzz.sh: installing cargo-afl (builds AFL++)" >&2
+        cargo install cargo-afl --version '~0.18' --locked --quiet # the afl crate in Cargo.lock is 0.18
+    fi
+    # The AFL++ runtime is built per rustc version: after a toolchain update it is missing.
+    local out
+    if ! out=$(cargo afl config --build 2>&1) && ! grep -q "already built" <<<"$out"; then
+        echo "$out" >&2
+        exit 1
+    fi
+}
+
+build() {
+    install
+    cargo afl build --locked --quiet -p fuzz --features afl --bin fuzz-afl --target-dir target/afl
+}
+
+# afl-fuzz for target $1 with extra arguments; output in $WORK/$2/$1. $BIN unless $RUN_BIN names another copy.
+afl() {
+    local t=$1 kind=$2
+    shift 2
+    local out=$WORK/$kind/$t
+    rm -rf "$out"
+    mkdir -p "$(dirname "$out")"
+    local d
+    d=$(dict "$t")
+    # Without a terminal AFL++ logs a line per queue entry it fuzzes: hundreds of MB in a long campaign.
+    local status=0
+    ${NICE:-} cargo afl fuzz -i "fuzz/corpus/$t" -o "$out" ${d:+-x "$d"} "$@" -- "${RUN_BIN:-$BIN}" "$t" 2>&1 |
+        { grep -v 'Fuzzing test case' || true; } >"$out.log" || status=$?
+    return "$status"
+}
+
+# Fails when the campaign of $1 in $WORK/$2 saved a crash or a hang, copying the inputs to $WORK/found/.
+findings() {
+    local t=$1 kind=$2 f n=0
+    for f in "$WORK/$kind/$t"/default/crashes/id:* "$WORK/$kind/$t"/default/hangs/id:*; do
+        [ -e "$f" ] || continue
+        mkdir -p "$WORK/found/$t"
+        cp "$f" "$WORK/found/$t/"
+        n=$((n + 1))
+    done
+    if ((n)); then
+        echo "fuzz.sh: $t: $n crashing or hanging input(s), copied to $WORK/found/$t/" >&2
+        return 1
+    fi
+}
+
+smoke() {
+    local total=${1:-49} each failed=0 t started
+    each=$((total / ${#TARGETS[@]}))
+    build
+    started=$SECONDS
+    for t in "${TARGETS[@]}"; do
+        if ! afl "$t" smoke -V "$each"; then
+            echo "fuzz.sh: afl-fuzz failed on $t; its log:" >&2
+            tail -n 30 "$WORK/smoke/$t.log" >&2
+            failed=1
+            continue
+        fi
+        local execs
+        execs=$(awk -F' *: *' '$1 == "execs_done" { print $2 }' "$WORK/smoke/$t/default/fuzzer_stats")
+        echo "fuzz.sh: $t: ${each}s, $execs executions"
+        findings "$t" smoke || failed=1
+    done
+    echo "fuzz.sh: smoke run of ${#TARGETS[@]} targets took $((SECONDS - started))s"
+    return "$failed"
+}
+
+run() {
+    check_target "$1"
+    build
+    # A copy of its own, so that rebuilding during a campaign of hours does not swap the binary under it.
+    mkdir -p "$WORK/long"
+    cp "$BIN" "$WORK/long/$1.bin"
+    NICE="nice -n 19" RUN_BIN="$WORK/long/$1.bin" afl "$1" long -E "$2"
+    rm -f "$WORK/long/$1.bin"
+    stats "$1"
+    findings "$1" long
+}
+
+stats() {
+    check_target "$1"
+    local s=$WORK/long/$1/default/fuzzer_stats
+    awk -F' *: *' '$1 ~ /^(start_time|last_update|run_time|execs_done|execs_per_sec|corpus_count|bitmap_cvg|edges_found|total_edges|saved_crashes|saved_hangs|stability)$/ { print $1 ": " $2 }' "$s"
+}
+
+# AFL++'s programs as cargo-afl built them for this rustc.
+afl_bin() {
+    local rustc dir
+    rustc=$(rustc -vV | awk '/^release:/ { r = $2 } /^commit-hash:/ { h = substr($2, 1, 7) } END { print "rustc-" r "-" h }')
+    dir=$(ls -d "${XDG_DATA_HOME:-$HOME/.local/share}/afl.rs/$rustc"/afl.rs-*/afl/bin | sort -V | tail -n 1)
+    [ -x "$dir/afl-cmin.bash" ] || { echo "fuzz.sh: no AFL++ build for $rustc (scripts/fuzz.sh install)" >&2; exit 1; }
+    echo "$dir"
+}
+
+# Minimises the inputs in the given directories into fuzz/corpus/$1.
+minimise() {
+    local t=$1 all=$WORK/cmin-in/$1
+    shift
+    rm -rf "$all" "$WORK/cmin-out/$t"
+    mkdir -p "$all" "$WORK/cmin-out"
+    # Inputs up to 8 KiB only: the long ones a campaign grows add hit counts, not edges,
+    # and the corpus is committed.
+    local d
+    for d in "$@"; do find "$d" -maxdepth 1 -type f -size -8k -exec cp {} "$all"/ \; 2>/dev/null || true; done
+    # afl-cmin.bash, not `cargo afl cmin`: AFL++ 4.40c's Python afl-cmin keeps no file
+    # from a persistent-mode Rust target ("0 unique tuples"). -e: one file per edge, hit counts aside.
+    PATH="$(afl_bin):$PATH" afl-cmin.bash -e -i "$all" -o "$WORK/cmin-out/$t" -- "$BIN" "$t" >"$WORK/cmin-$t.log" 2>&1
+    rm -rf "fuzz/corpus/$t"
+    mkdir -p "fuzz/corpus/$t"
+    # Names from the content: stable across runs, and no AFL++ metadata in the repository.
+    local f
+    for f in "$WORK/cmin-out/$t"/*; do
+        cp "$f" "fuzz/corpus/$t/$(sha1sum "$f" | cut -c1-16)"
+    done
+    rm -rf "$all" "$WORK/cmin-out/$t"
+    echo "fuzz.sh: $t: $(ls "fuzz/corpus/$t" | wc -l) corpus files"
+}
+
+seed() {
+    build
+    rm -rf "$WORK/seeds"
+    python3 scripts/fuzz/seeds.py "$WORK/seeds"
+    local t
+    for t in "$@"; do
+        check_target "$t"
+        minimise "$t" "$WORK/seeds/$t"
+    done
+}
+
+cmin() {
+    check_target "$1"
+    build
+    minimise "$1" "fuzz/corpus/$1" "$WORK/long/$1/default/queue"
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+    install | build | smoke | run | stats | seed | cmin) "$cmd" "$@" ;;
+    *)
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+        exit 2
+        ;;
+esac
