@@ -16,6 +16,10 @@
 //!   nothing. The phone registered on the number's flow (its
 //!   *holder*) is exempt from the source's cool-down and the number's lock:
 //!   it keeps refreshing and calling while someone else guesses.
+//! - **Nonces bound to the flow.** A nonce opens only on the flow it was
+//!   issued to (the transport, the peer's address and, for TCP/TLS, the
+//!   connection), so a nonce, or a response to one, seen elsewhere is worth
+//!   nothing; on another flow it only earns a fresh challenge.
 
 use super::digest_uri::{SwitchNames, names_switch};
 use super::{Outcome, RegisterError, Registrar};
@@ -89,6 +93,13 @@ impl Attempt<'_> {
     fn ip(&self) -> IpAddr {
         self.flow.remote.ip()
     }
+
+    /// What the nonce is bound to: the flow, as the transport names it (UDP
+    /// flows share the listener's id, so the peer's address tells them apart).
+    fn binding(&self) -> Vec<u8> {
+        let f = self.flow;
+        format!("{:?}/{}/{}", f.transport, f.id.0, f.remote).into_bytes()
+    }
 }
 
 /// The stand-in subscriber whose HA1s the credentials for a number that is
@@ -136,11 +147,11 @@ impl Registrar {
     /// 401 with WWW-Authenticate for REGISTER; 407 with Proxy-Authenticate for
     /// calls (the switch acts as the caller's proxy, RFC 3261 §22.3). The same
     /// for every number.
-    fn challenge(&mut self, req: &Request, now: Instant, stale: bool, proxy: bool) -> Outcome {
-        let (status, header) = if proxy { (407, HeaderName::ProxyAuthenticate) } else { (401, HeaderName::WwwAuthenticate) };
+    fn challenge(&mut self, req: &Request, now: Instant, stale: bool, a: &Attempt<'_>) -> Outcome {
+        let (status, header) = if a.proxy { (407, HeaderName::ProxyAuthenticate) } else { (401, HeaderName::WwwAuthenticate) };
         let mut out = self.reply(req, status);
         let salt = self.rng.random();
-        for c in self.digest.challenge_with_salt(self.digest_secs(now), salt, None, stale) {
+        for c in self.digest.challenge_with_salt(self.digest_secs(now), salt, Some(&a.binding()), stale) {
             out.response.headers.push(header.clone(), c.to_string());
         }
         out
@@ -165,7 +176,7 @@ impl Registrar {
                 if a.subscriber.is_none() {
                     debug!(number = a.number, %ip, "challenge for a number not in service");
                 }
-                return Answered(self.challenge(req, now, false, a.proxy));
+                return Answered(self.challenge(req, now, false, a));
             }
             Some(Err(e)) => return Answered(self.refuse(req, &RegisterError::Credentials(e))),
             Some(Ok(c)) => c,
@@ -180,7 +191,7 @@ impl Registrar {
         let secs = self.digest_secs(now);
         let secret = secret_for(a.subscriber.unwrap_or(&self.dummy), creds.effective_algorithm());
         let request = DigestRequest::new(req.method.as_str(), &req.uri);
-        let verified = self.digest.verify(secs, &request, None, &creds, Some(secret));
+        let verified = self.digest.verify(secs, &request, Some(&a.binding()), &creds, Some(secret));
         // While the number is locked whatever depends on the password is one
         // answer, nothing is counted and nothing changes; the rest (a nonce not
         // ours, an algorithm not offered) is answered as ever, so that the lock
@@ -201,12 +212,12 @@ impl Registrar {
                 // Someone knows the dummy: still no number.
                 None => Answered(self.fail(now, req, a, Failure::NotInService)),
             },
-            Err(e) if e.is_stale() => Answered(self.challenge(req, now, true, a.proxy)),
+            Err(e) if e.is_stale() => Answered(self.challenge(req, now, true, a)),
             Err(AuthError::WrongResponse | AuthError::UnknownUser) => {
                 let why = if a.subscriber.is_some() { Failure::WrongPassword } else { Failure::NotInService };
                 Answered(self.fail(now, req, a, why))
             }
-            Err(e) if e.status() == 401 => Answered(self.challenge(req, now, false, a.proxy)),
+            Err(e) if e.status() == 401 => Answered(self.challenge(req, now, false, a)),
             Err(e) => Answered(self.refuse(req, &RegisterError::Digest(e))),
         }
     }

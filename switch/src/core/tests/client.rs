@@ -54,6 +54,12 @@ impl Client {
         Self::on(Flow { id: FlowId(id), transport: TransportKind::Tcp, local: local(), remote: addr(remote) }, number, password)
     }
 
+    /// The same phone on a new TCP connection (flow id `id`) from `remote`,
+    /// keeping what it knows (the last challenge).
+    pub(super) fn reconnect(&mut self, id: u64, remote: &str) {
+        self.flow = Flow { id: FlowId(id), transport: TransportKind::Tcp, local: local(), remote: addr(remote) };
+    }
+
     fn via(&self) -> String {
         let t = if self.flow.transport == TransportKind::Tcp { "TCP" } else { "UDP" };
         format!("SIP/2.0/{t} {};branch=z9hG4bKt{};rport", self.flow.remote, unique())

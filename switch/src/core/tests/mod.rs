@@ -9,6 +9,7 @@ mod client;
 mod enumeration;
 mod flow_silence;
 mod guessing;
+mod rogue;
 mod timing;
 mod wall_clock;
 
