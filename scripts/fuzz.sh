@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh install           cargo-afl and its AFL++ build, when missing (needs make and a C compiler)
 #   scripts/fuzz.sh build             the instrumented fuzz-afl binary (target/afl/)
 #   scripts/fuzz.sh smoke [SECONDS]   every target for SECONDS in all (default 49); fails on a crash or a hang
-#   scripts/fuzz.sh run TARGET EXECS  one long campaign of EXECS executions (nice 19), output in target/fuzz/long/
+#   scripts/fuzz.sh run TARGET EXECS  one long campaign until EXECS executions in all (nice 19), output in
+#                                     target/fuzz/long/; an unfinished one (stopped by Ctrl-C, a reboot) resumes
 #   scripts/fuzz.sh stats TARGET      the long campaign's figures (for the README table)
 #   scripts/fuzz.sh seed TARGET...    rebuild fuzz/corpus/TARGET from the seeds (scripts/fuzz/seeds.py), minimised
 #   scripts/fuzz.sh cmin TARGET       fold the long campaign's queue into fuzz/corpus/TARGET, minimised
@@ -62,15 +63,21 @@ build() {
 afl() {
     local t=$1 kind=$2
     shift 2
-    local out=$WORK/$kind/$t
-    rm -rf "$out"
+    local out=$WORK/$kind/$t input=fuzz/corpus/$t
+    if [ -n "${RESUME:-}" ] && [ -f "$out/default/fuzzer_stats" ]; then
+        # AFL++ resumes from the queue and keeps counting (execs_done, run_time) where it stopped.
+        input=-
+        export AFL_AUTORESUME=1
+    else
+        rm -rf "$out" "$out.log"
+    fi
     mkdir -p "$(dirname "$out")"
     local d
     d=$(dict "$t")
     # Without a terminal AFL++ logs a line per queue entry it fuzzes: hundreds of MB in a long campaign.
     local status=0
-    ${NICE:-} cargo afl fuzz -i "fuzz/corpus/$t" -o "$out" ${d:+-x "$d"} "$@" -- "${RUN_BIN:-$BIN}" "$t" 2>&1 |
-        { grep -v 'Fuzzing test case' || true; } >"$out.log" || status=$?
+    ${NICE:-} cargo afl fuzz -i "$input" -o "$out" ${d:+-x "$d"} "$@" -- "${RUN_BIN:-$BIN}" "$t" 2>&1 |
+        { grep -v 'Fuzzing test case' || true; } >>"$out.log" || status=$?
     return "$status"
 }
 
@@ -116,7 +123,7 @@ run() {
     # A copy of its own, so that rebuilding during a campaign of hours does not swap the binary under it.
     mkdir -p "$WORK/long"
     cp "$BIN" "$WORK/long/$1.bin"
-    NICE="nice -n 19" RUN_BIN="$WORK/long/$1.bin" afl "$1" long -E "$2"
+    NICE="nice -n 19" RESUME=1 RUN_BIN="$WORK/long/$1.bin" afl "$1" long -E "$2"
     rm -f "$WORK/long/$1.bin"
     stats "$1"
     findings "$1" long
