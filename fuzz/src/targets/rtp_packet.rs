@@ -28,7 +28,7 @@ pub fn run(packet: &[u8]) {
                 let h = header.unwrap_or_else(|| panic!("classified as RTP without a fixed header"));
                 assert_eq!((payload_type, seq, timestamp, ssrc), (h.payload_type, h.sequence, h.timestamp, h.ssrc));
             }
-            Packet::Stun => assert!(!version_2 && media::stun::is_stun(packet), "STUN that is not STUN"),
+            Packet::Stun => assert!(!version_2 && sipcore::stun::is_stun(packet), "STUN that is not STUN"),
             Packet::Rtcp => assert!(version_2 && packet.len() >= 8 && (rtcp_port || is_rtcp_type), "not RTCP"),
             Packet::Invalid => {
                 assert!(!version_2 || packet.len() < 8 || (!rtcp_port && !is_rtcp_type && header.is_none()), "a valid packet refused");
