@@ -5,7 +5,7 @@
 //! relay calls RTP has the header the header reader reads, the endpoint's
 //! payload lies inside the packet after the fixed header, and what is RTCP is
 //! a version-2 packet of at least 8 bytes with an RTCP packet type (or arrived
-//! on the RTCP port); what it calls STUN is STUN by `media::stun`'s reading.
+//! on the RTCP port); what it calls STUN is STUN by `sipcore::stun`'s reading.
 
 use media::endpoint::rtp_in;
 use media::relay::{Packet, classify};

@@ -21,6 +21,8 @@
 //! here indexes past a buffer, whatever arrives.
 
 pub mod client;
+#[cfg(test)]
+mod rfc5769;
 pub mod server;
 
 pub use client::{DEFAULT_PORT, binding_request, binding_success, parse_binding_request, parse_binding_response};
