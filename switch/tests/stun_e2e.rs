@@ -91,7 +91,7 @@ fn sip_udp_port_answers_stun_between_sip_requests_and_drops_hostile_stun() {
 #[test]
 fn stun_listener_answers_binding_requests_only() {
     let lab = lab();
-    let sw = lab.start(&config());
+    let mut sw = lab.start(&config());
     let port = sw.listener("stun");
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let me = sock.local_addr().unwrap();
@@ -105,6 +105,12 @@ fn stun_listener_answers_binding_requests_only() {
     let dropped = sw.events_where(|e| e.message() == "STUN datagram dropped").len();
     assert_eq!(dropped, hostile().len());
     assert_eq!(sw.events_where(|e| e.message() == "not STUN on a STUN listener; dropped").len(), 1, "the SIP request");
+
+    // A restart keeps the port phones were told (the harness passes --stun back).
+    sw.kill9();
+    sw.restart();
+    assert_eq!(sw.listener("stun"), port);
+    assert_eq!(ask(&sock, port, &stun::binding_request(&[6; 12]), &[6; 12]), me, "after a restart");
 }
 
 /// `turnutils_stunclient -p PORT 127.0.0.1`: exits 0 having printed the
