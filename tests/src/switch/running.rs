@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 /// How long a switch may take to start.
 const START_WITHIN: Duration = Duration::from_secs(20);
 
-/// A listener the switch reported: `tcp`, `udp` or `tls`, and where.
+/// A listener the switch reported: `tcp`, `udp` or `tls` (SIP), or `stun`
+/// (a `--stun` listener, UDP), and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Listener {
     pub transport: &'static str,
@@ -97,7 +98,10 @@ impl Switch {
         cmd.args(["run", "--config"]).arg(&self.config).arg("--bound-file").arg(&self.bound_file);
         cmd.args(["--log-format", if self.json_log { "json" } else { "text" }]);
         for l in &self.listeners {
-            cmd.arg("--listen").arg(format!("{}:{}", l.transport, l.addr));
+            match l.transport {
+                "stun" => cmd.arg("--stun").arg(format!("udp:{}", l.addr)),
+                sip => cmd.arg("--listen").arg(format!("{sip}:{}", l.addr)),
+            };
         }
         cmd.env("RUST_LOG", &self.log_filter).env_remove("SWITCH_PASSWORD");
         let _ = std::fs::remove_file(&self.bound_file);
@@ -131,7 +135,7 @@ impl Switch {
         }
     }
 
-    /// Where to reach the listener of `transport` (`tcp`, `udp`, `tls`).
+    /// Where to reach the listener of `transport` (`tcp`, `udp`, `tls`, `stun`).
     #[track_caller]
     pub fn listener(&self, transport: &str) -> SocketAddr {
         self.listeners
@@ -165,7 +169,7 @@ impl Switch {
         *self
             .listeners
             .iter()
-            .find(|l| l.transport != "udp")
+            .find(|l| matches!(l.transport, "tcp" | "tls"))
             .unwrap_or_else(|| panic!("the switch has no TCP or TLS listener: {:?}", self.listeners))
     }
 
@@ -264,16 +268,20 @@ fn is_running_line(line: &str) -> bool {
     }
 }
 
-/// `listening tcp:127.0.0.1:PORT` lines.
+/// `listening tcp:127.0.0.1:PORT` lines (`listening stun:udp:IP:PORT` for a STUN listener).
 fn parse_bound(text: &str) -> Result<Vec<Listener>, String> {
     text.lines()
         .map(|line| {
             let spec = line.strip_prefix("listening ").ok_or_else(|| format!("bound file line {line:?}"))?;
-            let (kind, addr) = spec.split_once(':').ok_or_else(|| format!("bound file line {line:?}"))?;
+            let (kind, addr) = match spec.strip_prefix("stun:udp:") {
+                Some(addr) => ("stun", addr),
+                None => spec.split_once(':').ok_or_else(|| format!("bound file line {line:?}"))?,
+            };
             let transport = match kind {
                 "tcp" => "tcp",
                 "udp" => "udp",
                 "tls" => "tls",
+                "stun" => "stun",
                 other => return Err(format!("bound file: transport {other:?}")),
             };
             let addr = addr.parse().map_err(|e| format!("bound file line {line:?}: {e}"))?;
