@@ -89,6 +89,12 @@ struct RunArgs {
     /// or a test learns the port the system chose.
     #[arg(long, value_name = "FILE")]
     bound_file: Option<PathBuf>,
+    /// Serve DNS (ENUM NAPTRs and RL records from the live registrations, and
+    /// the switch's own RFC 3263 records) on udp:IP:PORT or tcp:IP:PORT.
+    /// Repeatable; given, these replace `[dns] listen`. Default: no DNS.
+    /// Listed in --bound-file as `listening dns:udp:IP:PORT`.
+    #[arg(long = "dns", value_name = "SPEC")]
+    dns: Vec<ListenSpec>,
     /// How stderr's log lines look: `text` (default) or `json`, one object per
     /// line (`level`, `target`, `fields.message` and the event's fields) for
     /// programs to read. Also `[log] format` in the config file.
@@ -135,6 +141,9 @@ impl RunArgs {
         }
         if self.tls_key.is_some() {
             c.tls_key = self.tls_key;
+        }
+        if !self.dns.is_empty() {
+            c.dns.listen = self.dns.iter().map(|l| l.to_string()).collect();
         }
         if let Some(f) = self.log_format {
             c.log.format = match f {
@@ -198,11 +207,12 @@ async fn run(args: RunArgs) -> Result<()> {
         };
         bound.push(ListenSpec { transport: spec.transport, addr });
     }
-    report_bound(&bound, bound_file.as_deref())?;
     let writer = Store::open(&config.data_dir).context("opening the store's writer connection")?;
     let (relay, relay_events) = Relay::start(config.relay()?).await.context("starting the media relay")?;
     let core = config.core(udp, switch::server::local_ip_toward)?;
     let server = Server::start(store, writer, core, transport.clone(), relay, StdRng::from_os_rng())?;
+    let dns = start_dns(&config, &bound, server.location_view()).await?;
+    report_bound(&bound, &dns, bound_file.as_deref())?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;
@@ -233,10 +243,29 @@ fn server_cert(config: &SwitchConfig) -> Result<std::sync::Arc<rustls::ServerCon
     Ok(cert.config)
 }
 
+/// Starts the DNS listeners, if any are configured, on their own task; returns where they listen.
+async fn start_dns(config: &SwitchConfig, sip: &[ListenSpec], view: switch::dns::LocationView) -> Result<Vec<ListenSpec>> {
+    let specs = config.dns.listen_specs()?;
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The SOA serial: the start time, so every restart (new listeners, new config) bumps it.
+    let serial = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as u32);
+    // The A/AAAA records name listener addresses, which port 0 does not change.
+    let dns_config = config.dns(sip, &specs, serial)?;
+    let responder = switch::dns::answer::Responder::new(dns_config.clone(), view);
+    let (server, bound) = switch::dns::server::DnsServer::start(responder, &specs).await.context("starting the DNS server")?;
+    info!(zone = %dns_config.zone, enum_suffix = %dns_config.enum_suffix, max_ttl = dns_config.max_ttl, "dns serving");
+    tokio::spawn(server.run());
+    Ok(bound)
+}
+
 /// Says where the switch listens: one line per listener on stdout, and the
 /// same lines in `file` (renamed into place, so a reader never sees half).
-fn report_bound(bound: &[ListenSpec], file: Option<&std::path::Path>) -> Result<()> {
-    let text: String = bound.iter().map(|b| format!("listening {b}\n")).collect();
+/// DNS listeners are `listening dns:udp:IP:PORT`.
+fn report_bound(bound: &[ListenSpec], dns: &[ListenSpec], file: Option<&std::path::Path>) -> Result<()> {
+    let sip = bound.iter().map(|b| format!("listening {b}\n"));
+    let text: String = sip.chain(dns.iter().map(|d| format!("listening dns:{d}\n"))).collect();
     // The file first: whoever read the lines on stdout may look for it at once.
     if let Some(path) = file {
         let tmp = path.with_extension("tmp");
