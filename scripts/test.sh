@@ -20,6 +20,9 @@ declare -A NEED=(
     # cargo-afl builds AFL++ from source when it installs (scripts/fuzz.sh).
     [make]=make
     [cc]=gcc
+    # The DNS tests ask the embedded server with both common clients.
+    [kdig]=knot-dnsutils
+    [dig]=bind9-dnsutils
 )
 
 missing=()

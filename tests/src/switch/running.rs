@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 /// How long a switch may take to start.
 const START_WITHIN: Duration = Duration::from_secs(20);
 
-/// A listener the switch reported: `tcp`, `udp` or `tls`, and where.
+/// A listener the switch reported: `tcp`, `udp` or `tls` (SIP), `dns-udp` or
+/// `dns-tcp`, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Listener {
     pub transport: &'static str,
@@ -97,7 +98,10 @@ impl Switch {
         cmd.args(["run", "--config"]).arg(&self.config).arg("--bound-file").arg(&self.bound_file);
         cmd.args(["--log-format", if self.json_log { "json" } else { "text" }]);
         for l in &self.listeners {
-            cmd.arg("--listen").arg(format!("{}:{}", l.transport, l.addr));
+            match l.transport.strip_prefix("dns-") {
+                Some(dns) => cmd.arg("--dns").arg(format!("{dns}:{}", l.addr)),
+                None => cmd.arg("--listen").arg(format!("{}:{}", l.transport, l.addr)),
+            };
         }
         cmd.env("RUST_LOG", &self.log_filter).env_remove("SWITCH_PASSWORD");
         let _ = std::fs::remove_file(&self.bound_file);
@@ -264,17 +268,23 @@ fn is_running_line(line: &str) -> bool {
     }
 }
 
-/// `listening tcp:127.0.0.1:PORT` lines.
+/// `listening tcp:127.0.0.1:PORT` lines (`listening dns:udp:...` for DNS).
 fn parse_bound(text: &str) -> Result<Vec<Listener>, String> {
     text.lines()
         .map(|line| {
             let spec = line.strip_prefix("listening ").ok_or_else(|| format!("bound file line {line:?}"))?;
+            let (dns, spec) = match spec.strip_prefix("dns:") {
+                Some(rest) => (true, rest),
+                None => (false, spec),
+            };
             let (kind, addr) = spec.split_once(':').ok_or_else(|| format!("bound file line {line:?}"))?;
-            let transport = match kind {
-                "tcp" => "tcp",
-                "udp" => "udp",
-                "tls" => "tls",
-                other => return Err(format!("bound file: transport {other:?}")),
+            let transport = match (dns, kind) {
+                (false, "tcp") => "tcp",
+                (false, "udp") => "udp",
+                (false, "tls") => "tls",
+                (true, "udp") => "dns-udp",
+                (true, "tcp") => "dns-tcp",
+                (_, other) => return Err(format!("bound file: transport {other:?}")),
             };
             let addr = addr.parse().map_err(|e| format!("bound file line {line:?}: {e}"))?;
             Ok(Listener { transport, addr })
