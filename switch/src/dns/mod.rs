@@ -38,6 +38,7 @@
 pub mod answer;
 mod config;
 pub mod enum_name;
+pub mod fixture;
 pub mod message;
 pub mod number;
 pub mod server;

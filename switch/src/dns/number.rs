@@ -64,8 +64,10 @@ fn ttl_left(f: &Facts, max_ttl: u32, now: Instant) -> u32 {
     u32::try_from(left).unwrap_or(u32::MAX).min(max_ttl)
 }
 
-/// `NAPTR ORDER 10 "u" "E2U+sip" "!^.*$!URI!" .`
+/// `NAPTR ORDER 10 "u" "E2U+sip" "!^.*$!URI!" .`, with `\\` and the
+/// delimiter `!` escaped in the URI (RFC 3402 §3.2: `!` is legal in a SIP URI).
 fn e2u_sip(order: u16, uri: &str) -> RData {
+    let uri = uri.replace('\\', "\\\\").replace('!', "\\!");
     let regexp = format!("!^.*$!{uri}!");
     RData::NAPTR(NAPTR::new(order, 10, b"u".to_vec().into(), b"E2U+sip".to_vec().into(), regexp.into_bytes().into(), Name::root()))
 }

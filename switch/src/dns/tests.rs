@@ -4,76 +4,17 @@
 
 use super::answer::{Reply, Responder};
 use super::enum_name::{digits_of, enum_name};
+use super::fixture::{HOME, cfg, name, record, responder_at as responder};
 use super::message::{UDP_PAYLOAD, respond};
-use super::{DnsConfig, Facts, LocationView, Published, records_for};
-use crate::listen::ListenSpec;
-use crate::location::{Cause, Change};
-use crate::record::{RlRecord, RlState, Subscriber};
+use super::{Facts, Published, records_for};
+use crate::record::RlState;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
-use sipcore::headers::MacAddr;
-use sipcore::transport::{FlowId, TransportKind};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-
-const HOME: &str = "sip:1001@192.0.2.50";
-
-fn name(s: &str) -> Name {
-    Name::from_ascii(s).unwrap()
-}
-
-fn cfg() -> DnsConfig {
-    DnsConfig {
-        domain: "switch.test".into(),
-        zone: name("switch.test."),
-        enum_suffix: name("e164.arpa."),
-        max_ttl: 30,
-        rl_allow: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
-        node: "sw1".into(),
-        sip: ["tcp:192.0.2.1:5060", "udp:192.0.2.1:5060", "tls:192.0.2.1:5061"].iter().map(|s| s.parse::<ListenSpec>().unwrap()).collect(),
-        host_ips: vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
-        serial: 7,
-    }
-}
-
-fn record(number: &str, t0: Instant, expires: u64) -> RlRecord<Instant> {
-    RlRecord {
-        number: number.into(),
-        mac: Some(MacAddr([0x00, 0x11, 0x22, 0x33, 0x44, 0x55])),
-        private_ip: Some("10.1.0.2".parse().unwrap()),
-        public_ip_claimed: Some("198.51.100.7".parse().unwrap()),
-        observed: "198.51.100.7:40000".parse().unwrap(),
-        behind_nat: true,
-        bearer_port: Some(4000),
-        transport: TransportKind::Tcp,
-        flow_id: Some(FlowId(2)),
-        local: Some("192.0.2.1:5060".parse().unwrap()),
-        instance: None,
-        reg_id: None,
-        call_id: "c1".into(),
-        contact: "sip:1001@10.1.0.2".into(),
-        user_agent: None,
-        registered_at: t0,
-        expires_at: t0 + Duration::from_secs(expires),
-        state: RlState::Registered,
-        outbound: true,
-    }
-}
-
-fn subscriber(number: &str, home: Option<&str>) -> Subscriber {
-    Subscriber {
-        number: number.into(),
-        realm: "switch.test".into(),
-        ha1_md5: String::new(),
-        ha1_sha256: String::new(),
-        ha1_sha512_256: String::new(),
-        mac: None,
-        home: home.map(str::to_owned),
-    }
-}
 
 fn regexps(records: &[Record]) -> Vec<(u16, String, u32)> {
     records
@@ -185,22 +126,19 @@ fn a_number_not_reachable_on_a_flow_has_only_its_home() {
 }
 
 #[test]
+fn the_delimiter_and_backslashes_in_a_home_uri_are_escaped() {
+    let published = Published { home: Some(r"sip:a!b\c@192.0.2.5".into()), record: None };
+    let r = records_for(&cfg(), "1001", &published, Instant::now());
+    assert_eq!(regexps(&r.naptr)[0].1, r"!^.*$!sip:a\!b\\c@192.0.2.5!");
+}
+
+#[test]
 fn a_number_with_non_digits_has_an_rl_record_but_no_enum_name() {
     let t0 = Instant::now();
     let published = Published { home: Some(HOME.into()), record: Some(Facts::of(&record("alice", t0, 600))) };
     let r = records_for(&cfg(), "alice", &published, t0);
     assert_eq!((r.enum_name, r.naptr.len()), (None, 0));
     assert_eq!(r.rl.unwrap().name, name("alice._rl.switch.test."));
-}
-
-/// A responder over a view with 1001 (home, registered), 1002 (no home, not
-/// registered) and +15551003 (home, never registered).
-fn responder(t0: Instant) -> Responder {
-    let view = LocationView::new();
-    let subs = [subscriber("1001", Some(HOME)), subscriber("1002", None), subscriber("+15551003", Some("sip:h@192.0.2.9"))];
-    view.provision(&subs.into_iter().collect());
-    view.apply(&Change::Upserted { record: record("1001", t0, 600), cause: Cause::Registered });
-    Responder::new(cfg(), view)
 }
 
 const LOCAL: &str = "127.0.0.1";
