@@ -200,16 +200,16 @@ def dns_query(name, qtype, opcode=0, qd=1, edns=None, ident=0x4242):
 
 
 def dns():
-    # [pick: bit 0 = outside rl_allow, bits 1.. = 5 s steps of time] + message (fuzz/src/targets/dns.rs).
+    # [pick: bit 0 = outside rl_allow, bit 1 = TCP, bits 2.. = 5 s steps of time] + message (fuzz/src/targets/dns.rs).
     naptr, txt, srv, soa, any_, axfr, a = 35, 16, 33, 6, 255, 252, 1
     write("dns", "naptr-live", b"\x00" + dns_query("1.0.0.1.e164.arpa", naptr))
     write("dns", "naptr-plus", b"\x00" + dns_query("3.0.0.1.5.5.5.1.e164.arpa", naptr, edns=(1232, 0)))
-    write("dns", "naptr-expired", b"\xff" + dns_query("1.0.0.1.e164.arpa", naptr))
+    write("dns", "naptr-expired", b"\xfc" + dns_query("1.0.0.1.e164.arpa", naptr))
     write("dns", "rl-allowed", b"\x00" + dns_query("1001._rl.switch.test", txt))
     write("dns", "rl-refused", b"\x01" + dns_query("1001._rl.switch.test", txt))
-    write("dns", "srv-tcp", b"\x00" + dns_query("_sip._tcp.switch.test", srv, edns=(4096, 0)))
+    write("dns", "srv-tcp", b"\x02" + dns_query("_sip._tcp.switch.test", srv, edns=(4096, 0)))
     write("dns", "soa", b"\x00" + dns_query("switch.test", soa))
-    write("dns", "any-apex", b"\x01" + dns_query("switch.test", any_))
+    write("dns", "any-apex", b"\x03" + dns_query("switch.test", any_))
     write("dns", "a-host", b"\x00" + dns_query("sip.switch.test", a))
     write("dns", "axfr", b"\x00" + dns_query("switch.test", axfr))
     write("dns", "update", b"\x00" + dns_query("switch.test", soa, opcode=5))

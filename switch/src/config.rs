@@ -52,6 +52,9 @@ pub struct DnsSettings {
     pub rl_allow: Vec<String>,
     /// `node=` of the RL record: which switch holds the flow; unset: the host name `sip.ZONE`.
     pub node: Option<String>,
+    /// TCP connections open at once, in all and from one address.
+    pub tcp_connections: usize,
+    pub tcp_connections_per_ip: usize,
 }
 
 impl Default for DnsSettings {
@@ -63,6 +66,8 @@ impl Default for DnsSettings {
             max_ttl: 30,
             rl_allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
             node: None,
+            tcp_connections: 256,
+            tcp_connections_per_ip: 16,
         }
     }
 }
@@ -103,12 +108,24 @@ impl DnsSettings {
         Ok((name("zone", self.zone.as_deref().unwrap_or(domain))?, name("enum_suffix", &self.enum_suffix)?))
     }
 
+    /// The TCP listeners' limits.
+    pub fn tcp_limits(&self) -> crate::dns::tcp::TcpLimits {
+        crate::dns::tcp::TcpLimits {
+            total: self.tcp_connections,
+            per_ip: self.tcp_connections_per_ip,
+            timeout: crate::dns::server::TCP_TIMEOUT,
+        }
+    }
+
     /// Refuses settings that cannot work.
     pub fn validate(&self, domain: &str) -> crate::Result<()> {
         self.listen_specs()?;
         self.rl_allow()?;
         self.names(domain)?;
         ensure(self.max_ttl <= 86_400, || "dns.max_ttl must be at most 86400 seconds".into())?;
+        ensure(self.tcp_connections > 0 && self.tcp_connections_per_ip > 0, || {
+            "dns.tcp_connections and dns.tcp_connections_per_ip must be positive".into()
+        })?;
         Ok(())
     }
 }

@@ -254,7 +254,8 @@ async fn start_dns(config: &SwitchConfig, sip: &[ListenSpec], view: switch::dns:
     // The A/AAAA records name listener addresses, which port 0 does not change.
     let dns_config = config.dns(sip, &specs, serial)?;
     let responder = switch::dns::answer::Responder::new(dns_config.clone(), view);
-    let (server, bound) = switch::dns::server::DnsServer::start(responder, &specs).await.context("starting the DNS server")?;
+    let (server, bound) =
+        switch::dns::server::DnsServer::start(responder, &specs, config.dns.tcp_limits()).await.context("starting the DNS server")?;
     info!(zone = %dns_config.zone, enum_suffix = %dns_config.enum_suffix, max_ttl = dns_config.max_ttl, "dns serving");
     tokio::spawn(server.run());
     Ok(bound)

@@ -75,19 +75,21 @@ fn run(program: &str, args: &[String]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `@server -p PORT NAME TYPE` and `extra`, as both clients take them.
+fn query_args(server: SocketAddr, name: &str, rtype: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![format!("@{}", server.ip()), "-p".into(), server.port().to_string(), name.into(), rtype.into()];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
 /// `kdig @server NAME TYPE`, over UDP unless `tcp`.
 fn kdig(server: SocketAddr, name: &str, rtype: &str, tcp: bool) -> Answer {
-    let mut args = vec![format!("@{}", server.ip()), "-p".into(), server.port().to_string(), name.into(), rtype.into()];
-    args.extend(["+timeout=2".into(), "+retry=0".into(), (if tcp { "+tcp" } else { "+notcp" }).into()]);
-    parse(run("kdig", &args))
+    parse(run("kdig", &query_args(server, name, rtype, &["+timeout=2", "+retry=0", if tcp { "+tcp" } else { "+notcp" }])))
 }
 
 /// `dig @server NAME TYPE` with extra options.
 fn dig(server: SocketAddr, name: &str, rtype: &str, extra: &[&str]) -> Answer {
-    let mut args = vec![format!("@{}", server.ip()), "-p".into(), server.port().to_string(), name.into(), rtype.into()];
-    args.extend(["+time=2".into(), "+tries=1".into()]);
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    parse(run("dig", &args))
+    parse(run("dig", &query_args(server, name, rtype, &[&["+time=2", "+tries=1"], extra].concat())))
 }
 
 fn udp(sw: &Switch) -> SocketAddr {
@@ -321,4 +323,26 @@ fn hostile_packets_get_no_panic_and_everyone_else_is_still_answered() {
     assert!(matches!(slow.read(&mut buf), Ok(0) | Err(_)), "the slow client was closed");
     assert!(sw.events_where(|e| e.message().contains("panicked")).is_empty());
     assert_eq!(kdig(server, "switch.local.", "SOA", false).status, "NOERROR", "still serving");
+}
+
+#[test]
+fn slow_tcp_clients_use_up_only_the_connection_slots_of_their_own_address() {
+    let lab = lab();
+    lab.add_subscriber("5551006", PW, Some(HOME));
+    let sw = start(&lab, &dns_config().dns("tcp_connections_per_ip = 2"));
+    // Two silent connections from 127.0.0.1 hold its two slots ...
+    let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(tcp(&sw)).unwrap()).collect();
+    // ... so a third from there is closed at once,
+    let mut third = TcpStream::connect(tcp(&sw)).unwrap();
+    third.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    assert!(matches!(third.read(&mut [0u8; 16]), Ok(0)), "a third connection from one address is closed");
+    // while another address is answered over TCP at once.
+    let other = run("kdig", &query_args(tcp(&sw), &enum_name("5551006"), "NAPTR", &["-b", "127.0.0.2", "+tcp", "+timeout=2", "+retry=0"]));
+    assert_eq!(parse(other).data(), [home_naptr()]);
+    // The silent ones go (they would be closed after 5 s anyway): 127.0.0.1 is served again.
+    drop(idle);
+    wait_for(Duration::from_secs(2), "127.0.0.1 served over TCP again", || {
+        let a = kdig(tcp(&sw), &enum_name("5551006"), "NAPTR", true);
+        if a.data() == [home_naptr()] { Ok(()) } else { Err(a.text) }
+    });
 }

@@ -33,7 +33,10 @@
 //! - [`zone`]: the switch's own records (SOA, NS, NAPTR, SRV, A/AAAA).
 //! - [`answer`]: one question → rcode and sections (sans-IO).
 //! - [`message`]: one parsed request → the response (opcode, EDNS, FORMERR).
-//! - [`server`]: the hickory-server request handler and listeners.
+//! - [`wire`]: bytes in, bytes out (FORMERR, TC), for our TCP loop and the fuzz target.
+//! - [`server`]: the listeners: hickory-server's UDP loop around our request
+//!   handler, and [`tcp`], our TCP loop with connection limits.
+//! - [`fixture`]: the fixed world of the tests and the fuzz target.
 
 pub mod answer;
 mod config;
@@ -42,7 +45,9 @@ pub mod fixture;
 pub mod message;
 pub mod number;
 pub mod server;
+pub mod tcp;
 pub mod view;
+pub mod wire;
 pub mod zone;
 
 #[cfg(test)]

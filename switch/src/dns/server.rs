@@ -1,10 +1,12 @@
-//! The DNS listeners: hickory-server's UDP and TCP loops (parsing, FORMERR
-//! for what does not parse, TC when a UDP answer does not fit, one task per
-//! TCP connection with a read timeout) around our request handler, which
-//! answers from the [`Responder`] on the caller's task, never the core's.
+//! The DNS listeners: hickory-server's UDP loop (parsing, FORMERR for what
+//! does not parse, TC when an answer does not fit) around our request
+//! handler, and our own TCP loop ([`super::tcp`]: connection limits, a
+//! per-query timeout). Both answer from the [`Responder`] on their own tasks,
+//! never the core's.
 
 use super::answer::Responder;
 use super::message::respond;
+use super::tcp::TcpLimits;
 use crate::listen::ListenSpec;
 use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
 use hickory_server::net::runtime::Time;
@@ -15,8 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{debug, error, info};
 
-/// How long a TCP connection may take to send its next query before it is
-/// closed: a slow client holds only its own task, and not for long.
+/// How long a TCP client may take over each query before it is closed.
 pub const TCP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Answers each request from the live view.
@@ -61,16 +62,23 @@ fn failed(request: &Metadata) -> ResponseInfo {
     ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() })
 }
 
-/// The running DNS listeners; they stop when this is dropped.
+/// The DNS listeners, bound; [`DnsServer::run`] serves them.
 pub struct DnsServer {
-    server: hickory_server::Server<Handler>,
+    udp: hickory_server::Server<Handler>,
+    has_udp: bool,
+    tcp: Vec<tokio::net::TcpListener>,
+    responder: Arc<Responder>,
+    limits: TcpLimits,
 }
 
 impl DnsServer {
     /// Binds every `udp:`/`tcp:` spec and serves `responder` on them; the
     /// bound addresses come back in the same order (port 0 resolved).
-    pub async fn start(responder: Responder, specs: &[ListenSpec]) -> crate::Result<(DnsServer, Vec<ListenSpec>)> {
-        let mut server = hickory_server::Server::new(Handler::new(responder));
+    pub async fn start(responder: Responder, specs: &[ListenSpec], limits: TcpLimits) -> crate::Result<(DnsServer, Vec<ListenSpec>)> {
+        let handler = Handler::new(responder);
+        let responder = handler.responder.clone();
+        let mut udp = hickory_server::Server::new(handler);
+        let mut tcp = Vec::new();
         let mut bound = Vec::new();
         for spec in specs {
             let io = |source| crate::Error::Io { what: "binding a DNS listener", source };
@@ -78,13 +86,13 @@ impl DnsServer {
                 TransportKind::Udp => {
                     let socket = tokio::net::UdpSocket::bind(spec.addr).await.map_err(io)?;
                     let addr = socket.local_addr().map_err(io)?;
-                    server.register_socket(socket);
+                    udp.register_socket(socket);
                     addr
                 }
                 TransportKind::Tcp => {
                     let listener = tokio::net::TcpListener::bind(spec.addr).await.map_err(io)?;
                     let addr = listener.local_addr().map_err(io)?;
-                    server.register_listener(listener, TCP_TIMEOUT, 16);
+                    tcp.push(listener);
                     addr
                 }
                 TransportKind::Tls => return Err(crate::Error::Config(format!("dns.listen {spec}: DNS listens on udp: or tcp:"))),
@@ -92,13 +100,24 @@ impl DnsServer {
             info!(listen = %format!("{}:{addr}", crate::record::transport_name(spec.transport)), "dns listening");
             bound.push(ListenSpec { transport: spec.transport, addr });
         }
-        Ok((DnsServer { server }, bound))
+        let has_udp = bound.iter().any(|l| l.transport == TransportKind::Udp);
+        Ok((DnsServer { udp, has_udp, tcp, responder, limits }, bound))
     }
 
-    /// Serves until a listener fails (logged) or the process stops.
+    /// Serves until the process stops (a UDP listener that fails is logged).
     pub async fn run(mut self) {
-        if let Err(e) = self.server.block_until_done().await {
-            error!(error = %e, "dns server stopped");
+        let mut tcp = tokio::task::JoinSet::new();
+        for listener in self.tcp {
+            tcp.spawn(super::tcp::serve(listener, self.responder.clone(), self.limits));
         }
+        let udp = async {
+            if self.has_udp
+                && let Err(e) = self.udp.block_until_done().await
+            {
+                error!(error = %e, "dns udp listener stopped");
+            }
+        };
+        let tcp = async { while tcp.join_next().await.is_some() {} };
+        tokio::join!(udp, tcp);
     }
 }
