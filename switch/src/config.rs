@@ -548,6 +548,38 @@ mod tests {
     }
 
     #[test]
+    fn dns_section_is_off_by_default_and_checked() {
+        let c = SwitchConfig::default();
+        assert!(c.dns.listen_specs().unwrap().is_empty(), "no DNS unless configured");
+        let sip: Vec<ListenSpec> = vec!["tcp:0.0.0.0:5060".parse().unwrap(), "udp:192.0.2.1:5060".parse().unwrap()];
+        let dns = c.dns(&sip, &["udp:0.0.0.0:53".parse().unwrap()], 9).unwrap();
+        assert_eq!(dns.zone.to_string(), "switch.local.", "the zone defaults to the domain");
+        assert_eq!((dns.enum_suffix.to_string().as_str(), dns.max_ttl, dns.node.as_str()), ("e164.arpa.", 30, "sip.switch.local"));
+        assert_eq!(dns.host_ips, ["192.0.2.1".parse::<IpAddr>().unwrap()], "wildcards name no address");
+        assert!(dns.rl_allowed("127.0.0.1".parse().unwrap()) && dns.rl_allowed("::1".parse().unwrap()));
+        assert!(!dns.rl_allowed("192.0.2.9".parse().unwrap()), "loopback only by default");
+        let set: SwitchConfig = toml::from_str(
+            "relay_address = \"203.0.113.5\"\n[dns]\nlisten = [\"tcp:127.0.0.1:0\"]\nzone = \"Voip.Example.NET\"\nrl_allow = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        set.validate().unwrap();
+        let dns = set.dns(&sip, &set.dns.listen_specs().unwrap(), 9).unwrap();
+        assert_eq!(dns.zone.to_string(), "voip.example.net.");
+        assert_eq!(dns.host_ips, ["203.0.113.5", "192.0.2.1", "127.0.0.1"].map(|ip| ip.parse::<IpAddr>().unwrap()));
+        assert!(dns.rl_allowed("10.1.2.3".parse().unwrap()) && !dns.rl_allowed("127.0.0.1".parse().unwrap()));
+        for bad in [
+            "[dns]\nlisten = [\"tls:127.0.0.1:53\"]",
+            "[dns]\nrl_allow = [\"10.0.0.0/33\"]",
+            "[dns]\nzone = \".\"",
+            "[dns]\nmax_ttl = 100000",
+            "[dns]\ntcp_connections_per_ip = 0",
+        ] {
+            let c: SwitchConfig = toml::from_str(bad).unwrap();
+            assert!(c.validate().unwrap_err().to_string().contains("dns."), "{bad}");
+        }
+    }
+
+    #[test]
     fn calls_section_and_relay_ports() {
         let c: SwitchConfig =
             toml::from_str("[calls]\ntrusted_peers = [\"127.0.0.1\"]\nring_time = 5\nrelay_ports = \"30000-30009\"\n").unwrap();
