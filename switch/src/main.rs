@@ -278,11 +278,14 @@ fn report_bound(bound: &[ListenSpec], dns: &[ListenSpec], file: Option<&std::pat
     Ok(())
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`; hickory-server at `warn` unless named).
 fn init_logging(format: LogFormat) {
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr);
+    // hickory-server logs two INFO lines per DNS query: a flood would fill the
+    // log. Quiet unless RUST_LOG names it.
+    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let wanted = if wanted.contains("hickory") { wanted } else { format!("{wanted},hickory_server=warn") };
+    let filter = tracing_subscriber::EnvFilter::try_new(wanted).unwrap_or_else(|_| "info,hickory_server=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         // Colour only on a terminal: a log file or journald gets plain text.
         LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
