@@ -243,7 +243,7 @@ fn server_cert(config: &SwitchConfig) -> Result<std::sync::Arc<rustls::ServerCon
     Ok(cert.config)
 }
 
-/// Starts the DNS listeners, if any are configured, on their own task; returns where they listen.
+/// Starts the DNS listeners, if any are configured, on their own runtime; returns where they listen.
 async fn start_dns(config: &SwitchConfig, sip: &[ListenSpec], view: switch::dns::LocationView) -> Result<Vec<ListenSpec>> {
     let specs = config.dns.listen_specs()?;
     if specs.is_empty() {
@@ -254,10 +254,8 @@ async fn start_dns(config: &SwitchConfig, sip: &[ListenSpec], view: switch::dns:
     // The A/AAAA records name listener addresses, which port 0 does not change.
     let dns_config = config.dns(sip, &specs, serial)?;
     let responder = switch::dns::answer::Responder::new(dns_config.clone(), view);
-    let (server, bound) =
-        switch::dns::server::DnsServer::start(responder, &specs, config.dns.tcp_limits()).await.context("starting the DNS server")?;
+    let bound = switch::dns::server::spawn(responder, specs, config.dns.tcp_limits()).await.context("starting the DNS server")?;
     info!(zone = %dns_config.zone, enum_suffix = %dns_config.enum_suffix, max_ttl = dns_config.max_ttl, "dns serving");
-    tokio::spawn(server.run());
     Ok(bound)
 }
 

@@ -1,8 +1,8 @@
 //! The DNS listeners: hickory-server's UDP loop (parsing, FORMERR for what
 //! does not parse, TC when an answer does not fit) around our request
 //! handler, and our own TCP loop ([`super::tcp`]: connection limits, a
-//! per-query timeout). Both answer from the [`Responder`] on their own tasks,
-//! never the core's.
+//! per-query timeout). Both answer from the [`Responder`] on a runtime of
+//! their own ([`spawn`]), never on the core's task.
 
 use super::answer::Responder;
 use super::message::respond;
@@ -60,6 +60,37 @@ fn failed(request: &Metadata) -> ResponseInfo {
     let mut metadata = Metadata::response_from_request(request);
     metadata.response_code = ResponseCode::ServFail;
     ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() })
+}
+
+/// Binds the listeners and serves them on a tokio runtime of its own (two
+/// worker threads named `dns`): a query flood is scheduled apart from the
+/// switch core's task, which never waits behind a DNS task. Returns the bound
+/// listeners once they are bound; the server runs until the process ends.
+pub async fn spawn(responder: Responder, specs: Vec<ListenSpec>, limits: TcpLimits) -> crate::Result<Vec<ListenSpec>> {
+    let io = |what, source| crate::Error::Io { what, source };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let serve = move || {
+        let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("dns").enable_all().build() {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(Err(io("starting the DNS runtime", e)));
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            match DnsServer::start(responder, &specs, limits).await {
+                Ok((server, bound)) => {
+                    let _ = tx.send(Ok(bound));
+                    server.run().await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        });
+    };
+    std::thread::Builder::new().name("dns".into()).spawn(serve).map_err(|e| io("starting the DNS thread", e))?;
+    rx.await.unwrap_or_else(|_| Err(io("starting the DNS server", std::io::Error::other("the DNS thread ended"))))
 }
 
 /// The DNS listeners, bound; [`DnsServer::run`] serves them.
