@@ -51,27 +51,26 @@ impl Responder {
             return Reply::refused();
         }
         let (answers, exists) = match apex {
-            Apex::Enum => self.enum_answer(&name, rtype, now),
+            Apex::Enum => match self.enum_answer(&name, rtype, now) {
+                Some(found) => found,
+                None => self.zones.lookup(&name, rtype),
+            },
             Apex::Zone => match self.rl_number(&name) {
                 Some(_) if !self.cfg.rl_allowed(src) => return Reply::refused(),
                 Some(number) => self.rl_answer(&number, rtype, now),
-                None => self.zones.lookup(&name, rtype),
+                None => self.own_or_ent(&name, rtype),
             },
         };
-        let (answers, exists) = if answers.is_empty() && !exists { self.own_or_ent(&name, rtype, apex) } else { (answers, exists) };
         let rcode = if exists { ResponseCode::NoError } else { ResponseCode::NXDomain };
         let authority = if answers.is_empty() { vec![self.zones.soa(apex).clone()] } else { Vec::new() };
         Reply { rcode, authoritative: true, answers, authority }
     }
 
-    /// A name under the ENUM suffix: a provisioned number's NAPTRs, else the
-    /// suffix's own records.
-    fn enum_answer(&self, name: &Name, rtype: RecordType, now: Instant) -> (Vec<Record>, bool) {
-        let Some((number, published)) = digits_of(name, &self.cfg.enum_suffix).and_then(|d| self.provisioned_enum(&d)) else {
-            return (Vec::new(), false);
-        };
+    /// A provisioned number's NAPTRs, when `name` is its ENUM name.
+    fn enum_answer(&self, name: &Name, rtype: RecordType, now: Instant) -> Option<(Vec<Record>, bool)> {
+        let (number, published) = digits_of(name, &self.cfg.enum_suffix).and_then(|d| self.provisioned_enum(&d))?;
         let records = records_for(&self.cfg, &number, &published, now);
-        (wanted(records.naptr, rtype, RecordType::NAPTR), true)
+        Some((wanted(records.naptr, rtype, RecordType::NAPTR), true))
     }
 
     /// The provisioned number an ENUM name's digits stand for: as written, or with `+`.
@@ -96,12 +95,11 @@ impl Responder {
         (wanted(records.rl.into_iter().collect(), rtype, RecordType::TXT), true)
     }
 
-    /// A name with nothing of its own: the zone's records, or an empty
-    /// non-terminal above them (`_rl.ZONE`, `_tcp.ZONE`) that exists with no data.
-    fn own_or_ent(&self, name: &Name, rtype: RecordType, apex: Apex) -> (Vec<Record>, bool) {
+    /// The zone's own records at `name`; an empty non-terminal above them
+    /// (`_rl.ZONE`, `_tcp.ZONE`) exists with no data.
+    fn own_or_ent(&self, name: &Name, rtype: RecordType) -> (Vec<Record>, bool) {
         let (found, exists) = self.zones.lookup(name, rtype);
-        let ent = apex == Apex::Zone && self.is_ent(name);
-        (found, exists || ent)
+        (found, exists || self.is_ent(name))
     }
 
     fn is_ent(&self, name: &Name) -> bool {
