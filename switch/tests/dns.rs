@@ -346,3 +346,13 @@ fn slow_tcp_clients_use_up_only_the_connection_slots_of_their_own_address() {
         if a.data() == [home_naptr()] { Ok(()) } else { Err(a.text) }
     });
 }
+
+#[test]
+fn a_tcp_only_dns_listener_keeps_serving() {
+    let lab = lab();
+    let sw = start(&lab, &Config::default().dns(r#"listen = ["tcp:127.0.0.1:0"]"#));
+    assert!(sw.listeners.iter().all(|l| l.transport != "dns-udp"), "{:?}", sw.listeners);
+    for _ in 0..3 {
+        assert_eq!(kdig(tcp(&sw), "switch.local.", "SOA", true).status, "NOERROR");
+    }
+}
