@@ -55,9 +55,13 @@ impl Responder {
                 Some(found) => found,
                 None => self.zones.lookup(&name, rtype),
             },
-            Apex::Zone => match self.rl_number(&name) {
+            Apex::Zone => match self.rl_label(&name) {
+                // Every `X._rl.ZONE`, a number or not: nothing to learn from the rcode.
                 Some(_) if !self.cfg.rl_allowed(src) => return Reply::refused(),
-                Some(number) => self.rl_answer(&number, rtype, now),
+                Some(label) => match std::str::from_utf8(label) {
+                    Ok(number) => self.rl_answer(number, rtype, now),
+                    Err(_) => (Vec::new(), false),
+                },
                 None => self.own_or_ent(&name, rtype),
             },
         };
@@ -79,14 +83,14 @@ impl Responder {
         [digits, plus.as_str()].into_iter().find_map(|n| self.view.get(n).map(|p| (n.to_owned(), p)))
     }
 
-    /// `NUMBER._rl.ZONE` → NUMBER.
-    fn rl_number(&self, name: &Name) -> Option<String> {
+    /// `NUMBER._rl.ZONE` → NUMBER's label.
+    fn rl_label<'n>(&self, name: &'n Name) -> Option<&'n [u8]> {
         if usize::from(name.num_labels()) != usize::from(self.cfg.zone.num_labels()) + 2 {
             return None;
         }
         let mut labels = name.iter();
         let number = labels.next()?;
-        (labels.next()? == b"_rl").then(|| String::from_utf8(number.to_vec()).ok())?
+        (labels.next()? == b"_rl").then_some(number)
     }
 
     fn rl_answer(&self, number: &str, rtype: RecordType, now: Instant) -> (Vec<Record>, bool) {

@@ -5,7 +5,8 @@
 use super::answer::{Reply, Responder};
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::{Name, Record};
-use hickory_server::zone_handler::MessageRequest;
+use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, BinEncoder, NameEncoding};
+use hickory_server::zone_handler::{MessageRequest, Queries};
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -54,4 +55,17 @@ pub fn respond(responder: &Responder, request: &MessageRequest, src: IpAddr, now
 
 fn error(rcode: ResponseCode) -> Reply {
     Reply { rcode, authoritative: false, answers: Vec::new(), authority: Vec::new() }
+}
+
+/// The question section as we write it: the client's own bytes may hold a
+/// compression pointer, which points into the request, not into our answer
+/// (hickory-server echoes those bytes as they came). Uncompressed, case kept.
+pub fn fresh_queries(request: &MessageRequest) -> Option<Queries> {
+    let mut bytes = Vec::new();
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_name_encoding(NameEncoding::Uncompressed);
+    for q in request.queries.queries() {
+        q.original().emit(&mut encoder).ok()?;
+    }
+    Queries::read(&mut BinDecoder::new(&bytes), request.queries.len()).ok()
 }

@@ -5,7 +5,7 @@
 //! their own ([`spawn`]), never on the core's task.
 
 use super::answer::Responder;
-use super::message::respond;
+use super::message::{fresh_queries, respond};
 use super::tcp::TcpLimits;
 use crate::listen::ListenSpec;
 use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
@@ -40,7 +40,10 @@ impl RequestHandler for Handler {
         let Some(response) = respond(&self.responder, request, request.src().ip(), now) else {
             return failed(&request.metadata);
         };
-        let mut builder = MessageResponseBuilder::new(&request.queries, None);
+        let Some(queries) = fresh_queries(request) else {
+            return failed(&request.metadata);
+        };
+        let mut builder = MessageResponseBuilder::new(&queries, None);
         if let Some(edns) = &response.edns {
             builder.edns(edns);
         }

@@ -10,7 +10,7 @@ use super::{Facts, Published, records_for};
 use crate::record::RlState;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
-use hickory_proto::serialize::binary::BinEncodable;
+use hickory_proto::serialize::binary::{BinDecodable, BinEncodable};
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::Request;
 use std::net::IpAddr;
@@ -186,6 +186,11 @@ fn rl_records_only_for_rl_allow() {
         let refused = ask(&r, q, rtype, "192.0.2.77", t0);
         assert_eq!((refused.rcode, refused.answers.len(), refused.authority.len()), (ResponseCode::Refused, 0, 0), "{q} {rtype}");
     }
+    // Any `X._rl.ZONE`, even one no number can have (not UTF-8), is refused alike
+    // (a fuzz finding: fuzz/regressions/dns/rl-label-not-utf8-from-outside).
+    let odd = hickory_proto::rr::Name::from_labels([&b"0\x8310"[..], b"_rl", b"switch", b"test"]).unwrap();
+    let refused = r.answer(&odd, RecordType::TXT, DNSClass::IN, "192.0.2.77".parse().unwrap(), t0);
+    assert_eq!(refused.rcode, ResponseCode::Refused);
     // Provisioned, not registered: NODATA; unprovisioned: NXDOMAIN.
     assert_negative(&ask(&r, "1002._rl.switch.test.", RecordType::TXT, LOCAL, t0), ResponseCode::NoError, "switch.test.");
     assert_negative(&ask(&r, "9999._rl.switch.test.", RecordType::TXT, LOCAL, t0), ResponseCode::NXDomain, "switch.test.");
@@ -296,4 +301,23 @@ fn message_rules_of_rfc_1035_and_6891() {
     let badvers = respond(&r, &request(&edns_query), src, t0).unwrap();
     assert_eq!(badvers.metadata.response_code, ResponseCode::BADVERS);
     assert_eq!(badvers.edns.unwrap().version(), 0);
+}
+
+#[test]
+fn a_question_written_with_a_pointer_into_the_header_is_answered_with_one_that_reads() {
+    // A fuzz finding (fuzz/regressions/dns/question-pointer-into-the-header): the
+    // question's name points at the request's header; echoed as it came, it
+    // would point at the answer's header, which differs.
+    let request = [
+        0xff, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x02, 0x00, 0xc0, 0xc3, 0x0c, 0x30, 0xc3, 0x0c, 0x30,
+        0xc3, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x00, 0xc3, 0x0c, 0x30, 0xc3, 0x14, 0x30, 0xc3, 0x0c, 0x01, 0x00,
+        0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x0c, 0x00, 0x23, 0x00, 0x00, 0x23, 0x00, 0x01,
+    ];
+    let t0 = Instant::now();
+    let r = responder(t0);
+    for protocol in [Protocol::Udp, Protocol::Tcp] {
+        let answer = super::wire::answer(&r, &request, "127.0.0.1:5353".parse().unwrap(), protocol, t0).expect("an answer");
+        let back = Message::from_bytes(&answer).unwrap();
+        assert_eq!(back.metadata.id, 0xff01);
+    }
 }

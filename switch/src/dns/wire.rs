@@ -5,7 +5,7 @@
 //! not fit. Our TCP loop uses it, and the `dns` fuzz target runs it on raw bytes.
 
 use super::answer::Responder;
-use super::message::respond;
+use super::message::{fresh_queries, respond};
 use hickory_proto::op::{Header, Message, MessageType, ResponseCode};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
 use hickory_server::net::xfer::Protocol;
@@ -31,7 +31,10 @@ pub fn answer(responder: &Responder, bytes: &[u8], src: SocketAddr, protocol: Pr
         Protocol::Udp => response.edns.as_ref().map_or(512, |e| e.max_payload()),
         _ => u16::MAX,
     };
-    let mut builder = MessageResponseBuilder::new(&request.queries, None);
+    let Some(queries) = fresh_queries(&request) else {
+        return Message::error_msg(request.metadata.id, request.metadata.op_code, ResponseCode::FormErr).to_vec().ok();
+    };
+    let mut builder = MessageResponseBuilder::new(&queries, None);
     if let Some(edns) = &response.edns {
         builder.edns(edns);
     }
