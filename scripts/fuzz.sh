@@ -6,7 +6,8 @@
 #   scripts/fuzz.sh smoke [SECONDS]   every target for SECONDS in all (default 48); fails on a crash or a hang
 #   scripts/fuzz.sh run TARGET EXECS  one long campaign until EXECS executions in all (nice 19), output in
 #                                     target/fuzz/long/; an unfinished one (stopped by Ctrl-C, a reboot) resumes
-#   scripts/fuzz.sh stats TARGET      the long campaign's figures (for the README table)
+#   scripts/fuzz.sh stats TARGET      the long campaign's figures
+#   scripts/fuzz.sh row TARGET...     the same as rows of fuzz/README.md's long-run table
 #   scripts/fuzz.sh seed TARGET...    rebuild fuzz/corpus/TARGET from the seeds (scripts/fuzz/seeds.py), minimised
 #   scripts/fuzz.sh cmin TARGET       fold the long campaign's queue into fuzz/corpus/TARGET, minimised
 #
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 TARGETS=(sip_message sip_stream digest sdp_rewrite rtp_packet rtp_stream stun dns)
 BIN=target/afl/debug/fuzz-afl
-WORK=target/fuzz
+WORK=${FUZZ_WORK:-target/fuzz} # FUZZ_WORK: campaigns run from another checkout
 
 export AFL_SKIP_CPUFREQ=1                       # no cpufreq governor to set in a container
 export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1  # core_pattern may pipe to a handler we must not change
@@ -135,6 +136,21 @@ stats() {
     awk -F' *: *' '$1 ~ /^(start_time|last_update|run_time|execs_done|execs_per_sec|corpus_count|bitmap_cvg|edges_found|total_edges|saved_crashes|saved_hangs|stability)$/ { print $1 ": " $2 }' "$s"
 }
 
+row() {
+    local t s
+    for t in "$@"; do
+        check_target "$t"
+        s=$WORK/long/$t/default/fuzzer_stats
+        awk -F' *: *' -v t="$t" '{ v[$1] = $2 }
+            END {
+                state = v["execs_done"] >= 100000000 ? "done" : "running"
+                printf "| `%s` | %s | %s | %.1f h | %d | %d / %d | %d | %d | %s |\n", t,
+                    strftime("%Y-%m-%d", v["start_time"], 1), v["execs_done"], v["run_time"] / 3600,
+                    v["execs_per_sec"], v["edges_found"], v["total_edges"], v["saved_crashes"], v["saved_hangs"], state
+            }' "$s"
+    done
+}
+
 # AFL++'s programs as cargo-afl built them for this rustc.
 afl_bin() {
     local rustc dir
@@ -188,7 +204,7 @@ cmin() {
 cmd=${1:-}
 shift || true
 case "$cmd" in
-    install | build | smoke | run | stats | seed | cmin) "$cmd" "$@" ;;
+    install | build | smoke | run | stats | row | seed | cmin) "$cmd" "$@" ;;
     *)
         sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2

@@ -17,6 +17,8 @@ declare -A NEED=(
     [python3]=python3
     [sysctl]=procps
     [kill]=procps
+    # coturn's STUN client, asked against the switch's STUN (switch/tests/stun_e2e.rs).
+    [turnutils_stunclient]=coturn
     # cargo-afl builds AFL++ from source when it installs (scripts/fuzz.sh).
     [make]=make
     [cc]=gcc

@@ -12,7 +12,8 @@ pub mod relay;
 pub mod rtp_header;
 pub mod sdp;
 pub mod srtp;
-pub mod stun;
+/// STUN on relay ports: the codec is sipcore's (the SIP UDP ports answer it too).
+pub use sipcore::stun;
 pub mod tone;
 pub mod wav;
 

@@ -178,6 +178,10 @@ def stun():
     write("stun", "mapped-address", stun_msg(0x0101, [(0x0001, b"\x00\x01\x13\x88\xc0\x00\x02\x01")], fingerprint=True))
     write("stun", "error-420", stun_msg(0x0111, [(0x0009, b"\x00\x00\x04\x14Unknown Attribute"), (0x000A, b"\x7f\x00")]))
     write("stun", "unknown-optional", stun_msg(0x0101, [(0x8022, b"x"), (0x0020, b"\x00\x01\xa1\x47\xe1\x12\xa6\x43")]))
+    # What the switch's SIP UDP ports, --stun listeners and relay ports answer, or must not.
+    write("stun", "binding-request-fingerprint", stun_msg(0x0001, [], fingerprint=True))
+    write("stun", "binding-request-unknown-required", stun_msg(0x0001, [(0x7F00, b"\x01\x02\x03\x04")], fingerprint=True))
+    write("stun", "binding-request-priority", stun_msg(0x0001, [(0x0024, b"\x6e\x00\x01\xff")]))
 
 
 def dns_name(name):

@@ -11,6 +11,7 @@ pub mod error;
 pub mod framing;
 pub mod headers;
 pub mod message;
+pub mod stun;
 pub mod text;
 pub mod transaction;
 pub mod transport;

@@ -34,6 +34,24 @@ pub struct SwitchConfig {
     pub log: LogSettings,
     pub server: ServerSettings,
     pub dns: DnsSettings,
+    pub stun: StunSettings,
+}
+
+/// STUN servers of their own (RFC 8489 Binding). The SIP UDP listeners answer
+/// STUN anyway (RFC 5626 §4.4.2); these serve phones told to use a STUN
+/// server on a port apart (3478 by convention).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StunSettings {
+    /// `udp:IP:PORT` each; unset (the default): none.
+    pub listen: Vec<String>,
+}
+
+impl StunSettings {
+    /// The addresses to answer STUN on, checked.
+    pub fn listen_addrs(&self) -> crate::Result<Vec<std::net::SocketAddr>> {
+        self.listen.iter().map(|s| ListenSpec::stun(s)).collect()
+    }
 }
 
 /// The embedded DNS server ([`crate::dns`]): off unless `listen` names an address.
@@ -301,6 +319,7 @@ impl Default for SwitchConfig {
             log: LogSettings::default(),
             server: ServerSettings::default(),
             dns: DnsSettings::default(),
+            stun: StunSettings::default(),
         }
     }
 }
@@ -509,6 +528,7 @@ impl SwitchConfig {
             "tls_cert and tls_key go together (neither: a self-signed certificate is generated into the data dir)".into()
         })?;
         self.listen_specs()?;
+        self.stun.listen_addrs()?;
         self.registrar.digest_algorithms()?;
         self.registrar.tcp_keepalive()?;
         self.calls.relay_port_range()?;
@@ -617,6 +637,15 @@ mod tests {
             assert!(c.validate().is_err(), "{bad}");
         }
         assert!(toml::from_str::<SwitchConfig>("[server]\nname = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn stun_listeners_are_udp_and_off_by_default() {
+        assert!(SwitchConfig::default().stun.listen.is_empty());
+        let c: SwitchConfig = toml::from_str("[stun]\nlisten = [\"udp:127.0.0.1:3478\", \"udp:[::1]:0\"]\n").unwrap();
+        assert_eq!(c.stun.listen_addrs().unwrap(), ["127.0.0.1:3478".parse().unwrap(), "[::1]:0".parse().unwrap()]);
+        let tcp: SwitchConfig = toml::from_str("[stun]\nlisten = [\"tcp:127.0.0.1:3478\"]\n").unwrap();
+        assert!(tcp.validate().is_err());
     }
 
     #[test]

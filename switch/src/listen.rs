@@ -29,6 +29,17 @@ impl FromStr for ListenSpec {
     }
 }
 
+impl ListenSpec {
+    /// A STUN listener's spec (`--stun`, `[stun] listen`): `udp:IP:PORT`, as
+    /// STUN is served on UDP only.
+    pub fn stun(s: &str) -> Result<SocketAddr, Error> {
+        match s.parse::<ListenSpec>()? {
+            ListenSpec { transport: TransportKind::Udp, addr } => Ok(addr),
+            _ => Err(Error::Config(format!("{s:?}: STUN is served on udp:IP:PORT only"))),
+        }
+    }
+}
+
 impl std::fmt::Display for ListenSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", crate::record::transport_name(self.transport), self.addr)
@@ -55,5 +66,7 @@ mod tests {
         assert!("TLS:[::1]:5061".parse::<ListenSpec>().is_ok());
         assert!("sctp:1.2.3.4:5060".parse::<ListenSpec>().is_err());
         assert!("tcp:localhost".parse::<ListenSpec>().is_err());
+        assert_eq!(ListenSpec::stun("udp:127.0.0.1:3478").unwrap(), "127.0.0.1:3478".parse().unwrap());
+        assert!(ListenSpec::stun("tcp:127.0.0.1:3478").is_err(), "STUN over TCP is not served");
     }
 }

@@ -83,10 +83,16 @@ struct RunArgs {
     /// TLS private key (PEM) of --tls-cert.
     #[arg(long, value_name = "FILE")]
     tls_key: Option<PathBuf>,
+    /// Answer STUN Binding requests (RFC 8489) on udp:IP:PORT, a STUN server
+    /// apart from SIP (the SIP UDP listeners answer STUN too). Repeatable;
+    /// also `[stun] listen = [...]` in the config file. Default: none.
+    #[arg(long = "stun", value_name = "SPEC")]
+    stun: Vec<ListenSpec>,
     /// Once every listener is bound, write their addresses to FILE, one
-    /// `udp:|tcp:|tls:IP:PORT` line each, as printed on stdout (written whole,
-    /// then renamed into place). With port 0 in --listen, this is how a script
-    /// or a test learns the port the system chose.
+    /// `listening udp:|tcp:|tls:IP:PORT` line each (`listening stun:udp:IP:PORT`
+    /// for --stun, `listening dns:udp:|tcp:IP:PORT` for --dns), as printed on stdout (written whole, then renamed into
+    /// place). With port 0 in --listen, this is how a script or a test learns
+    /// the port the system chose.
     #[arg(long, value_name = "FILE")]
     bound_file: Option<PathBuf>,
     /// Serve DNS (ENUM NAPTRs and RL records from the live registrations, and
@@ -117,6 +123,9 @@ impl RunArgs {
         };
         if !self.listen.is_empty() {
             c.listen = self.listen.iter().map(|l| l.to_string()).collect();
+        }
+        if !self.stun.is_empty() {
+            c.stun.listen = self.stun.iter().map(|l| l.to_string()).collect();
         }
         if let Some(d) = self.data_dir {
             c.data_dir = d;
@@ -192,6 +201,7 @@ async fn run(args: RunArgs) -> Result<()> {
     let tls_config = if specs.iter().any(|s| s.transport == TransportKind::Tls) { Some(server_cert(&config)?) } else { None };
     let mut udp = Vec::new();
     let mut bound = Vec::new();
+    let mut sip_bound = Vec::new();
     for spec in specs {
         let addr = match spec.transport {
             TransportKind::Udp => {
@@ -205,21 +215,28 @@ async fn run(args: RunArgs) -> Result<()> {
                 transport.listen_tls(spec.addr, tls_config).await.with_context(|| format!("listening on tls:{}", spec.addr))?
             }
         };
-        bound.push(ListenSpec { transport: spec.transport, addr });
+        let listening = ListenSpec { transport: spec.transport, addr };
+        bound.push(format!("listening {listening}"));
+        sip_bound.push(listening);
+    }
+    for addr in config.stun.listen_addrs()? {
+        let addr = transport.bind_stun(addr).await.with_context(|| format!("binding STUN on udp:{addr}"))?;
+        bound.push(format!("listening stun:{}", ListenSpec { transport: TransportKind::Udp, addr }));
     }
     let writer = Store::open(&config.data_dir).context("opening the store's writer connection")?;
     let (relay, relay_events) = Relay::start(config.relay()?).await.context("starting the media relay")?;
     let core = config.core(udp, switch::server::local_ip_toward)?;
     let server = Server::start(store, writer, core, transport.clone(), relay, StdRng::from_os_rng())?;
-    let dns = start_dns(&config, &bound, server.location_view()).await?;
-    report_bound(&bound, &dns, bound_file.as_deref())?;
+    let dns = start_dns(&config, &sip_bound, server.location_view()).await?;
+    bound.extend(dns.iter().map(|d| format!("listening dns:{d}")));
+    report_bound(&bound, bound_file.as_deref())?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;
     tokio::spawn(switch::control::serve(control, control_tx));
     // The switch core and its driver: one task on this runtime.
     let serving = tokio::spawn(server.run(Inputs { transport: transport_events, relay: relay_events, control: control_rx, stop: stopped }));
-    info!(data_dir = %config.data_dir.display(), domain = %config.domain, listen = ?config.listen, "switch running");
+    info!(data_dir = %config.data_dir.display(), domain = %config.domain, listen = ?config.listen, stun = ?config.stun.listen, "switch running");
     shutdown_signal().await?;
     info!("shutting down");
     transport.shutdown().await;
@@ -261,10 +278,8 @@ async fn start_dns(config: &SwitchConfig, sip: &[ListenSpec], view: switch::dns:
 
 /// Says where the switch listens: one line per listener on stdout, and the
 /// same lines in `file` (renamed into place, so a reader never sees half).
-/// DNS listeners are `listening dns:udp:IP:PORT`.
-fn report_bound(bound: &[ListenSpec], dns: &[ListenSpec], file: Option<&std::path::Path>) -> Result<()> {
-    let sip = bound.iter().map(|b| format!("listening {b}\n"));
-    let text: String = sip.chain(dns.iter().map(|d| format!("listening dns:{d}\n"))).collect();
+fn report_bound(lines: &[String], file: Option<&std::path::Path>) -> Result<()> {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     // The file first: whoever read the lines on stdout may look for it at once.
     if let Some(path) = file {
         let tmp = path.with_extension("tmp");

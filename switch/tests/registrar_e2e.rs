@@ -154,9 +154,9 @@ fn standard_phone_over_udp() {
     assert_eq!(rec["behind_nat"], false);
 }
 
-/// An RFC 5626 client over UDP is not offered outbound: its keep-alives would
-/// be STUN, which the switch does not answer, and its flow would be declared
-/// silent. It registers without `Require: outbound`/`Flow-Timer` and its record
+/// An RFC 5626 client over UDP is not offered outbound: its keep-alives are
+/// STUN, which the transport answers (`stun_e2e.rs`) but the core never sees,
+/// so its flow would be declared silent. It registers without `Require: outbound`/`Flow-Timer` and its record
 /// is not supervised.
 #[test]
 fn outbound_client_over_udp_registers_without_outbound() {

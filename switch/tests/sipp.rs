@@ -8,9 +8,10 @@
 
 mod common;
 
-use common::{Config, Switch, lab};
+use common::{Config, Switch, lab, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 use tests::ports::PortBlock;
 
 fn scenario(name: &str) -> PathBuf {
@@ -59,8 +60,11 @@ fn all_scenarios(transport: &str) {
     // switch too (issue 12 item 3).
     for (i, (number, domain)) in [("2001", switch.to_string()), ("2006", "switch.local".to_owned())].into_iter().enumerate() {
         sipp(&sw, ports.port(10 + i as u16), "reg_digest", transport, number, "secret", &["-key", "domain", &domain]);
-        let r = lab.registration(number).expect("registered");
-        assert_eq!(r["state"], expected, "{number} to sip:{domain}");
+        // The close reaches the switch, then its store, after SIPp has exited: wait for it.
+        let r = wait_for(Duration::from_secs(5), &format!("{number} to sip:{domain} {expected}"), || match lab.registration(number) {
+            Some(r) if r["state"] == expected => Ok(r),
+            other => Err(format!("{other:?}")),
+        });
         assert_eq!(r["transport"], if transport == "t1" { "tcp" } else { "udp" });
     }
 

@@ -4,7 +4,8 @@
 
 mod extract;
 pub(crate) mod http;
-pub mod stun;
+/// The STUN codec (sipcore's, shared with the switch that answers it).
+pub use sipcore::stun;
 mod stun_client;
 
 pub use extract::{extract_ip, is_public};

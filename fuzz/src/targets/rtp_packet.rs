@@ -5,7 +5,7 @@
 //! relay calls RTP has the header the header reader reads, the endpoint's
 //! payload lies inside the packet after the fixed header, and what is RTCP is
 //! a version-2 packet of at least 8 bytes with an RTCP packet type (or arrived
-//! on the RTCP port); what it calls STUN is STUN by `media::stun`'s reading.
+//! on the RTCP port); what it calls STUN is STUN by `sipcore::stun`'s reading.
 
 use media::endpoint::rtp_in;
 use media::relay::{Packet, classify};
@@ -28,7 +28,7 @@ pub fn run(packet: &[u8]) {
                 let h = header.unwrap_or_else(|| panic!("classified as RTP without a fixed header"));
                 assert_eq!((payload_type, seq, timestamp, ssrc), (h.payload_type, h.sequence, h.timestamp, h.ssrc));
             }
-            Packet::Stun => assert!(!version_2 && media::stun::is_stun(packet), "STUN that is not STUN"),
+            Packet::Stun => assert!(!version_2 && sipcore::stun::is_stun(packet), "STUN that is not STUN"),
             Packet::Rtcp => assert!(version_2 && packet.len() >= 8 && (rtcp_port || is_rtcp_type), "not RTCP"),
             Packet::Invalid => {
                 assert!(!version_2 || packet.len() < 8 || (!rtcp_port && !is_rtcp_type && header.is_none()), "a valid packet refused");

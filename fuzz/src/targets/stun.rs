@@ -1,13 +1,15 @@
-//! The agent's STUN codec (`agent::discovery::stun`) on any datagram, as the
-//! server (or anyone who can send to the agent's port) may send it: no panic;
-//! an answer it accepts carries an address that the codec's own encoder turns
-//! back into an answer giving the same address; what it takes for a Binding
-//! request has the request's type and the transaction id it reports. And the
-//! relay's reader (`media::stun::read`, anyone who can reach a relay port): a
-//! Binding request it would answer is one the agent's codec reads too, and
-//! the answer written to it reads back with the requester's address.
+//! The STUN codec (`sipcore::stun`) on any datagram. Its client side, as the
+//! agent's discovery reads what a server (or anyone who can send to the
+//! agent's port) sends: no panic; an answer it accepts carries an address that
+//! the codec's own encoder turns back into an answer giving the same address;
+//! what it takes for a Binding request has the request's type and the
+//! transaction id it reports. And its server side, as the switch's SIP UDP
+//! ports, `--stun` listeners and relay ports read what anyone sends them: a
+//! Binding request it would answer is one the client side reads too, the
+//! answer reads back with the requester's address, and it is never more than
+//! `MAX_GROWTH` bytes longer than the request (no amplification).
 
-use agent::discovery::stun::{HEADER_LEN, TransactionId, binding_success, parse_binding_request, parse_binding_response};
+use sipcore::stun::{self, HEADER_LEN, TransactionId, binding_success, parse_binding_request, parse_binding_response};
 
 /// Runs one input: the datagram. It is checked against its own transaction id
 /// (so answers can match) and against another one (which must never match).
@@ -31,17 +33,22 @@ pub fn run(datagram: &[u8]) {
     }
 }
 
-/// The relay's side: what `media::stun::read` takes for an answerable Binding
-/// request, and the answer it writes, to an IPv4 and an IPv6 requester.
+/// The answering side: what `stun::read` takes for an answerable Binding
+/// request, and the answer `stun::answer` writes, to an IPv4 and an IPv6
+/// requester; what it does not answer, it does not take for one.
 pub fn relay(datagram: &[u8]) {
-    let Some(media::stun::Message::BindingRequest { txid, fingerprint }) = media::stun::read(datagram) else {
-        return;
-    };
-    assert_eq!(parse_binding_request(datagram), Some(txid), "the relay answers what the agent would not read as a request");
+    let read = stun::read(datagram);
     for mapped in ["198.51.100.7:40000", "[2001:db8::7]:40000"] {
         let mapped: std::net::SocketAddr = mapped.parse().unwrap_or_else(|e| panic!("{e}"));
-        let mut out = [0u8; media::stun::MAX_ANSWER];
-        let n = media::stun::write_binding_success(&txid, mapped, fingerprint, &mut out);
+        let mut out = [0u8; stun::MAX_ANSWER];
+        let answered = stun::answer(datagram, mapped, &mut out);
+        let Some(stun::Message::BindingRequest { txid, .. }) = read else {
+            assert!(answered.is_err(), "answered what it does not read as a Binding request");
+            continue;
+        };
+        assert_eq!(parse_binding_request(datagram), Some(txid), "answers what the client side would not read as a request");
+        let n = answered.unwrap_or_else(|e| panic!("a Binding request it reads is not answered: {e}"));
+        assert!(n <= datagram.len() + stun::MAX_GROWTH, "a {n}-byte answer to a {}-byte request", datagram.len());
         let answer = out.get(..n).unwrap_or_else(|| panic!("answer length {n} past its buffer"));
         assert_eq!(parse_binding_response(answer, &txid), Ok(mapped), "our answer does not read back");
     }

@@ -175,8 +175,22 @@ impl Transport {
         self.inner.udp.insert(id, socket.clone());
         let flow = Flow { id, transport: TransportKind::Udp, local, remote: local };
         info!(%local, %id, "listening on UDP");
-        self.inner.tracker.spawn(udp::run(self.inner.clone(), socket, flow));
+        self.inner.tracker.spawn(udp::run(self.inner.clone(), socket, flow, udp::Serves::Sip));
         Ok(flow)
+    }
+
+    /// Binds a UDP socket that answers STUN Binding requests (RFC 8489) and
+    /// nothing else: a STUN server beside the SIP ports, which answer STUN
+    /// too. Returns the bound address. Nothing is ever sent from it but
+    /// answers, so it has no flow.
+    pub async fn bind_stun(&self, addr: SocketAddr) -> Result<SocketAddr, TransportError> {
+        self.check_running()?;
+        let socket = Arc::new(UdpSocket::bind(addr).await?);
+        let local = socket.local_addr()?;
+        let flow = Flow { id: self.inner.next_id(), transport: TransportKind::Udp, local, remote: local };
+        info!(%local, "listening for STUN on UDP");
+        self.inner.tracker.spawn(udp::run(self.inner.clone(), socket, flow, udp::Serves::StunOnly));
+        Ok(local)
     }
 
     /// The flow to `remote` over the UDP socket `socket` (from [`Transport::bind_udp`]).

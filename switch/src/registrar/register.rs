@@ -186,9 +186,10 @@ impl Registrar {
             let changes = self.table.unregister(now, &Unregistration { number, flow: *flow, mac, instance, call_id });
             return Outcome { changes, ..self.reply(req, 200) };
         }
-        // Outbound over UDP needs STUN keep-alives (RFC 5626 §4.4.2), which this
-        // switch does not answer; so it offers outbound on TCP/TLS flows only and
-        // a UDP client carries on without it (RFC 5626 §4.2.1).
+        // Outbound over UDP keeps its flow with STUN (RFC 5626 §4.4.2): the UDP
+        // transport answers those, but they never reach the core, which could not
+        // tell a live UDP flow from a silent one; so it offers outbound on TCP/TLS
+        // flows only and a UDP client carries on without it (RFC 5626 §4.2.1).
         let wants_outbound =
             flow.transport.is_reliable() && req.headers.has_option(&HeaderName::Supported, "outbound") && contact.reg_id().is_some();
         let registration = Registration {

@@ -188,6 +188,11 @@ impl Udp {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         Udp { sock, server: sw.udp_addr() }
     }
+
+    /// The socket itself, for datagrams that are not SIP (STUN on the same port).
+    pub fn socket(&self) -> &UdpSocket {
+        &self.sock
+    }
 }
 
 impl Link for Udp {

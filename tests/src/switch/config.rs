@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// `--listen` specs (`tcp:IP:PORT`, `udp:...`, `tls:...`).
     pub listen: Vec<String>,
+    /// `[stun] listen` specs (`udp:IP:PORT`): STUN listeners apart from SIP.
+    pub stun: Vec<String>,
     pub relay_address: Option<String>,
     /// `relay_ports`; unset: the first `relay_port_count` ports of the switch's own reserved block.
     pub relay_ports: Option<String>,
@@ -33,6 +35,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: vec!["tcp:127.0.0.1:0".into(), "udp:127.0.0.1:0".into()],
+            stun: Vec::new(),
             relay_address: None,
             relay_ports: None,
             relay_port_count: crate::ports::PortBlock::LEN,
@@ -53,6 +56,12 @@ impl Config {
     /// Listeners instead of the default pair.
     pub fn listen(mut self, specs: &[&str]) -> Self {
         self.listen = specs.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// STUN listeners (`udp:IP:PORT`, port 0 as a rule) beside the SIP ones.
+    pub fn stun(mut self, specs: &[&str]) -> Self {
+        self.stun = specs.iter().map(|s| (*s).to_owned()).collect();
         self
     }
 
@@ -141,6 +150,7 @@ impl Config {
             ));
         }
         let relay = format!("relay_ports = {}", toml_string(self.relay_ports.as_deref().unwrap_or(relay_block)));
+        let stun = format!("listen = [{}]", self.stun.iter().map(|l| toml_string(l)).collect::<Vec<_>>().join(", "));
         let sections = [
             ("registrar", &self.registrar),
             ("abuse", &self.abuse),
@@ -148,10 +158,16 @@ impl Config {
             ("calls", &self.calls),
             ("server", &self.server),
             ("dns", &self.dns),
+            ("stun", &Vec::new()),
         ];
         for (section, lines) in sections {
             t.push_str(&format!("[{section}]\n"));
-            for l in lines.iter().chain((section == "calls").then_some(&relay)) {
+            let own = match section {
+                "calls" => Some(&relay),
+                "stun" => Some(&stun),
+                _ => None,
+            };
+            for l in lines.iter().chain(own) {
                 t.push_str(l);
                 t.push('\n');
             }

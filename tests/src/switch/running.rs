@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 /// How long a switch may take to start.
 const START_WITHIN: Duration = Duration::from_secs(20);
 
-/// A listener the switch reported: `tcp`, `udp` or `tls` (SIP), `dns-udp` or
-/// `dns-tcp`, and where.
+/// A listener the switch reported: `tcp`, `udp` or `tls` (SIP), `stun` (a
+/// `--stun` listener, UDP), `dns-udp` or `dns-tcp` (`--dns`), and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Listener {
     pub transport: &'static str,
@@ -98,9 +98,11 @@ impl Switch {
         cmd.args(["run", "--config"]).arg(&self.config).arg("--bound-file").arg(&self.bound_file);
         cmd.args(["--log-format", if self.json_log { "json" } else { "text" }]);
         for l in &self.listeners {
-            match l.transport.strip_prefix("dns-") {
-                Some(dns) => cmd.arg("--dns").arg(format!("{dns}:{}", l.addr)),
-                None => cmd.arg("--listen").arg(format!("{}:{}", l.transport, l.addr)),
+            match l.transport {
+                "stun" => cmd.arg("--stun").arg(format!("udp:{}", l.addr)),
+                "dns-udp" => cmd.arg("--dns").arg(format!("udp:{}", l.addr)),
+                "dns-tcp" => cmd.arg("--dns").arg(format!("tcp:{}", l.addr)),
+                sip => cmd.arg("--listen").arg(format!("{sip}:{}", l.addr)),
             };
         }
         cmd.env("RUST_LOG", &self.log_filter).env_remove("SWITCH_PASSWORD");
@@ -135,7 +137,7 @@ impl Switch {
         }
     }
 
-    /// Where to reach the listener of `transport` (`tcp`, `udp`, `tls`).
+    /// Where to reach the listener of `transport` (`tcp`, `udp`, `tls`, `stun`).
     #[track_caller]
     pub fn listener(&self, transport: &str) -> SocketAddr {
         self.listeners
@@ -169,7 +171,7 @@ impl Switch {
         *self
             .listeners
             .iter()
-            .find(|l| l.transport != "udp")
+            .find(|l| matches!(l.transport, "tcp" | "tls"))
             .unwrap_or_else(|| panic!("the switch has no TCP or TLS listener: {:?}", self.listeners))
     }
 
@@ -268,23 +270,25 @@ fn is_running_line(line: &str) -> bool {
     }
 }
 
-/// `listening tcp:127.0.0.1:PORT` lines (`listening dns:udp:...` for DNS).
+/// `listening tcp:127.0.0.1:PORT` lines (`listening stun:udp:IP:PORT` for a
+/// STUN listener, `listening dns:udp:IP:PORT` and `dns:tcp:` for DNS).
 fn parse_bound(text: &str) -> Result<Vec<Listener>, String> {
     text.lines()
         .map(|line| {
             let spec = line.strip_prefix("listening ").ok_or_else(|| format!("bound file line {line:?}"))?;
-            let (dns, spec) = match spec.strip_prefix("dns:") {
-                Some(rest) => (true, rest),
-                None => (false, spec),
+            let prefixed = [("stun:udp:", "stun"), ("dns:udp:", "dns-udp"), ("dns:tcp:", "dns-tcp")];
+            let (kind, addr) = match prefixed.iter().find_map(|(p, kind)| spec.strip_prefix(p).map(|addr| (*kind, addr))) {
+                Some(found) => found,
+                None => spec.split_once(':').ok_or_else(|| format!("bound file line {line:?}"))?,
             };
-            let (kind, addr) = spec.split_once(':').ok_or_else(|| format!("bound file line {line:?}"))?;
-            let transport = match (dns, kind) {
-                (false, "tcp") => "tcp",
-                (false, "udp") => "udp",
-                (false, "tls") => "tls",
-                (true, "udp") => "dns-udp",
-                (true, "tcp") => "dns-tcp",
-                (_, other) => return Err(format!("bound file: transport {other:?}")),
+            let transport = match kind {
+                "tcp" => "tcp",
+                "udp" => "udp",
+                "tls" => "tls",
+                "stun" => "stun",
+                "dns-udp" => "dns-udp",
+                "dns-tcp" => "dns-tcp",
+                other => return Err(format!("bound file: transport {other:?}")),
             };
             let addr = addr.parse().map_err(|e| format!("bound file line {line:?}: {e}"))?;
             Ok(Listener { transport, addr })

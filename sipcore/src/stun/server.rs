@@ -1,50 +1,41 @@
-//! STUN (RFC 8489) as a relay port meets it: phones (Linphone, ICE-lite
-//! stacks) send Binding requests to the address their RTP goes to, as NAT
-//! keep-alives or consent checks, and Binding indications as pure keep-alives.
-//! A request without credentials is answered with the sender's address
-//! (XOR-MAPPED-ADDRESS, and FINGERPRINT when the request had one); anything the
-//! relay cannot answer correctly (credentials it does not know, unknown
-//! comprehension-required attributes) is left unanswered. No allocation: the
-//! answer is written into a caller's fixed buffer.
-//!
-//! The agent's public-IP discovery (a STUN client) shares the header and
-//! FINGERPRINT primitives.
+//! The answering side, as a SIP UDP port, a `--stun` listener or a relay port
+//! meets STUN: phones (RFC 5626 §4.4.2 keep-alives, Linphone, ICE-lite
+//! stacks) and the agent's discovery send Binding requests; Binding
+//! indications are pure keep-alives. A request without credentials is
+//! answered with the sender's address (XOR-MAPPED-ADDRESS, and FINGERPRINT
+//! when the request had one, as RFC 8489 §14.7 leaves it to the usage);
+//! anything that cannot be answered correctly (credentials the answerer does
+//! not know, unknown comprehension-required attributes) is left unanswered.
+//! No allocation: the answer is written into a caller's fixed buffer, and is
+//! never more than [`MAX_GROWTH`] bytes longer than the request it answers.
 
+use super::{
+    BINDING_REQUEST, BINDING_SUCCESS, FINGERPRINT, FINGERPRINT_XOR, HEADER_LEN, MAGIC_COOKIE, TransactionId, XOR_MAPPED_ADDRESS,
+    attributes, crc32, header,
+};
 use std::net::{IpAddr, SocketAddr};
 
-/// The fixed value in every RFC 5389/8489 header.
-pub const MAGIC_COOKIE: u32 = 0x2112_a442;
-/// Header size.
-pub const HEADER_LEN: usize = 20;
-/// Message type of a Binding request.
-pub const BINDING_REQUEST: u16 = 0x0001;
-/// Message type of a Binding indication (a keep-alive that wants no answer).
-pub const BINDING_INDICATION: u16 = 0x0011;
-/// Message type of a Binding success response.
-pub const BINDING_SUCCESS: u16 = 0x0101;
-/// XOR-MAPPED-ADDRESS (§14.2).
-pub const XOR_MAPPED_ADDRESS: u16 = 0x0020;
-/// FINGERPRINT (§14.7).
-pub const FINGERPRINT: u16 = 0x8028;
-/// XORed into the CRC-32 of a FINGERPRINT (§14.7).
-pub const FINGERPRINT_XOR: u32 = 0x5354_554e;
 /// The largest answer [`write_binding_success`] writes: the header,
 /// XOR-MAPPED-ADDRESS of an IPv6 address (4 + 20) and FINGERPRINT (8).
 pub const MAX_ANSWER: usize = HEADER_LEN + 24 + 8;
 
+/// How much longer an answer is than the request it answers, at most: the
+/// XOR-MAPPED-ADDRESS of an IPv6 requester. FINGERPRINT is only answered to a
+/// request that carried one, which the request already paid for. A reflector
+/// fed spoofed sources thus sends at most 2.2 times the bytes it receives
+/// (20-byte request, 44-byte answer), never more than [`MAX_ANSWER`].
+pub const MAX_GROWTH: usize = 4 + 20;
+
 /// Comprehension-required attributes a Binding request may carry that need
 /// nothing from the answerer: PRIORITY and USE-CANDIDATE (ICE). Any other one
-/// (USERNAME, MESSAGE-INTEGRITY: an answer signed with a password the relay
-/// does not have) makes the request one the relay leaves unanswered.
+/// (USERNAME, MESSAGE-INTEGRITY: an answer signed with a password the
+/// answerer does not have) makes the request one left unanswered.
 const HARMLESS_REQUIRED: [u16; 2] = [0x0024, 0x0025];
 
-/// The 96-bit transaction id.
-pub type TransactionId = [u8; 12];
-
-/// What a STUN message asks of a relay port.
+/// What a STUN message asks of an answerer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Message {
-    /// A Binding request the relay can answer: with FINGERPRINT when it had one.
+    /// A Binding request that can be answered: with FINGERPRINT when it had one.
     BindingRequest {
         /// The transaction to answer.
         txid: TransactionId,
@@ -52,62 +43,54 @@ pub enum Message {
         fingerprint: bool,
     },
     /// Anything else that is well-formed STUN: indications (keep-alives),
-    /// requests with credentials or attributes the relay cannot honour, responses.
+    /// requests with credentials or attributes it cannot honour, responses.
     Other,
 }
 
-fn be16(buf: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*buf.get(at)?, *buf.get(at + 1)?]))
-}
-
-fn be32(buf: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([*buf.get(at)?, *buf.get(at + 1)?, *buf.get(at + 2)?, *buf.get(at + 3)?]))
-}
-
-/// The message type and transaction id of a STUN message: the first two bits
-/// zero (RFC 7983 demultiplexing from RTP/RTCP, whose first two are `10`), the
-/// magic cookie, and a length that is a multiple of 4 and matches `packet`.
-pub fn header(packet: &[u8]) -> Option<(u16, TransactionId)> {
-    let kind = be16(packet, 0)?;
-    let len = usize::from(be16(packet, 2)?);
-    if kind & 0xc000 != 0 || be32(packet, 4)? != MAGIC_COOKIE || len % 4 != 0 || HEADER_LEN + len != packet.len() {
-        return None;
-    }
-    let txid = packet.get(8..HEADER_LEN)?.try_into().ok()?;
-    Some((kind, txid))
-}
-
-/// Whether `packet` is a well-formed STUN message (see [`header`]).
-pub fn is_stun(packet: &[u8]) -> bool {
-    header(packet).is_some()
+/// Why a datagram got no answer from [`answer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unanswered {
+    /// Not well-formed STUN: bad cookie or length, an attribute past the
+    /// end, a FINGERPRINT that does not match or is not last.
+    #[error("not well-formed STUN")]
+    Malformed,
+    /// Well-formed, but not a Binding request it can answer (an indication,
+    /// a response, credentials, an unknown comprehension-required attribute).
+    #[error("not a Binding request it can answer")]
+    NotAnswerable,
 }
 
 /// Reads a STUN message: every attribute must lie inside it, and a FINGERPRINT
 /// must be the last attribute and match. None when it is not well-formed STUN.
 pub fn read(packet: &[u8]) -> Option<Message> {
-    let (kind, txid) = header(packet)?;
-    let mut answerable = kind == BINDING_REQUEST;
+    let header = header(packet).ok()?;
+    let mut answerable = header.kind == BINDING_REQUEST;
     let mut fingerprint = false;
-    let mut at = HEADER_LEN;
-    while at < packet.len() {
-        let attribute = be16(packet, at)?;
-        let len = usize::from(be16(packet, at + 2)?);
-        let end = at + 4 + len;
-        if end > packet.len() {
-            return None;
-        }
-        if attribute == FINGERPRINT {
-            let covered = packet.get(..at)?;
-            if len != 4 || end != packet.len() || be32(packet, at + 4)? != crc32(covered) ^ FINGERPRINT_XOR {
+    for attribute in attributes(packet) {
+        let attribute = attribute.ok()?;
+        if attribute.kind == FINGERPRINT {
+            if !attribute.fingerprint_matches(packet) {
                 return None;
             }
             fingerprint = true;
-        } else if attribute < 0x8000 && !HARMLESS_REQUIRED.contains(&attribute) {
+        } else if attribute.comprehension_required() && !HARMLESS_REQUIRED.contains(&attribute.kind) {
             answerable = false;
         }
-        at = at + 4 + len.div_ceil(4) * 4;
     }
-    Some(if answerable { Message::BindingRequest { txid, fingerprint } } else { Message::Other })
+    Some(if answerable { Message::BindingRequest { txid: header.txid, fingerprint } } else { Message::Other })
+}
+
+/// Answers `datagram` from `from`, as a STUN server does: the Binding success
+/// response written into `out` (its length returned), or why there is none.
+/// An IPv4 requester seen through a dual-stack socket (`::ffff:a.b.c.d`) is
+/// told its IPv4 address, which is what its NAT maps.
+pub fn answer(datagram: &[u8], from: SocketAddr, out: &mut [u8; MAX_ANSWER]) -> Result<usize, Unanswered> {
+    let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+    match read(datagram) {
+        Some(Message::BindingRequest { txid, fingerprint }) => Ok(write_binding_success(&txid, from, fingerprint, out)),
+        Some(Message::Other) => Err(Unanswered::NotAnswerable),
+        None => Err(Unanswered::Malformed),
+    }
 }
 
 /// Writes the Binding success response to `txid` telling the requester its
@@ -169,41 +152,15 @@ impl Writer<'_> {
     }
 }
 
-/// CRC-32 (ISO 3309 / IEEE 802.3, reflected), as FINGERPRINT uses.
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-
-    /// RFC 5769 §2.1, "Sample Request" (SOFTWARE, PRIORITY, ICE-CONTROLLED,
-    /// USERNAME, MESSAGE-INTEGRITY, FINGERPRINT): an ICE check with credentials.
-    #[rustfmt::skip]
-    const ICE_REQUEST: &[u8] = &[
-        0x00, 0x01, 0x00, 0x58, 0x21, 0x12, 0xa4, 0x42,
-        0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae,
-        0x80, 0x22, 0x00, 0x10, 0x53, 0x54, 0x55, 0x4e, 0x20, 0x74, 0x65, 0x73, 0x74, 0x20, 0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74,
-        0x00, 0x24, 0x00, 0x04, 0x6e, 0x00, 0x01, 0xff,
-        0x80, 0x29, 0x00, 0x08, 0x93, 0x2f, 0xf9, 0xb1, 0x51, 0x26, 0x3b, 0x36,
-        0x00, 0x06, 0x00, 0x09, 0x65, 0x76, 0x74, 0x6a, 0x3a, 0x68, 0x36, 0x76, 0x59, 0x20, 0x20, 0x20,
-        0x00, 0x08, 0x00, 0x14, 0x9a, 0xea, 0xa7, 0x0c, 0xbf, 0xd8, 0xcb, 0x56, 0x78, 0x1e, 0xf2, 0xb5,
-        0xb2, 0xd3, 0xf2, 0x49, 0xc1, 0xb5, 0x71, 0xa2,
-        0x80, 0x28, 0x00, 0x04, 0xe5, 0x7a, 0x3b, 0xcf,
-    ];
+    use crate::stun::rfc5769::{ICE_REQUEST, TXID};
+    use crate::stun::{is_stun, parse_binding_response};
 
     /// RFC 5769 §2.2, "Sample IPv4 Response": its XOR-MAPPED-ADDRESS.
     const RFC_V4_ADDRESS: [u8; 12] = [0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43];
-    const TXID: TransactionId = [0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae];
 
     fn request(attributes: &[u8]) -> Vec<u8> {
         let mut p = vec![0x00, 0x01];
@@ -279,5 +236,58 @@ mod tests {
         let mut wrong_cookie = request(&[]);
         wrong_cookie[4] = 0;
         assert_eq!(read(&wrong_cookie), None, "RFC 3489 STUN has no cookie: not answered");
+    }
+
+    #[test]
+    fn answers_ipv4_and_ipv6_requesters_with_their_address() {
+        for from in ["198.51.100.7:40000", "[2001:db8::7]:5060"] {
+            let from: SocketAddr = from.parse().unwrap();
+            let mut out = [0u8; MAX_ANSWER];
+            let n = answer(&request(&[]), from, &mut out).unwrap();
+            assert_eq!(parse_binding_response(&out[..n], &TXID), Ok(from));
+            assert!(!out[..n].windows(2).any(|w| w == [0x80, 0x28]), "no FINGERPRINT unless asked: {:?}", &out[..n]);
+        }
+        let mut out = [0u8; MAX_ANSWER];
+        let n = answer(&request(&[]), "[::ffff:192.0.2.9]:7".parse().unwrap(), &mut out).unwrap();
+        assert_eq!(parse_binding_response(&out[..n], &TXID), Ok("192.0.2.9:7".parse().unwrap()), "dual-stack socket");
+    }
+
+    #[test]
+    fn fingerprint_is_answered_iff_requested() {
+        let from: SocketAddr = "192.0.2.1:32853".parse().unwrap();
+        let mut out = [0u8; MAX_ANSWER];
+        let n = answer(&with_fingerprint(request(&[])), from, &mut out).unwrap();
+        assert_eq!(&out[n - 8..n - 4], &[0x80, 0x28, 0, 4], "FINGERPRINT last");
+        assert_eq!(parse_binding_response(&out[..n], &TXID), Ok(from), "and it matches");
+        let plain = answer(&request(&[]), from, &mut out).unwrap();
+        assert_eq!(plain, n - 8);
+    }
+
+    #[test]
+    fn unanswerable_requests_get_no_success_answer() {
+        let from: SocketAddr = "192.0.2.1:1".parse().unwrap();
+        let mut out = [0u8; MAX_ANSWER];
+        let unknown_required = request(&[0x7f, 0x00, 0, 4, 1, 2, 3, 4]);
+        assert_eq!(answer(&unknown_required, from, &mut out), Err(Unanswered::NotAnswerable));
+        assert_eq!(answer(&with_fingerprint(unknown_required), from, &mut out), Err(Unanswered::NotAnswerable));
+        assert_eq!(answer(ICE_REQUEST, from, &mut out), Err(Unanswered::NotAnswerable), "credentials it does not have");
+        let mut indication = request(&[]);
+        indication[1] = 0x11;
+        assert_eq!(answer(&indication, from, &mut out), Err(Unanswered::NotAnswerable));
+        assert_eq!(answer(&request(&[])[..19], from, &mut out), Err(Unanswered::Malformed));
+        assert_eq!(answer(b"\x00\x01garbage", from, &mut out), Err(Unanswered::Malformed));
+    }
+
+    #[test]
+    fn an_answer_is_never_much_longer_than_its_request() {
+        // The smallest requests (no attributes, or FINGERPRINT alone) to the
+        // longest address: the worst case of MAX_GROWTH.
+        let from: SocketAddr = "[2001:db8::7]:5060".parse().unwrap();
+        for req in [request(&[]), with_fingerprint(request(&[])), request(&[0x00, 0x24, 0, 4, 1, 2, 3, 4])] {
+            let mut out = [0u8; MAX_ANSWER];
+            let n = answer(&req, from, &mut out).unwrap();
+            assert!(n <= req.len() + MAX_GROWTH, "{n} bytes for a {}-byte request", req.len());
+        }
+        assert_eq!(answer(&request(&[]), from, &mut [0u8; MAX_ANSWER]), Ok(HEADER_LEN + MAX_GROWTH));
     }
 }

@@ -1,20 +1,16 @@
-//! STUN Binding (RFC 8489), sans-IO: encode a request, decode the answer.
-//! Only what public-IP discovery needs: a Binding request without
-//! credentials, and XOR-MAPPED-ADDRESS (or the classic MAPPED-ADDRESS) out of
-//! the success response. Every length is checked against the datagram before
-//! it is read; nothing here can index past the buffer. The wire constants,
-//! the success response (what the tests' server sends) and FINGERPRINT's
-//! CRC-32 are `media::stun`'s, which answers phones' STUN on relay ports.
+//! The asking side, as the agent's public-IP discovery uses it: a Binding
+//! request without credentials, and XOR-MAPPED-ADDRESS (or the classic
+//! MAPPED-ADDRESS) out of the success response (RFC 8489 §6.3.1, §7.3.3).
 
+use super::{
+    BINDING_ERROR, BINDING_REQUEST, BINDING_SUCCESS, FINGERPRINT, HEADER_LEN, MAGIC_COOKIE, StunError, TransactionId, XOR_MAPPED_ADDRESS,
+    attributes, be16, be32, header,
+};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-
-use media::stun::{BINDING_REQUEST, BINDING_SUCCESS, FINGERPRINT, FINGERPRINT_XOR, XOR_MAPPED_ADDRESS, crc32};
-pub use media::stun::{HEADER_LEN, MAGIC_COOKIE, TransactionId};
 
 /// The STUN port for UDP and TCP (RFC 8489 §18.4).
 pub const DEFAULT_PORT: u16 = 3478;
 
-const BINDING_ERROR: u16 = 0x0111;
 const MAPPED_ADDRESS: u16 = 0x0001;
 const ERROR_CODE: u16 = 0x0009;
 
@@ -22,39 +18,13 @@ const ERROR_CODE: u16 = 0x0009;
 /// (credentials it never asked for, and the address/error ones it reads).
 const KNOWN_REQUIRED: [u16; 11] = [0x0001, 0x0006, 0x0008, 0x0009, 0x000a, 0x0014, 0x0015, 0x001c, 0x001d, 0x001e, 0x0020];
 
-/// Why a datagram is not the answer we wait for.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[allow(missing_docs)] // Each variant's message says it.
-pub enum StunError {
-    #[error("not a STUN message")]
-    NotStun,
-    #[error("length does not match the datagram")]
-    Length,
-    #[error("answer to another transaction")]
-    OtherTransaction,
-    #[error("not a Binding response (type {0:#06x})")]
-    NotBindingResponse(u16),
-    #[error("error response {code} {reason}")]
-    ErrorResponse { code: u16, reason: String },
-    #[error("unknown comprehension-required attribute {0:#06x}")]
-    UnknownRequired(u16),
-    #[error("FINGERPRINT does not match")]
-    BadFingerprint,
-    #[error("malformed address attribute")]
-    BadAddress,
-    #[error("success response without a mapped address")]
-    NoAddress,
-}
-
 /// A Binding request with no attributes (RFC 8489 §6.1, no credentials: the
 /// server needs none to tell us our reflexive address).
 pub fn binding_request(txid: &TransactionId) -> Vec<u8> {
-    let mut out = header(BINDING_REQUEST, 0, txid);
-    out.truncate(HEADER_LEN);
-    out
+    message(BINDING_REQUEST, 0, txid)
 }
 
-fn header(kind: u16, len: u16, txid: &TransactionId) -> Vec<u8> {
+fn message(kind: u16, len: u16, txid: &TransactionId) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + usize::from(len));
     out.extend_from_slice(&kind.to_be_bytes());
     out.extend_from_slice(&len.to_be_bytes());
@@ -66,49 +36,22 @@ fn header(kind: u16, len: u16, txid: &TransactionId) -> Vec<u8> {
 /// A success response carrying XOR-MAPPED-ADDRESS and FINGERPRINT: what a
 /// STUN server sends (used by the tests' server, and to check the decoder).
 pub fn binding_success(txid: &TransactionId, mapped: SocketAddr) -> Vec<u8> {
-    let mut out = [0u8; media::stun::MAX_ANSWER];
-    let n = media::stun::write_binding_success(txid, mapped, true, &mut out);
+    let mut out = [0u8; super::MAX_ANSWER];
+    let n = super::write_binding_success(txid, mapped, true, &mut out);
     out.get(..n).unwrap_or_default().to_vec()
 }
 
 /// The transaction id of a Binding request, if `buf` is one.
 pub fn parse_binding_request(buf: &[u8]) -> Option<TransactionId> {
-    let h = read_header(buf).ok()?;
+    let h = header(buf).ok()?;
     (h.kind == BINDING_REQUEST).then_some(h.txid)
-}
-
-struct Header {
-    kind: u16,
-    txid: TransactionId,
-}
-
-fn be16(buf: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*buf.get(at)?, *buf.get(at + 1)?]))
-}
-
-fn be32(buf: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([*buf.get(at)?, *buf.get(at + 1)?, *buf.get(at + 2)?, *buf.get(at + 3)?]))
-}
-
-fn read_header(buf: &[u8]) -> Result<Header, StunError> {
-    let kind = be16(buf, 0).ok_or(StunError::NotStun)?;
-    let len = be16(buf, 2).ok_or(StunError::NotStun)?;
-    if kind & 0xc000 != 0 || be32(buf, 4) != Some(MAGIC_COOKIE) {
-        return Err(StunError::NotStun);
-    }
-    if len % 4 != 0 || HEADER_LEN + usize::from(len) != buf.len() {
-        return Err(StunError::Length);
-    }
-    let mut txid = [0u8; 12];
-    txid.copy_from_slice(buf.get(8..HEADER_LEN).ok_or(StunError::NotStun)?);
-    Ok(Header { kind, txid })
 }
 
 /// Reads the reflexive address out of the answer to transaction `txid`
 /// (RFC 8489 §6.3.1 and §7.3.3). XOR-MAPPED-ADDRESS wins over MAPPED-ADDRESS;
 /// a FINGERPRINT, when present, must match.
 pub fn parse_binding_response(buf: &[u8], txid: &TransactionId) -> Result<SocketAddr, StunError> {
-    let h = read_header(buf)?;
+    let h = header(buf)?;
     if h.txid != *txid {
         return Err(StunError::OtherTransaction);
     }
@@ -116,26 +59,17 @@ pub fn parse_binding_response(buf: &[u8], txid: &TransactionId) -> Result<Socket
         return Err(StunError::NotBindingResponse(h.kind));
     }
     let (mut xor, mut plain, mut error) = (None, None, None);
-    let mut at = HEADER_LEN;
-    while at < buf.len() {
-        let kind = be16(buf, at).ok_or(StunError::Length)?;
-        let len = usize::from(be16(buf, at + 2).ok_or(StunError::Length)?);
-        let value = buf.get(at + 4..at + 4 + len).ok_or(StunError::Length)?;
-        match kind {
+    for attribute in attributes(buf) {
+        let attribute = attribute?;
+        let value = attribute.value;
+        match attribute.kind {
             XOR_MAPPED_ADDRESS => xor = Some(read_address(value, Some(txid))?),
             MAPPED_ADDRESS => plain = Some(read_address(value, None)?),
             ERROR_CODE => error = Some(read_error(value)?),
-            FINGERPRINT => {
-                let want = be32(value, 0).filter(|_| len == 4).ok_or(StunError::BadFingerprint)?;
-                let covered = buf.get(..at).ok_or(StunError::Length)?;
-                if crc32(covered) ^ FINGERPRINT_XOR != want || at + 8 != buf.len() {
-                    return Err(StunError::BadFingerprint);
-                }
-            }
-            k if k < 0x8000 && !KNOWN_REQUIRED.contains(&k) => return Err(StunError::UnknownRequired(k)),
+            FINGERPRINT if !attribute.fingerprint_matches(buf) => return Err(StunError::BadFingerprint),
+            k if attribute.comprehension_required() && !KNOWN_REQUIRED.contains(&k) => return Err(StunError::UnknownRequired(k)),
             _ => {}
         }
-        at += 4 + len.div_ceil(4) * 4;
     }
     if h.kind == BINDING_ERROR {
         let (code, reason) = error.unwrap_or((0, String::new()));
@@ -186,33 +120,7 @@ fn read_error(v: &[u8]) -> Result<(u16, String), StunError> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-
-    /// RFC 5769 §2.2, "Sample IPv4 Response" (with SOFTWARE, MESSAGE-INTEGRITY and FINGERPRINT).
-    #[rustfmt::skip]
-    const RESP_V4: &[u8] = &[
-        0x01, 0x01, 0x00, 0x3c, 0x21, 0x12, 0xa4, 0x42,
-        0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae,
-        0x80, 0x22, 0x00, 0x0b, 0x74, 0x65, 0x73, 0x74, 0x20, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x20,
-        0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43,
-        0x00, 0x08, 0x00, 0x14, 0x2b, 0x91, 0xf5, 0x99, 0xfd, 0x9e, 0x90, 0xc3,
-        0x8c, 0x74, 0x89, 0xf9, 0x2a, 0xf9, 0xba, 0x53, 0xf0, 0x6b, 0xe7, 0xd7,
-        0x80, 0x28, 0x00, 0x04, 0xc0, 0x7d, 0x4c, 0x96,
-    ];
-
-    /// RFC 5769 §2.3, "Sample IPv6 Response".
-    #[rustfmt::skip]
-    const RESP_V6: &[u8] = &[
-        0x01, 0x01, 0x00, 0x48, 0x21, 0x12, 0xa4, 0x42,
-        0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae,
-        0x80, 0x22, 0x00, 0x0b, 0x74, 0x65, 0x73, 0x74, 0x20, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x20,
-        0x00, 0x20, 0x00, 0x14, 0x00, 0x02, 0xa1, 0x47,
-        0x01, 0x13, 0xa9, 0xfa, 0xa5, 0xd3, 0xf1, 0x79, 0xbc, 0x25, 0xf4, 0xb5, 0xbe, 0xd2, 0xb9, 0xd9,
-        0x00, 0x08, 0x00, 0x14, 0xa3, 0x82, 0x95, 0x4e, 0x4b, 0xe6, 0x7b, 0xf1,
-        0x17, 0x84, 0xc9, 0x7c, 0x82, 0x92, 0xc2, 0x75, 0xbf, 0xe3, 0xed, 0x41,
-        0x80, 0x28, 0x00, 0x04, 0xc8, 0xfb, 0x0b, 0x4c,
-    ];
-
-    const TXID: TransactionId = [0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae];
+    use crate::stun::rfc5769::{RESP_V4, RESP_V6, TXID};
 
     #[test]
     fn rfc5769_ipv4_response() {
@@ -260,11 +168,11 @@ mod tests {
         long[HEADER_LEN + 3] = 0xff;
         assert_eq!(parse_binding_response(&long, &TXID), Err(StunError::Length));
         // An unknown comprehension-required attribute fails the transaction (§7.3.3).
-        let mut odd = header(BINDING_SUCCESS, 8, &TXID);
+        let mut odd = message(BINDING_SUCCESS, 8, &TXID);
         odd.extend_from_slice(&[0x7f, 0x00, 0x00, 0x04, 1, 2, 3, 4]);
         assert_eq!(parse_binding_response(&odd, &TXID), Err(StunError::UnknownRequired(0x7f00)));
         // An error response reports its code.
-        let mut err = header(BINDING_ERROR, 12, &TXID);
+        let mut err = message(BINDING_ERROR, 12, &TXID);
         err.extend_from_slice(&[0x00, 0x09, 0x00, 0x08, 0, 0, 4, 20, b'S', b't', b'a', b'l']);
         assert!(matches!(parse_binding_response(&err, &TXID), Err(StunError::ErrorResponse { code: 420, .. })));
         // Every truncation of a valid answer is refused cleanly.
