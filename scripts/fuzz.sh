@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh install           cargo-afl and its AFL++ build, when missing (needs make and a C compiler)
 #   scripts/fuzz.sh build             the instrumented fuzz-afl binary (target/afl/)
-#   scripts/fuzz.sh smoke [SECONDS]   every target for SECONDS in all (default 49); fails on a crash or a hang
+#   scripts/fuzz.sh smoke [SECONDS]   every target for SECONDS in all (default 48); fails on a crash or a hang
 #   scripts/fuzz.sh run TARGET EXECS  one long campaign until EXECS executions in all (nice 19), output in
 #                                     target/fuzz/long/; an unfinished one (stopped by Ctrl-C, a reboot) resumes
 #   scripts/fuzz.sh stats TARGET      the long campaign's figures
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(sip_message sip_stream digest sdp_rewrite rtp_packet rtp_stream stun)
+TARGETS=(sip_message sip_stream digest sdp_rewrite rtp_packet rtp_stream stun dns)
 BIN=target/afl/debug/fuzz-afl
 WORK=${FUZZ_WORK:-target/fuzz} # FUZZ_WORK: campaigns run from another checkout
 
@@ -98,7 +98,7 @@ findings() {
 }
 
 smoke() {
-    local total=${1:-49} each failed=0 t started
+    local total=${1:-48} each failed=0 t started
     each=$((total / ${#TARGETS[@]}))
     build
     started=$SECONDS

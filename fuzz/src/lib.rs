@@ -31,6 +31,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "rtp_packet", run: targets::rtp_packet::run },
     Target { name: "rtp_stream", run: targets::rtp_stream::run },
     Target { name: "stun", run: targets::stun::run },
+    Target { name: "dns", run: targets::dns::run },
 ];
 
 /// The target called `name`.

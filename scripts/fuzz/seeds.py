@@ -184,7 +184,46 @@ def stun():
     write("stun", "binding-request-priority", stun_msg(0x0001, [(0x0024, b"\x6e\x00\x01\xff")]))
 
 
+def dns_name(name):
+    out = b""
+    for label in name.strip(".").split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def dns_query(name, qtype, opcode=0, qd=1, edns=None, ident=0x4242):
+    """A query; `edns` = (payload, version) adds an OPT record."""
+    header = struct.pack("!HHHHHH", ident, (opcode << 11) | 0x0100, qd, 0, 0, 1 if edns else 0)
+    body = dns_name(name) + struct.pack("!HH", qtype, 1) if qd else b""
+    if qd == 2:
+        body += dns_name("e164.arpa") + struct.pack("!HH", 6, 1)
+    if edns:
+        payload, version = edns
+        body += b"\0" + struct.pack("!HHIH", 41, payload, version << 16, 0)
+    return header + body
+
+
+def dns():
+    # [pick: bit 0 = outside rl_allow, bit 1 = TCP, bits 2.. = 5 s steps of time] + message (fuzz/src/targets/dns.rs).
+    naptr, txt, srv, soa, any_, axfr, a = 35, 16, 33, 6, 255, 252, 1
+    write("dns", "naptr-live", b"\x00" + dns_query("1.0.0.1.e164.arpa", naptr))
+    write("dns", "naptr-plus", b"\x00" + dns_query("3.0.0.1.5.5.5.1.e164.arpa", naptr, edns=(1232, 0)))
+    write("dns", "naptr-expired", b"\xfc" + dns_query("1.0.0.1.e164.arpa", naptr))
+    write("dns", "rl-allowed", b"\x00" + dns_query("1001._rl.switch.test", txt))
+    write("dns", "rl-refused", b"\x01" + dns_query("1001._rl.switch.test", txt))
+    write("dns", "srv-tcp", b"\x02" + dns_query("_sip._tcp.switch.test", srv, edns=(4096, 0)))
+    write("dns", "soa", b"\x00" + dns_query("switch.test", soa))
+    write("dns", "any-apex", b"\x03" + dns_query("switch.test", any_))
+    write("dns", "a-host", b"\x00" + dns_query("sip.switch.test", a))
+    write("dns", "axfr", b"\x00" + dns_query("switch.test", axfr))
+    write("dns", "update", b"\x00" + dns_query("switch.test", soa, opcode=5))
+    write("dns", "two-questions", b"\x00" + dns_query("switch.test", soa, qd=2))
+    write("dns", "badvers", b"\x00" + dns_query("switch.test", soa, edns=(512, 1)))
+    write("dns", "compression-loop", b"\x00" + struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\xc0\x0c" + struct.pack("!HH", 35, 1))
+
+
 sip()
+dns()
 digest()
 sdp()
 rtp()

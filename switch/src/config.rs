@@ -33,6 +33,7 @@ pub struct SwitchConfig {
     pub calls: CallSettings,
     pub log: LogSettings,
     pub server: ServerSettings,
+    pub dns: DnsSettings,
     pub stun: StunSettings,
 }
 
@@ -50,6 +51,100 @@ impl StunSettings {
     /// The addresses to answer STUN on, checked.
     pub fn listen_addrs(&self) -> crate::Result<Vec<std::net::SocketAddr>> {
         self.listen.iter().map(|s| ListenSpec::stun(s)).collect()
+    }
+}
+
+/// The embedded DNS server ([`crate::dns`]): off unless `listen` names an address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsSettings {
+    /// `udp:IP:PORT` and `tcp:IP:PORT`; empty (the default): no DNS server.
+    pub listen: Vec<String>,
+    /// The zone of the switch's own records and the RL records; unset: the domain.
+    pub zone: Option<String>,
+    /// Where ENUM names live (RFC 6116).
+    pub enum_suffix: String,
+    /// The longest TTL any answer carries, seconds.
+    pub max_ttl: u32,
+    /// CIDRs allowed to read RL records (MACs, private addresses); others get REFUSED.
+    pub rl_allow: Vec<String>,
+    /// `node=` of the RL record: which switch holds the flow; unset: the host name `sip.ZONE`.
+    pub node: Option<String>,
+    /// TCP connections open at once, in all and from one address.
+    pub tcp_connections: usize,
+    pub tcp_connections_per_ip: usize,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        Self {
+            listen: Vec::new(),
+            zone: None,
+            enum_suffix: "e164.arpa.".into(),
+            max_ttl: 30,
+            rl_allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            node: None,
+            tcp_connections: 256,
+            tcp_connections_per_ip: 16,
+        }
+    }
+}
+
+impl DnsSettings {
+    /// The listen specs, checked: UDP and TCP only.
+    pub fn listen_specs(&self) -> crate::Result<Vec<ListenSpec>> {
+        self.listen
+            .iter()
+            .map(|s| {
+                let spec = s.parse::<ListenSpec>()?;
+                ensure(spec.transport != sipcore::transport::TransportKind::Tls, || {
+                    format!("dns.listen {s:?}: DNS listens on udp: or tcp:")
+                })?;
+                Ok(spec)
+            })
+            .collect()
+    }
+
+    /// `rl_allow` parsed.
+    pub fn rl_allow(&self) -> crate::Result<Vec<ipnet::IpNet>> {
+        self.rl_allow
+            .iter()
+            .map(|c| {
+                c.trim().parse::<ipnet::IpNet>().map_err(|e| Error::Config(format!("dns.rl_allow {c:?}: {e} (a CIDR, e.g. 10.0.0.0/8)")))
+            })
+            .collect()
+    }
+
+    /// The zone (`domain` when unset) and the ENUM suffix as DNS names.
+    pub fn names(&self, domain: &str) -> crate::Result<(hickory_proto::rr::Name, hickory_proto::rr::Name)> {
+        let name = |key: &str, s: &str| {
+            let mut n = hickory_proto::rr::Name::from_ascii(s).map_err(|e| Error::Config(format!("dns.{key} {s:?}: {e}")))?;
+            n.set_fqdn(true);
+            ensure(!n.is_root(), || format!("dns.{key} must not be the root"))?;
+            Ok::<_, Error>(n.to_lowercase())
+        };
+        Ok((name("zone", self.zone.as_deref().unwrap_or(domain))?, name("enum_suffix", &self.enum_suffix)?))
+    }
+
+    /// The TCP listeners' limits.
+    pub fn tcp_limits(&self) -> crate::dns::tcp::TcpLimits {
+        crate::dns::tcp::TcpLimits {
+            total: self.tcp_connections,
+            per_ip: self.tcp_connections_per_ip,
+            timeout: crate::dns::server::TCP_TIMEOUT,
+        }
+    }
+
+    /// Refuses settings that cannot work.
+    pub fn validate(&self, domain: &str) -> crate::Result<()> {
+        self.listen_specs()?;
+        self.rl_allow()?;
+        self.names(domain)?;
+        ensure(self.max_ttl <= 86_400, || "dns.max_ttl must be at most 86400 seconds".into())?;
+        ensure(self.tcp_connections > 0 && self.tcp_connections_per_ip > 0, || {
+            "dns.tcp_connections and dns.tcp_connections_per_ip must be positive".into()
+        })?;
+        Ok(())
     }
 }
 
@@ -223,6 +318,7 @@ impl Default for SwitchConfig {
             calls: CallSettings::default(),
             log: LogSettings::default(),
             server: ServerSettings::default(),
+            dns: DnsSettings::default(),
             stun: StunSettings::default(),
         }
     }
@@ -390,6 +486,31 @@ impl SwitchConfig {
         })
     }
 
+    /// What the DNS server answers with: `sip` the bound SIP listeners,
+    /// `dns` the bound DNS ones, `serial` the SOA serial.
+    pub fn dns(&self, sip: &[ListenSpec], dns: &[ListenSpec], serial: u32) -> crate::Result<crate::dns::DnsConfig> {
+        let (zone, enum_suffix) = self.dns.names(&self.domain)?;
+        let mut host_ips: Vec<IpAddr> = Vec::new();
+        for ip in self.relay_address.into_iter().chain(sip.iter().chain(dns).map(|l| l.addr.ip())) {
+            if !ip.is_unspecified() && !host_ips.contains(&ip) {
+                host_ips.push(ip);
+            }
+        }
+        let mut cfg = crate::dns::DnsConfig {
+            domain: self.domain.clone(),
+            zone,
+            enum_suffix,
+            max_ttl: self.dns.max_ttl,
+            rl_allow: self.dns.rl_allow()?,
+            node: String::new(),
+            sip: sip.to_vec(),
+            host_ips,
+            serial,
+        };
+        cfg.node = self.dns.node.clone().unwrap_or_else(|| cfg.host().to_string().trim_end_matches('.').to_owned());
+        Ok(cfg)
+    }
+
     /// Refuses settings that cannot work.
     pub fn validate(&self) -> crate::Result<()> {
         let r = &self.registrar;
@@ -413,6 +534,7 @@ impl SwitchConfig {
         self.calls.relay_port_range()?;
         ensure(self.calls.ring_time > 0, || "calls.ring_time must be positive".into())?;
         ensure(self.calls.media_timeout > 0, || "calls.media_timeout must be positive".into())?;
+        self.dns.validate(&self.domain)?;
         Ok(())
     }
 }
@@ -443,6 +565,38 @@ mod tests {
         assert_eq!(algs.registrar.digest_algorithms().unwrap(), [sipcore::auth::Algorithm::Sha256]);
         let none: SwitchConfig = toml::from_str("[registrar]\ndigest_algorithms = [\"ROT13\"]\n").unwrap();
         assert!(none.validate().is_err());
+    }
+
+    #[test]
+    fn dns_section_is_off_by_default_and_checked() {
+        let c = SwitchConfig::default();
+        assert!(c.dns.listen_specs().unwrap().is_empty(), "no DNS unless configured");
+        let sip: Vec<ListenSpec> = vec!["tcp:0.0.0.0:5060".parse().unwrap(), "udp:192.0.2.1:5060".parse().unwrap()];
+        let dns = c.dns(&sip, &["udp:0.0.0.0:53".parse().unwrap()], 9).unwrap();
+        assert_eq!(dns.zone.to_string(), "switch.local.", "the zone defaults to the domain");
+        assert_eq!((dns.enum_suffix.to_string().as_str(), dns.max_ttl, dns.node.as_str()), ("e164.arpa.", 30, "sip.switch.local"));
+        assert_eq!(dns.host_ips, ["192.0.2.1".parse::<IpAddr>().unwrap()], "wildcards name no address");
+        assert!(dns.rl_allowed("127.0.0.1".parse().unwrap()) && dns.rl_allowed("::1".parse().unwrap()));
+        assert!(!dns.rl_allowed("192.0.2.9".parse().unwrap()), "loopback only by default");
+        let set: SwitchConfig = toml::from_str(
+            "relay_address = \"203.0.113.5\"\n[dns]\nlisten = [\"tcp:127.0.0.1:0\"]\nzone = \"Voip.Example.NET\"\nrl_allow = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        set.validate().unwrap();
+        let dns = set.dns(&sip, &set.dns.listen_specs().unwrap(), 9).unwrap();
+        assert_eq!(dns.zone.to_string(), "voip.example.net.");
+        assert_eq!(dns.host_ips, ["203.0.113.5", "192.0.2.1", "127.0.0.1"].map(|ip| ip.parse::<IpAddr>().unwrap()));
+        assert!(dns.rl_allowed("10.1.2.3".parse().unwrap()) && !dns.rl_allowed("127.0.0.1".parse().unwrap()));
+        for bad in [
+            "[dns]\nlisten = [\"tls:127.0.0.1:53\"]",
+            "[dns]\nrl_allow = [\"10.0.0.0/33\"]",
+            "[dns]\nzone = \".\"",
+            "[dns]\nmax_ttl = 100000",
+            "[dns]\ntcp_connections_per_ip = 0",
+        ] {
+            let c: SwitchConfig = toml::from_str(bad).unwrap();
+            assert!(c.validate().unwrap_err().to_string().contains("dns."), "{bad}");
+        }
     }
 
     #[test]

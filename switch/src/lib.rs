@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod core;
 pub mod defaults;
+pub mod dns;
 mod error;
 pub mod listen;
 pub mod location;

@@ -90,11 +90,17 @@ struct RunArgs {
     stun: Vec<ListenSpec>,
     /// Once every listener is bound, write their addresses to FILE, one
     /// `listening udp:|tcp:|tls:IP:PORT` line each (`listening stun:udp:IP:PORT`
-    /// for --stun), as printed on stdout (written whole, then renamed into
+    /// for --stun, `listening dns:udp:|tcp:IP:PORT` for --dns), as printed on stdout (written whole, then renamed into
     /// place). With port 0 in --listen, this is how a script or a test learns
     /// the port the system chose.
     #[arg(long, value_name = "FILE")]
     bound_file: Option<PathBuf>,
+    /// Serve DNS (ENUM NAPTRs and RL records from the live registrations, and
+    /// the switch's own RFC 3263 records) on udp:IP:PORT or tcp:IP:PORT.
+    /// Repeatable; given, these replace `[dns] listen`. Default: no DNS.
+    /// Listed in --bound-file as `listening dns:udp:IP:PORT`.
+    #[arg(long = "dns", value_name = "SPEC")]
+    dns: Vec<ListenSpec>,
     /// How stderr's log lines look: `text` (default) or `json`, one object per
     /// line (`level`, `target`, `fields.message` and the event's fields) for
     /// programs to read. Also `[log] format` in the config file.
@@ -145,6 +151,9 @@ impl RunArgs {
         if self.tls_key.is_some() {
             c.tls_key = self.tls_key;
         }
+        if !self.dns.is_empty() {
+            c.dns.listen = self.dns.iter().map(|l| l.to_string()).collect();
+        }
         if let Some(f) = self.log_format {
             c.log.format = match f {
                 LogFormatArg::Text => LogFormat::Text,
@@ -192,6 +201,7 @@ async fn run(args: RunArgs) -> Result<()> {
     let tls_config = if specs.iter().any(|s| s.transport == TransportKind::Tls) { Some(server_cert(&config)?) } else { None };
     let mut udp = Vec::new();
     let mut bound = Vec::new();
+    let mut sip_bound = Vec::new();
     for spec in specs {
         let addr = match spec.transport {
             TransportKind::Udp => {
@@ -205,17 +215,21 @@ async fn run(args: RunArgs) -> Result<()> {
                 transport.listen_tls(spec.addr, tls_config).await.with_context(|| format!("listening on tls:{}", spec.addr))?
             }
         };
-        bound.push(format!("listening {}", ListenSpec { transport: spec.transport, addr }));
+        let listening = ListenSpec { transport: spec.transport, addr };
+        bound.push(format!("listening {listening}"));
+        sip_bound.push(listening);
     }
     for addr in config.stun.listen_addrs()? {
         let addr = transport.bind_stun(addr).await.with_context(|| format!("binding STUN on udp:{addr}"))?;
         bound.push(format!("listening stun:{}", ListenSpec { transport: TransportKind::Udp, addr }));
     }
-    report_bound(&bound, bound_file.as_deref())?;
     let writer = Store::open(&config.data_dir).context("opening the store's writer connection")?;
     let (relay, relay_events) = Relay::start(config.relay()?).await.context("starting the media relay")?;
     let core = config.core(udp, switch::server::local_ip_toward)?;
     let server = Server::start(store, writer, core, transport.clone(), relay, StdRng::from_os_rng())?;
+    let dns = start_dns(&config, &sip_bound, server.location_view()).await?;
+    bound.extend(dns.iter().map(|d| format!("listening dns:{d}")));
+    report_bound(&bound, bound_file.as_deref())?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;
@@ -246,6 +260,22 @@ fn server_cert(config: &SwitchConfig) -> Result<std::sync::Arc<rustls::ServerCon
     Ok(cert.config)
 }
 
+/// Starts the DNS listeners, if any are configured, on their own runtime; returns where they listen.
+async fn start_dns(config: &SwitchConfig, sip: &[ListenSpec], view: switch::dns::LocationView) -> Result<Vec<ListenSpec>> {
+    let specs = config.dns.listen_specs()?;
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The SOA serial: the start time, so every restart (new listeners, new config) bumps it.
+    let serial = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as u32);
+    // The A/AAAA records name listener addresses, which port 0 does not change.
+    let dns_config = config.dns(sip, &specs, serial)?;
+    let responder = switch::dns::answer::Responder::new(dns_config.clone(), view);
+    let bound = switch::dns::server::spawn(responder, specs, config.dns.tcp_limits()).await.context("starting the DNS server")?;
+    info!(zone = %dns_config.zone, enum_suffix = %dns_config.enum_suffix, max_ttl = dns_config.max_ttl, "dns serving");
+    Ok(bound)
+}
+
 /// Says where the switch listens: one line per listener on stdout, and the
 /// same lines in `file` (renamed into place, so a reader never sees half).
 fn report_bound(lines: &[String], file: Option<&std::path::Path>) -> Result<()> {
@@ -261,11 +291,14 @@ fn report_bound(lines: &[String], file: Option<&std::path::Path>) -> Result<()> 
     Ok(())
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`; hickory-server at `warn` unless named).
 fn init_logging(format: LogFormat) {
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr);
+    // hickory-server logs two INFO lines per DNS query: a flood would fill the
+    // log. Quiet unless RUST_LOG names it.
+    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let wanted = if wanted.contains("hickory") { wanted } else { format!("{wanted},hickory_server=warn") };
+    let filter = tracing_subscriber::EnvFilter::try_new(wanted).unwrap_or_else(|_| "info,hickory_server=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         // Colour only on a terminal: a log file or journald gets plain text.
         LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),

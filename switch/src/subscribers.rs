@@ -23,6 +23,11 @@ impl Subscribers {
         self.by_number.contains_key(number)
     }
 
+    /// Every subscriber, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Subscriber> {
+        self.by_number.values()
+    }
+
     pub fn len(&self) -> usize {
         self.by_number.len()
     }

@@ -1,6 +1,7 @@
 //! One module per target; each exposes `run(&[u8])`.
 
 pub mod digest;
+pub mod dns;
 pub mod rtp_packet;
 pub mod rtp_stream;
 pub mod sdp_rewrite;

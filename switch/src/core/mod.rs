@@ -55,6 +55,7 @@ pub use dispatch::ALLOW;
 pub use output::{CommitTicket, ControlId, Output};
 
 use crate::b2bua::{B2bua, CallAction, CallRef, ClientEvent, MediaId, MediaOpenError, MediaPorts, TxId};
+use crate::dns::LocationView;
 use crate::location::{Change, LocationTable};
 use crate::record::RlRecord;
 use crate::registrar::Registrar;
@@ -95,6 +96,8 @@ pub struct Core {
     next_ticket: u64,
     out: VecDeque<Output>,
     rng: StdRng,
+    /// What DNS reads: written here, as the table changes ([`crate::dns`]).
+    view: LocationView,
 }
 
 impl Core {
@@ -105,6 +108,8 @@ impl Core {
     pub fn new(now: Instant, config: CoreConfig, subscribers: Subscribers, stored: Vec<RlRecord<Instant>>, mut rng: StdRng) -> Core {
         let registrar = Registrar::new(config.registrar.clone(), now, StdRng::from_rng(&mut rng));
         let b2bua = B2bua::new(config.b2bua.clone(), StdRng::from_rng(&mut rng));
+        let view = LocationView::new();
+        view.provision(&subscribers);
         let mut core = Core {
             layer: TransactionLayer::new(config.timers),
             config,
@@ -117,6 +122,7 @@ impl Core {
             next_ticket: 0,
             out: VecDeque::new(),
             rng,
+            view,
         };
         let changes = core.registrar.table.load(now, stored);
         core.apply(changes);
@@ -126,6 +132,11 @@ impl Core {
     /// The location table (for inspection; the core alone changes it).
     pub fn table(&self) -> &LocationTable {
         &self.registrar.table
+    }
+
+    /// The live view DNS answers from; the core keeps it in step with the table.
+    pub fn location_view(&self) -> LocationView {
+        self.view.clone()
     }
 
     /// The subscriber snapshot in use.
@@ -271,6 +282,7 @@ impl Core {
 
     /// Queues registration changes for the driver (log, store, close flows).
     fn apply(&mut self, changes: Vec<Change>) {
+        changes.iter().for_each(|c| self.view.apply(c));
         self.out.extend(changes.into_iter().map(Output::Location));
     }
 
@@ -295,6 +307,7 @@ impl Core {
         let (ready, again) = self.provisioning.loaded(snapshot);
         if failed.is_none() {
             let subs = &self.provisioning.subscribers;
+            self.view.provision(subs);
             let gone: Vec<String> = self.registrar.table.records().map(|r| r.number.clone()).filter(|n| !subs.contains(n)).collect();
             for number in gone {
                 let changes = self.registrar.table.deprovision(now, &number);

@@ -92,6 +92,11 @@ fn now() -> Instant {
 }
 
 impl Server {
+    /// The live view of the location table the embedded DNS server answers from.
+    pub fn location_view(&self) -> crate::dns::LocationView {
+        self.core.location_view()
+    }
+
     /// Restores the last run's state from the store and builds the core.
     /// `reader` and `writer` are two connections to the store: the driver's
     /// own (start-up reads, the provisioning check) and the store thread's.

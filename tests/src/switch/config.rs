@@ -23,6 +23,8 @@ pub struct Config {
     pub limits: Vec<String>,
     pub calls: Vec<String>,
     pub server: Vec<String>,
+    /// `key = value` lines for `[dns]` (its `listen` too: DNS is off without it).
+    pub dns: Vec<String>,
     /// `RUST_LOG` for the switch.
     pub log_filter: String,
     /// `--log-format json` (the default here, so tests read events as fields) or text.
@@ -43,6 +45,7 @@ impl Default for Config {
             limits: Vec::new(),
             calls: Vec::new(),
             server: Vec::new(),
+            dns: Vec::new(),
             log_filter: "info".into(),
             json_log: true,
         }
@@ -115,6 +118,11 @@ impl Config {
         self
     }
 
+    pub fn dns(mut self, line: &str) -> Self {
+        self.dns.push(line.to_owned());
+        self
+    }
+
     /// `RUST_LOG` (default `info`), e.g. `info,switch=debug`.
     pub fn log_filter(mut self, filter: &str) -> Self {
         self.log_filter = filter.to_owned();
@@ -149,6 +157,7 @@ impl Config {
             ("limits", &self.limits),
             ("calls", &self.calls),
             ("server", &self.server),
+            ("dns", &self.dns),
             ("stun", &Vec::new()),
         ];
         for (section, lines) in sections {

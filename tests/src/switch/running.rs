@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 /// How long a switch may take to start.
 const START_WITHIN: Duration = Duration::from_secs(20);
 
-/// A listener the switch reported: `tcp`, `udp` or `tls` (SIP), or `stun`
-/// (a `--stun` listener, UDP), and where.
+/// A listener the switch reported: `tcp`, `udp` or `tls` (SIP), `stun` (a
+/// `--stun` listener, UDP), `dns-udp` or `dns-tcp` (`--dns`), and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Listener {
     pub transport: &'static str,
@@ -100,6 +100,8 @@ impl Switch {
         for l in &self.listeners {
             match l.transport {
                 "stun" => cmd.arg("--stun").arg(format!("udp:{}", l.addr)),
+                "dns-udp" => cmd.arg("--dns").arg(format!("udp:{}", l.addr)),
+                "dns-tcp" => cmd.arg("--dns").arg(format!("tcp:{}", l.addr)),
                 sip => cmd.arg("--listen").arg(format!("{sip}:{}", l.addr)),
             };
         }
@@ -268,13 +270,15 @@ fn is_running_line(line: &str) -> bool {
     }
 }
 
-/// `listening tcp:127.0.0.1:PORT` lines (`listening stun:udp:IP:PORT` for a STUN listener).
+/// `listening tcp:127.0.0.1:PORT` lines (`listening stun:udp:IP:PORT` for a
+/// STUN listener, `listening dns:udp:IP:PORT` and `dns:tcp:` for DNS).
 fn parse_bound(text: &str) -> Result<Vec<Listener>, String> {
     text.lines()
         .map(|line| {
             let spec = line.strip_prefix("listening ").ok_or_else(|| format!("bound file line {line:?}"))?;
-            let (kind, addr) = match spec.strip_prefix("stun:udp:") {
-                Some(addr) => ("stun", addr),
+            let prefixed = [("stun:udp:", "stun"), ("dns:udp:", "dns-udp"), ("dns:tcp:", "dns-tcp")];
+            let (kind, addr) = match prefixed.iter().find_map(|(p, kind)| spec.strip_prefix(p).map(|addr| (*kind, addr))) {
+                Some(found) => found,
                 None => spec.split_once(':').ok_or_else(|| format!("bound file line {line:?}"))?,
             };
             let transport = match kind {
@@ -282,6 +286,8 @@ fn parse_bound(text: &str) -> Result<Vec<Listener>, String> {
                 "udp" => "udp",
                 "tls" => "tls",
                 "stun" => "stun",
+                "dns-udp" => "dns-udp",
+                "dns-tcp" => "dns-tcp",
                 other => return Err(format!("bound file: transport {other:?}")),
             };
             let addr = addr.parse().map_err(|e| format!("bound file line {line:?}: {e}"))?;

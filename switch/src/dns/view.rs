@@ -1,0 +1,110 @@
+//! The read view of the location state DNS answers from (see the module
+//! docs of [`crate::dns`] for why it exists and who writes it).
+
+use crate::location::Change;
+use crate::record::{RlRecord, RlState};
+use crate::subscribers::Subscribers;
+use dashmap::DashMap;
+use sipcore::headers::MacAddr;
+use sipcore::transport::TransportKind;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What DNS may say about one provisioned number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Published {
+    /// The provisioned home URI (an empty one counts as none).
+    pub home: Option<String>,
+    /// The number's RL record, if it has one.
+    pub record: Option<Facts>,
+}
+
+/// The facts of an RL record that DNS publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub state: RlState,
+    /// `Registered` with a flow: calls go down it.
+    pub on_flow: bool,
+    pub mac: Option<MacAddr>,
+    pub private_ip: Option<IpAddr>,
+    pub public_ip: Option<IpAddr>,
+    pub observed: SocketAddr,
+    pub nat: bool,
+    pub bearer_port: Option<u16>,
+    pub transport: TransportKind,
+    pub expires_at: Instant,
+}
+
+impl Facts {
+    pub fn of(r: &RlRecord<Instant>) -> Facts {
+        Facts {
+            state: r.state,
+            on_flow: r.state == RlState::Registered && r.flow_id.is_some(),
+            mac: r.mac,
+            private_ip: r.private_ip,
+            public_ip: r.public_ip_claimed,
+            observed: r.observed,
+            nat: r.behind_nat,
+            bearer_port: r.bearer_port,
+            transport: r.transport,
+            expires_at: r.expires_at,
+        }
+    }
+
+    /// Reachable down its flow at `now` (what `route()` calls `Flow`).
+    pub fn live(&self, now: Instant) -> bool {
+        self.on_flow && self.expires_at > now
+    }
+}
+
+/// Number → [`Published`], shared by the core (the one writer) and the DNS
+/// tasks (readers). Cloning shares the same map.
+#[derive(Debug, Clone, Default)]
+pub struct LocationView {
+    numbers: Arc<DashMap<String, Published>>,
+}
+
+impl LocationView {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What DNS may say about `number` (`None`: not provisioned).
+    pub fn get(&self, number: &str) -> Option<Published> {
+        self.numbers.get(number).map(|p| p.value().clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+
+    /// A table change, written as the core queues it.
+    pub fn apply(&self, change: &Change) {
+        match change {
+            Change::Upserted { record, .. } | Change::Challenged { record, .. } => {
+                self.numbers.entry(record.number.clone()).or_default().record = Some(Facts::of(record));
+            }
+            Change::Removed { record, .. } => {
+                if let Some(mut p) = self.numbers.get_mut(&record.number) {
+                    p.record = None;
+                }
+            }
+            Change::CloseFlow { .. } | Change::ForgetFlow { .. } => {}
+        }
+    }
+
+    /// A subscriber snapshot: numbers no longer provisioned go, every home is
+    /// rewritten, new numbers appear without a record.
+    pub fn provision(&self, subscribers: &Subscribers) {
+        self.numbers.retain(|number, _| subscribers.contains(number));
+        for s in subscribers.iter() {
+            let home = s.home.clone().filter(|h| !h.is_empty());
+            self.numbers.entry(s.number.clone()).or_default().home = home;
+        }
+    }
+}
