@@ -143,7 +143,7 @@ row() {
         s=$WORK/long/$t/default/fuzzer_stats
         awk -F' *: *' -v t="$t" '{ v[$1] = $2 }
             END {
-                state = v["execs_done"] >= 100000000 ? "done" : "running"
+                state = v["execs_done"] >= 100000000 ? "done" : "unfinished"
                 printf "| `%s` | %s | %s | %.1f h | %d | %d / %d | %d | %d | %s |\n", t,
                     strftime("%Y-%m-%d", v["start_time"], 1), v["execs_done"], v["run_time"] / 3600,
                     v["execs_per_sec"], v["edges_found"], v["total_edges"], v["saved_crashes"], v["saved_hangs"], state
