@@ -220,6 +220,24 @@ fn unknown_numbers_are_nxdomain_and_one_with_nothing_to_say_is_nodata_with_the_s
 }
 
 #[test]
+fn a_name_above_a_number_is_an_empty_non_terminal_not_nxdomain() {
+    let lab = lab();
+    lab.add_subscriber("5551004", PW, None);
+    let sw = start(&lab, &dns_config());
+    // RFC 8020: `5.5.5.e164.arpa.` exists (5551004 lies below it), with no data.
+    for prefix in ["5", "555", "555100"] {
+        let ent = kdig(udp(&sw), &enum_name(prefix), "NAPTR", false);
+        assert_eq!(ent.status, "NOERROR", "{prefix}: {}", ent.text);
+        assert!(ent.answers.is_empty(), "{}", ent.text);
+        assert!(matches!(&ent.authority[..], [soa] if soa.starts_with("e164.arpa.") && soa.contains("SOA")), "{}", ent.text);
+    }
+    // Beside it or below the number: nothing there.
+    for absent in ["6", "5552", "55510041"] {
+        assert_eq!(kdig(udp(&sw), &enum_name(absent), "NAPTR", false).status, "NXDOMAIN", "{absent}");
+    }
+}
+
+#[test]
 fn the_switch_is_found_by_rfc_3263_at_its_listen_address() {
     let lab = lab();
     let sw = start(&lab, &dns_config());

@@ -53,7 +53,7 @@ impl Responder {
         let (answers, exists) = match apex {
             Apex::Enum => match self.enum_answer(&name, rtype, now) {
                 Some(found) => found,
-                None => self.zones.lookup(&name, rtype),
+                None => self.enum_own_or_ent(&name, rtype),
             },
             Apex::Zone => match self.rl_label(&name) {
                 // Every `X._rl.ZONE`, a number or not: nothing to learn from the rcode.
@@ -100,16 +100,25 @@ impl Responder {
     }
 
     /// The zone's own records at `name`; an empty non-terminal above them
-    /// (`_rl.ZONE`, `_tcp.ZONE`) exists with no data.
+    /// (`_tcp.ZONE`) or above the RL records (`_rl.ZONE`) exists with no data.
     fn own_or_ent(&self, name: &Name, rtype: RecordType) -> (Vec<Record>, bool) {
         let (found, exists) = self.zones.lookup(name, rtype);
-        (found, exists || self.is_ent(name))
+        (found, exists || self.zones.has_below(name) || self.is_rl_parent(name))
     }
 
-    fn is_ent(&self, name: &Name) -> bool {
-        let Some(first) = name.iter().next() else { return false };
+    /// `_rl.ZONE`, while some number is provisioned (and so has `NUMBER._rl.ZONE`).
+    fn is_rl_parent(&self, name: &Name) -> bool {
         let under_zone = usize::from(name.num_labels()) == usize::from(self.cfg.zone.num_labels()) + 1;
-        under_zone && matches!(first, b"_rl" | b"_tcp" | b"_udp")
+        under_zone && name.iter().next() == Some(b"_rl".as_slice()) && !self.view.is_empty()
+    }
+
+    /// The ENUM zone's own records at `name`; a name whose digits a
+    /// provisioned number extends (`0.0.1.e164.arpa.` above 1001's
+    /// `1.0.0.1.e164.arpa.`) is an empty non-terminal: NODATA, not NXDOMAIN
+    /// (RFC 8020, RFC 4592 §2.2.2).
+    fn enum_own_or_ent(&self, name: &Name, rtype: RecordType) -> (Vec<Record>, bool) {
+        let (found, exists) = self.zones.lookup(name, rtype);
+        (found, exists || digits_of(name, &self.cfg.enum_suffix).is_some_and(|d| self.view.extends(&d)))
     }
 }
 
