@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""DNS benchmark: the switch's embedded DNS server against knotd serving the
+same records from a static zone, and registration -> visible in DNS.
+Loopback only.  Invoked by ../dns.sh (which says what it measures; method
+and figures in ../DNS.md).
+
+  qps      dnsperf NAPTR queries/s: BENCH_DNS_NUMBERS (10,000) numbers
+           registered over SIP/TCP with digest (SIPp, the registrar bench's
+           scenario, connections held open) so every one has its live NAPTR;
+           knotd serves the same NAPTRs (same owner, rdata, TTL) from a zone
+           file.  One query list for both: every ENUM name plus
+           BENCH_DNS_NX_PCT (10) % of names nobody has (NXDOMAIN), shuffled.
+           The server is pinned to CPU BENCH_SERVER_CPU (0), dnsperf (and
+           SIPp, idle) to BENCH_CLIENT_CPU (1); knotd runs one UDP worker.
+           BENCH_RUNS (3) runs, switch and knotd interleaved (A/B, B/A, ...),
+           medians.
+  visible  lib/dns_visible.py: BENCH_VISIBLE_COUNT (1000) more numbers
+           register one at a time; per number the time from the
+           authenticated REGISTER's send (and from its 200 OK) until the
+           embedded server's answer carries the live NAPTR.
+  push     (not yet) the same tool against knotd fed by the switch's RFC 2136
+           push: see measure_push_visible below.
+
+Every process is a child started through benchlib.spawn and stopped by PID
+(also on SIGINT/SIGTERM); every run is bounded.
+"""
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+
+import benchlib as B
+from benchlib import CpuWindow, env, fnum, log, ratio, spawn, summarize
+
+OUT = B.OUT
+LIB = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(OUT, "results.json"))
+SUFFIX = "e164.arpa."
+TTL = 30   # the switch's default [dns] max_ttl; a live NAPTR's TTL is at most this
+
+CFG = {
+    "runs": env("BENCH_RUNS", 3),
+    "numbers": env("BENCH_DNS_NUMBERS", 10000),
+    "nx_pct": env("BENCH_DNS_NX_PCT", 10.0),
+    "seconds": env("BENCH_DNS_SECONDS", 20),
+    "clients": env("BENCH_DNS_CLIENTS", 8),
+    "outstanding": env("BENCH_DNS_OUTSTANDING", 200),
+    "visible_count": env("BENCH_VISIBLE_COUNT", 1000),
+    "visible_poll_ms": env("BENCH_VISIBLE_POLL_MS", 1.0),
+    "reg_rate": env("BENCH_DNS_REG_RATE", 1000),
+    "server_cpu": env("BENCH_SERVER_CPU", "0"),
+    "client_cpu": env("BENCH_CLIENT_CPU", "1"),
+    "switch_port": env("BENCH_SWITCH_PORT", 25080),
+    "switch_dns_port": env("BENCH_SWITCH_DNS_PORT", 25081),
+    "knot_port": env("BENCH_KNOT_PORT", 25082),
+    "switch_bin": env("BENCH_SWITCH_BIN", os.path.join(B.REPO, "target", "release", "switch")),
+    "target_ratio": 0.5,
+    "target_visible_p99_ms": 50.0,
+}
+ONLY = [x for x in env("BENCH_ONLY", "qps,visible").split(",") if x]
+BULK_FIRST, PROBE_FIRST, NX_FIRST = 55500001, 55600001, 57700001
+
+
+def pin(cpu):
+    return ["taskset", "-c", str(cpu)]
+
+
+# ----------------------------------------------------------------------------
+# numbers, query list, zone
+# ----------------------------------------------------------------------------
+def numbers(first, n):
+    return [(str(first + i), f"pw{first + i}") for i in range(n)]
+
+
+def enum_name(number):
+    return ".".join(reversed(number)) + "." + SUFFIX
+
+
+def live_regexp(number):
+    return f"!^.*$!sip:{number}@{B.DOMAIN}!"
+
+
+def write_queries(path, bulk):
+    """Every bulk number's ENUM name and nx_pct % of names nobody has, shuffled (seeded)."""
+    nx = round(len(bulk) * CFG["nx_pct"] / (100.0 - CFG["nx_pct"]))
+    lines = [f"{enum_name(n)} NAPTR" for n, _ in bulk] + [f"{enum_name(n)} NAPTR" for n, _ in numbers(NX_FIRST, nx)]
+    random.Random(13).shuffle(lines)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return nx
+
+
+def write_zone(path, bulk):
+    """knotd's zone: the records the switch answers for each bulk number while it is registered."""
+    with open(path, "w") as f:
+        f.write(f"$ORIGIN {SUFFIX}\n$TTL {TTL}\n"
+                f"@ SOA sip.bench.test. hostmaster.bench.test. 1 3600 600 86400 {TTL}\n@ NS sip.bench.test.\n")
+        for n, _ in bulk:
+            f.write(f'{enum_name(n)} NAPTR 10 10 "u" "E2U+sip" "{live_regexp(n)}" .\n')
+
+
+def write_users(path, pairs):
+    with open(path, "w") as f:
+        f.writelines(f"{n};{pw}\n" for n, pw in pairs)
+
+
+# ----------------------------------------------------------------------------
+# servers
+# ----------------------------------------------------------------------------
+def dig_status(port, name, rtype="NAPTR"):
+    r = subprocess.run(["kdig", f"@{B.HOST}", "-p", str(port), name, rtype, "+notcp", "+timeout=1", "+retry=0"],
+                       capture_output=True, text=True, timeout=10)
+    m = re.search(r"status: (\w+)", r.stdout)
+    return (m.group(1) if m else None), r.stdout
+
+
+class Knot:
+    """knotd 3.x on its own port serving `zone_file` for e164.arpa., one UDP
+    worker, pinned to `cpu`; `extra_conf` is appended to its config (the push
+    measurement adds a TSIG key, an update ACL and a dynamic zone)."""
+    name = "knotd"
+
+    def __init__(self, port, cpu, extra_conf=""):
+        self.port, self.cpu, self.extra_conf = port, cpu, extra_conf
+        self.dir = os.path.join(OUT, "run-knot")
+        self.logfile = None
+
+    def start(self, tag, zone_file):
+        os.makedirs(self.dir, exist_ok=True)
+        conf = os.path.join(self.dir, "knot.conf")
+        with open(conf, "w") as f:
+            f.write(f"""server:
+    rundir: "{self.dir}"
+    listen: {B.HOST}@{self.port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "{self.dir}"
+zone:
+  - domain: {SUFFIX}
+    file: "{zone_file}"
+    journal-content: none
+    zonefile-sync: -1
+{self.extra_conf}""")
+        self.logfile = os.path.join(OUT, "logs", f"knotd-{tag}.log")
+        spawn(self.name, pin(self.cpu) + ["knotd", "-c", conf], self.logfile)
+        wait_dns(self.name, self.port, SUFFIX, "SOA")
+
+    def stop(self):
+        B.stop(self.name)
+
+
+def wait_dns(name, port, qname, rtype, secs=30):
+    p = B.PROCS[name][0]
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        if p.poll() is not None:
+            raise RuntimeError(f"{name} exited rc={p.returncode}")
+        if dig_status(port, qname, rtype)[0] == "NOERROR":
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{name}: no DNS answer on port {port}")
+
+
+def register_bulk(switch, bulk):
+    """SIPp registers every bulk number (digest, one TCP flow each, held open
+    until stopped); returns the SIPp process name once all are registered."""
+    csv = os.path.join(OUT, "bulk-users.csv")
+    B.write_users_csv(csv, bulk)
+    n, rate = len(bulk), CFG["reg_rate"]
+    hold_ms = 4 * 3600 * 1000          # stopped by PID long before
+    tag = B.next_tag("bulk-reg")
+    extra = ["-inf", csv, "-m", str(n), "-r", str(rate), "-l", str(n + 10), "-d", str(hold_ms), "-nd",
+             "-set", "end_at", "0", "-set", "period_ms", "1"]
+    argv, base = B.sipp_argv(tag, switch.port, "reg_tcp_auth.xml", extra, hold_ms / 1000 + 60)
+    sname = "sipp-" + tag
+    spawn(sname, pin(CFG["client_cpu"]) + argv, base + ".out")
+    t0 = time.time()
+    deadline = t0 + n / rate + 60
+    ok = 0
+    while time.time() < deadline:
+        ok = len(B.sipp_ticks(base, "REGOK"))
+        if ok >= n:
+            break
+        if B.PROCS[sname][0].poll() is not None:
+            raise RuntimeError(f"SIPp ended early, see {base}.out / {base}.err")
+        time.sleep(0.5)
+    took = time.time() - t0
+    log(f"  {ok}/{n} numbers registered over TCP in {took:.1f}s; switch sees {switch.contacts()} registered")
+    if ok < n:
+        raise RuntimeError(f"only {ok}/{n} registrations succeeded, see {base}.err")
+    # every bulk number now has its live NAPTR (checked on a sample)
+    for number, _ in random.Random(7).sample(bulk, min(20, n)):
+        status, text = dig_status(CFG["switch_dns_port"], enum_name(number))
+        if status != "NOERROR" or live_regexp(number) not in text.replace("\\", ""):
+            raise RuntimeError(f"{number}: no live NAPTR after registering:\n{text}")
+    return sname, round(took, 1)
+
+
+# ----------------------------------------------------------------------------
+# qps: dnsperf
+# ----------------------------------------------------------------------------
+def dnsperf_stats(path):
+    with open(path, errors="replace") as f:
+        s = f.read()
+
+    def grab(pattern, cast=float):
+        m = re.search(pattern, s)
+        return cast(m.group(1)) if m else None
+    return {"sent": grab(r"Queries sent:\s+(\d+)", int),
+            "completed": grab(r"Queries completed:\s+(\d+)", int),
+            "lost_pct": grab(r"Queries lost:\s+\d+ \(([\d.]+)%\)"),
+            "qps": grab(r"Queries per second:\s+([\d.]+)"),
+            "avg_latency_ms": (grab(r"Average Latency \(s\):\s+([\d.]+)") or 0) * 1000,
+            "max_latency_ms": (grab(r"Average Latency \(s\):.*max ([\d.]+)\)") or 0) * 1000,
+            "latency_stddev_ms": (grab(r"Latency StdDev \(s\):\s+([\d.]+)") or 0) * 1000,
+            "rcodes": grab(r"Response codes:\s+(.*)", str),
+            "avg_response_bytes": grab(r"Average packet size:.*response (\d+)", int)}
+
+
+def dnsperf_run(target, port, server_proc, qfile, run, idle_procs):
+    L = CFG["seconds"]
+    tag = f"dnsperf-{target}-{run}"
+    out = os.path.join(OUT, "logs", tag + ".txt")
+    argv = pin(CFG["client_cpu"]) + ["dnsperf", "-s", B.HOST, "-p", str(port), "-d", qfile,
+                                     "-c", str(CFG["clients"]), "-q", str(CFG["outstanding"]),
+                                     "-l", str(L), "-t", "2"]
+    spawn(tag, argv, out)
+    time.sleep(1.0)
+    win = CpuWindow([server_proc, tag] + idle_procs)
+    time.sleep(max(0.5, L - 2.0))
+    cpu = win.done()
+    B.wait_proc(tag, L + 30)
+    st = dnsperf_stats(out)
+    st.update({"server_cpu_pct": cpu.get(server_proc + "_cpu_pct"), "dnsperf_cpu_pct": cpu.get(tag + "_cpu_pct"),
+               "idle_clients_cpu_pct": sum(cpu.get(p + "_cpu_pct") or 0 for p in idle_procs),
+               "host_busy_pct": cpu["host_busy_stat_pct"], "loadavg_1m": round(os.getloadavg()[0], 2)})
+    log(f"  {target} run {run}: {fnum(st['qps'])} q/s, avg {fnum(st['avg_latency_ms'], 3)} ms, "
+        f"max {fnum(st['max_latency_ms'], 1)} ms, lost {st['lost_pct']}%, server cpu {st['server_cpu_pct']}%, "
+        f"dnsperf cpu {st['dnsperf_cpu_pct']}%, host {st['host_busy_pct']}%, rcodes: {st['rcodes']}")
+    return st
+
+
+def measure_qps(ctx):
+    qfile = ctx["queries"]
+    ports = {"switch": CFG["switch_dns_port"], "knotd": CFG["knot_port"]}
+    runs = {t: [] for t in ports}
+    for run in range(1, CFG["runs"] + 1):
+        for t in B.order(["switch", "knotd"], run):
+            runs[t].append(dnsperf_run(t, ports[t], t, qfile, run, ctx["idle_procs"]))
+    out = {}
+    for t, rs in runs.items():
+        out[t] = {k: summarize([r.get(k) for r in rs])
+                  for k in ("qps", "avg_latency_ms", "max_latency_ms", "lost_pct", "server_cpu_pct",
+                            "dnsperf_cpu_pct", "idle_clients_cpu_pct", "host_busy_pct", "avg_response_bytes")}
+        out[t]["runs"] = rs
+    return out
+
+
+# ----------------------------------------------------------------------------
+# visible: registration -> visible in DNS
+# ----------------------------------------------------------------------------
+def ms_triple(q):
+    """p50/p99/max of a quantiles_us dict, in ms."""
+    return "/".join(fnum((q or {}).get(k), 2, 1e-3) for k in ("p50_us", "p99_us", "max_us"))
+
+
+def visible_run(label, dns_port, users_file, count):
+    """lib/dns_visible.py against the switch's SIP port, polling DNS at
+    127.0.0.1:dns_port; returns its JSON summary (samples dropped)."""
+    out = os.path.join(OUT, f"visible-{label}.json")
+    tag = f"dns-visible-{label}"
+    argv = pin(CFG["client_cpu"]) + [
+        sys.executable, os.path.join(LIB, "dns_visible.py"), "--sip", f"{B.HOST}:{CFG['switch_port']}",
+        "--dns", f"{B.HOST}:{dns_port}", "--users", users_file, "--count", str(count),
+        "--domain", B.DOMAIN, "--local-ip", B.next_src_ip(), "--poll-ms", str(CFG["visible_poll_ms"]),
+        "--timeout", str(60 + count * 6), "--json", out]
+    spawn(tag, argv, os.path.join(OUT, "logs", tag + ".txt"))
+    rc = B.wait_proc(tag, 90 + count * 6)
+    res = json.load(open(out)) if os.path.exists(out) else {"error": f"dns_visible rc={rc}, no JSON"}
+    res.pop("samples", None)
+    res["rc"] = rc
+    log(f"  {label}: {res.get('visible')}/{res.get('count')} visible; p50/p99/max [ms] from the REGISTER's send "
+        f"{ms_triple(res.get('send_to_visible'))}, from its 200 OK {ms_triple(res.get('ok_to_visible'))}")
+    return res
+
+
+def measure_visible(ctx):
+    return visible_run("embedded", CFG["switch_dns_port"], ctx["probe_users"], CFG["visible_count"])
+
+
+# ============================================================================
+# PUSH MODE: registration -> visible in Knot (issue 13 item 8, <= 500 ms p99).
+# Not measured yet: the switch's RFC 2136 push ([dns.update]) lands separately.
+# To add it (the lead, once push mode is on main):
+#   1. start a second Knot (Knot(port, CFG["server_cpu"], extra_conf=...)) with
+#      a TSIG key (key: - id, algorithm: hmac-sha256, secret), an ACL allowing
+#      update with that key, and a zone for SUFFIX that starts with only its
+#      SOA/NS (a fresh zone file, journal-content: changes);
+#   2. start the switch with `--config` naming [dns.update] server =
+#      "127.0.0.1:<that port>", zone = SUFFIX, [dns.update.tsig_key] name /
+#      algorithm / secret_file (Switch(..., extra_args=["--config", path]));
+#   3. return visible_run("push", <that knot port>, ctx["push_users"], count):
+#      the same tool, polling knotd instead (provision the numbers in
+#      main(): another numbers(...) block into the same store import);
+#   4. add "push" to ONLY's default and a row in table() (target <= 500 ms).
+# ============================================================================
+def measure_push_visible(ctx):
+    raise NotImplementedError("registration -> visible in Knot (push): see the PUSH MODE block in dns_bench.py")
+
+
+# ----------------------------------------------------------------------------
+# table
+# ----------------------------------------------------------------------------
+def verdict(ok):
+    return "PASS" if ok else "FAIL"
+
+
+def table(res):
+    rows = []
+    q = res.get("qps")
+    if q:
+        s, k = (B.med(q[t]["qps"]) for t in ("switch", "knotd"))
+        ok = s is not None and k and s / k >= CFG["target_ratio"]
+        rows.append((f"NAPTR queries/s, {CFG['numbers']:,} registered numbers + {CFG['nx_pct']:g} % NXDOMAIN",
+                     fnum(s), fnum(k), f"{ratio(s, k)}  target >= {CFG['target_ratio']}: {verdict(ok)}"))
+        for key, label, nd in (("avg_latency_ms", "  average latency [ms] (dnsperf)", 3),
+                               ("max_latency_ms", "  max latency [ms] (dnsperf)", 1),
+                               ("lost_pct", "  lost [%]", 2),
+                               ("server_cpu_pct", "  server CPU [% of 1 core; pinned to 1]", 0),
+                               ("dnsperf_cpu_pct", "  dnsperf CPU [% of 1 core]", 0),
+                               ("avg_response_bytes", "  average response [bytes]", 0)):
+            s, k = (B.med(q[t][key]) for t in ("switch", "knotd"))
+            rows.append((label, fnum(s, nd), fnum(k, nd), ""))
+    v = res.get("visible")
+    if v and v.get("send_to_visible"):
+        sv, ov = v["send_to_visible"], v["ok_to_visible"]
+        p99 = sv.get("p99_us")
+        ok = p99 is not None and p99 / 1000.0 <= CFG["target_visible_p99_ms"] and not v.get("not_visible")
+        rows.append((f"registration -> visible in DNS, {v.get('count')} numbers, p50/p99/max [ms]", "", "", ""))
+        rows.append(("  from the authenticated REGISTER's send (embedded)", ms_triple(sv), "-",
+                     f"target p99 <= {CFG['target_visible_p99_ms']:g} ms: {verdict(ok)}"
+                     + (f" ({v['not_visible']} never visible)" if v.get("not_visible") else "")))
+        rows.append(("  from its 200 OK (embedded; < 0: before the 200 arrived)", ms_triple(ov), "-", ""))
+    rows.append(("registration -> visible in Knot (push)", "-", "not measured", "see PUSH MODE in lib/dns_bench.py"))
+    hdr = (f"metric (median of {CFG['runs']} run(s))", "switch", "knotd", "ratio / target")
+    return B.render_table(hdr, rows)
+
+
+def main():
+    B.install_signal_handlers()
+    B.require_free_ports([CFG["switch_port"], CFG["switch_dns_port"], CFG["knot_port"]], "dns bench")
+    for d in ("logs", "sipp"):
+        os.makedirs(os.path.join(OUT, d), exist_ok=True)
+    res = {"meta": {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": CFG, "only": ONLY,
+                    "loadavg_at_start": os.getloadavg(),
+                    "host": B.host_versions({"knotd": ["knotd", "-V"], "dnsperf": ["dpkg-query", "-W", "dnsperf"],
+                                             "switch": [CFG["switch_bin"], "--version"]})}}
+    t_start = time.time()
+    try:
+        bulk = numbers(BULK_FIRST, CFG["numbers"])
+        probe = numbers(PROBE_FIRST, CFG["visible_count"])
+        ctx = {"queries": os.path.join(OUT, "queries.txt"), "probe_users": os.path.join(OUT, "probe-users.csv"),
+               "zone": os.path.join(OUT, "e164.arpa.zone"), "idle_procs": []}
+        res["meta"]["nx_queries"] = write_queries(ctx["queries"], bulk)
+        write_zone(ctx["zone"], bulk)
+        write_users(ctx["probe_users"], probe)
+        template, took = B.make_switch_store(CFG["switch_bin"], bulk + probe)
+        res["meta"]["switch_provisioning_s"] = took
+        switch = B.Switch(CFG["switch_bin"], CFG["switch_port"], template,
+                          extra_args=["--dns", f"udp:{B.HOST}:{CFG['switch_dns_port']}"],
+                          log_level=env("BENCH_SWITCH_LOG", "warn"), prefix=pin(CFG["server_cpu"]))
+        switch.start("dns")
+        sipp, res["meta"]["bulk_registration_s"] = register_bulk(switch, bulk)
+        ctx["idle_procs"] = [sipp]
+        if "qps" in ONLY:
+            Knot(CFG["knot_port"], CFG["server_cpu"]).start("static", ctx["zone"])
+        B.run_measurements(res, (("qps", measure_qps), ("visible", measure_visible),
+                                 ("push", measure_push_visible)), ctx, ONLY)
+        res["meta"]["switch_log_problem_lines"] = switch.log_problems()
+    finally:
+        B.close_run(res, t_start, RESULTS)
+    return B.report(res, table, RESULTS, OUT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
