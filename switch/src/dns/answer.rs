@@ -3,7 +3,7 @@
 
 use super::DnsConfig;
 use super::enum_name::digits_of;
-use super::number::records_for;
+use super::number::{naptrs_for, rl_for};
 use super::view::{LocationView, Published};
 use super::zone::{Apex, Zones};
 use hickory_proto::op::ResponseCode;
@@ -73,14 +73,15 @@ impl Responder {
     /// A provisioned number's NAPTRs, when `name` is its ENUM name.
     fn enum_answer(&self, name: &Name, rtype: RecordType, now: Instant) -> Option<(Vec<Record>, bool)> {
         let (number, published) = digits_of(name, &self.cfg.enum_suffix).and_then(|d| self.provisioned_enum(&d))?;
-        let records = records_for(&self.cfg, &number, &published, now);
-        Some((wanted(records.naptr, rtype, RecordType::NAPTR), true))
+        let (_, naptr) = naptrs_for(&self.cfg, &number, &published, now);
+        Some((wanted(naptr, rtype, RecordType::NAPTR), true))
     }
 
     /// The provisioned number an ENUM name's digits stand for: as written, or with `+`.
     fn provisioned_enum(&self, digits: &str) -> Option<(String, Published)> {
-        let plus = format!("+{digits}");
-        [digits, plus.as_str()].into_iter().find_map(|n| self.view.get(n).map(|p| (n.to_owned(), p)))
+        let found = |n: String| self.view.get(&n).map(|p| (n, p));
+        // Most numbers are written as asked: the `+` form is built only when not.
+        found(digits.to_owned()).or_else(|| found(format!("+{digits}")))
     }
 
     /// `NUMBER._rl.ZONE` → NUMBER's label.
@@ -95,8 +96,8 @@ impl Responder {
 
     fn rl_answer(&self, number: &str, rtype: RecordType, now: Instant) -> (Vec<Record>, bool) {
         let Some(published) = self.view.get(number) else { return (Vec::new(), false) };
-        let records = records_for(&self.cfg, number, &published, now);
-        (wanted(records.rl.into_iter().collect(), rtype, RecordType::TXT), true)
+        let (_, rl) = rl_for(&self.cfg, number, &published, now);
+        (wanted(rl.into_iter().collect(), rtype, RecordType::TXT), true)
     }
 
     /// The zone's own records at `name`; an empty non-terminal above them
