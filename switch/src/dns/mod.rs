@@ -34,8 +34,9 @@
 //! - [`answer`]: one question → rcode and sections (sans-IO).
 //! - [`message`]: one parsed request → the response (opcode, EDNS, FORMERR).
 //! - [`wire`]: bytes in, bytes out (FORMERR, TC), for our TCP loop and the fuzz target.
-//! - [`server`]: the listeners: hickory-server's UDP loop around our request
-//!   handler, and [`tcp`], our TCP loop with connection limits.
+//! - [`server`]: the listeners and their runtime: [`udp`], our UDP loop
+//!   (answers inline, no task per query), and [`tcp`], our TCP loop with
+//!   connection limits.
 //! - [`fixture`]: the fixed world of the tests and the fuzz target.
 
 pub mod answer;
@@ -46,6 +47,7 @@ pub mod message;
 pub mod number;
 pub mod server;
 pub mod tcp;
+pub mod udp;
 pub mod view;
 pub mod wire;
 pub mod zone;
