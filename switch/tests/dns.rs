@@ -343,6 +343,62 @@ fn hostile_packets_get_no_panic_and_everyone_else_is_still_answered() {
     assert_eq!(kdig(server, "switch.local.", "SOA", false).status, "NOERROR", "still serving");
 }
 
+/// A NAPTR query for `name` with id `id`, no RD.
+fn naptr_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = header(1, 0, 0, 0);
+    q[..2].copy_from_slice(&id.to_be_bytes());
+    q[2] = 0;
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(u8::try_from(label.len()).unwrap());
+        q.extend(label.as_bytes());
+    }
+    q.extend([0, 0, 35, 0, 1]);
+    q
+}
+
+#[test]
+fn a_burst_of_queries_read_together_is_answered_whole_hostile_ones_and_all() {
+    // The UDP loop reads queued datagrams in batches (recvmmsg) and sends the
+    // answers together (sendmmsg): every good query in a burst gets its own
+    // answer, to its own sender, whatever else the batch held.
+    let lab = lab();
+    lab.add_subscriber("5551007", PW, Some(HOME));
+    let sw = start(&lab, &dns_config());
+    let server = udp(&sw);
+    let clients: Vec<UdpSocket> = (0..4).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    let garbage = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // 100 queries and 20 runts: well inside a default socket receive buffer.
+    for id in 0..100u16 {
+        clients[usize::from(id % 4)].send_to(&naptr_query(id, &enum_name("5551007")), server).unwrap();
+        if id % 10 == 0 {
+            garbage.send_to(&[0x12, 0x34, 0x01], server).unwrap();
+            let mut response = header(0, 0, 0, 0);
+            response[2] |= 0x80;
+            garbage.send_to(&response, server).unwrap();
+        }
+    }
+    let home = format!("!^.*$!{HOME}!");
+    for (k, client) in clients.iter().enumerate() {
+        client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut ids = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = client.recv(&mut buf) {
+            let answer = &buf[..n];
+            assert_eq!(answer[3] & 0x0f, 0, "NOERROR");
+            assert!(answer.windows(home.len()).any(|w| w == home.as_bytes()), "the home NAPTR");
+            ids.push(u16::from_be_bytes([answer[0], answer[1]]));
+            if ids.len() == 25 {
+                break;
+            }
+        }
+        ids.sort_unstable();
+        let want: Vec<u16> = (0..100).filter(|id| usize::from(id % 4) == k).collect();
+        assert_eq!(ids, want, "client {k}: every query answered once, to its sender");
+    }
+    garbage.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    assert!(garbage.recv(&mut [0u8; 512]).is_err(), "no answer to a runt or a response");
+}
+
 #[test]
 fn slow_tcp_clients_use_up_only_the_connection_slots_of_their_own_address() {
     let lab = lab();
