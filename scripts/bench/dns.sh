@@ -14,8 +14,10 @@
 #            (SIPp, connections held), knotd the same NAPTRs in a zone file;
 #            one shuffled query list: every ENUM name plus BENCH_DNS_NX_PCT %
 #            names nobody has (NXDOMAIN).  Same CPU budget: the server under
-#            test is pinned to CPU BENCH_SERVER_CPU, dnsperf (and the idle
-#            SIPp) to BENCH_CLIENT_CPU; knotd runs one UDP worker.  Prints
+#            test is pinned to CPU BENCH_SERVER_CPU, dnsperf (and SIPp, paused)
+#            to BENCH_CLIENT_CPU; knotd runs one UDP worker; both servers and
+#            dnsperf run SCHED_FIFO BENCH_RT_PRIO (the machine's other work
+#            cannot take their cores; the kernel still keeps 5 % for it).  Prints
 #            queries/s, dnsperf's average/max latency, lost %, CPU, and the
 #            ratio against the target (>= 0.5x knotd).
 #   visible  lib/dns_visible.py: BENCH_VISIBLE_COUNT more numbers register one
@@ -40,7 +42,8 @@
 #   BENCH_DNS_NX_PCT [10]  BENCH_DNS_SECONDS [20]  BENCH_DNS_CLIENTS [8]
 #   BENCH_DNS_OUTSTANDING [200]  BENCH_DNS_REG_RATE [1000]
 #   BENCH_VISIBLE_COUNT [1000]  BENCH_VISIBLE_POLL_MS [1]
-#   BENCH_SERVER_CPU [0]  BENCH_CLIENT_CPU [1]
+#   BENCH_SERVER_CPU [0]  BENCH_CLIENT_CPU [1]  BENCH_RT_PRIO [10; 0: normal scheduling]
+#   BENCH_AUTOGROUP_NICE [-10]
 #   BENCH_SWITCH_PORT [25080]  BENCH_SWITCH_DNS_PORT [25081]  BENCH_KNOT_PORT [25082]
 #   BENCH_SWITCH_BIN  BENCH_SWITCH_LOG [warn]  BENCH_OUT [/tmp/bench-dns-out]  BENCH_RESULTS
 set -euo pipefail
