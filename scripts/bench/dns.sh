@@ -47,7 +47,6 @@
 #   BENCH_SWITCH_PORT [25080]  BENCH_SWITCH_DNS_PORT [25081]  BENCH_KNOT_PORT [25082]
 #   BENCH_SWITCH_BIN  BENCH_SWITCH_LOG [warn]  BENCH_OUT [/tmp/bench-dns-out]  BENCH_RESULTS
 set -euo pipefail
-case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 export BENCH_OUT="${BENCH_OUT:-${TMPDIR:-/tmp}/bench-dns-out}"
@@ -55,6 +54,7 @@ export BENCH_RESULTS="${BENCH_RESULTS:-$BENCH_OUT/results.json}"
 BENCH_NAME=dns.sh
 # shellcheck source=lib/common.sh
 . "$HERE/lib/common.sh"
+bench_help "$@"
 
 bench_install dnsperf:dnsperf knotd:knot kdig:knot-dnsutils sipp:sip-tester taskset:util-linux python3:python3
 [ "$(nproc)" -ge 2 ] || { echo "dns.sh: needs 2 CPUs (server on one, client on the other)" >&2; exit 1; }

@@ -370,7 +370,7 @@ def table(res):
         for key, label, nd in (("avg_latency_ms", "  average latency [ms] (dnsperf)", 3),
                                ("max_latency_ms", "  max latency [ms] (dnsperf)", 1),
                                ("lost_pct", "  lost [%]", 2),
-                               ("server_cpu_pct", "  server CPU [% of 1 core; pinned to 1]", 0),
+                               ("server_cpu_pct", "  server CPU [% of its one pinned core]", 0),
                                ("dnsperf_cpu_pct", "  dnsperf CPU [% of 1 core]", 0),
                                ("avg_response_bytes", "  average response [bytes]", 0)):
             s, k = (B.med(q[t][key]) for t in ("switch", "knotd"))
