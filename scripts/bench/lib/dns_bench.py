@@ -138,19 +138,27 @@ def dig_status(port, name, rtype="NAPTR"):
 
 
 class Knot:
-    """knotd 3.x on its own port serving `zone_file` for e164.arpa., one UDP
-    worker, pinned to `cpu`; `extra_conf` is appended to its config (the push
-    measurement adds a TSIG key, an update ACL and a dynamic zone)."""
+    """knotd 3.x on its own port, one UDP worker, pinned to `cpu`. `extra_conf`
+    goes before the zone section (the push measurement's `key:` and `acl:`);
+    `zone_conf` replaces the default zone section (a static e164.arpa. from
+    the file given to start) with its own (a dynamic zone that takes UPDATEs)."""
     name = "knotd"
 
-    def __init__(self, port, cpu, extra_conf=""):
-        self.port, self.cpu, self.extra_conf = port, cpu, extra_conf
-        self.dir = os.path.join(OUT, "run-knot")
+    def __init__(self, port, cpu, extra_conf="", zone_conf=None, name="knotd"):
+        self.port, self.cpu, self.extra_conf, self.zone_conf = port, cpu, extra_conf, zone_conf
+        self.name = name
+        self.dir = os.path.join(OUT, f"run-{name}")
         self.logfile = None
 
-    def start(self, tag, zone_file):
+    def start(self, tag, zone_file=None):
         os.makedirs(self.dir, exist_ok=True)
         conf = os.path.join(self.dir, "knot.conf")
+        zone = self.zone_conf or f"""zone:
+  - domain: {SUFFIX}
+    file: "{zone_file}"
+    journal-content: none
+    zonefile-sync: -1
+"""
         with open(conf, "w") as f:
             f.write(f"""server:
     rundir: "{self.dir}"
@@ -163,13 +171,8 @@ log:
     any: warning
 database:
     storage: "{self.dir}"
-zone:
-  - domain: {SUFFIX}
-    file: "{zone_file}"
-    journal-content: none
-    zonefile-sync: -1
-{self.extra_conf}""")
-        self.logfile = os.path.join(OUT, "logs", f"knotd-{tag}.log")
+{self.extra_conf}{zone}""")
+        self.logfile = os.path.join(OUT, "logs", f"{self.name}-{tag}.log")
         spawn(self.name, pin(self.cpu, rt=True) + ["knotd", "-c", conf], self.logfile)
         boost(self.name)
         wait_dns(self.name, self.port, SUFFIX, "SOA")
@@ -336,13 +339,15 @@ def measure_visible(ctx):
 # PUSH MODE: registration -> visible in Knot (issue 13 item 8, <= 500 ms p99).
 # Not measured yet: the switch's RFC 2136 push ([dns.update]) lands separately.
 # To add it (the lead, once push mode is on main):
-#   1. start a second Knot (Knot(port, CFG["server_cpu"], extra_conf=...)) with
-#      a TSIG key (key: - id, algorithm: hmac-sha256, secret), an ACL allowing
-#      update with that key, and a zone for SUFFIX that starts with only its
-#      SOA/NS (a fresh zone file, journal-content: changes);
-#   2. start the switch with `--config` naming [dns.update] server =
+#   1. start a second Knot: Knot(port, CFG["server_cpu"], name="knotd-push",
+#      extra_conf="key: ...\nacl: ...\n" (a TSIG key: id, algorithm
+#      hmac-sha256, secret; an ACL: action update, key that id),
+#      zone_conf="zone:\n  - domain: e164.arpa.\n    file: ...\n    acl: ...\n")
+#      over a zone file holding only the SOA and NS, then .start("push");
+#   2. in main(), when "push" is in ONLY, start that Knot before the switch
+#      and give the (one) switch `--config PATH` with [dns.update] server =
 #      "127.0.0.1:<that port>", zone = SUFFIX, [dns.update.tsig_key] name /
-#      algorithm / secret_file (Switch(..., extra_args=["--config", path]));
+#      algorithm / secret_file (Switch(..., extra_args=[..., "--config", PATH]));
 #   3. return visible_run("push", <that knot port>, ctx["push_users"], count):
 #      the same tool, polling knotd instead (provision the numbers in
 #      main(): another numbers(...) block into the same store import);
