@@ -195,6 +195,8 @@ async fn run(args: RunArgs) -> Result<()> {
     let bound_file = args.bound_file.clone();
     let config = args.into_config()?;
     init_logging(config.log.format);
+    // Push mode's key is read before anything binds: a bad [dns.update] stops the start.
+    let push = config.push()?;
     let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let (transport, transport_events) = Transport::new(config.transport()?);
     let specs = config.listen_specs()?;
@@ -228,6 +230,10 @@ async fn run(args: RunArgs) -> Result<()> {
     let core = config.core(udp, switch::server::local_ip_toward)?;
     let server = Server::start(store, writer, core, transport.clone(), relay, StdRng::from_os_rng())?;
     let dns = start_dns(&config, &sip_bound, server.location_view()).await?;
+    if let Some(push) = push {
+        // The records it pushes name the SIP listeners only through `sip:NUMBER@DOMAIN`: the serial and A records are unused.
+        switch::dns::push::spawn(push, config.dns(&sip_bound, &dns, 0)?, server.location_view(), StdRng::from_os_rng())?;
+    }
     bound.extend(dns.iter().map(|d| format!("listening dns:{d}")));
     report_bound(&bound, bound_file.as_deref())?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
