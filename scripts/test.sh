@@ -25,6 +25,8 @@ declare -A NEED=(
     # The DNS tests ask the embedded server with both common clients.
     [kdig]=knot-dnsutils
     [dig]=bind9-dnsutils
+    # Push mode UPDATEs a real Knot DNS primary (switch/tests/dns_push.rs).
+    [knotd]=knot
 )
 
 missing=()

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// How long one exchange (UDP, then TCP if needed) may take.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
@@ -64,6 +64,10 @@ impl Pusher {
                 }
                 Some(Output::Push(batch)) => {
                     let result = self.push(&batch).await;
+                    if let Err(failure) = &result {
+                        // One line per attempt at debug; the link's state changes are the info/warn lines.
+                        debug!(%failure, numbers = batch.len(), "dns update attempt failed");
+                    }
                     self.sink.with(|q| q.handle_result(now(), result));
                 }
                 None => match self.sink.with(|q| q.poll_timeout()) {
