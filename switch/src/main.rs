@@ -98,7 +98,11 @@ struct RunArgs {
     /// Serve DNS (ENUM NAPTRs and RL records from the live registrations, and
     /// the switch's own RFC 3263 records) on udp:IP:PORT or tcp:IP:PORT.
     /// Repeatable; given, these replace `[dns] listen`. Default: no DNS.
-    /// Listed in --bound-file as `listening dns:udp:IP:PORT`.
+    /// Listed in --bound-file as `listening dns:udp:IP:PORT`. Push mode (the
+    /// same records sent to your own DNS as TSIG-signed RFC 2136 UPDATEs) is
+    /// set in the config file only, so its secret never is on a command line:
+    /// `[dns.update] server = "IP:PORT"`, `zone`, and `[dns.update.tsig_key]`
+    /// `name`, `algorithm = "hmac-sha256"`, `secret_file` or `secret_env`.
     #[arg(long = "dns", value_name = "SPEC")]
     dns: Vec<ListenSpec>,
     /// How stderr's log lines look: `text` (default) or `json`, one object per
