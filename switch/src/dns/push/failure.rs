@@ -23,7 +23,7 @@ pub enum Failure {
 
 impl Failure {
     pub fn rcode(rcode: ResponseCode, tsig: Option<&TsigError>) -> Self {
-        Failure::Rcode { rcode: u16::from(rcode), tsig: tsig.map(|e| u16::from(e.clone())) }
+        Failure::Rcode { rcode: u16::from(rcode), tsig: tsig.map(|e| u16::from(*e)) }
     }
 }
 

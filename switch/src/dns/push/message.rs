@@ -77,7 +77,7 @@ pub fn read_answer(bytes: &[u8], id: u16, verifier: &mut TSigVerifier) -> Result
     if m.truncation {
         return Ok(Answer::Truncated);
     }
-    let tsig_error = m.signature().and_then(|s| s.data.error.clone());
+    let tsig_error = m.signature().and_then(|s| s.data.error);
     if let Some(e @ (TsigError::BadKey | TsigError::BadSig | TsigError::BadTime | TsigError::BadTrunc)) = &tsig_error {
         return Err(Failure::rcode(m.response_code, Some(e)));
     }
