@@ -70,7 +70,9 @@ impl Knot {
     /// Runs knotd (in the foreground, as a child) and waits until it answers.
     fn start(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("knot.log")).unwrap();
-        let mut cmd = Command::new("knotd");
+        // Debian puts knotd in /usr/sbin, which a user's PATH may lack.
+        let knotd = ["/usr/sbin/knotd", "/usr/local/sbin/knotd"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("knotd");
+        let mut cmd = Command::new(knotd);
         cmd.arg("-c").arg(self.dir.path().join("knot.conf")).stdout(Stdio::null()).stderr(log);
         self.proc = Some(Proc::spawn(&mut cmd));
         wait_for(Duration::from_secs(10), "knotd to answer", || {

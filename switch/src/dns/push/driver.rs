@@ -89,6 +89,7 @@ impl Pusher {
             match event {
                 LinkEvent::Up { after_failures } => info!(%server, %zone, after_failures, "dns update link up"),
                 LinkEvent::Failing(failure) => warn!(%server, %zone, "dns update {failure}"),
+                LinkEvent::QueueFull { cap } => warn!(cap, "dns update queue full: every number is pushed again"),
             }
         }
     }

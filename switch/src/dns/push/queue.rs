@@ -30,13 +30,15 @@ pub enum Output {
     Push(Vec<String>),
 }
 
-/// A change of the link's state: one log line each.
+/// A change of the link's state, or of the queue's: one log line each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkEvent {
     /// An UPDATE succeeded, first since the start or after failures.
     Up { after_failures: u32 },
     /// The link went from up (or unknown) to failing, or fails for another reason now.
     Failing(Failure),
+    /// The queue was full: marks are not kept until every number is pushed again.
+    QueueFull { cap: usize },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +121,9 @@ impl PushQueue {
             return;
         }
         if self.pending.len() >= self.cap {
+            if !self.resync_wanted {
+                self.events.push_back(LinkEvent::QueueFull { cap: self.cap });
+            }
             self.resync_wanted = true;
             return;
         }

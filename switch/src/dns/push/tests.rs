@@ -50,6 +50,8 @@ fn a_full_queue_asks_for_a_resynchronisation_instead_of_growing_or_blocking() {
     }
     assert_eq!(q.waiting(), 3, "bounded");
     assert!(q.resyncing(), "the marks it could not keep are covered by a resynchronisation");
+    assert_eq!(q.poll_event(), Some(LinkEvent::QueueFull { cap: 3 }), "said once, not dropped silently");
+    assert_eq!(q.poll_event(), None);
     assert_eq!(q.poll_output(t0), Some(Output::Resync));
     q.handle_resync((1..=40).map(|i| i.to_string()));
     // Marked numbers first, then the provisioned ones, BATCH at a time, each once.
@@ -243,6 +245,23 @@ fn a_signed_update_is_accepted_by_the_key_and_only_a_verified_noerror_is_success
     unsigned.metadata.response_code = ResponseCode::NoError;
     let (_, mut verifier) = send();
     assert!(matches!(read_answer(&unsigned.to_vec().unwrap(), 42, &mut verifier), Err(Failure::BadAnswer(_))));
+}
+
+#[test]
+fn the_documented_shape_parses_and_names_outside_the_update_zone_stop_the_start() {
+    let text = "[dns]\nzone = \"example.net.\"\nenum_suffix = \"e164.example.net.\"\n\
+                [dns.update]\nserver = \"192.0.2.53:53\"\nzone = \"example.net.\"\n\
+                [dns.update.tsig_key]\nname = \"switch-key.\"\nalgorithm = \"hmac-sha256\"\nsecret_env = \"SWITCH_TSIG_SECRET\"\n";
+    let c: crate::config::SwitchConfig = toml::from_str(text).unwrap();
+    c.validate().unwrap();
+    assert!(crate::config::SwitchConfig::default().push().unwrap().is_none(), "off unless set");
+    // The default ENUM suffix, e164.arpa., is not inside example.net.
+    let outside: crate::config::SwitchConfig = toml::from_str(&text.replace("enum_suffix = \"e164.example.net.\"\n", "")).unwrap();
+    let e = outside.validate().unwrap_err().to_string();
+    assert!(e.contains("dns.update") && e.contains("example.net.") && e.contains("e164.arpa.") && e.contains("ENUM"), "{e}");
+    assert!(
+        toml::from_str::<crate::config::SwitchConfig>(&text.replace("[dns.update.tsig_key]", "colour = 1\n[dns.update.tsig_key]")).is_err()
+    );
 }
 
 fn settings(toml_text: &str) -> UpdateSettings {
