@@ -147,10 +147,17 @@ fn a_registration_is_pushed_into_knot_and_what_goes_leaves_only_what_records_for
     let lab = lab();
     lab.add_subscriber("5551001", PW, Some(HOME));
     lab.add_subscriber("5551002", PW, None);
+    // Enough homes that the start's UPDATE is too big for a plain datagram: it goes over TCP.
+    let homes: Vec<String> = (0..12).map(|i| format!("55520{i:02}")).collect();
+    for number in &homes {
+        lab.add_subscriber(number, PW, Some(HOME));
+    }
     let sw = start(&lab, &push_config(knot.addr(), &knot.secret_file()));
     sw.wait_for_event("dns update link up", &[], VISIBLE);
-    // The start pushed the home NAPTR.
-    knot.wait_data(VISIBLE, &enum_name("5551001"), "NAPTR", &[home_naptr()]);
+    // The start pushed the home NAPTRs.
+    for number in homes.iter().map(String::as_str).chain(["5551001"]) {
+        knot.wait_data(VISIBLE, &enum_name(number), "NAPTR", &[home_naptr()]);
+    }
 
     let mut one = Tcp::connect(&sw);
     Phone::agent("5551001", PW, 7).register(&mut one, Some(300));
@@ -181,6 +188,11 @@ fn a_registration_is_pushed_into_knot_and_what_goes_leaves_only_what_records_for
     let rl = knot.ask(&rl_name("5551002"), "TXT");
     assert!(rl.data().join(" ").contains("\"state=signalling_dropped\""), "{}", rl.text);
     assert!(sw.events_where(|e| e.message().starts_with("dns update failing") || e.message().starts_with("dns update refused")).is_empty());
+    // Small UPDATEs went over UDP, the start's big one over TCP.
+    let applied = sw.events_where(|e| e.message() == "dns update applied");
+    for transport in ["udp", "tcp"] {
+        assert!(applied.iter().any(|e| e.text("transport") == transport), "an UPDATE over {transport}: {applied:?}");
+    }
 }
 
 #[test]

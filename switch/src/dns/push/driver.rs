@@ -6,7 +6,7 @@
 
 use super::config::PushConfig;
 use super::failure::Failure;
-use super::message::{Answer, pushed, read_answer, sign, update};
+use super::message::{Answer, chunks, pushed, read_answer, sign, update};
 use super::queue::{LinkEvent, Output, PushQueue, QUEUE_CAP};
 use super::sink::PushSink;
 use crate::dns::{DnsConfig, LocationView, NumberRecords};
@@ -98,20 +98,10 @@ impl Pusher {
     async fn push(&mut self, batch: &[String]) -> Result<(), Failure> {
         let at = now();
         let records: Vec<NumberRecords> = batch.iter().map(|n| pushed(&self.dns, n, self.view.get(n).as_ref(), at)).collect();
-        for chunk in self.split(&records)? {
+        for chunk in chunks(&self.cfg.zone, &records, MESSAGE_MAX)? {
             self.exchange(chunk).await?;
         }
         Ok(())
-    }
-
-    /// `records` as UPDATEs of at most [`MESSAGE_MAX`] bytes (one number's may be bigger).
-    fn split<'a>(&mut self, records: &'a [NumberRecords]) -> Result<Vec<&'a [NumberRecords]>, Failure> {
-        let size = update(0, &self.cfg.zone, records).to_vec().map_err(|e| Failure::Build(e.to_string()))?.len();
-        if size <= MESSAGE_MAX || records.len() < 2 {
-            return Ok(vec![records]);
-        }
-        let (a, b) = records.split_at(records.len() / 2);
-        Ok([self.split(a)?, self.split(b)?].concat())
     }
 
     /// One signed UPDATE and its answer.
@@ -123,11 +113,13 @@ impl Pusher {
         let server = self.cfg.server;
         let exchanged = tokio::time::timeout(TIMEOUT, async {
             if bytes.len() <= UDP_MAX && udp(server, &bytes, id, &mut verifier).await? == Answer::Done {
-                return Ok(());
+                return Ok("udp");
             }
-            tcp(server, &bytes, id, &mut verifier).await
+            tcp(server, &bytes, id, &mut verifier).await.map(|()| "tcp")
         });
-        exchanged.await.unwrap_or(Err(Failure::Timeout(TIMEOUT)))
+        let transport = exchanged.await.unwrap_or(Err(Failure::Timeout(TIMEOUT)))?;
+        debug!(transport, bytes = bytes.len(), numbers = records.len(), "dns update applied");
+        Ok(())
     }
 }
 

@@ -40,6 +40,17 @@ pub fn update(id: u16, zone: &Name, numbers: &[NumberRecords]) -> Message {
     m
 }
 
+/// `records` cut into runs whose UPDATE is at most `max` bytes before
+/// signing (halving; one number's records go whole, however big).
+pub fn chunks<'a>(zone: &Name, records: &'a [NumberRecords], max: usize) -> Result<Vec<&'a [NumberRecords]>, Failure> {
+    let size = update(0, zone, records).to_vec().map_err(|e| Failure::Build(e.to_string()))?.len();
+    if size <= max || records.len() < 2 {
+        return Ok(vec![records]);
+    }
+    let (a, b) = records.split_at(records.len() / 2);
+    Ok([chunks(zone, a, max)?, chunks(zone, b, max)?].concat())
+}
+
 /// RFC 2136 §2.5.2: "Delete an RRset": class ANY, TTL 0, no RDATA.
 fn delete_rrset(name: &Name, rtype: RecordType) -> Record {
     let mut r = Record::update0(name.clone(), 0, rtype);

@@ -6,7 +6,7 @@
 
 use super::config::UpdateSettings;
 use super::failure::Failure;
-use super::message::{Answer, pushed, read_answer, sign, update};
+use super::message::{Answer, chunks, pushed, read_answer, sign, update};
 use super::queue::{BATCH, LinkEvent, Output, PushQueue, backoff};
 use crate::dns::LocationView;
 use crate::dns::fixture::{self, name};
@@ -187,6 +187,21 @@ fn an_update_replaces_each_rrset_with_what_records_for_says_at_max_ttl() {
     // A name outside the update zone is never sent.
     let outside = update(8, &name("other.net."), &[pushed(&cfg, "1001", view.get("1001").as_ref(), t0)]);
     assert!(outside.updates().is_empty());
+}
+
+#[test]
+fn a_batch_too_big_for_one_update_is_cut_whole_numbers_at_a_time() {
+    let t0 = Instant::now();
+    let (cfg, view) = world(t0);
+    let one = pushed(&cfg, "1001", view.get("1001").as_ref(), t0);
+    let records = vec![one; 32];
+    let zone = name("example.net.");
+    let single = update(0, &zone, &records[..1]).to_vec().unwrap().len();
+    assert_eq!(chunks(&zone, &records, usize::MAX).unwrap().len(), 1);
+    let cut = chunks(&zone, &records, single * 5).unwrap();
+    assert_eq!(cut.iter().map(|c| c.len()).collect::<Vec<_>>(), [4; 8], "halved until each fits");
+    assert!(cut.iter().all(|c| update(0, &zone, c).to_vec().unwrap().len() <= single * 5));
+    assert_eq!(chunks(&zone, &records[..1], 10).unwrap().len(), 1, "one number goes whole");
 }
 
 /// The server's side: reads the signed UPDATE with `server_key` and answers
