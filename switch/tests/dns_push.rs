@@ -263,3 +263,18 @@ fn the_start_resynchronises_what_knot_holds_for_numbers_not_registered_any_more(
         knot.wait_data(VISIBLE, &rl_name(number), "TXT", &[]);
     }
 }
+
+#[test]
+fn a_registration_whose_ttl_runs_out_leaves_knot_with_the_home_naptr_only() {
+    let mut knot = Knot::new("");
+    knot.start();
+    let lab = lab();
+    lab.add_subscriber("5551007", PW, Some(HOME));
+    let sw = start(&lab, &push_config(knot.addr(), &knot.secret_file()).registrar("min_expires = 1"));
+    let mut tcp = Tcp::connect(&sw);
+    Phone::agent("5551007", PW, 11).register(&mut tcp, Some(2));
+    knot.wait_data(VISIBLE, &enum_name("5551007"), "NAPTR", &[live_naptr("5551007"), home_naptr()]);
+    sw.wait_for_event("registration removed", &[("number", "5551007"), ("cause", "ttl_expired")], VISIBLE);
+    knot.wait_data(VISIBLE, &enum_name("5551007"), "NAPTR", &[home_naptr()]);
+    knot.wait_data(VISIBLE, &rl_name("5551007"), "TXT", &[]);
+}
