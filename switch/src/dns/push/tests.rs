@@ -16,6 +16,32 @@ use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
 use hickory_proto::rr::{DNSClass, RData, RecordType, TSigResponseContext, TSigner};
 use std::time::{Duration, Instant};
 
+#[test]
+fn the_view_marks_exactly_the_numbers_whose_records_may_change() {
+    let t0 = Instant::now();
+    let (_, view) = world(t0);
+    let sink = super::PushSink::new(started(16));
+    view.watch(sink.clone()).unwrap();
+    assert!(view.watch(sink.clone()).is_err(), "one pusher per view");
+    let taken = || match sink.with(|q| q.poll_output(t0)) {
+        Some(Output::Push(numbers)) => {
+            sink.with(|q| q.handle_result(t0, Ok(())));
+            numbers
+        }
+        other => panic!("{other:?}"),
+    };
+    view.apply(&Change::Removed { record: fixture::record("1001", t0, 600), cause: Cause::Unregistered });
+    view.apply(&Change::Upserted { record: fixture::record("1002", t0, 600), cause: Cause::Registered });
+    assert_eq!(taken(), ["1001", "1002"]);
+    // A new snapshot: 1001's home goes, 1002 is deprovisioned, 1003 is new; 1004 would be unchanged.
+    view.provision(&[fixture::subscriber("1001", None), fixture::subscriber("1003", Some(fixture::HOME))].into_iter().collect());
+    let mut marked = taken();
+    marked.sort();
+    assert_eq!(marked, ["1001", "1002", "1003"]);
+    view.provision(&[fixture::subscriber("1001", None), fixture::subscriber("1003", Some(fixture::HOME))].into_iter().collect());
+    assert_eq!(sink.with(|q| q.poll_output(t0)), None, "nothing changed, nothing marked");
+}
+
 /// A queue past its start-up resynchronisation (of nothing).
 fn started(cap: usize) -> PushQueue {
     let mut q = PushQueue::new(cap);
