@@ -7,7 +7,7 @@ mod common;
 
 use base64::Engine;
 use common::dns::{Answer, kdig};
-use common::{Config, Phone, Switch, SwitchHost, Tcp, lab, wait_for};
+use common::{Config, Phone, Tcp, lab, wait_for};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -56,6 +56,13 @@ impl Knot {
         );
         std::fs::write(d.join("example.net.zone"), zone).unwrap();
         Knot { dir, ports, proc: None }
+    }
+
+    /// Configured and started.
+    fn running(zone_extra: &str) -> Knot {
+        let mut knot = Knot::new(zone_extra);
+        knot.start();
+        knot
     }
 
     fn addr(&self) -> SocketAddr {
@@ -136,14 +143,9 @@ fn home_naptr() -> String {
     format!(r#"20 10 "u" "E2U+sip" "!^.*$!{HOME}!" ."#)
 }
 
-fn start(lab: &SwitchHost, cfg: &Config) -> Switch {
-    lab.start(cfg)
-}
-
 #[test]
 fn a_registration_is_pushed_into_knot_and_what_goes_leaves_only_what_records_for_says() {
-    let mut knot = Knot::new("");
-    knot.start();
+    let knot = Knot::running("");
     let lab = lab();
     lab.add_subscriber("5551001", PW, Some(HOME));
     lab.add_subscriber("5551002", PW, None);
@@ -152,7 +154,7 @@ fn a_registration_is_pushed_into_knot_and_what_goes_leaves_only_what_records_for
     for number in &homes {
         lab.add_subscriber(number, PW, Some(HOME));
     }
-    let sw = start(&lab, &push_config(knot.addr(), &knot.secret_file()));
+    let sw = lab.start(&push_config(knot.addr(), &knot.secret_file()));
     sw.wait_for_event("dns update link up", &[], VISIBLE);
     // The start pushed the home NAPTRs.
     for number in homes.iter().map(String::as_str).chain(["5551001"]) {
@@ -197,13 +199,12 @@ fn a_registration_is_pushed_into_knot_and_what_goes_leaves_only_what_records_for
 
 #[test]
 fn a_wrong_key_is_logged_as_notauth_once_and_sip_is_unaffected() {
-    let mut knot = Knot::new("");
-    knot.start();
+    let knot = Knot::running("");
     let lab = lab();
     lab.add_subscriber("5551003", PW, Some(HOME));
     let wrong = lab.file("wrong.secret");
     std::fs::write(&wrong, base64::engine::general_purpose::STANDARD.encode(*b"a key knot has never seen at all")).unwrap();
-    let sw = start(&lab, &push_config(knot.addr(), &wrong));
+    let sw = lab.start(&push_config(knot.addr(), &wrong));
     let refused = sw.wait_event(VISIBLE, "the NOTAUTH line", |e| e.message().starts_with("dns update refused"));
     assert_eq!(refused.message(), "dns update refused: NOTAUTH (TSIG BADSIG) — check [dns.update.tsig_key]");
     assert_eq!(refused.level(), "WARN");
@@ -232,7 +233,7 @@ fn knot_down_at_the_start_then_up_gets_the_records_by_retry() {
     let mut knot = Knot::new("");
     let lab = lab();
     lab.add_subscriber("5551004", PW, Some(HOME));
-    let sw = start(&lab, &push_config(knot.addr(), &knot.secret_file()));
+    let sw = lab.start(&push_config(knot.addr(), &knot.secret_file()));
     sw.wait_event(VISIBLE, "the link failing", |e| e.message().starts_with("dns update failing"));
     let mut tcp = Tcp::connect(&sw);
     Phone::agent("5551004", PW, 10).register(&mut tcp, Some(300));
@@ -250,13 +251,12 @@ fn the_start_resynchronises_what_knot_holds_for_numbers_not_registered_any_more(
     let stale = |number: &str| {
         format!("{} 30 NAPTR {}\n{} 30 TXT \"state=registered\" \"node=old\"\n", enum_name(number), live_naptr(number), rl_name(number))
     };
-    let mut knot = Knot::new(&(stale("5551005") + &stale("5551006")));
-    knot.start();
+    let knot = Knot::running(&(stale("5551005") + &stale("5551006")));
     assert_eq!(knot.ask(&enum_name("5551006"), "NAPTR").data(), [live_naptr("5551006")], "the stale record is there first");
     let lab = lab();
     lab.add_subscriber("5551005", PW, Some(HOME));
     lab.add_subscriber("5551006", PW, None);
-    let _sw = start(&lab, &push_config(knot.addr(), &knot.secret_file()));
+    let _sw = lab.start(&push_config(knot.addr(), &knot.secret_file()));
     knot.wait_data(VISIBLE, &enum_name("5551005"), "NAPTR", &[home_naptr()]);
     knot.wait_data(VISIBLE, &enum_name("5551006"), "NAPTR", &[]);
     for number in ["5551005", "5551006"] {
@@ -266,11 +266,10 @@ fn the_start_resynchronises_what_knot_holds_for_numbers_not_registered_any_more(
 
 #[test]
 fn a_registration_whose_ttl_runs_out_leaves_knot_with_the_home_naptr_only() {
-    let mut knot = Knot::new("");
-    knot.start();
+    let knot = Knot::running("");
     let lab = lab();
     lab.add_subscriber("5551007", PW, Some(HOME));
-    let sw = start(&lab, &push_config(knot.addr(), &knot.secret_file()).registrar("min_expires = 1"));
+    let sw = lab.start(&push_config(knot.addr(), &knot.secret_file()).registrar("min_expires = 1"));
     let mut tcp = Tcp::connect(&sw);
     Phone::agent("5551007", PW, 11).register(&mut tcp, Some(2));
     knot.wait_data(VISIBLE, &enum_name("5551007"), "NAPTR", &[live_naptr("5551007"), home_naptr()]);
