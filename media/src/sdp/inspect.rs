@@ -158,12 +158,21 @@ pub(super) fn connection(line: &Line<'_>) -> Result<IpAddr, SdpError> {
     if net != "IN" {
         return Err(line.err("c= network type is not IN"));
     }
-    let address = address.split('/').next().unwrap_or(address);
-    match kind {
-        "IP4" => address.parse::<Ipv4Addr>().map(IpAddr::V4).map_err(|_| line.err("c= address is not an IPv4 literal")),
-        "IP6" => address.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| line.err("c= address is not an IPv6 literal")),
-        _ => Err(line.err("c= address type is not IP4 or IP6")),
+    let mut parts = address.split('/');
+    let address = parts.next().unwrap_or(address);
+    // RFC 4566 §5.7: IP4 multicast takes `/ttl[/count]`, IP6 `/count`; nothing else may follow,
+    // so a copy of this line (see `rewrite`) is as short as an address and two numbers.
+    let suffix: Vec<&str> = parts.collect();
+    let numeric = |s: &&str| s.len() <= 5 && s.parse::<u16>().is_ok();
+    let (parsed, max_suffix) = match kind {
+        "IP4" => (address.parse::<Ipv4Addr>().map(IpAddr::V4).map_err(|_| line.err("c= address is not an IPv4 literal"))?, 2),
+        "IP6" => (address.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| line.err("c= address is not an IPv6 literal"))?, 1),
+        _ => return Err(line.err("c= address type is not IP4 or IP6")),
+    };
+    if suffix.len() > max_suffix || !suffix.iter().all(numeric) {
+        return Err(line.err("c= address suffix is not /ttl[/count] (IP4) or /count (IP6)"));
     }
+    Ok(parsed)
 }
 
 /// `m=<media> <port>[/<count>] <proto> <fmt> ...`.

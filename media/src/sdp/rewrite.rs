@@ -33,7 +33,7 @@ pub struct Rewrite {
 /// - every other line, line ending and trailing blank line is copied byte for byte.
 ///
 /// A section left alone (`None`) that relied on the session-level `c=` gets a copy
-/// of the original session `c=` line right after its `m=` (and `i=`) line, so that
+/// of the original session `c=` (its fields single-spaced) right after its `m=` (and `i=`) line, so that
 /// rewriting the session address does not silently move it.
 pub fn rewrite(body: &[u8], rw: &Rewrite) -> Result<Bytes, SdpError> {
     let (lines, info, layout) = parse(body)?;
@@ -84,7 +84,7 @@ fn untouched(out: &mut Vec<u8>, section: &Section, lines: &[Line<'_>], session_c
     for line in lines {
         // RFC 4566 order inside a media section: m=, i=, c=, b=, k=, a=.
         if let Some(c) = pending.filter(|_| previous.is_some() && line.kind != b'i') {
-            out.extend_from_slice(c.raw);
+            connection_copy(out, c, c.ending);
             pending = None;
         }
         out.extend_from_slice(line.raw);
@@ -94,12 +94,25 @@ fn untouched(out: &mut Vec<u8>, section: &Section, lines: &[Line<'_>], session_c
         if previous.is_some_and(|p| p.ending.is_empty()) {
             // The section ended the body without a line ending: end it, and leave the copy without one.
             out.extend_from_slice(c.ending);
-            out.extend_from_slice(b"c=");
-            out.extend_from_slice(c.value);
+            connection_copy(out, c, b"");
         } else {
-            out.extend_from_slice(c.raw);
+            connection_copy(out, c, c.ending);
         }
     }
+}
+
+/// The session `c=` written again with single spaces between its fields: a line
+/// padded with spaces must not be copied into every section (a small offer would
+/// otherwise grow by its padding once per section).
+fn connection_copy(out: &mut Vec<u8>, c: &Line<'_>, ending: &[u8]) {
+    out.extend_from_slice(b"c=");
+    for (i, (_, field)) in fields(c.value).enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(field);
+    }
+    out.extend_from_slice(ending);
 }
 
 fn connection(out: &mut Vec<u8>, line: &Line<'_>, address: IpAddr) {

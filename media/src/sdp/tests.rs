@@ -137,6 +137,24 @@ m=audio 5000 RTP/AVP 0\r\nm=video 4002 RTP/AVP 96\r\ni=cam\r\nc=IN IP4 10.0.0.1\
 }
 
 #[test]
+fn the_session_address_copied_into_an_untouched_section_loses_its_padding() {
+    // A phone could pad the session c= and list many sections: each copy must stay one short line.
+    let body = "v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN    IP6        ff15::101/3\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 0\r\nm=video 4002 RTP/AVP 96\r\nm=video 4004 RTP/AVP 96";
+    let out = rewrite(body.as_bytes(), &Rewrite { address: relay(), ports: vec![Some(5000), None, None], origin_version: 2 }).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        "v=0\r\no=- 1 2 IN IP6 ::1\r\ns=-\r\nc=IN IP4 203.0.113.7\r\nt=0 0\r\n\
+m=audio 5000 RTP/AVP 0\r\nm=video 4002 RTP/AVP 96\r\nc=IN IP6 ff15::101/3\r\nm=video 4004 RTP/AVP 96\r\nc=IN IP6 ff15::101/3"
+    );
+    let multicast = IpAddr::V6("ff15::101".parse().unwrap());
+    assert_eq!(
+        inspect(&out).unwrap().media.iter().map(|m| m.connection).collect::<Vec<_>>(),
+        [Some(relay()), Some(multicast), Some(multicast)]
+    );
+}
+
+#[test]
 fn port_count_suffix_and_multicast_ttl_are_dropped_when_rewritten() {
     let body = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000/2 RTP/AVP 0\r\nc=IN IP4 224.2.1.1/127\r\n";
     let info = inspect(body.as_bytes()).unwrap();
@@ -160,6 +178,10 @@ fn malformed_bodies_are_rejected_with_the_line() {
         ("v=0\r\nc=IN IP4 2001:db8::1\r\n", 2),
         ("v=0\r\nc=IN IP6 10.0.0.1\r\n", 2),
         ("v=0\r\nc=ATM NSAP 47.0005\r\n", 2),
+        ("v=0\r\nc=IN IP6 2001:db8::1/3YYYY\r\n", 2),
+        ("v=0\r\nc=IN IP6 ff15::101/3/1\r\n", 2),
+        ("v=0\r\nc=IN IP4 224.2.1.1/127/2/1\r\n", 2),
+        ("v=0\r\nc=IN IP4 224.2.1.1/\r\n", 2),
         ("v=0\r\nm=audio 70000 RTP/AVP 0\r\n", 2),
         ("v=0\r\nm=audio 4000 RTP/AVP\r\n", 2),
         ("v=0\r\nm=audio 4000 RTP/AVP 200\r\n", 2),

@@ -2,6 +2,7 @@
 //! docs of [`crate::dns`] for why it exists and who writes it).
 
 use super::enum_name::enum_digits;
+use super::push::PushSink;
 use crate::location::Change;
 use crate::record::{RlRecord, RlState};
 use crate::subscribers::Subscribers;
@@ -11,7 +12,7 @@ use sipcore::transport::TransportKind;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Bound;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 /// What DNS may say about one provisioned number.
@@ -62,10 +63,12 @@ impl Facts {
 }
 
 /// Number → [`Published`], shared by the core (the one writer) and the DNS
-/// tasks (readers). Cloning shares the same map.
+/// tasks (readers). Cloning shares the same map. With push mode on, every
+/// number whose entry changes is also marked for the pusher ([`Self::watch`]).
 #[derive(Debug, Clone, Default)]
 pub struct LocationView {
     numbers: Arc<DashMap<String, Published>>,
+    push: Arc<OnceLock<PushSink>>,
     /// The ENUM digits of every provisioned number, sorted: whether a name
     /// is an empty non-terminal (a prefix of some number) is one ordered
     /// lookup, not a scan. Changes only with the subscriber snapshot.
@@ -100,6 +103,23 @@ impl LocationView {
         self.numbers.is_empty()
     }
 
+    /// Every provisioned number.
+    pub fn numbers(&self) -> Vec<String> {
+        self.numbers.iter().map(|e| e.key().clone()).collect()
+    }
+
+    /// From now on, mark every number whose entry changes in `sink` (push
+    /// mode). Once per view; a second sink is refused and handed back.
+    pub fn watch(&self, sink: PushSink) -> Result<(), PushSink> {
+        self.push.set(sink)
+    }
+
+    fn changed(&self, number: &str) {
+        if let Some(sink) = self.push.get() {
+            sink.mark(number);
+        }
+    }
+
     /// A table change, written as the core queues it.
     pub fn apply(&self, change: &Change) {
         match change {
@@ -111,19 +131,34 @@ impl LocationView {
                     p.record = None;
                 }
             }
-            Change::CloseFlow { .. } | Change::ForgetFlow { .. } => {}
+            Change::CloseFlow { .. } | Change::ForgetFlow { .. } => return,
+        }
+        if let Some(record) = change.record() {
+            self.changed(&record.number);
         }
     }
 
     /// A subscriber snapshot: numbers no longer provisioned go, every home is
     /// rewritten, new numbers appear without a record.
     pub fn provision(&self, subscribers: &Subscribers) {
-        self.numbers.retain(|number, _| subscribers.contains(number));
+        let mut changed = Vec::new();
+        self.numbers.retain(|number, _| {
+            let keep = subscribers.contains(number);
+            if !keep {
+                changed.push(number.clone());
+            }
+            keep
+        });
         for s in subscribers.iter() {
             let home = s.home.clone().filter(|h| !h.is_empty());
-            self.numbers.entry(s.number.clone()).or_default().home = home;
+            let mut entry = self.numbers.entry(s.number.clone()).or_default();
+            if entry.home != home {
+                entry.home = home;
+                changed.push(s.number.clone());
+            }
         }
         let digits = subscribers.iter().filter_map(|s| enum_digits(&s.number)).map(str::to_owned).collect();
         *self.enum_digits.write().unwrap_or_else(PoisonError::into_inner) = digits;
+        changed.iter().for_each(|n| self.changed(n));
     }
 }
