@@ -346,8 +346,16 @@ def measure_visible(ctx):
 #      over a zone file holding only the SOA and NS, then .start("push");
 #   2. in main(), when "push" is in ONLY, start that Knot before the switch
 #      and give the (one) switch `--config PATH` with [dns.update] server =
-#      "127.0.0.1:<that port>", zone = SUFFIX, [dns.update.tsig_key] name /
-#      algorithm / secret_file (Switch(..., extra_args=[..., "--config", PATH]));
+#      "127.0.0.1:<that port>", zone, [dns.update.tsig_key] name / algorithm /
+#      secret_file (Switch(..., extra_args=[..., "--config", PATH])). The
+#      update zone must hold both [dns] enum_suffix and [dns] zone (the switch
+#      refuses to start otherwise), and the bench's defaults (e164.arpa. and
+#      the domain 127.0.0.1.) do not share one: set e.g. [dns] zone =
+#      "bench.test.", enum_suffix = "e164.bench.test.", update zone =
+#      "bench.test.", make SUFFIX follow (query list, knotd's static zone) and
+#      pass --enum-suffix to dns_visible.py. At start the switch resyncs every
+#      provisioned number and then pushes each bulk registration: let the
+#      queue drain (its log says so) before the qps runs;
 #   3. return visible_run("push", <that knot port>, ctx["push_users"], count):
 #      the same tool, polling knotd instead (provision the numbers in
 #      main(): another numbers(...) block into the same store import);
