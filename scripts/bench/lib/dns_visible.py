@@ -26,7 +26,6 @@ Loopback only; bounded (--timeout for the whole run, SIGALRM).
 """
 
 import argparse
-import json
 import os
 import select
 import signal
@@ -35,6 +34,7 @@ import struct
 import sys
 import time
 
+from benchlib import write_json
 from relay_probe import PRIV_IP, PRIV_PORT, Conn, branch, digest_header, quantiles_us, say
 
 NAPTR, IN = 35, 1
@@ -190,8 +190,7 @@ def main():
         f"{sv['p50_us']}/{sv['p99_us']}/{sv['max_us']} us; 200 OK -> visible p50/p99/max "
         f"{ov['p50_us']}/{ov['p99_us']}/{ov['max_us']} us")
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
+        write_json(a.json, res)
     return 0 if not res["not_visible"] else 1
 
 
