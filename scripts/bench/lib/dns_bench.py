@@ -18,13 +18,14 @@ and figures in ../DNS.md).
            register one at a time; per number the time from the
            authenticated REGISTER's send (and from its 200 OK) until the
            embedded server's answer carries the live NAPTR.
-  push     (not yet) the same tool against knotd fed by the switch's RFC 2136
-           push: see measure_push_visible below.
+  push     the same tool against a second knotd that a second switch feeds
+           with RFC 2136 UPDATEs (TSIG): registration -> visible in Knot.
 
 Every process is a child started through benchlib.spawn and stopped by PID
 (also on SIGINT/SIGTERM); every run is bounded.
 """
 
+import base64
 import json
 import os
 import random
@@ -60,12 +61,18 @@ CFG = {
     "switch_port": env("BENCH_SWITCH_PORT", 25080),
     "switch_dns_port": env("BENCH_SWITCH_DNS_PORT", 25081),
     "knot_port": env("BENCH_KNOT_PORT", 25082),
+    "push_switch_port": env("BENCH_PUSH_SWITCH_PORT", 25083),
+    "push_knot_port": env("BENCH_PUSH_KNOT_PORT", 25084),
     "switch_bin": env("BENCH_SWITCH_BIN", os.path.join(B.REPO, "target", "release", "switch")),
     "target_ratio": 0.5,
     "target_visible_p99_ms": 50.0,
+    "target_push_p99_ms": 500.0,
 }
-ONLY = [x for x in env("BENCH_ONLY", "qps,visible").split(",") if x]
-BULK_FIRST, PROBE_FIRST, NX_FIRST = 55500001, 55600001, 57700001
+ONLY = [x for x in env("BENCH_ONLY", "qps,visible,push").split(",") if x]
+BULK_FIRST, PROBE_FIRST, PUSH_FIRST, NX_FIRST = 55500001, 55600001, 55800001, 57700001
+# Push mode wants one update zone holding the ENUM suffix and the RL zone.
+PUSH_ZONE = "bench.test."
+PUSH_SUFFIX = "e164." + PUSH_ZONE
 
 
 def pin(cpu, rt=False):
@@ -144,9 +151,9 @@ class Knot:
     the file given to start) with its own (a dynamic zone that takes UPDATEs)."""
     name = "knotd"
 
-    def __init__(self, port, cpu, extra_conf="", zone_conf=None, name="knotd"):
+    def __init__(self, port, cpu, extra_conf="", zone_conf=None, name="knotd", apex=SUFFIX):
         self.port, self.cpu, self.extra_conf, self.zone_conf = port, cpu, extra_conf, zone_conf
-        self.name = name
+        self.name, self.apex = name, apex
         self.dir = os.path.join(OUT, f"run-{name}")
         self.logfile = None
 
@@ -175,7 +182,7 @@ database:
         self.logfile = os.path.join(OUT, "logs", f"{self.name}-{tag}.log")
         spawn(self.name, pin(self.cpu, rt=True) + ["knotd", "-c", conf], self.logfile)
         boost(self.name)
-        wait_dns(self.name, self.port, SUFFIX, "SOA")
+        wait_dns(self.name, self.port, self.apex, "SOA")
 
     def stop(self):
         B.stop(self.name)
@@ -310,14 +317,15 @@ def ms_triple(q):
     return "/".join(fnum((q or {}).get(k), 2, 1e-3) for k in ("p50_us", "p99_us", "max_us"))
 
 
-def visible_run(label, dns_port, users_file, count):
-    """lib/dns_visible.py against the switch's SIP port, polling DNS at
-    127.0.0.1:dns_port; returns its JSON summary (samples dropped)."""
+def visible_run(label, dns_port, users_file, count, sip_port=None, suffix=SUFFIX):
+    """lib/dns_visible.py against a switch's SIP port (the measured one by
+    default), polling DNS at 127.0.0.1:dns_port for names under `suffix`;
+    returns its JSON summary (samples dropped)."""
     out = os.path.join(OUT, f"visible-{label}.json")
     tag = f"dns-visible-{label}"
     argv = pin(CFG["client_cpu"]) + [
-        sys.executable, os.path.join(LIB, "dns_visible.py"), "--sip", f"{B.HOST}:{CFG['switch_port']}",
-        "--dns", f"{B.HOST}:{dns_port}", "--users", users_file, "--count", str(count),
+        sys.executable, os.path.join(LIB, "dns_visible.py"), "--sip", f"{B.HOST}:{sip_port or CFG['switch_port']}",
+        "--dns", f"{B.HOST}:{dns_port}", "--users", users_file, "--count", str(count), "--enum-suffix", suffix,
         "--domain", B.DOMAIN, "--local-ip", B.next_src_ip(), "--poll-ms", str(CFG["visible_poll_ms"]),
         "--timeout", str(60 + count * 6), "--json", out]
     spawn(tag, argv, os.path.join(OUT, "logs", tag + ".txt"))
@@ -335,34 +343,51 @@ def measure_visible(ctx):
     return visible_run("embedded", CFG["switch_dns_port"], ctx["probe_users"], CFG["visible_count"])
 
 
-# ============================================================================
-# PUSH MODE: registration -> visible in Knot (issue 13 item 8, <= 500 ms p99).
-# Not measured yet: the switch's RFC 2136 push ([dns.update]) lands separately.
-# To add it (the lead, once push mode is on main):
-#   1. start a second Knot: Knot(port, CFG["server_cpu"], name="knotd-push",
-#      extra_conf="key: ...\nacl: ...\n" (a TSIG key: id, algorithm
-#      hmac-sha256, secret; an ACL: action update, key that id),
-#      zone_conf="zone:\n  - domain: e164.arpa.\n    file: ...\n    acl: ...\n")
-#      over a zone file holding only the SOA and NS, then .start("push");
-#   2. in main(), when "push" is in ONLY, start that Knot before the switch
-#      and give the (one) switch `--config PATH` with [dns.update] server =
-#      "127.0.0.1:<that port>", zone, [dns.update.tsig_key] name / algorithm /
-#      secret_file (Switch(..., extra_args=[..., "--config", PATH])). The
-#      update zone must hold both [dns] enum_suffix and [dns] zone (the switch
-#      refuses to start otherwise), and the bench's defaults (e164.arpa. and
-#      the domain 127.0.0.1.) do not share one: set e.g. [dns] zone =
-#      "bench.test.", enum_suffix = "e164.bench.test.", update zone =
-#      "bench.test.", make SUFFIX follow (query list, knotd's static zone) and
-#      pass --enum-suffix to dns_visible.py. At start the switch resyncs every
-#      provisioned number and then pushes each bulk registration: let the
-#      queue drain (its log says so) before the qps runs;
-#   3. return visible_run("push", <that knot port>, ctx["push_users"], count):
-#      the same tool, polling knotd instead (provision the numbers in
-#      main(): another numbers(...) block into the same store import);
-#   4. add "push" to ONLY's default and a row in table() (target <= 500 ms).
-# ============================================================================
+# ----------------------------------------------------------------------------
+# push: registration -> visible in Knot (RFC 2136 push)
+# ----------------------------------------------------------------------------
 def measure_push_visible(ctx):
-    raise NotImplementedError("registration -> visible in Knot (push): see the PUSH MODE block in dns_bench.py")
+    """A second switch (fresh copy of the provisioned store, its own SIP
+    port, no DNS listener) pushes into a second knotd (TSIG key, update ACL,
+    a zone holding only SOA/NS/A at start); the same probe polls that knotd.
+    knotd is pinned to the client CPU: the operator's DNS is another box."""
+    d = os.path.join(OUT, "run-knotd-push")
+    os.makedirs(d, exist_ok=True)
+    secret = base64.b64encode(os.urandom(32)).decode()
+    secret_file = os.path.join(OUT, "tsig.secret")
+    with open(secret_file, "w") as f:
+        f.write(secret + "\n")
+    zone_file = os.path.join(d, PUSH_ZONE + "zone")
+    with open(zone_file, "w") as f:
+        f.write(f"$ORIGIN {PUSH_ZONE}\n$TTL 3600\n@ SOA ns.{PUSH_ZONE} hostmaster.{PUSH_ZONE} 1 3600 600 86400 30\n"
+                f"@ NS ns.{PUSH_ZONE}\nns A {B.HOST}\n")
+    knot = Knot(CFG["push_knot_port"], CFG["client_cpu"], name="knotd-push", apex=PUSH_ZONE,
+                extra_conf=("key:\n  - id: switch-key.\n    algorithm: hmac-sha256\n    secret: " + secret + "\n"
+                            "acl:\n  - id: switch-update\n    key: switch-key.\n    action: update\n"),
+                # no zonefile-sync: updates go to the journal only, not a zone file rewrite each time
+                zone_conf=(f'zone:\n  - domain: {PUSH_ZONE}\n    file: "{zone_file}"\n    acl: switch-update\n'
+                           "    zonefile-sync: -1\n"))
+    knot.start("push")
+    conf = os.path.join(OUT, "switch-push.toml")
+    with open(conf, "w") as f:
+        f.write(f'[dns]\nzone = "{PUSH_ZONE}"\nenum_suffix = "{PUSH_SUFFIX}"\n'
+                f'[dns.update]\nserver = "{B.HOST}:{CFG["push_knot_port"]}"\nzone = "{PUSH_ZONE}"\n'
+                f'[dns.update.tsig_key]\nname = "switch-key."\nalgorithm = "hmac-sha256"\nsecret_file = "{secret_file}"\n')
+    switch = B.Switch(CFG["switch_bin"], CFG["push_switch_port"], ctx["template"], extra_args=["--config", conf],
+                      log_level=env("BENCH_SWITCH_LOG", "warn"), prefix=pin(CFG["server_cpu"], rt=True))
+    switch.name, switch.data_dir = "switch-push", os.path.join(OUT, "run-switch-push")
+    switch.start("push")
+    boost(switch.name)
+    # At start the switch resynchronises every provisioned number into the
+    # zone; one number registered and seen first waits that out.
+    warm = visible_run("push-warmup", CFG["push_knot_port"], ctx["push_warmup"], 1, CFG["push_switch_port"], PUSH_SUFFIX)
+    res = visible_run("push", CFG["push_knot_port"], ctx["push_users"], CFG["visible_count"], CFG["push_switch_port"],
+                      PUSH_SUFFIX)
+    res["warmup_send_to_visible"] = warm.get("send_to_visible")
+    res["switch_log_problem_lines"] = switch.log_problems()
+    switch.stop()
+    knot.stop()
+    return res
 
 
 # ----------------------------------------------------------------------------
@@ -398,14 +423,25 @@ def table(res):
                      f"target p99 <= {CFG['target_visible_p99_ms']:g} ms: {verdict(ok)}"
                      + (f" ({v['not_visible']} never visible)" if v.get("not_visible") else "")))
         rows.append(("  from its 200 OK (embedded; < 0: before the 200 arrived)", ms_triple(ov), "-", ""))
-    rows.append(("registration -> visible in Knot (push)", "-", "not measured", "see PUSH MODE in lib/dns_bench.py"))
+    p = res.get("push")
+    if p and p.get("send_to_visible"):
+        sv, ov = p["send_to_visible"], p["ok_to_visible"]
+        p99 = sv.get("p99_us")
+        ok = p99 is not None and p99 / 1000.0 <= CFG["target_push_p99_ms"] and not p.get("not_visible")
+        rows.append((f"registration -> visible in Knot (RFC 2136 push), {p.get('count')} numbers, p50/p99/max [ms]",
+                     "", "", ""))
+        rows.append(("  from the authenticated REGISTER's send", ms_triple(sv), "-",
+                     f"target p99 <= {CFG['target_push_p99_ms']:g} ms: {verdict(ok)}"
+                     + (f" ({p['not_visible']} never visible)" if p.get("not_visible") else "")))
+        rows.append(("  from its 200 OK", ms_triple(ov), "-", ""))
     hdr = (f"metric (median of {CFG['runs']} run(s))", "switch", "knotd", "ratio / target")
     return B.render_table(hdr, rows)
 
 
 def main():
     B.install_signal_handlers()
-    B.require_free_ports([CFG["switch_port"], CFG["switch_dns_port"], CFG["knot_port"]], "dns bench")
+    B.require_free_ports([CFG["switch_port"], CFG["switch_dns_port"], CFG["knot_port"], CFG["push_switch_port"],
+                          CFG["push_knot_port"]], "dns bench")
     for d in ("logs", "sipp"):
         os.makedirs(os.path.join(OUT, d), exist_ok=True)
     res = {"meta": {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": CFG, "only": ONLY,
@@ -416,12 +452,17 @@ def main():
     try:
         bulk = numbers(BULK_FIRST, CFG["numbers"])
         probe = numbers(PROBE_FIRST, CFG["visible_count"])
+        push = numbers(PUSH_FIRST, CFG["visible_count"] + 1)
         ctx = {"queries": os.path.join(OUT, "queries.txt"), "probe_users": os.path.join(OUT, "probe-users.csv"),
+               "push_warmup": os.path.join(OUT, "push-warmup.csv"), "push_users": os.path.join(OUT, "push-users.csv"),
                "zone": os.path.join(OUT, "e164.arpa.zone"), "idle_procs": []}
         res["meta"]["nx_queries"] = write_queries(ctx["queries"], bulk)
         write_zone(ctx["zone"], bulk)
         write_users(ctx["probe_users"], probe)
-        template, took = B.make_switch_store(CFG["switch_bin"], bulk + probe)
+        write_users(ctx["push_warmup"], push[:1])
+        write_users(ctx["push_users"], push[1:])
+        template, took = B.make_switch_store(CFG["switch_bin"], bulk + probe + push)
+        ctx["template"] = template
         res["meta"]["switch_provisioning_s"] = took
         switch = B.Switch(CFG["switch_bin"], CFG["switch_port"], template,
                           extra_args=["--dns", f"udp:{B.HOST}:{CFG['switch_dns_port']}"],
