@@ -38,7 +38,6 @@
 #   BENCH_SWITCH_RELAY_PORTS [15000-19999]  BENCH_SWITCH_BIN  BENCH_SWITCH_LOG [warn]
 #   BENCH_SWITCH_EXTRA_TOML  BENCH_OUT [/tmp/bench-calls-out]  BENCH_RESULTS
 set -euo pipefail
-case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 export BENCH_OUT="${BENCH_OUT:-${TMPDIR:-/tmp}/bench-calls-out}"
@@ -46,6 +45,7 @@ export BENCH_RESULTS="${BENCH_RESULTS:-$BENCH_OUT/results.json}"
 BENCH_NAME=calls.sh
 # shellcheck source=lib/common.sh
 . "$HERE/lib/common.sh"
+bench_help "$@"
 
 [ "$(id -u)" -eq 0 ] || { echo "calls.sh: run as root (SIPp's pcap audio player needs a raw socket)" >&2; exit 1; }
 bench_install kamailio:kamailio kamcmd:kamailio \

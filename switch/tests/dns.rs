@@ -156,6 +156,24 @@ fn unknown_numbers_are_nxdomain_and_one_with_nothing_to_say_is_nodata_with_the_s
 }
 
 #[test]
+fn a_name_above_a_number_is_an_empty_non_terminal_not_nxdomain() {
+    let lab = lab();
+    lab.add_subscriber("5551004", PW, None);
+    let sw = start(&lab, &dns_config());
+    // RFC 8020: `5.5.5.e164.arpa.` exists (5551004 lies below it), with no data.
+    for prefix in ["5", "555", "555100"] {
+        let ent = kdig(udp(&sw), &enum_name(prefix), "NAPTR", false);
+        assert_eq!(ent.status, "NOERROR", "{prefix}: {}", ent.text);
+        assert!(ent.answers.is_empty(), "{}", ent.text);
+        assert!(matches!(&ent.authority[..], [soa] if soa.starts_with("e164.arpa.") && soa.contains("SOA")), "{}", ent.text);
+    }
+    // Beside it or below the number: nothing there.
+    for absent in ["6", "5552", "55510041"] {
+        assert_eq!(kdig(udp(&sw), &enum_name(absent), "NAPTR", false).status, "NXDOMAIN", "{absent}");
+    }
+}
+
+#[test]
 fn the_switch_is_found_by_rfc_3263_at_its_listen_address() {
     let lab = lab();
     let sw = start(&lab, &dns_config());
@@ -259,6 +277,62 @@ fn hostile_packets_get_no_panic_and_everyone_else_is_still_answered() {
     assert!(matches!(slow.read(&mut buf), Ok(0) | Err(_)), "the slow client was closed");
     assert!(sw.events_where(|e| e.message().contains("panicked")).is_empty());
     assert_eq!(kdig(server, "switch.local.", "SOA", false).status, "NOERROR", "still serving");
+}
+
+/// A NAPTR query for `name` with id `id`, no RD.
+fn naptr_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = header(1, 0, 0, 0);
+    q[..2].copy_from_slice(&id.to_be_bytes());
+    q[2] = 0;
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(u8::try_from(label.len()).unwrap());
+        q.extend(label.as_bytes());
+    }
+    q.extend([0, 0, 35, 0, 1]);
+    q
+}
+
+#[test]
+fn a_burst_of_queries_read_together_is_answered_whole_hostile_ones_and_all() {
+    // The UDP loop reads queued datagrams in batches (recvmmsg) and sends the
+    // answers together (sendmmsg): every good query in a burst gets its own
+    // answer, to its own sender, whatever else the batch held.
+    let lab = lab();
+    lab.add_subscriber("5551007", PW, Some(HOME));
+    let sw = start(&lab, &dns_config());
+    let server = udp(&sw);
+    let clients: Vec<UdpSocket> = (0..4).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    let garbage = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // 100 queries and 20 runts: well inside a default socket receive buffer.
+    for id in 0..100u16 {
+        clients[usize::from(id % 4)].send_to(&naptr_query(id, &enum_name("5551007")), server).unwrap();
+        if id % 10 == 0 {
+            garbage.send_to(&[0x12, 0x34, 0x01], server).unwrap();
+            let mut response = header(0, 0, 0, 0);
+            response[2] |= 0x80;
+            garbage.send_to(&response, server).unwrap();
+        }
+    }
+    let home = format!("!^.*$!{HOME}!");
+    for (k, client) in clients.iter().enumerate() {
+        client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut ids = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = client.recv(&mut buf) {
+            let answer = &buf[..n];
+            assert_eq!(answer[3] & 0x0f, 0, "NOERROR");
+            assert!(answer.windows(home.len()).any(|w| w == home.as_bytes()), "the home NAPTR");
+            ids.push(u16::from_be_bytes([answer[0], answer[1]]));
+            if ids.len() == 25 {
+                break;
+            }
+        }
+        ids.sort_unstable();
+        let want: Vec<u16> = (0..100).filter(|id| usize::from(id % 4) == k).collect();
+        assert_eq!(ids, want, "client {k}: every query answered once, to its sender");
+    }
+    garbage.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    assert!(garbage.recv(&mut [0u8; 512]).is_err(), "no answer to a runt or a response");
 }
 
 #[test]

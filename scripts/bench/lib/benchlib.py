@@ -465,12 +465,14 @@ class Kamailio:
 
 class Switch:
     """Our switch (`switch run`), a fresh copy of a provisioned data dir per
-    start; `extra_args` are appended to `switch run` (a --config for calls)."""
+    start; `extra_args` are appended to `switch run` (a --config for calls),
+    `prefix` goes before the binary (`taskset -c 0` for dns.sh)."""
     name = "switch"
 
     def __init__(self, binary, port, template, max_conns_per_ip=16384, digest_algorithms="md5",
-                 extra_args=(), log_level="warn"):
+                 extra_args=(), log_level="warn", prefix=()):
         self.bin, self.port, self.template = binary, port, template
+        self.prefix = list(prefix)
         self.max_conns_per_ip, self.digest_algorithms = max_conns_per_ip, digest_algorithms
         self.extra_args = list(extra_args)
         self.log_level = log_level
@@ -481,7 +483,7 @@ class Switch:
         # fresh state for every start: the provisioned store, no RL records
         shutil.rmtree(self.data_dir, ignore_errors=True)
         shutil.copytree(self.template, self.data_dir)
-        argv = [self.bin, "run",
+        argv = self.prefix + [self.bin, "run",
                 "--listen", f"tcp:{HOST}:{self.port}", "--listen", f"udp:{HOST}:{self.port}",
                 "--data-dir", self.data_dir, "--domain", DOMAIN,
                 "--max-connections-per-ip", str(self.max_conns_per_ip)]

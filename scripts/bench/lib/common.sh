@@ -1,6 +1,12 @@
-# Shared set-up of the bench entry points (registrar.sh, calls.sh): sourced,
+# Shared set-up of the bench entry points (registrar.sh, calls.sh, dns.sh): sourced,
 # never run.  Each function says what it does in one line; the orchestration
 # itself (processes by PID, sampling, ladders) is in lib/benchlib.py.
+
+# bench_help "$@" -- with -h/--help, prints the entry script's header comment
+# (from line 2 to `set -euo`) and exits.
+bench_help() {
+    case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
+}
 
 # bench_install CMD:PACKAGE... -- apt-get install the packages whose command
 # (or file, when CMD starts with /) is missing (Debian; root or sudo).

@@ -3,7 +3,7 @@
 
 use super::DnsConfig;
 use super::enum_name::digits_of;
-use super::number::records_for;
+use super::number::{naptrs_for, rl_for};
 use super::view::{LocationView, Published};
 use super::zone::{Apex, Zones};
 use hickory_proto::op::ResponseCode;
@@ -53,7 +53,7 @@ impl Responder {
         let (answers, exists) = match apex {
             Apex::Enum => match self.enum_answer(&name, rtype, now) {
                 Some(found) => found,
-                None => self.zones.lookup(&name, rtype),
+                None => self.enum_own_or_ent(&name, rtype),
             },
             Apex::Zone => match self.rl_label(&name) {
                 // Every `X._rl.ZONE`, a number or not: nothing to learn from the rcode.
@@ -73,14 +73,15 @@ impl Responder {
     /// A provisioned number's NAPTRs, when `name` is its ENUM name.
     fn enum_answer(&self, name: &Name, rtype: RecordType, now: Instant) -> Option<(Vec<Record>, bool)> {
         let (number, published) = digits_of(name, &self.cfg.enum_suffix).and_then(|d| self.provisioned_enum(&d))?;
-        let records = records_for(&self.cfg, &number, &published, now);
-        Some((wanted(records.naptr, rtype, RecordType::NAPTR), true))
+        let (_, naptr) = naptrs_for(&self.cfg, &number, &published, now);
+        Some((wanted(naptr, rtype, RecordType::NAPTR), true))
     }
 
     /// The provisioned number an ENUM name's digits stand for: as written, or with `+`.
     fn provisioned_enum(&self, digits: &str) -> Option<(String, Published)> {
-        let plus = format!("+{digits}");
-        [digits, plus.as_str()].into_iter().find_map(|n| self.view.get(n).map(|p| (n.to_owned(), p)))
+        let found = |n: String| self.view.get(&n).map(|p| (n, p));
+        // Most numbers are written as asked: the `+` form is built only when not.
+        found(digits.to_owned()).or_else(|| found(format!("+{digits}")))
     }
 
     /// `NUMBER._rl.ZONE` → NUMBER's label.
@@ -95,21 +96,30 @@ impl Responder {
 
     fn rl_answer(&self, number: &str, rtype: RecordType, now: Instant) -> (Vec<Record>, bool) {
         let Some(published) = self.view.get(number) else { return (Vec::new(), false) };
-        let records = records_for(&self.cfg, number, &published, now);
-        (wanted(records.rl.into_iter().collect(), rtype, RecordType::TXT), true)
+        let (_, rl) = rl_for(&self.cfg, number, &published, now);
+        (wanted(rl.into_iter().collect(), rtype, RecordType::TXT), true)
     }
 
     /// The zone's own records at `name`; an empty non-terminal above them
-    /// (`_rl.ZONE`, `_tcp.ZONE`) exists with no data.
+    /// (`_tcp.ZONE`) or above the RL records (`_rl.ZONE`) exists with no data.
     fn own_or_ent(&self, name: &Name, rtype: RecordType) -> (Vec<Record>, bool) {
         let (found, exists) = self.zones.lookup(name, rtype);
-        (found, exists || self.is_ent(name))
+        (found, exists || self.zones.has_below(name) || self.is_rl_parent(name))
     }
 
-    fn is_ent(&self, name: &Name) -> bool {
-        let Some(first) = name.iter().next() else { return false };
+    /// `_rl.ZONE`, while some number is provisioned (and so has `NUMBER._rl.ZONE`).
+    fn is_rl_parent(&self, name: &Name) -> bool {
         let under_zone = usize::from(name.num_labels()) == usize::from(self.cfg.zone.num_labels()) + 1;
-        under_zone && matches!(first, b"_rl" | b"_tcp" | b"_udp")
+        under_zone && name.iter().next() == Some(b"_rl".as_slice()) && !self.view.is_empty()
+    }
+
+    /// The ENUM zone's own records at `name`; a name whose digits a
+    /// provisioned number extends (`0.0.1.e164.arpa.` above 1001's
+    /// `1.0.0.1.e164.arpa.`) is an empty non-terminal: NODATA, not NXDOMAIN
+    /// (RFC 8020, RFC 4592 §2.2.2).
+    fn enum_own_or_ent(&self, name: &Name, rtype: RecordType) -> (Vec<Record>, bool) {
+        let (found, exists) = self.zones.lookup(name, rtype);
+        (found, exists || digits_of(name, &self.cfg.enum_suffix).is_some_and(|d| self.view.extends(&d)))
     }
 }
 

@@ -7,16 +7,22 @@ use hickory_proto::rr::Name;
 /// `suffix`; `+` dropped. `None` for an empty number or one with anything but
 /// digits after the optional `+`.
 pub fn enum_name(number: &str, suffix: &Name) -> Option<Name> {
-    let digits = number.strip_prefix('+').unwrap_or(number);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
+    let digits = enum_digits(number)?;
     let labels: Vec<[u8; 1]> = digits.bytes().rev().map(|b| [b]).collect();
     Name::from_labels(labels.iter().map(|l| l.as_slice())).ok()?.append_domain(suffix).ok()
 }
 
+/// The digits of `number` its ENUM name is made of: `+` dropped; `None`
+/// when it has no ENUM name.
+pub fn enum_digits(number: &str) -> Option<&str> {
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+}
+
 /// The digits an ENUM name under `suffix` stands for, in number order
 /// (without `+`). `None` unless every label below the suffix is one digit.
+/// A name with fewer digits than a number stands for a prefix of it: an
+/// empty non-terminal when some provisioned number extends it.
 pub fn digits_of(name: &Name, suffix: &Name) -> Option<String> {
     if !suffix.zone_of(name) {
         return None;

@@ -34,8 +34,9 @@
 //! - [`answer`]: one question → rcode and sections (sans-IO).
 //! - [`message`]: one parsed request → the response (opcode, EDNS, FORMERR).
 //! - [`wire`]: bytes in, bytes out (FORMERR, TC), for our TCP loop and the fuzz target.
-//! - [`server`]: the listeners: hickory-server's UDP loop around our request
-//!   handler, and [`tcp`], our TCP loop with connection limits.
+//! - [`server`]: the listeners and their runtime: [`udp`], our UDP loop
+//!   (answers inline, no task per query), and [`tcp`], our TCP loop with
+//!   connection limits.
 //! - [`push`]: push mode: the same records sent to the operator's own DNS
 //!   as TSIG-signed RFC 2136 UPDATEs.
 //! - [`fixture`]: the fixed world of the tests and the fuzz target.
@@ -49,6 +50,7 @@ pub mod number;
 pub mod push;
 pub mod server;
 pub mod tcp;
+pub mod udp;
 pub mod view;
 pub mod wire;
 pub mod zone;

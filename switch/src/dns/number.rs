@@ -32,15 +32,25 @@ pub struct NumberRecords {
 /// The TTL of live data is its seconds left, capped by `max_ttl`; the rest
 /// (home only) carries `max_ttl`.
 pub fn records_for(cfg: &DnsConfig, number: &str, published: &Published, now: Instant) -> NumberRecords {
-    let record = published.record.as_ref().filter(|f| f.expires_at > now);
-    let ttl = record.map_or(cfg.max_ttl, |f| ttl_left(f, cfg.max_ttl, now));
+    let (enum_name, naptr) = naptrs_for(cfg, number, published, now);
+    let (rl_name, rl) = rl_for(cfg, number, published, now);
+    NumberRecords { enum_name, naptr, rl_name, rl }
+}
+
+/// The ENUM half of [`records_for`]: the name and its NAPTRs. Apart, so an
+/// ENUM query does not format the RL record it will not send.
+pub fn naptrs_for(cfg: &DnsConfig, number: &str, published: &Published, now: Instant) -> (Option<Name>, Vec<Record>) {
+    let record = current(published, now);
     let live = record.is_some_and(|f| f.live(now));
     let enum_name = enum_name(number, &cfg.enum_suffix);
     let mut naptr = Vec::new();
     if let Some(name) = &enum_name {
         // One RRset, one TTL (RFC 2181 §5.2): the flow's seconds left while it
         // is live, else nothing is due to change before max_ttl.
-        let naptr_ttl = if live { ttl } else { cfg.max_ttl };
+        let naptr_ttl = match record {
+            Some(f) if live => ttl_left(f, cfg.max_ttl, now),
+            _ => cfg.max_ttl,
+        };
         if live {
             naptr.push(Record::from_rdata(name.clone(), naptr_ttl, e2u_sip(ORDER_FLOW, &format!("sip:{number}@{}", cfg.domain))));
         }
@@ -48,9 +58,24 @@ pub fn records_for(cfg: &DnsConfig, number: &str, published: &Published, now: In
             naptr.push(Record::from_rdata(name.clone(), naptr_ttl, e2u_sip(ORDER_HOME, home)));
         }
     }
+    (enum_name, naptr)
+}
+
+/// The RL half of [`records_for`]: `NUMBER._rl.ZONE` and its TXT while the
+/// number has a record.
+pub fn rl_for(cfg: &DnsConfig, number: &str, published: &Published, now: Instant) -> (Option<Name>, Option<Record>) {
+    let record = current(published, now);
     let rl_name = rl_name(number, &cfg.zone);
-    let rl = rl_name.as_ref().zip(record).map(|(name, f)| Record::from_rdata(name.clone(), ttl, RData::TXT(rl_txt(cfg, f, now))));
-    NumberRecords { enum_name, naptr, rl_name, rl }
+    let rl = rl_name
+        .as_ref()
+        .zip(record)
+        .map(|(name, f)| Record::from_rdata(name.clone(), ttl_left(f, cfg.max_ttl, now), RData::TXT(rl_txt(cfg, f, now))));
+    (rl_name, rl)
+}
+
+/// The number's record, unless it has expired at `now`.
+fn current(published: &Published, now: Instant) -> Option<&Facts> {
+    published.record.as_ref().filter(|f| f.expires_at > now)
 }
 
 /// `NUMBER._rl.ZONE`.

@@ -4,7 +4,7 @@
 
 use super::answer::{Reply, Responder};
 use super::enum_name::{digits_of, enum_name};
-use super::fixture::{HOME, cfg, name, record, responder_at as responder};
+use super::fixture::{HOME, cfg, name, record, responder_at as responder, subscriber};
 use super::message::{UDP_PAYLOAD, respond};
 use super::{Facts, Published, records_for};
 use crate::record::RlState;
@@ -170,6 +170,42 @@ fn the_answers_for_numbers() {
     // Unprovisioned, and not a number at all: NXDOMAIN.
     assert_negative(&ask(&r, "9.9.9.9.e164.arpa.", RecordType::NAPTR, LOCAL, t0), ResponseCode::NXDomain, "e164.arpa.");
     assert_negative(&ask(&r, "x.e164.arpa.", RecordType::NAPTR, LOCAL, t0), ResponseCode::NXDomain, "e164.arpa.");
+}
+
+#[test]
+fn names_above_a_number_are_empty_non_terminals() {
+    let t0 = Instant::now();
+    let r = responder(t0);
+    // 1001, 1002 and +15551003 are provisioned: every name their digits pass
+    // through exists with no data (RFC 8020, RFC 4592 §2.2.2).
+    for ent in ["1.e164.arpa.", "0.1.e164.arpa.", "0.0.1.e164.arpa.", "5.1.e164.arpa.", "0.0.1.5.5.5.1.e164.arpa."] {
+        for rtype in [RecordType::NAPTR, RecordType::ANY] {
+            assert_negative(&ask(&r, ent, rtype, LOCAL, t0), ResponseCode::NoError, "e164.arpa.");
+        }
+    }
+    // Beside them, below a number, or not digits: nothing.
+    for absent in ["2.e164.arpa.", "9.0.0.1.e164.arpa.", "3.0.1.e164.arpa.", "0.1.0.0.1.e164.arpa.", "x.0.1.e164.arpa."] {
+        assert_negative(&ask(&r, absent, RecordType::NAPTR, LOCAL, t0), ResponseCode::NXDomain, "e164.arpa.");
+    }
+    // A new snapshot moves them: with only 2000, `0.0.1` is gone and `0.0.2` appears.
+    r.view.provision(&[subscriber("2000", None)].into_iter().collect());
+    assert_negative(&ask(&r, "0.0.1.e164.arpa.", RecordType::NAPTR, LOCAL, t0), ResponseCode::NXDomain, "e164.arpa.");
+    assert_negative(&ask(&r, "0.0.2.e164.arpa.", RecordType::NAPTR, LOCAL, t0), ResponseCode::NoError, "e164.arpa.");
+    // `_rl.ZONE` is one while a number is provisioned.
+    assert_negative(&ask(&r, "_rl.switch.test.", RecordType::TXT, LOCAL, t0), ResponseCode::NoError, "switch.test.");
+    r.view.provision(&std::iter::empty().collect());
+    assert_negative(&ask(&r, "_rl.switch.test.", RecordType::TXT, LOCAL, t0), ResponseCode::NXDomain, "switch.test.");
+    assert_negative(&ask(&r, "0.0.2.e164.arpa.", RecordType::NAPTR, LOCAL, t0), ResponseCode::NXDomain, "e164.arpa.");
+}
+
+#[test]
+fn only_the_transports_listened_on_have_their_empty_non_terminal() {
+    let t0 = Instant::now();
+    let mut c = cfg();
+    c.sip.retain(|l| l.transport != sipcore::transport::TransportKind::Udp);
+    let r = Responder::new(c, super::LocationView::new());
+    assert_negative(&ask(&r, "_tcp.switch.test.", RecordType::SRV, LOCAL, t0), ResponseCode::NoError, "switch.test.");
+    assert_negative(&ask(&r, "_udp.switch.test.", RecordType::SRV, LOCAL, t0), ResponseCode::NXDomain, "switch.test.");
 }
 
 #[test]

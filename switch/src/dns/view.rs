@@ -1,6 +1,7 @@
 //! The read view of the location state DNS answers from (see the module
 //! docs of [`crate::dns`] for why it exists and who writes it).
 
+use super::enum_name::enum_digits;
 use super::push::PushSink;
 use crate::location::Change;
 use crate::record::{RlRecord, RlState};
@@ -8,8 +9,10 @@ use crate::subscribers::Subscribers;
 use dashmap::DashMap;
 use sipcore::headers::MacAddr;
 use sipcore::transport::TransportKind;
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::ops::Bound;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 /// What DNS may say about one provisioned number.
@@ -66,6 +69,10 @@ impl Facts {
 pub struct LocationView {
     numbers: Arc<DashMap<String, Published>>,
     push: Arc<OnceLock<PushSink>>,
+    /// The ENUM digits of every provisioned number, sorted: whether a name
+    /// is an empty non-terminal (a prefix of some number) is one ordered
+    /// lookup, not a scan. Changes only with the subscriber snapshot.
+    enum_digits: Arc<RwLock<BTreeSet<String>>>,
 }
 
 impl LocationView {
@@ -76,6 +83,16 @@ impl LocationView {
     /// What DNS may say about `number` (`None`: not provisioned).
     pub fn get(&self, number: &str) -> Option<Published> {
         self.numbers.get(number).map(|p| p.value().clone())
+    }
+
+    /// Does a provisioned number's ENUM digits extend `prefix` (the digits of
+    /// an ENUM name, in number order)? Then that name is an empty
+    /// non-terminal (RFC 8020): it exists, with no data of its own.
+    pub fn extends(&self, prefix: &str) -> bool {
+        let digits = self.enum_digits.read().unwrap_or_else(PoisonError::into_inner);
+        // The extensions of `prefix` sort right after it: the first key
+        // greater than it is one of them if any exists.
+        digits.range::<str, _>((Bound::Excluded(prefix), Bound::Unbounded)).next().is_some_and(|d| d.starts_with(prefix))
     }
 
     pub fn len(&self) -> usize {
@@ -140,6 +157,8 @@ impl LocationView {
                 changed.push(s.number.clone());
             }
         }
+        let digits = subscribers.iter().filter_map(|s| enum_digits(&s.number)).map(str::to_owned).collect();
+        *self.enum_digits.write().unwrap_or_else(PoisonError::into_inner) = digits;
         changed.iter().for_each(|n| self.changed(n));
     }
 }

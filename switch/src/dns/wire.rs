@@ -1,8 +1,8 @@
 //! Bytes in, bytes out: one DNS message as read from a socket to the answer
-//! to write back, the way hickory-server's UDP loop handles one (too short
+//! to write back, the way hickory-server's UDP loop handled one (too short
 //! for a header: nothing; a header but no message: FORMERR; a response:
 //! nothing), with the answer cut to the client's size and TC set when it does
-//! not fit. Our TCP loop uses it, and the `dns` fuzz target runs it on raw bytes.
+//! not fit. Our UDP and TCP loops use it, and the `dns` fuzz target runs it on raw bytes.
 
 use super::answer::Responder;
 use super::message::{fresh_queries, respond};

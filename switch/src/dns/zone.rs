@@ -90,6 +90,12 @@ impl Zones {
         }
     }
 
+    /// Does one of the switch's own records lie below `name` (`_tcp.ZONE`
+    /// above `_sip._tcp.ZONE`)? Then `name` is an empty non-terminal.
+    pub fn has_below(&self, name: &Name) -> bool {
+        self.records.iter().any(|r| r.name.num_labels() > name.num_labels() && name.zone_of(&r.name))
+    }
+
     /// The switch's own records at `name` of `rtype` (`ANY`: all of them),
     /// and whether the name exists at all.
     pub fn lookup(&self, name: &Name, rtype: RecordType) -> (Vec<Record>, bool) {
