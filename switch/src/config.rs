@@ -4,6 +4,7 @@
 use crate::Error;
 use crate::abuse::AbuseConfig;
 use crate::listen::ListenSpec;
+use crate::store::{RedisTarget, StoreTarget, validate};
 use serde::Deserialize;
 use sipcore::auth::Algorithm;
 use std::net::IpAddr;
@@ -35,6 +36,49 @@ pub struct SwitchConfig {
     pub server: ServerSettings,
     pub dns: DnsSettings,
     pub stun: StunSettings,
+    pub store: StoreSettings,
+}
+
+/// Where subscribers, bindings and call records live: the SQLite file in the
+/// data dir (the default), or Redis shared by several switch nodes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `redis://[:PASSWORD@]HOST:PORT` (one server) or
+    /// `redis-cluster://[:PASSWORD@]HOST:PORT,HOST:PORT,...` (Cluster seeds).
+    pub redis: Option<String>,
+    /// This switch's name in every binding and call record it writes to
+    /// Redis; unset: the host name.
+    pub node_id: Option<String>,
+}
+
+impl StoreSettings {
+    /// The store to open: Redis when configured, else `<data_dir>/switch.db`.
+    pub fn target(&self, data_dir: &Path) -> crate::Result<StoreTarget> {
+        Ok(match &self.redis {
+            Some(url) => StoreTarget::Redis(url.parse::<RedisTarget>()?),
+            None => StoreTarget::Dir(data_dir.to_path_buf()),
+        })
+    }
+
+    /// The node id, checked: configured, or the host name.
+    pub fn node_id(&self) -> crate::Result<String> {
+        let node = match &self.node_id {
+            Some(n) => n.clone(),
+            None => host_name(),
+        };
+        validate::node(&node)?;
+        Ok(node)
+    }
+}
+
+/// The kernel's host name (the default node id); `switch` if it cannot be read.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "switch".into())
 }
 
 /// STUN servers of their own (RFC 8489 Binding). The SIP UDP listeners answer
@@ -320,6 +364,7 @@ impl Default for SwitchConfig {
             server: ServerSettings::default(),
             dns: DnsSettings::default(),
             stun: StunSettings::default(),
+            store: StoreSettings::default(),
         }
     }
 }
@@ -535,6 +580,10 @@ impl SwitchConfig {
         ensure(self.calls.ring_time > 0, || "calls.ring_time must be positive".into())?;
         ensure(self.calls.media_timeout > 0, || "calls.media_timeout must be positive".into())?;
         self.dns.validate(&self.domain)?;
+        self.store.target(&self.data_dir)?;
+        if self.store.redis.is_some() || self.store.node_id.is_some() {
+            self.store.node_id()?;
+        }
         Ok(())
     }
 }

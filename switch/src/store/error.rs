@@ -26,6 +26,13 @@ pub enum StoreError {
     /// A stored value does not read back (edited by hand, or a newer writer).
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// Redis refused or failed (connection lost, timeout, cluster moved, …).
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Redis could not be reached when the store was opened. `target` is the
+    /// configured URL with any password masked.
+    #[error("cannot reach redis at {target}: {source}")]
+    Unreachable { target: String, source: redis::RedisError },
     /// The file was migrated by a newer switch than this one.
     #[error("database schema v{found} is newer than this switch understands (v{supported})")]
     SchemaTooNew { found: i64, supported: i64 },

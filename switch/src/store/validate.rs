@@ -1,6 +1,7 @@
 //! Input checks shared by the store's write paths.
 
 use super::error::{Result, StoreError};
+use crate::cdr::Cdr;
 use sipcore::{Scheme, Uri};
 
 /// The longest number accepted.
@@ -42,6 +43,33 @@ pub fn home(home: &str) -> Result<()> {
         Ok(_) => Err(StoreError::Invalid(format!("bad home URI {home:?}: not a sip:, sips: or tel: URI"))),
         Err(e) => Err(StoreError::Invalid(format!("bad home URI {home:?}: {e}"))),
     }
+}
+
+/// The longest node id accepted.
+pub const MAX_NODE_LEN: usize = 64;
+
+/// A node id (`--node-id`) names one switch of a cluster in every binding and
+/// call record it writes, and inside Redis key names: 1-64 letters, digits,
+/// '.', '_' or '-' (a host name fits; braces, which would break the hash tag
+/// of a key, do not).
+pub fn node(node: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if node.is_empty() || node.len() > MAX_NODE_LEN || !node.chars().all(ok_char) {
+        return Err(StoreError::Invalid(format!("bad node id {node:?}: 1-{MAX_NODE_LEN} letters, digits, '.', '_' or '-'")));
+    }
+    Ok(())
+}
+
+/// A call record's route is `flow`, `home` or `none` and its final status a
+/// SIP one (SQLite's schema checks the same; Redis has no schema).
+pub fn cdr(c: &Cdr) -> Result<()> {
+    if !matches!(c.route.as_str(), "flow" | "home" | "none") {
+        return Err(StoreError::Invalid(format!("call {}: bad route {:?}", c.call_id, c.route)));
+    }
+    if c.status.is_some_and(|s| !(100..=699).contains(&s)) {
+        return Err(StoreError::Invalid(format!("call {}: bad status {:?}", c.call_id, c.status)));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
