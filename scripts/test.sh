@@ -25,6 +25,9 @@ declare -A NEED=(
     # The DNS tests ask the embedded server with both common clients.
     [kdig]=knot-dnsutils
     [dig]=bind9-dnsutils
+    # The store on Redis: real servers and a 6-process Cluster (tests/src/redis.rs).
+    [redis-server]=redis-server
+    [redis-cli]=redis-tools
 )
 
 missing=()

@@ -1,0 +1,100 @@
+//! The switch on Redis, end to end with the real binary: provisioning with
+//! `switch subscriber add --redis`, a phone registering over TCP, `switch
+//! registrations --redis` listing it with its node, and a restarted switch
+//! finding it again; on one `redis-server` and on a Redis Cluster. And a
+//! Redis that cannot be reached stops the start with an error naming it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line};
+use std::process::Command;
+use tests::ports::PortBlock;
+use tests::redis::{RedisCluster, RedisServer};
+
+const PW: &str = "Garnet-Osprey-5170";
+
+/// A lab whose CLI commands go to Redis at `url`.
+fn redis_lab(url: &str) -> SwitchHost {
+    let mut host = lab();
+    host.switch = host.switch.with_redis(url);
+    host
+}
+
+fn registers_lists_and_survives_a_restart(url: &str) {
+    let host = redis_lab(url);
+    host.add_subscriber("7001", PW, None);
+    host.add_subscriber("7002", PW, Some("sip:7002@home.example"));
+    let listed = host.cli_ok(&["subscriber", "list"]);
+    assert!(listed.contains("7001") && listed.contains("sip:7002@home.example"), "{listed}");
+
+    let cfg = Config::default().redis(url, "node-a");
+    let mut sw = host.start(&cfg);
+    assert!(!host.data.join("switch.db").exists(), "no SQLite file beside a Redis store");
+    let mut tcp = Tcp::connect(&sw);
+    let mut phone = Phone::agent("7001", PW, 1);
+    phone.register(&mut tcp, Some(300));
+    let rec = host.registration("7001").expect("7001 listed");
+    assert_eq!((rec["state"].as_str(), rec["node"].as_str()), (Some("registered"), Some("node-a")), "{rec}");
+    assert_eq!(rec["observed"], tcp.local().to_string());
+    let table = host.cli_ok(&["registrations"]);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(&header[..3], ["NUMBER", "NODE", "STATE"], "{table}");
+    assert!(table.lines().any(|l| l.starts_with("7001") && l.contains("node-a")), "{table}");
+
+    // A subscriber provisioned while the switch runs is served without a restart.
+    host.add_subscriber("7003", PW, None);
+    common::wait_for(IO_TIMEOUT, "the switch to know 7003", || {
+        let route = host.route("7003");
+        if route.contains("unknown") { Err(route) } else { Ok(()) }
+    });
+    let mut tcp3 = Tcp::connect(&sw);
+    Phone::agent("7003", PW, 3).register(&mut tcp3, Some(300));
+
+    // Restarted on the same Redis: the record is there, its flow gone with the old process.
+    sw.kill9();
+    drop((tcp, tcp3));
+    sw.restart();
+    let restored = sw.wait_for_event("location records restored", &[], IO_TIMEOUT);
+    assert_eq!(restored.field("loaded").as_u64(), Some(2), "{restored}");
+    assert_eq!(host.state("7001"), "signalling_dropped");
+    let mut tcp = Tcp::connect(&sw);
+    let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
+    assert_eq!(r.status, 200, "{}", line(&r));
+    let rec = host.registration("7001").unwrap();
+    assert_eq!((rec["state"].as_str(), rec["node"].as_str()), (Some("registered"), Some("node-a")), "{rec}");
+    assert!(host.cli_ok(&["calls"]).starts_with("CALL-ID  NODE"), "the calls listing has a node column");
+}
+
+#[test]
+fn on_one_redis_server() {
+    let redis = RedisServer::start();
+    registers_lists_and_survives_a_restart(&redis.url());
+}
+
+#[test]
+fn on_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    registers_lists_and_survives_a_restart(&cluster.url());
+}
+
+#[test]
+fn an_unreachable_redis_stops_the_start_with_its_url_and_no_password() {
+    let nothing_there = PortBlock::reserve();
+    let url = format!("redis://:Hidden-Ferret-2291@127.0.0.1:{}", nothing_there.port(0));
+    let host = lab();
+    let data = host.file("data");
+    let out = Command::new(&host.bin)
+        .args(["run", "--listen", "tcp:127.0.0.1:0", "--redis", &url, "--node-id", "n1", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let shown = format!("cannot reach redis at redis://***@127.0.0.1:{}", nothing_there.port(0));
+    assert!(stderr.contains(&shown), "{stderr}");
+    assert!(!stderr.contains("Hidden-Ferret"), "the password is never printed: {stderr}");
+    let out = redis_lab(&url).cli(&["subscriber", "list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains(&shown) && !stderr.contains("Hidden-Ferret"), "{stderr}");
+}
