@@ -50,6 +50,9 @@ pub struct StoreSettings {
     /// This switch's name in every binding and call record it writes to
     /// Redis; unset: the host name.
     pub node_id: Option<String>,
+    /// A REGISTER is answered only once this many Redis replicas hold its
+    /// record too (`WAIT`); 0 (the default): once the master has it.
+    pub wait_replicas: u32,
 }
 
 impl StoreSettings {

@@ -214,7 +214,13 @@ async fn run(args: RunArgs) -> Result<()> {
     let target = config.store.target(&config.data_dir)?;
     // A node id matters only where several switches share the store.
     let node = if config.store.redis.is_some() { Some(config.store.node_id()?) } else { None };
-    let open_store = || Backend::open(&target, node.as_deref()).with_context(|| format!("opening the store at {target}"));
+    let open_store = || -> Result<Backend> {
+        let mut store = Backend::open(&target, node.as_deref()).with_context(|| format!("opening the store at {target}"))?;
+        if let Backend::Redis(r) = &mut store {
+            r.set_wait_replicas(config.store.wait_replicas);
+        }
+        Ok(store)
+    };
     let store = open_store()?;
     // The data dir still holds the control socket and the TLS certificate.
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;

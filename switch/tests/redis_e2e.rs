@@ -9,6 +9,7 @@ mod common;
 
 use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line};
 use std::process::Command;
+use std::time::{Duration, Instant};
 use tests::ports::PortBlock;
 use tests::redis::{RedisCluster, RedisServer};
 
@@ -76,6 +77,40 @@ fn on_one_redis_server() {
 fn on_a_redis_cluster() {
     let cluster = RedisCluster::start();
     registers_lists_and_survives_a_restart(&cluster.url());
+}
+
+/// With `wait_replicas = 1` a REGISTER is answered once a replica holds the
+/// record: with every replica frozen the answer waits for WAIT's timeout and
+/// the log says the write was not replicated.
+#[test]
+fn with_wait_replicas_a_register_waits_for_a_replica() {
+    let cluster = RedisCluster::start();
+    let host = redis_lab(&cluster.url());
+    host.add_subscriber("7101", PW, None);
+    let mut cfg = Config::default().redis(&cluster.url(), "node-w");
+    cfg.store.push("wait_replicas = 1".into());
+    let sw = host.start(&cfg);
+    let mut tcp = Tcp::connect(&sw);
+    let mut phone = Phone::agent("7101", PW, 1);
+    phone.register(&mut tcp, Some(300));
+    assert_eq!(host.state("7101"), "registered");
+    assert!(!sw.log_text().contains("redis replicas acknowledged"), "a live replica acknowledges at once");
+
+    let replicas: Vec<_> = cluster.nodes.iter().filter(|n| n.is_replica()).collect();
+    assert_eq!(replicas.len(), 3);
+    for r in &replicas {
+        r.signal("STOP");
+    }
+    let started = Instant::now();
+    let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
+    let took = started.elapsed();
+    for r in &replicas {
+        r.signal("CONT");
+    }
+    assert_eq!(r.status, 200, "{}", line(&r));
+    assert!(took >= Duration::from_millis(900), "answered after {took:?}, before WAIT (1 s) could time out");
+    let event = sw.wait_for_event("registration change not stored", &[("number", "7101")], IO_TIMEOUT);
+    assert!(event.text("error").contains("0 of 1 redis replicas acknowledged"), "{event}");
 }
 
 #[test]

@@ -85,6 +85,18 @@ impl RedisServer {
         self.proc.as_ref().map(|p| p.0.id())
     }
 
+    /// Sends `sig` (`STOP`, `CONT`, ...) to this server's process only.
+    pub fn signal(&self, sig: &str) {
+        if let Some(p) = &self.proc {
+            p.signal(sig);
+        }
+    }
+
+    /// True when the server is a replica (`ROLE` says `slave`).
+    pub fn is_replica(&self) -> bool {
+        self.cli(&["ROLE"]).is_ok_and(|r| r.starts_with("slave"))
+    }
+
     /// `redis-cli -p PORT ARGS...`: its trimmed stdout, or why it failed.
     pub fn cli(&self, args: &[&str]) -> Result<String, String> {
         let out = Command::new("redis-cli")
@@ -132,7 +144,8 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts six `cluster-enabled` servers (`cluster-node-timeout 2000`),
     /// joins them with `redis-cli --cluster create ... --cluster-replicas 1`
-    /// and waits until every node says `cluster_state:ok`.
+    /// and waits until every node says `cluster_state:ok` and every replica
+    /// has synced with its master.
     pub fn start() -> Self {
         let ports = PortBlock::reserve();
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
@@ -163,6 +176,13 @@ impl RedisCluster {
                 let info = node.cli(&["CLUSTER", "INFO"])?;
                 if info.contains("cluster_state:ok") { Ok(()) } else { Err(info) }
             });
+            // A replica counts (for WAIT, for a failover) once its first sync is done.
+            if node.is_replica() {
+                wait_for(START, &format!("the replica on port {} to be in sync", node.port), || {
+                    let info = node.cli(&["INFO", "replication"])?;
+                    if info.contains("master_link_status:up") { Ok(()) } else { Err(info) }
+                });
+            }
         }
         cluster
     }

@@ -35,7 +35,8 @@ impl std::fmt::Display for StoreTarget {
 #[derive(Debug)]
 pub enum Backend {
     Sqlite(Store),
-    Redis(RedisStore),
+    /// Boxed: a Redis client is several times the size of an SQLite connection.
+    Redis(Box<RedisStore>),
 }
 
 /// The same call on whichever backend this is.
@@ -54,7 +55,7 @@ impl Backend {
     pub fn open(target: &StoreTarget, node: Option<&str>) -> Result<Backend> {
         Ok(match target {
             StoreTarget::Dir(dir) => Backend::Sqlite(Store::open(dir)?),
-            StoreTarget::Redis(r) => Backend::Redis(RedisStore::open(r, node)?),
+            StoreTarget::Redis(r) => Backend::Redis(Box::new(RedisStore::open(r, node)?)),
         })
     }
 
@@ -63,7 +64,7 @@ impl Backend {
     pub fn open_existing(target: &StoreTarget, node: Option<&str>) -> Result<Backend> {
         Ok(match target {
             StoreTarget::Dir(dir) => Backend::Sqlite(Store::open_existing(dir)?),
-            StoreTarget::Redis(r) => Backend::Redis(RedisStore::open(r, node)?),
+            StoreTarget::Redis(r) => Backend::Redis(Box::new(RedisStore::open(r, node)?)),
         })
     }
 

@@ -33,6 +33,10 @@ pub enum StoreError {
     /// configured URL with any password masked.
     #[error("cannot reach redis at {target}: {source}")]
     Unreachable { target: String, source: redis::RedisError },
+    /// Written, but fewer Redis replicas than asked for (`[store]
+    /// wait_replicas`) acknowledged it in time.
+    #[error("{what}: {acked} of {wanted} redis replicas acknowledged the write in time")]
+    NotReplicated { what: String, acked: u32, wanted: u32 },
     /// The file was migrated by a newer switch than this one.
     #[error("database schema v{found} is newer than this switch understands (v{supported})")]
     SchemaTooNew { found: i64, supported: i64 },

@@ -37,6 +37,7 @@
 //! [`StoreError::Redis`], the store-error path the SQLite side uses.
 
 mod cdrs;
+mod conn;
 mod records;
 mod subscribers;
 
@@ -44,6 +45,7 @@ pub use cdrs::MAX_CALLS_PER_NODE;
 
 use super::error::{Result, StoreError};
 use super::validate;
+use conn::{Client, Conn};
 use redis::{ConnectionLike, IntoConnectionInfo};
 use std::cell::RefCell;
 use std::fmt;
@@ -52,6 +54,11 @@ use std::time::Duration;
 
 /// How long a connect or a command may take before it counts as failed.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a write waits for its replicas (`WAIT`): well inside
+/// [`TIMEOUT`], so that the wait itself never counts as a failed command
+/// (which the Cluster client would retry).
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The URL scheme of a Redis Cluster: `redis-cluster://HOST:PORT,HOST:PORT,...`.
 pub const CLUSTER_SCHEME: &str = "redis-cluster://";
@@ -118,33 +125,15 @@ fn redact(url: &str) -> String {
     }
 }
 
-enum Client {
-    Single(redis::Client),
-    Cluster(redis::cluster::ClusterClient),
-}
-
-impl Client {
-    fn connect(&self) -> redis::RedisResult<Box<dyn ConnectionLike + Send>> {
-        match self {
-            Client::Single(c) => {
-                let conn = c.get_connection_with_timeout(TIMEOUT)?;
-                conn.set_read_timeout(Some(TIMEOUT))?;
-                conn.set_write_timeout(Some(TIMEOUT))?;
-                Ok(Box::new(conn))
-            }
-            Client::Cluster(c) => Ok(Box::new(c.get_connection()?)),
-        }
-    }
-}
-
 /// One connection to Redis (a server or a Cluster) and the node id this
 /// process writes bindings and call records as. `Send`, not `Sync`, like the
 /// SQLite [`Store`](super::Store).
 pub struct RedisStore {
     target: RedisTarget,
     client: Client,
-    conn: RefCell<Option<Box<dyn ConnectionLike + Send>>>,
+    conn: RefCell<Option<Conn>>,
     node: Option<String>,
+    wait_replicas: u32,
 }
 
 impl fmt::Debug for RedisStore {
@@ -170,7 +159,8 @@ impl RedisStore {
             Client::Single(redis::Client::open(target.seeds.first().map_or("", String::as_str)).map_err(unreachable)?)
         };
         let conn = client.connect().map_err(unreachable)?;
-        let store = RedisStore { target: target.clone(), client, conn: RefCell::new(Some(conn)), node: node.map(str::to_owned) };
+        let store =
+            RedisStore { target: target.clone(), client, conn: RefCell::new(Some(conn)), node: node.map(str::to_owned), wait_replicas: 0 };
         store.run(|c| redis::cmd("PING").query::<()>(c)).map_err(|e| match e {
             StoreError::Redis(source) => unreachable(source),
             other => other,
@@ -183,7 +173,9 @@ impl RedisStore {
 
     /// Another connection to the same place, as the same node.
     pub fn reopen(&self) -> Result<RedisStore> {
-        RedisStore::open(&self.target, self.node.as_deref())
+        let mut store = RedisStore::open(&self.target, self.node.as_deref())?;
+        store.wait_replicas = self.wait_replicas;
+        Ok(store)
     }
 
     /// Where this store is.
@@ -203,18 +195,42 @@ impl RedisStore {
     /// Runs `f` on the connection, connecting first if the last one failed.
     /// A connection that failed (I/O, timeout, dropped) is not reused.
     fn run<T>(&self, f: impl FnOnce(&mut dyn ConnectionLike) -> redis::RedisResult<T>) -> Result<T> {
+        self.run_conn(|c| f(c.as_dyn()))
+    }
+
+    fn run_conn<T>(&self, f: impl FnOnce(&mut Conn) -> redis::RedisResult<T>) -> Result<T> {
         let mut slot = self.conn.borrow_mut();
         let conn = match &mut *slot {
             Some(conn) => conn,
             None => slot.insert(self.client.connect()?),
         };
-        let result = f(conn.as_mut());
+        let result = f(conn);
         if let Err(e) = &result
             && (e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal())
         {
             *slot = None;
         }
         Ok(result?)
+    }
+
+    /// From now on a written RL record counts as stored only once `replicas`
+    /// replicas of its master have it too (`WAIT`, up to [`WAIT_TIMEOUT`]); 0,
+    /// the default: once the master has it.
+    pub fn set_wait_replicas(&mut self, replicas: u32) {
+        self.wait_replicas = replicas;
+    }
+
+    /// `WAIT` for the replicas of `key`'s master, if asked to.
+    fn replicated(&self, key: &str) -> Result<()> {
+        let wanted = self.wait_replicas;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let acked = self.run_conn(|c| c.wait(key, wanted))?;
+        if acked < wanted {
+            return Err(StoreError::NotReplicated { what: key.to_owned(), acked, wanted });
+        }
+        Ok(())
     }
 
     /// Every node id recorded, sorted.

@@ -90,7 +90,8 @@ fn from_hash(number: &str, mut h: HashMap<String, String>) -> Result<(RlRecord, 
 
 impl RedisStore {
     /// As [`Store::put_record`](crate::store::Store::put_record), recording
-    /// this store's node as the one holding the flow.
+    /// this store's node as the one holding the flow; with
+    /// [`RedisStore::set_wait_replicas`], only once replicas have it too.
     pub fn put_record(&self, record: &RlRecord) -> Result<()> {
         time_to_sql("registered_at", record.registered_at)?;
         let expires_ms = time_to_sql("expires_at", record.expires_at)?
@@ -99,7 +100,10 @@ impl RedisStore {
         let args = fields(record, self.writing_node()?);
         let number = &record.number;
         let put: bool = self.run(|c| PUT.key(keys::sub(number)).key(keys::rl(number)).arg(expires_ms).arg(args).invoke(c))?;
-        if put { Ok(()) } else { Err(StoreError::NotFound(number.clone())) }
+        if !put {
+            return Err(StoreError::NotFound(number.clone()));
+        }
+        self.replicated(&keys::rl(number))
     }
 
     /// As [`Store::delete_record`](crate::store::Store::delete_record).
