@@ -1,13 +1,16 @@
 //! The switch on Redis, end to end with the real binary: provisioning with
 //! `switch subscriber add --redis`, a phone registering over TCP, `switch
-//! registrations --redis` listing it with its node, and a restarted switch
-//! finding it again; on one `redis-server` and on a Redis Cluster. And a
+//! registrations --redis` listing it with its node at once (the 200 OK went
+//! out after Redis answered the write), a call record listed with its node,
+//! and a restarted switch finding it all again; on one `redis-server` and on a Redis Cluster. And a
 //! Redis that cannot be reached stops the start with an error naming it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
+use common::calls::{Callee, Caller, ended_record};
 use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line};
+use sipcore::Method;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tests::ports::PortBlock;
@@ -52,19 +55,34 @@ fn registers_lists_and_survives_a_restart(url: &str) {
     let mut tcp3 = Tcp::connect(&sw);
     Phone::agent("7003", PW, 3).register(&mut tcp3, Some(300));
 
-    // Restarted on the same Redis: the record is there, its flow gone with the old process.
+    // A call: its record is listed with the node that carried it.
+    let mut callee = Callee::register(&sw, "7002", PW);
+    let mut caller = Caller::new(&sw, "7003", "7002");
+    let invite = caller.invite_with_digest(PW);
+    let inv = callee.request(Method::Invite);
+    callee.answer(&inv, 486, false);
+    let busy = caller.phone.response(486, Method::Invite);
+    caller.ack_non_2xx(&invite, &busy);
+    let rec = ended_record(&host, &caller.call_id);
+    assert_eq!((rec["node"].as_str(), rec["status"].as_u64(), rec["route"].as_str()), (Some("node-a"), Some(486), Some("flow")), "{rec}");
+    drop(callee);
+
+    // Restarted on the same Redis: the records are there, their flows gone with the old process.
     sw.kill9();
     drop((tcp, tcp3));
     sw.restart();
     let restored = sw.wait_for_event("location records restored", &[], IO_TIMEOUT);
-    assert_eq!(restored.field("loaded").as_u64(), Some(2), "{restored}");
-    assert_eq!(host.state("7001"), "signalling_dropped");
+    assert_eq!(restored.field("loaded").as_u64(), Some(3), "{restored}");
+    host.wait_state("7001", "signalling_dropped", IO_TIMEOUT);
     let mut tcp = Tcp::connect(&sw);
     let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
     assert_eq!(r.status, 200, "{}", line(&r));
     let rec = host.registration("7001").unwrap();
     assert_eq!((rec["state"].as_str(), rec["node"].as_str()), (Some("registered"), Some("node-a")), "{rec}");
-    assert!(host.cli_ok(&["calls"]).starts_with("CALL-ID  NODE"), "the calls listing has a node column");
+    let calls = host.cli_ok(&["calls"]);
+    let header: Vec<&str> = calls.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(&header[..3], ["CALL-ID", "NODE", "CALLER"], "{calls}");
+    assert!(calls.lines().any(|l| l.split_whitespace().nth(1) == Some("node-a")), "{calls}");
 }
 
 #[test]
