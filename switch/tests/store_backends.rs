@@ -90,6 +90,24 @@ fn on_a_redis_cluster() {
     run_all(Fixture::Cluster(RedisCluster::start()));
 }
 
+/// A Redis server restarted under a connected store (AOF on): the data is
+/// there, and the store reconnects by itself; at most the first command after
+/// the restart fails, as a Redis error, never with wrong data.
+#[test]
+fn a_restarted_redis_server_keeps_everything_and_the_store_reconnects() {
+    let mut redis = RedisServer::start_persistent();
+    let target = StoreTarget::Redis(redis.url().parse().unwrap());
+    let store = Backend::open(&target, Some("n1")).unwrap();
+    let sub = store.add_subscriber("1001", "pw", "switch.local", None, None).unwrap();
+    let rec = record("1001", now() + 600);
+    store.put_record(&rec).unwrap();
+    redis.restart();
+    let first = store.subscribers();
+    assert!(matches!(&first, Ok(v) if *v == [sub.clone()]) || matches!(&first, Err(StoreError::Redis(_))), "{first:?}");
+    assert_eq!(store.subscribers().unwrap(), [sub]);
+    assert_eq!(store.records().unwrap(), [rec]);
+}
+
 fn now() -> UnixTime {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
