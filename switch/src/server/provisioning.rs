@@ -59,33 +59,19 @@ impl Provisioning {
     /// True when the subscribers changed since the last look (or the store
     /// cannot say: a reload will tell).
     pub(super) fn changed(&mut self) -> bool {
-        match (&self.store, &self.watched) {
-            (Backend::Sqlite(s), _) => self.sqlite_changed_as_of(s.data_version().ok()),
-            (Backend::Redis(_), Some(w)) => {
-                let v = w.load(Ordering::Acquire);
-                self.version_moved(if v == UNKNOWN { None } else { Some(v) })
+        let version = match (&self.store, &self.watched) {
+            (Backend::Sqlite(s), _) => {
+                let Ok(data_version) = s.data_version() else { return true };
+                if self.data_version == Some(data_version) {
+                    return false;
+                }
+                self.data_version = Some(data_version);
+                s.subscribers_version().ok()
             }
-            (Backend::Redis(_), None) => true,
-        }
-    }
-
-    fn sqlite_changed_as_of(&mut self, data_version: Option<i64>) -> bool {
-        let Some(data_version) = data_version else { return true };
-        if self.data_version == Some(data_version) {
-            return false;
-        }
-        self.data_version = Some(data_version);
-        let v = match &self.store {
-            Backend::Sqlite(s) => s.subscribers_version().ok(),
-            Backend::Redis(_) => None,
+            (Backend::Redis(_), Some(seen)) => Some(seen.load(Ordering::Acquire)).filter(|v| *v != UNKNOWN),
+            (Backend::Redis(_), None) => None,
         };
-        self.version_moved(v)
-    }
-
-    /// True (and remembered) when `v` differs from the last version seen;
-    /// true when it is unknown.
-    fn version_moved(&mut self, v: Option<i64>) -> bool {
-        match v {
+        match version {
             Some(v) if self.version == Some(v) => false,
             Some(v) => {
                 self.version = Some(v);

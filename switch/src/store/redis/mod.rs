@@ -20,7 +20,9 @@
 //! the same way from a single server and a Cluster. A Cluster refuses
 //! multi-key operations across slots, so a subscriber change is two atomic
 //! steps: the number's own keys first, then the index and version (one slot
-//! of their own); readers skip an index entry whose `sub` hash is gone. Call
+//! of their own). Readers skip an index entry whose `sub` hash is gone (a
+//! remove cut short); an add cut short leaves a subscriber no listing finds
+//! until the next `add` of that number (refused as existing) indexes it. Call
 //! records are per node (a call has two numbers, and each node writes its
 //! own), capped at [`MAX_CALLS_PER_NODE`] (SQLite keeps them all; Redis holds
 //! them in memory).
@@ -33,8 +35,11 @@
 //! thread and a `block_on` per call for nothing gained.
 //!
 //! **Failures.** Every command has a timeout ([`TIMEOUT`]); a connection that
-//! failed is dropped and the next call reconnects. Errors come back as
-//! [`StoreError::Redis`], the store-error path the SQLite side uses.
+//! failed is dropped and the next call reconnects (nothing is retried here: a
+//! write may have happened). Errors come back as [`StoreError::Redis`], the
+//! store-error path the SQLite side uses. With
+//! [`RedisStore::set_wait_replicas`] an RL record counts as written only once
+//! that many replicas of its master acknowledged it (`WAIT`).
 
 mod cdrs;
 mod conn;

@@ -106,6 +106,8 @@ impl RedisStore {
         let sub = new_subscriber(number, password, realm, mac, home)?;
         let added: bool = self.run(|c| ADD.key(keys::sub(number)).arg(flat(fields(&sub, 1, now_i64()))).invoke(c))?;
         if !added {
+            // Heals an index entry lost between the two steps of an earlier add.
+            self.indexed(number, true)?;
             return Err(StoreError::Exists(number.to_owned()));
         }
         self.indexed(number, true)?;
