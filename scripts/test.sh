@@ -25,6 +25,8 @@ declare -A NEED=(
     # The DNS tests ask the embedded server with both common clients.
     [kdig]=knot-dnsutils
     [dig]=bind9-dnsutils
+    # Push mode UPDATEs a real Knot DNS primary (switch/tests/dns_push.rs).
+    [knotd]=knot
     # The store on Redis: real servers and a 6-process Cluster (tests/src/redis.rs).
     [redis-server]=redis-server
     [redis-cli]=redis-tools
@@ -78,11 +80,11 @@ fi
 cargo build -p switch --bins --locked -q
 cargo test -p agent --no-default-features --locked -q
 
-# Every fuzz target under AFL++ for 6 s (48 s for all eight together), so a
+# Every fuzz target under AFL++ for 6 s (54 s for all nine together), so a
 # parser change that crashes or hangs on hostile input fails here; installs
 # cargo-afl (which builds AFL++) when missing. The long campaigns are recorded
 # in fuzz/README.md; `cargo test` below replays the corpus and saved crashes.
-scripts/fuzz.sh smoke 48
+scripts/fuzz.sh smoke 54
 
 # Tests that need root (network namespaces, iptables, raw sockets) are
 # #[ignore = "needs root: ..."], so a plain `cargo test` passes for anyone;

@@ -32,6 +32,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "rtp_stream", run: targets::rtp_stream::run },
     Target { name: "stun", run: targets::stun::run },
     Target { name: "dns", run: targets::dns::run },
+    Target { name: "dns_update_answer", run: targets::dns_update_answer::run },
 ];
 
 /// The target called `name`.

@@ -222,8 +222,33 @@ def dns():
     write("dns", "compression-loop", b"\x00" + struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\xc0\x0c" + struct.pack("!HH", 35, 1))
 
 
+def update_answer(rcode, ident=0x4242, tsig_error=None, tc=False):
+    """An answer to an UPDATE of example.net. (opcode 5, QR), optionally with an unsigned TSIG carrying an error."""
+    flags = 0x8000 | (5 << 11) | (0x0200 if tc else 0) | rcode
+    header = struct.pack("!HHHHHH", ident, flags, 1, 0, 0, 1 if tsig_error is not None else 0)
+    body = dns_name("example.net") + struct.pack("!HH", 6, 1)
+    if tsig_error is not None:
+        rdata = dns_name("hmac-sha256") + struct.pack("!HIHH", 0, 1_800_000_000, 300, 0) + struct.pack("!HHH", ident, tsig_error, 0)
+        body += dns_name("switch-key") + struct.pack("!HHIH", 250, 255, 0, len(rdata)) + rdata
+    return header + body
+
+
+def dns_update_answer():
+    # [pick: bit 0 = sign it as the primary would, bit 1 = with another key] + answer (fuzz/src/targets/dns_update_answer.rs).
+    write("dns_update_answer", "noerror-unsigned", b"\x00" + update_answer(0))
+    write("dns_update_answer", "noerror-signed", b"\x01" + update_answer(0))
+    write("dns_update_answer", "noerror-other-key", b"\x03" + update_answer(0))
+    write("dns_update_answer", "servfail-signed", b"\x01" + update_answer(2))
+    write("dns_update_answer", "refused-signed", b"\x01" + update_answer(5))
+    write("dns_update_answer", "notauth-badsig", b"\x00" + update_answer(9, tsig_error=16))
+    write("dns_update_answer", "notauth-badkey", b"\x00" + update_answer(9, tsig_error=17))
+    write("dns_update_answer", "truncated", b"\x00" + update_answer(0, tc=True))
+    write("dns_update_answer", "another-id", b"\x01" + update_answer(0, ident=0x4243))
+
+
 sip()
 dns()
+dns_update_answer()
 digest()
 sdp()
 rtp()

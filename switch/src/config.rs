@@ -120,6 +120,8 @@ pub struct DnsSettings {
     /// TCP connections open at once, in all and from one address.
     pub tcp_connections: usize,
     pub tcp_connections_per_ip: usize,
+    /// Push mode: RFC 2136 UPDATEs into the operator's own DNS (`[dns.update]`); unset: none.
+    pub update: Option<crate::dns::push::UpdateSettings>,
 }
 
 impl Default for DnsSettings {
@@ -133,6 +135,7 @@ impl Default for DnsSettings {
             node: None,
             tcp_connections: 256,
             tcp_connections_per_ip: 16,
+            update: None,
         }
     }
 }
@@ -186,7 +189,10 @@ impl DnsSettings {
     pub fn validate(&self, domain: &str) -> crate::Result<()> {
         self.listen_specs()?;
         self.rl_allow()?;
-        self.names(domain)?;
+        let (zone, enum_suffix) = self.names(domain)?;
+        if let Some(update) = &self.update {
+            update.validate(&enum_suffix, &zone)?;
+        }
         ensure(self.max_ttl <= 86_400, || "dns.max_ttl must be at most 86400 seconds".into())?;
         ensure(self.tcp_connections > 0 && self.tcp_connections_per_ip > 0, || {
             "dns.tcp_connections and dns.tcp_connections_per_ip must be positive".into()
@@ -557,6 +563,13 @@ impl SwitchConfig {
         };
         cfg.node = self.dns.node.clone().unwrap_or_else(|| cfg.host().to_string().trim_end_matches('.').to_owned());
         Ok(cfg)
+    }
+
+    /// `[dns.update]` resolved (its secret read), if push mode is on.
+    pub fn push(&self) -> crate::Result<Option<crate::dns::push::PushConfig>> {
+        let Some(update) = &self.dns.update else { return Ok(None) };
+        let (zone, enum_suffix) = self.dns.names(&self.domain)?;
+        update.resolve(&enum_suffix, &zone).map(Some)
     }
 
     /// Refuses settings that cannot work.

@@ -98,7 +98,11 @@ struct RunArgs {
     /// Serve DNS (ENUM NAPTRs and RL records from the live registrations, and
     /// the switch's own RFC 3263 records) on udp:IP:PORT or tcp:IP:PORT.
     /// Repeatable; given, these replace `[dns] listen`. Default: no DNS.
-    /// Listed in --bound-file as `listening dns:udp:IP:PORT`.
+    /// Listed in --bound-file as `listening dns:udp:IP:PORT`. Push mode (the
+    /// same records sent to your own DNS as TSIG-signed RFC 2136 UPDATEs) is
+    /// set in the config file only, so its secret never is on a command line:
+    /// `[dns.update] server = "IP:PORT"`, `zone`, and `[dns.update.tsig_key]`
+    /// `name`, `algorithm = "hmac-sha256"`, `secret_file` or `secret_env`.
     #[arg(long = "dns", value_name = "SPEC")]
     dns: Vec<ListenSpec>,
     /// How stderr's log lines look: `text` (default) or `json`, one object per
@@ -211,6 +215,8 @@ async fn run(args: RunArgs) -> Result<()> {
     let bound_file = args.bound_file.clone();
     let config = args.into_config()?;
     init_logging(config.log.format);
+    // Push mode's key is read before anything binds: a bad [dns.update] stops the start.
+    let push = config.push()?;
     let target = config.store.target(&config.data_dir)?;
     // A node id matters only where several switches share the store.
     let node = if config.store.redis.is_some() { Some(config.store.node_id()?) } else { None };
@@ -256,6 +262,10 @@ async fn run(args: RunArgs) -> Result<()> {
     let core = config.core(udp, switch::server::local_ip_toward)?;
     let server = Server::start(store, writer, core, transport.clone(), relay, StdRng::from_os_rng())?;
     let dns = start_dns(&config, &sip_bound, server.location_view()).await?;
+    if let Some(push) = push {
+        // The records it pushes name the SIP listeners only through `sip:NUMBER@DOMAIN`: the serial and A records are unused.
+        switch::dns::push::spawn(push, config.dns(&sip_bound, &dns, 0)?, server.location_view(), StdRng::from_os_rng())?;
+    }
     bound.extend(dns.iter().map(|d| format!("listening dns:{d}")));
     report_bound(&bound, bound_file.as_deref())?;
     let (stop, stopped) = tokio::sync::oneshot::channel();

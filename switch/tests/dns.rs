@@ -5,10 +5,10 @@
 
 mod common;
 
+use common::dns::{Answer, kdig, parse, query_args, run};
 use common::{Config, DOMAIN, Link, Phone, Switch, SwitchHost, Tcp, lab, wait_for};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PW: &str = "Granite-Heron-5521";
@@ -21,70 +21,6 @@ fn dns_config() -> Config {
 
 fn start(lab: &SwitchHost, cfg: &Config) -> Switch {
     lab.start(cfg)
-}
-
-/// What a DNS client printed, cut into the parts a test looks at.
-#[derive(Debug)]
-struct Answer {
-    status: String,
-    flags: String,
-    answers: Vec<String>,
-    authority: Vec<String>,
-    text: String,
-}
-
-impl Answer {
-    /// The data of each answer record (after name, TTL, class, type).
-    fn data(&self) -> Vec<String> {
-        self.answers.iter().map(|l| l.split_whitespace().skip(4).collect::<Vec<_>>().join(" ")).collect()
-    }
-
-    fn ttls(&self) -> Vec<u32> {
-        self.answers.iter().map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()).collect()
-    }
-}
-
-/// Reads kdig's and dig's presentation output: `status: X`, `flags: ...`,
-/// and the ANSWER and AUTHORITY sections.
-fn parse(text: String) -> Answer {
-    let field = |key: &str| {
-        text.lines()
-            .find_map(|l| l.split_once(key).map(|(_, rest)| rest.split([',', ';']).next().unwrap_or("").trim().to_owned()))
-            .unwrap_or_default()
-    };
-    let section = |title: &str| -> Vec<String> {
-        text.lines()
-            .skip_while(|l| !l.starts_with(title))
-            .skip(1)
-            .take_while(|l| !l.trim().is_empty() && !l.starts_with(";;"))
-            .map(str::to_owned)
-            .collect()
-    };
-    Answer {
-        status: field("status: "),
-        // dig writes `flags:`, kdig `Flags:`.
-        flags: field("lags: "),
-        answers: section(";; ANSWER SECTION:"),
-        authority: section(";; AUTHORITY SECTION:"),
-        text: text.clone(),
-    }
-}
-
-fn run(program: &str, args: &[String]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e} (scripts/test.sh installs it)"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `@server -p PORT NAME TYPE` and `extra`, as both clients take them.
-fn query_args(server: SocketAddr, name: &str, rtype: &str, extra: &[&str]) -> Vec<String> {
-    let mut args = vec![format!("@{}", server.ip()), "-p".into(), server.port().to_string(), name.into(), rtype.into()];
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    args
-}
-
-/// `kdig @server NAME TYPE`, over UDP unless `tcp`.
-fn kdig(server: SocketAddr, name: &str, rtype: &str, tcp: bool) -> Answer {
-    parse(run("kdig", &query_args(server, name, rtype, &["+timeout=2", "+retry=0", if tcp { "+tcp" } else { "+notcp" }])))
 }
 
 /// `dig @server NAME TYPE` with extra options.

@@ -29,13 +29,15 @@
 //! - [`view`]: the read view and its facts.
 //! - [`enum_name`]: number ↔ ENUM name (RFC 6116 §2.4).
 //! - [`number`]: [`records_for`], "the records for number N now" (NAPTRs and
-//!   the RL TXT), shared with any later push to an external DNS server.
+//!   the RL TXT), shared with [`push`].
 //! - [`zone`]: the switch's own records (SOA, NS, NAPTR, SRV, A/AAAA).
 //! - [`answer`]: one question → rcode and sections (sans-IO).
 //! - [`message`]: one parsed request → the response (opcode, EDNS, FORMERR).
 //! - [`wire`]: bytes in, bytes out (FORMERR, TC), for our TCP loop and the fuzz target.
 //! - [`server`]: the listeners: hickory-server's UDP loop around our request
 //!   handler, and [`tcp`], our TCP loop with connection limits.
+//! - [`push`]: push mode: the same records sent to the operator's own DNS
+//!   as TSIG-signed RFC 2136 UPDATEs.
 //! - [`fixture`]: the fixed world of the tests and the fuzz target.
 
 pub mod answer;
@@ -44,6 +46,7 @@ pub mod enum_name;
 pub mod fixture;
 pub mod message;
 pub mod number;
+pub mod push;
 pub mod server;
 pub mod tcp;
 pub mod view;

@@ -1,6 +1,7 @@
 //! The read view of the location state DNS answers from (see the module
 //! docs of [`crate::dns`] for why it exists and who writes it).
 
+use super::push::PushSink;
 use crate::location::Change;
 use crate::record::{RlRecord, RlState};
 use crate::subscribers::Subscribers;
@@ -8,7 +9,7 @@ use dashmap::DashMap;
 use sipcore::headers::MacAddr;
 use sipcore::transport::TransportKind;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// What DNS may say about one provisioned number.
@@ -59,10 +60,12 @@ impl Facts {
 }
 
 /// Number → [`Published`], shared by the core (the one writer) and the DNS
-/// tasks (readers). Cloning shares the same map.
+/// tasks (readers). Cloning shares the same map. With push mode on, every
+/// number whose entry changes is also marked for the pusher ([`Self::watch`]).
 #[derive(Debug, Clone, Default)]
 pub struct LocationView {
     numbers: Arc<DashMap<String, Published>>,
+    push: Arc<OnceLock<PushSink>>,
 }
 
 impl LocationView {
@@ -83,6 +86,23 @@ impl LocationView {
         self.numbers.is_empty()
     }
 
+    /// Every provisioned number.
+    pub fn numbers(&self) -> Vec<String> {
+        self.numbers.iter().map(|e| e.key().clone()).collect()
+    }
+
+    /// From now on, mark every number whose entry changes in `sink` (push
+    /// mode). Once per view; a second sink is refused and handed back.
+    pub fn watch(&self, sink: PushSink) -> Result<(), PushSink> {
+        self.push.set(sink)
+    }
+
+    fn changed(&self, number: &str) {
+        if let Some(sink) = self.push.get() {
+            sink.mark(number);
+        }
+    }
+
     /// A table change, written as the core queues it.
     pub fn apply(&self, change: &Change) {
         match change {
@@ -94,17 +114,32 @@ impl LocationView {
                     p.record = None;
                 }
             }
-            Change::CloseFlow { .. } | Change::ForgetFlow { .. } => {}
+            Change::CloseFlow { .. } | Change::ForgetFlow { .. } => return,
+        }
+        if let Some(record) = change.record() {
+            self.changed(&record.number);
         }
     }
 
     /// A subscriber snapshot: numbers no longer provisioned go, every home is
     /// rewritten, new numbers appear without a record.
     pub fn provision(&self, subscribers: &Subscribers) {
-        self.numbers.retain(|number, _| subscribers.contains(number));
+        let mut changed = Vec::new();
+        self.numbers.retain(|number, _| {
+            let keep = subscribers.contains(number);
+            if !keep {
+                changed.push(number.clone());
+            }
+            keep
+        });
         for s in subscribers.iter() {
             let home = s.home.clone().filter(|h| !h.is_empty());
-            self.numbers.entry(s.number.clone()).or_default().home = home;
+            let mut entry = self.numbers.entry(s.number.clone()).or_default();
+            if entry.home != home {
+                entry.home = home;
+                changed.push(s.number.clone());
+            }
         }
+        changed.iter().for_each(|n| self.changed(n));
     }
 }

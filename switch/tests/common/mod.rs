@@ -10,6 +10,7 @@
 #![allow(dead_code, unused_imports, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod calls;
+pub mod dns;
 mod net;
 mod phone;
 
