@@ -131,6 +131,38 @@ fn with_wait_replicas_a_register_waits_for_a_replica() {
     assert!(event.text("error").contains("0 of 1 redis replicas acknowledged"), "{event}");
 }
 
+/// Redis stopped under a running switch: a REGISTER gets the store-error
+/// answer (500, "store unavailable": the subscribers cannot be read), the
+/// failure is logged, and once Redis is back the next REGISTER is stored
+/// again without a restart.
+#[test]
+fn a_redis_down_while_running_is_logged_and_the_switch_recovers_when_it_returns() {
+    let mut redis = RedisServer::start_persistent();
+    let host = redis_lab(&redis.url());
+    host.add_subscriber("7201", PW, None);
+    let sw = host.start(&Config::default().redis(&redis.url(), "node-d"));
+    let mut tcp = Tcp::connect(&sw);
+    let mut phone = Phone::agent("7201", PW, 1);
+    phone.register(&mut tcp, Some(300));
+    assert!(host.record("7201")["time_left"].as_u64().unwrap() > 120);
+
+    redis.stop();
+    sw.wait_for_event("cannot read the subscribers' version from redis", &[], IO_TIMEOUT);
+    let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
+    assert_eq!(line(&r), "500 Server Internal Error (store unavailable)", "the store-error path");
+    sw.wait_for_event("cannot read subscribers", &[], IO_TIMEOUT);
+
+    redis.start_again();
+    // Stored again: the shorter expiry asked for now is what Redis holds.
+    common::wait_for(Duration::from_secs(10), "a REGISTER stored once redis is back", || {
+        let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(120));
+        let rec = host.registration("7201").ok_or("no record")?;
+        let left = rec["time_left"].as_u64().unwrap_or(0);
+        if r.status == 200 && left <= 120 { Ok(()) } else { Err(format!("{}; {rec}", line(&r))) }
+    });
+    assert_eq!(host.record("7201")["node"], "node-d");
+}
+
 #[test]
 fn an_unreachable_redis_stops_the_start_with_its_url_and_no_password() {
     let nothing_there = PortBlock::reserve();

@@ -120,6 +120,12 @@ impl RedisServer {
         self.launch();
     }
 
+    /// Starts a [`RedisServer::stop`]ped server again, same port and directory.
+    pub fn start_again(&mut self) {
+        assert!(self.proc.is_none(), "redis-server on port {} is still running", self.port);
+        self.launch();
+    }
+
     /// SIGTERM, then waits for the exit (SIGKILL on drop if it hangs).
     pub fn stop(&mut self) {
         if let Some(mut proc) = self.proc.take() {
