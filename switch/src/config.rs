@@ -665,6 +665,24 @@ mod tests {
     }
 
     #[test]
+    fn store_section_picks_sqlite_or_redis() {
+        let c = SwitchConfig::default();
+        assert_eq!(c.store.target(&c.data_dir).unwrap(), StoreTarget::Dir(c.data_dir.clone()), "SQLite unless told");
+        let c: SwitchConfig =
+            toml::from_str("[store]\nredis = \"redis-cluster://10.0.0.1:7000,10.0.0.2:7000\"\nnode_id = \"sw1\"\nwait_replicas = 1\n")
+                .unwrap();
+        c.validate().unwrap();
+        let StoreTarget::Redis(target) = c.store.target(&c.data_dir).unwrap() else { panic!("not redis") };
+        assert!(target.is_cluster());
+        assert_eq!((c.store.node_id().unwrap().as_str(), c.store.wait_replicas), ("sw1", 1));
+        let bad: SwitchConfig = toml::from_str("[store]\nredis = \"http://x\"\n").unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("bad redis URL"));
+        let bad: SwitchConfig = toml::from_str("[store]\nredis = \"redis://127.0.0.1\"\nnode_id = \"a{b}\"\n").unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("bad node id"));
+        assert!(!host_name().is_empty(), "the default node id");
+    }
+
+    #[test]
     fn calls_section_and_relay_ports() {
         let c: SwitchConfig =
             toml::from_str("[calls]\ntrusted_peers = [\"127.0.0.1\"]\nring_time = 5\nrelay_ports = \"30000-30009\"\n").unwrap();

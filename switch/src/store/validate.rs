@@ -97,6 +97,25 @@ mod tests {
     }
 
     #[test]
+    fn node_ids_fit_in_a_key_name() {
+        for good in ["sw1", "node-a", "host.example.net", &"n".repeat(64)] {
+            assert!(node(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", &"n".repeat(65), "a{b}", "a b", "a:b", "é"] {
+            assert!(node(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn call_records_have_a_known_route_and_a_sip_status() {
+        let ok = Cdr { call_id: "c".into(), route: "flow".into(), status: Some(486), ..Cdr::default() };
+        assert!(cdr(&ok).is_ok());
+        assert!(cdr(&Cdr { route: "sideways".into(), ..ok.clone() }).is_err());
+        assert!(cdr(&Cdr { status: Some(99), ..ok.clone() }).is_err());
+        assert!(cdr(&Cdr { status: Some(700), ..ok }).is_err());
+    }
+
+    #[test]
     fn realms_and_passwords() {
         assert!(realm("switch.local").is_ok() && realm("Example Realm").is_ok());
         assert!(realm("").is_err() && realm("a\"b").is_err() && realm("a\\b").is_err() && realm("a\tb").is_err());
