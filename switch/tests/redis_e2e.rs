@@ -97,6 +97,37 @@ fn on_a_redis_cluster() {
     registers_lists_and_survives_a_restart(&cluster.url());
 }
 
+/// Two switch nodes on one Redis: each binding carries the node that holds
+/// its flow, and a restarted node restores only its own, never taking over
+/// the other's.
+#[test]
+fn a_restarted_node_leaves_another_nodes_bindings_alone() {
+    let redis = RedisServer::start();
+    let (host_a, host_b) = (redis_lab(&redis.url()), redis_lab(&redis.url()));
+    host_a.add_subscriber("7301", PW, None);
+    host_a.add_subscriber("7302", PW, None);
+    let mut sw_a = host_a.start(&Config::default().redis(&redis.url(), "node-a"));
+    let sw_b = host_b.start(&Config::default().redis(&redis.url(), "node-b"));
+    let mut tcp_a = Tcp::connect(&sw_a);
+    Phone::agent("7301", PW, 1).register(&mut tcp_a, Some(300));
+    let mut tcp_b = Tcp::connect(&sw_b);
+    Phone::agent("7302", PW, 2).register(&mut tcp_b, Some(300));
+    let nodes = |host: &SwitchHost| -> Vec<(String, String)> {
+        host.registrations().iter().map(|r| (r["number"].as_str().unwrap().to_owned(), r["node"].as_str().unwrap().to_owned())).collect()
+    };
+    let both = [("7301".to_owned(), "node-a".to_owned()), ("7302".to_owned(), "node-b".to_owned())];
+    assert_eq!(nodes(&host_b), both, "either node's CLI lists both");
+
+    sw_a.kill9();
+    drop(tcp_a);
+    sw_a.restart();
+    let restored = sw_a.wait_for_event("location records restored", &[], IO_TIMEOUT);
+    assert_eq!(restored.field("loaded").as_u64(), Some(1), "only its own: {restored}");
+    host_a.wait_state("7301", "signalling_dropped", IO_TIMEOUT);
+    assert_eq!(nodes(&host_a), both);
+    assert_eq!(host_a.state("7302"), "registered", "node-b's binding untouched");
+}
+
 /// With `wait_replicas = 1` a REGISTER is answered once a replica holds the
 /// record: with every replica frozen the answer waits for WAIT's timeout and
 /// the log says the write was not replicated.

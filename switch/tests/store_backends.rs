@@ -251,6 +251,8 @@ fn records_write_read_expire(f: &Fixture) {
     f.open_as("n2").put_record(&r1b).unwrap();
     let node2 = f.is_redis().then(|| "n2".to_owned());
     assert_eq!(store.records_with_nodes().unwrap(), [(r1b.clone(), node2), (r2.clone(), node.clone())], "the last writer holds the flow");
+    let own = if f.is_redis() { vec![r2.clone()] } else { vec![r1b.clone(), r2.clone()] };
+    assert_eq!(store.own_records().unwrap(), own, "a restarted node restores only its own bindings");
 
     // The switch's own expiry: expires_at <= now goes.
     let r3 = RlRecord { state: RlState::SignallingDropped, ..record("1003", t + 3) };

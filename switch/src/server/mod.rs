@@ -116,7 +116,7 @@ impl Server {
         let (provisioning, subscribers) = Provisioning::start(reader)?;
         let store = provisioning.store();
         let purged = store.purge_expired(clock.unix_secs(now))?;
-        let records: Vec<_> = store.records()?.into_iter().map(|r| clock.live_record(r)).collect();
+        let records: Vec<_> = store.own_records()?.into_iter().map(|r| clock.live_record(r)).collect();
         let ended = store.end_open_cdrs(clock.unix_ms(now), "switch_restarted")?;
         if ended > 0 {
             warn!(calls = ended, "calls in progress when the switch last stopped are recorded as ended");

@@ -121,6 +121,19 @@ impl Backend {
         either!(self, s => s.records())
     }
 
+    /// The records this switch wrote: all of them in SQLite; with Redis, this
+    /// node's (a restarted node restores its own bindings and never takes
+    /// over another node's).
+    pub fn own_records(&self) -> Result<Vec<RlRecord>> {
+        match self {
+            Backend::Sqlite(s) => s.records(),
+            Backend::Redis(s) => {
+                let node = s.node();
+                Ok(s.records_with_nodes()?.into_iter().filter(|(_, n)| n.as_deref() == node).map(|(r, _)| r).collect())
+            }
+        }
+    }
+
     /// Every record with the node holding its flow (none in SQLite: one switch).
     pub fn records_with_nodes(&self) -> Result<Vec<(RlRecord, Option<String>)>> {
         match self {

@@ -27,6 +27,9 @@
 //! own), capped at [`MAX_CALLS_PER_NODE`] (SQLite keeps them all; Redis holds
 //! them in memory).
 //!
+//! Redis expires RL records on its own clock (`PEXPIREAT`), the switches on
+//! theirs: keep them in step (NTP), or records vanish early or late.
+//!
 //! **Driver.** The store's API is synchronous and runs on the store thread
 //! (and in the CLI), so this uses the `redis` crate's blocking connections:
 //! `redis::Connection` for one server, `redis::cluster::ClusterConnection`
