@@ -253,6 +253,11 @@ fn records_write_read_expire(f: &Fixture) {
     assert_eq!(store.records_with_nodes().unwrap(), [(r1b.clone(), node2), (r2.clone(), node.clone())], "the last writer holds the flow");
     let own = if f.is_redis() { vec![r2.clone()] } else { vec![r1b.clone(), r2.clone()] };
     assert_eq!(store.own_records().unwrap(), own, "a restarted node restores only its own bindings");
+    if f.is_redis() {
+        assert!(!store.delete_record("1001").unwrap(), "n1 never deletes the binding n2 holds now");
+        assert_eq!(store.record("1001").unwrap(), Some(r1b.clone()));
+        store.put_record(&r1b).unwrap();
+    }
 
     // The switch's own expiry: expires_at <= now goes.
     let r3 = RlRecord { state: RlState::SignallingDropped, ..record("1003", t + 3) };

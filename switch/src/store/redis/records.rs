@@ -23,6 +23,14 @@ static PUT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// Deletes the record if node ARGV[1] wrote it; 1 if it did.
+static DELETE_OWN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "if redis.call('HGET', KEYS[1], 'node') ~= ARGV[1] then return 0 end
+         return redis.call('DEL', KEYS[1])",
+    )
+});
+
 fn fields(r: &RlRecord, node: &str) -> Vec<String> {
     let mut f: Vec<(&str, String)> = vec![
         ("node", node.to_owned()),
@@ -106,10 +114,15 @@ impl RedisStore {
         self.replicated(&keys::rl(number))
     }
 
-    /// As [`Store::delete_record`](crate::store::Store::delete_record).
+    /// As [`Store::delete_record`](crate::store::Store::delete_record), but
+    /// a node deletes only a record it wrote itself: one another node wrote
+    /// since (the phone moved there) stays (false).
     pub fn delete_record(&self, number: &str) -> Result<bool> {
-        let n: u64 = self.run(|c| redis::cmd("DEL").arg(keys::rl(number)).query(c))?;
-        Ok(n > 0)
+        let deleted: bool = match self.node() {
+            Some(node) => self.run(|c| DELETE_OWN.key(keys::rl(number)).arg(node).invoke(c))?,
+            None => self.run(|c| redis::cmd("DEL").arg(keys::rl(number)).query::<u64>(c))? > 0,
+        };
+        Ok(deleted)
     }
 
     /// The record for `number` and the node that wrote it, if any.
