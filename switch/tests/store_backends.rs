@@ -255,8 +255,11 @@ fn records_write_read_expire(f: &Fixture) {
     assert_eq!(store.own_records().unwrap(), own, "a restarted node restores only its own bindings");
     if f.is_redis() {
         assert!(!store.delete_record("1001").unwrap(), "n1 never deletes the binding n2 holds now");
-        assert_eq!(store.record("1001").unwrap(), Some(r1b.clone()));
+        store.put_record(&RlRecord { state: RlState::SignallingDropped, ..r1.clone() }).unwrap();
+        assert_eq!(store.record("1001").unwrap(), Some(r1b.clone()), "nor marks its flow dropped");
         store.put_record(&r1b).unwrap();
+        let held = store.records_with_nodes().unwrap().into_iter().find(|(r, _)| r.number == "1001");
+        assert_eq!(held, Some((r1b.clone(), Some("n1".into()))), "a REGISTER takes it over");
     }
 
     // The switch's own expiry: expires_at <= now goes.

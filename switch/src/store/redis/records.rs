@@ -3,7 +3,7 @@
 //! record's `expires_at` besides the switch's own expiry.
 
 use super::{RedisStore, keys};
-use crate::record::{RlRecord, UnixTime, transport_name};
+use crate::record::{RlRecord, RlState, UnixTime, transport_name};
 use crate::store::error::{Result, StoreError};
 use crate::store::records::{parse_opt, parse_required};
 use crate::store::time_to_sql;
@@ -12,12 +12,17 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// Replaces the record if the number is provisioned (0 otherwise) and sets
-/// its expiry: ARGV[1] is the Unix time in ms, the rest field/value pairs.
+/// its expiry. ARGV[1] is the Unix time in ms; ARGV[2] is 1 when only a
+/// record this node holds may be replaced (2 when another node's is there);
+/// the rest are field/value pairs, [`fields`]' first being the node.
 static PUT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+         if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 and redis.call('HGET', KEYS[2], 'node') ~= ARGV[4] then
+           return 2
+         end
          redis.call('DEL', KEYS[2])
-         redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+         redis.call('HSET', KEYS[2], unpack(ARGV, 3))
          redis.call('PEXPIREAT', KEYS[2], ARGV[1])
          return 1",
     )
@@ -31,6 +36,7 @@ static DELETE_OWN: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// The hash's field/value pairs, the node first (the PUT script reads it there).
 fn fields(r: &RlRecord, node: &str) -> Vec<String> {
     let mut f: Vec<(&str, String)> = vec![
         ("node", node.to_owned()),
@@ -99,7 +105,9 @@ fn from_hash(number: &str, mut h: HashMap<String, String>) -> Result<(RlRecord, 
 impl RedisStore {
     /// As [`Store::put_record`](crate::store::Store::put_record), recording
     /// this store's node as the one holding the flow; with
-    /// [`RedisStore::set_wait_replicas`], only once replicas have it too.
+    /// [`RedisStore::set_wait_replicas`], only once replicas have it too. A
+    /// `signalling_dropped` record replaces only this node's own (another
+    /// node's binding is left as it is).
     pub fn put_record(&self, record: &RlRecord) -> Result<()> {
         time_to_sql("registered_at", record.registered_at)?;
         let expires_ms = time_to_sql("expires_at", record.expires_at)?
@@ -107,11 +115,15 @@ impl RedisStore {
             .ok_or_else(|| StoreError::Invalid(format!("expires_at {} is out of range", record.expires_at)))?;
         let args = fields(record, self.writing_node()?);
         let number = &record.number;
-        let put: bool = self.run(|c| PUT.key(keys::sub(number)).key(keys::rl(number)).arg(expires_ms).arg(args).invoke(c))?;
-        if !put {
-            return Err(StoreError::NotFound(number.clone()));
+        // A dropped flow is news only to the node that held it: it must not
+        // overwrite the binding the phone has made on another node since.
+        let only_own = u8::from(record.state == RlState::SignallingDropped);
+        let put: u8 = self.run(|c| PUT.key(keys::sub(number)).key(keys::rl(number)).arg(expires_ms).arg(only_own).arg(args).invoke(c))?;
+        match put {
+            0 => Err(StoreError::NotFound(number.clone())),
+            2 => Ok(()),
+            _ => self.replicated(&keys::rl(number)),
         }
-        self.replicated(&keys::rl(number))
     }
 
     /// As [`Store::delete_record`](crate::store::Store::delete_record), but
