@@ -4,14 +4,17 @@
 //! emptied between bodies.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use sipcore::headers::MacAddr;
 use sipcore::transport::TransportKind;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use switch::cdr::Cdr;
+use switch::cdr::{Cdr, LegCounters};
 use switch::record::{RlRecord, RlState, UnixTime};
 use switch::store::{Backend, StoreError, StoreTarget, SubscriberUpdate};
 use tests::redis::{RedisCluster, RedisServer};
 use tests::wait_for;
+
+mod common;
+
+use common::store::{loaded, mac};
 
 /// Where a body's stores come from.
 enum Fixture {
@@ -127,32 +130,9 @@ fn now() -> UnixTime {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
-fn mac(s: &str) -> MacAddr {
-    s.parse().unwrap()
-}
-
+/// A record as stored and read back (no runtime-only fields).
 fn record(number: &str, expires_at: UnixTime) -> RlRecord {
-    RlRecord {
-        number: number.into(),
-        mac: Some(mac("02:42:ac:11:00:02")),
-        private_ip: Some("10.1.0.2".parse().unwrap()),
-        public_ip_claimed: Some("2001:db8::2".parse().unwrap()),
-        observed: "[2001:db8::2]:49152".parse().unwrap(),
-        behind_nat: true,
-        bearer_port: Some(40000),
-        transport: TransportKind::Tls,
-        flow_id: None,
-        local: None,
-        instance: Some("<urn:uuid:00000000-0000-0000-0000-000000000001>".into()),
-        reg_id: Some(1),
-        call_id: format!("{number}-reg@10.1.0.2"),
-        contact: format!("<sip:{number}@10.1.0.2:5060;transport=tls;ob>"),
-        user_agent: Some("agent/0.1".into()),
-        registered_at: expires_at.saturating_sub(3600),
-        expires_at,
-        state: RlState::Registered,
-        outbound: true,
-    }
+    loaded(common::store::record(number, expires_at))
 }
 
 fn numbers(store: &Backend) -> Vec<String> {
@@ -288,21 +268,17 @@ fn records_write_read_expire(f: &Fixture) {
 
 fn call_records(f: &Fixture) {
     let store = f.open();
-    let mut rec = Cdr {
-        call_id: "c1@x".into(),
-        caller: "1001".into(),
-        callee: "1002".into(),
-        route: "home".into(),
-        route_reason: Some("ttl_expired".into()),
-        invite_at: 1_800_000_000_123,
-        ..Cdr::default()
-    };
+    // A call as the B2BUA records it: opened at the INVITE, then answered and ended.
+    let mut rec = Cdr::new("c1@x".into(), "1001".into(), "1002".into(), "flow", 1_800_000_000_123);
+    rec.callee_call_id = Some("c1-callee@switch".into());
     store.put_cdr(&rec).unwrap();
     assert_eq!(store.cdrs(true).unwrap(), [rec.clone()]);
+    rec.ringing_at = Some(1_800_000_000_400);
     rec.answer_at = Some(1_800_000_001_000);
-    rec.end_at = Some(1_800_000_009_000);
-    rec.status = Some(200);
-    rec.end_reason = Some("caller_bye".into());
+    store.put_cdr(&rec).unwrap();
+    assert_eq!(store.cdrs(true).unwrap(), [rec.clone()], "updated in place, still active");
+    (rec.end_at, rec.status, rec.end_reason) = (Some(1_800_000_009_000), Some(200), Some("callee_bye".into()));
+    rec.callee_media = Some(LegCounters { packets_in: 7, bytes_in: 1204, ..LegCounters::default() });
     store.put_cdr(&rec).unwrap();
     assert!(store.cdrs(true).unwrap().is_empty(), "ended calls are not active");
     assert_eq!(store.cdrs(false).unwrap(), [rec.clone()]);
