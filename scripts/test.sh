@@ -27,6 +27,9 @@ declare -A NEED=(
     [dig]=bind9-dnsutils
     # Push mode UPDATEs a real Knot DNS primary (switch/tests/dns_push.rs).
     [knotd]=knot
+    # The store on Redis: real servers and a 6-process Cluster (tests/src/redis.rs).
+    [redis-server]=redis-server
+    [redis-cli]=redis-tools
 )
 
 missing=()

@@ -4,6 +4,7 @@
 use crate::Error;
 use crate::abuse::AbuseConfig;
 use crate::listen::ListenSpec;
+use crate::store::{RedisTarget, StoreTarget, validate};
 use serde::Deserialize;
 use sipcore::auth::Algorithm;
 use std::net::IpAddr;
@@ -35,6 +36,52 @@ pub struct SwitchConfig {
     pub server: ServerSettings,
     pub dns: DnsSettings,
     pub stun: StunSettings,
+    pub store: StoreSettings,
+}
+
+/// Where subscribers, bindings and call records live: the SQLite file in the
+/// data dir (the default), or Redis shared by several switch nodes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `redis://[:PASSWORD@]HOST:PORT` (one server) or
+    /// `redis-cluster://[:PASSWORD@]HOST:PORT,HOST:PORT,...` (Cluster seeds).
+    pub redis: Option<String>,
+    /// This switch's name in every binding and call record it writes to
+    /// Redis; unset: the host name.
+    pub node_id: Option<String>,
+    /// A REGISTER is answered only once this many Redis replicas hold its
+    /// record too (`WAIT`); 0 (the default): once the master has it.
+    pub wait_replicas: u32,
+}
+
+impl StoreSettings {
+    /// The store to open: Redis when configured, else `<data_dir>/switch.db`.
+    pub fn target(&self, data_dir: &Path) -> crate::Result<StoreTarget> {
+        Ok(match &self.redis {
+            Some(url) => StoreTarget::Redis(url.parse::<RedisTarget>()?),
+            None => StoreTarget::Dir(data_dir.to_path_buf()),
+        })
+    }
+
+    /// The node id, checked: configured, or the host name.
+    pub fn node_id(&self) -> crate::Result<String> {
+        let node = match &self.node_id {
+            Some(n) => n.clone(),
+            None => host_name(),
+        };
+        validate::node(&node)?;
+        Ok(node)
+    }
+}
+
+/// The kernel's host name (the default node id); `switch` if it cannot be read.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "switch".into())
 }
 
 /// STUN servers of their own (RFC 8489 Binding). The SIP UDP listeners answer
@@ -326,6 +373,7 @@ impl Default for SwitchConfig {
             server: ServerSettings::default(),
             dns: DnsSettings::default(),
             stun: StunSettings::default(),
+            store: StoreSettings::default(),
         }
     }
 }
@@ -548,6 +596,10 @@ impl SwitchConfig {
         ensure(self.calls.ring_time > 0, || "calls.ring_time must be positive".into())?;
         ensure(self.calls.media_timeout > 0, || "calls.media_timeout must be positive".into())?;
         self.dns.validate(&self.domain)?;
+        self.store.target(&self.data_dir)?;
+        if self.store.redis.is_some() || self.store.node_id.is_some() {
+            self.store.node_id()?;
+        }
         Ok(())
     }
 }
@@ -610,6 +662,24 @@ mod tests {
             let c: SwitchConfig = toml::from_str(bad).unwrap();
             assert!(c.validate().unwrap_err().to_string().contains("dns."), "{bad}");
         }
+    }
+
+    #[test]
+    fn store_section_picks_sqlite_or_redis() {
+        let c = SwitchConfig::default();
+        assert_eq!(c.store.target(&c.data_dir).unwrap(), StoreTarget::Dir(c.data_dir.clone()), "SQLite unless told");
+        let c: SwitchConfig =
+            toml::from_str("[store]\nredis = \"redis-cluster://10.0.0.1:7000,10.0.0.2:7000\"\nnode_id = \"sw1\"\nwait_replicas = 1\n")
+                .unwrap();
+        c.validate().unwrap();
+        let StoreTarget::Redis(target) = c.store.target(&c.data_dir).unwrap() else { panic!("not redis") };
+        assert!(target.is_cluster());
+        assert_eq!((c.store.node_id().unwrap().as_str(), c.store.wait_replicas), ("sw1", 1));
+        let bad: SwitchConfig = toml::from_str("[store]\nredis = \"http://x\"\n").unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("bad redis URL"));
+        let bad: SwitchConfig = toml::from_str("[store]\nredis = \"redis://127.0.0.1\"\nnode_id = \"a{b}\"\n").unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("bad node id"));
+        assert!(!host_name().is_empty(), "the default node id");
     }
 
     #[test]

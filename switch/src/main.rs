@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use switch::config::{LogFormat, SwitchConfig};
 use switch::listen::ListenSpec;
 use switch::server::{Inputs, Server};
-use switch::store::Store;
+use switch::store::Backend;
 use tracing::{info, warn};
 
 #[derive(Parser)]
@@ -110,6 +110,16 @@ struct RunArgs {
     /// programs to read. Also `[log] format` in the config file.
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<LogFormatArg>,
+    /// Keep subscribers, bindings and call records in Redis instead of the
+    /// SQLite file: redis://[:PASSWORD@]HOST:PORT (one server) or
+    /// redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes of a Redis
+    /// Cluster). Also `[store] redis` in the config file.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// This switch's name in the bindings and call records it writes to
+    /// Redis. Default: the host name. Also `[store] node_id`.
+    #[arg(long, value_name = "NAME")]
+    node_id: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -158,6 +168,12 @@ impl RunArgs {
         if !self.dns.is_empty() {
             c.dns.listen = self.dns.iter().map(|l| l.to_string()).collect();
         }
+        if self.redis.is_some() {
+            c.store.redis = self.redis;
+        }
+        if self.node_id.is_some() {
+            c.store.node_id = self.node_id;
+        }
         if let Some(f) = self.log_format {
             c.log.format = match f {
                 LogFormatArg::Text => LogFormat::Text,
@@ -201,7 +217,19 @@ async fn run(args: RunArgs) -> Result<()> {
     init_logging(config.log.format);
     // Push mode's key is read before anything binds: a bad [dns.update] stops the start.
     let push = config.push()?;
-    let store = Store::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let target = config.store.target(&config.data_dir)?;
+    // A node id matters only where several switches share the store.
+    let node = if config.store.redis.is_some() { Some(config.store.node_id()?) } else { None };
+    let open_store = || -> Result<Backend> {
+        let mut store = Backend::open(&target, node.as_deref()).with_context(|| format!("opening the store at {target}"))?;
+        if let Backend::Redis(r) = &mut store {
+            r.set_wait_replicas(config.store.wait_replicas);
+        }
+        Ok(store)
+    };
+    let store = open_store()?;
+    // The data dir still holds the control socket and the TLS certificate.
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
     let (transport, transport_events) = Transport::new(config.transport()?);
     let specs = config.listen_specs()?;
     let tls_config = if specs.iter().any(|s| s.transport == TransportKind::Tls) { Some(server_cert(&config)?) } else { None };
@@ -229,7 +257,7 @@ async fn run(args: RunArgs) -> Result<()> {
         let addr = transport.bind_stun(addr).await.with_context(|| format!("binding STUN on udp:{addr}"))?;
         bound.push(format!("listening stun:{}", ListenSpec { transport: TransportKind::Udp, addr }));
     }
-    let writer = Store::open(&config.data_dir).context("opening the store's writer connection")?;
+    let writer = open_store().context("opening the store's writer connection")?;
     let (relay, relay_events) = Relay::start(config.relay()?).await.context("starting the media relay")?;
     let core = config.core(udp, switch::server::local_ip_toward)?;
     let server = Server::start(store, writer, core, transport.clone(), relay, StdRng::from_os_rng())?;
@@ -246,7 +274,7 @@ async fn run(args: RunArgs) -> Result<()> {
     tokio::spawn(switch::control::serve(control, control_tx));
     // The switch core and its driver: one task on this runtime.
     let serving = tokio::spawn(server.run(Inputs { transport: transport_events, relay: relay_events, control: control_rx, stop: stopped }));
-    info!(data_dir = %config.data_dir.display(), domain = %config.domain, listen = ?config.listen, stun = ?config.stun.listen, "switch running");
+    info!(data_dir = %config.data_dir.display(), store = %target, node = ?node, domain = %config.domain, listen = ?config.listen, stun = ?config.stun.listen, "switch running");
     shutdown_signal().await?;
     info!("shutting down");
     transport.shutdown().await;

@@ -4,8 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use sipcore::auth::{Algorithm, ha1};
-use sipcore::headers::MacAddr;
-use sipcore::transport::{FlowId, TransportKind};
+use sipcore::transport::TransportKind;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -13,42 +12,11 @@ use std::time::{Duration, Instant};
 use switch::record::{RlRecord, RlState, UnixTime};
 use switch::store::{DB_FILE, SCHEMA_VERSION, Store, StoreError, SubscriberUpdate};
 
+mod common;
+
+use common::store::{loaded, mac, record};
+
 const T0: UnixTime = 1_700_000_000;
-
-fn mac(s: &str) -> MacAddr {
-    s.parse().unwrap()
-}
-
-fn record(number: &str, expires_at: UnixTime) -> RlRecord {
-    RlRecord {
-        number: number.into(),
-        mac: Some(mac("02:42:ac:11:00:02")),
-        private_ip: Some("10.1.0.2".parse().unwrap()),
-        public_ip_claimed: Some("2001:db8::2".parse().unwrap()),
-        observed: "[2001:db8::2]:49152".parse().unwrap(),
-        behind_nat: true,
-        bearer_port: Some(40000),
-        transport: TransportKind::Tls,
-        flow_id: Some(FlowId(7)),
-        local: Some("192.0.2.1:5061".parse().unwrap()),
-        instance: Some("<urn:uuid:00000000-0000-0000-0000-000000000001>".into()),
-        reg_id: Some(1),
-        call_id: format!("{number}-reg@10.1.0.2"),
-        contact: format!("<sip:{number}@10.1.0.2:5060;transport=tls;ob>"),
-        user_agent: Some("agent/0.1".into()),
-        registered_at: expires_at - 3600,
-        expires_at,
-        state: RlState::Registered,
-        outbound: true,
-    }
-}
-
-/// What a record reads back as: the runtime-only fields are not stored.
-fn loaded(mut r: RlRecord) -> RlRecord {
-    r.flow_id = None;
-    r.local = None;
-    r
-}
 
 fn add(store: &Store, number: &str) {
     store.add_subscriber(number, "pw", "switch.local", None, None).unwrap();

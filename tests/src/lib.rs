@@ -1,6 +1,6 @@
 //! End-to-end tests across crates live in `tests/`; this library holds what
 //! they share: finding the workspace's binaries, processes started by a test,
-//! a real switch with its own data dir and ports, network namespaces, the
+//! a real switch with its own data dir and ports, real Redis servers and Clusters, network namespaces, the
 //! SIPVicious tools, what a scanner sees of an answer, timing statistics, and
 //! bounded waits for what a test expects to happen.
 
@@ -9,6 +9,7 @@ pub mod netns;
 pub mod ports;
 pub mod probe;
 pub mod proc;
+pub mod redis;
 pub mod sipvicious;
 pub mod stats;
 pub mod switch;

@@ -1,6 +1,8 @@
 //! Ports a test has to name itself, because the program that binds them cannot
 //! say what it got: the relay's port range, SIPp's signalling and media ports.
 //! (A switch's SIP listeners need none of this: it binds port 0 and reports.)
+//! A test's Redis takes a block of its own too (`crate::redis`): a server its
+//! first port, a Cluster six ports and six bus ports of one block.
 //!
 //! A [`PortBlock`] is reserved for every test process on the machine at once,
 //! by an exclusive lock on one file per block in a shared directory; the lock

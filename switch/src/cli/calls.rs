@@ -1,10 +1,9 @@
 //! `switch calls`: the call records (CDRs), oldest first.
 
-use super::DataDir;
+use super::StoreArgs;
 use super::table;
 use anyhow::{Context, Result};
 use switch::cdr::{Cdr, LegCounters};
-use switch::store::Store;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct CallsArgs {
@@ -15,7 +14,7 @@ pub(crate) struct CallsArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    dir: DataDir,
+    store: StoreArgs,
 }
 
 /// Milliseconds as `+1.234s` after the INVITE, for the table.
@@ -27,13 +26,16 @@ fn packets(m: Option<&LegCounters>) -> String {
     m.map_or_else(|| "-".to_owned(), |m| format!("{}/{}", m.packets_in, m.packets_out))
 }
 
-fn row(c: &Cdr) -> Vec<String> {
+fn row(c: &Cdr, node: Option<&str>) -> Vec<String> {
     let route = match &c.route_reason {
         Some(r) => format!("{} ({r})", c.route),
         None => c.route.clone(),
     };
-    vec![
-        c.call_id.clone(),
+    let mut row = vec![c.call_id.clone()];
+    if let Some(node) = node {
+        row.push(node.to_owned());
+    }
+    row.extend([
         c.caller.clone(),
         c.callee.clone(),
         route,
@@ -45,18 +47,32 @@ fn row(c: &Cdr) -> Vec<String> {
         table::opt(c.end_reason.as_deref()),
         packets(c.caller_media.as_ref()),
         packets(c.callee_media.as_ref()),
-    ]
+    ]);
+    row
+}
+
+/// A call record as `--json` prints it: with Redis, the node that carried it.
+#[derive(serde::Serialize)]
+struct CallView<'a> {
+    #[serde(flatten)]
+    call: &'a Cdr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
 }
 
 pub(crate) fn run(a: CallsArgs) -> Result<()> {
-    let store = Store::open_existing(&a.dir.data_dir)?;
-    let calls = store.cdrs(a.active)?;
+    let store = a.store.open_existing()?;
+    let calls = store.cdrs_with_nodes(a.active)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&calls).context("encoding JSON")?);
+        let views: Vec<CallView<'_>> = calls.iter().map(|(call, node)| CallView { call, node: node.as_deref() }).collect();
+        println!("{}", serde_json::to_string_pretty(&views).context("encoding JSON")?);
     } else {
-        let rows: Vec<Vec<String>> = calls.iter().map(row).collect();
-        let headers = [
-            "CALL-ID",
+        let rows: Vec<Vec<String>> = calls.iter().map(|(c, node)| row(c, node.as_deref())).collect();
+        let mut headers = vec!["CALL-ID"];
+        if store.is_redis() {
+            headers.push("NODE");
+        }
+        headers.extend([
             "CALLER",
             "CALLEE",
             "ROUTE",
@@ -68,7 +84,7 @@ pub(crate) fn run(a: CallsArgs) -> Result<()> {
             "REASON",
             "CALLER-RTP",
             "CALLEE-RTP",
-        ];
+        ]);
         print!("{}", table::render(&headers, &rows));
     }
     Ok(())

@@ -13,6 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 use switch::defaults::DEFAULT_DATA_DIR;
+use switch::store::{Backend, StoreTarget};
 
 /// `--data-dir`, shared by every command that opens the store.
 #[derive(clap::Args, Debug)]
@@ -20,6 +21,39 @@ pub(crate) struct DataDir {
     /// Directory holding the switch's state (switch.db).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     pub(crate) data_dir: PathBuf,
+}
+
+/// Where a command finds the store: the SQLite file in `--data-dir`, or Redis
+/// with `--redis` (the same URL as `switch run --redis`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct StoreArgs {
+    #[command(flatten)]
+    pub(crate) dir: DataDir,
+    /// Use Redis instead of the SQLite file: redis://[:PASSWORD@]HOST:PORT or
+    /// redis-cluster://HOST:PORT,HOST:PORT,...
+    #[arg(long, value_name = "URL")]
+    pub(crate) redis: Option<String>,
+}
+
+impl StoreArgs {
+    fn target(&self) -> Result<StoreTarget> {
+        Ok(match &self.redis {
+            Some(url) => StoreTarget::Redis(url.parse()?),
+            None => StoreTarget::Dir(self.dir.data_dir.clone()),
+        })
+    }
+
+    /// Opens the store, creating the SQLite file if missing (provisioning).
+    pub(crate) fn open(&self) -> Result<Backend> {
+        let target = self.target()?;
+        Backend::open(&target, None).with_context(|| format!("opening the store at {target}"))
+    }
+
+    /// Opens the store; an SQLite file must exist already.
+    pub(crate) fn open_existing(&self) -> Result<Backend> {
+        let target = self.target()?;
+        Backend::open_existing(&target, None).with_context(|| format!("opening the store at {target}"))
+    }
 }
 
 /// Sends one command line to the running switch (its control socket) and

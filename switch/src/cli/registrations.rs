@@ -3,12 +3,11 @@
 //! switch: a lock lives in its memory only).
 
 use super::table;
-use super::{DataDir, ask};
+use super::{DataDir, StoreArgs, ask};
 use anyhow::{Context, Result};
 use std::time::SystemTime;
 use switch::abuse::NumberLock;
 use switch::record::{RlRecord, UnixTime, transport_name};
-use switch::store::Store;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RegistrationsArgs {
@@ -16,7 +15,7 @@ pub(crate) struct RegistrationsArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    dir: DataDir,
+    store: StoreArgs,
 }
 
 /// A number's lock as listed.
@@ -52,6 +51,9 @@ struct LockedView<'a> {
 #[derive(serde::Serialize)]
 struct RecordView<'a> {
     number: &'a str,
+    /// With Redis: the switch node holding the number's flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
     state: &'static str,
     /// Set while the number is locked against password guessing.
     lock: Option<LockView>,
@@ -71,9 +73,10 @@ struct RecordView<'a> {
 }
 
 impl<'a> RecordView<'a> {
-    fn new(r: &'a RlRecord, now: UnixTime, lock: Option<&NumberLock>) -> Self {
+    fn new(r: &'a RlRecord, node: Option<&'a str>, now: UnixTime, lock: Option<&NumberLock>) -> Self {
         RecordView {
             number: &r.number,
+            node,
             state: r.state.as_str(),
             lock: lock.map(LockView::new),
             observed: r.observed.to_string(),
@@ -92,9 +95,12 @@ impl<'a> RecordView<'a> {
         }
     }
 
-    fn row(&self) -> Vec<String> {
-        vec![
-            self.number.to_owned(),
+    fn row(&self, nodes: bool) -> Vec<String> {
+        let mut row = vec![self.number.to_owned()];
+        if nodes {
+            row.push(table::opt(self.node));
+        }
+        row.extend([
             self.state.to_owned(),
             self.observed.clone(),
             self.transport.to_owned(),
@@ -106,13 +112,18 @@ impl<'a> RecordView<'a> {
             table::opt(self.user_agent),
             if self.time_left == 0 { "expired".to_owned() } else { format!("{}s", self.time_left) },
             table::opt(self.lock.as_ref().map(LockView::cell)),
-        ]
+        ]);
+        row
     }
 }
 
 impl LockedView<'_> {
-    fn row(&self) -> Vec<String> {
-        let mut row = vec![self.number.to_owned(), self.state.to_owned()];
+    fn row(&self, nodes: bool) -> Vec<String> {
+        let mut row = vec![self.number.to_owned()];
+        if nodes {
+            row.push("-".to_owned());
+        }
+        row.push(self.state.to_owned());
         row.extend(std::iter::repeat_n("-".to_owned(), 9));
         row.push(self.lock.cell());
         row
@@ -125,15 +136,16 @@ fn locks(dir: &DataDir) -> Vec<NumberLock> {
 }
 
 pub(crate) fn run(a: RegistrationsArgs) -> Result<()> {
-    let store = Store::open_existing(&a.dir.data_dir)?;
-    let records = store.records()?;
-    let locks = locks(&a.dir);
+    let store = a.store.open_existing()?;
+    let records = store.records_with_nodes()?;
+    let nodes = store.is_redis();
+    let locks = locks(&a.store.dir);
     let now = sipcore::auth::unix_seconds(SystemTime::now());
     let lock_of = |number: &str| locks.iter().find(|l| l.number == number);
-    let views: Vec<RecordView<'_>> = records.iter().map(|r| RecordView::new(r, now, lock_of(&r.number))).collect();
+    let views: Vec<RecordView<'_>> = records.iter().map(|(r, node)| RecordView::new(r, node.as_deref(), now, lock_of(&r.number))).collect();
     let locked: Vec<LockedView<'_>> = locks
         .iter()
-        .filter(|l| !records.iter().any(|r| r.number == l.number))
+        .filter(|l| !records.iter().any(|(r, _)| r.number == l.number))
         .map(|l| LockedView { number: &l.number, state: "absent", lock: LockView::new(l) })
         .collect();
     if a.json {
@@ -143,9 +155,12 @@ pub(crate) fn run(a: RegistrationsArgs) -> Result<()> {
         }
         println!("{}", serde_json::to_string_pretty(&all).context("encoding JSON")?);
     } else {
-        let rows: Vec<Vec<String>> = views.iter().map(RecordView::row).chain(locked.iter().map(LockedView::row)).collect();
-        let headers = [
-            "NUMBER",
+        let rows: Vec<Vec<String>> = views.iter().map(|v| v.row(nodes)).chain(locked.iter().map(|l| l.row(nodes))).collect();
+        let mut headers = vec!["NUMBER"];
+        if nodes {
+            headers.push("NODE");
+        }
+        headers.extend([
             "STATE",
             "OBSERVED",
             "TRANSPORT",
@@ -157,7 +172,7 @@ pub(crate) fn run(a: RegistrationsArgs) -> Result<()> {
             "USER-AGENT",
             "TIME-LEFT",
             "LOCKED",
-        ];
+        ]);
         print!("{}", table::render(&headers, &rows));
     }
     Ok(())

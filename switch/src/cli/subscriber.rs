@@ -1,13 +1,13 @@
 //! `switch subscriber add|set|remove|list`.
 
-use super::DataDir;
+use super::StoreArgs;
 use super::table;
 use anyhow::{Context, Result, bail};
 use sipcore::headers::MacAddr;
 use std::io::Read;
 use std::path::PathBuf;
 use switch::defaults::DEFAULT_DOMAIN;
-use switch::store::{Store, SubscriberUpdate};
+use switch::store::{StoreError, SubscriberUpdate, validate};
 
 /// The environment variable a password may come from, to keep it out of argv.
 pub(crate) const PASSWORD_ENV: &str = "SWITCH_PASSWORD";
@@ -48,7 +48,7 @@ pub(crate) struct AddArgs {
     #[arg(long, value_name = "REALM", default_value = DEFAULT_DOMAIN)]
     realm: String,
     #[command(flatten)]
-    dir: DataDir,
+    store: StoreArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -76,14 +76,14 @@ pub(crate) struct SetArgs {
     #[arg(long, value_name = "R")]
     realm: Option<String>,
     #[command(flatten)]
-    dir: DataDir,
+    store: StoreArgs,
 }
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RemoveArgs {
     number: String,
     #[command(flatten)]
-    dir: DataDir,
+    store: StoreArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -94,7 +94,7 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "REALM", default_value = DEFAULT_DOMAIN)]
     realm: String,
     #[command(flatten)]
-    dir: DataDir,
+    store: StoreArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -103,7 +103,7 @@ pub(crate) struct ListArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    dir: DataDir,
+    store: StoreArgs,
 }
 
 /// What listings show of a subscriber: never the HA1s.
@@ -143,7 +143,7 @@ fn add(a: AddArgs) -> Result<()> {
         Some(pw) => pw,
         None => password_from_env()?,
     };
-    let store = Store::open(&a.dir.data_dir)?;
+    let store = a.store.open()?;
     let sub = store.add_subscriber(&a.number, &password, &a.realm, mac, a.home.as_deref())?;
     println!("added {} (realm {})", sub.number, sub.realm);
     Ok(())
@@ -169,14 +169,14 @@ fn set(a: SetArgs) -> Result<()> {
     if update.is_empty() {
         bail!("nothing to change: give --password, --password-env, --realm, --mac/--no-mac or --home/--no-home");
     }
-    let store = Store::open_existing(&a.dir.data_dir)?;
+    let store = a.store.open_existing()?;
     let sub = store.update_subscriber(&a.number, update)?;
     println!("updated {}", sub.number);
     Ok(())
 }
 
 fn remove(a: RemoveArgs) -> Result<()> {
-    let store = Store::open_existing(&a.dir.data_dir)?;
+    let store = a.store.open_existing()?;
     store.remove_subscriber(&a.number)?;
     println!("removed {}", a.number);
     Ok(())
@@ -189,28 +189,51 @@ fn import(a: ImportArgs) -> Result<()> {
     } else {
         text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     }
-    let store = Store::open(&a.dir.data_dir)?;
-    let count = store.transaction(|store| -> Result<usize> {
-        let mut count = 0;
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() || line.starts_with('#') {
-                continue;
+    let store = a.store.open()?;
+    let entries = import_entries(&text)?;
+    // Everything is checked before anything is written: with Redis the
+    // writes are not one transaction, so a failure must come first.
+    let mut seen = std::collections::HashSet::new();
+    for (line, number, password) in &entries {
+        let mut check = || -> switch::store::Result<()> {
+            validate::number(number)?;
+            validate::password(password)?;
+            validate::realm(&a.realm)?;
+            if !seen.insert(*number) || store.subscriber(number)?.is_some() {
+                return Err(StoreError::Exists((*number).to_owned()));
             }
-            let Some((number, password)) = line.split_once(';') else {
-                bail!("line {}: expected NUMBER;PASSWORD", i + 1);
-            };
-            store.add_subscriber(number.trim(), password, &a.realm, None, None).with_context(|| format!("line {}", i + 1))?;
-            count += 1;
+            Ok(())
+        };
+        check().with_context(|| format!("line {line}"))?;
+    }
+    let count = store.transaction(|store| -> Result<usize> {
+        for (line, number, password) in &entries {
+            store.add_subscriber(number, password, &a.realm, None, None).with_context(|| format!("line {line}"))?;
         }
-        Ok(count)
+        Ok(entries.len())
     })?;
     println!("imported {count} subscribers (realm {})", a.realm);
     Ok(())
 }
 
+/// The `(line number, number, password)` entries of an import file.
+fn import_entries(text: &str) -> Result<Vec<(usize, &str, &str)>> {
+    let mut entries = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((number, password)) = line.split_once(';') else {
+            bail!("line {}: expected NUMBER;PASSWORD", i + 1);
+        };
+        entries.push((i + 1, number.trim(), password));
+    }
+    Ok(entries)
+}
+
 fn list(a: ListArgs) -> Result<()> {
-    let store = Store::open_existing(&a.dir.data_dir)?;
+    let store = a.store.open_existing()?;
     let subs = store.subscribers()?;
     if a.json {
         let views: Vec<SubscriberView<'_>> = subs

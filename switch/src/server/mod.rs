@@ -9,8 +9,9 @@
 //!
 //! Nothing here decides anything: that is the core's job. Nothing here waits
 //! for the disk either: the store thread (`store_thread.rs`) does the blocking
-//! SQLite work, and only the provisioning check (`provisioning.rs`) touches
-//! SQLite on this task, at the cost of a shared-memory read.
+//! store work (SQLite or Redis), and only the provisioning check
+//! (`provisioning.rs`) looks at the store from this task, at the cost of a
+//! shared-memory read.
 
 mod connect;
 mod log;
@@ -25,7 +26,7 @@ use crate::b2bua::{CallRef, MediaOpenError, MediaPorts};
 use crate::control::{Command, ControlRequest};
 use crate::core::{CommitTicket, ControlId, Core, CoreConfig, Output};
 use crate::location::Change;
-use crate::store::{Store, WallClock};
+use crate::store::{Backend, WallClock};
 use crate::subscribers::Subscribers;
 use crate::{ConnectError, Error};
 use ::media::relay::{Relay, RelayEvent};
@@ -103,8 +104,8 @@ impl Server {
     /// Stored records whose TTL ran out are purged, the rest wait for their
     /// phones; calls the last run left open are recorded as ended.
     pub fn start(
-        reader: Store,
-        writer: Store,
+        reader: Backend,
+        writer: Backend,
         config: CoreConfig,
         transport: Transport,
         relay: Relay,
@@ -115,7 +116,7 @@ impl Server {
         let (provisioning, subscribers) = Provisioning::start(reader)?;
         let store = provisioning.store();
         let purged = store.purge_expired(clock.unix_secs(now))?;
-        let records: Vec<_> = store.records()?.into_iter().map(|r| clock.live_record(r)).collect();
+        let records: Vec<_> = store.own_records()?.into_iter().map(|r| clock.live_record(r)).collect();
         let ended = store.end_open_cdrs(clock.unix_ms(now), "switch_restarted")?;
         if ended > 0 {
             warn!(calls = ended, "calls in progress when the switch last stopped are recorded as ended");

@@ -1,6 +1,6 @@
-//! The store thread: every blocking SQLite call the running switch makes
-//! besides the cheap provisioning check, on a thread of its own so that the
-//! runtime's workers never wait for the disk.
+//! The store thread: every blocking store call (SQLite or Redis) the running
+//! switch makes besides the cheap provisioning check, on a thread of its own
+//! so that the runtime's workers never wait for the disk or the network.
 //!
 //! Writes go in batches (group commit): the driver hands over changes and
 //! moves on; the thread commits whatever has piled up in one transaction and
@@ -10,6 +10,10 @@
 //! 200 OK still never goes out before its record is on disk (a `kill -9` loses
 //! nothing acknowledged). A clean stop writes everything queued.
 //!
+//! With Redis a batch is not one transaction (a Cluster has none across
+//! slots): each change is one atomic write, and the batch's ticket is
+//! reported once Redis has answered every one of them.
+//!
 //! Subscriber reloads run here too, between batches: they are rare (the CLI
 //! changed something) and read the whole table.
 
@@ -17,7 +21,7 @@ use super::Feedback;
 use crate::cdr::Cdr;
 use crate::core::CommitTicket;
 use crate::record::RlRecord;
-use crate::store::Store;
+use crate::store::Backend;
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -47,7 +51,7 @@ pub(super) struct StoreThread {
 impl StoreThread {
     /// Starts the thread over its own connection to the store; what it has to
     /// report goes to `feedback`.
-    pub(super) fn start(store: Store, feedback: UnboundedSender<Feedback>) -> std::io::Result<Self> {
+    pub(super) fn start(store: Backend, feedback: UnboundedSender<Feedback>) -> std::io::Result<Self> {
         let (ops, rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name("store".into()).spawn(move || run(&store, &rx, &feedback))?;
         Ok(Self { ops: Some(ops), thread: Some(thread) })
@@ -120,7 +124,7 @@ impl Batch {
         }
     }
 
-    fn write(&self, store: &Store) {
+    fn write(&self, store: &Backend) {
         if self.records.is_empty() && self.cdrs.is_empty() {
             return;
         }
@@ -149,7 +153,7 @@ impl Batch {
     }
 }
 
-fn run(store: &Store, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feedback>) {
+fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feedback>) {
     // Blocks for the first operation, then takes whatever else is already queued.
     while let Ok(first) = rx.recv() {
         let mut batch = Batch::default();

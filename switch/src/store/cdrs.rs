@@ -41,6 +41,7 @@ const COLUMNS: &str = "call_id, callee_call_id, caller, callee, route, route_rea
 impl Store {
     /// Inserts or replaces the record of `rec.call_id`.
     pub fn put_cdr(&self, rec: &Cdr) -> Result<()> {
+        super::validate::cdr(rec)?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "INSERT OR REPLACE INTO calls ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         ))?;

@@ -26,6 +26,17 @@ pub enum StoreError {
     /// A stored value does not read back (edited by hand, or a newer writer).
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// Redis refused or failed (connection lost, timeout, cluster moved, …).
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Redis could not be reached when the store was opened. `target` is the
+    /// configured URL with any password masked.
+    #[error("cannot reach redis at {target}: {source}")]
+    Unreachable { target: String, source: redis::RedisError },
+    /// Written, but fewer Redis replicas than asked for (`[store]
+    /// wait_replicas`) acknowledged it in time.
+    #[error("{what}: {acked} of {wanted} redis replicas acknowledged the write in time")]
+    NotReplicated { what: String, acked: u32, wanted: u32 },
     /// The file was migrated by a newer switch than this one.
     #[error("database schema v{found} is newer than this switch understands (v{supported})")]
     SchemaTooNew { found: i64, supported: i64 },

@@ -1,5 +1,10 @@
-//! The embedded store: provisioned subscribers and RL records in one SQLite
-//! file, `<data-dir>/switch.db`.
+//! The store: provisioned subscribers, RL records and call records. The
+//! embedded default is one SQLite file, `<data-dir>/switch.db` ([`Store`]);
+//! several switch nodes share one Redis server or Cluster instead
+//! ([`RedisStore`], in `redis/`). [`Backend`] is the one interface over both
+//! that the running switch and the CLI use.
+//!
+//! What follows is the SQLite side.
 //!
 //! The file is shared: a running switch and the provisioning CLI open it at the
 //! same time. It runs in WAL mode (readers never block the writer) with
@@ -11,14 +16,18 @@
 //! from an async task. One [`Store`] holds one connection and caches its
 //! prepared statements; it is `Send` but not `Sync`.
 
+mod backend;
 mod cdrs;
 mod clock;
 mod error;
 mod records;
+pub mod redis;
 mod schema;
 mod subscribers;
 pub mod validate;
 
+pub use self::redis::{RedisStore, RedisTarget};
+pub use backend::{Backend, StoreTarget};
 pub use clock::WallClock;
 pub use error::{Result, StoreError};
 pub use subscribers::SubscriberUpdate;

@@ -7,6 +7,8 @@ use super::error::{Result, StoreError, extended_code};
 use super::{Store, time_from_sql, time_to_sql};
 use crate::record::{RlRecord, RlState, UnixTime, transport_from_name, transport_name};
 use rusqlite::Row;
+use sipcore::transport::TransportKind;
+use std::net::SocketAddr;
 use std::str::FromStr;
 
 /// The stored columns, in `from_row` order. A macro so statements are
@@ -40,22 +42,26 @@ fn state_from_name(s: &str) -> Option<RlState> {
 }
 
 /// Parses an optional text column, naming the record and column on failure.
-fn parse_opt<T: FromStr>(number: &str, column: &str, text: Option<String>) -> Result<Option<T>>
+pub(super) fn parse_opt<T: FromStr>(number: &str, column: &str, text: Option<String>) -> Result<Option<T>>
 where
     T::Err: std::fmt::Display,
 {
     text.map(|t| t.parse::<T>().map_err(|e| StoreError::Corrupt(format!("record {number}: {column} {t:?}: {e}")))).transpose()
 }
 
+/// The observed address, transport and state columns read back (both backends store them as text).
+pub(super) fn parse_required(number: &str, observed: &str, transport: &str, state: &str) -> Result<(SocketAddr, TransportKind, RlState)> {
+    let observed = observed.parse().map_err(|e| StoreError::Corrupt(format!("record {number}: observed {observed:?}: {e}")))?;
+    let transport =
+        transport_from_name(transport).ok_or_else(|| StoreError::Corrupt(format!("record {number}: transport {transport:?}")))?;
+    let state = state_from_name(state).ok_or_else(|| StoreError::Corrupt(format!("record {number}: state {state:?}")))?;
+    Ok((observed, transport, state))
+}
+
 fn from_row(row: &Row<'_>) -> Result<RlRecord> {
     let number: String = row.get(0)?;
-    let observed: String = row.get(4)?;
-    let observed = observed.parse().map_err(|e| StoreError::Corrupt(format!("record {number}: observed {observed:?}: {e}")))?;
-    let transport: String = row.get(7)?;
-    let transport =
-        transport_from_name(&transport).ok_or_else(|| StoreError::Corrupt(format!("record {number}: transport {transport:?}")))?;
-    let state: String = row.get(15)?;
-    let state = state_from_name(&state).ok_or_else(|| StoreError::Corrupt(format!("record {number}: state {state:?}")))?;
+    let (observed, transport, state) =
+        parse_required(&number, &row.get::<_, String>(4)?, &row.get::<_, String>(7)?, &row.get::<_, String>(15)?)?;
     Ok(RlRecord {
         mac: parse_opt(&number, "mac", row.get(1)?)?,
         private_ip: parse_opt(&number, "private_ip", row.get(2)?)?,

@@ -81,35 +81,22 @@ impl Store {
         mac: Option<MacAddr>,
         home: Option<&str>,
     ) -> Result<Subscriber> {
-        validate::number(number)?;
-        validate::password(password)?;
-        validate::realm(realm)?;
-        if let Some(home) = home {
-            validate::home(home)?;
-        }
-        let [ha1_md5, ha1_sha256, ha1_sha512_256] = ha1s(number, realm, password);
+        let new = new_subscriber(number, password, realm, mac, home)?;
+        let Subscriber { ha1_md5, ha1_sha256, ha1_sha512_256, .. } = &new;
         let now = now_i64();
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO subscribers (number, realm, ha1_md5, ha1_sha256, ha1_sha512_256, mac, home, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
         )?;
         let mac_text = mac.map(|m| m.to_string());
-        match stmt.execute((number, realm, &ha1_md5, &ha1_sha256, &ha1_sha512_256, &mac_text, home, now)) {
+        match stmt.execute((number, realm, ha1_md5, ha1_sha256, ha1_sha512_256, &mac_text, home, now)) {
             Ok(_) => {}
             Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
                 return Err(StoreError::Exists(number.to_owned()));
             }
             Err(e) => return Err(e.into()),
         }
-        Ok(Subscriber {
-            number: number.to_owned(),
-            realm: realm.to_owned(),
-            ha1_md5,
-            ha1_sha256,
-            ha1_sha512_256,
-            mac,
-            home: home.map(str::to_owned),
-        })
+        Ok(new)
     }
 
     /// Runs `f` in one write transaction: committed when it returns `Ok`,
@@ -127,41 +114,12 @@ impl Store {
     /// A new realm without a new password is refused (the stored HA1s could
     /// not be recomputed); the same realm again is accepted as no change.
     pub fn update_subscriber(&self, number: &str, update: SubscriberUpdate) -> Result<Subscriber> {
-        validate::number(number)?;
-        if let Some(password) = &update.password {
-            validate::password(password)?;
-        }
-        if let Some(realm) = &update.realm {
-            validate::realm(realm)?;
-        }
-        if let Some(Some(home)) = &update.home {
-            validate::home(home)?;
-        }
+        validate_update(number, &update)?;
         // IMMEDIATE: take the write lock before reading, so a concurrent
         // writer cannot slip in between the read and the write.
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut sub = get(&tx, number)?.ok_or_else(|| StoreError::NotFound(number.to_owned()))?;
-        let realm_changes = update.realm.as_ref().is_some_and(|r| *r != sub.realm);
-        match (&update.password, update.realm) {
-            (None, Some(_)) if realm_changes => {
-                return Err(StoreError::Invalid(format!(
-                    "changing the realm of {number} needs a new password (the stored HA1s depend on the realm)"
-                )));
-            }
-            (Some(password), realm) => {
-                if let Some(realm) = realm {
-                    sub.realm = realm;
-                }
-                [sub.ha1_md5, sub.ha1_sha256, sub.ha1_sha512_256] = ha1s(number, &sub.realm, password);
-            }
-            (None, _) => {}
-        }
-        if let Some(mac) = update.mac {
-            sub.mac = mac;
-        }
-        if let Some(home) = update.home {
-            sub.home = home;
-        }
+        apply_update(&mut sub, update)?;
         {
             let mut stmt = tx.prepare_cached(
                 "UPDATE subscribers SET realm = ?2, ha1_md5 = ?3, ha1_sha256 = ?4, ha1_sha512_256 = ?5,
@@ -195,6 +153,69 @@ impl Store {
         let rows = stmt.query_and_then([], from_row)?;
         rows.collect()
     }
+}
+
+/// A subscriber to provision, checked, with its HA1s (both backends).
+pub(super) fn new_subscriber(number: &str, password: &str, realm: &str, mac: Option<MacAddr>, home: Option<&str>) -> Result<Subscriber> {
+    validate::number(number)?;
+    validate::password(password)?;
+    validate::realm(realm)?;
+    if let Some(home) = home {
+        validate::home(home)?;
+    }
+    let [ha1_md5, ha1_sha256, ha1_sha512_256] = ha1s(number, realm, password);
+    Ok(Subscriber {
+        number: number.to_owned(),
+        realm: realm.to_owned(),
+        ha1_md5,
+        ha1_sha256,
+        ha1_sha512_256,
+        mac,
+        home: home.map(str::to_owned),
+    })
+}
+
+/// Checks an update's values before anything is read (both backends).
+pub(super) fn validate_update(number: &str, update: &SubscriberUpdate) -> Result<()> {
+    validate::number(number)?;
+    if let Some(password) = &update.password {
+        validate::password(password)?;
+    }
+    if let Some(realm) = &update.realm {
+        validate::realm(realm)?;
+    }
+    if let Some(Some(home)) = &update.home {
+        validate::home(home)?;
+    }
+    Ok(())
+}
+
+/// `update` applied to the subscriber as stored (both backends). A new realm
+/// without a new password is refused; the same realm again is no change.
+pub(super) fn apply_update(sub: &mut Subscriber, update: SubscriberUpdate) -> Result<()> {
+    let realm_changes = update.realm.as_ref().is_some_and(|r| *r != sub.realm);
+    match (&update.password, update.realm) {
+        (None, Some(_)) if realm_changes => {
+            return Err(StoreError::Invalid(format!(
+                "changing the realm of {} needs a new password (the stored HA1s depend on the realm)",
+                sub.number
+            )));
+        }
+        (Some(password), realm) => {
+            if let Some(realm) = realm {
+                sub.realm = realm;
+            }
+            [sub.ha1_md5, sub.ha1_sha256, sub.ha1_sha512_256] = ha1s(&sub.number, &sub.realm, password);
+        }
+        (None, _) => {}
+    }
+    if let Some(mac) = update.mac {
+        sub.mac = mac;
+    }
+    if let Some(home) = update.home {
+        sub.home = home;
+    }
+    Ok(())
 }
 
 fn get(conn: &rusqlite::Connection, number: &str) -> Result<Option<Subscriber>> {

@@ -1,6 +1,7 @@
 //! Input checks shared by the store's write paths.
 
 use super::error::{Result, StoreError};
+use crate::cdr::Cdr;
 use sipcore::{Scheme, Uri};
 
 /// The longest number accepted.
@@ -44,6 +45,33 @@ pub fn home(home: &str) -> Result<()> {
     }
 }
 
+/// The longest node id accepted.
+pub const MAX_NODE_LEN: usize = 64;
+
+/// A node id (`--node-id`) names one switch of a cluster in every binding and
+/// call record it writes, and inside Redis key names: 1-64 letters, digits,
+/// '.', '_' or '-' (a host name fits; braces, which would break the hash tag
+/// of a key, do not).
+pub fn node(node: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if node.is_empty() || node.len() > MAX_NODE_LEN || !node.chars().all(ok_char) {
+        return Err(StoreError::Invalid(format!("bad node id {node:?}: 1-{MAX_NODE_LEN} letters, digits, '.', '_' or '-'")));
+    }
+    Ok(())
+}
+
+/// A call record's route is `flow`, `home` or `none` and its final status a
+/// SIP one (SQLite's schema checks the same; Redis has no schema).
+pub fn cdr(c: &Cdr) -> Result<()> {
+    if !matches!(c.route.as_str(), "flow" | "home" | "none") {
+        return Err(StoreError::Invalid(format!("call {}: bad route {:?}", c.call_id, c.route)));
+    }
+    if c.status.is_some_and(|s| !(100..=699).contains(&s)) {
+        return Err(StoreError::Invalid(format!("call {}: bad status {:?}", c.call_id, c.status)));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +94,25 @@ mod tests {
         for bad in ["", "example.com", "http://example.com", "sip:", "sip:a b", "sip:h:0x", "urn:x:y"] {
             assert!(home(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn node_ids_fit_in_a_key_name() {
+        for good in ["sw1", "node-a", "host.example.net", &"n".repeat(64)] {
+            assert!(node(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", &"n".repeat(65), "a{b}", "a b", "a:b", "é"] {
+            assert!(node(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn call_records_have_a_known_route_and_a_sip_status() {
+        let ok = Cdr { call_id: "c".into(), route: "flow".into(), status: Some(486), ..Cdr::default() };
+        assert!(cdr(&ok).is_ok());
+        assert!(cdr(&Cdr { route: "sideways".into(), ..ok.clone() }).is_err());
+        assert!(cdr(&Cdr { status: Some(99), ..ok.clone() }).is_err());
+        assert!(cdr(&Cdr { status: Some(700), ..ok }).is_err());
     }
 
     #[test]

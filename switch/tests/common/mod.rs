@@ -13,6 +13,7 @@ pub mod calls;
 pub mod dns;
 mod net;
 mod phone;
+pub mod store;
 
 pub use net::{End, Link, Tcp, Udp, header, headers, line, parse_response};
 pub use phone::{Auth, ContactKind, Phone};

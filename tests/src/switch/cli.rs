@@ -15,21 +15,31 @@ use std::time::Duration;
 pub struct SwitchCli {
     pub bin: PathBuf,
     pub data: PathBuf,
+    /// Arguments the store's commands (`subscriber`, `registrations`, `calls`)
+    /// get besides `--data-dir`: `--redis URL`.
+    pub store: Vec<String>,
 }
 
 impl SwitchCli {
     /// The workspace's `switch` (`$SWITCH_BIN` overrides) on `data`.
     pub fn new(data: &Path) -> Self {
-        SwitchCli { bin: workspace_bin("switch"), data: data.to_path_buf() }
+        SwitchCli { bin: workspace_bin("switch"), data: data.to_path_buf(), store: Vec::new() }
     }
 
-    /// Runs `switch ARGS --data-dir DATA` to completion.
+    /// The same data dir, its CLI commands pointed at Redis (`--redis URL`).
+    pub fn with_redis(mut self, url: &str) -> Self {
+        self.store = vec!["--redis".into(), url.into()];
+        self
+    }
+
+    /// Runs `switch ARGS --data-dir DATA [--redis URL]` to completion.
     pub fn cli(&self, args: &[&str]) -> Output {
         // A password or log filter in the test's environment must not change what the CLI does or prints.
         Command::new(&self.bin)
             .args(args)
             .arg("--data-dir")
             .arg(&self.data)
+            .args(if matches!(args.first(), Some(&("subscriber" | "registrations" | "calls"))) { &self.store[..] } else { &[] })
             .env_remove("SWITCH_PASSWORD")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())

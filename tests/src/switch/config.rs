@@ -25,6 +25,8 @@ pub struct Config {
     pub server: Vec<String>,
     /// `key = value` lines for `[dns]` (its `listen` too: DNS is off without it).
     pub dns: Vec<String>,
+    /// `key = value` lines for `[store]` (`redis = "redis://..."`, `node_id = "..."`).
+    pub store: Vec<String>,
     /// `RUST_LOG` for the switch.
     pub log_filter: String,
     /// `--log-format json` (the default here, so tests read events as fields) or text.
@@ -46,6 +48,7 @@ impl Default for Config {
             calls: Vec::new(),
             server: Vec::new(),
             dns: Vec::new(),
+            store: Vec::new(),
             log_filter: "info".into(),
             json_log: true,
         }
@@ -129,6 +132,12 @@ impl Config {
         self
     }
 
+    /// The store in Redis at `url`, this switch writing as `node`.
+    pub fn redis(mut self, url: &str, node: &str) -> Self {
+        self.store = vec![format!("redis = {}", toml_string(url)), format!("node_id = {}", toml_string(node))];
+        self
+    }
+
     /// Text logs, as an operator reads them.
     pub fn text_log(mut self) -> Self {
         self.json_log = false;
@@ -158,6 +167,7 @@ impl Config {
             ("calls", &self.calls),
             ("server", &self.server),
             ("dns", &self.dns),
+            ("store", &self.store),
             ("stun", &Vec::new()),
         ];
         for (section, lines) in sections {

@@ -49,7 +49,7 @@ impl SwitchHost {
     pub fn with_bin(bin: impl Into<PathBuf>) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let data = dir.path().join("data");
-        SwitchHost { dir, switch: SwitchCli { bin: bin.into(), data } }
+        SwitchHost { dir, switch: SwitchCli { bin: bin.into(), data, store: Vec::new() } }
     }
 
     /// Provisions `number` with `password` and, if given, a home URI.

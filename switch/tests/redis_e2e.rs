@@ -1,0 +1,216 @@
+//! The switch on Redis, end to end with the real binary: provisioning with
+//! `switch subscriber add --redis`, a phone registering over TCP, `switch
+//! registrations --redis` listing it with its node at once (the 200 OK went
+//! out after Redis answered the write), a call record listed with its node,
+//! and a restarted switch finding it all again; on one `redis-server` and on a Redis Cluster. And a
+//! Redis that cannot be reached stops the start with an error naming it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use common::calls::{Callee, Caller, ended_record};
+use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line};
+use sipcore::Method;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tests::ports::PortBlock;
+use tests::redis::{RedisCluster, RedisServer};
+
+const PW: &str = "Garnet-Osprey-5170";
+
+/// A lab whose CLI commands go to Redis at `url`.
+fn redis_lab(url: &str) -> SwitchHost {
+    let mut host = lab();
+    host.switch = host.switch.with_redis(url);
+    host
+}
+
+fn registers_lists_and_survives_a_restart(url: &str) {
+    let host = redis_lab(url);
+    host.add_subscriber("7001", PW, None);
+    host.add_subscriber("7002", PW, Some("sip:7002@home.example"));
+    let listed = host.cli_ok(&["subscriber", "list"]);
+    assert!(listed.contains("7001") && listed.contains("sip:7002@home.example"), "{listed}");
+
+    let cfg = Config::default().redis(url, "node-a");
+    let mut sw = host.start(&cfg);
+    assert!(!host.data.join("switch.db").exists(), "no SQLite file beside a Redis store");
+    let mut tcp = Tcp::connect(&sw);
+    let mut phone = Phone::agent("7001", PW, 1);
+    phone.register(&mut tcp, Some(300));
+    let rec = host.registration("7001").expect("7001 listed");
+    assert_eq!((rec["state"].as_str(), rec["node"].as_str()), (Some("registered"), Some("node-a")), "{rec}");
+    assert_eq!(rec["observed"], tcp.local().to_string());
+    let table = host.cli_ok(&["registrations"]);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(&header[..3], ["NUMBER", "NODE", "STATE"], "{table}");
+    assert!(table.lines().any(|l| l.starts_with("7001") && l.contains("node-a")), "{table}");
+
+    // A subscriber provisioned while the switch runs is served without a restart.
+    host.add_subscriber("7003", PW, None);
+    common::wait_for(IO_TIMEOUT, "the switch to know 7003", || {
+        let route = host.route("7003");
+        if route.contains("unknown") { Err(route) } else { Ok(()) }
+    });
+    let mut tcp3 = Tcp::connect(&sw);
+    Phone::agent("7003", PW, 3).register(&mut tcp3, Some(300));
+
+    // A call: its record is listed with the node that carried it.
+    let mut callee = Callee::register(&sw, "7002", PW);
+    let mut caller = Caller::new(&sw, "7003", "7002");
+    let invite = caller.invite_with_digest(PW);
+    let inv = callee.request(Method::Invite);
+    callee.answer(&inv, 486, false);
+    let busy = caller.phone.response(486, Method::Invite);
+    caller.ack_non_2xx(&invite, &busy);
+    let rec = ended_record(&host, &caller.call_id);
+    assert_eq!((rec["node"].as_str(), rec["status"].as_u64(), rec["route"].as_str()), (Some("node-a"), Some(486), Some("flow")), "{rec}");
+    drop(callee);
+
+    // Restarted on the same Redis: the records are there, their flows gone with the old process.
+    sw.kill9();
+    drop((tcp, tcp3));
+    sw.restart();
+    let restored = sw.wait_for_event("location records restored", &[], IO_TIMEOUT);
+    assert_eq!(restored.field("loaded").as_u64(), Some(3), "{restored}");
+    host.wait_state("7001", "signalling_dropped", IO_TIMEOUT);
+    let mut tcp = Tcp::connect(&sw);
+    let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
+    assert_eq!(r.status, 200, "{}", line(&r));
+    let rec = host.registration("7001").unwrap();
+    assert_eq!((rec["state"].as_str(), rec["node"].as_str()), (Some("registered"), Some("node-a")), "{rec}");
+    let calls = host.cli_ok(&["calls"]);
+    let header: Vec<&str> = calls.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(&header[..3], ["CALL-ID", "NODE", "CALLER"], "{calls}");
+    assert!(calls.lines().any(|l| l.split_whitespace().nth(1) == Some("node-a")), "{calls}");
+}
+
+#[test]
+fn on_one_redis_server() {
+    let redis = RedisServer::start();
+    registers_lists_and_survives_a_restart(&redis.url());
+}
+
+#[test]
+fn on_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    registers_lists_and_survives_a_restart(&cluster.url());
+}
+
+/// Two switch nodes on one Redis: each binding carries the node that holds
+/// its flow, and a restarted node restores only its own, never taking over
+/// the other's.
+#[test]
+fn a_restarted_node_leaves_another_nodes_bindings_alone() {
+    let redis = RedisServer::start();
+    let (host_a, host_b) = (redis_lab(&redis.url()), redis_lab(&redis.url()));
+    host_a.add_subscriber("7301", PW, None);
+    host_a.add_subscriber("7302", PW, None);
+    let mut sw_a = host_a.start(&Config::default().redis(&redis.url(), "node-a"));
+    let sw_b = host_b.start(&Config::default().redis(&redis.url(), "node-b"));
+    let mut tcp_a = Tcp::connect(&sw_a);
+    Phone::agent("7301", PW, 1).register(&mut tcp_a, Some(300));
+    let mut tcp_b = Tcp::connect(&sw_b);
+    Phone::agent("7302", PW, 2).register(&mut tcp_b, Some(300));
+    let nodes = |host: &SwitchHost| -> Vec<(String, String)> {
+        host.registrations().iter().map(|r| (r["number"].as_str().unwrap().to_owned(), r["node"].as_str().unwrap().to_owned())).collect()
+    };
+    let both = [("7301".to_owned(), "node-a".to_owned()), ("7302".to_owned(), "node-b".to_owned())];
+    assert_eq!(nodes(&host_b), both, "either node's CLI lists both");
+
+    sw_a.kill9();
+    drop(tcp_a);
+    sw_a.restart();
+    let restored = sw_a.wait_for_event("location records restored", &[], IO_TIMEOUT);
+    assert_eq!(restored.field("loaded").as_u64(), Some(1), "only its own: {restored}");
+    host_a.wait_state("7301", "signalling_dropped", IO_TIMEOUT);
+    assert_eq!(nodes(&host_a), both);
+    assert_eq!(host_a.state("7302"), "registered", "node-b's binding untouched");
+}
+
+/// With `wait_replicas = 1` a REGISTER is answered once a replica holds the
+/// record: with every replica frozen the answer waits for WAIT's timeout and
+/// the log says the write was not replicated.
+#[test]
+fn with_wait_replicas_a_register_waits_for_a_replica() {
+    let cluster = RedisCluster::start();
+    let host = redis_lab(&cluster.url());
+    host.add_subscriber("7101", PW, None);
+    let mut cfg = Config::default().redis(&cluster.url(), "node-w");
+    cfg.store.push("wait_replicas = 1".into());
+    let sw = host.start(&cfg);
+    let mut tcp = Tcp::connect(&sw);
+    let mut phone = Phone::agent("7101", PW, 1);
+    phone.register(&mut tcp, Some(300));
+    assert_eq!(host.state("7101"), "registered");
+    assert!(!sw.log_text().contains("redis replicas acknowledged"), "a live replica acknowledges at once");
+
+    let replicas: Vec<_> = cluster.nodes.iter().filter(|n| n.is_replica()).collect();
+    assert_eq!(replicas.len(), 3);
+    for r in &replicas {
+        r.signal("STOP");
+    }
+    let started = Instant::now();
+    let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
+    let took = started.elapsed();
+    for r in &replicas {
+        r.signal("CONT");
+    }
+    assert_eq!(r.status, 200, "{}", line(&r));
+    assert!(took >= Duration::from_millis(900), "answered after {took:?}, before WAIT (1 s) could time out");
+    let event = sw.wait_for_event("registration change not stored", &[("number", "7101")], IO_TIMEOUT);
+    assert!(event.text("error").contains("0 of 1 redis replicas acknowledged"), "{event}");
+}
+
+/// Redis stopped under a running switch: a REGISTER gets the store-error
+/// answer (500, "store unavailable": the subscribers cannot be read), the
+/// failure is logged, and once Redis is back the next REGISTER is stored
+/// again without a restart.
+#[test]
+fn a_redis_down_while_running_is_logged_and_the_switch_recovers_when_it_returns() {
+    let mut redis = RedisServer::start_persistent();
+    let host = redis_lab(&redis.url());
+    host.add_subscriber("7201", PW, None);
+    let sw = host.start(&Config::default().redis(&redis.url(), "node-d"));
+    let mut tcp = Tcp::connect(&sw);
+    let mut phone = Phone::agent("7201", PW, 1);
+    phone.register(&mut tcp, Some(300));
+    assert!(host.record("7201")["time_left"].as_u64().unwrap() > 120);
+
+    redis.stop();
+    sw.wait_for_event("cannot read the subscribers' version from redis", &[], IO_TIMEOUT);
+    let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
+    assert_eq!(line(&r), "500 Server Internal Error (store unavailable)", "the store-error path");
+    sw.wait_for_event("cannot read subscribers", &[], IO_TIMEOUT);
+
+    redis.start_again();
+    // Stored again: the shorter expiry asked for now is what Redis holds.
+    common::wait_for(Duration::from_secs(10), "a REGISTER stored once redis is back", || {
+        let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(120));
+        let rec = host.registration("7201").ok_or("no record")?;
+        let left = rec["time_left"].as_u64().unwrap_or(0);
+        if r.status == 200 && left <= 120 { Ok(()) } else { Err(format!("{}; {rec}", line(&r))) }
+    });
+    assert_eq!(host.record("7201")["node"], "node-d");
+}
+
+#[test]
+fn an_unreachable_redis_stops_the_start_with_its_url_and_no_password() {
+    let nothing_there = PortBlock::reserve();
+    let url = format!("redis://:Hidden-Ferret-2291@127.0.0.1:{}", nothing_there.port(0));
+    let host = lab();
+    let data = host.file("data");
+    let out = Command::new(&host.bin)
+        .args(["run", "--listen", "tcp:127.0.0.1:0", "--redis", &url, "--node-id", "n1", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let shown = format!("cannot reach redis at redis://***@127.0.0.1:{}", nothing_there.port(0));
+    assert!(stderr.contains(&shown), "{stderr}");
+    assert!(!stderr.contains("Hidden-Ferret"), "the password is never printed: {stderr}");
+    let out = redis_lab(&url).cli(&["subscriber", "list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains(&shown) && !stderr.contains("Hidden-Ferret"), "{stderr}");
+}
