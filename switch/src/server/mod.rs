@@ -16,6 +16,7 @@
 mod connect;
 mod log;
 mod media;
+mod metrics;
 mod net;
 mod provisioning;
 mod store_thread;
@@ -67,6 +68,8 @@ pub struct Inputs {
     pub control: mpsc::Receiver<ControlRequest>,
     /// Fires (or is dropped) when the switch stops.
     pub stop: oneshot::Receiver<()>,
+    /// Beaten on every turn of the loop, for `/healthz`.
+    pub heartbeat: crate::admin::Heartbeat,
 }
 
 /// The core and everything its outputs need.
@@ -151,6 +154,7 @@ impl Server {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            inputs.heartbeat.beat();
             let deadline = self.core.poll_timeout();
             // No `biased`: under a steady stream of messages every other
             // branch (timers, commits, control) must still get its turn.
@@ -163,6 +167,7 @@ impl Server {
                 },
                 Some(RelayEvent::MediaTimeout { id, .. }) = inputs.relay.recv() => {
                     info!(media = id.0, "no media on the call: hanging up both legs");
+                    metrics::media_timeout();
                     self.core.handle_media_timeout(now(), id);
                 }
                 Some(request) = inputs.control.recv() => self.on_control(request),
@@ -171,6 +176,7 @@ impl Server {
             }
             self.flush();
         }
+        inputs.heartbeat.stop();
         self.core.handle_shutdown(now());
         self.flush();
         let mut store = self.store;
@@ -241,6 +247,7 @@ impl Server {
         if let Some(step_ms) = self.clock.resync(now) {
             warn!(step_ms, "the wall clock was stepped: stored and printed times follow it, no deadline moves");
         }
+        metrics::gauges(&self.core);
     }
 
     /// Carries out everything the core asked for.
@@ -249,6 +256,7 @@ impl Server {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::Transmit(t) => {
+                    metrics::sent(&t.message);
                     if let Err(e) = self.transport.send(&t.flow, &t.message) {
                         debug!(flow = %t.flow, error = %e, "send failed");
                         if let Some(key) = &t.key {
@@ -262,6 +270,7 @@ impl Server {
                 Output::CallEnded { media, mut cdr } => {
                     media::close(&self.relay, media, &mut cdr);
                     log::call_ended(&cdr);
+                    metrics::call_ended(&cdr);
                     self.store.put_cdr(self.clock.stored_cdr(*cdr));
                 }
                 Output::Media(command) => media::run(&self.relay, command, &self.feedback),

@@ -128,6 +128,7 @@ impl Batch {
         if self.records.is_empty() && self.cdrs.is_empty() {
             return;
         }
+        let started = std::time::Instant::now();
         let written = store.transaction(|s| -> crate::store::Result<()> {
             for cdr in self.cdrs.values() {
                 if let Err(e) = s.put_cdr(cdr) {
@@ -147,6 +148,7 @@ impl Batch {
             }
             Ok(())
         });
+        metrics::histogram!("switch_store_write_seconds").record(started.elapsed().as_secs_f64());
         if let Err(e) = written {
             error!(error = %e, changes = self.records.len(), "could not store registration changes");
         }

@@ -1,0 +1,67 @@
+//! What the driver records for `/metrics` (see [`crate::admin::metrics`]):
+//! read off the core's outputs and state, so the sans-IO core keeps no
+//! globals. The relay's per-leg counters are not counted a second time per
+//! packet: an ended call's counters (in its record) are added once.
+
+use crate::cdr::Cdr;
+use crate::core::Core;
+use crate::record::RlState;
+use media::relay::LegStats;
+use metrics::{counter, gauge};
+use sipcore::{Message, Method};
+use std::time::Instant;
+
+/// A response the core sent: REGISTER's and INVITE's final ones by status.
+pub(super) fn sent(message: &Message) {
+    let Message::Response(r) = message else { return };
+    if r.status < 200 {
+        return;
+    }
+    let Ok(cseq) = r.headers.cseq() else { return };
+    let (name, method) = match cseq.method {
+        Method::Register => ("switch_register_responses_total", "REGISTER"),
+        Method::Invite => ("switch_invite_responses_total", "INVITE"),
+        _ => return,
+    };
+    counter!(name, "status" => r.status.to_string()).increment(1);
+    if r.status == 403 {
+        counter!("switch_auth_failures_total", "method" => method).increment(1);
+    }
+}
+
+/// An ended call: its reason, and its relay counters.
+pub(super) fn call_ended(cdr: &Cdr<Instant>) {
+    counter!("switch_calls_ended_total", "reason" => cdr.end_reason.clone().unwrap_or_else(|| "unknown".into())).increment(1);
+    for leg in [&cdr.caller_media, &cdr.callee_media].into_iter().flatten() {
+        relay_leg(leg);
+    }
+}
+
+fn relay_leg(leg: &LegStats) {
+    counter!("switch_relay_packets_total", "direction" => "in").increment(leg.packets_in);
+    counter!("switch_relay_packets_total", "direction" => "out").increment(leg.packets_out);
+    counter!("switch_relay_bytes_total", "direction" => "in").increment(leg.bytes_in);
+    counter!("switch_relay_bytes_total", "direction" => "out").increment(leg.bytes_out);
+    counter!("switch_relay_dropped_packets_total").increment(leg.dropped);
+    counter!("switch_relay_foreign_packets_total").increment(leg.foreign);
+}
+
+/// A call hung up for want of media.
+pub(super) fn media_timeout() {
+    counter!("switch_media_timeouts_total").increment(1);
+}
+
+/// The gauges, from the core's state (once a tick: counting the table is
+/// linear in the registrations).
+pub(super) fn gauges(core: &Core) {
+    let mut by_state = [(RlState::Registered, 0usize), (RlState::SignallingDropped, 0), (RlState::Conflict, 0)];
+    for record in core.table().records() {
+        if let Some((_, n)) = by_state.iter_mut().find(|(s, _)| *s == record.state) {
+            *n += 1;
+        }
+    }
+    for (state, n) in by_state {
+        gauge!("switch_registrations", "state" => state.as_str()).set(n as f64);
+    }
+    gauge!("switch_calls_active").set(core.calls() as f64);
+}
