@@ -98,8 +98,13 @@ fn metrics_move_during_a_real_call_and_pass_promtool() {
     // Mid-call: the gauges (refreshed each second by the driver) show the call and the registration.
     wait_for(WAIT, "calls active = 1 and one registration", || {
         let t = scrape(admin);
-        let seen = (value(&t, "switch_calls_active"), value(&t, r#"switch_registrations{state="registered"}"#));
-        if seen == (1.0, 1.0) { Ok(()) } else { Err(format!("{seen:?}")) }
+        let seen = (
+            value(&t, "switch_calls_active"),
+            value(&t, r#"switch_registrations{state="registered"}"#),
+            value(&t, "switch_relay_ports_in_use"),
+            value(&t, r#"switch_flows_open{transport="tcp"}"#),
+        );
+        if seen == (1.0, 1.0, 4.0, 1.0) { Ok(()) } else { Err(format!("{seen:?}")) }
     });
 
     caller.in_dialog(Method::Bye);
@@ -109,8 +114,12 @@ fn metrics_move_during_a_real_call_and_pass_promtool() {
 
     let after = wait_for(WAIT, "calls active back to 0 and the call counted as ended", || {
         let t = scrape(admin);
-        let seen = (value(&t, "switch_calls_active"), value(&t, r#"switch_calls_ended_total{reason="caller_bye"}"#));
-        if seen == (0.0, 1.0) { Ok(t) } else { Err(format!("{seen:?}")) }
+        let seen = (
+            value(&t, "switch_calls_active"),
+            value(&t, r#"switch_calls_ended_total{reason="caller_bye"}"#),
+            value(&t, "switch_relay_ports_in_use"),
+        );
+        if seen == (0.0, 1.0, 0.0) { Ok(t) } else { Err(format!("{seen:?}")) }
     });
     let moved = |series: &str| (value(&before, series), value(&after, series));
     let (b, a) = moved(r#"switch_register_responses_total{status="200"}"#);

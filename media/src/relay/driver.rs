@@ -68,6 +68,13 @@ impl Relay {
         &self.inner.config
     }
 
+    /// Relay ports held now (RTP and RTCP of each leg in use), read from the
+    /// pool: a cheap look for a metrics scrape or tick, nothing counted twice.
+    pub fn ports_in_use(&self) -> usize {
+        let pool = self.inner.pool.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        2 * pool.capacity().saturating_sub(pool.available())
+    }
+
     /// Opens a call's media: per leg, UDP sockets on an RTP/RTCP pair and a TCP listener on
     /// the RTP port, each served by its own task. Legs latch to the first source until
     /// [`Relay::update`] says more. [`Error::NoPorts`] when the range is exhausted.

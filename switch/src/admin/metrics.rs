@@ -30,6 +30,8 @@ pub fn install() -> crate::Result<PrometheusHandle> {
 fn describe() {
     describe_gauge!("switch_registrations", "RL records in the location table, by state");
     describe_gauge!("switch_calls_active", "Calls in progress");
+    describe_gauge!("switch_flows_open", "SIP connections (TCP, TLS) open, by transport");
+    describe_gauge!("switch_relay_ports_in_use", "Relay ports held by calls (RTP and RTCP per leg)");
     describe_counter!("switch_calls_ended_total", "Calls ended, by end reason");
     describe_counter!("switch_register_responses_total", "Final responses sent to REGISTER, by status code");
     describe_counter!("switch_invite_responses_total", "Final responses sent to INVITE, by status code");

@@ -5,9 +5,10 @@
 
 use crate::cdr::Cdr;
 use crate::core::Core;
-use crate::record::RlState;
-use media::relay::LegStats;
+use crate::record::{RlState, transport_name};
+use media::relay::{LegStats, Relay};
 use metrics::{counter, gauge};
+use sipcore::transport::TransportEvent;
 use sipcore::{Message, Method};
 use std::time::Instant;
 
@@ -27,6 +28,16 @@ pub(super) fn sent(message: &Message) {
     if r.status == 403 {
         counter!("switch_auth_failures_total", "method" => method).increment(1);
     }
+}
+
+/// Connections (TCP, TLS) opened and closed: the flows open, by transport.
+pub(super) fn transport(event: &TransportEvent) {
+    let (flow, delta) = match event {
+        TransportEvent::Opened { flow } => (flow, 1.0),
+        TransportEvent::Closed { flow, .. } => (flow, -1.0),
+        _ => return,
+    };
+    gauge!("switch_flows_open", "transport" => transport_name(flow.transport)).increment(delta);
 }
 
 /// An ended call: its reason, and its relay counters.
@@ -53,7 +64,7 @@ pub(super) fn media_timeout() {
 
 /// The gauges, from the core's state (once a tick: counting the table is
 /// linear in the registrations).
-pub(super) fn gauges(core: &Core) {
+pub(super) fn gauges(core: &Core, relay: &Relay) {
     let mut by_state = [(RlState::Registered, 0usize), (RlState::SignallingDropped, 0), (RlState::Conflict, 0)];
     for record in core.table().records() {
         if let Some((_, n)) = by_state.iter_mut().find(|(s, _)| *s == record.state) {
@@ -64,4 +75,5 @@ pub(super) fn gauges(core: &Core) {
         gauge!("switch_registrations", "state" => state.as_str()).set(n as f64);
     }
     gauge!("switch_calls_active").set(core.calls() as f64);
+    gauge!("switch_relay_ports_in_use").set(relay.ports_in_use() as f64);
 }

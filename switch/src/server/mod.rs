@@ -202,6 +202,7 @@ impl Server {
         if needs_subscribers {
             self.check_provisioning(now);
         }
+        metrics::transport(&event);
         self.core.handle_transport(now, event);
     }
 
@@ -247,7 +248,7 @@ impl Server {
         if let Some(step_ms) = self.clock.resync(now) {
             warn!(step_ms, "the wall clock was stepped: stored and printed times follow it, no deadline moves");
         }
-        metrics::gauges(&self.core);
+        metrics::gauges(&self.core, &self.relay);
     }
 
     /// Carries out everything the core asked for.
