@@ -10,7 +10,7 @@ mod common;
 
 use common::calls::*;
 use common::{Config, Switch, wait_for};
-use sipcore::{HeaderName, Method};
+use sipcore::Method;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
@@ -85,13 +85,7 @@ fn metrics_move_during_a_real_call_and_pass_promtool() {
     let mut caller = Caller::new(&sw, "1001", "1002");
     caller.invite_with_digest("pw1001");
     let inv = callee.request(Method::Invite);
-    let to_callee = media_of(&inv.body);
-    callee.answer(&inv, 200, true);
-    let ok = caller.phone.response(200, Method::Invite);
-    let to_caller = media_of(&ok.body);
-    caller.to = Some(ok.headers.get(&HeaderName::To).unwrap().to_owned());
-    caller.in_dialog(Method::Ack);
-    callee.request(Method::Ack);
+    let (to_caller, to_callee) = answer_and_ack(&mut caller, &mut callee, &inv);
     assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0xad01) > 0, "callee -> caller RTP");
     assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0xad02) > 0, "caller -> callee RTP");
 

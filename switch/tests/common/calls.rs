@@ -442,12 +442,19 @@ pub fn offered(sw: &Switch) -> (Caller, Callee, Request, Request) {
 /// Sets up an answered call (trusted caller); returns both ends.
 pub fn answered(sw: &Switch) -> (Caller, Callee, Request) {
     let (mut caller, mut callee, _, inv) = offered(sw);
-    callee.answer(&inv, 200, true);
+    answer_and_ack(&mut caller, &mut callee, &inv);
+    (caller, callee, inv)
+}
+
+/// The callee answers `inv` (its INVITE) with SDP and the caller ACKs; returns
+/// the relay addresses each end's RTP goes to: (the caller's, the callee's).
+pub fn answer_and_ack(caller: &mut Caller, callee: &mut Callee, inv: &Request) -> (SocketAddr, SocketAddr) {
+    callee.answer(inv, 200, true);
     let ok = caller.phone.response(200, Method::Invite);
     caller.to = Some(ok.headers.get(&HeaderName::To).unwrap().to_owned());
     caller.in_dialog(Method::Ack);
     callee.request(Method::Ack);
-    (caller, callee, inv)
+    (media_of(&ok.body), media_of(&inv.body))
 }
 
 /// A callee registered over TCP with a UDP home location.
