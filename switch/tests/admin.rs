@@ -9,7 +9,7 @@
 mod common;
 
 use common::calls::*;
-use common::{Config, Switch, wait_for};
+use common::{Auth, Config, ContactKind, Phone, Switch, Tcp, wait_for};
 use sipcore::Method;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -128,6 +128,9 @@ fn metrics_move_during_a_real_call_and_pass_promtool() {
     assert_eq!(value(&after, r#"switch_registrations{state="registered"}"#), 1.0);
     assert!(value(&after, "switch_store_write_seconds_count") > 0.0, "the registration was written: {after}");
     assert!(after.contains("# TYPE switch_store_write_seconds histogram"), "{after}");
+    for gauge in ["switch_abuse_sources_blocked 0", "switch_abuse_numbers_locked 0"] {
+        assert!(after.lines().any(|l| l == gauge), "{gauge}: {after}");
+    }
     promtool_check(&before);
     promtool_check(&after);
 }
@@ -167,4 +170,29 @@ fn an_admin_listener_off_loopback_without_a_token_file_stops_the_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("admin.listen tcp:0.0.0.0:0 is not loopback") && stderr.contains("token_file"), "{stderr}");
+}
+
+/// A wrong password is an auth failure; with `max_failures = 1` its source
+/// cools down at once, and both show on `/metrics`.
+#[test]
+fn a_wrong_password_counts_as_an_auth_failure_and_its_source_cools_down() {
+    let lab = common::lab();
+    lab.add_subscriber("1401", "right-password", None);
+    let sw = lab.start(&Config::default().abuse("max_failures = 1").admin(r#"listen = ["tcp:127.0.0.1:0"]"#));
+    let admin = admin_addr(&sw);
+    let mut tcp = Tcp::connect(&sw);
+    let mut phone = Phone::agent("1401", "wrong-password", 3);
+    let r = phone.send(&mut tcp, ContactKind::Binding, Some(300), &Auth::None);
+    assert_eq!(r.status, 401);
+    phone.learn(&r);
+    let r = phone.send(&mut tcp, ContactKind::Binding, Some(300), &Auth::Digest);
+    assert_eq!(r.status, 403);
+    let text = wait_for(WAIT, "one auth failure and one source blocked", || {
+        let t = scrape(admin);
+        let seen = (value(&t, r#"switch_auth_failures_total{method="REGISTER"}"#), value(&t, "switch_abuse_sources_blocked"));
+        if seen == (1.0, 1.0) { Ok(t) } else { Err(format!("{seen:?}")) }
+    });
+    assert_eq!(value(&text, r#"switch_register_responses_total{status="403"}"#), 1.0);
+    assert_eq!(value(&text, r#"switch_registrations{state="registered"}"#), 0.0);
+    promtool_check(&text);
 }

@@ -36,6 +36,8 @@ fn describe() {
     describe_counter!("switch_register_responses_total", "Final responses sent to REGISTER, by status code");
     describe_counter!("switch_invite_responses_total", "Final responses sent to INVITE, by status code");
     describe_counter!("switch_auth_failures_total", "Requests refused for their credentials (403 to REGISTER or INVITE), by method");
+    describe_gauge!("switch_abuse_sources_blocked", "Source addresses cooling down after failed authentications");
+    describe_gauge!("switch_abuse_numbers_locked", "Numbers locked against password guessing");
     describe_counter!("switch_media_timeouts_total", "Calls hung up because no media flowed");
     describe_counter!(
         "switch_relay_packets_total",

@@ -64,7 +64,7 @@ pub(super) fn media_timeout() {
 
 /// The gauges, from the core's state (once a tick: counting the table is
 /// linear in the registrations).
-pub(super) fn gauges(core: &Core, relay: &Relay) {
+pub(super) fn gauges(now: Instant, core: &Core, relay: &Relay) {
     let mut by_state = [(RlState::Registered, 0usize), (RlState::SignallingDropped, 0), (RlState::Conflict, 0)];
     for record in core.table().records() {
         if let Some((_, n)) = by_state.iter_mut().find(|(s, _)| *s == record.state) {
@@ -75,5 +75,8 @@ pub(super) fn gauges(core: &Core, relay: &Relay) {
         gauge!("switch_registrations", "state" => state.as_str()).set(n as f64);
     }
     gauge!("switch_calls_active").set(core.calls() as f64);
+    let blocked = core.blocked(now);
+    gauge!("switch_abuse_sources_blocked").set(blocked.sources as f64);
+    gauge!("switch_abuse_numbers_locked").set(blocked.numbers as f64);
     gauge!("switch_relay_ports_in_use").set(relay.ports_in_use() as f64);
 }

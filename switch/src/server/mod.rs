@@ -248,7 +248,7 @@ impl Server {
         if let Some(step_ms) = self.clock.resync(now) {
             warn!(step_ms, "the wall clock was stepped: stored and printed times follow it, no deadline moves");
         }
-        metrics::gauges(&self.core, &self.relay);
+        metrics::gauges(now, &self.core, &self.relay);
     }
 
     /// Carries out everything the core asked for.
