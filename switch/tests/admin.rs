@@ -89,7 +89,8 @@ fn metrics_move_during_a_real_call_and_pass_promtool() {
     assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0xad01) > 0, "callee -> caller RTP");
     assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0xad02) > 0, "caller -> callee RTP");
 
-    // Mid-call: the gauges (refreshed each second by the driver) show the call and the registration.
+    // Mid-call: the gauges (refreshed each second by the driver) show the call and the registration,
+    // and the relay's packets already count.
     wait_for(WAIT, "calls active = 1 and one registration", || {
         let t = scrape(admin);
         let seen = (
@@ -98,7 +99,9 @@ fn metrics_move_during_a_real_call_and_pass_promtool() {
             value(&t, "switch_relay_ports_in_use"),
             value(&t, r#"switch_flows_open{transport="tcp"}"#),
         );
-        if seen == (1.0, 1.0, 4.0, 1.0) { Ok(()) } else { Err(format!("{seen:?}")) }
+        // The relay's counters of the open call, read at a tick.
+        let relayed = value(&t, r#"switch_relay_packets_total{direction="in"}"#);
+        if seen == (1.0, 1.0, 4.0, 1.0) && relayed > 0.0 { Ok(()) } else { Err(format!("{seen:?}, {relayed} packets in")) }
     });
 
     caller.in_dialog(Method::Bye);

@@ -41,10 +41,10 @@ fn describe() {
     describe_counter!("switch_media_timeouts_total", "Calls hung up because no media flowed");
     describe_counter!(
         "switch_relay_packets_total",
-        "Packets relayed in ended calls; direction in: from a party to the relay, out: from the relay to a party"
+        "Packets relayed; direction in: from a party to the relay, out: from the relay to a party"
     );
-    describe_counter!("switch_relay_bytes_total", Unit::Bytes, "Bytes relayed in ended calls, by direction");
-    describe_counter!("switch_relay_dropped_packets_total", "Packets the relay refused in ended calls (foreign sources, not RTP/RTCP)");
+    describe_counter!("switch_relay_bytes_total", Unit::Bytes, "Bytes relayed, by direction");
+    describe_counter!("switch_relay_dropped_packets_total", "Packets the relay refused (foreign sources, not RTP/RTCP)");
     describe_counter!("switch_relay_foreign_packets_total", "Of the dropped packets: from a source not the party's (hijack attempts)");
     describe_histogram!("switch_store_write_seconds", Unit::Seconds, "Time to write one batch to the store");
     describe_counter!("switch_dns_queries_total", "DNS queries answered, by response code");

@@ -1,7 +1,7 @@
 //! What the driver records for `/metrics` (see [`crate::admin::metrics`]):
 //! read off the core's outputs and state, so the sans-IO core keeps no
 //! globals. The relay's per-leg counters are not counted a second time per
-//! packet: an ended call's counters (in its record) are added once.
+//! packet: [`RelayTotals`] reads them.
 
 use crate::cdr::Cdr;
 use crate::core::Core;
@@ -40,21 +40,64 @@ pub(super) fn transport(event: &TransportEvent) {
     gauge!("switch_flows_open", "transport" => transport_name(flow.transport)).increment(delta);
 }
 
-/// An ended call: its reason, and its relay counters.
+/// An ended call, by its reason.
 pub(super) fn call_ended(cdr: &Cdr<Instant>) {
     counter!("switch_calls_ended_total", "reason" => cdr.end_reason.clone().unwrap_or_else(|| "unknown".into())).increment(1);
-    for leg in [&cdr.caller_media, &cdr.callee_media].into_iter().flatten() {
-        relay_leg(leg);
+}
+
+/// The relay's counters as Prometheus counters: those of ended calls (added
+/// once, from their records) plus those of the calls open now (read from the
+/// relay at each tick), so a call's packets show while it runs and are never
+/// counted twice. Monotonic: a call's final counters are at least what a
+/// tick read of it.
+#[derive(Debug, Default)]
+pub(super) struct RelayTotals {
+    ended: Totals,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    packets_in: u64,
+    packets_out: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    dropped: u64,
+    foreign: u64,
+}
+
+impl Totals {
+    fn add(&mut self, leg: &LegStats) {
+        self.packets_in += leg.packets_in;
+        self.packets_out += leg.packets_out;
+        self.bytes_in += leg.bytes_in;
+        self.bytes_out += leg.bytes_out;
+        self.dropped += leg.dropped;
+        self.foreign += leg.foreign;
     }
 }
 
-fn relay_leg(leg: &LegStats) {
-    counter!("switch_relay_packets_total", "direction" => "in").increment(leg.packets_in);
-    counter!("switch_relay_packets_total", "direction" => "out").increment(leg.packets_out);
-    counter!("switch_relay_bytes_total", "direction" => "in").increment(leg.bytes_in);
-    counter!("switch_relay_bytes_total", "direction" => "out").increment(leg.bytes_out);
-    counter!("switch_relay_dropped_packets_total").increment(leg.dropped);
-    counter!("switch_relay_foreign_packets_total").increment(leg.foreign);
+impl RelayTotals {
+    /// An ended call's final counters (from its record).
+    pub(super) fn call_ended(&mut self, cdr: &Cdr<Instant>) {
+        for leg in [&cdr.caller_media, &cdr.callee_media].into_iter().flatten() {
+            self.ended.add(leg);
+        }
+    }
+
+    /// Sets the counters: the ended calls' and the open calls' now.
+    pub(super) fn publish(&self, relay: &Relay) {
+        let mut t = self.ended;
+        for call in relay.live_stats() {
+            t.add(&call.caller);
+            t.add(&call.callee);
+        }
+        counter!("switch_relay_packets_total", "direction" => "in").absolute(t.packets_in);
+        counter!("switch_relay_packets_total", "direction" => "out").absolute(t.packets_out);
+        counter!("switch_relay_bytes_total", "direction" => "in").absolute(t.bytes_in);
+        counter!("switch_relay_bytes_total", "direction" => "out").absolute(t.bytes_out);
+        counter!("switch_relay_dropped_packets_total").absolute(t.dropped);
+        counter!("switch_relay_foreign_packets_total").absolute(t.foreign);
+    }
 }
 
 /// A call hung up for want of media.

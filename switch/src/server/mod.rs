@@ -88,6 +88,8 @@ pub struct Server {
     /// Control requests waiting for the core's answer.
     replies: HashMap<ControlId, oneshot::Sender<String>>,
     next_control: u64,
+    /// The relay's counters for `/metrics`.
+    relay_totals: metrics::RelayTotals,
 }
 
 /// The driver's clock: tokio's, so a test can pause it.
@@ -142,6 +144,7 @@ impl Server {
             feedback_rx,
             replies: HashMap::new(),
             next_control: 0,
+            relay_totals: metrics::RelayTotals::default(),
         };
         server.flush();
         info!(loaded, purged, subscribers = count, "location records restored");
@@ -249,6 +252,7 @@ impl Server {
             warn!(step_ms, "the wall clock was stepped: stored and printed times follow it, no deadline moves");
         }
         metrics::gauges(now, &self.core, &self.relay);
+        self.relay_totals.publish(&self.relay);
     }
 
     /// Carries out everything the core asked for.
@@ -272,6 +276,7 @@ impl Server {
                     media::close(&self.relay, media, &mut cdr);
                     log::call_ended(&cdr);
                     metrics::call_ended(&cdr);
+                    self.relay_totals.call_ended(&cdr);
                     self.store.put_cdr(self.clock.stored_cdr(*cdr));
                 }
                 Output::Media(command) => media::run(&self.relay, command, &self.feedback),
