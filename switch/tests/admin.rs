@@ -1,8 +1,9 @@
 //! The admin listener through the real `switch` binary (issue 16 items 1-2):
 //! `/metrics` scraped over a real TCP socket before and after a real call
 //! (a callee registered over TCP, a caller on UDP, RTP both ways through the
-//! relay), checked by `promtool check metrics`; `/healthz`; 404; and the
-//! bearer token on a listener that requires it.
+//! relay), checked by `promtool check metrics`; `/healthz`; 404; auth
+//! failures and abuse blocks; DNS answers by RCODE; and the bearer token on a
+//! listener that requires it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -197,5 +198,27 @@ fn a_wrong_password_counts_as_an_auth_failure_and_its_source_cools_down() {
     });
     assert_eq!(value(&text, r#"switch_register_responses_total{status="403"}"#), 1.0);
     assert_eq!(value(&text, r#"switch_registrations{state="registered"}"#), 0.0);
+    promtool_check(&text);
+}
+
+/// The embedded DNS server's answers, asked with `kdig`, counted by RCODE.
+#[test]
+fn dns_answers_are_counted_by_rcode() {
+    let lab = common::lab();
+    let cfg = Config::default().dns(r#"listen = ["udp:127.0.0.1:0"]"#).admin(r#"listen = ["tcp:127.0.0.1:0"]"#);
+    let sw = lab.start(&cfg);
+    let admin = admin_addr(&sw);
+    let dns = sw.listeners.iter().find(|l| l.transport == "dns-udp").expect("a DNS listener").reach();
+    let asked = [
+        (format!("no-such-name.{}", common::DOMAIN), "NXDOMAIN"),
+        ("example.org".to_owned(), "REFUSED"),
+        ("example.org".to_owned(), "REFUSED"),
+    ];
+    for (name, want) in &asked {
+        assert_eq!(common::dns::kdig(dns, name, "A", false).status, *want, "{name}");
+    }
+    let text = scrape(admin);
+    assert_eq!(value(&text, r#"switch_dns_queries_total{rcode="NXDOMAIN"}"#), 1.0, "{text}");
+    assert_eq!(value(&text, r#"switch_dns_queries_total{rcode="REFUSED"}"#), 2.0, "{text}");
     promtool_check(&text);
 }
