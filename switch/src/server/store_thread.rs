@@ -14,6 +14,12 @@
 //! slots): each change is one atomic write, and the batch's ticket is
 //! reported once Redis has answered every one of them.
 //!
+//! A batch that could not be written is reported as failed (its REGISTERs get
+//! 503); the store counts as unavailable from that failure to the next
+//! operation that succeeds, and the driver hears of both changes (one log
+//! line each). Nothing is retried here: the phones retry after `Retry-After`,
+//! and the first write that goes through is how the store is found back.
+//!
 //! Subscriber reloads run here too, between batches: they are rare (the CLI
 //! changed something) and read the whole table.
 
@@ -21,12 +27,12 @@ use super::Feedback;
 use crate::cdr::Cdr;
 use crate::core::CommitTicket;
 use crate::record::RlRecord;
-use crate::store::Backend;
+use crate::store::{Backend, StoreError};
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use tokio::sync::mpsc::UnboundedSender;
-use tracing::{error, warn};
+use tracing::{debug, error, info, warn};
 
 /// Most operations taken into one batch.
 const MAX_BATCH: usize = 4096;
@@ -124,36 +130,65 @@ impl Batch {
         }
     }
 
-    fn write(&self, store: &Backend) {
+    /// Writes the batch: one SQLite transaction (rolled back whole if a
+    /// write fails), or one Redis write per change (stopping at the first that
+    /// fails). Two refusals do not fail the batch: a number deprovisioned
+    /// meanwhile has no row to write to, and a Redis write that reached the
+    /// master but not enough replicas in time is on the master (both logged).
+    fn write(&self, store: &Backend) -> crate::store::Result<()> {
         if self.records.is_empty() && self.cdrs.is_empty() {
-            return;
+            return Ok(());
         }
-        let written = store.transaction(|s| -> crate::store::Result<()> {
+        store.transaction(|s| -> crate::store::Result<()> {
             for cdr in self.cdrs.values() {
-                if let Err(e) = s.put_cdr(cdr) {
-                    warn!(call_id = %cdr.call_id, error = %e, "call record not stored");
-                }
+                s.put_cdr(cdr)?;
             }
             for (number, op) in &self.records {
                 let result = match op {
                     Some(r) => s.put_record(r),
                     None => s.delete_record(number).map(drop),
                 };
-                // A number deprovisioned meanwhile has no row to write to; the
-                // rest of the batch still goes in.
-                if let Err(e) = result {
-                    warn!(number = %number, error = %e, "registration change not stored");
+                match result {
+                    Ok(()) => {}
+                    Err(e @ (StoreError::NotFound(_) | StoreError::NotReplicated { .. })) => {
+                        warn!(number = %number, error = %e, "registration change not stored");
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             Ok(())
-        });
-        if let Err(e) = written {
-            error!(error = %e, changes = self.records.len(), "could not store registration changes");
+        })
+    }
+}
+
+/// Whether the store takes operations, as the last one went: the driver (and
+/// the log) hear of each change, not of each failure.
+#[derive(Default)]
+struct Health {
+    down: bool,
+}
+
+impl Health {
+    fn after<T>(&mut self, result: &crate::Result<T, impl std::fmt::Display>, feedback: &UnboundedSender<Feedback>) {
+        match result {
+            Err(e) if !self.down => {
+                error!(error = %e, "store unavailable: REGISTERs and new calls get 503 until an operation succeeds");
+                self.down = true;
+                let _ = feedback.send(Feedback::StoreDown(true));
+            }
+            Err(e) => debug!(error = %e, "store still unavailable"),
+            Ok(_) if self.down => {
+                info!("store available again");
+                self.down = false;
+                let _ = feedback.send(Feedback::StoreDown(false));
+            }
+            Ok(_) => {}
         }
     }
 }
 
 fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feedback>) {
+    let mut health = Health::default();
     // Blocks for the first operation, then takes whatever else is already queued.
     while let Ok(first) = rx.recv() {
         let mut batch = Batch::default();
@@ -161,14 +196,16 @@ fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feed
         for op in rx.try_iter().take(MAX_BATCH) {
             batch.add(op);
         }
-        batch.write(store);
-        // The tickets are reported even when the commit failed (it was
-        // logged): their responses would otherwise never go out.
+        let written = batch.write(store);
+        health.after(&written, feedback);
+        // Every ticket is reported, committed or not: the responses held for
+        // it go out either way (200, or 503 for a failed commit).
         if let Some(t) = batch.ticket {
-            let _ = feedback.send(Feedback::Committed(t));
+            let _ = feedback.send(if written.is_ok() { Feedback::Committed(t) } else { Feedback::CommitFailed(t) });
         }
         if batch.load {
             let loaded = store.subscribers().map(|all| all.into_iter().collect()).map_err(crate::Error::from);
+            health.after(&loaded, feedback);
             let _ = feedback.send(Feedback::Subscribers(loaded));
         }
     }
