@@ -135,11 +135,12 @@ impl Batch {
     /// fails). Two refusals do not fail the batch: a number deprovisioned
     /// meanwhile has no row to write to, and a Redis write that reached the
     /// master but not enough replicas in time is on the master (both logged).
-    fn write(&self, store: &Backend) -> crate::store::Result<()> {
+    /// `None` when there was nothing to write: it says nothing of the store.
+    fn write(&self, store: &Backend) -> Option<crate::store::Result<()>> {
         if self.records.is_empty() && self.cdrs.is_empty() {
-            return Ok(());
+            return None;
         }
-        store.transaction(|s| -> crate::store::Result<()> {
+        Some(store.transaction(|s| -> crate::store::Result<()> {
             for cdr in self.cdrs.values() {
                 s.put_cdr(cdr)?;
             }
@@ -157,7 +158,7 @@ impl Batch {
                 }
             }
             Ok(())
-        })
+        }))
     }
 }
 
@@ -189,6 +190,9 @@ impl Health {
 
 fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feedback>) {
     let mut health = Health::default();
+    // A write failed since the last ticket reported: the next ticket covers
+    // it (its changes may have come in an earlier batch than the ticket).
+    let mut lost = false;
     // Blocks for the first operation, then takes whatever else is already queued.
     while let Ok(first) = rx.recv() {
         let mut batch = Batch::default();
@@ -197,11 +201,15 @@ fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feed
             batch.add(op);
         }
         let written = batch.write(store);
-        health.after(&written, feedback);
+        if let Some(result) = &written {
+            health.after(result, feedback);
+            lost |= result.is_err();
+        }
         // Every ticket is reported, committed or not: the responses held for
         // it go out either way (200, or 503 for a failed commit).
         if let Some(t) = batch.ticket {
-            let _ = feedback.send(if written.is_ok() { Feedback::Committed(t) } else { Feedback::CommitFailed(t) });
+            let _ = feedback.send(if lost { Feedback::CommitFailed(t) } else { Feedback::Committed(t) });
+            lost = false;
         }
         if batch.load {
             let loaded = store.subscribers().map(|all| all.into_iter().collect()).map_err(crate::Error::from);
