@@ -218,3 +218,54 @@ fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feed
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    //! SQLite takes the same path as Redis: a commit that fails (here another
+    //! connection holds the write lock past the busy timeout) is reported
+    //! failed, the store unavailable once, and the next commit that goes
+    //! through reports it available again.
+
+    use super::*;
+    use crate::store::Store;
+    use std::time::{Duration, Instant};
+
+    fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Feedback>) -> Feedback {
+        let wait = crate::store::BUSY_TIMEOUT + Duration::from_secs(10);
+        let deadline = Instant::now() + wait;
+        loop {
+            match rx.try_recv() {
+                Ok(f) => return f,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => panic!("no feedback within {wait:?}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_sqlite_commit_is_reported_and_the_store_found_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Backend::Sqlite(Store::open(dir.path()).unwrap());
+        store.add_subscriber("1001", "Wombat-Lantern-4410", "switch.test", None, None).unwrap();
+        let record = crate::dns::fixture::record("1001", Instant::now(), 600).map_times(|_| 4_000_000_000u64);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut thread = StoreThread::start(store, tx).unwrap();
+
+        let locker = rusqlite::Connection::open(dir.path().join(crate::store::DB_FILE)).unwrap();
+        locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        thread.put(record.clone());
+        thread.commit(CommitTicket(1));
+        assert!(matches!(next(&mut rx), Feedback::StoreDown(true)));
+        assert!(matches!(next(&mut rx), Feedback::CommitFailed(CommitTicket(1))));
+
+        locker.execute_batch("ROLLBACK").unwrap();
+        thread.put(record);
+        thread.commit(CommitTicket(2));
+        assert!(matches!(next(&mut rx), Feedback::StoreDown(false)));
+        assert!(matches!(next(&mut rx), Feedback::Committed(CommitTicket(2))));
+        thread.finish();
+        let stored = Store::open(dir.path()).unwrap().record("1001").unwrap();
+        assert!(stored.is_some(), "the second commit went in");
+    }
+}
