@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::calls::{Callee, Caller, ended_record, media_of, rtp_flows};
+use common::calls::{Callee, Caller, ended_record, pick_up, rtp_flows};
 use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line};
 use sipcore::{HeaderName, Method};
 use std::process::Command;
@@ -188,13 +188,7 @@ fn a_redis_down_gets_503_with_retry_after_calls_keep_their_media_and_the_switch_
     let mut caller = Caller::new(&sw, "7203", "7202");
     caller.invite_with_digest(PW);
     let inv = callee.request(Method::Invite);
-    let to_callee = media_of(&inv.body);
-    callee.answer(&inv, 200, true);
-    let ok = caller.phone.response(200, Method::Invite);
-    let to_caller = media_of(&ok.body);
-    caller.to = Some(ok.headers.get(&HeaderName::To).unwrap().to_owned());
-    caller.in_dialog(Method::Ack);
-    callee.request(Method::Ack);
+    let (to_callee, to_caller) = pick_up(&mut caller, &mut callee, &inv);
     assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0x7202) > 0, "callee -> caller before");
     assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7203) > 0, "caller -> callee before");
 

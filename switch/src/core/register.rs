@@ -64,8 +64,9 @@ impl Core {
     /// routes from, and it keeps no binding the phone was not told about with
     /// a 200. A binding a refused REGISTER replaced (a refresh, a roam) is not
     /// put back: it is gone from memory until the phone registers again (after
-    /// `Retry-After`), while the store still holds it as it was last
-    /// acknowledged, so a restart finds it. A refused unregistration stays
+    /// `Retry-After`). The removal goes to the store like any change; while
+    /// the store is down it fails too, so the store keeps that binding as it
+    /// was last acknowledged and a restart finds it. A refused unregistration stays
     /// done in memory for the same reason: the phone said it is leaving.
     pub fn handle_commit_failed(&mut self, now: Instant, ticket: CommitTicket) {
         while let Some(h) = self.pop_held(ticket) {
