@@ -18,6 +18,10 @@ pub enum Error {
     /// Reading or writing the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The store's last write failed and none has succeeded since: nothing
+    /// that needs a write is taken until one does.
+    #[error("the store cannot take writes")]
+    StoreUnavailable,
     /// A setting that cannot work; the text names it and says why.
     #[error("{0}")]
     Config(String),
@@ -47,7 +51,7 @@ impl ToStatus for Error {
         match self {
             Error::Register(e) => e.status(),
             Error::Call(e) => e.status(),
-            Error::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Overloaded(_) | Error::Store(_) | Error::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::SERVER_INTERNAL_ERROR,
         }
     }
@@ -56,10 +60,25 @@ impl ToStatus for Error {
         match self {
             Error::Register(e) => e.reason(),
             Error::Call(e) => e.reason(),
-            Error::Store(_) => format!("{} (store unavailable)", self.status().reason()),
+            Error::Store(_) | Error::StoreUnavailable => format!("{} (store unavailable)", self.status().reason()),
             Error::Overloaded(why) => format!("{} ({why})", self.status().reason()),
             _ => self.status().reason().to_owned(),
         }
+    }
+}
+
+/// How long a client refused because of the store is asked to wait before it
+/// tries again (`Retry-After`, RFC 3261 §20.33). Short, because the switch
+/// recovers on the first write that succeeds and a phone should be back within
+/// seconds of its store; not shorter, so that every phone of a node does not
+/// retry in a tight loop against a store that is still down.
+pub const STORE_RETRY_AFTER_SECS: u32 = 5;
+
+impl Error {
+    /// The `Retry-After` a response refusing a request for this error
+    /// carries, if any: only when waiting can help (the store comes back).
+    pub fn retry_after(&self) -> Option<u32> {
+        matches!(self, Error::Store(_) | Error::StoreUnavailable).then_some(STORE_RETRY_AFTER_SECS)
     }
 }
 

@@ -22,4 +22,4 @@ pub mod store;
 pub mod subscribers;
 pub mod tls;
 
-pub use error::{ConnectError, Error, Result};
+pub use error::{ConnectError, Error, Result, STORE_RETRY_AFTER_SECS};

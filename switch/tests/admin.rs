@@ -86,7 +86,7 @@ fn metrics_move_during_a_real_call_and_pass_promtool() {
     let mut caller = Caller::new(&sw, "1001", "1002");
     caller.invite_with_digest("pw1001");
     let inv = callee.request(Method::Invite);
-    let (to_caller, to_callee) = answer_and_ack(&mut caller, &mut callee, &inv);
+    let (to_callee, to_caller) = pick_up(&mut caller, &mut callee, &inv);
     assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0xad01) > 0, "callee -> caller RTP");
     assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0xad02) > 0, "caller -> callee RTP");
 

@@ -74,7 +74,7 @@ fn an_intruder_on_the_relay_ports_gets_nothing_and_stun_keepalives_are_answered(
     let lab = lab_with(&[("1001", None), ("1002", None)]);
     let sw = lab.start(&trusted());
     let (mut caller, mut callee, _, inv) = offered(&sw);
-    let (to_caller, to_callee) = answer_and_ack(&mut caller, &mut callee, &inv);
+    let (to_callee, to_caller) = pick_up(&mut caller, &mut callee, &inv);
     let rtcp_of = |a: SocketAddr| SocketAddr::new(a.ip(), a.port() + 1);
     let report = [0x80, 201, 0, 1, 0, 0, 0x06, 0x66];
     let mallory = UdpSocket::bind("127.0.0.66:0").unwrap();

@@ -3,14 +3,16 @@
 //! registrations --redis` listing it with its node at once (the 200 OK went
 //! out after Redis answered the write), a call record listed with its node,
 //! and a restarted switch finding it all again; on one `redis-server` and on a Redis Cluster. And a
-//! Redis that cannot be reached stops the start with an error naming it.
+//! Redis that cannot be reached stops the start with an error naming it; one
+//! that stops under a running switch gets 503s with Retry-After until it is
+//! back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
-use common::calls::{Callee, Caller, ended_record};
+use common::calls::{Callee, Caller, ended_record, pick_up, rtp_flows};
 use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line};
-use sipcore::Method;
+use sipcore::{HeaderName, Method};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tests::ports::PortBlock;
@@ -162,26 +164,58 @@ fn with_wait_replicas_a_register_waits_for_a_replica() {
     assert!(event.text("error").contains("0 of 1 redis replicas acknowledged"), "{event}");
 }
 
-/// Redis stopped under a running switch: a REGISTER gets the store-error
-/// answer (500, "store unavailable": the subscribers cannot be read), the
-/// failure is logged, and once Redis is back the next REGISTER is stored
-/// again without a restart.
+/// Redis stopped under a running switch (issue 14 item 5): a REGISTER gets
+/// 503 with Retry-After at once (Redis refuses connections: no timeout to
+/// wait out), and so does a new INVITE; a call set up before keeps its RTP
+/// both ways (the relay needs no store); the log says "unavailable" once
+/// however many requests failed, and "available again" when Redis is back,
+/// after which the next REGISTER is stored without a restart.
 #[test]
-fn a_redis_down_while_running_is_logged_and_the_switch_recovers_when_it_returns() {
+fn a_redis_down_gets_503_with_retry_after_calls_keep_their_media_and_the_switch_recovers() {
     let mut redis = RedisServer::start_persistent();
     let host = redis_lab(&redis.url());
-    host.add_subscriber("7201", PW, None);
-    let sw = host.start(&Config::default().redis(&redis.url(), "node-d"));
+    for n in ["7201", "7202", "7203"] {
+        host.add_subscriber(n, PW, None);
+    }
+    let sw = host.start(&Config::default().redis(&redis.url(), "node-d").relay("127.0.0.1"));
     let mut tcp = Tcp::connect(&sw);
     let mut phone = Phone::agent("7201", PW, 1);
     phone.register(&mut tcp, Some(300));
     assert!(host.record("7201")["time_left"].as_u64().unwrap() > 120);
 
+    // A call up before Redis goes: 7203 calls 7202, media both ways.
+    let mut callee = Callee::register(&sw, "7202", PW);
+    let mut caller = Caller::new(&sw, "7203", "7202");
+    caller.invite_with_digest(PW);
+    let inv = callee.request(Method::Invite);
+    let (to_callee, to_caller) = pick_up(&mut caller, &mut callee, &inv);
+    assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0x7202) > 0, "callee -> caller before");
+    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7203) > 0, "caller -> callee before");
+
     redis.stop();
-    sw.wait_for_event("cannot read the subscribers' version from redis", &[], IO_TIMEOUT);
-    let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
-    assert_eq!(line(&r), "500 Server Internal Error (store unavailable)", "the store-error path");
-    sw.wait_for_event("cannot read subscribers", &[], IO_TIMEOUT);
+    let refused = |r: &sipcore::Response| {
+        assert_eq!(line(r), "503 Service Unavailable (store unavailable)");
+        assert_eq!(r.headers.get(&HeaderName::RetryAfter), Some(switch::STORE_RETRY_AFTER_SECS.to_string().as_str()));
+    };
+    for _ in 0..2 {
+        let asked = Instant::now();
+        let r = phone.exchange(&mut tcp, ContactKind::Binding, Some(300));
+        let took = asked.elapsed();
+        refused(&r);
+        assert!(took < Duration::from_secs(1), "answered after {took:?}");
+    }
+    sw.wait_for_event("store unavailable: REGISTERs and new calls get 503 until an operation succeeds", &[], IO_TIMEOUT);
+
+    // A new call is refused; the one already up keeps its media both ways.
+    let mut second = Caller::new(&sw, "7201", "7202");
+    let invite = second.invite(None);
+    let r = second.phone.response(503, Method::Invite);
+    refused(&r);
+    second.ack_non_2xx(&invite, &r);
+    assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0x7202) > 0, "callee -> caller with redis down");
+    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7203) > 0, "caller -> callee with redis down");
+    let unavailable = sw.log_text().matches("store unavailable: ").count();
+    assert_eq!(unavailable, 1, "one line for the outage, not one per failure");
 
     redis.start_again();
     // Stored again: the shorter expiry asked for now is what Redis holds.
@@ -191,7 +225,9 @@ fn a_redis_down_while_running_is_logged_and_the_switch_recovers_when_it_returns(
         let left = rec["time_left"].as_u64().unwrap_or(0);
         if r.status == 200 && left <= 120 { Ok(()) } else { Err(format!("{}; {rec}", line(&r))) }
     });
+    sw.wait_for_event("store available again", &[], IO_TIMEOUT);
     assert_eq!(host.record("7201")["node"], "node-d");
+    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7203) > 0, "the call outlived the outage");
 }
 
 #[test]

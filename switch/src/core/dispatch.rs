@@ -48,6 +48,12 @@ impl Core {
                 Err(request) => *request,
             }
         } else if request.method == Method::Invite {
+            if !self.store_available {
+                // Not routed on state the store may no longer agree with, and
+                // its call record could not be written; established calls
+                // (in-dialog, above) and their media go on.
+                return self.respond(now, &key, super::respond::refusal(&request, &Error::StoreUnavailable));
+            }
             return self.new_invite(now, key, flow, request);
         } else {
             request
@@ -81,7 +87,7 @@ impl Core {
     pub(super) fn refuse_parked(&mut self, now: Instant, request: Parked, why: &Error) {
         match request {
             Parked::Register { key, request, .. } | Parked::Invite { key, request, .. } => {
-                self.respond(now, &key, Response::for_error(&request, why));
+                self.respond(now, &key, super::respond::refusal(&request, why));
             }
             Parked::Route { id, .. } => self.reply(id, format!("error: cannot read subscribers: {why}")),
         }

@@ -27,7 +27,14 @@
 //! - [`Output::Commit`] → [`Core::handle_committed`] once the store thread has
 //!   committed everything queued before it. A 200 OK to a REGISTER that
 //!   stored a record is held until then, so a `kill -9` loses nothing
-//!   acknowledged.
+//!   acknowledged. If the commit failed, [`Core::handle_commit_failed`]
+//!   instead: those REGISTERs get `503` with `Retry-After` and their bindings
+//!   leave the table.
+//! - The store thread's health: [`Core::handle_store_unavailable`] when an
+//!   operation failed, [`Core::handle_store_available`] at the next one that
+//!   succeeds. In between, new INVITEs get `503` with `Retry-After`;
+//!   REGISTERs still try their write (the first that succeeds is how the
+//!   store thread finds the store back), established calls go on.
 //! - [`Output::LoadSubscribers`] → [`Core::handle_subscribers`]. Before the
 //!   driver hands over a REGISTER or an INVITE it checks whether another
 //!   process changed the subscribers and, if so, calls
@@ -98,6 +105,8 @@ pub struct Core {
     rng: StdRng,
     /// What DNS reads: written here, as the table changes ([`crate::dns`]).
     view: LocationView,
+    /// False from the store thread's failed operation to its next success.
+    store_available: bool,
 }
 
 impl Core {
@@ -123,6 +132,7 @@ impl Core {
             out: VecDeque::new(),
             rng,
             view,
+            store_available: true,
         };
         let changes = core.registrar.table.load(now, stored);
         core.apply(changes);
@@ -204,6 +214,17 @@ impl Core {
     pub fn handle_media_timeout(&mut self, now: Instant, media: MediaId) {
         self.b2bua.handle_media_timeout(now, media);
         self.pump(now);
+    }
+
+    /// The store's last operation failed: new calls are refused until
+    /// [`Core::handle_store_available`].
+    pub fn handle_store_unavailable(&mut self, _now: Instant) {
+        self.store_available = false;
+    }
+
+    /// The store took an operation again after failing.
+    pub fn handle_store_available(&mut self, _now: Instant) {
+        self.store_available = true;
     }
 
     /// Another process changed the provisioned subscribers.

@@ -3,8 +3,19 @@
 //! OPTIONS or a refusal outside a dialog too), and a `Server` header only if
 //! the operator configured one.
 
+use crate::Error;
 use rand::Rng;
-use sipcore::{HeaderName, Response};
+use sipcore::{HeaderName, Request, Response};
+
+/// The response refusing `req` for `err`, with `Retry-After` when waiting
+/// can help ([`Error::retry_after`]).
+pub(super) fn refusal(req: &Request, err: &Error) -> Response {
+    let mut resp = Response::for_error(req, err);
+    if let Some(secs) = err.retry_after() {
+        resp.headers.push(HeaderName::RetryAfter, secs.to_string());
+    }
+    resp
+}
 
 /// Adds what `resp` lacks of the above; `rng` draws the tag.
 pub(super) fn finish(resp: &mut Response, server: Option<&str>, rng: &mut impl Rng) {

@@ -31,6 +31,9 @@ pub enum Cause {
     Restarted,
     /// The number is no longer provisioned (`switch subscriber remove`).
     Deprovisioned,
+    /// The store could not take the write that made this record, so the
+    /// phone was told 503: it must not be routed to as if registered.
+    StoreRefused,
 }
 
 impl Cause {
@@ -47,6 +50,7 @@ impl Cause {
             Cause::TtlExpired => "ttl_expired",
             Cause::Restarted => "restarted",
             Cause::Deprovisioned => "deprovisioned",
+            Cause::StoreRefused => "store_refused",
         }
     }
 }

@@ -146,6 +146,18 @@ impl LocationTable {
         changes
     }
 
+    /// The store refused the write of `record`: if it is still the number's
+    /// record (nothing replaced it since), it goes, with no tombstone. The
+    /// flow stays open, as after an unregistration: the phone told 503 tries
+    /// again on it.
+    pub fn refused(&mut self, now: Instant, record: &RlRecord<Instant>) -> Vec<Change> {
+        let mut changes = self.handle_timeout(now);
+        if self.get(&record.number) == Some(record) {
+            self.remove(&record.number, Cause::StoreRefused, &mut changes);
+        }
+        changes
+    }
+
     /// After a restart: replaces the table with the stored records. Expired ones
     /// are removed (no tombstone: the restart forgets them); every other record
     /// becomes `SignallingDropped` with no flow, since the flows died with the

@@ -52,10 +52,21 @@ const BATCH: usize = 64;
 /// What comes back from work the driver started elsewhere.
 #[derive(Debug)]
 enum Feedback {
-    MediaOpened { call: CallRef, result: Result<MediaPorts, MediaOpenError> },
-    Connected { call: CallRef, result: Result<(Flow, SocketAddr), ConnectError> },
+    MediaOpened {
+        call: CallRef,
+        result: Result<MediaPorts, MediaOpenError>,
+    },
+    Connected {
+        call: CallRef,
+        result: Result<(Flow, SocketAddr), ConnectError>,
+    },
     Subscribers(Result<Subscribers, Error>),
     Committed(CommitTicket),
+    /// The store could not commit the batch up to this ticket.
+    CommitFailed(CommitTicket),
+    /// The store thread's operation failed (true) or succeeded again after
+    /// failing (false); reported on each change only.
+    StoreDown(bool),
 }
 
 /// What [`Server::run`] listens to besides the core's deadline.
@@ -227,6 +238,9 @@ impl Server {
                 self.core.handle_subscribers(now, result);
             }
             Feedback::Committed(ticket) => self.core.handle_committed(now, ticket),
+            Feedback::CommitFailed(ticket) => self.core.handle_commit_failed(now, ticket),
+            Feedback::StoreDown(true) => self.core.handle_store_unavailable(now),
+            Feedback::StoreDown(false) => self.core.handle_store_available(now),
         }
     }
 

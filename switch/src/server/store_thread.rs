@@ -14,6 +14,12 @@
 //! slots): each change is one atomic write, and the batch's ticket is
 //! reported once Redis has answered every one of them.
 //!
+//! A batch that could not be written is reported as failed (its REGISTERs get
+//! 503); the store counts as unavailable from that failure to the next
+//! operation that succeeds, and the driver hears of both changes (one log
+//! line each). Nothing is retried here: the phones retry after `Retry-After`,
+//! and the first write that goes through is how the store is found back.
+//!
 //! Subscriber reloads run here too, between batches: they are rare (the CLI
 //! changed something) and read the whole table.
 
@@ -21,12 +27,12 @@ use super::Feedback;
 use crate::cdr::Cdr;
 use crate::core::CommitTicket;
 use crate::record::RlRecord;
-use crate::store::Backend;
+use crate::store::{Backend, StoreError};
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use tokio::sync::mpsc::UnboundedSender;
-use tracing::{error, warn};
+use tracing::{debug, error, info, warn};
 
 /// Most operations taken into one batch.
 const MAX_BATCH: usize = 4096;
@@ -124,38 +130,72 @@ impl Batch {
         }
     }
 
-    fn write(&self, store: &Backend) {
+    /// Writes the batch: one SQLite transaction (rolled back whole if a
+    /// write fails), or one Redis write per change (stopping at the first that
+    /// fails). Two refusals do not fail the batch: a number deprovisioned
+    /// meanwhile has no row to write to, and a Redis write that reached the
+    /// master but not enough replicas in time is on the master (both logged).
+    /// `None` when there was nothing to write: it says nothing of the store.
+    fn write(&self, store: &Backend) -> Option<crate::store::Result<()>> {
         if self.records.is_empty() && self.cdrs.is_empty() {
-            return;
+            return None;
         }
         let started = std::time::Instant::now();
         let written = store.transaction(|s| -> crate::store::Result<()> {
             for cdr in self.cdrs.values() {
-                if let Err(e) = s.put_cdr(cdr) {
-                    warn!(call_id = %cdr.call_id, error = %e, "call record not stored");
-                }
+                s.put_cdr(cdr)?;
             }
             for (number, op) in &self.records {
                 let result = match op {
                     Some(r) => s.put_record(r),
                     None => s.delete_record(number).map(drop),
                 };
-                // A number deprovisioned meanwhile has no row to write to; the
-                // rest of the batch still goes in.
-                if let Err(e) = result {
-                    warn!(number = %number, error = %e, "registration change not stored");
+                match result {
+                    Ok(()) => {}
+                    Err(e @ (StoreError::NotFound(_) | StoreError::NotReplicated { .. })) => {
+                        warn!(number = %number, error = %e, "registration change not stored");
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             Ok(())
         });
         metrics::histogram!("switch_store_write_seconds").record(started.elapsed().as_secs_f64());
-        if let Err(e) = written {
-            error!(error = %e, changes = self.records.len(), "could not store registration changes");
+        Some(written)
+    }
+}
+
+/// Whether the store takes operations, as the last one went: the driver (and
+/// the log) hear of each change, not of each failure.
+#[derive(Default)]
+struct Health {
+    down: bool,
+}
+
+impl Health {
+    fn after<T>(&mut self, result: &crate::Result<T, impl std::fmt::Display>, feedback: &UnboundedSender<Feedback>) {
+        match result {
+            Err(e) if !self.down => {
+                error!(error = %e, "store unavailable: REGISTERs and new calls get 503 until an operation succeeds");
+                self.down = true;
+                let _ = feedback.send(Feedback::StoreDown(true));
+            }
+            Err(e) => debug!(error = %e, "store still unavailable"),
+            Ok(_) if self.down => {
+                info!("store available again");
+                self.down = false;
+                let _ = feedback.send(Feedback::StoreDown(false));
+            }
+            Ok(_) => {}
         }
     }
 }
 
 fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feedback>) {
+    let mut health = Health::default();
+    // A write failed since the last ticket reported: the next ticket covers
+    // it (its changes may have come in an earlier batch than the ticket).
+    let mut lost = false;
     // Blocks for the first operation, then takes whatever else is already queued.
     while let Ok(first) = rx.recv() {
         let mut batch = Batch::default();
@@ -163,15 +203,72 @@ fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feed
         for op in rx.try_iter().take(MAX_BATCH) {
             batch.add(op);
         }
-        batch.write(store);
-        // The tickets are reported even when the commit failed (it was
-        // logged): their responses would otherwise never go out.
+        let written = batch.write(store);
+        if let Some(result) = &written {
+            health.after(result, feedback);
+            lost |= result.is_err();
+        }
+        // Every ticket is reported, committed or not: the responses held for
+        // it go out either way (200, or 503 for a failed commit).
         if let Some(t) = batch.ticket {
-            let _ = feedback.send(Feedback::Committed(t));
+            let _ = feedback.send(if lost { Feedback::CommitFailed(t) } else { Feedback::Committed(t) });
+            lost = false;
         }
         if batch.load {
             let loaded = store.subscribers().map(|all| all.into_iter().collect()).map_err(crate::Error::from);
+            health.after(&loaded, feedback);
             let _ = feedback.send(Feedback::Subscribers(loaded));
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    //! SQLite takes the same path as Redis: a commit that fails (here another
+    //! connection holds the write lock past the busy timeout) is reported
+    //! failed, the store unavailable once, and the next commit that goes
+    //! through reports it available again.
+
+    use super::*;
+    use crate::store::Store;
+    use std::time::{Duration, Instant};
+
+    fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Feedback>) -> Feedback {
+        let wait = crate::store::BUSY_TIMEOUT + Duration::from_secs(10);
+        let deadline = Instant::now() + wait;
+        loop {
+            match rx.try_recv() {
+                Ok(f) => return f,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => panic!("no feedback within {wait:?}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_sqlite_commit_is_reported_and_the_store_found_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Backend::Sqlite(Store::open(dir.path()).unwrap());
+        store.add_subscriber("1001", "Wombat-Lantern-4410", "switch.test", None, None).unwrap();
+        let record = crate::dns::fixture::record("1001", Instant::now(), 600).map_times(|_| 4_000_000_000u64);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut thread = StoreThread::start(store, tx).unwrap();
+
+        let locker = rusqlite::Connection::open(dir.path().join(crate::store::DB_FILE)).unwrap();
+        locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        thread.put(record.clone());
+        thread.commit(CommitTicket(1));
+        assert!(matches!(next(&mut rx), Feedback::StoreDown(true)));
+        assert!(matches!(next(&mut rx), Feedback::CommitFailed(CommitTicket(1))));
+
+        locker.execute_batch("ROLLBACK").unwrap();
+        thread.put(record);
+        thread.commit(CommitTicket(2));
+        assert!(matches!(next(&mut rx), Feedback::StoreDown(false)));
+        assert!(matches!(next(&mut rx), Feedback::Committed(CommitTicket(2))));
+        thread.finish();
+        let stored = Store::open(dir.path()).unwrap().record("1001").unwrap();
+        assert!(stored.is_some(), "the second commit went in");
     }
 }

@@ -442,19 +442,22 @@ pub fn offered(sw: &Switch) -> (Caller, Callee, Request, Request) {
 /// Sets up an answered call (trusted caller); returns both ends.
 pub fn answered(sw: &Switch) -> (Caller, Callee, Request) {
     let (mut caller, mut callee, _, inv) = offered(sw);
-    answer_and_ack(&mut caller, &mut callee, &inv);
+    pick_up(&mut caller, &mut callee, &inv);
     (caller, callee, inv)
 }
 
-/// The callee answers `inv` (its INVITE) with SDP and the caller ACKs; returns
-/// the relay addresses each end's RTP goes to: (the caller's, the callee's).
-pub fn answer_and_ack(caller: &mut Caller, callee: &mut Callee, inv: &Request) -> (SocketAddr, SocketAddr) {
+/// The callee answers `inv` (the INVITE it got) with SDP and the caller ACKs
+/// the 200. Returns where each side sends its RTP on the relay: the callee's
+/// target and the caller's.
+pub fn pick_up(caller: &mut Caller, callee: &mut Callee, inv: &Request) -> (SocketAddr, SocketAddr) {
+    let to_callee = media_of(&inv.body);
     callee.answer(inv, 200, true);
     let ok = caller.phone.response(200, Method::Invite);
+    let to_caller = media_of(&ok.body);
     caller.to = Some(ok.headers.get(&HeaderName::To).unwrap().to_owned());
     caller.in_dialog(Method::Ack);
     callee.request(Method::Ack);
-    (media_of(&ok.body), media_of(&inv.body))
+    (to_callee, to_caller)
 }
 
 /// A callee registered over TCP with a UDP home location.

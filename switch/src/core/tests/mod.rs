@@ -11,6 +11,7 @@ mod enumeration;
 mod flow_silence;
 mod guessing;
 mod rogue;
+mod store_down;
 mod timing;
 mod wall_clock;
 
