@@ -76,8 +76,11 @@ fn metrics_move_during_a_real_call_and_pass_promtool() {
     let sw = lab.start(&Config::default().relay("127.0.0.1").calls("ring_time = 20").admin(r#"listen = ["tcp:127.0.0.1:0"]"#));
     let admin = admin_addr(&sw);
 
-    let (status, _, body) = get(admin, "/healthz", None);
-    assert_eq!((status, body.trim()), (200, "ok"));
+    // Alive once the core's loop has turned (it may not have yet when the listener is up).
+    wait_for(WAIT, "/healthz 200 ok", || match get(admin, "/healthz", None) {
+        (200, _, body) if body.trim() == "ok" => Ok(()),
+        (status, _, body) => Err(format!("{status} {body}")),
+    });
     let (status, _, _) = get(admin, "/no-such-page", None);
     assert_eq!(status, 404, "unknown path on a loopback listener");
     let before = scrape(admin);
