@@ -30,6 +30,8 @@ declare -A NEED=(
     # The store on Redis: real servers and a 6-process Cluster (tests/src/redis.rs).
     [redis-server]=redis-server
     [redis-cli]=redis-tools
+    # The admin listener's /metrics is checked by promtool (switch/tests/admin.rs).
+    [promtool]=prometheus
 )
 
 missing=()

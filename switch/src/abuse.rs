@@ -102,6 +102,13 @@ struct NumberEntry {
     last_failure: Instant,
 }
 
+/// What the guard refuses now: sources cooling down, numbers locked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Blocked {
+    pub sources: usize,
+    pub numbers: usize,
+}
+
 /// Auth-failure bookkeeping per source address and per number.
 #[derive(Debug)]
 pub struct AuthGuard {
@@ -248,6 +255,16 @@ impl AuthGuard {
         }
     }
 
+    /// How many sources are cooling down and how many numbers are locked now
+    /// (for `/metrics`; a count, no allocation).
+    pub fn blocked(&self, now: Instant) -> Blocked {
+        let live = |until: Option<Instant>| until.is_some_and(|u| u > now);
+        Blocked {
+            sources: self.sources.values().filter(|e| live(e.blocked_until)).count(),
+            numbers: self.numbers.values().filter(|e| live(e.locked_until)).count(),
+        }
+    }
+
     /// The numbers locked now, most recently locked last.
     pub fn locks(&self, now: Instant) -> Vec<NumberLock> {
         let mut locked: Vec<(Instant, NumberLock)> = self
@@ -333,6 +350,8 @@ mod tests {
         assert_eq!(g.source_blocked(ip(1), at(1319)), Some(1));
         assert_eq!(g.source_blocked(ip(1), at(1320)), None);
         assert_eq!(g.source_blocked(ip(2), at(1020)), None, "other IPs unaffected");
+        assert_eq!(g.blocked(at(1020)), Blocked { sources: 1, numbers: 0 });
+        assert_eq!(g.blocked(at(1320)), Blocked::default(), "the cool-down is over");
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct SwitchConfig {
     pub dns: DnsSettings,
     pub stun: StunSettings,
     pub store: StoreSettings,
+    /// The admin listener (`/metrics`, `/healthz`): off unless configured.
+    pub admin: crate::admin::AdminSettings,
 }
 
 /// Where subscribers, bindings and call records live: the SQLite file in the
@@ -374,6 +376,7 @@ impl Default for SwitchConfig {
             dns: DnsSettings::default(),
             stun: StunSettings::default(),
             store: StoreSettings::default(),
+            admin: crate::admin::AdminSettings::default(),
         }
     }
 }
@@ -590,6 +593,7 @@ impl SwitchConfig {
         })?;
         self.listen_specs()?;
         self.stun.listen_addrs()?;
+        self.admin.validate()?;
         self.registrar.digest_algorithms()?;
         self.registrar.tcp_keepalive()?;
         self.calls.relay_port_range()?;

@@ -4,6 +4,7 @@
 //! keeps what must survive a restart.
 
 pub mod abuse;
+pub mod admin;
 pub mod b2bua;
 pub mod cdr;
 pub mod config;

@@ -90,7 +90,7 @@ struct RunArgs {
     stun: Vec<ListenSpec>,
     /// Once every listener is bound, write their addresses to FILE, one
     /// `listening udp:|tcp:|tls:IP:PORT` line each (`listening stun:udp:IP:PORT`
-    /// for --stun, `listening dns:udp:|tcp:IP:PORT` for --dns), as printed on stdout (written whole, then renamed into
+    /// for --stun, `listening dns:udp:|tcp:IP:PORT` for --dns, `listening admin:tcp:IP:PORT` for --admin), as printed on stdout (written whole, then renamed into
     /// place). With port 0 in --listen, this is how a script or a test learns
     /// the port the system chose.
     #[arg(long, value_name = "FILE")]
@@ -105,6 +105,13 @@ struct RunArgs {
     /// `name`, `algorithm = "hmac-sha256"`, `secret_file` or `secret_env`.
     #[arg(long = "dns", value_name = "SPEC")]
     dns: Vec<ListenSpec>,
+    /// Serve the admin HTTP listener (`/metrics` in the Prometheus text
+    /// format, `/healthz`) on tcp:IP:PORT. Repeatable; given, these replace
+    /// `[admin] listen`. Default: none. Off loopback, `[admin] token_file`
+    /// (a bearer token for everything but /metrics and /healthz) is required.
+    /// Listed in --bound-file as `listening admin:tcp:IP:PORT`.
+    #[arg(long = "admin", value_name = "SPEC")]
+    admin: Vec<ListenSpec>,
     /// How stderr's log lines look: `text` (default) or `json`, one object per
     /// line (`level`, `target`, `fields.message` and the event's fields) for
     /// programs to read. Also `[log] format` in the config file.
@@ -168,6 +175,9 @@ impl RunArgs {
         if !self.dns.is_empty() {
             c.dns.listen = self.dns.iter().map(|l| l.to_string()).collect();
         }
+        if !self.admin.is_empty() {
+            c.admin.listen = self.admin.iter().map(|l| l.to_string()).collect();
+        }
         if self.redis.is_some() {
             c.store.redis = self.redis;
         }
@@ -228,6 +238,11 @@ async fn run(args: RunArgs) -> Result<()> {
         Ok(store)
     };
     let store = open_store()?;
+    // The recorder first, so nothing recorded at start is lost; none without an admin listener.
+    let metrics = match config.admin.listen.is_empty() {
+        true => None,
+        false => Some(switch::admin::metrics::install()?),
+    };
     // The data dir still holds the control socket and the TLS certificate.
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
     let (transport, transport_events) = Transport::new(config.transport()?);
@@ -267,13 +282,24 @@ async fn run(args: RunArgs) -> Result<()> {
         switch::dns::push::spawn(push, config.dns(&sip_bound, &dns, 0)?, server.location_view(), StdRng::from_os_rng())?;
     }
     bound.extend(dns.iter().map(|d| format!("listening dns:{d}")));
+    let heartbeat = switch::admin::Heartbeat::default();
+    if let Some(metrics) = metrics {
+        let admin = switch::admin::spawn(&config.admin, metrics, heartbeat.clone()).await.context("starting the admin listener")?;
+        bound.extend(admin.iter().map(|a| format!("listening admin:tcp:{a}")));
+    }
     report_bound(&bound, bound_file.as_deref())?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;
     tokio::spawn(switch::control::serve(control, control_tx));
     // The switch core and its driver: one task on this runtime.
-    let serving = tokio::spawn(server.run(Inputs { transport: transport_events, relay: relay_events, control: control_rx, stop: stopped }));
+    let serving = tokio::spawn(server.run(Inputs {
+        transport: transport_events,
+        relay: relay_events,
+        control: control_rx,
+        stop: stopped,
+        heartbeat,
+    }));
     info!(data_dir = %config.data_dir.display(), store = %target, node = ?node, domain = %config.domain, listen = ?config.listen, stun = ?config.stun.listen, "switch running");
     shutdown_signal().await?;
     info!("shutting down");

@@ -68,6 +68,13 @@ impl Relay {
         &self.inner.config
     }
 
+    /// Relay ports held now (RTP and RTCP of each leg in use), read from the
+    /// pool: a cheap look for a metrics scrape or tick, nothing counted twice.
+    pub fn ports_in_use(&self) -> usize {
+        let pool = self.inner.pool.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        2 * pool.capacity().saturating_sub(pool.available())
+    }
+
     /// Opens a call's media: per leg, UDP sockets on an RTP/RTCP pair and a TCP listener on
     /// the RTP port, each served by its own task. Legs latch to the first source until
     /// [`Relay::update`] says more. [`Error::NoPorts`] when the range is exhausted.
@@ -118,6 +125,14 @@ impl Relay {
     /// The call's counters now.
     pub fn stats(&self, id: MediaId) -> Option<CallStats> {
         self.call(id).map(|call| call.state().stats())
+    }
+
+    /// The counters of every call open now (for a metrics tick: the relay's own
+    /// counters read, nothing counted a second time per packet).
+    pub fn live_stats(&self) -> Vec<CallStats> {
+        // The map's lock is let go before any call's: `close` takes them in that order too.
+        let calls: Vec<Arc<Call>> = self.calls().values().cloned().collect();
+        calls.iter().map(|call| call.state().stats()).collect()
     }
 
     /// Ends the call's media: its tasks stop and its ports go back to the pool (an

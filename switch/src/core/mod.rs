@@ -144,6 +144,11 @@ impl Core {
         &self.registrar.table
     }
 
+    /// What the abuse guard refuses at `now`: sources cooling down, numbers locked.
+    pub fn blocked(&self, now: Instant) -> crate::abuse::Blocked {
+        self.registrar.blocked(now)
+    }
+
     /// The live view DNS answers from; the core keeps it in step with the table.
     pub fn location_view(&self) -> LocationView {
         self.view.clone()

@@ -14,8 +14,31 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-/// The answer to `bytes` from `src` over `protocol` at `now`, if one is due.
+/// The answer to `bytes` from `src` over `protocol` at `now`, if one is due;
+/// counted by its RCODE for `/metrics`.
 pub fn answer(responder: &Responder, bytes: &[u8], src: SocketAddr, protocol: Protocol, now: Instant) -> Option<Vec<u8>> {
+    let out = reply(responder, bytes, src, protocol, now);
+    if let Some(out) = &out {
+        metrics::counter!("switch_dns_queries_total", "rcode" => rcode_name(out)).increment(1);
+    }
+    out
+}
+
+/// The RCODE of an encoded answer (the low 4 bits of header byte 3), named as
+/// RFC 1035 and RFC 2136 do; no allocation on the query path.
+fn rcode_name(answer: &[u8]) -> &'static str {
+    match answer.get(3).map(|b| b & 0x0f) {
+        Some(0) => "NOERROR",
+        Some(1) => "FORMERR",
+        Some(2) => "SERVFAIL",
+        Some(3) => "NXDOMAIN",
+        Some(4) => "NOTIMP",
+        Some(5) => "REFUSED",
+        _ => "other",
+    }
+}
+
+fn reply(responder: &Responder, bytes: &[u8], src: SocketAddr, protocol: Protocol, now: Instant) -> Option<Vec<u8>> {
     let request = match Request::from_bytes(bytes.to_vec(), src, protocol) {
         Ok(r) => r,
         Err(_) => {

@@ -120,6 +120,11 @@ impl Registrar {
         }
     }
 
+    /// What the abuse guard refuses now (for `/metrics`).
+    pub fn blocked(&self, now: Instant) -> crate::abuse::Blocked {
+        self.guard.blocked(now)
+    }
+
     /// The numbers locked now (for `switch registrations`).
     pub fn locks(&self, now: Instant) -> Vec<NumberLock> {
         self.guard.locks(now)

@@ -16,6 +16,7 @@
 mod connect;
 mod log;
 mod media;
+mod metrics;
 mod net;
 mod provisioning;
 mod store_thread;
@@ -78,6 +79,8 @@ pub struct Inputs {
     pub control: mpsc::Receiver<ControlRequest>,
     /// Fires (or is dropped) when the switch stops.
     pub stop: oneshot::Receiver<()>,
+    /// Beaten on every turn of the loop, for `/healthz`.
+    pub heartbeat: crate::admin::Heartbeat,
 }
 
 /// The core and everything its outputs need.
@@ -96,6 +99,8 @@ pub struct Server {
     /// Control requests waiting for the core's answer.
     replies: HashMap<ControlId, oneshot::Sender<String>>,
     next_control: u64,
+    /// The relay's counters for `/metrics`.
+    relay_totals: metrics::RelayTotals,
 }
 
 /// The driver's clock: tokio's, so a test can pause it.
@@ -150,6 +155,7 @@ impl Server {
             feedback_rx,
             replies: HashMap::new(),
             next_control: 0,
+            relay_totals: metrics::RelayTotals::default(),
         };
         server.flush();
         info!(loaded, purged, subscribers = count, "location records restored");
@@ -162,6 +168,7 @@ impl Server {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            inputs.heartbeat.beat();
             let deadline = self.core.poll_timeout();
             // No `biased`: under a steady stream of messages every other
             // branch (timers, commits, control) must still get its turn.
@@ -174,6 +181,7 @@ impl Server {
                 },
                 Some(RelayEvent::MediaTimeout { id, .. }) = inputs.relay.recv() => {
                     info!(media = id.0, "no media on the call: hanging up both legs");
+                    metrics::media_timeout();
                     self.core.handle_media_timeout(now(), id);
                 }
                 Some(request) = inputs.control.recv() => self.on_control(request),
@@ -182,6 +190,7 @@ impl Server {
             }
             self.flush();
         }
+        inputs.heartbeat.stop();
         self.core.handle_shutdown(now());
         self.flush();
         let mut store = self.store;
@@ -207,6 +216,7 @@ impl Server {
         if needs_subscribers {
             self.check_provisioning(now);
         }
+        metrics::transport(&event);
         self.core.handle_transport(now, event);
     }
 
@@ -255,6 +265,8 @@ impl Server {
         if let Some(step_ms) = self.clock.resync(now) {
             warn!(step_ms, "the wall clock was stepped: stored and printed times follow it, no deadline moves");
         }
+        metrics::gauges(now, &self.core, &self.relay);
+        self.relay_totals.publish(&self.relay);
     }
 
     /// Carries out everything the core asked for.
@@ -263,6 +275,7 @@ impl Server {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::Transmit(t) => {
+                    metrics::sent(&t.message);
                     if let Err(e) = self.transport.send(&t.flow, &t.message) {
                         debug!(flow = %t.flow, error = %e, "send failed");
                         if let Some(key) = &t.key {
@@ -276,6 +289,8 @@ impl Server {
                 Output::CallEnded { media, mut cdr } => {
                     media::close(&self.relay, media, &mut cdr);
                     log::call_ended(&cdr);
+                    metrics::call_ended(&cdr);
+                    self.relay_totals.call_ended(&cdr);
                     self.store.put_cdr(self.clock.stored_cdr(*cdr));
                 }
                 Output::Media(command) => media::run(&self.relay, command, &self.feedback),

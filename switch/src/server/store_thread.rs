@@ -140,7 +140,8 @@ impl Batch {
         if self.records.is_empty() && self.cdrs.is_empty() {
             return None;
         }
-        Some(store.transaction(|s| -> crate::store::Result<()> {
+        let started = std::time::Instant::now();
+        let written = store.transaction(|s| -> crate::store::Result<()> {
             for cdr in self.cdrs.values() {
                 s.put_cdr(cdr)?;
             }
@@ -158,7 +159,9 @@ impl Batch {
                 }
             }
             Ok(())
-        }))
+        });
+        metrics::histogram!("switch_store_write_seconds").record(started.elapsed().as_secs_f64());
+        Some(written)
     }
 }
 

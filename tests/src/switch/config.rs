@@ -25,6 +25,8 @@ pub struct Config {
     pub server: Vec<String>,
     /// `key = value` lines for `[dns]` (its `listen` too: DNS is off without it).
     pub dns: Vec<String>,
+    /// `key = value` lines for `[admin]` (`listen = [...]`: the admin listener is off without it).
+    pub admin: Vec<String>,
     /// `key = value` lines for `[store]` (`redis = "redis://..."`, `node_id = "..."`).
     pub store: Vec<String>,
     /// `RUST_LOG` for the switch.
@@ -48,6 +50,7 @@ impl Default for Config {
             calls: Vec::new(),
             server: Vec::new(),
             dns: Vec::new(),
+            admin: Vec::new(),
             store: Vec::new(),
             log_filter: "info".into(),
             json_log: true,
@@ -126,6 +129,12 @@ impl Config {
         self
     }
 
+    /// A `[admin]` line, e.g. `listen = ["tcp:127.0.0.1:0"]` (reported as an `admin` listener).
+    pub fn admin(mut self, line: &str) -> Self {
+        self.admin.push(line.to_owned());
+        self
+    }
+
     /// `RUST_LOG` (default `info`), e.g. `info,switch=debug`.
     pub fn log_filter(mut self, filter: &str) -> Self {
         self.log_filter = filter.to_owned();
@@ -167,6 +176,7 @@ impl Config {
             ("calls", &self.calls),
             ("server", &self.server),
             ("dns", &self.dns),
+            ("admin", &self.admin),
             ("store", &self.store),
             ("stun", &Vec::new()),
         ];

@@ -102,6 +102,7 @@ impl Switch {
                 "stun" => cmd.arg("--stun").arg(format!("udp:{}", l.addr)),
                 "dns-udp" => cmd.arg("--dns").arg(format!("udp:{}", l.addr)),
                 "dns-tcp" => cmd.arg("--dns").arg(format!("tcp:{}", l.addr)),
+                "admin" => cmd.arg("--admin").arg(format!("tcp:{}", l.addr)),
                 sip => cmd.arg("--listen").arg(format!("{sip}:{}", l.addr)),
             };
         }
@@ -271,12 +272,13 @@ fn is_running_line(line: &str) -> bool {
 }
 
 /// `listening tcp:127.0.0.1:PORT` lines (`listening stun:udp:IP:PORT` for a
-/// STUN listener, `listening dns:udp:IP:PORT` and `dns:tcp:` for DNS).
+/// STUN listener, `listening dns:udp:IP:PORT` and `dns:tcp:` for DNS,
+/// `listening admin:tcp:IP:PORT` for the admin listener).
 fn parse_bound(text: &str) -> Result<Vec<Listener>, String> {
     text.lines()
         .map(|line| {
             let spec = line.strip_prefix("listening ").ok_or_else(|| format!("bound file line {line:?}"))?;
-            let prefixed = [("stun:udp:", "stun"), ("dns:udp:", "dns-udp"), ("dns:tcp:", "dns-tcp")];
+            let prefixed = [("stun:udp:", "stun"), ("dns:udp:", "dns-udp"), ("dns:tcp:", "dns-tcp"), ("admin:tcp:", "admin")];
             let (kind, addr) = match prefixed.iter().find_map(|(p, kind)| spec.strip_prefix(p).map(|addr| (*kind, addr))) {
                 Some(found) => found,
                 None => spec.split_once(':').ok_or_else(|| format!("bound file line {line:?}"))?,
@@ -288,6 +290,7 @@ fn parse_bound(text: &str) -> Result<Vec<Listener>, String> {
                 "stun" => "stun",
                 "dns-udp" => "dns-udp",
                 "dns-tcp" => "dns-tcp",
+                "admin" => "admin",
                 other => return Err(format!("bound file: transport {other:?}")),
             };
             let addr = addr.parse().map_err(|e| format!("bound file line {line:?}: {e}"))?;
