@@ -83,6 +83,16 @@ pub(crate) struct Global {
     /// RFC 5626 back-off cap, seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) backoff_max: u64,
+    /// Log lines on stderr: text (colours only on a terminal) or json (one
+    /// object per line, for log shippers). Events stay key=value lines on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ mod output;
 
 use agent::{AgentBuilder, AgentHandle, BearerTransport, CallEvent, Event, Events};
 use agent::{Method, StatusCode};
-use args::{Bearer, Cli, Cmd, Global};
+use args::{Bearer, Cli, Cmd, Global, LogFormat};
 use clap::Parser;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,10 +21,14 @@ const EXIT_UNREACHABLE: u8 = 6;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "agent=info,warn".into()))
-        .init();
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "agent=info,warn".into()));
+    match cli.global.log_format {
+        // Escape codes only where a terminal reads them, not into files or journald.
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -54,6 +54,28 @@ fn register_prints_the_result_and_says_how_it_went_in_the_exit_status() {
 }
 
 #[test]
+fn logs_on_stderr_carry_no_escape_codes_off_a_terminal_and_json_is_one_object_per_line() {
+    // Nothing listens on a reserved port: the agent logs its failed attempts.
+    let reserved = tests::ports::PortBlock::reserve();
+    let spec = format!("tcp:127.0.0.1:{}", reserved.port(0));
+    let base = ["--backoff-base", "1", "register", "--timeout", "2"];
+    let text = agent(&spec, "1001", "pw", &base);
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.lines().any(|l| l.contains("WARN") || l.contains("INFO")), "no log lines to check: {stderr}");
+    assert!(!stderr.contains('\x1b'), "escape codes written to a pipe: {stderr:?}");
+
+    let json = agent(&spec, "1001", "pw", &[&["--log-format", "json"][..], &base[..]].concat());
+    let stderr = String::from_utf8_lossy(&json.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("agent: ")).collect();
+    assert!(!lines.is_empty(), "no log lines: {stderr}");
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+    assert!(stdout(&json).starts_with("connect-failed reason="), "events stay key=value lines on stdout: {}", stdout(&json));
+}
+
+#[test]
 fn register_against_nothing_gives_up_with_status_6() {
     // A reserved port that nothing binds: the connection is refused.
     let reserved = tests::ports::PortBlock::reserve();
