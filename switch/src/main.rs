@@ -245,6 +245,9 @@ async fn run(args: RunArgs) -> Result<()> {
     };
     // The data dir still holds the control socket and the TLS certificate.
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    // So `switch subscriber add` on this data dir provisions for this domain (no realm trap).
+    switch::defaults::remember_domain(&config.data_dir, &config.domain)
+        .with_context(|| format!("writing {}", config.data_dir.join(switch::defaults::DOMAIN_FILE).display()))?;
     let (transport, transport_events) = Transport::new(config.transport()?);
     let specs = config.listen_specs()?;
     let tls_config = if specs.iter().any(|s| s.transport == TransportKind::Tls) { Some(server_cert(&config)?) } else { None };

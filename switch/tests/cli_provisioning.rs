@@ -282,3 +282,23 @@ fn import_is_all_or_nothing() {
     assert_eq!(list_json(&dir).as_array().unwrap().len(), 3, "nothing of the failed imports stayed");
     fails(switch(&dir, &["subscriber", "import", tmp.path().join("missing").to_str().unwrap()]), "reading");
 }
+
+#[test]
+fn the_commands_read_the_config_file_of_switch_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("from-config");
+    let config = tmp.path().join("switch.toml");
+    std::fs::write(&config, format!("domain = \"cfg.example.net\"\ndata_dir = {:?}\n", data.display().to_string())).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switch"))
+        .args(["subscriber", "add", "1001", "--password", PW, "--config"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(ok(out), "added 1001 (realm cfg.example.net)\n", "the domain of the config is the realm");
+    assert_eq!(list_json(&data)[0]["realm"], "cfg.example.net", "the data_dir of the config is where it went");
+
+    let bad =
+        Command::new(env!("CARGO_BIN_EXE_switch")).args(["subscriber", "list", "--config", "/nonexistent/switch.toml"]).output().unwrap();
+    fails(bad, "/nonexistent/switch.toml");
+}

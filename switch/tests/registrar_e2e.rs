@@ -393,3 +393,23 @@ fn a_server_header_only_when_configured() {
         assert_eq!(headers(r, "Server"), ["roamswitch/e2e"], "{}", line(r));
     }
 }
+
+#[test]
+fn a_number_provisioned_after_a_run_on_another_domain_gets_that_realm_and_registers() {
+    // The realm trap (issue 16): `switch run` on its own domain, then `subscriber add` with no --realm.
+    let lab = lab();
+    let cfg = Config::default().domain("voip.example.net");
+    drop(lab.start(&cfg));
+    assert_eq!(lab.cli_ok(&["subscriber", "add", "1301", "--password", PW]).trim(), "added 1301 (realm voip.example.net)");
+
+    let asked = lab.cli(&["subscriber", "add", "1302", "--password", PW, "--realm", "switch.local"]);
+    assert!(asked.status.success(), "a realm asked for is provisioned, with a warning");
+    let warning = String::from_utf8_lossy(&asked.stderr);
+    assert!(warning.starts_with("warning: realm switch.local is not the domain the switch serves (voip.example.net, from "), "{warning}");
+
+    let sw = lab.start(&cfg);
+    let mut tcp = Tcp::connect(&sw);
+    Phone::plain("1301", PW).register(&mut tcp, None);
+    let mut other = Phone::plain("1302", PW);
+    assert_eq!(other.exchange(&mut tcp, ContactKind::Binding, None).status, 403, "the warned-about realm is refused");
+}

@@ -12,15 +12,50 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
-use switch::defaults::DEFAULT_DATA_DIR;
+use switch::config::SwitchConfig;
+use switch::defaults::{DEFAULT_DATA_DIR, DOMAIN_FILE, remembered_domain};
 use switch::store::{Backend, StoreTarget};
 
-/// `--data-dir`, shared by every command that opens the store.
+/// `--data-dir` and `--config`, shared by every command that opens the store
+/// or talks to the running switch.
 #[derive(clap::Args, Debug)]
 pub(crate) struct DataDir {
-    /// Directory holding the switch's state (switch.db).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    /// Directory holding the switch's state (switch.db) [default: the config
+    /// file's data_dir, else ./switch-data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The config file `switch run` reads: its data_dir, domain and [store]
+    /// apply here too unless given as flags.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// Where the switch these commands speak of lives, and the domain it serves.
+pub(crate) struct Site {
     pub(crate) data_dir: PathBuf,
+    /// The domain and where it was learnt (the config file, or the data dir's
+    /// memory of the last `switch run`); `None` when neither says.
+    pub(crate) domain: Option<(String, String)>,
+    redis: Option<String>,
+}
+
+impl DataDir {
+    pub(crate) fn site(&self) -> Result<Site> {
+        let file = match &self.config {
+            Some(path) => Some(SwitchConfig::from_file(path).with_context(|| format!("reading {}", path.display()))?),
+            None => None,
+        };
+        let data_dir = match (&self.data_dir, &file) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(c)) => c.data_dir.clone(),
+            (None, None) => PathBuf::from(DEFAULT_DATA_DIR),
+        };
+        let domain = match (&file, &self.config) {
+            (Some(c), Some(path)) => Some((c.domain.clone(), path.display().to_string())),
+            _ => remembered_domain(&data_dir).map(|d| (d, data_dir.join(DOMAIN_FILE).display().to_string())),
+        };
+        Ok(Site { data_dir, domain, redis: file.and_then(|c| c.store.redis) })
+    }
 }
 
 /// Where a command finds the store: the SQLite file in `--data-dir`, or Redis
@@ -37,9 +72,10 @@ pub(crate) struct StoreArgs {
 
 impl StoreArgs {
     fn target(&self) -> Result<StoreTarget> {
-        Ok(match &self.redis {
+        let site = self.dir.site()?;
+        Ok(match self.redis.as_ref().or(site.redis.as_ref()) {
             Some(url) => StoreTarget::Redis(url.parse()?),
-            None => StoreTarget::Dir(self.dir.data_dir.clone()),
+            None => StoreTarget::Dir(site.data_dir),
         })
     }
 
@@ -59,7 +95,7 @@ impl StoreArgs {
 /// Sends one command line to the running switch (its control socket) and
 /// returns its one-line answer.
 pub(crate) fn ask(dir: &DataDir, command: &str) -> Result<String> {
-    let path = switch::control::socket_path(&dir.data_dir);
+    let path = switch::control::socket_path(&dir.site()?.data_dir);
     let mut stream = UnixStream::connect(&path)
         .with_context(|| format!("no running switch at {} (is `switch run` using this --data-dir?)", path.display()))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;

@@ -44,9 +44,10 @@ pub(crate) struct AddArgs {
     /// Where calls go when the number is not reachable (sip:, sips: or tel: URI).
     #[arg(long, value_name = "SIP-URI")]
     home: Option<String>,
-    /// The digest realm (the switch's domain).
-    #[arg(long, value_name = "REALM", default_value = DEFAULT_DOMAIN)]
-    realm: String,
+    /// The digest realm [default: the switch's domain: --config's, else the one
+    /// `switch run` last served on this data dir, else switch.local].
+    #[arg(long, value_name = "REALM")]
+    realm: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -90,9 +91,9 @@ pub(crate) struct RemoveArgs {
 pub(crate) struct ImportArgs {
     /// `NUMBER;PASSWORD` lines; '-' for standard input.
     file: PathBuf,
-    /// The digest realm of every imported number (the switch's domain).
-    #[arg(long, value_name = "REALM", default_value = DEFAULT_DOMAIN)]
-    realm: String,
+    /// The digest realm of every imported number [default: as for `add`].
+    #[arg(long, value_name = "REALM")]
+    realm: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -143,8 +144,9 @@ fn add(a: AddArgs) -> Result<()> {
         Some(pw) => pw,
         None => password_from_env()?,
     };
+    let realm = realm_for(&a.store, a.realm)?;
     let store = a.store.open()?;
-    let sub = store.add_subscriber(&a.number, &password, &a.realm, mac, a.home.as_deref())?;
+    let sub = store.add_subscriber(&a.number, &password, &realm, mac, a.home.as_deref())?;
     println!("added {} (realm {})", sub.number, sub.realm);
     Ok(())
 }
@@ -165,6 +167,9 @@ fn set(a: SetArgs) -> Result<()> {
         (None, true) => Some(None),
         (None, false) => None,
     };
+    if let Some(realm) = &a.realm {
+        warn_if_not_served(&a.store, realm)?;
+    }
     let update = SubscriberUpdate { password, realm: a.realm, mac, home };
     if update.is_empty() {
         bail!("nothing to change: give --password, --password-env, --realm, --mac/--no-mac or --home/--no-home");
@@ -189,6 +194,7 @@ fn import(a: ImportArgs) -> Result<()> {
     } else {
         text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     }
+    let realm = realm_for(&a.store, a.realm)?;
     let store = a.store.open()?;
     let entries = import_entries(&text)?;
     // Everything is checked before anything is written: with Redis the
@@ -198,7 +204,7 @@ fn import(a: ImportArgs) -> Result<()> {
         let mut check = || -> switch::store::Result<()> {
             validate::number(number)?;
             validate::password(password)?;
-            validate::realm(&a.realm)?;
+            validate::realm(&realm)?;
             if !seen.insert(*number) || store.subscriber(number)?.is_some() {
                 return Err(StoreError::Exists((*number).to_owned()));
             }
@@ -208,11 +214,36 @@ fn import(a: ImportArgs) -> Result<()> {
     }
     let count = store.transaction(|store| -> Result<usize> {
         for (line, number, password) in &entries {
-            store.add_subscriber(number, password, &a.realm, None, None).with_context(|| format!("line {line}"))?;
+            store.add_subscriber(number, password, &realm, None, None).with_context(|| format!("line {line}"))?;
         }
         Ok(entries.len())
     })?;
-    println!("imported {count} subscribers (realm {})", a.realm);
+    println!("imported {count} subscribers (realm {realm})");
+    Ok(())
+}
+
+/// The realm to provision for: the one asked for (warned about when the switch
+/// serves another domain), else the switch's domain, else the default.
+fn realm_for(store: &StoreArgs, asked: Option<String>) -> Result<String> {
+    match asked {
+        Some(realm) => {
+            warn_if_not_served(store, &realm)?;
+            Ok(realm)
+        }
+        None => Ok(store.dir.site()?.domain.map_or_else(|| DEFAULT_DOMAIN.to_owned(), |(domain, _)| domain)),
+    }
+}
+
+/// A realm the switch does not serve provisions a number whose phone is refused
+/// (403) on every attempt: say so, but do it (the switch may be about to move).
+fn warn_if_not_served(store: &StoreArgs, realm: &str) -> Result<()> {
+    if let Some((domain, from)) = store.dir.site()?.domain
+        && domain != realm
+    {
+        eprintln!(
+            "warning: realm {realm} is not the domain the switch serves ({domain}, from {from}): its phones will get 403 until provisioned for {domain}"
+        );
+    }
     Ok(())
 }
 

@@ -12,6 +12,8 @@ pub struct Config {
     /// `[stun] listen` specs (`udp:IP:PORT`): STUN listeners apart from SIP.
     pub stun: Vec<String>,
     pub relay_address: Option<String>,
+    /// `domain` (unset: the switch's default, switch.local).
+    pub domain: Option<String>,
     /// `relay_ports`; unset: the first `relay_port_count` ports of the switch's own reserved block.
     pub relay_ports: Option<String>,
     pub relay_port_count: u16,
@@ -41,6 +43,7 @@ impl Default for Config {
             listen: vec!["tcp:127.0.0.1:0".into(), "udp:127.0.0.1:0".into()],
             stun: Vec::new(),
             relay_address: None,
+            domain: None,
             relay_ports: None,
             relay_port_count: crate::ports::PortBlock::LEN,
             tls: None,
@@ -88,6 +91,11 @@ impl Config {
     }
 
     /// A relay range of its own (in a namespace of the test's own).
+    pub fn domain(mut self, domain: &str) -> Self {
+        self.domain = Some(domain.to_owned());
+        self
+    }
+
     pub fn relay_ports(mut self, spec: &str) -> Self {
         self.relay_ports = Some(spec.to_owned());
         self
@@ -159,6 +167,9 @@ impl Config {
         let mut t = format!("listen = [{list}]\ndata_dir = {}\n", toml_string(&data.display().to_string()));
         if let Some(ip) = &self.relay_address {
             t.push_str(&format!("relay_address = {}\n", toml_string(ip)));
+        }
+        if let Some(domain) = &self.domain {
+            t.push_str(&format!("domain = {}\n", toml_string(domain)));
         }
         if let Some((cert, key)) = &self.tls {
             t.push_str(&format!(
