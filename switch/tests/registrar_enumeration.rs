@@ -163,9 +163,13 @@ fn response_times_do_not_tell_unprovisioned_numbers_apart() {
         eprintln!("{report}");
         // On the wire the digest work is a small part of a round trip; a fast
         // path for unknown numbers is the core's timing test to catch. This
-        // one catches any gross difference (a store lookup, a delay) per transport.
-        let ratio = mu.as_secs_f64() / mk.as_secs_f64();
-        assert!((0.8..=1.25).contains(&ratio), "{report}");
+        // one catches any gross difference (a store lookup, a delay) per
+        // transport. The whole distributions are compared, not their medians:
+        // on a busy machine the times are bimodal (the peer scheduled at once
+        // or after another task's slice), and a median that lands in one mode
+        // for one set and the other mode for the other set moves by 30 % with
+        // no difference between the sets (a loaded run: 607 µs against 869 µs); the
+        // Kolmogorov–Smirnov distance of the same samples stayed under 0.1.
         assert!(d < 0.25, "{report}");
     }
 }
