@@ -248,7 +248,11 @@ async fn run(args: RunArgs) -> Result<()> {
     // So `switch subscriber add` on this data dir provisions for this domain (no realm trap).
     switch::defaults::remember_domain(&config.data_dir, &config.domain)
         .with_context(|| format!("writing {}", config.data_dir.join(switch::defaults::DOMAIN_FILE).display()))?;
-    let (transport, transport_events) = Transport::new(config.transport()?);
+    // The tap before any listener: every message is traced from the first.
+    let (transport, transport_events) = match switch::hep::spawn(&config.hep).await.context("starting SIP tracing (HEP)")? {
+        Some(tap) => Transport::with_tap(config.transport()?, tap),
+        None => Transport::new(config.transport()?),
+    };
     let specs = config.listen_specs()?;
     let tls_config = if specs.iter().any(|s| s.transport == TransportKind::Tls) { Some(server_cert(&config)?) } else { None };
     let mut udp = Vec::new();
