@@ -295,6 +295,8 @@ async fn run(args: RunArgs) -> Result<()> {
         bound.extend(admin.iter().map(|a| format!("listening admin:tcp:{a}")));
     }
     report_bound(&bound, bound_file.as_deref())?;
+    // From here SIGHUP reloads the subscribers instead of ending the process.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("installing SIGHUP handler")?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;
@@ -306,6 +308,7 @@ async fn run(args: RunArgs) -> Result<()> {
         control: control_rx,
         stop: stopped,
         heartbeat,
+        hangup,
     }));
     info!(data_dir = %config.data_dir.display(), store = %target, node = ?node, domain = %config.domain, listen = ?config.listen, stun = ?config.stun.listen, "switch running");
     shutdown_signal().await?;
