@@ -32,6 +32,12 @@ declare -A NEED=(
     [redis-cli]=redis-tools
     # The admin listener's /metrics is checked by promtool (switch/tests/admin.rs).
     [promtool]=prometheus
+    # The package: built with dpkg-deb (binary stripped), its unit checked by
+    # systemd-analyze, whose man-page check runs man (switch/tests/package.rs).
+    [dpkg-deb]=dpkg
+    [strip]=binutils
+    [systemd-analyze]=systemd
+    [man]=man-db
 )
 
 missing=()
