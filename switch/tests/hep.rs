@@ -2,7 +2,9 @@
 //! receives and sends goes to the collector as a HEP v3 packet. Here the test
 //! is the collector; the packets are decoded by an independent decoder
 //! (`hep_decode.py`, written from the HEP3 specification) and compared with
-//! what the test's phones put on and took off the wire, byte for byte: a
+//! what the test's phones put on and took off the wire, byte for byte; the
+//! same packets go on to `sngrep`'s HEP listener, a HEP consumer of the
+//! field's own, whose decoded capture `tshark` reads back. The traffic: a
 //! REGISTER over UDP, one over TLS, and a call from the UDP phone to the TLS
 //! phone (INVITE, 407, ACK, INVITE, 200, ACK, BYE, 200).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -19,8 +21,11 @@ use sipcore::transport::tls::{self, Fingerprint};
 use sipcore::{HeaderName, Message, Method, Request, Response};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tests::ports::PortBlock;
+use tests::proc::Proc;
 
 /// One message as a phone saw it on the wire.
 #[derive(Debug, Clone)]
@@ -240,7 +245,8 @@ fn call(caller: &mut UdpWire, callee: &mut TlsWire) -> String {
 
 /// The HEP packets that reach `collector` until every message in `want` has
 /// one with its bytes (or the deadline passes), decoded by `hep_decode.py`.
-fn collect(collector: &UdpSocket, want: &[&Seen]) -> Vec<Value> {
+/// Each one is passed on to `sngrep` as it arrives.
+fn collect(collector: &UdpSocket, sngrep: &Sngrep, want: &[&Seen]) -> (Vec<Value>, usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut datagrams = Vec::new();
     let mut decoded = Vec::new();
@@ -248,6 +254,7 @@ fn collect(collector: &UdpSocket, want: &[&Seen]) -> Vec<Value> {
     while Instant::now() < deadline {
         collector.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
         if let Ok(n) = collector.recv(&mut buf) {
+            collector.send_to(&buf[..n], sngrep.addr).unwrap();
             datagrams.push(buf[..n].to_vec());
             continue;
         }
@@ -257,7 +264,78 @@ fn collect(collector: &UdpSocket, want: &[&Seen]) -> Vec<Value> {
             break;
         }
     }
-    decoded
+    (decoded, datagrams.len())
+}
+
+/// `sngrep -L`: listens for HEP and writes each SIP message it decodes to a
+/// pcap, as a datagram between the addresses and ports the packet named.
+struct Sngrep {
+    addr: SocketAddr,
+    pcap: PathBuf,
+    _proc: Proc,
+    _ports: PortBlock,
+}
+
+/// One frame of sngrep's capture as tshark dissects it.
+#[derive(Debug, PartialEq, Eq)]
+struct Captured {
+    src: String,
+    dst: String,
+    /// Seconds since the epoch with nine decimals, as tshark prints them.
+    time: String,
+    call_id: String,
+    payload: String,
+}
+
+impl Sngrep {
+    fn start(dir: &Path) -> Self {
+        let ports = PortBlock::reserve();
+        let addr = SocketAddr::from(([127, 0, 0, 1], ports.port(0)));
+        let pcap = dir.join("sngrep.pcap");
+        let proc = Proc::spawn(
+            Command::new("sngrep")
+                .args(["-N", "-q", "-L", &format!("udp:{addr}"), "-O"])
+                .arg(&pcap)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        // Listening once the address is taken.
+        tests::wait_for(Duration::from_secs(10), "sngrep listening", || match UdpSocket::bind(addr) {
+            Ok(_) => Err(format!("{addr} still free")),
+            Err(_) => Ok(()),
+        });
+        Sngrep { addr, pcap, _proc: proc, _ports: ports }
+    }
+
+    /// Its capture once it holds `count` frames (sngrep writes each as it decodes it).
+    fn frames(&self, count: usize) -> Vec<Captured> {
+        tests::wait_for(Duration::from_secs(10), "sngrep's frames", || {
+            let frames = self.read();
+            if frames.len() >= count { Ok(frames) } else { Err(format!("{} of {count} frames", frames.len())) }
+        })
+    }
+
+    fn read(&self) -> Vec<Captured> {
+        let fields = ["ip.src", "ip.dst", "udp.srcport", "udp.dstport", "frame.time_epoch", "sip.Call-ID", "udp.payload"];
+        let mut args = vec!["-r".to_owned(), self.pcap.display().to_string(), "-T".into(), "fields".into()];
+        args.extend(fields.iter().flat_map(|f| ["-e".to_owned(), (*f).to_owned()]));
+        let out = Command::new("tshark").args(&args).stderr(Stdio::null()).output().expect("tshark (scripts/test.sh installs it)");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                Captured {
+                    src: format!("{}:{}", f[0], f[2]),
+                    dst: format!("{}:{}", f[1], f[3]),
+                    time: f[4].to_owned(),
+                    call_id: f[5].to_owned(),
+                    payload: f[6].to_owned(),
+                }
+            })
+            .collect()
+    }
 }
 
 /// Runs the independent decoder over the datagrams.
@@ -294,6 +372,7 @@ fn every_message_of_a_register_and_a_call_over_udp_and_tls_reaches_the_collector
     lab.add_subscriber("1001", "pw1001", None);
     lab.add_subscriber("1002", "pw1002", None);
     let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sngrep = Sngrep::start(lab.dir.path());
     let config = Config::default()
         .listen(&["udp:127.0.0.1:0", "tls:127.0.0.1:0"])
         .hep(&format!("collector = \"udp:{}\"", collector.local_addr().unwrap()))
@@ -311,7 +390,8 @@ fn every_message_of_a_register_and_a_call_over_udp_and_tls_reaches_the_collector
 
     let wire: Vec<&Seen> = caller.seen().iter().chain(callee.seen()).collect();
     assert!(wire.len() >= 20, "2 REGISTER exchanges on each phone and the call: {} messages", wire.len());
-    let packets = collect(&collector, &wire);
+    let (packets, sent) = collect(&collector, &sngrep, &wire);
+    let frames = sngrep.frames(sent);
     for seen in &wire {
         let text = String::from_utf8_lossy(&seen.bytes);
         let payload = hex_of(&seen.bytes);
@@ -341,6 +421,14 @@ fn every_message_of_a_register_and_a_call_over_udp_and_tls_reaches_the_collector
         let at = u128::from(p["secs"].as_u64().unwrap()) * 1_000_000 + u128::from(p["micros"].as_u64().unwrap());
         // Whole seconds of slack: the switch and the test read one wall clock, at different moments.
         assert!(at + 1_000_000 >= started && at <= ended + 1_000_000, "time {at} outside the test's {started}..{ended}");
+        let seen_by_sngrep = Captured {
+            src: seen.src.to_string(),
+            dst: seen.dst.to_string(),
+            time: format!("{}.{:06}000", p["secs"].as_u64().unwrap(), p["micros"].as_u64().unwrap()),
+            call_id: want_call_id.clone(),
+            payload: payload.clone(),
+        };
+        assert!(frames.contains(&seen_by_sngrep), "sngrep decoded {text} as it was on the wire");
     }
     // Every packet, retransmissions too, is filed under the Call-ID its
     // message carries (the B2BUA's two legs have a Call-ID each).
