@@ -79,10 +79,7 @@ impl Link for UdpWire {
         self.seen.push(Seen { src: self.local(), dst: self.server, protocol: 17, bytes: bytes.to_vec() });
     }
     fn response(&mut self) -> Response {
-        match self.next() {
-            Message::Response(r) => r,
-            Message::Request(r) => panic!("expected a response, got {}", r.method),
-        }
+        response(self.next())
     }
 }
 
@@ -138,10 +135,7 @@ impl Link for TlsWire {
         self.seen.push(Seen { src: self.local, dst: self.server, protocol: 22, bytes: bytes.to_vec() });
     }
     fn response(&mut self) -> Response {
-        match self.next() {
-            Message::Response(r) => r,
-            Message::Request(r) => panic!("expected a response, got {}", r.method),
-        }
+        response(self.next())
     }
 }
 
