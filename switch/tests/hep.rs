@@ -239,8 +239,8 @@ fn call(caller: &mut UdpWire, callee: &mut TlsWire) -> String {
 
 /// The HEP packets that reach `collector` until every message in `want` has
 /// one with its bytes (or the deadline passes), decoded by `hep_decode.py`.
-/// Each one is passed on to `sngrep` as it arrives.
-fn collect(collector: &UdpSocket, sngrep: &Sngrep, want: &[&Seen]) -> (Vec<Value>, usize) {
+/// Each one is passed on to `forward` (sngrep) as it arrives.
+fn collect(collector: &UdpSocket, forward: Option<SocketAddr>, want: &[&Seen]) -> (Vec<Value>, usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut datagrams = Vec::new();
     let mut decoded = Vec::new();
@@ -248,7 +248,9 @@ fn collect(collector: &UdpSocket, sngrep: &Sngrep, want: &[&Seen]) -> (Vec<Value
     while Instant::now() < deadline {
         collector.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
         if let Ok(n) = collector.recv(&mut buf) {
-            collector.send_to(&buf[..n], sngrep.addr).unwrap();
+            if let Some(to) = forward {
+                collector.send_to(&buf[..n], to).unwrap();
+            }
             datagrams.push(buf[..n].to_vec());
             continue;
         }
@@ -384,7 +386,7 @@ fn every_message_of_a_register_and_a_call_over_udp_and_tls_reaches_the_collector
 
     let wire: Vec<&Seen> = caller.seen().iter().chain(callee.seen()).collect();
     assert!(wire.len() >= 20, "2 REGISTER exchanges on each phone and the call: {} messages", wire.len());
-    let (packets, sent) = collect(&collector, &sngrep, &wire);
+    let (packets, sent) = collect(&collector, Some(sngrep.addr), &wire);
     let frames = sngrep.frames(sent);
     for seen in &wire {
         let text = String::from_utf8_lossy(&seen.bytes);
@@ -432,6 +434,32 @@ fn every_message_of_a_register_and_a_call_over_udp_and_tls_reaches_the_collector
     }
     let caller_leg = packets.iter().filter(|p| p["correlation_id"] == call_id.as_str()).count();
     assert!(caller_leg >= 8, "INVITE, 407, ACK, INVITE, 200, ACK, BYE, 200 under the caller's Call-ID: {caller_leg}");
+}
+
+/// A listener on the wildcard address knows no local address of its own: the
+/// packets name the one the kernel sends from toward the phone, never 0.0.0.0.
+#[test]
+fn a_wildcard_listener_s_messages_carry_the_address_they_really_used() {
+    let lab = lab();
+    let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let config = Config::default().listen(&["udp:0.0.0.0:0"]).hep(&format!("collector = \"udp:{}\"", collector.local_addr().unwrap()));
+    let sw = lab.start(&config);
+    let mut phone = UdpWire::new(sw.udp_addr());
+    let local = phone.local();
+    let options = format!(
+        "OPTIONS sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:probe@{DOMAIN}>;tag=1\r\nTo: <sip:{DOMAIN}>\r\nCall-ID: {b}@hep-test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        b = hex(),
+    );
+    phone.send(options.as_bytes());
+    assert_eq!(phone.response().status, 200);
+    let wire: Vec<&Seen> = phone.seen().iter().collect();
+    let (packets, _) = collect(&collector, None, &wire);
+    for seen in wire {
+        let p = packets.iter().find(|p| p["payload"] == hex_of(&seen.bytes).as_str()).expect("a packet for each message");
+        assert_eq!((p["src_ip"].as_str(), p["dst_ip"].as_str()), (Some("127.0.0.1"), Some("127.0.0.1")), "{p}");
+        assert_eq!((p["src_port"].as_u64(), p["dst_port"].as_u64()), (Some(u64::from(seen.src.port())), Some(u64::from(seen.dst.port()))));
+    }
 }
 
 /// A collector the switch cannot send to is refused at start, before anything
