@@ -32,6 +32,16 @@ declare -A NEED=(
     [redis-cli]=redis-tools
     # The admin listener's /metrics is checked by promtool (switch/tests/admin.rs).
     [promtool]=prometheus
+    # HEP tracing: sngrep's HEP listener decodes the switch's packets and
+    # tshark reads its capture back (switch/tests/hep.rs).
+    [sngrep]=sngrep
+    [tshark]=tshark
+    # The package: built with dpkg-deb (binary stripped), its unit checked by
+    # systemd-analyze, whose man-page check runs man (switch/tests/package.rs).
+    [dpkg-deb]=dpkg
+    [strip]=binutils
+    [systemd-analyze]=systemd
+    [man]=man-db
 )
 
 missing=()

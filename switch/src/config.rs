@@ -39,6 +39,8 @@ pub struct SwitchConfig {
     pub store: StoreSettings,
     /// The admin listener (`/metrics`, `/healthz`): off unless configured.
     pub admin: crate::admin::AdminSettings,
+    /// SIP tracing to a HEP v3 collector: off unless configured.
+    pub hep: crate::hep::HepSettings,
 }
 
 /// Where subscribers, bindings and call records live: the SQLite file in the
@@ -377,6 +379,7 @@ impl Default for SwitchConfig {
             stun: StunSettings::default(),
             store: StoreSettings::default(),
             admin: crate::admin::AdminSettings::default(),
+            hep: crate::hep::HepSettings::default(),
         }
     }
 }
@@ -594,6 +597,7 @@ impl SwitchConfig {
         self.listen_specs()?;
         self.stun.listen_addrs()?;
         self.admin.validate()?;
+        self.hep.collector()?;
         self.registrar.digest_algorithms()?;
         self.registrar.tcp_keepalive()?;
         self.calls.relay_port_range()?;

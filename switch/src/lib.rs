@@ -13,6 +13,7 @@ pub mod core;
 pub mod defaults;
 pub mod dns;
 mod error;
+pub mod hep;
 pub mod listen;
 pub mod location;
 pub mod record;

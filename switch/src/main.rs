@@ -248,7 +248,11 @@ async fn run(args: RunArgs) -> Result<()> {
     // So `switch subscriber add` on this data dir provisions for this domain (no realm trap).
     switch::defaults::remember_domain(&config.data_dir, &config.domain)
         .with_context(|| format!("writing {}", config.data_dir.join(switch::defaults::DOMAIN_FILE).display()))?;
-    let (transport, transport_events) = Transport::new(config.transport()?);
+    // The tap before any listener: every message is traced from the first.
+    let (transport, transport_events) = match switch::hep::spawn(&config.hep).await.context("starting SIP tracing (HEP)")? {
+        Some(tap) => Transport::with_tap(config.transport()?, tap),
+        None => Transport::new(config.transport()?),
+    };
     let specs = config.listen_specs()?;
     let tls_config = if specs.iter().any(|s| s.transport == TransportKind::Tls) { Some(server_cert(&config)?) } else { None };
     let mut udp = Vec::new();
@@ -291,6 +295,8 @@ async fn run(args: RunArgs) -> Result<()> {
         bound.extend(admin.iter().map(|a| format!("listening admin:tcp:{a}")));
     }
     report_bound(&bound, bound_file.as_deref())?;
+    // From here SIGHUP reloads the subscribers instead of ending the process.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("installing SIGHUP handler")?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;
@@ -302,6 +308,7 @@ async fn run(args: RunArgs) -> Result<()> {
         control: control_rx,
         stop: stopped,
         heartbeat,
+        hangup,
     }));
     info!(data_dir = %config.data_dir.display(), store = %target, node = ?node, domain = %config.domain, listen = ?config.listen, stun = ?config.stun.listen, "switch running");
     shutdown_signal().await?;

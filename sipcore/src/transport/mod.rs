@@ -15,6 +15,7 @@ mod reply;
 mod sockets;
 mod stamp;
 mod stream;
+mod tap;
 pub mod tls;
 mod udp;
 
@@ -27,3 +28,4 @@ pub use keepalive::TcpKeepalive;
 pub use reply::error_response;
 pub use sockets::{CloseReason, Transport, TransportConfig, TransportEvent};
 pub use stamp::stamp_via;
+pub use tap::{Direction, Tap};

@@ -2,7 +2,7 @@
 //! incoming message to one event queue, and sends over a named flow.
 
 use super::queue::{PushError, SendQueue};
-use super::{Flow, FlowId, TransportError, TransportKind, stream, udp};
+use super::{Direction, Flow, FlowId, Tap, TransportError, TransportKind, stream, udp};
 use crate::framing::FramerConfig;
 use crate::message::Message;
 use bytes::Bytes;
@@ -98,6 +98,8 @@ pub(super) struct Inner {
     per_ip: DashMap<IpAddr, usize>,
     pub(super) cancel: CancellationToken,
     tracker: TaskTracker,
+    /// Shown every message in and out (see [`Tap`]).
+    tap: Option<Arc<dyn Tap>>,
 }
 
 impl Inner {
@@ -108,6 +110,13 @@ impl Inner {
     pub(super) async fn emit(&self, ev: TransportEvent) {
         // A closed receiver means the application is gone; nothing to tell.
         let _ = self.events.send(ev).await;
+    }
+
+    /// Shows the tap a message, if there is one.
+    pub(super) fn tap(&self, direction: Direction, flow: &Flow, message: &Message, bytes: &Bytes) {
+        if let Some(tap) = &self.tap {
+            tap.message(direction, flow, message, bytes);
+        }
     }
 
     pub(super) fn forget(&self, id: FlowId) {
@@ -148,6 +157,15 @@ pub struct Transport {
 impl Transport {
     /// A new transport and the queue its events arrive on.
     pub fn new(config: TransportConfig) -> (Self, mpsc::Receiver<TransportEvent>) {
+        Self::build(config, None)
+    }
+
+    /// A new transport that shows `tap` every SIP message it receives and sends.
+    pub fn with_tap(config: TransportConfig, tap: Arc<dyn Tap>) -> (Self, mpsc::Receiver<TransportEvent>) {
+        Self::build(config, Some(tap))
+    }
+
+    fn build(config: TransportConfig, tap: Option<Arc<dyn Tap>>) -> (Self, mpsc::Receiver<TransportEvent>) {
         let (events, rx) = mpsc::channel(config.event_queue.max(1));
         let inner = Inner {
             config,
@@ -158,6 +176,7 @@ impl Transport {
             per_ip: DashMap::new(),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            tap,
         };
         (Self { inner: Arc::new(inner) }, rx)
     }
@@ -325,7 +344,10 @@ impl Transport {
 
     /// Sends a message over `flow`.
     pub fn send(&self, flow: &Flow, message: &Message) -> Result<(), TransportError> {
-        self.send_bytes(flow, message.to_bytes())
+        let bytes = message.to_bytes();
+        self.send_bytes(flow, bytes.clone())?;
+        self.inner.tap(Direction::Out, flow, message, &bytes);
+        Ok(())
     }
 
     /// Sends raw bytes over `flow` (e.g. a `CRLF CRLF` keep-alive ping). Never

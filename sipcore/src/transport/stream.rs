@@ -8,7 +8,7 @@ use super::deadline::MessageDeadline;
 use super::io::{Io, ReadSome};
 use super::queue::SendQueue;
 use super::sockets::{Inner, Origin};
-use super::{CloseReason, Flow, TransportEvent, error_response, stamp_via};
+use super::{CloseReason, Direction, Flow, TransportEvent, error_response, stamp_via};
 use crate::ToStatus;
 use crate::framing::{Frame, Framer, Role};
 use crate::message::{Message, parse};
@@ -144,7 +144,11 @@ async fn drain<W: tokio::io::AsyncWrite + Unpin>(
 /// Parses one framed message and hands it on; returns an error reply to write
 /// when the message was a request that could not be parsed.
 pub(super) async fn deliver(inner: &Inner, bytes: Bytes, flow: &Flow) -> Option<Bytes> {
-    match parse(bytes.clone()) {
+    let parsed = parse(bytes.clone());
+    if let Ok(message) = &parsed {
+        inner.tap(Direction::In, flow, message, &bytes);
+    }
+    match parsed {
         Ok(Message::Request(mut req)) => {
             if let Err(e) = stamp_via(&mut req, flow.remote) {
                 // The parser checked the Via; this would be a bug, not bad input.

@@ -1,6 +1,6 @@
 //! The driver: one tokio task on the main runtime runs the switch
 //! [`Core`]. It `select!`s over transport events, the core's next deadline,
-//! control-socket requests, the feedback of work it started (relay ports
+//! control-socket requests, SIGHUP, the feedback of work it started (relay ports
 //! opened, a home location connected, a batch committed, subscribers
 //! reloaded), the relay's media timeouts, a one-second tick and shutdown;
 //! hands each to the core with the time; and carries out every [`Output`]:
@@ -81,6 +81,8 @@ pub struct Inputs {
     pub stop: oneshot::Receiver<()>,
     /// Beaten on every turn of the loop, for `/healthz`.
     pub heartbeat: crate::admin::Heartbeat,
+    /// SIGHUP (`systemctl reload`): read the subscribers again now.
+    pub hangup: tokio::signal::unix::Signal,
 }
 
 /// The core and everything its outputs need.
@@ -185,6 +187,12 @@ impl Server {
                     self.core.handle_media_timeout(now(), id);
                 }
                 Some(request) = inputs.control.recv() => self.on_control(request),
+                Some(()) = inputs.hangup.recv() => {
+                    // The store's change counter already brings the CLI's
+                    // changes within a tick; this is for whoever wants them now.
+                    info!("SIGHUP: reloading the subscribers");
+                    self.core.handle_provisioning_changed(now());
+                }
                 _ = sleep_until(deadline) => self.core.handle_timeout(now()),
                 _ = tick.tick() => self.on_tick(),
             }

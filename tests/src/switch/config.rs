@@ -29,6 +29,8 @@ pub struct Config {
     pub dns: Vec<String>,
     /// `key = value` lines for `[admin]` (`listen = [...]`: the admin listener is off without it).
     pub admin: Vec<String>,
+    /// `key = value` lines for `[hep]` (`collector = "udp:IP:PORT"`: tracing is off without it).
+    pub hep: Vec<String>,
     /// `key = value` lines for `[store]` (`redis = "redis://..."`, `node_id = "..."`).
     pub store: Vec<String>,
     /// `RUST_LOG` for the switch.
@@ -54,6 +56,7 @@ impl Default for Config {
             server: Vec::new(),
             dns: Vec::new(),
             admin: Vec::new(),
+            hep: Vec::new(),
             store: Vec::new(),
             log_filter: "info".into(),
             json_log: true,
@@ -143,6 +146,12 @@ impl Config {
         self
     }
 
+    /// A `[hep]` line, e.g. `collector = "udp:127.0.0.1:9060"`.
+    pub fn hep(mut self, line: &str) -> Self {
+        self.hep.push(line.to_owned());
+        self
+    }
+
     /// `RUST_LOG` (default `info`), e.g. `info,switch=debug`.
     pub fn log_filter(mut self, filter: &str) -> Self {
         self.log_filter = filter.to_owned();
@@ -188,6 +197,7 @@ impl Config {
             ("server", &self.server),
             ("dns", &self.dns),
             ("admin", &self.admin),
+            ("hep", &self.hep),
             ("store", &self.store),
             ("stun", &Vec::new()),
         ];
