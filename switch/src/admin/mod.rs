@@ -9,6 +9,7 @@ mod auth;
 mod config;
 mod health;
 pub mod metrics;
+pub mod view;
 
 pub use auth::Auth;
 pub use config::AdminSettings;
