@@ -79,8 +79,9 @@ impl Roaming {
                     _ => None,
                 };
                 if let Some(kind) = kind {
-                    let via = format!("{} via {} ({})", now.words(), r.observed, transport_name(r.transport));
-                    out.push(event(kind, &r.number, format!("{via}, {}", cause.as_str())));
+                    let claims = r.public_ip_claimed.map(|c| format!("claims {c}, ")).unwrap_or_default();
+                    let from = format!("{claims}from {} ({})", r.observed, transport_name(r.transport));
+                    out.push(event(kind, &r.number, format!("{from}: {}", cause.as_str())));
                 }
                 if let Some(before) = self.public.insert(r.number.clone(), now)
                     && before != now
