@@ -201,3 +201,83 @@ fn off_loopback_the_api_needs_the_token_and_the_page_does_not() {
     }
     assert_eq!(get(admin, "/metrics", None).0, 200);
 }
+
+/// `GET /api/events` over a raw socket: the SSE `data:` lines as JSON, in order.
+struct Events {
+    stream: std::net::TcpStream,
+    text: String,
+    seen: usize,
+}
+
+impl Events {
+    fn open(admin: SocketAddr) -> Events {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(admin).unwrap();
+        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        write!(stream, "GET /api/events HTTP/1.1\r\nHost: switch\r\n\r\n").unwrap();
+        Events { stream, text: String::new(), seen: 0 }
+    }
+
+    fn all(&self) -> Vec<Value> {
+        self.text.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str(d).ok()).collect()
+    }
+
+    /// The next event (after the last one waited for) of `kind` for `number`
+    /// whose detail holds `text`.
+    #[track_caller]
+    fn wait(&mut self, kind: &str, number: &str, text: &str) -> Value {
+        use std::io::Read;
+        let what = format!("a {kind} event for {number} saying {text:?}");
+        wait_for(WAIT, &what, || {
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = self.stream.read(&mut buf) {
+                self.text.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            let all = self.all();
+            let found = all
+                .iter()
+                .enumerate()
+                .skip(self.seen)
+                .find(|(_, e)| e["kind"] == kind && e["number"] == number && e["detail"].as_str().is_some_and(|d| d.contains(text)));
+            match found {
+                Some((i, e)) => {
+                    self.seen = i + 1;
+                    Ok(e.clone())
+                }
+                None => Err(format!("{all:?}")),
+            }
+        })
+    }
+}
+
+#[test]
+fn the_event_stream_carries_registered_roamed_public_ip_conflict_and_routed_home() {
+    let (lab, home, home_uri) = with_home();
+    let sw = lab.start(&trusted().admin(ADMIN));
+    let admin = admin_addr(&sw);
+    let mut events = Events::open(admin);
+
+    let mut callee = Callee::register(&sw, "1002", "pw1002");
+    events.wait("registered", "1002", "from 127.0.0.1:");
+    // The same device from another address: roamed, and its public address changed.
+    callee.roam(&sw, std::net::Ipv4Addr::new(127, 0, 0, 2), "1002", "pw1002");
+    events.wait("roamed", "1002", "from 127.0.0.2:");
+    let changed = events.wait("public_ip_changed", "1002", "observed 127.0.0.2");
+    assert!(changed["detail"].as_str().unwrap().contains("observed 127.0.0.1 ->"), "{changed}");
+    // Another device tries the number while the flow is live: a conflict.
+    let mut other = common::Tcp::connect(&sw);
+    let r = common::Phone::agent("1002", "pw1002", 6).exchange(&mut other, common::ContactKind::Binding, Some(300));
+    assert_eq!(r.status, 403);
+    events.wait("conflict", "1002", "challenged from 127.0.0.1:");
+    // A number in conflict is not called on its flow: the call goes home.
+    let mut caller = Caller::new(&sw, "1001", "1002");
+    caller.invite(None);
+    let to_home = home.request(Method::Invite);
+    assert_eq!(&*to_home.uri, home_uri.as_str());
+    events.wait("routed_home", "1002", "call from 1001 (conflict)");
+
+    // A listener that connects late gets the recent events first.
+    let mut late = Events::open(admin);
+    late.wait("registered", "1002", "");
+    late.wait("routed_home", "1002", "");
+}
