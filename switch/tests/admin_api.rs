@@ -281,3 +281,48 @@ fn the_event_stream_carries_registered_roamed_public_ip_conflict_and_routed_home
     late.wait("registered", "1002", "");
     late.wait("routed_home", "1002", "");
 }
+
+/// With Redis, a node's API lists the whole cluster: its own registrations
+/// and calls live, and the other nodes' from the store, each with its node.
+#[test]
+fn on_redis_a_node_lists_the_other_nodes_registrations_and_calls() {
+    let redis = tests::redis::RedisServer::start();
+    let url = redis.url();
+    let host = || {
+        let mut host = common::lab();
+        host.switch = host.switch.with_redis(&url);
+        host
+    };
+    let (a, b) = (host(), host());
+    for n in ["1001", "1002", "1003"] {
+        a.add_subscriber(n, &format!("pw{n}"), None);
+    }
+    let sw_a = a.start(&trusted().redis(&url, "node-a").admin(ADMIN));
+    let sw_b = b.start(&Config::default().redis(&url, "node-b").admin(ADMIN));
+    let admin_b = admin_addr(&sw_b);
+
+    // 1002 on node A with a call in progress, 1003 on node B.
+    let mut callee = Callee::register(&sw_a, "1002", "pw1002");
+    let _local = Callee::register(&sw_b, "1003", "pw1003");
+    let mut caller = Caller::new(&sw_a, "1001", "1002");
+    caller.invite(None);
+    let inv = callee.request(Method::Invite);
+    pick_up(&mut caller, &mut callee, &inv);
+
+    let regs = wait_for(WAIT, "both registrations on node B's API", || {
+        let all = ok(get(admin_b, "/api/registrations", None));
+        let node = |n: &str| all.as_array().unwrap().iter().find(|r| r["number"] == n).map(|r| r["node"].clone());
+        match (node("1002"), node("1003")) {
+            (Some(x), Some(y)) => Ok((x, y)),
+            _ => Err(all.to_string()),
+        }
+    });
+    assert_eq!(regs, (Value::from("node-a"), Value::from("node-b")));
+    wait_for(WAIT, "node A's call on node B's API", || {
+        let calls = ok(get(admin_b, "/api/calls", None));
+        match calls["active"].as_array().unwrap().as_slice() {
+            [call] if call["node"] == "node-a" && call["callee"] == "1002" => Ok(()),
+            _ => Err(calls.to_string()),
+        }
+    });
+}

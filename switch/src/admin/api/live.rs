@@ -39,11 +39,13 @@ fn number(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError>
 }
 
 pub(super) async fn registrations(State(api): State<Api>) -> Result<Response, ApiError> {
-    Ok(json(StatusCode::OK, ask(&api, Command::Registrations).await?))
+    let live = ask(&api, Command::Registrations).await?;
+    Ok(json(StatusCode::OK, super::cluster::registrations(&api, live).await?))
 }
 
 pub(super) async fn calls(State(api): State<Api>) -> Result<Response, ApiError> {
-    Ok(json(StatusCode::OK, ask(&api, Command::Calls).await?))
+    let live = ask(&api, Command::Calls).await?;
+    Ok(json(StatusCode::OK, super::cluster::calls(&api, live).await?))
 }
 
 /// `route N flow observed=… transport=…` as `{"number", "route", "observed", "transport", "answer"}`;

@@ -4,11 +4,11 @@
 //! `switch subscriber` writes it, so the core picks the change up the same
 //! way (its provisioning check), and the CLI sees it.
 
-use super::Api;
 use super::error::{ApiError, json};
+use super::{Api, with_store};
 use crate::admin::view::{self, SubscriberView};
 use crate::record::Subscriber;
-use crate::store::{Backend, SubscriberUpdate};
+use crate::store::SubscriberUpdate;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -16,7 +16,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
-use std::sync::PoisonError;
 
 /// `POST /api/subscribers`.
 #[derive(Deserialize)]
@@ -56,17 +55,6 @@ fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, 
 
 fn path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     p.map(|Path(n)| n).map_err(|e| ApiError::bad_request(e.body_text()))
-}
-
-/// Runs `op` on the store off the async threads (SQLite and Redis block).
-async fn with_store<T: Send + 'static>(
-    api: &Api,
-    op: impl FnOnce(&Backend) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = api.store.clone();
-    tokio::task::spawn_blocking(move || op(&store.lock().unwrap_or_else(PoisonError::into_inner)))
-        .await
-        .map_err(|_| ApiError::unavailable("the store task failed"))?
 }
 
 /// One subscriber as listed, with a warning when asked for one.
