@@ -7,7 +7,7 @@
 //! packet counters move on the page. Screenshots are saved under the target
 //! dir (the paths are printed).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -103,7 +103,11 @@ fn the_web_view_shows_registrations_roaming_and_moving_call_counters() {
     // A phone registers: its row appears with the public IP it claims.
     let (phone, _lines) = listen(&spec, &lab, "198.51.100.20");
     let row = browser.ask(serde_json::json!({"row": "1002", "public_ip": "198.51.100.20"}), "1002's row");
-    eprintln!("row: {row}");
+    let cells: serde_json::Value = serde_json::from_str(&row).unwrap();
+    assert_eq!((cells["transport"].as_str(), cells["nat"].as_str()), (Some("tcp"), Some("no")), "{row}");
+    assert!(cells["observed"].as_str().unwrap().starts_with("127.0.0.1:"), "{row}");
+    let left: u64 = cells["time-left"].as_str().unwrap().trim_end_matches(" s").parse().unwrap();
+    assert!(left > 500, "{row}");
     browser.ask(serde_json::json!({"event": "registered", "number": "1002", "text": "198.51.100.20"}), "the registered event");
 
     // Its network changes: the old flow dies (kill -9: no goodbye) and the
