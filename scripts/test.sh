@@ -42,6 +42,8 @@ declare -A NEED=(
     [strip]=binutils
     [systemd-analyze]=systemd
     [man]=man-db
+    # The live web view is checked in a real browser (tests/tests/web_view.rs).
+    [chromium]=chromium
 )
 
 missing=()
@@ -71,6 +73,23 @@ if ! python3 -c 'import sipvicious.svwar, sipvicious.svcrack' 2>/dev/null; then
     fi
     # A Debian python refuses packages outside its own (PEP 668) unless told.
     python3 -m pip install -q sipvicious 2>/dev/null || python3 -m pip install -q --break-system-packages sipvicious
+fi
+
+# Playwright for Python, which drives that chromium (tests/tests/web_view.rs,
+# scripts/web/view_test.py), in a venv under the target dir: the PyPI package
+# brings its driver; the browser is Debian's, so nothing else is downloaded.
+WEB_VENV="${CARGO_TARGET_DIR:-target}/web-venv"
+if ! "$WEB_VENV/bin/python3" -c 'import playwright.sync_api' 2>/dev/null; then
+    echo "test.sh: installing playwright (pip, into $WEB_VENV)" >&2
+    if ! python3 -m venv "$WEB_VENV" 2>/dev/null; then
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        python3 -m venv "$WEB_VENV"
+    fi
+    "$WEB_VENV/bin/python3" -m pip install -q playwright
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

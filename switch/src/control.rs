@@ -30,6 +30,10 @@ pub enum Command {
     Route(String),
     /// The numbers locked now.
     Locks,
+    /// The live registrations, as JSON (the admin API; not a socket command).
+    Registrations,
+    /// The calls in progress and the last ones ended, as JSON (likewise).
+    Calls,
 }
 
 /// A command and where its one-line answer goes.

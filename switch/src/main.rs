@@ -290,15 +290,26 @@ async fn run(args: RunArgs) -> Result<()> {
     }
     bound.extend(dns.iter().map(|d| format!("listening dns:{d}")));
     let heartbeat = switch::admin::Heartbeat::default();
+    // The control socket and the admin API ask the core's driver down one channel.
+    let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
+    let mut events = None;
     if let Some(metrics) = metrics {
-        let admin = switch::admin::spawn(&config.admin, metrics, heartbeat.clone()).await.context("starting the admin listener")?;
+        let feed = switch::admin::events::Feed::default();
+        let store = open_store().context("opening the admin API's store connection")?;
+        let api = switch::admin::Api {
+            core: control_tx.clone(),
+            store: std::sync::Arc::new(std::sync::Mutex::new(store)),
+            domain: config.domain.clone(),
+            events: feed.clone(),
+        };
+        let admin = switch::admin::spawn(&config.admin, metrics, heartbeat.clone(), api).await.context("starting the admin listener")?;
         bound.extend(admin.iter().map(|a| format!("listening admin:tcp:{a}")));
+        events = Some(feed);
     }
     report_bound(&bound, bound_file.as_deref())?;
     // From here SIGHUP reloads the subscribers instead of ending the process.
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("installing SIGHUP handler")?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
-    let (control_tx, control_rx) = tokio::sync::mpsc::channel(16);
     let control = switch::control::bind(&config.data_dir).context("creating the control socket")?;
     tokio::spawn(switch::control::serve(control, control_tx));
     // The switch core and its driver: one task on this runtime.
@@ -309,6 +320,7 @@ async fn run(args: RunArgs) -> Result<()> {
         stop: stopped,
         heartbeat,
         hangup,
+        events,
     }));
     info!(data_dir = %config.data_dir.display(), store = %target, node = ?node, domain = %config.domain, listen = ?config.listen, stun = ?config.stun.listen, "switch running");
     shutdown_signal().await?;

@@ -10,31 +10,15 @@
 mod common;
 
 use common::calls::*;
-use common::{Auth, Config, ContactKind, Phone, Switch, Tcp, wait_for};
+use common::http::{admin_addr, get};
+use common::{Auth, Config, ContactKind, Phone, Tcp, wait_for};
 use sipcore::Method;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn admin_addr(sw: &Switch) -> SocketAddr {
-    sw.listeners.iter().find(|l| l.transport == "admin").expect("an admin listener in the bound file").reach()
-}
-
-/// A minimal HTTP/1.1 GET: the status code, the raw head and the body.
-fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: switch\r\n{auth}Connection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP head in {text:?}"));
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("status line of {head:?}"));
-    (status, head.to_owned(), body.to_owned())
-}
 
 fn scrape(addr: SocketAddr) -> String {
     let (status, head, body) = get(addr, "/metrics", None);

@@ -9,8 +9,9 @@
 use axum::http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
 
-/// The paths served without a token.
-const OPEN: [&str; 2] = ["/metrics", "/healthz"];
+/// The paths served without a token: the scrapes, and the web view's static
+/// files (the page asks `/api` for its data, with the token).
+const OPEN: [&str; 5] = ["/metrics", "/healthz", "/", "/app.js", "/style.css"];
 
 /// The rule for one listener.
 #[derive(Clone)]
@@ -63,12 +64,13 @@ mod tests {
         let auth = Auth::for_listener(false, false, Some("s3cret"));
         assert!(auth.allows("/metrics", &HeaderMap::new()));
         assert!(auth.allows("/healthz", &HeaderMap::new()));
+        assert!(auth.allows("/", &HeaderMap::new()), "the page itself holds no data");
         assert!(!auth.allows("/api/registrations", &HeaderMap::new()));
-        assert!(!auth.allows("/", &bearer("Bearer s3cre")));
-        assert!(!auth.allows("/", &bearer("Bearer s3cret2")));
-        assert!(!auth.allows("/", &bearer("Basic s3cret")));
-        assert!(!auth.allows("/", &bearer("s3cret")));
-        assert!(auth.allows("/", &bearer("Bearer s3cret")));
+        assert!(!auth.allows("/api/calls", &bearer("Bearer s3cre")));
+        assert!(!auth.allows("/api/calls", &bearer("Bearer s3cret2")));
+        assert!(!auth.allows("/api/calls", &bearer("Basic s3cret")));
+        assert!(!auth.allows("/api/calls", &bearer("s3cret")));
+        assert!(auth.allows("/api/calls", &bearer("Bearer s3cret")));
     }
 
     #[test]

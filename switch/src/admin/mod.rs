@@ -1,22 +1,30 @@
 //! The admin listener (issue 16): HTTP on `[admin] listen` / `--admin`, off
 //! unless configured, on `axum`. `/metrics` (Prometheus text, see
-//! [`metrics`]) and `/healthz` (the core's [`Heartbeat`]) are open; anything
-//! else needs the bearer token unless the listener is loopback ([`auth`]).
+//! [`metrics`]) and `/healthz` (the core's [`Heartbeat`]) are open, and so are
+//! the web view's static files (`web.rs`: they hold no data); anything else
+//! needs the bearer token unless the listener is loopback ([`auth`]): the
+//! JSON API under `/api` ([`api`]) that the web view reads.
 //! It runs on the main runtime as tasks of its own and never touches the
-//! core: it reads the metrics recorder and the heartbeat.
+//! core: it reads the metrics recorder and the heartbeat, and asks the
+//! core's driver for live state over a channel.
 
+mod api;
 mod auth;
 mod config;
+pub mod events;
 mod health;
 pub mod metrics;
+pub mod view;
+mod web;
 
+pub use api::Api;
 pub use auth::Auth;
 pub use config::AdminSettings;
 pub use health::Heartbeat;
 
 use crate::Error;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -31,13 +39,20 @@ use tracing::{info, warn};
 struct Shared {
     metrics: PrometheusHandle,
     health: Heartbeat,
+    api: Api,
+}
+
+impl FromRef<Shared> for Api {
+    fn from_ref(shared: &Shared) -> Api {
+        shared.api.clone()
+    }
 }
 
 /// Binds every configured listener and serves each on a task; returns the
 /// bound addresses (port 0 resolved).
-pub async fn spawn(settings: &AdminSettings, metrics: PrometheusHandle, health: Heartbeat) -> crate::Result<Vec<SocketAddr>> {
+pub async fn spawn(settings: &AdminSettings, metrics: PrometheusHandle, health: Heartbeat, api: Api) -> crate::Result<Vec<SocketAddr>> {
     let token = settings.token()?;
-    let shared = Shared { metrics, health };
+    let shared = Shared { metrics, health, api };
     let mut bound = Vec::new();
     for addr in settings.listen_addrs()? {
         let listener =
@@ -60,7 +75,9 @@ fn router(shared: Shared, auth: Auth) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
         .route("/healthz", get(healthz))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .merge(web::routes())
+        .merge(api::routes())
+        .fallback(|| async { api::ApiError::new(StatusCode::NOT_FOUND, "not found") })
         .layer(middleware::from_fn_with_state(auth, authorize))
         .with_state(shared)
 }
@@ -69,7 +86,8 @@ async fn authorize(State(auth): State<Auth>, request: Request, next: Next) -> Re
     if auth.allows(request.uri().path(), request.headers()) {
         next.run(request).await
     } else {
-        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "unauthorized\n").into_response()
+        let body = r#"{"error":"unauthorized: Authorization: Bearer TOKEN"}"#;
+        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer"), (header::CONTENT_TYPE, "application/json")], body).into_response()
     }
 }
 

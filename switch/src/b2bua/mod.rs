@@ -145,6 +145,12 @@ impl B2bua {
         self.calls.is_empty()
     }
 
+    /// Every call in progress: its record so far and its relay id, for the
+    /// admin API's live list (the relay has the packet counters).
+    pub fn active(&self) -> impl Iterator<Item = (&Cdr<Instant>, Option<MediaId>)> {
+        self.calls.values().map(|c| (&c.cdr, c.media_id()))
+    }
+
     /// Whether a Call-ID belongs to a call here (an INVITE with it and no To tag is a loop or a merge).
     pub fn knows_call_id(&self, call_id: &str) -> bool {
         self.by_call_id.contains_key(call_id)

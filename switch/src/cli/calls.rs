@@ -3,6 +3,7 @@
 use super::StoreArgs;
 use super::table;
 use anyhow::{Context, Result};
+use switch::admin::view::CallView;
 use switch::cdr::{Cdr, LegCounters};
 
 #[derive(clap::Args, Debug)]
@@ -49,15 +50,6 @@ fn row(c: &Cdr, node: Option<&str>) -> Vec<String> {
         packets(c.callee_media.as_ref()),
     ]);
     row
-}
-
-/// A call record as `--json` prints it: with Redis, the node that carried it.
-#[derive(serde::Serialize)]
-struct CallView<'a> {
-    #[serde(flatten)]
-    call: &'a Cdr,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    node: Option<&'a str>,
 }
 
 pub(crate) fn run(a: CallsArgs) -> Result<()> {

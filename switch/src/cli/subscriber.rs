@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use sipcore::headers::MacAddr;
 use std::io::Read;
 use std::path::PathBuf;
+use switch::admin::view::{self, SubscriberView};
 use switch::defaults::DEFAULT_DOMAIN;
 use switch::store::{StoreError, SubscriberUpdate, validate};
 
@@ -107,15 +108,6 @@ pub(crate) struct ListArgs {
     store: StoreArgs,
 }
 
-/// What listings show of a subscriber: never the HA1s.
-#[derive(serde::Serialize)]
-struct SubscriberView<'a> {
-    number: &'a str,
-    realm: &'a str,
-    mac: Option<String>,
-    home: Option<&'a str>,
-}
-
 pub(crate) fn run(cmd: SubscriberCommand) -> Result<()> {
     match cmd {
         SubscriberCommand::Add(a) => add(a),
@@ -127,7 +119,7 @@ pub(crate) fn run(cmd: SubscriberCommand) -> Result<()> {
 }
 
 fn parse_mac(s: &str) -> Result<MacAddr> {
-    s.parse().map_err(|_| anyhow::anyhow!("bad MAC {s:?}: expected six hex octets like 02:42:ac:11:00:02"))
+    Ok(view::parse_mac(s)?)
 }
 
 fn password_from_env() -> Result<String> {
@@ -238,11 +230,9 @@ fn realm_for(store: &StoreArgs, asked: Option<String>) -> Result<String> {
 /// (403) on every attempt: say so, but do it (the switch may be about to move).
 fn warn_if_not_served(store: &StoreArgs, realm: &str) -> Result<()> {
     if let Some((domain, from)) = store.dir.site()?.domain
-        && domain != realm
+        && let Some(warning) = view::realm_warning(realm, &domain, &from)
     {
-        eprintln!(
-            "warning: realm {realm} is not the domain the switch serves ({domain}, from {from}): its phones will get 403 until provisioned for {domain}"
-        );
+        eprintln!("warning: {warning}");
     }
     Ok(())
 }
@@ -267,10 +257,7 @@ fn list(a: ListArgs) -> Result<()> {
     let store = a.store.open_existing()?;
     let subs = store.subscribers()?;
     if a.json {
-        let views: Vec<SubscriberView<'_>> = subs
-            .iter()
-            .map(|s| SubscriberView { number: &s.number, realm: &s.realm, mac: s.mac.map(|m| m.to_string()), home: s.home.as_deref() })
-            .collect();
+        let views: Vec<SubscriberView<'_>> = subs.iter().map(SubscriberView::new).collect();
         println!("{}", serde_json::to_string_pretty(&views).context("encoding JSON")?);
     } else {
         let rows: Vec<Vec<String>> =

@@ -164,6 +164,16 @@ impl Core {
         self.b2bua.len()
     }
 
+    /// The calls in progress, each with its relay id.
+    pub fn active_calls(&self) -> impl Iterator<Item = (&crate::cdr::Cdr<Instant>, Option<crate::b2bua::MediaId>)> {
+        self.b2bua.active()
+    }
+
+    /// The numbers locked against password guessing at `now`.
+    pub fn locks(&self, now: Instant) -> Vec<crate::abuse::NumberLock> {
+        self.registrar.locks(now)
+    }
+
     /// What the transport reported: a message, or a flow opened, pinged,
     /// ponged (all of which count as life on the flow) or closed.
     pub fn handle_transport(&mut self, now: Instant, event: TransportEvent) {

@@ -42,7 +42,12 @@ pub(super) fn run(relay: &Relay, command: MediaCommand, feedback: &UnboundedSend
 /// Closes an ended call's media and puts its counters into the record.
 pub(super) fn close(relay: &Relay, media: Option<MediaId>, cdr: &mut Cdr<Instant>) {
     if let Some(stats) = media.and_then(|m| relay.close(m)) {
-        cdr.caller_media = Some(stats.caller);
-        cdr.callee_media = Some(stats.callee);
+        counters(cdr, stats);
     }
+}
+
+/// A call's record with the relay's counters of its two legs.
+pub(super) fn counters<T>(cdr: &mut Cdr<T>, stats: media::relay::CallStats) {
+    cdr.caller_media = Some(stats.caller);
+    cdr.callee_media = Some(stats.callee);
 }

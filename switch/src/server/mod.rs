@@ -19,10 +19,12 @@ mod media;
 mod metrics;
 mod net;
 mod provisioning;
+mod snapshot;
 mod store_thread;
 
 pub use net::local_ip_toward;
 
+use crate::admin::events::{Feed, Roaming};
 use crate::b2bua::{CallRef, MediaOpenError, MediaPorts};
 use crate::control::{Command, ControlRequest};
 use crate::core::{CommitTicket, ControlId, Core, CoreConfig, Output};
@@ -83,6 +85,9 @@ pub struct Inputs {
     pub heartbeat: crate::admin::Heartbeat,
     /// SIGHUP (`systemctl reload`): read the subscribers again now.
     pub hangup: tokio::signal::unix::Signal,
+    /// Where the roaming events go (the admin listener's `/api/events`);
+    /// `None`: nobody listens, none are made.
+    pub events: Option<Feed>,
 }
 
 /// The core and everything its outputs need.
@@ -103,6 +108,10 @@ pub struct Server {
     next_control: u64,
     /// The relay's counters for `/metrics`.
     relay_totals: metrics::RelayTotals,
+    /// The live answers for the admin API.
+    snapshot: snapshot::Snapshot,
+    /// Roaming events and where they go, once `run` is given a feed.
+    events: Option<(Roaming, Feed)>,
 }
 
 /// The driver's clock: tokio's, so a test can pause it.
@@ -143,6 +152,10 @@ impl Server {
         let store_thread =
             StoreThread::start(writer, feedback.clone()).map_err(|source| Error::Io { what: "starting the store thread", source })?;
         let (loaded, count) = (records.len(), subscribers.len());
+        let node = match store {
+            Backend::Redis(r) => r.node().map(str::to_owned),
+            Backend::Sqlite(_) => None,
+        };
         let udp = config.udp.clone();
         let core = Core::new(now, config, subscribers, records, rng);
         let mut server = Server {
@@ -158,6 +171,8 @@ impl Server {
             replies: HashMap::new(),
             next_control: 0,
             relay_totals: metrics::RelayTotals::default(),
+            snapshot: snapshot::Snapshot::new(node),
+            events: None,
         };
         server.flush();
         info!(loaded, purged, subscribers = count, "location records restored");
@@ -167,6 +182,7 @@ impl Server {
     /// Serves until `stop` fires or the transport's queue closes; then every
     /// call ends and everything queued for the store is written.
     pub async fn run(mut self, mut inputs: Inputs) {
+        self.events = inputs.events.take().map(|feed| (Roaming::default(), feed));
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -264,6 +280,14 @@ impl Server {
                 self.core.handle_route(now, id, &number);
             }
             Command::Locks => self.core.handle_locks(now, id),
+            Command::Registrations => {
+                let json = self.snapshot.registrations(now, &self.core, &self.clock);
+                self.answer(id, json);
+            }
+            Command::Calls => {
+                let json = self.snapshot.calls(&self.core, &self.relay, &self.clock);
+                self.answer(id, json);
+            }
         }
     }
 
@@ -293,13 +317,19 @@ impl Server {
                 }
                 Output::Location(change) => self.location(now, change),
                 Output::Commit(ticket) => self.store.commit(ticket),
-                Output::Cdr(cdr) => self.store.put_cdr(self.clock.stored_cdr(*cdr)),
+                Output::Cdr(cdr) => {
+                    self.call_event(now, &cdr);
+                    self.store.put_cdr(self.clock.stored_cdr(*cdr));
+                }
                 Output::CallEnded { media, mut cdr } => {
                     media::close(&self.relay, media, &mut cdr);
                     log::call_ended(&cdr);
                     metrics::call_ended(&cdr);
                     self.relay_totals.call_ended(&cdr);
-                    self.store.put_cdr(self.clock.stored_cdr(*cdr));
+                    self.call_event(now, &cdr);
+                    let stored = self.clock.stored_cdr(*cdr);
+                    self.snapshot.call_ended(stored.clone());
+                    self.store.put_cdr(stored);
                 }
                 Output::Media(command) => media::run(&self.relay, command, &self.feedback),
                 Output::Connect { call, to } => {
@@ -310,18 +340,34 @@ impl Server {
                     });
                 }
                 Output::LoadSubscribers => self.store.load_subscribers(),
-                Output::ControlReply { id, line } => {
-                    if let Some(reply) = self.replies.remove(&id) {
-                        let _ = reply.send(line);
-                    }
-                }
+                Output::ControlReply { id, line } => self.answer(id, line),
             }
+        }
+    }
+
+    fn answer(&mut self, id: ControlId, line: String) {
+        if let Some(reply) = self.replies.remove(&id) {
+            let _ = reply.send(line);
+        }
+    }
+
+    /// A call record for the roaming events (a call routed home).
+    fn call_event(&mut self, now: Instant, cdr: &crate::cdr::Cdr<Instant>) {
+        if let Some((roaming, feed)) = &mut self.events
+            && let Some(event) = roaming.on_call(cdr, self.clock.unix_ms(now))
+        {
+            feed.publish(&event);
         }
     }
 
     /// A registration change: logged, stored through the anchor, a flow closed.
     fn location(&mut self, now: Instant, change: Change) {
         log::change(now, &change);
+        if let Some((roaming, feed)) = &mut self.events {
+            for event in roaming.on_change(&change, self.clock.unix_ms(now)) {
+                feed.publish(&event);
+            }
+        }
         match change {
             Change::Upserted { record, .. } | Change::Challenged { record, .. } => self.store.put(self.clock.stored_record(record)),
             Change::Removed { record, .. } => self.store.delete(record.number),

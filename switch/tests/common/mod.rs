@@ -11,6 +11,7 @@
 
 pub mod calls;
 pub mod dns;
+pub mod http;
 mod net;
 mod phone;
 pub mod store;
