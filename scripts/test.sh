@@ -32,6 +32,8 @@ declare -A NEED=(
     [redis-cli]=redis-tools
     # The admin listener's /metrics is checked by promtool (switch/tests/admin.rs).
     [promtool]=prometheus
+    # The C example softphone runs under valgrind too (agent/ffi/tests/softphone.rs).
+    [valgrind]=valgrind
 )
 
 missing=()
