@@ -41,6 +41,14 @@ pub struct Agent {
     delivery: Mutex<Option<JoinHandle<()>>>,
 }
 
+// Every function may be called from any thread: the compiler checks that an
+// `Agent` may be shared and moved between threads, since C cannot.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Agent>();
+    shareable::<crate::config::AgentConfig>();
+};
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
