@@ -61,6 +61,10 @@ typedef enum AgentResult {
    */
   AGENT_RESULT_TIMEOUT,
   /**
+   * Nothing waits (no audio frame to pull).
+   */
+  AGENT_RESULT_EMPTY,
+  /**
    * The agent has stopped and every event was read.
    */
   AGENT_RESULT_STOPPED,
@@ -303,6 +307,31 @@ enum AgentResult agent_set_event_callback(const struct Agent *agent,
                                           void *user_data);
 
 /**
+ * Pushes the next 20 ms to send on `call`: `samples` (160) samples, 8 kHz,
+ * 16-bit signed, mono. `AGENT_RESULT_NO_SUCH_CALL`: the call is not (or no
+ * longer) one of this agent's pulled-and-pushed calls.
+ *
+ * # Safety
+ * `agent` is a live agent; `frame` points to `samples` readable samples.
+ */
+enum AgentResult agent_audio_push(const struct Agent *agent,
+                                  uint64_t call,
+                                  const int16_t *frame,
+                                  size_t samples);
+
+/**
+ * Pulls the oldest 20 ms received on `call` and not yet pulled into `frame`
+ * (`samples` = 160). `AGENT_RESULT_EMPTY`: none waits (play silence).
+ *
+ * # Safety
+ * `agent` is a live agent; `frame` points to `samples` writable samples.
+ */
+enum AgentResult agent_audio_pull(const struct Agent *agent,
+                                  uint64_t call,
+                                  int16_t *frame,
+                                  size_t samples);
+
+/**
  * Calls `number` (`INVITE sip:NUMBER@DOMAIN`); the call's id in `*call`.
  * Ringing, answered, ended and media events follow.
  *
@@ -500,6 +529,18 @@ enum AgentResult agent_config_set_app_audio(struct AgentConfig *config,
                                             AgentAudioCapture capture,
                                             AgentAudioPlayout playout,
                                             void *user_data);
+
+/**
+ * App-owned audio, pulled and pushed: the application's own audio thread
+ * pushes each 20 ms to send with `agent_audio_push` and pulls each 20 ms
+ * received with `agent_audio_pull`, at its own pace (160 samples, 8 kHz,
+ * 16-bit signed, mono; the agent does the G.711 coding). Up to 50 frames
+ * (1 s) wait each way; beyond, the oldest go.
+ *
+ * # Safety
+ * `config` is a live configuration.
+ */
+enum AgentResult agent_config_set_app_audio_queue(struct AgentConfig *config);
 
 /**
  * A static, NUL-terminated description of `result` (never NULL; never freed).

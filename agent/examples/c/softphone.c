@@ -5,10 +5,12 @@
  *
  *   softphone --switch tls:HOST:PORT --number N --password PW [--ca FILE]
  *             [--domain D] [--tone HZ] [--expect HZ] [--frames N] [--timeout SECS]
+ *             [--audio callback|pull]
  *
- * It registers, answers the first call, sends a sine of --tone Hz (440) from
- * its capture callback, measures what its playout callback receives with the
- * Goertzel algorithm, hangs up once --frames 20 ms frames (150) have arrived,
+ * It registers, answers the first call, sends a sine of --tone Hz (440),
+ * measures what it receives with the Goertzel algorithm (the agent calling
+ * its capture and playout functions every 20 ms, or, with --audio pull, its
+ * main loop pushing and pulling 20 ms frames at its own pace), hangs up once --frames 20 ms frames (150) have arrived,
  * stops the agent and exits 0 if the strongest of --tone and --expect (1000)
  * in what it heard was --expect; 1 otherwise, 2 on a usage or library error.
  *
@@ -25,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#define FRAME 160 /* 20 ms at 8 kHz */
 #define RATE 8000.0
 #define PI 3.14159265358979323846
 
@@ -88,6 +91,39 @@ static int failed(const char *what, AgentResult r) {
     return 1;
 }
 
+/* Milliseconds on a steady clock. */
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* --audio pull: the frames due since `start` pushed (at most 10 late ones:
+ * a main loop that fell behind skips, as a sound card would), then every
+ * frame received pulled, through the same functions the callbacks are. */
+static void pull_and_push(const Agent *agent, uint64_t call, struct audio *a, long long start, long long *pushed) {
+    int16_t frame[FRAME];
+    long long due = (now_ms() - start) / 20 + 1;
+    if (due - *pushed > 10) {
+        *pushed = due - 10;
+    }
+    for (; *pushed < due; (*pushed)++) {
+        memset(frame, 0, sizeof frame);
+        capture(a, call, frame, FRAME);
+        failed("push", agent_audio_push(agent, call, frame, FRAME));
+    }
+    while (agent_audio_pull(agent, call, frame, FRAME) == AGENT_RESULT_OK) {
+        playout(a, call, frame, FRAME);
+    }
+}
+
+static unsigned long frames_heard(struct audio *a) {
+    pthread_mutex_lock(&a->lock);
+    unsigned long heard = a->frames_heard;
+    pthread_mutex_unlock(&a->lock);
+    return heard;
+}
+
 /* Waits up to `timeout_ms` for the next event, on the agent's descriptor. */
 static AgentResult next_event(const Agent *agent, AgentEvent *ev, int timeout_ms) {
     struct pollfd p = {.fd = agent_event_fd(agent), .events = POLLIN};
@@ -101,6 +137,7 @@ int main(int argc, char **argv) {
     const char *sw = arg(argc, argv, "--switch", NULL), *number = arg(argc, argv, "--number", NULL);
     const char *password = arg(argc, argv, "--password", ""), *ca = arg(argc, argv, "--ca", NULL);
     const char *domain = arg(argc, argv, "--domain", NULL);
+    int pull = strcmp(arg(argc, argv, "--audio", "callback"), "pull") == 0;
     unsigned long want_frames = strtoul(arg(argc, argv, "--frames", "150"), NULL, 10);
     time_t deadline = time(NULL) + atol(arg(argc, argv, "--timeout", "120"));
     struct audio audio = {.tone_hz = atof(arg(argc, argv, "--tone", "440")), .expect_hz = atof(arg(argc, argv, "--expect", "1000"))};
@@ -118,7 +155,8 @@ int main(int argc, char **argv) {
         failed("--password", agent_config_set_password(config, password)) ||
         (ca != NULL && failed("--ca", agent_config_set_tls_ca_file(config, ca))) ||
         (domain != NULL && failed("--domain", agent_config_set_domain(config, domain))) ||
-        failed("audio", agent_config_set_app_audio(config, capture, playout, &audio)) || failed("new", agent_new(config, &agent))) {
+        failed("audio", pull ? agent_config_set_app_audio_queue(config) : agent_config_set_app_audio(config, capture, playout, &audio)) ||
+        failed("new", agent_new(config, &agent))) {
         agent_config_free(config);
         return 2;
     }
@@ -129,10 +167,11 @@ int main(int argc, char **argv) {
     }
 
     uint64_t call = 0;
-    int hung_up = 0, status = 1;
+    int hung_up = 0, media = 0, status = 1;
+    long long media_start = 0, pushed = 0;
     AgentEvent ev;
     for (;;) {
-        AgentResult r = next_event(agent, &ev, 100);
+        AgentResult r = next_event(agent, &ev, pull ? 20 : 100);
         if (r == AGENT_RESULT_STOPPED) {
             break;
         }
@@ -141,14 +180,14 @@ int main(int argc, char **argv) {
             agent_stop(agent);
             continue;
         }
+        if (pull && media) {
+            pull_and_push(agent, call, &audio, media_start, &pushed);
+        }
+        if (call != 0 && !hung_up && frames_heard(&audio) >= want_frames) {
+            hung_up = 1;
+            failed("hangup", agent_hangup(agent, call));
+        }
         if (r == AGENT_RESULT_TIMEOUT) {
-            pthread_mutex_lock(&audio.lock);
-            unsigned long heard = audio.frames_heard;
-            pthread_mutex_unlock(&audio.lock);
-            if (call != 0 && !hung_up && heard >= want_frames) {
-                hung_up = 1;
-                failed("hangup", agent_hangup(agent, call));
-            }
             continue;
         }
         if (r != AGENT_RESULT_OK) {
@@ -171,10 +210,13 @@ int main(int argc, char **argv) {
             break;
         case AGENT_EVENT_KIND_MEDIA_STARTED:
             printf("media started call=%llu\n", (unsigned long long)ev.call);
+            media = ev.call == call;
+            media_start = now_ms();
             break;
         case AGENT_EVENT_KIND_MEDIA_STOPPED:
             printf("media stopped call=%llu sent=%llu received=%llu\n", (unsigned long long)ev.call,
                    (unsigned long long)ev.packets_sent, (unsigned long long)ev.packets_received);
+            media = 0;
             break;
         case AGENT_EVENT_KIND_CALL_ENDED:
             printf("call ended call=%llu %s\n", (unsigned long long)ev.call, ev.text);

@@ -3,13 +3,13 @@
 //! that turns `agent::Events` into [`AgentEvent`]s on the [`EventQueue`], and
 //! the thread that calls the application's event callback, if it set one.
 
-use crate::audio::AppCallbacks;
+use crate::audio::{CallSlot, Queues};
 use crate::config::{AgentConfig, Audio};
 use crate::event::AgentEvent;
 use crate::ptr::{give, take, try_mut, try_ref};
 use crate::queue::{EventQueue, Next};
 use crate::result::{AgentResult, guard};
-use agent::{AgentBuilder, AgentHandle, Event, StatusCode};
+use agent::{AgentBuilder, AgentHandle, CallEvent, Event, MediaOptions, StatusCode};
 use std::ffi::{c_int, c_void};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
@@ -39,6 +39,8 @@ pub struct Agent {
     pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
     events: Arc<EventQueue>,
     delivery: Mutex<Option<JoinHandle<()>>>,
+    /// The calls' audio queues when the application pulls and pushes.
+    pub(crate) queues: Arc<Queues>,
 }
 
 // Every function may be called from any thread: the compiler checks that an
@@ -70,10 +72,12 @@ impl Agent {
         self.runtime()?.block_on(command(&handle)).map_err(AgentResult::from)
     }
 
-    /// The app's audio callbacks, when the calls' audio is the app's.
-    pub(crate) fn app_audio(&self) -> Option<AppCallbacks> {
+    /// A new call's media options and where its audio goes, when the
+    /// application owns the audio (None: the built-in source configured).
+    pub(crate) fn call_audio(&self) -> Option<(MediaOptions, CallSlot)> {
         match &self.audio {
-            Audio::App(callbacks) => Some(*callbacks),
+            Audio::App(callbacks) => Some(CallSlot::callbacks(*callbacks)),
+            Audio::Queue => Some(CallSlot::queue()),
             Audio::Builtin(_) => None,
         }
     }
@@ -87,7 +91,7 @@ impl Agent {
         let _entered = runtime.enter();
         let (handle, events) = self.builder.clone().start().map_err(AgentResult::from)?;
         let handle = Arc::new(handle);
-        let pump = runtime.spawn(pump(events, Arc::downgrade(&handle), self.events.clone()));
+        let pump = runtime.spawn(pump(events, Arc::downgrade(&handle), self.events.clone(), self.queues.clone()));
         *slot = Some(handle);
         *lock(&self.pump) = Some(pump);
         Ok(())
@@ -107,9 +111,9 @@ impl Agent {
 }
 
 /// Moves the agent's events to the queue, in order, answering on the way what
-/// C cannot answer yet (requests other than calls: 501), and closes the queue
-/// after the last.
-async fn pump(mut events: agent::Events, handle: Weak<AgentHandle>, queue: Arc<EventQueue>) {
+/// C cannot answer yet (requests other than calls: 501) and dropping the audio
+/// queues of calls that ended, and closes the queue after the last.
+async fn pump(mut events: agent::Events, handle: Weak<AgentHandle>, queue: Arc<EventQueue>, audio: Arc<Queues>) {
     loop {
         queue.room().await;
         let Some(ev) = events.recv().await else { break };
@@ -118,6 +122,9 @@ async fn pump(mut events: agent::Events, handle: Weak<AgentHandle>, queue: Arc<E
             if let Some(handle) = handle {
                 let _ = handle.respond(id.clone(), StatusCode::NOT_IMPLEMENTED).await;
             }
+        }
+        if let Event::Call(CallEvent::Ended { id, .. }) = &ev {
+            audio.remove(*id);
         }
         queue.push(AgentEvent::from(&ev));
     }
@@ -151,6 +158,7 @@ pub unsafe extern "C" fn agent_new(config: *const AgentConfig, out: *mut *mut Ag
                 pump: Mutex::new(None),
                 events,
                 delivery: Mutex::new(None),
+                queues: Arc::default(),
             })
         })();
         // SAFETY: the function's contract.

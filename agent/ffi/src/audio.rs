@@ -1,9 +1,10 @@
 //! App-owned audio through C callbacks: each call's [`agent::AppAudio`] is a
 //! [`CallAudio`] that calls the application's functions with the call's id.
 
-use agent::{AppAudio, CallId, FRAME_SAMPLES, Frame, MediaOptions, Source};
+use agent::{AppAudio, CallId, FRAME_SAMPLES, Frame, FrameQueue, MediaOptions, Source};
+use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// Asked for the next 20 ms to send on `call`: fill `frame` (`samples` = 160,
 /// 8 kHz, 16-bit signed, mono; it comes zeroed, i.e. silence).
@@ -35,16 +36,58 @@ impl AppCallbacks {
     pub(crate) fn new(capture: AgentAudioCapture, playout: AgentAudioPlayout, user_data: *mut c_void) -> Self {
         Self { capture, playout, user_data: UserData(user_data) }
     }
+}
 
-    /// The media options of one call, its audio going to these callbacks;
-    /// the call's id is told with [`CallAudio::name`] once known.
-    pub(crate) fn for_call(self) -> (MediaOptions, Arc<CallAudio>) {
-        let audio = Arc::new(CallAudio { callbacks: self, call: OnceLock::new() });
-        (MediaOptions { source: Source::App(audio.clone()), record: false }, audio)
+/// The application's audio of one call about to be placed or answered,
+/// waiting for the call's id ([`CallSlot::name`]) to reach the application.
+pub(crate) enum CallSlot {
+    Callbacks(Arc<CallAudio>),
+    Queue(Arc<FrameQueue>),
+}
+
+impl CallSlot {
+    /// A call's audio going to these callbacks, and its media options.
+    pub(crate) fn callbacks(callbacks: AppCallbacks) -> (MediaOptions, CallSlot) {
+        let audio = Arc::new(CallAudio { callbacks, call: OnceLock::new() });
+        (MediaOptions { source: Source::App(audio.clone()), record: false }, CallSlot::Callbacks(audio))
+    }
+
+    /// A call's audio in a queue each way, and its media options.
+    pub(crate) fn queue() -> (MediaOptions, CallSlot) {
+        let queue = Arc::new(FrameQueue::new());
+        (MediaOptions { source: Source::App(queue.clone()), record: false }, CallSlot::Queue(queue))
+    }
+
+    /// The call's id is known: from now on the application hears of it under that id.
+    pub(crate) fn name(self, id: CallId, queues: &Queues) {
+        match self {
+            CallSlot::Callbacks(audio) => {
+                let _ = audio.call.set(id.into());
+            }
+            CallSlot::Queue(queue) => queues.insert(id, queue),
+        }
     }
 }
 
-/// One call's audio. An outgoing call's id is known only once the INVITE
+/// The pulled-and-pushed calls' queues, by call, until each call ends.
+#[derive(Debug, Default)]
+pub(crate) struct Queues(Mutex<HashMap<u64, Arc<FrameQueue>>>);
+
+impl Queues {
+    fn insert(&self, id: CallId, queue: Arc<FrameQueue>) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(id.into(), queue);
+    }
+
+    pub(crate) fn get(&self, call: u64) -> Option<Arc<FrameQueue>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).get(&call).cloned()
+    }
+
+    pub(crate) fn remove(&self, id: CallId) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&id.into());
+    }
+}
+
+/// One call's audio through the callbacks. An outgoing call's id is known only once the INVITE
 /// is sent; until then (before any answer, so in practice never) its frames
 /// are silence and what arrives is dropped, so the application never sees a
 /// frame under a wrong id.
@@ -52,12 +95,6 @@ impl AppCallbacks {
 pub(crate) struct CallAudio {
     callbacks: AppCallbacks,
     call: OnceLock<u64>,
-}
-
-impl CallAudio {
-    pub(crate) fn name(&self, id: CallId) {
-        let _ = self.call.set(id.into());
-    }
 }
 
 impl AppAudio for CallAudio {

@@ -31,11 +31,10 @@ pub unsafe extern "C" fn agent_call(agent: *const Agent, number: *const c_char, 
     unsafe {
         with(agent, |a| {
             let (number, out) = (try_str(number)?, try_mut(call)?);
-            let id = match a.app_audio() {
-                Some(app) => {
-                    let (options, audio) = app.for_call();
+            let id = match a.call_audio() {
+                Some((options, slot)) => {
                     let id = a.run(async |h| h.call_with(number, options).await)?;
-                    audio.name(id);
+                    slot.name(id, &a.queues);
                     id
                 }
                 None => a.run(async |h| h.call(number).await)?,
@@ -55,10 +54,9 @@ pub unsafe extern "C" fn agent_answer(agent: *const Agent, call: u64) -> AgentRe
     let id = CallId::from(call);
     // SAFETY: the function's contract.
     unsafe {
-        with(agent, |a| match a.app_audio() {
-            Some(app) => {
-                let (options, audio) = app.for_call();
-                audio.name(id);
+        with(agent, |a| match a.call_audio() {
+            Some((options, slot)) => {
+                slot.name(id, &a.queues);
                 a.run(async |h| h.answer_with(id, options).await)
             }
             None => a.run(async |h| h.answer(id).await),

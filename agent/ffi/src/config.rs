@@ -22,6 +22,8 @@ pub enum AgentBearer {
 pub(crate) enum Audio {
     Builtin(Source),
     App(AppCallbacks),
+    /// Pulled and pushed by the application (`agent_audio_pull`/`agent_audio_push`).
+    Queue,
 }
 
 /// An agent's configuration (opaque): made by `agent_config_new`, set with
@@ -302,6 +304,25 @@ pub unsafe extern "C" fn agent_config_set_app_audio(
     unsafe {
         with(config, |c| {
             c.audio = Audio::App(AppCallbacks::new(capture, playout, user_data));
+            Ok(())
+        })
+    }
+}
+
+/// App-owned audio, pulled and pushed: the application's own audio thread
+/// pushes each 20 ms to send with `agent_audio_push` and pulls each 20 ms
+/// received with `agent_audio_pull`, at its own pace (160 samples, 8 kHz,
+/// 16-bit signed, mono; the agent does the G.711 coding). Up to 50 frames
+/// (1 s) wait each way; beyond, the oldest go.
+///
+/// # Safety
+/// `config` is a live configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn agent_config_set_app_audio_queue(config: *mut AgentConfig) -> AgentResult {
+    // SAFETY: the function's contract.
+    unsafe {
+        with(config, |c| {
+            c.audio = Audio::Queue;
             Ok(())
         })
     }

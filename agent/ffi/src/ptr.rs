@@ -3,6 +3,7 @@
 //! exported function states its contract once and reads through these.
 
 use crate::result::AgentResult;
+use agent::{FRAME_SAMPLES, Frame};
 use std::ffi::{CStr, c_char};
 
 /// `p` as a reference.
@@ -54,4 +55,28 @@ pub(crate) unsafe fn give<T>(out: *mut *mut T, made: Result<T, AgentResult>) -> 
 pub(crate) unsafe fn take<T>(p: *mut T) -> Option<Box<T>> {
     // SAFETY: made by Box::into_raw in `give`, released once by the caller's contract.
     (!p.is_null()).then(|| unsafe { Box::from_raw(p) })
+}
+
+/// A frame of audio from C: `samples` must be [`FRAME_SAMPLES`].
+///
+/// # Safety
+/// `p` is NULL or points to `samples` readable samples alive for the returned lifetime.
+pub(crate) unsafe fn try_frame<'a>(p: *const i16, samples: usize) -> Result<&'a Frame, AgentResult> {
+    if samples != FRAME_SAMPLES {
+        return Err(AgentResult::InvalidArgument);
+    }
+    // SAFETY: the caller's contract, with `samples` = the length of a Frame.
+    unsafe { try_ref(p.cast::<Frame>()) }
+}
+
+/// A frame of audio for C to receive: `samples` must be [`FRAME_SAMPLES`].
+///
+/// # Safety
+/// `p` is NULL or points to `samples` writable samples no one else uses for the returned lifetime.
+pub(crate) unsafe fn try_frame_mut<'a>(p: *mut i16, samples: usize) -> Result<&'a mut Frame, AgentResult> {
+    if samples != FRAME_SAMPLES {
+        return Err(AgentResult::InvalidArgument);
+    }
+    // SAFETY: the caller's contract, with `samples` = the length of a Frame.
+    unsafe { try_mut(p.cast::<Frame>()) }
 }

@@ -31,6 +31,8 @@ pub enum AgentResult {
     Media,
     /// No event within the timeout.
     Timeout,
+    /// Nothing waits (no audio frame to pull).
+    Empty,
     /// The agent has stopped and every event was read.
     Stopped,
     /// A bug: the library panicked (the agent may be unusable; free it).
@@ -83,6 +85,7 @@ pub extern "C" fn agent_result_text(result: AgentResult) -> *const c_char {
         AgentResult::CallRefused => c"the call's state does not allow this",
         AgentResult::Media => c"the call's media failed",
         AgentResult::Timeout => c"no event within the timeout",
+        AgentResult::Empty => c"nothing waits",
         AgentResult::Stopped => c"the agent has stopped and every event was read",
         AgentResult::Panic => c"the library panicked (a bug)",
         AgentResult::Failed => c"failed",

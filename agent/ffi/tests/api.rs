@@ -49,6 +49,11 @@ fn refusals_are_results_never_crashes() {
         assert_eq!(agent_start(a), AgentResult::AlreadyStarted);
         assert_eq!(agent_hangup(a, 42), AgentResult::NoSuchCall);
         assert_eq!(agent_reject(a, 42, 200), AgentResult::InvalidArgument, "a rejection is 300-699");
+        let mut frame = [0i16; 160];
+        assert_eq!(agent_audio_push(a, 42, frame.as_ptr(), 160), AgentResult::NoSuchCall);
+        assert_eq!(agent_audio_pull(a, 42, frame.as_mut_ptr(), 160), AgentResult::NoSuchCall);
+        assert_eq!(agent_audio_push(a, 42, frame.as_ptr(), 80), AgentResult::InvalidArgument, "whole 20 ms frames only");
+        assert_eq!(agent_audio_pull(a, 42, ptr::null_mut(), 160), AgentResult::NullArgument);
         assert_eq!(agent_network_changed(a), AgentResult::Ok);
         assert_eq!(agent_stop(a), AgentResult::Ok);
         let mut ev = std::mem::zeroed::<AgentEvent>();

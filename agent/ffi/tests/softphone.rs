@@ -2,8 +2,9 @@
 //! `cc -Wall -Wextra -Werror` against the committed header and the static
 //! library, registers over TLS to a real switch (its self-signed certificate
 //! as the CA), answers a call the CLI agent places, sends a 440 Hz tone from
-//! its app-owned audio callback, hears the caller's 1000 Hz tone (Goertzel,
-//! in C), hangs up and exits 0; the caller's recording holds the 440 Hz tone.
+//! its app-owned audio callback (or pushes it, `--audio pull`), hears the
+//! caller's 1000 Hz tone (Goertzel, in C), hangs up and exits 0; the caller's
+//! recording holds the 440 Hz tone.
 //! The same run under valgrind (`--leak-check=full --error-exitcode=1`) is
 //! clean. Timeouts are generous: valgrind runs the agent many times slower.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -15,16 +16,17 @@ use tests::agent;
 use tests::proc::Lines;
 use tests::switch::{Config, SwitchHost};
 
-/// `target/<profile>`, where cargo put this crate's `libagent_ffi.a` (the
-/// test binary runs from `target/<profile>/deps`).
-fn profile_dir() -> PathBuf {
-    std::env::current_exe().unwrap().parent().and_then(Path::parent).unwrap().to_path_buf()
+/// `target/<profile>/deps`, where this test binary runs from and where cargo
+/// puts this crate's `libagent_ffi.a` as it builds it for the test (a
+/// `cargo build` copies it one level up, which `cargo test` does not refresh).
+fn deps_dir() -> PathBuf {
+    std::env::current_exe().unwrap().parent().unwrap().to_path_buf()
 }
 
 /// Compiles the example into `dir`, as a C user would, warnings as errors.
 fn compile(dir: &Path) -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib = profile_dir().join("libagent_ffi.a");
+    let lib = deps_dir().join("libagent_ffi.a");
     assert!(lib.exists(), "{} is missing", lib.display());
     let exe = dir.join("softphone");
     let out = Command::new("cc")
@@ -41,8 +43,9 @@ fn compile(dir: &Path) -> PathBuf {
     exe
 }
 
-/// The whole scene, the softphone started through `launcher` (empty: as it is).
-fn answers_hears_and_hangs_up(launcher: &[&str]) {
+/// The whole scene, the softphone started through `launcher` (empty: as it
+/// is) with its audio by `audio` (`callback` or `pull`).
+fn answers_hears_and_hangs_up(launcher: &[&str], audio: &str) {
     let host = SwitchHost::new();
     for n in ["1001", "1002"] {
         host.subscriber_add(n, &format!("pw{n}"), &["--realm", "localhost"]);
@@ -64,7 +67,7 @@ fn answers_hears_and_hangs_up(launcher: &[&str]) {
         None => Command::new(&exe),
     };
     cmd.args(["--switch", &spec, "--number", "1002", "--password", "pw1002", "--ca", ca, "--domain", "localhost"])
-        .args(["--tone", "440", "--expect", "1000", "--frames", "100", "--timeout", "240"])
+        .args(["--tone", "440", "--expect", "1000", "--frames", "100", "--timeout", "240", "--audio", audio])
         .stderr(stderr);
     let (mut phone, mut lines) = Lines::spawn(&mut cmd);
     let said = |lines: &Lines| {
@@ -88,12 +91,20 @@ fn answers_hears_and_hangs_up(launcher: &[&str]) {
 
 #[test]
 fn the_c_softphone_answers_sends_its_tone_hears_the_callers_and_hangs_up() {
-    answers_hears_and_hangs_up(&[]);
+    answers_hears_and_hangs_up(&[], "callback");
+}
+
+#[test]
+fn the_c_softphone_does_the_same_pulling_and_pushing_its_audio() {
+    answers_hears_and_hangs_up(&[], "pull");
 }
 
 #[test]
 fn the_c_softphone_is_clean_under_valgrind() {
     let suppressions = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/valgrind.supp");
     let suppressions = format!("--suppressions={}", suppressions.display());
-    answers_hears_and_hangs_up(&["valgrind", "--error-exitcode=1", "--leak-check=full", "--quiet", "--num-callers=40", &suppressions]);
+    answers_hears_and_hangs_up(
+        &["valgrind", "--error-exitcode=1", "--leak-check=full", "--quiet", "--num-callers=40", &suppressions],
+        "callback",
+    );
 }
