@@ -44,6 +44,8 @@ declare -A NEED=(
     [man]=man-db
     # The live web view is checked in a real browser (tests/tests/web_view.rs).
     [chromium]=chromium
+    # The C example softphone runs under valgrind too (agent/ffi/tests/softphone.rs).
+    [valgrind]=valgrind
 )
 
 missing=()

@@ -33,6 +33,31 @@ impl AgentHandle {
         self.commands.send(Command::CheckPublicIp).map_err(|_| Error::Stopped)
     }
 
+    /// The application saw the network change (where the agent cannot watch
+    /// the OS itself, or on a change of path the host's addresses do not
+    /// show): handled as a netlink address event is. A flow whose local
+    /// address went away is replaced (registration again, answered calls
+    /// re-INVITEd from the new address); otherwise the public IP is checked
+    /// (a REGISTER follows if it changed); an agent waiting to reconnect
+    /// tries at once.
+    ///
+    /// ```no_run
+    /// # fn demo(handle: &agent::AgentHandle) -> Result<(), agent::Error> {
+    /// handle.network_changed()?; // e.g. from Android's ConnectivityManager callback
+    /// # Ok(()) }
+    /// ```
+    pub fn network_changed(&self) -> Result<(), Error> {
+        self.commands.send(Command::NetworkChanged).map_err(|_| Error::Stopped)
+    }
+
+    /// A push notification for this phone arrived (RFC 8599): a call may be
+    /// waiting for the phone to register again. For now this is
+    /// [`AgentHandle::network_changed`]: an agent waiting to reconnect
+    /// connects and registers at once, one with a flow checks it.
+    pub fn push_received(&self) -> Result<(), Error> {
+        self.network_changed()
+    }
+
     /// Answers a request the switch sent (see [`crate::Event::IncomingRequest`]) with
     /// `status` (its default reason phrase), e.g. [`StatusCode::NOT_IMPLEMENTED`]
     /// for a method the phone has no use for.

@@ -391,3 +391,22 @@ fn a_local_address_change_is_noticed_and_the_new_public_ip_registered_within_a_s
         handle.stop().await;
     });
 }
+
+/// Issue 15 item 4: where the agent cannot watch the OS, the application says
+/// the network changed, and the agent looks at once as it does on a kernel
+/// address event: the public-IP check an hour away runs now, and the new
+/// address is registered (the same `Driver::network_changed` path).
+#[tokio::test]
+async fn told_the_network_changed_the_agent_checks_at_once_and_registers_the_new_public_ip() {
+    let FirewallLab { dir: _dir, data, sw: _sw, wan, handle, mut events, first: r } = FirewallLab::start(Duration::from_secs(3600)).await;
+    assert_eq!(r.public_ip, Some("198.51.100.2".parse().unwrap()));
+    *wan.lock().unwrap() = "203.0.113.77".to_owned();
+    handle.network_changed().unwrap();
+    let Event::Registered(r) = next(&mut events, Duration::from_secs(15), |e| matches!(e, Event::Registered(_))).await else {
+        unreachable!()
+    };
+    assert!(matches!(r.kind, RegistrationKind::PublicIpChange { .. }), "{r:?}");
+    assert_eq!(r.public_ip, Some("203.0.113.77".parse().unwrap()));
+    assert_eq!(registrations(&data)[0]["public_ip"], "203.0.113.77", "the switch has the new address");
+    handle.stop().await;
+}

@@ -64,6 +64,22 @@ impl fmt::Display for CallId {
     }
 }
 
+/// The number behind the id, for APIs in other languages (the C library,
+/// bindings) that name calls by integer.
+impl From<CallId> for u64 {
+    fn from(id: CallId) -> u64 {
+        id.0
+    }
+}
+
+/// An id given back by such an API: one the agent never issued names no
+/// call, and a command on it fails with [`CallError::NoSuchCall`].
+impl From<u64> for CallId {
+    fn from(n: u64) -> CallId {
+        CallId(n)
+    }
+}
+
 /// Why a call operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

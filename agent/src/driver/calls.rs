@@ -11,6 +11,7 @@ impl Driver {
         match cmd {
             Command::Stop => self.ua.stop(now()),
             Command::CheckPublicIp => self.ua.check_public_ip(now()),
+            Command::NetworkChanged => self.network_changed(true),
             Command::Respond { id, status, reply } => {
                 let _ = reply.send(self.ua.respond(now(), &id, status));
             }

@@ -38,14 +38,47 @@ type Reply<T> = oneshot::Sender<Result<T, Error>>;
 pub(crate) enum Command {
     Stop,
     CheckPublicIp,
-    Respond { id: ServerTxId, status: StatusCode, reply: Reply<()> },
-    RespondWith { id: ServerTxId, response: Box<Response>, reply: Reply<()> },
-    Call { number: String, options: Option<MediaOptions>, reply: Reply<CallId> },
-    Answer { id: CallId, options: Option<MediaOptions>, reply: Reply<()> },
-    Reject { id: CallId, status: StatusCode, reply: Reply<()> },
-    Hangup { id: CallId, reply: Reply<()> },
-    Dtmf { id: CallId, digits: String, reply: Reply<()> },
-    Hold { id: CallId, hold: bool, reply: Reply<()> },
+    /// The application says the network changed.
+    NetworkChanged,
+    Respond {
+        id: ServerTxId,
+        status: StatusCode,
+        reply: Reply<()>,
+    },
+    RespondWith {
+        id: ServerTxId,
+        response: Box<Response>,
+        reply: Reply<()>,
+    },
+    Call {
+        number: String,
+        options: Option<MediaOptions>,
+        reply: Reply<CallId>,
+    },
+    Answer {
+        id: CallId,
+        options: Option<MediaOptions>,
+        reply: Reply<()>,
+    },
+    Reject {
+        id: CallId,
+        status: StatusCode,
+        reply: Reply<()>,
+    },
+    Hangup {
+        id: CallId,
+        reply: Reply<()>,
+    },
+    Dtmf {
+        id: CallId,
+        digits: String,
+        reply: Reply<()>,
+    },
+    Hold {
+        id: CallId,
+        hold: bool,
+        reply: Reply<()>,
+    },
 }
 
 /// What the driver is given to start with.
@@ -77,6 +110,8 @@ struct Driver {
     /// Media failures met while carrying out the current command's outputs,
     /// for its reply.
     media_failures: Vec<(CallId, EndpointError)>,
+    /// The host's addresses when last looked at.
+    addresses: BTreeSet<IpAddr>,
 }
 
 /// The driver's one clock: tokio's (virtual under `tokio::time::pause`), as
@@ -104,7 +139,6 @@ pub(crate) async fn run(setup: Setup, mut commands: mpsc::UnboundedReceiver<Comm
     let (discovered, mut discover_rx) = mpsc::channel::<Result<IpAddr, Error>>(4);
     // Subscribed before the first read, so no change falls in between.
     let mut watch = netif::watch::AddressWatch::new(setup.address_poll);
-    let mut addresses = netif::local_addresses();
     // The core's deadlines: on a timerfd, one wake-up each (see deadline.rs).
     let mut timer = Deadline::new(setup.timer);
     debug!(address_notifications = watch.is_event_driven(), timerfd = timer.is_timerfd(), "driver started");
@@ -119,6 +153,7 @@ pub(crate) async fn run(setup: Setup, mut commands: mpsc::UnboundedReceiver<Comm
         connected,
         discovered,
         media_failures: Vec::new(),
+        addresses: netif::local_addresses(),
     };
     let mut commands_open = true;
     let mut stopping = false;
@@ -158,13 +193,7 @@ pub(crate) async fn run(setup: Setup, mut commands: mpsc::UnboundedReceiver<Comm
             },
             Some(res) = discover_rx.recv(), if go => d.ua.handle_public_ip(now(), res),
             (id, digit) = d.bearers.next_dtmf(), if go => d.ua.handle_dtmf(now(), id, digit),
-            () = watch.changed(), if go => {
-                let current = netif::local_addresses();
-                if current != addresses {
-                    d.on_addresses_changed(&addresses, &current);
-                    addresses = current;
-                }
-            }
+            () = watch.changed(), if go => d.network_changed(false),
         }
     }
     d.flush().await;
@@ -172,9 +201,19 @@ pub(crate) async fn run(setup: Setup, mut commands: mpsc::UnboundedReceiver<Comm
 }
 
 impl Driver {
-    fn on_addresses_changed(&mut self, before: &BTreeSet<IpAddr>, after: &BTreeSet<IpAddr>) {
-        let gone = self.ua.flow().is_some_and(|f| !after.contains(&f.local.ip()));
-        debug!(?before, ?after, flow_address_gone = gone, "local addresses changed");
+    /// The one way a change of network reaches the core, whoever saw it: the
+    /// address watch (acted on only when the addresses really changed) or the
+    /// application (`by_app`: acted on regardless, since it may know of a
+    /// change of path, e.g. Wi-Fi to LTE behind the same addresses, or run
+    /// where the agent cannot watch).
+    pub(super) fn network_changed(&mut self, by_app: bool) {
+        let current = netif::local_addresses();
+        if current == self.addresses && !by_app {
+            return;
+        }
+        let gone = self.ua.flow().is_some_and(|f| !current.contains(&f.local.ip()));
+        debug!(before = ?self.addresses, after = ?current, flow_address_gone = gone, by_app, "network changed");
+        self.addresses = current;
         self.ua.handle_network_change(now(), gone);
     }
 

@@ -1,5 +1,6 @@
 //! The agent's RTP endpoint: one bearer port, G.711 audio out every 20 ms from
-//! a tone, samples, silence or an echo of what arrives; what arrives is checked
+//! a tone, samples, silence, an echo of what arrives or the application's own
+//! audio ([`app_audio`]); what arrives is checked
 //! (symmetric RTP), recorded and scanned for RFC 4733 DTMF.
 //!
 //! [`session::Session`] decides everything on virtual time; this module is the
@@ -10,6 +11,7 @@
 //! Outgoing packets are built with the `rtp` crate (webrtc-rs); incoming ones
 //! are read by [`rtp_in`] (why: see there).
 
+pub mod app_audio;
 pub mod error;
 pub mod framing;
 pub mod pacer;
@@ -27,6 +29,7 @@ use tokio::net::{TcpSocket, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use app_audio::{AppAudio, FrameQueue};
 pub use error::EndpointError;
 use session::Session;
 
@@ -54,6 +57,9 @@ pub enum Source {
     Loop(Arc<[i16]>),
     /// The audio received, decoded and re-encoded back to the sender.
     Echo,
+    /// The application's sound device: each frame to send is asked of it,
+    /// each frame received handed to it (see [`app_audio`]).
+    App(Arc<dyn AppAudio>),
 }
 
 /// How to run the stream: from the SDP exchange, plus what to play.

@@ -16,6 +16,7 @@ use rtp::header::Header;
 use rtp::packet::Packet;
 use webrtc_util::marshal::Marshal;
 
+use super::app_audio::Reframer;
 use super::pacer::{FRAME_SAMPLES, Pacer};
 use super::rtp_in;
 use super::{EndpointEvent, EndpointReport, Plan, Source};
@@ -46,6 +47,8 @@ pub struct Session {
     dtmf_tx: DtmfSender,
     dtmf_rx: DtmfReceiver,
     echo: VecDeque<i16>,
+    /// Received audio on its way to [`Source::App`] in whole frames.
+    playout: Reframer,
     /// The SRTP state when the plan has keys (None otherwise, or if it could not be made:
     /// then nothing is sent, never plain RTP in its place).
     srtp: Option<SrtpSession>,
@@ -66,6 +69,7 @@ impl Session {
             dtmf_tx: DtmfSender::default(),
             dtmf_rx: DtmfReceiver::default(),
             echo: VecDeque::new(),
+            playout: Reframer::default(),
             srtp: None,
             report: EndpointReport::default(),
         }
@@ -179,6 +183,7 @@ impl Session {
                     }
                 }
             }
+            Source::App(app) => app.capture(frame),
         }
     }
 
@@ -223,6 +228,10 @@ impl Session {
             let codec = plan.codec;
             let record = plan.record;
             let echo = matches!(plan.source, Source::Echo);
+            let app = match &plan.source {
+                Source::App(app) => Some(app.as_ref()),
+                _ => None,
+            };
             for &b in packet.payload {
                 let s = codec.decode(b);
                 if record && self.report.recorded.len() < MAX_RECORDED {
@@ -233,6 +242,9 @@ impl Session {
                         self.echo.pop_front();
                     }
                     self.echo.push_back(s);
+                }
+                if let Some(app) = app {
+                    self.playout.push(s, app);
                 }
             }
             None

@@ -119,6 +119,29 @@ fn pcma_tone_crosses() {
 }
 
 #[test]
+fn app_audio_is_asked_for_each_frame_sent_and_given_each_frame_received() {
+    let t0 = Instant::now();
+    let app = Arc::new(crate::endpoint::FrameQueue::new());
+    let mut tone_frames = vec![0i16; 10 * 160];
+    tone::sine(1000.0, session::TONE_AMPLITUDE, 0, &mut tone_frames);
+    for f in tone_frames.chunks_exact(160) {
+        app.push_capture(f.try_into().unwrap_or([0; 160]));
+    }
+    let (mut a, mut b) = (Session::new(1, 0, 0), Session::new(2, 0, 0));
+    a.retarget(plan(B, Source::App(app.clone())), t0);
+    b.retarget(plan(A, Source::Tone(440.0)), t0);
+    exchange(&mut a, &mut b, t0, 200);
+    // B heard the ten frames the app pushed (then silence, the queue empty).
+    let rb = b.into_report();
+    assert_eq!(tone::dominant(rb.recorded.get(..1600).unwrap_or_default(), &CANDIDATES, 8000), Some(1000.0));
+    assert!(rb.recorded.get(1600..).is_some_and(|s| !s.is_empty() && s.iter().all(|&x| x.abs() < 16)));
+    // The app got B's 11 packets as 11 whole frames of its tone.
+    let played: Vec<i16> = std::iter::from_fn(|| app.pull_playout()).flatten().collect();
+    assert_eq!(played.len(), 11 * 160);
+    assert_eq!(tone::dominant(&played, &CANDIDATES, 8000), Some(440.0));
+}
+
+#[test]
 fn echo_sends_back_what_arrives() {
     let t0 = Instant::now();
     let (mut a, mut b) = (Session::new(1, 0, 0), Session::new(2, 0, 0));
