@@ -152,6 +152,12 @@ impl RedisServer {
         }
     }
 
+    /// SIGKILL (`kill -9`): no goodbye to its clients or its Cluster.
+    pub fn kill9(&mut self) {
+        // Dropping the process kills it by its PID and reaps it.
+        drop(self.proc.take());
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()

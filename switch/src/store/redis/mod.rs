@@ -34,7 +34,10 @@
 //! (and in the CLI), so this uses the `redis` crate's blocking connections:
 //! `redis::Connection` for one server, `redis::cluster::ClusterConnection`
 //! for a Cluster (it follows MOVED/ASK and reconnects by itself), both behind
-//! `redis::ConnectionLike`. An async connection would need a runtime on that
+//! `redis::ConnectionLike`. A master killed in a Cluster fails writes to its
+//! slots until a replica takes over (`cluster-node-timeout` and an
+//! election: seconds); each failure drops the connection, and the next one
+//! reads the new slot map from the seeds (`switch/tests/redis_failover.rs`). An async connection would need a runtime on that
 //! thread and a `block_on` per call for nothing gained.
 //!
 //! **Failures.** Every command has a timeout ([`TIMEOUT`]); a connection that
