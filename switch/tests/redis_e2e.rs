@@ -11,8 +11,8 @@
 
 mod common;
 
-use common::admin::{admin_addr, promtool_check, scrape, value};
-use common::calls::{Callee, Caller, ended_record, pick_up, rtp_flows};
+use common::admin::{admin_addr, promtool_check, scrape, total, value};
+use common::calls::{Callee, Caller, assert_media_both_ways, ended_record, pick_up, rtp_flows};
 use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line};
 use sipcore::{HeaderName, Method};
 use std::process::Command;
@@ -21,6 +21,7 @@ use tests::ports::PortBlock;
 use tests::redis::{RedisCluster, RedisServer};
 
 const PW: &str = "Garnet-Osprey-5170";
+const ERRORS: &str = "switch_redis_errors_total";
 
 /// A lab whose CLI commands go to Redis at `url`.
 fn redis_lab(url: &str) -> SwitchHost {
@@ -179,14 +180,6 @@ fn with_wait_replicas_a_register_not_replicated_gets_503_until_the_replica_is_ba
     assert_eq!(replica.cli(&["HGET", "sw:{7101}:rl", "state"]).as_deref(), Ok("registered"));
 }
 
-/// `switch_redis_errors_total`, every kind.
-fn redis_errors(text: &str) -> f64 {
-    ["refused", "timeout", "connection", "cluster", "response", "not_replicated"]
-        .iter()
-        .map(|kind| value(text, &format!(r#"switch_redis_errors_total{{kind="{kind}"}}"#)))
-        .sum()
-}
-
 /// Redis stopped under a running switch (issue 14 item 5): a REGISTER gets
 /// 503 with Retry-After at once (Redis refuses connections: no timeout to
 /// wait out), and so does a new INVITE; a call set up before keeps its RTP
@@ -202,7 +195,7 @@ fn a_redis_down_gets_503_with_retry_after_calls_keep_their_media_and_the_switch_
     }
     let sw = host.start(&Config::default().redis(&redis.url(), "node-d").relay("127.0.0.1").admin(r#"listen = ["tcp:127.0.0.1:0"]"#));
     let admin = admin_addr(&sw);
-    assert_eq!(redis_errors(&scrape(admin)), 0.0);
+    assert_eq!(total(&scrape(admin), ERRORS), 0.0);
     let mut tcp = Tcp::connect(&sw);
     let mut phone = Phone::agent("7201", PW, 1);
     phone.register(&mut tcp, Some(300));
@@ -213,9 +206,8 @@ fn a_redis_down_gets_503_with_retry_after_calls_keep_their_media_and_the_switch_
     let mut caller = Caller::new(&sw, "7203", "7202");
     caller.invite_with_digest(PW);
     let inv = callee.request(Method::Invite);
-    let (to_callee, to_caller) = pick_up(&mut caller, &mut callee, &inv);
-    assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0x7202) > 0, "callee -> caller before");
-    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7203) > 0, "caller -> callee before");
+    let media = pick_up(&mut caller, &mut callee, &inv);
+    assert_media_both_ways(&caller, &callee, media, "before");
 
     redis.stop();
     let refused = |r: &sipcore::Response| {
@@ -237,12 +229,11 @@ fn a_redis_down_gets_503_with_retry_after_calls_keep_their_media_and_the_switch_
     let r = second.phone.response(503, Method::Invite);
     refused(&r);
     second.ack_non_2xx(&invite, &r);
-    assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0x7202) > 0, "callee -> caller with redis down");
-    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7203) > 0, "caller -> callee with redis down");
+    assert_media_both_ways(&caller, &callee, media, "with redis down");
     let unavailable = sw.log_text().matches("store unavailable: ").count();
     assert_eq!(unavailable, 1, "one line for the outage, not one per failure");
     let text = scrape(admin);
-    assert!(redis_errors(&text) >= 2.0, "the two REGISTERs' writes failed: {text}");
+    assert!(total(&text, ERRORS) >= 2.0, "the two REGISTERs' writes failed: {text}");
     promtool_check(&text);
 
     redis.start_again();
@@ -255,7 +246,7 @@ fn a_redis_down_gets_503_with_retry_after_calls_keep_their_media_and_the_switch_
     });
     sw.wait_for_event("store available again", &[], IO_TIMEOUT);
     assert_eq!(host.record("7201")["node"], "node-d");
-    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7203) > 0, "the call outlived the outage");
+    assert!(rtp_flows(&caller.rtp, media.1, &callee.rtp, 0x7203) > 0, "the call outlived the outage");
 }
 
 #[test]

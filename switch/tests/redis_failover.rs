@@ -2,16 +2,20 @@
 //! first half): three masters and three replicas (`cluster-node-timeout`
 //! 2 s), `[store] wait_replicas = 1` so that every 200 OK was on a replica
 //! too. `kill -9` of the master holding a registered number: the call set up
-//! before keeps its media both ways, the phones' flows stay open, and once
+//! before keeps its media both ways and the phones' flows stay open; once
 //! the replica has taken over (seconds; polled with generous bounds) the
-//! switch's store finds the new master by itself: REGISTERs on the same
-//! flows get 200 again, a new call goes through with media, and every number
-//! whose REGISTER got 200 before the kill is still listed, on this node.
+//! switch's store finds the new slot map by itself: REGISTERs on the same
+//! flows get 200 again (503 with Retry-After for the new master's numbers
+//! until it has a replica to acknowledge them: the killed node, started
+//! again), a new call goes through with media, every number whose REGISTER
+//! got 200 before the kill is still listed, on this node, and the errors met
+//! meanwhile are counted in /metrics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
-use common::calls::{Callee, Caller, pick_up, rtp_flows};
+use common::admin::{admin_addr, promtool_check, scrape, total, value};
+use common::calls::{Callee, Caller, assert_media_both_ways, pick_up};
 use common::{Config, ContactKind, IO_TIMEOUT, Phone, SwitchHost, Tcp, lab, line};
 use sipcore::Method;
 use std::time::{Duration, Instant};
@@ -48,9 +52,10 @@ fn a_killed_master_fails_over_and_nothing_acknowledged_is_lost() {
     for n in NUMBERS.iter().chain(&["7520", "7521", "7522"]) {
         host.add_subscriber(n, PW, None);
     }
-    let mut cfg = Config::default().redis(&url, "node-f").relay("127.0.0.1");
+    let mut cfg = Config::default().redis(&url, "node-f").relay("127.0.0.1").admin(r#"listen = ["tcp:127.0.0.1:0"]"#);
     cfg.store.push("wait_replicas = 1".into());
     let sw = host.start(&cfg);
+    let admin = admin_addr(&sw);
 
     let mut phones: Vec<(Phone, Tcp)> = NUMBERS
         .iter()
@@ -66,9 +71,8 @@ fn a_killed_master_fails_over_and_nothing_acknowledged_is_lost() {
     let mut caller = Caller::new(&sw, "7520", "7521");
     caller.invite_with_digest(PW);
     let inv = callee.request(Method::Invite);
-    let (to_callee, to_caller) = pick_up(&mut caller, &mut callee, &inv);
-    assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0x7521) > 0, "callee -> caller before");
-    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7520) > 0, "caller -> callee before");
+    let media = pick_up(&mut caller, &mut callee, &inv);
+    assert_media_both_ways(&caller, &callee, media, "before the kill");
 
     // The master holding 7500's record (only its owner answers it; the
     // others say MOVED), the numbers it holds, and its replica.
@@ -88,8 +92,7 @@ fn a_killed_master_fails_over_and_nothing_acknowledged_is_lost() {
     let killed = Instant::now();
 
     // The call up before keeps its media while the cluster fails over.
-    assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0x7521) > 0, "callee -> caller during the failover");
-    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7520) > 0, "caller -> callee during the failover");
+    assert_media_both_ways(&caller, &callee, media, "during the failover");
     common::wait_for(FAILOVER, "the victim's replica to take over", || {
         let role = cluster.nodes[heir].cli(&["ROLE"])?;
         if role.starts_with("master") { Ok(()) } else { Err(role) }
@@ -132,10 +135,9 @@ fn a_killed_master_fails_over_and_nothing_acknowledged_is_lost() {
     let mut caller2 = Caller::new(&sw, "7522", "7521");
     caller2.invite_with_digest(PW);
     let inv = callee.request(Method::Invite);
-    let (to_callee2, to_caller2) = pick_up(&mut caller2, &mut callee, &inv);
-    assert!(rtp_flows(&callee.rtp, to_callee2, &caller2.rtp, 0x7531) > 0, "a new call's media, callee -> caller");
-    assert!(rtp_flows(&caller2.rtp, to_caller2, &callee.rtp, 0x7522) > 0, "a new call's media, caller -> callee");
-    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7520) > 0, "the first call's media after the failover");
+    let media2 = pick_up(&mut caller2, &mut callee, &inv);
+    assert_media_both_ways(&caller2, &callee, media2, "in a new call after the failover");
+    assert_media_both_ways(&caller, &callee, media, "in the first call after the failover");
 
     // The killed node back: it rejoins as the new master's replica, and the
     // numbers of its old slots are acknowledged again.
@@ -149,6 +151,14 @@ fn a_killed_master_fails_over_and_nothing_acknowledged_is_lost() {
         registers(phone, tcp, "once the slots have a replica again");
     }
     sw.wait_for_event("registrations replicated again", &[], IO_TIMEOUT);
+
+    // The failover's errors were counted, by kind (which kinds depends on
+    // where each write met the dead master: a refused connection, a
+    // timeout, CLUSTERDOWN...; the missing replica's are `not_replicated`).
+    let text = scrape(admin);
+    assert!(value(&text, r#"switch_redis_errors_total{kind="not_replicated"}"#) >= 1.0, "{text}");
+    assert!(total(&text, "switch_redis_errors_total") > value(&text, r#"switch_redis_errors_total{kind="not_replicated"}"#), "{text}");
+    promtool_check(&text);
 
     // Nothing acknowledged before the kill is lost.
     let all = listed(&host).unwrap_or_else(|e| panic!("{e}"));

@@ -43,6 +43,16 @@ pub fn value(text: &str, series: &str) -> f64 {
         .map_or(0.0, |v| v.trim().parse().unwrap())
 }
 
+/// The sum of every sample of `name`, whatever its labels; 0 if none.
+pub fn total(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(series, _)| *series == name || series.strip_prefix(name).is_some_and(|rest| rest.starts_with('{')))
+        .map(|(_, v)| v.trim().parse::<f64>().unwrap())
+        .sum()
+}
+
 /// `promtool check metrics` (Debian `prometheus`) on the scraped text: its
 /// exit status, and its findings on failure.
 pub fn promtool_check(text: &str) {

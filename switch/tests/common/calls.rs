@@ -411,6 +411,16 @@ pub fn rtp_flows(from: &UdpSocket, to: SocketAddr, peer: &UdpSocket, ssrc: u32) 
     got
 }
 
+/// Asserts that RTP goes through the relay both ways between an answered
+/// call's parties; `media` is what [`pick_up`] returned (where each party
+/// sends), `when` names the moment in a failure.
+#[track_caller]
+pub fn assert_media_both_ways(caller: &Caller, callee: &Callee, media: (SocketAddr, SocketAddr), when: &str) {
+    let (to_callee, to_caller) = media;
+    assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0x00ca_11ee) > 0, "callee -> caller {when}");
+    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x00ca_11e7) > 0, "caller -> callee {when}");
+}
+
 /// Waits until the record of `call_id` is ended; returns it.
 #[track_caller]
 pub fn ended_record(lab: &SwitchHost, call_id: &str) -> Value {
