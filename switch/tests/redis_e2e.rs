@@ -12,7 +12,7 @@
 mod common;
 
 use common::admin::{admin_addr, promtool_check, scrape, total, value};
-use common::calls::{Callee, Caller, assert_media_both_ways, ended_record, pick_up, rtp_flows};
+use common::calls::{Callee, Caller, answered_call, assert_media_both_ways, ended_record, rtp_flows};
 use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line};
 use sipcore::{HeaderName, Method};
 use std::process::Command;
@@ -202,12 +202,7 @@ fn a_redis_down_gets_503_with_retry_after_calls_keep_their_media_and_the_switch_
     assert!(host.record("7201")["time_left"].as_u64().unwrap() > 120);
 
     // A call up before Redis goes: 7203 calls 7202, media both ways.
-    let mut callee = Callee::register(&sw, "7202", PW);
-    let mut caller = Caller::new(&sw, "7203", "7202");
-    caller.invite_with_digest(PW);
-    let inv = callee.request(Method::Invite);
-    let media = pick_up(&mut caller, &mut callee, &inv);
-    assert_media_both_ways(&caller, &callee, media, "before");
+    let (caller, callee, media) = answered_call(&sw, "7203", "7202", PW);
 
     redis.stop();
     let refused = |r: &sipcore::Response| {

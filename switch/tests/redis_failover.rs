@@ -15,7 +15,7 @@
 mod common;
 
 use common::admin::{admin_addr, promtool_check, scrape, total, value};
-use common::calls::{Callee, Caller, assert_media_both_ways, pick_up};
+use common::calls::{Caller, answered_call, assert_media_both_ways, pick_up};
 use common::{Config, ContactKind, IO_TIMEOUT, Phone, SwitchHost, Tcp, lab, line};
 use sipcore::Method;
 use std::time::{Duration, Instant};
@@ -67,12 +67,7 @@ fn a_killed_master_fails_over_and_nothing_acknowledged_is_lost() {
             (phone, tcp)
         })
         .collect();
-    let mut callee = Callee::register(&sw, "7521", PW);
-    let mut caller = Caller::new(&sw, "7520", "7521");
-    caller.invite_with_digest(PW);
-    let inv = callee.request(Method::Invite);
-    let media = pick_up(&mut caller, &mut callee, &inv);
-    assert_media_both_ways(&caller, &callee, media, "before the kill");
+    let (caller, mut callee, media) = answered_call(&sw, "7520", "7521", PW);
 
     // The master holding 7500's record (only its owner answers it; the
     // others say MOVED), the numbers it holds, and its replica.
