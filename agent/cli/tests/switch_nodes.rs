@@ -1,8 +1,10 @@
 //! Several switch nodes (issue 14 item 4, the agent's side): `--switch`
-//! repeated names the nodes of one cluster on a shared Redis; the agent
-//! registers on the first, and when that node dies (`kill -9`) it moves to
-//! the next within seconds and registers there, which `switch registrations
-//! --redis` shows as the binding's node.
+//! repeated names the nodes of one cluster on a shared Redis (here a dead
+//! address, node 1, node 2); the agent registers on the first that answers
+//! (node 1), and when that node dies (`kill -9`) it moves to the next within
+//! seconds and registers there, which `switch registrations --redis` shows as
+//! the binding's node; when node 2 dies in turn, it goes round past the dead
+//! address back to node 1, restarted meanwhile.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::process::{Command, Stdio};
@@ -29,12 +31,18 @@ fn the_agent_moves_to_the_next_node_when_its_node_dies() {
     let (host1, host2) = (redis_host(&redis.url()), redis_host(&redis.url()));
     host1.add_subscriber("7401", PW, None);
     let mut node1 = host1.start(&Config::default().redis(&redis.url(), "node-1"));
-    let node2 = host2.start(&Config::default().redis(&redis.url(), "node-2"));
+    let mut node2 = host2.start(&Config::default().redis(&redis.url(), "node-2"));
+    // Nothing listens on a reserved port: connections to it are refused.
+    let reserved = tests::ports::PortBlock::reserve();
+    let dead = format!("tcp:127.0.0.1:{}", reserved.port(0));
 
     let (_agent, mut lines) = Lines::spawn(
         Command::new(env!("CARGO_BIN_EXE_agent"))
-            .args(["--switch", &node1.spec(), "--switch", &node2.spec(), "--number", "7401", "--domain", "switch.local"])
-            .args(["--mac", "02:42:ac:11:00:41", "listen"])
+            .args(["--switch", &dead, "--switch", &node1.spec(), "--switch", &node2.spec()])
+            .args(["--number", "7401", "--domain", "switch.local"])
+            // A quick return is allowed once per back-off base: 1 s, so the
+            // second move (seconds after the first) is not held back 4-8 s.
+            .args(["--mac", "02:42:ac:11:00:41", "--backoff-base", "1", "listen"])
             .env("AGENT_PASSWORD", PW)
             .env("RUST_LOG", "warn")
             .stderr(Stdio::null()),
@@ -54,4 +62,11 @@ fn the_agent_moves_to_the_next_node_when_its_node_dies() {
     let table = host1.cli_ok(&["registrations"]);
     assert!(table.lines().any(|l| l.starts_with("7401") && l.contains("node-2")), "{table}");
     eprintln!("agent registered on node 2 {took:?} after node 1's kill -9");
+
+    node1.restart();
+    node2.kill9();
+    lines.wait(&["flow-lost "], MOVE_WITHIN);
+    lines.wait(&["registered "], MOVE_WITHIN);
+    let rec = host1.registration("7401").expect("7401 listed");
+    assert_eq!((rec["state"].as_str(), rec["node"].as_str()), (Some("registered"), Some("node-1")), "back on node 1: {rec}");
 }
