@@ -3,7 +3,8 @@
 //! commands, connect and discovery results, the calls' bearers and the
 //! kernel's word that the host's addresses changed ([`netif::watch`]). It does
 //! what the core's [`Output`]s say, reports how that went, and forwards the
-//! core's events in the order the core made them.
+//! core's events in the order the core made them. Which switch a connection
+//! goes to, when there are several, is `switches.rs`'s.
 
 pub(crate) mod bearer;
 mod calls;
@@ -202,7 +203,7 @@ impl Driver {
     async fn flush(&mut self) {
         // Before any `Output::Connect` the loss may have asked for.
         if let Some(left) = self.switches.check(self.ua.flow().map(|f| f.id)) {
-            debug!(switch = %left, "flow lost; the next connection tries the next switch first");
+            tracing::info!(switch = %left, "flow lost; the next connection tries the next switch first");
         }
         while let Some(output) = self.ua.poll_output() {
             self.perform(output).await;

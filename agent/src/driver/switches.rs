@@ -46,7 +46,7 @@ impl Switches {
     /// Called with the core's flow after each input: when the flow in use is
     /// gone (closed by the switch, an I/O error, no pong, a rejection...),
     /// the next attempt starts after its switch. Returns the switch moved
-    /// away from, for the log.
+    /// away from, for the log (none with a single switch: nowhere to move).
     pub(super) fn check(&mut self, flow: Option<FlowId>) -> Option<&SwitchAddr> {
         let (id, index) = self.current?;
         if flow == Some(id) {
@@ -54,7 +54,7 @@ impl Switches {
         }
         self.current = None;
         self.preferred = (index + 1) % self.list.len().max(1);
-        self.list.get(index)
+        if self.list.len() > 1 { self.list.get(index) } else { None }
     }
 }
 
@@ -136,5 +136,10 @@ mod tests {
         s.connected(FlowId(8), 0);
         assert_eq!(s.check(Some(FlowId(9))), Some(&list[0]), "the core moved to another flow");
         assert_eq!(s.attempt().1, 1);
+
+        let mut one = Switches::new(list[..1].to_vec());
+        one.connected(FlowId(1), 0);
+        assert_eq!(one.check(None), None, "one switch: nothing to say");
+        assert_eq!(one.attempt().1, 0);
     }
 }
