@@ -314,4 +314,30 @@ mod tests {
         let stored = Store::open(dir.path()).unwrap().record("1001").unwrap();
         assert!(stored.is_some(), "the second commit went in");
     }
+
+    /// `wait_replicas = 1` on a Redis master with no replica: every RL write
+    /// times out in `WAIT`, so its commit fails, yet the store is not
+    /// reported unavailable (new calls need no replica), and a call record
+    /// alone commits.
+    #[test]
+    fn a_write_no_replica_acknowledged_fails_its_commit_but_not_the_store() {
+        let redis = ::tests::redis::RedisServer::start();
+        let target: crate::store::redis::RedisTarget = redis.url().parse().unwrap();
+        let mut store = crate::store::redis::RedisStore::open(&target, Some("node-u")).unwrap();
+        store.set_wait_replicas(1);
+        let store = Backend::Redis(Box::new(store));
+        store.add_subscriber("1001", "Wombat-Lantern-4410", "switch.test", None, None).unwrap();
+        let record = crate::dns::fixture::record("1001", Instant::now(), 600).map_times(|_| 4_000_000_000u64);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut thread = StoreThread::start(store, tx).unwrap();
+
+        thread.put(record);
+        thread.commit(CommitTicket(1));
+        assert!(matches!(next(&mut rx), Feedback::CommitFailed(CommitTicket(1))));
+        thread.put_cdr(crate::cdr::Cdr { call_id: "call-1".into(), route: "flow".into(), invite_at: 5, ..Default::default() });
+        thread.commit(CommitTicket(2));
+        assert!(matches!(next(&mut rx), Feedback::Committed(CommitTicket(2))), "no StoreDown before it");
+        thread.finish();
+        assert!(rx.try_recv().is_err(), "the store was never reported down");
+    }
 }
