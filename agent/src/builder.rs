@@ -24,7 +24,8 @@ const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 /// derived from that MAC; the domain is the switch's host.
 #[derive(Debug, Clone)]
 pub struct AgentBuilder {
-    switch: SwitchAddr,
+    /// The switch given to `new` first, then those of `add_switch`.
+    switches: Vec<SwitchAddr>,
     cfg: UaConfig,
     tls_ca_pem: Option<Vec<u8>>,
     tls_fingerprint: Option<Fingerprint>,
@@ -41,7 +42,7 @@ impl AgentBuilder {
         let mut cfg = UaConfig::new(number, password, switch.host.clone());
         cfg.transport = switch.transport;
         Self {
-            switch,
+            switches: vec![switch],
             cfg,
             tls_ca_pem: None,
             tls_fingerprint: None,
@@ -51,6 +52,16 @@ impl AgentBuilder {
             tcp_keepalive: Some(TcpKeepalive::DEFAULT),
             timer: DeadlineTimer::Kernel,
         }
+    }
+
+    /// Another switch to use: a node of the same cluster (one registrar on a
+    /// shared store). The agent registers on the first that answers, in the
+    /// order given (`new`'s first); when its flow to one dies (closed, no
+    /// pong, refused) its next connection tries the following one first, and
+    /// registering there moves the binding. All must use one transport.
+    pub fn add_switch(mut self, switch: SwitchAddr) -> Self {
+        self.switches.push(switch);
+        self
     }
 
     /// The SIP domain (Request-URI, From/To host); default: the switch's host.
@@ -214,7 +225,10 @@ impl AgentBuilder {
         {
             return Err(Error::Config(format!("instance {i:?} is not urn:uuid:<uuid>")));
         }
-        let tls = match self.switch.transport {
+        if let Some(other) = self.switches.iter().find(|s| s.transport != cfg.transport) {
+            return Err(Error::Config(format!("switch {other}: every switch must use the first one's transport")));
+        }
+        let tls = match cfg.transport {
             FlowTransport::Tcp => None,
             FlowTransport::Tls => Some(tls_client(self.tls_ca_pem.as_deref(), self.tls_fingerprint)?),
         };
@@ -224,7 +238,7 @@ impl AgentBuilder {
         let setup = Setup {
             source: cfg.public_ip.clone(),
             ua: UserAgent::new(cfg),
-            switch: self.switch,
+            switches: self.switches,
             tls,
             address_poll: self.address_poll,
             tcp_keepalive: self.tcp_keepalive,

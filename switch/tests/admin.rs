@@ -9,50 +9,11 @@
 
 mod common;
 
+use common::admin::{WAIT, admin_addr, get, promtool_check, scrape, value};
 use common::calls::*;
-use common::http::{admin_addr, get};
 use common::{Auth, Config, ContactKind, Phone, Tcp, wait_for};
 use sipcore::Method;
-use std::io::Write;
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn scrape(addr: SocketAddr) -> String {
-    let (status, head, body) = get(addr, "/metrics", None);
-    assert_eq!(status, 200, "{head}");
-    body
-}
-
-/// The value of the sample `series` (`name{label="v"}` exactly as rendered); 0 if absent.
-fn value(text: &str, series: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
-}
-
-/// `promtool check metrics` (Debian `prometheus`) on the scraped text: its
-/// exit status, and its findings on failure.
-fn promtool_check(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package prometheus)");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}\n--- scraped:\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn metrics_move_during_a_real_call_and_pass_promtool() {

@@ -1,4 +1,4 @@
-//! Real Redis for the tests: one `redis-server`, or a Redis Cluster of six
+//! Real Redis for the tests: one `redis-server` (and a replica of it), or a Redis Cluster of six
 //! (three masters, three replicas) built with `redis-cli --cluster create`.
 //! Each server runs in a directory of its own, on ports from a [`PortBlock`]
 //! (a Cluster's bus ports too, through `cluster-port`, so nothing lands on
@@ -39,6 +39,15 @@ impl RedisServer {
     /// fsync on every write).
     pub fn start_persistent() -> Self {
         Self::start_with(&["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+    }
+
+    /// A replica of `master` (`--replicaof`), on a port of its own, once its
+    /// first sync is done.
+    pub fn start_replica_of(master: &RedisServer) -> Self {
+        let port = master.port.to_string();
+        let replica = Self::start_with(&["--save", "", "--appendonly", "no", "--replicaof", "127.0.0.1", &port]);
+        replica.wait_in_sync();
+        replica
     }
 
     fn start_with(extra: &[&str]) -> Self {
@@ -97,6 +106,15 @@ impl RedisServer {
         self.cli(&["ROLE"]).is_ok_and(|r| r.starts_with("slave"))
     }
 
+    /// Waits until this replica's link to its master is up: it counts (for
+    /// `WAIT`, for a failover) once its first sync is done.
+    pub fn wait_in_sync(&self) {
+        wait_for(START, &format!("the replica on port {} to be in sync", self.port), || {
+            let info = self.cli(&["INFO", "replication"])?;
+            if info.contains("master_link_status:up") { Ok(()) } else { Err(info) }
+        });
+    }
+
     /// `redis-cli -p PORT ARGS...`: its trimmed stdout, or why it failed.
     pub fn cli(&self, args: &[&str]) -> Result<String, String> {
         let out = Command::new("redis-cli")
@@ -132,6 +150,12 @@ impl RedisServer {
             proc.terminate();
             let _ = proc.wait_exit(START);
         }
+    }
+
+    /// SIGKILL (`kill -9`): no goodbye to its clients or its Cluster.
+    pub fn kill9(&mut self) {
+        // Dropping the process kills it by its PID and reaps it.
+        drop(self.proc.take());
     }
 
     /// The server's log so far.
@@ -182,12 +206,8 @@ impl RedisCluster {
                 let info = node.cli(&["CLUSTER", "INFO"])?;
                 if info.contains("cluster_state:ok") { Ok(()) } else { Err(info) }
             });
-            // A replica counts (for WAIT, for a failover) once its first sync is done.
             if node.is_replica() {
-                wait_for(START, &format!("the replica on port {} to be in sync", node.port), || {
-                    let info = node.cli(&["INFO", "replication"])?;
-                    if info.contains("master_link_status:up") { Ok(()) } else { Err(info) }
-                });
+                node.wait_in_sync();
             }
         }
         cluster

@@ -18,9 +18,11 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Args)]
 pub(crate) struct Global {
-    /// The switch: tcp:HOST:PORT or tls:HOST:PORT.
+    /// The switch: tcp:HOST:PORT or tls:HOST:PORT. Repeat it for the nodes
+    /// of one cluster: the agent registers on the first that answers, in this
+    /// order, and moves to the next when its flow dies.
     #[arg(long, global = true, value_name = "SPEC")]
-    pub(crate) switch: Option<SwitchAddr>,
+    pub(crate) switch: Vec<SwitchAddr>,
     /// The number (DN) to register.
     #[arg(long, global = true)]
     pub(crate) number: Option<String>,

@@ -47,15 +47,18 @@ fn main() -> ExitCode {
 
 fn builder(g: &Global) -> anyhow::Result<AgentBuilder> {
     let missing = |flag: &str| anyhow::anyhow!("{flag} is required");
-    let switch = g.switch.clone().ok_or_else(|| missing("--switch"))?;
+    let (switch, more) = g.switch.split_first().ok_or_else(|| missing("--switch"))?;
     let number = g.number.clone().ok_or_else(|| missing("--number"))?;
     let password = g.password.clone().ok_or_else(|| missing("--password (or AGENT_PASSWORD)"))?;
-    let mut b = AgentBuilder::new(switch, number, password)
+    let mut b = AgentBuilder::new(switch.clone(), number, password)
         .public_ip(g.public_ip.clone())
         .check_interval(Duration::from_secs(g.check_interval))
         .expires(g.expires)
         .backoff(g.backoff())
         .tcp_keepalive(g.tcp_keepalive.0);
+    for other in more {
+        b = b.add_switch(other.clone());
+    }
     if let Some(mac) = g.mac {
         b = b.mac(mac);
     }

@@ -3,10 +3,12 @@
 //! commands, connect and discovery results, the calls' bearers and the
 //! kernel's word that the host's addresses changed ([`netif::watch`]). It does
 //! what the core's [`Output`]s say, reports how that went, and forwards the
-//! core's events in the order the core made them.
+//! core's events in the order the core made them. Which switch a connection
+//! goes to, when there are several, is `switches.rs`'s.
 
 pub(crate) mod bearer;
 mod calls;
+mod switches;
 
 use crate::config::{PublicIpSource, SwitchAddr};
 use crate::deadline::{Deadline, DeadlineTimer};
@@ -14,7 +16,7 @@ use crate::discovery;
 use crate::events::EventSender;
 use crate::netif;
 use crate::ua::{Event, Output, ServerTxId, UserAgent};
-use crate::{CallId, ConnectError, Error, FlowTransport, MacAddr, MediaCommand};
+use crate::{CallId, Error, MacAddr, MediaCommand};
 use bearer::{Bearers, MediaOptions};
 use bytes::Bytes;
 use media::endpoint::EndpointError;
@@ -24,10 +26,11 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use switches::Switches;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
-/// Time one connection attempt (resolution, TCP, TLS) may take.
+/// Time one connection attempt to one switch (resolution, TCP, TLS) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time one external discovery may take.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -84,7 +87,8 @@ pub(crate) enum Command {
 /// What the driver is given to start with.
 pub(crate) struct Setup {
     pub(crate) ua: UserAgent,
-    pub(crate) switch: SwitchAddr,
+    /// At least one; tried in this order (see `switches.rs`).
+    pub(crate) switches: Vec<SwitchAddr>,
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     pub(crate) source: PublicIpSource,
     pub(crate) address_poll: Duration,
@@ -94,12 +98,13 @@ pub(crate) struct Setup {
     pub(crate) timer: DeadlineTimer,
 }
 
-type ConnectResult = Result<(Flow, Option<MacAddr>), ConnectError>;
+/// A flow, the MAC behind it and the index of the switch it goes to.
+type ConnectResult = Result<(Flow, Option<MacAddr>, usize), crate::ConnectError>;
 
 /// Everything the driver task owns.
 struct Driver {
     ua: UserAgent,
-    switch: SwitchAddr,
+    switches: Switches,
     tls: Option<Arc<rustls::ClientConfig>>,
     source: PublicIpSource,
     events: EventSender,
@@ -144,7 +149,7 @@ pub(crate) async fn run(setup: Setup, mut commands: mpsc::UnboundedReceiver<Comm
     debug!(address_notifications = watch.is_event_driven(), timerfd = timer.is_timerfd(), "driver started");
     let mut d = Driver {
         ua: setup.ua,
-        switch: setup.switch,
+        switches: Switches::new(setup.switches),
         tls: setup.tls,
         source: setup.source,
         events: setup.events,
@@ -188,7 +193,12 @@ pub(crate) async fn run(setup: Setup, mut commands: mpsc::UnboundedReceiver<Comm
             },
             () = d.events.room(), if !go => {}
             Some(res) = connect_rx.recv(), if go => match res {
-                Ok((flow, mac)) => d.ua.handle_connected(now(), flow, mac),
+                Ok((flow, mac, index)) => {
+                    d.ua.handle_connected(now(), flow, mac);
+                    if d.ua.flow().map(|f| f.id) == Some(flow.id) {
+                        d.switches.connected(flow.id, index);
+                    }
+                }
                 Err(error) => d.ua.handle_connect_failed(now(), &error),
             },
             Some(res) = discover_rx.recv(), if go => d.ua.handle_public_ip(now(), res),
@@ -230,6 +240,10 @@ impl Driver {
     /// so make more), then hands its events on: in the core's order, which
     /// has a call's media news where it belongs among the call's.
     async fn flush(&mut self) {
+        // Before any `Output::Connect` the loss may have asked for.
+        if let Some(left) = self.switches.check(self.ua.flow().map(|f| f.id)) {
+            tracing::info!(switch = %left, "flow lost; the next connection tries the next switch first");
+        }
         while let Some(output) = self.ua.poll_output() {
             self.perform(output).await;
         }
@@ -245,12 +259,10 @@ impl Driver {
     async fn perform(&mut self, output: Output) {
         match output {
             Output::Connect => {
-                let (transport, switch, tls, tx) = (self.transport.clone(), self.switch.clone(), self.tls.clone(), self.connected.clone());
+                let (transport, tls, tx) = (self.transport.clone(), self.tls.clone(), self.connected.clone());
+                let (list, start) = self.switches.attempt();
                 tokio::spawn(async move {
-                    let res = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&transport, &switch, tls)).await {
-                        Ok(r) => r,
-                        Err(_) => Err(ConnectError::Timeout { switch, after: CONNECT_TIMEOUT }),
-                    };
+                    let res = switches::connect(&transport, &list, start, tls, CONNECT_TIMEOUT).await;
                     let _ = tx.send(res).await;
                 });
             }
@@ -322,29 +334,4 @@ impl Driver {
         self.ua.handle_media_failed(now(), call, &error);
         self.media_failures.push((call, error));
     }
-}
-
-/// Resolves the switch (again on every attempt: it may have moved) and opens
-/// a flow to the first address that answers; finds the MAC behind it.
-async fn connect(transport: &Transport, switch: &SwitchAddr, tls: Option<Arc<rustls::ClientConfig>>) -> ConnectResult {
-    let addrs: Vec<_> = tokio::net::lookup_host((switch.host.as_str(), switch.port))
-        .await
-        .map_err(|source| ConnectError::Resolve { host: switch.host.clone(), source })?
-        .collect();
-    let mut last = ConnectError::NoAddress { host: switch.host.clone() };
-    for addr in addrs {
-        let opened = match (switch.transport, &tls) {
-            (FlowTransport::Tcp, _) => transport.connect_tcp(addr).await,
-            (FlowTransport::Tls, Some(cfg)) => transport.connect_tls(addr, cfg.clone(), &switch.host).await,
-            (FlowTransport::Tls, None) => return Err(ConnectError::NoCa),
-        };
-        match opened {
-            Ok(flow) => {
-                let mac = netif::mac_for_ip(flow.local.ip());
-                return Ok((flow, mac));
-            }
-            Err(source) => last = ConnectError::Open { addr, source },
-        }
-    }
-    Err(last)
 }

@@ -48,4 +48,8 @@ fn describe() {
     describe_counter!("switch_relay_foreign_packets_total", "Of the dropped packets: from a source not the party's (hijack attempts)");
     describe_histogram!("switch_store_write_seconds", Unit::Seconds, "Time to write one batch to the store");
     describe_counter!("switch_dns_queries_total", "DNS queries answered, by response code");
+    describe_counter!(
+        crate::store::redis::ERRORS_METRIC,
+        "Errors the Redis store met, by kind (refused, timeout, connection, cluster, response, not_replicated)"
+    );
 }

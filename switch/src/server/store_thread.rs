@@ -15,7 +15,9 @@
 //! reported once Redis has answered every one of them.
 //!
 //! A batch that could not be written is reported as failed (its REGISTERs get
-//! 503); the store counts as unavailable from that failure to the next
+//! 503), and so is one whose RL records fewer Redis replicas acknowledged
+//! than `[store] wait_replicas` asks (one log line when that starts, one when
+//! it ends; new calls are not refused for it); the store counts as unavailable from that failure to the next
 //! operation that succeeds, and the driver hears of both changes (one log
 //! line each). Nothing is retried here: the phones retry after `Retry-After`,
 //! and the first write that goes through is how the store is found back.
@@ -132,16 +134,19 @@ impl Batch {
 
     /// Writes the batch: one SQLite transaction (rolled back whole if a
     /// write fails), or one Redis write per change (stopping at the first that
-    /// fails). Two refusals do not fail the batch: a number deprovisioned
-    /// meanwhile has no row to write to, and a Redis write that reached the
-    /// master but not enough replicas in time is on the master (both logged).
-    /// `None` when there was nothing to write: it says nothing of the store.
-    fn write(&self, store: &Backend) -> Option<crate::store::Result<()>> {
+    /// fails). A number deprovisioned meanwhile has no row to write to: logged,
+    /// not a failure. A Redis write that reached the master but not enough
+    /// replicas in time (`[store] wait_replicas`) does not stop the batch (the
+    /// store works) but fails its commit: a 200 OK would promise what a
+    /// master's death could still take back. `None` when there was nothing to
+    /// write: it says nothing of the store.
+    fn write(&self, store: &Backend) -> Option<Written> {
         if self.records.is_empty() && self.cdrs.is_empty() {
             return None;
         }
         let started = std::time::Instant::now();
-        let written = store.transaction(|s| -> crate::store::Result<()> {
+        let mut unreplicated = None;
+        let stored = store.transaction(|s| -> crate::store::Result<()> {
             for cdr in self.cdrs.values() {
                 s.put_cdr(cdr)?;
             }
@@ -152,24 +157,43 @@ impl Batch {
                 };
                 match result {
                     Ok(()) => {}
-                    Err(e @ (StoreError::NotFound(_) | StoreError::NotReplicated { .. })) => {
-                        warn!(number = %number, error = %e, "registration change not stored");
-                    }
+                    Err(e @ StoreError::NotFound(_)) => warn!(number = %number, error = %e, "registration change not stored"),
+                    Err(e @ StoreError::NotReplicated { .. }) => unreplicated = Some(e),
                     Err(e) => return Err(e),
                 }
             }
             Ok(())
         });
         metrics::histogram!("switch_store_write_seconds").record(started.elapsed().as_secs_f64());
-        Some(written)
+        let replicated =
+            if stored.is_ok() && self.records.values().any(Option::is_some) { Some(unreplicated.map_or(Ok(()), Err)) } else { None };
+        Some(Written { stored, replicated })
     }
 }
 
-/// Whether the store takes operations, as the last one went: the driver (and
+/// How a batch went.
+struct Written {
+    /// Whether the store took it.
+    stored: crate::store::Result<()>,
+    /// Whether its RL records reached the replicas asked for (`None`: it had
+    /// none to put, or the store failed).
+    replicated: Option<crate::store::Result<()>>,
+}
+
+impl Written {
+    /// True when the batch's commit cannot be acknowledged.
+    fn failed(&self) -> bool {
+        self.stored.is_err() || matches!(self.replicated, Some(Err(_)))
+    }
+}
+
+/// Whether the store takes operations, as the last one went, and whether
+/// its RL writes reach their replicas, as the last one went: the driver (and
 /// the log) hear of each change, not of each failure.
 #[derive(Default)]
 struct Health {
     down: bool,
+    unreplicated: bool,
 }
 
 impl Health {
@@ -189,6 +213,23 @@ impl Health {
             Ok(_) => {}
         }
     }
+
+    /// Replication is the REGISTERs' business only: new calls go on (their
+    /// records are not waited for), so the driver is not told.
+    fn after_replication(&mut self, result: &crate::store::Result<()>) {
+        match result {
+            Err(e) if !self.unreplicated => {
+                error!(error = %e, "registrations not replicated: REGISTERs get 503 until redis replicas acknowledge again");
+                self.unreplicated = true;
+            }
+            Err(e) => debug!(error = %e, "registrations still not replicated"),
+            Ok(()) if self.unreplicated => {
+                info!("registrations replicated again");
+                self.unreplicated = false;
+            }
+            Ok(()) => {}
+        }
+    }
 }
 
 fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feedback>) {
@@ -203,10 +244,12 @@ fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feed
         for op in rx.try_iter().take(MAX_BATCH) {
             batch.add(op);
         }
-        let written = batch.write(store);
-        if let Some(result) = &written {
-            health.after(result, feedback);
-            lost |= result.is_err();
+        if let Some(written) = batch.write(store) {
+            health.after(&written.stored, feedback);
+            if let Some(replicated) = &written.replicated {
+                health.after_replication(replicated);
+            }
+            lost |= written.failed();
         }
         // Every ticket is reported, committed or not: the responses held for
         // it go out either way (200, or 503 for a failed commit).
@@ -270,5 +313,31 @@ mod tests {
         thread.finish();
         let stored = Store::open(dir.path()).unwrap().record("1001").unwrap();
         assert!(stored.is_some(), "the second commit went in");
+    }
+
+    /// `wait_replicas = 1` on a Redis master with no replica: every RL write
+    /// times out in `WAIT`, so its commit fails, yet the store is not
+    /// reported unavailable (new calls need no replica), and a call record
+    /// alone commits.
+    #[test]
+    fn a_write_no_replica_acknowledged_fails_its_commit_but_not_the_store() {
+        let redis = ::tests::redis::RedisServer::start();
+        let target: crate::store::redis::RedisTarget = redis.url().parse().unwrap();
+        let mut store = crate::store::redis::RedisStore::open(&target, Some("node-u")).unwrap();
+        store.set_wait_replicas(1);
+        let store = Backend::Redis(Box::new(store));
+        store.add_subscriber("1001", "Wombat-Lantern-4410", "switch.test", None, None).unwrap();
+        let record = crate::dns::fixture::record("1001", Instant::now(), 600).map_times(|_| 4_000_000_000u64);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut thread = StoreThread::start(store, tx).unwrap();
+
+        thread.put(record);
+        thread.commit(CommitTicket(1));
+        assert!(matches!(next(&mut rx), Feedback::CommitFailed(CommitTicket(1))));
+        thread.put_cdr(crate::cdr::Cdr { call_id: "call-1".into(), route: "flow".into(), invite_at: 5, ..Default::default() });
+        thread.commit(CommitTicket(2));
+        assert!(matches!(next(&mut rx), Feedback::Committed(CommitTicket(2))), "no StoreDown before it");
+        thread.finish();
+        assert!(rx.try_recv().is_err(), "the store was never reported down");
     }
 }

@@ -411,6 +411,29 @@ pub fn rtp_flows(from: &UdpSocket, to: SocketAddr, peer: &UdpSocket, ssrc: u32) 
     got
 }
 
+/// An answered call with media both ways: `to` registered over TCP, `from`
+/// calling it over UDP, both with `password`. Returns the parties
+/// and where each sends its media ([`pick_up`]).
+pub fn answered_call(sw: &Switch, from: &str, to: &str, password: &str) -> (Caller, Callee, (SocketAddr, SocketAddr)) {
+    let mut callee = Callee::register(sw, to, password);
+    let mut caller = Caller::new(sw, from, to);
+    caller.invite_with_digest(password);
+    let inv = callee.request(Method::Invite);
+    let media = pick_up(&mut caller, &mut callee, &inv);
+    assert_media_both_ways(&caller, &callee, media, "once answered");
+    (caller, callee, media)
+}
+
+/// Asserts that RTP goes through the relay both ways between an answered
+/// call's parties; `media` is what [`pick_up`] returned (where each party
+/// sends), `when` names the moment in a failure.
+#[track_caller]
+pub fn assert_media_both_ways(caller: &Caller, callee: &Callee, media: (SocketAddr, SocketAddr), when: &str) {
+    let (to_callee, to_caller) = media;
+    assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0x00ca_11ee) > 0, "callee -> caller {when}");
+    assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x00ca_11e7) > 0, "caller -> callee {when}");
+}
+
 /// Waits until the record of `call_id` is ended; returns it.
 #[track_caller]
 pub fn ended_record(lab: &SwitchHost, call_id: &str) -> Value {

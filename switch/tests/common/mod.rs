@@ -9,6 +9,7 @@
 //! hence the dead-code and unused-import allowances.
 #![allow(dead_code, unused_imports, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod admin;
 pub mod calls;
 pub mod dns;
 pub mod http;

@@ -34,22 +34,30 @@
 //! (and in the CLI), so this uses the `redis` crate's blocking connections:
 //! `redis::Connection` for one server, `redis::cluster::ClusterConnection`
 //! for a Cluster (it follows MOVED/ASK and reconnects by itself), both behind
-//! `redis::ConnectionLike`. An async connection would need a runtime on that
+//! `redis::ConnectionLike`. A master killed in a Cluster fails writes to its
+//! slots until a replica takes over (`cluster-node-timeout` and an
+//! election: seconds); each failure drops the connection, and the next one
+//! reads the new slot map from the seeds (`switch/tests/redis_failover.rs`). An async connection would need a runtime on that
 //! thread and a `block_on` per call for nothing gained.
 //!
 //! **Failures.** Every command has a timeout ([`TIMEOUT`]); a connection that
 //! failed is dropped and the next call reconnects (nothing is retried here: a
 //! write may have happened). Errors come back as [`StoreError::Redis`], the
-//! store-error path the SQLite side uses. With
+//! store-error path the SQLite side uses, and are counted by kind in
+//! `switch_redis_errors_total` ([`errors`]). With
 //! [`RedisStore::set_wait_replicas`] an RL record counts as written only once
-//! that many replicas of its master acknowledged it (`WAIT`).
+//! that many replicas of its master acknowledged it (`WAIT`): fewer is
+//! [`StoreError::NotReplicated`], which the store thread reports as a failed
+//! commit (the REGISTER gets 503 with `Retry-After`).
 
 mod cdrs;
 mod conn;
+mod errors;
 mod records;
 mod subscribers;
 
 pub use cdrs::MAX_CALLS_PER_NODE;
+pub use errors::METRIC as ERRORS_METRIC;
 
 use super::error::{Result, StoreError};
 use super::validate;
@@ -206,17 +214,22 @@ impl RedisStore {
         self.run_conn(|c| f(c.as_dyn()))
     }
 
+    /// As [`RedisStore::run`], on the concrete connection. Every error is
+    /// counted ([`errors`]).
     fn run_conn<T>(&self, f: impl FnOnce(&mut Conn) -> redis::RedisResult<T>) -> Result<T> {
         let mut slot = self.conn.borrow_mut();
-        let conn = match &mut *slot {
-            Some(conn) => conn,
-            None => slot.insert(self.client.connect()?),
+        let result = match &mut *slot {
+            Some(conn) => f(conn),
+            None => self.client.connect().and_then(|conn| f(slot.insert(conn))),
         };
-        let result = f(conn);
-        if let Err(e) = &result
-            && (e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal())
-        {
-            *slot = None;
+        if let Err(e) = &result {
+            errors::count(e);
+            // A connection that failed is not reused; nor is a Cluster
+            // connection whose slot map may be stale (a failover moved a
+            // master: the next one reads the map afresh from the seeds).
+            if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_cluster_error() {
+                *slot = None;
+            }
         }
         Ok(result?)
     }
@@ -236,6 +249,7 @@ impl RedisStore {
         }
         let acked = self.run_conn(|c| c.wait(key, wanted))?;
         if acked < wanted {
+            errors::count_not_replicated();
             return Err(StoreError::NotReplicated { what: key.to_owned(), acked, wanted });
         }
         Ok(())
