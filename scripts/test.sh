@@ -36,10 +36,14 @@ declare -A NEED=(
     # tshark reads its capture back (switch/tests/hep.rs).
     [sngrep]=sngrep
     [tshark]=tshark
-    # The package: built with dpkg-deb (binary stripped), its unit checked by
-    # systemd-analyze, whose man-page check runs man (switch/tests/package.rs).
+    # The package: built by cargo-deb (installed below), whose `$auto` Depends
+    # runs dpkg-shlibdeps and --strip runs strip; read with dpkg-deb and readelf,
+    # its unit checked by systemd-analyze, whose man-page check runs man
+    # (switch/tests/package.rs).
     [dpkg-deb]=dpkg
+    [dpkg-shlibdeps]=dpkg-dev
     [strip]=binutils
+    [readelf]=binutils
     [systemd-analyze]=systemd
     [man]=man-db
     # The live web view is checked in a real browser (tests/tests/web_view.rs).
@@ -97,6 +101,13 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
     echo "test.sh: cargo not found; install Rust (rustup) first" >&2
     exit 1
+fi
+
+# cargo-deb builds the Debian package (scripts/package/deb.sh, tested by
+# switch/tests/package.rs): from crates.io, once (about 1.5 min of CPU to build).
+if ! cargo deb --version >/dev/null 2>&1; then
+    echo "test.sh: installing cargo-deb (cargo install)" >&2
+    cargo install --locked --quiet cargo-deb
 fi
 
 # Test processes open many sockets (per-flow tests, connection caps).

@@ -1,9 +1,12 @@
-//! The Debian package (issue 16 item 8): `scripts/package/deb.sh` builds it
-//! around this test's switch binary; the test reads it with `dpkg-deb`,
-//! `systemd-analyze verify`s its unit, unpacks it into a scratch root
-//! (`dpkg -x`: no maintainer scripts, no root needed) and runs the switch
-//! from there: `--version`, `--help`, the shipped config accepted, a start that
-//! answers OPTIONS and survives `systemctl reload` (SIGHUP).
+//! The Debian package (issue 16 item 8): `cargo deb` builds it, through
+//! `scripts/package/deb.sh`, from this test's debug binaries (`--profile dev
+//! --no-build`: the switch and the workspace's `agent`, which `cargo test
+//! --workspace` builds before any test runs); the test reads it with
+//! `dpkg-deb`, `systemd-analyze verify`s its unit, unpacks it into a scratch
+//! root (`dpkg -x`: no maintainer scripts, no root needed) and runs both
+//! binaries from there: the switch's `--version`, `--help`, the shipped config
+//! accepted, a start that answers OPTIONS and survives `systemctl reload`
+//! (SIGHUP); the agent's `--version` and `--help`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -33,11 +36,32 @@ fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Builds the package in `dir`; returns its path.
+/// Builds the package in `dir` with `cargo deb` from the debug binaries of
+/// this test's target dir; returns its path.
 fn build(dir: &Path) -> PathBuf {
+    let switch = PathBuf::from(env!("CARGO_BIN_EXE_switch"));
+    // cargo-deb takes both from the profile dir the switch was built into.
+    let agent = tests::workspace_bin("agent");
+    assert_eq!(agent.parent(), switch.parent(), "switch and agent side by side");
+    let profile_dir = switch.parent().unwrap();
+    assert_eq!(profile_dir.file_name().unwrap(), "debug", "the tests run debug binaries");
+    let target_dir = profile_dir.parent().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/package/deb.sh");
-    let out = run(&script, &["--binary", env!("CARGO_BIN_EXE_switch"), "--out", dir.to_str().unwrap()]);
-    PathBuf::from(text(&out).trim())
+    let out = Command::new(&script)
+        // --fast: lighter compression (the debug binaries are large even stripped).
+        .args(["--profile", "dev", "--no-build", "--fast", "--output", dir.to_str().unwrap()])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script:?} (cargo-deb: scripts/test.sh installs it): {}\n{}",
+        text(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deb = text(&out).lines().last().map(str::trim).map(PathBuf::from).unwrap_or_default();
+    assert!(deb.starts_with(dir) && deb.is_file(), "the .deb's path as the last line of stdout: {}", text(&out));
+    deb
 }
 
 /// `OPTIONS` to the switch's UDP port: the status line it answers.
@@ -58,26 +82,40 @@ fn options(sw: &common::Switch) -> String {
 }
 
 #[test]
-fn the_deb_holds_the_switch_its_hardened_unit_and_its_config_and_the_unpacked_switch_runs() {
+fn the_deb_holds_the_switch_the_agent_the_hardened_unit_and_the_config_and_the_unpacked_binaries_run() {
     let dir = tempfile::tempdir().unwrap();
     let deb = build(dir.path());
     assert!(deb.ends_with(format!("roamswitch_{VERSION}_{}.deb", text(&run("dpkg", &["--print-architecture"])).trim())), "{deb:?}");
     let deb = deb.to_str().unwrap();
 
     let info = text(&run("dpkg-deb", &["--info", deb]));
-    for line in ["Package: roamswitch", &format!("Version: {VERSION}"), "Depends: libc6 (>= 2.34), libgcc-s1, adduser"] {
-        assert!(info.contains(line), "{line:?} in\n{info}");
+    for line in ["Package: roamswitch", &format!("Version: {VERSION}"), "Section: net", "Priority: optional"] {
+        assert!(info.lines().any(|l| l.trim() == line), "{line:?} in\n{info}");
+    }
+    // `$auto` (dpkg-shlibdeps on both binaries), libgcc_s, adduser for postinst.
+    let depends = info.lines().find_map(|l| l.trim().strip_prefix("Depends: ")).unwrap_or_else(|| panic!("no Depends in\n{info}"));
+    for dep in ["libc6 (>= ", "libgcc-s1", "adduser"] {
+        assert!(depends.split(", ").any(|d| d.starts_with(dep)), "{dep:?} in Depends: {depends}");
+    }
+    // The maintainer scripts of scripts/package/debian/, as they are.
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/package/debian");
+    for script in ["postinst", "prerm", "postrm"] {
+        let shipped = text(&run("dpkg-deb", &["--info", deb, script]));
+        assert_eq!(shipped, std::fs::read_to_string(scripts.join(script)).unwrap(), "{script}");
     }
     assert_eq!(text(&run("dpkg-deb", &["--info", deb, "conffiles"])).trim(), "/etc/switch/switch.toml", "the config is a conffile");
     let contents = text(&run("dpkg-deb", &["--contents", deb]));
     for (mode, path) in [
         ("-rwxr-xr-x", "./usr/bin/switch"),
+        ("-rwxr-xr-x", "./usr/bin/agent"),
         ("-rw-r--r--", "./lib/systemd/system/switch.service"),
         ("-rw-r--r--", "./etc/switch/switch.toml"),
         ("-rw-r--r--", "./usr/share/man/man8/switch.8.gz"),
     ] {
         assert!(
-            contents.lines().any(|l| l.starts_with(mode) && l.contains("root/root") && l.ends_with(path)),
+            contents.lines().any(|l| l.starts_with(mode)
+                && l.split_whitespace().nth(1).is_some_and(|o| o == "root/root" || o == "0/0")
+                && l.ends_with(path)),
             "{mode} {path} in\n{contents}"
         );
     }
@@ -120,6 +158,19 @@ fn the_deb_holds_the_switch_its_hardened_unit_and_its_config_and_the_unpacked_sw
     assert_eq!(text(&run(&switch, &["--version"])).trim(), format!("switch {VERSION}"));
     let help = text(&run(&switch, &["--help"]));
     assert!(help.contains("Usage: switch <COMMAND>") && help.contains("run"), "{help}");
+    // Stripped, as Debian ships binaries (cargo deb --strip): no symbol table,
+    // no DWARF (.debug_gdb_scripts is loaded, not debug info, and stays).
+    let agent = root.join("usr/bin/agent");
+    for bin in [&switch, &agent] {
+        let sections = text(&run("readelf", &["--section-headers", "--wide", bin.to_str().unwrap()]));
+        for section in [".symtab", ".debug_info", ".debug_line"] {
+            assert!(!sections.contains(&format!(" {section} ")), "{bin:?} is not stripped: {section}\n{sections}");
+        }
+    }
+    // The agent, the phone on the command line, runs from the unpacked root too.
+    assert_eq!(text(&run(&agent, &["--version"])).trim(), format!("agent {VERSION}"));
+    let help = text(&run(&agent, &["--help"]));
+    assert!(help.contains("Usage: agent") && help.contains("--switch"), "{help}");
     // The shipped config is accepted as it is (unknown keys would be refused):
     // the provisioning commands read it like `switch run`.
     let data = dir.path().join("data");
