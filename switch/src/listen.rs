@@ -38,6 +38,20 @@ impl ListenSpec {
             _ => Err(Error::Config(format!("{s:?}: STUN is served on udp:IP:PORT only"))),
         }
     }
+
+    /// A node address (`--node-address`): `tcp:IP:PORT`, an address other
+    /// nodes can connect to (not the wildcard).
+    pub fn node_address(s: &str) -> Result<SocketAddr, Error> {
+        match s.parse::<ListenSpec>()? {
+            ListenSpec { transport: TransportKind::Tcp, addr } if !addr.ip().is_unspecified() && addr.port() != 0 => Ok(addr),
+            _ => Err(Error::Config(format!("{s:?}: a node address is tcp:IP:PORT with the IP and port other nodes reach"))),
+        }
+    }
+}
+
+/// A node address as another node's lease holds it; `None` when it is not one.
+pub fn tcp_node_address(s: &str) -> Option<SocketAddr> {
+    ListenSpec::node_address(s).ok()
 }
 
 impl std::fmt::Display for ListenSpec {

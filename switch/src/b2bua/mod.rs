@@ -76,6 +76,18 @@ pub struct Target {
     /// connect over TCP) — a home location that is not a UDP IP literal.
     pub connect: Option<Connect>,
     pub reason: Option<String>,
+    /// The callee's flow is on another node: the INVITE goes there with this
+    /// Call-ID and Route (its flow token) ([`crate::cluster`]).
+    pub hop: Option<Hop>,
+}
+
+/// The one hop to the node holding the callee's flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// The callee leg's Call-ID: the flow token is bound to it.
+    pub call_id: String,
+    /// The `Route` header value carrying the token.
+    pub route: String,
 }
 
 /// Where a home location is, when the driver must find its flow first.
@@ -162,8 +174,12 @@ impl B2bua {
         self.next_call.0 += 1;
         let id = self.next_call;
         let domain = &self.cfg.domain;
+        let callee_call_id = match &new.target.hop {
+            Some(hop) => hop.call_id.clone(),
+            None => format!("{}@{domain}", self.outbox.token()),
+        };
         let callee = Leg::callee(
-            format!("{}@{domain}", self.outbox.token()),
+            callee_call_id,
             self.outbox.token(),
             &format!("<sip:{}@{domain}>", new.caller),
             &format!("<sip:{}@{domain}>", new.callee),
@@ -237,6 +253,11 @@ impl B2bua {
         }
         let Some(c) = self.calls.get_mut(&call) else { return };
         let end = match (kind, ev) {
+            (TxKind::Invite, ClientEvent::Response(r)) if r.status == 430 => {
+                // The node we forwarded to no longer has the callee's flow
+                // (RFC 5626 §5.3): as if our own flow had failed.
+                return self.fail_over_or(now, call, "flow_failed", CallError::FlowFailed);
+            }
             (TxKind::Invite, ClientEvent::Response(r)) => c.invite_response(now, &self.cfg, &mut self.outbox, r),
             (TxKind::Invite, ClientEvent::Timeout) => {
                 return self.fail_over_or(now, call, "no_answer", CallError::NoAnswer);

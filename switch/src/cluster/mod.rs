@@ -25,10 +25,12 @@
 
 pub mod lease;
 pub mod secret;
+mod settings;
 pub mod token;
 
 pub use lease::Lease;
 pub use secret::Secret;
+pub use settings::ClusterSettings;
 
 use std::net::SocketAddr;
 

@@ -14,6 +14,7 @@
 //! shared-memory read.
 
 mod connect;
+mod lease;
 mod log;
 mod media;
 mod metrics;
@@ -25,7 +26,7 @@ pub use net::local_ip_toward;
 
 use crate::b2bua::{CallRef, MediaOpenError, MediaPorts};
 use crate::control::{Command, ControlRequest};
-use crate::core::{CommitTicket, ControlId, Core, CoreConfig, Output};
+use crate::core::{CommitTicket, ControlId, Core, CoreConfig, LookupId, Output};
 use crate::location::Change;
 use crate::store::{Backend, WallClock};
 use crate::subscribers::Subscribers;
@@ -67,6 +68,11 @@ enum Feedback {
     /// The store thread's operation failed (true) or succeeded again after
     /// failing (false); reported on each change only.
     StoreDown(bool),
+    /// The answer to a look-up for a binding on another node.
+    Binding {
+        id: LookupId,
+        found: Option<crate::cluster::RemoteBinding>,
+    },
 }
 
 /// What [`Server::run`] listens to besides the core's deadline.
@@ -101,6 +107,8 @@ pub struct Server {
     next_control: u64,
     /// The relay's counters for `/metrics`.
     relay_totals: metrics::RelayTotals,
+    /// This node's lease, in a cluster; given up when the server stops.
+    lease: Option<lease::LeaseThread>,
 }
 
 /// The driver's clock: tokio's, so a test can pause it.
@@ -156,10 +164,19 @@ impl Server {
             replies: HashMap::new(),
             next_control: 0,
             relay_totals: metrics::RelayTotals::default(),
+            lease: None,
         };
         server.flush();
         info!(loaded, purged, subscribers = count, "location records restored");
         Ok(server)
+    }
+
+    /// Holds this node's lease in Redis (on `store`, a connection of its
+    /// own), naming `address`, until the server stops.
+    pub fn hold_lease(&mut self, store: crate::store::RedisStore, address: SocketAddr) -> crate::Result<()> {
+        let thread = lease::LeaseThread::start(store, address).map_err(|source| Error::Io { what: "starting the lease thread", source })?;
+        self.lease = Some(thread);
+        Ok(())
     }
 
     /// Serves until `stop` fires or the transport's queue closes; then every
@@ -193,8 +210,12 @@ impl Server {
         inputs.heartbeat.stop();
         self.core.handle_shutdown(now());
         self.flush();
-        let mut store = self.store;
-        let _ = tokio::task::spawn_blocking(move || store.finish()).await;
+        let (mut store, lease) = (self.store, self.lease);
+        let _ = tokio::task::spawn_blocking(move || {
+            store.finish();
+            drop(lease);
+        })
+        .await;
         info!("switch core stopped");
     }
 
@@ -241,6 +262,7 @@ impl Server {
             Feedback::CommitFailed(ticket) => self.core.handle_commit_failed(now, ticket),
             Feedback::StoreDown(true) => self.core.handle_store_unavailable(now),
             Feedback::StoreDown(false) => self.core.handle_store_available(now),
+            Feedback::Binding { id, found } => self.core.handle_binding(now, id, found),
         }
     }
 
@@ -302,6 +324,7 @@ impl Server {
                     });
                 }
                 Output::LoadSubscribers => self.store.load_subscribers(),
+                Output::FindBinding { id, number } => self.store.find_binding(id, number),
                 Output::ControlReply { id, line } => {
                     if let Some(reply) = self.replies.remove(&id) {
                         let _ = reply.send(line);

@@ -91,6 +91,7 @@ fn config(flow_timer: u32) -> CoreConfig {
         udp: vec![udp_listener()],
         local_ip: |flow| flow.local.ip(),
         server_header: None,
+        cluster: None,
     }
 }
 
