@@ -239,6 +239,8 @@ fn an_unreachable_redis_stops_the_start_with_its_url_and_no_password() {
     let out = Command::new(&host.bin)
         .args(["run", "--listen", "tcp:127.0.0.1:0", "--redis", &url, "--node-id", "n1", "--data-dir"])
         .arg(&data)
+        .arg("--cluster-secret-file")
+        .arg(tests::switch::cluster_secret())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

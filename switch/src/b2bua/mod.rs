@@ -231,6 +231,15 @@ impl B2bua {
     /// `Ok`: the flow, and the switch's address on it as the peer reaches it.
     pub fn handle_connected(&mut self, now: Instant, call: CallRef, result: Result<(Flow, SocketAddr), ConnectError>) {
         let Some(c) = self.calls.get_mut(&call) else { return };
+        if let Err(why) = &result
+            && c.connecting_to_node()
+            && c.fallback.is_some()
+        {
+            // The node holding the flow cannot be reached (it died before its
+            // lease ran out): home, as for a flow of our own that failed.
+            tracing::info!(call_id = %c.caller.call_id(), error = %why, "the node holding the callee's flow cannot be reached");
+            return self.fail_over_now(now, call, "flow_failed");
+        }
         let end = match result {
             Ok((flow, local)) => {
                 c.connected(now, &self.cfg, &mut self.outbox, flow, local);
@@ -340,16 +349,21 @@ impl B2bua {
     /// Sends a call still being offered to its home location, or fails it with `status`.
     fn fail_over_or(&mut self, now: Instant, call: CallRef, why: &str, err: CallError) {
         let Some(c) = self.calls.get_mut(&call) else { return };
-        if c.phase == Phase::Inviting
-            && let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.outbox, why)
-        {
-            tracing::info!(call_id = %c.caller.call_id(), why, "callee leg failed over to the home location");
-            self.by_call_id.remove(&old);
-            self.by_call_id.insert(new, (call, Side::Callee));
-            return;
+        if c.phase == Phase::Inviting && c.fallback.is_some() {
+            return self.fail_over_now(now, call, why);
         }
         if let Some(end) = c.invite_failed(&mut self.outbox, &err) {
             self.end(now, call, end);
+        }
+    }
+
+    /// Sends the call's callee leg to its home location (it has one).
+    fn fail_over_now(&mut self, now: Instant, call: CallRef, why: &str) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        if let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.outbox, why) {
+            tracing::info!(call_id = %c.caller.call_id(), why, "callee leg failed over to the home location");
+            self.by_call_id.remove(&old);
+            self.by_call_id.insert(new, (call, Side::Callee));
         }
     }
 
