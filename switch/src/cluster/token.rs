@@ -93,6 +93,11 @@ pub fn verify(secret: &Secret, token: &str, to: &str, number: &str, call_id: &st
     let (Some(expires), Some(from), Some(tag), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Malformed);
     };
+    // Digits only, no leading zero: one spelling per expiry (`u64::from_str`
+    // would also take `+` and zeros, the same MAC under another token).
+    if expires.is_empty() || expires.starts_with('0') || !expires.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TokenError::Malformed);
+    }
     let expires: u64 = expires.parse().map_err(|_| TokenError::Malformed)?;
     let from = URL_SAFE_NO_PAD.decode(from).ok().and_then(|b| String::from_utf8(b).ok()).ok_or(TokenError::Malformed)?;
     let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Malformed)?;

@@ -9,9 +9,11 @@
 //!
 //! Nothing here decides anything: that is the core's job. Nothing here waits
 //! for the disk either: the store thread (`store_thread.rs`) does the blocking
-//! store work (SQLite or Redis), and only the provisioning check
-//! (`provisioning.rs`) looks at the store from this task, at the cost of a
-//! shared-memory read.
+//! store work (SQLite or Redis, and a cluster's look-ups of bindings other
+//! nodes hold), and only the provisioning check (`provisioning.rs`) looks at
+//! the store from this task, at the cost of a shared-memory read. A node of a
+//! cluster also runs the lease thread (`lease.rs`, on a Redis connection of
+//! its own), stopped with the server.
 
 mod connect;
 mod lease;
