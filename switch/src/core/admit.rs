@@ -138,6 +138,17 @@ impl Core {
         self.pump(now);
     }
 
+    /// A CANCEL for an INVITE still waiting for [`Core::handle_binding`]:
+    /// 200 to the CANCEL, 487 to the INVITE, and the answer, when it comes,
+    /// finds nothing. False when `invite` is not waiting.
+    pub(super) fn cancel_lookup(&mut self, now: Instant, key: &TransactionKey, cancel: &Request, invite: &TransactionKey) -> bool {
+        let Some(id) = self.lookups.iter().find(|(_, (call, _))| call.key == *invite).map(|(id, _)| *id) else { return false };
+        let Some((call, _)) = self.lookups.remove(&id) else { return false };
+        self.respond(now, key, Response::to_request(cancel, 200));
+        self.refuse(now, &call.key, &call.req, CallError::Cancelled);
+        true
+    }
+
     /// The callee leg to the node holding the flow: over TCP to its node
     /// address, with a Route carrying a flow token bound to a fresh Call-ID.
     fn node_target(&mut self, now: Instant, callee: &str, remote: &RemoteBinding) -> Target {

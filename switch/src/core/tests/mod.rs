@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod client;
+mod cluster;
 mod dns_view;
 mod enumeration;
 mod flow_silence;
