@@ -10,23 +10,16 @@
 mod common;
 
 use common::calls::{Callee, Caller, UdpPhone, Wire, answer, media_of, pick_up, rtp_flows};
-use common::{Config, IO_TIMEOUT, Link, SwitchHost, Tcp, lab};
+use common::{Config, IO_TIMEOUT, Link, SwitchHost, Tcp, redis_lab, unix_now};
 use sipcore::{HeaderName, Message, Method};
 use std::net::TcpListener;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use switch::cluster::token::{self, Claim};
 use switch::cluster::{Secret, lease};
 use tests::redis::RedisServer;
 use tests::switch::{Switch, cluster_secret};
 
 const PW: &str = "Garnet-Osprey-5170";
-
-/// A node's lab: its own data dir, its CLI on the shared Redis.
-fn node_lab(url: &str) -> SwitchHost {
-    let mut host = lab();
-    host.switch = host.switch.with_redis(url);
-    host
-}
 
 fn start_node(host: &SwitchHost, url: &str, node: &str) -> Switch {
     let sw = host.start(&Config::default().redis(url, node).relay("127.0.0.1"));
@@ -38,10 +31,6 @@ fn start_node(host: &SwitchHost, url: &str, node: &str) -> Switch {
 fn relays(sw: &Switch, port: u16) -> bool {
     let (first, last) = sw.relay_ports().split_once('-').unwrap();
     (first.parse::<u16>().unwrap()..=last.parse().unwrap()).contains(&port)
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// Two nodes on one Redis, 7401 and 7402 provisioned (7402 with `home`).
@@ -56,7 +45,7 @@ struct Pair {
 fn pair(home: Option<&str>) -> Pair {
     let redis = RedisServer::start();
     let url = redis.url();
-    let (a, b) = (node_lab(&url), node_lab(&url));
+    let (a, b) = (redis_lab(&url), redis_lab(&url));
     a.add_subscriber("7401", PW, None);
     a.add_subscriber("7402", PW, home);
     let sw_a = start_node(&a, &url, "node-a");

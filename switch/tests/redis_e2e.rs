@@ -11,7 +11,7 @@
 mod common;
 
 use common::calls::{Callee, Caller, ended_record, pick_up, rtp_flows};
-use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line};
+use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line, redis_lab};
 use sipcore::{HeaderName, Method};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,13 +19,6 @@ use tests::ports::PortBlock;
 use tests::redis::{RedisCluster, RedisServer};
 
 const PW: &str = "Garnet-Osprey-5170";
-
-/// A lab whose CLI commands go to Redis at `url`.
-fn redis_lab(url: &str) -> SwitchHost {
-    let mut host = lab();
-    host.switch = host.switch.with_redis(url);
-    host
-}
 
 fn registers_lists_and_survives_a_restart(url: &str) {
     let host = redis_lab(url);
