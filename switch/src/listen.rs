@@ -83,4 +83,14 @@ mod tests {
         assert_eq!(ListenSpec::stun("udp:127.0.0.1:3478").unwrap(), "127.0.0.1:3478".parse().unwrap());
         assert!(ListenSpec::stun("tcp:127.0.0.1:3478").is_err(), "STUN over TCP is not served");
     }
+
+    #[test]
+    fn a_node_address_is_tcp_with_an_address_others_reach() {
+        assert_eq!(ListenSpec::node_address("tcp:10.0.0.11:5060").unwrap(), "10.0.0.11:5060".parse().unwrap());
+        assert_eq!(tcp_node_address("tcp:[2001:db8::1]:5060"), Some("[2001:db8::1]:5060".parse().unwrap()));
+        for bad in ["udp:10.0.0.11:5060", "tls:10.0.0.11:5061", "tcp:0.0.0.0:5060", "tcp:10.0.0.11:0", "10.0.0.11:5060", "tcp:node-b:5060"]
+        {
+            assert!(tcp_node_address(bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -230,15 +230,17 @@ fn a_dead_node_is_routed_around_within_its_lease_and_a_restarted_one_resurrects_
     caller.invite_with_digest(PW);
     let at_home = home.request(Method::Invite);
     home.send(&Message::Response(answer(&at_home, 486, "h1", "sip:7402@127.0.0.1", None)));
+    // The bound is the lease's TTL; the slack is for a loaded machine's digest round trip.
     let took = killed.elapsed();
-    assert!(took <= lease::TTL + Duration::from_secs(1), "routed home {took:?} after the node died");
+    assert!(took <= lease::TTL + Duration::from_secs(2), "routed home {took:?} after the node died");
 
     common::wait_for(lease::TTL + Duration::from_secs(2), "node-b's lease to lapse", || {
         let exists = p.redis.cli(&["EXISTS", lease_key]).unwrap();
         if exists.trim() == "0" { Ok(()) } else { Err(exists) }
     });
+    // At most TTL by construction (the last refresh came before the kill); the slack is the polling's.
     let lapsed = killed.elapsed();
-    assert!(lapsed <= lease::TTL + Duration::from_secs(1), "the lease outlived its node by {lapsed:?}");
+    assert!(lapsed <= lease::TTL + Duration::from_secs(2), "the lease outlived its node by {lapsed:?}");
     // The binding still says node-b, registered: only the lease says it is dead.
     assert_eq!(p.a.registration("7402").unwrap()["state"].as_str(), Some("registered"));
     let forwarded = forwarded_count(&p.sw_a);

@@ -61,3 +61,34 @@ impl ClusterSettings {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_node_address_defaults_to_the_first_tcp_listener_unless_it_is_the_wildcard() {
+        let bound: Vec<ListenSpec> = ["udp:10.0.0.11:5060", "tcp:10.0.0.11:5062", "tcp:10.0.0.11:5064"].map(|s| s.parse().unwrap()).into();
+        let none = ClusterSettings::default();
+        assert_eq!(none.node_address(&bound).unwrap(), "10.0.0.11:5062".parse().unwrap());
+        let wildcard: Vec<ListenSpec> = vec!["tcp:0.0.0.0:5060".parse().unwrap()];
+        assert!(none.node_address(&wildcard).unwrap_err().to_string().contains("--node-address"));
+        let set = ClusterSettings { node_address: Some("tcp:192.0.2.7:5070".into()), ..ClusterSettings::default() };
+        assert_eq!(set.node_address(&wildcard).unwrap(), "192.0.2.7:5070".parse().unwrap());
+        assert!(ClusterSettings { node_address: Some("udp:192.0.2.7:5070".into()), ..set.clone() }.validate(false).is_err());
+    }
+
+    #[test]
+    fn redis_needs_a_secret_file_and_the_secret_is_read_trimmed() {
+        assert!(ClusterSettings::default().validate(true).unwrap_err().to_string().contains("secret_file"));
+        ClusterSettings::default().validate(false).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.secret");
+        std::fs::write(&path, "short\n").unwrap();
+        let settings = ClusterSettings { secret_file: Some(path.clone()), node_address: None };
+        assert!(settings.secret().unwrap_err().to_string().contains("at least 16 bytes"));
+        std::fs::write(&path, "  0123456789abcdef0123  \n").unwrap();
+        assert!(settings.secret().unwrap().is_some());
+    }
+}
