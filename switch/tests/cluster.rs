@@ -2,14 +2,15 @@
 //! loopback: a phone registered on node B is called through node A, which
 //! forwards the INVITE in one hop with a flow token in its Route; B checks
 //! the token (a forged one gets 403, a flow gone 430), sends the call down the
-//! phone's flow and relays that leg's media, A keeps the caller's; a 430 sends
+//! phone's flow and relays that leg's media, A keeps the caller's; ACK,
+//! re-INVITE and BYE cross both nodes both ways; a 430 sends
 //! A home; a node killed is routed around within its lease; a restarted node
 //! resurrects nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
-use common::calls::{Callee, Caller, UdpPhone, Wire, answer, media_of, pick_up, rtp_flows};
+use common::calls::{Callee, Caller, UdpPhone, Wire, answer, media_of, pick_up, rtp_flows, sdp};
 use common::{Config, IO_TIMEOUT, Link, SwitchHost, Tcp, redis_lab, unix_now};
 use sipcore::{HeaderName, Message, Method};
 use std::net::TcpListener;
@@ -76,6 +77,22 @@ fn a_call_on_node_a_rings_the_phone_on_node_b_in_one_hop() {
     // Media both ways: caller -> A's relay -> B's relay -> callee, and back.
     assert!(rtp_flows(&callee.rtp, to_callee, &caller.rtp, 0x7402) > 0, "callee -> caller RTP through both relays");
     assert!(rtp_flows(&caller.rtp, to_caller, &callee.rtp, 0x7401) > 0, "caller -> callee RTP through both relays");
+
+    // A re-INVITE from the phone on B (hold) reaches the caller through A, and its answer goes back.
+    let hold = sdp(callee.rtp.local_addr().unwrap().port(), "callee").replace("o=callee 1 1", "o=callee 1 2") + "a=sendonly\r\n";
+    callee.reinvite(&p.sw_b, &inv, 1, &hold);
+    let reinvite = caller.phone.request(Method::Invite);
+    assert_eq!(reinvite.headers.call_id().unwrap(), caller.call_id, "in the caller's dialog with A");
+    let body = std::str::from_utf8(&reinvite.body).unwrap();
+    assert!(body.contains("a=sendonly") && body.contains(&format!("m=audio {} ", to_caller.port())), "A's relay port: {body}");
+    let answer_sdp = sdp(caller.rtp.local_addr().unwrap().port(), "caller");
+    caller.phone.send(&Message::Response(answer(&reinvite, 200, &caller.tag, "sip:7401@127.0.0.1", Some(answer_sdp))));
+    caller.phone.request(Method::Ack);
+    let ok = match callee.message() {
+        Message::Response(r) => r,
+        Message::Request(r) => panic!("expected the 200 for the re-INVITE, got {}", r.method),
+    };
+    assert_eq!((ok.status, media_of(&ok.body)), (200, to_callee), "answered through both nodes, B's relay port kept");
 
     // In-dialog requests the other way: the callee hangs up on B, the caller gets the BYE from A.
     let bye = format!(
