@@ -221,6 +221,18 @@ fn a_430_from_the_node_sends_node_a_home() {
     let at_home = home.request(Method::Invite);
     assert!(at_home.uri.starts_with("sip:7402@"), "{}", at_home.uri);
     p.sw_a.wait_for_event("callee leg failed over to the home location", &[("why", "flow_failed")], IO_TIMEOUT);
+    home.send(&Message::Response(answer(&at_home, 486, "h1", "sip:7402@127.0.0.1", None)));
+
+    // The next call to node-x takes the same connection: one per node, not one per call.
+    let mut again = Caller::new(&p.sw_a, "7401", "7402");
+    again.invite_with_digest(PW);
+    // (The ACK for the 430 comes first, down the same connection.)
+    let ack = hop.raw_message(IO_TIMEOUT).unwrap();
+    assert!(ack.starts_with("ACK sip:7402@"), "{ack}");
+    let raw = hop.raw_message(IO_TIMEOUT).unwrap();
+    assert!(raw.starts_with("INVITE sip:7402@"), "{raw}");
+    node_x.set_nonblocking(true).unwrap();
+    assert!(node_x.accept().is_err(), "no second connection");
 }
 
 #[test]

@@ -61,6 +61,7 @@ enum Feedback {
     },
     Connected {
         call: CallRef,
+        to: crate::b2bua::Connect,
         result: Result<(Flow, SocketAddr), ConnectError>,
     },
     Subscribers(Result<Subscribers, Error>),
@@ -111,6 +112,8 @@ pub struct Server {
     relay_totals: metrics::RelayTotals,
     /// This node's lease, in a cluster; given up when the server stops.
     lease: Option<lease::LeaseThread>,
+    /// TCP connections made to home locations and other nodes, reused while open.
+    reuse: connect::Reuse,
 }
 
 /// The driver's clock: tokio's, so a test can pause it.
@@ -167,6 +170,7 @@ impl Server {
             next_control: 0,
             relay_totals: metrics::RelayTotals::default(),
             lease: None,
+            reuse: connect::Reuse::default(),
         };
         server.flush();
         info!(loaded, purged, subscribers = count, "location records restored");
@@ -240,6 +244,9 @@ impl Server {
             self.check_provisioning(now);
         }
         metrics::transport(&event);
+        if let TransportEvent::Closed { flow, .. } = &event {
+            self.reuse.closed(flow);
+        }
         self.core.handle_transport(now, event);
     }
 
@@ -253,7 +260,12 @@ impl Server {
         let now = now();
         match feedback {
             Feedback::MediaOpened { call, result } => self.core.handle_media_opened(now, call, result),
-            Feedback::Connected { call, result } => self.core.handle_connected(now, call, result),
+            Feedback::Connected { call, to, result } => {
+                if let Ok((flow, _)) = &result {
+                    self.reuse.made(&to, *flow);
+                }
+                self.core.handle_connected(now, call, result);
+            }
             Feedback::Subscribers(result) => {
                 if result.is_err() {
                     self.provisioning.forget();
@@ -319,10 +331,15 @@ impl Server {
                 }
                 Output::Media(command) => media::run(&self.relay, command, &self.feedback),
                 Output::Connect { call, to } => {
-                    let (transport, udp, back) = (self.transport.clone(), self.udp.clone(), self.feedback.clone());
+                    let back = self.feedback.clone();
+                    if let Some(flow) = self.reuse.get(&to) {
+                        let _ = back.send(Feedback::Connected { call, to, result: Ok((flow, flow.local)) });
+                        continue;
+                    }
+                    let (transport, udp) = (self.transport.clone(), self.udp.clone());
                     tokio::spawn(async move {
                         let result = connect::find_flow(&transport, &udp, &to).await;
-                        let _ = back.send(Feedback::Connected { call, result });
+                        let _ = back.send(Feedback::Connected { call, to, result });
                     });
                 }
                 Output::LoadSubscribers => self.store.load_subscribers(),
