@@ -11,7 +11,7 @@
 mod common;
 
 use common::calls::{Callee, Caller, UdpPhone, Wire, answer, media_of, pick_up, rtp_flows, sdp};
-use common::{Config, IO_TIMEOUT, Link, SwitchHost, Tcp, redis_lab, unix_now};
+use common::{Config, IO_TIMEOUT, Link, SwitchHost, Tcp, lab, redis_lab, unix_now};
 use sipcore::{HeaderName, Message, Method};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -310,4 +310,18 @@ fn wait_routed_home(sw: &Switch, n: usize) {
         let home = routed_home(sw);
         if home >= n { Ok(()) } else { Err(format!("{home} so far")) }
     });
+}
+
+#[test]
+fn a_node_on_redis_without_the_cluster_secret_does_not_start() {
+    let host = lab();
+    let data = host.file("data");
+    let out = std::process::Command::new(&host.bin)
+        .args(["run", "--listen", "tcp:127.0.0.1:0", "--redis", "redis://127.0.0.1:1", "--node-id", "n1", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("secret_file (or --cluster-secret-file) is required with a Redis store"), "{stderr}");
 }
