@@ -20,6 +20,11 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::{info, warn};
 
+/// Most INVITEs waiting for the store's look-up at once; past it a call is
+/// routed as if no other node held the number (home, or 480), so a flood of
+/// calls to unregistered numbers cannot grow the core without bound.
+pub(super) const MAX_LOOKUPS: usize = 4096;
+
 /// An authenticated INVITE on its way to a target.
 #[derive(Debug)]
 pub(super) struct Admitted {
@@ -103,7 +108,7 @@ impl Core {
                 info!(callee = %call.callee, from_node = call.from_node.as_deref().unwrap_or(""), "forwarded call: no flow here (430)");
                 self.refuse(now, &call.key, &call.req, CallError::FlowGone);
             }
-            other if self.config.cluster.is_some() => {
+            other if self.config.cluster.is_some() && self.lookups.len() < MAX_LOOKUPS => {
                 // Another node may hold the flow: ask the store, go on in `handle_binding`.
                 self.next_lookup += 1;
                 let id = LookupId(self.next_lookup);

@@ -170,3 +170,18 @@ fn a_forwarded_invite_is_taken_on_its_token_refused_on_a_bad_one_and_430_without
     assert_eq!(invites[0].1, phone_flow(), "down the phone's flow");
     assert!(invites[0].2.headers.get(&HeaderName::Route).is_none());
 }
+
+#[test]
+fn look_ups_are_bounded_past_them_a_call_goes_home_at_once() {
+    let mut lab = node("node-a");
+    let max = crate::core::admit::MAX_LOOKUPS as u32;
+    for n in 0..max {
+        lab.invite(lab.at(1, 0), n);
+    }
+    let asked = lab.take().iter().filter(|(_, o)| matches!(o, Output::FindBinding { .. })).count();
+    assert_eq!(asked, max as usize);
+    lab.invite(lab.at(1, 0), max);
+    let out = lab.take();
+    assert!(!out.iter().any(|(_, o)| matches!(o, Output::FindBinding { .. })), "no look-up past the bound");
+    assert_eq!(lab.core.calls(), 1, "home at once");
+}
