@@ -33,6 +33,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "stun", run: targets::stun::run },
     Target { name: "dns", run: targets::dns::run },
     Target { name: "dns_update_answer", run: targets::dns_update_answer::run },
+    Target { name: "flow_token", run: targets::flow_token::run },
 ];
 
 /// The target called `name`.

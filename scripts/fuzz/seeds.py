@@ -246,9 +246,21 @@ def dns_update_answer():
     write("dns_update_answer", "another-id", b"\x01" + update_answer(0, ident=0x4243))
 
 
+def flow_token():
+    # [mode, ...]: 0 the token text, 1 a patch over the good token at an offset, 2 a Route value.
+    write("flow_token", "good", b"\x01\x00")
+    write("flow_token", "patched-expiry", b"\x01\x04+")
+    write("flow_token", "patched-mac", b"\x01\x20AAAA")
+    write("flow_token", "text", b"\x00ft1.1800000032.bm9kZS1h.AAAAAAAAAAAAAAAAAAAAAA")
+    write("flow_token", "text-short", b"\x00ft1.1.bm9kZS1h.AA")
+    write("flow_token", "route", b"\x02<sip:ft1.1800000032.bm9kZS1h.AAAAAAAAAAAAAAAAAAAAAA@10.0.0.2:5060;transport=tcp;lr>")
+    write("flow_token", "route-plain", b"\x02<sip:10.0.0.2;lr>, <sip:ft1.1.x.y@10.0.0.3>")
+
+
 sip()
 dns()
 dns_update_answer()
+flow_token()
 digest()
 sdp()
 rtp()

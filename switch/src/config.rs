@@ -37,6 +37,8 @@ pub struct SwitchConfig {
     pub dns: DnsSettings,
     pub stun: StunSettings,
     pub store: StoreSettings,
+    /// Several nodes on one Redis: the token secret, this node's address.
+    pub cluster: crate::cluster::ClusterSettings,
     /// The admin listener (`/metrics`, `/healthz`): off unless configured.
     pub admin: crate::admin::AdminSettings,
     /// SIP tracing to a HEP v3 collector: off unless configured.
@@ -378,6 +380,7 @@ impl Default for SwitchConfig {
             dns: DnsSettings::default(),
             stun: StunSettings::default(),
             store: StoreSettings::default(),
+            cluster: crate::cluster::ClusterSettings::default(),
             admin: crate::admin::AdminSettings::default(),
             hep: crate::hep::HepSettings::default(),
         }
@@ -529,6 +532,7 @@ impl SwitchConfig {
             udp,
             local_ip,
             server_header: self.server.header()?,
+            cluster: None,
         })
     }
 
@@ -608,6 +612,7 @@ impl SwitchConfig {
         if self.store.redis.is_some() || self.store.node_id.is_some() {
             self.store.node_id()?;
         }
+        self.cluster.validate(self.store.redis.is_some())?;
         Ok(())
     }
 }
@@ -679,13 +684,18 @@ mod tests {
         let c: SwitchConfig =
             toml::from_str("[store]\nredis = \"redis-cluster://10.0.0.1:7000,10.0.0.2:7000\"\nnode_id = \"sw1\"\nwait_replicas = 1\n")
                 .unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("secret_file"), "Redis without a cluster secret does not start: {err}");
+        let mut c = c;
+        c.cluster.secret_file = Some("/etc/switch/cluster.secret".into());
         c.validate().unwrap();
         let StoreTarget::Redis(target) = c.store.target(&c.data_dir).unwrap() else { panic!("not redis") };
         assert!(target.is_cluster());
         assert_eq!((c.store.node_id().unwrap().as_str(), c.store.wait_replicas), ("sw1", 1));
         let bad: SwitchConfig = toml::from_str("[store]\nredis = \"http://x\"\n").unwrap();
         assert!(bad.validate().unwrap_err().to_string().contains("bad redis URL"));
-        let bad: SwitchConfig = toml::from_str("[store]\nredis = \"redis://127.0.0.1\"\nnode_id = \"a{b}\"\n").unwrap();
+        let bad: SwitchConfig =
+            toml::from_str("[store]\nredis = \"redis://127.0.0.1\"\nnode_id = \"a{b}\"\n[cluster]\nsecret_file = \"s\"\n").unwrap();
         assert!(bad.validate().unwrap_err().to_string().contains("bad node id"));
         assert!(!host_name().is_empty(), "the default node id");
     }

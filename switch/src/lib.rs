@@ -7,6 +7,7 @@ pub mod abuse;
 pub mod admin;
 pub mod b2bua;
 pub mod cdr;
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod core;

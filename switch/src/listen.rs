@@ -38,6 +38,20 @@ impl ListenSpec {
             _ => Err(Error::Config(format!("{s:?}: STUN is served on udp:IP:PORT only"))),
         }
     }
+
+    /// A node address (`--node-address`): `tcp:IP:PORT`, an address other
+    /// nodes can connect to (not the wildcard).
+    pub fn node_address(s: &str) -> Result<SocketAddr, Error> {
+        match s.parse::<ListenSpec>()? {
+            ListenSpec { transport: TransportKind::Tcp, addr } if !addr.ip().is_unspecified() && addr.port() != 0 => Ok(addr),
+            _ => Err(Error::Config(format!("{s:?}: a node address is tcp:IP:PORT with the IP and port other nodes reach"))),
+        }
+    }
+}
+
+/// A node address as another node's lease holds it; `None` when it is not one.
+pub fn tcp_node_address(s: &str) -> Option<SocketAddr> {
+    ListenSpec::node_address(s).ok()
 }
 
 impl std::fmt::Display for ListenSpec {
@@ -68,5 +82,15 @@ mod tests {
         assert!("tcp:localhost".parse::<ListenSpec>().is_err());
         assert_eq!(ListenSpec::stun("udp:127.0.0.1:3478").unwrap(), "127.0.0.1:3478".parse().unwrap());
         assert!(ListenSpec::stun("tcp:127.0.0.1:3478").is_err(), "STUN over TCP is not served");
+    }
+
+    #[test]
+    fn a_node_address_is_tcp_with_an_address_others_reach() {
+        assert_eq!(ListenSpec::node_address("tcp:10.0.0.11:5060").unwrap(), "10.0.0.11:5060".parse().unwrap());
+        assert_eq!(tcp_node_address("tcp:[2001:db8::1]:5060"), Some("[2001:db8::1]:5060".parse().unwrap()));
+        for bad in ["udp:10.0.0.11:5060", "tls:10.0.0.11:5061", "tcp:0.0.0.0:5060", "tcp:10.0.0.11:0", "10.0.0.11:5060", "tcp:node-b:5060"]
+        {
+            assert!(tcp_node_address(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use sipcore::transport::{Transport, TransportKind};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use switch::cluster::ClusterConfig;
 use switch::config::{LogFormat, SwitchConfig};
 use switch::listen::ListenSpec;
 use switch::server::{Inputs, Server};
@@ -27,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the switch: listen for SIP and serve until SIGTERM or Ctrl-C.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Provision numbers: add, set, remove, list.
     #[command(subcommand)]
     Subscriber(cli::subscriber::SubscriberCommand),
@@ -127,6 +128,16 @@ struct RunArgs {
     /// Redis. Default: the host name. Also `[store] node_id`.
     #[arg(long, value_name = "NAME")]
     node_id: Option<String>,
+    /// Where the other nodes on the same Redis reach this one: tcp:IP:PORT.
+    /// Default: the first TCP listener (which must then not be bound to the
+    /// wildcard). Also `[cluster] node_address`.
+    #[arg(long, value_name = "tcp:IP:PORT")]
+    node_address: Option<String>,
+    /// The secret every node on the same Redis shares (a file of at least 16
+    /// bytes): calls forwarded between nodes carry tokens made with it.
+    /// Required with Redis. Also `[cluster] secret_file`.
+    #[arg(long, value_name = "FILE")]
+    cluster_secret_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -184,6 +195,12 @@ impl RunArgs {
         if self.node_id.is_some() {
             c.store.node_id = self.node_id;
         }
+        if self.node_address.is_some() {
+            c.cluster.node_address = self.node_address;
+        }
+        if self.cluster_secret_file.is_some() {
+            c.cluster.secret_file = self.cluster_secret_file;
+        }
         if let Some(f) = self.log_format {
             c.log.format = match f {
                 LogFormatArg::Text => LogFormat::Text,
@@ -204,7 +221,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Run(args) => {
-            tokio::runtime::Runtime::new().context("starting the async runtime").and_then(|runtime| runtime.block_on(run(args)))
+            tokio::runtime::Runtime::new().context("starting the async runtime").and_then(|runtime| runtime.block_on(run(*args)))
         }
         Command::Subscriber(cmd) => cli::subscriber::run(cmd),
         Command::Registrations(args) => cli::registrations::run(args),
@@ -238,6 +255,8 @@ async fn run(args: RunArgs) -> Result<()> {
         Ok(store)
     };
     let store = open_store()?;
+    // Read before anything binds; never logged.
+    let secret = config.cluster.secret()?;
     // The recorder first, so nothing recorded at start is lost; none without an admin listener.
     let metrics = match config.admin.listen.is_empty() {
         true => None,
@@ -281,8 +300,24 @@ async fn run(args: RunArgs) -> Result<()> {
     }
     let writer = open_store().context("opening the store's writer connection")?;
     let (relay, relay_events) = Relay::start(config.relay()?).await.context("starting the media relay")?;
-    let core = config.core(udp, switch::server::local_ip_toward)?;
-    let server = Server::start(store, writer, core, transport.clone(), relay, StdRng::from_os_rng())?;
+    let mut core = config.core(udp, switch::server::local_ip_toward)?;
+    // With Redis: a node of a cluster, reachable at its node address.
+    let cluster = match (&node, secret) {
+        (Some(node), Some(secret)) => {
+            let address = config.cluster.node_address(&sip_bound)?;
+            core.cluster = Some(ClusterConfig { node: node.clone(), secret, clock: switch::store::WallClock::now() });
+            Some(address)
+        }
+        _ => None,
+    };
+    let mut server = Server::start(store, writer, core, transport.clone(), relay, StdRng::from_os_rng())?;
+    if let Some(address) = cluster {
+        let Backend::Redis(lease_store) = open_store().context("opening the lease's connection")? else {
+            anyhow::bail!("a cluster node's store is Redis");
+        };
+        server.hold_lease(*lease_store, address)?;
+        info!(node_address = %address, "cluster node");
+    }
     let dns = start_dns(&config, &sip_bound, server.location_view()).await?;
     if let Some(push) = push {
         // The records it pushes name the SIP listeners only through `sip:NUMBER@DOMAIN`: the serial and A records are unused.

@@ -13,7 +13,7 @@ mod common;
 
 use common::admin::{admin_addr, promtool_check, scrape, total, value};
 use common::calls::{Callee, Caller, answered_call, assert_media_both_ways, ended_record, rtp_flows};
-use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line};
+use common::{Config, ContactKind, IO_TIMEOUT, Link, Phone, SwitchHost, Tcp, lab, line, redis_lab};
 use sipcore::{HeaderName, Method};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -22,13 +22,6 @@ use tests::redis::{RedisCluster, RedisServer};
 
 const PW: &str = "Garnet-Osprey-5170";
 const ERRORS: &str = "switch_redis_errors_total";
-
-/// A lab whose CLI commands go to Redis at `url`.
-fn redis_lab(url: &str) -> SwitchHost {
-    let mut host = lab();
-    host.switch = host.switch.with_redis(url);
-    host
-}
 
 fn registers_lists_and_survives_a_restart(url: &str) {
     let host = redis_lab(url);
@@ -253,6 +246,8 @@ fn an_unreachable_redis_stops_the_start_with_its_url_and_no_password() {
     let out = Command::new(&host.bin)
         .args(["run", "--listen", "tcp:127.0.0.1:0", "--redis", &url, "--node-id", "n1", "--data-dir"])
         .arg(&data)
+        .arg("--cluster-secret-file")
+        .arg(tests::switch::cluster_secret())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

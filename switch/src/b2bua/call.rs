@@ -309,6 +309,9 @@ impl Call {
         req.uri = self.target.uri.clone().into();
         let mf = self.invite.headers.max_forwards().ok().flatten().unwrap_or(70).saturating_sub(1);
         req.headers.set(HeaderName::MaxForwards, mf.to_string());
+        if let Some(hop) = &self.target.hop {
+            req.headers.push(HeaderName::Route, hop.route.clone());
+        }
         // Rewritten now: the callee leg's switch address is known only once its flow is.
         let offer = msg::sdp_of(&self.offer).cloned().and_then(|o| self.sdp_for(Side::Caller, &o).ok()).map(|(b, _)| b);
         msg::set_body(&mut req.headers, &mut req.body, offer);

@@ -55,6 +55,12 @@ pub enum CallError {
     /// The home location could not be reached (480).
     #[error("home location: {0}")]
     HomeUnreachable(ConnectError),
+    /// A call forwarded by another node for a flow that is gone here (430, RFC 5626 §11.5).
+    #[error("no flow to the callee on this node")]
+    FlowGone,
+    /// A call forwarded with a flow token that does not check (403).
+    #[error("bad flow token")]
+    BadFlowToken,
     /// The caller cancelled (487).
     #[error("cancelled")]
     Cancelled,
@@ -83,6 +89,8 @@ impl ToStatus for CallError {
             CallError::Sdp(_) | CallError::NoOffer => 488,
             CallError::NoAnswer | CallError::RingTimeout | CallError::ReinviteUnanswered => 408,
             CallError::Cancelled => 487,
+            CallError::FlowGone => 430,
+            CallError::BadFlowToken => 403,
             CallError::ReinvitePending => 491,
         };
         StatusCode::new(code).unwrap_or(StatusCode::SERVER_INTERNAL_ERROR)
@@ -97,6 +105,7 @@ impl ToStatus for CallError {
             | CallError::NoSuchDialog
             | CallError::RingTimeout
             | CallError::Cancelled
+            | CallError::FlowGone
             | CallError::ReinvitePending
             | CallError::ReinviteUnanswered => self.status().reason().to_owned(),
             CallError::Sdp(e) => e.to_string(),

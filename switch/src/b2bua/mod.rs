@@ -76,6 +76,18 @@ pub struct Target {
     /// connect over TCP) — a home location that is not a UDP IP literal.
     pub connect: Option<Connect>,
     pub reason: Option<String>,
+    /// The callee's flow is on another node: the INVITE goes there with this
+    /// Call-ID and Route (its flow token) ([`crate::cluster`]).
+    pub hop: Option<Hop>,
+}
+
+/// The one hop to the node holding the callee's flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// The callee leg's Call-ID: the flow token is bound to it.
+    pub call_id: String,
+    /// The `Route` header value carrying the token.
+    pub route: String,
 }
 
 /// Where a home location is, when the driver must find its flow first.
@@ -168,8 +180,12 @@ impl B2bua {
         self.next_call.0 += 1;
         let id = self.next_call;
         let domain = &self.cfg.domain;
+        let callee_call_id = match &new.target.hop {
+            Some(hop) => hop.call_id.clone(),
+            None => format!("{}@{domain}", self.outbox.token()),
+        };
         let callee = Leg::callee(
-            format!("{}@{domain}", self.outbox.token()),
+            callee_call_id,
             self.outbox.token(),
             &format!("<sip:{}@{domain}>", new.caller),
             &format!("<sip:{}@{domain}>", new.callee),
@@ -221,6 +237,15 @@ impl B2bua {
     /// `Ok`: the flow, and the switch's address on it as the peer reaches it.
     pub fn handle_connected(&mut self, now: Instant, call: CallRef, result: Result<(Flow, SocketAddr), ConnectError>) {
         let Some(c) = self.calls.get_mut(&call) else { return };
+        if let Err(why) = &result
+            && c.connecting_to_node()
+            && c.fallback.is_some()
+        {
+            // The node holding the flow cannot be reached (it died before its
+            // lease ran out): home, as for a flow of our own that failed.
+            tracing::info!(call_id = %c.caller.call_id(), error = %why, "the node holding the callee's flow cannot be reached");
+            return self.fail_over_now(now, call, "flow_failed");
+        }
         let end = match result {
             Ok((flow, local)) => {
                 c.connected(now, &self.cfg, &mut self.outbox, flow, local);
@@ -243,6 +268,11 @@ impl B2bua {
         }
         let Some(c) = self.calls.get_mut(&call) else { return };
         let end = match (kind, ev) {
+            (TxKind::Invite, ClientEvent::Response(r)) if r.status == 430 => {
+                // The node we forwarded to no longer has the callee's flow
+                // (RFC 5626 §5.3): as if our own flow had failed.
+                return self.fail_over_or(now, call, "flow_failed", CallError::FlowFailed);
+            }
             (TxKind::Invite, ClientEvent::Response(r)) => c.invite_response(now, &self.cfg, &mut self.outbox, r),
             (TxKind::Invite, ClientEvent::Timeout) => {
                 return self.fail_over_or(now, call, "no_answer", CallError::NoAnswer);
@@ -325,16 +355,21 @@ impl B2bua {
     /// Sends a call still being offered to its home location, or fails it with `status`.
     fn fail_over_or(&mut self, now: Instant, call: CallRef, why: &str, err: CallError) {
         let Some(c) = self.calls.get_mut(&call) else { return };
-        if c.phase == Phase::Inviting
-            && let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.outbox, why)
-        {
-            tracing::info!(call_id = %c.caller.call_id(), why, "callee leg failed over to the home location");
-            self.by_call_id.remove(&old);
-            self.by_call_id.insert(new, (call, Side::Callee));
-            return;
+        if c.phase == Phase::Inviting && c.fallback.is_some() {
+            return self.fail_over_now(now, call, why);
         }
         if let Some(end) = c.invite_failed(&mut self.outbox, &err) {
             self.end(now, call, end);
+        }
+    }
+
+    /// Sends the call's callee leg to its home location (it has one).
+    fn fail_over_now(&mut self, now: Instant, call: CallRef, why: &str) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        if let Some((old, new)) = c.fail_over(now, &self.cfg, &mut self.outbox, why) {
+            tracing::info!(call_id = %c.caller.call_id(), why, "callee leg failed over to the home location");
+            self.by_call_id.remove(&old);
+            self.by_call_id.insert(new, (call, Side::Callee));
         }
     }
 

@@ -30,4 +30,7 @@ pub struct CoreConfig {
     /// The `Server` header every response carries; `None` (the default):
     /// none, so the switch does not name its software to scanners.
     pub server_header: Option<String>,
+    /// Several nodes on one Redis: this node's id, the secret of the flow
+    /// tokens, the wall-clock anchor they expire by ([`crate::cluster`]).
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }

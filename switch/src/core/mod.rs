@@ -40,6 +40,9 @@
 //!   process changed the subscribers and, if so, calls
 //!   [`Core::handle_provisioning_changed`]; requests that need subscribers
 //!   wait in the core until the new snapshot comes.
+//! - [`Output::FindBinding`] → [`Core::handle_binding`]: in a cluster, an
+//!   INVITE for a number with no live flow here waits for the store to say
+//!   whether another node holds one ([`crate::cluster`]).
 //! - [`Output::Media`] `Open` → [`Core::handle_media_opened`];
 //!   [`Output::Connect`] → [`Core::handle_connected`]; the relay's media
 //!   timeouts → [`Core::handle_media_timeout`].
@@ -59,7 +62,7 @@ mod tests;
 
 pub use config::{CoreConfig, LocalIp};
 pub use dispatch::ALLOW;
-pub use output::{CommitTicket, ControlId, Output};
+pub use output::{CommitTicket, ControlId, LookupId, Output};
 
 use crate::b2bua::{B2bua, CallAction, CallRef, ClientEvent, MediaId, MediaOpenError, MediaPorts, TxId};
 use crate::dns::LocationView;
@@ -107,6 +110,9 @@ pub struct Core {
     view: LocationView,
     /// False from the store thread's failed operation to its next success.
     store_available: bool,
+    /// INVITEs waiting for [`Core::handle_binding`], with their local route.
+    lookups: HashMap<LookupId, (admit::Admitted, crate::location::Route)>,
+    next_lookup: u64,
 }
 
 impl Core {
@@ -133,6 +139,8 @@ impl Core {
             rng,
             view,
             store_available: true,
+            lookups: HashMap::new(),
+            next_lookup: 0,
         };
         let changes = core.registrar.table.load(now, stored);
         core.apply(changes);

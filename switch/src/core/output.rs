@@ -16,6 +16,10 @@ pub struct CommitTicket(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ControlId(pub u64);
 
+/// The driver's handle for one look-up of a binding held by another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LookupId(pub u64);
+
 /// One thing the core asks of its driver, in the order it must be done.
 #[derive(Debug)]
 pub enum Output {
@@ -42,6 +46,10 @@ pub enum Output {
     /// Read the provisioned subscribers again (off the async threads) and hand
     /// them over with `handle_subscribers`.
     LoadSubscribers,
+    /// Find `number`'s live binding on another node (the store, off the
+    /// async threads); answer with `handle_binding(id, ..)`, `None` also when
+    /// the store could not be read.
+    FindBinding { id: LookupId, number: String },
     /// The one-line answer to a control request.
     ControlReply { id: ControlId, line: String },
 }

@@ -1,11 +1,16 @@
-//! Finding the flow to a home location that is a host name or over TCP: the
-//! core asks ([`Output::Connect`](crate::core::Output)), a task on the runtime
-//! resolves and connects, and the answer comes back as feedback.
+//! Finding the flow to a home location that is a host name or over TCP, or to
+//! another node of the cluster: the core asks
+//! ([`Output::Connect`](crate::core::Output)), a task on the runtime resolves
+//! and connects, and the answer comes back as feedback. A TCP connection is
+//! kept and reused for the next call to the same place while it is open
+//! ([`Reuse`]): one connection per peer, not one per call (which the peer's
+//! per-address connection limit would soon refuse).
 
 use super::net::local_ip_toward;
 use crate::ConnectError;
 use crate::b2bua::Connect;
 use sipcore::transport::{Flow, Transport, TransportKind};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -39,5 +44,30 @@ async fn resolve_and_connect(transport: &Transport, udp: &[Flow], to: &Connect) 
             Err(last)
         }
         TransportKind::Tls => Err(ConnectError::Tls),
+    }
+}
+
+/// The open TCP connections the switch made, by where they go.
+#[derive(Debug, Default)]
+pub(super) struct Reuse {
+    open: HashMap<(String, u16), Flow>,
+}
+
+impl Reuse {
+    /// The open connection to `to`, if there is one.
+    pub(super) fn get(&self, to: &Connect) -> Option<Flow> {
+        (to.transport == TransportKind::Tcp).then(|| self.open.get(&(to.host.clone(), to.port)).copied()).flatten()
+    }
+
+    /// A connection made to `to`.
+    pub(super) fn made(&mut self, to: &Connect, flow: Flow) {
+        if to.transport == TransportKind::Tcp && flow.transport == TransportKind::Tcp {
+            self.open.insert((to.host.clone(), to.port), flow);
+        }
+    }
+
+    /// A flow closed: it is not reused.
+    pub(super) fn closed(&mut self, flow: &Flow) {
+        self.open.retain(|_, f| f.id != flow.id);
     }
 }

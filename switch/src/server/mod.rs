@@ -9,11 +9,14 @@
 //!
 //! Nothing here decides anything: that is the core's job. Nothing here waits
 //! for the disk either: the store thread (`store_thread.rs`) does the blocking
-//! store work (SQLite or Redis), and only the provisioning check
-//! (`provisioning.rs`) looks at the store from this task, at the cost of a
-//! shared-memory read.
+//! store work (SQLite or Redis, and a cluster's look-ups of bindings other
+//! nodes hold), and only the provisioning check (`provisioning.rs`) looks at
+//! the store from this task, at the cost of a shared-memory read. A node of a
+//! cluster also runs the lease thread (`lease.rs`, on a Redis connection of
+//! its own), stopped with the server.
 
 mod connect;
+mod lease;
 mod log;
 mod media;
 mod metrics;
@@ -27,7 +30,7 @@ pub use net::local_ip_toward;
 use crate::admin::events::{Feed, Roaming};
 use crate::b2bua::{CallRef, MediaOpenError, MediaPorts};
 use crate::control::{Command, ControlRequest};
-use crate::core::{CommitTicket, ControlId, Core, CoreConfig, Output};
+use crate::core::{CommitTicket, ControlId, Core, CoreConfig, LookupId, Output};
 use crate::location::Change;
 use crate::store::{Backend, WallClock};
 use crate::subscribers::Subscribers;
@@ -60,6 +63,7 @@ enum Feedback {
     },
     Connected {
         call: CallRef,
+        to: crate::b2bua::Connect,
         result: Result<(Flow, SocketAddr), ConnectError>,
     },
     Subscribers(Result<Subscribers, Error>),
@@ -69,6 +73,11 @@ enum Feedback {
     /// The store thread's operation failed (true) or succeeded again after
     /// failing (false); reported on each change only.
     StoreDown(bool),
+    /// The answer to a look-up for a binding on another node.
+    Binding {
+        id: LookupId,
+        found: Option<crate::cluster::RemoteBinding>,
+    },
 }
 
 /// What [`Server::run`] listens to besides the core's deadline.
@@ -112,6 +121,10 @@ pub struct Server {
     snapshot: snapshot::Snapshot,
     /// Roaming events and where they go, once `run` is given a feed.
     events: Option<(Roaming, Feed)>,
+    /// This node's lease, in a cluster; given up when the server stops.
+    lease: Option<lease::LeaseThread>,
+    /// TCP connections made to home locations and other nodes, reused while open.
+    reuse: connect::Reuse,
 }
 
 /// The driver's clock: tokio's, so a test can pause it.
@@ -173,10 +186,20 @@ impl Server {
             relay_totals: metrics::RelayTotals::default(),
             snapshot: snapshot::Snapshot::new(node),
             events: None,
+            lease: None,
+            reuse: connect::Reuse::default(),
         };
         server.flush();
         info!(loaded, purged, subscribers = count, "location records restored");
         Ok(server)
+    }
+
+    /// Holds this node's lease in Redis (on `store`, a connection of its
+    /// own), naming `address`, until the server stops.
+    pub fn hold_lease(&mut self, store: crate::store::RedisStore, address: SocketAddr) -> crate::Result<()> {
+        let thread = lease::LeaseThread::start(store, address).map_err(|source| Error::Io { what: "starting the lease thread", source })?;
+        self.lease = Some(thread);
+        Ok(())
     }
 
     /// Serves until `stop` fires or the transport's queue closes; then every
@@ -217,8 +240,12 @@ impl Server {
         inputs.heartbeat.stop();
         self.core.handle_shutdown(now());
         self.flush();
-        let mut store = self.store;
-        let _ = tokio::task::spawn_blocking(move || store.finish()).await;
+        let (mut store, lease) = (self.store, self.lease);
+        let _ = tokio::task::spawn_blocking(move || {
+            store.finish();
+            drop(lease);
+        })
+        .await;
         info!("switch core stopped");
     }
 
@@ -241,6 +268,9 @@ impl Server {
             self.check_provisioning(now);
         }
         metrics::transport(&event);
+        if let TransportEvent::Closed { flow, .. } = &event {
+            self.reuse.closed(flow);
+        }
         self.core.handle_transport(now, event);
     }
 
@@ -254,7 +284,12 @@ impl Server {
         let now = now();
         match feedback {
             Feedback::MediaOpened { call, result } => self.core.handle_media_opened(now, call, result),
-            Feedback::Connected { call, result } => self.core.handle_connected(now, call, result),
+            Feedback::Connected { call, to, result } => {
+                if let Ok((flow, _)) = &result {
+                    self.reuse.made(&to, *flow);
+                }
+                self.core.handle_connected(now, call, result);
+            }
             Feedback::Subscribers(result) => {
                 if result.is_err() {
                     self.provisioning.forget();
@@ -265,6 +300,7 @@ impl Server {
             Feedback::CommitFailed(ticket) => self.core.handle_commit_failed(now, ticket),
             Feedback::StoreDown(true) => self.core.handle_store_unavailable(now),
             Feedback::StoreDown(false) => self.core.handle_store_available(now),
+            Feedback::Binding { id, found } => self.core.handle_binding(now, id, found),
         }
     }
 
@@ -333,13 +369,19 @@ impl Server {
                 }
                 Output::Media(command) => media::run(&self.relay, command, &self.feedback),
                 Output::Connect { call, to } => {
-                    let (transport, udp, back) = (self.transport.clone(), self.udp.clone(), self.feedback.clone());
+                    let back = self.feedback.clone();
+                    if let Some(flow) = self.reuse.get(&to) {
+                        let _ = back.send(Feedback::Connected { call, to, result: Ok((flow, flow.local)) });
+                        continue;
+                    }
+                    let (transport, udp) = (self.transport.clone(), self.udp.clone());
                     tokio::spawn(async move {
                         let result = connect::find_flow(&transport, &udp, &to).await;
-                        let _ = back.send(Feedback::Connected { call, result });
+                        let _ = back.send(Feedback::Connected { call, to, result });
                     });
                 }
                 Output::LoadSubscribers => self.store.load_subscribers(),
+                Output::FindBinding { id, number } => self.store.find_binding(id, number),
                 Output::ControlReply { id, line } => self.answer(id, line),
             }
         }

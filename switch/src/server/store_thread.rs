@@ -23,11 +23,14 @@
 //! and the first write that goes through is how the store is found back.
 //!
 //! Subscriber reloads run here too, between batches: they are rare (the CLI
-//! changed something) and read the whole table.
+//! changed something) and read the whole table. So do the look-ups of a
+//! binding another node holds (a cluster's INVITE for a number with no flow
+//! here): after the batch's writes, so a lookup never reads older than what
+//! this node wrote before asking.
 
 use super::Feedback;
 use crate::cdr::Cdr;
-use crate::core::CommitTicket;
+use crate::core::{CommitTicket, LookupId};
 use crate::record::RlRecord;
 use crate::store::{Backend, StoreError};
 use std::collections::HashMap;
@@ -48,6 +51,8 @@ enum Op {
     Commit(CommitTicket),
     /// Read the subscribers and hand them to the driver.
     LoadSubscribers,
+    /// Find a number's live binding on another node.
+    FindBinding(LookupId, String),
 }
 
 /// The driver's end of the store thread.
@@ -91,6 +96,10 @@ impl StoreThread {
         self.send(Op::LoadSubscribers);
     }
 
+    pub(super) fn find_binding(&self, id: LookupId, number: String) {
+        self.send(Op::FindBinding(id, number));
+    }
+
     /// Writes everything queued, then stops the thread (blocks until it has).
     pub(super) fn finish(&mut self) {
         self.ops.take();
@@ -113,6 +122,7 @@ struct Batch {
     cdrs: HashMap<String, Box<Cdr>>,
     ticket: Option<CommitTicket>,
     load: bool,
+    lookups: Vec<(LookupId, String)>,
 }
 
 impl Batch {
@@ -129,6 +139,7 @@ impl Batch {
             }
             Op::Commit(t) => self.ticket = self.ticket.max(Some(t)),
             Op::LoadSubscribers => self.load = true,
+            Op::FindBinding(id, number) => self.lookups.push((id, number)),
         }
     }
 
@@ -256,6 +267,11 @@ fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feed
         if let Some(t) = batch.ticket {
             let _ = feedback.send(if lost { Feedback::CommitFailed(t) } else { Feedback::Committed(t) });
             lost = false;
+        }
+        for (id, number) in batch.lookups.drain(..) {
+            let found = store.binding_elsewhere(&number).map_err(crate::Error::from);
+            health.after(&found, feedback);
+            let _ = feedback.send(Feedback::Binding { id, found: found.ok().flatten() });
         }
         if batch.load {
             let loaded = store.subscribers().map(|all| all.into_iter().collect()).map_err(crate::Error::from);

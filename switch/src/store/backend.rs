@@ -171,6 +171,14 @@ impl Backend {
         }
     }
 
+    /// `number`'s live binding on another node (never in SQLite: one switch).
+    pub fn binding_elsewhere(&self, number: &str) -> Result<Option<crate::cluster::RemoteBinding>> {
+        match self {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Redis(s) => s.binding_elsewhere(number),
+        }
+    }
+
     /// Runs `f` as one batch: one SQLite transaction (all or nothing); with
     /// Redis each change is atomic on its own (a Cluster has no transaction
     /// across slots), so a failure midway leaves what went before.

@@ -195,6 +195,8 @@ pub struct Caller {
     pub rtp: UdpSocket,
     /// The dialog's remote tag and target once answered.
     pub to: Option<String>,
+    /// A `Route` header value for the INVITE (another node's flow token).
+    pub route: Option<String>,
 }
 
 impl Caller {
@@ -220,6 +222,7 @@ impl Caller {
             cseq: 0,
             rtp: UdpSocket::bind("127.0.0.1:0").unwrap(),
             to: None,
+            route: None,
         }
     }
 
@@ -245,6 +248,9 @@ impl Caller {
         );
         if let Some(a) = auth {
             m.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+        }
+        if let Some(r) = &self.route {
+            m.push_str(&format!("Route: {r}\r\n"));
         }
         m.push_str(&format!("Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
         let req = match sipcore::parse(Bytes::from(m)).unwrap() {

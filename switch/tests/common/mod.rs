@@ -40,6 +40,13 @@ pub fn lab() -> SwitchHost {
     SwitchHost::with_bin(env!("CARGO_BIN_EXE_switch"))
 }
 
+/// A lab whose CLI commands go to Redis at `url`.
+pub fn redis_lab(url: &str) -> SwitchHost {
+    let mut host = lab();
+    host.switch = host.switch.with_redis(url);
+    host
+}
+
 /// The JSON field as a string (panics if absent or not a string).
 #[track_caller]
 pub fn s<'a>(v: &'a Value, field: &str) -> &'a str {

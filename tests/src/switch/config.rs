@@ -33,6 +33,8 @@ pub struct Config {
     pub hep: Vec<String>,
     /// `key = value` lines for `[store]` (`redis = "redis://..."`, `node_id = "..."`).
     pub store: Vec<String>,
+    /// `key = value` lines for `[cluster]` (`secret_file`, `node_address`).
+    pub cluster: Vec<String>,
     /// `RUST_LOG` for the switch.
     pub log_filter: String,
     /// `--log-format json` (the default here, so tests read events as fields) or text.
@@ -58,6 +60,7 @@ impl Default for Config {
             admin: Vec::new(),
             hep: Vec::new(),
             store: Vec::new(),
+            cluster: Vec::new(),
             log_filter: "info".into(),
             json_log: true,
         }
@@ -158,9 +161,11 @@ impl Config {
         self
     }
 
-    /// The store in Redis at `url`, this switch writing as `node`.
+    /// The store in Redis at `url`, this switch writing as `node`, with the
+    /// cluster secret every test switch of this process shares.
     pub fn redis(mut self, url: &str, node: &str) -> Self {
         self.store = vec![format!("redis = {}", toml_string(url)), format!("node_id = {}", toml_string(node))];
+        self.cluster = vec![format!("secret_file = {}", toml_string(&cluster_secret().display().to_string()))];
         self
     }
 
@@ -199,6 +204,7 @@ impl Config {
             ("admin", &self.admin),
             ("hep", &self.hep),
             ("store", &self.store),
+            ("cluster", &self.cluster),
             ("stun", &Vec::new()),
         ];
         for (section, lines) in sections {
@@ -215,6 +221,19 @@ impl Config {
         }
         t
     }
+}
+
+/// The file holding the cluster secret of this test process's switches
+/// (one per process, so nodes started by one test agree), written once.
+pub fn cluster_secret() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("switch-test-cluster-{}.secret", std::process::id()));
+        let secret: String = (0..32).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
+        std::fs::write(&path, format!("{secret}\n")).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        path
+    })
+    .clone()
 }
 
 fn toml_string(s: &str) -> String {

@@ -10,7 +10,7 @@ mod log;
 mod running;
 
 pub use cli::SwitchCli;
-pub use config::Config;
+pub use config::{Config, cluster_secret};
 pub use log::LogEvent;
 pub use running::{Listener, Switch};
 

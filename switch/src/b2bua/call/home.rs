@@ -33,14 +33,23 @@ impl Call {
         self.callee.local = local;
         self.invite_callee(now, cfg, outbox);
     }
-    /// The home location could not be resolved or connected.
+    /// The home location (or the node holding the callee's flow) could
+    /// not be resolved or connected.
     pub(in crate::b2bua) fn connect_failed(&mut self, outbox: &mut Outbox, why: ConnectError) -> Option<End> {
         if self.phase != Phase::Opening || self.target.connect.is_none() {
             return None;
         }
-        let err = CallError::HomeUnreachable(why);
+        let (err, reason) = match self.target.hop {
+            Some(_) => (CallError::FlowFailed, "flow_failed"),
+            None => (CallError::HomeUnreachable(why), "home_unreachable"),
+        };
         self.refuse_caller(outbox, &err);
-        Some(End::new(&err, "home_unreachable"))
+        Some(End::new(&err, reason))
+    }
+
+    /// Whether the callee leg goes to another node, not yet connected.
+    pub(in crate::b2bua) fn connecting_to_node(&self) -> bool {
+        self.phase == Phase::Opening && self.target.hop.is_some() && self.target.connect.is_some()
     }
     /// Gives the callee leg up and offers the call to the home location
     /// instead (issue 5 item 4): CANCEL the old leg once it may be cancelled,
@@ -54,7 +63,11 @@ impl Call {
         why: &str,
     ) -> Option<(String, String)> {
         let home = self.fallback.take()?;
-        let cancel = self.provisional.then(|| self.callee_invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok())).flatten();
+        // Gone before a connection to another node was made: nothing to take back there.
+        let connecting = self.target.connect.is_some();
+        let cancel = (self.provisional && !connecting)
+            .then(|| self.callee_invite.as_ref().and_then(|i| sipcore::transaction::cancel_for(i).ok()))
+            .flatten();
         if let Some(c) = cancel.clone() {
             outbox.request(self.id, TxKind::Cancel, self.callee.flow, c);
         }

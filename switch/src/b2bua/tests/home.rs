@@ -79,6 +79,7 @@ fn falling_back_to_a_tcp_home() -> (Lab, std::net::SocketAddr) {
         latch_ip: None,
         route: "home",
         reason: None,
+        hop: None,
         connect: Some(Connect { host: "192.0.2.60".into(), port: 5060, transport: TransportKind::Tcp }),
     });
     lab.offer();

@@ -107,6 +107,7 @@ impl Lab {
             latch_ip: Some("198.51.100.2".parse().unwrap()),
             route: "flow",
             reason: None,
+            hop: None,
             connect: None,
         };
         let new = NewCall {
@@ -228,6 +229,7 @@ pub(super) fn home_target() -> Target {
         latch_ip: None,
         route: "home",
         reason: None,
+        hop: None,
         connect: None,
     }
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod client;
+mod cluster;
 mod dns_view;
 mod enumeration;
 mod flow_silence;
@@ -91,6 +92,7 @@ fn config(flow_timer: u32) -> CoreConfig {
         udp: vec![udp_listener()],
         local_ip: |flow| flow.local.ip(),
         server_header: None,
+        cluster: None,
     }
 }
 

@@ -14,6 +14,7 @@
 //! | `sw:{node:ID}:calls` | hash | node ID's call records: Call-ID → the record as JSON |
 //! | `sw:{node:ID}:order` | sorted set | the same Call-IDs by INVITE time: the oldest go past [`MAX_CALLS_PER_NODE`] |
 //! | `sw:{node:ID}:open` | set | the Call-IDs of its calls not yet ended |
+//! | `sw:{node:ID}:lease` | string | node ID's `--node-address` (`tcp:IP:PORT`); `PX` 3 s, refreshed every second while it runs ([`crate::cluster::lease`]) |
 //!
 //! Listing finds numbers through the index key rather than a `SCAN` of every
 //! master: one key, written only by provisioning (never on a REGISTER), read
@@ -53,6 +54,7 @@
 mod cdrs;
 mod conn;
 mod errors;
+mod lease;
 mod records;
 mod subscribers;
 
@@ -275,6 +277,11 @@ mod keys {
 
     pub(super) fn rl(number: &str) -> String {
         format!("sw:{{{number}}}:rl")
+    }
+
+    /// A node's lease: its address, expiring unless refreshed.
+    pub(super) fn lease(node: &str) -> String {
+        format!("sw:{{node:{node}}}:lease")
     }
 
     /// A node's call keys: records, order, open.
