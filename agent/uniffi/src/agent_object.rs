@@ -160,11 +160,16 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        // Stops the agent (the handle's drop) and its threads, without
-        // blocking forever even if the last reference goes on a runtime thread.
+        // Stops the agent (the handle's drop) and its threads.
         drop(lock(&self.handle).0.take());
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(SHUTDOWN);
+            // On a runtime's thread (the listener dropping the last reference)
+            // tokio forbids waiting: let the threads end by themselves.
+            if tokio::runtime::Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            } else {
+                runtime.shutdown_timeout(SHUTDOWN);
+            }
         }
     }
 }
