@@ -429,8 +429,11 @@ enum AgentResult agent_config_new(struct AgentConfig **out);
 void agent_config_free(struct AgentConfig *config);
 
 /**
- * Adds a switch address, `tcp:HOST[:PORT]` or `tls:HOST[:PORT]`. The agent
- * takes one today: a second is `AGENT_RESULT_UNSUPPORTED`.
+ * Adds a switch address, `tcp:HOST[:PORT]` or `tls:HOST[:PORT]`. Several
+ * are nodes of one cluster (`AgentBuilder::add_switch`): the agent registers
+ * on the first that answers, in the order added, and moves to the next when
+ * its flow dies. All must use one transport (else `agent_start` returns
+ * `AGENT_RESULT_CONFIG`).
  *
  * # Safety
  * `config` is a live configuration; `address` a NUL-terminated string.

@@ -44,11 +44,14 @@ pub struct AgentConfig {
 impl AgentConfig {
     /// The builder `agent_new` starts from, and the calls' audio.
     pub(crate) fn builder(&self) -> Result<(AgentBuilder, Audio), AgentResult> {
-        let switch = self.switches.first().cloned().ok_or(AgentResult::Config)?;
+        let (first, others) = self.switches.split_first().ok_or(AgentResult::Config)?;
         if self.number.is_empty() {
             return Err(AgentResult::Config);
         }
-        let mut b = AgentBuilder::new(switch, self.number.clone(), self.password.clone()).bearer_transport(self.bearer);
+        let mut b = AgentBuilder::new(first.clone(), self.number.clone(), self.password.clone()).bearer_transport(self.bearer);
+        for other in others {
+            b = b.add_switch(other.clone());
+        }
         if let Some(domain) = &self.domain {
             b = b.domain(domain.clone());
         }
@@ -115,8 +118,11 @@ pub unsafe extern "C" fn agent_config_free(config: *mut AgentConfig) {
     });
 }
 
-/// Adds a switch address, `tcp:HOST[:PORT]` or `tls:HOST[:PORT]`. The agent
-/// takes one today: a second is `AGENT_RESULT_UNSUPPORTED`.
+/// Adds a switch address, `tcp:HOST[:PORT]` or `tls:HOST[:PORT]`. Several
+/// are nodes of one cluster (`AgentBuilder::add_switch`): the agent registers
+/// on the first that answers, in the order added, and moves to the next when
+/// its flow dies. All must use one transport (else `agent_start` returns
+/// `AGENT_RESULT_CONFIG`).
 ///
 /// # Safety
 /// `config` is a live configuration; `address` a NUL-terminated string.
@@ -126,9 +132,6 @@ pub unsafe extern "C" fn agent_config_add_switch(config: *mut AgentConfig, addre
     unsafe {
         with(config, |c| {
             let addr: SwitchAddr = try_str(address)?.parse().map_err(|_| AgentResult::InvalidArgument)?;
-            if !c.switches.is_empty() {
-                return Err(AgentResult::Unsupported);
-            }
             c.switches.push(addr);
             Ok(())
         })
