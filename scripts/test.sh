@@ -42,6 +42,8 @@ declare -A NEED=(
     [strip]=binutils
     [systemd-analyze]=systemd
     [man]=man-db
+    # The CPU regression guard counts instructions under callgrind (scripts/bench/check.sh).
+    [valgrind]=valgrind
 )
 
 missing=()
@@ -97,6 +99,11 @@ cargo test -p agent --no-default-features --locked -q
 # cargo-afl (which builds AFL++) when missing. The long campaigns are recorded
 # in fuzz/README.md; `cargo test` below replays the corpus and saved crashes.
 scripts/fuzz.sh smoke 54
+
+# Instructions per INVITE parse and per digest registration against the
+# figures committed in scripts/bench/baseline.json: fails on a rise > 10 %.
+# Counts, not times, so a loaded machine cannot fail it (or hide a rise).
+scripts/bench/check.sh
 
 # Tests that need root (network namespaces, iptables, raw sockets) are
 # #[ignore = "needs root: ..."], so a plain `cargo test` passes for anyone;
