@@ -48,7 +48,8 @@ declare -A NEED=(
     [man]=man-db
     # The live web view is checked in a real browser (tests/tests/web_view.rs).
     [chromium]=chromium
-    # The C example softphone runs under valgrind too (agent/ffi/tests/softphone.rs).
+    # valgrind: the C example softphone runs under it (agent/ffi/tests/softphone.rs)
+    # and the CPU regression guard counts instructions with callgrind (scripts/bench/check.sh).
     [valgrind]=valgrind
 )
 
@@ -129,6 +130,11 @@ cargo test -p agent --no-default-features --locked -q
 # cargo-afl (which builds AFL++) when missing. The long campaigns are recorded
 # in fuzz/README.md; `cargo test` below replays the corpus and saved crashes.
 scripts/fuzz.sh smoke 54
+
+# Instructions per INVITE parse and per digest registration against the
+# figures committed in scripts/bench/baseline.json: fails on a rise > 10 %.
+# Counts, not times, so a loaded machine cannot fail it (or hide a rise).
+scripts/bench/check.sh
 
 # Tests that need root (network namespaces, iptables, raw sockets) are
 # #[ignore = "needs root: ..."], so a plain `cargo test` passes for anyone;

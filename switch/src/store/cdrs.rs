@@ -108,7 +108,7 @@ mod tests {
     fn a_call_record_is_upserted_and_listed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert!(store.schema_version().unwrap() >= 3, "the calls table (v3) is there");
         let mut rec = Cdr {
             call_id: "c1@x".into(),
             caller: "1001".into(),
