@@ -29,8 +29,42 @@ fn guesses(lab: &mut Lab, t: Instant, client: &mut Client, count: usize, edit: i
     (0..count).map(|_| (client.flow, parse(&edit(client.register_text(true))))).collect()
 }
 
+/// Up to this many measurements: one the machine's noise made blind (it
+/// cannot see the fast path) decides nothing, so it is taken again.
+const ATTEMPTS: usize = 3;
+
 #[test]
 fn a_number_not_in_service_costs_the_same_digest_work_as_a_wrong_password() {
+    let mut reports = Vec::new();
+    for _ in 0..ATTEMPTS {
+        let samples = measure();
+        let [known, unknown, fast] = &samples;
+        let (mk, mu, mf) = (median(known), median(unknown), median(fast));
+        let report = format!(
+            "medians: wrong password {mk:?}, not in service {mu:?}, refused before the digest {mf:?}; \
+             KS distance wrong/not-in-service {:.3}, wrong/fast {:.3}",
+            ks(known, unknown),
+            ks(known, fast)
+        );
+        eprintln!("{report}");
+        // The test can see a fast path here and now only when a request
+        // refused before the digest work is clearly another distribution.
+        if ks(known, fast) > 0.5 {
+            // And a number that is not in service is not one. The whole
+            // distributions are compared, not their medians: on a loaded
+            // machine the times are bimodal (preempted or not), and two like
+            // sets can have their medians in different modes.
+            assert!(ks(known, unknown) < 0.2, "the distributions differ: {report}");
+            return;
+        }
+        reports.push(report);
+    }
+    panic!("too noisy to see a fast path in {ATTEMPTS} measurements: {reports:#?}");
+}
+
+/// One measurement: the core's time per request of each kind (wrong
+/// password, not in service, refused before the digest), interleaved.
+fn measure() -> [Vec<Duration>; 3] {
     let mut config = config(FLOW_TIMER);
     config.registrar.abuse = AbuseConfig { max_failures: u32::MAX, number_max_failures: u32::MAX, ..AbuseConfig::default() };
     let mut lab = Lab::with(config, vec![provisioned("1001", PASSWORD)]);
@@ -64,20 +98,5 @@ fn a_number_not_in_service_costs_the_same_digest_work_as_a_wrong_password() {
             }
         }
     }
-    let [known, unknown, fast] = &samples;
-    let (mk, mu, mf) = (median(known), median(unknown), median(fast));
-    let report = format!(
-        "medians: wrong password {mk:?}, not in service {mu:?}, refused before the digest {mf:?}; \
-         KS distance wrong/not-in-service {:.3}, wrong/fast {:.3}",
-        ks(known, unknown),
-        ks(known, fast)
-    );
-    eprintln!("{report}");
-    // The test can see a fast path here and now: a request refused before the
-    // digest work is clearly another distribution.
-    assert!(ks(known, fast) > 0.5 && mf.as_secs_f64() < 0.85 * mk.as_secs_f64(), "too noisy to see a fast path: {report}");
-    // And a number that is not in service is not one.
-    assert!(ks(known, unknown) < 0.2, "the distributions differ: {report}");
-    let ratio = mu.as_secs_f64() / mk.as_secs_f64();
-    assert!((0.9..=1.1).contains(&ratio), "medians differ by more than 10 %: {report}");
+    samples
 }
