@@ -83,6 +83,8 @@ fn config() -> CoreConfig {
         udp: Vec::new(),
         local_ip: |flow| flow.local.ip(),
         server_header: None,
+        // One node: no Redis, no other node to forward to.
+        cluster: None,
     }
 }
 

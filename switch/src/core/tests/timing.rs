@@ -9,8 +9,9 @@
 //! request are interleaved in a shuffled order, so whatever else the machine
 //! does falls on all of them alike. A third kind, whose credentials are
 //! refused before any digest work (a username that is not the number), is the
-//! fast path the test must be able to see: if it cannot tell that one apart
-//! on this machine now, it says so and fails rather than pass blind.
+//! fast path the test must be able to see: a measurement that cannot tell
+//! that one apart (the machine too noisy) decides nothing and is taken again;
+//! three such in a row fail rather than pass blind.
 
 use super::client::Client;
 use super::*;
