@@ -5,8 +5,10 @@
 //! through any node, with tones checked both ways: a call entered on node 1
 //! for a callee on node 2, one entered on node 3 for a callee on node 1.
 //! Then `kill -9` of node 2: a number whose only node it was routes home at
-//! once (the lease, 3 s, is the bound), and the callee whose agent names two
-//! nodes re-registers on node 3 and is called there, tones both ways.
+//! once (node 2 unreachable), node 2's lease lapses within its 3 s TTL (plus
+//! load slack) and from then on that number routes home from any node
+//! without a try at node 2; the callee whose agent names two nodes
+//! re-registers on node 3 and is called there, tones both ways.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::UdpSocket;
@@ -153,6 +155,16 @@ fn three_nodes_on_a_redis_cluster_agents_call_across_nodes_and_a_dead_node_is_ro
     b_lines.wait(&["flow-lost "], WAIT);
     b_lines.wait(&["registered "], WAIT);
     let moved = killed.elapsed();
+
+    // Node 2's lease lapses within its TTL of the kill (its last refresh came
+    // before it): from then on its bindings are not live for any node.
+    let lease = "sw:{node:node-2}:lease";
+    tests::wait_for(LEASE_TTL + LOAD_SLACK + WAIT, "node 2's lease to lapse", || {
+        let exists = cluster.nodes[0].cli(&["-c", "EXISTS", lease])?;
+        if exists == "0" { Ok(()) } else { Err(exists) }
+    });
+    let lapsed = killed.elapsed();
+    assert!(lapsed <= LEASE_TTL + LOAD_SLACK, "node 2's lease outlived it by {lapsed:?}");
     // Nobody answers at home: the caller gives up by itself.
     let _ = placed.join().unwrap();
     tests::wait_for(WAIT, "7602 listed on node 3", || {
@@ -163,5 +175,16 @@ fn three_nodes_on_a_redis_cluster_agents_call_across_nodes_and_a_dead_node_is_ro
     tones_both_ways(&hosts[0], &n1, "7604", "7602", &mut b_lines);
     assert_eq!(forwarded(&n1, "7602", "node-3"), 1, "node 1 forwarded the call to node 3");
     assert_eq!(received(&n3, "node-1"), 1, "node 3 took it from node 1");
-    eprintln!("node 2 killed: 7603 routed home after {at_home:?}, 7602 registered on node 3 after {moved:?}");
+
+    // 7603 again, entered on node 3 this time: its binding still says node 2,
+    // but without a lease it is not live, so node 3 routes it home without
+    // trying node 2 at all.
+    assert_eq!(hosts[0].registration("7603").expect("listed")["node"].as_str(), Some("node-2"));
+    let out = call(&hosts[0], &s3, "7604", "7603", &["--timeout", "3", "--duration", "1"]);
+    assert_ne!(out.status.code(), Some(0), "nobody answers at home: {}", String::from_utf8_lossy(&out.stdout));
+    n3.wait_for_event("call routed", &[("callee", "7603"), ("route", "home")], WAIT);
+    assert_eq!(forwarded(&n3, "7603", "node-2"), 0, "not forwarded to a node without a lease");
+    eprintln!(
+        "node 2 killed: 7603 routed home after {at_home:?}, node 2's lease gone after {lapsed:?}, 7602 registered on node 3 after {moved:?}"
+    );
 }
