@@ -43,7 +43,11 @@ fn svcrack_from_one_source_never_reaches_the_50th_password() {
     let (port, target) = (ports.port(0).to_string(), format!("udp://{}", sw.udp_addr()));
     let source = Ipv4Addr::new(127, 0, 0, 21);
     let out = run(Tool::Svcrack, source, &["-u", "1042", "-d", &words, "-P", &port, &target], Duration::from_secs(10));
-    assert!(!cracked(&out, password), "svcrack found the password: {}", out.said());
+    // svcrack waits 10 s for stragglers after its last word, so the deadline
+    // stops it; on a loaded machine that can come before it printed anything
+    // (CI saw empty output). Then the switch's side below is the verdict.
+    let said_anything = !out.stdout.trim().is_empty() || !out.stderr.trim().is_empty();
+    assert!(!said_anything || !cracked(&out, password), "svcrack found the password: {}", out.said());
 
     // Five failures: the source cools down and the number locks.
     let cooled = sw.wait_for_event("authentication failures: source refused for a cool-down", &[("ip", "127.0.0.21")], IO_TIMEOUT);
