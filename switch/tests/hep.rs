@@ -13,7 +13,7 @@ mod common;
 
 use bytes::{Bytes, BytesMut};
 use common::calls::{answer, hex, sdp};
-use common::{Config, DOMAIN, IO_TIMEOUT, Link, Phone, Switch, lab};
+use common::{Config, DOMAIN, IO_TIMEOUT, Link, Phone, Switch, Udp, lab};
 use serde_json::Value;
 use sipcore::auth::{DigestClient, DigestRequest, Secret, parse_challenge};
 use sipcore::framing::{Frame, Framer, FramerConfig, Role};
@@ -56,27 +56,26 @@ trait Recorded: Link {
 
 /// A phone on a UDP socket.
 struct UdpWire {
-    sock: UdpSocket,
-    server: SocketAddr,
+    udp: Udp,
     seen: Vec<Seen>,
 }
 
 impl UdpWire {
-    fn new(server: SocketAddr) -> Self {
-        UdpWire { sock: UdpSocket::bind("127.0.0.1:0").unwrap(), server, seen: Vec::new() }
+    fn new(sw: &Switch) -> Self {
+        UdpWire { udp: Udp::bind(sw), seen: Vec::new() }
     }
 }
 
 impl Link for UdpWire {
     fn via_transport(&self) -> &'static str {
-        "UDP"
+        self.udp.via_transport()
     }
     fn local(&self) -> SocketAddr {
-        self.sock.local_addr().unwrap()
+        self.udp.local()
     }
     fn send(&mut self, bytes: &[u8]) {
-        self.sock.send_to(bytes, self.server).unwrap();
-        self.seen.push(Seen { src: self.local(), dst: self.server, protocol: 17, bytes: bytes.to_vec() });
+        self.udp.send(bytes);
+        self.seen.push(Seen { src: self.local(), dst: self.udp.server(), protocol: 17, bytes: bytes.to_vec() });
     }
     fn response(&mut self) -> Response {
         response(self.next())
@@ -88,11 +87,9 @@ impl Recorded for UdpWire {
         &self.seen
     }
     fn next(&mut self) -> Message {
-        self.sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        let mut buf = vec![0u8; 65_536];
-        let (n, from) = self.sock.recv_from(&mut buf).expect("no message on UDP");
-        self.seen.push(Seen { src: from, dst: self.local(), protocol: 17, bytes: buf[..n].to_vec() });
-        sipcore::parse(Bytes::copy_from_slice(&buf[..n])).unwrap()
+        let bytes = self.udp.datagram();
+        self.seen.push(Seen { src: self.udp.server(), dst: self.local(), protocol: 17, bytes: bytes.to_vec() });
+        sipcore::parse(bytes).unwrap()
     }
 }
 
@@ -201,7 +198,7 @@ fn in_dialog(wire: &mut UdpWire, method: Method, call_id: &str, tag: &str, to: &
     let text = format!(
         "{method} sip:switch@{sw} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\n\
          From: <sip:1001@{DOMAIN}>;tag={tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
-        sw = wire.server,
+        sw = wire.udp.server(),
         a = wire.local(),
         b = hex(),
     );
@@ -377,7 +374,7 @@ fn every_message_of_a_register_and_a_call_over_udp_and_tls_reaches_the_collector
     let sw = lab.start(&config);
     let started = unix_micros();
 
-    let mut caller = UdpWire::new(sw.udp_addr());
+    let mut caller = UdpWire::new(&sw);
     Phone::plain("1001", "pw1001").register(&mut caller, Some(600));
     let mut callee = TlsWire::connect(&sw);
     Phone::agent("1002", "pw1002", 2).register(&mut callee, Some(600));
@@ -444,7 +441,7 @@ fn a_wildcard_listener_s_messages_carry_the_address_they_really_used() {
     let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
     let config = Config::default().listen(&["udp:0.0.0.0:0"]).hep(&format!("collector = \"udp:{}\"", collector.local_addr().unwrap()));
     let sw = lab.start(&config);
-    let mut phone = UdpWire::new(sw.udp_addr());
+    let mut phone = UdpWire::new(&sw);
     let local = phone.local();
     let options = format!(
         "OPTIONS sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\n\

@@ -193,6 +193,20 @@ impl Udp {
     pub fn socket(&self) -> &UdpSocket {
         &self.sock
     }
+
+    /// The switch's address this socket talks to.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// The next datagram from the switch, as it came; fails the test after [`IO_TIMEOUT`].
+    pub fn datagram(&self) -> Bytes {
+        self.sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut buf = vec![0u8; 65_536];
+        let (n, from) = self.sock.recv_from(&mut buf).expect("no UDP datagram from the switch");
+        assert_eq!(from, self.server, "datagram from the switch's address");
+        Bytes::copy_from_slice(&buf[..n])
+    }
 }
 
 impl Link for Udp {
@@ -209,11 +223,7 @@ impl Link for Udp {
     }
 
     fn response(&mut self) -> Response {
-        self.sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        let mut buf = vec![0u8; 65_536];
-        let (n, from) = self.sock.recv_from(&mut buf).expect("no UDP response");
-        assert_eq!(from, self.server, "response from the switch's address");
-        parse_response(Bytes::copy_from_slice(&buf[..n]))
+        parse_response(self.datagram())
     }
 }
 
