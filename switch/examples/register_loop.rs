@@ -45,6 +45,7 @@ use switch::core::{Core, CoreConfig, Output};
 use switch::location::{Change, LocationConfig};
 use switch::record::RlRecord;
 use switch::registrar::RegistrarConfig;
+use switch::store::NewSubscriber;
 use switch::store::{Store, WallClock};
 
 /// Numbers (each on its own flow) the registrations cycle over.
@@ -185,7 +186,9 @@ fn main() {
     let registrations: u32 = std::env::args().nth(1).map_or(1000, |s| s.parse().expect("a number of registrations"));
     let dir = tempfile::tempdir().unwrap();
     let writer = Store::open(dir.path()).unwrap();
-    writer.transaction(|s| (0..USERS).try_for_each(|u| s.add_subscriber(&number(u), &password(u), REALM, None, None).map(drop))).unwrap();
+    writer
+        .transaction(|s| (0..USERS).try_for_each(|u| s.add_subscriber(NewSubscriber::new(&number(u), &password(u), REALM)).map(drop)))
+        .unwrap();
     let subscribers = writer.subscribers().unwrap().into_iter().collect();
     let reader = Store::open_existing(dir.path()).unwrap();
     let t0 = Instant::now();

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 use switch::record::{RlRecord, RlState};
-use switch::store::Store;
+use switch::store::{NewSubscriber, Store};
 
 const PW: &str = "Zebra-Quartz-9931";
 
@@ -152,7 +152,7 @@ fn registrations_lists_rl_records() {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let store = Store::open(dir).unwrap();
     for n in ["1001", "1002", "1003"] {
-        store.add_subscriber(n, "pw", "switch.local", None, None).unwrap();
+        store.add_subscriber(NewSubscriber::new(n, "pw", "switch.local")).unwrap();
     }
     store
         .put_record(&RlRecord {

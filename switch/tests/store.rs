@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use switch::record::{RlRecord, RlState, UnixTime};
-use switch::store::{DB_FILE, SCHEMA_VERSION, Store, StoreError, SubscriberUpdate};
+use switch::store::{DB_FILE, NewSubscriber, SCHEMA_VERSION, Store, StoreError, SubscriberUpdate};
 
 mod common;
 
@@ -19,7 +19,7 @@ use common::store::{loaded, mac, record};
 const T0: UnixTime = 1_700_000_000;
 
 fn add(store: &Store, number: &str) {
-    store.add_subscriber(number, "pw", "switch.local", None, None).unwrap();
+    store.add_subscriber(NewSubscriber::new(number, "pw", "switch.local")).unwrap();
 }
 
 /// Every byte of the database, its WAL and its shared-memory index.
@@ -82,8 +82,13 @@ fn add_get_update_remove() {
     let store = Store::open(tmp.path()).unwrap();
     assert_eq!(store.subscriber("1001").unwrap(), None);
 
-    let added =
-        store.add_subscriber("1001", "secret", "switch.local", Some(mac("02:42:AC:11:00:02")), Some("sip:1001@home.example")).unwrap();
+    let added = store
+        .add_subscriber(NewSubscriber {
+            mac: Some(mac("02:42:AC:11:00:02")),
+            home: Some("sip:1001@home.example"),
+            ..NewSubscriber::new("1001", "secret", "switch.local")
+        })
+        .unwrap();
     assert_eq!(added.number, "1001");
     assert_eq!(added.realm, "switch.local");
     assert_eq!(added.mac, Some(mac("02:42:ac:11:00:02")));
@@ -129,8 +134,8 @@ fn add_get_update_remove() {
 fn adding_a_number_twice_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap();
-    let first = store.add_subscriber("1001", "a", "switch.local", None, None).unwrap();
-    let err = store.add_subscriber("1001", "b", "other", None, None).unwrap_err();
+    let first = store.add_subscriber(NewSubscriber::new("1001", "a", "switch.local")).unwrap();
+    let err = store.add_subscriber(NewSubscriber::new("1001", "b", "other")).unwrap_err();
     assert!(matches!(&err, StoreError::Exists(n) if n == "1001"), "{err:?}");
     assert_eq!(err.to_string(), "subscriber 1001 exists");
     assert_eq!(store.subscriber("1001").unwrap(), Some(first), "the first one is untouched");
@@ -143,21 +148,21 @@ fn invalid_input_is_refused() {
     let invalid = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Invalid(_)));
     let long = "1".repeat(33);
     for bad in ["", long.as_str(), "10 01", "1001@x", "10:01", "n\u{e9}", "a/b", "1001;x"] {
-        assert!(invalid(store.add_subscriber(bad, "pw", "r", None, None)), "number {bad:?}");
+        assert!(invalid(store.add_subscriber(NewSubscriber::new(bad, "pw", "r"))), "number {bad:?}");
     }
     let max = "9".repeat(32);
     for good in ["+15550100", "*98#", "alice.b_c-d", "A1", max.as_str()] {
-        store.add_subscriber(good, "pw", "r", None, None).unwrap();
+        store.add_subscriber(NewSubscriber::new(good, "pw", "r")).unwrap();
     }
-    assert!(invalid(store.add_subscriber("2000", "", "r", None, None)), "empty password");
+    assert!(invalid(store.add_subscriber(NewSubscriber::new("2000", "", "r"))), "empty password");
     for bad in ["", "a\"b", "a\\b", "a\nb"] {
-        assert!(invalid(store.add_subscriber("2000", "pw", bad, None, None)), "realm {bad:?}");
+        assert!(invalid(store.add_subscriber(NewSubscriber::new("2000", "pw", bad))), "realm {bad:?}");
     }
     for bad in ["", "1001", "http://example.com/", "sip:", "sip:a@b c", "mailto:x@y", "sip:1001@host:99999"] {
-        assert!(invalid(store.add_subscriber("2000", "pw", "r", None, Some(bad))), "home {bad:?}");
+        assert!(invalid(store.add_subscriber(NewSubscriber { home: Some(bad), ..NewSubscriber::new("2000", "pw", "r") })), "home {bad:?}");
     }
     for (i, good) in ["sip:1001@home.example", "sips:1001@[2001:db8::1]:5061", "tel:+15550100"].iter().enumerate() {
-        store.add_subscriber(&format!("300{i}"), "pw", "r", None, Some(good)).unwrap();
+        store.add_subscriber(NewSubscriber { home: Some(good), ..NewSubscriber::new(&format!("300{i}"), "pw", "r") }).unwrap();
     }
     assert_eq!(store.subscriber("2000").unwrap(), None, "nothing half-written");
 
@@ -182,7 +187,7 @@ fn ha1s_match_sipcore_and_no_password_is_stored() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap();
     let (pw1, pw2) = ("Zebra-Quartz-9931", "Mango-Violet-4417");
-    let s = store.add_subscriber("1001", pw1, "switch.local", None, None).unwrap();
+    let s = store.add_subscriber(NewSubscriber::new("1001", pw1, "switch.local")).unwrap();
     assert_eq!(s.ha1_md5, ha1(Algorithm::Md5, "1001", "switch.local", pw1));
     assert_eq!(s.ha1_sha256, ha1(Algorithm::Sha256, "1001", "switch.local", pw1));
     assert_eq!(s.ha1_sha512_256, ha1(Algorithm::Sha512_256, "1001", "switch.local", pw1));
@@ -284,7 +289,9 @@ fn removing_a_subscriber_removes_its_record() {
 fn data_survives_reopening() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap();
-    let s = store.add_subscriber("1001", "pw", "switch.local", Some(mac("02:42:ac:11:00:02")), None).unwrap();
+    let s = store
+        .add_subscriber(NewSubscriber { mac: Some(mac("02:42:ac:11:00:02")), ..NewSubscriber::new("1001", "pw", "switch.local") })
+        .unwrap();
     store.put_record(&record("1001", T0)).unwrap();
     drop(store);
     let store = Store::open(tmp.path()).unwrap();
@@ -296,7 +303,7 @@ fn data_survives_reopening() {
 fn a_store_never_closed_leaves_its_data_readable() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap();
-    let s = store.add_subscriber("1001", "pw", "switch.local", None, None).unwrap();
+    let s = store.add_subscriber(NewSubscriber::new("1001", "pw", "switch.local")).unwrap();
     store.put_record(&record("1001", T0)).unwrap();
     // No close, no checkpoint: the commits are only in the WAL.
     std::mem::forget(store);
@@ -314,7 +321,7 @@ fn a_second_connection_sees_changes_and_data_version_moves() {
     let cli = Store::open(tmp.path()).unwrap();
     let v0 = switch.data_version().unwrap();
     assert_eq!(switch.data_version().unwrap(), v0, "stable while nothing changes");
-    cli.add_subscriber("1001", "pw", "switch.local", None, None).unwrap();
+    cli.add_subscriber(NewSubscriber::new("1001", "pw", "switch.local")).unwrap();
     let v1 = switch.data_version().unwrap();
     assert_ne!(v1, v0, "another connection's commit moves it");
     assert!(switch.subscriber("1001").unwrap().is_some());
@@ -342,7 +349,7 @@ fn concurrent_writers_wait_for_each_other() {
                 let store = Store::open(&dir).unwrap();
                 for i in 0..100 {
                     let n = format!("{w}{i:03}");
-                    store.add_subscriber(&n, "pw", "switch.local", None, None).unwrap();
+                    store.add_subscriber(NewSubscriber::new(&n, "pw", "switch.local")).unwrap();
                     store.put_record(&record(&n, T0)).unwrap();
                     let upd = SubscriberUpdate { password: Some("pw2".into()), ..Default::default() };
                     store.update_subscriber(&n, upd).unwrap();
@@ -408,7 +415,7 @@ const CHILD_DIR_ENV: &str = "SWITCH_STORE_TEST_CHILD_DIR";
 fn killed_writer_child() {
     let Some(dir) = std::env::var_os(CHILD_DIR_ENV) else { return };
     let store = Store::open(Path::new(&dir)).unwrap();
-    store.add_subscriber("2001", "pw", "switch.local", None, None).unwrap();
+    store.add_subscriber(NewSubscriber::new("2001", "pw", "switch.local")).unwrap();
     store.put_record(&record("2001", T0)).unwrap();
     let mut out = std::io::stdout().lock();
     // libtest has already printed "test killed_writer_child ... " on this line.

@@ -8,7 +8,7 @@ use sipcore::transport::TransportKind;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switch::cdr::{Cdr, LegCounters};
 use switch::record::{RlRecord, RlState, UnixTime};
-use switch::store::{Backend, StoreError, StoreTarget, SubscriberUpdate};
+use switch::store::{Backend, NewSubscriber, StoreError, StoreTarget, SubscriberUpdate};
 use tests::redis::{RedisCluster, RedisServer};
 use tests::wait_for;
 
@@ -101,7 +101,7 @@ fn a_restarted_redis_server_keeps_everything_and_the_store_reconnects() {
     let mut redis = RedisServer::start_persistent();
     let target = StoreTarget::Redis(redis.url().parse().unwrap());
     let store = Backend::open(&target, Some("n1")).unwrap();
-    let sub = store.add_subscriber("1001", "pw", "switch.local", None, None).unwrap();
+    let sub = store.add_subscriber(NewSubscriber::new("1001", "pw", "switch.local")).unwrap();
     let rec = record("1001", now() + 600);
     store.put_record(&rec).unwrap();
     redis.restart();
@@ -119,10 +119,10 @@ fn a_restarted_redis_server_keeps_everything_and_the_store_reconnects() {
 fn an_add_cut_short_is_healed_by_the_next_add() {
     let redis = RedisServer::start();
     let store = Backend::open(&StoreTarget::Redis(redis.url().parse().unwrap()), None).unwrap();
-    let sub = store.add_subscriber("1001", "pw", "switch.local", None, None).unwrap();
+    let sub = store.add_subscriber(NewSubscriber::new("1001", "pw", "switch.local")).unwrap();
     assert_eq!(redis.cli(&["SREM", "sw:{subscribers}:index", "1001"]).unwrap(), "1");
     assert!(store.subscribers().unwrap().is_empty());
-    assert!(matches!(store.add_subscriber("1001", "other", "switch.local", None, None), Err(StoreError::Exists(_))));
+    assert!(matches!(store.add_subscriber(NewSubscriber::new("1001", "other", "switch.local")), Err(StoreError::Exists(_))));
     assert_eq!(store.subscribers().unwrap(), [sub], "indexed again, with its first credentials");
 }
 
@@ -143,13 +143,18 @@ fn provision_update_remove_list(f: &Fixture) {
     let store = f.open();
     assert_eq!(store.subscriber("1001").unwrap(), None);
     let v0 = store.subscribers_version().unwrap();
-    let added =
-        store.add_subscriber("1001", "secret", "switch.local", Some(mac("02:42:AC:11:00:02")), Some("sip:1001@home.example")).unwrap();
+    let added = store
+        .add_subscriber(NewSubscriber {
+            mac: Some(mac("02:42:AC:11:00:02")),
+            home: Some("sip:1001@home.example"),
+            ..NewSubscriber::new("1001", "secret", "switch.local")
+        })
+        .unwrap();
     assert_eq!(store.subscriber("1001").unwrap(), Some(added.clone()));
     assert_ne!(store.subscribers_version().unwrap(), v0, "a change moves the version");
-    let err = store.add_subscriber("1001", "other", "switch.local", None, None).unwrap_err();
+    let err = store.add_subscriber(NewSubscriber::new("1001", "other", "switch.local")).unwrap_err();
     assert!(matches!(&err, StoreError::Exists(n) if n == "1001"), "{err:?}");
-    store.add_subscriber("1000", "pw", "switch.local", None, None).unwrap();
+    store.add_subscriber(NewSubscriber::new("1000", "pw", "switch.local")).unwrap();
     assert_eq!(numbers(&store), ["1000", "1001"], "ordered by number");
 
     let upd = SubscriberUpdate { mac: Some(None), home: Some(None), ..Default::default() };
@@ -181,13 +186,13 @@ fn invalid<T>(r: Result<T, StoreError>) -> bool {
 fn invalid_input_is_refused(f: &Fixture) {
     let store = f.open();
     for bad in ["", "10 01", "1001@x", "{1001}", "a/b"] {
-        assert!(invalid(store.add_subscriber(bad, "pw", "r", None, None)), "number {bad:?}");
+        assert!(invalid(store.add_subscriber(NewSubscriber::new(bad, "pw", "r"))), "number {bad:?}");
     }
-    assert!(invalid(store.add_subscriber("2000", "", "r", None, None)), "empty password");
-    assert!(invalid(store.add_subscriber("2000", "pw", "a\"b", None, None)), "realm");
-    assert!(invalid(store.add_subscriber("2000", "pw", "r", None, Some("mailto:x@y"))), "home");
+    assert!(invalid(store.add_subscriber(NewSubscriber::new("2000", "", "r"))), "empty password");
+    assert!(invalid(store.add_subscriber(NewSubscriber::new("2000", "pw", "a\"b"))), "realm");
+    assert!(invalid(store.add_subscriber(NewSubscriber { home: Some("mailto:x@y"), ..NewSubscriber::new("2000", "pw", "r") })), "home");
     assert_eq!(store.subscriber("2000").unwrap(), None, "nothing half-written");
-    store.add_subscriber("1001", "pw", "switch.local", None, None).unwrap();
+    store.add_subscriber(NewSubscriber::new("1001", "pw", "switch.local")).unwrap();
     let err = store.update_subscriber("1001", SubscriberUpdate { realm: Some("other".into()), ..Default::default() }).unwrap_err();
     assert!(err.to_string().contains("needs a new password"), "{err}");
     assert!(invalid(store.put_record(&RlRecord { expires_at: u64::MAX, ..record("1001", now()) })));
@@ -201,7 +206,7 @@ fn records_write_read_expire(f: &Fixture) {
     let err = store.put_record(&record("1001", t + 3600)).unwrap_err();
     assert!(matches!(&err, StoreError::NotFound(n) if n == "1001"), "a record needs a provisioned number: {err:?}");
     for n in ["1001", "1002", "1003"] {
-        store.add_subscriber(n, "pw", "switch.local", None, None).unwrap();
+        store.add_subscriber(NewSubscriber::new(n, "pw", "switch.local")).unwrap();
     }
     let r1 = record("1001", t + 3600);
     let r2 = record("1002", t + 3600);
@@ -302,7 +307,9 @@ fn reopening_keeps_everything(f: &Fixture) {
     let t = now();
     let (sub, rec, cdr) = {
         let store = f.open();
-        let sub = store.add_subscriber("1001", "pw", "switch.local", Some(mac("02:42:ac:11:00:02")), None).unwrap();
+        let sub = store
+            .add_subscriber(NewSubscriber { mac: Some(mac("02:42:ac:11:00:02")), ..NewSubscriber::new("1001", "pw", "switch.local") })
+            .unwrap();
         let rec = record("1001", t + 600);
         store.put_record(&rec).unwrap();
         let cdr = Cdr { call_id: "k1".into(), route: "none".into(), invite_at: 1, ..Cdr::default() };

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use switch::admin::view::{self, SubscriberView};
 use switch::defaults::DEFAULT_DOMAIN;
-use switch::store::{StoreError, SubscriberUpdate, validate};
+use switch::store::{NewSubscriber, StoreError, SubscriberUpdate, validate};
 
 /// The environment variable a password may come from, to keep it out of argv.
 pub(crate) const PASSWORD_ENV: &str = "SWITCH_PASSWORD";
@@ -138,7 +138,7 @@ fn add(a: AddArgs) -> Result<()> {
     };
     let realm = realm_for(&a.store, a.realm)?;
     let store = a.store.open()?;
-    let sub = store.add_subscriber(&a.number, &password, &realm, mac, a.home.as_deref())?;
+    let sub = store.add_subscriber(NewSubscriber { mac, home: a.home.as_deref(), ..NewSubscriber::new(&a.number, &password, &realm) })?;
     println!("added {} (realm {})", sub.number, sub.realm);
     Ok(())
 }
@@ -206,7 +206,7 @@ fn import(a: ImportArgs) -> Result<()> {
     }
     let count = store.transaction(|store| -> Result<usize> {
         for (line, number, password) in &entries {
-            store.add_subscriber(number, password, &realm, None, None).with_context(|| format!("line {line}"))?;
+            store.add_subscriber(NewSubscriber::new(number, password, &realm)).with_context(|| format!("line {line}"))?;
         }
         Ok(entries.len())
     })?;

@@ -290,7 +290,7 @@ mod tests {
     //! through reports it available again.
 
     use super::*;
-    use crate::store::Store;
+    use crate::store::{NewSubscriber, Store};
     use std::time::{Duration, Instant};
 
     fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Feedback>) -> Feedback {
@@ -309,7 +309,7 @@ mod tests {
     fn a_failed_sqlite_commit_is_reported_and_the_store_found_back() {
         let dir = tempfile::tempdir().unwrap();
         let store = Backend::Sqlite(Store::open(dir.path()).unwrap());
-        store.add_subscriber("1001", "Wombat-Lantern-4410", "switch.test", None, None).unwrap();
+        store.add_subscriber(NewSubscriber::new("1001", "Wombat-Lantern-4410", "switch.test")).unwrap();
         let record = crate::dns::fixture::record("1001", Instant::now(), 600).map_times(|_| 4_000_000_000u64);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut thread = StoreThread::start(store, tx).unwrap();
@@ -342,7 +342,7 @@ mod tests {
         let mut store = crate::store::redis::RedisStore::open(&target, Some("node-u")).unwrap();
         store.set_wait_replicas(1);
         let store = Backend::Redis(Box::new(store));
-        store.add_subscriber("1001", "Wombat-Lantern-4410", "switch.test", None, None).unwrap();
+        store.add_subscriber(NewSubscriber::new("1001", "Wombat-Lantern-4410", "switch.test")).unwrap();
         let record = crate::dns::fixture::record("1001", Instant::now(), 600).map_times(|_| 4_000_000_000u64);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut thread = StoreThread::start(store, tx).unwrap();

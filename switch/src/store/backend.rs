@@ -6,10 +6,9 @@
 
 use super::error::Result;
 use super::redis::{RedisStore, RedisTarget};
-use super::{Store, SubscriberUpdate};
+use super::{NewSubscriber, Store, SubscriberUpdate};
 use crate::cdr::Cdr;
 use crate::record::{RlRecord, Subscriber, UnixTime};
-use sipcore::headers::MacAddr;
 use std::path::PathBuf;
 
 /// Where the store lives.
@@ -73,15 +72,8 @@ impl Backend {
         matches!(self, Backend::Redis(_))
     }
 
-    pub fn add_subscriber(
-        &self,
-        number: &str,
-        password: &str,
-        realm: &str,
-        mac: Option<MacAddr>,
-        home: Option<&str>,
-    ) -> Result<Subscriber> {
-        either!(self, s => s.add_subscriber(number, password, realm, mac, home))
+    pub fn add_subscriber(&self, add: NewSubscriber<'_>) -> Result<Subscriber> {
+        either!(self, s => s.add_subscriber(add))
     }
 
     pub fn update_subscriber(&self, number: &str, update: SubscriberUpdate) -> Result<Subscriber> {

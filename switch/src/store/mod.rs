@@ -30,7 +30,7 @@ pub use self::redis::{RedisStore, RedisTarget};
 pub use backend::{Backend, StoreTarget};
 pub use clock::WallClock;
 pub use error::{Result, StoreError};
-pub use subscribers::SubscriberUpdate;
+pub use subscribers::{NewSubscriber, SubscriberUpdate};
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

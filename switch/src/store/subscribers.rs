@@ -73,15 +73,9 @@ fn from_row(row: &Row<'_>) -> Result<Subscriber> {
 impl Store {
     /// Provisions `number` with the HA1s of `password` in `realm`. Fails with
     /// [`StoreError::Exists`] if it is already provisioned.
-    pub fn add_subscriber(
-        &self,
-        number: &str,
-        password: &str,
-        realm: &str,
-        mac: Option<MacAddr>,
-        home: Option<&str>,
-    ) -> Result<Subscriber> {
-        let new = new_subscriber(number, password, realm, mac, home)?;
+    pub fn add_subscriber(&self, add: NewSubscriber<'_>) -> Result<Subscriber> {
+        let new = add.checked()?;
+        let NewSubscriber { number, realm, mac, home, .. } = add;
         let Subscriber { ha1_md5, ha1_sha256, ha1_sha512_256, .. } = &new;
         let now = now_i64();
         let mut stmt = self.conn.prepare_cached(
@@ -155,24 +149,44 @@ impl Store {
     }
 }
 
-/// A subscriber to provision, checked, with its HA1s (both backends).
-pub(super) fn new_subscriber(number: &str, password: &str, realm: &str, mac: Option<MacAddr>, home: Option<&str>) -> Result<Subscriber> {
-    validate::number(number)?;
-    validate::password(password)?;
-    validate::realm(realm)?;
-    if let Some(home) = home {
-        validate::home(home)?;
+/// A number to provision: its password becomes HA1s and is not kept.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSubscriber<'a> {
+    pub number: &'a str,
+    pub password: &'a str,
+    pub realm: &'a str,
+    /// The one device allowed to register it, if pinned.
+    pub mac: Option<MacAddr>,
+    /// Its provisioned home location (a SIP URI).
+    pub home: Option<&'a str>,
+}
+
+impl<'a> NewSubscriber<'a> {
+    /// `number` with `password` in `realm`, no MAC pinned, no home.
+    pub fn new(number: &'a str, password: &'a str, realm: &'a str) -> Self {
+        NewSubscriber { number, password, realm, mac: None, home: None }
     }
-    let [ha1_md5, ha1_sha256, ha1_sha512_256] = ha1s(number, realm, password);
-    Ok(Subscriber {
-        number: number.to_owned(),
-        realm: realm.to_owned(),
-        ha1_md5,
-        ha1_sha256,
-        ha1_sha512_256,
-        mac,
-        home: home.map(str::to_owned),
-    })
+
+    /// The subscriber to store, checked, with its HA1s (both backends).
+    pub(super) fn checked(&self) -> Result<Subscriber> {
+        let NewSubscriber { number, password, realm, mac, home } = *self;
+        validate::number(number)?;
+        validate::password(password)?;
+        validate::realm(realm)?;
+        if let Some(home) = home {
+            validate::home(home)?;
+        }
+        let [ha1_md5, ha1_sha256, ha1_sha512_256] = ha1s(number, realm, password);
+        Ok(Subscriber {
+            number: number.to_owned(),
+            realm: realm.to_owned(),
+            ha1_md5,
+            ha1_sha256,
+            ha1_sha512_256,
+            mac,
+            home: home.map(str::to_owned),
+        })
+    }
 }
 
 /// Checks an update's values before anything is read (both backends).

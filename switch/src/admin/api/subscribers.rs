@@ -8,7 +8,7 @@ use super::error::{ApiError, json};
 use super::{Api, with_store};
 use crate::admin::view::{self, SubscriberView};
 use crate::record::Subscriber;
-use crate::store::SubscriberUpdate;
+use crate::store::{NewSubscriber, SubscriberUpdate};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -88,7 +88,10 @@ pub(super) async fn add(State(api): State<Api>, bytes: Result<Bytes, BytesReject
     let mac = add.mac.as_deref().map(view::parse_mac).transpose()?;
     let realm = add.realm.unwrap_or_else(|| api.domain.clone());
     let warning = warning(&api, &realm);
-    let sub = with_store(&api, move |s| Ok(s.add_subscriber(&add.number, &add.password, &realm, mac, add.home.as_deref())?)).await?;
+    let sub = with_store(&api, move |s| {
+        Ok(s.add_subscriber(NewSubscriber { mac, home: add.home.as_deref(), ..NewSubscriber::new(&add.number, &add.password, &realm) })?)
+    })
+    .await?;
     Ok(json(StatusCode::CREATED, shown(&sub, warning)))
 }
 

@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::location::Cause;
-use crate::store::{Store, WallClock};
+use crate::store::{NewSubscriber, Store, WallClock};
 
 /// The wall clock at the start, in Unix milliseconds.
 const U0: u64 = 1_800_000_000_000;
@@ -36,7 +36,7 @@ fn printed_time_left(store: &Store, wall_ms: u64) -> u64 {
 fn a_stepped_wall_clock_moves_no_deadline_and_stored_times_follow_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store.add_subscriber("1001", PASSWORD, REALM, None, Some(HOME)).unwrap();
+    store.add_subscriber(NewSubscriber { home: Some(HOME), ..NewSubscriber::new("1001", PASSWORD, REALM) }).unwrap();
     // Keep-alives are not this test's subject: the flow outlives the binding.
     let mut lab = Lab::with_flow_timer(600);
     let mut clock = WallClock::new(lab.t0, U0);

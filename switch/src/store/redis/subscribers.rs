@@ -5,7 +5,7 @@ use super::{RedisStore, keys};
 use crate::record::Subscriber;
 use crate::store::error::{Result, StoreError};
 use crate::store::now_i64;
-use crate::store::subscribers::{SubscriberUpdate, apply_update, new_subscriber, validate_update};
+use crate::store::subscribers::{NewSubscriber, SubscriberUpdate, apply_update, validate_update};
 use redis::Script;
 use sipcore::headers::MacAddr;
 use std::collections::HashMap;
@@ -95,15 +95,9 @@ fn parse_field<T: std::str::FromStr>(number: &str, what: &str, text: String) -> 
 
 impl RedisStore {
     /// As [`Store::add_subscriber`](crate::store::Store::add_subscriber).
-    pub fn add_subscriber(
-        &self,
-        number: &str,
-        password: &str,
-        realm: &str,
-        mac: Option<MacAddr>,
-        home: Option<&str>,
-    ) -> Result<Subscriber> {
-        let sub = new_subscriber(number, password, realm, mac, home)?;
+    pub fn add_subscriber(&self, add: NewSubscriber<'_>) -> Result<Subscriber> {
+        let sub = add.checked()?;
+        let number = add.number;
         let added: bool = self.run(|c| ADD.key(keys::sub(number)).arg(flat(fields(&sub, 1, now_i64()))).invoke(c))?;
         if !added {
             // Heals an index entry lost between the two steps of an earlier add.
