@@ -732,7 +732,8 @@ def reg_step(parts, label, rate, step_s, p99_slo_ms, window=None):
     connections are sampled in the steady window (after every user
     connected, `step_s` seconds); `window()` is called at its start and
     returns a function called at its end, whose dict joins the result (Redis
-    command counts).  The step passes when, summed over the parts, < 1 %
+    command counts); when that dict has "window": [start, end] (Unix times),
+    the registrations completed between them are counted too.  The step passes when, summed over the parts, < 1 %
     failed and >= 95 % of `rate` was achieved, and every SIPp's p99
     registration-time bucket is <= `p99_slo_ms`."""
     D = step_s
@@ -763,9 +764,16 @@ def reg_step(parts, label, rate, step_s, p99_slo_ms, window=None):
     mem = {k: sum(m[k] for m in mems) for k in mems[0]}
     conns = [established(s.port) for s, _, _, _, _ in runs]
     conns = None if None in conns else sum(conns)
+    if finish:
+        # each user's flow closes right after its last registration, which
+        # comes within one period before end_at: the hook's window ends
+        # before those closes (their writes are no registrations)
+        sleep_until(max(t0 + ramp + 0.8, end_at - period_ms / 1000.0 - 0.1))
+        extra_res = finish()
+    else:
+        extra_res = {}
     sleep_until(t0 + ramp + D - 0.2)
     cpu = win.done()
-    extra_res = finish() if finish else {}
     threads = twin.done() if twin else None
     ticks, failed, sts, errs, trips = [], 0, [], [], 0
     for server, sname, base, p, timeout in runs:
@@ -782,6 +790,10 @@ def reg_step(parts, label, rate, step_s, p99_slo_ms, window=None):
         trips += t
         errs += e
     achieved = rate_in_window(ticks, (ramp + 0.3) * 1000, (ramp + D - 0.2) * 1000)
+    if "window" in extra_res:
+        # SIPp's clock ticks count from its start, a few ms after t0: the same shift at both ends
+        w0, w1 = ((t - t0) * 1000 for t in extra_res["window"])
+        extra_res["registrations_in_window"] = sum(1 for t in ticks if w0 <= t < w1)
     fail_pct = 100.0 * failed / max(1, len(ticks) + failed)
     p99s = [st.get("rtd_p99_le_ms") for st in sts]
     samples = sum(st.get("rtd_samples") or 0 for st in sts)
@@ -842,8 +854,8 @@ def held_once(server, run, n, rate, hold_s, users_csv, probe=None):
     own TCP flows and keep them idle for `hold_s`; the server's PSS/RSS on
     the fresh idle server and mid-hold, per flow = delta / established
     server-side connections.  `probe()` is called before SIPp starts and
-    returns a function called mid-hold with the registered contacts, whose
-    dict joins the result (Redis memory)."""
+    returns a function called mid-hold with the established connections,
+    whose dict joins the result (Redis memory)."""
     # the mid-hold sample (ramp + 2 + hold/2) must come before the first
     # users' hold ends (ramp + hold)
     if hold_s < 6:
@@ -869,8 +881,8 @@ def held_once(server, run, n, rate, hold_s, users_csv, probe=None):
         sleep_until(t0 + ramp + 2.0 + hold_s * 0.5)
         held_mem = mem_kb(tree(server.name))
         conns = established(server.port)
+        extra_res = finish(conns) if finish else {}   # before the listing below, which reads the store
         contacts = server.contacts()
-        extra_res = finish(contacts) if finish else {}
         sleep_until(t0 + ramp + hold_s - 0.5)
         cpu = win.done()
         try:
