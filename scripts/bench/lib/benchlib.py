@@ -389,15 +389,18 @@ def sip_options_ok(port, timeout=1.0):
 
 
 def wait_sip_up(name, port, logfile, secs=20):
+    """Waits until `name` answers OPTIONS on `port`; returns when it first did."""
     p = PROCS[name][0]
     deadline = time.time() + secs
     while time.time() < deadline:
         if p.poll() is not None:
             raise RuntimeError(f"{name} exited rc={p.returncode}, see {logfile}")
-        if sip_options_ok(port, 0.5):
+        # short: an OPTIONS sent before the socket is bound is simply lost
+        if sip_options_ok(port, 0.1):
+            up = time.time()
             time.sleep(0.5)
-            return
-        time.sleep(0.2)
+            return up
+        time.sleep(0.05)
     raise RuntimeError(f"{name} did not come up")
 
 
@@ -498,8 +501,10 @@ class Switch:
             argv += ["--digest-algorithms", self.digest_algorithms]
         argv += self.extra_args
         self.logfile = os.path.join(OUT, "logs", f"{self.name}-{tag}.log")
+        t0 = time.time()
         spawn(self.name, argv, self.logfile, env_extra={"RUST_LOG": self.log_level})
-        wait_sip_up(self.name, self.port, self.logfile)
+        # start-up reads the store (subscribers, bindings): seconds until SIP is answered
+        self.start_s = wait_sip_up(self.name, self.port, self.logfile) - t0
 
     def stop(self):
         stop(self.name)
@@ -906,6 +911,7 @@ def held_once(server, run, n, rate, hold_s, users_csv, probe=None):
          "pss_bytes_per_flow": round((held_mem["pss_kb"] - base_mem["pss_kb"]) * 1024.0 / nconn) if nconn else None,
          "rss_bytes_per_flow": round((held_mem["rss_kb"] - base_mem["rss_kb"]) * 1024.0 / nconn) if nconn else None,
          "idle_cpu_pct_while_held": cpu.get(server.name + "_cpu_pct"),
+         "server_start_s": round(getattr(server, "start_s", 0), 2) or None,
          "server_log_problem_lines": server.log_problems(), **extra_res}
     log(f"  {server.name} held {conns} conns, contacts {contacts}, registered {regok}; "
         f"PSS {base_mem['pss_kb']} -> {held_mem['pss_kb']} kB ({r['pss_bytes_per_flow']} B/flow), "

@@ -102,6 +102,7 @@ if CFG["reg_ref_rate"] not in CFG["reg_ladder"]:
 
 DEPLOY = {}      # kind -> redislib.Single / Cluster, started once
 PROVISION = {}   # kind -> used_memory per subscriber etc.
+RES_SUBSCRIBERS = [0]   # how many subscribers every store holds
 
 
 def node_port(i):
@@ -129,12 +130,12 @@ def node_config(kind, i):
     return path
 
 
-def make_node(kind, i, log_level=None):
-    """Node i of a setup: on SQLite (the provisioned template), or on the
-    `kind` Redis with --node-id node-i and its own --node-address."""
+def make_node(kind, i, log_level=None, template="switch-template"):
+    """Node i of a setup: on SQLite (a copy of the provisioned `template`), or
+    on the `kind` Redis with --node-id node-i and its own --node-address."""
     port = node_port(i)
     extra = ["--config", node_config(kind, i)]
-    store, template = [], os.path.join(OUT, "switch-template")
+    store, template = [], os.path.join(OUT, template)
     if kind != "sqlite":
         store, template = ["--redis", DEPLOY[kind].url], None
         extra += ["--node-id", f"node-{i}", "--node-address", f"tcp:{B.HOST}:{port}",
@@ -308,11 +309,27 @@ def redis_memory_probe(dep):
     return begin
 
 
+def idle_pss_kb(template):
+    """PSS of a fresh, idle SQLite node on a copy of `template`, 1 s after
+    it answers SIP (as held_once's baseline)."""
+    node = make_node("sqlite", 1, template=template)
+    node.start("idle")
+    try:
+        time.sleep(1.0)
+        return B.mem_kb(B.tree(node.name))["pss_kb"]
+    finally:
+        node.stop()
+
+
 def measure_held(_):
     csv = os.path.join(OUT, "users-held.csv")
     B.write_users_csv(csv, B.users(CFG["held_users"]))
     targets = ["sqlite", CFG["held_redis"]]
     runs = {t: [] for t in targets}
+    # every node holds every subscriber in memory: an idle node with one
+    # subscriber against the held run's idle baseline with all of them
+    B.make_switch_store(CFG["switch_bin"], [CALLEE], template="switch-template-1")
+    pss_one = idle_pss_kb("switch-template-1")
     for run in range(1, CFG["runs"] + 1):
         for t in B.order(targets, run):
             log(f"[held] {KINDS[t]}, 1 node: {CFG['held_users']} registered TCP flows held idle, run {run}")
@@ -322,6 +339,14 @@ def measure_held(_):
             probe = redis_memory_probe(DEPLOY[t]) if t != "sqlite" else None
             runs[t].append(B.held_once(node, run, CFG["held_users"], CFG["held_rate"], CFG["held_hold_s"], csv, probe))
     out = {t: B.held_summary(rs, CFG["held_users"]) for t, rs in runs.items()}
+    for t in targets:
+        out[t]["server_start_s"] = summarize([r.get("server_start_s") for r in runs[t]])
+    subs = RES_SUBSCRIBERS[0]
+    base = med(out["sqlite"]["pss_kb_baseline"])
+    out["node_pss_kb_one_subscriber"] = pss_one
+    out["node_pss_bytes_per_subscriber"] = round((base - pss_one) * 1024.0 / (subs - 1)) if base and subs > 1 else None
+    log(f"  idle SQLite node: PSS {pss_one} kB with 1 subscriber, {base} kB with {subs}: "
+        f"{out['node_pss_bytes_per_subscriber']} B per subscriber held in the node")
     for t in targets[1:]:
         for k in ("redis_bytes_per_registration", "redis_bytes_per_registration_all",
                   "redis_dataset_bytes_per_registration", "redis_rl_key_bytes",
@@ -475,10 +500,17 @@ def table(res):
                      f"{fnum(p.get('sub_key_bytes'))}", f"{p['subscribers']} imported"))
     if held:
         rows.append((f"held idle registered TCP flows: PSS per held flow [bytes] ({CFG['held_users']} flows)", "", ""))
-        for t, d in held.items():
+        kinds_held = {t: d for t, d in held.items() if t in KINDS}
+        for t, d in kinds_held.items():
             rows.append((f"  {KINDS[t]}, 1 node ({fnum(med(d.get('flows_held')))} flows held)",
                          fnum(med(d.get("pss_bytes_per_flow"))), ""))
-        for t, d in held.items():
+        rows.append(("  idle node's PSS per subscriber it holds [bytes] (SQLite node, 1 vs "
+                     f"{fnum(res.get('subscribers'))} provisioned)", fnum(held.get("node_pss_bytes_per_subscriber")), ""))
+        rows.append((f"node start until SIP is answered [s] ({fnum(res.get('subscribers'))} subscribers, no bindings)",
+                     "", ""))
+        for t, d in kinds_held.items():
+            rows.append((f"  {KINDS[t]}", fnum(med(d.get("server_start_s")), 2), ""))
+        for t, d in kinds_held.items():
             if "redis_bytes_per_registration" in d:
                 rows.append((f"Redis per registered number [bytes] ({KINDS[t]}): used_memory masters / all servers "
                              "/ dataset / MEMORY USAGE of its RL record",
@@ -563,7 +595,8 @@ def main():
             dep.start()
         n = max(CFG["reg_users"] if "reg" in ONLY else 0, CFG["held_users"] if "held" in ONLY else 0)
         provision(kinds, B.users(n) + [CALLEE])
-        res["provisioning"] = PROVISION
+        res["provisioning"], res["subscribers"] = PROVISION, n + 1
+        RES_SUBSCRIBERS[0] = n + 1
         B.run_measurements(res, (("reg", measure_reg), ("held", measure_held), ("xnode", measure_xnode)), None, ONLY)
     finally:
         B.close_run(res, t_start, RESULTS)
