@@ -729,6 +729,22 @@ def passes(fail_pct, achieved, rate, st, p99_slo_ms):
 REG_SCENARIO = "reg_tcp_auth.xml"
 
 
+def reg_knobs(ladder_default):
+    """The `reg` and `held` knobs (BENCH_REG_*, BENCH_HELD_*), the same in
+    registrar.sh and cluster.sh but for the ladder's default."""
+    return {
+        "reg_users": env("BENCH_REG_USERS", 2000),
+        "reg_step_s": env("BENCH_REG_STEP_S", 8.0),
+        "reg_ladder": ladder("BENCH_REG_LADDER", ladder_default),
+        "refine_steps": env("BENCH_REFINE_STEPS", 2),
+        "p99_slo_ms": env("BENCH_P99_SLO_MS", 200),
+        "reg_ref_rate": env("BENCH_REG_REF_RATE", 1000),
+        "held_users": env("BENCH_HELD_USERS", 5000),
+        "held_rate": env("BENCH_HELD_RATE", 1000),
+        "held_hold_s": env("BENCH_HELD_HOLD_S", 15.0),
+    }
+
+
 def reg_step(parts, label, rate, step_s, p99_slo_ms, window=None):
     """One step of the `reg` method: `rate` REGISTER/s with digest, open loop,
     split over `parts` = [(server, users_csv, n_users), ...], one SIPp per

@@ -55,17 +55,8 @@ CFG = {
     "kchildren": env("BENCH_KCHILDREN", 4),
     "ktcpchildren": env("BENCH_KTCPCHILDREN", 4),
     "tcp_rd_buf": env("BENCH_TCP_RD_BUF", 16384),
-    # reg
-    "reg_users": env("BENCH_REG_USERS", 2000),
-    "reg_step_s": env("BENCH_REG_STEP_S", 8.0),
-    "reg_ladder": ladder("BENCH_REG_LADDER", "500,1000,2000,4000,6000,8000,10000,12000,14000,16000"),
-    "refine_steps": env("BENCH_REFINE_STEPS", 2),
-    "p99_slo_ms": env("BENCH_P99_SLO_MS", 200),
-    "reg_ref_rate": env("BENCH_REG_REF_RATE", 1000),
-    # held
-    "held_users": env("BENCH_HELD_USERS", 5000),
-    "held_rate": env("BENCH_HELD_RATE", 1000),
-    "held_hold_s": env("BENCH_HELD_HOLD_S", 15.0),
+    # reg and held (BENCH_REG_*, BENCH_HELD_*)
+    **B.reg_knobs("500,1000,2000,4000,6000,8000,10000,12000,14000,16000"),
 }
 for _t in ("switch", "kamailio"):
     CFG[f"reg_ladder_{_t}"] = ladder(f"BENCH_REG_LADDER_{_t.upper()}", ",".join(map(str, CFG["reg_ladder"])))
