@@ -84,6 +84,9 @@ CFG = {
     "xnode_hold_ms": env("BENCH_XNODE_HOLD_MS", 200),
     "xnode_redis": env("BENCH_XNODE_REDIS", "cluster"),
     "xnode_idle_s": env("BENCH_XNODE_IDLE_S", 3.0),
+    # the reg ladders take no new step after this many seconds from the
+    # start (held and xnode still run: ~2 min), so a full run fits 12 min
+    "reg_deadline_s": env("BENCH_REG_DEADLINE_S", 540),
 }
 ONLY = [x for x in env("BENCH_ONLY", "reg,held,xnode").split(",") if x]
 for _k in ("held_redis", "xnode_redis"):
@@ -95,6 +98,7 @@ if CFG["reg_ref_rate"] not in CFG["reg_ladder"]:
 DEPLOY = {}      # kind -> redislib.Single / Cluster, started once
 PROVISION = {}   # kind -> used_memory per subscriber etc.
 RES_SUBSCRIBERS = [0]   # how many subscribers every store holds
+T_START = [time.time()]
 
 
 def node_port(i):
@@ -216,6 +220,9 @@ def measure_reg(_):
 
     def step(t, run, rate):
         kind, n = by_name[t]
+        if time.time() > T_START[0] + CFG["reg_deadline_s"]:
+            log(f"  {t} {rate}/s: not run, past BENCH_REG_DEADLINE_S ({CFG['reg_deadline_s']} s)")
+            return {"rate": rate, "pass": False, "skipped": "deadline"}
         nodes = start_nodes(kind, n, f"reg{run}-{kind}{n}-r{rate}")
         try:
             res = B.reg_step([(nd, csv, k) for nd, (csv, k) in zip(nodes, parts[n])], f"{kind}{n}-reg{run}", rate,
@@ -241,6 +248,7 @@ def measure_reg(_):
     out = {}
     for t, rs in runs.items():
         out[t] = B.reg_summary(rs, CFG["reg_users"], CFG["reg_ref_rate"])
+        out[t]["runs_cut_by_deadline"] = sum(1 for r in rs if any(st.get("skipped") for st in r["steps"]))
         out[t]["redis_ops_per_reg_at_ref_rate"] = B.at_rate(rs, CFG["reg_ref_rate"], "redis_ops_per_reg")
         out[t]["redis_sent_per_reg_at_ref_rate"] = B.at_rate(rs, CFG["reg_ref_rate"], "redis_sent_per_reg")
         out[t]["redis_cpu_pct_at_ref_rate"] = B.at_rate(rs, CFG["reg_ref_rate"], "redis_cpu_pct")
@@ -458,6 +466,7 @@ def table(res):
             d = reg.get(setup_name(setup), {})
             v = med(d.get("max_sustained_reg_per_s"))
             capped = " (ladder top: lower bound)" if d.get("runs_where_ladder_never_failed") else ""
+            capped += " (cut by BENCH_REG_DEADLINE_S: lower bound)" if d.get("runs_cut_by_deadline") else ""
             target = ""
             if setup[0] != "sqlite" and setup[1] == 1:
                 r = v / base if v is not None and base else None
@@ -580,7 +589,7 @@ def main():
                     "loadavg_at_start": os.getloadavg(),
                     "host": B.host_versions({"switch": [CFG["switch_bin"], "--version"],
                                              "redis": ["redis-server", "--version"]})}}
-    t_start = time.time()
+    t_start = T_START[0] = time.time()
     try:
         for dep in DEPLOY.values():
             log(f"starting {KINDS[dep.kind]} ({dep.url})")
