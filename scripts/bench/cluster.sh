@@ -37,7 +37,7 @@
 # children, tracks each by PID and stops it by PID (also on Ctrl-C or
 # failure), prints the table and writes $BENCH_RESULTS.
 #
-# Knobs (environment; defaults in brackets), all listed in scripts/bench/README.md:
+# Knobs (environment; defaults in brackets), all described in scripts/bench/CLUSTER.md:
 #   BENCH_RUNS [1]  BENCH_ONLY [reg,held,xnode]
 #   BENCH_SETUPS [sqlite:1,server:1,cluster:1,cluster:2,cluster:3]
 #   BENCH_REG_USERS [2000]  BENCH_REG_LADDER [1000,2000,4000,6000,...,16000]
