@@ -389,15 +389,18 @@ def sip_options_ok(port, timeout=1.0):
 
 
 def wait_sip_up(name, port, logfile, secs=20):
+    """Waits until `name` answers OPTIONS on `port`; returns when it first did."""
     p = PROCS[name][0]
     deadline = time.time() + secs
     while time.time() < deadline:
         if p.poll() is not None:
             raise RuntimeError(f"{name} exited rc={p.returncode}, see {logfile}")
-        if sip_options_ok(port, 0.5):
+        # short: an OPTIONS sent before the socket is bound is simply lost
+        if sip_options_ok(port, 0.1):
+            up = time.time()
             time.sleep(0.5)
-            return
-        time.sleep(0.2)
+            return up
+        time.sleep(0.05)
     raise RuntimeError(f"{name} did not come up")
 
 
@@ -465,40 +468,49 @@ class Kamailio:
 
 class Switch:
     """Our switch (`switch run`), a fresh copy of a provisioned data dir per
-    start; `extra_args` are appended to `switch run` (a --config for calls),
-    `prefix` goes before the binary (`taskset -c 0` for dns.sh)."""
-    name = "switch"
+    start (an empty one without `template`); `extra_args` are appended to
+    `switch run` (a --config for calls), `prefix` goes before the binary
+    (`taskset -c 0` for dns.sh), `store_args` name the store for `run` and
+    the CLI alike (`--redis URL`; none: the SQLite file in the data dir).
+    `name` is its process name here (several nodes: switch-1, switch-2...)."""
 
     def __init__(self, binary, port, template, max_conns_per_ip=16384, digest_algorithms="md5",
-                 extra_args=(), log_level="warn", prefix=()):
+                 extra_args=(), log_level="warn", prefix=(), name="switch", store_args=()):
         self.bin, self.port, self.template = binary, port, template
         self.prefix = list(prefix)
         self.max_conns_per_ip, self.digest_algorithms = max_conns_per_ip, digest_algorithms
         self.extra_args = list(extra_args)
+        self.store_args = list(store_args)
         self.log_level = log_level
-        self.data_dir = os.path.join(OUT, "run-switch")
+        self.name = name
+        self.data_dir = os.path.join(OUT, "run-" + name)
         self.logfile = None
 
     def start(self, tag):
         # fresh state for every start: the provisioned store, no RL records
         shutil.rmtree(self.data_dir, ignore_errors=True)
-        shutil.copytree(self.template, self.data_dir)
+        if self.template:
+            shutil.copytree(self.template, self.data_dir)
+        else:
+            os.makedirs(self.data_dir)
         argv = self.prefix + [self.bin, "run",
                 "--listen", f"tcp:{HOST}:{self.port}", "--listen", f"udp:{HOST}:{self.port}",
                 "--data-dir", self.data_dir, "--domain", DOMAIN,
-                "--max-connections-per-ip", str(self.max_conns_per_ip)]
+                "--max-connections-per-ip", str(self.max_conns_per_ip)] + self.store_args
         if self.digest_algorithms:
             argv += ["--digest-algorithms", self.digest_algorithms]
         argv += self.extra_args
-        self.logfile = os.path.join(OUT, "logs", f"switch-{tag}.log")
+        self.logfile = os.path.join(OUT, "logs", f"{self.name}-{tag}.log")
+        t0 = time.time()
         spawn(self.name, argv, self.logfile, env_extra={"RUST_LOG": self.log_level})
-        wait_sip_up(self.name, self.port, self.logfile)
+        # start-up reads the store (subscribers, bindings): seconds until SIP is answered
+        self.start_s = wait_sip_up(self.name, self.port, self.logfile) - t0
 
     def stop(self):
         stop(self.name)
 
     def cli_json(self, *args):
-        r = subprocess.run([self.bin] + list(args) + ["--json", "--data-dir", self.data_dir],
+        r = subprocess.run([self.bin] + list(args) + ["--json", "--data-dir", self.data_dir] + self.store_args,
                            capture_output=True, text=True, timeout=30, env={**os.environ, "RUST_LOG": "error"})
         try:
             return json.loads(r.stdout)
@@ -551,22 +563,24 @@ def make_kamailio_db(pairs):
     return path
 
 
-def make_switch_store(binary, pairs):
+def make_switch_store(binary, pairs, store_args=(), template="switch-template"):
     """Provisions the switch's own store through its CLI: one
-    `switch subscriber import` of a number;password file."""
-    d = os.path.join(OUT, "switch-template")
+    `switch subscriber import` of a number;password file, into the data dir
+    OUT/`template` (SQLite) or into the store `store_args` names (`--redis URL`)."""
+    d = os.path.join(OUT, template)
     shutil.rmtree(d, ignore_errors=True)
     csv = os.path.join(OUT, "switch-subscribers.csv")
     with open(csv, "w") as f:
         for u, pw in pairs:
             f.write(f"{u};{pw}\n")
     t0 = time.time()
-    r = subprocess.run([binary, "subscriber", "import", csv, "--realm", DOMAIN, "--data-dir", d],
+    r = subprocess.run([binary, "subscriber", "import", csv, "--realm", DOMAIN, "--data-dir", d] + list(store_args),
                        capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         raise RuntimeError(f"switch subscriber import failed: {r.stderr.strip()}")
     took = time.time() - t0
-    log(f"provisioned {len(pairs)} subscribers into the switch store in {took:.1f}s ({r.stdout.strip()})")
+    where = " ".join(store_args) or "the switch store"
+    log(f"provisioned {len(pairs)} subscribers into {where} in {took:.1f}s ({r.stdout.strip()})")
     return d, round(took, 2)
 
 
@@ -707,6 +721,265 @@ def passes(fail_pct, achieved, rate, st, p99_slo_ms):
     achieved, SIPp's p99 response-time bucket within the SLO."""
     return (fail_pct < 1.0 and achieved >= 0.95 * rate and st.get("successful", 0) > 0
             and st.get("rtd_p99_le_ms") is not None and st["rtd_p99_le_ms"] <= p99_slo_ms)
+
+
+# ----------------------------------------------------------------------------
+# the registration methods (registrar.sh, cluster.sh): reg, held, a callee
+# ----------------------------------------------------------------------------
+REG_SCENARIO = "reg_tcp_auth.xml"
+
+
+def reg_knobs(ladder_default):
+    """The `reg` and `held` knobs (BENCH_REG_*, BENCH_HELD_*), the same in
+    registrar.sh and cluster.sh but for the ladder's default."""
+    return {
+        "reg_users": env("BENCH_REG_USERS", 2000),
+        "reg_step_s": env("BENCH_REG_STEP_S", 8.0),
+        "reg_ladder": ladder("BENCH_REG_LADDER", ladder_default),
+        "refine_steps": env("BENCH_REFINE_STEPS", 2),
+        "p99_slo_ms": env("BENCH_P99_SLO_MS", 200),
+        "reg_ref_rate": env("BENCH_REG_REF_RATE", 1000),
+        "held_users": env("BENCH_HELD_USERS", 5000),
+        "held_rate": env("BENCH_HELD_RATE", 1000),
+        "held_hold_s": env("BENCH_HELD_HOLD_S", 15.0),
+    }
+
+
+def reg_step(parts, label, rate, step_s, p99_slo_ms, window=None):
+    """One step of the `reg` method: `rate` REGISTER/s with digest, open loop,
+    split over `parts` = [(server, users_csv, n_users), ...], one SIPp per
+    part, each offering its share (rate * n / total) over its own persistent
+    TCP flows, all with the same per-user period.  CPU, memory and
+    connections are sampled in the steady window (after every user
+    connected, `step_s` seconds); `window()` is called at its start and
+    returns a function called at its end, whose dict joins the result (Redis
+    command counts); when that dict has "window": [start, end] (Unix times),
+    the registrations completed between them are counted too.  The step passes when, summed over the parts, < 1 %
+    failed and >= 95 % of `rate` was achieved, and every SIPp's p99
+    registration-time bucket is <= `p99_slo_ms`."""
+    D = step_s
+    total = sum(n for _, _, n in parts)
+    period_ms = int(round(total * 1000.0 / rate))   # per-user refresh interval
+    ramp = period_ms / 1000.0                        # all users connected after this
+    t0 = time.time()
+    end_at = t0 + ramp + D
+    runs = []
+    for i, (server, csv, n) in enumerate(parts):
+        tag = next_tag(f"{label}-r{rate}" + (f"-p{i + 1}" if len(parts) > 1 else ""))
+        extra = ["-inf", csv, "-m", str(n), "-r", f"{rate * n / total:.3f}", "-rp", "1000",
+                 "-l", str(n + 10), "-d", "0", "-nd",
+                 "-set", "end_at", f"{end_at:.3f}", "-set", "period_ms", str(period_ms)]
+        timeout = ramp * 2 + D + 30
+        argv, base = sipp_argv(tag, server.port, REG_SCENARIO, extra, timeout)
+        sname = "sipp-" + tag
+        runs.append((server, sname, base, spawn(sname, argv, base + ".out"), timeout))
+    names = [s.name for s, _, _, _, _ in runs]
+    sipps = [sn for _, sn, _, _, _ in runs]
+    sleep_until(t0 + ramp + 0.3)
+    win = CpuWindow(names + sipps)
+    first = runs[0][0]
+    twin = ThreadWindow(PROCS[first.name][0].pid) if isinstance(first, Switch) else None
+    finish = window() if window else None
+    sleep_until(t0 + ramp + D * 0.5)
+    mems = [mem_kb(tree(n)) for n in names]
+    mem = {k: sum(m[k] for m in mems) for k in mems[0]}
+    conns = [established(s.port) for s, _, _, _, _ in runs]
+    conns = None if None in conns else sum(conns)
+    if finish:
+        # each user's flow closes right after its last registration, which
+        # comes within one period before end_at: the hook's window ends
+        # before those closes (their writes are no registrations)
+        sleep_until(max(t0 + ramp + 0.8, end_at - period_ms / 1000.0 - 0.1))
+        extra_res = finish()
+    else:
+        extra_res = {}
+    sleep_until(t0 + ramp + D - 0.2)
+    cpu = win.done()
+    threads = twin.done() if twin else None
+    ticks, failed, sts, errs, trips = [], 0, [], [], 0
+    for server, sname, base, p, timeout in runs:
+        try:
+            p.wait(timeout=timeout + 10)
+        except subprocess.TimeoutExpired:
+            log(f"  {sname} overran; stopping")
+        stop(sname)
+        st = sipp_stats(base)
+        sts.append(st)
+        ticks += sipp_ticks(base, "REGOK")
+        failed += st.get("failed", 0)
+        t, e = sipp_errors(base)
+        trips += t
+        errs += e
+    achieved = rate_in_window(ticks, (ramp + 0.3) * 1000, (ramp + D - 0.2) * 1000)
+    if "window" in extra_res:
+        # SIPp's clock ticks count from its start, a few ms after t0: the same shift at both ends
+        w0, w1 = ((t - t0) * 1000 for t in extra_res["window"])
+        extra_res["registrations_in_window"] = sum(1 for t in ticks if w0 <= t < w1)
+    fail_pct = 100.0 * failed / max(1, len(ticks) + failed)
+    p99s = [st.get("rtd_p99_le_ms") for st in sts]
+    samples = sum(st.get("rtd_samples") or 0 for st in sts)
+    mean = (sum((st.get("rtd_mean_ms") or 0) * (st.get("rtd_samples") or 0) for st in sts) / samples
+            if samples else None)
+    p99 = None if None in p99s else max(p99s)
+    ok = all(passes(fail_pct, achieved, rate, {**st, "rtd_p99_le_ms": p99}, p99_slo_ms) for st in sts)
+    res = {"rate": rate, "achieved_reg_per_s": round(achieved, 1), "registers_ok": len(ticks),
+           "failed": failed, "fail_pct": round(fail_pct, 3), "pass": ok,
+           "server_tcp_conns": conns, "server_mem": mem,
+           "reg_time_mean_ms": round(mean, 3) if mean is not None else None,
+           "reg_time_p50_le_ms": max((st.get("rtd_p50_le_ms") or 0) for st in sts) if sts else None,
+           "reg_time_p99_le_ms": p99,
+           "sipp_watchdog_trips": trips, "sipp_errors": errs[:3],
+           "wall_s": cpu["wall_s"], "host_busy_pct": cpu["host_busy_pct"],
+           "host_busy_stat_pct": cpu["host_busy_stat_pct"],
+           "server_cpu_pct": round(sum(cpu.get(n + "_cpu_pct") or 0 for n in names), 1),
+           "sipp_cpu_pct": round(sum(cpu.get(n + "_cpu_pct") or 0 for n in sipps), 1),
+           "server_threads": threads, "loadavg_1m": round(os.getloadavg()[0], 2), **extra_res}
+    if len(names) > 1:
+        res["node_cpu_pct"] = {n: cpu.get(n + "_cpu_pct") for n in names}
+    log(f"  {label} offered {rate}/s -> {achieved:.0f}/s ok={len(ticks)} failed={failed} conns={conns} "
+        f"cpu={res['server_cpu_pct']}% sipp={res['sipp_cpu_pct']}% host={res['host_busy_stat_pct']}% "
+        f"pss={mem['pss_kb']}kB t_reg mean={res['reg_time_mean_ms']}ms p99<={p99}ms "
+        f"{'PASS' if ok else 'FAIL'}" + (f" sipp-err: {errs[0]}" if errs else ""))
+    if threads:
+        log("    threads (cpu/runq-wait % of a core): " + fmt_threads(threads))
+    return res
+
+
+def reg_summary(rs, n, ref_rate):
+    """The `reg` figures of one server's (or setup's) ladder runs: medians of
+    the best (max passing) step of each run, and the CPU at `ref_rate`."""
+    best = [r["max_pass"] for r in rs]
+    return {
+        "users": n, "transport": "tcp, one persistent connection per user",
+        "auth": "digest (401 + authenticated REGISTER per registration)",
+        "max_sustained_reg_per_s": summarize([b["rate"] if b else None for b in best]),
+        "runs_where_ladder_never_failed": sum(1 for r in rs if r["ladder_exhausted"]),
+        "achieved_at_max_reg_per_s": summarize_best(best, "achieved_reg_per_s"),
+        "reg_time_mean_ms_at_max": summarize_best(best, "reg_time_mean_ms"),
+        "reg_time_p99_le_ms_at_max": summarize_best(best, "reg_time_p99_le_ms"),
+        "server_cpu_pct_at_max": summarize_best(best, "server_cpu_pct"),
+        "sipp_cpu_pct_at_max": summarize_best(best, "sipp_cpu_pct"),
+        "host_busy_pct_at_max": summarize_best(best, "host_busy_stat_pct"),
+        "server_pss_kb_at_max": summarize([b["server_mem"]["pss_kb"] if b else None for b in best]),
+        # the switch's store writer is one thread ("store"): near 100 % = it is the limit
+        "store_thread_cpu_pct_at_max": summarize([
+            ((b.get("server_threads") or {}).get("store") or {}).get("cpu_pct") if b else None for b in best]),
+        "ref_rate": ref_rate,
+        "server_cpu_pct_at_ref_rate": at_rate(rs, ref_rate, "server_cpu_pct"),
+        "runs": rs,
+    }
+
+
+def held_once(server, run, n, rate, hold_s, users_csv, probe=None):
+    """The `held` method: `n` users register (digest) at `rate`/s over their
+    own TCP flows and keep them idle for `hold_s`; the server's PSS/RSS on
+    the fresh idle server and mid-hold, per flow = delta / established
+    server-side connections.  `probe()` is called before SIPp starts and
+    returns a function called mid-hold with the established connections,
+    whose dict joins the result (Redis memory)."""
+    # the mid-hold sample (ramp + 2 + hold/2) must come before the first
+    # users' hold ends (ramp + hold)
+    if hold_s < 6:
+        log(f"  BENCH_HELD_HOLD_S={hold_s} is too short to sample inside the hold; using 6")
+        hold_s = 6.0
+    server.start(f"held{run}")
+    try:
+        time.sleep(1.0)
+        base_mem = mem_kb(tree(server.name))
+        finish = probe() if probe else None
+        ramp = n / float(rate)
+        hold_ms = int((ramp + hold_s) * 1000)
+        tag = next_tag(f"{server.name}-held{run}")
+        extra = ["-inf", users_csv, "-m", str(n), "-r", str(rate), "-l", str(n + 10),
+                 "-d", str(hold_ms), "-nd", "-set", "end_at", "0", "-set", "period_ms", "1"]
+        timeout = ramp + hold_ms / 1000.0 + 30
+        argv, base = sipp_argv(tag, server.port, REG_SCENARIO, extra, timeout)
+        sname = "sipp-" + tag
+        t0 = time.time()
+        p = spawn(sname, argv, base + ".out")
+        sleep_until(t0 + ramp + 2.0)
+        win = CpuWindow([server.name])
+        sleep_until(t0 + ramp + 2.0 + hold_s * 0.5)
+        held_mem = mem_kb(tree(server.name))
+        conns = established(server.port)
+        extra_res = finish(conns) if finish else {}   # before the listing below, which reads the store
+        contacts = server.contacts()
+        sleep_until(t0 + ramp + hold_s - 0.5)
+        cpu = win.done()
+        try:
+            p.wait(timeout=timeout + 10)
+        except subprocess.TimeoutExpired:
+            pass
+        stop(sname)
+        time.sleep(1.5)
+        after_mem = mem_kb(tree(server.name))
+        conns_after = established(server.port)
+        st = sipp_stats(base)
+        regok = len(sipp_ticks(base, "REGOK"))
+        trips, errs = sipp_errors(base)
+    finally:
+        server.stop()
+    nconn = conns or 0
+    r = {"run": run, "registered_ok": regok, "sipp_failed": st.get("failed"), "sipp_errors": errs,
+         "server_tcp_conns_held": conns, "registered_contacts": contacts,
+         "mem_baseline": base_mem, "mem_held": held_mem, "mem_after_close": after_mem,
+         "server_tcp_conns_after_close": conns_after,
+         "pss_bytes_per_flow": round((held_mem["pss_kb"] - base_mem["pss_kb"]) * 1024.0 / nconn) if nconn else None,
+         "rss_bytes_per_flow": round((held_mem["rss_kb"] - base_mem["rss_kb"]) * 1024.0 / nconn) if nconn else None,
+         "idle_cpu_pct_while_held": cpu.get(server.name + "_cpu_pct"),
+         "server_start_s": round(getattr(server, "start_s", 0), 2) or None,
+         "server_log_problem_lines": server.log_problems(), **extra_res}
+    log(f"  {server.name} held {conns} conns, contacts {contacts}, registered {regok}; "
+        f"PSS {base_mem['pss_kb']} -> {held_mem['pss_kb']} kB ({r['pss_bytes_per_flow']} B/flow), "
+        f"RSS {base_mem['rss_kb']} -> {held_mem['rss_kb']} kB ({r['rss_bytes_per_flow']} B/flow), "
+        f"idle cpu {r['idle_cpu_pct_while_held']}%" + (f" sipp-err: {errs[0]}" if errs else ""))
+    return r
+
+
+def held_summary(rs, n):
+    """The `held` figures of one server's runs (medians)."""
+    return {
+        "flows_target": n,
+        "flows_held": summarize([r["server_tcp_conns_held"] for r in rs]),
+        "registered_contacts": summarize([r["registered_contacts"] for r in rs]),
+        "pss_bytes_per_flow": summarize([r["pss_bytes_per_flow"] for r in rs]),
+        "rss_bytes_per_flow": summarize([r["rss_bytes_per_flow"] for r in rs]),
+        "pss_kb_baseline": summarize([r["mem_baseline"]["pss_kb"] for r in rs]),
+        "pss_kb_held": summarize([r["mem_held"]["pss_kb"] for r in rs]),
+        "rss_kb_baseline": summarize([r["mem_baseline"]["rss_kb"] for r in rs]),
+        "rss_kb_held": summarize([r["mem_held"]["rss_kb"] for r in rs]),
+        "idle_cpu_pct_while_held": summarize([r["idle_cpu_pct_while_held"] for r in rs]),
+        "runs": rs,
+    }
+
+
+def start_callee(port, tag, callee, sdp_ip=None, media_port=6000, life_s=900, name="callee"):
+    """A SIPp callee (digest, TCP) registered as `callee` = (number, password)
+    that answers every INVITE coming down its flow (reg_tcp_auth.xml +
+    -oocsf uas_answer_ooc.xml, 180 then 200) and echoes RTP (-rtp_echo on
+    `media_port`); its SDP names `sdp_ip` (default: the unreachable
+    PRIV_IP, the far-end NAT model; "flow": its own source address).  Returns its SIPp file base once it
+    registered."""
+    csv = os.path.join(OUT, f"{name}.csv")
+    write_users_csv(csv, [callee])
+    extra = ["-inf", csv, "-m", "1", "-r", "1", "-d", str(life_s * 1000), "-nd",
+             "-set", "end_at", "0", "-set", "period_ms", "1",
+             "-oocsf", os.path.join(SCN, "uas_answer_ooc.xml"),
+             "-s", callee[0], "-mp", str(media_port), "-l", "100000", "-rtp_echo"]
+    src = next_src_ip()
+    extra += ["-key", "sdp_ip", src if sdp_ip == "flow" else (sdp_ip or PRIV_IP)]
+    # the answering scenario waits for the BYE for the whole call hold time
+    argv, base = sipp_argv(tag, port, REG_SCENARIO, extra, life_s + 30, errlog=False,
+                           recv_timeout_ms=60000, src_ip=src)
+    p = spawn(name, argv, base + ".out")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if sipp_ticks(base, "REGOK"):
+            return base
+        if p.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise RuntimeError(f"callee SIPp did not register, see {base}.out")
 
 
 # ----------------------------------------------------------------------------

@@ -230,30 +230,6 @@ class SwitchStack:
 # ----------------------------------------------------------------------------
 # calls: calls/s with RTP both ways
 # ----------------------------------------------------------------------------
-def start_callee(stack, tag):
-    csv = os.path.join(OUT, "callee.csv")
-    B.write_users_csv(csv, [CALLEE])
-    life_s = 900
-    extra = ["-inf", csv, "-m", "1", "-r", "1", "-d", str(life_s * 1000), "-nd",
-             "-set", "end_at", "0", "-set", "period_ms", "1",
-             "-oocsf", os.path.join(B.SCN, "uas_answer_ooc.xml"),
-             "-s", CALLEE[0], "-mp", "6000", "-l", "100000", "-rtp_echo"]
-    src = B.next_src_ip()
-    extra += ["-key", "sdp_ip", B.PRIV_IP if CFG["callee_sdp"] == "private" else src]
-    # the answering scenario waits for the BYE for the whole call hold time
-    argv, base = B.sipp_argv(tag, stack.port, "reg_tcp_auth.xml", extra, life_s + 30, errlog=False,
-                             recv_timeout_ms=60000, src_ip=src)
-    p = spawn("callee", argv, base + ".out")
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if B.sipp_ticks(base, "REGOK"):
-            return base
-        if p.poll() is not None:
-            break
-        time.sleep(0.2)
-    raise RuntimeError(f"callee SIPp did not register, see {base}.out")
-
-
 def call_step(stack, label, rate):
     hold_ms = CFG["calls_hold_ms"]
     D = CFG["calls_step_s"]
@@ -333,7 +309,8 @@ def measure_calls(stacks):
         stack = stacks[t]
         try:
             stack.start(f"calls{run}-r{r}")
-            start_callee(stack, B.next_tag(f"{t}-calls{run}-r{r}-callee"))
+            B.start_callee(stack.port, B.next_tag(f"{t}-calls{run}-r{r}-callee"), CALLEE,
+                           sdp_ip="flow" if CFG["callee_sdp"] == "flow" else None)
             res = call_step(stack, f"{t}-calls{run}", r)
         finally:
             stop("callee")

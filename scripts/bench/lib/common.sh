@@ -1,4 +1,5 @@
-# Shared set-up of the bench entry points (registrar.sh, calls.sh, dns.sh): sourced,
+# shellcheck shell=bash
+# Shared set-up of the bench entry points (registrar.sh, calls.sh, dns.sh, cluster.sh): sourced,
 # never run.  Each function says what it does in one line; the orchestration
 # itself (processes by PID, sampling, ladders) is in lib/benchlib.py.
 

@@ -374,8 +374,8 @@ def measure_push_visible(ctx):
                 f'[dns.update]\nserver = "{B.HOST}:{CFG["push_knot_port"]}"\nzone = "{PUSH_ZONE}"\n'
                 f'[dns.update.tsig_key]\nname = "switch-key."\nalgorithm = "hmac-sha256"\nsecret_file = "{secret_file}"\n')
     switch = B.Switch(CFG["switch_bin"], CFG["push_switch_port"], ctx["template"], extra_args=["--config", conf],
-                      log_level=env("BENCH_SWITCH_LOG", "warn"), prefix=pin(CFG["server_cpu"], rt=True))
-    switch.name, switch.data_dir = "switch-push", os.path.join(OUT, "run-switch-push")
+                      log_level=env("BENCH_SWITCH_LOG", "warn"), prefix=pin(CFG["server_cpu"], rt=True),
+                      name="switch-push")
     switch.start("push")
     boost(switch.name)
     # At start the switch resynchronises every provisioned number into the

@@ -19,7 +19,8 @@ Two measurements, each for both servers in one run, interleaved run by run
 Method, scenario and Kamailio flags are those of the anchors harness
 (shared/anchors, `reg` digest and `held`); the generic pieces of its
 orchestrator (processes by PID, sampling, SIPp, ladder, table) are in
-benchlib.py, shared with calls_bench.py.  Differences: ports are our own (Kamailio
+benchlib.py, shared with calls_bench.py; the reg step and the held run
+themselves are benchlib's reg_step and held_once, shared with cluster_bench.py.  Differences: ports are our own (Kamailio
 BENCH_KAM_PORT, switch BENCH_SWITCH_PORT) and `held` uses the digest scenario
 for both servers (the switch always authenticates); see ../README.md.
 
@@ -29,16 +30,14 @@ subprocess timeout.
 """
 
 import os
-import subprocess
 import sys
 import time
 
 import benchlib as B
-from benchlib import CpuWindow, ThreadWindow, both, env, fnum, ladder, log, mem_kb, ratio, sleep_until, spawn, stop, summarize, tree
+from benchlib import both, env, fnum, ladder, log, ratio
 
 OUT = B.OUT
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(OUT, "results.json"))
-SCENARIO = "reg_tcp_auth.xml"
 
 CFG = {
     "runs": env("BENCH_RUNS", 3),
@@ -56,85 +55,17 @@ CFG = {
     "kchildren": env("BENCH_KCHILDREN", 4),
     "ktcpchildren": env("BENCH_KTCPCHILDREN", 4),
     "tcp_rd_buf": env("BENCH_TCP_RD_BUF", 16384),
-    # reg
-    "reg_users": env("BENCH_REG_USERS", 2000),
-    "reg_step_s": env("BENCH_REG_STEP_S", 8.0),
-    "reg_ladder": ladder("BENCH_REG_LADDER", "500,1000,2000,4000,6000,8000,10000,12000,14000,16000"),
-    "refine_steps": env("BENCH_REFINE_STEPS", 2),
-    "p99_slo_ms": env("BENCH_P99_SLO_MS", 200),
-    "reg_ref_rate": env("BENCH_REG_REF_RATE", 1000),
-    # held
-    "held_users": env("BENCH_HELD_USERS", 5000),
-    "held_rate": env("BENCH_HELD_RATE", 1000),
-    "held_hold_s": env("BENCH_HELD_HOLD_S", 15.0),
+    # reg and held (BENCH_REG_*, BENCH_HELD_*)
+    **B.reg_knobs("500,1000,2000,4000,6000,8000,10000,12000,14000,16000"),
 }
 for _t in ("switch", "kamailio"):
     CFG[f"reg_ladder_{_t}"] = ladder(f"BENCH_REG_LADDER_{_t.upper()}", ",".join(map(str, CFG["reg_ladder"])))
 ONLY = [x for x in env("BENCH_ONLY", "reg,held").split(",") if x]
 
 
-def sipp_argv(tag, port, extra, timeout_s):
-    return B.sipp_argv(tag, port, SCENARIO, extra, timeout_s)
-
-
 # ----------------------------------------------------------------------------
-# reg: REGISTER/s with digest over persistent TCP flows
+# reg: REGISTER/s with digest over persistent TCP flows (benchlib.reg_step)
 # ----------------------------------------------------------------------------
-def reg_step(server, label, rate, users_csv, n):
-    D = CFG["reg_step_s"]
-    period_ms = int(round(n * 1000.0 / rate))   # per-user refresh interval
-    ramp = period_ms / 1000.0                    # all users connected after this
-    tag = B.next_tag(f"{label}-r{rate}")
-    t0 = time.time()
-    end_at = t0 + ramp + D
-    extra = ["-inf", users_csv, "-m", str(n), "-r", str(rate), "-rp", "1000",
-             "-l", str(n + 10), "-d", "0", "-nd",
-             "-set", "end_at", f"{end_at:.3f}", "-set", "period_ms", str(period_ms)]
-    timeout = ramp * 2 + D + 30
-    argv, base = sipp_argv(tag, server.port, extra, timeout)
-    sname = "sipp-" + tag
-    p = spawn(sname, argv, base + ".out")
-    sleep_until(t0 + ramp + 0.3)
-    win = CpuWindow([server.name, sname])
-    twin = ThreadWindow(B.PROCS[server.name][0].pid) if server.name == "switch" else None
-    sleep_until(t0 + ramp + D * 0.5)
-    mem = mem_kb(tree(server.name))
-    conns = B.established(server.port)
-    sleep_until(t0 + ramp + D - 0.2)
-    cpu = win.done()
-    threads = twin.done() if twin else None
-    try:
-        p.wait(timeout=timeout + 10)
-    except subprocess.TimeoutExpired:
-        log(f"  sipp {tag} overran; stopping")
-    stop(sname)
-    st = B.sipp_stats(base)
-    ticks = B.sipp_ticks(base, "REGOK")
-    achieved = B.rate_in_window(ticks, (ramp + 0.3) * 1000, (ramp + D - 0.2) * 1000)
-    failed = st.get("failed", 0)
-    fail_pct = 100.0 * failed / max(1, len(ticks) + failed)
-    ok = B.passes(fail_pct, achieved, rate, st, CFG["p99_slo_ms"])
-    trips, errs = B.sipp_errors(base)
-    res = {"rate": rate, "achieved_reg_per_s": round(achieved, 1), "registers_ok": len(ticks),
-           "failed": failed, "fail_pct": round(fail_pct, 3), "pass": ok,
-           "server_tcp_conns": conns, "server_mem": mem,
-           "reg_time_mean_ms": st.get("rtd_mean_ms"), "reg_time_p50_le_ms": st.get("rtd_p50_le_ms"),
-           "reg_time_p99_le_ms": st.get("rtd_p99_le_ms"),
-           "sipp_watchdog_trips": trips, "sipp_errors": errs,
-           "wall_s": cpu["wall_s"], "host_busy_pct": cpu["host_busy_pct"],
-           "host_busy_stat_pct": cpu["host_busy_stat_pct"],
-           "server_cpu_pct": cpu.get(server.name + "_cpu_pct"),
-           "sipp_cpu_pct": cpu.get(sname + "_cpu_pct"),
-           "server_threads": threads, "loadavg_1m": round(os.getloadavg()[0], 2)}
-    log(f"  {label} offered {rate}/s -> {achieved:.0f}/s ok={len(ticks)} failed={failed} conns={conns} "
-        f"cpu={res['server_cpu_pct']}% sipp={res['sipp_cpu_pct']}% host={res['host_busy_stat_pct']}% "
-        f"pss={mem['pss_kb']}kB t_reg mean={st.get('rtd_mean_ms')}ms p99<={st.get('rtd_p99_le_ms')}ms "
-        f"{'PASS' if ok else 'FAIL'}" + (f" sipp-err: {errs[0]}" if errs else ""))
-    if threads:
-        log("    threads (cpu/runq-wait % of a core): " + B.fmt_threads(threads))
-    return res
-
-
 def measure_reg(servers):
     n = CFG["reg_users"]
     csv = os.path.join(OUT, "users.csv")
@@ -145,7 +76,7 @@ def measure_reg(servers):
         server = servers[t]
         server.start(f"reg{run}-r{r}")
         try:
-            res = reg_step(server, f"{t}-reg{run}", r, csv, n)
+            res = B.reg_step([(server, csv, n)], f"{t}-reg{run}", r, CFG["reg_step_s"], CFG["p99_slo_ms"])
         finally:
             server.stop()
         res["server_log_problem_lines"] = server.log_problems()
@@ -155,117 +86,20 @@ def measure_reg(servers):
         servers, CFG["targets"], CFG["runs"],
         lambda t, run: log(f"[reg] {t}: REGISTER/s, digest, {n} TCP flows, run {run}"),
         step, lambda t: CFG[f"reg_ladder_{t}"], CFG["refine_steps"])
-    out = {}
-    for t, rs in runs.items():
-        best = [r["max_pass"] for r in rs]
-        out[t] = {
-            "users": n, "transport": "tcp, one persistent connection per user",
-            "auth": "digest (401 + authenticated REGISTER per registration)",
-            "max_sustained_reg_per_s": summarize([b["rate"] if b else None for b in best]),
-            "runs_where_ladder_never_failed": sum(1 for r in rs if r["ladder_exhausted"]),
-            "achieved_at_max_reg_per_s": B.summarize_best(best, "achieved_reg_per_s"),
-            "reg_time_mean_ms_at_max": B.summarize_best(best, "reg_time_mean_ms"),
-            "reg_time_p99_le_ms_at_max": B.summarize_best(best, "reg_time_p99_le_ms"),
-            "server_cpu_pct_at_max": B.summarize_best(best, "server_cpu_pct"),
-            "sipp_cpu_pct_at_max": B.summarize_best(best, "sipp_cpu_pct"),
-            "host_busy_pct_at_max": B.summarize_best(best, "host_busy_stat_pct"),
-            "server_pss_kb_at_max": summarize([b["server_mem"]["pss_kb"] if b else None for b in best]),
-            # the switch's store writer is one thread ("store"): near 100 % = it is the limit
-            "store_thread_cpu_pct_at_max": summarize([
-                ((b.get("server_threads") or {}).get("store") or {}).get("cpu_pct") if b else None for b in best]),
-            "ref_rate": CFG["reg_ref_rate"],
-            "server_cpu_pct_at_ref_rate": B.at_rate(rs, CFG["reg_ref_rate"], "server_cpu_pct"),
-            "runs": rs,
-        }
-    return out
+    return {t: B.reg_summary(rs, n, CFG["reg_ref_rate"]) for t, rs in runs.items()}
 
 
 # ----------------------------------------------------------------------------
 # held: idle registered flows, memory per flow
 # ----------------------------------------------------------------------------
-def held_once(server, run):
-    n = CFG["held_users"]
-    rate = CFG["held_rate"]
-    hold_s = CFG["held_hold_s"]
-    csv = os.path.join(OUT, "users.csv")
-    # the mid-hold sample (ramp + 2 + hold/2) must come before the first
-    # users' hold ends (ramp + hold)
-    if hold_s < 6:
-        log(f"  BENCH_HELD_HOLD_S={hold_s} is too short to sample inside the hold; using 6")
-        hold_s = 6.0
-    server.start(f"held{run}")
-    try:
-        time.sleep(1.0)
-        base_mem = mem_kb(tree(server.name))
-        ramp = n / float(rate)
-        hold_ms = int((ramp + hold_s) * 1000)
-        tag = B.next_tag(f"{server.name}-held{run}")
-        extra = ["-inf", csv, "-m", str(n), "-r", str(rate), "-l", str(n + 10),
-                 "-d", str(hold_ms), "-nd", "-set", "end_at", "0", "-set", "period_ms", "1"]
-        timeout = ramp + hold_ms / 1000.0 + 30
-        argv, base = sipp_argv(tag, server.port, extra, timeout)
-        sname = "sipp-" + tag
-        t0 = time.time()
-        p = spawn(sname, argv, base + ".out")
-        sleep_until(t0 + ramp + 2.0)
-        win = CpuWindow([server.name])
-        sleep_until(t0 + ramp + 2.0 + hold_s * 0.5)
-        held_mem = mem_kb(tree(server.name))
-        conns = B.established(server.port)
-        contacts = server.contacts()
-        sleep_until(t0 + ramp + hold_s - 0.5)
-        cpu = win.done()
-        try:
-            p.wait(timeout=timeout + 10)
-        except subprocess.TimeoutExpired:
-            pass
-        stop(sname)
-        time.sleep(1.5)
-        after_mem = mem_kb(tree(server.name))
-        conns_after = B.established(server.port)
-        st = B.sipp_stats(base)
-        regok = len(B.sipp_ticks(base, "REGOK"))
-        trips, errs = B.sipp_errors(base)
-    finally:
-        server.stop()
-    nconn = conns or 0
-    r = {"run": run, "registered_ok": regok, "sipp_failed": st.get("failed"), "sipp_errors": errs,
-         "server_tcp_conns_held": conns, "registered_contacts": contacts,
-         "mem_baseline": base_mem, "mem_held": held_mem, "mem_after_close": after_mem,
-         "server_tcp_conns_after_close": conns_after,
-         "pss_bytes_per_flow": round((held_mem["pss_kb"] - base_mem["pss_kb"]) * 1024.0 / nconn) if nconn else None,
-         "rss_bytes_per_flow": round((held_mem["rss_kb"] - base_mem["rss_kb"]) * 1024.0 / nconn) if nconn else None,
-         "idle_cpu_pct_while_held": cpu.get(server.name + "_cpu_pct"),
-         "server_log_problem_lines": server.log_problems()}
-    log(f"  {server.name} held {conns} conns, contacts {contacts}, registered {regok}; "
-        f"PSS {base_mem['pss_kb']} -> {held_mem['pss_kb']} kB ({r['pss_bytes_per_flow']} B/flow), "
-        f"RSS {base_mem['rss_kb']} -> {held_mem['rss_kb']} kB ({r['rss_bytes_per_flow']} B/flow), "
-        f"idle cpu {r['idle_cpu_pct_while_held']}%" + (f" sipp-err: {errs[0]}" if errs else ""))
-    return r
-
-
 def measure_held(servers):
+    csv = os.path.join(OUT, "users.csv")
     runs = {t: [] for t in servers}
     for run in range(1, CFG["runs"] + 1):
         for t in B.order(CFG["targets"], run):
             log(f"[held] {t}: {CFG['held_users']} registered TCP flows held idle, run {run}")
-            runs[t].append(held_once(servers[t], run))
-    out = {}
-    for t, rs in runs.items():
-        out[t] = {
-            "flows_target": CFG["held_users"],
-            "flows_held": summarize([r["server_tcp_conns_held"] for r in rs]),
-            "registered_contacts": summarize([r["registered_contacts"] for r in rs]),
-            "pss_bytes_per_flow": summarize([r["pss_bytes_per_flow"] for r in rs]),
-            "rss_bytes_per_flow": summarize([r["rss_bytes_per_flow"] for r in rs]),
-            "pss_kb_baseline": summarize([r["mem_baseline"]["pss_kb"] for r in rs]),
-            "pss_kb_held": summarize([r["mem_held"]["pss_kb"] for r in rs]),
-            "rss_kb_baseline": summarize([r["mem_baseline"]["rss_kb"] for r in rs]),
-            "rss_kb_held": summarize([r["mem_held"]["rss_kb"] for r in rs]),
-            "idle_cpu_pct_while_held": summarize([r["idle_cpu_pct_while_held"] for r in rs]),
-            "runs": rs,
-        }
-    return out
+            runs[t].append(B.held_once(servers[t], run, CFG["held_users"], CFG["held_rate"], CFG["held_hold_s"], csv))
+    return {t: B.held_summary(rs, CFG["held_users"]) for t, rs in runs.items()}
 
 
 # ----------------------------------------------------------------------------
