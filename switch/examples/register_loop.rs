@@ -85,6 +85,7 @@ fn config() -> CoreConfig {
         server_header: None,
         // One node: no Redis, no other node to forward to.
         cluster: None,
+        push_hold: None,
     }
 }
 
