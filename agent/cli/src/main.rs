@@ -115,8 +115,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             // clap took 300..=699 only.
             let reject_with = StatusCode::new(reject_with).unwrap_or(StatusCode::TEMPORARILY_UNAVAILABLE);
             let plan = calls::ListenPlan { auto_answer, answer_after: Duration::from_secs_f64(answer_after), reject_with };
+            // The handler first: SIGUSR1's default action would end the process.
+            let pushed = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
             let _pid = pid_file.map(push::PidFile::write).transpose()?;
-            listen(handle, events, plan, calls::Calls::new(media.record)).await
+            listen(handle, events, plan, calls::Calls::new(media.record), pushed).await
         }
         Cmd::PushReceived { .. } => Ok(EXIT_FAILED),
         Cmd::Call { callee, media, duration, dtmf, timeout } => {
@@ -200,11 +202,16 @@ async fn register(handle: AgentHandle, mut events: Events, timeout: Duration) ->
     Ok(code)
 }
 
-async fn listen(handle: AgentHandle, mut events: Events, plan: calls::ListenPlan, mut printer: calls::Calls) -> anyhow::Result<u8> {
+async fn listen(
+    handle: AgentHandle,
+    mut events: Events,
+    plan: calls::ListenPlan,
+    mut printer: calls::Calls,
+    mut pushed: tokio::signal::unix::Signal,
+) -> anyhow::Result<u8> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    let mut pushed = signal(SignalKind::user_defined1())?;
     let mut ringing = calls::Ringing::default();
     loop {
         let ev = tokio::select! {
