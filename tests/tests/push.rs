@@ -131,13 +131,24 @@ impl Lab {
 
     /// The phone: `agent listen --auto-answer` registered with push parameters.
     fn phone(&self) -> (Proc, Lines) {
+        self.phone_with(&[])
+    }
+
+    fn phone_with(&self, global: &[&str]) -> (Proc, Lines) {
         let mut g = self.global("2002");
+        g.extend(global.iter().map(|s| s.to_string()));
         g.extend(["--pn-provider", "apns", "--pn-prid", PRID, "--pn-param", PARAM].map(String::from));
         let g: Vec<&str> = g.iter().map(String::as_str).collect();
         let pid = self.pid_file().display().to_string();
         let (p, mut lines) = listen_with(None, &self.spec, "2002", "pw2002", &g, &["--auto-answer", "--pid-file", &pid]);
         lines.wait(&["registered "], REGISTER_WITHIN);
         (p, lines)
+    }
+
+    /// `agent push-received --pid-file` for the phone, to its end.
+    fn push_received(&self) {
+        let told = run(command(None, &self.spec, "2002", "x", &[]).args(["push-received", "--pid-file"]).arg(self.pid_file()), WAIT);
+        assert_eq!(told.status.code(), Some(0), "{}", String::from_utf8_lossy(&told.stdout));
     }
 
     fn pid_file(&self) -> PathBuf {
@@ -227,4 +238,24 @@ fn a_gateway_that_is_down_gets_the_caller_480_at_once_and_a_log_line() {
     assert!(started.elapsed() < Duration::from_secs(60), "480 after {:?}", started.elapsed());
     let logged = lab.switch.wait_for_event("push gateway unreachable", &[("number", "2002")], WAIT);
     assert_eq!(logged.text("kind"), "connect");
+}
+
+/// `agent push-received` is what brings a phone back at once: one whose flow
+/// died while the switch was down waits out its RFC 5626 back-off (here at
+/// least 150 s), and the push ends the wait.
+#[test]
+fn push_received_brings_a_backing_off_phone_back_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path());
+    let mut lab = Lab::start(&gateway.url, &gateway.cert, 20);
+    let (_phone, mut lines) = lab.phone_with(&["--backoff-base", "300"]);
+    lab.switch.kill9();
+    let failed = lines.wait(&["connect-failed "], WAIT);
+    let retry_ms: u64 = tests::agent::field(&failed, "retry_in_ms").and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{failed}"));
+    assert!(retry_ms >= 150_000, "the back-off keeps it away: {failed}");
+    lab.switch.restart();
+    let told = Instant::now();
+    lab.push_received();
+    lines.wait(&["registered "], WAIT);
+    assert!(told.elapsed() < Duration::from_millis(retry_ms), "back within {:?}", told.elapsed());
 }
