@@ -84,8 +84,8 @@ fn request(gateway: &Gateway, body: &str) -> String {
     )
 }
 
-/// The status code of `HTTP/1.x NNN ...`.
-fn status(head: &[u8]) -> Option<u16> {
+/// The status code of `HTTP/1.x NNN ...` (a gateway's first line; the `push` fuzz target feeds it).
+pub fn status(head: &[u8]) -> Option<u16> {
     let line = head.split(|&b| b == b'\r').next()?;
     let line = std::str::from_utf8(line).ok()?;
     let mut parts = line.split(' ');
