@@ -259,3 +259,22 @@ fn push_received_brings_a_backing_off_phone_back_at_once() {
     lines.wait(&["registered "], WAIT);
     assert!(told.elapsed() < Duration::from_millis(retry_ms), "back within {:?}", told.elapsed());
 }
+
+/// The push parameters live in the binding's stored Contact: after a restart
+/// (every flow gone) a call for the phone still wakes it.
+#[test]
+fn the_push_parameters_survive_a_switch_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path());
+    let mut lab = Lab::start(&gateway.url, &gateway.cert, 2);
+    let phone = lab.phone();
+    lab.switch.kill9();
+    drop(phone);
+    lab.switch.restart();
+    lab.spec = lab.switch.spec();
+    let caller = lab.call(&["--timeout", "60"]);
+    let got = gateway.next(WAIT);
+    assert_eq!((got.body["number"].as_str(), got.body["pn-prid"].as_str()), (Some("2002"), Some(PRID)));
+    let out = caller.join().unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stdout));
+}
