@@ -114,6 +114,7 @@ impl Lab {
         std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
         let quoted = |p: &std::path::Path| serde_json::to_string(&p.display().to_string()).unwrap();
         let cfg = Config::default()
+            .admin(r#"listen = ["tcp:127.0.0.1:0"]"#)
             .listen(&["tcp:127.0.0.1:0"])
             .relay("127.0.0.1")
             .push(&format!("gateway = {}", serde_json::to_string(gateway).unwrap()))
@@ -162,6 +163,16 @@ impl Lab {
         self.sw.wait_state("2002", "signalling_dropped", WAIT).unwrap_or_else(|| panic!("flow not dropped: {:?}", self.sw.record("2002")));
     }
 
+    /// The sample `switch_push_notifications_total{result="RESULT"}` on `/metrics` (0 when absent).
+    fn notifications(&self, result: &str) -> f64 {
+        let mut admin = std::net::TcpStream::connect(self.switch.listener("admin")).unwrap();
+        admin.write_all(b"GET /metrics HTTP/1.1\r\nHost: switch\r\nConnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        admin.read_to_string(&mut text).unwrap();
+        let series = format!("switch_push_notifications_total{{result=\"{result}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(&series)).map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
     /// The caller, `agent call 2002 ...` to its end, on a thread.
     fn call(&self, args: &[&str]) -> std::thread::JoinHandle<Output> {
         let g = self.global("2001");
@@ -203,6 +214,7 @@ fn a_killed_phone_is_woken_by_push_and_answers_the_held_call_on_its_new_flow() {
     assert_eq!(out.status.code(), Some(0), "the caller's call: {said}");
     assert!(said.contains("call state=answered"), "{said}");
     assert!(gateway.rx.try_recv().is_err(), "one notification per call");
+    assert_eq!(lab.notifications("accepted"), 1.0);
 }
 
 #[test]
@@ -238,6 +250,7 @@ fn a_gateway_that_is_down_gets_the_caller_480_at_once_and_a_log_line() {
     assert!(started.elapsed() < Duration::from_secs(60), "480 after {:?}", started.elapsed());
     let logged = lab.switch.wait_for_event("push gateway unreachable", &[("number", "2002")], WAIT);
     assert_eq!(logged.text("kind"), "connect");
+    assert_eq!((lab.notifications("error"), lab.notifications("accepted")), (1.0, 0.0));
 }
 
 /// `agent push-received` is what brings a phone back at once: one whose flow
