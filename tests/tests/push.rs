@@ -7,7 +7,8 @@
 //! the JSON notice with the phone's prid; the phone started again (and told
 //! `agent push-received`) registers and the held call is delivered down its
 //! new flow and answered. Also: nobody within a short hold → 480; the gateway
-//! down → 480 at once, logged.
+//! down → 480 at once, logged; the parameters survive a restart (SQLite, and
+//! Redis with the switch a cluster node, where the store is asked first).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use serde_json::Value;
@@ -106,7 +107,15 @@ struct Lab {
 impl Lab {
     /// `gateway` is the `[push] gateway` URL, `ca` its CA file.
     fn start(gateway: &str, ca: &std::path::Path, hold: u32) -> Lab {
-        let sw = SwitchHost::new();
+        Lab::start_on(gateway, ca, hold, None)
+    }
+
+    /// With the store in the Redis at `redis` (one node of a cluster) instead of SQLite.
+    fn start_on(gateway: &str, ca: &std::path::Path, hold: u32, redis: Option<&str>) -> Lab {
+        let mut sw = SwitchHost::new();
+        if let Some(url) = redis {
+            sw.switch = sw.switch.with_redis(url);
+        }
         for n in ["2001", "2002"] {
             sw.add_subscriber(n, &format!("pw{n}"), None);
         }
@@ -121,6 +130,10 @@ impl Lab {
             .push(&format!("hold = {hold}"))
             .push(&format!("ca_file = {}", quoted(ca)))
             .push(&format!("token_file = {}", quoted(&token)));
+        let cfg = match redis {
+            Some(url) => cfg.redis(url, "node-a"),
+            None => cfg,
+        };
         let switch = sw.start(&cfg);
         Lab { spec: switch.spec(), sw, switch }
     }
@@ -283,9 +296,22 @@ fn push_received_brings_a_backing_off_phone_back_at_once() {
 /// (every flow gone) a call for the phone still wakes it.
 #[test]
 fn the_push_parameters_survive_a_switch_restart() {
+    survives_a_restart(None);
+}
+
+/// The same with the bindings in Redis, the switch a cluster node: the call
+/// first asks the store whether another node holds the phone's flow, and
+/// the push follows when none does.
+#[test]
+fn the_push_parameters_survive_a_restart_in_redis() {
+    let redis = tests::redis::RedisServer::start();
+    survives_a_restart(Some(&redis.url()));
+}
+
+fn survives_a_restart(redis: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let gateway = Gateway::start(dir.path());
-    let mut lab = Lab::start(&gateway.url, &gateway.cert, 2);
+    let mut lab = Lab::start_on(&gateway.url, &gateway.cert, 2, redis);
     let phone = lab.phone();
     lab.switch.kill9();
     drop(phone);
