@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(sip_message sip_stream digest sdp_rewrite rtp_packet rtp_stream stun dns dns_update_answer flow_token)
+TARGETS=(sip_message sip_stream digest sdp_rewrite rtp_packet rtp_stream stun dns dns_update_answer flow_token push)
 BIN=target/afl/debug/fuzz-afl
 WORK=${FUZZ_WORK:-target/fuzz} # FUZZ_WORK: campaigns run from another checkout
 

@@ -465,6 +465,23 @@ enum AgentResult agent_config_set_password(struct AgentConfig *config, const cha
 enum AgentResult agent_config_set_domain(struct AgentConfig *config, const char *domain);
 
 /**
+ * Registers for RFC 8599 push: `provider` (`pn-provider`: `apns`, `fcm`…),
+ * `prid` (`pn-prid`: the device's token at that service) and `param`
+ * (`pn-param`, NULL for none) go on the REGISTER's Contact. When a call comes
+ * after the OS closed the flow, the switch has the operator's push gateway
+ * wake the app, which then calls `agent_push_received`. Each value: 1 to
+ * 1024 printable ASCII characters (`AGENT_RESULT_CONFIG` otherwise).
+ *
+ * # Safety
+ * `config` is a live configuration; `provider` and `prid` NUL-terminated
+ * strings; `param` one or NULL.
+ */
+enum AgentResult agent_config_set_push(struct AgentConfig *config,
+                                       const char *provider,
+                                       const char *prid,
+                                       const char *param);
+
+/**
  * The PEM file of the CA a `tls:` switch's certificate must chain to (its
  * self-signed certificate itself will do). Read now.
  *

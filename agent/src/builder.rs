@@ -64,6 +64,15 @@ impl AgentBuilder {
         self
     }
 
+    /// Registers for RFC 8599 push: the parameters go on the REGISTER's
+    /// Contact, so when a call comes after the OS closed the flow the switch
+    /// has the operator's push gateway wake the phone; the application then
+    /// calls [`AgentHandle::push_received`] (default: none).
+    pub fn push(mut self, params: crate::PushParams) -> Self {
+        self.cfg.push = Some(params);
+        self
+    }
+
     /// The SIP domain (Request-URI, From/To host); default: the switch's host.
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.cfg.domain = domain.into();

@@ -175,6 +175,63 @@ impl fmt::Display for PublicIpSource {
     }
 }
 
+/// RFC 8599 push: how the operator's push gateway wakes this phone, sent as
+/// `pn-provider`, `pn-prid` and `pn-param` on the REGISTER's Contact URI. The
+/// switch, finding the flow gone when a call comes, has the gateway push the
+/// phone; the application then calls [`crate::AgentHandle::push_received`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushParams {
+    /// `pn-provider`: the push service (`apns`, `fcm`…).
+    pub provider: String,
+    /// `pn-prid`: the device's token at that service.
+    pub prid: String,
+    /// `pn-param`: what else the service needs (APNs: `TEAMID.bundle.voip`).
+    pub param: Option<String>,
+}
+
+impl PushParams {
+    /// The longest value taken (the switch takes no more).
+    pub const MAX_VALUE: usize = 1024;
+
+    /// Checked: provider and prid not empty, every value at most
+    /// [`PushParams::MAX_VALUE`] bytes of printable ASCII (any of it may be
+    /// escaped on the wire; none is taken as a URL or run).
+    pub fn new(provider: impl Into<String>, prid: impl Into<String>, param: Option<String>) -> Result<Self, Error> {
+        let p = PushParams { provider: provider.into(), prid: prid.into(), param: param.filter(|p| !p.is_empty()) };
+        for (name, v) in [("pn-provider", Some(&p.provider)), ("pn-prid", Some(&p.prid)), ("pn-param", p.param.as_ref())] {
+            let Some(v) = v else { continue };
+            if v.is_empty() || v.len() > Self::MAX_VALUE || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(Error::Config(format!("{name} {v:?}: 1 to {} printable ASCII characters", Self::MAX_VALUE)));
+            }
+        }
+        Ok(p)
+    }
+
+    /// The Contact URI parameters: `;pn-provider=…;pn-prid=…[;pn-param=…]`.
+    pub fn uri_params(&self) -> String {
+        let mut out = format!(";pn-provider={};pn-prid={}", escape(&self.provider), escape(&self.prid));
+        if let Some(param) = &self.param {
+            out.push_str(";pn-param=");
+            out.push_str(&escape(param));
+        }
+        out
+    }
+}
+
+/// A value as a SIP URI parameter (RFC 3261 §25.1 `paramchar`): unreserved
+/// and param-unreserved characters as they are, the rest `%XX`.
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()[]/:&+$".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// RFC 5626 §4.5 back-off: after `n` consecutive failures wait a random time
 /// between 50% and 100% of `min(max, base * 2^n)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,6 +366,8 @@ pub struct UaConfig {
     pub retry_after_rejection: Option<Duration>,
     /// The User-Agent header.
     pub user_agent: String,
+    /// RFC 8599 push parameters for the REGISTER's Contact; none by default.
+    pub push: Option<PushParams>,
     /// Seeds the core's randomness (jitter, tags, branches); tests fix it.
     pub seed: u64,
     /// Transaction timers (T1 sets Timer F: 64 × T1).
@@ -339,6 +398,7 @@ impl UaConfig {
             unregister_timeout: Duration::from_secs(5),
             retry_after_rejection: None,
             user_agent: concat!("roamswitch-agent/", env!("CARGO_PKG_VERSION")).to_owned(),
+            push: None,
             seed: 0x5eed,
             timers: sipcore::transaction::TimerConfig::default(),
         }
@@ -381,6 +441,18 @@ mod tests {
         for bad in ["static:nope", "http:ftp://x/", "http:http://x/ (", "carrier-pigeon", "stun:"] {
             assert!(bad.parse::<PublicIpSource>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn push_parameters_are_checked_and_escaped() {
+        let p = PushParams::new("apns", "00fc13ad", Some("ABCD1234.org.example.voip".into())).unwrap();
+        assert_eq!(p.uri_params(), ";pn-provider=apns;pn-prid=00fc13ad;pn-param=ABCD1234.org.example.voip");
+        let p = PushParams::new("fcm", "a;b=c%d", Some(String::new())).unwrap();
+        assert_eq!((p.uri_params().as_str(), p.param), (";pn-provider=fcm;pn-prid=a%3Bb%3Dc%25d", None));
+        for (provider, prid) in [("", "x"), ("apns", ""), ("apns", "two words"), ("apns", "é")] {
+            assert!(PushParams::new(provider, prid, None).is_err(), "{provider:?} {prid:?}");
+        }
+        assert!(PushParams::new("fcm", "a".repeat(PushParams::MAX_VALUE + 1), None).is_err());
     }
 
     #[test]

@@ -78,7 +78,7 @@ mod ua;
 
 pub use builder::AgentBuilder;
 pub use call::{CallError, CallEvent, CallId, EndReason, MAX_CALLS, MediaCommand, MediaEvent, MediaReport, Party};
-pub use config::{Backoff, FlowTransport, KeySeed, PublicIpSource, SrtpPolicy, SwitchAddr, UaConfig};
+pub use config::{Backoff, FlowTransport, KeySeed, PublicIpSource, PushParams, SrtpPolicy, SwitchAddr, UaConfig};
 pub use deadline::DeadlineTimer;
 pub use driver::bearer::MediaOptions;
 pub use error::{ConnectError, Error};

@@ -67,6 +67,30 @@ fn registers_with_the_contract_headers_after_learning_the_public_ip() {
     assert!(b.ua.is_registered());
 }
 
+/// RFC 8599: the push parameters ride the REGISTER's Contact URI (as
+/// Linphone sends them), read back here with the switch's own parser; the
+/// Contacts of dialogs carry none.
+#[test]
+fn push_parameters_ride_the_register_contact_only() {
+    let mut cfg = config();
+    cfg.push = Some(agent::PushParams::new("apns", "00fc13adff78;x", Some("ABCD1234.org.example.voip".into())).unwrap());
+    let mut b = Bench::new(cfg);
+    b.ua.start(b.now);
+    let flow = b.connect();
+    let (f, probe) = b.sent();
+    let options_contact = probe.headers.get(&HeaderName::Contact).unwrap_or_default().to_owned();
+    assert!(!options_contact.contains("pn-"), "{options_contact}");
+    b.answer(f, &probe, 200, &[]);
+    let (f, register) = b.sent();
+    assert_eq!(f, flow.id);
+    let contacts: Vec<_> = register.headers.contacts().map(Result::unwrap).collect();
+    let [sipcore::headers::Contact::Binding(c)] = contacts.as_slice() else { panic!("one binding") };
+    assert!(c.ob());
+    assert_eq!(c.uri.params.get("pn-provider"), Some(Some("apns")));
+    assert_eq!(c.uri.params.get("pn-prid"), Some(Some("00fc13adff78%3Bx")), "escaped as a uri-parameter");
+    assert_eq!(c.uri.params.get("pn-param"), Some(Some("ABCD1234.org.example.voip")));
+}
+
 #[test]
 fn refreshes_at_half_the_granted_time_with_cached_credentials() {
     let mut b = Bench::new(config());

@@ -34,6 +34,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "dns", run: targets::dns::run },
     Target { name: "dns_update_answer", run: targets::dns_update_answer::run },
     Target { name: "flow_token", run: targets::flow_token::run },
+    Target { name: "push", run: targets::push::run },
 ];
 
 /// The target called `name`.

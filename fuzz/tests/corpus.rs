@@ -50,4 +50,4 @@ macro_rules! replay_tests {
     };
 }
 
-replay_tests!(sip_message, sip_stream, digest, sdp_rewrite, rtp_packet, rtp_stream, stun, dns, dns_update_answer, flow_token);
+replay_tests!(sip_message, sip_stream, digest, sdp_rewrite, rtp_packet, rtp_stream, stun, dns, dns_update_answer, flow_token, push);

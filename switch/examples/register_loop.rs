@@ -86,6 +86,7 @@ fn config() -> CoreConfig {
         server_header: None,
         // One node: no Redis, no other node to forward to.
         cluster: None,
+        push_hold: None,
     }
 }
 

@@ -43,6 +43,8 @@ pub struct SwitchConfig {
     pub admin: crate::admin::AdminSettings,
     /// SIP tracing to a HEP v3 collector: off unless configured.
     pub hep: crate::hep::HepSettings,
+    /// Mobile push (RFC 8599) through the operator's gateway: off unless configured.
+    pub push: crate::pn::PushSettings,
 }
 
 /// Where subscribers, bindings and call records live: the SQLite file in the
@@ -383,6 +385,7 @@ impl Default for SwitchConfig {
             cluster: crate::cluster::ClusterSettings::default(),
             admin: crate::admin::AdminSettings::default(),
             hep: crate::hep::HepSettings::default(),
+            push: crate::pn::PushSettings::default(),
         }
     }
 }
@@ -533,6 +536,7 @@ impl SwitchConfig {
             local_ip,
             server_header: self.server.header()?,
             cluster: None,
+            push_hold: self.push.hold(),
         })
     }
 
@@ -602,6 +606,7 @@ impl SwitchConfig {
         self.stun.listen_addrs()?;
         self.admin.validate()?;
         self.hep.collector()?;
+        self.push.validate()?;
         self.registrar.digest_algorithms()?;
         self.registrar.tcp_keepalive()?;
         self.calls.relay_port_range()?;

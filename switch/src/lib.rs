@@ -17,6 +17,7 @@ mod error;
 pub mod hep;
 pub mod listen;
 pub mod location;
+pub mod pn;
 pub mod record;
 pub mod registrar;
 pub mod server;

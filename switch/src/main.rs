@@ -257,6 +257,7 @@ async fn run(args: RunArgs) -> Result<()> {
     let store = open_store()?;
     // Read before anything binds; never logged.
     let secret = config.cluster.secret()?;
+    let push_gateway = config.push.gateway()?;
     // The recorder first, so nothing recorded at start is lost; none without an admin listener.
     let metrics = match config.admin.listen.is_empty() {
         true => None,
@@ -311,6 +312,10 @@ async fn run(args: RunArgs) -> Result<()> {
         _ => None,
     };
     let mut server = Server::start(store, writer, core, transport.clone(), relay, StdRng::from_os_rng())?;
+    if let Some(gateway) = push_gateway {
+        info!(gateway = %format!("https://{}:{}{}", gateway.url.host, gateway.url.port, gateway.url.path), hold_s = config.push.hold, "mobile push on");
+        server.push_gateway(gateway);
+    }
     if let Some(address) = cluster {
         let Backend::Redis(lease_store) = open_store().context("opening the lease's connection")? else {
             anyhow::bail!("a cluster node's store is Redis");

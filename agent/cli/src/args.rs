@@ -85,6 +85,17 @@ pub(crate) struct Global {
     /// RFC 5626 back-off cap, seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) backoff_max: u64,
+    /// RFC 8599 push: the push service (apns, fcm…) for the REGISTER's
+    /// Contact (`pn-provider`); with --pn-prid. A call that finds this phone's
+    /// flow gone then waits while the switch's push gateway wakes it.
+    #[arg(long, global = true, value_name = "PROVIDER", requires = "pn_prid")]
+    pub(crate) pn_provider: Option<String>,
+    /// RFC 8599 push: this device's token at the push service (`pn-prid`).
+    #[arg(long, global = true, value_name = "TOKEN", requires = "pn_provider")]
+    pub(crate) pn_prid: Option<String>,
+    /// RFC 8599 push: what else the service needs (`pn-param`, e.g. TEAMID.bundle.voip).
+    #[arg(long, global = true, value_name = "PARAM", requires = "pn_provider")]
+    pub(crate) pn_param: Option<String>,
     /// Log lines on stderr: text (colours only on a terminal) or json (one
     /// object per line, for log shippers). Events stay key=value lines on stdout.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -120,8 +131,23 @@ pub(crate) enum Cmd {
         /// Refuse incoming calls with this status instead (486 Busy Here, 603 Decline…).
         #[arg(long, value_name = "STATUS", conflicts_with = "auto_answer", default_value_t = 480, value_parser = clap::value_parser!(u16).range(300..=699))]
         reject_with: u16,
+        /// Write this process's id to FILE, for `agent push-received`.
+        /// SIGUSR1 is how a push reaches a listening agent: it reconnects (if
+        /// its flow is gone) and registers at once, without its back-off.
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
         #[command(flatten)]
         media: MediaArgs,
+    },
+    /// Tell a listening agent a push notification arrived (RFC 8599): sends
+    /// SIGUSR1 to the `agent listen --pid-file FILE` process, which then
+    /// reconnects and registers at once. What an app does with
+    /// `agent_push_received()` when APNs/FCM wakes it. Exit status: 0 sent,
+    /// 1 no such process or no readable pid file.
+    PushReceived {
+        /// The pid file `agent listen --pid-file` wrote.
+        #[arg(long, value_name = "FILE")]
+        pid_file: PathBuf,
     },
     /// Register, call NUMBER, play/record for --duration once answered, hang
     /// up, unregister, exit. Prints `call state=...` lines, then `call ended

@@ -4,6 +4,7 @@
 mod args;
 mod calls;
 mod output;
+mod push;
 
 use agent::{AgentBuilder, AgentHandle, BearerTransport, CallEvent, Event, Events};
 use agent::{Method, StatusCode};
@@ -86,12 +87,18 @@ fn builder(g: &Global) -> anyhow::Result<AgentBuilder> {
     if let Some(fingerprint) = g.tls_fingerprint {
         b = b.tls_fingerprint(fingerprint);
     }
+    if let (Some(provider), Some(prid)) = (&g.pn_provider, &g.pn_prid) {
+        b = b.push(agent::PushParams::new(provider.clone(), prid.clone(), g.pn_param.clone())?);
+    }
     Ok(b)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
+    if let Cmd::PushReceived { pid_file } = &cli.command {
+        return Ok(push::notify(pid_file));
+    }
     let media = match &cli.command {
-        Cmd::Register { .. } => Ok(agent::MediaOptions::default()),
+        Cmd::Register { .. } | Cmd::PushReceived { .. } => Ok(agent::MediaOptions::default()),
         Cmd::Listen { media, .. } | Cmd::Call { media, .. } => calls::options(media),
     };
     let builder = match (builder(&cli.global), media) {
@@ -104,12 +111,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let (handle, events) = builder.start()?;
     match cli.command {
         Cmd::Register { timeout } => register(handle, events, Duration::from_secs(timeout)).await,
-        Cmd::Listen { auto_answer, answer_after, reject_with, media } => {
+        Cmd::Listen { auto_answer, answer_after, reject_with, pid_file, media } => {
             // clap took 300..=699 only.
             let reject_with = StatusCode::new(reject_with).unwrap_or(StatusCode::TEMPORARILY_UNAVAILABLE);
             let plan = calls::ListenPlan { auto_answer, answer_after: Duration::from_secs_f64(answer_after), reject_with };
-            listen(handle, events, plan, calls::Calls::new(media.record)).await
+            // The handler first: SIGUSR1's default action would end the process.
+            let pushed = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+            let _pid = pid_file.map(push::PidFile::write).transpose()?;
+            listen(handle, events, plan, calls::Calls::new(media.record), pushed).await
         }
+        Cmd::PushReceived { .. } => Ok(EXIT_FAILED),
         Cmd::Call { callee, media, duration, dtmf, timeout } => {
             let plan = calls::CallPlan {
                 number: callee,
@@ -191,7 +202,13 @@ async fn register(handle: AgentHandle, mut events: Events, timeout: Duration) ->
     Ok(code)
 }
 
-async fn listen(handle: AgentHandle, mut events: Events, plan: calls::ListenPlan, mut printer: calls::Calls) -> anyhow::Result<u8> {
+async fn listen(
+    handle: AgentHandle,
+    mut events: Events,
+    plan: calls::ListenPlan,
+    mut printer: calls::Calls,
+    mut pushed: tokio::signal::unix::Signal,
+) -> anyhow::Result<u8> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -200,6 +217,11 @@ async fn listen(handle: AgentHandle, mut events: Events, plan: calls::ListenPlan
         let ev = tokio::select! {
             _ = term.recv() => { stop(handle, events).await; return Ok(0); }
             _ = int.recv() => { stop(handle, events).await; return Ok(0); }
+            _ = pushed.recv() => {
+                tracing::info!("push received (SIGUSR1): reconnecting and registering");
+                handle.push_received()?;
+                continue;
+            }
             _ = calls::sleep_until(ringing.next_due()) => {
                 for id in ringing.take_due(tokio::time::Instant::now()) {
                     if let Err(e) = handle.answer(id).await {

@@ -4,7 +4,7 @@
 use crate::audio::{AgentAudioCapture, AgentAudioPlayout, AppCallbacks};
 use crate::ptr::{give, take, try_mut, try_str};
 use crate::result::{AgentResult, guard};
-use agent::{AgentBuilder, BearerTransport, MediaOptions, PublicIpSource, Source, SwitchAddr};
+use agent::{AgentBuilder, BearerTransport, MediaOptions, PublicIpSource, PushParams, Source, SwitchAddr};
 use std::ffi::{c_char, c_void};
 
 /// The bearer (RTP) transport offered in calls.
@@ -38,6 +38,7 @@ pub struct AgentConfig {
     pub(crate) public_ip: Option<PublicIpSource>,
     pub(crate) bearer: BearerTransport,
     pub(crate) bearer_port: Option<u16>,
+    pub(crate) push: Option<PushParams>,
     pub(crate) audio: Audio,
 }
 
@@ -63,6 +64,9 @@ impl AgentConfig {
         }
         if let Some(port) = self.bearer_port {
             b = b.bearer_port(port);
+        }
+        if let Some(push) = &self.push {
+            b = b.push(push.clone());
         }
         if let Audio::Builtin(source) = &self.audio {
             b = b.media(MediaOptions { source: source.clone(), record: false });
@@ -99,6 +103,7 @@ pub unsafe extern "C" fn agent_config_new(out: *mut *mut AgentConfig) -> AgentRe
         public_ip: None,
         bearer: BearerTransport::Udp,
         bearer_port: None,
+        push: None,
         audio: Audio::Builtin(Source::Silence),
     };
     // SAFETY: the function's contract.
@@ -182,6 +187,34 @@ pub unsafe extern "C" fn agent_config_set_domain(config: *mut AgentConfig, domai
     unsafe {
         with(config, |c| {
             c.domain = Some(try_str(domain)?.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Registers for RFC 8599 push: `provider` (`pn-provider`: `apns`, `fcm`…),
+/// `prid` (`pn-prid`: the device's token at that service) and `param`
+/// (`pn-param`, NULL for none) go on the REGISTER's Contact. When a call comes
+/// after the OS closed the flow, the switch has the operator's push gateway
+/// wake the app, which then calls `agent_push_received`. Each value: 1 to
+/// 1024 printable ASCII characters (`AGENT_RESULT_CONFIG` otherwise).
+///
+/// # Safety
+/// `config` is a live configuration; `provider` and `prid` NUL-terminated
+/// strings; `param` one or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn agent_config_set_push(
+    config: *mut AgentConfig,
+    provider: *const c_char,
+    prid: *const c_char,
+    param: *const c_char,
+) -> AgentResult {
+    // SAFETY: the function's contract.
+    unsafe {
+        with(config, |c| {
+            let param = if param.is_null() { None } else { Some(try_str(param)?.to_owned()) };
+            let push = PushParams::new(try_str(provider)?, try_str(prid)?, param).map_err(|_| AgentResult::Config)?;
+            c.push = Some(push);
             Ok(())
         })
     }
@@ -328,5 +361,35 @@ pub unsafe extern "C" fn agent_config_set_app_audio_queue(config: *mut AgentConf
             c.audio = Audio::Queue;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_parameters_reach_the_builder_and_bad_ones_are_refused() {
+        let mut c: *mut AgentConfig = std::ptr::null_mut();
+        // SAFETY: a configuration made here and freed at the end.
+        unsafe {
+            assert_eq!(agent_config_new(&mut c), AgentResult::Ok);
+            assert_eq!(agent_config_add_switch(c, c"tcp:127.0.0.1:5060".as_ptr()), AgentResult::Ok);
+            assert_eq!(agent_config_set_number(c, c"1001".as_ptr()), AgentResult::Ok);
+            assert_eq!(agent_config_set_push(c, c"apns".as_ptr(), c"".as_ptr(), std::ptr::null()), AgentResult::Config);
+            assert_eq!(agent_config_set_push(c, c"apns".as_ptr(), std::ptr::null(), std::ptr::null()), AgentResult::NullArgument);
+            assert_eq!(
+                agent_config_set_push(c, c"apns".as_ptr(), c"00fc13ad".as_ptr(), c"TEAM.org.example.voip".as_ptr()),
+                AgentResult::Ok
+            );
+            let (b, _) = (*c).builder().unwrap();
+            let push = b.config().push.clone().unwrap();
+            assert_eq!(
+                (push.provider.as_str(), push.prid.as_str(), push.param.as_deref()),
+                ("apns", "00fc13ad", Some("TEAM.org.example.voip"))
+            );
+            agent_config_free(c);
+        }
     }
 }

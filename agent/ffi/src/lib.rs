@@ -47,8 +47,8 @@ pub use calls::{
 pub use config::{
     AgentBearer, AgentConfig, agent_config_add_switch, agent_config_free, agent_config_new, agent_config_set_app_audio,
     agent_config_set_app_audio_queue, agent_config_set_bearer_port, agent_config_set_bearer_transport, agent_config_set_domain,
-    agent_config_set_echo, agent_config_set_number, agent_config_set_password, agent_config_set_public_ip, agent_config_set_tls_ca_file,
-    agent_config_set_tone,
+    agent_config_set_echo, agent_config_set_number, agent_config_set_password, agent_config_set_public_ip, agent_config_set_push,
+    agent_config_set_tls_ca_file, agent_config_set_tone,
 };
 pub use event::{AGENT_EVENT_TEXT, AgentEvent, AgentEventKind};
 pub use result::{AgentResult, agent_result_text};

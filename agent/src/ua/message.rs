@@ -42,6 +42,9 @@ pub(crate) struct Identity<'a> {
     pub instance: &'a str,
     pub bearer_port: Option<u16>,
     pub user_agent: &'a str,
+    /// RFC 8599 push parameters, on the REGISTER's Contact only: they are
+    /// about reaching the binding, not the dialogs' remote targets.
+    pub push: Option<&'a crate::config::PushParams>,
 }
 
 /// Per-request values.
@@ -68,8 +71,17 @@ impl Identity<'_> {
 
     /// The Contact of the contract: the private address, `ob`, the instance and reg-id (RFC 5626 §4.2).
     pub(crate) fn contact(&self) -> String {
+        self.contact_with("")
+    }
+
+    /// The REGISTER's Contact: [`Identity::contact`] with the push parameters.
+    fn register_contact(&self) -> String {
+        self.contact_with(&self.push.map(|p| p.uri_params()).unwrap_or_default())
+    }
+
+    fn contact_with(&self, uri_params: &str) -> String {
         format!(
-            "<sip:{}@{};transport={};ob>;+sip.instance=\"<{}>\";reg-id=1",
+            "<sip:{}@{};transport={};ob{uri_params}>;+sip.instance=\"<{}>\";reg-id=1",
             self.number,
             hostport(self.local),
             self.transport.to_ascii_lowercase(),
@@ -99,7 +111,7 @@ impl Identity<'_> {
     ) -> Request {
         let mut r = self.common(Method::Register, self.request_uri(), ids, self.aor());
         let h = &mut r.headers;
-        h.push(HeaderName::Contact, self.contact());
+        h.push(HeaderName::Contact, self.register_contact());
         h.push(HeaderName::Expires, expires.to_string());
         h.push(HeaderName::Supported, "outbound, path");
         if let Some((name, value)) = authorization {

@@ -549,6 +549,7 @@ fn identity_of<'a>(cfg: &'a UaConfig, flow: Flow, mac: Option<MacAddr>, instance
         instance: instance.unwrap_or_default(),
         bearer_port: cfg.bearer_port,
         user_agent: &cfg.user_agent,
+        push: cfg.push.as_ref(),
     }
 }
 

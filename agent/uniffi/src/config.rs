@@ -32,6 +32,17 @@ pub struct AgentConfig {
     /// Calls send a sine of this many Hz (default: silence).
     #[uniffi(default = None)]
     pub tone_hz: Option<f64>,
+    /// RFC 8599 push: the push service (`pn-provider`: `apns`, `fcm`…); with
+    /// `push_prid`, sent on the REGISTER's Contact so the switch has the
+    /// operator's gateway wake the app, which then calls `push_received`.
+    #[uniffi(default = None)]
+    pub push_provider: Option<String>,
+    /// The device's token at that service (`pn-prid`).
+    #[uniffi(default = None)]
+    pub push_prid: Option<String>,
+    /// What else the service needs (`pn-param`).
+    #[uniffi(default = None)]
+    pub push_param: Option<String>,
 }
 
 fn invalid(what: &str, e: impl std::fmt::Display) -> AgentError {
@@ -65,6 +76,14 @@ impl AgentConfig {
         if let Some(port) = self.bearer_port {
             b = b.bearer_port(port);
         }
+        match (&self.push_provider, &self.push_prid) {
+            (Some(provider), Some(prid)) => {
+                b = b
+                    .push(agent::PushParams::new(provider.clone(), prid.clone(), self.push_param.clone()).map_err(|e| invalid("push", e))?);
+            }
+            (None, None) if self.push_param.is_none() => {}
+            _ => return Err(AgentError::Config("push needs both push_provider and push_prid".into())),
+        }
         if let Some(hz) = self.tone_hz {
             if !(hz.is_finite() && hz > 0.0 && hz < 4000.0) {
                 return Err(AgentError::Config(format!("tone {hz} Hz")));
@@ -72,5 +91,38 @@ impl AgentConfig {
             b = b.media(MediaOptions { source: Source::Tone(hz), record: false });
         }
         Ok(b)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn config() -> AgentConfig {
+        AgentConfig {
+            switches: vec!["tcp:127.0.0.1:5060".into()],
+            number: "1001".into(),
+            password: "pw".into(),
+            domain: None,
+            tls_ca_file: None,
+            public_ip: None,
+            bearer_tcp: false,
+            bearer_port: None,
+            tone_hz: None,
+            push_provider: None,
+            push_prid: None,
+            push_param: None,
+        }
+    }
+
+    #[test]
+    fn push_parameters_go_to_the_builder_both_or_none() {
+        assert_eq!(config().builder().unwrap().config().push, None);
+        let on = AgentConfig { push_provider: Some("fcm".into()), push_prid: Some("tok".into()), ..config() };
+        let push = on.builder().unwrap().config().push.clone().unwrap();
+        assert_eq!((push.provider.as_str(), push.prid.as_str(), push.param), ("fcm", "tok", None));
+        assert!(AgentConfig { push_provider: Some("fcm".into()), ..config() }.builder().is_err());
+        assert!(AgentConfig { push_param: Some("x".into()), ..config() }.builder().is_err());
     }
 }

@@ -39,6 +39,24 @@ pub(super) struct Admitted {
     from_node: Option<String>,
 }
 
+impl Admitted {
+    pub(super) fn key(&self) -> &TransactionKey {
+        &self.key
+    }
+
+    pub(super) fn request(&self) -> &Request {
+        &self.req
+    }
+
+    pub(super) fn caller(&self) -> &str {
+        &self.caller
+    }
+
+    pub(super) fn callee(&self) -> &str {
+        &self.callee
+    }
+}
+
 impl Core {
     /// An INVITE outside any dialog: loops and hop counts are refused at
     /// once, the rest needs the subscribers.
@@ -88,20 +106,7 @@ impl Core {
         let routed = route(&self.registrar.table, callee_sub, now);
         let call = Admitted { key, flow, req, caller, callee, home, from_node };
         match routed {
-            Route::Flow { flow_id, local, observed, transport, record } => {
-                let down = Flow { id: flow_id, transport, local, remote: observed };
-                let target = Target {
-                    flow: down,
-                    local: SocketAddr::new((self.config.local_ip)(&down), local.port()),
-                    uri: record.contact.clone(),
-                    latch_ip: Some(observed.ip()),
-                    route: "flow",
-                    reason: call.from_node.as_ref().map(|n| format!("from_node:{n}")),
-                    connect: None,
-                    hop: None,
-                };
-                self.offer(now, call, target);
-            }
+            routed @ Route::Flow { .. } => self.down_flow(now, call, routed),
             // Forwarded here for a flow that is gone: the sender goes home
             // (one hop only: never on to a third node).
             _ if call.from_node.is_some() => {
@@ -115,8 +120,26 @@ impl Core {
                 self.out.push_back(Output::FindBinding { id, number: call.callee.clone() });
                 self.lookups.insert(id, (call, other));
             }
-            other => self.go_home(now, call, other),
+            other => self.no_flow(now, call, other),
         }
+    }
+
+    /// Offers the call down the callee's live flow (`routed` is a
+    /// [`Route::Flow`]; anything else goes home).
+    pub(super) fn down_flow(&mut self, now: Instant, call: Admitted, routed: Route) {
+        let Route::Flow { flow_id, local, observed, transport, record } = routed else { return self.go_home(now, call, routed) };
+        let down = Flow { id: flow_id, transport, local, remote: observed };
+        let target = Target {
+            flow: down,
+            local: SocketAddr::new((self.config.local_ip)(&down), local.port()),
+            uri: record.contact.clone(),
+            latch_ip: Some(observed.ip()),
+            route: "flow",
+            reason: call.from_node.as_ref().map(|n| format!("from_node:{n}")),
+            connect: None,
+            hop: None,
+        };
+        self.offer(now, call, target);
     }
 
     /// The node that forwarded `req` if it carries a valid flow token for
@@ -138,7 +161,7 @@ impl Core {
                 info!(callee = %call.callee, node = %remote.node, address = %remote.address, "callee's flow is on another node");
                 self.offer(now, call, target);
             }
-            None => self.go_home(now, call, routed),
+            None => self.no_flow(now, call, routed),
         }
         self.pump(now);
     }
@@ -149,8 +172,7 @@ impl Core {
     pub(super) fn cancel_lookup(&mut self, now: Instant, key: &TransactionKey, cancel: &Request, invite: &TransactionKey) -> bool {
         let Some(id) = self.lookups.iter().find(|(_, (call, _))| call.key == *invite).map(|(id, _)| *id) else { return false };
         let Some((call, _)) = self.lookups.remove(&id) else { return false };
-        self.respond(now, key, Response::to_request(cancel, 200));
-        self.refuse(now, &call.key, &call.req, CallError::Cancelled);
+        self.cancelled(now, key, cancel, &call);
         true
     }
 
@@ -175,7 +197,7 @@ impl Core {
     }
 
     /// No live flow here or on another node: home, else 480.
-    fn go_home(&mut self, now: Instant, call: Admitted, routed: Route) {
+    pub(super) fn go_home(&mut self, now: Instant, call: Admitted, routed: Route) {
         let target = match routed {
             Route::Home { uri, reason } => match self.home_target(&uri) {
                 Some(mut target) => {

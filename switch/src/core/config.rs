@@ -33,4 +33,7 @@ pub struct CoreConfig {
     /// Several nodes on one Redis: this node's id, the secret of the flow
     /// tokens, the wall-clock anchor they expire by ([`crate::cluster`]).
     pub cluster: Option<crate::cluster::ClusterConfig>,
+    /// Mobile push is on (`[push] gateway`): how long a call waits for a
+    /// woken phone ([`crate::pn`]).
+    pub push_hold: Option<std::time::Duration>,
 }

@@ -19,7 +19,9 @@ impl Core {
         match event {
             LayerEvent::Request { key, flow, request } => self.on_request(now, key, flow, request),
             LayerEvent::Cancel { key, request, invite, .. } => {
-                let looking_up = invite.as_ref().is_some_and(|i| self.cancel_lookup(now, &key, &request, i));
+                let looking_up = invite
+                    .as_ref()
+                    .is_some_and(|i| self.cancel_lookup(now, &key, &request, i) || self.cancel_waking(now, &key, &request, i));
                 if !looking_up && !self.b2bua.handle_cancel(now, &key, &request, invite.as_ref()) {
                     self.respond(now, &key, Response::for_error(&request, &CallError::NoSuchDialog));
                 }

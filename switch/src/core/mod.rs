@@ -43,6 +43,9 @@
 //! - [`Output::FindBinding`] → [`Core::handle_binding`]: in a cluster, an
 //!   INVITE for a number with no live flow here waits for the store to say
 //!   whether another node holds one ([`crate::cluster`]).
+//! - [`Output::PushNotify`] → [`Core::handle_pushed`]: an INVITE for a phone
+//!   whose flow dropped but whose binding asked for push waits (`wake.rs`)
+//!   while the driver POSTs the notice to the push gateway ([`crate::pn`]).
 //! - [`Output::Media`] `Open` → [`Core::handle_media_opened`];
 //!   [`Output::Connect`] → [`Core::handle_connected`]; the relay's media
 //!   timeouts → [`Core::handle_media_timeout`].
@@ -59,6 +62,7 @@ mod register;
 mod respond;
 #[cfg(test)]
 mod tests;
+mod wake;
 
 pub use config::{CoreConfig, LocalIp};
 pub use dispatch::ALLOW;
@@ -113,6 +117,9 @@ pub struct Core {
     /// INVITEs waiting for [`Core::handle_binding`], with their local route.
     lookups: HashMap<LookupId, (admit::Admitted, crate::location::Route)>,
     next_lookup: u64,
+    /// INVITEs held while their callee's phone is woken by a push.
+    waking: HashMap<crate::pn::PushId, wake::Waking>,
+    next_push: u64,
 }
 
 impl Core {
@@ -141,6 +148,8 @@ impl Core {
             store_available: true,
             lookups: HashMap::new(),
             next_lookup: 0,
+            waking: HashMap::new(),
+            next_push: 0,
         };
         let changes = core.registrar.table.load(now, stored);
         core.apply(changes);
@@ -212,6 +221,7 @@ impl Core {
         self.apply(changes);
         self.b2bua.handle_timeout(now);
         self.expire_probes(now);
+        self.expire_waking(now);
         self.pump(now);
     }
 
@@ -268,7 +278,10 @@ impl Core {
     /// When [`Core::handle_timeout`] has work next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let probes = self.probes.values().map(|p| p.deadline).min();
-        [self.layer.poll_timeout(), self.registrar.poll_timeout(), self.b2bua.poll_timeout(), probes].into_iter().flatten().min()
+        [self.layer.poll_timeout(), self.registrar.poll_timeout(), self.b2bua.poll_timeout(), probes, self.waking_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Moves what the layer and the B2BUA produced along until both are

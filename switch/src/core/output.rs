@@ -50,6 +50,9 @@ pub enum Output {
     /// async threads); answer with `handle_binding(id, ..)`, `None` also when
     /// the store could not be read.
     FindBinding { id: LookupId, number: String },
+    /// POST this notice to the push gateway (off the core's task); answer
+    /// with `handle_pushed(id, accepted)`.
+    PushNotify { id: crate::pn::PushId, notice: crate::pn::Notice },
     /// The one-line answer to a control request.
     ControlReply { id: ControlId, line: String },
 }

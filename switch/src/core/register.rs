@@ -51,6 +51,10 @@ impl Core {
     pub fn handle_committed(&mut self, now: Instant, ticket: CommitTicket) {
         while let Some(h) = self.pop_held(ticket) {
             self.respond(now, &h.key, h.response);
+            // Calls held for a push follow the 200 OK down the new flow.
+            if let Some(b) = h.binding.filter(|b| b.state == crate::record::RlState::Registered) {
+                self.wake(now, &b.number);
+            }
         }
         self.pump(now);
     }

@@ -73,6 +73,11 @@ enum Feedback {
     /// The store thread's operation failed (true) or succeeded again after
     /// failing (false); reported on each change only.
     StoreDown(bool),
+    /// What the push gateway did with a notification.
+    Pushed {
+        id: crate::pn::PushId,
+        accepted: bool,
+    },
     /// The answer to a look-up for a binding on another node.
     Binding {
         id: LookupId,
@@ -125,6 +130,8 @@ pub struct Server {
     lease: Option<lease::LeaseThread>,
     /// TCP connections made to home locations and other nodes, reused while open.
     reuse: connect::Reuse,
+    /// The push gateway's queue, when `[push]` is on.
+    push: Option<crate::pn::gateway::Sender>,
 }
 
 /// The driver's clock: tokio's, so a test can pause it.
@@ -188,6 +195,7 @@ impl Server {
             events: None,
             lease: None,
             reuse: connect::Reuse::default(),
+            push: None,
         };
         server.flush();
         info!(loaded, purged, subscribers = count, "location records restored");
@@ -200,6 +208,15 @@ impl Server {
         let thread = lease::LeaseThread::start(store, address).map_err(|source| Error::Io { what: "starting the lease thread", source })?;
         self.lease = Some(thread);
         Ok(())
+    }
+
+    /// POSTs push notifications to `gateway` (a task on this runtime).
+    pub fn push_gateway(&mut self, gateway: crate::pn::Gateway) {
+        let back = self.feedback.clone();
+        let report = std::sync::Arc::new(move |id, outcome: crate::pn::gateway::Outcome| {
+            let _ = back.send(Feedback::Pushed { id, accepted: outcome.accepted() });
+        });
+        self.push = Some(crate::pn::gateway::spawn(gateway, report));
     }
 
     /// Serves until `stop` fires or the transport's queue closes; then every
@@ -301,6 +318,7 @@ impl Server {
             Feedback::StoreDown(true) => self.core.handle_store_unavailable(now),
             Feedback::StoreDown(false) => self.core.handle_store_available(now),
             Feedback::Binding { id, found } => self.core.handle_binding(now, id, found),
+            Feedback::Pushed { id, accepted } => self.core.handle_pushed(now, id, accepted),
         }
     }
 
@@ -383,6 +401,11 @@ impl Server {
                 Output::LoadSubscribers => self.store.load_subscribers(),
                 Output::FindBinding { id, number } => self.store.find_binding(id, number),
                 Output::ControlReply { id, line } => self.answer(id, line),
+                Output::PushNotify { id, notice } => match &self.push {
+                    Some(push) => push.send(id, notice),
+                    // The core pushes only with `push_hold`, which `[push] gateway` sets.
+                    None => self.core.handle_pushed(now, id, false),
+                },
             }
         }
     }

@@ -35,6 +35,8 @@ pub struct Config {
     pub store: Vec<String>,
     /// `key = value` lines for `[cluster]` (`secret_file`, `node_address`).
     pub cluster: Vec<String>,
+    /// `key = value` lines for `[push]` (`gateway = "https://..."`: push is off without it).
+    pub push: Vec<String>,
     /// `RUST_LOG` for the switch.
     pub log_filter: String,
     /// `--log-format json` (the default here, so tests read events as fields) or text.
@@ -61,6 +63,7 @@ impl Default for Config {
             hep: Vec::new(),
             store: Vec::new(),
             cluster: Vec::new(),
+            push: Vec::new(),
             log_filter: "info".into(),
             json_log: true,
         }
@@ -155,6 +158,12 @@ impl Config {
         self
     }
 
+    /// A `[push]` line, e.g. `gateway = "https://127.0.0.1:8443/push"`.
+    pub fn push(mut self, line: &str) -> Self {
+        self.push.push(line.to_owned());
+        self
+    }
+
     /// `RUST_LOG` (default `info`), e.g. `info,switch=debug`.
     pub fn log_filter(mut self, filter: &str) -> Self {
         self.log_filter = filter.to_owned();
@@ -205,6 +214,7 @@ impl Config {
             ("hep", &self.hep),
             ("store", &self.store),
             ("cluster", &self.cluster),
+            ("push", &self.push),
             ("stun", &Vec::new()),
         ];
         for (section, lines) in sections {

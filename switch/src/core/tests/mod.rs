@@ -11,6 +11,7 @@ mod dns_view;
 mod enumeration;
 mod flow_silence;
 mod guessing;
+mod push;
 mod rogue;
 mod store_down;
 mod timing;
@@ -93,6 +94,7 @@ fn config(flow_timer: u32) -> CoreConfig {
         local_ip: |flow| flow.local.ip(),
         server_header: None,
         cluster: None,
+        push_hold: None,
     }
 }
 
@@ -112,6 +114,10 @@ struct Lab {
     held: Vec<CommitTicket>,
     digest: DigestClient,
     cseq: u32,
+    /// The flow the phone registers on ([`phone_flow`] unless a test moves it).
+    phone: Flow,
+    /// Appended to the REGISTER's Contact URI (RFC 8599 push parameters).
+    contact_params: String,
 }
 
 impl Lab {
@@ -136,6 +142,8 @@ impl Lab {
             held: Vec::new(),
             digest: DigestClient::new().with_cnonce_source(|| "0a4f113b".to_owned()),
             cseq: 0,
+            phone: phone_flow(),
+            contact_params: String::new(),
         };
         lab.drain();
         lab
@@ -210,9 +218,10 @@ impl Lab {
             "REGISTER sip:{REALM} SIP/2.0\nVia: SIP/2.0/TCP 10.1.0.2:5060;branch=z9hG4bKreg{cseq};rport\nMax-Forwards: 70\n\
              From: <sip:1001@{REALM}>;tag=ph1\nTo: <sip:1001@{REALM}>\nCall-ID: reg-1001@10.1.0.2\nCSeq: {cseq} REGISTER\n\
              Supported: outbound, path\n\
-             Contact: <sip:1001@10.1.0.2:5060;transport=tcp;ob>;+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-000000001001>\";reg-id=1\n\
+             Contact: <sip:1001@10.1.0.2:5060;transport=tcp;ob{params}>;+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-000000001001>\";reg-id=1\n\
              Expires: {expires}\n{auth}Content-Length: 0\n\n",
-            cseq = self.cseq
+            cseq = self.cseq,
+            params = self.contact_params
         )
     }
 
@@ -220,7 +229,7 @@ impl Lab {
     /// (the challenge came a moment before).
     fn send_register(&mut self, t: Instant, expires: u32) {
         let first = self.register_text(expires, None);
-        self.deliver(t - Duration::from_millis(1), phone_flow(), &first);
+        self.deliver(t - Duration::from_millis(1), self.phone, &first);
         let challenge = only_response(&self.take(), 401);
         let challenges: Vec<_> = challenge.headers.digest_challenges(false).filter_map(Result::ok).collect();
         let creds = self
@@ -228,7 +237,7 @@ impl Lab {
             .respond(&challenges, "1001", Secret::Password(PASSWORD), &DigestRequest::new("REGISTER", &format!("sip:{REALM}")))
             .unwrap();
         let second = self.register_text(expires, Some(creds.to_string()));
-        self.deliver(t, phone_flow(), &second);
+        self.deliver(t, self.phone, &second);
     }
 
     /// [`Lab::send_register`], and the 200 OK it got.
