@@ -45,6 +45,29 @@ fn locate(at: usize, pieces: Option<&[(usize, usize)]>, off: usize) -> usize {
     }
 }
 
+/// The index of the first byte at or after `i` that is not SP or HT.
+#[inline]
+fn skip_wsp(bytes: &[u8], mut i: usize) -> usize {
+    while matches!(bytes.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    i
+}
+
+/// The `seen` bit of a header the reader tracks (0 for the others), from a
+/// small table rather than a jump per header line.
+#[inline]
+fn seen_bit(name: &HeaderName) -> u8 {
+    match name {
+        HeaderName::Via => VIA,
+        HeaderName::From => FROM,
+        HeaderName::To => TO,
+        HeaderName::CallId => CALL_ID,
+        HeaderName::MaxForwards => MAX_FORWARDS,
+        _ => 0,
+    }
+}
+
 impl<'m> HeaderReader<'m> {
     pub(super) fn new(base: usize, method: Option<&'m Method>) -> Self {
         Self { base, method, headers: Headers::with_capacity(PARSED_CAPACITY), content_length: None, seen: 0 }
@@ -61,7 +84,8 @@ impl<'m> HeaderReader<'m> {
             // stored; an extension name is moved into the list (a clone would
             // allocate its box again).
             let (name, at): (Cow<'static, HeaderName>, usize) = match HeaderName::scan_known(line) {
-                Some((name, len)) => (Cow::Borrowed(name), self.field_start(bytes, pos, len)?),
+                // `scan_known` found the colon right after the name.
+                Some((name, len)) => (Cow::Borrowed(name), skip_wsp(bytes, pos + len + 1)),
                 None => {
                     let len = chars::first_not(line, chars::TOKEN).unwrap_or(line.len());
                     let at = self.field_start(bytes, pos, len)?;
@@ -122,20 +146,12 @@ impl<'m> HeaderReader<'m> {
     /// the line is reported before a bad name.
     #[inline]
     fn field_start(&self, bytes: &[u8], pos: usize, name_len: usize) -> Result<usize, ParseError> {
-        let line = bytes.get(pos..).unwrap_or_default();
-        let mut i = name_len;
-        while matches!(line.get(i), Some(b' ' | b'\t')) {
-            i += 1;
-        }
-        if name_len == 0 || line.get(i) != Some(&b':') {
+        let colon = skip_wsp(bytes, pos + name_len);
+        if name_len == 0 || bytes.get(colon) != Some(&b':') {
             self.line_end(bytes, pos)?;
             return Err(ParseError::new(self.base + pos + name_len, ErrorKind::HeaderName));
         }
-        i += 1;
-        while matches!(line.get(i), Some(b' ' | b'\t')) {
-            i += 1;
-        }
-        Ok(pos + i)
+        Ok(skip_wsp(bytes, colon + 1))
     }
 
     /// Checks one header before it is appended. `pieces` maps a joined (folded)
@@ -179,13 +195,10 @@ impl<'m> HeaderReader<'m> {
             }
             other => {
                 validate_value(other, value).map_err(relocate)?;
-                match other {
-                    HeaderName::Via => self.seen |= VIA,
-                    HeaderName::From => once(&mut self.seen, FROM)?,
-                    HeaderName::To => once(&mut self.seen, TO)?,
-                    HeaderName::CallId => once(&mut self.seen, CALL_ID)?,
-                    HeaderName::MaxForwards => once(&mut self.seen, MAX_FORWARDS)?,
-                    _ => {}
+                match seen_bit(other) {
+                    VIA => self.seen |= VIA,
+                    0 => {}
+                    bit => once(&mut self.seen, bit)?,
                 }
             }
         }
