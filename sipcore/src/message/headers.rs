@@ -31,6 +31,10 @@ struct Entry {
     value: Value,
 }
 
+// A parsed list must stay under 1 KiB to be served from glibc's per-thread
+// cache (see `head::PARSED_CAPACITY`): keep an entry at 48 bytes.
+const _: () = assert!(size_of::<Entry>() == 48);
+
 /// Headers in the order they appeared.
 #[derive(Clone, Default)]
 pub struct Headers {

@@ -103,12 +103,14 @@ enum Start {
     Status((u16, ByteString)),
 }
 
+/// `SIP/` in any case. `| 0x20` folds the letters only: no other byte
+/// becomes `s`, `i` or `p`.
 fn is_sip_version_prefix(line: &str) -> bool {
-    line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/"))
+    matches!(line.as_bytes(), [s, i, p, b'/', ..] if [*s | 0x20, *i | 0x20, *p | 0x20] == *b"sip")
 }
 
 fn check_version(v: &str, at: usize) -> Result<(), ParseError> {
-    if v.eq_ignore_ascii_case("SIP/2.0") {
+    if v.len() == 7 && is_sip_version_prefix(v) && v.as_bytes().get(4..) == Some(b"2.0") {
         Ok(())
     } else if is_sip_version_prefix(v) {
         Err(ParseError::new(at, ErrorKind::Version))
@@ -185,6 +187,22 @@ mod tests {
             body.len()
         )
         .into_bytes()
+    }
+
+    #[test]
+    fn version_checks_agree_with_case_insensitive_compares() {
+        for base in ["SIP/2.0", "SIP/2.00", "SIP/2.", "SIP/", "SIP"] {
+            for at in 0..base.len() {
+                for b in 0..0x80u8 {
+                    let mut v = base.as_bytes().to_vec();
+                    v[at] = b;
+                    let v = String::from_utf8(v).unwrap();
+                    assert_eq!(check_version(&v, 0).is_ok(), v.eq_ignore_ascii_case("SIP/2.0"), "{v:?}");
+                    let prefix = v.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/"));
+                    assert_eq!(is_sip_version_prefix(&v), prefix, "{v:?}");
+                }
+            }
+        }
     }
 
     #[test]
