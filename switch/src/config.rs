@@ -258,11 +258,14 @@ pub struct CallSettings {
     pub media_timeout: u64,
     /// Relay UDP/TCP ports, `FIRST-LAST` (even RTP, odd RTCP).
     pub relay_ports: String,
+    /// Threads relaying UDP media, apart from the ones serving SIP (one is plenty
+    /// for thousands of streams; more only once one core is saturated).
+    pub relay_threads: usize,
 }
 
 impl Default for CallSettings {
     fn default() -> Self {
-        Self { trusted_peers: Vec::new(), ring_time: 60, media_timeout: 30, relay_ports: "20000-29999".into() }
+        Self { trusted_peers: Vec::new(), ring_time: 60, media_timeout: 30, relay_ports: "20000-29999".into(), relay_threads: 1 }
     }
 }
 
@@ -547,6 +550,7 @@ impl SwitchConfig {
             },
             ports: self.calls.relay_port_range()?,
             media_timeout: Duration::from_secs(self.calls.media_timeout),
+            threads: self.calls.relay_threads,
         })
     }
 
