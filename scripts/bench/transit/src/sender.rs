@@ -1,0 +1,51 @@
+//! The paced sender: one slot per stream in each 20 ms period, every lane's two
+//! packets of that stream back to back, the first lane rotating slot by slot.
+
+use std::time::Instant;
+
+use crate::args::{Args, PERIOD};
+use crate::lanes::Lanes;
+use crate::packet::{self, Origin};
+
+/// Packets sent in the counted part of the run, per lane.
+pub(crate) fn send(lanes: &Lanes, args: &Args, t0: Instant, counted_from: Instant) -> Vec<u64> {
+    let lane_count = args.lanes.len();
+    let mut sent = vec![0u64; lane_count];
+    let slot = PERIOD / u32::try_from(lanes.streams).unwrap_or(u32::MAX);
+    let end = t0 + args.seconds;
+    let mut buf = [0u8; packet::SIZE];
+    let mut next = 0u64;
+    loop {
+        let due = t0 + slot * u32::try_from(next).unwrap_or(u32::MAX);
+        if due >= end {
+            return sent;
+        }
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let stream = (next % lanes.streams as u64) as usize;
+        let seq = (next / lanes.streams as u64) as u32;
+        for l in 0..lane_count {
+            let lane = (l + next as usize) % lane_count;
+            let Some(s) = lanes.all.get(lane * lanes.streams + stream) else { continue };
+            for (direction, socket, dest) in [(0u8, &s.caller, s.caller_dest), (1u8, &s.callee, s.callee_dest)] {
+                let Some(dest) = dest else { continue };
+                let origin = Origin { lane: lane as u8, stream: stream as u16, direction };
+                let now = Instant::now();
+                packet::write(&mut buf, origin, seq, nanos(t0, now));
+                if socket.send_to(&buf, dest).is_ok()
+                    && now >= counted_from
+                    && let Some(count) = sent.get_mut(lane)
+                {
+                    *count += 1;
+                }
+            }
+        }
+        next += 1;
+    }
+}
+
+/// Nanoseconds since `t0` (0 before it), the stamp's clock.
+pub(crate) fn nanos(t0: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(t0).as_nanos()).unwrap_or(u64::MAX)
+}
