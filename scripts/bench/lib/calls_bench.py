@@ -90,6 +90,8 @@ CFG = {
     # the contention case: REGISTER/s from SIPp on each SIP server during the relay measurement (0: off)
     "relay_register_rate": env("BENCH_RELAY_REGISTER_RATE", 0),
     "relay_register_users": env("BENCH_RELAY_REGISTER_USERS", 1000),
+    # SCHED_FIFO priority of the probe (0: normal): its stamps then wait for no other process
+    "transit_rt_priority": env("BENCH_TRANSIT_RT_PRIORITY", 10),
     "transit_bin": env("BENCH_TRANSIT_BIN", os.path.join(B.REPO, "target", "release", "relay-transit")),
     "relay_warmup_s": env("BENCH_RELAY_WARMUP_S", 1.0),
     # where the SIPp callee's SDP says its RTP goes: "private" = the unreachable
@@ -445,7 +447,7 @@ def relay_once(stacks, run, streams):
             "--callee", f"{CALLEE[0]}:{CALLEE[1]}", "--callee-number", CALLEE[0],
             "--caller-ip", PROBE_CALLER_IP, "--callee-ip", PROBE_CALLEE_IP,
             "--streams", str(streams), "--seconds", str(secs), "--warmup", str(warm),
-            "--timeout", str(int(timeout)), "--json", js]
+            "--timeout", str(int(timeout)), "--json", js, "--rt-priority", str(CFG["transit_rt_priority"])]
     for t in order:
         argv += ["--server", f"{stacks[t].relay}={B.HOST}:{stacks[t].port}"]
         if stacks[t].caller_auth:

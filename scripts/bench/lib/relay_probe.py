@@ -375,7 +375,10 @@ class Transit:
     """relay-transit as a child: its sockets, then targets, then its result."""
 
     def __init__(self, a, lanes):
-        argv = [a.transit, "--lanes", ",".join(lanes), "--streams", str(a.streams), "--seconds", str(a.seconds),
+        # Real-time priority (root): the probe's threads sleep or block almost all the
+        # time, and when a packet arrives their stamp must not wait for a loaded CPU.
+        rt = ["chrt", "-f", str(a.rt_priority)] if a.rt_priority > 0 and os.geteuid() == 0 else []
+        argv = rt + [a.transit, "--lanes", ",".join(lanes), "--streams", str(a.streams), "--seconds", str(a.seconds),
                 "--warmup", str(a.warmup), "--caller-ip", a.caller_ip, "--callee-ip", a.callee_ip]
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ports = {lane: ([0] * a.streams, [0] * a.streams) for lane in lanes}
@@ -424,6 +427,7 @@ def main():
     ap.add_argument("--server", action="append", required=True, help="NAME=HOST:PORT (SIP over TCP); repeat")
     ap.add_argument("--caller-auth", action="append", help="NAME=NUMBER:PASSWORD answering a 407 on that server's INVITEs")
     ap.add_argument("--no-direct", action="store_true", help="no straight-over-loopback lane")
+    ap.add_argument("--rt-priority", type=int, default=0, help="run relay-transit SCHED_FIFO at this priority (root; 0: no)")
     ap.add_argument("--domain", help="SIP domain (default: the server host)")
     ap.add_argument("--callee", default="callee:pwcallee", help="callee NUMBER:PASSWORD (registers)")
     ap.add_argument("--callee-number", default="callee")
