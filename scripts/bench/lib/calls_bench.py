@@ -73,6 +73,9 @@ CFG = {
     "switch_max_conns_per_ip": env("BENCH_SWITCH_MAX_CONNS_PER_IP", 16384),
     # extra TOML appended to the switch's --config (key names follow the switch)
     "switch_extra_toml": env("BENCH_SWITCH_EXTRA_TOML", ""),
+    # as many forwarding threads as rtpengine's num-threads (conf/rtpengine.conf: 2), so
+    # that on a shared CPU neither relay gets a larger share by having more threads
+    "switch_relay_threads": env("BENCH_SWITCH_RELAY_THREADS", 2),
     "kchildren": env("BENCH_KCHILDREN", 4),
     "ktcpchildren": env("BENCH_KTCPCHILDREN", 4),
     "tcp_rd_buf": env("BENCH_TCP_RD_BUF", 16384),
@@ -199,6 +202,7 @@ class SwitchStack:
             f.write("# written by scripts/bench/lib/calls_bench.py\n"
                     "relay_address = \"127.0.0.1\"\n\n[calls]\n"
                     f"relay_ports = \"{lo}-{hi}\"\n"
+                    f"relay_threads = {CFG['switch_relay_threads']}\n"
                     "trusted_peers = [" + ", ".join(f'"{p}"' for p in peers) + "]\n")
             if CFG["switch_extra_toml"]:
                 f.write(CFG["switch_extra_toml"].replace("\\n", "\n") + "\n")
