@@ -20,7 +20,8 @@
 #          one run, interleaved packet by packet (lib/relay_probe.py sets the
 #          calls up, scripts/bench/transit's relay-transit sends and times the
 #          packets: Rust, one clock), with straight loopback as a third lane;
-#          relay CPU and packets/s per core.  BENCH_RELAY_REGISTER_RATE > 0:
+#          relay CPU and packets/s per core; then each relay flooded alone
+#          (BENCH_RELAY_FLOOD_S).  BENCH_RELAY_REGISTER_RATE > 0:
 #          the same SIPp REGISTER load on both SIP servers meanwhile.
 #
 # Installs what is missing (Debian: kamailio kamailio-sqlite-modules
@@ -39,7 +40,7 @@
 #   BENCH_CALLS_REF_RATE [50]  BENCH_P99_SLO_MS [200]
 #   BENCH_RELAY_STREAMS [50,150]  BENCH_RELAY_SECONDS [21]  BENCH_RELAY_WARMUP_S [1]
 #   BENCH_RELAY_REGISTER_RATE [0]  BENCH_RELAY_REGISTER_USERS [1000]  BENCH_TRANSIT_BIN
-#   BENCH_TRANSIT_RT_PRIORITY [10]
+#   BENCH_TRANSIT_RT_PRIORITY [10]  BENCH_RELAY_FLOOD_S [5]
 #   BENCH_KAM_PORT [25060]  BENCH_SWITCH_PORT [25070]  BENCH_RTPE_NG_PORT [25223]
 #   BENCH_RTPE_CLI_PORT [25224]  BENCH_RTPE_PORTS [10000-14999]
 #   BENCH_SWITCH_RELAY_PORTS [15000-19999]  BENCH_SWITCH_BIN  BENCH_SWITCH_LOG [warn]

@@ -92,6 +92,8 @@ CFG = {
     "relay_seconds": env("BENCH_RELAY_SECONDS", 21.0),
     # the contention case: REGISTER/s from SIPp on each SIP server during the relay measurement (0: off)
     "relay_register_rate": env("BENCH_RELAY_REGISTER_RATE", 0),
+    # then each relay alone, flat out from one probe thread, this many seconds (0: no flood)
+    "relay_flood_s": env("BENCH_RELAY_FLOOD_S", 5.0),
     "relay_register_users": env("BENCH_RELAY_REGISTER_USERS", 1000),
     # SCHED_FIFO priority of the probe (0: normal): its stamps then wait for no other process
     "transit_rt_priority": env("BENCH_TRANSIT_RT_PRIORITY", 10),
@@ -451,7 +453,8 @@ def relay_once(stacks, run, streams):
             "--callee", f"{CALLEE[0]}:{CALLEE[1]}", "--callee-number", CALLEE[0],
             "--caller-ip", PROBE_CALLER_IP, "--callee-ip", PROBE_CALLEE_IP,
             "--streams", str(streams), "--seconds", str(secs), "--warmup", str(warm),
-            "--timeout", str(int(timeout)), "--json", js, "--rt-priority", str(CFG["transit_rt_priority"])]
+            "--timeout", str(int(timeout)), "--json", js, "--rt-priority", str(CFG["transit_rt_priority"]),
+            "--flood", str(CFG["relay_flood_s"])]
     for t in order:
         argv += ["--server", f"{stacks[t].relay}={B.HOST}:{stacks[t].port}"]
         if stacks[t].caller_auth:
@@ -470,6 +473,7 @@ def relay_once(stacks, run, streams):
             wait_log_line(name, logf, "PHASE relay end", secs + 30)
             cpu = win.done()
             threads = {t: w.done() for t, w in twins.items() if w}
+        floods = {t: flood_window(stacks[t], name, logf) for t in order} if CFG["relay_flood_s"] > 0 else {}
         rc = B.wait_proc(name, timeout)
     finally:
         for n, _ in loads:
@@ -494,7 +498,14 @@ def relay_once(stacks, run, streams):
         if relay_cpu and lane.get("pps_received"):
             # packets/s one fully busy core would relay at this load
             o["pps_per_core"] = round(lane["pps_received"] * 100.0 / relay_cpu)
+        f = res.get("flood", {}).get(stacks[t].relay)
+        if f and floods.get(t):
+            o["flood_received_pps"], o["flood_loss_pct"] = f["received_pps"], f["loss_pct"]
+            o["flood_relay_cpu_pct"] = floods[t]
         out[t] = o
+        if f:
+            log(f"  {stacks[t].label} flooded: sent {f['sent_pps']} pps, relayed {f['received_pps']} pps, "
+                f"loss {f['loss_pct']}%, relay cpu {floods.get(t)}%")
         log(f"  {stacks[t].label} {streams} streams: {o['pps_received']} pps, loss {o['loss_pct']}%, transit "
             f"p50/p99/p99.9 {o['p50_us']}/{o['p99_us']}/{o['p999_us']} us, relay cpu {relay_cpu}%")
     d = lanes.get("direct") or {}
@@ -505,8 +516,19 @@ def relay_once(stacks, run, streams):
     return out
 
 
+def flood_window(stack, probe, logf):
+    """The relay's CPU [% of a core] while relay-transit floods it alone."""
+    secs = CFG["relay_flood_s"] + 30
+    if not wait_log_line(probe, logf, f"PHASE flood-{stack.relay} start", secs):
+        return None
+    win, twin = CpuWindow(stack.procs), stack.thread_window()
+    wait_log_line(probe, logf, f"PHASE flood-{stack.relay} end", secs)
+    return stack.relay_cpu(win.done(), twin.done() if twin else None)
+
+
 RELAY_KEYS = ("pps_received", "loss_pct", "p50_us", "p99_us", "p999_us", "p50_ratio", "p99_ratio", "p999_ratio",
-              "relay_cpu_pct", "pps_per_core")
+              "relay_cpu_pct", "pps_per_core",
+              "flood_received_pps", "flood_loss_pct", "flood_relay_cpu_pct")
 
 
 def measure_relay(stacks):
@@ -578,6 +600,14 @@ def table(res):
             s, k = pair("pps_per_core")
             rows.append(("  packets/s per core of relay CPU", fnum(s), fnum(k),
                          ratio(s, k) + "  (switch/rtpengine, >=2: target met)"))
+            if CFG["relay_flood_s"] > 0:
+                s, k = pair("flood_received_pps")
+                rows.append(("  flooded alone: packets/s relayed", fnum(s), fnum(k), ratio(s, k)))
+                s, k = pair("flood_relay_cpu_pct")
+                rows.append(("  flooded alone: relay CPU [% of 1 core] (~100: the relay is the limit)",
+                             fnum(s), fnum(k), ""))
+                s, k = pair("flood_loss_pct")
+                rows.append(("  flooded alone: loss [%]", fnum(s, 2), fnum(k, 2), ""))
     hdr = ("metric (median of %d run(s))" % CFG["runs"], "switch", "kamailio+rtpengine", "ratio")
     return B.render_table(hdr, rows) if rows else "(nothing measured)"
 

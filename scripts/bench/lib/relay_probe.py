@@ -27,9 +27,12 @@ tells it where each sends, then GO).  Packets sent in the first --warmup
 seconds are not counted (latching).  Relay-transit's result: per lane sent,
 received, lost, pps, transit p50/p90/p99/p99.9/max (us), ratios to the first.
 
+--flood S then sends each relay's streams alone, flat out from one thread, for
+S seconds: received packets/s with the relay's CPU is the saturation figure.
+
 Bounded: --timeout (whole run, SIGALRM), every wait has a deadline, loopback
-addresses only.  Prints "PHASE relay start|end" lines (from relay-transit) so
-a caller can sample the relays' CPU over the measurement.
+addresses only.  Prints "PHASE relay start|end" and "PHASE flood-NAME
+start|end" lines (from relay-transit) so a caller can sample the relays' CPU.
 """
 
 import argparse
@@ -378,8 +381,10 @@ class Transit:
         # Real-time priority (root): the probe's threads sleep or block almost all the
         # time, and when a packet arrives their stamp must not wait for a loaded CPU.
         rt = ["chrt", "-f", str(a.rt_priority)] if a.rt_priority > 0 and os.geteuid() == 0 else []
+        self.rt = bool(rt)
         argv = rt + [a.transit, "--lanes", ",".join(lanes), "--streams", str(a.streams), "--seconds", str(a.seconds),
-                "--warmup", str(a.warmup), "--caller-ip", a.caller_ip, "--callee-ip", a.callee_ip]
+                "--warmup", str(a.warmup), "--caller-ip", a.caller_ip, "--callee-ip", a.callee_ip,
+                "--flood", str(a.flood)]
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ports = {lane: ([0] * a.streams, [0] * a.streams) for lane in lanes}
         for line in self.p.stdout:
@@ -402,6 +407,15 @@ class Transit:
         for line in self.p.stdout:
             if line.startswith("PHASE transit "):
                 say("PHASE relay " + line.split()[-1])
+            elif line.startswith("PHASE flood-"):
+                say(line.strip())
+            elif line.strip() == "FLOOD?":
+                # A flat-out sender at real-time priority would take a whole core from the
+                # relays it floods: back to normal scheduling (every thread) first.
+                if self.rt:
+                    subprocess.run(["chrt", "-o", "-a", "-p", "0", str(self.p.pid)], check=False, timeout=10)
+                self.p.stdin.write("go\n")
+                self.p.stdin.flush()
             elif line.startswith("RESULT "):
                 result = json.loads(line[len("RESULT "):])
         rc = self.p.wait()
@@ -437,6 +451,8 @@ def main():
     ap.add_argument("--streams", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=21.0, help="warm-up included")
     ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--flood", type=float, default=0.0,
+                    help="then each relay alone, its streams flat out, this many seconds (PHASE flood-NAME lines)")
     ap.add_argument("--setup-timeout", type=float, default=10.0)
     ap.add_argument("--timeout", type=float, default=180.0, help="whole run")
     ap.add_argument("--json", help="write the result here")
@@ -465,11 +481,14 @@ def main():
            "packet_bytes": 12 + PAYLOAD, "pps_per_stream_each_way": round(1 / PERIOD),
            "relay_ports": {n: [{"caller_leg": list(c), "callee_leg": list(e)} for c, e in t[:2]]
                            for n, t in targets.items()}}
-    res["transit"] = transit.run(targets)
+    out = transit.run(targets)
+    res["transit"], res["flood"] = out["transit"], out["flood"]
     res["byes_ok"] = {name: p.hangup() for name, p in probes.items()}
     for name, lane in res["transit"]["lanes"].items():
         say(f"{name}: transit p50/p99/p99.9 {lane.get('p50_us')}/{lane.get('p99_us')}/{lane.get('p999_us')} us, "
             f"received {lane['received']}/{lane['sent']} ({lane['pps_received']} pps)")
+    for name, f in res["flood"].items():
+        say(f"{name} flooded: sent {f['sent_pps']} pps, received {f['received_pps']} pps, loss {f['loss_pct']}%")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)

@@ -13,6 +13,8 @@ pub(crate) struct Args {
     pub(crate) warmup: Duration,
     pub(crate) caller_ip: IpAddr,
     pub(crate) callee_ip: IpAddr,
+    /// After the interleaved run, each relay lane alone flat out for this long (zero: no flood).
+    pub(crate) flood: Duration,
 }
 
 impl Args {
@@ -24,6 +26,7 @@ impl Args {
             warmup: Duration::from_secs(1),
             caller_ip: IpAddr::from([127, 0, 0, 5]),
             callee_ip: IpAddr::from([127, 0, 0, 6]),
+            flood: Duration::ZERO,
         };
         while let Some(flag) = argv.next() {
             let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -35,11 +38,17 @@ impl Args {
                 "--warmup" => args.warmup = Duration::try_from_secs_f64(value.parse().map_err(|e| bad(&e))?).map_err(|e| bad(&e))?,
                 "--caller-ip" => args.caller_ip = value.parse().map_err(|e| bad(&e))?,
                 "--callee-ip" => args.callee_ip = value.parse().map_err(|e| bad(&e))?,
+                "--flood" => args.flood = Duration::try_from_secs_f64(value.parse().map_err(|e| bad(&e))?).map_err(|e| bad(&e))?,
                 _ => return Err(format!("unknown argument {flag}")),
             }
         }
-        if args.lanes.is_empty() || args.lanes.len() > 16 || !(1..=4096).contains(&args.streams) || args.warmup >= args.seconds {
-            return Err("need --lanes (1..16), --streams 1..4096 and --warmup < --seconds".into());
+        if args.lanes.is_empty()
+            || args.lanes.len() > 16
+            || !(1..=4096).contains(&args.streams)
+            || args.warmup >= args.seconds
+            || args.flood > Duration::from_secs(60)
+        {
+            return Err("need --lanes (1..16), --streams 1..4096, --warmup < --seconds, --flood <= 60".into());
         }
         Ok(args)
     }

@@ -17,12 +17,19 @@
 //! Protocol (stdout/stdin, one line each):
 //!   out `SOCKET LANE STREAM CALLER_PORT CALLEE_PORT`, then `READY`
 //!   in  `TARGET LANE STREAM CALLER_DEST CALLEE_DEST` (socket addresses), then `GO`
-//!   out `PHASE transit start`, `PHASE transit end`, then `RESULT {json}`
+//!   out `PHASE transit start`, `PHASE transit end`; with --flood `FLOOD?`, in one line (go on),
+//!   out `PHASE flood-LANE start|end` per relay lane; then `RESULT {"transit": {...}, "flood": {...}}`
 //!
-//! Arguments: --lanes a,b,direct --streams N --seconds S --warmup W
+//! --flood S: after the interleaved run, each relay lane alone gets its streams' packets as
+//! fast as one sender thread sends them for S seconds: received packets/s there, with the
+//! relay's CPU (measured by the caller between the PHASE lines), is the saturation figure
+//! when the relay, not the sender, is the one at 100 % of a core.
+//!
+//! Arguments: --lanes a,b,direct --streams N --seconds S --warmup W --flood S
 //!            --caller-ip IP --callee-ip IP
 
 mod args;
+mod flood;
 mod lanes;
 mod packet;
 mod receiver;
@@ -72,5 +79,12 @@ fn run() -> Result<(), String> {
     let received = receiver.stop();
     writeln!(out, "PHASE transit end").map_err(|e| e.to_string())?;
     let json = report::json(&args, &lanes.names(), &sent, received);
-    writeln!(out, "RESULT {json}").and_then(|()| out.flush()).map_err(|e| e.to_string())
+    if !args.flood.is_zero() {
+        // The caller may change our scheduling first (a flat-out sender must not run real-time).
+        let mut line = String::new();
+        writeln!(out, "FLOOD?").and_then(|()| out.flush()).map_err(|e| e.to_string())?;
+        std::io::stdin().read_line(&mut line).map_err(|e| e.to_string())?;
+    }
+    let flood = flood::run(&lanes, &args, &mut out)?;
+    writeln!(out, "RESULT {{\"transit\":{json},\"flood\":{flood}}}").and_then(|()| out.flush()).map_err(|e| e.to_string())
 }

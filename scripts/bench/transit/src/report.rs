@@ -8,7 +8,7 @@ use crate::receiver::Received;
 const QUANTILES: [(&str, f64); 4] = [("p50_us", 0.50), ("p90_us", 0.90), ("p99_us", 0.99), ("p999_us", 0.999)];
 
 /// The quantiles of `sorted` in microseconds, then its max; None when empty.
-fn quantiles(sorted: &[u64]) -> Option<Vec<f64>> {
+pub(crate) fn quantiles(sorted: &[u64]) -> Option<Vec<f64>> {
     let last = *sorted.last()?;
     let at = |q: f64| {
         let index = ((q * sorted.len() as f64) as usize).min(sorted.len() - 1);
