@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::args::Args;
 use crate::lanes::Lanes;
-use crate::packet::{self, Origin};
+use crate::packet;
 use crate::receiver::Receiver;
 use crate::report::quantiles;
 
@@ -50,15 +50,7 @@ fn flood_lane(lanes: &Lanes, index: usize, t0: Instant, end: Instant) -> u64 {
     let mut seq = 0u32;
     while Instant::now() < end {
         for &(stream, s) in &streams {
-            for (direction, socket, dest) in [(0u8, &s.caller, s.caller_dest), (1u8, &s.callee, s.callee_dest)] {
-                let Some(dest) = dest else { continue };
-                let origin = Origin { lane: index as u8, stream: stream as u16, direction };
-                packet::write(&mut buf, origin, seq, crate::sender::nanos(t0, Instant::now()));
-                // A full send buffer is the relay (or loopback) not keeping up: not sent, not counted.
-                if socket.send_to(&buf, dest).is_ok() {
-                    sent += 1;
-                }
-            }
+            sent += s.send_both(index, stream, seq, t0, &mut buf).into_iter().flatten().count() as u64;
         }
         seq = seq.wrapping_add(1);
     }

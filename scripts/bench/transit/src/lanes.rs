@@ -2,11 +2,13 @@
 //! each sends (set from the `TARGET` lines).
 
 use std::net::{SocketAddr, UdpSocket};
+use std::time::Instant;
 
 use socket2::{Domain, Socket, Type};
 
 use crate::args::Args;
-use crate::packet::Origin;
+use crate::packet::{self, Origin};
+use crate::sender::nanos;
 
 /// Room for bursts while the receiver thread waits for a core (the machine is shared).
 const RECEIVE_BUFFER: usize = 1 << 20;
@@ -16,6 +18,21 @@ pub(crate) struct Stream {
     pub(crate) callee: UdpSocket,
     pub(crate) caller_dest: Option<SocketAddr>,
     pub(crate) callee_dest: Option<SocketAddr>,
+}
+
+impl Stream {
+    /// Sends packet `seq` of this stream both ways (lane `lane`, stream `index`), stamped
+    /// as it goes; the instants at which the sent ones left (None: not sent).
+    pub(crate) fn send_both(&self, lane: usize, index: usize, seq: u32, t0: Instant, buf: &mut [u8; packet::SIZE]) -> [Option<Instant>; 2] {
+        let ways = [(0u8, &self.caller, self.caller_dest), (1u8, &self.callee, self.callee_dest)];
+        ways.map(|(direction, socket, dest)| {
+            let dest = dest?;
+            let now = Instant::now();
+            packet::write(buf, Origin { lane: lane as u8, stream: index as u16, direction }, seq, nanos(t0, now));
+            // A full send buffer: not sent, not counted.
+            socket.send_to(buf, dest).ok().map(|_| now)
+        })
+    }
 }
 
 pub(crate) struct Lanes {

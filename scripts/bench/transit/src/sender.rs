@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::args::{Args, PERIOD};
 use crate::lanes::Lanes;
-use crate::packet::{self, Origin};
+use crate::packet;
 
 /// Packets sent in the counted part of the run, per lane.
 pub(crate) fn send(lanes: &Lanes, args: &Args, t0: Instant, counted_from: Instant) -> Vec<u64> {
@@ -28,17 +28,9 @@ pub(crate) fn send(lanes: &Lanes, args: &Args, t0: Instant, counted_from: Instan
         for l in 0..lane_count {
             let lane = (l + next as usize) % lane_count;
             let Some(s) = lanes.all.get(lane * lanes.streams + stream) else { continue };
-            for (direction, socket, dest) in [(0u8, &s.caller, s.caller_dest), (1u8, &s.callee, s.callee_dest)] {
-                let Some(dest) = dest else { continue };
-                let origin = Origin { lane: lane as u8, stream: stream as u16, direction };
-                let now = Instant::now();
-                packet::write(&mut buf, origin, seq, nanos(t0, now));
-                if socket.send_to(&buf, dest).is_ok()
-                    && now >= counted_from
-                    && let Some(count) = sent.get_mut(lane)
-                {
-                    *count += 1;
-                }
+            let counted = s.send_both(lane, stream, seq, t0, &mut buf).into_iter().flatten().filter(|&at| at >= counted_from).count();
+            if let Some(count) = sent.get_mut(lane) {
+                *count += counted as u64;
             }
         }
         next += 1;
