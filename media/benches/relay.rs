@@ -68,7 +68,7 @@ fn loopback(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let (relay, a, b, to) = runtime.block_on(async {
-        let config = RelayConfig { bind: local, ports: 23_400..=23_499, media_timeout: Duration::from_secs(60) };
+        let config = RelayConfig { bind: local, ports: 23_400..=23_499, media_timeout: Duration::from_secs(60), threads: 1 };
         let (relay, events) = Relay::start(config).await.unwrap();
         std::mem::forget(events);
         let media = relay.open("bench").await.unwrap();

@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(2);
 /// A relay on a block of ports reserved for this test (held as long as the block is).
 async fn relay(media_timeout: Duration) -> (Relay, tokio::sync::mpsc::Receiver<RelayEvent>, PortBlock) {
     let block = PortBlock::reserve();
-    let (relay, events) = Relay::start(RelayConfig { bind: LOCAL, ports: block.range(), media_timeout }).await.unwrap();
+    let (relay, events) = Relay::start(RelayConfig { bind: LOCAL, ports: block.range(), media_timeout, threads: 1 }).await.unwrap();
     (relay, events, block)
 }
 
@@ -102,6 +102,45 @@ async fn two_phones_exchange_rtp_both_ways_and_counters_add_up() {
     assert_eq!((got, from), (vec![0x80, 201, 0, 1, 0, 0, 0, 1], at(media.callee.rtcp)));
     stats_until(&relay, &media, |s| s.caller.packets_in == 11 && s.callee.packets_in == 11).await;
     assert_eq!(relay.close(media.id).unwrap().caller.packets_in, 11);
+}
+
+/// A std socket on 127.0.0.1 that gives up on a read after `WAIT`.
+fn blocking_phone() -> (std::net::UdpSocket, SocketAddr) {
+    let socket = std::net::UdpSocket::bind((LOCAL, 0)).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
+}
+
+/// The UDP relay runs on threads of its own: with the test's only runtime thread
+/// blocked in a plain `recv_from`, packets still cross the relay (both ways, in
+/// bursts longer than one `recvmmsg`, in order and counted), on two relay threads.
+#[tokio::test(flavor = "current_thread")]
+async fn udp_media_moves_while_the_runtime_is_blocked_and_bursts_stay_in_order() {
+    let block = PortBlock::reserve();
+    let config = RelayConfig { bind: LOCAL, ports: block.range(), media_timeout: Duration::from_secs(30), threads: 2 };
+    let (relay, _events) = Relay::start(config).await.unwrap();
+    for label in ["burst-1", "burst-2"] {
+        let media = relay.open(label).await.unwrap();
+        let ((a, a_addr), (b, b_addr)) = (blocking_phone(), blocking_phone());
+        relay.update(media.id, Side::Caller, target(Some(a_addr))).unwrap();
+        relay.update(media.id, Side::Callee, target(Some(b_addr))).unwrap();
+        const BURST: u16 = 100;
+        for seq in 0..BURST {
+            a.send_to(&rtp(seq), at(media.caller.rtp)).unwrap();
+        }
+        let mut buf = [0u8; 2048];
+        for seq in 0..BURST {
+            let (n, from) = b.recv_from(&mut buf).expect("the caller's burst reaches the callee");
+            assert_eq!((&buf[..n], from), (&rtp(seq)[..], at(media.callee.rtp)), "{label}: in order, from the callee leg");
+        }
+        b.send_to(&rtp(7), at(media.callee.rtp)).unwrap();
+        let (n, _) = a.recv_from(&mut buf).expect("and back");
+        assert_eq!(&buf[..n], &rtp(7)[..]);
+        let stats = relay.close(media.id).unwrap();
+        assert_eq!((stats.caller.packets_in, stats.callee.packets_out, stats.caller.lost), (u64::from(BURST), u64::from(BURST), 0));
+        assert_eq!((stats.callee.packets_in, stats.caller.packets_out), (1, 1));
+    }
 }
 
 #[tokio::test]
@@ -251,7 +290,7 @@ async fn ports_are_freed_at_close_and_an_exhausted_range_says_no_ports() {
     // Two pairs: exactly one call.
     let block = PortBlock::reserve();
     let lowest = block.port(0);
-    let config = RelayConfig { bind: LOCAL, ports: lowest..=block.port(3), media_timeout: Duration::from_secs(30) };
+    let config = RelayConfig { bind: LOCAL, ports: lowest..=block.port(3), media_timeout: Duration::from_secs(30), threads: 1 };
     let (relay, _events) = Relay::start(config).await.unwrap();
     let first = relay.open("one").await.unwrap();
     assert!(matches!(relay.open("two").await, Err(Error::NoPorts)));
@@ -364,6 +403,7 @@ async fn tcp_connections_to_a_udp_leg_or_from_a_foreign_host_are_refused() {
 async fn a_range_without_two_pairs_is_a_config_error() {
     let block = PortBlock::reserve();
     let result =
-        Relay::start(RelayConfig { bind: LOCAL, ports: block.port(0)..=block.port(2), media_timeout: Duration::from_secs(1) }).await;
+        Relay::start(RelayConfig { bind: LOCAL, ports: block.port(0)..=block.port(2), media_timeout: Duration::from_secs(1), threads: 1 })
+            .await;
     assert!(matches!(result, Err(Error::Config(_))));
 }

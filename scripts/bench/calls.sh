@@ -8,15 +8,21 @@
 #     BENCH_RELAY_STREAMS=20 BENCH_RELAY_SECONDS=5 scripts/bench/calls.sh     # smoke, ~2 min
 #   BENCH_TARGETS=kamailio scripts/bench/calls.sh   # one stack only
 #   BENCH_ONLY=relay scripts/bench/calls.sh         # one measurement only (calls,relay)
+#   BENCH_ONLY=relay BENCH_RUNS=1 scripts/bench/calls.sh   # the relay part alone, ~2 min (+ builds)
+#   BENCH_ONLY=relay BENCH_RUNS=1 BENCH_RELAY_REGISTER_RATE=500 scripts/bench/calls.sh  # under REGISTER load
 #
 #   calls  calls/s with G.711 RTP both ways, SIPp-driven: callee registered over
 #          its own TCP flow answering down it with -rtp_echo, caller playing
 #          g711a.pcap; open-loop rate ladder, pass = < 1 % failed, >= 95 % of the
 #          offered rate, p99 setup <= BENCH_P99_SLO_MS; concurrent calls, relayed
 #          packets per call, CPU.
-#   relay  relay packets/s and added latency p50/p99 (lib/relay_probe.py):
-#          N calls set up over SIP/TCP, then timestamped RTP through the relay
-#          and back, minus the same streams sent directly over loopback.
+#   relay  transit p50/p99/p99.9 through rtpengine and the switch's relay in
+#          one run, interleaved packet by packet (lib/relay_probe.py sets the
+#          calls up, scripts/bench/transit's relay-transit sends and times the
+#          packets: Rust, one clock), with straight loopback as a third lane;
+#          relay CPU and packets/s per core; then each relay flooded alone
+#          (BENCH_RELAY_FLOOD_S).  BENCH_RELAY_REGISTER_RATE > 0:
+#          the same SIPp REGISTER load on both SIP servers meanwhile.
 #
 # Installs what is missing (Debian: kamailio kamailio-sqlite-modules
 # rtpengine-daemon rtpengine-utils sip-tester; root or sudo), builds the
@@ -32,11 +38,13 @@
 #   BENCH_CALLS_LADDER [25,50,75,100,125,150,200,250,300] (_SWITCH/_KAMAILIO override)
 #   BENCH_CALLS_STEP_S [8]  BENCH_CALLS_HOLD_MS [7600]  BENCH_CALLS_REFINE_STEPS [1]
 #   BENCH_CALLS_REF_RATE [50]  BENCH_P99_SLO_MS [200]
-#   BENCH_RELAY_STREAMS [50,150]  BENCH_RELAY_SECONDS [10]  BENCH_RELAY_WARMUP_S [1]
+#   BENCH_RELAY_STREAMS [50,150]  BENCH_RELAY_SECONDS [21]  BENCH_RELAY_WARMUP_S [1]
+#   BENCH_RELAY_REGISTER_RATE [0]  BENCH_RELAY_REGISTER_USERS [1000]  BENCH_TRANSIT_BIN
+#   BENCH_TRANSIT_RT_PRIORITY [10]  BENCH_RELAY_FLOOD_S [5]
 #   BENCH_KAM_PORT [25060]  BENCH_SWITCH_PORT [25070]  BENCH_RTPE_NG_PORT [25223]
 #   BENCH_RTPE_CLI_PORT [25224]  BENCH_RTPE_PORTS [10000-14999]
 #   BENCH_SWITCH_RELAY_PORTS [15000-19999]  BENCH_SWITCH_BIN  BENCH_SWITCH_LOG [warn]
-#   BENCH_SWITCH_EXTRA_TOML  BENCH_OUT [/tmp/bench-calls-out]  BENCH_RESULTS
+#   BENCH_SWITCH_EXTRA_TOML  BENCH_SWITCH_RELAY_THREADS [2]  BENCH_OUT [/tmp/bench-calls-out]  BENCH_RESULTS
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -53,6 +61,13 @@ bench_install kamailio:kamailio kamcmd:kamailio \
     rtpengine:rtpengine-daemon rtpengine-ctl:rtpengine-utils sipp:sip-tester python3:python3
 [ -f /usr/share/sip-tester/g711a.pcap ] || { echo "calls.sh: /usr/share/sip-tester/g711a.pcap missing" >&2; exit 1; }
 case ",${BENCH_TARGETS:-switch,kamailio}," in *,switch,*) bench_switch_bin ;; esac
+case ",${BENCH_ONLY:-calls,relay}," in *,relay,*)
+    if [ -z "${BENCH_TRANSIT_BIN:-}" ]; then
+        (cd "$REPO" && cargo build --release --locked -p relay-transit)
+        BENCH_TRANSIT_BIN="$REPO/target/release/relay-transit"
+    fi
+    export BENCH_TRANSIT_BIN="$(realpath "$BENCH_TRANSIT_BIN")" ;;
+esac
 # descriptors: SIPp's pcap player holds a socket per call in flight
 bench_ulimit 4096
 bench_fresh_out

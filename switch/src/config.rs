@@ -260,11 +260,14 @@ pub struct CallSettings {
     pub media_timeout: u64,
     /// Relay UDP/TCP ports, `FIRST-LAST` (even RTP, odd RTCP).
     pub relay_ports: String,
+    /// Threads relaying UDP media, apart from the ones serving SIP (one is plenty
+    /// for thousands of streams; more only once one core is saturated).
+    pub relay_threads: usize,
 }
 
 impl Default for CallSettings {
     fn default() -> Self {
-        Self { trusted_peers: Vec::new(), ring_time: 60, media_timeout: 30, relay_ports: "20000-29999".into() }
+        Self { trusted_peers: Vec::new(), ring_time: 60, media_timeout: 30, relay_ports: "20000-29999".into(), relay_threads: 1 }
     }
 }
 
@@ -551,6 +554,7 @@ impl SwitchConfig {
             },
             ports: self.calls.relay_port_range()?,
             media_timeout: Duration::from_secs(self.calls.media_timeout),
+            threads: self.calls.relay_threads,
         })
     }
 
@@ -612,6 +616,8 @@ impl SwitchConfig {
         self.calls.relay_port_range()?;
         ensure(self.calls.ring_time > 0, || "calls.ring_time must be positive".into())?;
         ensure(self.calls.media_timeout > 0, || "calls.media_timeout must be positive".into())?;
+        // More threads than cores only adds switching; 64 bounds a typo.
+        ensure((1..=64).contains(&self.calls.relay_threads), || "calls.relay_threads must be 1 to 64".into())?;
         self.dns.validate(&self.domain)?;
         self.store.target(&self.data_dir)?;
         if self.store.redis.is_some() || self.store.node_id.is_some() {
@@ -718,6 +724,13 @@ mod tests {
             assert!(parse_port_range(bad).is_err(), "{bad}");
         }
         assert!(toml::from_str::<SwitchConfig>("[calls]\nring = 1\n").is_err());
+        assert_eq!((c.calls.relay_threads, c.relay().unwrap().threads), (1, 1), "one relay thread unless asked");
+        let two: SwitchConfig = toml::from_str("[calls]\nrelay_threads = 2\n").unwrap();
+        assert_eq!(two.relay().unwrap().threads, 2);
+        for bad in [0, 65] {
+            let c: SwitchConfig = toml::from_str(&format!("[calls]\nrelay_threads = {bad}\n")).unwrap();
+            assert!(c.validate().is_err(), "{bad} relay threads");
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::net::{TcpListener, UdpSocket};
+use std::net::UdpSocket;
+
+use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
@@ -34,7 +36,8 @@ pub(super) struct Tasks {
     handles: Vec<AbortHandle>,
 }
 
-/// One leg's sockets.
+/// One leg's sockets. The UDP ones are non-blocking std sockets: the relay thread
+/// reads them (epoll), and a TCP task may send on them without waiting.
 pub(super) struct LegIo {
     pub(super) ports: LegPorts,
     pub(super) rtp: UdpSocket,

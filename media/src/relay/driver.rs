@@ -1,5 +1,6 @@
-//! The tokio driver: binds each call's sockets, runs one task per socket, and
-//! answers the B2BUA's `open`/`update`/`arm_timeout`/`stats`/`close`.
+//! The driver: binds each call's sockets, hands the UDP ones to a relay thread
+//! ([`Workers`]), runs the TCP and media-timeout tasks on tokio, and answers the
+//! B2BUA's `open`/`update`/`arm_timeout`/`stats`/`close`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -7,15 +8,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 
 use super::call::{Call, LegIo, Tasks};
 use super::lease::{ClosingMark, PairLease, PoolShared};
-use super::leg::{CallState, Channel};
+use super::leg::CallState;
 use super::ports::PortPool;
 use super::tcp::{self, TcpOut};
-use super::{CallMedia, CallStats, LegPorts, LegTarget, MediaId, RelayConfig, RelayEvent, Side, udp};
+use super::worker::Workers;
+use super::{CallMedia, CallStats, LegPorts, LegTarget, MediaId, RelayConfig, RelayEvent, Side};
 use crate::Error;
 
 /// How long `open` waits for the ports of just-closed calls to come free
@@ -38,6 +40,8 @@ struct Inner {
     calls: Mutex<HashMap<MediaId, Arc<Call>>>,
     next_id: AtomicU64,
     events: mpsc::Sender<RelayEvent>,
+    /// Dropped after `Drop::drop` shut the calls down: stops and joins the threads.
+    workers: Workers,
 }
 
 impl Drop for Inner {
@@ -58,8 +62,10 @@ impl Relay {
             return Err(Error::Config("the port range holds fewer than two RTP/RTCP pairs"));
         }
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
+        let workers = Workers::start(config.threads)?;
         let shared = Arc::new(PoolShared { pool: Mutex::new(pool), freed: Notify::new(), closing: AtomicUsize::new(0) });
-        let inner = Inner { config, pool: shared, calls: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1), events };
+        let calls = Mutex::new(HashMap::new());
+        let inner = Inner { config, pool: shared, calls, next_id: AtomicU64::new(1), events, workers };
         Ok((Relay { inner: Arc::new(inner) }, receiver))
     }
 
@@ -75,8 +81,8 @@ impl Relay {
         2 * pool.capacity().saturating_sub(pool.available())
     }
 
-    /// Opens a call's media: per leg, UDP sockets on an RTP/RTCP pair and a TCP listener on
-    /// the RTP port, each served by its own task. Legs latch to the first source until
+    /// Opens a call's media: per leg, UDP sockets on an RTP/RTCP pair (served by a relay
+    /// thread) and a TCP listener on the RTP port (a task). Legs latch to the first source until
     /// [`Relay::update`] says more. [`Error::NoPorts`] when the range is exhausted.
     pub async fn open(&self, label: &str) -> Result<CallMedia, Error> {
         let (caller, caller_lease) = self.bind_leg().await?;
@@ -95,14 +101,12 @@ impl Relay {
             closing: ClosingMark { shared: self.inner.pool.clone(), marked: AtomicBool::new(false) },
         });
         for side in [Side::Caller, Side::Callee] {
-            for channel in [Channel::Rtp, Channel::Rtcp] {
-                call.spawn(udp::run(call.clone(), side, channel));
-            }
             call.spawn(tcp::accept(call.clone(), side));
         }
         call.spawn(watch_media(call.clone(), self.inner.events.clone()));
         tracing::debug!(call = label, ?media, "relay opened");
-        self.calls().insert(id, call);
+        self.calls().insert(id, call.clone());
+        self.inner.workers.add(call);
         Ok(media)
     }
 
@@ -142,6 +146,7 @@ impl Relay {
         let call = self.calls().remove(&id)?;
         let stats = call.state().stats();
         call.shutdown();
+        self.inner.workers.remove(id);
         tracing::debug!(call = call.label, ?stats, "relay closed");
         Some(stats)
     }
@@ -192,12 +197,19 @@ async fn bind_pair(ip: IpAddr, rtp: u16) -> std::io::Result<LegIo> {
     let rtcp = rtp.checked_add(1).ok_or(std::io::ErrorKind::AddrNotAvailable)?;
     Ok(LegIo {
         ports: LegPorts { rtp, rtcp },
-        rtp: UdpSocket::bind((ip, rtp)).await?,
-        rtcp: UdpSocket::bind((ip, rtcp)).await?,
+        rtp: bind_udp(ip, rtp)?,
+        rtcp: bind_udp(ip, rtcp)?,
         listener: TcpListener::bind((ip, rtp)).await?,
         connected: AtomicBool::new(false),
         tcp_out: TcpOut::default(),
     })
+}
+
+/// A non-blocking UDP socket (bind does not block: no need to leave the task for it).
+fn bind_udp(ip: IpAddr, port: u16) -> std::io::Result<std::net::UdpSocket> {
+    let socket = std::net::UdpSocket::bind((ip, port))?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
 }
 
 /// Sleeps until the call's media deadline, again while RTP keeps moving it, and

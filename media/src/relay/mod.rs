@@ -19,13 +19,18 @@
 //! consent), never relayed.
 //!
 //! The decisions live in the sans-IO [`CallState`] (latching, counters, loss,
-//! jitter, media timeout), unit-tested on virtual time; [`Relay`] is the tokio
-//! driver: one task per socket reading into a buffer allocated once, the state
-//! behind a mutex held only for one decision, never across `.await`.
+//! jitter, media timeout), unit-tested on virtual time; [`Relay`] is the driver.
+//! UDP runs on relay threads of its own (`worker.rs`, [`RelayConfig::threads`]),
+//! off the tokio workers that serve signalling: each owns an epoll over its calls'
+//! sockets and moves a burst at a time (`recvmmsg`, one lock of the state for the
+//! whole burst, `sendmmsg`; `batch.rs`, buffers allocated once). TCP legs and the
+//! media timeout are tokio tasks. The state sits behind a mutex held only for the
+//! decisions, never across a system call or `.await`.
 //!
 //! A leg whose [`LegTarget::transport`] is TCP takes one RFC 4571 connection on
 //! its RTP port instead (frames: 2-byte big-endian length, then the packet).
 
+mod batch;
 mod call;
 mod clock;
 mod driver;
@@ -37,6 +42,7 @@ mod ports;
 mod quality;
 mod tcp;
 mod udp;
+mod worker;
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -60,6 +66,9 @@ pub struct RelayConfig {
     /// After [`Relay::arm_timeout`], a call with no RTP on either leg for this long gets
     /// one [`RelayEvent::MediaTimeout`].
     pub media_timeout: Duration,
+    /// Relay threads moving UDP packets (calls spread over them by id); 0 counts as 1.
+    /// One keeps up with thousands of streams; more only when one core is saturated.
+    pub threads: usize,
 }
 
 /// Identifies one call's media on the relay.

@@ -113,7 +113,7 @@ async fn serve(call: Arc<Call>, side: Side, stream: TcpStream, peer: SocketAddr)
                             io.tcp_out.push(answer.get(..n).unwrap_or_default());
                             continue;
                         }
-                        deliver(&call, side.other(), route, frame).await;
+                        deliver(&call, side.other(), route, frame);
                     }
                     Ok(None) => break,
                     Err(error) => {

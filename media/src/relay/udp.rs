@@ -1,53 +1,141 @@
-//! The task reading one UDP relay socket, and delivery out of the other leg.
+//! One UDP relay socket drained on the relay thread: a burst read with one
+//! `recvmmsg`, decided under one lock of the call's state, sent with one
+//! `sendmmsg` per outgoing socket. And delivery out of a leg for the TCP tasks.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Instant;
 
 use super::Side;
+use super::batch::{BATCH, Batch};
 use super::call::Call;
-use super::framing::MAX_FRAME;
 use super::leg::{Channel, Route};
 use crate::bearer::BearerTransport;
-use crate::stun;
+use crate::stun::{self, TransactionId};
 
-/// Reads `side`'s `channel` socket forever (until `close` aborts the task) into one
-/// buffer, and forwards what the call state accepts.
-pub(super) async fn run(call: Arc<Call>, side: Side, channel: Channel) {
-    // One byte more than the largest packet relayed: a full buffer means it may be truncated.
-    let mut buf = vec![0u8; MAX_FRAME + 1].into_boxed_slice();
-    let socket = call.io(side).udp(channel);
-    loop {
-        let (n, from) = match socket.recv_from(&mut buf).await {
-            Ok(got) => got,
-            Err(error) => {
-                // ICMP errors can surface here on some systems; they concern one send, not the socket.
-                tracing::debug!(call = call.label, ?side, ?channel, %error, "relay recv");
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                continue;
-            }
-        };
-        let Some(packet) = buf.get(..n).filter(|_| n <= MAX_FRAME) else {
-            call.state().leg_mut(side).count_dropped();
-            continue;
-        };
-        let route = call.state().forward(Instant::now(), side, BearerTransport::Udp, channel, from, packet);
-        if let Some(Route::Answer { txid, fingerprint }) = route {
-            let mut answer = [0u8; stun::MAX_ANSWER];
-            let n = stun::write_binding_success(&txid, from, fingerprint, &mut answer);
-            if let Err(error) = socket.send_to(answer.get(..n).unwrap_or_default(), from).await {
-                tracing::debug!(call = call.label, ?side, %from, %error, "relay STUN answer");
-            }
-            continue;
+/// Bursts read from one socket before the others get their turn: a flood on one
+/// call must not starve the rest of the thread's calls.
+const ROUNDS: usize = 4;
+
+/// Whether a socket was read until empty, or still holds datagrams (read it again soon).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Drained {
+    Empty,
+    More,
+}
+
+/// What one burst asks for, gathered under the state's lock and done after it.
+/// Capacity for a whole burst is allocated once; nothing grows per packet.
+pub(super) struct Plan {
+    /// `(slot, to)` per channel of the other leg's UDP sockets: RTP, RTCP.
+    udp: [Vec<(usize, SocketAddr)>; 2],
+    /// Slots to queue on the other leg's TCP connection.
+    tcp: Vec<usize>,
+    /// STUN Binding requests to answer from the socket they reached.
+    answers: Vec<(SocketAddr, TransactionId, bool)>,
+}
+
+impl Plan {
+    pub(super) fn new() -> Self {
+        Self {
+            udp: [Vec::with_capacity(BATCH), Vec::with_capacity(BATCH)],
+            tcp: Vec::with_capacity(BATCH),
+            answers: Vec::with_capacity(BATCH),
         }
-        deliver(&call, side.other(), route, packet).await;
+    }
+
+    fn clear(&mut self) {
+        self.udp.iter_mut().for_each(Vec::clear);
+        self.tcp.clear();
+        self.answers.clear();
     }
 }
 
-/// Sends `packet` out of `side`'s leg as `route` says.
-pub(super) async fn deliver(call: &Call, side: Side, route: Option<Route>, packet: &[u8]) {
+fn index(channel: Channel) -> usize {
+    match channel {
+        Channel::Rtp => 0,
+        Channel::Rtcp => 1,
+    }
+}
+
+/// Reads `side`'s `channel` socket (the thread was told it is readable) and
+/// forwards what the call state accepts.
+pub(super) fn drain(call: &Call, side: Side, channel: Channel, batch: &mut Batch, plan: &mut Plan) -> Drained {
+    let socket = call.io(side).udp(channel);
+    for _ in 0..ROUNDS {
+        let n = match batch.recv(socket) {
+            Ok(n) => n,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return Drained::Empty,
+            Err(error) => {
+                // ICMP errors surface here; they concern one earlier send, not the socket.
+                tracing::debug!(call = call.label, ?side, ?channel, %error, "relay recv");
+                continue;
+            }
+        };
+        decide(call, side, channel, batch, plan);
+        act(call, side, channel, batch, plan);
+        // Edge-triggered readiness: a short burst emptied the socket, and the next
+        // datagram raises a new edge.
+        if n < BATCH {
+            return Drained::Empty;
+        }
+    }
+    Drained::More
+}
+
+/// The per-packet decisions of one burst, under one lock and one clock reading.
+fn decide(call: &Call, side: Side, channel: Channel, batch: &Batch, plan: &mut Plan) {
+    plan.clear();
+    let now = Instant::now();
+    let mut state = call.state();
+    for datagram in batch.datagrams() {
+        let (Some(packet), Some(from)) = (datagram.packet, datagram.from) else {
+            state.leg_mut(side).count_dropped();
+            continue;
+        };
+        match state.forward(now, side, BearerTransport::Udp, channel, from, packet) {
+            Some(Route::Udp { channel, to }) => {
+                if let Some(list) = plan.udp.get_mut(index(channel)) {
+                    list.push((datagram.slot, to));
+                }
+            }
+            Some(Route::Tcp) => plan.tcp.push(datagram.slot),
+            Some(Route::Answer { txid, fingerprint }) => plan.answers.push((from, txid, fingerprint)),
+            None => {}
+        }
+    }
+}
+
+/// Sends what [`decide`] planned, outside the lock.
+fn act(call: &Call, side: Side, channel: Channel, batch: &mut Batch, plan: &Plan) {
+    let socket = call.io(side).udp(channel);
+    for &(from, txid, fingerprint) in &plan.answers {
+        answer_stun(call, side, socket, from, txid, fingerprint);
+    }
+    let other = call.io(side.other());
+    for (channel, sends) in [Channel::Rtp, Channel::Rtcp].into_iter().zip(&plan.udp) {
+        if !sends.is_empty() {
+            batch.send(other.udp(channel), sends);
+        }
+    }
+    for packet in plan.tcp.iter().filter_map(|&slot| batch.packet(slot)) {
+        other.tcp_out.push(packet);
+    }
+}
+
+fn answer_stun(call: &Call, side: Side, socket: &std::net::UdpSocket, from: SocketAddr, txid: TransactionId, fingerprint: bool) {
+    let mut answer = [0u8; stun::MAX_ANSWER];
+    let n = stun::write_binding_success(&txid, from, fingerprint, &mut answer);
+    if let Err(error) = socket.send_to(answer.get(..n).unwrap_or_default(), from) {
+        tracing::debug!(call = call.label, ?side, %from, %error, "relay STUN answer");
+    }
+}
+
+/// Sends `packet` (from a TCP leg) out of `side`'s leg as `route` says, without
+/// waiting: a full send buffer drops it, as on the relay thread.
+pub(super) fn deliver(call: &Call, side: Side, route: Option<Route>, packet: &[u8]) {
     match route {
         Some(Route::Udp { channel, to }) => {
-            if let Err(error) = call.io(side).udp(channel).send_to(packet, to).await {
+            if let Err(error) = call.io(side).udp(channel).send_to(packet, to) {
                 tracing::debug!(call = call.label, ?side, %to, %error, "relay send");
             }
         }

@@ -1,30 +1,38 @@
 #!/usr/bin/env python3
-"""Relay latency probe: sets up N calls through a SIP server that anchors media
-(our switch, or Kamailio + rtpengine), then sends timestamped G.711-sized RTP
-both ways through the relay and measures per-packet transit, against a
-direct-loopback baseline with the same sockets, streams and schedule.
+"""Relay transit probe: sets up N calls through each of several SIP servers that
+anchor media (our switch, Kamailio + rtpengine) and has `relay-transit`
+(scripts/bench/transit, Rust) send timestamped RTP through every relay, and
+straight over loopback, in the same run, interleaved packet by packet.
 
-    relay_probe.py --server 127.0.0.1:25060 --streams 50 --seconds 10 --json out.json
+    relay_probe.py --transit target/release/relay-transit \
+        --server switch=127.0.0.1:25070 --server rtpengine=127.0.0.1:25060 \
+        --streams 50 --seconds 21 --json out.json
 
-One process plays both parties, so one clock stamps send and receive:
+Why this method: transit through each relay is measured in one run, on one
+clock (CLOCK_MONOTONIC in one process), each 20 ms slot sending the same
+stream's packets through every relay back to back; so the p50/p99/p99.9 of the
+relays are compared side by side (and as a ratio to the first server), not as
+differences of tails measured in separate runs (which cannot rank tails).
+
+This script does the SIP, per server:
   * the callee registers over its own TCP connection (digest when challenged)
     advertising an unreachable private address (127.0.0.2:5999 in Via/Contact,
     127.0.0.2 in its SDP), as the SIPp callee of the calls bench does: the
     relay must send to the flow's source IP and the SDP port;
   * the caller sends INVITE sip:callee@DOMAIN over its own TCP connection
-    (answering 407 with digest when --caller-auth is given); the k-th INVITE
-    reaching the callee is answered with the k-th callee RTP socket;
-  * phase "direct": caller socket i <-> callee socket i straight over
-    loopback; phase "relay": each sends to the relay port its SDP names.
-Each stream sends 50 packets/s each way (12-byte RTP header + 160 bytes,
-PCMA), the N streams staggered evenly over the 20 ms period.  Packets sent in
-the first --warmup seconds of a phase are not counted (latching).  Reports
-per phase and direction: sent, received, lost, transit p50/p90/p99/p99.9/max
-(us); and added latency = relay quantile - direct quantile.
+    (answering 407 with digest when --caller-auth NAME=USER:PW is given); the
+    k-th INVITE reaching the callee is answered with the k-th callee socket.
+The media sockets are relay-transit's (it prints their ports; this script
+tells it where each sends, then GO).  Packets sent in the first --warmup
+seconds are not counted (latching).  Relay-transit's result: per lane sent,
+received, lost, pps, transit p50/p90/p99/p99.9/max (us), ratios to the first.
+
+--flood S then sends each relay's streams alone, flat out from one thread, for
+S seconds: received packets/s with the relay's CPU is the saturation figure.
 
 Bounded: --timeout (whole run, SIGALRM), every wait has a deadline, loopback
-addresses only.  Prints "PHASE <name> start|end" lines so a caller can sample
-the relay's CPU over the relay phase.
+addresses only.  Prints "PHASE relay start|end" and "PHASE flood-NAME
+start|end" lines (from relay-transit) so a caller can sample the relays' CPU.
 """
 
 import argparse
@@ -35,7 +43,7 @@ import re
 import selectors
 import signal
 import socket
-import struct
+import subprocess
 import sys
 import time
 
@@ -175,14 +183,16 @@ def branch():
 # the two parties
 # ----------------------------------------------------------------------------
 class Probe:
-    def __init__(self, a):
+    """One server's N calls; the media ports are relay-transit's."""
+
+    def __init__(self, a, server, caller_auth, caller_ports, callee_ports):
         self.a = a
-        host, port = a.server.rsplit(":", 1)
+        host, port = server.rsplit(":", 1)
         self.server = (host, int(port))
         self.domain = a.domain or host
+        self.caller_auth = caller_auth
         self.n = a.streams
-        self.caller_rtp = [self._udp(a.caller_ip) for _ in range(self.n)]
-        self.callee_rtp = [self._udp(a.callee_ip) for _ in range(self.n)]
+        self.caller_ports, self.callee_ports = caller_ports, callee_ports
         self.callee = None
         self.caller = None
         self.calls = []            # per stream: dict(call_id, tag, remote_tag, route, target, relay_caller, relay_callee)
@@ -190,14 +200,6 @@ class Probe:
         self.callee_dialogs = {}
         self.callee_last = None
         self.caller_last = []
-
-    @staticmethod
-    def _udp(ip):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        s.bind((ip, 0))
-        s.setblocking(False)
-        return s
 
     # -- event pump over both TCP connections --------------------------------
     def pump(self, done, secs, what):
@@ -229,7 +231,7 @@ class Probe:
             self.callee_invites.append(sdp_target(m.body))
             tag = f"cl{k}"
             self.callee_dialogs[m.get("call-id")] = tag
-            port = self.callee_rtp[k].getsockname()[1]
+            port = self.callee_ports[k]
             self.reply(c, m, "200 OK", totag=tag, body=sdp(PRIV_IP, port, 2000 + k),
                        contact=f"<sip:callee@{PRIV_IP}:{PRIV_PORT};transport=tcp>")
         elif m.method in ("BYE", "CANCEL", "OPTIONS", "UPDATE", "INFO"):
@@ -293,7 +295,7 @@ class Probe:
     def invite(self, i):
         a = self.a
         call_id, tag = f"probe-{i}-{os.urandom(6).hex()}", f"c{i}"
-        port = self.caller_rtp[i].getsockname()[1]
+        port = self.caller_ports[i]
         body = sdp(a.caller_ip, port, 1000 + i)
         lip, lport = self.caller.local
         auth_hdr, cseq = None, 1
@@ -311,12 +313,12 @@ class Probe:
             final = lambda: any(r.status >= 200 and r.cseq_method() == "INVITE" for r in self.caller_last)  # noqa: E731
             self.pump(final, self.a.setup_timeout, f"INVITE {i} final response")
             r = next(r for r in self.caller_last if r.status >= 200 and r.cseq_method() == "INVITE")
-            if r.status in (401, 407) and a.caller_auth and auth_hdr is None:
+            if r.status in (401, 407) and self.caller_auth and auth_hdr is None:
                 # ACK the challenge (same branch: it belongs to the INVITE transaction)
                 self.caller.send(f"ACK {req_uri} SIP/2.0\r\nVia: SIP/2.0/TCP {lip}:{lport};branch={br};rport\r\n"
                                  f"Max-Forwards: 70\r\nFrom: <sip:{a.caller_number}@{self.domain}>;tag={tag}\r\n"
                                  f"To: {r.get('to')}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n")
-                user, pw = a.caller_auth.split(":", 1)
+                user, pw = self.caller_auth.split(":", 1)
                 ch = r.get("proxy-authenticate") or r.get("www-authenticate")
                 name = "Proxy-Authorization" if r.status == 407 else "Authorization"
                 auth_hdr = f"{name}: " + digest_header(ch, "INVITE", req_uri, user, pw)
@@ -368,137 +370,125 @@ class Probe:
         say(f"{ok}/{len(self.calls)} BYEs answered 200")
         return ok
 
-    # -- RTP phases -------------------------------------------------------------------
-    def run_phase(self, name, seconds, warmup, targets):
-        """targets[i] = (caller socket's destination, callee socket's destination)."""
-        n = self.n
-        say(f"PHASE {name} start")
-        sel = selectors.DefaultSelector()
-        for i in range(n):
-            sel.register(self.caller_rtp[i], selectors.EVENT_READ, (i, 1))   # callee -> caller arrives here
-            sel.register(self.callee_rtp[i], selectors.EVENT_READ, (i, 0))   # caller -> callee arrives here
-        lat = ([], [])                  # per direction: 0 caller->callee, 1 callee->caller, ns
-        sent = [0, 0]
-        recv = [0, 0]
-        wrong = 0
-        pad = bytes(PAYLOAD - 13)
-        hdr = struct.Struct("!BBHII")
-        stamp = struct.Struct("!IBQ")
-        ssrc = [(0x10000 + i, 0x20000 + i) for i in range(n)]
-        t0 = time.perf_counter_ns() + 50_000_000
-        t_count = t0 + int(warmup * 1e9)
-        t_end = t0 + int(seconds * 1e9)
-        slot_ns = int(PERIOD * 1e9) // n
-        j = 0
-        while True:
-            now = time.perf_counter_ns()
-            due = t0 + j * slot_ns
-            while due <= now and due < t_end:
-                i, k = j % n, j // n
-                for d in (0, 1):
-                    sock = self.caller_rtp[i] if d == 0 else self.callee_rtp[i]
-                    ts = time.perf_counter_ns()
-                    pkt = hdr.pack(0x80, 8, k & 0xFFFF, (k * 160) & 0xFFFFFFFF, ssrc[i][d]) + stamp.pack(i, d, ts) + pad
-                    try:
-                        sock.sendto(pkt, targets[i][d])
-                        if ts >= t_count:
-                            sent[d] += 1
-                    except OSError:
-                        pass
-                j += 1
-                due = t0 + j * slot_ns
-            if now >= t_end + 500_000_000:       # 0.5 s for the last packets in flight
-                break
-            timeout = max(0.0, (min(due, t_end + 500_000_000) - time.perf_counter_ns()) / 1e9)
-            for key, _ in sel.select(timeout):
-                i_sock, d_expect = key.data
-                while True:
-                    try:
-                        data = key.fileobj.recv(2048)
-                    except (BlockingIOError, InterruptedError):
-                        break
-                    except OSError:
-                        break
-                    rt = time.perf_counter_ns()
-                    if len(data) < 25:
-                        wrong += 1
-                        continue
-                    i, d, ts = stamp.unpack_from(data, 12)
-                    if i != i_sock or d != d_expect:
-                        wrong += 1
-                        continue
-                    if ts >= t_count:
-                        recv[d] += 1
-                        lat[d].append(rt - ts)
-        sel.close()
-        say(f"PHASE {name} end")
-        dur = seconds - warmup
-        res = {"seconds_counted": dur, "wrong_socket": wrong}
-        for d, dname in ((0, "caller_to_callee"), (1, "callee_to_caller")):
-            res[dname] = {"sent": sent[d], "received": recv[d], "lost": sent[d] - recv[d],
-                          **quantiles_us(lat[d])}
-        both = lat[0] + lat[1]
-        res["both"] = {"sent": sum(sent), "received": sum(recv), "lost": sum(sent) - sum(recv),
-                       "pps_received": round(sum(recv) / dur, 1) if dur > 0 else None, **quantiles_us(both)}
-        return res
+
+# ----------------------------------------------------------------------------
+# relay-transit: the media half
+# ----------------------------------------------------------------------------
+class Transit:
+    """relay-transit as a child: its sockets, then targets, then its result."""
+
+    def __init__(self, a, lanes):
+        # Real-time priority (root): the probe's threads sleep or block almost all the
+        # time, and when a packet arrives their stamp must not wait for a loaded CPU.
+        rt = ["chrt", "-f", str(a.rt_priority)] if a.rt_priority > 0 and os.geteuid() == 0 else []
+        self.rt = bool(rt)
+        argv = rt + [a.transit, "--lanes", ",".join(lanes), "--streams", str(a.streams), "--seconds", str(a.seconds),
+                "--warmup", str(a.warmup), "--caller-ip", a.caller_ip, "--callee-ip", a.callee_ip,
+                "--flood", str(a.flood)]
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.ports = {lane: ([0] * a.streams, [0] * a.streams) for lane in lanes}
+        for line in self.p.stdout:
+            w = line.split()
+            if w == ["READY"]:
+                return
+            if len(w) == 5 and w[0] == "SOCKET" and w[1] in self.ports:
+                caller, callee = self.ports[w[1]]
+                caller[int(w[2])], callee[int(w[2])] = int(w[3]), int(w[4])
+        raise RuntimeError(f"relay-transit exited before READY (rc={self.p.wait()})")
+
+    def run(self, targets):
+        """targets[lane][i] = (caller socket's destination, callee socket's destination)."""
+        for lane, per_stream in targets.items():
+            for i, (c, e) in enumerate(per_stream):
+                self.p.stdin.write(f"TARGET {lane} {i} {c[0]}:{c[1]} {e[0]}:{e[1]}\n")
+        self.p.stdin.write("GO\n")
+        self.p.stdin.flush()
+        result = None
+        for line in self.p.stdout:
+            if line.startswith("PHASE transit "):
+                say("PHASE relay " + line.split()[-1])
+            elif line.startswith("PHASE flood-"):
+                say(line.strip())
+            elif line.strip() == "FLOOD?":
+                # A flat-out sender at real-time priority would take a whole core from the
+                # relays it floods: back to normal scheduling (every thread) first.
+                if self.rt:
+                    subprocess.run(["chrt", "-o", "-a", "-p", "0", str(self.p.pid)], check=False, timeout=10)
+                self.p.stdin.write("go\n")
+                self.p.stdin.flush()
+            elif line.startswith("RESULT "):
+                result = json.loads(line[len("RESULT "):])
+        rc = self.p.wait()
+        if result is None:
+            raise RuntimeError(f"relay-transit gave no result (rc={rc})")
+        return result
 
 
-def quantiles_us(v):
-    if not v:
-        return {"p50_us": None, "p90_us": None, "p99_us": None, "p999_us": None, "max_us": None}
-    v = sorted(v)
-
-    def q(p):
-        return round(v[min(len(v) - 1, int(p * len(v)))] / 1000.0, 1)
-    return {"p50_us": q(0.50), "p90_us": q(0.90), "p99_us": q(0.99), "p999_us": q(0.999),
-            "max_us": round(v[-1] / 1000.0, 1)}
+def named(values, what):
+    """NAME=VALUE arguments as a dict, in order."""
+    out = {}
+    for v in values or []:
+        name, sep, rest = v.partition("=")
+        if not sep or not name or name == "direct":
+            raise SystemExit(f"{what} {v!r}: expected NAME=VALUE (NAME not 'direct')")
+        out[name] = rest
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--server", required=True, help="SIP server HOST:PORT (TCP)")
+    ap.add_argument("--transit", required=True, help="the relay-transit binary")
+    ap.add_argument("--server", action="append", required=True, help="NAME=HOST:PORT (SIP over TCP); repeat")
+    ap.add_argument("--caller-auth", action="append", help="NAME=NUMBER:PASSWORD answering a 407 on that server's INVITEs")
+    ap.add_argument("--no-direct", action="store_true", help="no straight-over-loopback lane")
+    ap.add_argument("--rt-priority", type=int, default=0, help="run relay-transit SCHED_FIFO at this priority (root; 0: no)")
     ap.add_argument("--domain", help="SIP domain (default: the server host)")
     ap.add_argument("--callee", default="callee:pwcallee", help="callee NUMBER:PASSWORD (registers)")
     ap.add_argument("--callee-number", default="callee")
     ap.add_argument("--caller-number", default="caller")
-    ap.add_argument("--caller-auth", help="NUMBER:PASSWORD to answer a 407 on INVITE with")
     ap.add_argument("--caller-ip", default="127.0.0.5")
     ap.add_argument("--callee-ip", default="127.0.0.6")
     ap.add_argument("--streams", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=10.0, help="per phase, warm-up included")
+    ap.add_argument("--seconds", type=float, default=21.0, help="warm-up included")
     ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--flood", type=float, default=0.0,
+                    help="then each relay alone, its streams flat out, this many seconds (PHASE flood-NAME lines)")
     ap.add_argument("--setup-timeout", type=float, default=10.0)
-    ap.add_argument("--timeout", type=float, default=120.0, help="whole run")
+    ap.add_argument("--timeout", type=float, default=180.0, help="whole run")
     ap.add_argument("--json", help="write the result here")
     a = ap.parse_args()
-    for ip in (a.caller_ip, a.callee_ip, a.server.rsplit(":", 1)[0]):
+    servers, auth = named(a.server, "--server"), named(a.caller_auth, "--caller-auth")
+    for ip in [a.caller_ip, a.callee_ip] + [s.rsplit(":", 1)[0] for s in servers.values()]:
         if not ip.startswith("127."):
             ap.error(f"{ip}: loopback (127.0.0.0/8) only")
     if not 1 <= a.streams <= 1000 or not a.warmup < a.seconds <= 600:
         ap.error("streams 1..1000, warmup < seconds <= 600")
     signal.signal(signal.SIGALRM, lambda *_: sys.exit("relay_probe: --timeout reached"))
     signal.alarm(int(a.timeout))
-    p = Probe(a)
-    res = {"streams": a.streams, "seconds": a.seconds, "warmup": a.warmup, "server": a.server,
-           "packet_bytes": 12 + PAYLOAD, "pps_per_stream_each_way": round(1 / PERIOD)}
-    direct = [(p.callee_rtp[i].getsockname(), p.caller_rtp[i].getsockname()) for i in range(a.streams)]
-    res["direct"] = p.run_phase("direct", a.seconds, a.warmup, direct)
-    p.register()
-    p.setup_calls()
-    relay = [(c["relay_caller"], p.callee_invites[i]) for i, c in enumerate(p.calls)]
-    res["relay_ports"] = [{"caller_leg": list(r[0]), "callee_leg": list(r[1])} for r in relay[:3]]
-    res["relay"] = p.run_phase("relay", a.seconds, a.warmup, relay)
-    res["byes_ok"] = p.hangup()
-    added = {}
-    for q in ("p50_us", "p90_us", "p99_us", "p999_us"):
-        r, d = res["relay"]["both"][q], res["direct"]["both"][q]
-        added[q] = round(r - d, 1) if r is not None and d is not None else None
-    res["added"] = added
-    rb = res["relay"]["both"]
-    res["relay_loss_pct"] = round(100.0 * rb["lost"] / rb["sent"], 3) if rb["sent"] else None
-    say(f"direct p50/p99 {res['direct']['both']['p50_us']}/{res['direct']['both']['p99_us']} us; "
-        f"relay p50/p99 {rb['p50_us']}/{rb['p99_us']} us; added p50/p99 {added['p50_us']}/{added['p99_us']} us; "
-        f"relayed {rb['pps_received']} pps, lost {rb['lost']}/{rb['sent']}")
+    lanes = list(servers) + ([] if a.no_direct else ["direct"])
+    transit = Transit(a, lanes)
+    probes, targets = {}, {}
+    for name, server in servers.items():
+        caller_ports, callee_ports = transit.ports[name]
+        p = probes[name] = Probe(a, server, auth.get(name), caller_ports, callee_ports)
+        p.register()
+        p.setup_calls()
+        targets[name] = [(c["relay_caller"], p.callee_invites[i]) for i, c in enumerate(p.calls)]
+    if "direct" in lanes:
+        caller_ports, callee_ports = transit.ports["direct"]
+        targets["direct"] = [((a.callee_ip, e), (a.caller_ip, c)) for c, e in zip(caller_ports, callee_ports)]
+    res = {"streams": a.streams, "seconds": a.seconds, "warmup": a.warmup, "servers": servers,
+           "packet_bytes": 12 + PAYLOAD, "pps_per_stream_each_way": round(1 / PERIOD),
+           "relay_ports": {n: [{"caller_leg": list(c), "callee_leg": list(e)} for c, e in t[:2]]
+                           for n, t in targets.items()}}
+    out = transit.run(targets)
+    res["transit"], res["flood"] = out["transit"], out["flood"]
+    res["byes_ok"] = {name: p.hangup() for name, p in probes.items()}
+    for name, lane in res["transit"]["lanes"].items():
+        say(f"{name}: transit p50/p99/p99.9 {lane.get('p50_us')}/{lane.get('p99_us')}/{lane.get('p999_us')} us, "
+            f"received {lane['received']}/{lane['sent']} ({lane['pps_received']} pps)")
+    for name, f in res["flood"].items():
+        say(f"{name} flooded: sent {f['sent_pps']} pps, received {f['received_pps']} pps, loss {f['loss_pct']}%")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
