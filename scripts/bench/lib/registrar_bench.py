@@ -34,6 +34,7 @@ import sys
 import time
 
 import benchlib as B
+import proc_counts
 from benchlib import CpuWindow, ThreadWindow, both, env, fnum, ladder, log, mem_kb, ratio, sleep_until, spawn, stop, summarize, tree
 
 OUT = B.OUT
@@ -63,6 +64,12 @@ CFG = {
     "refine_steps": env("BENCH_REFINE_STEPS", 2),
     "p99_slo_ms": env("BENCH_P99_SLO_MS", 200),
     "reg_ref_rate": env("BENCH_REG_REF_RATE", 1000),
+    # ref: fixed rates measured on their own (not the ladder's steps), with
+    # per-REGISTER syscalls and context switches (perf stat) beside the CPU
+    "ref_rates": ladder("BENCH_REF_RATES", "1000,4000"),
+    # the switch's [store] sqlite_synchronous for every run ("" = its default,
+    # normal); "off" shows what the commits cost (not durable: see README)
+    "switch_sqlite_synchronous": env("BENCH_SWITCH_SQLITE_SYNCHRONOUS", ""),
     # held
     "held_users": env("BENCH_HELD_USERS", 5000),
     "held_rate": env("BENCH_HELD_RATE", 1000),
@@ -70,7 +77,7 @@ CFG = {
 }
 for _t in ("switch", "kamailio"):
     CFG[f"reg_ladder_{_t}"] = ladder(f"BENCH_REG_LADDER_{_t.upper()}", ",".join(map(str, CFG["reg_ladder"])))
-ONLY = [x for x in env("BENCH_ONLY", "reg,held").split(",") if x]
+ONLY = [x for x in env("BENCH_ONLY", "reg,ref,held").split(",") if x]
 
 
 def sipp_argv(tag, port, extra, timeout_s):
@@ -80,7 +87,7 @@ def sipp_argv(tag, port, extra, timeout_s):
 # ----------------------------------------------------------------------------
 # reg: REGISTER/s with digest over persistent TCP flows
 # ----------------------------------------------------------------------------
-def reg_step(server, label, rate, users_csv, n):
+def reg_step(server, label, rate, users_csv, n, counts=False):
     D = CFG["reg_step_s"]
     period_ms = int(round(n * 1000.0 / rate))   # per-user refresh interval
     ramp = period_ms / 1000.0                    # all users connected after this
@@ -96,12 +103,14 @@ def reg_step(server, label, rate, users_csv, n):
     p = spawn(sname, argv, base + ".out")
     sleep_until(t0 + ramp + 0.3)
     win = CpuWindow([server.name, sname])
+    cwin = proc_counts.CountWindow(tree(server.name)) if counts else None
     twin = ThreadWindow(B.PROCS[server.name][0].pid) if server.name == "switch" else None
     sleep_until(t0 + ramp + D * 0.5)
     mem = mem_kb(tree(server.name))
     conns = B.established(server.port)
     sleep_until(t0 + ramp + D - 0.2)
     cpu = win.done()
+    counted = cwin.done() if cwin else None
     threads = twin.done() if twin else None
     try:
         p.wait(timeout=timeout + 10)
@@ -126,12 +135,19 @@ def reg_step(server, label, rate, users_csv, n):
            "server_cpu_pct": cpu.get(server.name + "_cpu_pct"),
            "sipp_cpu_pct": cpu.get(sname + "_cpu_pct"),
            "server_threads": threads, "loadavg_1m": round(os.getloadavg()[0], 2)}
+    if counted:
+        # the count window is the CPU window: REGOKs in it are the work done
+        regs = sum(1 for t in ticks if (ramp + 0.3) * 1000 <= t < (ramp + D - 0.2) * 1000)
+        res["registrations_in_window"] = regs
+        res["per_register"] = proc_counts.per_op(counted, regs)
     log(f"  {label} offered {rate}/s -> {achieved:.0f}/s ok={len(ticks)} failed={failed} conns={conns} "
         f"cpu={res['server_cpu_pct']}% sipp={res['sipp_cpu_pct']}% host={res['host_busy_stat_pct']}% "
         f"pss={mem['pss_kb']}kB t_reg mean={st.get('rtd_mean_ms')}ms p99<={st.get('rtd_p99_le_ms')}ms "
         f"{'PASS' if ok else 'FAIL'}" + (f" sipp-err: {errs[0]}" if errs else ""))
     if threads:
         log("    threads (cpu/runq-wait % of a core): " + B.fmt_threads(threads))
+    if res.get("per_register"):
+        log("    per REGISTER: " + proc_counts.fmt(res["per_register"]))
     return res
 
 
@@ -177,6 +193,36 @@ def measure_reg(servers):
             "server_cpu_pct_at_ref_rate": B.at_rate(rs, CFG["reg_ref_rate"], "server_cpu_pct"),
             "runs": rs,
         }
+    return out
+
+
+def measure_ref(servers):
+    """Each fixed rate once per run and target, on a fresh server: CPU and
+    the load-independent counts per REGISTER at the same offered load."""
+    n = CFG["reg_users"]
+    csv = os.path.join(OUT, "users.csv")
+    steps = {t: [] for t in servers}
+    for run in range(1, CFG["runs"] + 1):
+        for t in B.order(CFG["targets"], run):
+            for rate in CFG["ref_rates"]:
+                log(f"[ref] {t}: fixed {rate} REGISTER/s, digest, {n} TCP flows, run {run}")
+                servers[t].start(f"ref{run}-r{rate}")
+                try:
+                    res = reg_step(servers[t], f"{t}-ref{run}", rate, csv, n, counts=True)
+                finally:
+                    servers[t].stop()
+                res["run"] = run
+                steps[t].append(res)
+    out = {}
+    for t, ss in steps.items():
+        out[t] = {"rates": CFG["ref_rates"], "steps": ss}
+        for rate in CFG["ref_rates"]:
+            at = [s for s in ss if s["rate"] == rate]
+            out[t][f"cpu_pct_at_{rate}"] = summarize([s.get("server_cpu_pct") for s in at])
+            out[t][f"pass_at_{rate}"] = sum(1 for s in at if s["pass"])
+            for k in ("syscalls", "cs", "cpu_us"):
+                out[t][f"{k}_per_reg_at_{rate}"] = summarize(
+                    [((s.get("per_register") or {}).get("total") or {}).get(k) for s in at])
     return out
 
 
@@ -296,6 +342,14 @@ def table(res):
         rr = CFG["reg_ref_rate"]
         rows.append((f"  server CPU at fixed {rr}/s [% of 1 core]", fnum(s), fnum(k),
                      ratio(s, k) + "  (switch/kamailio, <1: switch cheaper)"))
+    ref = res.get("ref", {})
+    for rate in CFG["ref_rates"] if ref else ():
+        s, k = both(ref, f"cpu_pct_at_{rate}")
+        rows.append((f"fixed {rate} REGISTER/s: server CPU [% of 1 core]", fnum(s), fnum(k),
+                     ratio(s, k) + "  (switch/kamailio, <1: switch cheaper)"))
+        for key, what in (("syscalls", "syscalls"), ("cs", "context switches")):
+            s, k = both(ref, f"{key}_per_reg_at_{rate}")
+            rows.append((f"  {what} per REGISTER (perf stat)", fnum(s, 1), fnum(k, 1), ratio(s, k)))
     if held:
         s, k = both(held, "flows_held")
         rows.append((f"held idle registered TCP flows (target {CFG['held_users']})", fnum(s), fnum(k), ""))
@@ -316,6 +370,17 @@ def table(res):
     return B.render_table(hdr, rows)
 
 
+def switch_store_args():
+    """`--config` with [store] sqlite_synchronous when the knob is set."""
+    mode = CFG["switch_sqlite_synchronous"]
+    if not mode:
+        return []
+    path = os.path.join(OUT, "switch-store.toml")
+    with open(path, "w") as f:
+        f.write(f'[store]\nsqlite_synchronous = "{mode}"\n')
+    return ["--config", path]
+
+
 def versions():
     return B.host_versions({"kamailio": ["kamailio", "-v"], "switch": [CFG["switch_bin"], "--version"]})
 
@@ -325,7 +390,7 @@ def main():
     B.require_free_ports([CFG["kam_port"], CFG["switch_port"]], "registrar bench")
     for d in ("logs", "sipp"):
         os.makedirs(os.path.join(OUT, d), exist_ok=True)
-    n = max(CFG["reg_users"] if "reg" in ONLY else 0, CFG["held_users"] if "held" in ONLY else 0)
+    n = max(CFG["reg_users"] if {"reg", "ref"} & set(ONLY) else 0, CFG["held_users"] if "held" in ONLY else 0)
     res = {"meta": {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": CFG, "only": ONLY,
                     "loadavg_at_start": os.getloadavg(), "host": versions()}}
     t_start = time.time()
@@ -340,8 +405,11 @@ def main():
             res["meta"]["switch_provisioning_s"] = took
             servers["switch"] = B.Switch(CFG["switch_bin"], CFG["switch_port"], template,
                                          CFG["switch_max_conns_per_ip"], CFG["switch_digest_algorithms"],
-                                         log_level=env("BENCH_SWITCH_LOG", "warn"))
-        B.run_measurements(res, (("reg", measure_reg), ("held", measure_held)), servers, ONLY)
+                                         log_level=env("BENCH_SWITCH_LOG", "warn"),
+                                         extra_args=switch_store_args(),
+                                         # e.g. "heaptrack -o FILE" to count allocations per REGISTER
+                                         prefix=env("BENCH_SWITCH_PREFIX", "").split())
+        B.run_measurements(res, (("reg", measure_reg), ("ref", measure_ref), ("held", measure_held)), servers, ONLY)
     finally:
         B.close_run(res, t_start, RESULTS)
     return B.report(res, table, RESULTS, OUT)
