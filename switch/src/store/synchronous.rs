@@ -37,3 +37,30 @@ impl Synchronous {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::SwitchConfig;
+    use crate::store::Store;
+
+    fn pragma(store: &Store) -> i64 {
+        store.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn the_config_sets_the_connection_pragma_normal_unless_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(pragma(&store), 1, "NORMAL by default");
+        for (text, mode, value) in [("off", Synchronous::Off, 0), ("full", Synchronous::Full, 2), ("normal", Synchronous::Normal, 1)] {
+            let c: SwitchConfig = toml::from_str(&format!("[store]\nsqlite_synchronous = \"{text}\"\n")).unwrap();
+            assert_eq!(c.store.sqlite_synchronous, mode);
+            store.set_synchronous(mode).unwrap();
+            assert_eq!(pragma(&store), value, "{text}");
+        }
+        assert_eq!(SwitchConfig::default().store.sqlite_synchronous, Synchronous::Normal);
+        assert!(toml::from_str::<SwitchConfig>("[store]\nsqlite_synchronous = \"extra\"\n").is_err());
+    }
+}
