@@ -15,6 +15,7 @@
 //! cluster also runs the lease thread (`lease.rs`, on a Redis connection of
 //! its own), stopped with the server.
 
+mod commit_window;
 mod connect;
 mod lease;
 mod log;

@@ -3,7 +3,8 @@
 //! so that the runtime's workers never wait for the disk or the network.
 //!
 //! Writes go in batches (group commit): the driver hands over changes and
-//! moves on; the thread commits whatever has piled up in one transaction and
+//! moves on; the thread commits whatever has piled up (a small batch first
+//! waits up to a millisecond for more while traffic flows, `commit_window.rs`) in one transaction and
 //! then reports the highest [`CommitTicket`] of the batch, which releases the
 //! responses the core held for it. One commit per batch instead of one per
 //! REGISTER, WAL checkpoints (with their fsyncs) stall only this thread, and a
@@ -260,8 +261,13 @@ fn run(store: &Backend, rx: &mpsc::Receiver<Vec<Op>>, feedback: &UnboundedSender
     // A write failed since the last ticket reported: the next ticket covers
     // it (its changes may have come in an earlier batch than the ticket).
     let mut lost = false;
-    // Blocks for the first operation, then takes whatever else is already queued.
+    let mut window = super::commit_window::CommitWindow::default();
+    // Blocks for the first operation, lets a small batch gather while traffic
+    // flows, then takes whatever else is queued.
     while let Ok(first) = rx.recv() {
+        if let Some(wait) = window.wait(std::time::Instant::now(), first.len()) {
+            std::thread::sleep(wait);
+        }
         let mut batch = Batch::default();
         let mut taken = first.len();
         first.into_iter().for_each(|op| batch.add(op));
