@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Registrar benchmark: our switch side by side with Kamailio 5.6 (the anchors'
-# `reg` digest and `held` methods), SIPp-driven, loopback (127.0.0.0/8) only.
+# `reg` digest and `held` methods, plus `ref`: fixed rates), SIPp-driven, loopback (127.0.0.0/8) only.
 #
-#   scripts/bench/registrar.sh                       # full: 3 runs, ~15 min on 2 idle cores
+#   scripts/bench/registrar.sh                       # full: 3 runs, ~17 min on 2 idle cores
+#   BENCH_ONLY=ref scripts/bench/registrar.sh        # fixed 1,000 and 4,000 REGISTER/s only, with
+#                                                    # syscalls and context switches per REGISTER
+#   BENCH_ONLY=ref BENCH_TARGETS=switch BENCH_SWITCH_SQLITE_SYNCHRONOUS=off \
+#     scripts/bench/registrar.sh                     # the same with commits never fsynced (not durable)
 #   BENCH_RUNS=1 BENCH_REG_LADDER=1000,2000 BENCH_REG_STEP_S=3 \
 #     BENCH_HELD_USERS=500 BENCH_HELD_HOLD_S=8 scripts/bench/registrar.sh   # smoke, ~1 min
 #
@@ -26,7 +30,7 @@ BENCH_NAME=registrar.sh
 
 bench_install kamailio:kamailio kamcmd:kamailio \
     /usr/lib/x86_64-linux-gnu/kamailio/modules/db_sqlite.so:kamailio-sqlite-modules \
-    sipp:sip-tester python3:python3
+    sipp:sip-tester python3:python3 perf:linux-perf
 bench_switch_bin
 # one descriptor per TCP flow in SIPp and in each server
 bench_ulimit $(( ${BENCH_HELD_USERS:-5000} + 500 ))

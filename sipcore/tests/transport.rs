@@ -89,6 +89,29 @@ async fn tcp_request_stamped_and_answered_over_its_flow() {
     client.shutdown().await;
 }
 
+/// A read that leaves the socket empty tells tokio so (no second, empty
+/// `recv` per message): whatever comes after it must still wake the flow,
+/// whether it is the rest of a message, the next message alone, or two at once.
+#[tokio::test]
+async fn every_piece_after_a_draining_read_is_read() {
+    let (server, mut srx) = Transport::new(TransportConfig::default());
+    let addr = server.listen_tcp(any()).await.unwrap();
+    let mut sock = TcpStream::connect(addr).await.unwrap();
+    let (head, tail) = REGISTER.split_at(REGISTER.len() / 2);
+    let two = format!("{REGISTER}{REGISTER}");
+    let writes: [&str; 4] = [head, tail, REGISTER, &two];
+    for piece in writes {
+        sock.write_all(piece.as_bytes()).await.unwrap();
+        // Let the flow read each piece alone (and find the socket empty after it).
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for n in 1..=4 {
+        let (_, msg) = next_message(&mut srx).await;
+        assert!(matches!(msg, Message::Request(_)), "message {n} arrived whole");
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn udp_request_stamped_and_answered_to_source() {
     let (server, mut srx) = Transport::new(TransportConfig::default());

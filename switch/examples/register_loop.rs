@@ -14,7 +14,8 @@
 //! ```
 //!
 //! [`server`] is what the driver (`switch/src/server/`) does with a message:
-//! the provisioning check (`PRAGMA data_version`), parse, the core in virtual
+//! parse, the provisioning check (`PRAGMA data_version`) where the answer
+//! depends on the subscribers (the REGISTER with credentials), the core in virtual
 //! time, then every output: responses printed as the transport would before
 //! writing them, changed records queued, and at each commit ticket one SQLite
 //! transaction for them (the store thread's group commit, a batch of one
@@ -108,12 +109,14 @@ struct Switch {
 /// One message from the network, handled as the driver would (see the module docs).
 #[inline(never)]
 fn server(switch: &mut Switch, now: Instant, flow: Flow, wire: Bytes) {
-    let data_version = switch.reader.data_version().unwrap();
-    if data_version != switch.data_version {
-        switch.data_version = data_version;
-        black_box(switch.reader.subscribers_version().unwrap());
-    }
     let message = sipcore::parse(wire).unwrap();
+    if switch::server::needs_subscribers(&message) {
+        let data_version = switch.reader.data_version().unwrap();
+        if data_version != switch.data_version {
+            switch.data_version = data_version;
+            black_box(switch.reader.subscribers_version().unwrap());
+        }
+    }
     if let Some(deadline) = switch.core.poll_timeout().filter(|d| *d <= now) {
         switch.core.handle_timeout(deadline.max(now));
     }

@@ -61,6 +61,9 @@ pub struct StoreSettings {
     /// A REGISTER is answered only once this many Redis replicas hold its
     /// record too (`WAIT`); 0 (the default): once the master has it.
     pub wait_replicas: u32,
+    /// SQLite only: when commits are fsynced (`normal`, the default; `full`;
+    /// `off` for benchmarks). See [`crate::store::Synchronous`].
+    pub sqlite_synchronous: crate::store::Synchronous,
 }
 
 impl StoreSettings {

@@ -249,12 +249,16 @@ async fn run(args: RunArgs) -> Result<()> {
     let node = if config.store.redis.is_some() { Some(config.store.node_id()?) } else { None };
     let open_store = || -> Result<Backend> {
         let mut store = Backend::open(&target, node.as_deref()).with_context(|| format!("opening the store at {target}"))?;
-        if let Backend::Redis(r) = &mut store {
-            r.set_wait_replicas(config.store.wait_replicas);
+        match &mut store {
+            Backend::Redis(r) => r.set_wait_replicas(config.store.wait_replicas),
+            Backend::Sqlite(s) => s.set_synchronous(config.store.sqlite_synchronous)?,
         }
         Ok(store)
     };
     let store = open_store()?;
+    if config.store.sqlite_synchronous == switch::store::Synchronous::Off && config.store.redis.is_none() {
+        tracing::warn!("[store] sqlite_synchronous = \"off\": a power cut can lose or corrupt the store (benchmarks only)");
+    }
     // Read before anything binds; never logged.
     let secret = config.cluster.secret()?;
     let push_gateway = config.push.gateway()?;

@@ -34,7 +34,8 @@ import sys
 import time
 
 import benchlib as B
-from benchlib import both, env, fnum, ladder, log, ratio
+import proc_counts
+from benchlib import both, env, fnum, ladder, log, ratio, summarize, tree
 
 OUT = B.OUT
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(OUT, "results.json"))
@@ -57,10 +58,16 @@ CFG = {
     "tcp_rd_buf": env("BENCH_TCP_RD_BUF", 16384),
     # reg and held (BENCH_REG_*, BENCH_HELD_*)
     **B.reg_knobs("500,1000,2000,4000,6000,8000,10000,12000,14000,16000"),
+    # ref: fixed rates measured on their own (not the ladder's steps), with
+    # per-REGISTER syscalls and context switches (perf stat) beside the CPU
+    "ref_rates": ladder("BENCH_REF_RATES", "1000,4000"),
+    # the switch's [store] sqlite_synchronous for every run ("" = its default,
+    # normal); "off" shows what the commits cost (not durable: see README)
+    "switch_sqlite_synchronous": env("BENCH_SWITCH_SQLITE_SYNCHRONOUS", ""),
 }
 for _t in ("switch", "kamailio"):
     CFG[f"reg_ladder_{_t}"] = ladder(f"BENCH_REG_LADDER_{_t.upper()}", ",".join(map(str, CFG["reg_ladder"])))
-ONLY = [x for x in env("BENCH_ONLY", "reg,held").split(",") if x]
+ONLY = [x for x in env("BENCH_ONLY", "reg,ref,held").split(",") if x]
 
 
 # ----------------------------------------------------------------------------
@@ -87,6 +94,54 @@ def measure_reg(servers):
         lambda t, run: log(f"[reg] {t}: REGISTER/s, digest, {n} TCP flows, run {run}"),
         step, lambda t: CFG[f"reg_ladder_{t}"], CFG["refine_steps"])
     return {t: B.reg_summary(rs, n, CFG["reg_ref_rate"]) for t, rs in runs.items()}
+
+
+def count_window(server):
+    """reg_step's window hook: syscalls and context switches of `server`'s
+    processes over the window, and the window itself (for its REGOKs)."""
+    def start():
+        cwin = proc_counts.CountWindow(tree(server.name))
+        began = time.time()
+
+        def finish():
+            return {"counts": cwin.done(), "window": [began, time.time()]}
+        return finish
+    return start
+
+
+def measure_ref(servers):
+    """Each fixed rate once per run and target, on a fresh server: CPU and
+    the load-independent counts per REGISTER at the same offered load."""
+    n = CFG["reg_users"]
+    csv = os.path.join(OUT, "users.csv")
+    steps = {t: [] for t in servers}
+    for run in range(1, CFG["runs"] + 1):
+        for t in B.order(CFG["targets"], run):
+            for rate in CFG["ref_rates"]:
+                log(f"[ref] {t}: fixed {rate} REGISTER/s, digest, {n} TCP flows, run {run}")
+                server = servers[t]
+                server.start(f"ref{run}-r{rate}")
+                try:
+                    res = B.reg_step([(server, csv, n)], f"{t}-ref{run}", rate, CFG["reg_step_s"], CFG["p99_slo_ms"],
+                                     window=count_window(server))
+                finally:
+                    server.stop()
+                if res.get("counts"):
+                    res["per_register"] = proc_counts.per_op(res["counts"], res.get("registrations_in_window") or 0)
+                    log("    per REGISTER: " + proc_counts.fmt(res["per_register"]))
+                res["run"] = run
+                steps[t].append(res)
+    out = {}
+    for t, ss in steps.items():
+        out[t] = {"rates": CFG["ref_rates"], "steps": ss}
+        for rate in CFG["ref_rates"]:
+            at = [s for s in ss if s["rate"] == rate]
+            out[t][f"cpu_pct_at_{rate}"] = summarize([s.get("server_cpu_pct") for s in at])
+            out[t][f"pass_at_{rate}"] = sum(1 for s in at if s["pass"])
+            for k in ("syscalls", "cs", "cpu_us"):
+                out[t][f"{k}_per_reg_at_{rate}"] = summarize(
+                    [((s.get("per_register") or {}).get("total") or {}).get(k) for s in at])
+    return out
 
 
 # ----------------------------------------------------------------------------
@@ -130,6 +185,14 @@ def table(res):
         rr = CFG["reg_ref_rate"]
         rows.append((f"  server CPU at fixed {rr}/s [% of 1 core]", fnum(s), fnum(k),
                      ratio(s, k) + "  (switch/kamailio, <1: switch cheaper)"))
+    ref = res.get("ref", {})
+    for rate in CFG["ref_rates"] if ref else ():
+        s, k = both(ref, f"cpu_pct_at_{rate}")
+        rows.append((f"fixed {rate} REGISTER/s: server CPU [% of 1 core]", fnum(s), fnum(k),
+                     ratio(s, k) + "  (switch/kamailio, <1: switch cheaper)"))
+        for key, what in (("syscalls", "syscalls"), ("cs", "context switches")):
+            s, k = both(ref, f"{key}_per_reg_at_{rate}")
+            rows.append((f"  {what} per REGISTER (perf stat)", fnum(s, 1), fnum(k, 1), ratio(s, k)))
     if held:
         s, k = both(held, "flows_held")
         rows.append((f"held idle registered TCP flows (target {CFG['held_users']})", fnum(s), fnum(k), ""))
@@ -150,6 +213,17 @@ def table(res):
     return B.render_table(hdr, rows)
 
 
+def switch_store_args():
+    """`--config` with [store] sqlite_synchronous when the knob is set."""
+    mode = CFG["switch_sqlite_synchronous"]
+    if not mode:
+        return []
+    path = os.path.join(OUT, "switch-store.toml")
+    with open(path, "w") as f:
+        f.write(f'[store]\nsqlite_synchronous = "{mode}"\n')
+    return ["--config", path]
+
+
 def versions():
     return B.host_versions({"kamailio": ["kamailio", "-v"], "switch": [CFG["switch_bin"], "--version"]})
 
@@ -159,7 +233,7 @@ def main():
     B.require_free_ports([CFG["kam_port"], CFG["switch_port"]], "registrar bench")
     for d in ("logs", "sipp"):
         os.makedirs(os.path.join(OUT, d), exist_ok=True)
-    n = max(CFG["reg_users"] if "reg" in ONLY else 0, CFG["held_users"] if "held" in ONLY else 0)
+    n = max(CFG["reg_users"] if {"reg", "ref"} & set(ONLY) else 0, CFG["held_users"] if "held" in ONLY else 0)
     res = {"meta": {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": CFG, "only": ONLY,
                     "loadavg_at_start": os.getloadavg(), "host": versions()}}
     t_start = time.time()
@@ -174,8 +248,11 @@ def main():
             res["meta"]["switch_provisioning_s"] = took
             servers["switch"] = B.Switch(CFG["switch_bin"], CFG["switch_port"], template,
                                          CFG["switch_max_conns_per_ip"], CFG["switch_digest_algorithms"],
-                                         log_level=env("BENCH_SWITCH_LOG", "warn"))
-        B.run_measurements(res, (("reg", measure_reg), ("held", measure_held)), servers, ONLY)
+                                         log_level=env("BENCH_SWITCH_LOG", "warn"),
+                                         extra_args=switch_store_args(),
+                                         # e.g. "heaptrack -o FILE" to count allocations per REGISTER
+                                         prefix=env("BENCH_SWITCH_PREFIX", "").split())
+        B.run_measurements(res, (("reg", measure_reg), ("ref", measure_ref), ("held", measure_held)), servers, ONLY)
     finally:
         B.close_run(res, t_start, RESULTS)
     return B.report(res, table, RESULTS, OUT)

@@ -5,8 +5,9 @@
 use bytes::BytesMut;
 use std::future::Future;
 use std::io;
+use std::io::Read as _;
 use std::net::SocketAddr;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -39,17 +40,38 @@ impl ReadSome for OwnedReadHalf {
     /// Reads into the thread's scratch buffer and copies out just the bytes
     /// that came: a connection's buffer is the size of what it received, and a
     /// parsed message (which keeps slices of it) pins no spare capacity.
+    ///
+    /// A read shorter than the scratch buffer emptied the socket, so its
+    /// readiness is cleared then and there: otherwise the next call's first
+    /// `recv` would only learn that from `EAGAIN`, one wasted syscall per
+    /// message. Clearing is race-free: tokio clears only if no readiness
+    /// event came since it was sampled, before the `recv`, and bytes that
+    /// arrive after the `recv` raise a new (edge-triggered) event.
     async fn read_some(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         loop {
             self.readable().await?;
-            let read: io::Result<usize> = SCRATCH.with_borrow_mut(|scratch| {
-                let n = self.try_read(scratch)?;
-                buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
-                Ok(n)
+            let stream: &TcpStream = self.as_ref();
+            let mut got = None;
+            let read = SCRATCH.with_borrow_mut(|scratch| {
+                stream.try_io(Interest::READABLE, || {
+                    let sock = socket2::SockRef::from(stream);
+                    let n = (&*sock).read(scratch)?;
+                    buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
+                    got = Some(n);
+                    match n {
+                        // End of stream, or a full buffer: more may follow at once.
+                        0 => Ok(n),
+                        n if n == scratch.len() => Ok(n),
+                        // Drained: report "would block" so tokio clears readiness.
+                        _ => Err(io::ErrorKind::WouldBlock.into()),
+                    }
+                })
             });
-            match read {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                other => return other,
+            match (read, got) {
+                (_, Some(n)) => return Ok(n),
+                (Err(e), None) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+                (Err(e), None) => return Err(e),
+                (Ok(n), None) => return Ok(n),
             }
         }
     }

@@ -3,7 +3,8 @@
 //! so that the runtime's workers never wait for the disk or the network.
 //!
 //! Writes go in batches (group commit): the driver hands over changes and
-//! moves on; the thread commits whatever has piled up in one transaction and
+//! moves on; the thread commits whatever has piled up (a small batch first
+//! waits up to a millisecond for more while traffic flows, `commit_window.rs`) in one transaction and
 //! then reports the highest [`CommitTicket`] of the batch, which releases the
 //! responses the core held for it. One commit per batch instead of one per
 //! REGISTER, WAL checkpoints (with their fsyncs) stall only this thread, and a
@@ -39,7 +40,7 @@ use std::thread::JoinHandle;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, error, info, warn};
 
-/// Most operations taken into one batch.
+/// Operations past which a batch takes no more (whole turns of the driver's loop are taken).
 const MAX_BATCH: usize = 4096;
 
 enum Op {
@@ -55,9 +56,15 @@ enum Op {
     FindBinding(LookupId, String),
 }
 
-/// The driver's end of the store thread.
+/// The driver's end of the store thread. Operations collect in `pending`
+/// and go over in one message per turn of the driver's loop ([`submit`]):
+/// one wake-up of the thread for everything a burst of messages asked, where
+/// a send per operation could wake it for each.
+///
+/// [`submit`]: StoreThread::submit
 pub(super) struct StoreThread {
-    ops: Option<mpsc::Sender<Op>>,
+    ops: Option<mpsc::Sender<Vec<Op>>>,
+    pending: Vec<Op>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -67,41 +74,47 @@ impl StoreThread {
     pub(super) fn start(store: Backend, feedback: UnboundedSender<Feedback>) -> std::io::Result<Self> {
         let (ops, rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name("store".into()).spawn(move || run(&store, &rx, &feedback))?;
-        Ok(Self { ops: Some(ops), thread: Some(thread) })
+        Ok(Self { ops: Some(ops), pending: Vec::new(), thread: Some(thread) })
     }
 
-    fn send(&self, op: Op) {
-        if self.ops.as_ref().is_none_or(|tx| tx.send(op).is_err()) {
-            error!("the store thread has stopped; a change is lost");
+    /// Hands the thread everything asked since the last call.
+    pub(super) fn submit(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let ops = std::mem::take(&mut self.pending);
+        if self.ops.as_ref().is_none_or(|tx| tx.send(ops).is_err()) {
+            error!("the store thread has stopped; changes are lost");
         }
     }
 
-    pub(super) fn put(&self, record: RlRecord) {
-        self.send(Op::Put(Box::new(record)));
+    pub(super) fn put(&mut self, record: RlRecord) {
+        self.pending.push(Op::Put(Box::new(record)));
     }
 
-    pub(super) fn delete(&self, number: String) {
-        self.send(Op::Delete(number));
+    pub(super) fn delete(&mut self, number: String) {
+        self.pending.push(Op::Delete(number));
     }
 
-    pub(super) fn put_cdr(&self, cdr: Cdr) {
-        self.send(Op::Cdr(Box::new(cdr)));
+    pub(super) fn put_cdr(&mut self, cdr: Cdr) {
+        self.pending.push(Op::Cdr(Box::new(cdr)));
     }
 
-    pub(super) fn commit(&self, ticket: CommitTicket) {
-        self.send(Op::Commit(ticket));
+    pub(super) fn commit(&mut self, ticket: CommitTicket) {
+        self.pending.push(Op::Commit(ticket));
     }
 
-    pub(super) fn load_subscribers(&self) {
-        self.send(Op::LoadSubscribers);
+    pub(super) fn load_subscribers(&mut self) {
+        self.pending.push(Op::LoadSubscribers);
     }
 
-    pub(super) fn find_binding(&self, id: LookupId, number: String) {
-        self.send(Op::FindBinding(id, number));
+    pub(super) fn find_binding(&mut self, id: LookupId, number: String) {
+        self.pending.push(Op::FindBinding(id, number));
     }
 
     /// Writes everything queued, then stops the thread (blocks until it has).
     pub(super) fn finish(&mut self) {
+        self.submit();
         self.ops.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -243,17 +256,25 @@ impl Health {
     }
 }
 
-fn run(store: &Backend, rx: &mpsc::Receiver<Op>, feedback: &UnboundedSender<Feedback>) {
+fn run(store: &Backend, rx: &mpsc::Receiver<Vec<Op>>, feedback: &UnboundedSender<Feedback>) {
     let mut health = Health::default();
     // A write failed since the last ticket reported: the next ticket covers
     // it (its changes may have come in an earlier batch than the ticket).
     let mut lost = false;
-    // Blocks for the first operation, then takes whatever else is already queued.
+    let mut window = super::commit_window::CommitWindow::default();
+    // Blocks for the first operation, lets a small batch gather while traffic
+    // flows, then takes whatever else is queued.
     while let Ok(first) = rx.recv() {
+        if let Some(wait) = window.wait(std::time::Instant::now(), first.len()) {
+            std::thread::sleep(wait);
+        }
         let mut batch = Batch::default();
-        batch.add(first);
-        for op in rx.try_iter().take(MAX_BATCH) {
-            batch.add(op);
+        let mut taken = first.len();
+        first.into_iter().for_each(|op| batch.add(op));
+        while taken < MAX_BATCH {
+            let Ok(more) = rx.try_recv() else { break };
+            taken += more.len();
+            more.into_iter().for_each(|op| batch.add(op));
         }
         if let Some(written) = batch.write(store) {
             health.after(&written.stored, feedback);
@@ -318,12 +339,14 @@ mod tests {
         locker.execute_batch("BEGIN IMMEDIATE").unwrap();
         thread.put(record.clone());
         thread.commit(CommitTicket(1));
+        thread.submit();
         assert!(matches!(next(&mut rx), Feedback::StoreDown(true)));
         assert!(matches!(next(&mut rx), Feedback::CommitFailed(CommitTicket(1))));
 
         locker.execute_batch("ROLLBACK").unwrap();
         thread.put(record);
         thread.commit(CommitTicket(2));
+        thread.submit();
         assert!(matches!(next(&mut rx), Feedback::StoreDown(false)));
         assert!(matches!(next(&mut rx), Feedback::Committed(CommitTicket(2))));
         thread.finish();
@@ -349,9 +372,11 @@ mod tests {
 
         thread.put(record);
         thread.commit(CommitTicket(1));
+        thread.submit();
         assert!(matches!(next(&mut rx), Feedback::CommitFailed(CommitTicket(1))));
         thread.put_cdr(crate::cdr::Cdr { call_id: "call-1".into(), route: "flow".into(), invite_at: 5, ..Default::default() });
         thread.commit(CommitTicket(2));
+        thread.submit();
         assert!(matches!(next(&mut rx), Feedback::Committed(CommitTicket(2))), "no StoreDown before it");
         thread.finish();
         assert!(rx.try_recv().is_err(), "the store was never reported down");

@@ -10,7 +10,7 @@
 //! same time. It runs in WAL mode (readers never block the writer) with
 //! `synchronous=NORMAL`: a committed transaction is in the WAL before `commit`
 //! returns, so it survives the process being killed (`kill -9`); only a power
-//! cut can lose the last few. Writers wait up to [`BUSY_TIMEOUT`] for the lock.
+//! cut can lose the last few (`[store] sqlite_synchronous`, [`Synchronous`]). Writers wait up to [`BUSY_TIMEOUT`] for the lock.
 //!
 //! The API is synchronous: the switch calls it from a blocking thread, never
 //! from an async task. One [`Store`] holds one connection and caches its
@@ -24,6 +24,7 @@ mod records;
 pub mod redis;
 mod schema;
 mod subscribers;
+mod synchronous;
 pub mod validate;
 
 pub use self::redis::{RedisStore, RedisTarget};
@@ -31,6 +32,7 @@ pub use backend::{Backend, StoreTarget};
 pub use clock::WallClock;
 pub use error::{Result, StoreError};
 pub use subscribers::{NewSubscriber, SubscriberUpdate};
+pub use synchronous::Synchronous;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -82,7 +84,7 @@ impl Store {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Invalid(format!("{}: cannot use WAL journal (got {mode})", path.display())));
         }
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "synchronous", Synchronous::default().pragma())?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.set_prepared_statement_cache_capacity(32);
         schema::migrate(&mut conn, now_i64())?;
@@ -92,6 +94,11 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How this connection's commits reach the disk (see [`Synchronous`]).
+    pub fn set_synchronous(&self, mode: Synchronous) -> Result<()> {
+        Ok(self.conn.pragma_update(None, "synchronous", mode.pragma())?)
     }
 
     /// SQLite's `PRAGMA data_version`: it changes whenever *another*
