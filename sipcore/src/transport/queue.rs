@@ -78,7 +78,14 @@ impl SendQueue {
     pub(super) fn try_next(&self) -> Option<Option<Bytes>> {
         let mut s = self.lock();
         match s.items.pop_front() {
-            Some(b) => Some(Some(b)),
+            Some(b) => {
+                if s.items.is_empty() {
+                    // Give the buffer back: a parked phone's flow sends
+                    // one response now and then, and should own nothing between.
+                    s.items = VecDeque::new();
+                }
+                Some(Some(b))
+            }
             None if s.close => Some(None),
             None => None,
         }
@@ -110,6 +117,18 @@ mod tests {
         assert_eq!(q.next().await, None);
         q.shut();
         assert_eq!(q.push(Bytes::from_static(b"e")), Err(PushError::Gone));
+    }
+
+    #[tokio::test]
+    async fn a_drained_queue_owns_no_buffer() {
+        let q = SendQueue::new(4);
+        q.push(Bytes::from_static(b"a")).unwrap();
+        q.push(Bytes::from_static(b"b")).unwrap();
+        assert!(q.lock().items.capacity() > 0);
+        assert_eq!(q.next().await.unwrap(), "a");
+        assert!(q.lock().items.capacity() > 0, "still holding b");
+        assert_eq!(q.next().await.unwrap(), "b");
+        assert_eq!(q.lock().items.capacity(), 0);
     }
 
     #[tokio::test]

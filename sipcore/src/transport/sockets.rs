@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -107,9 +108,22 @@ impl Inner {
         FlowId(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    pub(super) async fn emit(&self, ev: TransportEvent) {
-        // A closed receiver means the application is gone; nothing to tell.
-        let _ = self.events.send(ev).await;
+    /// Hands `ev` to the application, waiting while its queue is full (the
+    /// reader pauses: backpressure). Usually the queue has room and the event
+    /// goes at once; only a wait is boxed, so the future a connection task
+    /// keeps across this call is a pointer, not room for an event and a
+    /// channel permit (~900 bytes, most of an idle connection's task).
+    pub(super) fn emit(&self, ev: TransportEvent) -> impl Future<Output = ()> + Send + '_ {
+        let wait = match self.events.try_send(ev) {
+            // A closed receiver means the application is gone; nothing to tell.
+            Ok(()) | Err(TrySendError::Closed(_)) => None,
+            Err(TrySendError::Full(ev)) => Some(Box::pin(self.events.send(ev))),
+        };
+        async move {
+            if let Some(wait) = wait {
+                let _ = wait.await;
+            }
+        }
     }
 
     /// Shows the tap a message, if there is one.
