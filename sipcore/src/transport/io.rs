@@ -6,7 +6,9 @@ use bytes::BytesMut;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
+use std::pin::Pin;
+use std::task::Poll;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -38,20 +40,19 @@ const SCRATCH_BYTES: usize = 64 * 1024;
 impl ReadSome for OwnedReadHalf {
     /// Reads into the thread's scratch buffer and copies out just the bytes
     /// that came: a connection's buffer is the size of what it received, and a
-    /// parsed message (which keeps slices of it) pins no spare capacity.
-    async fn read_some(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        loop {
-            self.readable().await?;
-            let read: io::Result<usize> = SCRATCH.with_borrow_mut(|scratch| {
-                let n = self.try_read(scratch)?;
-                buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
-                Ok(n)
-            });
-            match read {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                other => return other,
-            }
-        }
+    /// parsed message (which keeps slices of it) pins no spare capacity. Polled
+    /// by hand, not through `readable().await`: the socket's own registration
+    /// keeps the waker, so the connection task's future (which every parked
+    /// phone keeps allocated) holds two pointers here, not a readiness waiter.
+    fn read_some(&mut self, buf: &mut BytesMut) -> impl Future<Output = io::Result<usize>> + Send {
+        std::future::poll_fn(move |cx| {
+            SCRATCH.with_borrow_mut(|scratch| {
+                let mut into = ReadBuf::new(scratch);
+                std::task::ready!(Pin::new(&mut *self).poll_read(cx, &mut into))?;
+                buf.extend_from_slice(into.filled());
+                Poll::Ready(Ok(into.filled().len()))
+            })
+        })
     }
 }
 

@@ -6,8 +6,8 @@
 
 use super::deadline::MessageDeadline;
 use super::io::{Io, ReadSome};
-use super::queue::SendQueue;
-use super::sockets::{Inner, Origin};
+use super::queue::Next;
+use super::sockets::{Conn, Inner, Origin};
 use super::{CloseReason, Direction, Flow, TransportEvent, error_response, stamp_via};
 use crate::ToStatus;
 use crate::framing::{Frame, Framer, Role};
@@ -20,7 +20,8 @@ use tokio::time::{Instant, Sleep};
 use tracing::{debug, warn};
 
 /// `origin` holds an accepted connection's per-IP slot until the task ends.
-pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, queue: Arc<SendQueue>, origin: Origin) {
+pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, conn: Arc<Conn>, origin: Origin) {
+    let (flow, queue) = (&conn.flow, &conn.queue);
     let timeout = inner.config.header_timeout;
     let (role, mut deadline) = match &origin {
         Origin::Accepted { at, .. } => (Role::Server, MessageDeadline::accepted(*at, timeout)),
@@ -33,18 +34,17 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, queue: Arc<
     // Split before the first wait: the whole stream (a TLS session is
     // kilobytes) then lives behind the halves' pointer, not in this future too.
     let (mut rd, mut wr) = io.split();
-    inner.emit(TransportEvent::Opened { flow }).await;
+    inner.emit(TransportEvent::Opened { flow: *flow }).await;
     let mut framer = Framer::new(role, inner.config.framer);
     let mut buf = BytesMut::new();
     let reason = loop {
         // What woke the task is settled first, and the waits in `select!`
         // dropped, before anything below waits again: handled inside the
-        // `select!`, a write or a delivery would be kept beside the four
+        // `select!`, a write or a delivery would be kept beside the
         // waits in this future, which an idle flow carries all its life.
         let wake = tokio::select! {
             () = timer.expired() => Wake::Timeout,
-            _ = inner.cancel.cancelled() => Wake::Shutdown,
-            out = queue.next() => Wake::Send(out),
+            next = queue.next() => Wake::Queue(next),
             read = rd.read_some(&mut buf) => Wake::Read(read),
         };
         match wake {
@@ -52,7 +52,7 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, queue: Arc<
                 debug!(%flow, ?timeout, "no complete message within the header timeout; closing the connection");
                 break CloseReason::HeaderTimeout;
             }
-            Wake::Shutdown => {
+            Wake::Queue(Next::Shutdown) => {
                 // Flush what the application already queued, then go.
                 while let Some(Some(b)) = queue.try_next() {
                     if wr.write_all(&b).await.is_err() {
@@ -61,15 +61,15 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, queue: Arc<
                 }
                 break CloseReason::Shutdown;
             }
-            Wake::Send(Some(b)) => {
+            Wake::Queue(Next::Write(b)) => {
                 if let Err(e) = wr.write_all(&b).await {
                     break CloseReason::Io(e.to_string());
                 }
             }
-            Wake::Send(None) => break CloseReason::Local,
+            Wake::Queue(Next::Close) => break CloseReason::Local,
             Wake::Read(Ok(0)) => break CloseReason::Peer,
             Wake::Read(Ok(_)) => {
-                let completed = match drain(&inner, &mut framer, &mut buf, &flow, &mut wr).await {
+                let completed = match drain(&inner, &mut framer, &mut buf, flow, &mut wr).await {
                     Ok(completed) => completed,
                     Err(reason) => break reason,
                 };
@@ -87,15 +87,14 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, queue: Arc<
     let _ = wr.shutdown().await;
     inner.forget(flow.id);
     debug!(%flow, ?reason, "flow closed");
-    inner.emit(TransportEvent::Closed { flow, reason }).await;
+    inner.emit(TransportEvent::Closed { flow: *flow, reason }).await;
     drop(origin);
 }
 
 /// What woke a connection's task.
 enum Wake {
     Timeout,
-    Shutdown,
-    Send(Option<Bytes>),
+    Queue(Next),
     Read(std::io::Result<usize>),
 }
 
