@@ -200,10 +200,9 @@ mod tests {
         let q2 = q.clone();
         let reader = tokio::spawn(async move { q2.next().await });
         tokio::task::yield_now().await;
-        q.push(Bytes::from_static(b"x")).unwrap();
-        assert_eq!(reader.await.unwrap(), Next::Write(Bytes::from_static(b"x")));
-        q.push(Bytes::from_static(b"y")).unwrap();
         q.shutdown();
+        assert_eq!(reader.await.unwrap(), Next::Shutdown, "a waiting task is woken");
+        q.push(Bytes::from_static(b"y")).unwrap();
         assert_eq!(q.next().await, Next::Shutdown);
         assert_eq!(q.try_next(), Some(Some(Bytes::from_static(b"y"))), "left for the flush");
     }
