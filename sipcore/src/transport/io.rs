@@ -7,6 +7,7 @@ use std::future::Future;
 use std::io;
 use std::io::Read as _;
 use std::net::SocketAddr;
+use std::task::Poll;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -41,39 +42,47 @@ impl ReadSome for OwnedReadHalf {
     /// that came: a connection's buffer is the size of what it received, and a
     /// parsed message (which keeps slices of it) pins no spare capacity.
     ///
+    /// Polled by hand, not through `readable().await`: the socket's own
+    /// registration keeps the waker, so the connection task's future (which
+    /// every parked phone keeps allocated) holds two pointers here, not a
+    /// readiness waiter.
+    ///
     /// A read shorter than the scratch buffer emptied the socket, so its
     /// readiness is cleared then and there: otherwise the next call's first
     /// `recv` would only learn that from `EAGAIN`, one wasted syscall per
     /// message. Clearing is race-free: tokio clears only if no readiness
     /// event came since it was sampled, before the `recv`, and bytes that
     /// arrive after the `recv` raise a new (edge-triggered) event.
-    async fn read_some(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        loop {
-            self.readable().await?;
-            let stream: &TcpStream = self.as_ref();
-            let mut got = None;
-            let read = SCRATCH.with_borrow_mut(|scratch| {
-                stream.try_io(Interest::READABLE, || {
-                    let sock = socket2::SockRef::from(stream);
-                    let n = (&*sock).read(scratch)?;
-                    buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
-                    got = Some(n);
-                    match n {
-                        // End of stream, or a full buffer: more may follow at once.
-                        0 => Ok(n),
-                        n if n == scratch.len() => Ok(n),
-                        // Drained: report "would block" so tokio clears readiness.
-                        _ => Err(io::ErrorKind::WouldBlock.into()),
-                    }
-                })
-            });
-            match (read, got) {
-                (_, Some(n)) => return Ok(n),
-                (Err(e), None) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
-                (Err(e), None) => return Err(e),
-                (Ok(n), None) => return Ok(n),
+    fn read_some(&mut self, buf: &mut BytesMut) -> impl Future<Output = io::Result<usize>> + Send {
+        std::future::poll_fn(move |cx| {
+            loop {
+                let stream: &TcpStream = (*self).as_ref();
+                std::task::ready!(stream.poll_read_ready(cx))?;
+                let mut got = None;
+                let read = SCRATCH.with_borrow_mut(|scratch| {
+                    stream.try_io(Interest::READABLE, || {
+                        let sock = socket2::SockRef::from(stream);
+                        let n = (&*sock).read(scratch)?;
+                        buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
+                        got = Some(n);
+                        match n {
+                            // End of stream, or a full buffer: more may follow at once.
+                            0 => Ok(n),
+                            n if n == scratch.len() => Ok(n),
+                            // Drained: report "would block" so tokio clears readiness.
+                            _ => Err(io::ErrorKind::WouldBlock.into()),
+                        }
+                    })
+                });
+                match (read, got) {
+                    (_, Some(n)) => return Poll::Ready(Ok(n)),
+                    // Readiness was stale and is now cleared: the next poll registers the waker.
+                    (Err(e), None) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+                    (Err(e), None) => return Poll::Ready(Err(e)),
+                    (Ok(n), None) => return Poll::Ready(Ok(n)),
+                }
             }
-        }
+        })
     }
 }
 

@@ -20,6 +20,8 @@ pub mod tls;
 mod udp;
 
 #[cfg(test)]
+mod footprint_tests;
+#[cfg(test)]
 mod timeout_tests;
 
 pub use error::TransportError;

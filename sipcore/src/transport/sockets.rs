@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -93,7 +94,7 @@ pub(super) struct Inner {
     pub(super) config: TransportConfig,
     pub(super) events: mpsc::Sender<TransportEvent>,
     next_id: AtomicU64,
-    conns: DashMap<FlowId, (Flow, Arc<SendQueue>)>,
+    conns: DashMap<FlowId, Arc<Conn>>,
     udp: DashMap<FlowId, Arc<UdpSocket>>,
     per_ip: DashMap<IpAddr, usize>,
     pub(super) cancel: CancellationToken,
@@ -107,9 +108,22 @@ impl Inner {
         FlowId(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    pub(super) async fn emit(&self, ev: TransportEvent) {
-        // A closed receiver means the application is gone; nothing to tell.
-        let _ = self.events.send(ev).await;
+    /// Hands `ev` to the application, waiting while its queue is full (the
+    /// reader pauses: backpressure). Usually the queue has room and the event
+    /// goes at once; only a wait is boxed, so the future a connection task
+    /// keeps across this call is a pointer, not room for an event and a
+    /// channel permit (~900 bytes, most of an idle connection's task).
+    pub(super) fn emit(&self, ev: TransportEvent) -> impl Future<Output = ()> + Send + '_ {
+        let wait = match self.events.try_send(ev) {
+            // A closed receiver means the application is gone; nothing to tell.
+            Ok(()) | Err(TrySendError::Closed(_)) => None,
+            Err(TrySendError::Full(ev)) => Some(Box::pin(self.events.send(ev))),
+        };
+        async move {
+            if let Some(wait) = wait {
+                let _ = wait.await;
+            }
+        }
     }
 
     /// Shows the tap a message, if there is one.
@@ -122,6 +136,14 @@ impl Inner {
     pub(super) fn forget(&self, id: FlowId) {
         self.conns.remove(&id);
     }
+}
+
+/// What the transport and a connection's task share: the flow and what waits
+/// to be written to it. The map of connections holds a pointer to it, and the
+/// task's future a reference into it, rather than each a copy of the flow.
+pub(super) struct Conn {
+    pub(super) flow: Flow,
+    pub(super) queue: SendQueue,
 }
 
 /// Holds one of a source IP's connection slots; frees it on drop.
@@ -307,10 +329,14 @@ impl Transport {
     {
         let (local, remote) = io.addrs()?;
         let flow = Flow { id: self.inner.next_id(), transport, local, remote };
-        let queue = Arc::new(SendQueue::new(self.inner.config.send_queue));
-        self.inner.conns.insert(flow.id, (flow, queue.clone()));
+        let conn = Arc::new(Conn { flow, queue: SendQueue::new(self.inner.config.send_queue) });
+        self.inner.conns.insert(flow.id, conn.clone());
+        // A shutdown that began before the insert did not see this queue.
+        if self.inner.cancel.is_cancelled() {
+            conn.queue.shutdown();
+        }
         debug!(%flow, "flow opened");
-        self.inner.tracker.spawn(stream::run(self.inner.clone(), io, flow, queue, origin));
+        self.inner.tracker.spawn(stream::run(self.inner.clone(), io, conn, origin));
         Ok(flow)
     }
 
@@ -373,8 +399,8 @@ impl Transport {
                 Err(e) => Err(e.into()),
             };
         }
-        let tx = self.inner.conns.get(&flow.id).map(|c| c.1.clone()).ok_or(TransportError::NoSuchFlow(flow.id))?;
-        tx.push(bytes).map_err(|e| match e {
+        let conn = self.inner.conns.get(&flow.id).map(|c| c.clone()).ok_or(TransportError::NoSuchFlow(flow.id))?;
+        conn.queue.push(bytes).map_err(|e| match e {
             PushError::Full => TransportError::QueueFull(flow.id),
             PushError::Gone => TransportError::NoSuchFlow(flow.id),
         })
@@ -382,15 +408,15 @@ impl Transport {
 
     /// Closes a connection after what is queued for it has been written.
     pub fn close(&self, id: FlowId) {
-        let tx = self.inner.conns.get(&id).map(|c| c.1.clone());
-        if let Some(tx) = tx {
-            tx.close();
+        let conn = self.inner.conns.get(&id).map(|c| c.clone());
+        if let Some(conn) = conn {
+            conn.queue.close();
         }
     }
 
     /// The flow with this id, if it is an open connection.
     pub fn flow(&self, id: FlowId) -> Option<Flow> {
-        self.inner.conns.get(&id).map(|c| c.0)
+        self.inner.conns.get(&id).map(|c| c.flow)
     }
 
     /// Number of open connections.
@@ -402,6 +428,10 @@ impl Transport {
     /// everything and waits (up to the configured grace) for the tasks to end.
     pub async fn shutdown(&self) {
         self.inner.cancel.cancel();
+        // After the cancel: a connection added meanwhile sees it (start_stream).
+        for conn in self.inner.conns.iter() {
+            conn.queue.shutdown();
+        }
         self.inner.tracker.close();
         if tokio::time::timeout(self.inner.config.shutdown_grace, self.inner.tracker.wait()).await.is_err() {
             warn!("transport tasks still running after the shutdown grace period");

@@ -6,8 +6,8 @@
 
 use super::deadline::MessageDeadline;
 use super::io::{Io, ReadSome};
-use super::queue::SendQueue;
-use super::sockets::{Inner, Origin};
+use super::queue::Next;
+use super::sockets::{Conn, Inner, Origin};
 use super::{CloseReason, Direction, Flow, TransportEvent, error_response, stamp_via};
 use crate::ToStatus;
 use crate::framing::{Frame, Framer, Role};
@@ -20,7 +20,8 @@ use tokio::time::{Instant, Sleep};
 use tracing::{debug, warn};
 
 /// `origin` holds an accepted connection's per-IP slot until the task ends.
-pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, queue: Arc<SendQueue>, origin: Origin) {
+pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, conn: Arc<Conn>, origin: Origin) {
+    let (flow, queue) = (&conn.flow, &conn.queue);
     let timeout = inner.config.header_timeout;
     let (role, mut deadline) = match &origin {
         Origin::Accepted { at, .. } => (Role::Server, MessageDeadline::accepted(*at, timeout)),
@@ -30,55 +31,71 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, flow: Flow, queue: Arc<
     // and a message trickling in byte by byte re-arms nothing.
     let mut timer = Timer::default();
     timer.set(deadline.due());
-    inner.emit(TransportEvent::Opened { flow }).await;
+    // Split before the first wait: the whole stream (a TLS session is
+    // kilobytes) then lives behind the halves' pointer, not in this future too.
     let (mut rd, mut wr) = io.split();
+    inner.emit(TransportEvent::Opened { flow: *flow }).await;
     let mut framer = Framer::new(role, inner.config.framer);
     let mut buf = BytesMut::new();
     let reason = loop {
-        tokio::select! {
-            () = timer.expired() => {
+        // What woke the task is settled first, and the waits in `select!`
+        // dropped, before anything below waits again: handled inside the
+        // `select!`, a write or a delivery would be kept beside the
+        // waits in this future, which an idle flow carries all its life.
+        let wake = tokio::select! {
+            () = timer.expired() => Wake::Timeout,
+            next = queue.next() => Wake::Queue(next),
+            read = rd.read_some(&mut buf) => Wake::Read(read),
+        };
+        match wake {
+            Wake::Timeout => {
                 debug!(%flow, ?timeout, "no complete message within the header timeout; closing the connection");
                 break CloseReason::HeaderTimeout;
             }
-            _ = inner.cancel.cancelled() => {
+            Wake::Queue(Next::Shutdown) => {
                 // Flush what the application already queued, then go.
                 while let Some(Some(b)) = queue.try_next() {
-                    if wr.write_all(&b).await.is_err() { break; }
+                    if wr.write_all(&b).await.is_err() {
+                        break;
+                    }
                 }
                 break CloseReason::Shutdown;
             }
-            out = queue.next() => match out {
-                Some(b) => {
-                    if let Err(e) = wr.write_all(&b).await {
-                        break CloseReason::Io(e.to_string());
-                    }
+            Wake::Queue(Next::Write(b)) => {
+                if let Err(e) = wr.write_all(&b).await {
+                    break CloseReason::Io(e.to_string());
                 }
-                None => break CloseReason::Local,
-            },
-            read = rd.read_some(&mut buf) => match read {
-                Ok(0) => break CloseReason::Peer,
-                Ok(_) => {
-                    let completed = match drain(&inner, &mut framer, &mut buf, &flow, &mut wr).await {
-                        Ok(completed) => completed,
-                        Err(reason) => break reason,
-                    };
-                    deadline.framed(Instant::now(), completed, framer.in_message());
-                    timer.set(deadline.due());
-                    if buf.is_empty() {
-                        // Give the allocation back while the flow idles.
-                        buf = BytesMut::new();
-                    }
+            }
+            Wake::Queue(Next::Close) => break CloseReason::Local,
+            Wake::Read(Ok(0)) => break CloseReason::Peer,
+            Wake::Read(Ok(_)) => {
+                let completed = match drain(&inner, &mut framer, &mut buf, flow, &mut wr).await {
+                    Ok(completed) => completed,
+                    Err(reason) => break reason,
+                };
+                deadline.framed(Instant::now(), completed, framer.in_message());
+                timer.set(deadline.due());
+                if buf.is_empty() {
+                    // Give the allocation back while the flow idles.
+                    buf = BytesMut::new();
                 }
-                Err(e) => break CloseReason::Io(e.to_string()),
-            },
+            }
+            Wake::Read(Err(e)) => break CloseReason::Io(e.to_string()),
         }
     };
     queue.shut();
     let _ = wr.shutdown().await;
     inner.forget(flow.id);
     debug!(%flow, ?reason, "flow closed");
-    inner.emit(TransportEvent::Closed { flow, reason }).await;
+    inner.emit(TransportEvent::Closed { flow: *flow, reason }).await;
     drop(origin);
+}
+
+/// What woke a connection's task.
+enum Wake {
+    Timeout,
+    Queue(Next),
+    Read(std::io::Result<usize>),
 }
 
 /// The connection's one timer, allocated only while something is due.
@@ -144,26 +161,36 @@ async fn drain<W: tokio::io::AsyncWrite + Unpin>(
 /// Parses one framed message and hands it on; returns an error reply to write
 /// when the message was a request that could not be parsed.
 pub(super) async fn deliver(inner: &Inner, bytes: Bytes, flow: &Flow) -> Option<Bytes> {
-    let parsed = parse(bytes.clone());
-    if let Ok(message) = &parsed {
-        inner.tap(Direction::In, flow, message, &bytes);
-    }
-    match parsed {
-        Ok(Message::Request(mut req)) => {
+    // The event is moved into the queue before the wait, in this statement:
+    // the caller's future then keeps no room for a parsed message.
+    let sent = match incoming(inner, bytes, flow) {
+        Ok(event) => inner.emit(event),
+        Err(reply) => return reply,
+    };
+    sent.await;
+    None
+}
+
+/// The event for one framed message (a request's Via stamped), or, when it
+/// does not parse, the error reply to write if there is one.
+fn incoming(inner: &Inner, bytes: Bytes, flow: &Flow) -> Result<TransportEvent, Option<Bytes>> {
+    let message = match parse(bytes.clone()) {
+        Ok(message) => message,
+        Err(e) => {
+            warn!(%flow, error = %e, "dropping unparseable message");
+            return Err(error_response(&bytes, e.status().as_u16(), &e.reason()));
+        }
+    };
+    inner.tap(Direction::In, flow, &message, &bytes);
+    let message = match message {
+        Message::Request(mut req) => {
             if let Err(e) = stamp_via(&mut req, flow.remote) {
                 // The parser checked the Via; this would be a bug, not bad input.
                 warn!(%flow, error = %e, "could not stamp Via");
             }
-            inner.emit(TransportEvent::Message { flow: *flow, message: Message::Request(req) }).await;
-            None
+            Message::Request(req)
         }
-        Ok(message) => {
-            inner.emit(TransportEvent::Message { flow: *flow, message }).await;
-            None
-        }
-        Err(e) => {
-            warn!(%flow, error = %e, "dropping unparseable message");
-            error_response(&bytes, e.status().as_u16(), &e.reason())
-        }
-    }
+        other => other,
+    };
+    Ok(TransportEvent::Message { flow: *flow, message })
 }

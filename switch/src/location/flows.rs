@@ -2,11 +2,16 @@
 //! last showed signs of life, and (for outbound flows) when silence kills it.
 //!
 //! A flow is keyed by its id and remote address: for TCP/TLS the id alone names
-//! the connection, but a UDP socket's id is shared by every peer on it.
+//! the connection, but a UDP socket's id is shared by every peer on it. One
+//! ordered map by that pair, not a map of maps: a map per TCP flow holding its
+//! one peer cost ~700 bytes a parked phone, and the order still finds every
+//! peer of a socket (a range of ids).
 
+use super::flow_numbers::FlowNumbers;
 use sipcore::transport::{Flow, FlowId};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 pub(super) type FlowKey = (FlowId, SocketAddr);
@@ -15,12 +20,21 @@ pub(super) fn key_of(flow: &Flow) -> FlowKey {
     (flow.id, flow.remote)
 }
 
+/// The least address in `SocketAddr`'s order (V4 before V6, then IP, then port).
+const LEAST: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+
+/// Every key with this id: from `(id, least)` up to the next id's first.
+fn keys_of(id: FlowId) -> (Bound<FlowKey>, Bound<FlowKey>) {
+    let end = id.0.checked_add(1).map_or(Bound::Unbounded, |next| Bound::Excluded((FlowId(next), LEAST)));
+    (Bound::Included((id, LEAST)), end)
+}
+
 /// One flow carrying at least one registration.
 #[derive(Debug, Clone)]
 pub(super) struct FlowEntry {
     pub(super) flow: Flow,
     /// Number → whether that registration is RFC 5626 outbound.
-    pub(super) numbers: BTreeMap<String, bool>,
+    pub(super) numbers: FlowNumbers,
     pub(super) last_activity: Instant,
     /// `last_activity + silence` when any registration on it is outbound.
     pub(super) deadline: Option<Instant>,
@@ -28,20 +42,20 @@ pub(super) struct FlowEntry {
 
 impl FlowEntry {
     fn supervised(&self) -> bool {
-        self.numbers.values().any(|&o| o)
+        self.numbers.any_outbound()
     }
 }
 
 #[derive(Debug, Clone)]
 pub(super) struct FlowIndex {
-    flows: HashMap<FlowId, HashMap<SocketAddr, FlowEntry>>,
+    flows: BTreeMap<FlowKey, FlowEntry>,
     deadlines: BTreeSet<(Instant, FlowId, SocketAddr)>,
     silence: Duration,
 }
 
 impl FlowIndex {
     pub(super) fn new(silence: Duration) -> Self {
-        Self { flows: HashMap::new(), deadlines: BTreeSet::new(), silence }
+        Self { flows: BTreeMap::new(), deadlines: BTreeSet::new(), silence }
     }
 
     pub(super) fn clear(&mut self) {
@@ -50,7 +64,7 @@ impl FlowIndex {
     }
 
     pub(super) fn get(&self, key: FlowKey) -> Option<&FlowEntry> {
-        self.flows.get(&key.0).and_then(|m| m.get(&key.1))
+        self.flows.get(&key)
     }
 
     /// True when the flow carries registrations and, if supervised, has not
@@ -61,29 +75,28 @@ impl FlowIndex {
 
     /// Puts `number` on `flow` (a REGISTER on it, which counts as activity).
     pub(super) fn bind(&mut self, flow: Flow, number: &str, outbound: bool, now: Instant) {
-        let entry = self.flows.entry(flow.id).or_default().entry(flow.remote).or_insert_with(|| FlowEntry {
-            flow,
-            numbers: BTreeMap::new(),
-            last_activity: now,
-            deadline: None,
-        });
-        entry.numbers.insert(number.to_owned(), outbound);
-        entry.last_activity = entry.last_activity.max(now);
         let key = key_of(&flow);
+        let entry = match self.flows.entry(key) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(FlowEntry { flow, numbers: FlowNumbers::one(number, outbound), last_activity: now, deadline: None })
+            }
+            std::collections::btree_map::Entry::Occupied(o) => {
+                let entry = o.into_mut();
+                entry.numbers.insert(number, outbound);
+                entry
+            }
+        };
+        entry.last_activity = entry.last_activity.max(now);
         Self::reschedule(&mut self.deadlines, self.silence, key, entry);
     }
 
     /// Takes `number` off the flow; returns the flow when nothing is left on it
     /// (and it has left the index).
     pub(super) fn unbind(&mut self, key: FlowKey, number: &str) -> Option<Flow> {
-        let peers = self.flows.get_mut(&key.0)?;
-        let entry = peers.get_mut(&key.1)?;
+        let entry = self.flows.get_mut(&key)?;
         entry.numbers.remove(number)?;
         if entry.numbers.is_empty() {
-            let entry = peers.remove(&key.1)?;
-            if peers.is_empty() {
-                self.flows.remove(&key.0);
-            }
+            let entry = self.flows.remove(&key)?;
             if let Some(d) = entry.deadline {
                 self.deadlines.remove(&(d, key.0, key.1));
             }
@@ -95,7 +108,7 @@ impl FlowIndex {
 
     /// A ping, pong or message on the flow; false when the index does not know it.
     pub(super) fn activity(&mut self, key: FlowKey, now: Instant) -> bool {
-        let Some(entry) = self.flows.get_mut(&key.0).and_then(|m| m.get_mut(&key.1)) else {
+        let Some(entry) = self.flows.get_mut(&key) else {
             return false;
         };
         entry.last_activity = entry.last_activity.max(now);
@@ -106,11 +119,8 @@ impl FlowIndex {
     /// Removes every flow with this id (a closed connection, or a closed UDP
     /// socket with all its peers).
     pub(super) fn take_id(&mut self, id: FlowId) -> Vec<FlowEntry> {
-        let Some(peers) = self.flows.remove(&id) else {
-            return Vec::new();
-        };
-        let mut out: Vec<FlowEntry> = peers.into_values().collect();
-        out.sort_by_key(|e| e.flow.remote);
+        let keys: Vec<FlowKey> = self.flows.range(keys_of(id)).map(|(k, _)| *k).collect();
+        let out: Vec<FlowEntry> = keys.iter().filter_map(|k| self.flows.remove(k)).collect();
         for e in &out {
             if let Some(d) = e.deadline {
                 self.deadlines.remove(&(d, id, e.flow.remote));
@@ -131,39 +141,29 @@ impl FlowIndex {
             return None;
         }
         self.deadlines.pop_first();
-        let peers = self.flows.get_mut(&id)?;
-        let entry = peers.remove(&remote);
-        if peers.is_empty() {
-            self.flows.remove(&id);
-        }
-        entry
+        self.flows.remove(&(id, remote))
     }
 
     pub(super) fn entries(&self) -> impl Iterator<Item = &FlowEntry> {
-        self.flows.values().flat_map(|m| m.values())
+        self.flows.values()
     }
 
     /// Checks the deadline set agrees with the entries.
     pub(super) fn check(&self) -> crate::Result<()> {
         let mut expected = BTreeSet::new();
-        for (id, peers) in &self.flows {
-            if peers.is_empty() {
-                return Err(crate::Error::Invariant(format!("{id}: empty peer map")));
+        for (&(id, remote), e) in &self.flows {
+            if e.flow.id != id || e.flow.remote != remote {
+                return Err(crate::Error::Invariant(format!("{id} {remote}: entry filed under the wrong key ({})", e.flow)));
             }
-            for (remote, e) in peers {
-                if e.flow.id != *id || e.flow.remote != *remote {
-                    return Err(crate::Error::Invariant(format!("{id} {remote}: entry filed under the wrong key ({})", e.flow)));
-                }
-                if e.numbers.is_empty() {
-                    return Err(crate::Error::Invariant(format!("{}: flow with no registration", e.flow)));
-                }
-                let want = e.supervised().then(|| e.last_activity + self.silence);
-                if e.deadline != want {
-                    return Err(crate::Error::Invariant(format!("{}: deadline {:?}, expected {want:?}", e.flow, e.deadline)));
-                }
-                if let Some(d) = e.deadline {
-                    expected.insert((d, *id, *remote));
-                }
+            if e.numbers.is_empty() {
+                return Err(crate::Error::Invariant(format!("{}: flow with no registration", e.flow)));
+            }
+            let want = e.supervised().then(|| e.last_activity + self.silence);
+            if e.deadline != want {
+                return Err(crate::Error::Invariant(format!("{}: deadline {:?}, expected {want:?}", e.flow, e.deadline)));
+            }
+            if let Some(d) = e.deadline {
+                expected.insert((d, id, remote));
             }
         }
         if expected != self.deadlines {

@@ -72,6 +72,7 @@
 
 mod change;
 mod config;
+mod flow_numbers;
 mod flows;
 mod registration;
 mod route;

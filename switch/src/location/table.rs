@@ -22,18 +22,21 @@ use std::time::Instant;
 
 pub use register::{Refusal, RegisterKind, RegisterOutcome};
 
-/// A record and, while in `Conflict`, the last device refused.
+/// A record and, while in `Conflict`, the last device refused (boxed: a
+/// conflict is rare, and every parked phone's entry would carry its room).
 #[derive(Debug, Clone)]
 struct Entry {
     record: RlRecord<Instant>,
-    challenger: Option<Challenger>,
+    challenger: Option<Box<Challenger>>,
 }
 
 /// Where every registered number's phone is now.
 #[derive(Debug, Clone)]
 pub struct LocationTable {
     cfg: LocationConfig,
-    records: HashMap<String, Entry>,
+    /// Entries boxed: a hash table keeps up to twice as many slots as
+    /// entries, and an empty slot then costs a pointer, not a whole record.
+    records: HashMap<String, Box<Entry>>,
     /// `(expires_at, number)` for every record.
     expiry: BTreeSet<(Instant, String)>,
     flows: FlowIndex,
@@ -72,7 +75,7 @@ impl LocationTable {
 
     /// The device last refused for this number while its record is in `Conflict`.
     pub fn challenger(&self, number: &str) -> Option<&Challenger> {
-        self.records.get(number).and_then(|e| e.challenger.as_ref())
+        self.records.get(number).and_then(|e| e.challenger.as_deref())
     }
 
     /// The record whose TTL ran out, kept for `tombstone_for` seconds.
@@ -194,13 +197,13 @@ impl LocationTable {
         if let Some((_, purge_at)) = self.tombstones.remove(&r.number) {
             self.purge.remove(&(purge_at, r.number.clone()));
         }
-        self.records.insert(r.number.clone(), entry);
+        self.records.insert(r.number.clone(), Box::new(entry));
     }
 
     /// Takes a record out of the map and indexes; the flow comes back when the
     /// record was the last one on it.
     fn take(&mut self, number: &str) -> Option<(Entry, Option<Flow>)> {
-        let entry = self.records.remove(number)?;
+        let entry = *self.records.remove(number)?;
         let r = &entry.record;
         self.expiry.remove(&(r.expires_at, r.number.clone()));
         let freed = record_key(r).and_then(|key| self.flows.unbind(key, number));

@@ -34,7 +34,7 @@ impl LocationTable {
                 let Some(f) = self.flows.get(key) else {
                     return Err(crate::Error::Invariant(format!("{number}: on {:?} which the flow index does not know", key)));
                 };
-                if f.numbers.get(number) != Some(&r.outbound) {
+                if f.numbers.get(number) != Some(r.outbound) {
                     return Err(crate::Error::Invariant(format!("{number}: flow {} does not list it (outbound {})", f.flow, r.outbound)));
                 }
                 if Some(f.flow.local) != r.local || f.flow.transport != r.transport {

@@ -144,7 +144,7 @@ impl LocationTable {
         let Some(entry) = self.records.get_mut(&reg.number) else {
             return Ok(self.register_new(now, reg, changes));
         };
-        let challenger = Challenger {
+        let challenger = Box::new(Challenger {
             at: now,
             observed: reg.flow.remote,
             flow_id: reg.flow.id,
@@ -153,11 +153,11 @@ impl LocationTable {
             instance: reg.instance,
             call_id: reg.call_id,
             user_agent: reg.user_agent,
-        };
+        });
         entry.record.state = RlState::Conflict;
         entry.challenger = Some(challenger.clone());
         let record = entry.record.clone();
-        changes.push(Change::Challenged { record: record.clone(), challenger: Box::new(challenger) });
+        changes.push(Change::Challenged { record: record.clone(), challenger });
         Err(Refusal::Conflict { holder: Box::new(record), changes })
     }
 }
