@@ -98,7 +98,7 @@ impl Conn {
         let mut wait = redis::cmd("WAIT");
         wait.arg(replicas).arg(timeout_ms);
         match self {
-            Conn::Single(c) => Ok(vec![(wait.query(c)?, (0..keys.len()).collect())]),
+            Conn::Single(c) => Ok(vec![(acked(wait.query(c)?)?, (0..keys.len()).collect())]),
             Conn::Cluster(c) => c.wait_masters(&wait, keys),
         }
     }
@@ -118,7 +118,7 @@ impl ClusterConn {
         let mut acked = Vec::with_capacity(groups.len());
         for (slot, indexes) in groups.into_values() {
             let master = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master)));
-            acked.push((redis::from_owned_redis_value(self.conn.route_command(wait, master)?)?, indexes));
+            acked.push((self::acked(self.conn.route_command(wait, master)?)?, indexes));
         }
         Ok(acked)
     }
@@ -136,6 +136,14 @@ impl ClusterConn {
 }
 
 static EMPTY: Masters = Vec::new();
+
+/// `WAIT`'s reply, a replica count: refused when out of range rather than
+/// wrapped (the `redis` crate's own conversion wraps), so a garbled reply
+/// never passes for enough replicas.
+fn acked(reply: Value) -> redis::RedisResult<u32> {
+    let n: i64 = redis::from_owned_redis_value(reply)?;
+    u32::try_from(n).map_err(|_| (redis::ErrorKind::ResponseError, "WAIT: a replica count out of range").into())
+}
 
 /// The address of the master serving `slot`, if the map has it.
 fn master_of(masters: &Masters, slot: u16) -> Option<&str> {
@@ -191,7 +199,7 @@ fn crc16(data: &[u8]) -> u16 {
 
 #[cfg(test)]
 mod tests {
-    use super::{master_of, parse_slots, slot};
+    use super::{acked, master_of, parse_slots, slot};
     use redis::Value;
 
     fn int(n: i64) -> Value {
@@ -200,6 +208,14 @@ mod tests {
 
     fn text(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_wait_reply_out_of_range_is_an_error_not_a_wrapped_count() {
+        assert_eq!(acked(int(2)).ok(), Some(2));
+        assert!(acked(int(-1)).is_err());
+        assert!(acked(int(1 << 32)).is_err());
+        assert!(acked(text("two")).is_err());
     }
 
     #[test]
