@@ -8,7 +8,7 @@ use sipcore::transport::TransportKind;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switch::cdr::{Cdr, LegCounters};
 use switch::record::{RlRecord, RlState, UnixTime};
-use switch::store::{Backend, NewSubscriber, StoreError, StoreTarget, SubscriberUpdate};
+use switch::store::{Backend, NewSubscriber, RecordChange, RedisStore, StoreError, StoreTarget, SubscriberUpdate};
 use tests::redis::{RedisCluster, RedisServer};
 use tests::wait_for;
 
@@ -68,6 +68,7 @@ const BODIES: &[(&str, Body)] = &[
     ("records_write_read_expire", records_write_read_expire),
     ("call_records", call_records),
     ("reopening_keeps_everything", reopening_keeps_everything),
+    ("a_batch_writes_all_but_the_unprovisioned", a_batch_writes_all_but_the_unprovisioned),
 ];
 
 fn run_all(mut fixture: Fixture) {
@@ -124,6 +125,82 @@ fn an_add_cut_short_is_healed_by_the_next_add() {
     assert!(store.subscribers().unwrap().is_empty());
     assert!(matches!(store.add_subscriber(NewSubscriber::new("1001", "other", "switch.local")), Err(StoreError::Exists(_))));
     assert_eq!(store.subscribers().unwrap(), [sub], "indexed again, with its first credentials");
+}
+
+/// The round trips of a batch on one server: the whole batch in one
+/// pipeline (fewer socket reads than records; one each before), each record
+/// still its own script, and one `WAIT` for the lot (one per record before).
+/// The first batch meets a script cache without the scripts (`NOSCRIPT`):
+/// it loads them and goes through.
+#[test]
+fn a_batch_on_one_redis_server_is_one_pipeline_and_one_wait() {
+    let master = RedisServer::start();
+    let _replica = RedisServer::start_replica_of(&master);
+    let mut store = RedisStore::open(&master.url().parse().unwrap(), Some("n1")).unwrap();
+    store.set_wait_replicas(1);
+    let batch = provisioned_batch(&store, 40);
+    let changes: Vec<RecordChange<'_>> = batch.iter().map(RecordChange::Put).collect();
+    assert_eq!(master.cli(&["SCRIPT", "FLUSH"]).unwrap(), "OK");
+    assert!(store.write_records(&changes).unwrap().iter().all(|o| matches!(o, Ok(true))), "after NOSCRIPT");
+
+    assert_eq!(master.cli(&["CONFIG", "RESETSTAT"]).unwrap(), "OK");
+    let reads = stat(&master, "stats", "total_reads_processed");
+    let outcomes = store.write_records(&changes).unwrap();
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(true))), "{outcomes:?}");
+    assert_eq!(calls(&master, "evalsha"), 40, "one script per record");
+    assert_eq!(calls(&master, "wait"), 1, "one WAIT per batch");
+    // The second INFO's own read counts too; a pipeline of ~25 kB may come in a few reads.
+    let read = stat(&master, "stats", "total_reads_processed") - reads;
+    assert!(read < 20, "{read} socket reads for 40 records: not pipelined");
+}
+
+/// On a Cluster: each master gets its records' scripts and exactly one
+/// `WAIT` (none for a master the batch did not touch).
+#[test]
+fn a_batch_on_a_redis_cluster_waits_once_per_master_touched() {
+    let cluster = RedisCluster::start();
+    let mut store = RedisStore::open(&cluster.url().parse().unwrap(), Some("n1")).unwrap();
+    store.set_wait_replicas(1);
+    let batch = provisioned_batch(&store, 30);
+    let changes: Vec<RecordChange<'_>> = batch.iter().map(RecordChange::Put).collect();
+    assert!(store.write_records(&changes).unwrap().iter().all(|o| matches!(o, Ok(true))), "scripts loaded");
+    let masters: Vec<&RedisServer> = cluster.nodes.iter().filter(|n| !n.is_replica()).collect();
+    for m in &masters {
+        assert_eq!(m.cli(&["CONFIG", "RESETSTAT"]).unwrap(), "OK");
+    }
+    let outcomes = store.write_records(&changes).unwrap();
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(true))), "{outcomes:?}");
+    let evalsha: Vec<u64> = masters.iter().map(|m| calls(m, "evalsha")).collect();
+    let waits: Vec<u64> = masters.iter().map(|m| calls(m, "wait")).collect();
+    assert_eq!(evalsha.iter().sum::<u64>(), 30, "{evalsha:?}");
+    let touched: Vec<u64> = evalsha.iter().map(|&n| u64::from(n > 0)).collect();
+    assert_eq!(waits, touched, "one WAIT per master written to (scripts per master: {evalsha:?})");
+    assert!(touched.iter().sum::<u64>() > 1, "30 numbers spread over several masters: {evalsha:?}");
+}
+
+/// Provisions `n` numbers (2001...) and returns a record for each.
+fn provisioned_batch(store: &RedisStore, n: u16) -> Vec<RlRecord> {
+    (0..n)
+        .map(|i| {
+            let number = (2001 + i).to_string();
+            store.add_subscriber(NewSubscriber::new(&number, "pw", "switch.local")).unwrap();
+            record(&number, now() + 600)
+        })
+        .collect()
+}
+
+/// `calls=` of `cmdstat_<command>` in `INFO commandstats` (0 when never run).
+fn calls(server: &RedisServer, command: &str) -> u64 {
+    let info = server.cli(&["INFO", "commandstats"]).unwrap();
+    let line = info.lines().find(|l| l.starts_with(&format!("cmdstat_{command}:")));
+    line.and_then(|l| l.split([':', ',']).find_map(|f| f.strip_prefix("calls="))).map_or(0, |n| n.parse().unwrap())
+}
+
+/// A numeric field of `INFO section`.
+fn stat(server: &RedisServer, section: &str, field: &str) -> u64 {
+    let info = server.cli(&["INFO", section]).unwrap();
+    let value = info.lines().find_map(|l| l.strip_prefix(&format!("{field}:")));
+    value.unwrap_or_else(|| panic!("no {field} in {info}")).trim().parse().unwrap()
 }
 
 fn now() -> UnixTime {
@@ -269,6 +346,25 @@ fn records_write_read_expire(f: &Fixture) {
     assert!(!store.delete_record("1001").unwrap());
     store.remove_subscriber("1002").unwrap();
     assert!(store.records().unwrap().is_empty(), "removing a subscriber removes its record");
+}
+
+/// A batch with an unprovisioned number in it: that change alone is
+/// `NotFound`, every other one is made; a delete says whether there was a
+/// record.
+fn a_batch_writes_all_but_the_unprovisioned(f: &Fixture) {
+    let store = f.open();
+    let t = now();
+    for n in ["1001", "1002", "1003"] {
+        store.add_subscriber(NewSubscriber::new(n, "pw", "switch.local")).unwrap();
+    }
+    let (r1, r3) = (record("1001", t + 600), record("1003", t + 600));
+    store.put_record(&r3).unwrap();
+    let stranger = record("1999", t + 600);
+    let changes = [RecordChange::Put(&r1), RecordChange::Put(&stranger), RecordChange::Delete("1002"), RecordChange::Delete("1003")];
+    let outcomes = store.write_records(&changes).unwrap();
+    assert!(matches!(outcomes.as_slice(), [Ok(true), Err(StoreError::NotFound(n)), Ok(false), Ok(true)] if n == "1999"), "{outcomes:?}");
+    assert_eq!(store.records().unwrap(), [r1]);
+    assert!(store.write_records(&[]).unwrap().is_empty());
 }
 
 fn call_records(f: &Fixture) {

@@ -12,8 +12,10 @@
 //! nothing acknowledged). A clean stop writes everything queued.
 //!
 //! With Redis a batch is not one transaction (a Cluster has none across
-//! slots): each change is one atomic write, and the batch's ticket is
-//! reported once Redis has answered every one of them.
+//! slots): each change is one atomic write, all sent in one pipeline (one
+//! round trip per master, plus one `WAIT` per master when replicas must
+//! acknowledge), and the batch's ticket is reported once Redis has answered
+//! every one of them.
 //!
 //! A batch that could not be written is reported as failed (its REGISTERs get
 //! 503), and so is one whose RL records fewer Redis replicas acknowledged
@@ -33,7 +35,7 @@ use super::Feedback;
 use crate::cdr::Cdr;
 use crate::core::{CommitTicket, LookupId};
 use crate::record::RlRecord;
-use crate::store::{Backend, StoreError};
+use crate::store::{Backend, RecordChange, StoreError};
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -157,8 +159,8 @@ impl Batch {
     }
 
     /// Writes the batch: one SQLite transaction (rolled back whole if a
-    /// write fails), or one Redis write per change (stopping at the first that
-    /// fails). A number deprovisioned meanwhile has no row to write to: logged,
+    /// write fails), or one Redis pipeline of every change (one round trip
+    /// per master, then one `WAIT` per master with `[store] wait_replicas`). A number deprovisioned meanwhile has no row to write to: logged,
     /// not a failure. A Redis write that reached the master but not enough
     /// replicas in time (`[store] wait_replicas`) does not stop the batch (the
     /// store works) but fails its commit: a 200 OK would promise what a
@@ -174,14 +176,12 @@ impl Batch {
             for cdr in self.cdrs.values() {
                 s.put_cdr(cdr)?;
             }
-            for (number, op) in &self.records {
-                let result = match op {
-                    Some(r) => s.put_record(r),
-                    None => s.delete_record(number).map(drop),
-                };
-                match result {
-                    Ok(()) => {}
-                    Err(e @ StoreError::NotFound(_)) => warn!(number = %number, error = %e, "registration change not stored"),
+            let changes: Vec<RecordChange<'_>> =
+                self.records.iter().map(|(number, op)| op.as_deref().map_or(RecordChange::Delete(number), RecordChange::Put)).collect();
+            for (change, outcome) in changes.iter().zip(s.write_records(&changes)?) {
+                match outcome {
+                    Ok(_) => {}
+                    Err(e @ StoreError::NotFound(_)) => warn!(number = %change.number(), error = %e, "registration change not stored"),
                     Err(e @ StoreError::NotReplicated { .. }) => unreplicated = Some(e),
                     Err(e) => return Err(e),
                 }

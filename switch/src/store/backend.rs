@@ -30,6 +30,24 @@ impl std::fmt::Display for StoreTarget {
     }
 }
 
+/// One change to an RL record, as a batch of them carries it
+/// ([`Backend::write_records`]).
+#[derive(Debug, Clone, Copy)]
+pub enum RecordChange<'a> {
+    Put(&'a RlRecord),
+    Delete(&'a str),
+}
+
+impl RecordChange<'_> {
+    /// The number whose record changes.
+    pub fn number(&self) -> &str {
+        match self {
+            RecordChange::Put(r) => &r.number,
+            RecordChange::Delete(n) => n,
+        }
+    }
+}
+
 /// An open store of either kind.
 #[derive(Debug)]
 pub enum Backend {
@@ -103,6 +121,33 @@ impl Backend {
 
     pub fn delete_record(&self, number: &str) -> Result<bool> {
         either!(self, s => s.delete_record(number))
+    }
+
+    /// Makes `changes`: with Redis one pipeline and one `WAIT` per master
+    /// ([`RedisStore::write_records`]); with SQLite one write after the
+    /// other, stopping at the first failure (inside a
+    /// [`Backend::transaction`], the caller rolls the batch back). A put's
+    /// outcome: `true` if written; a delete's: `true` if there was a record.
+    /// A number not provisioned is its change's
+    /// [`StoreError::NotFound`](super::StoreError::NotFound), not the batch's.
+    pub fn write_records(&self, changes: &[RecordChange<'_>]) -> Result<Vec<Result<bool>>> {
+        let s = match self {
+            Backend::Redis(s) => return s.write_records(changes),
+            Backend::Sqlite(s) => s,
+        };
+        let mut outcomes = Vec::with_capacity(changes.len());
+        for change in changes {
+            let outcome = match change {
+                RecordChange::Put(r) => s.put_record(r).map(|()| true),
+                RecordChange::Delete(n) => s.delete_record(n),
+            };
+            match outcome {
+                Err(e @ super::StoreError::NotFound(_)) => outcomes.push(Err(e)),
+                Err(e) => return Err(e),
+                Ok(done) => outcomes.push(Ok(done)),
+            }
+        }
+        Ok(outcomes)
     }
 
     pub fn record(&self, number: &str) -> Result<Option<RlRecord>> {

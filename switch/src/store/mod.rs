@@ -28,7 +28,7 @@ mod synchronous;
 pub mod validate;
 
 pub use self::redis::{RedisStore, RedisTarget};
-pub use backend::{Backend, StoreTarget};
+pub use backend::{Backend, RecordChange, StoreTarget};
 pub use clock::WallClock;
 pub use error::{Result, StoreError};
 pub use subscribers::{NewSubscriber, SubscriberUpdate};

@@ -45,7 +45,12 @@
 //! failed is dropped and the next call reconnects (nothing is retried here: a
 //! write may have happened). Errors come back as [`StoreError::Redis`], the
 //! store-error path the SQLite side uses, and are counted by kind in
-//! `switch_redis_errors_total` ([`errors`]). With
+//! `switch_redis_errors_total` ([`errors`]).
+//!
+//! **Batches.** The store thread's RL changes go as one pipeline
+//! ([`RedisStore::write_records`]): one round trip per master touched, each
+//! change still one script with its own reply, then one `WAIT` per master
+//! that took a put, not one per record. With
 //! [`RedisStore::set_wait_replicas`] an RL record counts as written only once
 //! that many replicas of its master acknowledged it (`WAIT`): fewer is
 //! [`StoreError::NotReplicated`], which the store thread reports as a failed
@@ -243,18 +248,26 @@ impl RedisStore {
         self.wait_replicas = replicas;
     }
 
-    /// `WAIT` for the replicas of `key`'s master, if asked to.
-    fn replicated(&self, key: &str) -> Result<()> {
+    /// `WAIT`s for the replicas of the masters `written` went to (one
+    /// `WAIT` per master), if asked to: the writes (their index in the batch
+    /// and key) whose master fewer replicas acknowledged than asked for.
+    fn replicated(&self, written: &[(usize, String)]) -> Result<Vec<(usize, StoreError)>> {
         let wanted = self.wait_replicas;
-        if wanted == 0 {
-            return Ok(());
+        if wanted == 0 || written.is_empty() {
+            return Ok(Vec::new());
         }
-        let acked = self.run_conn(|c| c.wait(key, wanted))?;
-        if acked < wanted {
-            errors::count_not_replicated();
-            return Err(StoreError::NotReplicated { what: key.to_owned(), acked, wanted });
+        let keys: Vec<&str> = written.iter().map(|(_, key)| key.as_str()).collect();
+        let mut short = Vec::new();
+        for (acked, indexes) in self.run_conn(|c| c.wait(&keys, wanted))? {
+            if acked >= wanted {
+                continue;
+            }
+            for (at, key) in indexes.into_iter().filter_map(|i| written.get(i)) {
+                errors::count_not_replicated();
+                short.push((*at, StoreError::NotReplicated { what: key.clone(), acked, wanted }));
+            }
         }
-        Ok(())
+        Ok(short)
     }
 
     /// Every node id recorded, sorted.

@@ -2,12 +2,14 @@
 //! node that holds the flow, expiring by themselves (`PEXPIREAT`) at the
 //! record's `expires_at` besides the switch's own expiry.
 
+use super::conn::Conn;
 use super::{RedisStore, keys};
 use crate::record::{RlRecord, RlState, UnixTime, transport_name};
+use crate::store::RecordChange;
 use crate::store::error::{Result, StoreError};
 use crate::store::records::{parse_opt, parse_required};
 use crate::store::time_to_sql;
-use redis::Script;
+use redis::{Cmd, ErrorKind, RedisResult, Script};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -35,6 +37,44 @@ static DELETE_OWN: LazyLock<Script> = LazyLock::new(|| {
          return redis.call('DEL', KEYS[1])",
     )
 });
+
+/// `EVALSHA` of `script` on `keys`: a plain command, so that it can go in a
+/// pipeline ([`pipeline_ints`] loads the script where it is missing).
+fn evalsha(script: &Script, keys: &[String]) -> Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash()).arg(keys.len()).arg(keys);
+    cmd
+}
+
+/// Runs `cmds` as one pipeline and reads every reply as the integer each
+/// script or `DEL` returns. A server that lost its scripts (restarted, a
+/// replica promoted, never loaded) answers `NOSCRIPT`: they are loaded and
+/// the pipeline sent once more, which is safe because every command in it
+/// is idempotent (the same record put again, a delete of what is gone).
+fn pipeline_ints(conn: &mut Conn, cmds: &[Cmd]) -> RedisResult<Vec<i64>> {
+    let replies = match conn.pipeline(cmds) {
+        Err(e) if e.kind() == ErrorKind::NoScriptError => {
+            PUT.load(conn.as_dyn())?;
+            DELETE_OWN.load(conn.as_dyn())?;
+            conn.pipeline(cmds)?
+        }
+        other => other?,
+    };
+    if replies.len() != cmds.len() {
+        return Err((ErrorKind::ResponseError, "a pipeline reply of the wrong length").into());
+    }
+    replies.into_iter().map(redis::from_owned_redis_value).collect()
+}
+
+/// What the reply to `change`'s command says of it.
+fn outcome(change: &RecordChange<'_>, reply: i64) -> Result<bool> {
+    match (change, reply) {
+        (RecordChange::Put(r), 0) => Err(StoreError::NotFound(r.number.clone())),
+        (RecordChange::Put(_), 2) => Ok(false),
+        (RecordChange::Put(_), _) => Ok(true),
+        (RecordChange::Delete(_), n) => Ok(n > 0),
+    }
+}
 
 /// The hash's field/value pairs, the node first (the PUT script reads it there).
 fn fields(r: &RlRecord, node: &str) -> Vec<String> {
@@ -107,8 +147,73 @@ impl RedisStore {
     /// this store's node as the one holding the flow; with
     /// [`RedisStore::set_wait_replicas`], only once replicas have it too. A
     /// `signalling_dropped` record replaces only this node's own (another
-    /// node's binding is left as it is).
+    /// node's binding is left as it is). A batch of one ([`RedisStore::write_records`]).
     pub fn put_record(&self, record: &RlRecord) -> Result<()> {
+        self.write_one(RecordChange::Put(record)).map(drop)
+    }
+
+    /// As [`Store::delete_record`](crate::store::Store::delete_record), but
+    /// a node deletes only a record it wrote itself: one another node wrote
+    /// since (the phone moved there) stays (false).
+    pub fn delete_record(&self, number: &str) -> Result<bool> {
+        self.write_one(RecordChange::Delete(number))
+    }
+
+    fn write_one(&self, change: RecordChange<'_>) -> Result<bool> {
+        self.write_records(&[change])?.pop().unwrap_or_else(|| Err(StoreError::Invalid("no outcome for a write".into())))
+    }
+
+    /// Writes `changes` in one pipeline (one round trip per master they
+    /// touch), then, with [`RedisStore::set_wait_replicas`], `WAIT`s once per
+    /// master that took a put. Each change stays one atomic script of its
+    /// own (a Cluster has no transaction across slots). `Err` when the batch
+    /// as a whole failed (some of it may have been written); otherwise one
+    /// outcome per change, in order: a put, `true` if written (`false`: left
+    /// to the node holding the binding), [`StoreError::NotFound`] for a
+    /// number not provisioned, [`StoreError::NotReplicated`] when its master's
+    /// replicas fell short; a delete, `true` if there was a record to delete.
+    pub fn write_records(&self, changes: &[RecordChange<'_>]) -> Result<Vec<Result<bool>>> {
+        let mut cmds = Vec::with_capacity(changes.len());
+        // Per change: sent, or why it could not be (that change's outcome).
+        let prepared: Vec<Result<()>> = changes.iter().map(|c| self.command(c).map(|cmd| cmds.push(cmd))).collect();
+        let mut replies = self.run_conn(|c| pipeline_ints(c, &cmds))?.into_iter();
+        let mut outcomes = Vec::with_capacity(changes.len());
+        let mut written = Vec::new();
+        for (i, (change, prepared)) in changes.iter().zip(prepared).enumerate() {
+            let outcome = prepared.map(|_| replies.next().unwrap_or(0)).and_then(|reply| outcome(change, reply));
+            if let (RecordChange::Put(r), Ok(true)) = (change, &outcome) {
+                written.push((i, keys::rl(&r.number)));
+            }
+            outcomes.push(outcome);
+        }
+        for (i, short) in self.replicated(&written)? {
+            if let Some(outcome) = outcomes.get_mut(i) {
+                *outcome = Err(short);
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// The command that makes `change`, or why it cannot be made.
+    fn command(&self, change: &RecordChange<'_>) -> Result<Cmd> {
+        match change {
+            RecordChange::Put(record) => self.put_command(record),
+            RecordChange::Delete(number) => Ok(match self.node() {
+                Some(node) => {
+                    let mut cmd = evalsha(&DELETE_OWN, &[keys::rl(number)]);
+                    cmd.arg(node);
+                    cmd
+                }
+                None => {
+                    let mut cmd = redis::cmd("DEL");
+                    cmd.arg(keys::rl(number));
+                    cmd
+                }
+            }),
+        }
+    }
+
+    fn put_command(&self, record: &RlRecord) -> Result<Cmd> {
         time_to_sql("registered_at", record.registered_at)?;
         let expires_ms = time_to_sql("expires_at", record.expires_at)?
             .checked_mul(1000)
@@ -118,23 +223,9 @@ impl RedisStore {
         // A dropped flow is news only to the node that held it: it must not
         // overwrite the binding the phone has made on another node since.
         let only_own = u8::from(record.state == RlState::SignallingDropped);
-        let put: u8 = self.run(|c| PUT.key(keys::sub(number)).key(keys::rl(number)).arg(expires_ms).arg(only_own).arg(args).invoke(c))?;
-        match put {
-            0 => Err(StoreError::NotFound(number.clone())),
-            2 => Ok(()),
-            _ => self.replicated(&keys::rl(number)),
-        }
-    }
-
-    /// As [`Store::delete_record`](crate::store::Store::delete_record), but
-    /// a node deletes only a record it wrote itself: one another node wrote
-    /// since (the phone moved there) stays (false).
-    pub fn delete_record(&self, number: &str) -> Result<bool> {
-        let deleted: bool = match self.node() {
-            Some(node) => self.run(|c| DELETE_OWN.key(keys::rl(number)).arg(node).invoke(c))?,
-            None => self.run(|c| redis::cmd("DEL").arg(keys::rl(number)).query::<u64>(c))? > 0,
-        };
-        Ok(deleted)
+        let mut cmd = evalsha(&PUT, &[keys::sub(number), keys::rl(number)]);
+        cmd.arg(expires_ms).arg(only_own).arg(args);
+        Ok(cmd)
     }
 
     /// The record for `number` and the node that wrote it, if any.
