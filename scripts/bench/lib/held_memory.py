@@ -37,7 +37,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idle_flows import REALM, read_response, register  # noqa: E402
+from idle_flows import REALM, provisioned_switch, read_response, register, stop_switch  # noqa: E402
 
 
 def pss_kb(pid):
@@ -158,28 +158,8 @@ def main():
     proc = None
     socks = []
     try:
-        users = [(f"u{i:05d}", f"pw{i:05d}") for i in range(1, args.flows + 1)]
-        csv = os.path.join(work, "subscribers.csv")
-        with open(csv, "w") as f:
-            f.writelines(f"{u};{p}\n" for u, p in users)
-        data = os.path.join(work, "data")
-        subprocess.run([args.switch, "subscriber", "import", csv, "--realm", REALM, "--data-dir", data],
-                       check=True, capture_output=True, timeout=600)
-        cmd = [args.switch, "run", "--listen", f"tcp:127.0.0.1:{args.port}", "--data-dir", data, "--domain", REALM,
-               "--max-connections-per-ip", "16384", "--digest-algorithms", "md5"]
-        if args.heaptrack:
-            cmd = ["heaptrack", "-o", args.heaptrack.removesuffix(".zst")] + cmd
-        log = open(os.path.join(work, "switch.log"), "w")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "warn"})
-        deadline = time.time() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the switch did not start listening")
-                time.sleep(0.1)
+        prefix = ["heaptrack", "-o", args.heaptrack.removesuffix(".zst")] if args.heaptrack else []
+        proc, users = provisioned_switch(args.switch, work, args.flows, args.port, prefix)
         pid = switch_pid(proc, args.switch)
         fresh = settle(pid, "fresh", args.malloc_stats)
         for i in range(args.flows):
@@ -203,12 +183,7 @@ def main():
     finally:
         for s in socks:
             s.close()
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_switch(proc)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 

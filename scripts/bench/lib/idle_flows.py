@@ -70,6 +70,42 @@ def register(sock, port, user, password, local_port):
         raise RuntimeError(f"{user}: expected 200, got {head.splitlines()[0]}")
 
 
+def provisioned_switch(binary, work, flows, port, prefix=()):
+    """Provisions u00001..uN (`switch subscriber import` into WORK/data),
+    starts the switch on 127.0.0.1:PORT (after `prefix`, e.g. heaptrack) with
+    its log in WORK/switch.log, and waits until it listens: (process, users)."""
+    users = [(f"u{i:05d}", f"pw{i:05d}") for i in range(1, flows + 1)]
+    csv = os.path.join(work, "subscribers.csv")
+    with open(csv, "w") as f:
+        f.writelines(f"{u};{p}\n" for u, p in users)
+    data = os.path.join(work, "data")
+    subprocess.run([binary, "subscriber", "import", csv, "--realm", REALM, "--data-dir", data],
+                   check=True, capture_output=True, timeout=600)
+    cmd = list(prefix) + [binary, "run", "--listen", f"tcp:127.0.0.1:{port}", "--data-dir", data, "--domain", REALM,
+                          "--max-connections-per-ip", "16384", "--digest-algorithms", "md5"]
+    log = open(os.path.join(work, "switch.log"), "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "warn"})
+    deadline = time.time() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, users
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                raise RuntimeError("the switch did not start listening")
+            time.sleep(0.1)
+
+
+def stop_switch(proc):
+    """Stops the switch this script started (by its process), if it still runs."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("switch")
@@ -81,26 +117,7 @@ def main():
     proc = None
     socks = []
     try:
-        users = [(f"u{i:05d}", f"pw{i:05d}") for i in range(1, args.flows + 1)]
-        csv = os.path.join(work, "subscribers.csv")
-        with open(csv, "w") as f:
-            f.writelines(f"{u};{p}\n" for u, p in users)
-        data = os.path.join(work, "data")
-        subprocess.run([args.switch, "subscriber", "import", csv, "--realm", REALM, "--data-dir", data],
-                       check=True, capture_output=True, timeout=600)
-        log = open(os.path.join(work, "switch.log"), "w")
-        proc = subprocess.Popen([args.switch, "run", "--listen", f"tcp:127.0.0.1:{args.port}", "--data-dir", data,
-                                 "--domain", REALM, "--max-connections-per-ip", "16384", "--digest-algorithms", "md5"],
-                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "warn"})
-        deadline = time.time() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the switch did not start listening")
-                time.sleep(0.1)
+        proc, users = provisioned_switch(args.switch, work, args.flows, args.port)
         for user, password in users:
             s = socket.create_connection(("127.0.0.1", args.port), timeout=30)
             register(s, args.port, user, password, s.getsockname()[1])
@@ -131,12 +148,7 @@ def main():
     finally:
         for s in socks:
             s.close()
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_switch(proc)
         shutil.rmtree(work, ignore_errors=True)
 
 
