@@ -67,7 +67,14 @@ fn reply(responder: &Responder, bytes: &[u8], src: SocketAddr, protocol: Protoco
     encoder.set_max_size(max);
     match message.destructive_emit(&mut encoder) {
         Ok(_) => Some(out),
-        // Nothing we publish comes near 64 KiB; should it, say so rather than send half.
-        Err(_) => Message::error_msg(request.metadata.id, request.metadata.op_code, ResponseCode::ServFail).to_vec().ok(),
+        // Nothing we publish comes near 64 KiB; should it, say so rather than send half. An error
+        // answer (FORMERR for a question it cannot echo, found by fuzzing) keeps its own RCODE when it
+        // fits the header: the client must learn what was wrong, not that the server failed.
+        Err(_) => {
+            let code = response.metadata.response_code;
+            let keep = code != ResponseCode::NoError && u16::from(code) < 16 && response.answers.is_empty();
+            let code = if keep { code } else { ResponseCode::ServFail };
+            Message::error_msg(request.metadata.id, request.metadata.op_code, code).to_vec().ok()
+        }
     }
 }
