@@ -14,7 +14,7 @@ use switch::store::{DB_FILE, NewSubscriber, SCHEMA_VERSION, Store, StoreError, S
 
 mod common;
 
-use common::store::{loaded, mac, record};
+use common::store::{full_1001, loaded, mac, record};
 
 const T0: UnixTime = 1_700_000_000;
 
@@ -82,13 +82,7 @@ fn add_get_update_remove() {
     let store = Store::open(tmp.path()).unwrap();
     assert_eq!(store.subscriber("1001").unwrap(), None);
 
-    let added = store
-        .add_subscriber(NewSubscriber {
-            mac: Some(mac("02:42:AC:11:00:02")),
-            home: Some("sip:1001@home.example"),
-            ..NewSubscriber::new("1001", "secret", "switch.local")
-        })
-        .unwrap();
+    let added = store.add_subscriber(full_1001()).unwrap();
     assert_eq!(added.number, "1001");
     assert_eq!(added.realm, "switch.local");
     assert_eq!(added.mac, Some(mac("02:42:ac:11:00:02")));

@@ -14,7 +14,7 @@ use tests::wait_for;
 
 mod common;
 
-use common::store::{loaded, mac};
+use common::store::{full_1001, loaded, mac};
 
 /// Where a body's stores come from.
 enum Fixture {
@@ -220,13 +220,7 @@ fn provision_update_remove_list(f: &Fixture) {
     let store = f.open();
     assert_eq!(store.subscriber("1001").unwrap(), None);
     let v0 = store.subscribers_version().unwrap();
-    let added = store
-        .add_subscriber(NewSubscriber {
-            mac: Some(mac("02:42:AC:11:00:02")),
-            home: Some("sip:1001@home.example"),
-            ..NewSubscriber::new("1001", "secret", "switch.local")
-        })
-        .unwrap();
+    let added = store.add_subscriber(full_1001()).unwrap();
     assert_eq!(store.subscriber("1001").unwrap(), Some(added.clone()));
     assert_ne!(store.subscribers_version().unwrap(), v0, "a change moves the version");
     let err = store.add_subscriber(NewSubscriber::new("1001", "other", "switch.local")).unwrap_err();

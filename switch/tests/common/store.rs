@@ -3,6 +3,7 @@
 use sipcore::headers::MacAddr;
 use sipcore::transport::{FlowId, TransportKind};
 use switch::record::{RlRecord, RlState, UnixTime};
+use switch::store::NewSubscriber;
 
 pub fn mac(s: &str) -> MacAddr {
     s.parse().unwrap()
@@ -38,4 +39,13 @@ pub fn loaded(mut r: RlRecord) -> RlRecord {
     r.flow_id = None;
     r.local = None;
     r
+}
+
+/// 1001 with every optional field set: a pinned MAC and a home location.
+pub fn full_1001() -> NewSubscriber<'static> {
+    NewSubscriber {
+        mac: Some(mac("02:42:AC:11:00:02")),
+        home: Some("sip:1001@home.example"),
+        ..NewSubscriber::new("1001", "secret", "switch.local")
+    }
 }
