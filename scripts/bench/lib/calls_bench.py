@@ -571,12 +571,12 @@ def table(res):
                 s, k = pair(q + "_us")
                 rows.append((f"  transit {name} [us] (direct loopback {fnum(med(dl.get(q + '_us')), 0)})",
                              fnum(s, 0), fnum(k, 0),
-                             fnum(med(sw.get(q + "_ratio")), 2) + "  (switch/rtpengine, same packets' run; <=1: target met)"))
+                             fnum(med(sw.get(q + "_ratio")), 2) + "  (switch/rtpengine, same packets' run; target <= 1)"))
             s, k = pair("relay_cpu_pct")
             rows.append(("  relay CPU [% of 1 core] (switch: its relay threads)", fnum(s), fnum(k), ""))
             s, k = pair("pps_per_core")
             rows.append(("  packets/s per core of relay CPU", fnum(s), fnum(k),
-                         ratio(s, k) + "  (switch/rtpengine, >=2: target met)"))
+                         ratio(s, k) + "  (switch/rtpengine, target >= 2)"))
             if CFG["relay_flood_s"] > 0:
                 s, k = pair("flood_received_pps")
                 rows.append(("  flooded alone: packets/s relayed", fnum(s), fnum(k), ratio(s, k)))
