@@ -67,13 +67,15 @@ impl Batch {
     /// waiting. `Err(WouldBlock)` when it held nothing. Only `limit` slots are set up:
     /// a socket woken for one RTP packet costs two slots, not [`BATCH`].
     pub(super) fn recv(&mut self, socket: &UdpSocket, limit: usize) -> std::io::Result<usize> {
+        // At least one slot with room: a zero-length one would cut a datagram to nothing.
+        let limit = limit.clamp(1, BATCH);
         let slots = &mut self.slots;
         slots.received = 0;
         let mut slices: [[IoSliceMut<'_>; 1]; BATCH] = std::array::from_fn(|_| [IoSliceMut::new(&mut [])]);
         for (slice, chunk) in slices.iter_mut().zip(slots.arena.chunks_exact_mut(SLOT)).take(limit) {
             *slice = [IoSliceMut::new(chunk)];
         }
-        let wanted = slices.iter_mut().take(limit.clamp(1, BATCH));
+        let wanted = slices.iter_mut().take(limit);
         let results =
             recvmmsg(socket.as_raw_fd(), &mut self.recv_headers, wanted, MsgFlags::MSG_DONTWAIT, None).map_err(std::io::Error::from)?;
         for (got, message) in slots.got.iter_mut().zip(results) {
