@@ -44,6 +44,7 @@ import sys
 import time
 
 import benchlib as B
+from syscalls import SyscallWindow, per_packet
 from benchlib import CpuWindow, both, env, fnum, ladder, log, med, mem_kb, ratio, sleep_until, spawn, stop, summarize, tree
 
 OUT = B.OUT
@@ -99,6 +100,10 @@ CFG = {
     "transit_rt_priority": env("BENCH_TRANSIT_RT_PRIORITY", 10),
     "transit_bin": env("BENCH_TRANSIT_BIN", os.path.join(B.REPO, "target", "release", "relay-transit")),
     "relay_warmup_s": env("BENCH_RELAY_WARMUP_S", 1.0),
+    # count each relay's system calls over the interleaved window (perf stat on the
+    # syscalls tracepoints): per relayed packet, a figure the host's load does not move.
+    # Off by default: the tracepoints cost each relay a little per call, CPU rows included
+    "relay_syscalls": env("BENCH_RELAY_SYSCALLS", 0),
     # where the SIPp callee's SDP says its RTP goes: "private" = the unreachable
     # 127.0.0.2 (anchors' far-end NAT model: the relay must send to the flow's
     # source IP, since -rtp_echo never sends first); "flow" = the callee's own
@@ -178,6 +183,12 @@ class KamailioRtpengine:
         """rtpengine's CPU [% of a core] over the window."""
         return cpu.get("rtpengine_cpu_pct") if cpu else None
 
+    def syscall_window(self, out):
+        """rtpengine's system calls, every thread (as its CPU is the process's)."""
+        return SyscallWindow(B.PROCS["rtpengine"][0].pid, out) if "rtpengine" in B.PROCS else None
+
+    syscall_threads = None
+
 
 def sum_key(obj, key):
     """Sum of every `key` value anywhere in a JSON document."""
@@ -254,6 +265,12 @@ class SwitchStack:
         if relay:
             return relay["cpu_pct"]
         return cpu.get("switch_cpu_pct") if cpu else None
+
+    def syscall_window(self, out):
+        """The switch's system calls; only its relay threads' are counted (as their CPU is)."""
+        return SyscallWindow(B.PROCS["switch"][0].pid, out) if "switch" in B.PROCS else None
+
+    syscall_threads = ("relay",)
 
 
 # ----------------------------------------------------------------------------
@@ -443,13 +460,16 @@ def relay_once(stacks, run, streams):
         loads = [x for x in (register_load(stacks[t], B.next_tag(f"{t}-regload{run}-n{streams}")) for t in order) if x]
         name = "probe-" + tag
         spawn(name, argv, logf)
-        cpu, threads = None, {}
+        cpu, threads, syscalls = None, {}, {}
         if wait_log_line(name, logf, "PHASE relay start", timeout):
             win = CpuWindow([p for t in order for p in stacks[t].procs] + [name] + [n for n, _ in loads])
             twins = {t: stacks[t].thread_window() for t in order}
+            swins = {t: stacks[t].syscall_window(os.path.join(OUT, f"perf-{tag}-{t}.csv")) for t in order} \
+                if CFG["relay_syscalls"] else {}
             wait_log_line(name, logf, "PHASE relay end", secs + 30)
             cpu = win.done()
             threads = {t: w.done() for t, w in twins.items() if w}
+            syscalls = {t: w.done(stacks[t].syscall_threads) for t, w in swins.items() if w}
         floods = {t: flood_window(stacks[t], name, logf) for t in order} if CFG["relay_flood_s"] > 0 else {}
         rc = B.wait_proc(name, timeout)
     finally:
@@ -475,6 +495,11 @@ def relay_once(stacks, run, streams):
         if relay_cpu and lane.get("pps_received"):
             # packets/s one fully busy core would relay at this load
             o["pps_per_core"] = round(lane["pps_received"] * 100.0 / relay_cpu)
+        o["syscalls_per_packet"] = per_packet(syscalls.get(t), lane.get("pps_received"))
+        o["syscalls_per_packet_all"] = (o["syscalls_per_packet"] or {}).get("all")
+        if o["syscalls_per_packet"]:
+            log(f"  {stacks[t].label} syscalls per relayed packet: " +
+                ", ".join(f"{k} {v}" for k, v in o["syscalls_per_packet"].items()))
         f = res.get("flood", {}).get(stacks[t].relay)
         if f and floods.get(t):
             o["flood_received_pps"], o["flood_loss_pct"] = f["received_pps"], f["loss_pct"]
@@ -504,7 +529,7 @@ def flood_window(stack, probe, logf):
 
 
 RELAY_KEYS = ("pps_received", "loss_pct", "p50_us", "p99_us", "p999_us", "p50_ratio", "p99_ratio", "p999_ratio",
-              "relay_cpu_pct", "pps_per_core",
+              "relay_cpu_pct", "pps_per_core", "syscalls_per_packet_all",
               "flood_received_pps", "flood_loss_pct", "flood_relay_cpu_pct")
 
 
@@ -577,6 +602,10 @@ def table(res):
             s, k = pair("pps_per_core")
             rows.append(("  packets/s per core of relay CPU", fnum(s), fnum(k),
                          ratio(s, k) + "  (switch/rtpengine, target >= 2)"))
+            if CFG["relay_syscalls"]:
+                s, k = pair("syscalls_per_packet_all")
+                rows.append(("  system calls per relayed packet (perf; by kind in the log and JSON)",
+                             fnum(s, 2), fnum(k, 2), ratio(s, k)))
             if CFG["relay_flood_s"] > 0:
                 s, k = pair("flood_received_pps")
                 rows.append(("  flooded alone: packets/s relayed", fnum(s), fnum(k), ratio(s, k)))
