@@ -14,7 +14,7 @@
 //! ```
 //!
 //! [`server`] is what the driver (`switch/src/server/`) does with a message:
-//! parse, the provisioning check (`PRAGMA data_version`) where the answer
+//! parse, the provisioning check (the subscribers' change counter) where the answer
 //! depends on the subscribers (the REGISTER with credentials), the core in virtual
 //! time, then every output: responses printed as the transport would before
 //! writing them, changed records queued, and at each commit ticket one SQLite
@@ -97,7 +97,6 @@ struct Switch {
     core: Core,
     /// The driver's read connection (the provisioning check).
     reader: Store,
-    data_version: i64,
     /// The store thread's connection.
     writer: Store,
     clock: WallClock,
@@ -111,11 +110,7 @@ struct Switch {
 fn server(switch: &mut Switch, now: Instant, flow: Flow, wire: Bytes) {
     let message = sipcore::parse(wire).unwrap();
     if switch::server::needs_subscribers(&message) {
-        let data_version = switch.reader.data_version().unwrap();
-        if data_version != switch.data_version {
-            switch.data_version = data_version;
-            black_box(switch.reader.subscribers_version().unwrap());
-        }
+        black_box(switch.reader.subscribers_version().unwrap());
     }
     if let Some(deadline) = switch.core.poll_timeout().filter(|d| *d <= now) {
         switch.core.handle_timeout(deadline.max(now));
@@ -198,7 +193,6 @@ fn main() {
     let t0 = Instant::now();
     let mut switch = Switch {
         core: Core::new(t0, config(), subscribers, Vec::new(), StdRng::seed_from_u64(17)),
-        data_version: reader.data_version().unwrap(),
         reader,
         writer,
         clock: WallClock::new(t0, 1_800_000_000_000),

@@ -18,12 +18,13 @@ import subprocess
 import sys
 import tempfile
 
-BIN = os.path.join(os.path.dirname(__file__), "../../../target/release/examples/register_loop")
+# REGISTER_LOOP: another build of the example, e.g. the one before a change.
+BIN = os.environ.get("REGISTER_LOOP") or os.path.join(os.path.dirname(__file__), "../../../target/release/examples/register_loop")
 
 # (row, regex on the function name callgrind_annotate prints), in the order of a request's path.
 PARTS = [
     ("server (everything the switch does, all below)", r"register_loop::server$"),
-    ("provisioning check (PRAGMA data_version)", r"switch::store::Store::(data_version|subscribers_version)$"),
+    ("provisioning check (subscribers' change counter)", r"switch::store::Store::(data_version|subscribers_version)$"),
     ("parse (sipcore::parse, 2 requests)", r"sipcore::message::parse::parse$"),
     ("core: message in (transactions, registrar)", r"switch::core::Core::handle_transport$"),
     ("  transaction layer: message in", r"TransactionLayer::handle_message$"),

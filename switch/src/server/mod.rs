@@ -271,8 +271,8 @@ impl Server {
     /// The provisioning check runs once per batch, before the first request
     /// whose answer depends on the subscribers: everything in the batch was
     /// queued before it ran, so each request still sees every change made
-    /// before it arrived, and a burst pays for one look (a SQLite read lock:
-    /// two `fcntl`s, a third read after each commit of the store thread).
+    /// before it arrived, and a burst pays for one look (a SQLite read
+    /// transaction: two `fcntl`s).
     fn on_transport(&mut self, first: TransportEvent, queue: &mut mpsc::Receiver<TransportEvent>) {
         let mut checked = false;
         self.transport_event(first, &mut checked);

@@ -3,10 +3,13 @@
 //! and once a second, so a change applies without a restart.
 //!
 //! The question is answered inline on the driver's task, so it must cost no
-//! I/O. With SQLite it applies at once: `PRAGMA data_version` reads the WAL
-//! index in shared memory, and only when another connection committed (our
-//! own store thread's commits count too) does a one-row read of the
-//! subscribers' change counter follow, from the page cache. With Redis a
+//! I/O. With SQLite it applies at once: one read of the subscribers' change
+//! counter (one row, from the page cache; a read transaction is two `fcntl`s
+//! on the WAL index). It used to be gated by `PRAGMA data_version`, which
+//! costs the same read transaction, but our own store thread's commits move
+//! that too: under traffic it nearly always said "look closer", so the
+//! counter's read followed and a check cost two transactions instead of one.
+//! With Redis a
 //! watcher thread reads the change counter every [`REDIS_POLL`] on a
 //! connection of its own and the driver only compares numbers, so a change
 //! applies within that time and a Redis that hangs never stalls the driver.
@@ -29,9 +32,6 @@ const UNKNOWN: i64 = i64::MIN;
 /// The driver's read connection and what it last saw.
 pub(super) struct Provisioning {
     store: Backend,
-    /// PRAGMA data_version at the last look (SQLite): it moves with any other
-    /// connection's commit, so it only says "look closer".
-    data_version: Option<i64>,
     /// The subscribers' own change counter at the last look.
     version: Option<i64>,
     /// Redis: the counter as the watcher last read it.
@@ -43,12 +43,12 @@ impl Provisioning {
     /// remembers the versions they are at.
     pub(super) fn start(store: Backend) -> crate::Result<(Self, Subscribers)> {
         let version = store.subscribers_version()?;
-        let (data_version, watched) = match &store {
-            Backend::Sqlite(s) => (Some(s.data_version()?), None),
-            Backend::Redis(r) => (None, Some(watch(r.reopen()?, version)?)),
+        let watched = match &store {
+            Backend::Sqlite(_) => None,
+            Backend::Redis(r) => Some(watch(r.reopen()?, version)?),
         };
         let subscribers = store.subscribers()?.into_iter().collect();
-        Ok((Provisioning { store, data_version, version: Some(version), watched }, subscribers))
+        Ok((Provisioning { store, version: Some(version), watched }, subscribers))
     }
 
     /// The read connection (start-up work: purging, loading records).
@@ -60,14 +60,7 @@ impl Provisioning {
     /// cannot say: a reload will tell).
     pub(super) fn changed(&mut self) -> bool {
         let version = match (&self.store, &self.watched) {
-            (Backend::Sqlite(s), _) => {
-                let Ok(data_version) = s.data_version() else { return true };
-                if self.data_version == Some(data_version) {
-                    return false;
-                }
-                self.data_version = Some(data_version);
-                s.subscribers_version().ok()
-            }
+            (Backend::Sqlite(s), _) => s.subscribers_version().ok(),
             (Backend::Redis(_), Some(seen)) => Some(seen.load(Ordering::Acquire)).filter(|v| *v != UNKNOWN),
             (Backend::Redis(_), None) => None,
         };
@@ -84,7 +77,6 @@ impl Provisioning {
     /// A reload failed: the next look reports a change again, so the reload
     /// is retried rather than the failure forgotten.
     pub(super) fn forget(&mut self) {
-        self.data_version = None;
         self.version = None;
     }
 }

@@ -103,8 +103,9 @@ impl Store {
 
     /// SQLite's `PRAGMA data_version`: it changes whenever *another*
     /// connection (the CLI, another process) commits to the file, and not for
-    /// this connection's own writes. Polling it costs no I/O, so a running
-    /// switch can re-read subscribers only when it moved.
+    /// this connection's own writes. The running switch does not gate its
+    /// provisioning check on it: its own store thread is such another
+    /// connection, so under traffic it moves at every commit.
     pub fn data_version(&self) -> Result<i64> {
         Ok(self.conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
     }

@@ -39,14 +39,16 @@ fn retransmissions_absorbed_in_trying_answered_later_and_timer_j_is_64_t1_over_u
 }
 
 #[test]
-fn timer_j_is_zero_over_tcp() {
+fn timer_j_is_zero_over_tcp_so_the_final_response_ends_it() {
     let clock = Clock::new();
     let mut tx = start(clock, true);
     let req = tx.request().clone();
-    tx.send_response(clock.ms(5), respond(&req, 401, "s1")).unwrap();
-    assert_eq!(tx.poll_timeout(), Some(clock.ms(5)));
-    tx.handle_timeout(clock.ms(5));
+    let unauthorized = respond(&req, 401, "s1");
+    tx.send_response(clock.ms(5), unauthorized.clone()).unwrap();
     assert_eq!(tx.state(), State::Terminated);
+    assert_eq!(tx.poll_transmit(), Some(Message::Response(unauthorized)), "the response still goes out");
+    assert_eq!(tx.poll_timeout(), None, "no timer left to fire");
+    assert_eq!(events(|| tx.poll_event()), [TransactionEvent::Terminated]);
     assert_eq!(Timer::J.duration(&cfg(), true), Duration::ZERO);
     assert_eq!(Timer::J.duration(&cfg(), false), 64 * T1);
 }
