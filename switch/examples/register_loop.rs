@@ -24,9 +24,11 @@
 //! requests, reading the challenge, the digest response) is outside
 //! [`server`]: the client's cost is not the switch's.
 //!
-//! Argument: registrations to run (default 1000), over [`USERS`] numbers and
-//! flows, 1 ms apart in virtual time. Any answer other than the expected 401
-//! or 200 stops it with an error, so a broken path cannot pass for a fast one.
+//! Arguments: registrations to run (default 1000), 1 ms apart in virtual
+//! time; the numbers (each on its own flow) they cycle over (default
+//! [`USERS`]); the store writer's page cache in KiB (default the store's).
+//! Any answer other than the expected 401 or 200 stops it with an error, so a
+//! broken path cannot pass for a fast one.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -49,7 +51,9 @@ use switch::registrar::RegistrarConfig;
 use switch::store::NewSubscriber;
 use switch::store::{Store, WallClock};
 
-/// Numbers (each on its own flow) the registrations cycle over.
+/// Numbers (each on its own flow) the registrations cycle over unless the
+/// second argument says: `check.sh`'s count is at 200, where the store's pages
+/// all stay cached; thousands show what a store larger than its cache costs.
 const USERS: u32 = 200;
 const REALM: &str = "127.0.0.1";
 const SERVER: &str = "127.0.0.1:5060";
@@ -183,10 +187,16 @@ fn only_sent(switch: &mut Switch) -> Bytes {
 
 fn main() {
     let registrations: u32 = std::env::args().nth(1).map_or(1000, |s| s.parse().expect("a number of registrations"));
+    let users: u32 = std::env::args().nth(2).map_or(USERS, |s| s.parse().expect("a number of numbers"));
     let dir = tempfile::tempdir().unwrap();
     let writer = Store::open(dir.path()).unwrap();
+    // Third argument: the writer's page cache in KiB instead of the store's
+    // (its price in page reads against the memory it keeps).
+    if let Some(kib) = std::env::args().nth(3) {
+        writer.set_page_cache_kib(kib.parse().expect("KiB")).unwrap();
+    }
     writer
-        .transaction(|s| (0..USERS).try_for_each(|u| s.add_subscriber(NewSubscriber::new(&number(u), &password(u), REALM)).map(drop)))
+        .transaction(|s| (0..users).try_for_each(|u| s.add_subscriber(NewSubscriber::new(&number(u), &password(u), REALM)).map(drop)))
         .unwrap();
     let subscribers = writer.subscribers().unwrap().into_iter().collect();
     let reader = Store::open_existing(dir.path()).unwrap();
@@ -200,12 +210,12 @@ fn main() {
         sent: Vec::new(),
     };
     while switch.core.poll_output().is_some() {}
-    for user in 0..USERS {
+    for user in 0..users {
         switch.core.handle_transport(t0, TransportEvent::Opened { flow: flow(user) });
     }
     let mut phone = Phone { digest: DigestClient::new().with_cnonce_source(|| "0a4f113b".to_owned()), cseq: 0 };
     for i in 0..registrations {
-        let user = i % USERS;
+        let user = i % users;
         let now = t0 + Duration::from_millis(u64::from(i) + 1);
         let first = phone.register(user, None);
         server(&mut switch, now, flow(user), first);
@@ -214,5 +224,5 @@ fn main() {
         server(&mut switch, now, flow(user), second);
         status(only_sent(&mut switch), 200);
     }
-    println!("{registrations} registrations over {USERS} numbers, each answered 401 then 200");
+    println!("{registrations} registrations over {users} numbers, each answered 401 then 200");
 }

@@ -30,9 +30,12 @@ const DOMAIN: &[u8] = b"sipcore digest nonce v1";
 /// Random bytes that make each nonce unique.
 pub type NonceSalt = [u8; SALT_LEN];
 
-/// The decoded bytes of a genuine nonce; a canonical identity for it
-/// (base64 decoding rejects non-canonical spellings).
-pub type NonceId = [u8; RAW_LEN];
+/// A genuine nonce's identity: its MAC. The MAC covers the issue time and
+/// salt, so two nonces this key minted share it only by an HMAC collision,
+/// and it is half the nonce's bytes: the replay tracker keeps one per
+/// registered phone. (Base64 decoding rejects non-canonical spellings, so a
+/// nonce has one spelling to go with it.)
+pub type NonceId = [u8; MAC_LEN];
 
 /// A nonce whose MAC checked out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,9 +111,10 @@ impl NonceKey {
             return Err(AuthError::BadNonce);
         }
         let raw = URL_SAFE_NO_PAD.decode(nonce).map_err(|_| AuthError::BadNonce)?;
-        let id: NonceId = raw.as_slice().try_into().map_err(|_| AuthError::BadNonce)?;
-        let (issued, rest) = id.split_first_chunk::<ISSUED_LEN>().ok_or(AuthError::BadNonce)?;
+        let raw: &[u8; RAW_LEN] = raw.as_slice().try_into().map_err(|_| AuthError::BadNonce)?;
+        let (issued, rest) = raw.split_first_chunk::<ISSUED_LEN>().ok_or(AuthError::BadNonce)?;
         let (salt, mac) = rest.split_first_chunk::<SALT_LEN>().ok_or(AuthError::BadNonce)?;
+        let id: NonceId = *mac.first_chunk::<MAC_LEN>().ok_or(AuthError::BadNonce)?;
         let issued = u64::from_be_bytes(*issued);
         self.tag(issued, salt, realm, flow).verify_truncated_left(mac).map_err(|_| AuthError::BadNonce)?;
         Ok(OpenedNonce { issued, id })
@@ -138,6 +142,15 @@ mod tests {
         assert_eq!(k.open(&n, "other", Some(b"flow")), Err(AuthError::BadNonce));
         assert_eq!(k.open(&n, "realm", Some(b"")), Err(AuthError::BadNonce));
         assert_eq!(k.open(&n, "realm", None), Err(AuthError::BadNonce));
+    }
+
+    #[test]
+    fn the_id_tells_nonces_of_the_same_second_apart() {
+        // The replay tracker keys on the id alone: the salt must reach it.
+        let k = NonceKey::new(b"key");
+        let open = |salt| k.open(&k.mint(7, salt, "r", None), "r", None).unwrap();
+        assert_ne!(open([1; 8]).id, open([2; 8]).id);
+        assert_eq!(open([1; 8]), open([1; 8]));
     }
 
     #[test]

@@ -16,8 +16,10 @@ use super::nonce::NonceId;
 #[derive(Debug, Clone)]
 pub(crate) struct NcTracker {
     max: usize,
-    /// Highest accepted nc per nonce, with the nonce's issue time.
-    highest: HashMap<NonceId, (u64, u32)>,
+    /// Highest accepted nc per nonce. Its issue time is only in `by_issued`,
+    /// which is all that reads it: one entry per registered phone, so every
+    /// byte here is a byte per flow.
+    highest: HashMap<NonceId, u32>,
     /// The same nonces ordered by issue time, for expiry and eviction.
     by_issued: BTreeSet<(u64, NonceId)>,
     /// Issue time of the newest evicted nonce.
@@ -38,7 +40,7 @@ impl NcTracker {
     /// accepted before for that nonce.
     pub(crate) fn accept(&mut self, id: NonceId, issued: u64, nc: u32, now: u64, lifetime: u64) -> Result<(), AuthError> {
         self.prune(now, lifetime);
-        if let Some((_, last)) = self.highest.get_mut(&id) {
+        if let Some(last) = self.highest.get_mut(&id) {
             if nc <= *last {
                 return Err(AuthError::Replay { nc, last: *last });
             }
@@ -63,7 +65,7 @@ impl NcTracker {
             self.highest.remove(&old_id);
             self.evicted_up_to = Some(self.evicted_up_to.map_or(old_issued, |w| w.max(old_issued)));
         }
-        self.highest.insert(id, (issued, nc));
+        self.highest.insert(id, nc);
         self.by_issued.insert((issued, id));
         Ok(())
     }
@@ -86,7 +88,7 @@ mod tests {
     use super::*;
 
     fn id(n: u8) -> NonceId {
-        [n; 32]
+        [n; 16]
     }
 
     #[test]

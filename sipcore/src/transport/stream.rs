@@ -69,7 +69,10 @@ pub(super) async fn run<S: Io>(inner: Arc<Inner>, io: S, conn: Arc<Conn>, origin
             Wake::Queue(Next::Close) => break CloseReason::Local,
             Wake::Read(Ok(0)) => break CloseReason::Peer,
             Wake::Read(Ok(_)) => {
-                let completed = match drain(&inner, &mut framer, &mut buf, flow, &mut wr).await {
+                // Boxed for as long as the bytes take: unboxed, the state of
+                // its deliveries and writes would be laid out in this future,
+                // which every parked phone keeps allocated all its life.
+                let completed = match Box::pin(drain(&inner, &mut framer, &mut buf, flow, &mut wr)).await {
                     Ok(completed) => completed,
                     Err(reason) => break reason,
                 };

@@ -113,7 +113,7 @@ impl LocationTable {
             RlState::Registered => {
                 let key = record_key(r).ok_or(HomeReason::SignallingDropped)?;
                 match self.flows.get(key) {
-                    Some(f) if self.flows.is_alive(key, now) => Ok((f.flow, r)),
+                    Some((flow, _)) if self.flows.is_alive(key, now) => Ok((flow, r)),
                     _ => Err(HomeReason::SignallingDropped),
                 }
             }

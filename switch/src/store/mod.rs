@@ -20,6 +20,7 @@ mod backend;
 mod cdrs;
 mod clock;
 mod error;
+mod page_cache;
 mod records;
 pub mod redis;
 mod schema;
@@ -31,6 +32,7 @@ pub use self::redis::{RedisStore, RedisTarget};
 pub use backend::{Backend, RecordChange, StoreTarget};
 pub use clock::WallClock;
 pub use error::{Result, StoreError};
+pub use page_cache::PAGE_CACHE_KIB;
 pub use subscribers::{NewSubscriber, SubscriberUpdate};
 pub use synchronous::Synchronous;
 
@@ -88,7 +90,9 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.set_prepared_statement_cache_capacity(32);
         schema::migrate(&mut conn, now_i64())?;
-        Ok(Store { conn, path })
+        let store = Store { conn, path };
+        store.set_page_cache_kib(PAGE_CACHE_KIB)?;
+        Ok(store)
     }
 
     /// The database file.

@@ -31,22 +31,22 @@ impl LocationTable {
                 return Err(crate::Error::Invariant(format!("{number}: state {} with challenger {:?}", r.state.as_str(), e.challenger)));
             }
             if let Some(key) = record_key(r) {
-                let Some(f) = self.flows.get(key) else {
+                let Some((flow, f)) = self.flows.get(key) else {
                     return Err(crate::Error::Invariant(format!("{number}: on {:?} which the flow index does not know", key)));
                 };
                 if f.numbers.get(number) != Some(r.outbound) {
-                    return Err(crate::Error::Invariant(format!("{number}: flow {} does not list it (outbound {})", f.flow, r.outbound)));
+                    return Err(crate::Error::Invariant(format!("{number}: flow {flow} does not list it (outbound {})", r.outbound)));
                 }
-                if Some(f.flow.local) != r.local || f.flow.transport != r.transport {
-                    return Err(crate::Error::Invariant(format!("{number}: flow {} disagrees with the record", f.flow)));
+                if Some(flow.local) != r.local || flow.transport != r.transport {
+                    return Err(crate::Error::Invariant(format!("{number}: flow {flow} disagrees with the record")));
                 }
             }
         }
-        for f in self.flows.entries() {
+        for (flow, f) in self.flows.entries() {
             for number in f.numbers.keys() {
                 let bound = self.records.get(number).and_then(|e| record_key(&e.record));
-                if bound != Some((f.flow.id, f.flow.remote)) {
-                    return Err(crate::Error::Invariant(format!("flow {} lists {number}, whose record is on {bound:?}", f.flow)));
+                if bound != Some((flow.id, flow.remote)) {
+                    return Err(crate::Error::Invariant(format!("flow {flow} lists {number}, whose record is on {bound:?}")));
                 }
             }
         }

@@ -34,6 +34,6 @@ impl LocationTable {
     /// When the flow goes silent-dead if nothing arrives: `None` when it carries
     /// no outbound registration (or no registration at all).
     pub fn flow_deadline(&self, flow: &Flow) -> Option<Instant> {
-        self.flows.get(key_of(flow)).and_then(|e| e.deadline)
+        self.flows.get(key_of(flow)).and_then(|(_, e)| e.deadline)
     }
 }

@@ -14,7 +14,7 @@ impl LocationTable {
     fn live(&self, number: &str, now: Instant) -> Option<(&Entry, Flow)> {
         let e = self.records.get(number).filter(|e| e.record.expires_at > now)?;
         let key = record_key(&e.record).filter(|k| self.flows.is_alive(*k, now))?;
-        Some((e, self.flows.get(key)?.flow))
+        Some((e, self.flows.get(key)?.0))
     }
 
     /// Whether `flow` is the live flow `number` is registered on (in

@@ -97,7 +97,7 @@ impl LocationTable {
         // flow that is still in the index, and the TTL has not run out.
         let mut changes = self.handle_timeout(now);
         let holder = self.records.get(&reg.number).and_then(|e| {
-            let flow = record_key(&e.record).and_then(|k| self.flows.get(k)).map(|f| f.flow)?;
+            let flow = record_key(&e.record).and_then(|k| self.flows.get(k)).map(|(flow, _)| flow)?;
             Some((Device::of(&e.record).same_as(&reg.device()), flow, e.record.state, e.record.registered_at))
         });
 

@@ -24,11 +24,11 @@ impl LocationTable {
     ///    never stored).
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Change> {
         let mut changes = Vec::new();
-        while let Some(dead) = self.flows.pop_dead(now) {
+        while let Some((flow, dead)) = self.flows.pop_dead(now) {
             for number in dead.numbers.keys() {
                 self.drop_signalling(number, Cause::FlowSilent, &mut changes);
             }
-            changes.push(Change::CloseFlow { flow: dead.flow, cause: Cause::FlowSilent });
+            changes.push(Change::CloseFlow { flow, cause: Cause::FlowSilent });
         }
         while let Some((t, number)) = self.expiry.first().cloned() {
             if t > now {
