@@ -7,6 +7,7 @@
 mod check;
 mod flow_events;
 mod holder;
+mod records;
 mod register;
 mod timers;
 
@@ -16,6 +17,7 @@ use super::flows::{FlowIndex, FlowKey};
 use super::registration::{Device, Unregistration};
 use super::route::HomeReason;
 use crate::record::{RlRecord, RlState};
+use records::Records;
 use sipcore::transport::Flow;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -34,9 +36,8 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct LocationTable {
     cfg: LocationConfig,
-    /// Entries boxed: a hash table keeps up to twice as many slots as
-    /// entries, and an empty slot then costs a pointer, not a whole record.
-    records: HashMap<String, Box<Entry>>,
+    /// One boxed entry per number, found by its record's number.
+    records: Records,
     /// `(expires_at, number)` for every record.
     expiry: BTreeSet<(Instant, String)>,
     flows: FlowIndex,
@@ -56,7 +57,7 @@ impl LocationTable {
     pub fn new(cfg: LocationConfig) -> Self {
         Self {
             cfg,
-            records: HashMap::new(),
+            records: Records::default(),
             expiry: BTreeSet::new(),
             flows: FlowIndex::new(cfg.silence_limit()),
             tombstones: HashMap::new(),
@@ -85,7 +86,7 @@ impl LocationTable {
 
     /// Every current record, in no particular order.
     pub fn records(&self) -> impl Iterator<Item = &RlRecord<Instant>> {
-        self.records.values().map(|e| &e.record)
+        self.records.iter().map(|e| &e.record)
     }
 
     pub fn len(&self) -> usize {
@@ -197,7 +198,7 @@ impl LocationTable {
         if let Some((_, purge_at)) = self.tombstones.remove(&r.number) {
             self.purge.remove(&(purge_at, r.number.clone()));
         }
-        self.records.insert(r.number.clone(), Box::new(entry));
+        self.records.insert(Box::new(entry));
     }
 
     /// Takes a record out of the map and indexes; the flow comes back when the
@@ -223,11 +224,14 @@ impl LocationTable {
     /// The record's flow is gone (already out of the flow index): it becomes
     /// `SignallingDropped`, which also ends a conflict.
     fn drop_signalling(&mut self, number: &str, cause: Cause, changes: &mut Vec<Change>) {
-        if let Some(entry) = self.records.get_mut(number) {
+        let dropped = self.records.update(number, |entry| {
             entry.record.state = RlState::SignallingDropped;
             entry.record.flow_id = None;
             entry.challenger = None;
-            changes.push(Change::Upserted { record: entry.record.clone(), cause });
+            entry.record.clone()
+        });
+        if let Some(record) = dropped {
+            changes.push(Change::Upserted { record, cause });
         }
     }
 }

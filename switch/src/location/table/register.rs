@@ -141,7 +141,9 @@ impl LocationTable {
     /// Another device while the record is live: the record goes to `Conflict`
     /// (keeping the holder's flow and facts) and the REGISTER is refused.
     fn challenge(&mut self, now: Instant, reg: Registration, mut changes: Vec<Change>) -> Result<RegisterOutcome, Refusal> {
-        let Some(entry) = self.records.get_mut(&reg.number) else {
+        // Out of the set and filed again (a set gives no `&mut`); the
+        // indexes keep it, as only its state and challenger change.
+        let Some(mut entry) = self.records.remove(&reg.number) else {
             return Ok(self.register_new(now, reg, changes));
         };
         let challenger = Box::new(Challenger {
@@ -157,6 +159,7 @@ impl LocationTable {
         entry.record.state = RlState::Conflict;
         entry.challenger = Some(challenger.clone());
         let record = entry.record.clone();
+        self.records.insert(entry);
         changes.push(Change::Challenged { record: record.clone(), challenger });
         Err(Refusal::Conflict { holder: Box::new(record), changes })
     }
