@@ -50,17 +50,25 @@ class CountWindow:
              "-p", ",".join(self.pids)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def done(self):
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_perf(self.proc)
         self.names.update(thread_names(self.pids))
         with open(self.out) as f:
             text = f.read()
         os.unlink(self.out)
         return parse(text, self.names)
+
+
+def stop_perf(proc):
+    """Stops a `perf stat` child, which writes its counts on SIGINT; True when it
+    did so in time (it is killed otherwise, its file then incomplete)."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
 
 
 def parse(text, names):

@@ -3,9 +3,10 @@ tracepoints): counts that the machine's load does not move, unlike CPU time,
 so two relays measured at the same packet rate compare even on a busy host."""
 
 import os
-import signal
 import subprocess
 import time
+
+from proc_counts import stop_perf
 
 PERF = ["perf", "stat", "-x,", "--per-thread", "-e", "syscalls:sys_enter_*"]
 
@@ -28,13 +29,7 @@ class SyscallWindow:
         if self.proc is None:
             return None
         wall = time.time() - self.t0
-        # perf prints its counts on SIGINT; it is our child, stopped by its PID.
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if not stop_perf(self.proc):
             return None
         by_kind = parse(self.out, threads)
         try:
