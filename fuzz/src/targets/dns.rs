@@ -55,12 +55,10 @@ pub fn run(input: &[u8]) {
     assert_eq!(response.metadata.message_type, MessageType::Response);
     let question = request.queries.queries().first().map(|q| Name::from(q.name()).to_lowercase());
     if let Some(q) = &question {
-        let rl = q.iter().nth(1) == Some(b"_rl".as_slice());
-        if rl
-            && !responder.cfg.rl_allowed(src.ip())
-            && responder.zones.apex_of(q).is_some()
-            && response.metadata.response_code != ResponseCode::FormErr
-        {
+        // `X._rl.ZONE` exactly: a deeper name with `_rl` second (`1001._rl.a.ZONE`) is no number's
+        // record, and its NXDOMAIN says nothing about any number.
+        let rl = q.iter().nth(1) == Some(b"_rl".as_slice()) && q.base_name().base_name() == responder.cfg.zone;
+        if rl && !responder.cfg.rl_allowed(src.ip()) && response.metadata.response_code != ResponseCode::FormErr {
             assert!(
                 matches!(response.metadata.response_code, ResponseCode::Refused | ResponseCode::NotImp | ResponseCode::BADVERS),
                 "an RL name answered outside rl_allow: {}",
