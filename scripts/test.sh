@@ -111,6 +111,15 @@ if ! cargo deb --version >/dev/null 2>&1; then
     cargo install --locked --quiet cargo-deb
 fi
 
+echo "test.sh: set-up took ${SECONDS}s" >&2
+
+# Runs "$@" and says how long it took: CI has a time budget, and this is where it goes.
+timed() {
+    local started=$SECONDS
+    "$@"
+    echo "test.sh: $* took $((SECONDS - started))s" >&2
+}
+
 # Test processes open many sockets (per-flow tests, connection caps).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -122,28 +131,31 @@ if cargo tree -p agent -e normal --locked | grep -E ' (clap|tracing-subscriber) 
 fi
 # Its tests start the real switch, so its binary is built first (a fresh
 # clone has none; the workspace run below would build it too late).
-cargo build -p switch --bins --locked -q
-cargo test -p agent --no-default-features --locked -q
+timed cargo build -p switch --bins --locked -q
+timed cargo test -p agent --no-default-features --locked -q
 
-# Every fuzz target under AFL++ for 6 s (54 s for all nine together), so a
+# Every fuzz target under AFL++ for 4 s (54 s for all eleven together), so a
 # parser change that crashes or hangs on hostile input fails here; installs
 # cargo-afl (which builds AFL++) when missing. The long campaigns are recorded
 # in fuzz/README.md; `cargo test` below replays the corpus and saved crashes.
-scripts/fuzz.sh smoke 54
+timed scripts/fuzz.sh smoke 54
 
 # Instructions per INVITE parse and per digest registration against the
 # figures committed in scripts/bench/baseline.json: fails on a rise > 10 %.
 # Counts, not times, so a loaded machine cannot fail it (or hide a rise).
-scripts/bench/check.sh
+timed scripts/bench/check.sh
 
 # Tests that need root (network namespaces, iptables, raw sockets) are
 # #[ignore = "needs root: ..."], so a plain `cargo test` passes for anyone;
 # as root this runs them too.
+args=("$@")
 if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: not root: the tests that need root (network namespaces, raw sockets) are skipped; run as root to include them" >&2
-    exec cargo test --workspace --locked "$@"
+else
+    case " $* " in
+        *" -- "*) args+=(--include-ignored) ;;
+        *) args+=(-- --include-ignored) ;;
+    esac
 fi
-case " $* " in
-    *" -- "*) exec cargo test --workspace --locked "$@" --include-ignored ;;
-    *) exec cargo test --workspace --locked "$@" -- --include-ignored ;;
-esac
+timed cargo test --workspace --locked "${args[@]}"
+echo "test.sh: all done in $((SECONDS / 60)) min $((SECONDS % 60)) s" >&2
