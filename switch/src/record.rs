@@ -76,11 +76,14 @@ pub fn transport_from_name(s: &str) -> Option<TransportKind> {
 
 /// A remote-location record: where a registered number's phone is now.
 ///
+/// Its strings are `Box<str>`, not `String`: they never grow once read, and
+/// every parked phone holds one record (8 bytes less per string).
+///
 /// `T` is the clock its two times are on: [`Instant`] in the running switch
 /// (the location table's deadlines), [`UnixTime`] as stored and listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RlRecord<T = UnixTime> {
-    pub number: String,
+    pub number: Box<str>,
     /// X-MAC as claimed by the phone.
     pub mac: Option<MacAddr>,
     /// X-Private-IP as claimed (the phone's address inside its NAT).
@@ -100,13 +103,13 @@ pub struct RlRecord<T = UnixTime> {
     /// The local address the flow arrived on (to send down it again).
     pub local: Option<SocketAddr>,
     /// RFC 5626 `+sip.instance` (unquoted) and `reg-id`.
-    pub instance: Option<String>,
+    pub instance: Option<Box<str>>,
     pub reg_id: Option<u32>,
     /// The registering request's Call-ID (identifies a standard phone's refreshes).
-    pub call_id: String,
+    pub call_id: Box<str>,
     /// The Contact URI as registered.
-    pub contact: String,
-    pub user_agent: Option<String>,
+    pub contact: Box<str>,
+    pub user_agent: Option<Box<str>>,
     pub registered_at: T,
     pub expires_at: T,
     pub state: RlState,

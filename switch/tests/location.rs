@@ -154,7 +154,7 @@ fn register_then_route_down_the_flow() {
             assert_eq!(local, addr("203.0.113.1:5060"));
             assert_eq!(observed, addr("198.51.100.2:40001"));
             assert_eq!(transport, TransportKind::Tcp);
-            assert_eq!(record.number, "1001");
+            assert_eq!(&*record.number, "1001");
         }
         other => panic!("{other:?}"),
     }
@@ -470,7 +470,7 @@ fn udp_peers_on_one_socket_are_separate_flows() {
     t.flow_activity(at(30), &p1);
     let changes = t.handle_timeout(at(40));
     assert_eq!(causes(&changes), [("upsert", Cause::FlowSilent), ("close", Cause::FlowSilent)]);
-    assert_eq!(changes.first().and_then(Change::record).map(|r| r.number.as_str()), Some("1002"));
+    assert_eq!(changes.first().and_then(Change::record).map(|r| &*r.number), Some("1002"));
     assert_eq!(routed_flow(&t, "1001", at(40)), Some(FlowId(9)));
     // The socket itself closing drops every peer on it.
     let changes = t.flow_closed(at(41), FlowId(9));
@@ -494,7 +494,7 @@ fn load_after_restart_drops_flows_and_purges_expired() {
     let now = at(100); // past 1003's TTL
     let changes = t2.load(now, stored);
     let mut seen: Vec<_> =
-        changes.iter().map(|c| (c.record().map(|r| r.number.clone()).unwrap_or_default(), causes(std::slice::from_ref(c)))).collect();
+        changes.iter().map(|c| (c.record().map(|r| r.number.to_string()).unwrap_or_default(), causes(std::slice::from_ref(c)))).collect();
     seen.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         seen,

@@ -92,10 +92,10 @@ fn apply(store: &mut HashMap<String, RlRecord<Instant>>, changes: &[Change]) {
     for c in changes {
         match c {
             Change::Upserted { record, .. } | Change::Challenged { record, .. } => {
-                store.insert(record.number.clone(), record.clone());
+                store.insert(record.number.to_string(), record.clone());
             }
             Change::Removed { record, .. } => {
-                store.remove(&record.number);
+                store.remove(&*record.number);
             }
             Change::CloseFlow { .. } | Change::ForgetFlow { .. } => {}
         }
@@ -104,7 +104,7 @@ fn apply(store: &mut HashMap<String, RlRecord<Instant>>, changes: &[Change]) {
 
 fn check(t: &LocationTable, store: &HashMap<String, RlRecord<Instant>>, now: Instant, after_timeout: bool) -> Result<(), TestCaseError> {
     t.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let table: HashMap<String, RlRecord<Instant>> = t.records().map(|r| (r.number.clone(), r.clone())).collect();
+    let table: HashMap<String, RlRecord<Instant>> = t.records().map(|r| (r.number.to_string(), r.clone())).collect();
     prop_assert_eq!(&table, store, "the store drifted from the table");
     if after_timeout {
         prop_assert!(t.poll_timeout().is_none_or(|d| d > now), "overdue work left at {:?}", now);

@@ -275,8 +275,8 @@ fn removing_a_subscriber_removes_its_record() {
     store.put_record(&record("1001", T0)).unwrap();
     store.put_record(&record("1002", T0)).unwrap();
     store.remove_subscriber("1001").unwrap();
-    let left: Vec<String> = store.records().unwrap().into_iter().map(|r| r.number).collect();
-    assert_eq!(left, ["1002"]);
+    let left: Vec<Box<str>> = store.records().unwrap().into_iter().map(|r| r.number).collect();
+    assert_eq!(left, [Box::from("1002")]);
 }
 
 #[test]

@@ -314,7 +314,7 @@ fn records_write_read_expire(f: &Fixture) {
         store.put_record(&RlRecord { state: RlState::SignallingDropped, ..r1.clone() }).unwrap();
         assert_eq!(store.record("1001").unwrap(), Some(r1b.clone()), "nor marks its flow dropped");
         store.put_record(&r1b).unwrap();
-        let held = store.records_with_nodes().unwrap().into_iter().find(|(r, _)| r.number == "1001");
+        let held = store.records_with_nodes().unwrap().into_iter().find(|(r, _)| &*r.number == "1001");
         assert_eq!(held, Some((r1b.clone(), Some("n1".into()))), "a REGISTER takes it over");
     }
 

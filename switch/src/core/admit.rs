@@ -132,7 +132,7 @@ impl Core {
         let target = Target {
             flow: down,
             local: SocketAddr::new((self.config.local_ip)(&down), local.port()),
-            uri: record.contact.clone(),
+            uri: record.contact.to_string(),
             latch_ip: Some(observed.ip()),
             route: "flow",
             reason: call.from_node.as_ref().map(|n| format!("from_node:{n}")),

@@ -365,7 +365,7 @@ impl Core {
         if failed.is_none() {
             let subs = &self.provisioning.subscribers;
             self.view.provision(subs);
-            let gone: Vec<String> = self.registrar.table.records().map(|r| r.number.clone()).filter(|n| !subs.contains(n)).collect();
+            let gone: Vec<String> = self.registrar.table.records().map(|r| r.number.to_string()).filter(|n| !subs.contains(n)).collect();
             for number in gone {
                 let changes = self.registrar.table.deprovision(now, &number);
                 self.apply(changes);

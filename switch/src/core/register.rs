@@ -32,7 +32,7 @@ impl Core {
         let out = self.registrar.handle(now, &request, &flow, subscriber, (self.config.local_ip)(&flow));
         let stores = out.changes.iter().any(|c| c.record().is_some());
         let binding = out.changes.iter().find_map(|c| match c {
-            Change::Upserted { record, .. } if Some(&record.number) == number.as_ref() => Some(record.clone()),
+            Change::Upserted { record, .. } if Some(&*record.number) == number.as_deref() => Some(record.clone()),
             _ => None,
         });
         self.apply(out.changes);

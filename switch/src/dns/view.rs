@@ -124,10 +124,10 @@ impl LocationView {
     pub fn apply(&self, change: &Change) {
         match change {
             Change::Upserted { record, .. } | Change::Challenged { record, .. } => {
-                self.numbers.entry(record.number.clone()).or_default().record = Some(Facts::of(record));
+                self.numbers.entry(record.number.to_string()).or_default().record = Some(Facts::of(record));
             }
             Change::Removed { record, .. } => {
-                if let Some(mut p) = self.numbers.get_mut(&record.number) {
+                if let Some(mut p) = self.numbers.get_mut(&*record.number) {
                     p.record = None;
                 }
             }

@@ -39,12 +39,12 @@ pub struct LocationTable {
     /// One boxed entry per number, found by its record's number.
     records: Records,
     /// `(expires_at, number)` for every record.
-    expiry: BTreeSet<(Instant, String)>,
+    expiry: BTreeSet<(Instant, Box<str>)>,
     flows: FlowIndex,
     /// Records whose TTL ran out, with when they are forgotten.
-    tombstones: HashMap<String, (RlRecord<Instant>, Instant)>,
+    tombstones: HashMap<Box<str>, (RlRecord<Instant>, Instant)>,
     /// `(purge_at, number)` for every tombstone.
-    purge: BTreeSet<(Instant, String)>,
+    purge: BTreeSet<(Instant, Box<str>)>,
 }
 
 impl Default for LocationTable {

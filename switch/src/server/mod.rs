@@ -442,7 +442,7 @@ impl Server {
         }
         match change {
             Change::Upserted { record, .. } | Change::Challenged { record, .. } => self.store.put(self.clock.stored_record(record)),
-            Change::Removed { record, .. } => self.store.delete(record.number),
+            Change::Removed { record, .. } => self.store.delete(record.number.into()),
             Change::CloseFlow { flow, .. } => self.transport.close(flow.id),
             Change::ForgetFlow { .. } => {}
         }

@@ -144,7 +144,7 @@ impl Batch {
     fn add(&mut self, op: Op) {
         match op {
             Op::Put(r) => {
-                self.records.insert(r.number.clone(), Some(r));
+                self.records.insert(r.number.to_string(), Some(r));
             }
             Op::Delete(n) => {
                 self.records.insert(n, None);

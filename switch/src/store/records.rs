@@ -81,7 +81,7 @@ fn from_row(row: &Row<'_>) -> Result<RlRecord> {
         expires_at: time_from_sql("expires_at", row.get(14)?)?,
         state,
         outbound: row.get(16)?,
-        number,
+        number: number.into(),
     })
 }
 
@@ -116,7 +116,7 @@ impl Store {
         match result {
             Ok(_) => Ok(()),
             Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
-                Err(StoreError::NotFound(record.number.clone()))
+                Err(StoreError::NotFound(record.number.to_string()))
             }
             Err(e) => Err(e.into()),
         }

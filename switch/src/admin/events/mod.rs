@@ -83,7 +83,7 @@ impl Roaming {
                     let from = format!("{claims}from {} ({})", r.observed, transport_name(r.transport));
                     out.push(event(kind, &r.number, format!("{from}: {}", cause.as_str())));
                 }
-                if let Some(before) = self.public.insert(r.number.clone(), now)
+                if let Some(before) = self.public.insert(r.number.to_string(), now)
                     && before != now
                 {
                     out.push(event("public_ip_changed", &r.number, format!("{} -> {}", before.words(), now.words())));

@@ -98,7 +98,7 @@ impl<'a> Registrations<'a> {
         let views = records.iter().map(|(r, node)| RecordView::new(r, node.as_deref(), now, lock_of(&r.number))).collect();
         let locked = locks
             .iter()
-            .filter(|l| !records.iter().any(|(r, _)| r.number == l.number))
+            .filter(|l| !records.iter().any(|(r, _)| *r.number == *l.number))
             .map(|l| LockedView { number: &l.number, state: "absent", lock: LockView::new(l) })
             .collect();
         Registrations { records: views, locked }

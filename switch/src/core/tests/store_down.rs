@@ -39,7 +39,7 @@ fn a_register_whose_commit_failed_gets_503_and_leaves_no_binding() {
     let gone = changes(&out);
     assert!(
         gone.iter()
-            .any(|(t, c)| *t == refused && matches!(c, Change::Removed { record, cause: Cause::StoreRefused } if record.number == "1001")),
+            .any(|(t, c)| *t == refused && matches!(c, Change::Removed { record, cause: Cause::StoreRefused } if &*record.number == "1001")),
         "{gone:#?}"
     );
 

@@ -169,7 +169,7 @@ impl LocationTable {
 fn build(reg: Registration, now: Instant, registered_at: Instant, state: RlState) -> RlRecord<Instant> {
     let behind_nat = reg.behind_nat();
     RlRecord {
-        number: reg.number,
+        number: reg.number.into(),
         mac: reg.mac,
         private_ip: reg.private_ip,
         public_ip_claimed: reg.public_ip_claimed,
@@ -179,11 +179,11 @@ fn build(reg: Registration, now: Instant, registered_at: Instant, state: RlState
         transport: reg.flow.transport,
         flow_id: Some(reg.flow.id),
         local: Some(reg.flow.local),
-        instance: reg.instance,
+        instance: reg.instance.map(Into::into),
         reg_id: reg.reg_id,
-        call_id: reg.call_id,
-        contact: reg.contact,
-        user_agent: reg.user_agent,
+        call_id: reg.call_id.into(),
+        contact: reg.contact.into(),
+        user_agent: reg.user_agent.map(Into::into),
         registered_at,
         expires_at: now + Duration::from_secs(u64::from(reg.expires)),
         state,

@@ -69,7 +69,7 @@ fn pipeline_ints(conn: &mut Conn, cmds: &[Cmd]) -> RedisResult<Vec<i64>> {
 /// What the reply to `change`'s command says of it.
 fn outcome(change: &RecordChange<'_>, reply: i64) -> Result<bool> {
     match (change, reply) {
-        (RecordChange::Put(r), 0) => Err(StoreError::NotFound(r.number.clone())),
+        (RecordChange::Put(r), 0) => Err(StoreError::NotFound(r.number.to_string())),
         (RecordChange::Put(_), 2) => Ok(false),
         (RecordChange::Put(_), _) => Ok(true),
         (RecordChange::Delete(_), n) => Ok(n > 0),
@@ -83,8 +83,8 @@ fn fields(r: &RlRecord, node: &str) -> Vec<String> {
         ("observed", r.observed.to_string()),
         ("behind_nat", u8::from(r.behind_nat).to_string()),
         ("transport", transport_name(r.transport).to_owned()),
-        ("call_id", r.call_id.clone()),
-        ("contact", r.contact.clone()),
+        ("call_id", r.call_id.to_string()),
+        ("contact", r.contact.to_string()),
         ("registered_at", r.registered_at.to_string()),
         ("expires_at", r.expires_at.to_string()),
         ("state", r.state.as_str().to_owned()),
@@ -95,9 +95,9 @@ fn fields(r: &RlRecord, node: &str) -> Vec<String> {
         ("private_ip", r.private_ip.map(|ip| ip.to_string())),
         ("public_ip_claimed", r.public_ip_claimed.map(|ip| ip.to_string())),
         ("bearer_port", r.bearer_port.map(|p| p.to_string())),
-        ("instance", r.instance.clone()),
+        ("instance", r.instance.as_deref().map(str::to_owned)),
         ("reg_id", r.reg_id.map(|id| id.to_string())),
-        ("user_agent", r.user_agent.clone()),
+        ("user_agent", r.user_agent.as_deref().map(str::to_owned)),
     ];
     f.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
     f.into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect()
@@ -119,7 +119,7 @@ fn from_hash(number: &str, mut h: HashMap<String, String>) -> Result<(RlRecord, 
     let expires_at = time("expires_at", take("expires_at")?)?;
     let (call_id, contact) = (take("call_id")?, take("contact")?);
     let record = RlRecord {
-        number: number.to_owned(),
+        number: number.into(),
         mac: parse_opt(number, "mac", h.remove("mac"))?,
         private_ip: parse_opt(number, "private_ip", h.remove("private_ip"))?,
         public_ip_claimed: parse_opt(number, "public_ip_claimed", h.remove("public_ip_claimed"))?,
@@ -129,11 +129,11 @@ fn from_hash(number: &str, mut h: HashMap<String, String>) -> Result<(RlRecord, 
         transport,
         flow_id: None,
         local: None,
-        instance: h.remove("instance"),
+        instance: h.remove("instance").map(Into::into),
         reg_id: parse_opt(number, "reg_id", h.remove("reg_id"))?,
-        call_id,
-        contact,
-        user_agent: h.remove("user_agent"),
+        call_id: call_id.into(),
+        contact: contact.into(),
+        user_agent: h.remove("user_agent").map(Into::into),
         registered_at,
         expires_at,
         state,
