@@ -129,21 +129,42 @@ if cargo tree -p agent -e normal --locked | grep -E ' (clap|tracing-subscriber) 
     echo "test.sh: the agent library depends on the CLI crates above" >&2
     exit 1
 fi
-# Its tests start the real switch, so its binary is built first (a fresh
-# clone has none; the workspace run below would build it too late).
-timed cargo build -p switch --bins --locked -q
-timed cargo test -p agent --no-default-features --locked -q
+# The fuzz targets' AFL++ build (optimised and instrumented, about 5.5 min on
+# its own) shares nothing with the builds below, which leave a core idle in
+# their serial stretches (the largest crates, linking): it runs beside them,
+# its output held until they are done. Its own process group, so that a
+# failure here stops it too. Installs cargo-afl (which builds AFL++) when missing.
+afl_log=$(mktemp)
+setsid scripts/fuzz.sh build >"$afl_log" 2>&1 &
+afl_pid=$!
+trap 'kill -- "-$afl_pid" 2>/dev/null || true; rm -f "$afl_log"' EXIT
 
-# Every fuzz target under AFL++ for 4 s (54 s for all eleven together), so a
-# parser change that crashes or hangs on hostile input fails here; installs
-# cargo-afl (which builds AFL++) when missing. The long campaigns are recorded
-# in fuzz/README.md; `cargo test` below replays the corpus and saved crashes.
-timed scripts/fuzz.sh smoke 54
+# The agent's tests start the real switch, so its binary is built first (a
+# fresh clone has none; the workspace run below would build it too late).
+timed cargo build -p switch --bins --locked -q
 
 # Instructions per INVITE parse and per digest registration against the
 # figures committed in scripts/bench/baseline.json: fails on a rise > 10 %.
-# Counts, not times, so a loaded machine cannot fail it (or hide a rise).
+# Counts, not times, so a loaded machine (the AFL++ build) cannot fail it (or hide a rise).
 timed scripts/bench/check.sh
+
+started=$SECONDS
+afl_status=0
+wait "$afl_pid" || afl_status=$?
+cat "$afl_log" >&2
+if ((afl_status)); then
+    echo "test.sh: scripts/fuzz.sh build failed (exit $afl_status)" >&2
+    exit 1
+fi
+echo "test.sh: the AFL++ build, beside those, finished $((SECONDS - started))s after them" >&2
+
+timed cargo test -p agent --no-default-features --locked -q
+
+# Every fuzz target under AFL++ for 4 s (54 s for all eleven together), so a
+# parser change that crashes or hangs on hostile input fails here. The long
+# campaigns are recorded in fuzz/README.md; `cargo test` below replays the
+# corpus and saved crashes.
+timed scripts/fuzz.sh smoke 54
 
 # Tests that need root (network namespaces, iptables, raw sockets) are
 # #[ignore = "needs root: ..."], so a plain `cargo test` passes for anyone;
