@@ -129,7 +129,7 @@ if cargo tree -p agent -e normal --locked | grep -E ' (clap|tracing-subscriber) 
     echo "test.sh: the agent library depends on the CLI crates above" >&2
     exit 1
 fi
-# The fuzz targets' AFL++ build (optimised and instrumented, about 5.5 min on
+# The fuzz targets' AFL++ build (optimised and instrumented, about 4.5 min on
 # its own) shares nothing with the builds below, which leave a core idle in
 # their serial stretches (the largest crates, linking): it runs beside them,
 # its output held until they are done. Its own process group, so that a

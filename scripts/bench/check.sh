@@ -12,7 +12,8 @@
 #
 # Each figure is a difference of two runs, (Ir(2n) - Ir(n)) / n, so start-up
 # (SQLite opening its file, the first statement preparation, allocator
-# warm-up) cancels out. Needs valgrind; builds both examples --release.
+# warm-up) cancels out. Needs valgrind; builds both examples in the `callgrind`
+# profile (Cargo.toml: release without debug info).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BASELINE=scripts/bench/baseline.json
@@ -25,9 +26,9 @@ case "${1:-}" in
 esac
 command -v valgrind >/dev/null || { echo "check.sh: valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 
-cargo build --release --locked -q -p sipcore --example parse_loop
-cargo build --release --locked -q -p switch --example register_loop
-bin=target/release/examples
+cargo build --profile callgrind --locked -q -p sipcore --example parse_loop
+cargo build --profile callgrind --locked -q -p switch --example register_loop
+bin=target/callgrind/examples
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
