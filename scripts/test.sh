@@ -137,7 +137,8 @@ fi
 afl_log=$(mktemp)
 setsid scripts/fuzz.sh build >"$afl_log" 2>&1 &
 afl_pid=$!
-trap 'kill -- "-$afl_pid" 2>/dev/null || true; rm -f "$afl_log"' EXIT
+# The group, or the process itself if it has not yet made its group (setsid is its first step).
+trap 'kill -- "-$afl_pid" 2>/dev/null || kill "$afl_pid" 2>/dev/null || true; rm -f "$afl_log"' EXIT
 
 # The agent's tests start the real switch, so its binary is built first (a
 # fresh clone has none; the workspace run below would build it too late).
@@ -152,6 +153,8 @@ started=$SECONDS
 afl_status=0
 wait "$afl_pid" || afl_status=$?
 cat "$afl_log" >&2
+# Reaped: its group id is no longer ours to signal.
+trap 'rm -f "$afl_log"' EXIT
 if ((afl_status)); then
     echo "test.sh: scripts/fuzz.sh build failed (exit $afl_status)" >&2
     exit 1
