@@ -2,11 +2,15 @@
 //!
 //! Branches and sent-by values are tokens and host names, which RFC 3261
 //! §7.3.1 compares case-insensitively, so keys hold them lower-cased.
+//!
+//! A key is cloned into every event and transmit of its transaction (about a
+//! dozen times per request), so its text is shared (`Arc<str>`), not copied.
 
 use super::error::TransactionError;
 use crate::headers::Via;
 use crate::message::{HeaderName, Headers, Method, Request, Response};
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 /// Identifies one transaction. Client and server keys never compare equal, so
 /// one map can hold both kinds.
@@ -14,14 +18,14 @@ use std::fmt;
 pub enum TransactionKey {
     /// §17.1.3: a response matches a client transaction by the top Via branch
     /// and the CSeq method.
-    Client { branch: String, method: Method },
+    Client { branch: Arc<str>, method: Method },
     /// §17.2.3, RFC 3261 requests (branch with the `z9hG4bK` cookie): branch,
     /// sent-by and method, where an ACK carries the method INVITE so that it
     /// finds the INVITE transaction.
-    Server { branch: String, sent_by: String, method: Method },
+    Server { branch: Arc<str>, sent_by: Arc<str>, method: Method },
     /// §17.2.3, requests from pre-RFC 3261 elements (no cookie): Request-URI,
     /// To tag, From tag, Call-ID, CSeq and top Via, again with ACK as INVITE.
-    Legacy(Box<LegacyKey>),
+    Legacy(Arc<LegacyKey>),
 }
 
 /// The fields of a pre-RFC 3261 (RFC 2543) server transaction key.
@@ -44,12 +48,19 @@ fn top_via(headers: &Headers) -> Result<Via<'_>, TransactionError> {
     Ok(headers.top_via()?)
 }
 
-fn sent_by(via: &Via<'_>) -> String {
-    let host = via.host.to_string().to_ascii_lowercase();
-    match via.port {
-        Some(p) => format!("{host}:{p}"),
-        None => host,
+fn sent_by(via: &Via<'_>) -> Arc<str> {
+    let mut sent_by = String::with_capacity(48);
+    // Writing into a String cannot fail.
+    let _ = write!(sent_by, "{}", via.host);
+    sent_by.make_ascii_lowercase();
+    if let Some(p) = via.port {
+        let _ = write!(sent_by, ":{p}");
     }
+    sent_by.into()
+}
+
+fn lower(token: &str) -> Arc<str> {
+    token.to_ascii_lowercase().into()
 }
 
 /// ACK is matched to the INVITE that created the transaction (§17.2.3).
@@ -65,7 +76,7 @@ impl TransactionKey {
     pub fn client(request: &Request) -> Result<Self, TransactionError> {
         let via = top_via(&request.headers)?;
         let branch = via.branch().ok_or(TransactionError::MissingBranch)?;
-        Ok(Self::Client { branch: branch.to_ascii_lowercase(), method: request.method.clone() })
+        Ok(Self::Client { branch: lower(branch), method: request.method.clone() })
     }
 
     /// The key of the client transaction `response` belongs to (§17.1.3):
@@ -74,7 +85,7 @@ impl TransactionKey {
         let via = top_via(&response.headers)?;
         let branch = via.branch().ok_or(TransactionError::MissingBranch)?;
         let method = response.headers.cseq()?.method;
-        Ok(Self::Client { branch: branch.to_ascii_lowercase(), method })
+        Ok(Self::Client { branch: lower(branch), method })
     }
 
     /// The key of the server transaction `request` belongs to (§17.2.3). An
@@ -92,10 +103,8 @@ impl TransactionKey {
     fn server_with_method(request: &Request, method: Method) -> Result<Self, TransactionError> {
         let via = top_via(&request.headers)?;
         match via.branch() {
-            Some(branch) if via.is_rfc3261_branch() => {
-                Ok(Self::Server { branch: branch.to_ascii_lowercase(), sent_by: sent_by(&via), method })
-            }
-            _ => Ok(Self::Legacy(Box::new(LegacyKey::read(request, method)?))),
+            Some(branch) if via.is_rfc3261_branch() => Ok(Self::Server { branch: lower(branch), sent_by: sent_by(&via), method }),
+            _ => Ok(Self::Legacy(Arc::new(LegacyKey::read(request, method)?))),
         }
     }
 
@@ -117,9 +126,9 @@ impl TransactionKey {
     pub fn with_to_tag(&self, to_tag: Option<&str>) -> Option<Self> {
         match self {
             Self::Legacy(k) => {
-                let mut k = k.clone();
+                let mut k = LegacyKey::clone(k);
                 k.to_tag = to_tag.map(str::to_owned);
-                Some(Self::Legacy(k))
+                Some(Self::Legacy(Arc::new(k)))
             }
             _ => None,
         }

@@ -42,11 +42,18 @@ impl Transaction {
         })
     }
 
-    /// A server transaction for a received request; the kind follows the method.
-    pub fn server(now: Instant, request: Request, reliable: bool, config: &TimerConfig) -> Result<Self, TransactionError> {
+    /// A server transaction for a received request, whose key (`TransactionKey::server`) the
+    /// caller already computed to look for a transaction it belongs to; the kind follows the method.
+    pub(crate) fn server(
+        now: Instant,
+        key: TransactionKey,
+        request: Request,
+        reliable: bool,
+        config: &TimerConfig,
+    ) -> Result<Self, TransactionError> {
         Ok(match request.method {
-            Method::Invite => Self::ServerInvite(ServerInviteTransaction::new(now, request, reliable, config)?),
-            _ => Self::ServerNonInvite(ServerNonInviteTransaction::new(now, request, reliable, config)?),
+            Method::Invite => Self::ServerInvite(ServerInviteTransaction::keyed(now, key, request, reliable, config)?),
+            _ => Self::ServerNonInvite(ServerNonInviteTransaction::keyed(now, key, request, reliable, config)?),
         })
     }
 

@@ -228,14 +228,21 @@ impl TransactionLayer {
                     .and_then(|k| self.ids.get(&k).and_then(|id| self.entries.get(id)))
                     .filter(|e| matches!(e.tx, Transaction::ServerInvite(_)))
                     .map(|e| e.tx.key().clone());
-                self.create_server(now, flow, request, |key, request| LayerEvent::Cancel { key, flow, request, invite });
+                self.create_server(now, flow, key, request, |key, request| LayerEvent::Cancel { key, flow, request, invite });
             }
-            _ => self.create_server(now, flow, request, |key, request| LayerEvent::Request { key, flow, request }),
+            _ => self.create_server(now, flow, key, request, |key, request| LayerEvent::Request { key, flow, request }),
         }
     }
 
-    fn create_server(&mut self, now: Instant, flow: Flow, request: Request, event: impl FnOnce(TransactionKey, Request) -> LayerEvent) {
-        match Transaction::server(now, request.clone(), flow.transport.is_reliable(), &self.config) {
+    fn create_server(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        key: TransactionKey,
+        request: Request,
+        event: impl FnOnce(TransactionKey, Request) -> LayerEvent,
+    ) {
+        match Transaction::server(now, key, request.clone(), flow.transport.is_reliable(), &self.config) {
             Ok(tx) => {
                 let key = tx.key().clone();
                 self.events.push_back(event(key, request));

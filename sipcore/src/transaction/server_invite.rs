@@ -43,10 +43,21 @@ impl ServerInviteTransaction {
     /// Creates the transaction for a received INVITE, in Proceeding, with the
     /// 100 Trying timer running.
     pub fn new(now: Instant, request: Request, reliable: bool, config: &TimerConfig) -> Result<Self, TransactionError> {
+        let key = TransactionKey::server(&request)?;
+        Self::keyed(now, key, request, reliable, config)
+    }
+
+    /// [`Self::new`] with the request's key already computed (`TransactionKey::server`).
+    pub(crate) fn keyed(
+        now: Instant,
+        key: TransactionKey,
+        request: Request,
+        reliable: bool,
+        config: &TimerConfig,
+    ) -> Result<Self, TransactionError> {
         if request.method != Method::Invite {
             return Err(TransactionError::WrongMethod(request.method));
         }
-        let key = TransactionKey::server(&request)?;
         let mut core = Core::new(key, request, reliable, config, State::Proceeding);
         core.start(Timer::Trying, now);
         Ok(Self { core, provisional: None, final_response: None, interval_g: config.t1 })

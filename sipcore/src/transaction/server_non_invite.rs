@@ -24,13 +24,24 @@ pub struct ServerNonInviteTransaction {
 
 impl ServerNonInviteTransaction {
     /// Creates the transaction for a received request, in Trying.
-    pub fn new(_now: Instant, request: Request, reliable: bool, config: &TimerConfig) -> Result<Self, TransactionError> {
+    pub fn new(now: Instant, request: Request, reliable: bool, config: &TimerConfig) -> Result<Self, TransactionError> {
+        let key = TransactionKey::server(&request)?;
+        Self::keyed(now, key, request, reliable, config)
+    }
+
+    /// [`Self::new`] with the request's key already computed (`TransactionKey::server`).
+    pub(crate) fn keyed(
+        _now: Instant,
+        key: TransactionKey,
+        request: Request,
+        reliable: bool,
+        config: &TimerConfig,
+    ) -> Result<Self, TransactionError> {
         match request.method {
             Method::Ack => return Err(TransactionError::AckTransaction),
             Method::Invite => return Err(TransactionError::WrongMethod(Method::Invite)),
             _ => {}
         }
-        let key = TransactionKey::server(&request)?;
         Ok(Self { core: Core::new(key, request, reliable, config, State::Trying), last_response: None })
     }
 
