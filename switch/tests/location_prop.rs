@@ -171,7 +171,8 @@ proptest! {
                     match t.register(now, reg) {
                         Ok(out) => {
                             apply(&mut store, &out.changes);
-                            if out.record.state == RlState::Registered {
+                            prop_assert!(out.record().is_some(), "a taken registration's changes without its record: {:?}", out.changes);
+                            if out.record().is_some_and(|r| r.state == RlState::Registered) {
                                 let sub = Subscriber {
                                     number: number(num), realm: String::new(), ha1_md5: String::new(),
                                     ha1_sha256: String::new(), ha1_sha512_256: String::new(), mac: None, home: None,

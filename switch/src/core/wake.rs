@@ -79,6 +79,10 @@ impl Core {
     /// new flow.
     pub(super) fn wake(&mut self, now: Instant, number: &str) {
         let ids: Vec<PushId> = self.waking.iter().filter(|(_, w)| w.call.callee() == number).map(|(id, _)| *id).collect();
+        // Every committed registration asks; nearly always no call waits for it.
+        if ids.is_empty() {
+            return;
+        }
         let Some(sub) = self.provisioning.subscribers.get(number) else { return };
         let routed = route(&self.registrar.table, sub, now);
         if !matches!(routed, Route::Flow { .. }) {

@@ -23,12 +23,23 @@ pub enum RegisterKind {
     Roamed { from: Flow },
 }
 
-/// The 200 OK case: the record as it now stands and what to persist.
+/// The 200 OK case: what happened and what to persist, the new record among it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterOutcome {
     pub kind: RegisterKind,
-    pub record: RlRecord<Instant>,
     pub changes: Vec<Change>,
+}
+
+impl RegisterOutcome {
+    /// The record as it now stands: the registration's own `Upserted` change
+    /// carries it (the last one; what expired before it comes first), so the
+    /// outcome need not hold a copy of its own.
+    pub fn record(&self) -> Option<&RlRecord<Instant>> {
+        self.changes.iter().rev().find_map(|c| match c {
+            Change::Upserted { record, .. } => Some(record),
+            _ => None,
+        })
+    }
 }
 
 /// A REGISTER the table will not take.
@@ -119,14 +130,14 @@ impl LocationTable {
         let record = build(reg, now, since, state);
         self.put(Entry { record: record.clone(), challenger }, now);
         if same_flow {
-            changes.push(Change::Upserted { record: record.clone(), cause: Cause::Refreshed });
-            return Ok(RegisterOutcome { kind: RegisterKind::Refreshed, record, changes });
+            changes.push(Change::Upserted { record, cause: Cause::Refreshed });
+            return Ok(RegisterOutcome { kind: RegisterKind::Refreshed, changes });
         }
-        changes.push(Change::Upserted { record: record.clone(), cause: Cause::Roamed });
+        changes.push(Change::Upserted { record, cause: Cause::Roamed });
         if let Some(flow) = freed {
             changes.push(Change::CloseFlow { flow, cause: Cause::Roamed });
         }
-        Ok(RegisterOutcome { kind: RegisterKind::Roamed { from: held_flow }, record, changes })
+        Ok(RegisterOutcome { kind: RegisterKind::Roamed { from: held_flow }, changes })
     }
 
     /// No live record: a fresh one replaces whatever (dropped) record there was.
@@ -134,8 +145,8 @@ impl LocationTable {
         self.take(&reg.number);
         let record = build(reg, now, now, RlState::Registered);
         self.put(Entry { record: record.clone(), challenger: None }, now);
-        changes.push(Change::Upserted { record: record.clone(), cause: Cause::Registered });
-        RegisterOutcome { kind: RegisterKind::New, record, changes }
+        changes.push(Change::Upserted { record, cause: Cause::Registered });
+        RegisterOutcome { kind: RegisterKind::New, changes }
     }
 
     /// Another device while the record is live: the record goes to `Conflict`
