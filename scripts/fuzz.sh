@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh install           cargo-afl and its AFL++ build, when missing (needs make and a C compiler)
 #   scripts/fuzz.sh build             the instrumented fuzz-afl binary (target/afl/)
 #   scripts/fuzz.sh smoke [SECONDS]   every target for SECONDS in all (default 48); fails on a crash or a hang
-#   scripts/fuzz.sh run TARGET EXECS  one long campaign until EXECS executions in all (nice 19), output in
+#   scripts/fuzz.sh run TARGET EXECS  one long campaign until EXECS executions in all (nice 19, its autogroups too), output in
 #                                     target/fuzz/long/; an unfinished one (stopped by Ctrl-C, a reboot) resumes
 #   scripts/fuzz.sh stats TARGET      the long campaign's figures
 #   scripts/fuzz.sh row TARGET...     the same as rows of fuzz/README.md's long-run table
@@ -123,13 +123,33 @@ smoke() {
     return "$failed"
 }
 
+# Every 10 s, nice 19 for the scheduler autogroup of each process running the binary $1. The kernel shares
+# the CPU between autogroups (one per session, on by default) before it looks at nice values, and afl-fuzz's
+# fork server starts the target in a session of its own: with `nice 19` alone the target, which does nearly
+# all the work, competes with builds and test runs as an equal. (afl-fuzz itself stays in the caller's
+# session, whose autogroup is left alone.)
+yield_cpu() {
+    local p
+    while true; do
+        for p in $(pgrep -f -- "^$1"); do
+            echo 19 >"/proc/$p/autogroup" 2>/dev/null || true
+        done
+        sleep 10
+    done
+}
+
 run() {
     check_target "$1"
     build
     # A copy of its own, so that rebuilding during a campaign of hours does not swap the binary under it.
     mkdir -p "$WORK/long"
     cp "$BIN" "$WORK/long/$1.bin"
+    yield_cpu "$WORK/long/$1.bin" &
+    local yielder=$!
+    # shellcheck disable=SC2064 # the pid now: the variable is local to run
+    trap "kill $yielder 2>/dev/null || true" EXIT
     NICE="nice -n 19" RESUME=1 RUN_BIN="$WORK/long/$1.bin" afl "$1" long -E "$2"
+    kill "$yielder" 2>/dev/null || true
     rm -f "$WORK/long/$1.bin"
     stats "$1"
     findings "$1" long
