@@ -42,21 +42,6 @@ impl Transaction {
         })
     }
 
-    /// A server transaction for a received request, whose key (`TransactionKey::server`) the
-    /// caller already computed to look for a transaction it belongs to; the kind follows the method.
-    pub(crate) fn server(
-        now: Instant,
-        key: TransactionKey,
-        request: Request,
-        reliable: bool,
-        config: &TimerConfig,
-    ) -> Result<Self, TransactionError> {
-        Ok(match request.method {
-            Method::Invite => Self::ServerInvite(ServerInviteTransaction::keyed(now, key, request, reliable, config)?),
-            _ => Self::ServerNonInvite(ServerNonInviteTransaction::keyed(now, key, request, reliable, config)?),
-        })
-    }
-
     /// The transaction's key.
     pub fn key(&self) -> &TransactionKey {
         each!(self, t => t.key())

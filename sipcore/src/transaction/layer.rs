@@ -14,6 +14,8 @@ use super::error::TransactionError;
 use super::event::TransactionEvent;
 use super::key::TransactionKey;
 use super::kind::Transaction;
+use super::server_invite::ServerInviteTransaction;
+use super::server_non_invite::ServerNonInviteTransaction;
 use super::state::State;
 use crate::message::{HeaderName, Message, Method, Request, Response};
 use crate::transport::{Flow, FlowId};
@@ -242,7 +244,15 @@ impl TransactionLayer {
         request: Request,
         event: impl FnOnce(TransactionKey, Request) -> LayerEvent,
     ) {
-        match Transaction::server(now, key, request.clone(), flow.transport.is_reliable(), &self.config) {
+        // The kind follows the method; the key is the one the request was looked up by.
+        let reliable = flow.transport.is_reliable();
+        let tx = match request.method {
+            Method::Invite => {
+                ServerInviteTransaction::new(now, key, request.clone(), reliable, &self.config).map(Transaction::ServerInvite)
+            }
+            _ => ServerNonInviteTransaction::new(now, key, request.clone(), reliable, &self.config).map(Transaction::ServerNonInvite),
+        };
+        match tx {
             Ok(tx) => {
                 let key = tx.key().clone();
                 self.events.push_back(event(key, request));

@@ -41,14 +41,10 @@ pub struct ServerInviteTransaction {
 
 impl ServerInviteTransaction {
     /// Creates the transaction for a received INVITE, in Proceeding, with the
-    /// 100 Trying timer running.
-    pub fn new(now: Instant, request: Request, reliable: bool, config: &TimerConfig) -> Result<Self, TransactionError> {
-        let key = TransactionKey::server(&request)?;
-        Self::keyed(now, key, request, reliable, config)
-    }
-
-    /// [`Self::new`] with the request's key already computed (`TransactionKey::server`).
-    pub(crate) fn keyed(
+    /// 100 Trying timer running. `key` is the request's
+    /// (`TransactionKey::server`), which the caller computed to look for a
+    /// transaction the request belongs to.
+    pub fn new(
         now: Instant,
         key: TransactionKey,
         request: Request,

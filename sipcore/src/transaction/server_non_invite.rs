@@ -23,14 +23,10 @@ pub struct ServerNonInviteTransaction {
 }
 
 impl ServerNonInviteTransaction {
-    /// Creates the transaction for a received request, in Trying.
-    pub fn new(now: Instant, request: Request, reliable: bool, config: &TimerConfig) -> Result<Self, TransactionError> {
-        let key = TransactionKey::server(&request)?;
-        Self::keyed(now, key, request, reliable, config)
-    }
-
-    /// [`Self::new`] with the request's key already computed (`TransactionKey::server`).
-    pub(crate) fn keyed(
+    /// Creates the transaction for a received request, in Trying. `key` is the request's
+    /// (`TransactionKey::server`), which the caller computed to look for a
+    /// transaction the request belongs to.
+    pub fn new(
         _now: Instant,
         key: TransactionKey,
         request: Request,

@@ -2,11 +2,12 @@
 
 use super::support::*;
 use crate::message::{HeaderName, Message, Method, Request};
-use crate::transaction::{ServerInviteTransaction, State, TRYING_DELAY, Timer, TransactionError, TransactionEvent};
+use crate::transaction::{ServerInviteTransaction, State, TRYING_DELAY, Timer, TransactionError, TransactionEvent, TransactionKey};
 use std::time::Duration;
 
 fn start(clock: Clock, reliable: bool) -> ServerInviteTransaction {
-    let tx = ServerInviteTransaction::new(clock.base, invite("z9hG4bK74bf9", reliable), reliable, &cfg()).unwrap();
+    let inv = invite("z9hG4bK74bf9", reliable);
+    let tx = ServerInviteTransaction::new(clock.base, TransactionKey::server(&inv).unwrap(), inv, reliable, &cfg()).unwrap();
     assert_eq!(tx.state(), State::Proceeding);
     tx
 }

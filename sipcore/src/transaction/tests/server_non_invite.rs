@@ -2,11 +2,12 @@
 
 use super::support::*;
 use crate::message::Message;
-use crate::transaction::{ServerNonInviteTransaction, State, Timer, TransactionError, TransactionEvent};
+use crate::transaction::{ServerNonInviteTransaction, State, Timer, TransactionError, TransactionEvent, TransactionKey};
 use std::time::Duration;
 
 fn start(clock: Clock, reliable: bool) -> ServerNonInviteTransaction {
-    let tx = ServerNonInviteTransaction::new(clock.base, register("z9hG4bKnashds7", 1, reliable), reliable, &cfg()).unwrap();
+    let reg = register("z9hG4bKnashds7", 1, reliable);
+    let tx = ServerNonInviteTransaction::new(clock.base, TransactionKey::server(&reg).unwrap(), reg, reliable, &cfg()).unwrap();
     assert_eq!(tx.state(), State::Trying);
     tx
 }
