@@ -139,15 +139,20 @@ fn ok(t: &mut LocationTable, now: Instant, r: Registration) -> switch::location:
     out
 }
 
+/// The record a taken registration wrote, from its changes.
+fn record(out: &switch::location::RegisterOutcome) -> &switch::record::RlRecord<Instant> {
+    out.record().unwrap_or_else(|| panic!("a taken registration's changes without its record: {:?}", out.changes))
+}
+
 #[test]
 fn register_then_route_down_the_flow() {
     let mut t = table();
     let out = ok(&mut t, at(0), agent("1001", tcp(1, 40_001), "a", 1));
     assert_eq!(out.kind, RegisterKind::New);
     assert_eq!(causes(&out.changes), [("upsert", Cause::Registered)]);
-    assert_eq!(out.record().unwrap().state, RlState::Registered);
-    assert_eq!(out.record().unwrap().expires_at, at(600));
-    assert!(out.record().unwrap().behind_nat);
+    assert_eq!(record(&out).state, RlState::Registered);
+    assert_eq!(record(&out).expires_at, at(600));
+    assert!(record(&out).behind_nat);
     match route(&t, &sub("1001", Some(HOME)), at(1)) {
         Route::Flow { flow_id, local, observed, transport, record } => {
             assert_eq!(flow_id, FlowId(1));
@@ -168,8 +173,8 @@ fn refresh_extends_the_ttl() {
     let out = ok(&mut t, at(300), r);
     assert_eq!(out.kind, RegisterKind::Refreshed);
     assert_eq!(causes(&out.changes), [("upsert", Cause::Refreshed)]);
-    assert_eq!(out.record().unwrap().expires_at, at(900));
-    assert_eq!(out.record().unwrap().registered_at, at(0));
+    assert_eq!(record(&out).expires_at, at(900));
+    assert_eq!(record(&out).registered_at, at(0));
     assert!(t.handle_timeout(at(600)).is_empty());
     assert_eq!(routed_flow(&t, "1001", at(899)), Some(FlowId(1)));
     assert_eq!(home_reason(&t, "1001", at(900)), Some(HomeReason::TtlExpired));
@@ -282,7 +287,7 @@ fn roaming_same_instance_new_flow_closes_the_old_one() {
     assert_eq!(out.kind, RegisterKind::Roamed { from: tcp(1, 40_001) });
     assert_eq!(causes(&out.changes), [("upsert", Cause::Roamed), ("close", Cause::Roamed)]);
     assert_eq!(out.changes.get(1).and_then(Change::flow), Some(&tcp(1, 40_001)));
-    assert_eq!(out.record().unwrap().registered_at, at(20));
+    assert_eq!(record(&out).registered_at, at(20));
     assert_eq!(routed_flow(&t, "1001", at(20)), Some(FlowId(2)));
     // The old flow's close then reports nothing more.
     assert!(t.flow_closed(at(21), FlowId(1)).is_empty());
@@ -363,7 +368,7 @@ fn a_different_device_while_live_is_a_conflict() {
     // The original device's refresh keeps the conflict.
     let out = ok(&mut t, at(20), a);
     assert_eq!(out.kind, RegisterKind::Refreshed);
-    assert_eq!(out.record().unwrap().state, RlState::Conflict);
+    assert_eq!(record(&out).state, RlState::Conflict);
     assert_eq!(home_reason(&t, "1001", at(20)), Some(HomeReason::Conflict));
     // The challenger is refused again.
     assert!(matches!(t.register(at(30), b), Err(Refusal::Conflict { .. })));
@@ -385,7 +390,7 @@ fn conflict_ends_when_the_original_unregisters() {
     assert_eq!(home_reason(&t, "1001", at(3)), Some(HomeReason::NotRegistered));
     let out = ok(&mut t, at(4), b);
     assert_eq!(out.kind, RegisterKind::New);
-    assert_eq!(out.record().unwrap().state, RlState::Registered);
+    assert_eq!(record(&out).state, RlState::Registered);
     assert_eq!(routed_flow(&t, "1001", at(4)), Some(FlowId(2)));
 }
 
