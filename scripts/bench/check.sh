@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Regression guard on CPU cost (issue 17 item 8): instruction counts, which do
 # not move with the machine's load, of
-#   parse_invite  one sipcore::parse of the typical INVITE (sipcore/benches/invite.sip)
+#   parse_invite  one sipcore::parse of the typical INVITE (sipcore/benches/invite.sip;
+#                 scripts/bench/loops/src/bin/parse_loop.rs)
 #   register      the switch's work for one digest registration (REGISTER, 401,
-#                 REGISTER with Authorization, 200 OK; switch/examples/register_loop.rs)
+#                 REGISTER with Authorization, 200 OK; scripts/bench/loops/src/bin/register_loop.rs)
 # measured under callgrind and compared with scripts/bench/baseline.json.
 # Fails (exit 1) when either rose more than 10 %.
 #
@@ -12,8 +13,9 @@
 #
 # Each figure is a difference of two runs, (Ir(2n) - Ir(n)) / n, so start-up
 # (SQLite opening its file, the first statement preparation, allocator
-# warm-up) cancels out. Needs valgrind; builds both examples in the `callgrind`
-# profile (Cargo.toml: release without debug info).
+# warm-up) cancels out. Needs valgrind; builds both loops in the `callgrind`
+# profile (Cargo.toml: release without debug info, and the crates the loops never
+# run unoptimised).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BASELINE=scripts/bench/baseline.json
@@ -26,9 +28,8 @@ case "${1:-}" in
 esac
 command -v valgrind >/dev/null || { echo "check.sh: valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 
-cargo build --profile callgrind --locked -q -p sipcore --example parse_loop
-cargo build --profile callgrind --locked -q -p switch --example register_loop
-bin=target/callgrind/examples
+cargo build --profile callgrind --locked -q -p bench-loops --bins
+bin=${CARGO_TARGET_DIR:-target}/callgrind
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

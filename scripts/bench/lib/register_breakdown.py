@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Instructions and allocations per digest registration, by part of the path
-(issue 17 item 1), from callgrind runs of switch/examples/register_loop.rs.
+(issue 17 item 1), from callgrind runs of scripts/bench/loops/src/bin/register_loop.rs.
 
 Callgrind collects only inside the example's `server` (the switch's side),
 once with N and once with 2N registrations; each part's inclusive cost
@@ -9,7 +9,7 @@ divided by N, is its cost per registration, start-up cancelled. Allocations
 are the calls to malloc/calloc/realloc in the same runs. Parts nest (the
 registrar is inside the core), so rows do not add up: "server" is the whole.
 
-    cargo build --release -p switch --example register_loop
+    cargo build --release -p bench-loops --bin register_loop
     scripts/bench/lib/register_breakdown.py [N]        # default 500
 """
 import os
@@ -18,8 +18,8 @@ import subprocess
 import sys
 import tempfile
 
-# REGISTER_LOOP: another build of the example, e.g. the one before a change.
-BIN = os.environ.get("REGISTER_LOOP") or os.path.join(os.path.dirname(__file__), "../../../target/release/examples/register_loop")
+# REGISTER_LOOP: another build of the loop, e.g. the one before a change.
+BIN = os.environ.get("REGISTER_LOOP") or os.path.join(os.path.dirname(__file__), "../../../target/release/register_loop")
 
 # (row, regex on the function name callgrind_annotate prints), in the order of a request's path.
 PARTS = [

@@ -453,7 +453,7 @@ impl Server {
 /// so that the driver must look for provisioning changes before handing it
 /// over. A REGISTER without credentials does not: every number gets the same
 /// challenge (`registrar/auth.rs`, no enumeration), so the digest round's
-/// first half skips the look. Public for `examples/register_loop.rs`, which
+/// first half skips the look. Public for `scripts/bench/loops`'s `register_loop`, which
 /// does what the driver does.
 pub fn needs_subscribers(message: &Message) -> bool {
     let Message::Request(r) = message else { return false };

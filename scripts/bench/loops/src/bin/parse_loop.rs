@@ -2,10 +2,10 @@
 //! a small binary (criterion's harness gets in their way):
 //!
 //! ```text
-//! cargo build --release -p sipcore --example parse_loop
-//! N=1000 valgrind --tool=callgrind target/release/examples/parse_loop INVITE
-//! perf record target/release/examples/parse_loop INVITE
-//! RSIP=1 target/release/examples/parse_loop      # the same loop over rsip
+//! cargo build --release -p bench-loops --bin parse_loop
+//! N=1000 valgrind --tool=callgrind target/release/parse_loop INVITE
+//! perf record target/release/parse_loop INVITE
+//! RSIP=1 target/release/parse_loop      # the same loop over rsip
 //! ```
 //!
 //! Arguments: the message (`REGISTER`, `INVITE` or nothing for both). `N` sets
@@ -16,8 +16,8 @@ use bytes::Bytes;
 use std::hint::black_box;
 use std::time::Instant;
 
-const REGISTER: &[u8] = include_bytes!("../tests/corpus/valid/contract-register.sip");
-const INVITE: &[u8] = include_bytes!("../benches/invite.sip");
+const REGISTER: &[u8] = include_bytes!("../../../../../sipcore/tests/corpus/valid/contract-register.sip");
+const INVITE: &[u8] = include_bytes!("../../../../../sipcore/benches/invite.sip");
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();

@@ -7,9 +7,9 @@
 //! callgrind can count it alone:
 //!
 //! ```text
-//! cargo build --release -p switch --example register_loop
+//! cargo build --release -p bench-loops --bin register_loop
 //! valgrind --tool=callgrind --toggle-collect='*register_loop*server*' \
-//!     target/release/examples/register_loop 2000
+//!     target/release/register_loop 2000
 //! callgrind_annotate --inclusive=yes callgrind.out.PID | head -60
 //! ```
 //!
