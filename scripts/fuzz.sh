@@ -145,7 +145,7 @@ yield_cpu() {
     local p
     while true; do
         for p in $(pgrep -f -- "^$1"); do
-            echo 19 >"/proc/$p/autogroup" 2>/dev/null || true
+            { echo 19 >"/proc/$p/autogroup"; } 2>/dev/null || true # gone since pgrep saw it: nothing to do
         done
         sleep 10
     done
