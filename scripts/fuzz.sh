@@ -92,11 +92,13 @@ afl() {
 # The longest input AFL++ may make for target $1 (its -G), where the default (1 MiB) only slows it down.
 max_len() {
     case "$1" in
-        # The cost of an input grows with its length (each packet goes through both decoders and a call), and
-        # its first long campaign, with no limit, averaged 2,600 executions/s over 5.2 hours, a tenth of the
-        # others' rate. 32 KiB is twice the relay decoder's buffer (4 frames of 4,096 bytes and their lengths), so
-        # the stream still wraps it.
-        rtp_stream) echo 32768 ;;
+        # Streams: an input's cost grows with its length (every read, frame and message is handled twice), and
+        # a campaign's queue drifts towards long ones: rtp_stream's first campaign, with no limit, averaged
+        # 2,600 executions/s over 5.2 hours, a tenth of the others' rate; sip_stream's ran at 22,000/s for 11
+        # minutes, then at 3,700/s, its newest inputs 90-120 KB. 32 KiB is twice the relay
+        # decoder's buffer (4 frames of 4,096 bytes and their lengths), so the stream still wraps it, and
+        # holds eight messages at the largest limit sip_stream gives its framer (4,192 bytes).
+        rtp_stream | sip_stream) echo 32768 ;;
     esac
 }
 
