@@ -95,4 +95,13 @@ impl Lines {
             }
         }
     }
+
+    /// Everything the process said, once it has been quiet for `quiet` (a
+    /// failure message's account of the other side).
+    pub fn said(&mut self, quiet: Duration) -> String {
+        while let Ok(line) = self.rx.recv_timeout(quiet) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
 }

@@ -19,9 +19,11 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A switch on 127.0.0.1 (a port of its own, a relay range of its own) with
 /// 2001 (A) and 2002 (B) provisioned.
 struct Lab {
+    // Before `sw`: fields drop in order, and a failed test's switch prints its
+    // log as it drops, from `sw`'s directory.
+    _switch: Switch,
     sw: SwitchHost,
     spec: String,
-    _switch: Switch,
 }
 
 impl Lab {
@@ -30,7 +32,9 @@ impl Lab {
         for n in ["2001", "2002"] {
             sw.add_subscriber(n, &format!("pw{n}"), None);
         }
-        let switch = sw.start(&Config::default().listen(&["tcp:127.0.0.1:0"]).relay("127.0.0.1").calls("ring_time = 20"));
+        // The relay's debug lines (legs opened, connections taken or refused) in the log a failure prints.
+        let cfg = Config::default().listen(&["tcp:127.0.0.1:0"]).relay("127.0.0.1").calls("ring_time = 20").log_filter("info,media=debug");
+        let switch = sw.start(&cfg);
         Lab { sw, spec: switch.spec(), _switch: switch }
     }
 
@@ -75,7 +79,7 @@ fn tones_cross(bearer: &str) -> (String, Vec<String>) {
         &["--timeout", "15", "--tone", "440", "--record", a_wav.to_str().unwrap(), "--duration", "3", "--dtmf", "19#"],
     );
     let a_said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(0), "A's call failed:\n{a_said}");
+    assert_eq!(out.status.code(), Some(0), "A's call failed:\n{a_said}\nB said:\n{}", b_lines.said(Duration::from_secs(2)));
     assert!(a_said.contains("call state=ringing"), "{a_said}");
     assert!(a_said.contains("call state=answered"), "{a_said}");
     assert!(a_said.contains("media state=started") && a_said.contains("remote=127.0.0.1:"), "{a_said}");

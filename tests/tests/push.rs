@@ -99,9 +99,11 @@ fn serve(config: Arc<rustls::ServerConfig>, stream: std::net::TcpStream) -> Opti
 
 /// A switch with 2001 (the caller) and 2002 (the phone) provisioned, push on.
 struct Lab {
+    // Before `sw`: fields drop in order, and a failed test's switch prints its
+    // log as it drops, from `sw`'s directory.
+    switch: Switch,
     sw: SwitchHost,
     spec: String,
-    switch: Switch,
 }
 
 impl Lab {

@@ -202,10 +202,13 @@ async fn connect_tcp(local: SocketAddr, remote: SocketAddr) -> Result<TcpBearer,
     // The bearer port is the UDP socket's; TCP may share the number. REUSEADDR
     // lets a reconnect bind it again while the last connection is in TIME_WAIT.
     socket.set_reuseaddr(true)?;
-    socket.bind(local)?;
+    // Named in the error: "connection refused" alone does not say which leg or port.
+    let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("TCP bearer from {local} to {remote}: {e}"));
+    socket.bind(local).map_err(named)?;
     let stream = tokio::time::timeout(TCP_CONNECT_TIMEOUT, socket.connect(remote))
         .await
-        .map_err(|_| EndpointError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP bearer connect timed out")))??;
+        .map_err(|_| named(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))?
+        .map_err(named)?;
     let _ = stream.set_nodelay(true);
     let (mut read, writer) = stream.into_split();
     let (tx, frames) = mpsc::channel(64);
