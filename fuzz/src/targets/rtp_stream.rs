@@ -5,12 +5,13 @@
 //! endpoint's (`media::endpoint::framing::decode`). They never panic and cut
 //! the same packets up to the endpoint's smaller size limit.
 //!
-//! Each packet is then handed to a relayed call (`media::relay::CallState`)
-//! from a side, channel, transport and source address the input chooses, on
-//! advancing virtual time, which runs latching, loss and jitter on hostile
-//! sequence numbers and timestamps. Afterwards every packet is counted once
-//! (accepted or dropped), nothing is sent that was not received, the leg with a
-//! signalled address latched only to that address, and jitter is a number.
+//! The first [`CALL_PACKETS`] packets are then handed to a relayed call
+//! (`media::relay::CallState`) from a side, channel, transport and source
+//! address the input chooses, on advancing virtual time, which runs latching,
+//! loss and jitter on hostile sequence numbers and timestamps. Afterwards every
+//! packet is counted once (accepted or dropped), nothing is sent that was not
+//! received, the leg with a signalled address latched only to that address, and
+//! jitter is a number.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -25,6 +26,11 @@ use crate::chunks::Chunks;
 /// The caller's signalled (and only acceptable) address.
 const CALLER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1));
 
+/// Packets a call is given. The input chooses each packet's headers, so a few
+/// reach every state the call has; all of a 32 KiB stream (up to 16,000 empty
+/// frames) made one execution cost 2.6 ms, a campaign crawl at 6,000/s.
+const CALL_PACKETS: usize = 256;
+
 /// Runs one input: `[seed, stream...]`.
 pub fn run(data: &[u8]) {
     let [seed, stream @ ..] = data else { return };
@@ -33,7 +39,7 @@ pub fn run(data: &[u8]) {
     let relay = relay_frames(&pieces);
     let endpoint = endpoint_frames(&pieces);
     let common = relay.frames.len().min(endpoint.frames.len());
-    assert_eq!(relay.frames.get(..common), endpoint.frames.get(..common), "the two decoders cut different packets");
+    assert!((0..common).all(|i| relay.frames.get(i) == endpoint.frames.get(i)), "the two decoders cut different packets");
     match endpoint.error {
         None => {
             assert!(relay.error.is_none(), "the relay refused a stream the endpoint takes");
@@ -50,17 +56,44 @@ pub fn run(data: &[u8]) {
             }
         }
     }
-    relay_call(*seed, &relay.frames, &mut chunks);
+    relay_call(*seed, (0..relay.frames.len().min(CALL_PACKETS)).filter_map(|i| relay.frames.get(i)), &mut chunks);
 }
 
 struct Cut<E> {
-    frames: Vec<Vec<u8>>,
+    frames: Frames,
     error: Option<E>,
+}
+
+/// Packets back to back in one buffer: a `Vec` each was an allocation per frame,
+/// thousands per input.
+#[derive(Default)]
+struct Frames {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Frames {
+    fn push(&mut self, frame: &[u8]) {
+        self.bytes.extend_from_slice(frame);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let start = match i.checked_sub(1) {
+            Some(before) => *self.ends.get(before)?,
+            None => 0,
+        };
+        self.bytes.get(start..*self.ends.get(i)?)
+    }
 }
 
 fn relay_frames(pieces: &[&[u8]]) -> Cut<FrameError> {
     let mut decoder = FrameDecoder::new();
-    let mut frames = Vec::new();
+    let mut frames = Frames::default();
     for piece in pieces {
         let mut piece = *piece;
         while !piece.is_empty() {
@@ -75,7 +108,7 @@ fn relay_frames(pieces: &[&[u8]]) -> Cut<FrameError> {
             piece = later;
             loop {
                 match decoder.next_frame() {
-                    Ok(Some(frame)) => frames.push(frame.to_vec()),
+                    Ok(Some(frame)) => frames.push(frame),
                     Ok(None) => break,
                     Err(e) => return Cut { frames, error: Some(e) },
                 }
@@ -87,12 +120,12 @@ fn relay_frames(pieces: &[&[u8]]) -> Cut<FrameError> {
 
 fn endpoint_frames(pieces: &[&[u8]]) -> Cut<usize> {
     let mut buf = BytesMut::new();
-    let mut frames = Vec::new();
+    let mut frames = Frames::default();
     for piece in pieces {
         buf.extend_from_slice(piece);
         loop {
             match endpoint_framing::decode(&mut buf) {
-                Ok(Some(frame)) => frames.push(frame.to_vec()),
+                Ok(Some(frame)) => frames.push(&frame),
                 Ok(None) => break,
                 Err(endpoint_framing::FrameTooLong(n)) => return Cut { frames, error: Some(n) },
             }
@@ -103,7 +136,7 @@ fn endpoint_frames(pieces: &[&[u8]]) -> Cut<usize> {
 
 /// Feeds `packets` to a call whose caller leg is UDP from [`CALLER_IP`] and
 /// whose callee leg (UDP or TCP, by `seed`) latches to whoever speaks first.
-fn relay_call(seed: u8, packets: &[Vec<u8>], choices: &mut Chunks) {
+fn relay_call<'a>(seed: u8, packets: impl Iterator<Item = &'a [u8]>, choices: &mut Chunks) {
     let mut call = CallState::new(Duration::from_secs(30));
     let callee_transport = if seed & 1 == 0 { BearerTransport::Udp } else { BearerTransport::Tcp };
     call.leg_mut(Side::Caller).update(LegTarget {
