@@ -6,7 +6,10 @@
 #   scripts/fuzz.sh smoke [SECONDS]   every target for SECONDS in all (default 48); fails on a crash or a hang
 #   scripts/fuzz.sh run TARGET EXECS  one long campaign until EXECS executions in all (nice 19, its autogroups too), output in
 #                                     target/fuzz/long/; an unfinished one (stopped by Ctrl-C, a reboot) resumes
-#   scripts/fuzz.sh stats TARGET      the long campaign's figures
+#   scripts/fuzz.sh lane TARGET EXECS a second lane for TARGET's campaign (a core of its own): the lanes share their
+#                                     finds and their executions add up; each stops at EXECS of its own, so stop
+#                                     both once `stats` shows the campaign's total there
+#   scripts/fuzz.sh stats TARGET      the long campaign's figures, its lanes' summed
 #   scripts/fuzz.sh row TARGET...     the same as rows of fuzz/README.md's long-run table
 #   scripts/fuzz.sh seed TARGET...    rebuild fuzz/corpus/TARGET from the seeds (scripts/fuzz/seeds.py), minimised
 #   scripts/fuzz.sh cmin TARGET       fold the long campaign's queue into fuzz/corpus/TARGET, minimised
@@ -62,19 +65,22 @@ build() {
     CARGO_PROFILE_DEV_DEBUG=line-tables-only cargo afl build --locked --quiet -p fuzz --features afl --bin fuzz-afl --target-dir target/afl
 }
 
-# afl-fuzz for target $1 with extra arguments; output in $WORK/$2/$1. $BIN unless $RUN_BIN names another copy.
+# afl-fuzz for target $1 with extra arguments; output in $WORK/$2/$1, lane $LANE (default: AFL++'s own
+# "default"). $BIN unless $RUN_BIN names another copy.
 afl() {
     local t=$1 kind=$2
     shift 2
-    local out=$WORK/$kind/$t input=fuzz/corpus/$t
-    if [ -n "${RESUME:-}" ] && [ -f "$out/default/fuzzer_stats" ]; then
+    local out=$WORK/$kind/$t input=fuzz/corpus/$t lane=${LANE:-default}
+    if [ -n "${RESUME:-}" ] && [ -f "$out/$lane/fuzzer_stats" ]; then
         # AFL++ resumes from the queue and keeps counting (execs_done, run_time) where it stopped.
         input=-
         export AFL_AUTORESUME=1
-    else
+    elif [ "$lane" = default ]; then
         rm -rf "$out" "$out.log"
     fi
     mkdir -p "$(dirname "$out")"
+    # AFL++ runs a lane named by neither -M nor -S as `-S default`: every lane takes the others' finds.
+    [ "$lane" = default ] || set -- -S "$lane" "$@"
     local d
     d=$(dict "$t")
     local g
@@ -104,13 +110,13 @@ max_len() {
     esac
 }
 
-# Fails when the campaign of $1 in $WORK/$2 saved a crash or a hang, copying the inputs to $WORK/found/.
+# Fails when the campaign of $1 in $WORK/$2 saved a crash or a hang (in any lane), copying the inputs to $WORK/found/.
 findings() {
     local t=$1 kind=$2 f n=0
-    for f in "$WORK/$kind/$t"/default/crashes/id:* "$WORK/$kind/$t"/default/hangs/id:*; do
+    for f in "$WORK/$kind/$t"/*/crashes/id:* "$WORK/$kind/$t"/*/hangs/id:*; do
         [ -e "$f" ] || continue
         mkdir -p "$WORK/found/$t"
-        cp "$f" "$WORK/found/$t/"
+        cp "$f" "$WORK/found/$t/$(basename "$(dirname "$(dirname "$f")")")-$(basename "$f")"
         n=$((n + 1))
     done
     if ((n)); then
@@ -159,37 +165,63 @@ run() {
     check_target "$1"
     build
     # A copy of its own, so that rebuilding during a campaign of hours does not swap the binary under it.
+    local lane=${LANE:-default}
+    local bin=$WORK/long/$1.$lane.bin
     mkdir -p "$WORK/long"
-    cp "$BIN" "$WORK/long/$1.bin"
-    yield_cpu "$WORK/long/$1.bin" &
+    cp "$BIN" "$bin"
+    yield_cpu "$bin" &
     local yielder=$!
     # shellcheck disable=SC2064 # the pid now: the variable is local to run
     trap "kill $yielder 2>/dev/null || true" EXIT
-    NICE="nice -n 19" RESUME=1 RUN_BIN="$WORK/long/$1.bin" afl "$1" long -E "$2"
+    NICE="nice -n 19" RESUME=1 RUN_BIN="$bin" afl "$1" long -E "$2"
     kill "$yielder" 2>/dev/null || true
-    rm -f "$WORK/long/$1.bin"
+    rm -f "$bin"
     stats "$1"
     findings "$1" long
 }
 
+lane() {
+    check_target "$1"
+    [ -f "$WORK/long/$1/default/fuzzer_stats" ] || {
+        echo "fuzz.sh: no campaign of $1 to help (scripts/fuzz.sh run $1 EXECS first)" >&2
+        exit 2
+    }
+    LANE=helper run "$@"
+}
+
+# The campaign of $1 as one: executions, finds and hangs summed over its lanes, run time and start of
+# the first lane ("default"), edges of the lane that found most. Prints `key: value` lines.
+campaign() {
+    awk -F' *: *' -v first="$WORK/long/$1/default/fuzzer_stats" '
+        FILENAME == first && $1 ~ /^(start_time|last_update|run_time|total_edges|stability|bitmap_cvg)$/ { v[$1] = $2 }
+        $1 ~ /^(execs_done|corpus_count|saved_crashes|saved_hangs)$/ { v[$1] += $2 }
+        $1 == "edges_found" && $2 > v[$1] { v[$1] = $2 }
+        FNR == 1 { lanes++ }
+        END {
+            v["lanes"] = lanes
+            v["execs_per_sec"] = v["run_time"] ? int(v["execs_done"] / v["run_time"]) : 0
+            n = split("lanes start_time last_update run_time execs_done execs_per_sec corpus_count bitmap_cvg edges_found total_edges saved_crashes saved_hangs stability", k, " ")
+            for (i = 1; i <= n; i++) print k[i] ": " v[k[i]]
+        }' "$WORK/long/$1"/*/fuzzer_stats
+}
+
 stats() {
     check_target "$1"
-    local s=$WORK/long/$1/default/fuzzer_stats
-    awk -F' *: *' '$1 ~ /^(start_time|last_update|run_time|execs_done|execs_per_sec|corpus_count|bitmap_cvg|edges_found|total_edges|saved_crashes|saved_hangs|stability)$/ { print $1 ": " $2 }' "$s"
+    campaign "$1"
 }
 
 row() {
-    local t s
+    local t
     for t in "$@"; do
         check_target "$t"
-        s=$WORK/long/$t/default/fuzzer_stats
-        awk -F' *: *' -v t="$t" '{ v[$1] = $2 }
+        campaign "$t" | awk -F': ' -v t="$t" '{ v[$1] = $2 }
             END {
                 state = v["execs_done"] >= 100000000 ? "done" : "unfinished"
+                if (v["lanes"] > 1) state = state " (" v["lanes"] " lanes)"
                 printf "| `%s` | %s | %s | %.1f h | %d | %d / %d | %d | %d | %s |\n", t,
                     strftime("%Y-%m-%d", v["start_time"], 1), v["execs_done"], v["run_time"] / 3600,
                     v["execs_per_sec"], v["edges_found"], v["total_edges"], v["saved_crashes"], v["saved_hangs"], state
-            }' "$s"
+            }'
     done
 }
 
@@ -240,15 +272,15 @@ seed() {
 cmin() {
     check_target "$1"
     build
-    minimise "$1" "fuzz/corpus/$1" "$WORK/long/$1/default/queue"
+    minimise "$1" "fuzz/corpus/$1" "$WORK/long/$1"/*/queue
 }
 
 cmd=${1:-}
 shift || true
 case "$cmd" in
-    install | build | smoke | run | stats | row | seed | cmin) "$cmd" "$@" ;;
+    install | build | smoke | run | lane | stats | row | seed | cmin) "$cmd" "$@" ;;
     *)
-        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac
