@@ -76,7 +76,7 @@ afl() {
         input=-
         export AFL_AUTORESUME=1
     elif [ "$lane" = default ]; then
-        rm -rf "$out" "$out.log"
+        rm -rf "$out" "$out".*log
     fi
     mkdir -p "$(dirname "$out")"
     # AFL++ runs a lane named by neither -M nor -S as `-S default`: every lane takes the others' finds.
@@ -91,7 +91,7 @@ afl() {
     # binary records no comparisons, so that stage only spends executions (a quarter of a long campaign's
     # time): `-c -` turns it off again.
     ${NICE:-} cargo afl fuzz -c - -i "$input" -o "$out" ${d:+-x "$d"} ${g:+-G "$g"} "$@" -- "${RUN_BIN:-$BIN}" "$t" 2>&1 |
-        { grep -v 'Fuzzing test case' || true; } >>"$out.log" || status=$?
+        { grep -v 'Fuzzing test case' || true; } >>"$out${LANE:+.$LANE}.log" || status=$?
     return "$status"
 }
 
@@ -189,13 +189,14 @@ lane() {
     LANE=helper run "$@"
 }
 
-# The campaign of $1 as one: executions, finds and hangs summed over its lanes, run time and start of
-# the first lane ("default"), edges of the lane that found most. Prints `key: value` lines.
+# The campaign of $1 as one: executions, crashes and hangs summed over its lanes, run time and start of
+# the first lane ("default"), queue and edges of the lane with most. Prints `key: value` lines.
 campaign() {
     awk -F' *: *' -v first="$WORK/long/$1/default/fuzzer_stats" '
         FILENAME == first && $1 ~ /^(start_time|last_update|run_time|total_edges|stability|bitmap_cvg)$/ { v[$1] = $2 }
-        $1 ~ /^(execs_done|corpus_count|saved_crashes|saved_hangs)$/ { v[$1] += $2 }
-        $1 == "edges_found" && $2 > v[$1] { v[$1] = $2 }
+        $1 ~ /^(execs_done|saved_crashes|saved_hangs)$/ { v[$1] += $2 }
+        # Lanes import the finds of the others: a queue or an edge count is no sum.
+        $1 ~ /^(corpus_count|edges_found)$/ && $2 > v[$1] { v[$1] = $2 }
         FNR == 1 { lanes++ }
         END {
             v["lanes"] = lanes
